@@ -1,0 +1,43 @@
+import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
+import type { OccurrenceSchedule } from './utils/occurrence.js';
+import type { CronTime } from 'cron';
+
+/** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
+export interface JobBinding {
+  job: LockJob;
+  /** `Class.method`, for messages. */
+  label: string;
+  /** How ticks map to occurrences; `undefined` for a lock without a schedule. */
+  schedule?: OccurrenceSchedule;
+  /** The parsed cron expression, reused at every tick. */
+  cronTime?: CronTime;
+  interceptor: LockInterceptor;
+}
+
+/**
+ * Which app's interceptor runs a given instance's locked methods. Keyed by the provider
+ * instance, so several Nest apps in one process (each with its own instances) never share
+ * locks' lifecycles, and an app that is garbage-collected takes its bindings with it.
+ */
+const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
+
+/** Locked methods that some CronLockModule has bound: the rest run in an app without the module. */
+const boundMethods = new WeakSet<object>();
+
+export function bindJob(instance: object, methodKey: string | symbol, method: object, binding: JobBinding): void {
+  let methods = bindings.get(instance);
+  if (!methods) {
+    methods = new Map();
+    bindings.set(instance, methods);
+  }
+  methods.set(methodKey, binding);
+  boundMethods.add(method);
+}
+
+export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
+  return bindings.get(instance)?.get(methodKey);
+}
+
+export function isMethodBound(method: object): boolean {
+  return boundMethods.has(method);
+}

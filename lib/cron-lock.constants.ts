@@ -1,0 +1,28 @@
+/** Injection token of the validated module options. */
+export const CRON_LOCK_OPTIONS = Symbol('CRON_LOCK_OPTIONS');
+/** Injection token of the options as the user gave them (before validation). */
+export const CRON_LOCK_RAW_OPTIONS = Symbol('CRON_LOCK_RAW_OPTIONS');
+/** Injection token of the active {@link LockStore}. */
+export const CRON_LOCK_STORE = Symbol('CRON_LOCK_STORE');
+
+/** Metadata key under which `@CronLock` / `@LockedCron` keep their lock options on the method. */
+export const CRON_LOCK_METADATA = 'nestjs-cron-lock:options';
+
+/** Nest Logger context of every line the module writes. */
+export const LOG_CONTEXT = 'CronLock';
+
+export const DEFAULT_KEY_PREFIX = 'cron-lock';
+export const DEFAULT_TTL_MS = 30_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** Allowed lock names: safe in Redis keys, hash tags, `SCAN MATCH` patterns and log lines. */
+export const LOCK_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Allowed key prefixes. */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * How long the per-job state (last occurrence, last fencing token) lives after the last
+ * acquisition. It only has to outlive the clock skew between instances; a longer life keeps
+ * `inspect()` informative. The fencing token survives its loss (it is re-seeded from the clock).
+ */
+export const STATE_TTL_MS = 30 * 86_400_000;

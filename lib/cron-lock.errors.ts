@@ -1,0 +1,62 @@
+/**
+ * Base class of every error the module throws on purpose.
+ *
+ * @publicApi
+ */
+export class CronLockError extends Error {
+  override name = 'CronLockError';
+}
+
+/**
+ * A misconfiguration found at bootstrap (`app.init()` rejects with it). Its message names the
+ * job as `Class.method` and says how to fix it.
+ *
+ * @publicApi
+ */
+export class CronLockConfigError extends CronLockError {
+  override name = 'CronLockConfigError';
+}
+
+/**
+ * The lock of a running job is no longer ours: it expired, was taken, or could not be confirmed
+ * before it would expire. `ctx.signal` aborts with it.
+ *
+ * @publicApi
+ */
+export class LockLostError extends CronLockError {
+  override name = 'LockLostError';
+  constructor(
+    /** The job whose lock was lost. */
+    readonly lockName: string,
+    /** Why: `expired`, `taken`, `unconfirmed` (the store did not answer before expiry). */
+    readonly reason: 'expired' | 'taken' | 'unconfirmed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A job was still running when `shutdownTimeout` ran out on `app.close()`; `ctx.signal` aborts with it.
+ *
+ * @publicApi
+ */
+export class ShutdownTimeoutError extends CronLockError {
+  override name = 'ShutdownTimeoutError';
+  constructor(
+    readonly lockName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The lock store failed (unreachable, timed out, server error). Its message is redacted:
+ * no URL credentials, no password, no full token.
+ *
+ * @publicApi
+ */
+export class LockStoreError extends CronLockError {
+  override name = 'LockStoreError';
+}

@@ -1,0 +1,206 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronTime } from 'cron';
+import { bindJob, type JobBinding } from './cron-lock.bindings.js';
+import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import { CronLockConfigError } from './cron-lock.errors.js';
+import { LockInterceptor } from './cron-lock.interceptor.js';
+import {
+  DUPLICATE_LOCK_NAME,
+  EXCLUSIVE_ZONE,
+  INVALID_CRON,
+  INVALID_LOCK_NAME,
+  INVALID_OPTION,
+  INVALID_TTL,
+  MIN_HOLD_OVER_TTL,
+  SCHEDULE_MODULE_MISSING,
+} from './cron-lock.messages.js';
+import type { ResolvedCronLockOptions } from './cron-lock.options.js';
+import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
+import { parseDuration } from './utils/duration.js';
+import { createCronTime, periodAfter, type OccurrenceSchedule } from './utils/occurrence.js';
+
+/** `@nestjs/schedule`'s metadata keys (the package does not export them). */
+const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
+const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
+
+/** Smallest occurrence-marker life: covers any clock skew the guarantees allow for. */
+const MIN_MARKER_TTL_MS = 60_000;
+
+interface Claim {
+  owner: object;
+  methodKey: string | symbol;
+  label: string;
+}
+
+/**
+ * Finds every `@LockedCron`/`@CronLock` method on this app's providers and controllers,
+ * validates its options (so `app.init()` rejects with `Class.method` and the fix), and binds
+ * the instance to this app's interceptor. Runs in `onModuleInit`, before `@nestjs/schedule`
+ * starts any job in `onApplicationBootstrap`, whatever the module order.
+ */
+@Injectable()
+export class CronLockExplorer implements OnModuleInit {
+  /** Lock names bound in this app, for `inspect()`. */
+  readonly jobNames = new Set<string>();
+
+  constructor(
+    @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
+    private readonly interceptor: LockInterceptor,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  onModuleInit(): void {
+    const claims = new Map<string, Claim>();
+    let needsScheduler: string | undefined;
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const instance = wrapper.instance as Record<string | symbol, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
+        continue;
+      }
+      if (!wrapper.isDependencyTreeStatic()) {
+        // Request-scoped providers are not scheduled by @nestjs/schedule either.
+        continue;
+      }
+      for (const methodKey of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
+        const method = instance[methodKey];
+        if (typeof method !== 'function') {
+          continue;
+        }
+        const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as CronLockMetadata | undefined;
+        if (!metadata) {
+          continue;
+        }
+        const binding = this.resolve(instance, methodKey, method, metadata);
+        const previous = claims.get(binding.job.name);
+        const owner: object = instance.constructor;
+        if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
+          throw new CronLockConfigError(DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label));
+        }
+        claims.set(binding.job.name, { owner, methodKey, label: binding.label });
+        if (metadata.cronTime !== undefined) {
+          needsScheduler ??= binding.label;
+        }
+        bindJob(instance, methodKey, method, binding);
+        this.jobNames.add(binding.job.name);
+      }
+    }
+    if (needsScheduler !== undefined && !this.hasScheduler()) {
+      throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
+    }
+  }
+
+  private resolve(
+    instance: object,
+    methodKey: string | symbol,
+    method: object,
+    metadata: CronLockMetadata,
+  ): JobBinding {
+    const className = instance.constructor.name;
+    const label = `${className}.${String(methodKey)}`;
+    const options = metadata.options;
+
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new CronLockConfigError(INVALID_OPTION(label, 'name', 'a string', options.name));
+    }
+    const name = options.name ?? label;
+    if (!LOCK_NAME_PATTERN.test(name)) {
+      throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
+    }
+    for (const flag of ['renew', 'disabled'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+        throw new CronLockConfigError(INVALID_OPTION(label, flag, 'true or false', options[flag]));
+      }
+    }
+
+    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
+    if (ttl === undefined || ttl <= 0) {
+      throw new CronLockConfigError(INVALID_TTL(label, 'ttl', options.ttl));
+    }
+    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
+    if (minHold === undefined) {
+      throw new CronLockConfigError(INVALID_TTL(label, 'minHold', options.minHold));
+    }
+    if (minHold > ttl) {
+      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(label, minHold, ttl));
+    }
+
+    const { schedule, cronTime } = this.scheduleOf(label, method, metadata);
+    const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;
+    return {
+      label,
+      schedule,
+      cronTime,
+      interceptor: this.interceptor,
+      job: {
+        name,
+        ttl,
+        minHold,
+        renew: options.renew ?? true,
+        markerTtl: Math.max(MIN_MARKER_TTL_MS, 2 * period),
+      },
+    };
+  }
+
+  /** Where this method's occurrences come from: our own cron, `@Cron`, `@Interval`, or none. */
+  private scheduleOf(
+    label: string,
+    method: object,
+    metadata: CronLockMetadata,
+  ): { schedule?: OccurrenceSchedule; cronTime?: CronTime } {
+    if (metadata.cronTime !== undefined) {
+      const { timeZone, utcOffset } = metadata.options;
+      return this.parseCron(label, metadata.cronTime, timeZone, utcOffset);
+    }
+    const cron = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
+      | { cronTime?: unknown; timeZone?: string; utcOffset?: number }
+      | undefined;
+    if (cron && typeof cron.cronTime === 'string') {
+      return this.parseCron(label, cron.cronTime, cron.timeZone, cron.utcOffset);
+    }
+    const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as { timeout?: number } | undefined;
+    if (interval && typeof interval.timeout === 'number' && interval.timeout > 0) {
+      return { schedule: { kind: 'interval', every: interval.timeout } };
+    }
+    return {};
+  }
+
+  private parseCron(
+    label: string,
+    cronTime: string,
+    timeZone: string | undefined,
+    utcOffset: number | undefined,
+  ): { schedule: OccurrenceSchedule; cronTime: CronTime } {
+    if (typeof cronTime !== 'string') {
+      throw new CronLockConfigError(INVALID_CRON(label, cronTime, 'not a string'));
+    }
+    if (timeZone !== undefined && utcOffset !== undefined) {
+      throw new CronLockConfigError(EXCLUSIVE_ZONE(label));
+    }
+    if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
+      throw new CronLockConfigError(INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset));
+    }
+    let parsed: CronTime;
+    try {
+      parsed = createCronTime(cronTime, timeZone, utcOffset);
+      // Also proves the expression has a future occurrence (e.g. not '0 0 31 2 *').
+      parsed.sendAt();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0].trim() : String(error);
+      throw new CronLockConfigError(INVALID_CRON(label, cronTime, reason));
+    }
+    return { schedule: { kind: 'cron', cronTime, timeZone, utcOffset }, cronTime: parsed };
+  }
+
+  private hasScheduler(): boolean {
+    try {
+      this.moduleRef.get(SchedulerRegistry, { strict: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

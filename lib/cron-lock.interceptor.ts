@@ -1,0 +1,338 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CRON_LOCK_OPTIONS } from './cron-lock.constants.js';
+import { LockLostError, ShutdownTimeoutError } from './cron-lock.errors.js';
+import { CronLockEventBus, type SkipReason } from './cron-lock.events.js';
+import { CronLockLogger } from './cron-lock.logger.js';
+import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
+import type { ResolvedCronLockOptions } from './cron-lock.options.js';
+import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
+import type { LockContext } from './interfaces/lock-context.interface.js';
+import { describeStoreError } from './utils/redact.js';
+import { parseDuration } from './utils/duration.js';
+import { createOwnerToken, tokenTag } from './utils/token.js';
+
+/** A job as the interceptor runs it: validated lock settings. */
+export interface LockJob {
+  /** The lock name. */
+  name: string;
+  /** Lock ttl in ms. */
+  ttl: number;
+  /** Renew while running. */
+  renew: boolean;
+  /** Keep the lock at least this long after acquisition, in ms. */
+  minHold: number;
+  /** How long the occurrence marker must outlive a run, in ms (twice the period). */
+  markerTtl?: number;
+}
+
+/**
+ * The result of a locked run.
+ *
+ * @publicApi
+ */
+export type LockedRunResult<T> =
+  | { ran: true; value: T; ctx: LockContext }
+  | { ran: false; reason: SkipReason };
+
+interface ActiveRun {
+  job: LockJob;
+  settled: Promise<void>;
+  controller: AbortController;
+  renewer: LockRenewer | null;
+  abandoned: boolean;
+}
+
+/**
+ * The lock around every run: acquire (one round trip that claims the occurrence and takes the
+ * lock), renew while the job runs, release with an owner check in `finally`. Also the one place
+ * that counts running jobs, so shutdown can wait for them.
+ */
+@Injectable()
+export class LockInterceptor {
+  /** Typed events of every step; exposed by {@link CronLockService}. */
+  readonly events: CronLockEventBus;
+  private readonly log: CronLockLogger;
+  private readonly active = new Set<ActiveRun>();
+  private shuttingDown = false;
+  private storeClosed = false;
+
+  constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
+    this.log = new CronLockLogger(options.logger);
+    this.events = new CronLockEventBus((event, error) =>
+      this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
+    );
+  }
+
+  get instanceId(): string {
+    return this.options.instanceId;
+  }
+
+  /** Number of runs in progress on this instance. */
+  get running(): number {
+    return this.active.size;
+  }
+
+  /** Names of the jobs running on this instance now. */
+  runningNames(): string[] {
+    return [...this.active].map((run) => run.job.name);
+  }
+
+  /**
+   * Runs `fn` under the job's lock if this instance wins occurrence `scheduledAt` (ms since
+   * epoch; omit for a plain mutual exclusion). Resolves with `ran: false` and the reason when
+   * it does not run; rejects with what `fn` throws.
+   */
+  async execute<T>(
+    job: LockJob,
+    scheduledAt: number | undefined,
+    fn: (ctx: LockContext) => Promise<T> | T,
+  ): Promise<LockedRunResult<T>> {
+    const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
+    const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
+    if (this.shuttingDown) {
+      return this.skip(job, occurrence, 'shutting-down');
+    }
+
+    const token = createOwnerToken();
+    const sentAt = performance.now();
+    let acquired;
+    try {
+      acquired = await this.options.store.acquire({
+        name: job.name,
+        token,
+        ttl: job.ttl,
+        scheduledAt,
+        markerTtl: job.markerTtl,
+        instanceId: this.instanceId,
+      });
+    } catch (error) {
+      this.storeFailed(job, occurrence, 'acquire', error);
+      // The command may have run even though its reply was lost: free what it may have taken,
+      // so the lock does not sit there with nobody running under it until the ttl ends.
+      this.options.store.release({ name: job.name, token }).catch(() => undefined);
+      if (this.options.onStoreError === 'run') {
+        this.log.runningUnlocked(job.name, occurrence);
+        return this.runUnlocked(job, occurrence, fn);
+      }
+      return this.skip(job, occurrence, 'store-error');
+    }
+    if (!acquired.acquired) {
+      return this.skip(job, occurrence, acquired.reason);
+    }
+
+    const fencingToken = acquired.fencingToken;
+    const acquireMs = performance.now() - sentAt;
+    this.events.emit('acquired', { ...base, fencingToken, ownerTag: tokenTag(token), acquireMs });
+
+    const controller = new AbortController();
+    let resolveSettled!: () => void;
+    const run: ActiveRun = {
+      job,
+      controller,
+      renewer: null,
+      abandoned: false,
+      settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
+    };
+    const renewer = new LockRenewer(this.options.store, job.name, token, job.ttl, job.renew, sentAt, {
+      renewed: (ttl) => this.events.emit('renewed', { ...base, fencingToken, ttl }),
+      storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
+      lost: (reason) => this.lockLost(job, occurrence, fencingToken, reason, controller),
+    });
+    run.renewer = renewer;
+    this.active.add(run);
+    renewer.start();
+
+    const ctx: LockContext = {
+      name: job.name,
+      scheduledAt: occurrence ?? new Date(),
+      fencingToken,
+      signal: controller.signal,
+      instanceId: this.instanceId,
+      extend: async (ttl) => {
+        const next = ttl === undefined ? job.ttl : parseDuration(ttl);
+        if (next === undefined || next <= 0) {
+          throw new RangeError(`ctx.extend: ${JSON.stringify(ttl)} is not a positive duration`);
+        }
+        const result = await renewer.extend(next);
+        if (!result.renewed) {
+          throw new LockLostError(job.name, result.reason, LOCK_LOST(job.name, result.reason));
+        }
+        this.events.emit('renewed', { ...base, fencingToken, ttl: next });
+      },
+    };
+
+    const startedAt = performance.now();
+    try {
+      const value = await fn(ctx);
+      const durationMs = performance.now() - startedAt;
+      this.log.completed(job.name, occurrence, durationMs, fencingToken, this.instanceId);
+      this.events.emit('completed', { ...base, fencingToken, durationMs });
+      return { ran: true, value, ctx };
+    } catch (error) {
+      const durationMs = performance.now() - startedAt;
+      this.log.failed(job.name, occurrence, durationMs, fencingToken, error);
+      this.events.emit('failed', { ...base, fencingToken, durationMs, error });
+      throw error;
+    } finally {
+      renewer.stop();
+      this.active.delete(run);
+      resolveSettled();
+      if (!run.abandoned) {
+        await this.release(job, occurrence, token, fencingToken, sentAt);
+      }
+    }
+  }
+
+  /** Takes no new runs from now on. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /**
+   * Waits up to `timeout` ms for running jobs to end; then aborts the signal of those still
+   * running, stops renewing their locks and leaves the locks to expire (a job that ignores
+   * its signal may still be writing, so its lock is never handed over early).
+   */
+  async drain(timeout: number): Promise<void> {
+    if (this.active.size === 0) {
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeout);
+    });
+    const outcome = await Promise.race([
+      Promise.all([...this.active].map((run) => run.settled)).then(() => 'done' as const),
+      timedOut,
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'done') {
+      return;
+    }
+    for (const run of this.active) {
+      run.abandoned = true;
+      run.renewer?.stop();
+      const message = SHUTDOWN_TIMEOUT(run.job.name, timeout);
+      this.log.shutdownTimeout(message);
+      run.controller.abort(new ShutdownTimeoutError(run.job.name, message));
+    }
+  }
+
+  /** The store is closed: runs that end later must not try to release through it. */
+  markStoreClosed(): void {
+    this.storeClosed = true;
+  }
+
+  private async runUnlocked<T>(
+    job: LockJob,
+    occurrence: Date | null,
+    fn: (ctx: LockContext) => Promise<T> | T,
+  ): Promise<LockedRunResult<T>> {
+    const controller = new AbortController();
+    const ctx: LockContext = {
+      name: job.name,
+      scheduledAt: occurrence ?? new Date(),
+      fencingToken: 0,
+      signal: controller.signal,
+      instanceId: this.instanceId,
+      extend: async () => undefined,
+    };
+    const startedAt = performance.now();
+    const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
+    try {
+      const value = await fn(ctx);
+      const durationMs = performance.now() - startedAt;
+      this.log.completed(job.name, occurrence, durationMs, 0, this.instanceId);
+      this.events.emit('completed', { ...base, fencingToken: 0, durationMs });
+      return { ran: true, value, ctx };
+    } catch (error) {
+      const durationMs = performance.now() - startedAt;
+      this.log.failed(job.name, occurrence, durationMs, null, error);
+      this.events.emit('failed', { ...base, fencingToken: null, durationMs, error });
+      throw error;
+    }
+  }
+
+  private async release(
+    job: LockJob,
+    occurrence: Date | null,
+    token: string,
+    fencingToken: number,
+    acquiredAt: number,
+  ): Promise<void> {
+    if (this.storeClosed) {
+      return;
+    }
+    const keepFor = job.minHold > 0 ? job.minHold - (performance.now() - acquiredAt) : 0;
+    try {
+      const released = await this.options.store.release({
+        name: job.name,
+        token,
+        keepFor: keepFor > 0 ? keepFor : 0,
+      });
+      this.events.emit('released', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        fencingToken,
+        released,
+      });
+    } catch (error) {
+      // The lock expires by itself; a failed release must not turn a good run into a failure.
+      this.storeFailed(job, occurrence, 'release', error);
+    }
+  }
+
+  private skip<T>(job: LockJob, occurrence: Date | null, reason: SkipReason): LockedRunResult<T> {
+    this.log.skipped(job.name, occurrence, reason);
+    this.events.emit('skipped', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      reason,
+    });
+    return { ran: false, reason };
+  }
+
+  private storeFailed(
+    job: LockJob,
+    occurrence: Date | null,
+    operation: 'acquire' | 'renew' | 'release',
+    error: unknown,
+  ): void {
+    const message = describeStoreError(error);
+    this.log.storeError(job.name, occurrence, operation, message, this.options.onStoreError);
+    this.events.emit('store-error', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      operation,
+      message,
+    });
+  }
+
+  private lockLost(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number,
+    reason: LossReason,
+    controller: AbortController,
+  ): void {
+    const why =
+      reason === 'taken'
+        ? 'another instance holds it'
+        : reason === 'expired'
+          ? 'it expired'
+          : 'the store did not confirm a renewal before it would expire';
+    const message = LOCK_LOST(job.name, why);
+    this.log.lost(job.name, occurrence, fencingToken, message);
+    this.events.emit('lost', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      fencingToken,
+      reason,
+    });
+    controller.abort(new LockLostError(job.name, reason, message));
+  }
+}

@@ -1,0 +1,88 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
+import { CronLockExplorer } from './cron-lock.explorer.js';
+import { LockInterceptor } from './cron-lock.interceptor.js';
+import { resolveModuleOptions } from './cron-lock.options.js';
+import { CronLockService } from './cron-lock.service.js';
+import type {
+  CronLockModuleAsyncOptions,
+  CronLockModuleOptions,
+  CronLockOptionsFactory,
+} from './interfaces/cron-lock-module-options.interface.js';
+
+/**
+ * Locks every `@LockedCron`/`@CronLock` method of the app. Import it once, next to
+ * `ScheduleModule.forRoot()` (in either order). Global unless `isGlobal: false`.
+ *
+ * @publicApi
+ */
+@Module({})
+export class CronLockModule {
+  /** Registers the module with static options. */
+  static forRoot(options: CronLockModuleOptions = {}, isGlobal = true): DynamicModule {
+    return this.build([{ provide: CRON_LOCK_RAW_OPTIONS, useValue: options }], [], isGlobal);
+  }
+
+  /**
+   * Registers the module with options built at bootstrap, e.g. from `ConfigService`:
+   *
+   * ```ts
+   * CronLockModule.forRootAsync({
+   *   imports: [ConfigModule],
+   *   inject: [ConfigService],
+   *   useFactory: (config: ConfigService) => ({ redis: config.getOrThrow('REDIS_URL') }),
+   * })
+   * ```
+   */
+  static forRootAsync(options: CronLockModuleAsyncOptions): DynamicModule {
+    const providers: Provider[] = [...(options.extraProviders ?? [])];
+    if (options.useFactory) {
+      providers.push({
+        provide: CRON_LOCK_RAW_OPTIONS,
+        useFactory: options.useFactory as (...args: unknown[]) => CronLockModuleOptions,
+        inject: options.inject ?? [],
+      });
+    } else if (options.useClass || options.useExisting) {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) {
+        providers.push({ provide: options.useClass, useClass: options.useClass });
+      }
+      providers.push({
+        provide: CRON_LOCK_RAW_OPTIONS,
+        useFactory: (factory: CronLockOptionsFactory) => factory.createCronLockOptions(),
+        inject: [factoryClass],
+      });
+    } else {
+      throw new Error(
+        'CronLockModule.forRootAsync needs one of useFactory, useClass or useExisting. ' +
+          'Fix: add useFactory: () => ({ redis: process.env.REDIS_URL }) or similar.',
+      );
+    }
+    return this.build(providers, options.imports ?? [], options.isGlobal ?? true);
+  }
+
+  private static build(
+    optionProviders: Provider[],
+    imports: NonNullable<CronLockModuleAsyncOptions['imports']>,
+    isGlobal: boolean,
+  ): DynamicModule {
+    return {
+      module: CronLockModule,
+      global: isGlobal,
+      imports: [DiscoveryModule, ...imports],
+      providers: [
+        ...optionProviders,
+        {
+          provide: CRON_LOCK_OPTIONS,
+          useFactory: resolveModuleOptions,
+          inject: [CRON_LOCK_RAW_OPTIONS],
+        },
+        LockInterceptor,
+        CronLockExplorer,
+        CronLockService,
+      ],
+      exports: [CronLockService],
+    };
+  }
+}

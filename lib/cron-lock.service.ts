@@ -1,0 +1,198 @@
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import { CronLockConfigError } from './cron-lock.errors.js';
+import type { CronLockEventName, CronLockListener } from './cron-lock.events.js';
+import { CronLockExplorer } from './cron-lock.explorer.js';
+import { LockInterceptor, type LockedRunResult } from './cron-lock.interceptor.js';
+import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.messages.js';
+import type { ResolvedCronLockOptions } from './cron-lock.options.js';
+import type { LockContext } from './interfaces/lock-context.interface.js';
+import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
+import { parseDuration } from './utils/duration.js';
+import { describeStoreError } from './utils/redact.js';
+
+/**
+ * Options of {@link CronLockService.run}.
+ *
+ * @publicApi
+ */
+export interface RunOptions extends Omit<CronLockOptions, 'name'> {
+  /**
+   * The occurrence this run is for. When set, the run happens at most once per occurrence
+   * across all instances (`tick-done` otherwise); when absent, the lock only prevents overlap.
+   */
+  scheduledAt?: Date | number;
+}
+
+/**
+ * What {@link CronLockService.inspect} reports per job.
+ *
+ * @publicApi
+ */
+export interface LockInspection {
+  /** The lock name. */
+  name: string;
+  /** Instance id of the holder, or `null` when nobody holds the lock. */
+  holder: string | null;
+  /** Milliseconds before the lock expires, or `null` when free. */
+  ttlLeft: number | null;
+  /** The last occurrence claimed, across all instances. */
+  lastTick: Date | null;
+  /** The last fencing token handed out. */
+  fencingToken: number | null;
+  /** Whether the job is running on this instance now. */
+  runningHere: boolean;
+}
+
+/**
+ * The lock service, injectable anywhere: lock any code by hand with {@link run}, read the
+ * state of jobs with {@link inspect}, and listen to typed events with {@link on}.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class CronLockService
+  implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly manualNames = new Set<string>();
+
+  constructor(
+    @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
+    private readonly interceptor: LockInterceptor,
+    private readonly explorer: CronLockExplorer,
+  ) {}
+
+  /** This instance's id, as it appears in logs, events and `inspect()`. */
+  get instanceId(): string {
+    return this.options.instanceId;
+  }
+
+  /**
+   * Runs `fn` under the lock `name`, on this instance only if no other run holds it (and, with
+   * `scheduledAt`, only if that occurrence has not run anywhere yet).
+   *
+   * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` with reason `held`,
+   *   `tick-done`, `store-error` or `shutting-down`.
+   * @throws what `fn` throws (after the lock is released); {@link CronLockConfigError} for a
+   *   bad name or ttl.
+   */
+  async run<T>(
+    name: string,
+    options: RunOptions,
+    fn: (ctx: LockContext) => Promise<T> | T,
+  ): Promise<LockedRunResult<T>> {
+    const label = `CronLockService.run("${String(name)}")`;
+    if (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name)) {
+      throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
+    }
+    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
+    if (ttl === undefined || ttl <= 0) {
+      throw new CronLockConfigError(INVALID_TTL(label, 'ttl', options.ttl));
+    }
+    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
+    if (minHold === undefined) {
+      throw new CronLockConfigError(INVALID_TTL(label, 'minHold', options.minHold));
+    }
+    if (minHold > ttl) {
+      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(label, minHold, ttl));
+    }
+    const scheduledAt =
+      options.scheduledAt === undefined ? undefined : new Date(options.scheduledAt).getTime();
+    if (scheduledAt !== undefined && Number.isNaN(scheduledAt)) {
+      throw new CronLockConfigError(`${label}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`);
+    }
+    this.manualNames.add(name);
+    return this.interceptor.execute({ name, ttl, minHold, renew: options.renew ?? true }, scheduledAt, fn);
+  }
+
+  /** The state of one job, read from the store. */
+  inspect(name: string): Promise<LockInspection>;
+  /** The state of every job known to this app (decorated, or run through `run()`). */
+  inspect(): Promise<LockInspection[]>;
+  async inspect(name?: string): Promise<LockInspection | LockInspection[]> {
+    if (name !== undefined) {
+      return this.inspectOne(name);
+    }
+    const names = [...new Set([...this.explorer.jobNames, ...this.manualNames])].sort();
+    return Promise.all(names.map((jobName) => this.inspectOne(jobName)));
+  }
+
+  /**
+   * Listens to one event of every locked run of this app. Returns a function that stops
+   * listening. A listener that throws is logged and does not affect the run.
+   */
+  on<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): () => void {
+    return this.interceptor.events.on(event, listener);
+  }
+
+  /** Stops a listener added with {@link on}. */
+  off<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): void {
+    this.interceptor.events.off(event, listener);
+  }
+
+  /** @internal Says which store is in use, once, so a fallback to memory is never silent. */
+  async onApplicationBootstrap(): Promise<void> {
+    const { storeKind, store } = this.options;
+    if (storeKind === 'memory') {
+      this.warn(
+        'No redis configured: using the in-memory lock store. Locks hold within this process only; ' +
+          'set the redis option to coordinate several instances.',
+      );
+      return;
+    }
+    try {
+      const rtt = await store.ping();
+      this.log(`Lock store ready (${storeKind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`);
+    } catch (error) {
+      // Not fatal: ticks are skipped (or run, per onStoreError) until the store answers.
+      this.warn(`Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`);
+    }
+  }
+
+  /** @internal Takes no new runs once the app starts closing. */
+  onModuleDestroy(): void {
+    this.interceptor.beginShutdown();
+  }
+
+  /** @internal Waits for running jobs up to `shutdownTimeout`, then aborts them. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.interceptor.beginShutdown();
+    await this.interceptor.drain(this.options.shutdownTimeout);
+  }
+
+  /** @internal Closes the store the module created (never a client or store passed in). */
+  async onApplicationShutdown(): Promise<void> {
+    this.interceptor.events.removeAll();
+    if (this.options.ownsStore) {
+      this.interceptor.markStoreClosed();
+      await this.options.store.close();
+    }
+  }
+
+  private async inspectOne(name: string): Promise<LockInspection> {
+    const state = await this.options.store.inspect(name);
+    return {
+      name,
+      holder: state.holder,
+      ttlLeft: state.ttlLeft,
+      lastTick: state.lastTick === null ? null : new Date(state.lastTick),
+      fencingToken: state.fencingToken,
+      runningHere: this.interceptor.runningNames().includes(name),
+    };
+  }
+
+  private log(message: string): void {
+    this.options.logger?.log(message, 'CronLock');
+  }
+
+  private warn(message: string): void {
+    this.options.logger?.warn(message, 'CronLock');
+  }
+}

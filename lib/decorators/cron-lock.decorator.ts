@@ -1,0 +1,47 @@
+import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
+import type { CronLockOptions, LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
+import { lockMethod } from './lock-method.js';
+
+/** What the decorators leave on a locked method for the explorer to validate and bind. */
+export interface CronLockMetadata {
+  /** Options as written; validated at bootstrap so that `app.init()` reports them. */
+  options: LockedCronOptions;
+  /** The cron expression of `@LockedCron`; for `@CronLock` it is read from `@Cron`'s metadata. */
+  cronTime?: string;
+  /** The class that declared the method, for messages. */
+  declaredBy: string;
+}
+
+/**
+ * Runs every call of the method under a lock. Combine it by hand with `@Cron` or `@Interval`
+ * (either order), or use it alone to lock a method your own code calls:
+ *
+ * ```ts
+ * @Cron('0 * * * *', { name: 'report' })
+ * @CronLock({ ttl: '5m' })
+ * async report(ctx: LockContext) {}
+ * ```
+ * With `@Cron` the occurrence comes from the cron expression; with `@Interval` from the
+ * interval-aligned wall clock; alone, the lock only excludes overlapping runs.
+ *
+ * @publicApi
+ */
+export function CronLock(options: CronLockOptions = {}): MethodDecorator {
+  return <T>(
+    target: object,
+    methodKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<T>,
+  ): TypedPropertyDescriptor<T> => {
+    const original = descriptor.value;
+    if (typeof original !== 'function') {
+      throw new TypeError(`@CronLock can only decorate methods (${String(methodKey)})`);
+    }
+    const locked = lockMethod(original as never, methodKey);
+    const metadata: CronLockMetadata = {
+      options: { ...options },
+      declaredBy: (target as { constructor: { name: string } }).constructor.name,
+    };
+    Reflect.defineMetadata(CRON_LOCK_METADATA, metadata, locked);
+    return { ...descriptor, value: locked as T };
+  };
+}

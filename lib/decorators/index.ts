@@ -1,0 +1,2 @@
+export * from './cron-lock.decorator.js';
+export * from './locked-cron.decorator.js';

@@ -1,0 +1,37 @@
+import { bindingOf } from '../cron-lock.bindings.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { MODULE_MISSING } from '../cron-lock.messages.js';
+import { occurrenceAt } from '../utils/occurrence.js';
+
+type AnyMethod = (this: object, ...args: unknown[]) => unknown;
+
+/**
+ * Replaces a method by one that runs it under its lock. The lock is looked up per instance
+ * at call time (see cron-lock.bindings.ts), so the replacement can be installed when the class
+ * is declared — before any module exists — and whichever order `ScheduleModule` and
+ * `CronLockModule` initialise in, `@nestjs/schedule` always schedules the locked method.
+ *
+ * Metadata already on the original (e.g. from a `@Cron` applied first) is copied over, so
+ * `@CronLock` composes with `@Cron`/`@Interval` in either order.
+ */
+export function lockMethod(original: AnyMethod, methodKey: string | symbol): AnyMethod {
+  const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
+    const binding = this ? bindingOf(this, methodKey) : undefined;
+    if (!binding) {
+      const className = (this as { constructor?: { name?: string } } | undefined)?.constructor?.name;
+      throw new CronLockConfigError(MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`));
+    }
+    const scheduledAt = binding.schedule
+      ? occurrenceAt(binding.schedule, Date.now(), binding.cronTime)
+      : undefined;
+    const result = await binding.interceptor.execute(binding.job, scheduledAt, (ctx) =>
+      original.call(this, ctx, ...args),
+    );
+    return result.ran ? result.value : undefined;
+  };
+  Object.defineProperty(locked, 'name', { value: original.name, configurable: true });
+  for (const key of Reflect.getMetadataKeys(original) as unknown[]) {
+    Reflect.defineMetadata(key, Reflect.getMetadata(key, original), locked);
+  }
+  return locked;
+}

@@ -1,0 +1,19 @@
+import 'reflect-metadata';
+
+export * from './cron-lock.module.js';
+export * from './cron-lock.service.js';
+export * from './cron-lock.errors.js';
+export type {
+  CronLockEventBase,
+  CronLockEventName,
+  CronLockEvents,
+  CronLockListener,
+  SkipReason,
+} from './cron-lock.events.js';
+export type { LockedRunResult } from './cron-lock.interceptor.js';
+export * from './decorators/index.js';
+export * from './interfaces/index.js';
+export { MemoryLockStore } from './stores/memory-lock.store.js';
+export { RedisLockStore, type RedisLockStoreOptions } from './stores/redis/redis-lock.store.js';
+export { LOCK_CLIENT_DEFAULTS } from './stores/redis/redis-connection.js';
+export { parseDuration, type Duration, type DurationUnit } from './utils/duration.js';

@@ -1,0 +1,76 @@
+import type { LoggerService, ModuleMetadata, Type } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Duration } from '../utils/duration.js';
+import type { LockStore } from './lock-store.interface.js';
+
+/**
+ * What to do when the lock store cannot answer (Redis down, timeout, server error):
+ * `'skip'` (default) fails closed — the run is skipped and logged; `'run'` fails open — the
+ * run happens without a lock, so it may run on several instances while the store is down.
+ *
+ * @publicApi
+ */
+export type StoreErrorPolicy = 'skip' | 'run';
+
+/**
+ * Options of {@link CronLockModule}. Validated at bootstrap.
+ *
+ * @publicApi
+ */
+export interface CronLockModuleOptions {
+  /**
+   * The Redis to lock in: a URL (`redis://`, `rediss://`), ioredis options, or an existing
+   * `Redis`/`Cluster` client (reused and never closed by the module). Exclusive with `store`.
+   * With neither, the module uses a {@link MemoryLockStore} (one process only) and says so.
+   */
+  redis?: string | RedisOptions | Redis | Cluster;
+  /** A custom {@link LockStore}, e.g. a {@link MemoryLockStore} in tests. Exclusive with `redis`. */
+  store?: LockStore;
+  /**
+   * Namespace of every key (`<keyPrefix>:{<job>}:…`), so several apps or environments can share
+   * one Redis without contending. Default `cron-lock`. Allowed: `[A-Za-z0-9._:-]{1,64}`.
+   */
+  keyPrefix?: string;
+  /** Lock ttl of jobs that set none. Default `30s`. */
+  defaultTtl?: Duration;
+  /** What to do when the store fails. Default `'skip'` (fail closed). */
+  onStoreError?: StoreErrorPolicy;
+  /**
+   * On `app.close()`, how long to wait for running jobs before aborting their `signal`.
+   * Default `10s`.
+   */
+  shutdownTimeout?: Duration;
+  /** Where log lines go: a Nest `LoggerService`, or `false` for none. Default Nest's `Logger` (context `CronLock`). */
+  logger?: LoggerService | false;
+  /** This instance's name in logs and `inspect()`. Default `<hostname>:<pid>:<random>`. */
+  instanceId?: string;
+}
+
+/**
+ * A class that builds the options, for `forRootAsync({ useClass })`.
+ *
+ * @publicApi
+ */
+export interface CronLockOptionsFactory {
+  createCronLockOptions(): CronLockModuleOptions | Promise<CronLockModuleOptions>;
+}
+
+/**
+ * Options of `CronLockModule.forRootAsync`.
+ *
+ * @publicApi
+ */
+export interface CronLockModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** Providers to inject into `useFactory`. */
+  inject?: Array<string | symbol | Type | { token: string | symbol | Type; optional: boolean }>;
+  /** Builds the options, possibly asynchronously. */
+  useFactory?: (...args: never[]) => CronLockModuleOptions | Promise<CronLockModuleOptions>;
+  /** A class the module instantiates to build the options. */
+  useClass?: Type<CronLockOptionsFactory>;
+  /** An existing provider (from `imports`) that builds the options. */
+  useExisting?: Type<CronLockOptionsFactory>;
+  /** Register the module globally. Default `true`. */
+  isGlobal?: boolean;
+  /** Extra providers available to the factory. */
+  extraProviders?: ModuleMetadata['providers'];
+}

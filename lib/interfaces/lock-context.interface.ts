@@ -1,0 +1,30 @@
+import type { Duration } from '../utils/duration.js';
+
+/**
+ * Handed to every locked run as its first argument.
+ *
+ * @publicApi
+ */
+export interface LockContext {
+  /** The lock name of the job (`ClassName.methodName` unless set). */
+  readonly name: string;
+  /** The scheduled occurrence this run is for, derived from the cron expression and this instance's clock. */
+  readonly scheduledAt: Date;
+  /**
+   * Greater than every token handed out earlier for this job, across all instances and Redis
+   * restarts. Pass it to downstream writes so they can reject a stale holder.
+   */
+  readonly fencingToken: number;
+  /**
+   * Aborts when the lock is lost (reason: {@link LockLostError}) or when shutdown times out
+   * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable.
+   */
+  readonly signal: AbortSignal;
+  /** The instance running this job. */
+  readonly instanceId: string;
+  /**
+   * Extends the lock now to `ttl` (default: the job's ttl) and keeps renewing at that ttl.
+   * Rejects with {@link LockLostError} if the lock is no longer ours.
+   */
+  extend(ttl?: Duration): Promise<void>;
+}

@@ -1,0 +1,89 @@
+/**
+ * What a tick asks the store for: claim occurrence `scheduledAt` of job `name` and take its
+ * lock for `ttl` ms under the owner `token`, in one atomic step.
+ */
+export interface AcquireRequest {
+  /** The validated lock name of the job. */
+  name: string;
+  /** A fresh owner token; only its bearer may renew or release this lock. */
+  token: string;
+  /** Lock lifetime in ms. The lock expires by itself after it unless renewed. */
+  ttl: number;
+  /**
+   * The occurrence being run (ms since epoch). When set, the store refuses an occurrence that
+   * is not later than the last one claimed (`tick-done`). Omit it for a plain mutual exclusion.
+   */
+  scheduledAt?: number;
+  /**
+   * How long the occurrence marker must outlive this acquisition (ms), so that a late instance
+   * with a slower clock still sees that the occurrence ran.
+   */
+  markerTtl?: number;
+  /** Who is asking, recorded for `inspect()`. */
+  instanceId: string;
+}
+
+/** The store's answer to an {@link AcquireRequest}. */
+export type AcquireResult =
+  | { acquired: true; fencingToken: number }
+  | { acquired: false; reason: 'held' | 'tick-done' };
+
+/** Extends a held lock to `ttl` ms from now, only if `token` still owns it. */
+export interface RenewRequest {
+  name: string;
+  token: string;
+  ttl: number;
+}
+
+/** `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`). */
+export type RenewResult = { renewed: true } | { renewed: false; reason: 'expired' | 'taken' };
+
+/** Frees a lock, only if `token` still owns it. */
+export interface ReleaseRequest {
+  name: string;
+  token: string;
+  /**
+   * Keep the lock this many more ms instead of deleting it (`minHold`): the key then expires
+   * by itself. 0 or absent deletes it now.
+   */
+  keepFor?: number;
+}
+
+/** What the store knows about one job, for `inspect()`. */
+export interface StoredLockState {
+  /** The lock name. */
+  name: string;
+  /** Instance id of the current holder, or `null` when the lock is free. */
+  holder: string | null;
+  /** Milliseconds before the current lock expires, or `null` when free. */
+  ttlLeft: number | null;
+  /** The last occurrence claimed (ms since epoch), or `null` if none is known. */
+  lastTick: number | null;
+  /** The last fencing token handed out, or `null` if none is known. */
+  fencingToken: number | null;
+}
+
+/**
+ * A place to keep locks. {@link RedisLockStore} for production (any number of processes),
+ * {@link MemoryLockStore} for one process (tests, local development). Both pass the same
+ * contract test suite; a custom store should too.
+ *
+ * Every method may reject on a store failure (network, server error); the interceptor turns
+ * that into a `store-error` outcome and never into a crash.
+ *
+ * @publicApi
+ */
+export interface LockStore {
+  /** Claims an occurrence and takes its lock in one atomic step. */
+  acquire(request: AcquireRequest): Promise<AcquireResult>;
+  /** Extends a lock still owned by `request.token`. */
+  renew(request: RenewRequest): Promise<RenewResult>;
+  /** Frees (or shortens to `keepFor`) a lock still owned by `request.token`; `true` if it did. Idempotent. */
+  release(request: ReleaseRequest): Promise<boolean>;
+  /** Reads the state of one job. */
+  inspect(name: string): Promise<StoredLockState>;
+  /** Round trip to the store, in ms; rejects when unreachable. */
+  ping(): Promise<number>;
+  /** Frees the store's own resources (never a client the user passed in). */
+  close(): Promise<void>;
+}

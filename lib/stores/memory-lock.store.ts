@@ -1,0 +1,118 @@
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockStore,
+  ReleaseRequest,
+  RenewRequest,
+  RenewResult,
+  StoredLockState,
+} from '../interfaces/lock-store.interface.js';
+
+interface MemoryLock {
+  token: string;
+  holder: string;
+  expiresAt: number;
+}
+
+interface MemoryJobState {
+  lastTick: number | null;
+  fencingToken: number;
+}
+
+/**
+ * A {@link LockStore} inside one process: for tests, local development and the sample. It gives
+ * the same answers as {@link RedisLockStore} (same contract suite) but cannot coordinate
+ * separate processes. One instance can be shared by several Nest apps in one process.
+ *
+ * @publicApi
+ */
+export class MemoryLockStore implements LockStore {
+  private readonly locks = new Map<string, MemoryLock>();
+  private readonly jobs = new Map<string, MemoryJobState>();
+
+  /**
+   * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock
+   *   so that a wall-clock step never expires or revives a lock.
+   */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const state = this.jobs.get(request.name) ?? { lastTick: null, fencingToken: 0 };
+    if (
+      request.scheduledAt !== undefined &&
+      state.lastTick !== null &&
+      state.lastTick >= request.scheduledAt
+    ) {
+      return { acquired: false, reason: 'tick-done' };
+    }
+    if (this.liveLock(request.name)) {
+      return { acquired: false, reason: 'held' };
+    }
+    state.fencingToken += 1;
+    if (request.scheduledAt !== undefined) {
+      state.lastTick = request.scheduledAt;
+    }
+    this.jobs.set(request.name, state);
+    this.locks.set(request.name, {
+      token: request.token,
+      holder: request.instanceId,
+      expiresAt: this.now() + request.ttl,
+    });
+    return { acquired: true, fencingToken: state.fencingToken };
+  }
+
+  async renew(request: RenewRequest): Promise<RenewResult> {
+    const lock = this.liveLock(request.name);
+    if (!lock) {
+      return { renewed: false, reason: 'expired' };
+    }
+    if (lock.token !== request.token) {
+      return { renewed: false, reason: 'taken' };
+    }
+    lock.expiresAt = this.now() + request.ttl;
+    return { renewed: true };
+  }
+
+  async release(request: ReleaseRequest): Promise<boolean> {
+    const lock = this.liveLock(request.name);
+    if (!lock || lock.token !== request.token) {
+      return false;
+    }
+    if (request.keepFor && request.keepFor > 0) {
+      lock.expiresAt = this.now() + request.keepFor;
+    } else {
+      this.locks.delete(request.name);
+    }
+    return true;
+  }
+
+  async inspect(name: string): Promise<StoredLockState> {
+    const lock = this.liveLock(name);
+    const state = this.jobs.get(name);
+    return {
+      name,
+      holder: lock?.holder ?? null,
+      ttlLeft: lock ? Math.max(0, Math.round(lock.expiresAt - this.now())) : null,
+      lastTick: state?.lastTick ?? null,
+      fencingToken: state && state.fencingToken > 0 ? state.fencingToken : null,
+    };
+  }
+
+  async ping(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    // Nothing to free; the maps go with the instance.
+  }
+
+  /** The lock of `name` if it has not expired; expired entries are dropped on the way. */
+  private liveLock(name: string): MemoryLock | undefined {
+    const lock = this.locks.get(name);
+    if (lock && lock.expiresAt <= this.now()) {
+      this.locks.delete(name);
+      return undefined;
+    }
+    return lock;
+  }
+}

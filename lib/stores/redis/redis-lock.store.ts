@@ -1,0 +1,191 @@
+import { Logger, type LoggerService } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { DEFAULT_KEY_PREFIX, LOG_CONTEXT, STATE_TTL_MS } from '../../cron-lock.constants.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockStore,
+  ReleaseRequest,
+  RenewRequest,
+  RenewResult,
+  StoredLockState,
+} from '../../interfaces/lock-store.interface.js';
+import { describeStoreError } from '../../utils/redact.js';
+import { acquireLock } from './acquire.js';
+import { inspectLock } from './inspect.js';
+import { createLockClient, isRedisClient, secretsOf, type RedisInput } from './redis-connection.js';
+import { releaseLock } from './release.js';
+import { renewLock } from './renew.js';
+
+/**
+ * Options of {@link RedisLockStore}.
+ *
+ * @publicApi
+ */
+export interface RedisLockStoreOptions {
+  /** Namespace of every key: `<keyPrefix>:{<job>}:lock` and `…:state`. Default `cron-lock`. */
+  keyPrefix?: string;
+  /** Where connection trouble is reported; `false` for nowhere. Default Nest's Logger. */
+  logger?: LoggerService | false;
+}
+
+/**
+ * The production {@link LockStore}: one Lua script call per acquire, renew and release, on
+ * standalone Redis, Sentinel or Cluster (every key of a job shares the `{<job>}` hash slot).
+ *
+ * Given a URL or options it creates its own client with {@link LOCK_CLIENT_DEFAULTS} and closes
+ * it on `close()`. Given an existing `Redis`/`Cluster` client it reuses it and never closes it.
+ *
+ * @publicApi
+ */
+export class RedisLockStore implements LockStore {
+  /** The ioredis client in use (yours, or the one this store created). */
+  readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly keyPrefix: string;
+  private readonly secrets: string[];
+  private readonly logger: LoggerService | false;
+  private readonly readyTimeout: number;
+  private disconnectedSince: number | null = null;
+
+  constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.logger = options.logger === undefined ? new Logger(LOG_CONTEXT) : options.logger;
+    this.secrets = secretsOf(redis);
+    if (isRedisClient(redis)) {
+      this.client = redis;
+      this.ownsClient = false;
+    } else {
+      this.client = createLockClient(redis as string | RedisOptions);
+      this.ownsClient = true;
+      this.watchConnection(this.client);
+    }
+    const clientOptions = (this.client as Redis).options as RedisOptions | undefined;
+    this.readyTimeout = clientOptions?.commandTimeout ?? 2_000;
+  }
+
+  /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
+  keysOf(name: string): { lock: string; state: string } {
+    return {
+      lock: `${this.keyPrefix}:{${name}}:lock`,
+      state: `${this.keyPrefix}:{${name}}:state`,
+    };
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const stateTtl = Math.max(STATE_TTL_MS, request.markerTtl ?? 0, request.ttl);
+    return this.guard(() => acquireLock(this.client, this.keysOf(request.name), request, stateTtl));
+  }
+
+  async renew(request: RenewRequest): Promise<RenewResult> {
+    return this.guard(() => renewLock(this.client, this.keysOf(request.name).lock, request));
+  }
+
+  async release(request: ReleaseRequest): Promise<boolean> {
+    return this.guard(() => releaseLock(this.client, this.keysOf(request.name).lock, request));
+  }
+
+  async inspect(name: string): Promise<StoredLockState> {
+    return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
+  }
+
+  async ping(): Promise<number> {
+    return this.guard(async () => {
+      const started = performance.now();
+      await this.client.ping();
+      return performance.now() - started;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient || this.client.status === 'end') {
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      // Already disconnected: nothing left to close gracefully.
+      this.client.disconnect();
+    }
+  }
+
+  /**
+   * Runs one store operation: waits (bounded) for our own client to be connected, and turns
+   * any failure into a {@link LockStoreError} whose message carries no secret.
+   */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      if (this.ownsClient) {
+        await this.waitUntilReady();
+      }
+      return await operation();
+    } catch (error) {
+      if (error instanceof LockStoreError) {
+        throw error;
+      }
+      throw new LockStoreError(describeStoreError(error, this.secrets));
+    }
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const client = this.client;
+    if (client.status === 'ready') {
+      return;
+    }
+    if (client.status === 'end') {
+      throw new LockStoreError('Redis connection is closed');
+    }
+    if (client.status === 'wait') {
+      // lazyConnect: connect on first use; errors surface through the ready wait below.
+      client.connect().catch(() => undefined);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new LockStoreError(`Redis not connected (status ${client.status})`));
+      }, this.readyTimeout);
+      const onReady = (): void => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+      };
+      client.on('ready', onReady);
+    });
+  }
+
+  /**
+   * Reports connection loss once and recovery once, instead of one line per reconnect attempt,
+   * and keeps ioredis from printing raw errors (which may carry the connection options).
+   */
+  private watchConnection(client: Redis): void {
+    client.on('error', (error: unknown) => {
+      if (this.disconnectedSince === null) {
+        this.disconnectedSince = Date.now();
+        this.warn(`Redis connection error: ${describeStoreError(error, this.secrets)}`);
+      }
+    });
+    client.on('ready', () => {
+      if (this.disconnectedSince !== null) {
+        const downFor = Date.now() - this.disconnectedSince;
+        this.disconnectedSince = null;
+        this.log(`Redis connection restored after ${downFor}ms`);
+      }
+    });
+  }
+
+  private warn(message: string): void {
+    if (this.logger) {
+      this.logger.warn(message, LOG_CONTEXT);
+    }
+  }
+
+  private log(message: string): void {
+    if (this.logger) {
+      this.logger.log(message, LOG_CONTEXT);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * A span of time: milliseconds as a number, or a string with a unit:
+ * `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'1d'` (decimals allowed, e.g. `'1.5s'`).
+ *
+ * @publicApi
+ */
+export type Duration = number | `${number}${DurationUnit}`;
+
+/** Units a {@link Duration} string may end with. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
+
+const UNIT_MS: Record<DurationUnit, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
+
+/**
+ * Parses a {@link Duration} into whole milliseconds.
+ * Returns `undefined` when the value is not a duration at all (wrong type, unknown unit,
+ * negative, NaN, infinite), so callers can build an error that names the job.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  }
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+  const match = DURATION_PATTERN.exec(value);
+  if (!match) {
+    return undefined;
+  }
+  const amount = Number(match[1]);
+  const unit = match[2] as DurationUnit;
+  return Math.round(amount * UNIT_MS[unit]);
+}
+
+/** Formats milliseconds for humans in log lines: `850ms`, `12.3s`, `4m05s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) {
+    return `${Math.round(ms)}ms`;
+  }
+  if (ms < 60_000) {
+    return `${(ms / 1_000).toFixed(1)}s`;
+  }
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1_000);
+  return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}

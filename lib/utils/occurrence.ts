@@ -1,0 +1,106 @@
+import { CronTime } from 'cron';
+
+/** Where an occurrence comes from: a cron expression in a zone, or a fixed interval. */
+export type OccurrenceSchedule =
+  | { kind: 'cron'; cronTime: string; timeZone?: string; utcOffset?: number }
+  | { kind: 'interval'; every: number };
+
+/** Longest look-back for a previous cron occurrence (covers `0 0 29 2 *`: every 4 years). */
+const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
+
+/**
+ * Parses a cron expression the way `@nestjs/schedule` will (same `cron` package), so a bad
+ * expression is reported at bootstrap instead of by the scheduler. Throws the parser's error.
+ */
+export function createCronTime(cronTime: string, timeZone?: string, utcOffset?: number): CronTime {
+  return utcOffset !== undefined
+    ? new CronTime(cronTime, null, utcOffset)
+    : new CronTime(cronTime, timeZone ?? null);
+}
+
+/**
+ * The occurrence a tick at `now` belongs to: the latest scheduled time at or before `now`,
+ * read from the instance's own clock. Two instances whose clocks differ by less than half a
+ * period therefore name the same occurrence, which is what lets the store run it only once
+ * — "now" itself would differ on each instance and never collide.
+ *
+ * For intervals the occurrence is the interval-aligned bucket of the wall clock: instances
+ * started at different moments still agree on which bucket a tick falls in.
+ */
+export function occurrenceAt(schedule: OccurrenceSchedule, now: number, cron?: CronTime): number {
+  if (schedule.kind === 'interval') {
+    return Math.floor(now / schedule.every) * schedule.every;
+  }
+  const time = cron ?? createCronTime(schedule.cronTime, schedule.timeZone, schedule.utcOffset);
+  return previousCronDate(time, now);
+}
+
+/**
+ * The latest occurrence of `time` at or before `now` (ms since epoch).
+ * `cron` only walks forward, so: widen a look-back window until it contains an occurrence,
+ * then bisect it; about 2·log2(window in seconds) forward steps, whatever the expression.
+ */
+export function previousCronDate(time: CronTime, now: number): number {
+  const zone = zoneOf(time);
+  const next = (from: number): number => time.getNextDateFrom(new Date(from), zone).toMillis();
+  // getNextDateFrom is strictly after its start (at second resolution), so start 1 ms past
+  // `now`'s second floor minus one second to include an occurrence exactly at `now`.
+  const nowSecond = Math.floor(now / 1000) * 1000;
+  if (next(nowSecond - 1000) <= now) {
+    // An occurrence falls in the last second: it is the one being fired.
+    let candidate = next(nowSecond - 1000);
+    for (let following = next(candidate); following <= now; following = next(candidate)) {
+      candidate = following;
+    }
+    return candidate;
+  }
+  let window = 2_000;
+  while (next(now - window) > now) {
+    if (window > MAX_LOOKBACK_MS) {
+      throw new RangeError(`no occurrence of "${String(time.source)}" in the last 9 years`);
+    }
+    window *= 2;
+  }
+  // Invariant: next(low) <= now < next(high).
+  let low = now - window;
+  let high = now - window / 2;
+  while (high - low > 1_000) {
+    const middle = Math.floor((low + high) / 2);
+    if (next(middle) <= now) {
+      low = middle;
+    } else {
+      high = middle;
+    }
+  }
+  return next(low);
+}
+
+/**
+ * Milliseconds between two consecutive occurrences following `from`: the period used to size
+ * the occurrence marker's lifetime. Irregular expressions give their local gap.
+ */
+export function periodAfter(schedule: OccurrenceSchedule, from: number, cron?: CronTime): number {
+  if (schedule.kind === 'interval') {
+    return schedule.every;
+  }
+  const time = cron ?? createCronTime(schedule.cronTime, schedule.timeZone, schedule.utcOffset);
+  const zone = zoneOf(time);
+  const first = time.getNextDateFrom(new Date(from), zone).toMillis();
+  const second = time.getNextDateFrom(new Date(first), zone).toMillis();
+  return second - first;
+}
+
+/**
+ * The zone a CronTime fires in, as `getNextDateFrom` wants it. Without it `cron` reads the
+ * start date in the process's zone and `timeZone`/`utcOffset` would be silently ignored.
+ */
+function zoneOf(time: CronTime): string | undefined {
+  if (time.utcOffset !== undefined && time.utcOffset !== null) {
+    const offset = time.utcOffset;
+    const sign = offset < 0 ? '-' : '+';
+    const hours = String(Math.trunc(Math.abs(offset) / 60)).padStart(2, '0');
+    const minutes = String(Math.abs(offset) % 60).padStart(2, '0');
+    return `UTC${sign}${hours}:${minutes}`;
+  }
+  return time.timeZone ?? undefined;
+}

@@ -1,0 +1,42 @@
+import { fileURLToPath } from 'node:url';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const fromRoot = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig({
+  plugins: [
+    // Vitest's default transformer (esbuild/oxc) does not emit decorator metadata, which Nest's
+    // constructor injection needs; swc does.
+    swc.vite({
+      tsconfigFile: fromRoot('./tsconfig.json'),
+      module: { type: 'es6' },
+      jsc: {
+        target: 'es2022',
+        keepClassNames: true,
+        parser: { syntax: 'typescript', decorators: true },
+        transform: {
+          legacyDecorator: true,
+          decoratorMetadata: true,
+          useDefineForClassFields: true,
+        },
+      },
+    }),
+  ],
+  resolve: {
+    alias: {
+      'nestjs-cron-lock': fromRoot('./lib/index.ts'),
+    },
+  },
+  test: {
+    include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    exclude: ['**/node_modules/**', 'dist/**'],
+    environment: 'node',
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+    globalSetup: ['./test/support/global-setup.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
+  },
+});
