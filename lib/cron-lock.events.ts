@@ -67,6 +67,11 @@ export class CronLockEventBus {
     this.listeners.get(event)?.delete(listener as CronLockListener<never>);
   }
 
+  /** Whether anyone listens to `event`: lets callers skip building a payload nobody reads. */
+  has(event: CronLockEventName): boolean {
+    return (this.listeners.get(event)?.size ?? 0) > 0;
+  }
+
   emit<E extends CronLockEventName>(event: E, payload: CronLockEvents[E]): void {
     const set = this.listeners.get(event);
     if (!set) {

@@ -12,6 +12,7 @@ import {
   INVALID_CRON,
   INVALID_LOCK_NAME,
   INVALID_OPTION,
+  INVALID_TIME_ZONE,
   INVALID_TTL,
   MIN_HOLD_OVER_TTL,
   SCHEDULE_MODULE_MISSING,
@@ -180,6 +181,10 @@ export class CronLockExplorer implements OnModuleInit {
     if (timeZone !== undefined && utcOffset !== undefined) {
       throw new CronLockConfigError(EXCLUSIVE_ZONE(label));
     }
+    if (timeZone !== undefined && !isTimeZone(timeZone)) {
+      // The cron parser would report it as a bad expression, pointing at the wrong fix.
+      throw new CronLockConfigError(INVALID_TIME_ZONE(label, timeZone));
+    }
     if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
       throw new CronLockConfigError(INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset));
     }
@@ -202,5 +207,18 @@ export class CronLockExplorer implements OnModuleInit {
     } catch {
       return false;
     }
+  }
+}
+
+/** Whether the `cron` package (which @nestjs/schedule runs jobs with) accepts this zone. */
+function isTimeZone(timeZone: unknown): boolean {
+  if (typeof timeZone !== 'string' || timeZone.length === 0) {
+    return false;
+  }
+  try {
+    new CronTime('* * * * *', timeZone);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -53,6 +53,8 @@ export class LockInterceptor {
   readonly events: CronLockEventBus;
   private readonly log: CronLockLogger;
   private readonly active = new Set<ActiveRun>();
+  /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
+  private readonly acquiring = new Set<Promise<unknown>>();
   private shuttingDown = false;
   private storeClosed = false;
 
@@ -96,8 +98,9 @@ export class LockInterceptor {
     const token = createOwnerToken();
     const sentAt = performance.now();
     let acquired;
+    let acquiring: Promise<unknown> | undefined;
     try {
-      acquired = await this.options.store.acquire({
+      const request = this.options.store.acquire({
         name: job.name,
         token,
         ttl: job.ttl,
@@ -105,7 +108,10 @@ export class LockInterceptor {
         markerTtl: job.markerTtl,
         instanceId: this.instanceId,
       });
+      this.acquiring.add((acquiring = request));
+      acquired = await request;
     } catch (error) {
+      this.acquiring.delete(acquiring!);
       this.storeFailed(job, occurrence, 'acquire', error);
       // The command may have run even though its reply was lost: free what it may have taken,
       // so the lock does not sit there with nobody running under it until the ttl ends.
@@ -116,13 +122,17 @@ export class LockInterceptor {
       }
       return this.skip(job, occurrence, 'store-error');
     }
+    this.acquiring.delete(acquiring);
     if (!acquired.acquired) {
       return this.skip(job, occurrence, acquired.reason);
     }
 
     const fencingToken = acquired.fencingToken;
     const acquireMs = performance.now() - sentAt;
-    this.events.emit('acquired', { ...base, fencingToken, ownerTag: tokenTag(token), acquireMs });
+    if (this.events.has('acquired')) {
+      // tokenTag hashes: only pay for it when someone reads the event (see BENCHMARKS.md).
+      this.events.emit('acquired', { ...base, fencingToken, ownerTag: tokenTag(token), acquireMs });
+    }
 
     const controller = new AbortController();
     let resolveSettled!: () => void;
@@ -176,10 +186,12 @@ export class LockInterceptor {
     } finally {
       renewer.stop();
       this.active.delete(run);
-      resolveSettled();
       if (!run.abandoned) {
         await this.release(job, occurrence, token, fencingToken, sentAt);
       }
+      // Shutdown waits for this before closing the store: settling before the release would
+      // race it against the close and drop its `released` event (listeners are removed then).
+      resolveSettled();
     }
   }
 
@@ -194,13 +206,18 @@ export class LockInterceptor {
    * its signal may still be writing, so its lock is never handed over early).
    */
   async drain(timeout: number): Promise<void> {
-    if (this.active.size === 0) {
-      return;
-    }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeout);
     });
+    // A tick whose acquire was in flight when shutdown began becomes a run only now: without
+    // this wait it would start after app.close() resolved and, the store being closed by then,
+    // leave its lock held until the ttl ends.
+    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    if (this.active.size === 0) {
+      clearTimeout(timer);
+      return;
+    }
     const outcome = await Promise.race([
       Promise.all([...this.active].map((run) => run.settled)).then(() => 'done' as const),
       timedOut,

@@ -25,6 +25,10 @@ export const DUPLICATE_LOCK_NAME = (name: string, first: string, second: string)
 export const EXCLUSIVE_ZONE = (job: string): string =>
   `${job}: timeZone and utcOffset are exclusive. Fix: set only one of them.`;
 
+export const INVALID_TIME_ZONE = (job: string, timeZone: unknown): string =>
+  `${job}: timeZone ${describeValue(timeZone)} is not a known IANA time zone. ` +
+  `Fix: use a zone name such as 'Europe/Paris' or 'UTC', or utcOffset in minutes.`;
+
 export const INVALID_OPTION = (job: string, option: string, expected: string, value: unknown): string =>
   `${job}: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 

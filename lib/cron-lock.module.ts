@@ -19,9 +19,16 @@ import type {
  */
 @Module({})
 export class CronLockModule {
-  /** Registers the module with static options. */
-  static forRoot(options: CronLockModuleOptions = {}, isGlobal = true): DynamicModule {
-    return this.build([{ provide: CRON_LOCK_RAW_OPTIONS, useValue: options }], [], isGlobal);
+  /**
+   * Registers the module with static options (`isGlobal` defaults to `true`).
+   *
+   * ```ts
+   * CronLockModule.forRoot({ redis: process.env.REDIS_URL, defaultTtl: '1m' })
+   * ```
+   */
+  static forRoot(options: CronLockModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
+    const { isGlobal = true, ...moduleOptions } = options;
+    return this.build([{ provide: CRON_LOCK_RAW_OPTIONS, useValue: moduleOptions }], [], isGlobal);
   }
 
   /**

@@ -6,7 +6,6 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TTL_MS,
   KEY_PREFIX_PATTERN,
-  LOG_CONTEXT,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
@@ -18,7 +17,6 @@ import type { LockStore } from './interfaces/lock-store.interface.js';
 import { MemoryLockStore } from './stores/memory-lock.store.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { parseDuration } from './utils/duration.js';
-import { redactUrl } from './utils/redact.js';
 
 /** The module options after validation, with defaults filled in and the store built. */
 export interface ResolvedCronLockOptions {
@@ -125,7 +123,7 @@ function createRedisStore(
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//i.test(redis)) {
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION('redis', 'a redis:// or rediss:// URL, ioredis options or a client', redactUrl(redis)),
+        INVALID_MODULE_OPTION('redis', 'a redis:// or rediss:// URL, ioredis options or a client', redactLooseUrl(redis)),
       );
     }
   } else if (typeof redis !== 'object' || redis === null || Array.isArray(redis)) {
@@ -142,7 +140,9 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     return null;
   }
   if (logger === undefined) {
-    return new Logger(LOG_CONTEXT);
+    // No context here: every line passes LOG_CONTEXT itself, and a Logger built with a context
+    // appends it again, which prints a stray extra line reading "CronLock".
+    return new Logger();
   }
   if (typeof logger !== 'object' || typeof logger.log !== 'function' || typeof logger.error !== 'function') {
     throw new CronLockConfigError(
@@ -165,4 +165,18 @@ function isLockStore(value: unknown): value is LockStore {
 
 function defaultInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * A rejected `redis` string for the error message. It is malformed by definition, so
+ * redactUrl's `scheme://user:pass@` pattern may miss its credentials (`redis//u:pw@h`,
+ * `u:pw@h`, a password containing `@`): everything between the scheme and the last `@` is hidden.
+ */
+function redactLooseUrl(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at < 0) {
+    return value;
+  }
+  const scheme = /^[A-Za-z][\w+.-]*:\/*/.exec(value)?.[0] ?? '';
+  return `${scheme}***@${value.slice(at + 1)}`;
 }

@@ -11,6 +11,32 @@ import { CronLock, type CronLockMetadata } from './cron-lock.decorator.js';
 const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
 
 /**
+ * Lock names `@nestjs/schedule` has read in the current synchronous pass, with the method that
+ * claimed each. Its explorer reads every job's name in one synchronous loop per app and throws
+ * its own message on a duplicate; when it runs before ours (module order), that message would
+ * replace ours, which names both methods and the fix.
+ */
+const namesReadInPass = new Map<string, object>();
+let duplicatesInPass = 0;
+
+/**
+ * The name `@nestjs/schedule` registers `method`'s job under: the lock name, unless another
+ * method claimed it in the same pass — then a placeholder, so that the CronLockExplorer of that
+ * app (which keeps its claims per app) reports the duplicate with the right message.
+ */
+function scheduledName(name: string, method: object): string {
+  if (namesReadInPass.size === 0) {
+    queueMicrotask(() => namesReadInPass.clear());
+  }
+  const claimedBy = namesReadInPass.get(name);
+  if (claimedBy === undefined) {
+    namesReadInPass.set(name, method);
+    return name;
+  }
+  return claimedBy === method ? name : `${name}#duplicate-${++duplicatesInPass}`;
+}
+
+/**
  * A drop-in for `@Cron` that runs each scheduled occurrence once across all instances.
  * The method stays scheduled by `@nestjs/schedule` (visible in `SchedulerRegistry` when
  * `name` is set); every tick first takes the job's lock, and receives a {@link LockContext}.
@@ -68,6 +94,14 @@ export function LockedCron(cronTime: string, ttlOrOptions?: Duration | LockedCro
         return cronTime;
       },
     });
+    if (typeof options.name === 'string') {
+      const name = options.name;
+      Object.defineProperty(cronMetadata, 'name', {
+        enumerable: true,
+        configurable: true,
+        get: () => scheduledName(name, method),
+      });
+    }
     return scheduled;
   };
 }

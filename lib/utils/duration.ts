@@ -42,13 +42,15 @@ export function parseDuration(value: unknown): number | undefined {
 
 /** Formats milliseconds for humans in log lines: `850ms`, `12.3s`, `4m05s`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) {
+  // Round once per unit before choosing it, so that 59.96 s never prints as 60.0s and
+  // 119.7 s never as 1m60s.
+  if (Math.round(ms) < 1_000) {
     return `${Math.round(ms)}ms`;
   }
-  if (ms < 60_000) {
-    return `${(ms / 1_000).toFixed(1)}s`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) {
+    return `${(tenths / 10).toFixed(1)}s`;
   }
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1_000);
-  return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+  const seconds = Math.round(ms / 1_000);
+  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 }

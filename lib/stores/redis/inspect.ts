@@ -22,7 +22,9 @@ export async function inspectLock(
     [keys.lock, keys.state],
     [],
   )) as [number, string, string, string];
-  const held = Number(pttl) > 0;
+  // PTTL is 0 during the last millisecond of a lock that still exists (and can still be renewed
+  // or released): report it as held, not free. -2 is a missing key; -1 never happens for a lock.
+  const held = Number(pttl) >= 0;
   return {
     name,
     holder: held && holder !== '' ? holder : null,

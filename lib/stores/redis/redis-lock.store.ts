@@ -48,10 +48,13 @@ export class RedisLockStore implements LockStore {
   private readonly logger: LoggerService | false;
   private readonly readyTimeout: number;
   private disconnectedSince: number | null = null;
+  private readyWait: Promise<void> | null = null;
 
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-    this.logger = options.logger === undefined ? new Logger(LOG_CONTEXT) : options.logger;
+    // No context on the Logger itself: every call passes LOG_CONTEXT, and a Logger built with a
+    // context appends it again, which prints a stray extra line reading "CronLock".
+    this.logger = options.logger === undefined ? new Logger() : options.logger;
     this.secrets = secretsOf(redis);
     if (isRedisClient(redis)) {
       this.client = redis;
@@ -128,19 +131,21 @@ export class RedisLockStore implements LockStore {
     }
   }
 
-  private async waitUntilReady(): Promise<void> {
+  private waitUntilReady(): Promise<void> {
     const client = this.client;
     if (client.status === 'ready') {
-      return;
+      return Promise.resolve();
     }
     if (client.status === 'end') {
-      throw new LockStoreError('Redis connection is closed');
+      return Promise.reject(new LockStoreError('Redis connection is closed'));
     }
-    if (client.status === 'wait') {
-      // lazyConnect: connect on first use; errors surface through the ready wait below.
-      client.connect().catch(() => undefined);
-    }
-    await new Promise<void>((resolve, reject) => {
+    // One shared wait, however many ticks arrive while connecting (1,000 jobs on one
+    // schedule must not add 1,000 listeners).
+    this.readyWait ??= new Promise<void>((resolve, reject) => {
+      if (client.status === 'wait') {
+        // lazyConnect: connect on first use; failures surface as the timeout below.
+        client.connect().catch(() => undefined);
+      }
       const timer = setTimeout(() => {
         cleanup();
         reject(new LockStoreError(`Redis not connected (status ${client.status})`));
@@ -152,9 +157,11 @@ export class RedisLockStore implements LockStore {
       const cleanup = (): void => {
         clearTimeout(timer);
         client.off('ready', onReady);
+        this.readyWait = null;
       };
       client.on('ready', onReady);
     });
+    return this.readyWait;
   }
 
   /**

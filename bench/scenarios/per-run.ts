@@ -1,0 +1,202 @@
+import { Redlock } from '@sesamecare-oss/redlock';
+import type { Redis } from 'ioredis';
+import { Mutex } from 'redis-semaphore';
+import { startLockApp } from '../support/apps.js';
+import { connectedClient, RawLock } from '../support/redis.js';
+import type { BenchConfig, Section } from '../support/section.js';
+import {
+  formatNumber,
+  formatRatio,
+  formatSummary,
+  pairedRatios,
+  summarizeRounds,
+  type Summary,
+} from '../support/stats.js';
+
+const TTL = 30_000;
+
+/** One way to take and free a lock, sequentially, as fast as it goes. */
+export interface Cycler {
+  name: string;
+  cycle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const noop = async (): Promise<void> => undefined;
+
+export async function moduleCycler(url: string): Promise<Cycler> {
+  const { locks, close } = await startLockApp({ redis: url, keyPrefix: 'bench-per-run' });
+  return {
+    name: 'nestjs-cron-lock run()',
+    async cycle() {
+      const result = await locks.run('per-run', { ttl: TTL }, noop);
+      if (!result.ran) {
+        throw new Error(`run() did not run: ${result.reason}`);
+      }
+    },
+    close,
+  };
+}
+
+export async function floorCycler(url: string): Promise<Cycler> {
+  const client = await connectedClient(url);
+  const raw = new RawLock(client);
+  await raw.load();
+  return {
+    name: 'floor (SET NX PX + EVALSHA del)',
+    async cycle() {
+      const token = await raw.acquire('bench-floor:per-run', TTL);
+      if (token === null) {
+        throw new Error('floor: lock unexpectedly held');
+      }
+      await raw.release('bench-floor:per-run', token);
+    },
+    close: () => quit(client),
+  };
+}
+
+export async function redlockCycler(url: string): Promise<Cycler> {
+  const client = await connectedClient(url);
+  const redlock = new Redlock([client], { retryCount: 0 });
+  return {
+    name: '@sesamecare-oss/redlock',
+    async cycle() {
+      const lock = await redlock.acquire(['bench-redlock:per-run'], TTL);
+      await lock.release();
+    },
+    close: () => quit(client),
+  };
+}
+
+export async function semaphoreCycler(url: string): Promise<Cycler> {
+  const client = await connectedClient(url);
+  return {
+    name: 'redis-semaphore Mutex',
+    async cycle() {
+      const mutex = new Mutex(client, 'bench-semaphore:per-run', {
+        lockTimeout: TTL,
+        acquireAttemptsLimit: 1,
+      });
+      if (!(await mutex.tryAcquire())) {
+        throw new Error('redis-semaphore: lock unexpectedly held');
+      }
+      await mutex.release();
+    },
+    close: () => quit(client),
+  };
+}
+
+export async function quit(client: Redis): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/** Wall time (ms) and this process's CPU time (µs) of `cycles` sequential cycles. */
+async function timeCycles(
+  cycler: Cycler,
+  cycles: number,
+): Promise<{ wallMs: number; cpuMicros: number }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < cycles; i++) {
+    await cycler.cycle();
+  }
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuMicros: used.user + used.system };
+}
+
+/**
+ * Scenario 1: sequential acquire+release cycles per second through each API, interleaved
+ * round by round (the order rotates every round), with each round's ratio taken against the
+ * floor's rate in the same round.
+ */
+export async function perRunScenario(config: BenchConfig): Promise<Section> {
+  // Many short rounds rather than a few long ones: on a shared machine, a burst of load then
+  // lands on a few rounds of every contender instead of on one contender's whole share.
+  const rounds = config.quick ? 3 : 31;
+  const cycles = config.quick ? 100 : 400;
+  const warmup = config.quick ? 50 : 500;
+
+  const cyclers = [
+    await floorCycler(config.redisUrl),
+    await moduleCycler(config.redisUrl),
+    await redlockCycler(config.redisUrl),
+    await semaphoreCycler(config.redisUrl),
+  ];
+  const rates = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
+  const cpuPerCycle = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
+  try {
+    for (const cycler of cyclers) {
+      await timeCycles(cycler, warmup);
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order = cyclers.map((_, i) => cyclers[(i + round) % cyclers.length]);
+      for (const cycler of order) {
+        const { wallMs, cpuMicros } = await timeCycles(cycler, cycles);
+        rates.get(cycler)!.push((cycles / wallMs) * 1000);
+        cpuPerCycle.get(cycler)!.push(cpuMicros / cycles);
+      }
+      config.progress(`per-run: round ${round + 1}/${rounds}`);
+    }
+  } finally {
+    for (const cycler of cyclers) {
+      await cycler.close();
+    }
+  }
+
+  const floorRates = rates.get(cyclers[0])!;
+  const ratios = new Map<Cycler, Summary>(
+    cyclers.map((cycler) => [
+      cycler,
+      summarizeRounds(pairedRatios(rates.get(cycler)!, floorRates)),
+    ]),
+  );
+  const moduleRatio = ratios.get(cyclers[1])!;
+  const rows = cyclers.map((cycler) => {
+    const rate = summarizeRounds(rates.get(cycler)!);
+    return [
+      cycler.name,
+      formatSummary(rate),
+      formatNumber(1000 / rate.median, 3),
+      formatRatio(ratios.get(cycler)!),
+      formatSummary(summarizeRounds(cpuPerCycle.get(cycler)!), 1),
+    ];
+  });
+  const peers = [ratios.get(cyclers[2])!, ratios.get(cyclers[3])!];
+  return {
+    title: '1. Per-run overhead',
+    method:
+      `Sequential acquire+release cycles on one lock name, ${rounds} interleaved rounds of ` +
+      `${formatNumber(cycles)} cycles per contender (order rotated each round, after ` +
+      `${warmup} warm-up cycles each). nestjs-cron-lock goes through the public API: ` +
+      '`CronLockService.run(name, { ttl }, async () => {})` in a Nest application context with ' +
+      '`CronLockModule.forRoot({ redis: url, logger: false })`. Ratios are per round against the ' +
+      "floor's rate in the same round. Client CPU is this process's `process.cpuUsage()` per " +
+      'cycle (the Redis server runs in its own process); it is less sensitive to other load ' +
+      'on the machine than the rate.',
+    headers: [
+      'Contender',
+      'Cycles/s median (min–max)',
+      'ms/cycle',
+      'vs floor (min–max)',
+      'Client CPU µs/cycle (min–max)',
+    ],
+    rows,
+    targets: [
+      {
+        label: 'nestjs-cron-lock >= 0.9x the floor',
+        measured: formatRatio(moduleRatio),
+        met: moduleRatio.median >= 0.9,
+      },
+      {
+        label: 'nestjs-cron-lock ahead of both peers',
+        measured: `${moduleRatio.median.toFixed(2)}x vs ${peers.map((p) => p.median.toFixed(2) + 'x').join(', ')}`,
+        met: peers.every((peer) => moduleRatio.median > peer.median),
+      },
+    ],
+  };
+}

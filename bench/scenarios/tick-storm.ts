@@ -1,0 +1,286 @@
+import { ExecutionError, Redlock } from '@sesamecare-oss/redlock';
+import type { Redis } from 'ioredis';
+import { Mutex } from 'redis-semaphore';
+import { startLockApp, type LockApp } from '../support/apps.js';
+import {
+  commandStats,
+  connectedClient,
+  diffCalls,
+  formatCalls,
+  RawLock,
+  roundTrips,
+  totalCalls,
+  type CommandCalls,
+} from '../support/redis.js';
+import type { BenchConfig, Section } from '../support/section.js';
+import { formatRatio, formatSummary, pairedRatios, summarizeRounds } from '../support/stats.js';
+import { quit } from './per-run.js';
+
+const INSTANCES = 4;
+const TTL = 30_000;
+
+interface StormOutcome {
+  runs: number;
+  /** ms from the first call to the last acquire decision (won or skipped). */
+  decidedMs: number;
+  /** ms from the first call until every call settled, winners' releases included. */
+  settledMs: number;
+}
+
+/** N instances that all try to run every job of one occurrence at the same instant. */
+interface Stormer {
+  name: string;
+  storm(jobs: number, round: number): Promise<StormOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts every (job, instance) attempt in one synchronous loop, job by job and instance by
+ * instance, and times them all from one start.
+ */
+async function storm(
+  jobs: number,
+  attempt: (job: number, instance: number, decided: (won: boolean) => void) => Promise<void>,
+): Promise<StormOutcome> {
+  let runs = 0;
+  let lastDecision = 0;
+  const decided = (won: boolean) => {
+    lastDecision = performance.now();
+    if (won) {
+      runs += 1;
+    }
+  };
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let job = 0; job < jobs; job++) {
+    for (let instance = 0; instance < INSTANCES; instance++) {
+      pending.push(attempt(job, instance, decided));
+    }
+  }
+  await Promise.all(pending);
+  const settled = performance.now();
+  return { runs, decidedMs: lastDecision - started, settledMs: settled - started };
+}
+
+async function moduleStormer(url: string): Promise<Stormer> {
+  const apps: LockApp[] = await Promise.all(
+    Array.from({ length: INSTANCES }, () => startLockApp({ redis: url, keyPrefix: 'bench-storm' })),
+  );
+  // Each round is a new occurrence of the same 1,000 jobs, as a cron tick would be.
+  const occurrence0 = Date.UTC(2030, 0, 1);
+  return {
+    name: 'nestjs-cron-lock run()',
+    storm: (jobs, round) =>
+      storm(jobs, async (job, instance, decided) => {
+        const result = await apps[instance].locks.run(
+          `storm-${job}`,
+          { ttl: TTL, scheduledAt: occurrence0 + (round + 1) * 60_000 },
+          async () => decided(true),
+        );
+        if (!result.ran) {
+          decided(false);
+        }
+      }),
+    close: async () => {
+      await Promise.all(apps.map((app) => app.close()));
+    },
+  };
+}
+
+async function clients(url: string): Promise<Redis[]> {
+  return Promise.all(Array.from({ length: INSTANCES }, () => connectedClient(url)));
+}
+
+async function floorStormer(url: string): Promise<Stormer> {
+  const redis = await clients(url);
+  const locks = redis.map((client) => new RawLock(client));
+  await Promise.all(locks.map((lock) => lock.load()));
+  return {
+    name: 'floor (SET NX PX + EVALSHA del)',
+    storm: (jobs, round) =>
+      storm(jobs, async (job, instance, decided) => {
+        const key = `bench-floor:${round}:storm-${job}`;
+        const token = await locks[instance].acquire(key, TTL);
+        decided(token !== null);
+        if (token !== null) {
+          await locks[instance].release(key, token);
+        }
+      }),
+    close: async () => {
+      await Promise.all(redis.map(quit));
+    },
+  };
+}
+
+async function redlockStormer(url: string): Promise<Stormer> {
+  const redis = await clients(url);
+  const redlocks = redis.map((client) => new Redlock([client], { retryCount: 0 }));
+  return {
+    name: '@sesamecare-oss/redlock',
+    storm: (jobs, round) =>
+      storm(jobs, async (job, instance, decided) => {
+        let lock;
+        try {
+          lock = await redlocks[instance].acquire([`bench-redlock:${round}:storm-${job}`], TTL);
+        } catch (error) {
+          if (!(error instanceof ExecutionError)) {
+            throw error;
+          }
+          decided(false);
+          return;
+        }
+        decided(true);
+        await lock.release();
+      }),
+    close: async () => {
+      await Promise.all(redis.map(quit));
+    },
+  };
+}
+
+async function semaphoreStormer(url: string): Promise<Stormer> {
+  const redis = await clients(url);
+  return {
+    name: 'redis-semaphore Mutex',
+    storm: (jobs, round) =>
+      storm(jobs, async (job, instance, decided) => {
+        const mutex = new Mutex(redis[instance], `bench-semaphore:${round}:storm-${job}`, {
+          lockTimeout: TTL,
+          acquireAttemptsLimit: 1,
+        });
+        const won = await mutex.tryAcquire();
+        decided(won);
+        if (won) {
+          await mutex.release();
+        }
+      }),
+    close: async () => {
+      await Promise.all(redis.map(quit));
+    },
+  };
+}
+
+interface Measured {
+  decided: number[];
+  settled: number[];
+  runs: number[];
+  roundTrips: number;
+  calls: CommandCalls;
+  attempts: number;
+}
+
+/**
+ * Scenario 2: one occurrence of many jobs across 4 instances (4 apps, 4 clients) at one
+ * instant. The module must run each job exactly once; the run count is checked every round.
+ */
+export async function tickStormScenario(config: BenchConfig): Promise<Section> {
+  const jobs = config.quick ? 250 : 1_000;
+  const rounds = config.quick ? 1 : 9;
+  const stats = await connectedClient(config.redisUrl);
+  const stormers = [
+    await floorStormer(config.redisUrl),
+    await moduleStormer(config.redisUrl),
+    await redlockStormer(config.redisUrl),
+    await semaphoreStormer(config.redisUrl),
+  ];
+  const measured = new Map<Stormer, Measured>(
+    stormers.map((stormer) => [
+      stormer,
+      { decided: [], settled: [], runs: [], roundTrips: 0, calls: {}, attempts: 0 },
+    ]),
+  );
+  try {
+    for (const stormer of stormers) {
+      await stormer.storm(Math.min(jobs, 100), -1);
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order = stormers.map((_, i) => stormers[(i + round) % stormers.length]);
+      for (const stormer of order) {
+        const record = measured.get(stormer)!;
+        const callsBefore = await commandStats(stats);
+        const tripsBefore = roundTrips.value;
+        const outcome = await stormer.storm(jobs, round);
+        const tripsAfter = roundTrips.value;
+        const calls = diffCalls(await commandStats(stats), callsBefore);
+        record.decided.push(outcome.decidedMs);
+        record.settled.push(outcome.settledMs);
+        record.runs.push(outcome.runs);
+        record.roundTrips += tripsAfter - tripsBefore;
+        record.attempts += jobs;
+        for (const [name, count] of Object.entries(calls)) {
+          record.calls[name] = (record.calls[name] ?? 0) + count;
+        }
+        if (stormer === stormers[1] && outcome.runs !== jobs) {
+          throw new Error(
+            `tick storm: nestjs-cron-lock ran ${outcome.runs} times for ${jobs} jobs of one ` +
+              'occurrence (expected exactly one run per job)',
+          );
+        }
+      }
+      config.progress(`tick storm: round ${round + 1}/${rounds}`);
+    }
+  } finally {
+    for (const stormer of stormers) {
+      await stormer.close();
+    }
+    await quit(stats);
+  }
+
+  const floor = measured.get(stormers[0])!;
+  const rows = stormers.map((stormer) => {
+    const record = measured.get(stormer)!;
+    const runs = [...new Set(record.runs)].join('/');
+    return [
+      stormer.name,
+      formatSummary(summarizeRounds(record.decided), 1),
+      formatSummary(summarizeRounds(record.settled), 1),
+      formatRatio(summarizeRounds(pairedRatios(record.settled, floor.settled))),
+      runs,
+      (record.roundTrips / record.attempts).toFixed(2),
+      (totalCalls(record.calls) / record.attempts).toFixed(2),
+      formatCalls(record.calls, record.attempts),
+    ];
+  });
+  const module = measured.get(stormers[1])!;
+  const moduleRatio = summarizeRounds(pairedRatios(module.settled, floor.settled));
+  return {
+    title: '2. Tick storm',
+    method:
+      `${jobs.toLocaleString('en-US')} jobs on one occurrence across ${INSTANCES} instances ` +
+      `(${INSTANCES} Nest apps with their own clients, or ${INSTANCES} clients), every attempt ` +
+      `started at one instant; ${rounds} interleaved rounds, each a new occurrence. "Decided": ` +
+      'until the last acquire answer (won or skipped); "settled": until every call returned, ' +
+      "the winners' releases included. Round trips are counted client-side (commands sent by " +
+      'every ioredis client of the process); Redis commands come from `INFO commandstats` ' +
+      'deltas, which include the commands run inside Lua scripts. Both are per occurrence of ' +
+      `one job (all ${INSTANCES} instances together).`,
+    headers: [
+      'Contender',
+      'Decided ms (min–max)',
+      'Settled ms (min–max)',
+      'Settled vs floor',
+      'Runs/round',
+      'Round trips/occ.',
+      'Redis cmds/occ.',
+      'Commands per occurrence',
+    ],
+    rows,
+    targets: [
+      {
+        label: `nestjs-cron-lock runs exactly ${jobs.toLocaleString('en-US')} jobs per round`,
+        measured: `runs per round: ${module.runs.join(', ')}`,
+        met: module.runs.every((runs) => runs === jobs),
+      },
+      {
+        label: "nestjs-cron-lock settles within 1.2x the floor's time",
+        measured: formatRatio(moduleRatio),
+        met: moduleRatio.median <= 1.2,
+      },
+    ],
+    notes: [
+      'The floor and the peers key each round afresh and have no occurrence marker: a late ' +
+        'instance that arrives after the winner released would run the job again. Here all ' +
+        'attempts arrive together, so their run counts show only what SET NX decided.',
+    ],
+  };
+}

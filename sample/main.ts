@@ -1,0 +1,209 @@
+import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { MemoryLockStore } from 'nestjs-cron-lock';
+import { InstanceConfig } from './instance.config.js';
+import { NetworkDelayStore } from './network-delay.store.js';
+import { startInstance, type InstanceMessage } from './instance.js';
+import { RunReport } from './run-report.js';
+
+/**
+ * `npm run sample`: three instances of one Nest app, each scheduling the same two jobs, and a
+ * report of which instance ran each occurrence.
+ *
+ * - without REDIS_URL: three Nest apps in this process share one MemoryLockStore;
+ * - with REDIS_URL: three processes (sample/instance.ts) lock in that Redis.
+ *
+ * Runs SAMPLE_SECONDS seconds (default 12), or until Ctrl-C, then closes every app and exits.
+ */
+const INSTANCES = ['instance-a', 'instance-b', 'instance-c'];
+const DEFAULT_SECONDS = 12;
+
+async function main(): Promise<void> {
+  const seconds = Number(process.env.SAMPLE_SECONDS ?? DEFAULT_SECONDS);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new Error(
+      `SAMPLE_SECONDS must be a positive number of seconds, got "${process.env.SAMPLE_SECONDS}"`,
+    );
+  }
+  const redisUrl = process.env.REDIS_URL;
+  const report = new RunReport(INSTANCES);
+
+  if (redisUrl) {
+    await checkRedis(redisUrl);
+    console.log(
+      `Redis mode: three processes (${INSTANCES.join(', ')}) lock in the Redis at ${safeAddress(redisUrl)} ` +
+        `(keys under cron-lock-sample:*).`,
+    );
+  } else {
+    console.log(
+      `Memory mode: three Nest apps (${INSTANCES.join(', ')}) in this one process share one ` +
+        `MemoryLockStore (behind a 0-10 ms random delay, like a network, so the winner varies).\n` +
+        `Set REDIS_URL=redis://… to run three processes against Redis instead.`,
+    );
+  }
+  printLegend(seconds);
+
+  const fleet = redisUrl ? await forkInstances(redisUrl, report) : await startInProcess(report);
+  console.log('time      job    what happened');
+  // Report occurrences from the first full second at which all three instances were up, and stop
+  // half a second before a tick rather than on one.
+  const startedAt = Math.ceil(Date.now() / 1_000) * 1_000;
+  const stopAt = startedAt + seconds * 1_000 - 500;
+  report.startAt(startedAt);
+  report.stopAt(stopAt);
+
+  await untilTimeOrCtrlC(stopAt - Date.now());
+  report.stopAt(Math.min(Date.now(), stopAt));
+  console.log('\nStopping: each instance waits for its running job, releases its lock and closes.');
+  await fleet.close();
+  report.flush();
+
+  const { lines, ok } = report.summary();
+  console.log('\nSummary');
+  for (const line of lines) {
+    console.log(`  ${line}`);
+  }
+  if (!ok) {
+    console.log('An occurrence ran on more than one instance: that is a bug, please report it.');
+    process.exitCode = 1;
+  }
+}
+
+/** The lines that make the report readable without opening the code. */
+function printLegend(seconds: number): void {
+  console.log(
+    'Jobs: quick runs every second (a few ms of work); long runs every 5 s for ~3 s under a 1.5 s lock,\n' +
+      '      so its lock is renewed every 0.5 s while it works.\n' +
+      'Each instance schedules every occurrence; one runs it, the others skip it:\n' +
+      '      tick-done = that occurrence already ran elsewhere; held = another run still holds the lock.\n' +
+      "fence = the run's fencing token, larger than every earlier one of that job.\n" +
+      `Running ${seconds} s (SAMPLE_SECONDS), Ctrl-C stops sooner. Starting the instances…\n`,
+  );
+}
+
+interface Fleet {
+  close(): Promise<void>;
+}
+
+async function startInProcess(report: RunReport): Promise<Fleet> {
+  // One store for the three apps, as one Redis is for three processes.
+  const store = new NetworkDelayStore(new MemoryLockStore());
+  const apps: INestApplicationContext[] = await Promise.all(
+    INSTANCES.map((instanceId) =>
+      startInstance(new InstanceConfig(instanceId, { store }, (event) => report.record(event))),
+    ),
+  );
+  return {
+    close: async () => {
+      await Promise.all(apps.map((app) => app.close()));
+    },
+  };
+}
+
+async function forkInstances(redisUrl: string, report: RunReport): Promise<Fleet> {
+  const file = fileURLToPath(new URL('./instance.ts', import.meta.url));
+  const loader = new URL('../scripts/register-ts.mjs', import.meta.url).href;
+  const children: ChildProcess[] = INSTANCES.map((instanceId) =>
+    fork(file, [instanceId], {
+      execArgv: ['--import', loader],
+      env: { ...process.env, REDIS_URL: redisUrl },
+    }),
+  );
+  const ready = children.map(
+    (child) =>
+      new Promise<void>((resolve, reject) => {
+        child.on('message', (message: InstanceMessage) => {
+          if (message.kind === 'ready') {
+            resolve();
+          } else if (message.kind === 'event') {
+            report.record(message.event);
+          }
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`an instance exited during startup (code ${code})`)),
+        );
+      }),
+  );
+  const exited = children.map((child) =>
+    child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined),
+  );
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    children.forEach((child) => child.kill());
+    throw error;
+  }
+  return {
+    close: async () => {
+      for (const child of children) {
+        if (child.connected) {
+          child.send('stop');
+        }
+      }
+      await Promise.all(exited);
+      const failed = children.filter((child) => child.exitCode !== 0);
+      if (failed.length > 0) {
+        process.exitCode = 1;
+        console.log(`${failed.length} instance(s) did not exit cleanly`);
+      }
+    },
+  };
+}
+
+/** Resolves after `ms`, or at the first Ctrl-C; a second Ctrl-C exits at once. */
+function untilTimeOrCtrlC(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done(): void {
+      clearTimeout(timer);
+      process.removeListener('SIGINT', done);
+      process.once('SIGINT', () => process.exit(130));
+      resolve();
+    }
+    process.once('SIGINT', done);
+  });
+}
+
+/** Fails fast with a clear message instead of a report full of `store-error` skips. */
+async function checkRedis(url: string): Promise<void> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let lastError: unknown;
+  client.on('error', (error: unknown) => (lastError = error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    const reason = lastError ?? error;
+    throw new Error(
+      `Cannot reach Redis at ${safeAddress(url)} (${reason instanceof Error ? reason.message : reason}). ` +
+        'Start one (redis-server) or unset REDIS_URL to use the in-memory store.',
+      { cause: error },
+    );
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** host:port of a Redis URL, never its user name or password. */
+function safeAddress(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 6379}`;
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

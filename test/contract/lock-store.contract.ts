@@ -1,0 +1,431 @@
+import { randomBytes } from 'node:crypto';
+import type { AcquireRequest, AcquireResult, LockStore } from 'nestjs-cron-lock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/redis.js';
+
+/** A store under test and how to dispose of it. */
+export interface LockStoreFixture {
+  store: LockStore;
+  close(): Promise<void>;
+}
+
+/** A fresh owner token, shaped like the ones the interceptor creates. */
+export function newToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+const MINUTE = 60_000;
+/** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+const tinyYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleepUpTo = (maxMs: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (maxMs + 1))));
+
+/**
+ * The behaviour every {@link LockStore} must have, in the spirit of ShedLock's
+ * `AbstractLockProviderIntegrationTest`: each implementation runs this same suite, so the
+ * interceptor can rely on identical answers from the memory store and from Redis.
+ *
+ * `factory` is called before every test and must return an isolated store (e.g. a unique key
+ * prefix), so that tests can use fixed lock names.
+ */
+export function describeLockStoreContract(
+  label: string,
+  factory: () => Promise<LockStoreFixture>,
+): void {
+  describe(`${label} honours the LockStore contract`, () => {
+    let fixture: LockStoreFixture;
+    let store: LockStore;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    const acquire = (
+      name: string,
+      token: string,
+      overrides: Partial<AcquireRequest> = {},
+    ): Promise<AcquireResult> =>
+      store.acquire({ name, token, ttl: MINUTE, instanceId: 'instance-a', ...overrides });
+
+    describe('acquire', () => {
+      it('acquires a free lock and returns a positive integer fencing token', async () => {
+        const result = await acquire('job', newToken());
+        expect(result.acquired).toBe(true);
+        if (!result.acquired) return;
+        expect(Number.isSafeInteger(result.fencingToken)).toBe(true);
+        expect(result.fencingToken).toBeGreaterThan(0);
+      });
+
+      it('refuses a second acquisition under another token as held', async () => {
+        expect((await acquire('job', newToken())).acquired).toBe(true);
+        expect(await acquire('job', newToken(), { instanceId: 'instance-b' })).toEqual({
+          acquired: false,
+          reason: 'held',
+        });
+      });
+
+      it('refuses a second acquisition under the same token as held (no re-entry)', async () => {
+        const token = newToken();
+        expect((await acquire('job', token)).acquired).toBe(true);
+        expect(await acquire('job', token)).toEqual({ acquired: false, reason: 'held' });
+      });
+
+      it('keeps the locks of different names independent', async () => {
+        expect((await acquire('job-a', newToken())).acquired).toBe(true);
+        expect((await acquire('job-b', newToken())).acquired).toBe(true);
+      });
+
+      it('lets another owner acquire once the lock was released', async () => {
+        const first = newToken();
+        expect((await acquire('job', first)).acquired).toBe(true);
+        expect(await store.release({ name: 'job', token: first })).toBe(true);
+        expect((await acquire('job', newToken(), { instanceId: 'instance-b' })).acquired).toBe(
+          true,
+        );
+      });
+
+      it('lets another owner retake a lock whose ttl ran out', async () => {
+        expect((await acquire('job', newToken(), { ttl: 400 })).acquired).toBe(true);
+        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+        const retaken = await waitFor(
+          async () => {
+            const result = await acquire('job', newToken(), { instanceId: 'instance-b' });
+            return result.acquired ? result : null;
+          },
+          { timeout: 10_000, interval: 25, message: 'the expired lock to be retaken' },
+        );
+        expect(retaken.acquired).toBe(true);
+      });
+    });
+
+    describe('renew', () => {
+      it('extends the lock of its owner', async () => {
+        const token = newToken();
+        await acquire('job', token, { ttl: 1_000 });
+        expect(await store.renew({ name: 'job', token, ttl: 10 * MINUTE })).toEqual({
+          renewed: true,
+        });
+        const state = await store.inspect('job');
+        expect(state.ttlLeft).toBeGreaterThan(MINUTE);
+        expect(state.ttlLeft).toBeLessThanOrEqual(10 * MINUTE);
+      });
+
+      it('refuses another token as taken and leaves the lock to its owner', async () => {
+        const owner = newToken();
+        await acquire('job', owner, { ttl: 2 * MINUTE });
+        expect(await store.renew({ name: 'job', token: newToken(), ttl: 10 * MINUTE })).toEqual({
+          renewed: false,
+          reason: 'taken',
+        });
+        const state = await store.inspect('job');
+        expect(state.holder).toBe('instance-a');
+        expect(state.ttlLeft).toBeLessThanOrEqual(2 * MINUTE);
+        expect(await store.renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
+          renewed: true,
+        });
+      });
+
+      it('reports expired once the lock ran out, and does not revive it', async () => {
+        const token = newToken();
+        await acquire('job', token, { ttl: 150 });
+        await waitFor(async () => (await store.inspect('job')).holder === null, {
+          timeout: 10_000,
+          message: 'the lock to expire',
+        });
+        expect(await store.renew({ name: 'job', token, ttl: MINUTE })).toEqual({
+          renewed: false,
+          reason: 'expired',
+        });
+        expect((await store.inspect('job')).holder).toBeNull();
+        expect((await acquire('job', newToken())).acquired).toBe(true);
+      });
+
+      it('reports expired for a name that was never locked', async () => {
+        expect(await store.renew({ name: 'never', token: newToken(), ttl: MINUTE })).toEqual({
+          renewed: false,
+          reason: 'expired',
+        });
+      });
+
+      it('reports taken when the lock expired and another owner took it', async () => {
+        const first = newToken();
+        await acquire('job', first, { ttl: 150 });
+        await waitFor(
+          async () => (await acquire('job', newToken(), { instanceId: 'instance-b' })).acquired,
+          { timeout: 10_000, message: 'another owner to take the expired lock' },
+        );
+        expect(await store.renew({ name: 'job', token: first, ttl: MINUTE })).toEqual({
+          renewed: false,
+          reason: 'taken',
+        });
+        expect((await store.inspect('job')).holder).toBe('instance-b');
+      });
+    });
+
+    describe('release', () => {
+      it('refuses another token and leaves the lock intact', async () => {
+        const owner = newToken();
+        await acquire('job', owner);
+        expect(await store.release({ name: 'job', token: newToken() })).toBe(false);
+        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+        expect((await store.inspect('job')).holder).toBe('instance-a');
+        expect(await store.release({ name: 'job', token: owner })).toBe(true);
+      });
+
+      it('is idempotent: a second release answers false and frees nothing else', async () => {
+        const first = newToken();
+        await acquire('job', first);
+        expect(await store.release({ name: 'job', token: first })).toBe(true);
+        expect(await store.release({ name: 'job', token: first })).toBe(false);
+
+        const second = newToken();
+        expect((await acquire('job', second, { instanceId: 'instance-b' })).acquired).toBe(true);
+        expect(await store.release({ name: 'job', token: first })).toBe(false);
+        expect((await store.inspect('job')).holder).toBe('instance-b');
+      });
+
+      it('answers false for a name that was never locked', async () => {
+        expect(await store.release({ name: 'never', token: newToken() })).toBe(false);
+      });
+
+      it('answers false after the lock expired', async () => {
+        const token = newToken();
+        await acquire('job', token, { ttl: 150 });
+        await waitFor(async () => (await store.inspect('job')).holder === null, {
+          timeout: 10_000,
+          message: 'the lock to expire',
+        });
+        expect(await store.release({ name: 'job', token })).toBe(false);
+      });
+
+      it('with keepFor keeps the lock that long, then lets it expire', async () => {
+        const token = newToken();
+        await acquire('job', token, { ttl: 10 * MINUTE });
+        expect(await store.release({ name: 'job', token, keepFor: 600 })).toBe(true);
+
+        const kept = await store.inspect('job');
+        expect(kept.holder).toBe('instance-a');
+        expect(kept.ttlLeft).toBeGreaterThan(0);
+        expect(kept.ttlLeft).toBeLessThanOrEqual(600);
+        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+
+        await waitFor(
+          async () => (await acquire('job', newToken(), { instanceId: 'instance-b' })).acquired,
+          { timeout: 10_000, interval: 25, message: 'the kept lock to expire' },
+        );
+        expect((await store.inspect('job')).holder).toBe('instance-b');
+      });
+
+      it('with keepFor 0 deletes the lock now', async () => {
+        const token = newToken();
+        await acquire('job', token);
+        expect(await store.release({ name: 'job', token, keepFor: 0 })).toBe(true);
+        expect((await acquire('job', newToken())).acquired).toBe(true);
+      });
+    });
+
+    describe('occurrences', () => {
+      it('refuses the same occurrence after release as tick-done', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({ name: 'job', token });
+        expect(
+          await acquire('job', newToken(), { scheduledAt: OCCURRENCE, instanceId: 'instance-b' }),
+        ).toEqual({ acquired: false, reason: 'tick-done' });
+      });
+
+      it('refuses an earlier occurrence as tick-done', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({ name: 'job', token });
+        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE - MINUTE })).toEqual({
+          acquired: false,
+          reason: 'tick-done',
+        });
+      });
+
+      it('refuses a done occurrence as tick-done even while the lock is held', async () => {
+        await acquire('job', newToken(), { scheduledAt: OCCURRENCE });
+        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE })).toEqual({
+          acquired: false,
+          reason: 'tick-done',
+        });
+      });
+
+      it('acquires a later occurrence after release', async () => {
+        const token = newToken();
+        const first = await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({ name: 'job', token });
+        const next = await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE });
+        expect(next.acquired).toBe(true);
+        expect((await store.inspect('job')).lastTick).toBe(OCCURRENCE + MINUTE);
+        if (first.acquired && next.acquired) {
+          expect(next.fencingToken).toBeGreaterThan(first.fencingToken);
+        }
+      });
+
+      it('refuses a later occurrence as held while the previous run holds the lock, without claiming it', async () => {
+        const owner = newToken();
+        await acquire('job', owner, { scheduledAt: OCCURRENCE });
+        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE })).toEqual({
+          acquired: false,
+          reason: 'held',
+        });
+        // The refused occurrence was not marked done: it can still run once the lock is free.
+        expect((await store.inspect('job')).lastTick).toBe(OCCURRENCE);
+        await store.release({ name: 'job', token: owner });
+        expect(
+          (await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE })).acquired,
+        ).toBe(true);
+      });
+
+      it('does no occurrence check and records no occurrence without scheduledAt', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({ name: 'job', token });
+
+        const plain = newToken();
+        expect((await acquire('job', plain)).acquired).toBe(true);
+        await store.release({ name: 'job', token: plain });
+        expect((await store.inspect('job')).lastTick).toBe(OCCURRENCE);
+        expect((await acquire('job', newToken(), { scheduledAt: OCCURRENCE })).acquired).toBe(
+          false,
+        );
+      });
+
+      it('accepts a markerTtl longer than the lock ttl', async () => {
+        const result = await acquire('job', newToken(), {
+          scheduledAt: OCCURRENCE,
+          ttl: 1_000,
+          markerTtl: 24 * 60 * MINUTE,
+        });
+        expect(result.acquired).toBe(true);
+        expect((await store.inspect('job')).lastTick).toBe(OCCURRENCE);
+      });
+    });
+
+    describe('fencing tokens', () => {
+      it('strictly increase across many acquisitions, releases and expiries', async () => {
+        const tokens: number[] = [];
+        for (let i = 0; i < 25; i++) {
+          const token = newToken();
+          const result = await acquire('job', token, {
+            scheduledAt: i % 2 === 0 ? OCCURRENCE + i * MINUTE : undefined,
+            instanceId: `instance-${i % 3}`,
+          });
+          expect(result.acquired).toBe(true);
+          if (result.acquired) tokens.push(result.fencingToken);
+          await store.release({ name: 'job', token });
+        }
+        await acquire('job', newToken(), { ttl: 100 });
+        const afterExpiry = await waitFor(
+          async () => {
+            const result = await acquire('job', newToken());
+            return result.acquired ? result : null;
+          },
+          { timeout: 10_000, message: 'the short lock to expire' },
+        );
+        tokens.push(afterExpiry.fencingToken);
+
+        for (let i = 1; i < tokens.length; i++) {
+          expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+        }
+      });
+    });
+
+    describe('inspect', () => {
+      it('reports an unknown lock as free with no history', async () => {
+        expect(await store.inspect('never')).toEqual({
+          name: 'never',
+          holder: null,
+          ttlLeft: null,
+          lastTick: null,
+          fencingToken: null,
+        });
+      });
+
+      it('reports holder, ttl left, last occurrence and fencing token', async () => {
+        const token = newToken();
+        const result = await acquire('job', token, {
+          scheduledAt: OCCURRENCE,
+          ttl: 5 * MINUTE,
+          instanceId: 'host-1:42',
+        });
+        expect(result.acquired).toBe(true);
+        if (!result.acquired) return;
+
+        const held = await store.inspect('job');
+        expect(held.name).toBe('job');
+        expect(held.holder).toBe('host-1:42');
+        expect(held.ttlLeft).toBeGreaterThan(4 * MINUTE);
+        expect(held.ttlLeft).toBeLessThanOrEqual(5 * MINUTE);
+        expect(held.lastTick).toBe(OCCURRENCE);
+        expect(held.fencingToken).toBe(result.fencingToken);
+
+        await store.release({ name: 'job', token });
+        expect(await store.inspect('job')).toEqual({
+          name: 'job',
+          holder: null,
+          ttlLeft: null,
+          lastTick: OCCURRENCE,
+          fencingToken: result.fencingToken,
+        });
+      });
+    });
+
+    describe('fuzz', () => {
+      it('loses no update of an unsynchronised counter across 8 concurrent workers', async () => {
+        const workers = 8;
+        const increments = 160;
+        let counter = 0;
+        let acquisitions = 0;
+        let refusals = 0;
+        const fences: number[] = [];
+
+        const worker = async (id: number): Promise<void> => {
+          while (acquisitions < increments) {
+            const token = newToken();
+            const result = await store.acquire({
+              name: 'fuzz',
+              token,
+              ttl: 5_000,
+              instanceId: `worker-${id}`,
+            });
+            if (!result.acquired) {
+              refusals++;
+              await tinyYield();
+              continue;
+            }
+            if (acquisitions >= increments) {
+              await store.release({ name: 'fuzz', token });
+              break;
+            }
+            acquisitions++;
+            fences.push(result.fencingToken);
+            const read = counter;
+            await sleepUpTo(2);
+            counter = read + 1;
+            expect(await store.release({ name: 'fuzz', token })).toBe(true);
+          }
+        };
+
+        await Promise.all(Array.from({ length: workers }, (_, id) => worker(id)));
+
+        expect(acquisitions).toBe(increments);
+        expect(counter).toBe(acquisitions);
+        // The workers did contend: exclusion was exercised, not merely trivially satisfied.
+        expect(refusals).toBeGreaterThan(0);
+        for (let i = 1; i < fences.length; i++) {
+          expect(fences[i]).toBeGreaterThan(fences[i - 1]);
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,286 @@
+import type { LoggerService } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { LockStoreError, RedisLockStore } from 'nestjs-cron-lock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort, startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { describeLockStoreContract, newToken } from './lock-store.contract.js';
+
+describeLockStoreContract('RedisLockStore', async () => {
+  const store = new RedisLockStore(testRedisUrl(), {
+    keyPrefix: uniquePrefix('contract'),
+    logger: false,
+  });
+  return { store, close: () => store.close() };
+});
+
+/** CRC16/XMODEM, the checksum Redis Cluster maps keys to slots with. */
+function crc16(input: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(input, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc;
+}
+
+/** The cluster slot of a key, hash tags included (the rules of CLUSTER KEYSLOT). */
+function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) {
+      return crc16(key.slice(open + 1, close)) % 16_384;
+    }
+  }
+  return crc16(key) % 16_384;
+}
+
+async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys.sort();
+}
+
+function countOf(haystack: string, needle: string): number {
+  return haystack.split(needle).length - 1;
+}
+
+describe('RedisLockStore on a real Redis', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let admin: Redis;
+
+  beforeAll(() => {
+    admin = newRedisClient();
+  });
+
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  function newStore(keyPrefix = uniquePrefix('redis'), url = testRedisUrl()): RedisLockStore {
+    const store = new RedisLockStore(url, { keyPrefix, logger: false });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  it('gives every key it writes an expiry, the state hash included', async () => {
+    const prefix = uniquePrefix('ttl');
+    const store = newStore(prefix);
+    const released = newToken();
+    await store.acquire({
+      name: 'released',
+      token: released,
+      ttl: 60_000,
+      scheduledAt: Date.now(),
+      instanceId: 'a',
+    });
+    await store.release({ name: 'released', token: released });
+    const kept = newToken();
+    await store.acquire({ name: 'kept', token: kept, ttl: 60_000, instanceId: 'a' });
+    await store.release({ name: 'kept', token: kept, keepFor: 30_000 });
+    const held = newToken();
+    await store.acquire({ name: 'held', token: held, ttl: 60_000, instanceId: 'a' });
+    await store.renew({ name: 'held', token: held, ttl: 90_000 });
+
+    const keys = await scanKeys(admin, prefix);
+    expect(keys).toEqual([
+      `${prefix}:{held}:lock`,
+      `${prefix}:{held}:state`,
+      `${prefix}:{kept}:lock`,
+      `${prefix}:{kept}:state`,
+      `${prefix}:{released}:state`,
+    ]);
+    for (const key of keys) {
+      const pttl = await admin.pttl(key);
+      expect(pttl, `PTTL of ${key}`).toBeGreaterThan(0);
+    }
+    expect(await admin.type(`${prefix}:{released}:state`)).toBe('hash');
+  });
+
+  it('puts all keys of one job in one cluster hash slot', async () => {
+    // Sanity of the slot helper against values CLUSTER KEYSLOT returns.
+    expect(keySlot('foo')).toBe(12_182);
+    expect(keySlot('bar')).toBe(5_061);
+    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'));
+
+    const prefix = uniquePrefix('slot');
+    const store = newStore(prefix);
+    const names = ['ReportsService.hourly', 'sync', 'a:b-c_d.e'];
+    for (const name of names) {
+      await store.acquire({
+        name,
+        token: newToken(),
+        ttl: 60_000,
+        scheduledAt: 1,
+        instanceId: 'a',
+      });
+      const keys = await scanKeys(admin, `${prefix}:{${name}}`);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) {
+        expect(countOf(key, `{${name}}`)).toBe(1);
+        expect(countOf(key, '{')).toBe(1);
+        expect(keySlot(key)).toBe(crc16(name) % 16_384);
+      }
+    }
+  });
+
+  it('returns lock and state keys in the documented shape', () => {
+    const store = newStore('cron-lock');
+    expect(store.keysOf('job')).toEqual({
+      lock: 'cron-lock:{job}:lock',
+      state: 'cron-lock:{job}:state',
+    });
+  });
+
+  describe('on a private server', () => {
+    let server: RedisServerHandle;
+    let client: Redis;
+
+    beforeAll(async () => {
+      server = await startRedisServer();
+      client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    });
+
+    afterAll(async () => {
+      await client.quit();
+      await server.stop();
+    });
+
+    it('hands out a greater fencing token after Redis lost its data (FLUSHALL)', async () => {
+      const store = newStore(uniquePrefix('fence'), server.url);
+      let before = 0;
+      for (let i = 0; i < 5; i++) {
+        const token = newToken();
+        const result = await store.acquire({ name: 'job', token, ttl: 60_000, instanceId: 'a' });
+        expect(result.acquired).toBe(true);
+        if (result.acquired) before = result.fencingToken;
+        await store.release({ name: 'job', token });
+      }
+      // Seeded from the server clock in microseconds: far above a plain counter.
+      expect(before).toBeGreaterThan(1_000_000_000_000_000);
+      expect(Number.isSafeInteger(before)).toBe(true);
+
+      await client.flushall();
+      expect((await store.inspect('job')).fencingToken).toBeNull();
+
+      const after = await store.acquire({
+        name: 'job',
+        token: newToken(),
+        ttl: 60_000,
+        instanceId: 'a',
+      });
+      expect(after.acquired).toBe(true);
+      if (after.acquired) expect(after.fencingToken).toBeGreaterThan(before);
+    });
+
+    it('keeps acquiring, renewing, inspecting and releasing after SCRIPT FLUSH', async () => {
+      const store = newStore(uniquePrefix('scripts'), server.url);
+      const first = newToken();
+      expect(
+        (await store.acquire({ name: 'job', token: first, ttl: 60_000, instanceId: 'a' })).acquired,
+      ).toBe(true);
+      await store.renew({ name: 'job', token: first, ttl: 60_000 });
+      await store.release({ name: 'job', token: first });
+      await store.inspect('job');
+
+      expect(await client.script('FLUSH')).toBe('OK');
+
+      const token = newToken();
+      expect(
+        (await store.acquire({ name: 'job', token, ttl: 60_000, scheduledAt: 5, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+      await client.script('FLUSH');
+      expect(await store.renew({ name: 'job', token, ttl: 90_000 })).toEqual({ renewed: true });
+      await client.script('FLUSH');
+      expect((await store.inspect('job')).holder).toBe('a');
+      await client.script('FLUSH');
+      expect(await store.release({ name: 'job', token })).toBe(true);
+      expect((await store.inspect('job')).holder).toBeNull();
+    });
+  });
+
+  describe('client ownership', () => {
+    it('never closes a client it was given', async () => {
+      const client = newRedisClient();
+      cleanups.push(() => client.quit());
+      const store = new RedisLockStore(client, { keyPrefix: uniquePrefix('given'), logger: false });
+      expect(store.client).toBe(client);
+      expect(
+        (await store.acquire({ name: 'job', token: newToken(), ttl: 1_000, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+
+      await store.close();
+      expect(client.status).toBe('ready');
+      expect(await client.ping()).toBe('PONG');
+    });
+
+    it('closes the client it created from a URL', async () => {
+      const store = new RedisLockStore(testRedisUrl(), {
+        keyPrefix: uniquePrefix('owned'),
+        logger: false,
+      });
+      expect(await store.ping()).toBeGreaterThanOrEqual(0);
+      await store.close();
+      await waitFor(() => store.client.status === 'end', { message: 'the owned client to end' });
+      await expect(
+        store.acquire({ name: 'job', token: newToken(), ttl: 1_000, instanceId: 'a' }),
+      ).rejects.toBeInstanceOf(LockStoreError);
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    it('rejects quickly with a LockStoreError that never contains the password', async () => {
+      const password = 's3cretPass';
+      const port = await findFreePort();
+      const lines: string[] = [];
+      const record = (message: unknown): void => {
+        lines.push(String(message));
+      };
+      const logger: LoggerService = { log: record, warn: record, error: record };
+      const store = new RedisLockStore(`redis://user:${password}@127.0.0.1:${port}`, {
+        keyPrefix: uniquePrefix('down'),
+        logger,
+      });
+      cleanups.push(() => store.close());
+
+      const started = Date.now();
+      const operations: Array<Promise<unknown>> = [
+        store.acquire({ name: 'job', token: newToken(), ttl: 1_000, instanceId: 'a' }),
+        store.renew({ name: 'job', token: newToken(), ttl: 1_000 }),
+        store.release({ name: 'job', token: newToken() }),
+        store.inspect('job'),
+        store.ping(),
+      ];
+      const outcomes = await Promise.allSettled(operations);
+      // Bounded by the 2 s command timeout of the lock client, with a margin for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(8_000);
+
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        if (outcome.status !== 'rejected') continue;
+        const error = outcome.reason as Error;
+        expect(error).toBeInstanceOf(LockStoreError);
+        expect(error.message).not.toContain(password);
+        expect(String(error.stack)).not.toContain(password);
+      }
+      await waitFor(() => lines.length > 0, { message: 'the connection error to be logged' });
+      for (const line of lines) {
+        expect(line).not.toContain(password);
+      }
+    });
+  });
+});

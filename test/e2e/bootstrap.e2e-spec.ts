@@ -1,0 +1,409 @@
+// Guarantee 10: bad input fails at bootstrap, clearly. Every case boots a real Nest app and
+// expects `compile()` + `init()` to reject with a CronLockConfigError that names the job as
+// `Class.method` (or the module option) and says how to fix it; every area also has a valid
+// configuration that boots and runs, so a check that rejected everything would fail here too.
+import { Injectable, Module, type ModuleMetadata, type Type } from '@nestjs/common';
+import { CronExpression, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CronLockConfigError,
+  CronLockModule,
+  CronLockService,
+  LockedCron,
+  type CronLockModuleOptions,
+  type Duration,
+  type LockContext,
+  type LockedCronOptions,
+} from 'nestjs-cron-lock';
+
+/** Never fires during a test: valid configurations are exercised by calling the method. */
+const YEARLY = '0 0 1 1 *';
+
+const booted: TestingModule[] = [];
+
+afterEach(async () => {
+  await Promise.all(booted.splice(0).map((ref) => ref.close()));
+});
+
+function appWith(providers: Type[], options: CronLockModuleOptions = {}): ModuleMetadata {
+  return {
+    imports: [ScheduleModule.forRoot(), CronLockModule.forRoot({ logger: false, ...options })],
+    providers,
+  };
+}
+
+async function boot(metadata: ModuleMetadata): Promise<TestingModule> {
+  const ref = await Test.createTestingModule(metadata).compile();
+  booted.push(ref);
+  await ref.init();
+  return ref;
+}
+
+/** Boots `metadata` and returns what `compile()` or `init()` rejected with. */
+async function bootstrapError(metadata: ModuleMetadata): Promise<Error> {
+  let ref: TestingModule | undefined;
+  try {
+    ref = await Test.createTestingModule(metadata).compile();
+    await ref.init();
+  } catch (error) {
+    await ref?.close().catch(() => undefined);
+    return error as Error;
+  }
+  await ref.close();
+  throw new Error('expected the app to fail at bootstrap, but it booted');
+}
+
+/** The error is a CronLockConfigError whose message names every fragment and the fix. */
+function expectConfigError(error: Error, ...fragments: string[]): void {
+  expect(error).toBeInstanceOf(CronLockConfigError);
+  for (const fragment of fragments) {
+    expect(error.message).toContain(fragment);
+  }
+  expect(error.message).toContain('Fix:');
+}
+
+/** Calls a locked method as application code would; the lock supplies its context. */
+function callLocked<T>(
+  instance: object,
+  method: (ctx: LockContext) => Promise<T>,
+): Promise<T | undefined> {
+  return (method as unknown as (this: object) => Promise<T | undefined>).call(instance);
+}
+
+/** A one-method job class with the given schedule and options, named `className`. */
+function jobClass(className: string, cronTime: string, options?: Duration | LockedCronOptions) {
+  @Injectable()
+  class Job {
+    @LockedCron(cronTime, options)
+    async work(ctx: LockContext): Promise<string> {
+      return `ran ${ctx.name} fence ${ctx.fencingToken}`;
+    }
+  }
+  Object.defineProperty(Job, 'name', { value: className });
+  return Job;
+}
+
+describe('bootstrap validation', () => {
+  describe('cron expression', () => {
+    it.each(['not a cron', '* * * *', '61 * * * *', '* * * * * * * *'])(
+      'rejects the invalid expression %j naming the job',
+      async (cronTime) => {
+        const error = await bootstrapError(appWith([jobClass('BadCron', cronTime)]));
+        expectConfigError(
+          error,
+          'BadCron.work',
+          'invalid cron expression',
+          JSON.stringify(cronTime),
+        );
+      },
+    );
+
+    it.each([YEARLY, '0 0 0 1 1 *', CronExpression.EVERY_HOUR])(
+      'boots with the valid expression %j',
+      async (cronTime) => {
+        const Job = jobClass('GoodCron', cronTime);
+        const ref = await boot(appWith([Job]));
+        const job = ref.get(Job);
+        expect(await callLocked(job, job.work)).toBe('ran GoodCron.work fence 1');
+      },
+    );
+  });
+
+  describe('ttl', () => {
+    it.each([0, -1, -5_000, 'abc', '5x', '', '1.5', NaN])(
+      'rejects ttl %j naming the job',
+      async (ttl) => {
+        const error = await bootstrapError(
+          appWith([jobClass('BadTtl', YEARLY, { ttl: ttl as Duration })]),
+        );
+        expectConfigError(error, 'BadTtl.work', 'ttl', 'not a positive duration');
+      },
+    );
+
+    it('rejects a bad ttl given as the second argument of @LockedCron', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('BadShortTtl', YEARLY, '5x' as Duration)]),
+      );
+      expectConfigError(error, 'BadShortTtl.work', '"5x"');
+    });
+
+    it.each([1, 1_000, '500ms', '1.5s', '5m', '1h', '1d'])('boots with ttl %j', async (ttl) => {
+      const Job = jobClass('GoodTtl', YEARLY, ttl as Duration);
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran GoodTtl.work fence 1');
+    });
+  });
+
+  describe('minHold', () => {
+    it('rejects minHold longer than ttl naming the job and both values', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('LongHold', YEARLY, { ttl: '5s', minHold: '10s' })]),
+      );
+      expectConfigError(error, 'LongHold.work', 'minHold (10000ms)', 'ttl (5000ms)');
+    });
+
+    it('rejects minHold longer than the default ttl when the job sets no ttl', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('LongHoldDefault', YEARLY, { minHold: '2s' })], { defaultTtl: '1s' }),
+      );
+      expectConfigError(error, 'LongHoldDefault.work', 'minHold');
+    });
+
+    it('rejects an unparsable minHold', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('BadHold', YEARLY, { ttl: '5s', minHold: 'soon' as Duration })]),
+      );
+      expectConfigError(error, 'BadHold.work', 'minHold');
+    });
+
+    it('boots with minHold equal to ttl', async () => {
+      const Job = jobClass('EqualHold', YEARLY, { ttl: '5s', minHold: '5s' });
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran EqualHold.work fence 1');
+    });
+  });
+
+  describe('lock names', () => {
+    it('rejects two methods of different classes sharing one lock name, naming both', async () => {
+      const First = jobClass('FirstOwner', YEARLY, { name: 'shared-name' });
+      const Second = jobClass('SecondOwner', YEARLY, { name: 'shared-name' });
+      const error = await bootstrapError(appWith([First, Second]));
+      expectConfigError(error, 'FirstOwner.work', 'SecondOwner.work', '"shared-name"');
+    });
+
+    it('rejects a shared lock name the same way when CronLockModule is imported first', async () => {
+      const First = jobClass('LockFirstOwner', YEARLY, { name: 'shared-again' });
+      const Second = jobClass('LockSecondOwner', YEARLY, { name: 'shared-again' });
+      const error = await bootstrapError({
+        imports: [CronLockModule.forRoot({ logger: false }), ScheduleModule.forRoot()],
+        providers: [First, Second],
+      });
+      expectConfigError(error, 'LockFirstOwner.work', 'LockSecondOwner.work', '"shared-again"');
+    });
+
+    it('rejects two methods of one class sharing one lock name, naming both', async () => {
+      @Injectable()
+      class TwoMethods {
+        @LockedCron(YEARLY, { name: 'one-name' })
+        async first(): Promise<void> {}
+
+        @LockedCron(CronExpression.EVERY_HOUR, { name: 'one-name' })
+        async second(): Promise<void> {}
+      }
+      const error = await bootstrapError(appWith([TwoMethods]));
+      expectConfigError(error, 'TwoMethods.first', 'TwoMethods.second', '"one-name"');
+    });
+
+    it('rejects a name equal to the default name of another method', async () => {
+      const Default = jobClass('DefaultNamed', YEARLY);
+      const Clash = jobClass('Clashing', YEARLY, { name: 'DefaultNamed.work' });
+      const error = await bootstrapError(appWith([Default, Clash]));
+      expectConfigError(error, 'DefaultNamed.work', 'Clashing.work');
+    });
+
+    it('boots two methods with distinct names', async () => {
+      const First = jobClass('DistinctA', YEARLY, { name: 'distinct-a' });
+      const Second = jobClass('DistinctB', YEARLY, { name: 'distinct-b' });
+      const ref = await boot(appWith([First, Second]));
+      const names = (await ref.get(CronLockService).inspect()).map((state) => state.name);
+      expect(names).toEqual(['distinct-a', 'distinct-b']);
+    });
+
+    it.each(['a b', 'x{y}', 'a*', 'a?', 'job[1]', 'x'.repeat(129), '', 'naïve', 'a\nb'])(
+      'rejects the lock name %j naming the job',
+      async (name) => {
+        const error = await bootstrapError(appWith([jobClass('BadName', YEARLY, { name })]));
+        expectConfigError(error, 'BadName.work', 'lock name', JSON.stringify(name));
+      },
+    );
+
+    it('rejects a lock name that is not a string', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('NumberName', YEARLY, { name: 42 as unknown as string })]),
+      );
+      expectConfigError(error, 'NumberName.work', 'name');
+    });
+
+    it.each(['x'.repeat(128), 'Az09._:-', 'reports:hourly.v2'])(
+      'boots with the lock name %j',
+      async (name) => {
+        const Job = jobClass('GoodName', YEARLY, { name });
+        const ref = await boot(appWith([Job]));
+        const job = ref.get(Job);
+        expect(await callLocked(job, job.work)).toBe(`ran ${name} fence 1`);
+      },
+    );
+  });
+
+  describe('time zones', () => {
+    it('rejects timeZone and utcOffset together', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('BothZones', YEARLY, { timeZone: 'Europe/Paris', utcOffset: 60 })]),
+      );
+      expectConfigError(error, 'BothZones.work', 'timeZone', 'utcOffset');
+    });
+
+    it('rejects an unknown timeZone naming the zone', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('BadZone', YEARLY, { timeZone: 'Mars/Olympus_Mons' })]),
+      );
+      expectConfigError(error, 'BadZone.work', 'Mars/Olympus_Mons');
+    });
+
+    it.each([
+      { timeZone: 'Europe/Paris' },
+      { timeZone: 'UTC' },
+      { utcOffset: 120 },
+      { utcOffset: -330 },
+    ])('boots with %j', async (zone) => {
+      const Job = jobClass('GoodZone', YEARLY, zone);
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran GoodZone.work fence 1');
+    });
+  });
+
+  describe('modules', () => {
+    it('rejects an app that imports ScheduleModule but not CronLockModule', async () => {
+      // A class of its own: whether a method was bound is remembered per method.
+      @Injectable()
+      class WithoutLockModule {
+        @LockedCron(YEARLY)
+        async orphan(): Promise<void> {}
+      }
+      const error = await bootstrapError({
+        imports: [ScheduleModule.forRoot()],
+        providers: [WithoutLockModule],
+      });
+      expectConfigError(
+        error,
+        'WithoutLockModule.orphan',
+        'CronLockModule is not imported',
+        'CronLockModule.forRoot',
+      );
+    });
+
+    it('rejects an app that imports CronLockModule but not ScheduleModule', async () => {
+      const error = await bootstrapError({
+        imports: [CronLockModule.forRoot({ logger: false })],
+        providers: [jobClass('WithoutScheduler', YEARLY)],
+      });
+      expectConfigError(error, 'WithoutScheduler.work', 'ScheduleModule.forRoot()');
+    });
+
+    it('boots an app that imports both, with the job in a feature module', async () => {
+      const Job = jobClass('InFeature', YEARLY);
+      @Module({ providers: [Job] })
+      class FeatureModule {}
+      const ref = await boot({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ logger: false }),
+          FeatureModule,
+        ],
+      });
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran InFeature.work fence 1');
+    });
+
+    it('boots CronLockModule without ScheduleModule when no method is scheduled', async () => {
+      const ref = await boot({ imports: [CronLockModule.forRoot({ logger: false })] });
+      const result = await ref.get(CronLockService).run('manual-only', {}, () => 'ran');
+      expect(result).toMatchObject({ ran: true, value: 'ran' });
+    });
+  });
+
+  describe('module options', () => {
+    it.each<[string, Record<string, unknown>, string]>([
+      ['keyPrefix with a brace', { keyPrefix: 'app{1}' }, 'keyPrefix'],
+      ['keyPrefix with a space', { keyPrefix: 'my app' }, 'keyPrefix'],
+      ['empty keyPrefix', { keyPrefix: '' }, 'keyPrefix'],
+      ["onStoreError 'maybe'", { onStoreError: 'maybe' }, 'onStoreError'],
+      ["defaultTtl '-1s'", { defaultTtl: '-1s' }, 'defaultTtl'],
+      ['defaultTtl 0', { defaultTtl: 0 }, 'defaultTtl'],
+      ["shutdownTimeout 'later'", { shutdownTimeout: 'later' }, 'shutdownTimeout'],
+      ['an unknown option', { redisUrl: 'redis://localhost:6379' }, 'redisUrl'],
+      ['a logger that is not a LoggerService', { logger: 'console' }, 'logger'],
+      ['an empty instanceId', { instanceId: '' }, 'instanceId'],
+      ['redis not a URL', { redis: 'localhost:6379' }, 'redis'],
+      ['a store that is not a LockStore', { store: {} }, 'store'],
+    ])('rejects %s at bootstrap naming the option', async (_label, options, option) => {
+      const error = await bootstrapError(
+        appWith([jobClass('OptionsJob', YEARLY)], options as CronLockModuleOptions),
+      );
+      expectConfigError(error, 'CronLockModule', `option ${option}`);
+    });
+
+    it('rejects redis and store together', async () => {
+      const error = await bootstrapError(
+        appWith([], { redis: 'redis://127.0.0.1:1', store: {} as never } as CronLockModuleOptions),
+      );
+      expectConfigError(error, 'redis', 'store', 'exclusive');
+    });
+
+    it('boots with valid options', async () => {
+      const Job = jobClass('GoodOptions', YEARLY);
+      const ref = await boot(
+        appWith([Job], {
+          keyPrefix: 'app.v2:prod_1-a',
+          onStoreError: 'run',
+          defaultTtl: '1m',
+          shutdownTimeout: 0,
+          instanceId: 'web-1',
+        }),
+      );
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran GoodOptions.work fence 1');
+      expect(ref.get(CronLockService).instanceId).toBe('web-1');
+    });
+  });
+
+  describe('several apps', () => {
+    it('boots the same class in two separate apps, each running it under its own module', async () => {
+      const Job = jobClass('TwoApps', YEARLY);
+      const first = await boot(appWith([Job], { instanceId: 'first' }));
+      const second = await boot(appWith([Job], { instanceId: 'second' }));
+      const firstJob = first.get(Job);
+      const secondJob = second.get(Job);
+      expect(firstJob).not.toBe(secondJob);
+      // Each app has its own store, so each runs the occurrence once and holds fence 1.
+      expect(await callLocked(firstJob, firstJob.work)).toBe('ran TwoApps.work fence 1');
+      expect(await callLocked(secondJob, secondJob.work)).toBe('ran TwoApps.work fence 1');
+      // And the occurrence is not run twice within one app.
+      expect(await callLocked(firstJob, firstJob.work)).toBeUndefined();
+      const [firstState] = await first.get(CronLockService).inspect();
+      expect(firstState).toMatchObject({ name: 'TwoApps.work', fencingToken: 1, holder: null });
+    });
+
+    it('boots two apps at once whose different classes use the same lock name', async () => {
+      const Reports = jobClass('ApiReports', YEARLY, { name: 'nightly-report' });
+      const Exports = jobClass('WorkerExports', YEARLY, { name: 'nightly-report' });
+      const [api, worker] = await Promise.all([boot(appWith([Reports])), boot(appWith([Exports]))]);
+      const reports = api.get(Reports);
+      const exports = worker.get(Exports);
+      expect(await callLocked(reports, reports.work)).toBe('ran nightly-report fence 1');
+      expect(await callLocked(exports, exports.work)).toBe('ran nightly-report fence 1');
+    });
+
+    it('registers the job under its lock name in each of two apps booted one after the other', async () => {
+      const Reports = jobClass('ApiDigest', YEARLY, { name: 'nightly-digest' });
+      const Exports = jobClass('WorkerDigest', YEARLY, { name: 'nightly-digest' });
+      const api = await boot(appWith([Reports]));
+      const worker = await boot(appWith([Exports]));
+      expect(api.get(SchedulerRegistry).getCronJob('nightly-digest')).toBeDefined();
+      expect(worker.get(SchedulerRegistry).getCronJob('nightly-digest')).toBeDefined();
+    });
+
+    it('keeps bootstrapping the second app after the first one failed', async () => {
+      const Job = jobClass('AfterFailure', YEARLY);
+      const error = await bootstrapError(appWith([Job], { keyPrefix: 'bad prefix' }));
+      expectConfigError(error, 'keyPrefix');
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran AfterFailure.work fence 1');
+    });
+  });
+});

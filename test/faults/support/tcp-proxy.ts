@@ -1,0 +1,141 @@
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { monoNow } from './records.js';
+
+/** The start of a successful acquire reply: `{1, fencingToken}` (see stores/redis/acquire.ts). */
+const ACQUIRED_REPLY = Buffer.from('*2\r\n:1\r\n');
+
+interface Pair {
+  client: Socket;
+  server: Socket;
+  /** Bytes held back while partitioned, per direction. */
+  held: { up: Buffer[]; down: Buffer[] };
+}
+
+/** What the proxy did when it dropped an acquire reply. */
+export interface DroppedReply {
+  /** Monotonic ms at which the reply was dropped and the client connection reset. */
+  mono: number;
+}
+
+/**
+ * A TCP proxy in front of a Redis server, with two faults:
+ *
+ * - `partition()` / `heal()`: a network partition. Connections stay open but no byte moves in
+ *   either direction, and new connections are accepted but not forwarded; bytes in flight are
+ *   held, as TCP retransmission would, and delivered in order on heal. (Dropping them instead
+ *   would corrupt the RESP stream, which no real network does to a live TCP connection.)
+ * - `dropNextAcquireReply()`: forwards the next acquire command, lets the server run it, then
+ *   drops its successful reply and resets that client's connection — a lost reply.
+ */
+export class RedisTcpProxy {
+  private readonly pairs = new Set<Pair>();
+  private partitioned = false;
+  private armed: ((dropped: DroppedReply) => void) | null = null;
+  private server!: Server;
+  port = 0;
+
+  private constructor(private readonly target: { host: string; port: number }) {}
+
+  static async start(targetPort: number, host = '127.0.0.1'): Promise<RedisTcpProxy> {
+    const proxy = new RedisTcpProxy({ host, port: targetPort });
+    proxy.server = createServer((client) => proxy.accept(client));
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once('error', reject);
+      proxy.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    proxy.port = (proxy.server.address() as AddressInfo).port;
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Number of client connections currently open through the proxy. */
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  partition(): void {
+    this.partitioned = true;
+  }
+
+  heal(): void {
+    this.partitioned = false;
+    for (const pair of this.pairs) {
+      if (!pair.server.connecting && pair.server.readyState === 'closed') {
+        // Accepted while partitioned: connect it now.
+        this.connectUpstream(pair);
+      }
+      for (const chunk of pair.held.up.splice(0)) pair.server.write(chunk);
+      for (const chunk of pair.held.down.splice(0)) pair.client.write(chunk);
+    }
+  }
+
+  /** Resolves when the next successful acquire reply has been dropped. */
+  dropNextAcquireReply(): Promise<DroppedReply> {
+    return new Promise((resolve) => {
+      this.armed = resolve;
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.server.destroy();
+    }
+    this.pairs.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    const pair: Pair = { client, server: new Socket(), held: { up: [], down: [] } };
+    this.pairs.add(pair);
+    const end = (): void => {
+      this.pairs.delete(pair);
+      client.destroy();
+      pair.server.destroy();
+    };
+    client.on('error', end);
+    client.on('close', end);
+    pair.server.on('error', end);
+    pair.server.on('close', end);
+    client.on('data', (chunk: Buffer) => {
+      if (this.partitioned || pair.server.connecting || pair.server.readyState !== 'open') {
+        pair.held.up.push(chunk);
+      } else {
+        pair.server.write(chunk);
+      }
+    });
+    pair.server.on('data', (chunk: Buffer) => this.downstream(pair, chunk));
+    if (!this.partitioned) this.connectUpstream(pair);
+  }
+
+  private connectUpstream(pair: Pair): void {
+    pair.server.connect(this.target.port, this.target.host, () => {
+      if (this.partitioned) return;
+      for (const chunk of pair.held.up.splice(0)) pair.server.write(chunk);
+    });
+  }
+
+  private downstream(pair: Pair, chunk: Buffer): void {
+    if (this.partitioned) {
+      pair.held.down.push(chunk);
+      return;
+    }
+    if (this.armed) {
+      const at = chunk.indexOf(ACQUIRED_REPLY);
+      if (at >= 0) {
+        const resolve = this.armed;
+        this.armed = null;
+        // Deliver the replies before it, then lose it and reset the client's connection.
+        if (at > 0) pair.client.write(chunk.subarray(0, at));
+        pair.client.resetAndDestroy();
+        pair.server.destroy();
+        resolve({ mono: monoNow() });
+        return;
+      }
+    }
+    pair.client.write(chunk);
+  }
+}

@@ -1,0 +1,122 @@
+import type { ChildProcess } from 'node:child_process';
+import { forkTs } from './fork-ts.js';
+
+/** One run of a locked job, as recorded outside Redis (times are wall-clock ms). */
+export interface RunRecord {
+  instance: string;
+  /** The occurrence, ms since epoch. */
+  scheduledAt: number;
+  fencingToken: number;
+  start: number;
+  end: number;
+}
+
+/** What test/fixtures/worker-app.ts reports to its parent over IPC. */
+export type WorkerMessage =
+  | { type: 'ready'; instance: string; at: number }
+  | { type: 'started'; instance: string; scheduledAt: number; fencingToken: number; start: number }
+  | ({ type: 'run'; aborted: boolean } & RunRecord)
+  | { type: 'lost'; instance: string; scheduledAt: number | null; reason: string }
+  | { type: 'log'; instance: string; level: 'warn' | 'error'; message: string }
+  | {
+      type: 'crash';
+      instance: string;
+      kind: 'unhandledRejection' | 'uncaughtException';
+      message: string;
+    }
+  | { type: 'stopped'; instance: string };
+
+/** Runs grouped by occurrence. */
+export function runsByOccurrence<R extends { scheduledAt: number }>(
+  runs: readonly R[],
+): Map<number, R[]> {
+  const byOccurrence = new Map<number, R[]>();
+  for (const run of runs) {
+    const list = byOccurrence.get(run.scheduledAt) ?? [];
+    list.push(run);
+    byOccurrence.set(run.scheduledAt, list);
+  }
+  return byOccurrence;
+}
+
+/** Occurrences that ran more than once, with their runs. */
+export function duplicateOccurrences<R extends { scheduledAt: number }>(runs: readonly R[]): R[][] {
+  return [...runsByOccurrence(runs).values()].filter((list) => list.length > 1);
+}
+
+/** Pairs of runs whose [start, end) intervals intersect (allowing `slackMs` of clock noise). */
+export function overlappingRuns(
+  runs: readonly RunRecord[],
+  slackMs = 0,
+): Array<[RunRecord, RunRecord]> {
+  const sorted = [...runs].sort((a, b) => a.start - b.start);
+  const overlaps: Array<[RunRecord, RunRecord]> = [];
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].start + slackMs < sorted[i - 1].end) {
+      overlaps.push([sorted[i - 1], sorted[i]]);
+    }
+  }
+  return overlaps;
+}
+
+/** Neighbours (in occurrence order) whose fencing tokens do not strictly increase. */
+export function nonIncreasingFences<R extends { scheduledAt: number; fencingToken: number }>(
+  runs: readonly R[],
+): Array<[R, R]> {
+  const sorted = [...runs].sort((a, b) => a.scheduledAt - b.scheduledAt);
+  const bad: Array<[R, R]> = [];
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].fencingToken <= sorted[i - 1].fencingToken) {
+      bad.push([sorted[i - 1], sorted[i]]);
+    }
+  }
+  return bad;
+}
+
+/** A forked worker-app process and everything it reported. */
+export class Worker {
+  readonly messages: WorkerMessage[] = [];
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+
+  constructor(
+    readonly instance: string,
+    readonly child: ChildProcess,
+  ) {
+    child.on('message', (message: WorkerMessage) => this.messages.push(message));
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve([code, signal]));
+    });
+  }
+
+  /** Forks test/fixtures/worker-app.ts with the given settings. */
+  static fork(instance: string, env: Record<string, string>): Worker {
+    const child = forkTs('test/fixtures/worker-app.ts', [], {
+      env: { ...process.env, ...env, WORKER_INSTANCE_ID: instance },
+    });
+    return new Worker(instance, child);
+  }
+
+  of<T extends WorkerMessage['type']>(type: T): Array<Extract<WorkerMessage, { type: T }>> {
+    return this.messages.filter((m): m is Extract<WorkerMessage, { type: T }> => m.type === type);
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Asks for a graceful stop (`app.close()`) and waits for the exit. */
+  async stop(): Promise<[number | null, NodeJS.Signals | null]> {
+    if (this.alive && this.child.connected) {
+      this.child.send('stop');
+    }
+    return this.exited;
+  }
+
+  /** Last resort in cleanup: kills the process if still alive. */
+  async kill(): Promise<void> {
+    if (this.alive) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import { Logger, type LoggerService } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import {
+  CronLockConfigError,
+  MemoryLockStore,
+  RedisLockStore,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveModuleOptions } from '../../lib/cron-lock.options.js';
+import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+
+/** Resolves options that the type system would reject, as plain JavaScript users can pass. */
+const resolveUntyped = (options: unknown) => resolveModuleOptions(options as CronLockModuleOptions);
+
+function configErrorOf(options: unknown): CronLockConfigError {
+  try {
+    resolveUntyped(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    return error as CronLockConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(options)} to be rejected`);
+}
+
+const silentLogger: LoggerService = {
+  log: () => undefined,
+  error: () => undefined,
+  warn: () => undefined,
+};
+
+describe('resolveModuleOptions', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  describe('defaults', () => {
+    it('fills in every default and falls back to a memory store without redis', async () => {
+      const resolved = resolveModuleOptions(undefined);
+      cleanups.push(() => resolved.store.close());
+      expect(resolved.keyPrefix).toBe('cron-lock');
+      expect(resolved.defaultTtl).toBe(30_000);
+      expect(resolved.onStoreError).toBe('skip');
+      expect(resolved.shutdownTimeout).toBe(10_000);
+      expect(resolved.store).toBeInstanceOf(MemoryLockStore);
+      expect(resolved.storeKind).toBe('memory');
+      expect(resolved.ownsStore).toBe(true);
+      expect(resolved.logger).toBeInstanceOf(Logger);
+      expect(resolved.instanceId).toMatch(/\S/);
+    });
+
+    it('gives the same defaults for an empty object', () => {
+      const resolved = resolveModuleOptions({});
+      expect(resolved).toMatchObject({
+        keyPrefix: 'cron-lock',
+        defaultTtl: 30_000,
+        onStoreError: 'skip',
+        shutdownTimeout: 10_000,
+        storeKind: 'memory',
+      });
+    });
+
+    it('gives each resolution its own instance id by default', () => {
+      expect(resolveModuleOptions({}).instanceId).not.toBe(resolveModuleOptions({}).instanceId);
+    });
+  });
+
+  describe('valid options', () => {
+    it('parses durations and keeps explicit choices', () => {
+      const resolved = resolveModuleOptions({
+        keyPrefix: 'app.prod:locks-1',
+        defaultTtl: '5m',
+        shutdownTimeout: 0,
+        onStoreError: 'run',
+        logger: false,
+        instanceId: 'web-1',
+      });
+      expect(resolved).toMatchObject({
+        keyPrefix: 'app.prod:locks-1',
+        defaultTtl: 300_000,
+        shutdownTimeout: 0,
+        onStoreError: 'run',
+        logger: null,
+        instanceId: 'web-1',
+      });
+    });
+
+    it('accepts a custom LockStore without taking ownership of it', () => {
+      const store = new MemoryLockStore();
+      const resolved = resolveModuleOptions({ store, logger: silentLogger });
+      expect(resolved.store).toBe(store);
+      expect(resolved.ownsStore).toBe(false);
+      expect(resolved.storeKind).toBe('custom');
+      expect(resolved.logger).toBe(silentLogger);
+    });
+
+    it('builds a Redis store that owns the client it creates from a URL', async () => {
+      const resolved = resolveModuleOptions({
+        redis: testRedisUrl(),
+        keyPrefix: uniquePrefix('opts'),
+        logger: false,
+      });
+      expect(resolved.store).toBeInstanceOf(RedisLockStore);
+      expect(resolved.storeKind).toBe('redis');
+      expect(resolved.ownsStore).toBe(true);
+      expect(await resolved.store.ping()).toBeGreaterThanOrEqual(0);
+      await resolved.store.close();
+      const client = (resolved.store as RedisLockStore).client;
+      await waitFor(() => client.status === 'end', { message: 'the owned client to end' });
+    });
+
+    it('accepts an existing ioredis client (lazyConnect, never connected) and never closes it', async () => {
+      const client = new Redis(testRedisUrl(), { lazyConnect: true });
+      cleanups.push(async () => client.disconnect());
+      const resolved = resolveModuleOptions({ redis: client, logger: false });
+      expect(resolved.store).toBeInstanceOf(RedisLockStore);
+      expect((resolved.store as RedisLockStore).client).toBe(client);
+      expect(client.status).toBe('wait');
+
+      await resolved.store.close();
+      expect(client.status).toBe('wait');
+      expect(await client.ping()).toBe('PONG');
+    });
+  });
+
+  describe('invalid options fail with a CronLockConfigError that names the option and the fix', () => {
+    it.each<[string, Record<string, unknown>]>([
+      ['keyPrefix', { keyPrefix: '' }],
+      ['keyPrefix', { keyPrefix: 'has space' }],
+      ['keyPrefix', { keyPrefix: '{braces}' }],
+      ['keyPrefix', { keyPrefix: 'glob*' }],
+      ['keyPrefix', { keyPrefix: 'x'.repeat(65) }],
+      ['keyPrefix', { keyPrefix: 42 }],
+      ['defaultTtl', { defaultTtl: 0 }],
+      ['defaultTtl', { defaultTtl: -1 }],
+      ['defaultTtl', { defaultTtl: 'soon' }],
+      ['defaultTtl', { defaultTtl: Number.NaN }],
+      ['shutdownTimeout', { shutdownTimeout: -5 }],
+      ['shutdownTimeout', { shutdownTimeout: '10 seconds' }],
+      ['shutdownTimeout', { shutdownTimeout: Number.POSITIVE_INFINITY }],
+      ['onStoreError', { onStoreError: 'fail' }],
+      ['onStoreError', { onStoreError: true }],
+      ['logger', { logger: {} }],
+      ['logger', { logger: 'console' }],
+      ['logger', { logger: true }],
+      ['instanceId', { instanceId: '' }],
+      ['instanceId', { instanceId: 'x'.repeat(201) }],
+      ['instanceId', { instanceId: 7 }],
+      ['store', { store: {} }],
+      ['store', { store: { acquire: () => undefined } }],
+      ['redis', { redis: 6379 }],
+      ['redis', { redis: null }],
+      ['redis', { redis: ['redis://localhost'] }],
+      ['redis', { redis: 'localhost:6379' }],
+      ['redis', { redis: 'http://localhost:6379' }],
+    ])('rejects %s in %o', (option, options) => {
+      const error = configErrorOf({ logger: false, ...options });
+      expect(error.message).toContain(option);
+      expect(error.message).toContain('Fix:');
+    });
+
+    it('rejects an unknown option, naming it', () => {
+      const error = configErrorOf({ ttl: '30s' });
+      expect(error.message).toContain('ttl');
+      expect(error.message).toContain('unknown option');
+      expect(error.message).toContain('Fix:');
+    });
+
+    it('rejects options that are not an object', () => {
+      for (const options of ['redis://localhost', 42, [], true]) {
+        const error = configErrorOf(options);
+        expect(error.message).toContain('Fix:');
+      }
+    });
+
+    it('rejects redis and store together', () => {
+      const error = configErrorOf({ redis: testRedisUrl(), store: new MemoryLockStore() });
+      expect(error.message).toContain('redis');
+      expect(error.message).toContain('store');
+      expect(error.message).toContain('exclusive');
+      expect(error.message).toContain('Fix:');
+    });
+
+    it.each([
+      'http://admin:hunter2pw@cache.internal:6379',
+      'redis//admin:hunter2pw@cache.internal:6379',
+      'redis:/admin:hunter2pw@cache.internal:6379',
+      'admin:hunter2pw@cache.internal:6379',
+      'mysql://:hunter2pw@cache.internal',
+      'http://admin:hunter2pw@secret@cache.internal',
+    ])('rejects the bad redis URL %s without echoing its password', (url) => {
+      const error = configErrorOf({ redis: url });
+      expect(error.message).toContain('redis');
+      expect(error.message).toContain('Fix:');
+      expect(error.message).not.toContain('hunter2pw');
+      expect(String(error.stack)).not.toContain('hunter2pw');
+    });
+  });
+});
