@@ -24,7 +24,12 @@ const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
 /** Locked methods that some CronLockModule has bound: the rest run in an app without the module. */
 const boundMethods = new WeakSet<object>();
 
-export function bindJob(instance: object, methodKey: string | symbol, method: object, binding: JobBinding): void {
+export function bindJob(
+  instance: object,
+  methodKey: string | symbol,
+  method: object,
+  binding: JobBinding,
+): void {
   let methods = bindings.get(instance);
   if (!methods) {
     methods = new Map();

@@ -71,7 +71,8 @@ export class CronLockExplorer implements OnModuleInit {
         if (typeof method !== 'function') {
           continue;
         }
-        const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as CronLockMetadata | undefined;
+        const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as
+          CronLockMetadata | undefined;
         if (!metadata) {
           continue;
         }
@@ -79,7 +80,9 @@ export class CronLockExplorer implements OnModuleInit {
         const previous = claims.get(binding.job.name);
         const owner: object = instance.constructor;
         if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
-          throw new CronLockConfigError(DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label));
+          throw new CronLockConfigError(
+            DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label),
+          );
         }
         claims.set(binding.job.name, { owner, methodKey, label: binding.label });
         if (metadata.cronTime !== undefined) {
@@ -157,12 +160,12 @@ export class CronLockExplorer implements OnModuleInit {
       return this.parseCron(label, metadata.cronTime, timeZone, utcOffset);
     }
     const cron = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
-      | { cronTime?: unknown; timeZone?: string; utcOffset?: number }
-      | undefined;
+      { cronTime?: unknown; timeZone?: string; utcOffset?: number } | undefined;
     if (cron && typeof cron.cronTime === 'string') {
       return this.parseCron(label, cron.cronTime, cron.timeZone, cron.utcOffset);
     }
-    const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as { timeout?: number } | undefined;
+    const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as
+      { timeout?: number } | undefined;
     if (interval && typeof interval.timeout === 'number' && interval.timeout > 0) {
       return { schedule: { kind: 'interval', every: interval.timeout } };
     }
@@ -186,7 +189,9 @@ export class CronLockExplorer implements OnModuleInit {
       throw new CronLockConfigError(INVALID_TIME_ZONE(label, timeZone));
     }
     if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
-      throw new CronLockConfigError(INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset));
+      throw new CronLockConfigError(
+        INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset),
+      );
     }
     let parsed: CronTime;
     try {

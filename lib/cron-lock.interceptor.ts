@@ -31,8 +31,7 @@ export interface LockJob {
  * @publicApi
  */
 export type LockedRunResult<T> =
-  | { ran: true; value: T; ctx: LockContext }
-  | { ran: false; reason: SkipReason };
+  { ran: true; value: T; ctx: LockContext } | { ran: false; reason: SkipReason };
 
 interface ActiveRun {
   job: LockJob;
@@ -143,11 +142,19 @@ export class LockInterceptor {
       abandoned: false,
       settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
     };
-    const renewer = new LockRenewer(this.options.store, job.name, token, job.ttl, job.renew, sentAt, {
-      renewed: (ttl) => this.events.emit('renewed', { ...base, fencingToken, ttl }),
-      storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
-      lost: (reason) => this.lockLost(job, occurrence, fencingToken, reason, controller),
-    });
+    const renewer = new LockRenewer(
+      this.options.store,
+      job.name,
+      token,
+      job.ttl,
+      job.renew,
+      sentAt,
+      {
+        renewed: (ttl) => this.events.emit('renewed', { ...base, fencingToken, ttl }),
+        storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
+        lost: (reason) => this.lockLost(job, occurrence, fencingToken, reason, controller),
+      },
+    );
     run.renewer = renewer;
     this.active.add(run);
     renewer.start();
@@ -254,6 +261,16 @@ export class LockInterceptor {
       instanceId: this.instanceId,
       extend: async () => undefined,
     };
+    // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
+    let resolveSettled!: () => void;
+    const run: ActiveRun = {
+      job,
+      controller,
+      renewer: null,
+      abandoned: false,
+      settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
+    };
+    this.active.add(run);
     const startedAt = performance.now();
     const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
     try {
@@ -267,6 +284,9 @@ export class LockInterceptor {
       this.log.failed(job.name, occurrence, durationMs, null, error);
       this.events.emit('failed', { ...base, fencingToken: null, durationMs, error });
       throw error;
+    } finally {
+      this.active.delete(run);
+      resolveSettled();
     }
   }
 

@@ -20,14 +20,26 @@ const SKIP_TEXT: Record<SkipReason, string> = {
 export class CronLockLogger {
   constructor(private readonly logger: LoggerService | null) {}
 
-  completed(name: string, at: Date | null, durationMs: number, fence: number, instance: string): void {
+  completed(
+    name: string,
+    at: Date | null,
+    durationMs: number,
+    fence: number,
+    instance: string,
+  ): void {
     this.logger?.log(
       `${label(name, at)} completed in ${formatDuration(durationMs)} (fence ${fence}, instance ${instance})`,
       LOG_CONTEXT,
     );
   }
 
-  failed(name: string, at: Date | null, durationMs: number, fence: number | null, error: unknown): void {
+  failed(
+    name: string,
+    at: Date | null,
+    durationMs: number,
+    fence: number | null,
+    error: unknown,
+  ): void {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const stack = error instanceof Error ? error.stack : undefined;
     this.error(
@@ -59,7 +71,10 @@ export class CronLockLogger {
   }
 
   runningUnlocked(name: string, at: Date | null): void {
-    this.logger?.warn(`${label(name, at)} running WITHOUT a lock: it may run on other instances too`, LOG_CONTEXT);
+    this.logger?.warn(
+      `${label(name, at)} running WITHOUT a lock: it may run on other instances too`,
+      LOG_CONTEXT,
+    );
   }
 
   lost(name: string, at: Date | null, fence: number, message: string): void {

@@ -29,7 +29,12 @@ export const INVALID_TIME_ZONE = (job: string, timeZone: unknown): string =>
   `${job}: timeZone ${describeValue(timeZone)} is not a known IANA time zone. ` +
   `Fix: use a zone name such as 'Europe/Paris' or 'UTC', or utcOffset in minutes.`;
 
-export const INVALID_OPTION = (job: string, option: string, expected: string, value: unknown): string =>
+export const INVALID_OPTION = (
+  job: string,
+  option: string,
+  expected: string,
+  value: unknown,
+): string =>
   `${job}: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 
 export const MODULE_MISSING = (job: string): string =>

@@ -48,7 +48,9 @@ const KNOWN_OPTIONS = new Set([
  * Checks every module option and builds the store. Throws {@link CronLockConfigError} naming
  * the option and the fix, so a typo fails `app.init()` instead of a 3 a.m. run.
  */
-export function resolveModuleOptions(raw: CronLockModuleOptions | undefined): ResolvedCronLockOptions {
+export function resolveModuleOptions(
+  raw: CronLockModuleOptions | undefined,
+): ResolvedCronLockOptions {
   const options: CronLockModuleOptions = raw ?? {};
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new CronLockConfigError(INVALID_MODULE_OPTION('options', 'an object', options));
@@ -71,20 +73,30 @@ export function resolveModuleOptions(raw: CronLockModuleOptions | undefined): Re
   const defaultTtl = parseDuration(options.defaultTtl ?? DEFAULT_TTL_MS);
   if (defaultTtl === undefined || defaultTtl <= 0) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('defaultTtl', "a positive duration such as 30000 or '30s'", options.defaultTtl),
+      INVALID_MODULE_OPTION(
+        'defaultTtl',
+        "a positive duration such as 30000 or '30s'",
+        options.defaultTtl,
+      ),
     );
   }
 
   const shutdownTimeout = parseDuration(options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
   if (shutdownTimeout === undefined) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('shutdownTimeout', "a duration such as 10000 or '10s'", options.shutdownTimeout),
+      INVALID_MODULE_OPTION(
+        'shutdownTimeout',
+        "a duration such as 10000 or '10s'",
+        options.shutdownTimeout,
+      ),
     );
   }
 
   const onStoreError = options.onStoreError ?? 'skip';
   if (onStoreError !== 'skip' && onStoreError !== 'run') {
-    throw new CronLockConfigError(INVALID_MODULE_OPTION('onStoreError', "'skip' or 'run'", onStoreError));
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION('onStoreError', "'skip' or 'run'", onStoreError),
+    );
   }
 
   const logger = resolveLogger(options.logger);
@@ -92,7 +104,11 @@ export function resolveModuleOptions(raw: CronLockModuleOptions | undefined): Re
   const instanceId = options.instanceId ?? defaultInstanceId();
   if (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > 200) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('instanceId', 'a non-empty string of at most 200 characters', instanceId),
+      INVALID_MODULE_OPTION(
+        'instanceId',
+        'a non-empty string of at most 200 characters',
+        instanceId,
+      ),
     );
   }
 
@@ -104,7 +120,11 @@ export function resolveModuleOptions(raw: CronLockModuleOptions | undefined): Re
   if (options.store !== undefined) {
     if (!isLockStore(options.store)) {
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION('store', 'a LockStore (acquire, renew, release, inspect, ping, close)', options.store),
+        INVALID_MODULE_OPTION(
+          'store',
+          'a LockStore (acquire, renew, release, inspect, ping, close)',
+          options.store,
+        ),
       );
     }
     return { ...base, store: options.store, ownsStore: false, storeKind: 'custom' };
@@ -112,7 +132,12 @@ export function resolveModuleOptions(raw: CronLockModuleOptions | undefined): Re
   if (options.redis === undefined) {
     return { ...base, store: new MemoryLockStore(), ownsStore: true, storeKind: 'memory' };
   }
-  return { ...base, store: createRedisStore(options.redis, keyPrefix, logger), ownsStore: true, storeKind: 'redis' };
+  return {
+    ...base,
+    store: createRedisStore(options.redis, keyPrefix, logger),
+    ownsStore: true,
+    storeKind: 'redis',
+  };
 }
 
 function createRedisStore(
@@ -123,12 +148,20 @@ function createRedisStore(
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//i.test(redis)) {
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION('redis', 'a redis:// or rediss:// URL, ioredis options or a client', redactLooseUrl(redis)),
+        INVALID_MODULE_OPTION(
+          'redis',
+          'a redis:// or rediss:// URL, ioredis options or a client',
+          redactLooseUrl(redis),
+        ),
       );
     }
   } else if (typeof redis !== 'object' || redis === null || Array.isArray(redis)) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('redis', 'a redis:// or rediss:// URL, ioredis options or a client', redis),
+      INVALID_MODULE_OPTION(
+        'redis',
+        'a redis:// or rediss:// URL, ioredis options or a client',
+        redis,
+      ),
     );
   }
   // An existing client is reused as is: RedisLockStore never closes a client it did not create.
@@ -144,7 +177,11 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     // appends it again, which prints a stray extra line reading "CronLock".
     return new Logger();
   }
-  if (typeof logger !== 'object' || typeof logger.log !== 'function' || typeof logger.error !== 'function') {
+  if (
+    typeof logger !== 'object' ||
+    typeof logger.log !== 'function' ||
+    typeof logger.error !== 'function'
+  ) {
     throw new CronLockConfigError(
       INVALID_MODULE_OPTION('logger', 'a Nest LoggerService (log, error, warn) or false', logger),
     );

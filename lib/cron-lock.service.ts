@@ -59,7 +59,11 @@ export interface LockInspection {
  */
 @Injectable()
 export class CronLockService
-  implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
+  implements
+    OnApplicationBootstrap,
+    OnModuleDestroy,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
   private readonly manualNames = new Set<string>();
 
@@ -106,10 +110,16 @@ export class CronLockService
     const scheduledAt =
       options.scheduledAt === undefined ? undefined : new Date(options.scheduledAt).getTime();
     if (scheduledAt !== undefined && Number.isNaN(scheduledAt)) {
-      throw new CronLockConfigError(`${label}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`);
+      throw new CronLockConfigError(
+        `${label}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`,
+      );
     }
     this.manualNames.add(name);
-    return this.interceptor.execute({ name, ttl, minHold, renew: options.renew ?? true }, scheduledAt, fn);
+    return this.interceptor.execute(
+      { name, ttl, minHold, renew: options.renew ?? true },
+      scheduledAt,
+      fn,
+    );
   }
 
   /** The state of one job, read from the store. */
@@ -149,10 +159,14 @@ export class CronLockService
     }
     try {
       const rtt = await store.ping();
-      this.log(`Lock store ready (${storeKind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`);
+      this.log(
+        `Lock store ready (${storeKind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`,
+      );
     } catch (error) {
       // Not fatal: ticks are skipped (or run, per onStoreError) until the store answers.
-      this.warn(`Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`);
+      this.warn(
+        `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
+      );
     }
   }
 

@@ -18,8 +18,11 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
   const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
     const binding = this ? bindingOf(this, methodKey) : undefined;
     if (!binding) {
-      const className = (this as { constructor?: { name?: string } } | undefined)?.constructor?.name;
-      throw new CronLockConfigError(MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`));
+      const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
+        ?.name;
+      throw new CronLockConfigError(
+        MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
+      );
     }
     const scheduledAt = binding.schedule
       ? occurrenceAt(binding.schedule, Date.now(), binding.cronTime)

@@ -53,7 +53,10 @@ function scheduledName(name: string, method: object): string {
  * @param ttlOrOptions The lock ttl, or {@link LockedCronOptions}.
  * @publicApi
  */
-export function LockedCron(cronTime: string, ttlOrOptions?: Duration | LockedCronOptions): MethodDecorator {
+export function LockedCron(
+  cronTime: string,
+  ttlOrOptions?: Duration | LockedCronOptions,
+): MethodDecorator {
   const options: LockedCronOptions =
     typeof ttlOrOptions === 'object' && ttlOrOptions !== null
       ? { ...ttlOrOptions }
@@ -83,7 +86,10 @@ export function LockedCron(cronTime: string, ttlOrOptions?: Duration | LockedCro
     // initialised. If no CronLockModule bound this method by then, the app lacks the module:
     // fail app.init() with the fix rather than run the job unlocked or silently never.
     const label = `${metadata.declaredBy}.${String(methodKey)}`;
-    const cronMetadata = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as Record<string, unknown>;
+    const cronMetadata = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as Record<
+      string,
+      unknown
+    >;
     Object.defineProperty(cronMetadata, 'cronTime', {
       enumerable: true,
       configurable: true,

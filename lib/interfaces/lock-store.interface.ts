@@ -25,8 +25,7 @@ export interface AcquireRequest {
 
 /** The store's answer to an {@link AcquireRequest}. */
 export type AcquireResult =
-  | { acquired: true; fencingToken: number }
-  | { acquired: false; reason: 'held' | 'tick-done' };
+  { acquired: true; fencingToken: number } | { acquired: false; reason: 'held' | 'tick-done' };
 
 /** Extends a held lock to `ttl` ms from now, only if `token` still owns it. */
 export interface RenewRequest {

@@ -25,7 +25,9 @@ export async function renewLock(
   lockKey: string,
   request: RenewRequest,
 ): Promise<RenewResult> {
-  const reply = Number(await runScript(client, RENEW_SCRIPT, [lockKey], [request.token, request.ttl]));
+  const reply = Number(
+    await runScript(client, RENEW_SCRIPT, [lockKey], [request.token, request.ttl]),
+  );
   if (reply === 1) {
     return { renewed: true };
   }
