@@ -134,14 +134,7 @@ export class LockInterceptor {
     }
 
     const controller = new AbortController();
-    let resolveSettled!: () => void;
-    const run: ActiveRun = {
-      job,
-      controller,
-      renewer: null,
-      abandoned: false,
-      settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
-    };
+    const { run, settle: resolveSettled } = this.track(job, controller);
     const renewer = new LockRenewer(
       this.options.store,
       job.name,
@@ -247,6 +240,13 @@ export class LockInterceptor {
     this.storeClosed = true;
   }
 
+  /** A run record that shutdown can wait for, and the function that marks it settled. */
+  private track(job: LockJob, controller: AbortController): { run: ActiveRun; settle: () => void } {
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    return { run: { job, controller, renewer: null, abandoned: false, settled }, settle };
+  }
+
   private async runUnlocked<T>(
     job: LockJob,
     occurrence: Date | null,
@@ -262,14 +262,7 @@ export class LockInterceptor {
       extend: async () => undefined,
     };
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
-    let resolveSettled!: () => void;
-    const run: ActiveRun = {
-      job,
-      controller,
-      renewer: null,
-      abandoned: false,
-      settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
-    };
+    const { run, settle: resolveSettled } = this.track(job, controller);
     this.active.add(run);
     const startedAt = performance.now();
     const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
