@@ -325,10 +325,10 @@ describe('bootstrap validation', () => {
       ["defaultTtl '-1s'", { defaultTtl: '-1s' }, 'defaultTtl'],
       ['defaultTtl 0', { defaultTtl: 0 }, 'defaultTtl'],
       ["shutdownTimeout 'later'", { shutdownTimeout: 'later' }, 'shutdownTimeout'],
-      ['an unknown option', { redisUrl: 'redis://localhost:6379' }, 'redisUrl'],
+      ['an unknown option', { redisUrl: 'redis://localhost' }, 'redisUrl'],
       ['a logger that is not a LoggerService', { logger: 'console' }, 'logger'],
       ['an empty instanceId', { instanceId: '' }, 'instanceId'],
-      ['redis not a URL', { redis: 'localhost:6379' }, 'redis'],
+      ['redis not a URL', { redis: 'localhost' }, 'redis'],
       ['a store that is not a LockStore', { store: {} }, 'store'],
     ])('rejects %s at bootstrap naming the option', async (_label, options, option) => {
       const error = await bootstrapError(

@@ -149,11 +149,11 @@ describe('resolveModuleOptions', () => {
       ['instanceId', { instanceId: 7 }],
       ['store', { store: {} }],
       ['store', { store: { acquire: () => undefined } }],
-      ['redis', { redis: 6379 }],
+      ['redis', { redis: 42 }],
       ['redis', { redis: null }],
       ['redis', { redis: ['redis://localhost'] }],
-      ['redis', { redis: 'localhost:6379' }],
-      ['redis', { redis: 'http://localhost:6379' }],
+      ['redis', { redis: 'localhost' }],
+      ['redis', { redis: 'http://localhost' }],
     ])('rejects %s in %o', (option, options) => {
       const error = configErrorOf({ logger: false, ...options });
       expect(error.message).toContain(option);
