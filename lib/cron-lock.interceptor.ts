@@ -7,6 +7,7 @@ import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
+import type { AcquireResult } from './interfaces/lock-store.interface.js';
 import { describeStoreError } from './utils/redact.js';
 import { parseDuration } from './utils/duration.js';
 import { createOwnerToken, tokenTag } from './utils/token.js';
@@ -96,10 +97,10 @@ export class LockInterceptor {
 
     const token = createOwnerToken();
     const sentAt = performance.now();
-    let acquired;
-    let acquiring: Promise<unknown> | undefined;
+    let request: Promise<AcquireResult> | undefined;
+    let acquired: AcquireResult;
     try {
-      const request = this.options.store.acquire({
+      request = this.options.store.acquire({
         name: job.name,
         token,
         ttl: job.ttl,
@@ -107,10 +108,9 @@ export class LockInterceptor {
         markerTtl: job.markerTtl,
         instanceId: this.instanceId,
       });
-      this.acquiring.add((acquiring = request));
+      this.acquiring.add(request);
       acquired = await request;
     } catch (error) {
-      this.acquiring.delete(acquiring!);
       this.storeFailed(job, occurrence, 'acquire', error);
       // The command may have run even though its reply was lost: free what it may have taken,
       // so the lock does not sit there with nobody running under it until the ttl ends.
@@ -120,8 +120,11 @@ export class LockInterceptor {
         return this.runUnlocked(job, occurrence, fn);
       }
       return this.skip(job, occurrence, 'store-error');
+    } finally {
+      if (request) {
+        this.acquiring.delete(request);
+      }
     }
-    this.acquiring.delete(acquiring);
     if (!acquired.acquired) {
       return this.skip(job, occurrence, acquired.reason);
     }

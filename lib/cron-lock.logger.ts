@@ -1,4 +1,4 @@
-import type { LoggerService } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { LOG_CONTEXT } from './cron-lock.constants.js';
 import type { SkipReason } from './cron-lock.events.js';
 import type { StoreErrorPolicy } from './interfaces/cron-lock-module-options.interface.js';
@@ -10,6 +10,14 @@ const SKIP_TEXT: Record<SkipReason, string> = {
   'store-error': 'skipped: lock store unavailable',
   'shutting-down': 'skipped: shutting down',
 };
+
+/**
+ * Nest's Logger without a context of its own: every line passes LOG_CONTEXT, and a Logger built
+ * with a context appends it again, which prints a stray extra line reading "CronLock".
+ */
+export function defaultLogger(): LoggerService {
+  return new Logger();
+}
 
 /**
  * Every line the module writes, with context `CronLock`: one line per run (job, occurrence,

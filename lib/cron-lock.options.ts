@@ -1,4 +1,4 @@
-import { Logger, type LoggerService } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
@@ -8,6 +8,7 @@ import {
   KEY_PREFIX_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
+import { defaultLogger } from './cron-lock.logger.js';
 import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
 import type {
   CronLockModuleOptions,
@@ -17,6 +18,7 @@ import type { LockStore } from './interfaces/lock-store.interface.js';
 import { MemoryLockStore } from './stores/memory-lock.store.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { parseDuration } from './utils/duration.js';
+import { redactLooseUrl } from './utils/redact.js';
 
 /** The module options after validation, with defaults filled in and the store built. */
 export interface ResolvedCronLockOptions {
@@ -173,9 +175,7 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     return null;
   }
   if (logger === undefined) {
-    // No context here: every line passes LOG_CONTEXT itself, and a Logger built with a context
-    // appends it again, which prints a stray extra line reading "CronLock".
-    return new Logger();
+    return defaultLogger();
   }
   if (
     typeof logger !== 'object' ||
@@ -202,18 +202,4 @@ function isLockStore(value: unknown): value is LockStore {
 
 function defaultInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
-}
-
-/**
- * A rejected `redis` string for the error message. It is malformed by definition, so
- * redactUrl's `scheme://user:pass@` pattern may miss its credentials (`redis//u:pw@h`,
- * `u:pw@h`, a password containing `@`): everything between the scheme and the last `@` is hidden.
- */
-function redactLooseUrl(value: string): string {
-  const at = value.lastIndexOf('@');
-  if (at < 0) {
-    return value;
-  }
-  const scheme = /^[A-Za-z][\w+.-]*:\/*/.exec(value)?.[0] ?? '';
-  return `${scheme}***@${value.slice(at + 1)}`;
 }

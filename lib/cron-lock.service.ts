@@ -10,6 +10,7 @@ import { CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import type { CronLockEventName, CronLockListener } from './cron-lock.events.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
+import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockedRunResult } from './cron-lock.interceptor.js';
 import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
@@ -66,12 +67,15 @@ export class CronLockService
     OnApplicationShutdown
 {
   private readonly manualNames = new Set<string>();
+  private readonly logger: CronLockLogger;
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
     private readonly interceptor: LockInterceptor,
     private readonly explorer: CronLockExplorer,
-  ) {}
+  ) {
+    this.logger = new CronLockLogger(options.logger);
+  }
 
   /** This instance's id, as it appears in logs, events and `inspect()`. */
   get instanceId(): string {
@@ -151,7 +155,7 @@ export class CronLockService
   async onApplicationBootstrap(): Promise<void> {
     const { storeKind, store } = this.options;
     if (storeKind === 'memory') {
-      this.warn(
+      this.logger.warn(
         'No redis configured: using the in-memory lock store. Locks hold within this process only; ' +
           'set the redis option to coordinate several instances.',
       );
@@ -159,12 +163,12 @@ export class CronLockService
     }
     try {
       const rtt = await store.ping();
-      this.log(
+      this.logger.info(
         `Lock store ready (${storeKind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`,
       );
     } catch (error) {
       // Not fatal: ticks are skipped (or run, per onStoreError) until the store answers.
-      this.warn(
+      this.logger.warn(
         `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
       );
     }
@@ -200,13 +204,5 @@ export class CronLockService
       fencingToken: state.fencingToken,
       runningHere: this.interceptor.runningNames().includes(name),
     };
-  }
-
-  private log(message: string): void {
-    this.options.logger?.log(message, 'CronLock');
-  }
-
-  private warn(message: string): void {
-    this.options.logger?.warn(message, 'CronLock');
   }
 }

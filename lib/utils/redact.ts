@@ -10,6 +10,20 @@ export function redactUrl(url: string): string {
   });
 }
 
+/**
+ * A rejected `redis` string for the error message. It is malformed by definition, so
+ * redactUrl's `scheme://user:pass@` pattern may miss its credentials (`redis//u:pw@h`,
+ * `u:pw@h`, a password containing `@`): everything between the scheme and the last `@` is hidden.
+ */
+export function redactLooseUrl(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at < 0) {
+    return value;
+  }
+  const scheme = /^[A-Za-z][\w+.-]*:\/*/.exec(value)?.[0] ?? '';
+  return `${scheme}***@${value.slice(at + 1)}`;
+}
+
 const URL_WITH_CREDENTIALS = /\b(rediss?|redis\+\w+):\/\/[^\s@/]*@/gi;
 
 /**

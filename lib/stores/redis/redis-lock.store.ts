@@ -1,6 +1,7 @@
-import { Logger, type LoggerService } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { DEFAULT_KEY_PREFIX, LOG_CONTEXT, STATE_TTL_MS } from '../../cron-lock.constants.js';
+import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
+import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import type {
   AcquireRequest,
@@ -45,16 +46,15 @@ export class RedisLockStore implements LockStore {
   private readonly ownsClient: boolean;
   private readonly keyPrefix: string;
   private readonly secrets: string[];
-  private readonly logger: LoggerService | false;
+  private readonly log: CronLockLogger;
   private readonly readyTimeout: number;
   private disconnectedSince: number | null = null;
   private readyWait: Promise<void> | null = null;
 
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-    // No context on the Logger itself: every call passes LOG_CONTEXT, and a Logger built with a
-    // context appends it again, which prints a stray extra line reading "CronLock".
-    this.logger = options.logger === undefined ? new Logger() : options.logger;
+    const logger = options.logger === undefined ? defaultLogger() : options.logger;
+    this.log = new CronLockLogger(logger || null);
     this.secrets = secretsOf(redis);
     if (isRedisClient(redis)) {
       this.client = redis;
@@ -172,27 +172,15 @@ export class RedisLockStore implements LockStore {
     client.on('error', (error: unknown) => {
       if (this.disconnectedSince === null) {
         this.disconnectedSince = Date.now();
-        this.warn(`Redis connection error: ${describeStoreError(error, this.secrets)}`);
+        this.log.warn(`Redis connection error: ${describeStoreError(error, this.secrets)}`);
       }
     });
     client.on('ready', () => {
       if (this.disconnectedSince !== null) {
         const downFor = Date.now() - this.disconnectedSince;
         this.disconnectedSince = null;
-        this.log(`Redis connection restored after ${downFor}ms`);
+        this.log.info(`Redis connection restored after ${downFor}ms`);
       }
     });
-  }
-
-  private warn(message: string): void {
-    if (this.logger) {
-      this.logger.warn(message, LOG_CONTEXT);
-    }
-  }
-
-  private log(message: string): void {
-    if (this.logger) {
-      this.logger.log(message, LOG_CONTEXT);
-    }
   }
 }
