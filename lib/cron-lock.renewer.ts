@@ -14,6 +14,21 @@ export interface RenewerHooks {
 const MIN_RENEW_EVERY_MS = 20;
 
 /**
+ * Whether a renewal error proves that the lock can no longer be confirmed, so that retrying
+ * until the deadline is pointless. A store says so by rejecting with an error whose `lockLost`
+ * is `true`: RedisLockStore does for a `READONLY` reply (the server holding the lock was demoted
+ * in a failover). The loss is reported as `unconfirmed`: the lock may or may not have reached the
+ * new master, and nobody can confirm it is still ours.
+ */
+function provesLockLost(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { lockLost?: unknown }).lockLost === true
+  );
+}
+
+/**
  * Keeps one acquired lock alive while its job runs: renews about every ttl/3 with an owner
  * check, and declares the lock lost — at once when the store says it is gone or taken, or at
  * the local deadline when no renewal was confirmed in time.
@@ -53,11 +68,23 @@ export class LockRenewer {
     return this.isLost;
   }
 
+  /**
+   * Arms one timer, not two: with renewal on, the renew timer fires before the deadline, and
+   * the deadline timer is armed only once a renewal is sent (most runs end before ttl/3 and
+   * never need it). The renew timer checks the deadline itself, so after a freeze it still
+   * reports the loss first, as the deadline timer would have.
+   */
   start(): void {
-    this.armDeadline();
-    if (this.autoRenew) {
-      this.scheduleRenewal(this.renewEvery);
+    if (!this.autoRenew) {
+      this.armDeadline();
+      return;
     }
+    const delay = this.renewEvery;
+    if (delay >= this.deadline - performance.now()) {
+      // A ttl this short (or an acquire this slow) puts the deadline before the first renewal.
+      this.armDeadline();
+    }
+    this.scheduleRenewal(delay);
   }
 
   /**
@@ -69,7 +96,15 @@ export class LockRenewer {
       return { renewed: false, reason: 'expired' };
     }
     const sentAt = performance.now();
-    const result = await this.store.renew({ name: this.name, token: this.token, ttl });
+    let result: RenewResult;
+    try {
+      result = await this.store.renew({ name: this.name, token: this.token, ttl });
+    } catch (error) {
+      if (!this.stopped && provesLockLost(error)) {
+        this.declareLost('unconfirmed');
+      }
+      throw error;
+    }
     if (this.stopped || this.isLost) {
       return result.renewed ? { renewed: false, reason: 'expired' } : result;
     }
@@ -107,6 +142,10 @@ export class LockRenewer {
       this.declareLost('unconfirmed');
       return;
     }
+    if (this.deadlineTimer === undefined) {
+      // From the first renewal on, a reply that never comes is caught at the deadline.
+      this.armDeadline();
+    }
     try {
       const result = await this.store.renew({ name: this.name, token: this.token, ttl: this.ttl });
       if (this.stopped || this.isLost) {
@@ -124,6 +163,10 @@ export class LockRenewer {
         return;
       }
       this.hooks.storeError(error);
+      if (provesLockLost(error)) {
+        this.declareLost('unconfirmed');
+        return;
+      }
       // Retry sooner than usual, but leave the deadline timer to call it lost if we run out.
       const left = this.deadline - performance.now();
       this.scheduleRenewal(Math.max(MIN_RENEW_EVERY_MS, Math.min(this.renewEvery, left / 3)));

@@ -115,6 +115,7 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
       completed: [],
       failed: [],
       'store-error': [],
+      alert: [],
     } as App['events'];
     for (const name of Object.keys(events) as CronLockEventName[]) {
       locks.on(name, (payload) => (events[name] as unknown[]).push(payload));

@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. `['--requirepass', 'secret']`. */
@@ -8,6 +11,11 @@ export interface RedisServerOptions {
   port?: number;
   /** How long to wait for the server to answer PING. Default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * A config file, passed as redis-server's first argument (where redis-server requires it),
+   * e.g. a Sentinel's writable config together with `args: ['--sentinel']`.
+   */
+  configFile?: string;
 }
 
 export interface RedisServerHandle {
@@ -116,15 +124,33 @@ function isPidAlive(pid: number): boolean {
   }
 }
 
+let scratch: string | undefined;
+
+/** One temporary directory per test process for the servers' files, removed when it exits. */
+function scratchDir(): string {
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'cron-lock-redis-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
+}
+
 interface Spawned {
   child: ChildProcess;
   output: () => string;
 }
 
-async function spawnOnPort(port: number, args: string[], startTimeoutMs: number): Promise<Spawned> {
+async function spawnOnPort(
+  port: number,
+  args: string[],
+  startTimeoutMs: number,
+  configFile?: string,
+): Promise<Spawned> {
   const child = spawn(
     'redis-server',
     [
+      ...(configFile === undefined ? [] : [configFile]),
       '--port',
       String(port),
       '--bind',
@@ -135,6 +161,9 @@ async function spawnOnPort(port: number, args: string[], startTimeoutMs: number)
       'no',
       '--daemonize',
       'no',
+      // Replication writes an RDB even with --save '': keep it out of the working directory.
+      '--dir',
+      scratchDir(),
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -205,7 +234,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   for (let attempt = 1; !spawned; attempt++) {
     if (opts.port === undefined) port = await findFreePort();
     try {
-      spawned = await spawnOnPort(port, args, startTimeoutMs);
+      spawned = await spawnOnPort(port, args, startTimeoutMs, opts.configFile);
     } catch (error) {
       const retriable = (error as { portInUse?: boolean }).portInUse === true;
       if (!retriable || opts.port !== undefined || attempt >= 5) throw error;
@@ -242,7 +271,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       const deadline = Date.now() + startTimeoutMs;
       for (;;) {
         try {
-          current = await spawnOnPort(fixedPort, args, startTimeoutMs);
+          current = await spawnOnPort(fixedPort, args, startTimeoutMs, opts.configFile);
           return;
         } catch (error) {
           if ((error as { portInUse?: boolean }).portInUse !== true || Date.now() > deadline) {

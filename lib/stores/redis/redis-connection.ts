@@ -1,4 +1,22 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/**
+ * A `READONLY` reply: the server this connection reaches was demoted to a replica (a Sentinel
+ * or cloud failover, or an operator's `REPLICAOF`) while the connection stayed open.
+ */
+export function isReadOnlyReply(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('READONLY');
+}
+
+/**
+ * On `READONLY`, drop the connection and reconnect (Sentinel then names the new master, a DNS
+ * endpoint resolves to it). `1` reconnects WITHOUT resending the command: `2` would replay it,
+ * and a replayed lock command is exactly what these defaults rule out. The command itself still
+ * fails (an acquire is skipped as `store-error`, a renewal declares the lock lost).
+ */
+function reconnectOnReadOnly(error: Error): 1 | false {
+  return isReadOnlyReply(error) ? 1 : false;
+}
 
 /**
  * Connection settings for a client the module creates. Each one closes a way a lock command
@@ -9,7 +27,9 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
  *   lost is never replayed behind our back (a replayed acquire would take a lock nobody runs under);
  * - a command timeout: a lost reply surfaces as an error within a bounded time, after which the
  *   interceptor frees whatever that acquire may have taken;
- * - reconnect forever with a capped backoff: ticks resume by themselves when Redis returns.
+ * - reconnect forever with a capped backoff: ticks resume by themselves when Redis returns;
+ * - reconnect (without resending) on `READONLY`, so a connection left on a demoted master moves
+ *   to the new one instead of failing every command until something else breaks it.
  * Options the user passes win over these.
  */
 export const LOCK_CLIENT_DEFAULTS: RedisOptions = {
@@ -19,21 +39,68 @@ export const LOCK_CLIENT_DEFAULTS: RedisOptions = {
   commandTimeout: 2_000,
   connectTimeout: 5_000,
   retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+  reconnectOnError: reconnectOnReadOnly,
+  // Sentinel only (ignored otherwise): drop the connection as soon as a Sentinel announces
+  // `+switch-master`. Without it the client keeps writing to the old master until Sentinel
+  // demotes it, about 10 s later, and every lock written there in between is lost.
+  failoverDetector: true,
 };
 
+/**
+ * The same settings for a `Cluster` client you create and pass as `redis` (the module never
+ * creates a Cluster). Node connections get the command timeout, no resend, no retries and the
+ * `READONLY` reconnect; the cluster gets no offline queue, so a tick while the cluster is down
+ * fails now instead of waiting for it without a timeout.
+ *
+ * Left at ioredis' defaults on purpose: `maxRedirections` (MOVED/ASK are followed whatever
+ * `maxRetriesPerRequest` says; the server refused those commands, so following them is safe) and
+ * `retryDelayOnFailover`, which also resends the commands a node rejected while its connection
+ * was still opening (without it, a burst of ticks right after startup fails). Its cost: a
+ * command in flight when a node connection closes is resent too, and a resent acquire whose
+ * first reply was lost answers `held`, leaving that lock without a runner until its ttl.
+ *
+ * @publicApi
+ */
+export const LOCK_CLUSTER_DEFAULTS: ClusterOptions = {
+  enableOfflineQueue: false,
+  redisOptions: {
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: LOCK_CLIENT_DEFAULTS.commandTimeout,
+    connectTimeout: LOCK_CLIENT_DEFAULTS.connectTimeout,
+    reconnectOnError: reconnectOnReadOnly,
+  },
+};
+
+/**
+ * ioredis options plus a `url`: the way to give a URL settings it cannot carry, such as `tls`
+ * (`{ url: 'rediss://…', tls: { ca } }`). What the URL says (host, port, credentials, db) wins
+ * over the same options.
+ *
+ * @publicApi
+ */
+export interface RedisConnectionOptions extends RedisOptions {
+  /** A `redis://` or `rediss://` URL. */
+  url?: string;
+}
+
 /** What the module was given to reach Redis. */
-export type RedisInput = string | RedisOptions | Redis | Cluster;
+export type RedisInput = string | RedisConnectionOptions | Redis | Cluster;
 
 export function isRedisClient(value: unknown): value is Redis | Cluster {
   return value instanceof Redis || value instanceof Cluster;
 }
 
 /** Creates a client with the lock defaults from a URL or options (never from a client). */
-export function createLockClient(input: string | RedisOptions): Redis {
+export function createLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {
     return new Redis(input, { ...LOCK_CLIENT_DEFAULTS });
   }
-  return new Redis({ ...LOCK_CLIENT_DEFAULTS, ...input });
+  const { url, ...options } = input;
+  if (url !== undefined) {
+    return new Redis(url, { ...LOCK_CLIENT_DEFAULTS, ...options });
+  }
+  return new Redis({ ...LOCK_CLIENT_DEFAULTS, ...options });
 }
 
 /**
@@ -42,24 +109,42 @@ export function createLockClient(input: string | RedisOptions): Redis {
  */
 export function secretsOf(input: RedisInput): string[] {
   const secrets: string[] = [];
-  if (typeof input === 'string') {
+  const fromUrl = (value: string): void => {
     try {
-      const url = new URL(input);
+      const url = new URL(value);
       if (url.password) {
         secrets.push(decodeURIComponent(url.password), url.password);
       }
     } catch {
       // Not a parsable URL: ioredis will reject it; nothing to scrub.
     }
-  } else if (!isRedisClient(input)) {
-    if (typeof input.password === 'string') {
-      secrets.push(input.password);
+  };
+  const fromOptions = (options: Partial<RedisOptions> | undefined): void => {
+    if (!options) {
+      return;
     }
+    for (const secret of [
+      options.password,
+      options.sentinelPassword,
+      (options.tls as { passphrase?: unknown } | undefined)?.passphrase,
+    ]) {
+      if (typeof secret === 'string') {
+        secrets.push(secret);
+      }
+    }
+  };
+  if (typeof input === 'string') {
+    fromUrl(input);
+  } else if (input instanceof Cluster) {
+    // A cluster keeps the nodes' connection options apart from its own.
+    fromOptions(input.options.redisOptions);
+  } else if (input instanceof Redis) {
+    fromOptions(input.options);
   } else {
-    const options = (input as Redis).options as RedisOptions | undefined;
-    if (options && typeof options.password === 'string') {
-      secrets.push(options.password);
+    if (typeof input.url === 'string') {
+      fromUrl(input.url);
     }
+    fromOptions(input);
   }
   return secrets.filter((secret) => secret.length > 0);
 }

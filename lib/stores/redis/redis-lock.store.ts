@@ -1,8 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
+import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -12,12 +13,20 @@ import type {
   RenewResult,
   StoredLockState,
 } from '../../interfaces/lock-store.interface.js';
-import { describeStoreError } from '../../utils/redact.js';
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
-import { createLockClient, isRedisClient, secretsOf, type RedisInput } from './redis-connection.js';
+import {
+  createLockClient,
+  isReadOnlyReply,
+  isRedisClient,
+  secretsOf,
+  type RedisInput,
+} from './redis-connection.js';
+import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { renewLock } from './renew.js';
+import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
+import { certificateVerificationOff } from './tls.js';
 
 /**
  * Options of {@link RedisLockStore}.
@@ -49,7 +58,9 @@ export class RedisLockStore implements LockStore {
   private readonly log: CronLockLogger;
   private readonly readyTimeout: number;
   private disconnectedSince: number | null = null;
+  private lastConnectionError: string | null = null;
   private readyWait: Promise<void> | null = null;
+  private checkedDeployment = false;
 
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
@@ -60,12 +71,11 @@ export class RedisLockStore implements LockStore {
       this.client = redis;
       this.ownsClient = false;
     } else {
-      this.client = createLockClient(redis as string | RedisOptions);
+      this.client = createLockClient(redis);
       this.ownsClient = true;
       this.watchConnection(this.client);
     }
-    const clientOptions = (this.client as Redis).options as RedisOptions | undefined;
-    this.readyTimeout = clientOptions?.commandTimeout ?? 2_000;
+    this.readyTimeout = commandTimeoutOf(this.client) ?? 2_000;
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -76,17 +86,37 @@ export class RedisLockStore implements LockStore {
     };
   }
 
-  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+  // acquire and release are not `async`: guard() already returns the one promise (an async
+  // wrapper returning it would add a promise and three microtask hops to every run).
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
     const stateTtl = Math.max(STATE_TTL_MS, request.markerTtl ?? 0, request.ttl);
     return this.guard(() => acquireLock(this.client, this.keysOf(request.name), request, stateTtl));
   }
 
+  /**
+   * Extends the lock. A `READONLY` reply rejects with a {@link LockStoreError} marked
+   * `lockLost: true`: the server that held the lock was demoted in a failover, and whether the
+   * new master has the lock depends on what asynchronous replication carried over, so the renewer
+   * declares the lock lost now instead of retrying until its deadline.
+   */
   async renew(request: RenewRequest): Promise<RenewResult> {
-    return this.guard(() => renewLock(this.client, this.keysOf(request.name).lock, request));
+    return this.guard(async () => {
+      try {
+        return await renewLock(this.client, this.keysOf(request.name).lock, request);
+      } catch (error) {
+        if (isReadOnlyReply(error)) {
+          const demoted = new LockStoreError(describeRedisError(error, this.secrets));
+          throw Object.assign(demoted, { lockLost: true as const });
+        }
+        throw error;
+      }
+    });
   }
 
-  async release(request: ReleaseRequest): Promise<boolean> {
-    return this.guard(() => releaseLock(this.client, this.keysOf(request.name).lock, request));
+  release(request: ReleaseRequest): Promise<boolean> {
+    return this.guard(() =>
+      releaseLock(this.client, this.keysOf(request.name), request, STATE_TTL_MS),
+    );
   }
 
   async inspect(name: string): Promise<StoredLockState> {
@@ -99,6 +129,32 @@ export class RedisLockStore implements LockStore {
       await this.client.ping();
       return performance.now() - started;
     });
+  }
+
+  /**
+   * Startup checks, run once when the app boots: warns when TLS certificate verification is off
+   * (for a client passed in too), and when the server's `maxmemory-policy` may evict lock keys.
+   * Says nothing more than a debug line when the policy is safe or `CONFIG` is refused (managed
+   * services block it), and never fails.
+   */
+  async checkDeployment(): Promise<void> {
+    if (this.checkedDeployment) {
+      return;
+    }
+    this.checkedDeployment = true;
+    if (certificateVerificationOff(this.client)) {
+      this.log.warn(TLS_VERIFICATION_OFF());
+    }
+    const policy = await readEvictionPolicy(this.client, this.readyTimeout);
+    if (policy === null) {
+      this.log.debug(
+        'maxmemory-policy not readable (CONFIG GET refused or unavailable): eviction check skipped',
+      );
+    } else if (canEvictLockKeys(policy)) {
+      this.log.warn(EVICTION_POLICY_RISK(policy));
+    } else {
+      this.log.debug(`Redis maxmemory-policy is ${policy}: lock keys are never evicted`);
+    }
   }
 
   async close(): Promise<void> {
@@ -119,7 +175,9 @@ export class RedisLockStore implements LockStore {
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      if (this.ownsClient) {
+      // Checked here, not only in waitUntilReady(): awaiting a resolved promise on every
+      // command costs a few microtask hops that the connected case never needs.
+      if (this.ownsClient && this.client.status !== 'ready') {
         await this.waitUntilReady();
       }
       return await operation();
@@ -127,7 +185,7 @@ export class RedisLockStore implements LockStore {
       if (error instanceof LockStoreError) {
         throw error;
       }
-      throw new LockStoreError(describeStoreError(error, this.secrets));
+      throw new LockStoreError(describeRedisError(error, this.secrets));
     }
   }
 
@@ -148,7 +206,9 @@ export class RedisLockStore implements LockStore {
       }
       const timer = setTimeout(() => {
         cleanup();
-        reject(new LockStoreError(`Redis not connected (status ${client.status})`));
+        // The last connection error says why (an untrusted certificate, a wrong password).
+        const why = this.lastConnectionError === null ? '' : `: ${this.lastConnectionError}`;
+        reject(new LockStoreError(`Redis not connected (status ${client.status})${why}`));
       }, this.readyTimeout);
       const onReady = (): void => {
         cleanup();
@@ -170,12 +230,14 @@ export class RedisLockStore implements LockStore {
    */
   private watchConnection(client: Redis): void {
     client.on('error', (error: unknown) => {
+      this.lastConnectionError = describeRedisError(error, this.secrets);
       if (this.disconnectedSince === null) {
         this.disconnectedSince = Date.now();
-        this.log.warn(`Redis connection error: ${describeStoreError(error, this.secrets)}`);
+        this.log.warn(`Redis connection error: ${this.lastConnectionError}`);
       }
     });
     client.on('ready', () => {
+      this.lastConnectionError = null;
       if (this.disconnectedSince !== null) {
         const downFor = Date.now() - this.disconnectedSince;
         this.disconnectedSince = null;
@@ -183,4 +245,12 @@ export class RedisLockStore implements LockStore {
       }
     });
   }
+}
+
+/** The client's command timeout; a `Cluster` keeps it in the options of its node connections. */
+function commandTimeoutOf(client: Redis | Cluster): number | undefined {
+  if (client instanceof Cluster) {
+    return client.options.redisOptions?.commandTimeout;
+  }
+  return client.options.commandTimeout;
 }

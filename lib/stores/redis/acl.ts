@@ -1,0 +1,81 @@
+import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
+
+/**
+ * Every command a Redis user needs to run this module, as ACL rules spell them. Redis 7 checks
+ * the commands a Lua script calls against the caller's ACL too, so the scripts' calls are here:
+ * - sent by the store: `evalsha` (every operation), `eval` (after `NOSCRIPT`), `ping` (bootstrap
+ *   and health checks);
+ * - sent by ioredis on connect: `info` (its ready check; refused, ioredis prints a warning on
+ *   every connection). `AUTH`/`HELLO` need no rule; `CLIENT SETINFO` (Redis 7.2+) may be refused,
+ *   ioredis ignores that;
+ * - called inside the acquire, renew, release and inspect scripts.
+ *
+ * A test checks this list against the `redis.call('…')` of every script, both ways, and runs the
+ * whole module under a user with exactly these commands.
+ *
+ * @publicApi
+ */
+export const LOCK_USER_COMMANDS: readonly string[] = [
+  'evalsha',
+  'eval',
+  'ping',
+  'info',
+  'get',
+  'set',
+  'del',
+  'pexpire',
+  'pttl',
+  'hget',
+  'hmget',
+  'hset',
+  'hincrby',
+  'time',
+];
+
+/**
+ * The ACL rules of a least-privilege lock user for one `keyPrefix`: its keys only, no pub/sub
+ * channel, no command but {@link LOCK_USER_COMMANDS}. Use it after `ACL SETUSER <user> on
+ * ><password>` (or in an ACL file: `user <user> on ><password> <rules>`).
+ *
+ * @example cronLockAclRule('cron-lock')
+ *   // 'resetkeys ~cron-lock:* resetchannels -@all +evalsha +eval +ping …'
+ * @publicApi
+ */
+export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string {
+  if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
+    throw new TypeError(
+      `cronLockAclRule: keyPrefix ${JSON.stringify(keyPrefix)} is not a valid keyPrefix. ` +
+        'Fix: use 1 to 64 characters among A-Z a-z 0-9 . _ : -',
+    );
+  }
+  const commands = LOCK_USER_COMMANDS.map((command) => `+${command}`).join(' ');
+  return `resetkeys ~${keyPrefix}:* resetchannels -@all ${commands}`;
+}
+
+const ACL_SECTION = "see README 'A least-privilege ACL user'";
+
+/**
+ * What an authentication or permission error means and how to fix it, or `undefined` for any
+ * other error. Redis names the refused command (`NOPERM … run the 'evalsha' command`); up to 7.0
+ * a refusal inside a script does not, so the hint says it came from the lock script.
+ */
+export function accessHint(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const command = /no permissions to run the '([^']+)' command/i.exec(message)?.[1];
+  if (command !== undefined) {
+    return `Redis user lacks permission for ${command.toUpperCase()}: ${ACL_SECTION}`;
+  }
+  if (/can't run this command or subcommand/i.test(message)) {
+    return `Redis user lacks permission for a command the lock script runs: ${ACL_SECTION}`;
+  }
+  if (/NOPERM.*\bkeys?\b/i.test(message)) {
+    return `Redis user may not access the lock keys (its key pattern must cover '<keyPrefix>:*'): ${ACL_SECTION}`;
+  }
+  if (/\bWRONGPASS\b/.test(message)) {
+    return 'Redis rejected the username or password (WRONGPASS): fix the credentials of the redis option';
+  }
+  if (/\bNOAUTH\b/.test(message)) {
+    return 'Redis requires a password (NOAUTH): add it to the redis URL or the password option';
+  }
+  return undefined;
+}
