@@ -24,9 +24,12 @@ export default defineConfig({
     }),
   ],
   resolve: {
-    alias: {
-      'nestjs-cron-lock': fromRoot('./lib/index.ts'),
-    },
+    // The package root and its subpaths (`nestjs-cron-lock/testing` → lib/testing/index.ts), as
+    // the published `exports` map resolves them from dist/.
+    alias: [
+      { find: /^nestjs-cron-lock$/, replacement: fromRoot('./lib/index.ts') },
+      { find: /^nestjs-cron-lock\/([a-z-]+)$/, replacement: fromRoot('./lib/') + '$1/index.ts' },
+    ],
   },
   test: {
     include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],

@@ -23,6 +23,6 @@ export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 /**
  * How long the per-job state (last occurrence, last fencing token) lives after the last
  * acquisition. It only has to outlive the clock skew between instances; a longer life keeps
- * `inspect()` informative. The fencing token survives its loss (it is re-seeded from the clock).
+ * `inspect()` informative. The fencing token survives its loss (it never goes below the server clock).
  */
 export const STATE_TTL_MS = 30 * 86_400_000;

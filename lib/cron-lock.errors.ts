@@ -60,3 +60,24 @@ export class ShutdownTimeoutError extends CronLockError {
 export class LockStoreError extends CronLockError {
   override name = 'LockStoreError';
 }
+
+/**
+ * Thrown by {@link assertLocked} when the calling code does not run under a held cron lock:
+ * outside any locked run (`outside`), in a run that `onStoreError: 'run'` started without its
+ * lock (`unlocked`), after the locked run that started it ended (`ended`), or because no
+ * `CronLockModule` of this process has the `asyncContext` option on (`disabled`).
+ *
+ * @publicApi
+ */
+export class NotLockedError extends CronLockError {
+  override name = 'NotLockedError';
+  constructor(
+    /** Why the code is not under a lock. */
+    readonly reason: 'outside' | 'unlocked' | 'ended' | 'disabled',
+    /** The job the code belongs to, when it belongs to one. */
+    readonly lockName: string | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -8,6 +8,49 @@ export interface CronLockEventBase {
   instanceId: string;
 }
 
+/**
+ * Payload of the `alert` event. Narrow it with `switch (alert.kind)`:
+ * - `missed-success`: no run of the job succeeded anywhere in the fleet for `missedPeriods`
+ *   occurrences in a row (`lastSuccessAt` is `null` if no success is known);
+ * - `store-failures`: this instance's acquisitions of the job failed with a store error
+ *   `consecutiveFailures` times in a row (`error` is redacted);
+ * - `lost`: a run lost its lock (`ctx.signal` was aborted).
+ *
+ * @publicApi
+ */
+export type CronLockAlert = CronLockEventBase & {
+  /** A readable one-line description, the same text as the error log line. */
+  message: string;
+} & (
+    | {
+        kind: 'missed-success';
+        /** The last successful run's end, across the fleet; `null` if none is known. */
+        lastSuccessAt: Date | null;
+        /** The job's period in ms (from its cron expression or interval). */
+        periodMs: number;
+        /** Occurrences in a row that went by without a success. */
+        missedPeriods: number;
+        /** The `alerts.missedPeriods` threshold. */
+        threshold: number;
+      }
+    | {
+        kind: 'store-failures';
+        /** Acquisitions in a row that failed on this instance. */
+        consecutiveFailures: number;
+        /** The `alerts.storeFailures` threshold. */
+        threshold: number;
+        /** The last store error (redacted). */
+        error: string;
+      }
+    | {
+        kind: 'lost';
+        /** The fencing token of the run that lost its lock. */
+        fencingToken: number;
+        /** Why: the lock expired, another instance took it, or renewal was not confirmed. */
+        reason: 'expired' | 'taken' | 'unconfirmed';
+      }
+  );
+
 /** Why a run did not happen. */
 export type SkipReason = 'held' | 'tick-done' | 'store-error' | 'shutting-down';
 
@@ -20,7 +63,11 @@ export interface CronLockEvents {
   /** The lock was taken; the job is about to start. */
   acquired: CronLockEventBase & { fencingToken: number; ownerTag: string; acquireMs: number };
   /** The run did not happen on this instance, and why. */
-  skipped: CronLockEventBase & { reason: SkipReason };
+  skipped: CronLockEventBase & {
+    reason: SkipReason;
+    /** The store's round trip for the refused acquisition (`held`, `tick-done`), in ms. */
+    acquireMs?: number;
+  };
   /** The lock was extended. */
   renewed: CronLockEventBase & { fencingToken: number; ttl: number };
   /** The lock is no longer ours while the job runs; `ctx.signal` was aborted. */
@@ -31,6 +78,12 @@ export interface CronLockEvents {
   completed: CronLockEventBase & { fencingToken: number; durationMs: number };
   /** The job threw. */
   failed: CronLockEventBase & { fencingToken: number | null; durationMs: number; error: unknown };
+  /**
+   * Something needs a human: a job without a success for `alerts.missedPeriods` periods, the
+   * store failing `alerts.storeFailures` acquisitions in a row, or a run that lost its lock.
+   * Once per episode per job on each instance that sees it; also logged at error level.
+   */
+  alert: CronLockAlert;
   /** The store failed during `operation`; `message` is redacted. */
   'store-error': CronLockEventBase & {
     operation: 'acquire' | 'renew' | 'release';
@@ -45,11 +98,23 @@ export type CronLockEventName = keyof CronLockEvents;
 export type CronLockListener<E extends CronLockEventName> = (payload: CronLockEvents[E]) => void;
 
 /**
+ * One event of {@link CronLockEvents} with its name: narrow the payload with `switch (e.event)`.
+ */
+export type CronLockAnyEvent = {
+  [E in CronLockEventName]: { event: E; payload: CronLockEvents[E] };
+}[CronLockEventName];
+
+/** A listener of every event, including events added in later versions. */
+export type CronLockAnyListener = (event: CronLockAnyEvent) => void;
+
+/**
  * A small typed emitter. Listener errors are caught and reported through `onListenerError`:
  * a failing metrics hook must never break a lock's acquire/renew/release sequence.
  */
 export class CronLockEventBus {
   private readonly listeners = new Map<CronLockEventName, Set<CronLockListener<never>>>();
+  /** Listeners of every event (integrations that forward all events, e.g. to an event bus). */
+  private readonly anyListeners = new Set<CronLockAnyListener>();
 
   constructor(private readonly onListenerError: (event: string, error: unknown) => void) {}
 
@@ -67,19 +132,35 @@ export class CronLockEventBus {
     this.listeners.get(event)?.delete(listener as CronLockListener<never>);
   }
 
+  /** Listens to every event; returns a function that stops listening. */
+  onAny(listener: CronLockAnyListener): () => void {
+    this.anyListeners.add(listener);
+    return () => this.anyListeners.delete(listener);
+  }
+
   /** Whether anyone listens to `event`: lets callers skip building a payload nobody reads. */
   has(event: CronLockEventName): boolean {
-    return (this.listeners.get(event)?.size ?? 0) > 0;
+    return this.anyListeners.size > 0 || (this.listeners.get(event)?.size ?? 0) > 0;
   }
 
   emit<E extends CronLockEventName>(event: E, payload: CronLockEvents[E]): void {
     const set = this.listeners.get(event);
-    if (!set) {
+    if (set) {
+      for (const listener of [...set]) {
+        try {
+          (listener as CronLockListener<E>)(payload);
+        } catch (error) {
+          this.onListenerError(event, error);
+        }
+      }
+    }
+    if (this.anyListeners.size === 0) {
       return;
     }
-    for (const listener of [...set]) {
+    const named = { event, payload } as CronLockAnyEvent;
+    for (const listener of [...this.anyListeners]) {
       try {
-        (listener as CronLockListener<E>)(payload);
+        listener(named);
       } catch (error) {
         this.onListenerError(event, error);
       }
@@ -88,5 +169,6 @@ export class CronLockEventBus {
 
   removeAll(): void {
     this.listeners.clear();
+    this.anyListeners.clear();
   }
 }

@@ -29,6 +29,15 @@ const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
 /** Smallest occurrence-marker life: covers any clock skew the guarantees allow for. */
 const MIN_MARKER_TTL_MS = 60_000;
 
+/** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
+export interface BoundJob {
+  instance: object;
+  methodKey: string | symbol;
+  /** The locked method (the decorator's replacement). */
+  method: object;
+  binding: JobBinding;
+}
+
 interface Claim {
   owner: object;
   methodKey: string | symbol;
@@ -45,6 +54,8 @@ interface Claim {
 export class CronLockExplorer implements OnModuleInit {
   /** Lock names bound in this app, for `inspect()`. */
   readonly jobNames = new Set<string>();
+  /** @internal The first instance bound under each lock name, for runLockedJob(). */
+  readonly boundJobs = new Map<string, BoundJob>();
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
@@ -90,6 +101,9 @@ export class CronLockExplorer implements OnModuleInit {
         }
         bindJob(instance, methodKey, method, binding);
         this.jobNames.add(binding.job.name);
+        if (!this.boundJobs.has(binding.job.name)) {
+          this.boundJobs.set(binding.job.name, { instance, methodKey, method, binding });
+        }
       }
     }
     if (needsScheduler !== undefined && !this.hasScheduler()) {
@@ -145,6 +159,7 @@ export class CronLockExplorer implements OnModuleInit {
         minHold,
         renew: options.renew ?? true,
         markerTtl: Math.max(MIN_MARKER_TTL_MS, 2 * period),
+        ...(period > 0 ? { periodMs: period } : {}),
       },
     };
   }

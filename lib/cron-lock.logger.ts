@@ -89,6 +89,11 @@ export class CronLockLogger {
     this.error(`${label(name, at)} (fence ${fence}): ${message}`);
   }
 
+  /** An alert (see `CronLockAlert`): always at error level, so log-based paging sees it. */
+  alert(message: string): void {
+    this.error(message);
+  }
+
   shutdownTimeout(message: string): void {
     this.logger?.warn(message, LOG_CONTEXT);
   }
@@ -103,6 +108,10 @@ export class CronLockLogger {
 
   warn(message: string): void {
     this.logger?.warn(message, LOG_CONTEXT);
+  }
+
+  debug(message: string): void {
+    this.logger?.debug?.(message, LOG_CONTEXT);
   }
 
   private error(message: string, stack?: string): void {

@@ -51,6 +51,24 @@ export const LOCK_LOST = (name: string, why: string): string =>
   `Lock of job "${name}" was lost (${why}): another instance may now run it. ` +
   `Stop side effects, or guard them with ctx.fencingToken.`;
 
+export const ALERT_MISSED_SUCCESS = (
+  name: string,
+  missed: number,
+  periodMs: number,
+  lastSuccessAt: number | null,
+): string =>
+  `ALERT job "${name}": no successful run for ${missed} occurrences in a row (period ${periodMs}ms; ` +
+  `last success ${lastSuccessAt === null ? 'never seen' : new Date(lastSuccessAt).toISOString()}). ` +
+  `Check its failures, or whether it runs at all.`;
+
+export const ALERT_STORE_FAILURES = (name: string, failures: number, error: string): string =>
+  `ALERT job "${name}": the lock store failed ${failures} acquisitions in a row on this instance ` +
+  `(last error: ${error}). Check that Redis is reachable.`;
+
+export const ALERT_LOST = (name: string, reason: string, fencingToken: number): string =>
+  `ALERT job "${name}": a run lost its lock (${reason}, fence ${fencingToken}); ` +
+  `another instance may have run it at the same time.`;
+
 export const SHUTDOWN_TIMEOUT = (name: string, timeout: number): string =>
   `Job "${name}" was still running ${timeout}ms after shutdown began; its signal is aborted and its lock left to expire.`;
 
@@ -67,3 +85,40 @@ function describeValue(value: unknown): string {
 export const SCHEDULE_MODULE_MISSING = (job: string): string =>
   `${job} is decorated with @LockedCron but ScheduleModule is not imported, so it would never run. ` +
   `Fix: add ScheduleModule.forRoot() to the imports of your root module.`;
+
+const NOT_LOCKED_FIX =
+  'Fix: call it only from a @LockedCron/@CronLock method or a CronLockService.run() callback, ' +
+  'or from code they await; in a test, run the job with runLockedJob() from nestjs-cron-lock/testing.';
+
+export const NOT_LOCKED = (): string =>
+  `assertLocked(): this code is not running under a cron lock. ${NOT_LOCKED_FIX}`;
+
+export const ASYNC_CONTEXT_OFF = (): string =>
+  `assertLocked(): runs are not tracked, so no code can be shown to run under a cron lock. ` +
+  `Fix: set asyncContext: true in the CronLockModule options (off by default: on Node 20 and 22, ` +
+  `AsyncLocalStorage slows down every promise of the process).`;
+
+export const RUNNING_UNLOCKED = (name: string): string =>
+  `assertLocked(): job "${name}" is running without its lock (the lock store failed and ` +
+  `onStoreError is 'run'). Fix: use onStoreError: 'skip' for jobs that must never run unlocked.`;
+
+export const LOCKED_RUN_ENDED = (name: string): string =>
+  `assertLocked(): the locked run of "${name}" has already ended; this code was started by it ` +
+  `but outlived it (e.g. a timer or a promise nobody awaited). Fix: await that work inside the job.`;
+
+export const TLS_WITHOUT_REDISS = (): string =>
+  `CronLockModule: option redis.tls is set but redis.url is a plain redis:// URL, so ioredis would speak TLS to a plain port. ` +
+  `Fix: use the rediss:// URL of the TLS port, or remove tls.`;
+
+export const TLS_VERIFICATION_OFF = (): string =>
+  `Redis TLS certificate verification is OFF for the lock connection (tls.rejectUnauthorized: false): ` +
+  `traffic is encrypted, but anyone on the network path can impersonate the server. ` +
+  `Fix: pass the server's CA certificate as tls.ca instead, when your provider gives it.`;
+
+export const EVICTION_POLICY_RISK = (policy: string): string =>
+  /^volatile-/i.test(policy)
+    ? `Redis maxmemory-policy is ${policy}: it evicts keys that have an expiry, and every lock key has one, ` +
+      `so under memory pressure a held lock or an occurrence marker may vanish and a job run twice. ` +
+      `Fix: CONFIG SET maxmemory-policy noeviction (or a Redis of its own for the locks).`
+    : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict a held lock or an occurrence marker, ` +
+      `so a job may run twice. Fix: CONFIG SET maxmemory-policy noeviction (or a Redis of its own for the locks).`;

@@ -7,6 +7,7 @@ import {
   DEFAULT_TTL_MS,
   KEY_PREFIX_PATTERN,
 } from './cron-lock.constants.js';
+import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
 import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
@@ -16,7 +17,9 @@ import type {
 } from './interfaces/cron-lock-module-options.interface.js';
 import type { LockStore } from './interfaces/lock-store.interface.js';
 import { MemoryLockStore } from './stores/memory-lock.store.js';
+import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis-connection.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
+import { tlsSettingsProblem } from './stores/redis/tls.js';
 import { parseDuration } from './utils/duration.js';
 import { redactLooseUrl } from './utils/redact.js';
 
@@ -33,6 +36,10 @@ export interface ResolvedCronLockOptions {
   shutdownTimeout: number;
   logger: LoggerService | null;
   instanceId: string;
+  /** Alert thresholds, or `null` when `alerts: false`. */
+  alerts: ResolvedAlertOptions | null;
+  /** Whether each run is entered as an AsyncLocalStorage scope (for `assertLocked()`). */
+  asyncContext: boolean;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -44,6 +51,8 @@ const KNOWN_OPTIONS = new Set([
   'shutdownTimeout',
   'logger',
   'instanceId',
+  'alerts',
+  'asyncContext',
 ]);
 
 /**
@@ -117,7 +126,25 @@ export function resolveModuleOptions(
   if (options.redis !== undefined && options.store !== undefined) {
     throw new CronLockConfigError(REDIS_AND_STORE());
   }
-  const base = { keyPrefix, defaultTtl, onStoreError, shutdownTimeout, logger, instanceId };
+  const alerts = resolveAlertOptions(options.alerts);
+
+  const asyncContext = options.asyncContext ?? false;
+  if (typeof asyncContext !== 'boolean') {
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION('asyncContext', 'true or false', asyncContext),
+    );
+  }
+
+  const base = {
+    keyPrefix,
+    defaultTtl,
+    onStoreError,
+    shutdownTimeout,
+    logger,
+    instanceId,
+    alerts,
+    asyncContext,
+  };
 
   if (options.store !== undefined) {
     if (!isLockStore(options.store)) {
@@ -165,9 +192,29 @@ function createRedisStore(
         redis,
       ),
     );
+  } else if (!isRedisClient(redis)) {
+    checkConnectionOptions(redis);
   }
   // An existing client is reused as is: RedisLockStore never closes a client it did not create.
   return new RedisLockStore(redis, { keyPrefix, logger: logger ?? false });
+}
+
+/** `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, and TLS settings that fit it. */
+function checkConnectionOptions(options: RedisConnectionOptions): void {
+  const { url } = options;
+  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\/./i.test(url))) {
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION(
+        'redis.url',
+        'a redis:// or rediss:// URL',
+        typeof url === 'string' ? redactLooseUrl(url) : url,
+      ),
+    );
+  }
+  const problem = tlsSettingsProblem(options);
+  if (problem !== undefined) {
+    throw new CronLockConfigError(problem);
+  }
 }
 
 function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService | null {

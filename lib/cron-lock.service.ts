@@ -8,7 +8,11 @@ import {
 } from '@nestjs/common';
 import { CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import type { CronLockEventName, CronLockListener } from './cron-lock.events.js';
+import type {
+  CronLockAnyListener,
+  CronLockEventName,
+  CronLockListener,
+} from './cron-lock.events.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockedRunResult } from './cron-lock.interceptor.js';
@@ -16,6 +20,7 @@ import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.m
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
+import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { parseDuration } from './utils/duration.js';
 import { describeStoreError } from './utils/redact.js';
 
@@ -44,10 +49,23 @@ export interface LockInspection {
   holder: string | null;
   /** Milliseconds before the lock expires, or `null` when free. */
   ttlLeft: number | null;
-  /** The last occurrence claimed, across all instances. */
+  /**
+   * The last occurrence claimed, across all instances: the one in progress while the lock is
+   * held, else the last one run.
+   */
   lastTick: Date | null;
   /** The last fencing token handed out. */
   fencingToken: number | null;
+  /** When the last successful run ended, across all instances; `null` if none is known. */
+  lastSuccessAt: Date | null;
+  /** How long the last successful run took, in ms; `null` if none is known. */
+  lastDurationMs: number | null;
+  /** Runs that failed in a row since the last success, across all instances. */
+  consecutiveFailures: number;
+  /** How the last run that reported ended; `null` if none is known. */
+  lastOutcome: 'completed' | 'failed' | null;
+  /** When the last run that reported ended (success or failure); `null` if none is known. */
+  lastFinishedAt: Date | null;
   /** Whether the job is running on this instance now. */
   runningHere: boolean;
 }
@@ -97,7 +115,9 @@ export class CronLockService
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
     const label = `CronLockService.run("${String(name)}")`;
-    if (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name)) {
+    // manualNames holds only names that passed this check: skip the pattern for those.
+    const knownName = this.manualNames.has(name);
+    if (!knownName && (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name))) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
     }
     const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
@@ -118,7 +138,9 @@ export class CronLockService
         `${label}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`,
       );
     }
-    this.manualNames.add(name);
+    if (!knownName) {
+      this.manualNames.add(name);
+    }
     return this.interceptor.execute(
       { name, ttl, minHold, renew: options.renew ?? true },
       scheduledAt,
@@ -151,6 +173,27 @@ export class CronLockService
     this.interceptor.events.off(event, listener);
   }
 
+  /**
+   * Listens to every event, with its name (`{ event, payload }`), including events added in
+   * later versions: for forwarding them all to another bus. Returns a function that stops it.
+   */
+  onAny(listener: CronLockAnyListener): () => void {
+    return this.interceptor.events.onAny(listener);
+  }
+
+  /**
+   * Names of the jobs whose lock this instance holds right now (running, lock not lost). Read
+   * in memory, no store round trip: cheap enough for a metrics scrape.
+   */
+  get heldLocks(): string[] {
+    return this.interceptor.heldLockNames();
+  }
+
+  /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
+  ping(): Promise<number> {
+    return this.options.store.ping();
+  }
+
   /** @internal Says which store is in use, once, so a fallback to memory is never silent. */
   async onApplicationBootstrap(): Promise<void> {
     const { storeKind, store } = this.options;
@@ -171,6 +214,10 @@ export class CronLockService
       this.logger.warn(
         `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
       );
+    }
+    if (store instanceof RedisLockStore) {
+      // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
+      await store.checkDeployment();
     }
   }
 
@@ -202,7 +249,17 @@ export class CronLockService
       ttlLeft: state.ttlLeft,
       lastTick: state.lastTick === null ? null : new Date(state.lastTick),
       fencingToken: state.fencingToken,
+      // `?? null`: a custom store written before these fields existed leaves them out.
+      lastSuccessAt: dateOrNull(state.lastSuccessAt),
+      lastDurationMs: state.lastDurationMs ?? null,
+      consecutiveFailures: state.consecutiveFailures ?? 0,
+      lastOutcome: state.lastOutcome ?? null,
+      lastFinishedAt: dateOrNull(state.lastFinishedAt),
       runningHere: this.interceptor.runningNames().includes(name),
     };
   }
+}
+
+function dateOrNull(ms: number | null | undefined): Date | null {
+  return ms === null || ms === undefined ? null : new Date(ms);
 }

@@ -25,6 +25,8 @@ export class AppModule {
             keyPrefix: 'cron-lock-sample',
             // On app.close(), wait this long for a running job before aborting its signal.
             shutdownTimeout: '5s',
+            // ReportsService.saveTotals() calls assertLocked(), which needs the run's scope.
+            asyncContext: true,
           }),
         }),
       ],

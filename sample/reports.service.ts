@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CronExpression } from '@nestjs/schedule';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockedCron, type LockContext } from 'nestjs-cron-lock';
+import { assertLocked, LockedCron, type LockContext } from 'nestjs-cron-lock';
 
 /** How long the long job works, in steps; longer than its ttl, so the lock must be renewed. */
 const LONG_JOB_STEPS = 6;
@@ -18,8 +18,22 @@ export class ReportsService {
    * the lock would then expire after 5 s instead of blocking the job forever.
    */
   @LockedCron(CronExpression.EVERY_SECOND, { name: 'quick', ttl: '5s' })
-  async refreshTotals(ctx: LockContext): Promise<void> {
+  async refreshTotals(ctx: LockContext): Promise<number> {
     await sleep(20 + Math.random() * 80, undefined, { signal: ctx.signal });
+    return this.saveTotals();
+  }
+
+  /**
+   * Stands for the write a real job ends with. `assertLocked()` guarantees it runs under the
+   * job's lock, whoever calls it (it throws outside a locked run, or once the lock is lost), and
+   * gives it the fencing token to send along, so a downstream store can reject a stale holder.
+   *
+   * @returns the fencing token the write was made with.
+   */
+  private async saveTotals(): Promise<number> {
+    const { fencingToken } = assertLocked();
+    // e.g. UPDATE totals SET … , fence = $fencingToken WHERE fence < $fencingToken
+    return fencingToken;
   }
 
   /**

@@ -3,7 +3,8 @@
 //   node --import ./scripts/register-ts.mjs sample/main.ts
 //
 // - relative `./x.js` specifiers resolve to `./x.ts` when that file exists (NodeNext style imports);
-// - the bare specifier `nestjs-cron-lock` resolves to this repository's `lib/index.ts`;
+// - the bare specifier `nestjs-cron-lock` resolves to this repository's `lib/index.ts`, and its
+//   subpaths (`nestjs-cron-lock/testing`) to `lib/<subpath>/index.ts`;
 // - `.ts` / `.mts` files are transpiled with @swc/core (legacy decorators + decorator metadata,
 //   ES2022, ES modules, inline source maps). No type checking: use `npm run typecheck` for that.
 //
@@ -51,6 +52,15 @@ function inNodeModules(url) {
 export async function resolve(specifier, context, nextResolve) {
   if (specifier === PACKAGE_NAME) {
     return { url: packageEntry, format: 'module', shortCircuit: true };
+  }
+  // Subpath exports: `nestjs-cron-lock/testing` → lib/testing/index.ts.
+  const subpath = /^nestjs-cron-lock\/([a-z-]+)$/.exec(specifier);
+  if (subpath) {
+    return {
+      url: new URL(`lib/${subpath[1]}/index.ts`, repoRoot).href,
+      format: 'module',
+      shortCircuit: true,
+    };
   }
 
   const parent = context.parentURL;

@@ -5,6 +5,14 @@ import { occurrenceAt } from '../utils/occurrence.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
+/** The method each locked replacement wraps, so runLockedJob() (testing) can pick the occurrence. */
+const originals = new WeakMap<object, AnyMethod>();
+
+/** The undecorated method behind a locked one, or `undefined` for any other function. */
+export function originalMethodOf(locked: object): AnyMethod | undefined {
+  return originals.get(locked);
+}
+
 /**
  * Replaces a method by one that runs it under its lock. The lock is looked up per instance
  * at call time (see cron-lock.bindings.ts), so the replacement can be installed when the class
@@ -33,6 +41,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
     return result.ran ? result.value : undefined;
   };
   Object.defineProperty(locked, 'name', { value: original.name, configurable: true });
+  originals.set(locked, original);
   for (const key of Reflect.getMetadataKeys(original) as unknown[]) {
     Reflect.defineMetadata(key, Reflect.getMetadata(key, original), locked);
   }

@@ -1,5 +1,6 @@
 import type { LoggerService, ModuleMetadata, Type } from '@nestjs/common';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisConnectionOptions } from '../stores/redis/redis-connection.js';
 import type { Duration } from '../utils/duration.js';
 import type { LockStore } from './lock-store.interface.js';
 
@@ -19,11 +20,12 @@ export type StoreErrorPolicy = 'skip' | 'run';
  */
 export interface CronLockModuleOptions {
   /**
-   * The Redis to lock in: a URL (`redis://`, `rediss://`), ioredis options, or an existing
-   * `Redis`/`Cluster` client (reused and never closed by the module). Exclusive with `store`.
+   * The Redis to lock in: a URL (`redis://`, `rediss://`), ioredis options (optionally with a
+   * `url`, e.g. `{ url: 'rediss://…', tls: { ca } }`), or an existing `Redis`/`Cluster` client
+   * (reused and never closed by the module). Exclusive with `store`.
    * With neither, the module uses a {@link MemoryLockStore} (one process only) and says so.
    */
-  redis?: string | RedisOptions | Redis | Cluster;
+  redis?: string | RedisConnectionOptions | Redis | Cluster;
   /** A custom {@link LockStore}, e.g. a {@link MemoryLockStore} in tests. Exclusive with `redis`. */
   store?: LockStore;
   /**
@@ -44,6 +46,39 @@ export interface CronLockModuleOptions {
   logger?: LoggerService | false;
   /** This instance's name in logs and `inspect()`. Default `<hostname>:<pid>:<random>`. */
   instanceId?: string;
+  /**
+   * When to raise an `alert` event and an error log line: a job without a success for
+   * `missedPeriods` occurrences, `storeFailures` failed acquisitions in a row, a lost lock.
+   * Default `{ missedPeriods: 3, storeFailures: 3 }`; `false` turns alerting off.
+   */
+  alerts?: CronLockAlertOptions | false;
+  /**
+   * Enter every run as an `AsyncLocalStorage` scope, so that `assertLocked()` and
+   * `currentLockContext()` find the run the calling code belongs to. Default `false`: on Node 20
+   * and 22, once any `AsyncLocalStorage` scope is entered, every promise of the process costs
+   * more (a process that already uses one, for tracing or request context, pays nothing extra).
+   */
+  asyncContext?: boolean;
+}
+
+/**
+ * Thresholds of the `alerts` module option. Each condition alerts once per episode per job on
+ * each instance that observes it.
+ *
+ * @publicApi
+ */
+export interface CronLockAlertOptions {
+  /**
+   * Alert when this many occurrences in a row of a scheduled job went by without a successful
+   * run anywhere in the fleet (counted from the last success recorded in the store, or from the
+   * first occurrence this instance saw). A whole number ≥ 1. Default 3.
+   */
+  missedPeriods?: number;
+  /**
+   * Alert when this many acquisitions in a row of one job failed with a store error on this
+   * instance. A whole number ≥ 1. Default 3.
+   */
+  storeFailures?: number;
 }
 
 /**

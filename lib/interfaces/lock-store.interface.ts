@@ -23,9 +23,21 @@ export interface AcquireRequest {
   instanceId: string;
 }
 
+/**
+ * What the store knows about the job's last successful run, read in the same step as an
+ * acquisition so that every instance can tell "no success for N periods" without another
+ * round trip. Optional: a custom store that does not record outcomes may leave it out (alerting
+ * then counts from the first time this instance saw the job).
+ */
+export interface AcquireHistory {
+  /** When the last successful run of the job ended (ms since epoch), fleet-wide; `null` if never. */
+  lastSuccessAt?: number | null;
+}
+
 /** The store's answer to an {@link AcquireRequest}. */
 export type AcquireResult =
-  { acquired: true; fencingToken: number } | { acquired: false; reason: 'held' | 'tick-done' };
+  | ({ acquired: true; fencingToken: number } & AcquireHistory)
+  | ({ acquired: false; reason: 'held' | 'tick-done' } & AcquireHistory);
 
 /** Extends a held lock to `ttl` ms from now, only if `token` still owns it. */
 export interface RenewRequest {
@@ -37,6 +49,16 @@ export interface RenewRequest {
 /** `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`). */
 export type RenewResult = { renewed: true } | { renewed: false; reason: 'expired' | 'taken' };
 
+/** How a run ended, recorded fleet-wide by the release that follows it. */
+export interface RunOutcome {
+  /** `completed` when the job returned, `failed` when it threw. */
+  status: 'completed' | 'failed';
+  /** How long the job ran, in ms. */
+  durationMs: number;
+  /** When it ended, in ms since epoch (the instance's wall clock). */
+  finishedAt: number;
+}
+
 /** Frees a lock, only if `token` still owns it. */
 export interface ReleaseRequest {
   name: string;
@@ -46,6 +68,12 @@ export interface ReleaseRequest {
    * by itself. 0 or absent deletes it now.
    */
   keepFor?: number;
+  /**
+   * How the run ended. Recorded in the job's state in the same step as the release, whether or
+   * not the lock was still ours (a run whose lock was lost still happened). Absent for a release
+   * that ends no run (e.g. freeing what an unanswered acquire may have taken).
+   */
+  outcome?: RunOutcome;
 }
 
 /** What the store knows about one job, for `inspect()`. */
@@ -60,6 +88,16 @@ export interface StoredLockState {
   lastTick: number | null;
   /** The last fencing token handed out, or `null` if none is known. */
   fencingToken: number | null;
+  /** When the last successful run ended (ms since epoch), or `null` if none is known. */
+  lastSuccessAt: number | null;
+  /** How long the last successful run took (ms), or `null` if none is known. */
+  lastDurationMs: number | null;
+  /** Runs that failed in a row since the last success (0 after a success or with no history). */
+  consecutiveFailures: number;
+  /** How the last recorded run ended, or `null` if none is known. */
+  lastOutcome: 'completed' | 'failed' | null;
+  /** When the last recorded run ended (ms since epoch), or `null` if none is known. */
+  lastFinishedAt: number | null;
 }
 
 /**

@@ -5,6 +5,7 @@ import type {
   ReleaseRequest,
   RenewRequest,
   RenewResult,
+  RunOutcome,
   StoredLockState,
 } from '../interfaces/lock-store.interface.js';
 
@@ -17,6 +18,23 @@ interface MemoryLock {
 interface MemoryJobState {
   lastTick: number | null;
   fencingToken: number;
+  lastSuccessAt: number | null;
+  lastDurationMs: number | null;
+  consecutiveFailures: number;
+  lastOutcome: 'completed' | 'failed' | null;
+  lastFinishedAt: number | null;
+}
+
+function emptyJobState(): MemoryJobState {
+  return {
+    lastTick: null,
+    fencingToken: 0,
+    lastSuccessAt: null,
+    lastDurationMs: null,
+    consecutiveFailures: 0,
+    lastOutcome: null,
+    lastFinishedAt: null,
+  };
 }
 
 /**
@@ -37,16 +55,17 @@ export class MemoryLockStore implements LockStore {
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const state = this.jobs.get(request.name) ?? { lastTick: null, fencingToken: 0 };
+    const state = this.jobs.get(request.name) ?? emptyJobState();
+    const lastSuccessAt = state.lastSuccessAt;
     if (
       request.scheduledAt !== undefined &&
       state.lastTick !== null &&
       state.lastTick >= request.scheduledAt
     ) {
-      return { acquired: false, reason: 'tick-done' };
+      return { acquired: false, reason: 'tick-done', lastSuccessAt };
     }
     if (this.liveLock(request.name)) {
-      return { acquired: false, reason: 'held' };
+      return { acquired: false, reason: 'held', lastSuccessAt };
     }
     state.fencingToken += 1;
     if (request.scheduledAt !== undefined) {
@@ -58,7 +77,7 @@ export class MemoryLockStore implements LockStore {
       holder: request.instanceId,
       expiresAt: this.now() + request.ttl,
     });
-    return { acquired: true, fencingToken: state.fencingToken };
+    return { acquired: true, fencingToken: state.fencingToken, lastSuccessAt };
   }
 
   async renew(request: RenewRequest): Promise<RenewResult> {
@@ -74,6 +93,9 @@ export class MemoryLockStore implements LockStore {
   }
 
   async release(request: ReleaseRequest): Promise<boolean> {
+    if (request.outcome) {
+      this.recordOutcome(request.name, request.outcome);
+    }
     const lock = this.liveLock(request.name);
     if (!lock || lock.token !== request.token) {
       return false;
@@ -95,6 +117,11 @@ export class MemoryLockStore implements LockStore {
       ttlLeft: lock ? Math.max(0, Math.round(lock.expiresAt - this.now())) : null,
       lastTick: state?.lastTick ?? null,
       fencingToken: state && state.fencingToken > 0 ? state.fencingToken : null,
+      lastSuccessAt: state?.lastSuccessAt ?? null,
+      lastDurationMs: state?.lastDurationMs ?? null,
+      consecutiveFailures: state?.consecutiveFailures ?? 0,
+      lastOutcome: state?.lastOutcome ?? null,
+      lastFinishedAt: state?.lastFinishedAt ?? null,
     };
   }
 
@@ -104,6 +131,24 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     // Nothing to free; the maps go with the instance.
+  }
+
+  /** Same rules as the Redis release script: see `stores/redis/release.ts`. */
+  private recordOutcome(name: string, outcome: RunOutcome): void {
+    const state = this.jobs.get(name) ?? emptyJobState();
+    const finishedAt = Math.round(outcome.finishedAt);
+    if (outcome.status === 'completed') {
+      if (state.lastSuccessAt === null || finishedAt >= state.lastSuccessAt) {
+        state.lastSuccessAt = finishedAt;
+        state.lastDurationMs = Math.round(outcome.durationMs);
+      }
+      state.consecutiveFailures = 0;
+    } else {
+      state.consecutiveFailures += 1;
+    }
+    state.lastOutcome = outcome.status;
+    state.lastFinishedAt = finishedAt;
+    this.jobs.set(name, state);
   }
 
   /** The lock of `name` if it has not expired; expired entries are dropped on the way. */

@@ -18,6 +18,15 @@ const MINUTE = 60_000;
 /** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
 const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
 
+/** The run history of a job whose runs never reported an outcome. */
+const NO_HISTORY = {
+  lastSuccessAt: null,
+  lastDurationMs: null,
+  consecutiveFailures: 0,
+  lastOutcome: null,
+  lastFinishedAt: null,
+};
+
 const tinyYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleepUpTo = (maxMs: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (maxMs + 1))));
@@ -65,7 +74,7 @@ export function describeLockStoreContract(
 
       it('refuses a second acquisition under another token as held', async () => {
         expect((await acquire('job', newToken())).acquired).toBe(true);
-        expect(await acquire('job', newToken(), { instanceId: 'instance-b' })).toEqual({
+        expect(await acquire('job', newToken(), { instanceId: 'instance-b' })).toMatchObject({
           acquired: false,
           reason: 'held',
         });
@@ -74,7 +83,7 @@ export function describeLockStoreContract(
       it('refuses a second acquisition under the same token as held (no re-entry)', async () => {
         const token = newToken();
         expect((await acquire('job', token)).acquired).toBe(true);
-        expect(await acquire('job', token)).toEqual({ acquired: false, reason: 'held' });
+        expect(await acquire('job', token)).toMatchObject({ acquired: false, reason: 'held' });
       });
 
       it('keeps the locks of different names independent', async () => {
@@ -93,7 +102,7 @@ export function describeLockStoreContract(
 
       it('lets another owner retake a lock whose ttl ran out', async () => {
         expect((await acquire('job', newToken(), { ttl: 400 })).acquired).toBe(true);
-        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+        expect(await acquire('job', newToken())).toMatchObject({ acquired: false, reason: 'held' });
         const retaken = await waitFor(
           async () => {
             const result = await acquire('job', newToken(), { instanceId: 'instance-b' });
@@ -174,7 +183,7 @@ export function describeLockStoreContract(
         const owner = newToken();
         await acquire('job', owner);
         expect(await store.release({ name: 'job', token: newToken() })).toBe(false);
-        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+        expect(await acquire('job', newToken())).toMatchObject({ acquired: false, reason: 'held' });
         expect((await store.inspect('job')).holder).toBe('instance-a');
         expect(await store.release({ name: 'job', token: owner })).toBe(true);
       });
@@ -214,7 +223,7 @@ export function describeLockStoreContract(
         expect(kept.holder).toBe('instance-a');
         expect(kept.ttlLeft).toBeGreaterThan(0);
         expect(kept.ttlLeft).toBeLessThanOrEqual(600);
-        expect(await acquire('job', newToken())).toEqual({ acquired: false, reason: 'held' });
+        expect(await acquire('job', newToken())).toMatchObject({ acquired: false, reason: 'held' });
 
         await waitFor(
           async () => (await acquire('job', newToken(), { instanceId: 'instance-b' })).acquired,
@@ -238,14 +247,16 @@ export function describeLockStoreContract(
         await store.release({ name: 'job', token });
         expect(
           await acquire('job', newToken(), { scheduledAt: OCCURRENCE, instanceId: 'instance-b' }),
-        ).toEqual({ acquired: false, reason: 'tick-done' });
+        ).toMatchObject({ acquired: false, reason: 'tick-done' });
       });
 
       it('refuses an earlier occurrence as tick-done', async () => {
         const token = newToken();
         await acquire('job', token, { scheduledAt: OCCURRENCE });
         await store.release({ name: 'job', token });
-        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE - MINUTE })).toEqual({
+        expect(
+          await acquire('job', newToken(), { scheduledAt: OCCURRENCE - MINUTE }),
+        ).toMatchObject({
           acquired: false,
           reason: 'tick-done',
         });
@@ -253,7 +264,7 @@ export function describeLockStoreContract(
 
       it('refuses a done occurrence as tick-done even while the lock is held', async () => {
         await acquire('job', newToken(), { scheduledAt: OCCURRENCE });
-        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE })).toEqual({
+        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE })).toMatchObject({
           acquired: false,
           reason: 'tick-done',
         });
@@ -274,7 +285,9 @@ export function describeLockStoreContract(
       it('refuses a later occurrence as held while the previous run holds the lock, without claiming it', async () => {
         const owner = newToken();
         await acquire('job', owner, { scheduledAt: OCCURRENCE });
-        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE })).toEqual({
+        expect(
+          await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE }),
+        ).toMatchObject({
           acquired: false,
           reason: 'held',
         });
@@ -348,6 +361,7 @@ export function describeLockStoreContract(
           ttlLeft: null,
           lastTick: null,
           fencingToken: null,
+          ...NO_HISTORY,
         });
       });
 
@@ -376,7 +390,154 @@ export function describeLockStoreContract(
           ttlLeft: null,
           lastTick: OCCURRENCE,
           fencingToken: result.fencingToken,
+          ...NO_HISTORY,
         });
+      });
+    });
+
+    describe('run outcomes', () => {
+      const FINISHED = Date.UTC(2025, 0, 15, 10, 0, 5);
+
+      it('records a success with its release: time, duration, outcome, failures reset', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        expect(
+          await store.release({
+            name: 'job',
+            token,
+            outcome: { status: 'completed', durationMs: 1_234, finishedAt: FINISHED },
+          }),
+        ).toBe(true);
+        expect(await store.inspect('job')).toMatchObject({
+          holder: null,
+          lastSuccessAt: FINISHED,
+          lastDurationMs: 1_234,
+          consecutiveFailures: 0,
+          lastOutcome: 'completed',
+          lastFinishedAt: FINISHED,
+        });
+      });
+
+      it('counts failures in a row, keeps the last success, and resets on the next success', async () => {
+        const run = async (
+          status: 'completed' | 'failed',
+          finishedAt: number,
+          durationMs = 10,
+        ): Promise<void> => {
+          const token = newToken();
+          expect((await acquire('job', token)).acquired).toBe(true);
+          await store.release({ name: 'job', token, outcome: { status, durationMs, finishedAt } });
+        };
+        await run('completed', FINISHED, 50);
+        await run('failed', FINISHED + 1_000);
+        await run('failed', FINISHED + 2_000);
+        await run('failed', FINISHED + 3_000);
+        expect(await store.inspect('job')).toMatchObject({
+          lastSuccessAt: FINISHED,
+          lastDurationMs: 50,
+          consecutiveFailures: 3,
+          lastOutcome: 'failed',
+          lastFinishedAt: FINISHED + 3_000,
+        });
+
+        await run('completed', FINISHED + 4_000, 70);
+        expect(await store.inspect('job')).toMatchObject({
+          lastSuccessAt: FINISHED + 4_000,
+          lastDurationMs: 70,
+          consecutiveFailures: 0,
+          lastOutcome: 'completed',
+          lastFinishedAt: FINISHED + 4_000,
+        });
+      });
+
+      it('records the outcome of a run whose lock was lost, and frees nothing', async () => {
+        const lost = newToken();
+        await acquire('job', lost, { ttl: 150 });
+        const other = newToken();
+        await waitFor(
+          async () => (await acquire('job', other, { instanceId: 'instance-b' })).acquired,
+          { timeout: 10_000, interval: 25, message: 'another owner to take the expired lock' },
+        );
+        expect(
+          await store.release({
+            name: 'job',
+            token: lost,
+            outcome: { status: 'failed', durationMs: 500, finishedAt: FINISHED },
+          }),
+        ).toBe(false);
+        expect(await store.inspect('job')).toMatchObject({
+          holder: 'instance-b',
+          consecutiveFailures: 1,
+          lastOutcome: 'failed',
+          lastFinishedAt: FINISHED,
+          lastSuccessAt: null,
+        });
+      });
+
+      it('never moves the last success back to an earlier time', async () => {
+        for (const finishedAt of [FINISHED + 5_000, FINISHED]) {
+          const token = newToken();
+          await acquire('job', token);
+          await store.release({
+            name: 'job',
+            token,
+            outcome: { status: 'completed', durationMs: finishedAt - FINISHED, finishedAt },
+          });
+        }
+        expect(await store.inspect('job')).toMatchObject({
+          lastSuccessAt: FINISHED + 5_000,
+          lastDurationMs: 5_000,
+          consecutiveFailures: 0,
+        });
+      });
+
+      it('records nothing for a release without an outcome', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({ name: 'job', token });
+        expect(await store.inspect('job')).toMatchObject(NO_HISTORY);
+      });
+
+      it('keeps the occurrence marker and the fencing token when it records an outcome', async () => {
+        const token = newToken();
+        const first = await acquire('job', token, { scheduledAt: OCCURRENCE });
+        await store.release({
+          name: 'job',
+          token,
+          outcome: { status: 'failed', durationMs: 1, finishedAt: FINISHED },
+        });
+        expect(await acquire('job', newToken(), { scheduledAt: OCCURRENCE })).toMatchObject({
+          acquired: false,
+          reason: 'tick-done',
+        });
+        const next = await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE });
+        expect(next.acquired).toBe(true);
+        if (first.acquired && next.acquired) {
+          expect(next.fencingToken).toBeGreaterThan(first.fencingToken);
+        }
+      });
+
+      it('answers every acquisition (acquired, held, tick-done) with the last success time', async () => {
+        const fresh = await acquire('job', newToken(), { scheduledAt: OCCURRENCE });
+        expect(fresh.acquired).toBe(true);
+        expect(fresh.lastSuccessAt ?? null).toBeNull();
+
+        const owner = newToken();
+        await acquire('other', owner, { scheduledAt: OCCURRENCE });
+        await store.release({
+          name: 'other',
+          token: owner,
+          outcome: { status: 'completed', durationMs: 3, finishedAt: FINISHED },
+        });
+        const holder = newToken();
+        const acquired = await acquire('other', holder, { scheduledAt: OCCURRENCE + MINUTE });
+        expect(acquired).toMatchObject({ acquired: true, lastSuccessAt: FINISHED });
+        expect(
+          await acquire('other', newToken(), { scheduledAt: OCCURRENCE + 2 * MINUTE }),
+        ).toMatchObject({ acquired: false, reason: 'held', lastSuccessAt: FINISHED });
+        expect(
+          await acquire('other', newToken(), { scheduledAt: OCCURRENCE + MINUTE }),
+        ).toMatchObject({ acquired: false, reason: 'tick-done', lastSuccessAt: FINISHED });
       });
     });
 

@@ -17,7 +17,7 @@ describe('MemoryLockStore specifics', () => {
     expect((await store.inspect('job')).ttlLeft).toBe(1);
     expect(
       await store.acquire({ name: 'job', token: newToken(), ttl: 500, instanceId: 'b' }),
-    ).toEqual({ acquired: false, reason: 'held' });
+    ).toMatchObject({ acquired: false, reason: 'held' });
     now += 1;
     expect(await store.renew({ name: 'job', token, ttl: 500 })).toEqual({
       renewed: false,

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort, startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { describeLockStoreContract, newToken } from './lock-store.contract.js';
+import { crc16, keySlot } from '../support/key-slot.js';
 
 describeLockStoreContract('RedisLockStore', async () => {
   const store = new RedisLockStore(testRedisUrl(), {
@@ -13,30 +14,6 @@ describeLockStoreContract('RedisLockStore', async () => {
   });
   return { store, close: () => store.close() };
 });
-
-/** CRC16/XMODEM, the checksum Redis Cluster maps keys to slots with. */
-function crc16(input: string): number {
-  let crc = 0;
-  for (const byte of Buffer.from(input, 'utf8')) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc;
-}
-
-/** The cluster slot of a key, hash tags included (the rules of CLUSTER KEYSLOT). */
-function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) {
-      return crc16(key.slice(open + 1, close)) % 16_384;
-    }
-  }
-  return crc16(key) % 16_384;
-}
 
 async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -107,6 +84,95 @@ describe('RedisLockStore on a real Redis', () => {
       expect(pttl, `PTTL of ${key}`).toBeGreaterThan(0);
     }
     expect(await admin.type(`${prefix}:{released}:state`)).toBe('hash');
+  });
+
+  it('records an outcome on a lost state hash with an expiry, and keeps tokens increasing', async () => {
+    const prefix = uniquePrefix('outcome');
+    const store = newStore(prefix);
+    const { state } = store.keysOf('job');
+    const token = newToken();
+    const first = await store.acquire({ name: 'job', token, ttl: 60_000, instanceId: 'a' });
+    expect(first.acquired).toBe(true);
+
+    // The state hash vanishes mid-run (eviction, data loss): the release re-creates it with the
+    // outcome, and must give it an expiry and leave the fencing token to the clock seed.
+    await admin.del(state);
+    const finishedAt = Date.now();
+    await store.release({
+      name: 'job',
+      token,
+      outcome: { status: 'completed', durationMs: 12, finishedAt },
+    });
+    expect(await admin.hgetall(state)).toEqual({
+      ok_at: String(finishedAt),
+      ok_ms: '12',
+      fails: '0',
+      outcome: 'completed',
+      end_at: String(finishedAt),
+    });
+    const pttl = await admin.pttl(state);
+    expect(pttl).toBeGreaterThan(29 * 86_400_000);
+    expect(pttl).toBeLessThanOrEqual(30 * 86_400_000);
+
+    const next = await store.acquire({
+      name: 'job',
+      token: newToken(),
+      ttl: 60_000,
+      instanceId: 'a',
+    });
+    expect(next).toMatchObject({ acquired: true, lastSuccessAt: finishedAt });
+    if (first.acquired && next.acquired) {
+      expect(next.fencingToken).toBeGreaterThan(first.fencingToken);
+    }
+  });
+
+  it('keeps tokens increasing when the state hash goes back to an older copy', async () => {
+    // A failover to a replica that missed the last writes (or an older AOF) brings back an
+    // older fence: a plain counter would then hand out a token the old master already gave.
+    const store = newStore();
+    const { state } = store.keysOf('job');
+    const tokens: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const token = newToken();
+      const result = await store.acquire({ name: 'job', token, ttl: 60_000, instanceId: 'a' });
+      if (!result.acquired) throw new Error(`acquire ${i} refused: ${result.reason}`);
+      tokens.push(result.fencingToken);
+      await store.release({ name: 'job', token });
+    }
+    await admin.hset(state, 'fence', String(tokens[0]));
+    const after = await store.acquire({
+      name: 'job',
+      token: newToken(),
+      ttl: 60_000,
+      instanceId: 'a',
+    });
+    expect(after.acquired).toBe(true);
+    if (after.acquired) {
+      expect(after.fencingToken).toBeGreaterThan(tokens[2]);
+      expect(Number.isSafeInteger(after.fencingToken)).toBe(true);
+    }
+  });
+
+  it('never shortens a long marker expiry when a release records an outcome', async () => {
+    const store = newStore(uniquePrefix('marker'));
+    const { state } = store.keysOf('yearly');
+    const token = newToken();
+    const twoYears = 2 * 365 * 86_400_000;
+    await store.acquire({
+      name: 'yearly',
+      token,
+      ttl: 60_000,
+      scheduledAt: Date.now(),
+      markerTtl: twoYears,
+      instanceId: 'a',
+    });
+    await store.release({
+      name: 'yearly',
+      token,
+      outcome: { status: 'failed', durationMs: 5, finishedAt: Date.now() },
+    });
+    expect(await admin.pttl(state)).toBeGreaterThan(twoYears - 60_000);
+    expect(await admin.hget(state, 'fails')).toBe('1');
   });
 
   it('puts all keys of one job in one cluster hash slot', async () => {

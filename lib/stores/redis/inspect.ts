@@ -4,24 +4,31 @@ import { defineScript, runScript } from './redis-script.js';
 
 /**
  * Reads the lock's remaining life and the job's state at one instant.
- * KEYS[1] lock · KEYS[2] state · returns {pttl, holder, tick, fence}
+ * KEYS[1] lock · KEYS[2] state
+ * returns {pttl, holder, tick, fence, ok_at, ok_ms, fails, outcome, end_at} ('' when missing)
  */
 export const INSPECT_SCRIPT = defineScript(`
-local state = redis.call('HMGET', KEYS[2], 'holder', 'tick', 'fence')
-return {redis.call('PTTL', KEYS[1]), state[1] or '', state[2] or '', state[3] or ''}
+local state = redis.call('HMGET', KEYS[2], 'holder', 'tick', 'fence', 'ok_at', 'ok_ms', 'fails', 'outcome', 'end_at')
+local reply = {redis.call('PTTL', KEYS[1])}
+for i = 1, 8 do
+  reply[i + 1] = state[i] or ''
+end
+return reply
 `);
+
+type InspectReply = [number, string, string, string, string, string, string, string, string];
 
 export async function inspectLock(
   client: Redis | Cluster,
   name: string,
   keys: { lock: string; state: string },
 ): Promise<StoredLockState> {
-  const [pttl, holder, tick, fence] = (await runScript(
+  const [pttl, holder, tick, fence, okAt, okMs, fails, outcome, endAt] = (await runScript(
     client,
     INSPECT_SCRIPT,
     [keys.lock, keys.state],
     [],
-  )) as [number, string, string, string];
+  )) as InspectReply;
   // PTTL is 0 during the last millisecond of a lock that still exists (and can still be renewed
   // or released): report it as held, not free. -2 is a missing key; -1 never happens for a lock.
   const held = Number(pttl) >= 0;
@@ -29,7 +36,21 @@ export async function inspectLock(
     name,
     holder: held && holder !== '' ? holder : null,
     ttlLeft: held ? Number(pttl) : null,
-    lastTick: tick !== '' ? Number(tick) : null,
-    fencingToken: fence !== '' ? Number(fence) : null,
+    lastTick: numberOrNull(tick),
+    fencingToken: numberOrNull(fence),
+    lastSuccessAt: numberOrNull(okAt),
+    lastDurationMs: numberOrNull(okMs),
+    consecutiveFailures: numberOrNull(fails) ?? 0,
+    lastOutcome: outcome === 'completed' || outcome === 'failed' ? outcome : null,
+    lastFinishedAt: numberOrNull(endAt),
   };
+}
+
+/** A hash field as a number; `null` when missing ('' from the scripts) or not numeric. */
+export function numberOrNull(field: string | number | null | undefined): number | null {
+  if (field === '' || field === null || field === undefined) {
+    return null;
+  }
+  const value = Number(field);
+  return Number.isFinite(value) ? value : null;
 }

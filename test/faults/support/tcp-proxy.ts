@@ -1,8 +1,11 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { monoNow } from './records.js';
 
-/** The start of a successful acquire reply: `{1, fencingToken}` (see stores/redis/acquire.ts). */
-const ACQUIRED_REPLY = Buffer.from('*2\r\n:1\r\n');
+/**
+ * The start of a successful acquire reply: `{1, fencingToken, lastSuccessAt}` (see
+ * stores/redis/acquire.ts).
+ */
+const ACQUIRED_REPLY = Buffer.from('*3\r\n:1\r\n');
 
 interface Pair {
   client: Socket;

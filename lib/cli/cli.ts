@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { describeStoreError } from '../utils/redact.js';
+import { parseCliArgs, USAGE } from './cli-args.js';
+import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
+import { openConnection, type CliConnection } from './cli-redis.js';
+import { releaseCommand } from './release.command.js';
+import { statusCommand } from './status.command.js';
+
+/** The process's streams and environment, replaceable in tests. */
+export interface CliIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const PROGRAM = 'nestjs-cron-lock';
+
+/**
+ * Runs `nestjs-cron-lock <command>` and resolves with its exit code: 0 done, 1 error, 2 usage
+ * (including a release that needs `--yes`). Never rejects; every message it prints is redacted.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const print = (text: string): void => void io.stdout.write(`${text}\n`);
+  const fail = (text: string): void => void io.stderr.write(`${PROGRAM}: ${text}\n`);
+
+  let connection: CliConnection | undefined;
+  try {
+    const command = parseCliArgs(argv, io.env);
+    switch (command.kind) {
+      case 'help':
+        print(USAGE);
+        return EXIT_OK;
+      case 'version':
+        print(packageVersion());
+        return EXIT_OK;
+      case 'status':
+        connection = await openConnection(command.redis, command.prefix);
+        await statusCommand(connection, command, print);
+        return EXIT_OK;
+      case 'release': {
+        connection = await openConnection(command.redis, command.prefix);
+        const outcome = await releaseCommand(connection, command, { ...io, print });
+        // Declined at the prompt: nothing was done, which a script must be able to tell.
+        return outcome === 'declined' ? EXIT_ERROR : EXIT_OK;
+      }
+      default:
+        return command satisfies never;
+    }
+  } catch (error) {
+    if (error instanceof CliUsageError) {
+      fail(error.message);
+      if (error.showHelp) {
+        io.stderr.write(`Run ${PROGRAM} --help for usage.\n`);
+      }
+      return EXIT_USAGE;
+    }
+    if (error instanceof CliError) {
+      fail(error.message);
+      return EXIT_ERROR;
+    }
+    // A store or Redis error: its text may echo what the server was sent, so it is scrubbed.
+    fail(connection ? connection.describe(error) : describeStoreError(error));
+    return EXIT_ERROR;
+  } finally {
+    await connection?.close();
+  }
+}
+
+function packageVersion(): string {
+  // lib/cli/ in the repository, dist/cli/ in the package: the manifest is two levels up.
+  const manifest = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return manifest.version;
+}

@@ -1,0 +1,112 @@
+import { createInterface } from 'node:readline';
+import type { StoredLockState } from '../interfaces/lock-store.interface.js';
+import { CliError, CliUsageError } from './cli.errors.js';
+import { formatMs, formatTime, NONE } from './cli-format.js';
+import type { CliConnection } from './cli-redis.js';
+import { findJobNames } from './status.command.js';
+
+/** Where release talks to the person running it. */
+export interface ReleaseIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  print: (text: string) => void;
+}
+
+/** At most this many job names in the "no such job" message. */
+const MAX_NAMES_LISTED = 20;
+
+/**
+ * `nestjs-cron-lock release <job>`: force-frees a stuck lock after showing who holds it.
+ *
+ * Only the lock key goes: the state hash (occurrence marker, fencing counter) stays, so the
+ * occurrence that was running is not run again and fencing tokens keep increasing. The delete is
+ * the module's owner-checked release with the token read before asking, so a lock that changed
+ * hands while the operator was reading (released, then taken by a new run) is never deleted.
+ *
+ * @returns `released`; `free` when there was nothing to release; `declined` when the operator
+ *   answered no.
+ */
+export async function releaseCommand(
+  connection: CliConnection,
+  options: { prefix: string; job: string; yes: boolean },
+  io: ReleaseIo,
+): Promise<'released' | 'free' | 'declined'> {
+  const { job, prefix } = options;
+  // The token first, then the state: if a new run takes the lock in between, the state shows the
+  // new holder while the token is the old one, and the release below deletes nothing.
+  const token = await connection.client.get(connection.store.keysOf(job).lock);
+  const state = await connection.store.inspect(job);
+
+  if (token === null || state.ttlLeft === null) {
+    if (state.lastTick === null && state.fencingToken === null) {
+      const known = await findJobNames(connection, prefix);
+      const list =
+        known.length === 0
+          ? 'there are no jobs under it'
+          : `jobs there: ${known.slice(0, MAX_NAMES_LISTED).join(', ')}${known.length > MAX_NAMES_LISTED ? ', …' : ''}`;
+      throw new CliError(
+        `No job "${job}" under prefix "${prefix}" at ${connection.address} (${list}). ` +
+          'Check the job name (its lock name) and --prefix.',
+      );
+    }
+    io.print(
+      `The lock of "${job}" is free (last tick ${formatTime(state.lastTick)} UTC, ` +
+        `fence ${state.fencingToken ?? NONE}): nothing to release.`,
+    );
+    return 'free';
+  }
+
+  io.print(describeHolder(job, prefix, state));
+  if (!options.yes) {
+    if (!io.stdin.isTTY) {
+      throw new CliUsageError(
+        `Refusing to release "${job}" without confirmation: stdin is not a terminal. ` +
+          'Re-run with --yes to release it.',
+        false,
+      );
+    }
+    const answer = await ask(io, `Release the lock of "${job}"? [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      io.print('Not released.');
+      return 'declined';
+    }
+  }
+
+  const released = await connection.store.release({ name: job, token });
+  if (!released) {
+    throw new CliError(
+      `The lock of "${job}" changed since it was read (released, or taken by a new run): ` +
+        'nothing was deleted. Run status to see it now.',
+    );
+  }
+  io.print(
+    `Released the lock of "${job}" (was held by ${state.holder ?? 'an unknown instance'}, ` +
+      `fence ${state.fencingToken ?? NONE}). The occurrence marker stays (last tick ` +
+      `${formatTime(state.lastTick)} UTC), so that occurrence does not run again; the next ` +
+      'occurrence runs on whichever instance ticks first.',
+  );
+  return 'released';
+}
+
+function describeHolder(job: string, prefix: string, state: StoredLockState): string {
+  const holder = state.holder ?? 'an unknown instance';
+  return (
+    `"${job}" (prefix "${prefix}") is locked by ${holder}: ttl left ${formatMs(state.ttlLeft)}, ` +
+    `fence ${state.fencingToken ?? NONE}, occurrence ${formatTime(state.lastTick)} UTC.\n` +
+    `If ${holder} is still running the job, its next renewal finds the lock gone and aborts ` +
+    'its ctx.signal (LockLostError); until then another instance may start the next occurrence.'
+  );
+}
+
+/** One line from the terminal; an empty answer if the input ends first (Ctrl-D). */
+function ask(io: ReleaseIo, question: string): Promise<string> {
+  // Not readline's terminal mode: the terminal echoes the answer itself, with no escape codes.
+  const prompt = createInterface({ input: io.stdin, output: io.stdout, terminal: false });
+  return new Promise<string>((resolve) => {
+    prompt.once('close', () => resolve(''));
+    prompt.question(question, (answer) => {
+      resolve(answer);
+      prompt.close();
+    });
+  });
+}

@@ -1,0 +1,147 @@
+import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+import type { StoredLockState } from '../interfaces/lock-store.interface.js';
+import type { CliConnection } from './cli-redis.js';
+import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import { formatTable } from './table.js';
+
+/** One job in `status --json`: the fields of `CronLockService.inspect()`, times as ISO strings. */
+export interface JobStatusJson {
+  name: string;
+  held: boolean;
+  holder: string | null;
+  ttlLeft: number | null;
+  lastTick: string | null;
+  fencingToken: number | null;
+  lastSuccessAt: string | null;
+  lastDurationMs: number | null;
+  consecutiveFailures: number | null;
+  lastOutcome: 'completed' | 'failed' | null;
+  lastFinishedAt: string | null;
+}
+
+/** The whole of `status --json`. */
+export interface StatusJson {
+  prefix: string;
+  checkedAt: string;
+  jobs: JobStatusJson[];
+}
+
+/**
+ * Names of every job with state under `prefix`, from `SCAN MATCH <prefix>:{*}:state`. The `{`
+ * right after `<prefix>:` keeps another prefix's keys out (`a` never matches `a:b:{job}:state`);
+ * a prefix has no glob characters (the module validates it), so it needs no escaping.
+ */
+export async function findJobNames(connection: CliConnection, prefix: string): Promise<string[]> {
+  const head = `${prefix}:{`;
+  const tail = '}:state';
+  const names = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await connection.client.scan(
+      cursor,
+      'MATCH',
+      `${head}*${tail}`,
+      'COUNT',
+      1_000,
+    );
+    cursor = next;
+    for (const key of keys) {
+      const name = key.slice(head.length, key.length - tail.length);
+      // `*` may also match keys no job of the module writes (e.g. with braces inside).
+      if (LOCK_NAME_PATTERN.test(name)) {
+        names.add(name);
+      }
+    }
+  } while (cursor !== '0');
+  return [...names].sort();
+}
+
+/** `nestjs-cron-lock status`: every job's lock and history, as a table or JSON. */
+export async function statusCommand(
+  connection: CliConnection,
+  options: { prefix: string; json: boolean },
+  print: (text: string) => void,
+): Promise<void> {
+  const names = await findJobNames(connection, options.prefix);
+  // Each read is the module's own inspect script: the lock's ttl and the state at one instant.
+  const states = await Promise.all(names.map((name) => connection.store.inspect(name)));
+  const checkedAt = Date.now();
+
+  if (options.json) {
+    const json: StatusJson = {
+      prefix: options.prefix,
+      checkedAt: new Date(checkedAt).toISOString(),
+      jobs: states.map(toJson),
+    };
+    print(JSON.stringify(json, null, 2));
+    return;
+  }
+
+  if (states.length === 0) {
+    print(
+      `No jobs under prefix "${options.prefix}" at ${connection.address} ` +
+        `(no ${options.prefix}:{*}:state keys). Check --prefix: it is the module's keyPrefix.`,
+    );
+    return;
+  }
+  const held = states.filter(isHeld).length;
+  print(
+    formatTable(
+      [
+        'JOB',
+        'STATE',
+        'HOLDER',
+        'TTL LEFT',
+        'LAST TICK (UTC)',
+        'LAST SUCCESS (UTC, TOOK)',
+        'FENCE',
+        'FAILS',
+      ],
+      states.map((state) => [
+        state.name,
+        isHeld(state) ? 'held' : 'free',
+        state.holder ?? NONE,
+        formatMs(state.ttlLeft),
+        formatTime(state.lastTick),
+        lastSuccess(state),
+        state.fencingToken === null ? NONE : String(state.fencingToken),
+        state.consecutiveFailures === undefined ? NONE : String(state.consecutiveFailures),
+      ]),
+    ),
+  );
+  print(
+    `\n${plural(states.length, 'job')} (${held} held) under prefix "${options.prefix}" at ` +
+      `${connection.address}, ${formatTime(checkedAt)} UTC`,
+  );
+}
+
+function isHeld(state: StoredLockState): boolean {
+  return state.ttlLeft !== null;
+}
+
+function lastSuccess(state: StoredLockState): string {
+  if (state.lastSuccessAt === null || state.lastSuccessAt === undefined) {
+    return NONE;
+  }
+  const took = formatMs(state.lastDurationMs);
+  return took === NONE
+    ? formatTime(state.lastSuccessAt)
+    : `${formatTime(state.lastSuccessAt)} (${took})`;
+}
+
+/** Fields a store does not record (an older or custom store) come out as `null`. */
+function toJson(state: StoredLockState): JobStatusJson {
+  return {
+    name: state.name,
+    held: isHeld(state),
+    holder: state.holder,
+    ttlLeft: state.ttlLeft,
+    lastTick: isoTime(state.lastTick),
+    fencingToken: state.fencingToken,
+    lastSuccessAt: isoTime(state.lastSuccessAt),
+    lastDurationMs: state.lastDurationMs ?? null,
+    consecutiveFailures: state.consecutiveFailures ?? null,
+    lastOutcome: state.lastOutcome ?? null,
+    lastFinishedAt: isoTime(state.lastFinishedAt),
+  };
+}

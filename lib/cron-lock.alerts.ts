@@ -1,0 +1,223 @@
+import { CronLockConfigError } from './cron-lock.errors.js';
+import type { CronLockAlert } from './cron-lock.events.js';
+import {
+  ALERT_LOST,
+  ALERT_MISSED_SUCCESS,
+  ALERT_STORE_FAILURES,
+  INVALID_MODULE_OPTION,
+} from './cron-lock.messages.js';
+import type { CronLockAlertOptions } from './interfaces/cron-lock-module-options.interface.js';
+import type { AcquireResult } from './interfaces/lock-store.interface.js';
+
+/** Default of `alerts.missedPeriods`. */
+export const DEFAULT_MISSED_PERIODS = 3;
+/** Default of `alerts.storeFailures`. */
+export const DEFAULT_STORE_FAILURES = 3;
+
+/** The `alerts` option after validation; `null` when alerting is off. */
+export interface ResolvedAlertOptions {
+  missedPeriods: number;
+  storeFailures: number;
+}
+
+/** What the monitor needs to know about a job. */
+export interface AlertedJob {
+  name: string;
+  /** Typical time between two occurrences (ms); absent for jobs without a schedule. */
+  periodMs?: number;
+}
+
+/**
+ * Checks the `alerts` module option: `false`, or an object whose thresholds are whole numbers
+ * of at least 1. Throws {@link CronLockConfigError} naming the field and the fix.
+ */
+export function resolveAlertOptions(raw: unknown): ResolvedAlertOptions | null {
+  if (raw === false) {
+    return null;
+  }
+  if (raw === undefined) {
+    return { missedPeriods: DEFAULT_MISSED_PERIODS, storeFailures: DEFAULT_STORE_FAILURES };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION('alerts', '{ missedPeriods?, storeFailures? } or false', raw),
+    );
+  }
+  const known = ['missedPeriods', 'storeFailures'];
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) {
+      throw new CronLockConfigError(
+        INVALID_MODULE_OPTION(`alerts.${key}`, `one of ${known.join(', ')} (unknown option)`, key),
+      );
+    }
+  }
+  const options = raw as CronLockAlertOptions;
+  return {
+    missedPeriods: threshold('alerts.missedPeriods', options.missedPeriods, DEFAULT_MISSED_PERIODS),
+    storeFailures: threshold('alerts.storeFailures', options.storeFailures, DEFAULT_STORE_FAILURES),
+  };
+}
+
+function threshold(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new CronLockConfigError(INVALID_MODULE_OPTION(option, 'a whole number ≥ 1', value));
+  }
+  return value;
+}
+
+/** What one instance remembers about one job, to alert once per episode. */
+interface JobWatch {
+  /** The first occurrence this instance saw, standing in for a success when none is known. */
+  firstSeenAt: number | null;
+  /** The last success this instance completed itself (ms since epoch). */
+  localSuccessAt: number | null;
+  /** The success (or first-seen time) the last `missed-success` alert counted from. */
+  missedAlertedFor: number | null;
+  /** Acquisitions in a row that failed with a store error. */
+  storeFailures: number;
+  /** Whether the current run of store failures was alerted. */
+  storeFailuresAlerted: boolean;
+}
+
+/**
+ * Decides when to raise an alert, from what the interceptor already learns on every tick (no
+ * extra store command): the last success time that comes back with every acquire answer, store
+ * errors of acquisitions, and lost locks.
+ *
+ * Each condition alerts once per episode per job on this instance: `missed-success` again only
+ * after a newer success was seen, `store-failures` again only after the store answered, `lost`
+ * once per run that lost its lock. Each instance that observes a condition alerts (there is no
+ * fleet-wide dedupe): with N instances, a missed success is reported up to N times.
+ */
+export class AlertMonitor {
+  private readonly jobs = new Map<string, JobWatch>();
+
+  constructor(
+    private readonly options: ResolvedAlertOptions | null,
+    private readonly raise: (alert: CronLockAlert) => void,
+    private readonly instanceId: string,
+  ) {}
+
+  /**
+   * The store answered an acquisition for occurrence `scheduledAt` (any answer: acquired,
+   * held or tick-done). Ends a run of store failures and checks for a missed success.
+   */
+  answered(job: AlertedJob, scheduledAt: number | undefined, result: AcquireResult): void {
+    if (!this.options) {
+      return;
+    }
+    const watch = this.watchOf(job.name);
+    watch.storeFailures = 0;
+    watch.storeFailuresAlerted = false;
+    // Without a period there is no "N periods"; without the store's history, another
+    // instance's success would be invisible and this instance would alert wrongly.
+    if (!job.periodMs || job.periodMs <= 0 || scheduledAt === undefined) {
+      return;
+    }
+    if (result.lastSuccessAt === undefined) {
+      return;
+    }
+    const period = job.periodMs;
+    watch.firstSeenAt ??= scheduledAt;
+    const lastSuccessAt = maxOf(result.lastSuccessAt, watch.localSuccessAt);
+    // Never succeeded (as far as anyone knows): count as if a run had succeeded one period
+    // before the first occurrence this instance saw, so both cases alert after N occurrences.
+    const since = lastSuccessAt ?? watch.firstSeenAt - period;
+    // Occurrences between the success and this one; rounding absorbs the run's duration and
+    // a clock skew below half a period between the instance that succeeded and this one.
+    const missed = Math.round((scheduledAt - since) / period) - 1;
+    if (missed < this.options.missedPeriods || watch.missedAlertedFor === since) {
+      return;
+    }
+    watch.missedAlertedFor = since;
+    this.raise({
+      kind: 'missed-success',
+      name: job.name,
+      scheduledAt: new Date(scheduledAt),
+      instanceId: this.instanceId,
+      message: ALERT_MISSED_SUCCESS(job.name, missed, period, lastSuccessAt),
+      lastSuccessAt: lastSuccessAt === null ? null : new Date(lastSuccessAt),
+      periodMs: period,
+      missedPeriods: missed,
+      threshold: this.options.missedPeriods,
+    });
+  }
+
+  /** An acquisition failed with a store error (`error` is redacted). */
+  acquireFailed(job: AlertedJob, scheduledAt: Date | null, error: string): void {
+    if (!this.options) {
+      return;
+    }
+    const watch = this.watchOf(job.name);
+    watch.storeFailures += 1;
+    if (watch.storeFailures < this.options.storeFailures || watch.storeFailuresAlerted) {
+      return;
+    }
+    watch.storeFailuresAlerted = true;
+    this.raise({
+      kind: 'store-failures',
+      name: job.name,
+      scheduledAt,
+      instanceId: this.instanceId,
+      message: ALERT_STORE_FAILURES(job.name, watch.storeFailures, error),
+      consecutiveFailures: watch.storeFailures,
+      threshold: this.options.storeFailures,
+      error,
+    });
+  }
+
+  /** This instance completed a run of `job` at `finishedAt` (ms since epoch). */
+  succeeded(job: AlertedJob, finishedAt: number): void {
+    if (!this.options) {
+      return;
+    }
+    const watch = this.watchOf(job.name);
+    watch.localSuccessAt = maxOf(watch.localSuccessAt, finishedAt);
+  }
+
+  /** A run of `job` lost its lock. */
+  lost(
+    job: AlertedJob,
+    scheduledAt: Date | null,
+    fencingToken: number,
+    reason: 'expired' | 'taken' | 'unconfirmed',
+  ): void {
+    if (!this.options) {
+      return;
+    }
+    this.raise({
+      kind: 'lost',
+      name: job.name,
+      scheduledAt,
+      instanceId: this.instanceId,
+      message: ALERT_LOST(job.name, reason, fencingToken),
+      fencingToken,
+      reason,
+    });
+  }
+
+  private watchOf(name: string): JobWatch {
+    let watch = this.jobs.get(name);
+    if (!watch) {
+      watch = {
+        firstSeenAt: null,
+        localSuccessAt: null,
+        missedAlertedFor: null,
+        storeFailures: 0,
+        storeFailuresAlerted: false,
+      };
+      this.jobs.set(name, watch);
+    }
+    return watch;
+  }
+}
+
+function maxOf(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a === null || a === undefined) {
+    return b ?? null;
+  }
+  return b === null || b === undefined ? a : Math.max(a, b);
+}

@@ -1,0 +1,62 @@
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { CronLockService } from '../cron-lock.service.js';
+import {
+  CRON_LOCK_EVENT_EMITTER_OPTIONS,
+  type ResolvedCronLockEventEmitterOptions,
+} from './cron-lock-event-emitter.options.js';
+
+/**
+ * Re-emits every {@link CronLockService} event on `@nestjs/event-emitter`'s `EventEmitter2`
+ * as `<prefix>.<event>`, with the same payload, so `@OnEvent('cron-lock.lost')` receives it.
+ * Subscribes with `onAny`, so events added in later versions are forwarded too.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdown {
+  private stop: (() => void) | undefined;
+
+  constructor(
+    @Inject(CRON_LOCK_EVENT_EMITTER_OPTIONS)
+    private readonly options: ResolvedCronLockEventEmitterOptions,
+    // Optional so that a missing module fails with our message, not a bare DI error.
+    @Optional() @Inject(CronLockService) private readonly locks?: CronLockService,
+    @Optional() @Inject(EventEmitter2) private readonly emitter?: EventEmitter2,
+  ) {}
+
+  /** @internal Starts forwarding; `app.init()` rejects if either module is missing. */
+  onModuleInit(): void {
+    if (!this.locks) {
+      throw new CronLockConfigError(
+        'CronLockEventEmitterModule: CronLockService is not available. ' +
+          'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.',
+      );
+    }
+    if (!this.emitter) {
+      throw new CronLockConfigError(
+        "CronLockEventEmitterModule: @nestjs/event-emitter's EventEmitter2 is not available. " +
+          'Fix: import EventEmitterModule.forRoot() in the app module.',
+      );
+    }
+    const emitter = this.emitter;
+    const prefix = this.options.prefix;
+    // A listener that throws is caught and logged by the lock's event bus: it never breaks a run.
+    this.stop = this.locks.onAny(({ event, payload }) => {
+      emitter.emit(`${prefix}.${event}`, payload);
+    });
+  }
+
+  /** @internal Stops forwarding (after the last runs drained, so their events still go out). */
+  onApplicationShutdown(): void {
+    this.stop?.();
+    this.stop = undefined;
+  }
+}

@@ -1,0 +1,104 @@
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { CronLockService } from '../cron-lock.service.js';
+import {
+  registerCronLockMetrics,
+  zeroJobSeries,
+  type CronLockMetricSet,
+  type RegisteredCronLockMetrics,
+} from './cron-lock.metrics.js';
+import {
+  CRON_LOCK_PROMETHEUS_OPTIONS,
+  type ResolvedCronLockPrometheusOptions,
+} from './cron-lock-prometheus.options.js';
+
+/**
+ * Turns the events of {@link CronLockService} into Prometheus metrics: registers them at
+ * `app.init()`, records every run, skip, lost lock, store error and alert, and removes them from the
+ * registry on `app.close()` (so a later app of the same process can register them again).
+ *
+ * @publicApi
+ */
+@Injectable()
+export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
+  private registered: RegisteredCronLockMetrics | undefined;
+  private readonly knownJobs = new Set<string>();
+  private stops: (() => void)[] = [];
+
+  constructor(
+    @Inject(CRON_LOCK_PROMETHEUS_OPTIONS)
+    private readonly options: ResolvedCronLockPrometheusOptions,
+    // Optional so that a missing CronLockModule fails with our message, not a bare DI error.
+    @Optional() @Inject(CronLockService) private readonly locks?: CronLockService,
+  ) {}
+
+  /** The metric objects (registered once the app is initialised). */
+  get metrics(): CronLockMetricSet {
+    if (!this.registered) {
+      throw new Error('CronLockMetrics.metrics: the metrics are registered at app.init().');
+    }
+    return this.registered.metrics;
+  }
+
+  /** @internal Registers the metrics and starts recording. */
+  onModuleInit(): void {
+    const locks = this.locks;
+    if (!locks) {
+      throw new CronLockConfigError(
+        'CronLockPrometheusModule: CronLockService is not available. ' +
+          'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.',
+      );
+    }
+    this.registered = registerCronLockMetrics(this.options, () => locks.heldLocks, this.knownJobs);
+    const metrics = this.registered.metrics;
+    const seen = (job: string): string => {
+      if (!this.knownJobs.has(job)) {
+        this.knownJobs.add(job);
+        zeroJobSeries(metrics, job);
+      }
+      return job;
+    };
+    this.stops = [
+      locks.on('acquired', (e) => {
+        metrics.acquireDuration.observe({ job: seen(e.name) }, e.acquireMs / 1000);
+      }),
+      locks.on('skipped', (e) => {
+        metrics.skips.inc({ job: seen(e.name), reason: e.reason });
+        if (e.acquireMs !== undefined) {
+          metrics.acquireDuration.observe({ job: e.name }, e.acquireMs / 1000);
+        }
+      }),
+      locks.on('completed', (e) => {
+        metrics.runs.inc({ job: seen(e.name), outcome: 'completed' });
+        metrics.runDuration.observe({ job: e.name, outcome: 'completed' }, e.durationMs / 1000);
+      }),
+      locks.on('failed', (e) => {
+        metrics.runs.inc({ job: seen(e.name), outcome: 'failed' });
+        metrics.runDuration.observe({ job: e.name, outcome: 'failed' }, e.durationMs / 1000);
+      }),
+      locks.on('lost', (e) => {
+        metrics.locksLost.inc({ job: seen(e.name), reason: e.reason });
+      }),
+      locks.on('store-error', (e) => {
+        metrics.storeErrors.inc({ job: seen(e.name), operation: e.operation });
+      }),
+      locks.on('alert', (e) => {
+        metrics.alerts.inc({ job: seen(e.name), kind: e.kind });
+      }),
+    ];
+  }
+
+  /** @internal Stops recording (after the last runs drained) and unregisters the metrics. */
+  onApplicationShutdown(): void {
+    for (const stop of this.stops.splice(0)) {
+      stop();
+    }
+    this.registered?.unregister();
+  }
+}

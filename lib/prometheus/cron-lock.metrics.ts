@@ -1,0 +1,225 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import type { CronLockEvents, SkipReason } from '../cron-lock.events.js';
+import type { ResolvedCronLockPrometheusOptions } from './cron-lock-prometheus.options.js';
+
+/** How a run ended: the `outcome` label. */
+export type RunOutcomeLabel = 'completed' | 'failed';
+/** Why a lock was lost: the `reason` label of the lost-locks counter. */
+export type LossReasonLabel = CronLockEvents['lost']['reason'];
+/** Which store operation failed: the `operation` label. */
+export type StoreOperationLabel = CronLockEvents['store-error']['operation'];
+/** What an alert is about: the `kind` label. */
+export type AlertKindLabel = CronLockEvents['alert']['kind'];
+
+// Records rather than arrays: adding a reason to the event types without adding it here is a
+// type error, so the zero-initialised series can never miss one.
+const OUTCOMES: Record<RunOutcomeLabel, true> = { completed: true, failed: true };
+const SKIP_REASONS: Record<SkipReason, true> = {
+  held: true,
+  'tick-done': true,
+  'store-error': true,
+  'shutting-down': true,
+};
+const LOSS_REASONS: Record<LossReasonLabel, true> = {
+  expired: true,
+  taken: true,
+  unconfirmed: true,
+};
+const STORE_OPERATIONS: Record<StoreOperationLabel, true> = {
+  acquire: true,
+  renew: true,
+  release: true,
+};
+const ALERT_KINDS: Record<AlertKindLabel, true> = {
+  'missed-success': true,
+  'store-failures': true,
+  lost: true,
+};
+
+/**
+ * The metrics of the lock, as registered in the registry. Labels: `job` (the lock name) plus
+ * `outcome`, `reason` or `operation`; never a token or an instance id.
+ *
+ * @publicApi
+ */
+export interface CronLockMetricSet {
+  /** `<prefix>runs_total{job, outcome}`: runs that ended, by `completed` / `failed`. */
+  runs: Counter<'job' | 'outcome'>;
+  /** `<prefix>skips_total{job, reason}`: runs that did not happen on this instance. */
+  skips: Counter<'job' | 'reason'>;
+  /** `<prefix>locks_lost_total{job, reason}`: locks lost while their job ran. */
+  locksLost: Counter<'job' | 'reason'>;
+  /** `<prefix>store_errors_total{job, operation}`: failed `acquire` / `renew` / `release` calls. */
+  storeErrors: Counter<'job' | 'operation'>;
+  /** `<prefix>alerts_total{job, kind}`: `alert` events (`missed-success`, `store-failures`, `lost`). */
+  alerts: Counter<'job' | 'kind'>;
+  /** `<prefix>run_duration_seconds{job, outcome}`: how long runs took. */
+  runDuration: Histogram<'job' | 'outcome'>;
+  /** `<prefix>acquire_duration_seconds{job}`: store round trip of each answered acquisition. */
+  acquireDuration: Histogram<'job'>;
+  /** `<prefix>held_locks{job}`: locks this instance holds now (0 or 1 per job), read at scrape. */
+  heldLocks: Gauge<'job'>;
+}
+
+/** The registered metrics, and how to take them out of the registry again. */
+export interface RegisteredCronLockMetrics {
+  metrics: CronLockMetricSet;
+  /** Removes the metrics from their registry (the app is closing). */
+  unregister(): void;
+}
+
+/**
+ * Creates the metrics in `options.registry`. `heldLocks()` is read at each scrape; `knownJobs`
+ * are reported at 0 when not held, so the series does not vanish between runs.
+ */
+export function registerCronLockMetrics(
+  options: ResolvedCronLockPrometheusOptions,
+  heldLocks: () => readonly string[],
+  knownJobs: ReadonlySet<string>,
+): RegisteredCronLockMetrics {
+  const { registry, prefix } = options;
+  const registered = new Map<string, unknown>();
+  const unregister = (): void => {
+    for (const [name, metric] of registered) {
+      // Only ours: a later app may have registered the name again since.
+      if (registry.getSingleMetric(name) === metric) {
+        registry.removeSingleMetric(name);
+      }
+    }
+    registered.clear();
+  };
+  const add = <M>(name: string, create: () => M): M => {
+    if (registry.getSingleMetric(name)) {
+      unregister();
+      throw new CronLockConfigError(
+        `CronLockPrometheusModule: a metric named ${name} is already registered in this registry ` +
+          '(another app of this process, or another library, registered it). Fix: pass ' +
+          'registry: new Registry() or another prefix to CronLockPrometheusModule.forRoot().',
+      );
+    }
+    const metric = create();
+    registered.set(name, metric);
+    return metric;
+  };
+  const registers = [registry];
+
+  const heldGauge: Gauge<'job'> = add(
+    `${prefix}held_locks`,
+    () =>
+      new Gauge({
+        name: `${prefix}held_locks`,
+        help: 'Locks this instance holds now, by job (1 while its run holds the lock).',
+        labelNames: ['job'],
+        registers,
+        collect() {
+          this.reset();
+          for (const job of knownJobs) {
+            this.set({ job }, 0);
+          }
+          for (const job of heldLocks()) {
+            this.inc({ job });
+          }
+        },
+      }),
+  );
+
+  const metrics: CronLockMetricSet = {
+    runs: add(
+      `${prefix}runs_total`,
+      () =>
+        new Counter({
+          name: `${prefix}runs_total`,
+          help: 'Runs that ended on this instance, by job and outcome (completed, failed).',
+          labelNames: ['job', 'outcome'],
+          registers,
+        }),
+    ),
+    skips: add(
+      `${prefix}skips_total`,
+      () =>
+        new Counter({
+          name: `${prefix}skips_total`,
+          help: 'Runs skipped on this instance, by job and reason (held, tick-done, store-error, shutting-down).',
+          labelNames: ['job', 'reason'],
+          registers,
+        }),
+    ),
+    locksLost: add(
+      `${prefix}locks_lost_total`,
+      () =>
+        new Counter({
+          name: `${prefix}locks_lost_total`,
+          help: 'Locks lost while their job ran on this instance, by job and reason (expired, taken, unconfirmed).',
+          labelNames: ['job', 'reason'],
+          registers,
+        }),
+    ),
+    storeErrors: add(
+      `${prefix}store_errors_total`,
+      () =>
+        new Counter({
+          name: `${prefix}store_errors_total`,
+          help: 'Lock store failures, by job and operation (acquire, renew, release).',
+          labelNames: ['job', 'operation'],
+          registers,
+        }),
+    ),
+    alerts: add(
+      `${prefix}alerts_total`,
+      () =>
+        new Counter({
+          name: `${prefix}alerts_total`,
+          help: 'Alerts raised on this instance, by job and kind (missed-success, store-failures, lost).',
+          labelNames: ['job', 'kind'],
+          registers,
+        }),
+    ),
+    runDuration: add(
+      `${prefix}run_duration_seconds`,
+      () =>
+        new Histogram({
+          name: `${prefix}run_duration_seconds`,
+          help: 'Duration of the runs that ended on this instance, by job and outcome.',
+          labelNames: ['job', 'outcome'],
+          buckets: options.runDurationBuckets,
+          registers,
+        }),
+    ),
+    acquireDuration: add(
+      `${prefix}acquire_duration_seconds`,
+      () =>
+        new Histogram({
+          name: `${prefix}acquire_duration_seconds`,
+          help: 'Lock store round trip of acquisitions it answered (taken or refused), by job.',
+          labelNames: ['job'],
+          buckets: options.acquireDurationBuckets,
+          registers,
+        }),
+    ),
+    heldLocks: heldGauge,
+  };
+  return { metrics, unregister };
+}
+
+/**
+ * Starts every series of a job at 0 the first time the job is seen, so that `increase()` and
+ * alert rules see the first failure, skip or loss as a change rather than a new series.
+ */
+export function zeroJobSeries(metrics: CronLockMetricSet, job: string): void {
+  for (const outcome of Object.keys(OUTCOMES)) {
+    metrics.runs.inc({ job, outcome }, 0);
+  }
+  for (const reason of Object.keys(SKIP_REASONS)) {
+    metrics.skips.inc({ job, reason }, 0);
+  }
+  for (const reason of Object.keys(LOSS_REASONS)) {
+    metrics.locksLost.inc({ job, reason }, 0);
+  }
+  for (const operation of Object.keys(STORE_OPERATIONS)) {
+    metrics.storeErrors.inc({ job, operation }, 0);
+  }
+  for (const kind of Object.keys(ALERT_KINDS)) {
+    metrics.alerts.inc({ job, kind }, 0);
+  }
+}

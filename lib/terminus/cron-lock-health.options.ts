@@ -1,0 +1,74 @@
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { parseDuration, type Duration } from '../utils/duration.js';
+
+/**
+ * Options of {@link CronLockHealthIndicator.isHealthy}.
+ *
+ * @publicApi
+ */
+export interface CronLockHealthCheckOptions {
+  /** Report `down` when the store's round trip is longer than this, in ms. Default: no limit. */
+  maxRoundTripMs?: number;
+  /** Report `down` when the store does not answer the ping within this. Default `2s`. */
+  timeout?: Duration;
+  /**
+   * How far back lost locks and store errors count. Default `5m`. Once the last of them is
+   * older than this, the check is `up` again (if the store answers).
+   */
+  window?: Duration;
+  /** Report `down` when this many store errors (or more) happened within `window`. Default 3. */
+  storeErrorThreshold?: number;
+}
+
+/** The validated options, in ms. */
+export interface ResolvedCronLockHealthCheckOptions {
+  maxRoundTripMs: number | undefined;
+  timeoutMs: number;
+  windowMs: number;
+  storeErrorThreshold: number;
+}
+
+export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+export const DEFAULT_HEALTH_WINDOW_MS = 5 * 60_000;
+export const DEFAULT_STORE_ERROR_THRESHOLD = 3;
+
+const where = 'CronLockHealthIndicator.isHealthy';
+
+/** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
+export function resolveHealthCheckOptions(
+  options: CronLockHealthCheckOptions = {},
+): ResolvedCronLockHealthCheckOptions {
+  const { maxRoundTripMs, storeErrorThreshold = DEFAULT_STORE_ERROR_THRESHOLD } = options;
+  if (maxRoundTripMs !== undefined && !(typeof maxRoundTripMs === 'number' && maxRoundTripMs > 0)) {
+    throw new CronLockConfigError(
+      `${where}: maxRoundTripMs ${JSON.stringify(maxRoundTripMs)} is not a positive number. ` +
+        'Fix: pass milliseconds, e.g. { maxRoundTripMs: 100 }, or leave it out for no limit.',
+    );
+  }
+  if (!Number.isInteger(storeErrorThreshold) || storeErrorThreshold < 1) {
+    throw new CronLockConfigError(
+      `${where}: storeErrorThreshold ${JSON.stringify(storeErrorThreshold)} is not a positive integer. ` +
+        `Fix: pass how many store errors within the window mean trouble (default ${DEFAULT_STORE_ERROR_THRESHOLD}).`,
+    );
+  }
+  return {
+    maxRoundTripMs,
+    timeoutMs: positiveDuration('timeout', options.timeout, DEFAULT_HEALTH_TIMEOUT_MS),
+    windowMs: positiveDuration('window', options.window, DEFAULT_HEALTH_WINDOW_MS),
+    storeErrorThreshold,
+  };
+}
+
+function positiveDuration(option: string, value: Duration | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) {
+    throw new CronLockConfigError(
+      `${where}: ${option} ${JSON.stringify(value)} is not a positive duration. ` +
+        "Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m'.",
+    );
+  }
+  return ms;
+}

@@ -1,0 +1,4 @@
+import 'reflect-metadata';
+
+export { CronLockTestingModule, type CronLockTestingOptions } from './cron-lock-testing.module.js';
+export { runLockedJob, type RunLockedJobOptions } from './run-locked-job.js';

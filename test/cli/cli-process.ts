@@ -1,0 +1,74 @@
+// Runs the `nestjs-cron-lock` command as a user would: a separate process, from the repository
+// root, through the TS loader (the built file is checked separately with `npm run build`).
+import { spawn, spawnSync } from 'node:child_process';
+import { REPO_ROOT } from '../support/fork-ts.js';
+
+const CLI_ARGS = ['--import', './scripts/register-ts.mjs', 'lib/cli/main.ts'];
+/** The loader transpiles on start: slow on a loaded machine, so generous. */
+const CLI_TIMEOUT_MS = 45_000;
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRunOptions {
+  /** Extra environment; REDIS_URL is removed from the inherited one unless set here. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Run under a pseudo-terminal (`script` from util-linux), so that stdin is a TTY. `answer` is
+   * typed once `waitFor` appears in the output.
+   */
+  tty?: { waitFor: string; answer: string };
+}
+
+/** Whether a pseudo-terminal tool (`script` from util-linux) is available. */
+export const HAS_SCRIPT =
+  spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0 &&
+  process.platform === 'linux';
+
+export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.REDIS_URL;
+  Object.assign(env, options.env);
+
+  const child = options.tty
+    ? spawn(
+        'script',
+        ['-qec', [process.execPath, ...CLI_ARGS, ...args].map(quote).join(' '), '/dev/null'],
+        {
+          cwd: REPO_ROOT,
+          env,
+        },
+      )
+    : spawn(process.execPath, [...CLI_ARGS, ...args], { cwd: REPO_ROOT, env });
+
+  let stdout = '';
+  let stderr = '';
+  let answered = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (options.tty && !answered && stdout.includes(options.tty.waitFor)) {
+      answered = true;
+      child.stdin.write(options.tty.answer);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  if (!options.tty) {
+    // A pipe that ends at once: not a terminal, nothing to read.
+    child.stdin.end();
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function quote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}

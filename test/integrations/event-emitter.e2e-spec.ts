@@ -1,0 +1,198 @@
+import { Injectable, Module } from '@nestjs/common';
+import { EventEmitter2, EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CronLockModule,
+  CronLockService,
+  MemoryLockStore,
+  type CronLockAnyEvent,
+  type CronLockEvents,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
+import { CronLockEventEmitterModule } from 'nestjs-cron-lock/event-emitter';
+import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+
+/** What a user writes: plain `@OnEvent` handlers. */
+@Injectable()
+class LockAlerts {
+  readonly lost: CronLockEvents['lost'][] = [];
+  readonly completed: CronLockEvents['completed'][] = [];
+  readonly skipped: CronLockEvents['skipped'][] = [];
+  readonly alerts: CronLockEvents['alert'][] = [];
+
+  @OnEvent('cron-lock.lost')
+  onLost(event: CronLockEvents['lost']): void {
+    this.lost.push(event);
+  }
+
+  @OnEvent('cron-lock.completed')
+  onCompleted(event: CronLockEvents['completed']): void {
+    this.completed.push(event);
+  }
+
+  @OnEvent('cron-lock.alert')
+  onAlert(event: CronLockEvents['alert']): void {
+    this.alerts.push(event);
+  }
+
+  @OnEvent('cron-lock.skipped')
+  onSkipped(event: CronLockEvents['skipped']): void {
+    this.skipped.push(event);
+  }
+}
+
+const apps: TestingModule[] = [];
+
+interface BootOptions {
+  lock?: CronLockModuleOptions;
+  forwarder?: boolean | { prefix?: string };
+  eventEmitter?: boolean;
+}
+
+async function boot({
+  lock = { store: new MemoryLockStore(), logger: false },
+  forwarder = true,
+  eventEmitter = true,
+}: BootOptions = {}): Promise<TestingModule> {
+  @Module({
+    imports: [
+      ...(eventEmitter ? [EventEmitterModule.forRoot()] : []),
+      CronLockModule.forRoot(lock),
+      ...(forwarder
+        ? [CronLockEventEmitterModule.forRoot(forwarder === true ? {} : forwarder)]
+        : []),
+    ],
+    providers: [LockAlerts],
+  })
+  class AppModule {}
+  const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  apps.push(app);
+  await app.init();
+  return app;
+}
+
+/** Every event the emitter sees, by name. */
+function recordEmitter(app: TestingModule): { name: string; payload: unknown }[] {
+  const seen: { name: string; payload: unknown }[] = [];
+  app.get(EventEmitter2).onAny((name, payload) => {
+    seen.push({ name: String(name), payload });
+  });
+  return seen;
+}
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+describe('CronLockEventEmitterModule', () => {
+  it('forwards acquired, completed and released of a run as cron-lock.<event>, same payloads', async () => {
+    const app = await boot();
+    const seen = recordEmitter(app);
+
+    const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+    expect(result.ran).toBe(true);
+    expect(seen.map((event) => event.name)).toEqual([
+      'cron-lock.acquired',
+      'cron-lock.completed',
+      'cron-lock.released',
+    ]);
+    expect(seen[0]!.payload).toMatchObject({ name: 'report', fencingToken: 1 });
+    expect(seen[2]!.payload).toMatchObject({ name: 'report', released: true });
+    expect(app.get(LockAlerts).completed).toEqual([seen[1]!.payload]);
+  });
+
+  it('forwards every event the service emits, whatever its name, in order', async () => {
+    const app = await boot();
+    const locks = app.get(CronLockService);
+    const seen = recordEmitter(app);
+    const emitted: CronLockAnyEvent[] = [];
+    locks.onAny((event) => emitted.push(event));
+
+    await locks.run('sync', { ttl: '5s', scheduledAt: 60_000 }, () => undefined);
+    await locks.run('sync', { ttl: '5s', scheduledAt: 60_000 }, () => undefined);
+    await expect(
+      locks.run('sync', { ttl: '5s' }, () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+
+    expect(emitted.map((event) => event.event)).toEqual(
+      expect.arrayContaining(['acquired', 'completed', 'released', 'skipped', 'failed']),
+    );
+    expect(seen).toEqual(
+      emitted.map((event) => ({ name: `cron-lock.${event.event}`, payload: event.payload })),
+    );
+    expect(app.get(LockAlerts).skipped).toEqual([
+      expect.objectContaining({ name: 'sync', reason: 'tick-done' }),
+    ]);
+  });
+
+  it('uses the prefix option', async () => {
+    const app = await boot({ forwarder: { prefix: 'jobs' } });
+    const seen = recordEmitter(app);
+
+    await app.get(CronLockService).run('report', { ttl: '5s' }, () => undefined);
+
+    expect(seen.map((event) => event.name)).toEqual([
+      'jobs.acquired',
+      'jobs.completed',
+      'jobs.released',
+    ]);
+    expect(app.get(LockAlerts).completed).toEqual([]);
+  });
+
+  it('forwards nothing unless the module is imported', async () => {
+    const app = await boot({ forwarder: false });
+    const seen = recordEmitter(app);
+
+    const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+    expect(result.ran).toBe(true);
+    expect(seen).toEqual([]);
+  });
+
+  it('fails app.init() with the fix when EventEmitterModule is missing', async () => {
+    await expect(boot({ eventEmitter: false })).rejects.toThrow(
+      /CronLockEventEmitterModule.*EventEmitterModule\.forRoot\(\)/,
+    );
+  });
+
+  it('rejects a prefix with spaces at bootstrap, naming the option', async () => {
+    await expect(boot({ forwarder: { prefix: 'cron lock' } })).rejects.toThrow(
+      /CronLockEventEmitterModule\.forRoot: prefix "cron lock"/,
+    );
+  });
+
+  it('delivers cron-lock.lost and cron-lock.alert to @OnEvent when the Redis lock key is deleted mid-run', async () => {
+    const keyPrefix = uniquePrefix('event-emitter');
+    const app = await boot({ lock: { redis: testRedisUrl(), keyPrefix, logger: false } });
+    const alerts = app.get(LockAlerts);
+    const redis = newRedisClient();
+    try {
+      const result = await app.get(CronLockService).run('nightly', { ttl: 900 }, async (ctx) => {
+        expect(await redis.del(`${keyPrefix}:{nightly}:lock`)).toBe(1);
+        await waitFor(() => ctx.signal.aborted, { timeout: 10_000, message: 'signal aborted' });
+        return ctx.fencingToken;
+      });
+
+      expect(result.ran).toBe(true);
+      expect(alerts.lost).toEqual([
+        expect.objectContaining({
+          name: 'nightly',
+          reason: 'expired',
+          fencingToken: result.ran ? result.value : -1,
+          instanceId: app.get(CronLockService).instanceId,
+        }),
+      ]);
+      expect(alerts.completed).toEqual([expect.objectContaining({ name: 'nightly' })]);
+      // Events added after this module was written are forwarded too (no list to keep up).
+      expect(alerts.alerts).toEqual([
+        expect.objectContaining({ kind: 'lost', name: 'nightly', reason: 'expired' }),
+      ]);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
