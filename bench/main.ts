@@ -132,6 +132,8 @@ function markdown(
     '| --- | --- |',
     ...machine.rows.map(([key, value]) => `| ${key} | ${value} |`),
     '',
+    `> ${machine.loadRemark}`,
+    '',
     ...(args.note ? [`> ${args.note}`, ''] : []),
     '## Summary',
     '',
@@ -181,6 +183,13 @@ async function main(): Promise<void> {
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const machine = describeMachine(version ?? 'unknown', loadBefore, os.loadavg());
   console.log(machine.rows.map(([key, value]) => `${key}: ${value}`).join('\n'));
+  console.log(machine.loadRemark);
+  console.log('\nTargets:');
+  for (const section of sections) {
+    for (const target of section.targets) {
+      console.log(`  [${target.met ? 'met' : 'NOT met'}] ${target.label}: ${target.measured}`);
+    }
+  }
   console.log(`\nDone in ${seconds.toFixed(1)} s (${commandLine(args)}).`);
   const write = args.write || (!args.quick && args.only === null);
   if (write) {

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AlertMonitor } from './cron-lock.alerts.js';
 import { CRON_LOCK_OPTIONS } from './cron-lock.constants.js';
+import { enableRunScopes, RunScope } from './cron-lock.context.js';
 import { LockLostError, ShutdownTimeoutError } from './cron-lock.errors.js';
 import { CronLockEventBus, type SkipReason } from './cron-lock.events.js';
 import { CronLockLogger } from './cron-lock.logger.js';
@@ -7,9 +9,10 @@ import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { AcquireResult } from './interfaces/lock-store.interface.js';
+import type { AcquireResult, RunOutcome } from './interfaces/lock-store.interface.js';
 import { describeStoreError } from './utils/redact.js';
 import { parseDuration } from './utils/duration.js';
+import { LazyAbortController } from './utils/lazy-abort.js';
 import { createOwnerToken, tokenTag } from './utils/token.js';
 
 /** A job as the interceptor runs it: validated lock settings. */
@@ -24,6 +27,11 @@ export interface LockJob {
   minHold: number;
   /** How long the occurrence marker must outlive a run, in ms (twice the period). */
   markerTtl?: number;
+  /**
+   * Time between two occurrences, in ms (from the cron expression or interval); absent for
+   * jobs without a schedule. Enables the `missed-success` alert.
+   */
+  periodMs?: number;
 }
 
 /**
@@ -37,9 +45,11 @@ export type LockedRunResult<T> =
 interface ActiveRun {
   job: LockJob;
   settled: Promise<void>;
-  controller: AbortController;
+  controller: LazyAbortController;
   renewer: LockRenewer | null;
   abandoned: boolean;
+  /** Renewal found the lock gone: the run goes on, but no longer holds it. */
+  lost: boolean;
 }
 
 /**
@@ -52,6 +62,7 @@ export class LockInterceptor {
   /** Typed events of every step; exposed by {@link CronLockService}. */
   readonly events: CronLockEventBus;
   private readonly log: CronLockLogger;
+  private readonly alerts: AlertMonitor;
   private readonly active = new Set<ActiveRun>();
   /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
   private readonly acquiring = new Set<Promise<unknown>>();
@@ -62,6 +73,17 @@ export class LockInterceptor {
     this.log = new CronLockLogger(options.logger);
     this.events = new CronLockEventBus((event, error) =>
       this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
+    );
+    if (options.asyncContext) {
+      enableRunScopes();
+    }
+    this.alerts = new AlertMonitor(
+      options.alerts,
+      (alert) => {
+        this.log.alert(alert.message);
+        this.events.emit('alert', alert);
+      },
+      options.instanceId,
     );
   }
 
@@ -77,6 +99,16 @@ export class LockInterceptor {
   /** Names of the jobs running on this instance now. */
   runningNames(): string[] {
     return [...this.active].map((run) => run.job.name);
+  }
+
+  /**
+   * Names of the jobs whose lock this instance holds now: running under a lock that was not
+   * lost, and not abandoned by shutdown (unlocked runs under `onStoreError: 'run'` hold none).
+   */
+  heldLockNames(): string[] {
+    return [...this.active]
+      .filter((run) => run.renewer !== null && !run.lost && !run.abandoned)
+      .map((run) => run.job.name);
   }
 
   /**
@@ -112,6 +144,7 @@ export class LockInterceptor {
       acquired = await request;
     } catch (error) {
       this.storeFailed(job, occurrence, 'acquire', error);
+      this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
       // The command may have run even though its reply was lost: free what it may have taken,
       // so the lock does not sit there with nobody running under it until the ttl ends.
       this.options.store.release({ name: job.name, token }).catch(() => undefined);
@@ -125,18 +158,20 @@ export class LockInterceptor {
         this.acquiring.delete(request);
       }
     }
+    // Measured before anything else runs (alert listeners included): the store's round trip only.
+    const acquireMs = performance.now() - sentAt;
+    this.alerts.answered(job, scheduledAt, acquired);
     if (!acquired.acquired) {
-      return this.skip(job, occurrence, acquired.reason);
+      return this.skip(job, occurrence, acquired.reason, acquireMs);
     }
 
     const fencingToken = acquired.fencingToken;
-    const acquireMs = performance.now() - sentAt;
     if (this.events.has('acquired')) {
       // tokenTag hashes: only pay for it when someone reads the event (see BENCHMARKS.md).
       this.events.emit('acquired', { ...base, fencingToken, ownerTag: tokenTag(token), acquireMs });
     }
 
-    const controller = new AbortController();
+    const controller = new LazyAbortController();
     const { run, settle: resolveSettled } = this.track(job, controller);
     const renewer = new LockRenewer(
       this.options.store,
@@ -146,9 +181,16 @@ export class LockInterceptor {
       job.renew,
       sentAt,
       {
-        renewed: (ttl) => this.events.emit('renewed', { ...base, fencingToken, ttl }),
+        renewed: (ttl) => {
+          if (this.events.has('renewed')) {
+            this.events.emit('renewed', { ...base, fencingToken, ttl });
+          }
+        },
         storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
-        lost: (reason) => this.lockLost(job, occurrence, fencingToken, reason, controller),
+        lost: (reason) => {
+          run.lost = true;
+          this.lockLost(job, occurrence, fencingToken, reason, controller);
+        },
       },
     );
     run.renewer = renewer;
@@ -159,7 +201,10 @@ export class LockInterceptor {
       name: job.name,
       scheduledAt: occurrence ?? new Date(),
       fencingToken,
-      signal: controller.signal,
+      // Created on first read: most jobs never read it (see LazyAbortController).
+      get signal() {
+        return controller.signal;
+      },
       instanceId: this.instanceId,
       extend: async (ttl) => {
         const next = ttl === undefined ? job.ttl : parseDuration(ttl);
@@ -175,22 +220,34 @@ export class LockInterceptor {
     };
 
     const startedAt = performance.now();
+    // Recorded fleet-wide by the release (same round trip): see RunOutcome.
+    let outcome: RunOutcome | undefined;
+    // What assertLocked() finds in the job and in everything it awaits (AsyncLocalStorage).
+    const scope = this.options.asyncContext ? new RunScope(ctx, true) : null;
     try {
-      const value = await fn(ctx);
+      const value = await (scope ? scope.run(() => fn(ctx)) : fn(ctx));
       const durationMs = performance.now() - startedAt;
+      outcome = { status: 'completed', durationMs, finishedAt: Date.now() };
+      this.alerts.succeeded(job, outcome.finishedAt);
       this.log.completed(job.name, occurrence, durationMs, fencingToken, this.instanceId);
-      this.events.emit('completed', { ...base, fencingToken, durationMs });
+      // Payloads of the per-run events are built only when someone listens (a run's own work
+      // is a few microseconds: an object spread shows; see the Performance section of README).
+      if (this.events.has('completed')) {
+        this.events.emit('completed', { ...base, fencingToken, durationMs });
+      }
       return { ran: true, value, ctx };
     } catch (error) {
       const durationMs = performance.now() - startedAt;
+      outcome = { status: 'failed', durationMs, finishedAt: Date.now() };
       this.log.failed(job.name, occurrence, durationMs, fencingToken, error);
       this.events.emit('failed', { ...base, fencingToken, durationMs, error });
       throw error;
     } finally {
+      scope?.end();
       renewer.stop();
       this.active.delete(run);
       if (!run.abandoned) {
-        await this.release(job, occurrence, token, fencingToken, sentAt);
+        await this.release(job, occurrence, token, fencingToken, sentAt, outcome);
       }
       // Shutdown waits for this before closing the store: settling before the release would
       // race it against the close and drop its `released` event (listeners are removed then).
@@ -244,10 +301,16 @@ export class LockInterceptor {
   }
 
   /** A run record that shutdown can wait for, and the function that marks it settled. */
-  private track(job: LockJob, controller: AbortController): { run: ActiveRun; settle: () => void } {
+  private track(
+    job: LockJob,
+    controller: LazyAbortController,
+  ): { run: ActiveRun; settle: () => void } {
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
-    return { run: { job, controller, renewer: null, abandoned: false, settled }, settle };
+    return {
+      run: { job, controller, renewer: null, abandoned: false, lost: false, settled },
+      settle,
+    };
   }
 
   private async runUnlocked<T>(
@@ -255,12 +318,15 @@ export class LockInterceptor {
     occurrence: Date | null,
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
-    const controller = new AbortController();
+    const controller = new LazyAbortController();
     const ctx: LockContext = {
       name: job.name,
       scheduledAt: occurrence ?? new Date(),
       fencingToken: 0,
-      signal: controller.signal,
+      // Created on first read: most jobs never read it (see LazyAbortController).
+      get signal() {
+        return controller.signal;
+      },
       instanceId: this.instanceId,
       extend: async () => undefined,
     };
@@ -269,9 +335,13 @@ export class LockInterceptor {
     this.active.add(run);
     const startedAt = performance.now();
     const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
+    // assertLocked() refuses to run under it: this run holds no lock.
+    const scope = this.options.asyncContext ? new RunScope(ctx, false) : null;
     try {
-      const value = await fn(ctx);
+      const value = await (scope ? scope.run(() => fn(ctx)) : fn(ctx));
       const durationMs = performance.now() - startedAt;
+      // Not recorded in the store (it did not answer), but a success all the same.
+      this.alerts.succeeded(job, Date.now());
       this.log.completed(job.name, occurrence, durationMs, 0, this.instanceId);
       this.events.emit('completed', { ...base, fencingToken: 0, durationMs });
       return { ran: true, value, ctx };
@@ -281,6 +351,7 @@ export class LockInterceptor {
       this.events.emit('failed', { ...base, fencingToken: null, durationMs, error });
       throw error;
     } finally {
+      scope?.end();
       this.active.delete(run);
       resolveSettled();
     }
@@ -292,6 +363,7 @@ export class LockInterceptor {
     token: string,
     fencingToken: number,
     acquiredAt: number,
+    outcome?: RunOutcome,
   ): Promise<void> {
     if (this.storeClosed) {
       return;
@@ -302,28 +374,39 @@ export class LockInterceptor {
         name: job.name,
         token,
         keepFor: keepFor > 0 ? keepFor : 0,
+        ...(outcome ? { outcome } : {}),
       });
-      this.events.emit('released', {
-        name: job.name,
-        scheduledAt: occurrence,
-        instanceId: this.instanceId,
-        fencingToken,
-        released,
-      });
+      if (this.events.has('released')) {
+        this.events.emit('released', {
+          name: job.name,
+          scheduledAt: occurrence,
+          instanceId: this.instanceId,
+          fencingToken,
+          released,
+        });
+      }
     } catch (error) {
       // The lock expires by itself; a failed release must not turn a good run into a failure.
       this.storeFailed(job, occurrence, 'release', error);
     }
   }
 
-  private skip<T>(job: LockJob, occurrence: Date | null, reason: SkipReason): LockedRunResult<T> {
+  private skip<T>(
+    job: LockJob,
+    occurrence: Date | null,
+    reason: SkipReason,
+    acquireMs?: number,
+  ): LockedRunResult<T> {
     this.log.skipped(job.name, occurrence, reason);
-    this.events.emit('skipped', {
-      name: job.name,
-      scheduledAt: occurrence,
-      instanceId: this.instanceId,
-      reason,
-    });
+    if (this.events.has('skipped')) {
+      this.events.emit('skipped', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        reason,
+        ...(acquireMs === undefined ? {} : { acquireMs }),
+      });
+    }
     return { ran: false, reason };
   }
 
@@ -349,7 +432,7 @@ export class LockInterceptor {
     occurrence: Date | null,
     fencingToken: number,
     reason: LossReason,
-    controller: AbortController,
+    controller: LazyAbortController,
   ): void {
     const why =
       reason === 'taken'
@@ -367,5 +450,6 @@ export class LockInterceptor {
       reason,
     });
     controller.abort(new LockLostError(job.name, reason, message));
+    this.alerts.lost(job, occurrence, fencingToken, reason);
   }
 }

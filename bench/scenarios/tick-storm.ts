@@ -25,6 +25,8 @@ interface StormOutcome {
   decidedMs: number;
   /** ms from the first call until every call settled, winners' releases included. */
   settledMs: number;
+  /** CPU ms this process used meanwhile (every instance's client work; not the server's). */
+  cpuMs: number;
 }
 
 /** N instances that all try to run every job of one occurrence at the same instant. */
@@ -50,6 +52,7 @@ async function storm(
       runs += 1;
     }
   };
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const pending: Promise<void>[] = [];
   for (let job = 0; job < jobs; job++) {
@@ -59,7 +62,13 @@ async function storm(
   }
   await Promise.all(pending);
   const settled = performance.now();
-  return { runs, decidedMs: lastDecision - started, settledMs: settled - started };
+  const used = process.cpuUsage(cpu);
+  return {
+    runs,
+    decidedMs: lastDecision - started,
+    settledMs: settled - started,
+    cpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 async function moduleStormer(url: string): Promise<Stormer> {
@@ -162,6 +171,7 @@ async function semaphoreStormer(url: string): Promise<Stormer> {
 
 interface Measured {
   decided: number[];
+  cpu: number[];
   settled: number[];
   runs: number[];
   roundTrips: number;
@@ -186,7 +196,7 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
   const measured = new Map<Stormer, Measured>(
     stormers.map((stormer) => [
       stormer,
-      { decided: [], settled: [], runs: [], roundTrips: 0, calls: {}, attempts: 0 },
+      { decided: [], cpu: [], settled: [], runs: [], roundTrips: 0, calls: {}, attempts: 0 },
     ]),
   );
   try {
@@ -204,6 +214,7 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         const calls = diffCalls(await commandStats(stats), callsBefore);
         record.decided.push(outcome.decidedMs);
         record.settled.push(outcome.settledMs);
+        record.cpu.push(outcome.cpuMs);
         record.runs.push(outcome.runs);
         record.roundTrips += tripsAfter - tripsBefore;
         record.attempts += jobs;
@@ -235,6 +246,7 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
       formatSummary(summarizeRounds(record.decided), 1),
       formatSummary(summarizeRounds(record.settled), 1),
       formatRatio(summarizeRounds(pairedRatios(record.settled, floor.settled))),
+      formatSummary(summarizeRounds(record.cpu), 1),
       runs,
       (record.roundTrips / record.attempts).toFixed(2),
       (totalCalls(record.calls) / record.attempts).toFixed(2),
@@ -253,12 +265,17 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
       "the winners' releases included. Round trips are counted client-side (commands sent by " +
       'every ioredis client of the process); Redis commands come from `INFO commandstats` ' +
       'deltas, which include the commands run inside Lua scripts. Both are per occurrence of ' +
-      `one job (all ${INSTANCES} instances together).`,
+      `one job (all ${INSTANCES} instances together). Client CPU is this process's CPU time ` +
+      'per round (all instances; the Redis server not included). nestjs-cron-lock writes the ' +
+      'script calls one client starts in one burst together (one socket write; still one ' +
+      'command and one reply each); the floor and the peers write each command on its own, ' +
+      'as ioredis does without auto-pipelining.',
     headers: [
       'Contender',
       'Decided ms (min–max)',
       'Settled ms (min–max)',
       'Settled vs floor',
+      'Client CPU ms (min–max)',
       'Runs/round',
       'Round trips/occ.',
       'Redis cmds/occ.',

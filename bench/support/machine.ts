@@ -16,6 +16,31 @@ function packageVersion(name: string): string {
 
 export interface Machine {
   rows: Array<[string, string]>;
+  /** A sentence on how loaded the machine was, for the top of the report. */
+  loadRemark: string;
+}
+
+/**
+ * How busy the machine was, from the 1-minute load average before and after the run against
+ * the number of cores. The benchmark itself keeps about one core busy (client and Redis server
+ * take turns), so the load before the run and anything above 1 during it is other work.
+ */
+export function describeLoad(loadBefore: number[], loadAfter: number[], cores: number): string {
+  const before = loadBefore[0] ?? 0;
+  const peak = Math.max(before, loadAfter[0] ?? 0);
+  const numbers =
+    `1-minute load average ${before.toFixed(2)} before the run and ${(loadAfter[0] ?? 0).toFixed(2)} ` +
+    `after it, on ${cores} cores; the benchmark alone accounts for about 1`;
+  if (before <= 0.3 * cores && peak <= 1 + 0.3 * cores) {
+    return `The machine was quiet (${numbers}).`;
+  }
+  const caveat =
+    'Absolute times and spreads are inflated by that load; the interleaved ratios, the CPU ' +
+    'columns and the Redis µs columns are the comparable figures.';
+  if (before <= 0.75 * cores && peak <= 1 + 0.75 * cores) {
+    return `The machine was lightly loaded by other work (${numbers}). ${caveat}`;
+  }
+  return `The machine was loaded by other work during this run (${numbers}). ${caveat}`;
 }
 
 export function describeMachine(
@@ -37,5 +62,6 @@ export function describeMachine(
       ['redis-semaphore', packageVersion('redis-semaphore')],
       ['Load average (1/5/15 min) before → after', `${load(loadBefore)} → ${load(loadAfter)}`],
     ],
+    loadRemark: describeLoad(loadBefore, loadAfter, cpus.length),
   };
 }

@@ -23,6 +23,26 @@ export async function commandStats(client: Redis): Promise<CommandCalls> {
   return calls;
 }
 
+/** Commands a client sends itself (as opposed to commands run inside a script). */
+const TOP_LEVEL = ['set', 'evalsha', 'eval'];
+
+/**
+ * Microseconds the server spent executing the `SET`, `EVALSHA` and `EVAL` commands so far
+ * (`INFO commandstats` usec; a script's time includes the commands it runs). Measures the
+ * server-side cost of a lock cycle without the network or the client, whatever the load.
+ */
+export async function serverMicros(client: Redis): Promise<number> {
+  const text = await client.info('commandstats');
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=\d+,usec=(\d+)/.exec(line.trim());
+    if (match && TOP_LEVEL.includes(match[1])) {
+      total += Number(match[2]);
+    }
+  }
+  return total;
+}
+
 export function diffCalls(after: CommandCalls, before: CommandCalls): CommandCalls {
   const delta: CommandCalls = {};
   for (const [name, count] of Object.entries(after)) {

@@ -1,0 +1,184 @@
+/**
+ * A profiling harness, not a benchmark: runs one contender's sequential cycles (or one tick
+ * storm) in a process of its own, so that a CPU profile or an instruction count covers that
+ * contender only. Prints the client's CPU per cycle and the Redis server's CPU per cycle (read
+ * from /proc for the redis-server the harness starts), which together bound a cycle's latency.
+ *
+ *   node --import ./scripts/register-ts.mjs bench/profile.ts module 20000
+ *   node --cpu-prof --cpu-prof-dir=prof --import ./scripts/register-ts.mjs bench/profile.ts module
+ *   WARMUP=3000 valgrind --tool=callgrind node --single-threaded \
+ *     --import ./scripts/register-ts.mjs bench/profile.ts module 16000
+ *
+ * Contenders: floor | floor-timeout (floor on a client with the module's commandTimeout) |
+ * floor-pipelined (enableAutoPipelining) | module (sequential cycles; the number is the cycle
+ * count) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
+ * PIPELINE=1 turns on ioredis' enableAutoPipelining for both). WARMUP sets the warm-up cycles.
+ * Instruction counts are taken by difference: run the same contender with two cycle counts (and
+ * the same WARMUP) and divide the difference in instructions by the difference in cycles, which
+ * cancels start-up; `--single-threaded` keeps V8's background compiler from adding noise.
+ */
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../test/support/redis-server.js';
+import { startLockApp, type LockApp } from './support/apps.js';
+import { RawLock } from './support/redis.js';
+
+const TTL = 30_000;
+const noop = async (): Promise<void> => undefined;
+
+/** CPU time (µs) a process has used so far, from /proc (Linux only). */
+function processCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the full line (12 and 13 after the command name).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / 100;
+}
+
+async function client(url: string, extra: Record<string, unknown> = {}): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, ...extra });
+  await redis.connect();
+  return redis;
+}
+
+async function main(): Promise<void> {
+  const [contender = 'module', cyclesArg = '20000'] = process.argv.slice(2);
+  const cycles = Number(cyclesArg);
+  const server = await startRedisServer();
+  const closers: Array<() => Promise<unknown>> = [];
+  try {
+    let cycle: () => Promise<void>;
+    if (contender.startsWith('floor')) {
+      const extra =
+        contender === 'floor-timeout'
+          ? { commandTimeout: 2_000 }
+          : contender === 'floor-pipelined'
+            ? { enableAutoPipelining: true }
+            : {};
+      const redis = await client(server.url, extra);
+      closers.push(() => redis.quit());
+      const raw = new RawLock(redis);
+      await raw.load();
+      cycle = async () => {
+        const token = await raw.acquire('profile:floor', TTL);
+        await raw.release('profile:floor', token!);
+      };
+    } else if (contender === 'module') {
+      const app = await startLockApp({ redis: server.url, keyPrefix: 'profile' });
+      closers.push(() => app.close());
+      cycle = async () => {
+        const result = await app.locks.run('per-run', { ttl: TTL }, noop);
+        if (!result.ran) {
+          throw new Error(`did not run: ${result.reason}`);
+        }
+      };
+    } else if (contender === 'storm-floor' || contender === 'storm-module') {
+      await storm(contender, server.url, cycles, closers);
+      return;
+    } else {
+      throw new Error(`unknown contender ${contender}`);
+    }
+    const warmup = Number(process.env.WARMUP ?? Math.min(2_000, cycles));
+    for (let i = 0; i < warmup; i++) {
+      await cycle();
+    }
+    const serverBefore = processCpuMicros(server.pid);
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < cycles; i++) {
+      await cycle();
+    }
+    const wall = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    const serverUsed = processCpuMicros(server.pid) - serverBefore;
+    console.log(
+      `${contender}: ${cycles} cycles, ${((wall * 1000) / cycles).toFixed(1)} µs/cycle wall, ` +
+        `client CPU ${((used.user + used.system) / cycles).toFixed(1)} µs/cycle ` +
+        `(user ${(used.user / cycles).toFixed(1)}), server CPU ${(serverUsed / cycles).toFixed(1)} µs/cycle`,
+    );
+  } finally {
+    for (const close of closers) {
+      await close().catch(() => undefined);
+    }
+    await server.stop();
+  }
+}
+
+/** `rounds` tick storms of 1,000 jobs × 4 instances; prints ms per storm and CPU. */
+async function storm(
+  contender: string,
+  url: string,
+  rounds: number,
+  closers: Array<() => Promise<unknown>>,
+): Promise<void> {
+  const jobs = 1_000;
+  let attempt: (job: number, instance: number, round: number) => Promise<boolean>;
+  if (contender === 'storm-floor') {
+    const pipelined = process.env.PIPELINE === '1';
+    const clients = await Promise.all(
+      Array.from({ length: 4 }, () => client(url, { enableAutoPipelining: pipelined })),
+    );
+    closers.push(() => Promise.all(clients.map((redis) => redis.quit())));
+    const locks = clients.map((redis) => new RawLock(redis));
+    await Promise.all(locks.map((lock) => lock.load()));
+    attempt = async (job, instance, round) => {
+      const key = `profile-floor:${round}:${job}`;
+      const token = await locks[instance].acquire(key, TTL);
+      if (token !== null) {
+        await locks[instance].release(key, token);
+      }
+      return token !== null;
+    };
+  } else {
+    const redis =
+      process.env.PIPELINE === '1'
+        ? { host: '127.0.0.1', port: Number(new URL(url).port), enableAutoPipelining: true }
+        : url;
+    const apps: LockApp[] = await Promise.all(
+      Array.from({ length: 4 }, () => startLockApp({ redis, keyPrefix: 'profile-storm' })),
+    );
+    closers.push(() => Promise.all(apps.map((app) => app.close())));
+    const base = Date.UTC(2030, 0, 1);
+    attempt = async (job, instance, round) => {
+      const result = await apps[instance].locks.run(
+        `storm-${job}`,
+        { ttl: TTL, scheduledAt: base + (round + 10) * 60_000 },
+        noop,
+      );
+      return result.ran;
+    };
+  }
+  const once = async (round: number) => {
+    const pending: Promise<boolean>[] = [];
+    for (let job = 0; job < jobs; job++) {
+      for (let instance = 0; instance < 4; instance++) {
+        pending.push(attempt(job, instance, round));
+      }
+    }
+    const runs = (await Promise.all(pending)).filter(Boolean).length;
+    if (runs !== jobs) {
+      throw new Error(`${runs} runs for ${jobs} jobs`);
+    }
+  };
+  await once(-5);
+  const cpu = process.cpuUsage();
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    await once(round);
+    times.push(performance.now() - started);
+  }
+  const used = process.cpuUsage(cpu);
+  times.sort((a, b) => a - b);
+  console.log(
+    `${contender}: ${rounds} storms, median ${times[Math.floor(rounds / 2)].toFixed(1)} ms, ` +
+      `client CPU ${((used.user + used.system) / rounds / 1000).toFixed(1)} ms/storm`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

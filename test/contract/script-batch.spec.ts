@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
+import { newRedisClient, uniquePrefix } from '../support/redis.js';
+
+// Echoes its key and argument, or fails when the argument says so.
+const ECHO = defineScript(`
+if ARGV[1] == 'fail' then
+  return redis.error_reply('ERR asked to fail')
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return KEYS[1] .. '=' .. ARGV[1]
+`);
+
+/** Counts the writes the client makes on its socket. */
+function countWrites(client: Redis): { readonly count: number } {
+  const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } })
+    .stream;
+  const original = stream.write.bind(stream);
+  const counter = { count: 0 };
+  stream.write = (...args: unknown[]) => {
+    counter.count += 1;
+    return original(...args);
+  };
+  return counter;
+}
+
+describe('script calls made in one burst (one socket write, one reply each)', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('batch');
+
+  beforeAll(async () => {
+    client = newRedisClient();
+    await client.ping();
+    await client.script('LOAD', ECHO.source);
+  });
+
+  afterAll(async () => {
+    await client.quit();
+  });
+
+  it('gives each call of a burst its own reply and error, in order, in two writes', async () => {
+    const writes = countWrites(client);
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      runScript(client, ECHO, [`${prefix}:${i}`], [i === 7 ? 'fail' : `v${i}`]).then(
+        (value) => ({ value }),
+        (error: Error) => ({ error: error.message }),
+      ),
+    );
+    const results = await Promise.all(calls);
+    expect(results[7]).toEqual({ error: expect.stringContaining('asked to fail') });
+    results.forEach((result, i) => {
+      if (i !== 7) {
+        expect(result).toEqual({ value: `${prefix}:${i}=v${i}` });
+      }
+    });
+    // The first call goes out at once, the 199 queued behind it together.
+    expect(writes.count).toBe(2);
+    expect(await client.get(`${prefix}:199`)).toBe('v199');
+  });
+
+  it('sends sequential calls at once, one write each', async () => {
+    const writes = countWrites(client);
+    for (let i = 0; i < 5; i++) {
+      expect(await runScript(client, ECHO, [`${prefix}:seq`], [`s${i}`])).toBe(
+        `${prefix}:seq=s${i}`,
+      );
+    }
+    expect(writes.count).toBe(5);
+  });
+
+  it('falls back to EVAL for every call of a burst after SCRIPT FLUSH', async () => {
+    await client.script('FLUSH');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => runScript(client, ECHO, [`${prefix}:f${i}`], [`f${i}`])),
+    );
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => `${prefix}:f${i}=f${i}`));
+  });
+});
