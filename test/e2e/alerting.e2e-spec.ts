@@ -14,34 +14,12 @@ import {
   type CronLockModuleOptions,
   type LockContext,
 } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 const EVERY_SECOND = '*/1 * * * * *';
 const PERIOD = 1_000;
-
-/** Every line the module logs, kept for assertions. */
-class CapturingLogger implements LoggerService {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: unknown): void {
-    this.lines.push({ level: 'log', message: String(message) });
-  }
-  error(message: unknown): void {
-    this.lines.push({ level: 'error', message: String(message) });
-  }
-  warn(message: unknown): void {
-    this.lines.push({ level: 'warn', message: String(message) });
-  }
-  debug(message: unknown): void {
-    this.lines.push({ level: 'debug', message: String(message) });
-  }
-  /** Error lines that announce an alert. */
-  alertLines(): string[] {
-    return this.lines
-      .filter((line) => line.level === 'error' && line.message.startsWith('ALERT'))
-      .map((line) => line.message);
-  }
-}
 
 const SILENT: LoggerService = {
   log: () => undefined,

@@ -26,6 +26,7 @@ import {
   type CronLockOptionsFactory,
   type LockContext,
 } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 const EVERY_SECOND = '* * * * * *';
@@ -81,39 +82,6 @@ function callLocked<T>(
 
 function lockModule(options: CronLockModuleOptions = {}) {
   return CronLockModule.forRoot({ logger: false, shutdownTimeout: '2s', ...options });
-}
-
-interface LogLine {
-  level: string;
-  message: string;
-  context: string | undefined;
-}
-
-/** A LoggerService that keeps every line, with the context Nest passes last. */
-class CapturingLogger implements LoggerService {
-  readonly lines: LogLine[] = [];
-  log(message: unknown, ...rest: unknown[]): void {
-    this.push('log', message, rest);
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    this.push('error', message, rest);
-  }
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.push('warn', message, rest);
-  }
-  debug(message: unknown, ...rest: unknown[]): void {
-    this.push('debug', message, rest);
-  }
-  verbose(message: unknown, ...rest: unknown[]): void {
-    this.push('verbose', message, rest);
-  }
-  private push(level: string, message: unknown, rest: unknown[]): void {
-    const context =
-      rest.length > 0 && typeof rest[rest.length - 1] === 'string'
-        ? (rest.at(-1) as string)
-        : undefined;
-    this.lines.push({ level, message: String(message), context });
-  }
 }
 
 const open: TestingModule[] = [];

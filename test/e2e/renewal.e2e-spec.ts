@@ -1,4 +1,3 @@
-import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
@@ -12,28 +11,9 @@ import {
   type CronLockEvents,
   type CronLockModuleOptions,
 } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
-
-/** Every line the module logs, kept for assertions. */
-class CapturingLogger implements LoggerService {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: unknown): void {
-    this.lines.push({ level: 'log', message: String(message) });
-  }
-  error(message: unknown): void {
-    this.lines.push({ level: 'error', message: String(message) });
-  }
-  warn(message: unknown): void {
-    this.lines.push({ level: 'warn', message: String(message) });
-  }
-  debug(message: unknown): void {
-    this.lines.push({ level: 'debug', message: String(message) });
-  }
-  errors(): string[] {
-    return this.lines.filter((line) => line.level === 'error').map((line) => line.message);
-  }
-}
 
 interface App {
   module: TestingModule;
