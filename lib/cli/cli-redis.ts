@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
-import { LOCK_CLIENT_DEFAULTS, secretsOf } from '../stores/redis/redis-connection.js';
+import { createLockClient, secretsOf } from '../stores/redis/redis-connection.js';
 import { describeStoreError, redactUrl } from '../utils/redact.js';
 import { CliError } from './cli.errors.js';
 
@@ -27,8 +27,8 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
   const secrets = secretsOf(url);
   const address = redactUrl(url);
   const describe = (error: unknown): string => describeStoreError(error, secrets);
-  const client = new Redis(url, {
-    ...LOCK_CLIENT_DEFAULTS,
+  const client = createLockClient({
+    url,
     lazyConnect: true,
     connectTimeout: CLI_TIMEOUT_MS,
     commandTimeout: CLI_TIMEOUT_MS,

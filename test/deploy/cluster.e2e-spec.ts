@@ -15,10 +15,14 @@ import {
 } from 'nestjs-cron-lock';
 import { ACQUIRE_SCRIPT } from '../../lib/stores/redis/acquire.js';
 import { uniquePrefix, waitFor } from '../support/redis.js';
-import { nonIncreasingFences, type RunRecord } from '../support/run-log.js';
+import {
+  nonIncreasingFences,
+  recordedRun,
+  runRecordOf,
+  wallNow,
+  type RunRecord,
+} from '../support/run-log.js';
 import { command, startClusterTopology, type ClusterTopology } from './support/topology.js';
-
-const now = (): number => performance.timeOrigin + performance.now();
 
 interface JobRun extends RunRecord {
   name: string;
@@ -38,16 +42,7 @@ function manyJobsProvider(): Type {
       configurable: true,
       writable: true,
       value: async (ctx: LockContext): Promise<void> => {
-        const start = now();
-        await sleep(5);
-        manyRuns.push({
-          name,
-          instance: ctx.instanceId,
-          scheduledAt: ctx.scheduledAt.getTime(),
-          fencingToken: ctx.fencingToken,
-          start,
-          end: now(),
-        });
+        manyRuns.push({ name, ...(await recordedRun(ctx)) });
       },
     });
     const descriptor = Object.getOwnPropertyDescriptor(ManyJobs.prototype, key)!;
@@ -71,20 +66,14 @@ const holderReleased = new Promise<void>((resolve) => (releaseHolder = resolve))
 class ReshardedJob {
   @LockedCron('* * * * * *', { ttl: '1500ms', name: 'cluster-resharded' })
   async tick(ctx: LockContext): Promise<void> {
-    const start = now();
+    const start = wallNow();
     if (reshardRuns.length === 0 && !holding) {
       holding = true;
       await holderReleased;
     } else {
       await sleep(5);
     }
-    reshardRuns.push({
-      instance: ctx.instanceId,
-      scheduledAt: ctx.scheduledAt.getTime(),
-      fencingToken: ctx.fencingToken,
-      start,
-      end: now(),
-    });
+    reshardRuns.push(runRecordOf(ctx, start));
   }
 }
 

@@ -15,7 +15,7 @@ import {
 } from 'nestjs-cron-lock';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { uniquePrefix, waitFor } from '../support/redis.js';
-import { duplicateOccurrences, type RunRecord } from '../support/run-log.js';
+import { duplicateOccurrences, recordedRun, type RunRecord } from '../support/run-log.js';
 import {
   command,
   roleOf,
@@ -24,8 +24,6 @@ import {
   type SentinelTopology,
 } from './support/topology.js';
 
-const now = (): number => performance.timeOrigin + performance.now();
-
 /** Runs of the per-second job, from both apps. */
 const tickRuns: RunRecord[] = [];
 
@@ -33,15 +31,7 @@ const tickRuns: RunRecord[] = [];
 class EverySecondJob {
   @LockedCron('* * * * * *', { ttl: '5s', name: 'sentinel-every-second' })
   async tick(ctx: LockContext): Promise<void> {
-    const start = now();
-    await sleep(5);
-    tickRuns.push({
-      instance: ctx.instanceId,
-      scheduledAt: ctx.scheduledAt.getTime(),
-      fencingToken: ctx.fencingToken,
-      start,
-      end: now(),
-    });
+    tickRuns.push(await recordedRun(ctx));
   }
 }
 

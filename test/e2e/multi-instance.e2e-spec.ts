@@ -16,10 +16,9 @@ import {
   duplicateOccurrences,
   nonIncreasingFences,
   overlappingRuns,
+  recordedRun,
   type RunRecord,
 } from '../support/run-log.js';
-
-const now = (): number => performance.timeOrigin + performance.now();
 
 /** Runs of the per-second job, from every app of the running test. */
 const everySecondRuns: RunRecord[] = [];
@@ -28,15 +27,7 @@ const everySecondRuns: RunRecord[] = [];
 class EverySecondJob {
   @LockedCron('* * * * * *', { ttl: '5s', name: 'multi-every-second' })
   async tick(ctx: LockContext): Promise<void> {
-    const start = now();
-    await sleep(5);
-    everySecondRuns.push({
-      instance: ctx.instanceId,
-      scheduledAt: ctx.scheduledAt.getTime(),
-      fencingToken: ctx.fencingToken,
-      start,
-      end: now(),
-    });
+    everySecondRuns.push(await recordedRun(ctx));
   }
 }
 

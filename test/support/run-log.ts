@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LockContext } from 'nestjs-cron-lock';
 import { forkTs } from './fork-ts.js';
 
 /** One run of a locked job, as recorded outside Redis (times are wall-clock ms). */
@@ -9,6 +11,27 @@ export interface RunRecord {
   fencingToken: number;
   start: number;
   end: number;
+}
+
+/** Wall-clock ms with sub-millisecond resolution, the time base of {@link RunRecord}. */
+export const wallNow = (): number => performance.timeOrigin + performance.now();
+
+/** The record of `ctx`'s run, which started at `start` ({@link wallNow}) and ends now. */
+export function runRecordOf(ctx: LockContext, start: number): RunRecord {
+  return {
+    instance: ctx.instanceId,
+    scheduledAt: ctx.scheduledAt.getTime(),
+    fencingToken: ctx.fencingToken,
+    start,
+    end: wallNow(),
+  };
+}
+
+/** The body of a short locked job in a test: `workMs` of work, then the run's record. */
+export async function recordedRun(ctx: LockContext, workMs = 5): Promise<RunRecord> {
+  const start = wallNow();
+  await sleep(workMs);
+  return runRecordOf(ctx, start);
 }
 
 /** What test/fixtures/worker-app.ts reports to its parent over IPC. */
