@@ -21,8 +21,10 @@ export const LOCK_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
- * How long the per-job state (last occurrence, last fencing token) lives after the last
- * acquisition. It only has to outlive the clock skew between instances; a longer life keeps
- * `inspect()` informative. The fencing token survives its loss (it never goes below the server clock).
+ * How long the per-job state (last occurrence, last fencing token, last outcome) lives after an
+ * acquisition that sets its expiry; the acquire refreshes it once less than half is left, so the
+ * state outlives the last acquisition by 15 to 30 days. It only has to outlive the clock skew
+ * between instances; a longer life keeps `inspect()` informative. The fencing token survives its
+ * loss (it never goes below the server clock).
  */
 export const STATE_TTL_MS = 30 * 86_400_000;

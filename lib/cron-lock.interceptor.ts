@@ -44,7 +44,12 @@ export type LockedRunResult<T> =
 
 interface ActiveRun {
   job: LockJob;
-  settled: Promise<void>;
+  /** Resolved once the run ended and its lock was released; made only when shutdown asks. */
+  settled?: Promise<void>;
+  /** Resolves `settled`; set with it. */
+  settle?: () => void;
+  /** The run ended and its lock was released. */
+  done: boolean;
   controller: LazyAbortController;
   renewer: LockRenewer | null;
   abandoned: boolean;
@@ -116,21 +121,20 @@ export class LockInterceptor {
    * epoch; omit for a plain mutual exclusion). Resolves with `ran: false` and the reason when
    * it does not run; rejects with what `fn` throws.
    */
-  async execute<T>(
+  execute<T>(
     job: LockJob,
     scheduledAt: number | undefined,
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
-    const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
-    const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
+    // Not `async`, and the losers of an occurrence never enter an async function: when 1,000
+    // jobs share a schedule, most attempts end in a skip, and every promise layer they hold
+    // while waiting for Redis is work for the garbage collector (see README, Performance).
     if (this.shuttingDown) {
-      return this.skip(job, occurrence, 'shutting-down');
+      return Promise.resolve(this.skip(job, scheduledAt, 'shutting-down'));
     }
-
     const token = createOwnerToken();
     const sentAt = performance.now();
-    let request: Promise<AcquireResult> | undefined;
-    let acquired: AcquireResult;
+    let request: Promise<AcquireResult>;
     try {
       request = this.options.store.acquire({
         name: job.name,
@@ -140,39 +144,63 @@ export class LockInterceptor {
         markerTtl: job.markerTtl,
         instanceId: this.instanceId,
       });
-      this.acquiring.add(request);
-      acquired = await request;
     } catch (error) {
-      this.storeFailed(job, occurrence, 'acquire', error);
-      this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
-      // The command may have run even though its reply was lost: free what it may have taken,
-      // so the lock does not sit there with nobody running under it until the ttl ends.
-      this.options.store.release({ name: job.name, token }).catch(() => undefined);
-      if (this.options.onStoreError === 'run') {
-        this.log.runningUnlocked(job.name, occurrence);
-        return this.runUnlocked(job, occurrence, fn);
-      }
-      return this.skip(job, occurrence, 'store-error');
-    } finally {
-      if (request) {
+      // A custom store that throws instead of rejecting.
+      request = Promise.reject(error);
+    }
+    this.acquiring.add(request);
+    return request.then(
+      (acquired) => {
         this.acquiring.delete(request);
-      }
-    }
-    // Measured before anything else runs (alert listeners included): the store's round trip only.
-    const acquireMs = performance.now() - sentAt;
-    this.alerts.answered(job, scheduledAt, acquired);
-    if (!acquired.acquired) {
-      return this.skip(job, occurrence, acquired.reason, acquireMs);
-    }
+        // Measured before anything else runs (alert listeners included): the store's round trip.
+        const acquireMs = performance.now() - sentAt;
+        this.alerts.answered(job, scheduledAt, acquired);
+        if (!acquired.acquired) {
+          return this.skip(job, scheduledAt, acquired.reason, acquireMs);
+        }
+        return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired.fencingToken, acquireMs);
+      },
+      (error: unknown) => {
+        this.acquiring.delete(request);
+        const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
+        this.storeFailed(job, occurrence, 'acquire', error);
+        this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
+        // The command may have run even though its reply was lost: free what it may have taken,
+        // so the lock does not sit there with nobody running under it until the ttl ends.
+        this.options.store.release({ name: job.name, token }).catch(() => undefined);
+        if (this.options.onStoreError === 'run') {
+          this.log.runningUnlocked(job.name, occurrence);
+          return this.runUnlocked(job, occurrence, fn);
+        }
+        return this.skip(job, scheduledAt, 'store-error');
+      },
+    );
+  }
 
-    const fencingToken = acquired.fencingToken;
+  /**
+   * Runs `fn` under the lock just acquired: renews it meanwhile, reports the run, and releases
+   * it (recording the outcome) when `fn` settles. Everything before the first `await` runs in
+   * the callback that saw the acquisition, so shutdown finds the run counted as soon as the
+   * acquire is no longer.
+   */
+  private async runHeld<T>(
+    job: LockJob,
+    scheduledAt: number | undefined,
+    fn: (ctx: LockContext) => Promise<T> | T,
+    token: string,
+    sentAt: number,
+    fencingToken: number,
+    acquireMs: number,
+  ): Promise<LockedRunResult<T>> {
+    const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
+    const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
     if (this.events.has('acquired')) {
       // tokenTag hashes: only pay for it when someone reads the event (see BENCHMARKS.md).
       this.events.emit('acquired', { ...base, fencingToken, ownerTag: tokenTag(token), acquireMs });
     }
 
     const controller = new LazyAbortController();
-    const { run, settle: resolveSettled } = this.track(job, controller);
+    const run = this.track(job, controller);
     const renewer = new LockRenewer(
       this.options.store,
       job.name,
@@ -251,7 +279,7 @@ export class LockInterceptor {
       }
       // Shutdown waits for this before closing the store: settling before the release would
       // race it against the close and drop its `released` event (listeners are removed then).
-      resolveSettled();
+      settled(run);
     }
   }
 
@@ -279,7 +307,7 @@ export class LockInterceptor {
       return;
     }
     const outcome = await Promise.race([
-      Promise.all([...this.active].map((run) => run.settled)).then(() => 'done' as const),
+      Promise.all([...this.active].map(settledOf)).then(() => 'done' as const),
       timedOut,
     ]);
     clearTimeout(timer);
@@ -300,17 +328,9 @@ export class LockInterceptor {
     this.storeClosed = true;
   }
 
-  /** A run record that shutdown can wait for, and the function that marks it settled. */
-  private track(
-    job: LockJob,
-    controller: LazyAbortController,
-  ): { run: ActiveRun; settle: () => void } {
-    let settle!: () => void;
-    const settled = new Promise<void>((resolve) => (settle = resolve));
-    return {
-      run: { job, controller, renewer: null, abandoned: false, lost: false, settled },
-      settle,
-    };
+  /** A run record that shutdown can wait for (see settledOf). */
+  private track(job: LockJob, controller: LazyAbortController): ActiveRun {
+    return { job, controller, renewer: null, abandoned: false, lost: false, done: false };
   }
 
   private async runUnlocked<T>(
@@ -331,7 +351,7 @@ export class LockInterceptor {
       extend: async () => undefined,
     };
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
-    const { run, settle: resolveSettled } = this.track(job, controller);
+    const run = this.track(job, controller);
     this.active.add(run);
     const startedAt = performance.now();
     const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
@@ -353,7 +373,7 @@ export class LockInterceptor {
     } finally {
       scope?.end();
       this.active.delete(run);
-      resolveSettled();
+      settled(run);
     }
   }
 
@@ -393,15 +413,15 @@ export class LockInterceptor {
 
   private skip<T>(
     job: LockJob,
-    occurrence: Date | null,
+    scheduledAt: number | undefined,
     reason: SkipReason,
     acquireMs?: number,
   ): LockedRunResult<T> {
-    this.log.skipped(job.name, occurrence, reason);
+    this.log.skipped(job.name, scheduledAt, reason);
     if (this.events.has('skipped')) {
       this.events.emit('skipped', {
         name: job.name,
-        scheduledAt: occurrence,
+        scheduledAt: scheduledAt === undefined ? null : new Date(scheduledAt),
         instanceId: this.instanceId,
         reason,
         ...(acquireMs === undefined ? {} : { acquireMs }),
@@ -452,4 +472,22 @@ export class LockInterceptor {
     controller.abort(new LockLostError(job.name, reason, message));
     this.alerts.lost(job, occurrence, fencingToken, reason);
   }
+}
+
+/**
+ * The promise shutdown waits on for one run. Made on demand: most runs end without anyone
+ * waiting, and a promise per run is work for the garbage collector in a tick storm.
+ */
+function settledOf(run: ActiveRun): Promise<void> {
+  if (run.done) {
+    return Promise.resolve();
+  }
+  run.settled ??= new Promise<void>((resolve) => (run.settle = resolve));
+  return run.settled;
+}
+
+/** Marks a run ended (lock released) for whoever waits on {@link settledOf}. */
+function settled(run: ActiveRun): void {
+  run.done = true;
+  run.settle?.();
 }

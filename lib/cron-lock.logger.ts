@@ -56,7 +56,7 @@ export class CronLockLogger {
     );
   }
 
-  skipped(name: string, at: Date | null, reason: SkipReason): void {
+  skipped(name: string, at: number | undefined, reason: SkipReason): void {
     this.logger?.debug?.(`${label(name, at)} ${SKIP_TEXT[reason]}`, LOG_CONTEXT);
   }
 
@@ -124,6 +124,10 @@ export class CronLockLogger {
   }
 }
 
-function label(name: string, at: Date | null): string {
-  return at ? `${name} @ ${at.toISOString()}` : name;
+/** `name @ <ISO time>`; `at` is a Date or ms since epoch (a skip never builds a Date). */
+function label(name: string, at: Date | number | null | undefined): string {
+  if (at === null || at === undefined) {
+    return name;
+  }
+  return `${name} @ ${(typeof at === 'number' ? new Date(at) : at).toISOString()}`;
 }

@@ -491,6 +491,37 @@ export function describeLockStoreContract(
         });
       });
 
+      it('never lets a run whose lock was lost move the last success back', async () => {
+        const lost = newToken();
+        await acquire('job', lost, { ttl: 150 });
+        const holder = newToken();
+        await waitFor(
+          async () => (await acquire('job', holder, { instanceId: 'instance-b' })).acquired,
+          { timeout: 10_000, interval: 25, message: 'another owner to take the expired lock' },
+        );
+        expect(
+          await store.release({
+            name: 'job',
+            token: holder,
+            outcome: { status: 'completed', durationMs: 5_000, finishedAt: FINISHED + 5_000 },
+          }),
+        ).toBe(true);
+        // The late report of the lost run, stamped earlier (a slower clock).
+        expect(
+          await store.release({
+            name: 'job',
+            token: lost,
+            outcome: { status: 'completed', durationMs: 0, finishedAt: FINISHED },
+          }),
+        ).toBe(false);
+        expect(await store.inspect('job')).toMatchObject({
+          lastSuccessAt: FINISHED + 5_000,
+          lastDurationMs: 5_000,
+          consecutiveFailures: 0,
+          lastOutcome: 'completed',
+        });
+      });
+
       it('records nothing for a release without an outcome', async () => {
         const token = newToken();
         await acquire('job', token, { scheduledAt: OCCURRENCE });

@@ -175,6 +175,208 @@ describe('RedisLockStore on a real Redis', () => {
     expect(await admin.hget(state, 'fails')).toBe('1');
   });
 
+  describe('state expiry', () => {
+    const DAY = 86_400_000;
+    const STATE_TTL = 30 * DAY;
+
+    async function serverMs(): Promise<number> {
+      const [seconds, micros] = await admin.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    }
+
+    /** Makes the hash look as if its expiry had been set `left` ms from now. */
+    async function setExpiry(state: string, left: number): Promise<void> {
+      await admin.hset(state, 'exp_at', String((await serverMs()) + left));
+      await admin.pexpire(state, left);
+    }
+
+    let occurrence = Date.UTC(2025, 0, 15);
+
+    /** One run of `job`, or of `ticked` with a new occurrence (the acquire's other HSET). */
+    async function run(
+      store: RedisLockStore,
+      name: 'job' | 'ticked' = 'job',
+      markerTtl?: number,
+    ): Promise<void> {
+      const token = newToken();
+      const scheduledAt = name === 'ticked' ? (occurrence += 60_000) : undefined;
+      const result = await store.acquire({
+        name,
+        token,
+        ttl: 60_000,
+        instanceId: 'a',
+        scheduledAt,
+        markerTtl,
+      });
+      expect(result.acquired).toBe(true);
+      await store.release({ name, token });
+    }
+
+    it('sets the expiry and exp_at on the first acquisition', async () => {
+      const store = newStore(uniquePrefix('exp'));
+      for (const name of ['job', 'ticked'] as const) {
+        const { state } = store.keysOf(name);
+        const before = await serverMs();
+        await run(store, name);
+        const after = await serverMs();
+        const expAt = Number(await admin.hget(state, 'exp_at'));
+        expect(expAt, name).toBeGreaterThanOrEqual(before + STATE_TTL);
+        expect(expAt, name).toBeLessThanOrEqual(after + STATE_TTL);
+        expect(await admin.pttl(state), name).toBeGreaterThan(STATE_TTL - 60_000);
+      }
+    });
+
+    it('leaves the expiry alone while more than half of it is left', async () => {
+      const store = newStore(uniquePrefix('exp'));
+      for (const name of ['job', 'ticked'] as const) {
+        const { state } = store.keysOf(name);
+        await run(store, name);
+        await setExpiry(state, 20 * DAY);
+        const expAt = await admin.hget(state, 'exp_at');
+        await run(store, name);
+        const pttl = await admin.pttl(state);
+        expect(pttl, name).toBeLessThanOrEqual(20 * DAY);
+        expect(pttl, name).toBeGreaterThan(20 * DAY - 60_000);
+        expect(await admin.hget(state, 'exp_at'), name).toBe(expAt);
+      }
+    });
+
+    it('refreshes the expiry once less than half is left, or when exp_at is missing', async () => {
+      const store = newStore(uniquePrefix('exp'));
+      for (const name of ['job', 'ticked'] as const) {
+        const { state } = store.keysOf(name);
+        await run(store, name);
+
+        await setExpiry(state, 14 * DAY);
+        let before = await serverMs();
+        await run(store, name);
+        expect(await admin.pttl(state), name).toBeGreaterThan(STATE_TTL - 60_000);
+        expect(Number(await admin.hget(state, 'exp_at')), name).toBeGreaterThanOrEqual(
+          before + STATE_TTL,
+        );
+
+        // A hash written before exp_at existed, or one a release re-created.
+        await admin.hdel(state, 'exp_at');
+        await admin.pexpire(state, 20 * DAY);
+        before = await serverMs();
+        await run(store, name);
+        expect(await admin.pttl(state), name).toBeGreaterThan(STATE_TTL - 60_000);
+        expect(Number(await admin.hget(state, 'exp_at')), name).toBeGreaterThanOrEqual(
+          before + STATE_TTL,
+        );
+      }
+    });
+
+    it('refreshes at once when a longer marker ttl needs more, to twice the marker ttl', async () => {
+      const store = newStore(uniquePrefix('exp'));
+      const { state } = store.keysOf('job');
+      await run(store);
+      expect(await admin.pttl(state)).toBeLessThanOrEqual(STATE_TTL);
+      // 20 of 30 days left: enough for the default, not for a 40-day marker.
+      await setExpiry(state, 20 * DAY);
+      await run(store, 'job', 40 * DAY);
+      expect(await admin.pttl(state)).toBeGreaterThan(80 * DAY - 60_000);
+    });
+
+    it("keeps the acquire's expiry when the release records the job's first outcome", async () => {
+      const store = newStore(uniquePrefix('exp'));
+      for (const status of ['completed', 'failed'] as const) {
+        const token = newToken();
+        await store.acquire({ name: status, token, ttl: 60_000, instanceId: 'a' });
+        // Shorter than the 30 days the release would give a hash without expiry.
+        await admin.pexpire(store.keysOf(status).state, 20 * DAY);
+        expect(await admin.hexists(store.keysOf(status).state, 'outcome')).toBe(0);
+        expect(
+          await store.release({
+            name: status,
+            token,
+            outcome: { status, durationMs: 5, finishedAt: Date.now() },
+          }),
+        ).toBe(true);
+        const pttl = await admin.pttl(store.keysOf(status).state);
+        expect(pttl, status).toBeLessThanOrEqual(20 * DAY);
+        expect(pttl, status).toBeGreaterThan(20 * DAY - 60_000);
+      }
+    });
+
+    it('gives an expiry to a hash that a failure re-created, and to one a late report re-created', async () => {
+      const store = newStore(uniquePrefix('exp'));
+      for (const [name, status] of [
+        ['failed', 'failed'],
+        ['stale', 'completed'],
+      ] as const) {
+        const { lock, state } = store.keysOf(name);
+        const token = newToken();
+        await store.acquire({ name, token, ttl: 60_000, instanceId: 'a' });
+        await admin.del(state);
+        if (name === 'stale') await admin.del(lock);
+        await store.release({
+          name,
+          token,
+          outcome: { status, durationMs: 5, finishedAt: Date.now() },
+        });
+        const pttl = await admin.pttl(state);
+        expect(pttl, name).toBeGreaterThan(STATE_TTL - 60_000);
+        expect(pttl, name).toBeLessThanOrEqual(STATE_TTL);
+      }
+    });
+  });
+
+  it('never lets a report stamped earlier move the last success back, lost run or holder', async () => {
+    const store = newStore(uniquePrefix('okat'));
+    const { lock, state } = store.keysOf('job');
+    const finished = Date.UTC(2025, 0, 15, 10, 0, 0);
+    const success = (finishedAt: number, durationMs: number) => ({
+      status: 'completed' as const,
+      durationMs,
+      finishedAt,
+    });
+
+    const lost = newToken();
+    await store.acquire({ name: 'job', token: lost, ttl: 60_000, instanceId: 'a' });
+    await admin.del(lock); // its lock expired
+    const holder = newToken();
+    expect(
+      (await store.acquire({ name: 'job', token: holder, ttl: 60_000, instanceId: 'b' })).acquired,
+    ).toBe(true);
+    expect(
+      await store.release({ name: 'job', token: holder, outcome: success(finished + 5_000, 50) }),
+    ).toBe(true);
+    // The lost run reports last, stamped earlier: ok_at must not go back.
+    expect(await store.release({ name: 'job', token: lost, outcome: success(finished, 10) })).toBe(
+      false,
+    );
+    expect(await admin.hmget(state, 'ok_at', 'ok_ms', 'end_at')).toEqual([
+      String(finished + 5_000),
+      '50',
+      String(finished),
+    ]);
+
+    // Nor a holder's report stamped before ok_at (a slower clock): the run and its end are
+    // recorded, the last success stays where it was.
+    const next = newToken();
+    expect(
+      (await store.acquire({ name: 'job', token: next, ttl: 60_000, instanceId: 'c' })).acquired,
+    ).toBe(true);
+    expect(
+      await store.release({ name: 'job', token: next, outcome: success(finished + 1_000, 70) }),
+    ).toBe(true);
+    expect(await admin.hmget(state, 'ok_at', 'ok_ms', 'end_at')).toEqual([
+      String(finished + 5_000),
+      '50',
+      String(finished + 1_000),
+    ]);
+
+    // A lost run stamped after ok_at still records its success.
+    const late = newToken();
+    await store.acquire({ name: 'job', token: late, ttl: 60_000, instanceId: 'd' });
+    await admin.del(lock);
+    expect(
+      await store.release({ name: 'job', token: late, outcome: success(finished + 9_000, 90) }),
+    ).toBe(false);
+    expect(await admin.hget(state, 'ok_at')).toBe(String(finished + 9_000));
+  });
+
   it('puts all keys of one job in one cluster hash slot', async () => {
     // Sanity of the slot helper against values CLUSTER KEYSLOT returns.
     expect(keySlot('foo')).toBe(12_182);

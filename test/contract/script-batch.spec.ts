@@ -12,16 +12,21 @@ redis.call('SET', KEYS[1], ARGV[1])
 return KEYS[1] .. '=' .. ARGV[1]
 `);
 
-/** Counts the writes the client makes on its socket. */
+/**
+ * Counts the writes the client's socket makes to the kernel: `_write` for one buffer, `_writev`
+ * for the buffers gathered while it was corked (one system call either way).
+ */
 function countWrites(client: Redis): { readonly count: number } {
-  const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } })
-    .stream;
-  const original = stream.write.bind(stream);
+  type Flush = (...args: unknown[]) => void;
+  const socket = (client as unknown as { stream: { _write: Flush; _writev: Flush } }).stream;
   const counter = { count: 0 };
-  stream.write = (...args: unknown[]) => {
-    counter.count += 1;
-    return original(...args);
-  };
+  for (const method of ['_write', '_writev'] as const) {
+    const original = socket[method].bind(socket);
+    socket[method] = (...args: unknown[]) => {
+      counter.count += 1;
+      original(...args);
+    };
+  }
   return counter;
 }
 

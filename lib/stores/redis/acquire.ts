@@ -9,9 +9,15 @@ import { defineScript, runScript } from './redis-script.js';
  * the job's last success (`ok_at`), so that each instance can tell "no success for N periods"
  * without another round trip.
  *
- * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at…)
+ * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at,
+ * exp_at…)
  * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id
  * returns {1, fence, ok_at} · {0, 'tick-done' | 'held', ok_at} (ok_at '' when unknown)
+ *
+ * The state hash is left with at least half the state ttl after every acquisition, and its expiry
+ * is only rewritten when less than that would remain: `exp_at` (server ms) records when the hash
+ * expires, so the common acquisition skips `PEXPIRE`. The caller passes a state ttl of at least
+ * twice the marker ttl, so the occurrence marker still outlives its marker ttl.
  *
  * The fencing token is max(stored + 1, server clock in µs). Taking the clock every time, not only
  * when the hash is missing, keeps tokens increasing when Redis lost the hash (restart without
@@ -22,7 +28,7 @@ import { defineScript, runScript } from './redis-script.js';
  */
 export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
-local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence')
+local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at')
 local okAt = state[2] or ''
 if tick ~= '' and state[1] and tonumber(state[1]) >= tonumber(tick) then
   return {0, 'tick-done', okAt}
@@ -44,34 +50,57 @@ else
   fence = clock
   fenceText = now[1] .. string.sub('00000' .. now[2], -6)
 end
+-- The expiry is rewritten only when less than half of this call's state ttl is left (so a longer
+-- marker ttl takes effect at once), or when exp_at is missing: a hash written before exp_at
+-- existed, or re-created by a release (which gave it an expiry but no exp_at). exp_at is server
+-- ms, 13 digits: %.0f prints it exactly.
+local stateTtl = tonumber(ARGV[4])
+local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+local expAt = tonumber(state[4])
+if expAt and expAt - nowMs >= stateTtl / 2 then
+  if tick ~= '' then
+    redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'tick', tick)
+  else
+    redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText)
+  end
+  return {1, fence, okAt}
+end
+local expText = string.format('%.0f', nowMs + stateTtl)
 if tick ~= '' then
-  redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'tick', tick)
+  redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'tick', tick, 'exp_at', expText)
 else
-  redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText)
+  redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'exp_at', expText)
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return {1, fence, okAt}
 `);
 
-export async function acquireLock(
+/**
+ * Sends {@link ACQUIRE_SCRIPT}. Not `async`: the reply is read in the one `then` of the command
+ * (see runScript). `keys` is `[lock, state]`.
+ */
+export function acquireLock(
   client: Redis | Cluster,
-  keys: { lock: string; state: string },
+  keys: readonly [string, string],
   request: AcquireRequest,
   stateTtl: number,
+  fail: (error: unknown) => never,
 ): Promise<AcquireResult> {
-  const reply = (await runScript(
+  return runScript(
     client,
     ACQUIRE_SCRIPT,
-    [keys.lock, keys.state],
+    keys,
     [request.token, request.ttl, request.scheduledAt ?? '', stateTtl, request.instanceId],
-  )) as [number, string | number, string];
-  const lastSuccessAt = numberOrNull(reply[2]);
-  if (Number(reply[0]) === 1) {
-    return { acquired: true, fencingToken: Number(reply[1]), lastSuccessAt };
+    readAcquireReply,
+    fail,
+  );
+}
+
+function readAcquireReply(reply: unknown): AcquireResult {
+  const [won, detail, okAt] = reply as [number, string | number, string];
+  const lastSuccessAt = numberOrNull(okAt);
+  if (Number(won) === 1) {
+    return { acquired: true, fencingToken: Number(detail), lastSuccessAt };
   }
-  return {
-    acquired: false,
-    reason: reply[1] === 'tick-done' ? 'tick-done' : 'held',
-    lastSuccessAt,
-  };
+  return { acquired: false, reason: detail === 'tick-done' ? 'tick-done' : 'held', lastSuccessAt };
 }

@@ -28,6 +28,9 @@ import { renewLock } from './renew.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 
+/** Job names whose keys are kept built; far above the jobs of any app. */
+const KEY_CACHE_SIZE = 10_000;
+
 /**
  * Options of {@link RedisLockStore}.
  *
@@ -61,6 +64,7 @@ export class RedisLockStore implements LockStore {
   private lastConnectionError: string | null = null;
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
+  private readonly keys = new Map<string, readonly [string, string]>();
 
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
@@ -80,17 +84,19 @@ export class RedisLockStore implements LockStore {
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
   keysOf(name: string): { lock: string; state: string } {
-    return {
-      lock: `${this.keyPrefix}:{${name}}:lock`,
-      state: `${this.keyPrefix}:{${name}}:state`,
-    };
+    const [lock, state] = this.keyPair(name);
+    return { lock, state };
   }
 
-  // acquire and release are not `async`: guard() already returns the one promise (an async
-  // wrapper returning it would add a promise and three microtask hops to every run).
   acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const stateTtl = Math.max(STATE_TTL_MS, request.markerTtl ?? 0, request.ttl);
-    return this.guard(() => acquireLock(this.client, this.keysOf(request.name), request, stateTtl));
+    // Twice the marker ttl and the lock ttl: the acquire refreshes the state's expiry only once
+    // less than half of it is left (see ACQUIRE_SCRIPT).
+    const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
+    const keys = this.keyPair(request.name);
+    if (this.mustWaitForReady()) {
+      return this.guard(() => acquireLock(this.client, keys, request, stateTtl, this.fail));
+    }
+    return acquireLock(this.client, keys, request, stateTtl, this.fail);
   }
 
   /**
@@ -99,24 +105,20 @@ export class RedisLockStore implements LockStore {
    * new master has the lock depends on what asynchronous replication carried over, so the renewer
    * declares the lock lost now instead of retrying until its deadline.
    */
-  async renew(request: RenewRequest): Promise<RenewResult> {
-    return this.guard(async () => {
-      try {
-        return await renewLock(this.client, this.keysOf(request.name).lock, request);
-      } catch (error) {
-        if (isReadOnlyReply(error)) {
-          const demoted = new LockStoreError(describeRedisError(error, this.secrets));
-          throw Object.assign(demoted, { lockLost: true as const });
-        }
-        throw error;
-      }
-    });
+  renew(request: RenewRequest): Promise<RenewResult> {
+    const lockKey = this.keyPair(request.name)[0];
+    if (this.mustWaitForReady()) {
+      return this.guard(() => renewLock(this.client, lockKey, request, this.failRenew));
+    }
+    return renewLock(this.client, lockKey, request, this.failRenew);
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
-    return this.guard(() =>
-      releaseLock(this.client, this.keysOf(request.name), request, STATE_TTL_MS),
-    );
+    const keys = this.keyPair(request.name);
+    if (this.mustWaitForReady()) {
+      return this.guard(() => releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail));
+    }
+    return releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail);
   }
 
   async inspect(name: string): Promise<StoredLockState> {
@@ -170,23 +172,61 @@ export class RedisLockStore implements LockStore {
   }
 
   /**
-   * Runs one store operation: waits (bounded) for our own client to be connected, and turns
-   * any failure into a {@link LockStoreError} whose message carries no secret.
+   * Whether a command must first wait for our own client to connect. Checked before each
+   * command rather than by awaiting a resolved promise: the connected case then costs no
+   * microtask hop at all.
+   */
+  private mustWaitForReady(): boolean {
+    return this.ownsClient && this.client.status !== 'ready';
+  }
+
+  /**
+   * Runs one store operation the slow way: waits (bounded) for our own client to be connected,
+   * and turns any failure into a {@link LockStoreError} whose message carries no secret.
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      // Checked here, not only in waitUntilReady(): awaiting a resolved promise on every
-      // command costs a few microtask hops that the connected case never needs.
-      if (this.ownsClient && this.client.status !== 'ready') {
+      if (this.mustWaitForReady()) {
         await this.waitUntilReady();
       }
       return await operation();
     } catch (error) {
-      if (error instanceof LockStoreError) {
-        throw error;
-      }
-      throw new LockStoreError(describeRedisError(error, this.secrets));
+      return this.fail(error);
     }
+  }
+
+  /** Rejects with a {@link LockStoreError} whose message carries no secret. */
+  private readonly fail = (error: unknown): never => {
+    if (error instanceof LockStoreError) {
+      throw error;
+    }
+    throw new LockStoreError(describeRedisError(error, this.secrets));
+  };
+
+  /** As {@link fail}, marking a `READONLY` reply as a lost lock (see {@link renew}). */
+  private readonly failRenew = (error: unknown): never => {
+    if (isReadOnlyReply(error)) {
+      const demoted = new LockStoreError(describeRedisError(error, this.secrets));
+      throw Object.assign(demoted, { lockLost: true as const });
+    }
+    return this.fail(error);
+  };
+
+  /**
+   * `[lock, state]` of one job, built once per name: the keys are written on every command, and
+   * a flat string costs ioredis less than a fresh concatenation. Bounded, in case names are
+   * generated per call (`run()` accepts any valid name).
+   */
+  private keyPair(name: string): readonly [string, string] {
+    let pair = this.keys.get(name);
+    if (pair === undefined) {
+      if (this.keys.size >= KEY_CACHE_SIZE) {
+        this.keys.clear();
+      }
+      pair = [`${this.keyPrefix}:{${name}}:lock`, `${this.keyPrefix}:{${name}}:state`];
+      this.keys.set(name, pair);
+    }
+    return pair;
   }
 
   private waitUntilReady(): Promise<void> {

@@ -9,8 +9,12 @@ import { defineScript, runScript } from './redis-script.js';
  *
  * The outcome is recorded even when the lock is no longer ours: a run whose lock was lost still
  * happened, and "no success for N periods" must count its failure (or its success). A success
- * only moves `ok_at` forward, so a late report from a slow instance cannot make the last
- * success look older than it is.
+ * only moves `ok_at` forward, so a late report from a slow instance (or a slower clock) cannot make
+ * the last success look older than it is.
+ *
+ * The expiry is checked only when the outcome added fields to the hash: either the hash had
+ * expired and was just re-created (it has no expiry then), or this is the job's first recorded
+ * outcome (the acquire's expiry is kept). Otherwise the hash keeps what the acquire set.
  *
  * KEYS[1] lock · KEYS[2] state
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
@@ -18,26 +22,28 @@ import { defineScript, runScript } from './redis-script.js';
  * returns 1 released, 0 not ours
  */
 export const RELEASE_SCRIPT = defineScript(`
+local ours = redis.call('GET', KEYS[1]) == ARGV[1]
 local outcome = ARGV[3]
 if outcome ~= '' then
+  local added
   if outcome == 'failed' then
     redis.call('HINCRBY', KEYS[2], 'fails', 1)
-    redis.call('HSET', KEYS[2], 'outcome', outcome, 'end_at', ARGV[5])
+    added = redis.call('HSET', KEYS[2], 'outcome', outcome, 'end_at', ARGV[5])
   else
     local okAt = redis.call('HGET', KEYS[2], 'ok_at')
     if okAt and tonumber(okAt) > tonumber(ARGV[5]) then
-      redis.call('HSET', KEYS[2], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
+      added = redis.call('HSET', KEYS[2], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
     else
-      redis.call('HSET', KEYS[2], 'ok_at', ARGV[5], 'ok_ms', ARGV[4], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
+      added = redis.call('HSET', KEYS[2], 'ok_at', ARGV[5], 'ok_ms', ARGV[4], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
     end
   end
-  -- Keeps the expiry the acquire set (it may be a long marker ttl); gives one to a hash that had
-  -- expired and was just re-created, which has none.
-  if redis.call('PTTL', KEYS[2]) < 0 then
+  -- A hash re-created here has no expiry (HINCRBY creates it before the HSET, which then adds
+  -- outcome and end_at): give it one. A hash the acquire wrote keeps its own, maybe a long marker ttl.
+  if added > 0 and redis.call('PTTL', KEYS[2]) < 0 then
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
   end
 end
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+if not ours then
   return 0
 end
 if tonumber(ARGV[2]) > 0 then
@@ -48,27 +54,31 @@ end
 return 1
 `);
 
-export async function releaseLock(
+/**
+ * Sends {@link RELEASE_SCRIPT}; resolves `true` when the lock was ours. Not `async` (see
+ * runScript). `keys` is `[lock, state]`.
+ */
+export function releaseLock(
   client: Redis | Cluster,
-  keys: { lock: string; state: string },
+  keys: readonly [string, string],
   request: ReleaseRequest,
   stateTtl: number,
+  fail: (error: unknown) => never,
 ): Promise<boolean> {
-  const keep = Math.max(0, Math.round(request.keepFor ?? 0));
+  const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
   const args = outcome
     ? [
+        request.token,
+        keep,
         outcome.status === 'failed' ? 'failed' : 'completed',
         Math.max(0, Math.round(outcome.durationMs)),
         Math.round(outcome.finishedAt),
         stateTtl,
       ]
-    : ['', 0, 0, stateTtl];
-  const reply = await runScript(
-    client,
-    RELEASE_SCRIPT,
-    [keys.lock, keys.state],
-    [request.token, keep, ...args],
-  );
-  return Number(reply) === 1;
+    : [request.token, keep, '', 0, 0, stateTtl];
+  return runScript(client, RELEASE_SCRIPT, keys, args, isOne, fail);
 }
+
+// Number(): a client made with `stringNumbers` answers integers as strings.
+const isOne = (reply: unknown): boolean => Number(reply) === 1;

@@ -20,16 +20,27 @@ end
 return 0
 `);
 
-export async function renewLock(
+/** Sends {@link RENEW_SCRIPT}. Not `async` (see runScript). */
+export function renewLock(
   client: Redis | Cluster,
   lockKey: string,
   request: RenewRequest,
+  fail: (error: unknown) => never,
 ): Promise<RenewResult> {
-  const reply = Number(
-    await runScript(client, RENEW_SCRIPT, [lockKey], [request.token, request.ttl]),
+  return runScript(
+    client,
+    RENEW_SCRIPT,
+    [lockKey],
+    [request.token, request.ttl],
+    readRenewReply,
+    fail,
   );
-  if (reply === 1) {
+}
+
+function readRenewReply(reply: unknown): RenewResult {
+  const code = Number(reply);
+  if (code === 1) {
     return { renewed: true };
   }
-  return { renewed: false, reason: reply === -1 ? 'taken' : 'expired' };
+  return { renewed: false, reason: code === -1 ? 'taken' : 'expired' };
 }

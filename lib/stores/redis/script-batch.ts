@@ -1,36 +1,31 @@
 import { Redis, type Cluster } from 'ioredis';
 
-/** One `EVALSHA` waiting for the batch of its client to be written. */
-interface QueuedCall {
-  sha: string;
-  keys: readonly string[];
-  args: ReadonlyArray<string | number>;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 /**
- * Per client, what was sent in the current turn of the event loop: absent, nothing yet; `null`,
- * one call, written at once; an array, the calls queued behind it, written at the next tick.
+ * Per client: absent, nothing sent in this turn of the event loop yet; `null`, one call sent;
+ * a socket, the one corked for this turn's later calls. A symbol property rather than a WeakMap:
+ * a sequential lock cycle pays for the lookup on every call.
  */
-const turns = new WeakMap<Redis, QueuedCall[] | null>();
+const TURN = Symbol('cron-lock.turn');
+
+interface TurnState {
+  [TURN]?: null | { uncork(): void };
+}
 
 /**
  * Sends `EVALSHA sha`; when other script calls were made on the same client in the same turn
  * of the event loop, they share one socket write.
  *
  * When 1,000 jobs share a schedule, their 1,000 acquisitions start in one synchronous burst;
- * sent one by one they cost 1,000 socket writes (system calls), more than the rest of the
- * client's work. Here the first call of a turn is written at once, as a plain command, and the
- * ones that follow it in the same turn are queued and written together, as one pipeline, at the
- * next `process.nextTick`. Nothing else changes: each call is still its own command with its
- * own reply, error and `commandTimeout` (a pipeline, not a transaction), and the calls of one
- * client keep their order. A sequential run never waits: its call is the first of its turn.
- * (ioredis' own `enableAutoPipelining` defers every command to `setImmediate` and builds a
- * pipeline even for one, which doubles the cost of a sequential lock cycle.)
+ * written one by one they cost 1,000 system calls, more than the rest of the client's work. The
+ * first call of a turn is written at once; the second one corks the socket, so that it and every
+ * later call of the turn are buffered and leave in one write when the socket is uncorked at the
+ * next `process.nextTick`. Each call stays an ordinary ioredis command, with its own promise,
+ * reply, error and `commandTimeout`, in order. A sequential run never waits: its call is the
+ * first of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
+ * builds a pipeline even for one, which doubles the cost of a sequential lock cycle; a `Pipeline`
+ * of our own cost more allocations per call than the corked writes.)
  *
- * Only for a standalone or Sentinel `Redis` client: on a `Cluster`, the keys of different jobs
- * live in different slots and cannot share a pipeline, so calls go out one by one.
+ * Only for a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per node.
  */
 export function evalshaBatched(
   client: Redis | Cluster,
@@ -38,57 +33,26 @@ export function evalshaBatched(
   keys: readonly string[],
   args: ReadonlyArray<string | number>,
 ): Promise<unknown> {
-  if (!(client instanceof Redis)) {
-    return client.evalsha(sha, keys.length, ...keys, ...args);
-  }
-  const queued = turns.get(client);
-  if (queued === undefined) {
-    turns.set(client, null);
-    process.nextTick(endTurn, client);
-    return client.evalsha(sha, keys.length, ...keys, ...args);
-  }
-  return new Promise((resolve, reject) => {
-    const call = { sha, keys, args, resolve, reject };
-    if (queued === null) {
-      turns.set(client, [call]);
-    } else {
-      queued.push(call);
+  if (client instanceof Redis) {
+    const turn = client as Redis & TurnState;
+    const state = turn[TURN];
+    if (state === undefined) {
+      turn[TURN] = null;
+      process.nextTick(endTurn, turn);
+    } else if (state === null) {
+      const socket = client.stream;
+      if (socket?.writable) {
+        socket.cork();
+        turn[TURN] = socket;
+      }
     }
-  });
+  }
+  return client.evalsha(sha, keys.length, ...keys, ...args);
 }
 
-function endTurn(client: Redis): void {
-  const calls = turns.get(client);
-  turns.delete(client);
-  if (!calls) {
-    return;
-  }
-  if (calls.length === 1) {
-    const call = calls[0];
-    client
-      .evalsha(call.sha, call.keys.length, ...call.keys, ...call.args)
-      .then(call.resolve, call.reject);
-    return;
-  }
-  const pipeline = client.pipeline();
-  for (const call of calls) {
-    pipeline.evalsha(call.sha, call.keys.length, ...call.keys, ...call.args);
-  }
-  pipeline.exec().then(
-    (results) => {
-      calls.forEach((call, index) => {
-        const [error, value] = results?.[index] ?? [new Error('Redis pipeline returned no reply')];
-        if (error) {
-          call.reject(error);
-        } else {
-          call.resolve(value);
-        }
-      });
-    },
-    (error: unknown) => {
-      for (const call of calls) {
-        call.reject(error);
-      }
-    },
-  );
+function endTurn(turn: TurnState): void {
+  const socket = turn[TURN];
+  turn[TURN] = undefined;
+  // The socket corked at the start of the turn, even if the client has reconnected since.
+  socket?.uncork();
 }
