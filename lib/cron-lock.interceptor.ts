@@ -8,6 +8,7 @@ import { CronLockLogger } from './cron-lock.logger.js';
 import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
+import { RunContext } from './cron-lock.run-context.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { AcquireResult, RunOutcome } from './interfaces/lock-store.interface.js';
 import { describeStoreError } from './utils/redact.js';
@@ -225,16 +226,14 @@ export class LockInterceptor {
     this.active.add(run);
     renewer.start();
 
-    const ctx: LockContext = {
-      name: job.name,
-      scheduledAt: occurrence ?? new Date(),
+    // The signal is created on first read: most jobs never read it (see LazyAbortController).
+    const ctx = new RunContext(
+      job.name,
+      occurrence ?? new Date(),
       fencingToken,
-      // Created on first read: most jobs never read it (see LazyAbortController).
-      get signal() {
-        return controller.signal;
-      },
-      instanceId: this.instanceId,
-      extend: async (ttl) => {
+      this.instanceId,
+      controller,
+      async (ttl) => {
         const next = ttl === undefined ? job.ttl : parseDuration(ttl);
         if (next === undefined || next <= 0) {
           throw new RangeError(`ctx.extend: ${JSON.stringify(ttl)} is not a positive duration`);
@@ -245,7 +244,7 @@ export class LockInterceptor {
         }
         this.events.emit('renewed', { ...base, fencingToken, ttl: next });
       },
-    };
+    );
 
     const startedAt = performance.now();
     // Recorded fleet-wide by the release (same round trip): see RunOutcome.
@@ -339,17 +338,14 @@ export class LockInterceptor {
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
     const controller = new LazyAbortController();
-    const ctx: LockContext = {
-      name: job.name,
-      scheduledAt: occurrence ?? new Date(),
-      fencingToken: 0,
-      // Created on first read: most jobs never read it (see LazyAbortController).
-      get signal() {
-        return controller.signal;
-      },
-      instanceId: this.instanceId,
-      extend: async () => undefined,
-    };
+    const ctx = new RunContext(
+      job.name,
+      occurrence ?? new Date(),
+      0,
+      this.instanceId,
+      controller,
+      async () => undefined,
+    );
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
     const run = this.track(job, controller);
     this.active.add(run);
