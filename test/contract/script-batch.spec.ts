@@ -64,6 +64,29 @@ describe('script calls made in one burst (one socket write, one reply each)', ()
     expect(await client.get(`${prefix}:199`)).toBe('v199');
   });
 
+  it('keeps every reply with its call when the application uses the client in the same turn', async () => {
+    // A client passed in is shared: its own commands may be sent between the burst's calls.
+    await client.set(`${prefix}:own`, 'own value');
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 50; i++) {
+      pending.push(runScript(client, ECHO, [`${prefix}:m${i}`], [`m${i}`]));
+      if (i % 10 === 5) {
+        pending.push(client.get(`${prefix}:own`));
+      }
+    }
+    const replies = await Promise.all(pending);
+    let call = 0;
+    replies.forEach((reply, index) => {
+      if (index % 11 === 6) {
+        expect(reply).toBe('own value');
+      } else {
+        expect(reply).toBe(`${prefix}:m${call}=m${call}`);
+        call += 1;
+      }
+    });
+    expect(call).toBe(50);
+  });
+
   it('sends sequential calls at once, one write each', async () => {
     const writes = countWrites(client);
     for (let i = 0; i < 5; i++) {

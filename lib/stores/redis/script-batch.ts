@@ -1,14 +1,73 @@
-import { Redis, type Cluster } from 'ioredis';
+import { Command, Redis, type Cluster } from 'ioredis';
+
+/**
+ * The script calls of one turn after the first, and where ioredis writes them: at the end of the
+ * turn, `sendCommand(command, stream)` with a stream marked `isPipeline` hands it each command's
+ * RESP text (ioredis still queues the command for its reply, arms its `commandTimeout` and
+ * refuses it when the client is not connected), and the text goes out in one socket write. The
+ * commands are handed to ioredis and written in one synchronous step, as its own `Pipeline`
+ * does: a command the application sends on a shared client in between can never get between
+ * a command's place in the reply queue and its bytes on the wire.
+ */
+class TurnBatch {
+  readonly isPipeline = true;
+  readonly destination: { redis: Redis };
+  readonly commands: Command[] = [];
+  private text = '';
+  private writing = false;
+
+  constructor(private readonly client: Redis) {
+    this.destination = { redis: client };
+  }
+
+  /** Sends the queued commands in one write. */
+  flush(): void {
+    const commands = this.commands.splice(0);
+    this.writing = true;
+    try {
+      for (const command of commands) {
+        this.client.sendCommand(command, this as never);
+      }
+    } finally {
+      this.writing = false;
+    }
+    this.writeText();
+  }
+
+  /** Called by ioredis for each command it accepted. */
+  write(chunk: string | Buffer): void {
+    if (!this.writing) {
+      // Outside a flush: ioredis resending a queued command after a reconnect (a client passed
+      // in may allow it) writes straight through.
+      this.client.stream.write(chunk);
+    } else if (typeof chunk === 'string') {
+      this.text += chunk;
+    } else {
+      // Binary arguments (a Buffer key prefix): keep the order, write what came before first.
+      this.writeText();
+      this.client.stream.write(chunk);
+    }
+  }
+
+  private writeText(): void {
+    if (this.text !== '') {
+      this.client.stream.write(this.text);
+      this.text = '';
+    }
+  }
+}
 
 /**
  * Per client: absent, nothing sent in this turn of the event loop yet; `null`, one call sent;
- * a socket, the one corked for this turn's later calls. A symbol property rather than a WeakMap:
- * a sequential lock cycle pays for the lookup on every call.
+ * a batch, collecting the turn's later calls. A symbol property rather than a WeakMap: a
+ * sequential lock cycle pays for the lookup on every call.
  */
 const TURN = Symbol('cron-lock.turn');
+const BATCH = Symbol('cron-lock.batch');
 
 interface TurnState {
-  [TURN]?: null | { uncork(): void };
+  [TURN]?: TurnBatch | null;
+  [BATCH]?: TurnBatch;
 }
 
 /**
@@ -17,13 +76,13 @@ interface TurnState {
  *
  * When 1,000 jobs share a schedule, their 1,000 acquisitions start in one synchronous burst;
  * written one by one they cost 1,000 system calls, more than the rest of the client's work. The
- * first call of a turn is written at once; the second one corks the socket, so that it and every
- * later call of the turn are buffered and leave in one write when the socket is uncorked at the
- * next `process.nextTick`. Each call stays an ordinary ioredis command, with its own promise,
- * reply, error and `commandTimeout`, in order. A sequential run never waits: its call is the
- * first of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
- * builds a pipeline even for one, which doubles the cost of a sequential lock cycle; a `Pipeline`
- * of our own cost more allocations per call than the corked writes.)
+ * first call of a turn is written at once; the calls after it in the same turn are appended to
+ * one string, written at the next `process.nextTick` (see TurnBatch). Each call stays an ordinary ioredis
+ * command, with its own promise, reply, error and `commandTimeout`, in order. A sequential run
+ * never waits: its call is the first of its turn. (ioredis' `enableAutoPipelining` defers every
+ * command to `setImmediate` and builds a pipeline even for one, which doubles the cost of a
+ * sequential lock cycle; a corked socket gathers one buffer per command, and its `writev` of
+ * 4,000 buffers cost more than the string.)
  *
  * Only for a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per node.
  */
@@ -33,26 +92,33 @@ export function evalshaBatched(
   keys: readonly string[],
   args: ReadonlyArray<string | number>,
 ): Promise<unknown> {
-  if (client instanceof Redis) {
-    const turn = client as Redis & TurnState;
-    const state = turn[TURN];
-    if (state === undefined) {
-      turn[TURN] = null;
-      process.nextTick(endTurn, turn);
-    } else if (state === null) {
-      const socket = client.stream;
-      if (socket?.writable) {
-        socket.cork();
-        turn[TURN] = socket;
-      }
-    }
+  if (!(client instanceof Redis)) {
+    return client.evalsha(sha, keys.length, ...keys, ...args);
   }
-  return client.evalsha(sha, keys.length, ...keys, ...args);
+  const turn = client as Redis & TurnState;
+  const state = turn[TURN];
+  if (state === undefined) {
+    turn[TURN] = null;
+    process.nextTick(endTurn, turn);
+    return client.evalsha(sha, keys.length, ...keys, ...args);
+  }
+  let batch = state;
+  if (batch === null) {
+    batch = turn[BATCH] ??= new TurnBatch(client);
+    turn[TURN] = batch;
+  }
+  const options = client.options;
+  const command = new Command('evalsha', [sha, keys.length, ...keys, ...args], {
+    replyEncoding: 'utf8',
+    keyPrefix: options.keyPrefix,
+    errorStack: options.showFriendlyErrorStack ? new Error() : undefined,
+  });
+  batch.commands.push(command);
+  return command.promise;
 }
 
-function endTurn(turn: TurnState): void {
-  const socket = turn[TURN];
+function endTurn(turn: Redis & TurnState): void {
+  const batch = turn[TURN];
   turn[TURN] = undefined;
-  // The socket corked at the start of the turn, even if the client has reconnected since.
-  socket?.uncork();
+  batch?.flush();
 }
