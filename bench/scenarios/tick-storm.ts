@@ -255,6 +255,9 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
   });
   const module = measured.get(stormers[1])!;
   const moduleRatio = summarizeRounds(pairedRatios(module.settled, floor.settled));
+  const peerRatios = [stormers[2], stormers[3]].map((peer) =>
+    summarizeRounds(pairedRatios(measured.get(peer)!.settled, floor.settled)),
+  );
   return {
     title: '2. Tick storm',
     method:
@@ -292,6 +295,11 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         label: "nestjs-cron-lock settles within 1.2x the floor's time",
         measured: formatRatio(moduleRatio),
         met: moduleRatio.median <= 1.2,
+      },
+      {
+        label: 'nestjs-cron-lock settles ahead of both peers',
+        measured: `${moduleRatio.median.toFixed(2)}x vs ${peerRatios.map((p) => p.median.toFixed(2) + 'x').join(', ')}`,
+        met: peerRatios.every((peer) => moduleRatio.median < peer.median),
       },
     ],
     notes: [
