@@ -1,5 +1,5 @@
 import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
-import type { OccurrenceSchedule } from './utils/occurrence.js';
+import type { CronOccurrences, OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 
 /** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
@@ -11,6 +11,8 @@ export interface JobBinding {
   schedule?: OccurrenceSchedule;
   /** The parsed cron expression, reused at every tick. */
   cronTime?: CronTime;
+  /** The occurrences of a cron schedule, remembered from tick to tick (see CronOccurrences). */
+  occurrences?: CronOccurrences;
   interceptor: LockInterceptor;
 }
 

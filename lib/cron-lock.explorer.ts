@@ -20,7 +20,12 @@ import {
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
 import { parseDuration } from './utils/duration.js';
-import { createCronTime, periodAfter, type OccurrenceSchedule } from './utils/occurrence.js';
+import {
+  createCronTime,
+  CronOccurrences,
+  periodAfter,
+  type OccurrenceSchedule,
+} from './utils/occurrence.js';
 
 /** `@nestjs/schedule`'s metadata keys (the package does not export them). */
 const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
@@ -152,6 +157,7 @@ export class CronLockExplorer implements OnModuleInit {
       label,
       schedule,
       cronTime,
+      occurrences: cronTime ? new CronOccurrences(cronTime) : undefined,
       interceptor: this.interceptor,
       job: {
         name,
@@ -242,3 +248,4 @@ function isTimeZone(timeZone: unknown): boolean {
     return false;
   }
 }
+

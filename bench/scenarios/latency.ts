@@ -1,3 +1,4 @@
+import { createCronTime, CronOccurrences, previousCronDate } from '../../lib/utils/occurrence.js';
 import { startLockApp } from '../support/apps.js';
 import { connectedClient, RawLock } from '../support/redis.js';
 import type { BenchConfig, Section } from '../support/section.js';
@@ -88,6 +89,7 @@ export async function latencyScenario(config: BenchConfig): Promise<Section> {
     await quit(client);
   }
 
+  const lookup = cronLookupCost(config.quick ? 50 : 400);
   const pingPerRound = samples[0].map(median);
   const rows = SERIES.map((label, series) => {
     const all = samples[series].flat();
@@ -102,6 +104,20 @@ export async function latencyScenario(config: BenchConfig): Promise<Section> {
       series === 0 ? '–' : formatSummary(summarizeRounds(added), 0),
     ];
   });
+  rows.push(
+    [
+      'a @LockedCron tick: its occurrence, remembered from the last tick',
+      formatSummary(summarizeSamples(lookup.remembered), 4),
+      '–',
+      formatSummary(summarizeSamples(lookup.remembered.map((ms) => ms * 1000)), 1),
+    ],
+    [
+      'a @LockedCron tick: its occurrence, searched (first tick, clock step)',
+      formatSummary(summarizeSamples(lookup.searched), 3),
+      '–',
+      formatSummary(summarizeSamples(lookup.searched.map((ms) => ms * 1000)), 0),
+    ],
+  );
   const ratioOf = (series: number) =>
     summarizeRounds(samples[series].map((values, round) => median(values) / pingPerRound[round]));
   const before = ratioOf(3);
@@ -133,6 +149,45 @@ export async function latencyScenario(config: BenchConfig): Promise<Section> {
       '"≈ one round trip" is judged as at most 1.5x the median PING of the same round. On ' +
         'loopback a round trip is a few tens of µs, so a fixed client-side cost weighs much ' +
         'more here than over a network; the last column gives that cost in µs.',
+      'A locked cron method also works out which occurrence its tick belongs to before it ' +
+        'acquires: the last two rows time that step alone (`*/5 * * * * *` in UTC; their last ' +
+        'column is the step itself, not an excess over a PING). A tick finds the occurrence that ' +
+        'the previous run worked out after it ended (CronOccurrences); only the first tick, or ' +
+        'one after a clock step, searches with the `cron` package.',
     ],
   };
+}
+
+/**
+ * What a `@LockedCron` tick spends on its occurrence before it acquires, in ms per tick: found
+ * among the occurrences its previous run worked out (`remembered`), or searched from scratch as
+ * on the first tick (`searched`).
+ */
+function cronLookupCost(ticks: number): { remembered: number[]; searched: number[] } {
+  const expression = '*/5 * * * * *';
+  const time = createCronTime(expression, 'UTC');
+  const times: number[] = [];
+  let at = Date.UTC(2030, 0, 1);
+  while (times.length < ticks + 20) {
+    at = time.getNextDateFrom(new Date(at), 'UTC').toMillis();
+    times.push(at + 3);
+  }
+  const occurrences = new CronOccurrences(time);
+  const remembered: number[] = [];
+  const searched: number[] = [];
+  times.forEach((tick, index) => {
+    let started = performance.now();
+    occurrences.at(tick);
+    const lookup = performance.now() - started;
+    occurrences.prepare();
+    started = performance.now();
+    previousCronDate(time, tick);
+    const search = performance.now() - started;
+    // The first 20 ticks warm the JIT up.
+    if (index >= 20) {
+      remembered.push(lookup);
+      searched.push(search);
+    }
+  });
+  return { remembered, searched };
 }

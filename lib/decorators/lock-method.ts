@@ -32,13 +32,22 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
         MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
       );
     }
-    const scheduledAt = binding.schedule
-      ? occurrenceAt(binding.schedule, Date.now(), binding.cronTime)
-      : undefined;
-    const result = await binding.interceptor.execute(binding.job, scheduledAt, (ctx) =>
-      original.call(this, ctx, ...args),
-    );
-    return result.ran ? result.value : undefined;
+    const now = Date.now();
+    const { schedule, occurrences } = binding;
+    const scheduledAt = occurrences
+      ? occurrences.at(now)
+      : schedule
+        ? occurrenceAt(schedule, now, binding.cronTime)
+        : undefined;
+    try {
+      const result = await binding.interceptor.execute(binding.job, scheduledAt, (ctx) =>
+        original.call(this, ctx, ...args),
+      );
+      return result.ran ? result.value : undefined;
+    } finally {
+      // After the run, not before it: off the path from the tick to the job's first line.
+      occurrences?.prepare();
+    }
   };
   Object.defineProperty(locked, 'name', { value: original.name, configurable: true });
   originals.set(locked, original);

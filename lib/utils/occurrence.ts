@@ -76,6 +76,65 @@ export function previousCronDate(time: CronTime, now: number): number {
 }
 
 /**
+ * The occurrence of each tick of one cron job, remembered from one tick to the next.
+ *
+ * Finding the latest occurrence at or before "now" walks the `cron` package forward several
+ * times (see previousCronDate), about 200 µs per tick with luxon: more than the lock's round
+ * trip to Redis, on the path from the tick to the job's first line. Ticks come in order, so after
+ * each tick the next two occurrences are worked out ({@link prepare}, called once the run is
+ * over), and the next tick only compares numbers. Any other instant (the first tick, a clock
+ * step, a tick missed while the process was frozen) falls back to the full search, so the answer
+ * is always previousCronDate's. Nothing is worked out at bootstrap: an app with many cron jobs
+ * starts as fast as before.
+ */
+export class CronOccurrences {
+  /** The occurrence of the last tick, then the two that follow it (NaN: not worked out yet). */
+  private current = Number.NaN;
+  private following = Number.NaN;
+  private afterThat = Number.NaN;
+  private readonly zone: string | undefined;
+
+  constructor(private readonly time: CronTime) {
+    this.zone = zoneOf(time);
+  }
+
+  /** The occurrence a tick at `now` belongs to (ms since epoch). */
+  at(now: number): number {
+    // Comparisons with NaN are false: an unknown bound never matches.
+    if (now >= this.current && now < this.following) {
+      return this.current;
+    }
+    if (now >= this.following && now < this.afterThat) {
+      this.current = this.following;
+      this.following = this.afterThat;
+      this.afterThat = Number.NaN;
+      return this.current;
+    }
+    this.current = previousCronDate(this.time, now);
+    this.following = Number.NaN;
+    this.afterThat = Number.NaN;
+    return this.current;
+  }
+
+  /** Works out the two occurrences after the last tick's, for the next tick to find. */
+  prepare(): void {
+    if (Number.isNaN(this.current)) {
+      return;
+    }
+    if (Number.isNaN(this.following)) {
+      this.following = this.after(this.current);
+    }
+    if (Number.isNaN(this.afterThat)) {
+      this.afterThat = this.after(this.following);
+    }
+  }
+
+  private after(from: number): number {
+    return this.time.getNextDateFrom(new Date(from), this.zone).toMillis();
+  }
+}
+
+/**
  * Milliseconds between two consecutive occurrences following `from`: the period used to size
  * the occurrence marker's lifetime. Irregular expressions give their local gap.
  */

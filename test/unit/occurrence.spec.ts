@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createCronTime,
+  CronOccurrences,
   occurrenceAt,
   periodAfter,
   previousCronDate,
@@ -369,5 +370,58 @@ describe('previousCronDate / occurrenceAt', () => {
     it('reports the interval as its period', () => {
       expect(periodAfter(every10s, 123)).toBe(10 * SECOND);
     });
+  });
+});
+
+describe('CronOccurrences', () => {
+  /** Counts the forward walks of the `cron` package a call makes. */
+  function counted(cronTime: string, timeZone: string) {
+    const time = createCronTime(cronTime, timeZone);
+    const original = time.getNextDateFrom.bind(time);
+    const calls = { count: 0 };
+    time.getNextDateFrom = (...args: Parameters<typeof original>) => {
+      calls.count += 1;
+      return original(...args);
+    };
+    return { time, calls };
+  }
+
+  it.each([
+    ['*/5 * * * * *', 'UTC', utc('2030-01-01T00:00:00'), 5 * SECOND],
+    ['0 * * * *', 'UTC', utc('2030-01-01T00:00:00'), HOUR],
+    // Across the spring-forward and fall-back changes of Europe/Paris (2030-03-31, 2030-10-27).
+    ['30 2 * * *', 'Europe/Paris', utc('2030-03-29T00:00:00'), 24 * HOUR],
+    ['0 1-3 * * *', 'Europe/Paris', utc('2030-10-20T00:00:00'), 8 * HOUR],
+  ])(
+    'names the same occurrence as previousCronDate at every tick of %s (%s), walking only after the run',
+    (cronTime, timeZone, start, step) => {
+      const { time, calls } = counted(cronTime, timeZone);
+      const reference = createCronTime(cronTime, timeZone);
+      const occurrences = new CronOccurrences(time);
+      const ticks = firingTimes(cronTime, timeZone, start, start + 40 * step);
+      expect(ticks.length).toBeGreaterThan(20);
+      ticks.forEach((tick, index) => {
+        for (const at of [tick, tick + 5]) {
+          const before = calls.count;
+          expect(occurrences.at(at)).toBe(previousCronDate(reference, at));
+          if (index > 0) {
+            // The previous tick's prepare() worked it out: no walk between tick and job.
+            expect(calls.count).toBe(before);
+          }
+        }
+        occurrences.prepare();
+      });
+    },
+  );
+
+  it('falls back to the full search for a first tick, a clock step back and a missed tick', () => {
+    const { time } = counted('*/10 * * * * *', 'UTC');
+    const reference = createCronTime('*/10 * * * * *', 'UTC');
+    const occurrences = new CronOccurrences(time);
+    const base = utc('2030-06-01T12:00:00');
+    for (const at of [base + 3, base + 10_001, base - 25_000, base + 10 * MINUTE + 7, base + 5]) {
+      expect(occurrences.at(at)).toBe(previousCronDate(reference, at));
+      occurrences.prepare();
+    }
   });
 });

@@ -26,7 +26,12 @@ class TurnBatch {
     this.writing = true;
     try {
       for (const command of commands) {
-        this.client.sendCommand(command, this as never);
+        try {
+          this.client.sendCommand(command, this as never);
+        } catch (error) {
+          // Never leave a caller waiting on a command that was not sent.
+          command.reject(error instanceof Error ? error : new Error(String(error)));
+        }
       }
     } finally {
       this.writing = false;
