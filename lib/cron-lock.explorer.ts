@@ -248,4 +248,3 @@ function isTimeZone(timeZone: unknown): boolean {
     return false;
   }
 }
-
