@@ -121,11 +121,18 @@ export class CronOccurrences {
     if (Number.isNaN(this.current)) {
       return;
     }
-    if (Number.isNaN(this.following)) {
-      this.following = this.after(this.current);
-    }
-    if (Number.isNaN(this.afterThat)) {
-      this.afterThat = this.after(this.following);
+    try {
+      if (Number.isNaN(this.following)) {
+        this.following = this.after(this.current);
+      }
+      if (Number.isNaN(this.afterThat)) {
+        this.afterThat = this.after(this.following);
+      }
+    } catch {
+      // `cron` found no later date (it gives up after some years): the next tick searches, and
+      // reports whatever it finds, as it did before this cache existed.
+      this.following = Number.NaN;
+      this.afterThat = Number.NaN;
     }
   }
 
