@@ -1,5 +1,5 @@
 import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
-import type { CronOccurrences, OccurrenceSchedule } from './utils/occurrence.js';
+import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 
 /** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
@@ -47,4 +47,15 @@ export function bindingOf(instance: object, methodKey: string | symbol): JobBind
 
 export function isMethodBound(method: object): boolean {
   return boundMethods.has(method);
+}
+
+/**
+ * The occurrence a tick of this job at `now` belongs to; `undefined` for a lock without a
+ * schedule. A cron job finds it among those its previous run worked out (CronOccurrences).
+ */
+export function occurrenceOfTick(binding: JobBinding, now: number): number | undefined {
+  if (binding.occurrences) {
+    return binding.occurrences.at(now);
+  }
+  return binding.schedule ? occurrenceAt(binding.schedule, now, binding.cronTime) : undefined;
 }

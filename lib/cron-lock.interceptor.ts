@@ -163,7 +163,7 @@ export class LockInterceptor {
       },
       (error: unknown) => {
         this.acquiring.delete(request);
-        const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
+        const occurrence = occurrenceDate(scheduledAt);
         this.storeFailed(job, occurrence, 'acquire', error);
         this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
         // The command may have run even though its reply was lost: free what it may have taken,
@@ -193,7 +193,7 @@ export class LockInterceptor {
     fencingToken: number,
     acquireMs: number,
   ): Promise<LockedRunResult<T>> {
-    const occurrence = scheduledAt === undefined ? null : new Date(scheduledAt);
+    const occurrence = occurrenceDate(scheduledAt);
     const base = { name: job.name, scheduledAt: occurrence, instanceId: this.instanceId };
     if (this.events.has('acquired')) {
       // tokenTag hashes: only pay for it when someone reads the event (see BENCHMARKS.md).
@@ -417,7 +417,7 @@ export class LockInterceptor {
     if (this.events.has('skipped')) {
       this.events.emit('skipped', {
         name: job.name,
-        scheduledAt: scheduledAt === undefined ? null : new Date(scheduledAt),
+        scheduledAt: occurrenceDate(scheduledAt),
         instanceId: this.instanceId,
         reason,
         ...(acquireMs === undefined ? {} : { acquireMs }),
@@ -486,4 +486,9 @@ function settledOf(run: ActiveRun): Promise<void> {
 function settled(run: ActiveRun): void {
   run.done = true;
   run.settle?.();
+}
+
+/** The occurrence as events and log lines carry it; `null` for a lock without a schedule. */
+function occurrenceDate(scheduledAt: number | undefined): Date | null {
+  return scheduledAt === undefined ? null : new Date(scheduledAt);
 }

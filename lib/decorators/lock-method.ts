@@ -1,7 +1,6 @@
-import { bindingOf } from '../cron-lock.bindings.js';
+import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
-import { occurrenceAt } from '../utils/occurrence.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -32,13 +31,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
         MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
       );
     }
-    const now = Date.now();
-    const { schedule, occurrences } = binding;
-    const scheduledAt = occurrences
-      ? occurrences.at(now)
-      : schedule
-        ? occurrenceAt(schedule, now, binding.cronTime)
-        : undefined;
+    const scheduledAt = occurrenceOfTick(binding, Date.now());
     try {
       const result = await binding.interceptor.execute(binding.job, scheduledAt, (ctx) =>
         original.call(this, ctx, ...args),
@@ -46,7 +39,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       return result.ran ? result.value : undefined;
     } finally {
       // After the run, not before it: off the path from the tick to the job's first line.
-      occurrences?.prepare();
+      binding.occurrences?.prepare();
     }
   };
   Object.defineProperty(locked, 'name', { value: original.name, configurable: true });

@@ -3,7 +3,7 @@ import { CronLockError } from '../cron-lock.errors.js';
 import { CronLockExplorer, type BoundJob } from '../cron-lock.explorer.js';
 import type { LockedRunResult } from '../cron-lock.interceptor.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
-import { occurrenceAt } from '../utils/occurrence.js';
+import { occurrenceOfTick } from '../cron-lock.bindings.js';
 
 /**
  * Options of {@link runLockedJob}.
@@ -60,8 +60,8 @@ export async function runLockedJob<T = unknown>(
         `runLockedJob(${JSON.stringify(job)}): scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`,
       );
     }
-  } else if (binding.schedule) {
-    scheduledAt = occurrenceAt(binding.schedule, Date.now(), binding.cronTime);
+  } else {
+    scheduledAt = occurrenceOfTick(binding, Date.now());
   }
   return binding.interceptor.execute(
     binding.job,

@@ -42,7 +42,7 @@ export function occurrenceAt(schedule: OccurrenceSchedule, now: number, cron?: C
  */
 export function previousCronDate(time: CronTime, now: number): number {
   const zone = zoneOf(time);
-  const next = (from: number): number => time.getNextDateFrom(new Date(from), zone).toMillis();
+  const next = (from: number): number => nextCronDate(time, from, zone);
   // getNextDateFrom is strictly after its start (at second resolution), so start 1 ms past
   // `now`'s second floor minus one second to include an occurrence exactly at `now`.
   const nowSecond = Math.floor(now / 1000) * 1000;
@@ -137,7 +137,7 @@ export class CronOccurrences {
   }
 
   private after(from: number): number {
-    return this.time.getNextDateFrom(new Date(from), this.zone).toMillis();
+    return nextCronDate(this.time, from, this.zone);
   }
 }
 
@@ -151,9 +151,14 @@ export function periodAfter(schedule: OccurrenceSchedule, from: number, cron?: C
   }
   const time = cron ?? createCronTime(schedule.cronTime, schedule.timeZone, schedule.utcOffset);
   const zone = zoneOf(time);
-  const first = time.getNextDateFrom(new Date(from), zone).toMillis();
-  const second = time.getNextDateFrom(new Date(first), zone).toMillis();
+  const first = nextCronDate(time, from, zone);
+  const second = nextCronDate(time, first, zone);
   return second - first;
+}
+
+/** The first occurrence of `time` strictly after `from` (ms since epoch), in `zone`. */
+function nextCronDate(time: CronTime, from: number, zone: string | undefined): number {
+  return time.getNextDateFrom(new Date(from), zone).toMillis();
 }
 
 /**

@@ -93,10 +93,7 @@ export class RedisLockStore implements LockStore {
     // less than half of it is left (see ACQUIRE_SCRIPT).
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
     const keys = this.keyPair(request.name);
-    if (this.mustWaitForReady()) {
-      return this.guard(() => acquireLock(this.client, keys, request, stateTtl, this.fail));
-    }
-    return acquireLock(this.client, keys, request, stateTtl, this.fail);
+    return this.send(() => acquireLock(this.client, keys, request, stateTtl, this.fail));
   }
 
   /**
@@ -107,18 +104,12 @@ export class RedisLockStore implements LockStore {
    */
   renew(request: RenewRequest): Promise<RenewResult> {
     const lockKey = this.keyPair(request.name)[0];
-    if (this.mustWaitForReady()) {
-      return this.guard(() => renewLock(this.client, lockKey, request, this.failRenew));
-    }
-    return renewLock(this.client, lockKey, request, this.failRenew);
+    return this.send(() => renewLock(this.client, lockKey, request, this.failRenew));
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
     const keys = this.keyPair(request.name);
-    if (this.mustWaitForReady()) {
-      return this.guard(() => releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail));
-    }
-    return releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail);
+    return this.send(() => releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail));
   }
 
   async inspect(name: string): Promise<StoredLockState> {
@@ -172,10 +163,14 @@ export class RedisLockStore implements LockStore {
   }
 
   /**
-   * Whether a command must first wait for our own client to connect. Checked before each
-   * command rather than by awaiting a resolved promise: the connected case then costs no
-   * microtask hop at all.
+   * Sends one lock command: at once when connected (the command maps its own errors, see `fail`),
+   * through {@link guard} when our own client must first connect. Checked before each command
+   * rather than by awaiting a resolved promise: the connected case costs no microtask hop.
    */
+  private send<T>(command: () => Promise<T>): Promise<T> {
+    return this.mustWaitForReady() ? this.guard(command) : command();
+  }
+
   private mustWaitForReady(): boolean {
     return this.ownsClient && this.client.status !== 'ready';
   }
