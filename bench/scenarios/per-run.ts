@@ -1,9 +1,16 @@
 import { Redlock } from '@sesamecare-oss/redlock';
 import { Redis } from 'ioredis';
-import { LOCK_CLIENT_DEFAULTS } from 'nestjs-cron-lock';
+import { hostname } from 'node:os';
+import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
 import { Mutex } from 'redis-semaphore';
 import { startLockApp } from '../support/apps.js';
-import { connectedClient, RawLock, serverMicros } from '../support/redis.js';
+import {
+  cheapToken,
+  connectedClient,
+  RAW_RELEASE_LUA,
+  RawLock,
+  serverMicros,
+} from '../support/redis.js';
 import type { BenchConfig, Section } from '../support/section.js';
 import {
   formatNumber,
@@ -75,6 +82,74 @@ export async function floorDefaultsCycler(url: string): Promise<Cycler> {
         throw new Error('floor: lock unexpectedly held');
       }
       await raw.release('bench-floor-defaults:per-run', token);
+    },
+    close: () => quit(client),
+  };
+}
+
+/**
+ * The module's store without the module: `RedisLockStore.acquire` + `release` with an outcome,
+ * as `run()` calls them, on a client the store creates (the module's settings). Against the
+ * module's own row, it shows what the run's client-side work costs; against the floor on the
+ * same settings, what the two scripts cost.
+ */
+export async function storeCycler(url: string): Promise<Cycler> {
+  const store = new RedisLockStore(url, { keyPrefix: 'bench-store', logger: false });
+  const instanceId = `${hostname()}:${process.pid}:bench`;
+  return {
+    name: 'RedisLockStore alone (no Nest, no run())',
+    async cycle() {
+      const token = cheapToken();
+      const acquired = await store.acquire({ name: 'per-run', token, ttl: TTL, instanceId });
+      if (!acquired.acquired) {
+        throw new Error(`store: lock unexpectedly ${acquired.reason}`);
+      }
+      const outcome = { status: 'completed' as const, durationMs: 0, finishedAt: Date.now() };
+      await store.release({ name: 'per-run', token, outcome });
+    },
+    close: () => store.close(),
+  };
+}
+
+/** The floor's acquire written as a script that answers in the module's reply shape. */
+const FLOOR_ACQUIRE_IN_MODULE_SHAPE =
+  "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, 'held', ''} end " +
+  "return {1, 1, ''}";
+
+/**
+ * The floor's work (SET NX PX, then compare-and-delete) sent the way the module sends its own:
+ * two script calls with the module's two keys, its arguments (owner token, ttl, occurrence,
+ * state ttl, instance id; then token, hold, outcome, duration, end time, state ttl) and its
+ * array reply, on the module's client settings. It does none of the module's extra Redis work,
+ * so the distance from here to the floor is what the call shape itself costs, and no change
+ * to the Lua alone can bring the module above this row.
+ */
+export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
+  const client = new Redis(url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
+  await client.connect();
+  const acquireSha = (await client.script('LOAD', FLOOR_ACQUIRE_IN_MODULE_SHAPE)) as string;
+  const releaseSha = (await client.script('LOAD', RAW_RELEASE_LUA)) as string;
+  const keys = ['bench-shape:{per-run}:lock', 'bench-shape:{per-run}:state'];
+  const stateTtl = 30 * 24 * 3_600_000;
+  const instanceId = `${hostname()}:${process.pid}:bench`;
+  return {
+    name: "floor's Lua in the module's call shape",
+    async cycle() {
+      const token = cheapToken();
+      const reply = (await client.evalsha(
+        acquireSha,
+        2,
+        ...keys,
+        token,
+        TTL,
+        '',
+        stateTtl,
+        instanceId,
+      )) as [number];
+      if (Number(reply[0]) !== 1) {
+        throw new Error('floor in module shape: lock unexpectedly held');
+      }
+      await client.evalsha(releaseSha, 2, ...keys, token, 0, 'completed', 0, Date.now(), stateTtl);
     },
     close: () => quit(client),
   };
@@ -152,6 +227,8 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
     await redlockCycler(config.redisUrl),
     await semaphoreCycler(config.redisUrl),
     await floorDefaultsCycler(config.redisUrl),
+    await floorInModuleShapeCycler(config.redisUrl),
+    await storeCycler(config.redisUrl),
   ];
   const rates = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
   const cpuPerCycle = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
@@ -203,6 +280,12 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
     pairedRatios(rates.get(cyclers[1])!, rates.get(cyclers[4])!),
   );
   const settingsCost = ratios.get(cyclers[4])!;
+  // Where the gap goes: each step of the ladder floor → floor on the module's settings → the
+  // floor's Lua in the module's call shape → the store alone → run(), round by round.
+  const [floor, module, , , onSettings, inShape, storeAlone] = cyclers;
+  const step = (from: Cycler, to: Cycler): string =>
+    formatRatio(summarizeRounds(pairedRatios(rates.get(to)!, rates.get(from)!)));
+  const shapeRatio = ratios.get(inShape)!;
   return {
     title: '1. Per-run overhead',
     method:
@@ -240,6 +323,16 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
       `The module's client settings alone (\`LOCK_CLIENT_DEFAULTS\`, mainly the per-command ` +
         `timer of \`commandTimeout\`) take the floor to ${formatRatio(settingsCost)}; against ` +
         `that floor on the same settings, nestjs-cron-lock is at ${formatRatio(sameSettings)}.`,
+      `Where the gap goes, each step measured against the one before it in the same round: ` +
+        `the module's client settings ${step(floor, onSettings)}; the module's call shape ` +
+        `(two keys, five or six arguments, an array reply) with the floor's Lua ` +
+        `${step(onSettings, inShape)}; the module's scripts instead of the floor's Lua ` +
+        `${step(inShape, storeAlone)}; \`run()\` around the store ${step(storeAlone, module)}.` +
+        (shapeRatio.median < 0.9
+          ? ` The floor's own Lua in the module's call shape already stands at ` +
+            `${formatRatio(shapeRatio)} of the floor, so no change to what the scripts do ` +
+            `could bring \`run()\` to 0.9x on this machine.`
+          : ''),
       'What the module does beyond the floor, each run: one script call that checks the ' +
         'occurrence marker, takes the lock and hands out a fencing token (the Redis commands ' +
         'it runs are listed in section 2), and one that records the outcome and releases ' +
