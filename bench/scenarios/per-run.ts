@@ -90,8 +90,8 @@ export async function floorDefaultsCycler(url: string): Promise<Cycler> {
 /**
  * The module's store without the module: `RedisLockStore.acquire` + `release` with an outcome,
  * as `run()` calls them, on a client the store creates (the module's settings). Against the
- * module's own row, it shows what the run's client-side work costs; against the floor on the
- * same settings, what the two scripts cost.
+ * module's own row, it shows what the run's client-side work costs; against the floor's Lua in
+ * the module's call shape, what the scripts' own Redis work costs.
  */
 export async function storeCycler(url: string): Promise<Cycler> {
   const store = new RedisLockStore(url, { keyPrefix: 'bench-store', logger: false });
