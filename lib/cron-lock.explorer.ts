@@ -57,9 +57,10 @@ interface Claim {
  */
 @Injectable()
 export class CronLockExplorer implements OnModuleInit {
-  /** Lock names bound in this app, for `inspect()`. */
-  readonly jobNames = new Set<string>();
-  /** @internal The first instance bound under each lock name, for runLockedJob(). */
+  /**
+   * @internal The lock names bound in this app (for `inspect()`), each with the first instance
+   * bound under it (for runLockedJob()).
+   */
   readonly boundJobs = new Map<string, BoundJob>();
 
   constructor(
@@ -105,7 +106,6 @@ export class CronLockExplorer implements OnModuleInit {
           needsScheduler ??= binding.label;
         }
         bindJob(instance, methodKey, method, binding);
-        this.jobNames.add(binding.job.name);
         if (!this.boundJobs.has(binding.job.name)) {
           this.boundJobs.set(binding.job.name, { instance, methodKey, method, binding });
         }

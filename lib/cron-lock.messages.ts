@@ -41,6 +41,15 @@ export const MODULE_MISSING = (job: string): string =>
   `${job} is decorated with @LockedCron/@CronLock but CronLockModule is not imported in this app. ` +
   `Fix: add CronLockModule.forRoot({ redis: ... }) or CronLockModule.forRootAsync(...) to the imports of your root module.`;
 
+/** An integration module (`integration` names it) whose app has no CronLockModule. */
+export const CRON_LOCK_SERVICE_MISSING = (integration: string): string =>
+  `${integration}: CronLockService is not available. ` +
+  'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.';
+
+/** `call` names the API, e.g. `CronLockService.run("job")`. */
+export const INVALID_SCHEDULED_AT = (call: string): string =>
+  `${call}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`;
+
 export const INVALID_MODULE_OPTION = (option: string, expected: string, value: unknown): string =>
   `CronLockModule: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 

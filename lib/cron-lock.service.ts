@@ -16,7 +16,12 @@ import type {
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
-import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.messages.js';
+import {
+  INVALID_LOCK_NAME,
+  INVALID_SCHEDULED_AT,
+  INVALID_TTL,
+  MIN_HOLD_OVER_TTL,
+} from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
@@ -122,9 +127,7 @@ export class CronLockService
       scheduledAt =
         options.scheduledAt === undefined ? undefined : new Date(options.scheduledAt).getTime();
       if (scheduledAt !== undefined && Number.isNaN(scheduledAt)) {
-        throw new CronLockConfigError(
-          `${runLabel(name)}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`,
-        );
+        throw new CronLockConfigError(INVALID_SCHEDULED_AT(runLabel(name)));
       }
     } catch (error) {
       return Promise.reject(error);
@@ -164,7 +167,7 @@ export class CronLockService
     if (name !== undefined) {
       return this.inspectOne(name);
     }
-    const names = [...new Set([...this.explorer.jobNames, ...this.manualNames])].sort();
+    const names = [...new Set([...this.explorer.boundJobs.keys(), ...this.manualNames])].sort();
     return Promise.all(names.map((jobName) => this.inspectOne(jobName)));
   }
 

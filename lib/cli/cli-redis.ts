@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
 import { createLockClient, secretsOf } from '../stores/redis/redis-connection.js';
 import { describeStoreError, redactUrl } from '../utils/redact.js';
+import { withTimeout } from '../utils/with-timeout.js';
 import { CliError } from './cli.errors.js';
 
 /** How long the command waits for Redis to answer, connecting included. */
@@ -38,23 +39,18 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
   // Without a listener ioredis prints raw errors (which may carry the connection options).
   client.on('error', (error: unknown) => (lastError = error));
 
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within ${CLI_TIMEOUT_MS / 1_000}s`)),
-      CLI_TIMEOUT_MS,
-    );
-  });
   try {
-    await Promise.race([client.connect(), timedOut]);
+    await withTimeout(
+      client.connect(),
+      CLI_TIMEOUT_MS,
+      `no answer within ${CLI_TIMEOUT_MS / 1_000}s`,
+    );
   } catch (error) {
     if (client.status !== 'end') {
       // Only while still connecting: on an ended client it would hold the process ~2 s more.
       client.disconnect();
     }
     throw new CliError(`Cannot reach Redis at ${address}: ${describe(lastError ?? error)}`);
-  } finally {
-    clearTimeout(timer);
   }
 
   const store = new RedisLockStore(client, { keyPrefix, logger: false });

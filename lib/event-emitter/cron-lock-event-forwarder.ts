@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CronLockConfigError } from '../cron-lock.errors.js';
+import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
 import { CronLockService } from '../cron-lock.service.js';
 import {
   CRON_LOCK_EVENT_EMITTER_OPTIONS,
@@ -35,10 +36,7 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
   /** @internal Starts forwarding; `app.init()` rejects if either module is missing. */
   onModuleInit(): void {
     if (!this.locks) {
-      throw new CronLockConfigError(
-        'CronLockEventEmitterModule: CronLockService is not available. ' +
-          'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.',
-      );
+      throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockEventEmitterModule'));
     }
     if (!this.emitter) {
       throw new CronLockConfigError(

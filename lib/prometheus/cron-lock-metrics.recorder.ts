@@ -6,6 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { CronLockConfigError } from '../cron-lock.errors.js';
+import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
 import { CronLockService } from '../cron-lock.service.js';
 import {
   registerCronLockMetrics,
@@ -50,10 +51,7 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     const locks = this.locks;
     if (!locks) {
-      throw new CronLockConfigError(
-        'CronLockPrometheusModule: CronLockService is not available. ' +
-          'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.',
-      );
+      throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockPrometheusModule'));
     }
     this.registered = registerCronLockMetrics(this.options, () => locks.heldLocks, this.knownJobs);
     const metrics = this.registered.metrics;

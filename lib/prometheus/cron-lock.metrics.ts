@@ -89,7 +89,7 @@ export function registerCronLockMetrics(
     }
     registered.clear();
   };
-  const add = <M>(name: string, create: () => M): M => {
+  const add = <M>(name: string, create: (name: string) => M): M => {
     if (registry.getSingleMetric(name)) {
       unregister();
       throw new CronLockConfigError(
@@ -98,17 +98,29 @@ export function registerCronLockMetrics(
           'registry: new Registry() or another prefix to CronLockPrometheusModule.forRoot().',
       );
     }
-    const metric = create();
+    const metric = create(name);
     registered.set(name, metric);
     return metric;
   };
   const registers = [registry];
+  const counter = <L extends string>(suffix: string, help: string, labelNames: L[]): Counter<L> =>
+    add(`${prefix}${suffix}`, (name) => new Counter({ name, help, labelNames, registers }));
+  const histogram = <L extends string>(
+    suffix: string,
+    help: string,
+    labelNames: L[],
+    buckets: number[],
+  ): Histogram<L> =>
+    add(
+      `${prefix}${suffix}`,
+      (name) => new Histogram({ name, help, labelNames, buckets, registers }),
+    );
 
   const heldGauge: Gauge<'job'> = add(
     `${prefix}held_locks`,
-    () =>
+    (name) =>
       new Gauge({
-        name: `${prefix}held_locks`,
+        name,
         help: 'Locks this instance holds now, by job (1 while its run holds the lock).',
         labelNames: ['job'],
         registers,
@@ -125,77 +137,42 @@ export function registerCronLockMetrics(
   );
 
   const metrics: CronLockMetricSet = {
-    runs: add(
-      `${prefix}runs_total`,
-      () =>
-        new Counter({
-          name: `${prefix}runs_total`,
-          help: 'Runs that ended on this instance, by job and outcome (completed, failed).',
-          labelNames: ['job', 'outcome'],
-          registers,
-        }),
+    runs: counter(
+      'runs_total',
+      'Runs that ended on this instance, by job and outcome (completed, failed).',
+      ['job', 'outcome'],
     ),
-    skips: add(
-      `${prefix}skips_total`,
-      () =>
-        new Counter({
-          name: `${prefix}skips_total`,
-          help: 'Runs skipped on this instance, by job and reason (held, tick-done, store-error, shutting-down).',
-          labelNames: ['job', 'reason'],
-          registers,
-        }),
+    skips: counter(
+      'skips_total',
+      'Runs skipped on this instance, by job and reason (held, tick-done, store-error, shutting-down).',
+      ['job', 'reason'],
     ),
-    locksLost: add(
-      `${prefix}locks_lost_total`,
-      () =>
-        new Counter({
-          name: `${prefix}locks_lost_total`,
-          help: 'Locks lost while their job ran on this instance, by job and reason (expired, taken, unconfirmed).',
-          labelNames: ['job', 'reason'],
-          registers,
-        }),
+    locksLost: counter(
+      'locks_lost_total',
+      'Locks lost while their job ran on this instance, by job and reason (expired, taken, unconfirmed).',
+      ['job', 'reason'],
     ),
-    storeErrors: add(
-      `${prefix}store_errors_total`,
-      () =>
-        new Counter({
-          name: `${prefix}store_errors_total`,
-          help: 'Lock store failures, by job and operation (acquire, renew, release).',
-          labelNames: ['job', 'operation'],
-          registers,
-        }),
+    storeErrors: counter(
+      'store_errors_total',
+      'Lock store failures, by job and operation (acquire, renew, release).',
+      ['job', 'operation'],
     ),
-    alerts: add(
-      `${prefix}alerts_total`,
-      () =>
-        new Counter({
-          name: `${prefix}alerts_total`,
-          help: 'Alerts raised on this instance, by job and kind (missed-success, store-failures, lost).',
-          labelNames: ['job', 'kind'],
-          registers,
-        }),
+    alerts: counter(
+      'alerts_total',
+      'Alerts raised on this instance, by job and kind (missed-success, store-failures, lost).',
+      ['job', 'kind'],
     ),
-    runDuration: add(
-      `${prefix}run_duration_seconds`,
-      () =>
-        new Histogram({
-          name: `${prefix}run_duration_seconds`,
-          help: 'Duration of the runs that ended on this instance, by job and outcome.',
-          labelNames: ['job', 'outcome'],
-          buckets: options.runDurationBuckets,
-          registers,
-        }),
+    runDuration: histogram(
+      'run_duration_seconds',
+      'Duration of the runs that ended on this instance, by job and outcome.',
+      ['job', 'outcome'],
+      options.runDurationBuckets,
     ),
-    acquireDuration: add(
-      `${prefix}acquire_duration_seconds`,
-      () =>
-        new Histogram({
-          name: `${prefix}acquire_duration_seconds`,
-          help: 'Lock store round trip of acquisitions it answered (taken or refused), by job.',
-          labelNames: ['job'],
-          buckets: options.acquireDurationBuckets,
-          registers,
-        }),
+    acquireDuration: histogram(
+      'acquire_duration_seconds',
+      'Lock store round trip of acquisitions it answered (taken or refused), by job.',
+      ['job'],
+      options.acquireDurationBuckets,
     ),
     heldLocks: heldGauge,
   };

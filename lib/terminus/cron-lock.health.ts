@@ -7,9 +7,11 @@ import {
 } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { CronLockConfigError } from '../cron-lock.errors.js';
+import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
 import type { CronLockEvents } from '../cron-lock.events.js';
 import { CronLockService } from '../cron-lock.service.js';
 import { describeStoreError } from '../utils/redact.js';
+import { withTimeout } from '../utils/with-timeout.js';
 import {
   resolveHealthCheckOptions,
   type CronLockHealthCheckOptions,
@@ -86,7 +88,9 @@ export class CronLockHealthIndicator implements OnModuleInit, OnApplicationShutd
 
     let roundTripMs: number | null = null;
     try {
-      roundTripMs = round(await withTimeout(locks.ping(), timeoutMs));
+      roundTripMs = round(
+        await withTimeout(locks.ping(), timeoutMs, `no answer within ${timeoutMs}ms`),
+      );
       if (maxRoundTripMs !== undefined && roundTripMs > maxRoundTripMs) {
         problems.push(
           `lock store round trip ${roundTripMs}ms is over maxRoundTripMs ${maxRoundTripMs}`,
@@ -141,10 +145,7 @@ export class CronLockHealthIndicator implements OnModuleInit, OnApplicationShutd
 
   private requireLocks(): CronLockService {
     if (!this.locks) {
-      throw new CronLockConfigError(
-        'CronLockHealthIndicator: CronLockService is not available. ' +
-          'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.',
-      );
+      throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockHealthIndicator'));
     }
     return this.locks;
   }
@@ -159,13 +160,4 @@ function describe<T, D extends object>(
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/** Rejects after `ms` so a store that hangs cannot hang the health endpoint with it. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }

@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { CronLockError } from '../cron-lock.errors.js';
 import { CronLockExplorer, type BoundJob } from '../cron-lock.explorer.js';
 import type { LockedRunResult } from '../cron-lock.interceptor.js';
+import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
 import { occurrenceOfTick } from '../cron-lock.bindings.js';
 
@@ -56,9 +57,7 @@ export async function runLockedJob<T = unknown>(
   if (options.scheduledAt !== undefined) {
     scheduledAt = new Date(options.scheduledAt).getTime();
     if (Number.isNaN(scheduledAt)) {
-      throw new CronLockError(
-        `runLockedJob(${JSON.stringify(job)}): scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`,
-      );
+      throw new CronLockError(INVALID_SCHEDULED_AT(`runLockedJob(${JSON.stringify(job)})`));
     }
   } else {
     scheduledAt = occurrenceOfTick(binding, Date.now());

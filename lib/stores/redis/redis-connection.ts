@@ -91,6 +91,14 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
   return value instanceof Redis || value instanceof Cluster;
 }
 
+/**
+ * The options a client's server connections use: a `Cluster` keeps them in `redisOptions`, apart
+ * from its own.
+ */
+export function connectionOptionsOf(client: Redis | Cluster): Partial<RedisOptions> | undefined {
+  return client instanceof Cluster ? client.options.redisOptions : client.options;
+}
+
 /** Creates a client with the lock defaults from a URL or options (never from a client). */
 export function createLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {
@@ -135,11 +143,8 @@ export function secretsOf(input: RedisInput): string[] {
   };
   if (typeof input === 'string') {
     fromUrl(input);
-  } else if (input instanceof Cluster) {
-    // A cluster keeps the nodes' connection options apart from its own.
-    fromOptions(input.options.redisOptions);
-  } else if (input instanceof Redis) {
-    fromOptions(input.options);
+  } else if (isRedisClient(input)) {
+    fromOptions(connectionOptionsOf(input));
   } else {
     if (typeof input.url === 'string') {
       fromUrl(input.url);

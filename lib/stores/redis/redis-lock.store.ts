@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
@@ -16,6 +16,7 @@ import type {
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
 import {
+  connectionOptionsOf,
   createLockClient,
   isReadOnlyReply,
   isRedisClient,
@@ -79,7 +80,7 @@ export class RedisLockStore implements LockStore {
       this.ownsClient = true;
       this.watchConnection(this.client);
     }
-    this.readyTimeout = commandTimeoutOf(this.client) ?? 2_000;
+    this.readyTimeout = connectionOptionsOf(this.client)?.commandTimeout ?? 2_000;
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -280,12 +281,4 @@ export class RedisLockStore implements LockStore {
       }
     });
   }
-}
-
-/** The client's command timeout; a `Cluster` keeps it in the options of its node connections. */
-function commandTimeoutOf(client: Redis | Cluster): number | undefined {
-  if (client instanceof Cluster) {
-    return client.options.redisOptions?.commandTimeout;
-  }
-  return client.options.commandTimeout;
 }

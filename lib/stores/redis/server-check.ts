@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { withTimeout } from '../../utils/with-timeout.js';
 
 /**
  * Reads the server's `maxmemory-policy`, or `null` when it cannot: managed services often block
@@ -10,25 +11,14 @@ export async function readEvictionPolicy(
   client: Redis | Cluster,
   timeoutMs: number,
 ): Promise<string | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), timeoutMs);
+  const read = client.config('GET', 'maxmemory-policy').then((reply: unknown) => {
+    // RESP2: ['maxmemory-policy', 'noeviction']; RESP3: { 'maxmemory-policy': 'noeviction' }.
+    const value = Array.isArray(reply)
+      ? reply[1]
+      : (reply as Record<string, unknown> | null)?.['maxmemory-policy'];
+    return typeof value === 'string' && value !== '' ? value : null;
   });
-  const read = client
-    .config('GET', 'maxmemory-policy')
-    .then((reply: unknown) => {
-      // RESP2: ['maxmemory-policy', 'noeviction']; RESP3: { 'maxmemory-policy': 'noeviction' }.
-      const value = Array.isArray(reply)
-        ? reply[1]
-        : (reply as Record<string, unknown> | null)?.['maxmemory-policy'];
-      return typeof value === 'string' && value !== '' ? value : null;
-    })
-    .catch(() => null);
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(read, timeoutMs, 'CONFIG GET unanswered').catch(() => null);
 }
 
 /**

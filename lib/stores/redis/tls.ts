@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, type Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { INVALID_MODULE_OPTION, TLS_WITHOUT_REDISS } from '../../cron-lock.messages.js';
+import { connectionOptionsOf } from './redis-connection.js';
 
 const TLS_SECTION = "see README 'TLS'";
 
@@ -57,8 +58,7 @@ export function tlsSettingsProblem(options: RedisOptions & { url?: string }): st
  * Reads only the client's own options, never the process-wide environment override.
  */
 export function certificateVerificationOff(client: Redis | Cluster): boolean {
-  const options: RedisOptions | undefined =
-    client instanceof Cluster ? client.options.redisOptions : (client as Redis).options;
+  const options = connectionOptionsOf(client);
   const settings = [
     options?.tls,
     options?.enableTLSForSentinelMode ? options.sentinelTLS : undefined,
