@@ -18,10 +18,9 @@
  * cancels start-up; `--single-threaded` keeps V8's background compiler from adding noise.
  */
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { startLockApp, type LockApp } from './support/apps.js';
-import { RawLock } from './support/redis.js';
+import { connectedClient, RawLock } from './support/redis.js';
 
 const TTL = 30_000;
 const noop = async (): Promise<void> => undefined;
@@ -32,12 +31,6 @@ function processCpuMicros(pid: number): number {
   // utime and stime are fields 14 and 15 of the full line (12 and 13 after the command name).
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1_000_000) / 100;
-}
-
-async function client(url: string, extra: Record<string, unknown> = {}): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, ...extra });
-  await redis.connect();
-  return redis;
 }
 
 async function main(): Promise<void> {
@@ -54,7 +47,7 @@ async function main(): Promise<void> {
           : contender === 'floor-pipelined'
             ? { enableAutoPipelining: true }
             : {};
-      const redis = await client(server.url, extra);
+      const redis = await connectedClient(server.url, extra);
       closers.push(() => redis.quit());
       const raw = new RawLock(redis);
       await raw.load();
@@ -115,7 +108,7 @@ async function storm(
   if (contender === 'storm-floor') {
     const pipelined = process.env.PIPELINE === '1';
     const clients = await Promise.all(
-      Array.from({ length: 4 }, () => client(url, { enableAutoPipelining: pipelined })),
+      Array.from({ length: 4 }, () => connectedClient(url, { enableAutoPipelining: pipelined })),
     );
     closers.push(() => Promise.all(clients.map((redis) => redis.quit())));
     const locks = clients.map((redis) => new RawLock(redis));

@@ -1,5 +1,5 @@
 import { Redlock } from '@sesamecare-oss/redlock';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
 import { Mutex } from 'redis-semaphore';
@@ -70,8 +70,7 @@ export async function floorCycler(url: string): Promise<Cycler> {
  * settings cost by themselves, so that the module's own overhead is not confused with them.
  */
 export async function floorDefaultsCycler(url: string): Promise<Cycler> {
-  const client = new Redis(url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
-  await client.connect();
+  const client = await connectedClient(url, LOCK_CLIENT_DEFAULTS);
   const raw = new RawLock(client);
   await raw.load();
   return {
@@ -125,8 +124,7 @@ const FLOOR_ACQUIRE_IN_MODULE_SHAPE =
  * to the Lua alone can bring the module above this row.
  */
 export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
-  const client = new Redis(url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
-  await client.connect();
+  const client = await connectedClient(url, LOCK_CLIENT_DEFAULTS);
   const acquireSha = (await client.script('LOAD', FLOOR_ACQUIRE_IN_MODULE_SHAPE)) as string;
   const releaseSha = (await client.script('LOAD', RAW_RELEASE_LUA)) as string;
   const keys = ['bench-shape:{per-run}:lock', 'bench-shape:{per-run}:state'];

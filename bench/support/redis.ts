@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** Commands the benchmark itself sends to read or reset statistics: never counted. */
 const BOOKKEEPING = new Set(['info', 'config', 'client', 'ping', 'script', 'flushall', 'select']);
@@ -145,8 +145,8 @@ export class RawLock {
 }
 
 /** A plain ioredis client (library defaults), connected. */
-export async function connectedClient(url: string): Promise<Redis> {
-  const client = new Redis(url, { lazyConnect: true });
+export async function connectedClient(url: string, options: RedisOptions = {}): Promise<Redis> {
+  const client = new Redis(url, { ...options, lazyConnect: true });
   await client.connect();
   return client;
 }
