@@ -16,7 +16,7 @@ interface Pair {
 
 /** What the proxy did when it dropped an acquire reply. */
 export interface DroppedReply {
-  /** Monotonic ms at which the reply was dropped and the client connection reset. */
+  /** Monotonic ms just before the reply was dropped and the client connection reset. */
   mono: number;
 }
 
@@ -131,11 +131,15 @@ export class RedisTcpProxy {
       if (at >= 0) {
         const resolve = this.armed;
         this.armed = null;
+        // Stamped before the reset: the client may see the reset, fail and record that before
+        // this process runs again (another core, or this one preempted under load), and the
+        // scenario compares those records with this instant.
+        const mono = monoNow();
         // Deliver the replies before it, then lose it and reset the client's connection.
         if (at > 0) pair.client.write(chunk.subarray(0, at));
         pair.client.resetAndDestroy();
         pair.server.destroy();
-        resolve({ mono: monoNow() });
+        resolve({ mono });
         return;
       }
     }
