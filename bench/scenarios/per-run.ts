@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
 import { Mutex } from 'redis-semaphore';
+import { evalshaBatched } from '../../lib/stores/redis/script-batch.js';
 import { startLockApp } from '../support/apps.js';
 import {
   cheapToken,
@@ -65,22 +66,27 @@ export async function floorCycler(url: string): Promise<Cycler> {
 
 /**
  * The same floor on a client with the settings the module gives the clients it creates
- * (`LOCK_CLIENT_DEFAULTS`: no offline queue, no resend, a 2 s `commandTimeout`, …). The
- * command timeout arms and clears a timer per command; this row shows what those safety
- * settings cost by themselves, so that the module's own overhead is not confused with them.
+ * (`LOCK_CLIENT_DEFAULTS`: no offline queue, no resend, a 2 s `commandTimeout`, …), its two
+ * commands sent the way the module sends its scripts (the timeout kept by one timer, see
+ * DeadlineCommand). This row shows what those safety settings cost by themselves, so that the
+ * module's own overhead is not confused with them. With `ioredisTimer`, the commands go through
+ * ioredis' own methods, which arm and clear a timer per command: the cost the module avoids.
  */
-export async function floorDefaultsCycler(url: string): Promise<Cycler> {
+export async function floorDefaultsCycler(url: string, ioredisTimer = false): Promise<Cycler> {
   const client = await connectedClient(url, LOCK_CLIENT_DEFAULTS);
-  const raw = new RawLock(client);
+  const raw = new RawLock(client, !ioredisTimer);
   await raw.load();
+  const key = ioredisTimer ? 'bench-floor-ioredis-timer:per-run' : 'bench-floor-defaults:per-run';
   return {
-    name: 'floor on the module client settings',
+    name: ioredisTimer
+      ? "floor on the module client settings, ioredis' timer per command"
+      : 'floor on the module client settings',
     async cycle() {
-      const token = await raw.acquire('bench-floor-defaults:per-run', TTL);
+      const token = await raw.acquire(key, TTL);
       if (token === null) {
         throw new Error('floor: lock unexpectedly held');
       }
-      await raw.release('bench-floor-defaults:per-run', token);
+      await raw.release(key, token);
     },
     close: () => quit(client),
   };
@@ -119,7 +125,8 @@ const FLOOR_ACQUIRE_IN_MODULE_SHAPE =
  * The floor's work (SET NX PX, then compare-and-delete) sent the way the module sends its own:
  * two script calls with the module's two keys, its arguments (owner token, ttl, occurrence,
  * state ttl, instance id; then token, hold, outcome, duration, end time, state ttl) and its
- * array reply, on the module's client settings. It does none of the module's extra Redis work,
+ * array reply, on the module's client settings, through the module's own sending path
+ * (`evalshaBatched`). It does none of the module's extra Redis work,
  * so the distance from here to the floor is what the call shape itself costs, and no change
  * to the Lua alone can bring the module above this row.
  */
@@ -134,20 +141,24 @@ export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
     name: "floor's Lua in the module's call shape",
     async cycle() {
       const token = cheapToken();
-      const reply = (await client.evalsha(
-        acquireSha,
-        2,
-        ...keys,
+      const reply = (await evalshaBatched(client, acquireSha, keys, [
         token,
         TTL,
         '',
         stateTtl,
         instanceId,
-      )) as [number];
+      ])) as [number];
       if (Number(reply[0]) !== 1) {
         throw new Error('floor in module shape: lock unexpectedly held');
       }
-      await client.evalsha(releaseSha, 2, ...keys, token, 0, 'completed', 0, Date.now(), stateTtl);
+      await evalshaBatched(client, releaseSha, keys, [
+        token,
+        0,
+        'completed',
+        0,
+        Date.now(),
+        stateTtl,
+      ]);
     },
     close: () => quit(client),
   };
@@ -227,6 +238,7 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
     await floorDefaultsCycler(config.redisUrl),
     await floorInModuleShapeCycler(config.redisUrl),
     await storeCycler(config.redisUrl),
+    await floorDefaultsCycler(config.redisUrl, true),
   ];
   const rates = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
   const cpuPerCycle = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
@@ -280,7 +292,7 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
   const settingsCost = ratios.get(cyclers[4])!;
   // Where the gap goes: each step of the ladder floor → floor on the module's settings → the
   // floor's Lua in the module's call shape → the store alone → run(), round by round.
-  const [floor, module, , , onSettings, inShape, storeAlone] = cyclers;
+  const [floor, module, , , onSettings, inShape, storeAlone, ioredisTimer] = cyclers;
   const step = (from: Cycler, to: Cycler): string =>
     formatRatio(summarizeRounds(pairedRatios(rates.get(to)!, rates.get(from)!)));
   const shapeRatio = ratios.get(inShape)!;
@@ -318,19 +330,24 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
       },
     ],
     notes: [
-      `The module's client settings alone (\`LOCK_CLIENT_DEFAULTS\`, mainly the per-command ` +
-        `timer of \`commandTimeout\`) take the floor to ${formatRatio(settingsCost)}; against ` +
-        `that floor on the same settings, nestjs-cron-lock is at ${formatRatio(sameSettings)}.`,
+      `The module's client settings alone (\`LOCK_CLIENT_DEFAULTS\`, commands sent as the ` +
+        `module sends them) take the floor to ${formatRatio(settingsCost)}; against that floor ` +
+        `on the same settings, nestjs-cron-lock is at ${formatRatio(sameSettings)}. Sent ` +
+        `through ioredis' own methods, which arm and clear a timer per command for ` +
+        `\`commandTimeout\`, the same floor stands at ${formatRatio(ratios.get(ioredisTimer)!)}; ` +
+        `keeping the timeout with one timer per timeout value instead, as the module does ` +
+        `(\`DeadlineCommand\`), is worth ${step(ioredisTimer, onSettings)} against that.`,
       `Where the gap goes, each step measured against the one before it in the same round: ` +
         `the module's client settings ${step(floor, onSettings)}; the module's call shape ` +
         `(two keys, five or six arguments, an array reply) with the floor's Lua ` +
         `${step(onSettings, inShape)}; the module's scripts instead of the floor's Lua ` +
         `${step(inShape, storeAlone)}; \`run()\` around the store ${step(storeAlone, module)}.` +
+        ` The floor's own Lua in the module's call shape stands at ${formatRatio(shapeRatio)} ` +
+        `of the floor: the most any script sent this way could reach, before the scripts' own ` +
+        `work (marker, fencing token, holder, outcome) and \`run()\`` +
         (shapeRatio.median < 0.9
-          ? ` The floor's own Lua in the module's call shape already stands at ` +
-            `${formatRatio(shapeRatio)} of the floor, so no change to what the scripts do ` +
-            `could bring \`run()\` to 0.9x on this machine.`
-          : ''),
+          ? ', so no change to what the scripts do could bring `run()` to 0.9x on this machine.'
+          : '.'),
       'What the module does beyond the floor, each run: one script call that checks the ' +
         'occurrence marker, takes the lock and hands out a fencing token (the Redis commands ' +
         'it runs are listed in section 2), and one that records the outcome and releases ' +

@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { DeadlineCommand } from '../../lib/stores/redis/command-deadline.js';
 
 /** Commands the benchmark itself sends to read or reset statistics: never counted. */
 const BOOKKEEPING = new Set(['info', 'config', 'client', 'ping', 'script', 'flushall', 'select']);
@@ -122,11 +123,19 @@ export function cheapToken(): string {
   return tokenPool.toString('hex', tokenOffset - 16, tokenOffset);
 }
 
-/** The physical floor: `SET key token NX PX ttl` and an `EVALSHA` compare-and-delete. */
+/**
+ * The physical floor: `SET key token NX PX ttl` and an `EVALSHA` compare-and-delete. With
+ * `sendAsModule`, the two commands are sent the way the module sends its scripts: built as a
+ * {@link DeadlineCommand}, so a client's `commandTimeout` is kept by one timer per timeout value
+ * instead of ioredis' timer per command.
+ */
 export class RawLock {
   private sha = '';
 
-  constructor(readonly client: Redis) {}
+  constructor(
+    readonly client: Redis,
+    private readonly sendAsModule = false,
+  ) {}
 
   async load(): Promise<void> {
     this.sha = (await this.client.script('LOAD', RAW_RELEASE_LUA)) as string;
@@ -135,12 +144,22 @@ export class RawLock {
   /** Resolves with the owner token when taken, or `null` when held. */
   async acquire(key: string, ttl: number): Promise<string | null> {
     const token = cheapToken();
-    const reply = await this.client.set(key, token, 'PX', ttl, 'NX');
+    const reply = this.sendAsModule
+      ? await this.sendLikeModule('set', [key, token, 'PX', ttl, 'NX'])
+      : await this.client.set(key, token, 'PX', ttl, 'NX');
     return reply === 'OK' ? token : null;
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    return Number(await this.client.evalsha(this.sha, 1, key, token)) === 1;
+    const reply = this.sendAsModule
+      ? await this.sendLikeModule('evalsha', [this.sha, 1, key, token])
+      : await this.client.evalsha(this.sha, 1, key, token);
+    return Number(reply) === 1;
+  }
+
+  private sendLikeModule(name: string, args: Array<string | number>): Promise<unknown> {
+    const command = new DeadlineCommand(name, args, { replyEncoding: 'utf8' });
+    return this.client.sendCommand(command) as Promise<unknown>;
   }
 }
 

@@ -1,9 +1,10 @@
-import { Command, Redis, type Cluster } from 'ioredis';
+import { Redis, type Cluster, type Command } from 'ioredis';
+import { DeadlineCommand } from './command-deadline.js';
 
 /**
  * The script calls of one turn after the first, and where ioredis writes them: at the end of the
  * turn, `sendCommand(command, stream)` with a stream marked `isPipeline` hands it each command's
- * RESP text (ioredis still queues the command for its reply, arms its `commandTimeout` and
+ * RESP text (ioredis still queues the command for its reply, starts its `commandTimeout` and
  * refuses it when the client is not connected), and the text goes out in one socket write. The
  * commands are handed to ioredis and written in one synchronous step, as its own `Pipeline`
  * does: a command the application sends on a shared client in between can never get between
@@ -82,14 +83,16 @@ interface TurnState {
  * When 1,000 jobs share a schedule, their 1,000 acquisitions start in one synchronous burst;
  * written one by one they cost 1,000 system calls, more than the rest of the client's work. The
  * first call of a turn is written at once; the calls after it in the same turn are appended to
- * one string, written at the next `process.nextTick` (see TurnBatch). Each call stays an ordinary ioredis
- * command, with its own promise, reply, error and `commandTimeout`, in order. A sequential run
- * never waits: its call is the first of its turn. (ioredis' `enableAutoPipelining` defers every
- * command to `setImmediate` and builds a pipeline even for one, which doubles the cost of a
- * sequential lock cycle; a corked socket gathers one buffer per command, and its `writev` of
- * 4,000 buffers cost more than the string.)
+ * one string, written at the next `process.nextTick` (see TurnBatch). Each call stays an ordinary
+ * ioredis command, with its own promise, reply, error and `commandTimeout` (kept without a timer
+ * of its own: see DeadlineCommand), in order. A sequential run never waits: its call is the first
+ * of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
+ * builds a pipeline even for one, which doubles the cost of a sequential lock cycle; a corked
+ * socket gathers one buffer per command, and its `writev` of 4,000 buffers cost more than the
+ * string.)
  *
- * Only for a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per node.
+ * Batched only on a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per
+ * node. A client passed in with `enableAutoPipelining` keeps ioredis' own path for every call.
  */
 export function evalshaBatched(
   client: Redis | Cluster,
@@ -97,27 +100,31 @@ export function evalshaBatched(
   keys: readonly string[],
   args: ReadonlyArray<string | number>,
 ): Promise<unknown> {
-  if (!(client instanceof Redis)) {
+  const options = client.options;
+  if (options.enableAutoPipelining) {
+    // The client's own choice: ioredis pipelines the call (and times it the usual way).
     return client.evalsha(sha, keys.length, ...keys, ...args);
+  }
+  const command = new DeadlineCommand('evalsha', [sha, keys.length, ...keys, ...args], {
+    replyEncoding: 'utf8',
+    keyPrefix: options.keyPrefix,
+    errorStack: options.showFriendlyErrorStack ? new Error() : undefined,
+  });
+  if (!(client instanceof Redis)) {
+    return client.sendCommand(command) as Promise<unknown>;
   }
   const turn = client as Redis & TurnState;
   const state = turn[TURN];
   if (state === undefined) {
     turn[TURN] = null;
     process.nextTick(endTurn, turn);
-    return client.evalsha(sha, keys.length, ...keys, ...args);
+    return client.sendCommand(command) as Promise<unknown>;
   }
   let batch = state;
   if (batch === null) {
     batch = turn[BATCH] ??= new TurnBatch(client);
     turn[TURN] = batch;
   }
-  const options = client.options;
-  const command = new Command('evalsha', [sha, keys.length, ...keys, ...args], {
-    replyEncoding: 'utf8',
-    keyPrefix: options.keyPrefix,
-    errorStack: options.showFriendlyErrorStack ? new Error() : undefined,
-  });
   batch.commands.push(command);
   return command.promise;
 }

@@ -1,0 +1,100 @@
+import { Command } from 'ioredis';
+
+/**
+ * The commands waiting under one timeout value, oldest first. Their deadlines only grow (same
+ * timeout, later start), so the head is always the first one due.
+ */
+class DeadlineQueue {
+  private commands: DeadlineCommand[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly timeout: number) {}
+
+  add(command: DeadlineCommand): void {
+    // Replies on one connection come back in order: the commands before this one have
+    // usually been answered already, so the queue stays as long as what is in flight.
+    this.dropSettled();
+    this.commands.push(command);
+    this.timer ??= this.arm(this.timeout);
+  }
+
+  /** Rejects what is due, then waits for the next deadline; stops when nothing is waiting. */
+  private readonly check = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    this.dropSettled();
+    while (this.head < this.commands.length && this.commands[this.head].deadline <= now) {
+      const command = this.commands[this.head++];
+      if (!isSettled(command)) {
+        command.reject(new Error('Command timed out'));
+      }
+      this.dropSettled();
+    }
+    this.compact();
+    if (this.head < this.commands.length) {
+      this.timer = this.arm(this.commands[this.head].deadline - now);
+    }
+  };
+
+  private dropSettled(): void {
+    while (this.head < this.commands.length && isSettled(this.commands[this.head])) {
+      this.head++;
+    }
+    if (this.head === this.commands.length) {
+      this.commands.length = 0;
+      this.head = 0;
+    }
+  }
+
+  private compact(): void {
+    if (this.head > 0) {
+      this.commands.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private arm(delay: number): NodeJS.Timeout {
+    // Unref'd: a timer that outlives the last command by up to one timeout must not keep the
+    // process alive; the connection a waiting command was written to already does.
+    return setTimeout(this.check, Math.max(1, Math.ceil(delay))).unref();
+  }
+}
+
+const queues = new Map<number, DeadlineQueue>();
+
+/** ioredis 6 marks a rejected command settled; ioredis 5 only marks a resolved one. */
+function isSettled(command: Command): boolean {
+  return command.isResolved || (command as { isSettled?: boolean }).isSettled === true;
+}
+
+/**
+ * An ioredis command whose `commandTimeout` is kept by one timer per timeout value instead of
+ * one timer per command.
+ *
+ * ioredis arms a `setTimeout` for every command it sends and clears it when the reply comes.
+ * A lock cycle sends two commands, and that timer pair was the largest single cost of the
+ * module's client settings in the per-run benchmark. Here a command only joins a queue; the
+ * one timer fires at the oldest command's deadline, drops what was answered in the meantime,
+ * rejects what is still waiting with ioredis' own `Command timed out` error, and re-arms for
+ * the next one: a busy client re-arms it about once per timeout, however many commands it
+ * sends. The deadline starts when the client sends the command, as ioredis' does, and only a
+ * client with a `commandTimeout` calls this (a client without one waits, as it would anyway).
+ */
+export class DeadlineCommand extends Command {
+  deadline = 0;
+
+  override setTimeout(ms: number): void {
+    // ioredis keeps the first timer when a command is sent again (a resend after a reconnect).
+    if (this.deadline !== 0) {
+      return;
+    }
+    this.deadline = performance.now() + ms;
+    let queue = queues.get(ms);
+    if (queue === undefined) {
+      queue = new DeadlineQueue(ms);
+      queues.set(ms, queue);
+    }
+    queue.add(this);
+  }
+}

@@ -1,0 +1,125 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+
+// Returns its argument; the reply shows which call it answers.
+const ECHO = defineScript(`return ARGV[1]`);
+
+const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Settled = { value: unknown; at: number } | { error: string; at: number };
+
+/** A script call, with when it settled (ms after `since`). */
+function call(client: Redis, arg: string, since: number): Promise<Settled> {
+  return runScript(client, ECHO, ['k'], [arg]).then(
+    (value) => ({ value, at: performance.now() - since }),
+    (error: Error) => ({ error: error.message, at: performance.now() - since }),
+  );
+}
+
+/**
+ * The module's script calls keep the client's `commandTimeout` with one timer per timeout value
+ * instead of one per command (see DeadlineCommand). This server is paused with SIGSTOP, so it
+ * is started here, not shared.
+ */
+describe('commandTimeout of script calls (one timer for every call in flight)', () => {
+  let server: RedisServerHandle;
+  const clients: Redis[] = [];
+
+  const connect = async (commandTimeout: number): Promise<Redis> => {
+    const client = new Redis(server.url, {
+      commandTimeout,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    clients.push(client);
+    await client.connect();
+    await client.script('LOAD', ECHO.source);
+    return client;
+  };
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+
+  afterEach(() => {
+    server.kill('SIGCONT');
+    for (const client of clients.splice(0)) {
+      client.disconnect();
+    }
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('rejects each waiting call once its own timeout has passed, with ioredis’ error', async () => {
+    const timeout = 400;
+    const client = await connect(timeout);
+    server.kill('SIGSTOP');
+    const start = performance.now();
+    const first = call(client, 'first', start);
+    await hold(300);
+    const secondSentAt = performance.now() - start;
+    const second = call(client, 'second', start);
+    const [a, b] = await Promise.all([first, second]);
+
+    expect(a).toMatchObject({ error: 'Command timed out' });
+    expect(b).toMatchObject({ error: 'Command timed out' });
+    // Never before its own deadline (the second call was sent 300 ms after the first, so one
+    // timer for both must not reject it with the first); late by at most a loaded machine's lag.
+    expect(a.at).toBeGreaterThanOrEqual(timeout - 1);
+    expect(b.at).toBeGreaterThanOrEqual(secondSentAt + timeout - 1);
+    expect(b.at).toBeLessThan(secondSentAt + timeout + 2_000);
+
+    // The late replies still go to the calls that timed out, not to the next one.
+    server.kill('SIGCONT');
+    expect(await runScript(client, ECHO, ['k'], ['after'])).toBe('after');
+  });
+
+  it('lets a call answered before its own deadline resolve, though an older deadline passed meanwhile', async () => {
+    const timeout = 3_000;
+    const client = await connect(timeout);
+    const start = performance.now();
+    // Answered at once; its deadline (at 3,000 ms) is the one the timer waits for.
+    expect(await call(client, 'early', start)).toMatchObject({ value: 'early' });
+    await hold(1_500);
+    server.kill('SIGSTOP');
+    // Sent at about 1,500 ms: its deadline is at about 4,500 ms. The server answers at about
+    // 3,300 ms, after the timer fired for the first call and well before this call's own deadline
+    // (a late timer only makes the case easier, a late SIGCONT still has 1.2 s to spare).
+    const late = call(client, 'late', start);
+    await hold(1_800);
+    server.kill('SIGCONT');
+    expect(await late).toMatchObject({ value: 'late' });
+  });
+
+  it('answers a burst in order and keeps no timer that holds the process open', async () => {
+    const client = await connect(60_000);
+    const timersBefore = process.getActiveResourcesInfo().filter((type) => type === 'Timeout');
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => runScript(client, ECHO, ['k'], [`b${i}`])),
+    );
+    expect(replies).toEqual(Array.from({ length: 500 }, (_, i) => `b${i}`));
+    // A timer is still armed for the first deadline, a minute away; unref'd, so a process whose
+    // work is done exits now instead of a minute later.
+    const timersAfter = process.getActiveResourcesInfo().filter((type) => type === 'Timeout');
+    expect(timersAfter.length).toBe(timersBefore.length);
+  });
+
+  it('leaves a client without commandTimeout waiting, as ioredis does', async () => {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 0, lazyConnect: true });
+    clients.push(client);
+    await client.connect();
+    await client.script('LOAD', ECHO.source);
+    server.kill('SIGSTOP');
+    const start = performance.now();
+    const pending = call(client, 'patient', start);
+    // Longer than the other tests' timeouts: nothing here may reject it.
+    await hold(1_000);
+    server.kill('SIGCONT');
+    expect(await pending).toMatchObject({ value: 'patient' });
+  });
+});
