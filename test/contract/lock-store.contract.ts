@@ -63,6 +63,18 @@ export function describeLockStoreContract(
     ): Promise<AcquireResult> =>
       store.acquire({ name, token, ttl: MINUTE, instanceId: 'instance-a', ...overrides });
 
+    /** Takes `job` with a short ttl, then waits until instance-b takes it over once expired. */
+    const loseToInstanceB = async (): Promise<{ lost: string; taker: string }> => {
+      const lost = newToken();
+      await acquire('job', lost, { ttl: 150 });
+      const taker = newToken();
+      await waitFor(
+        async () => (await acquire('job', taker, { instanceId: 'instance-b' })).acquired,
+        { timeout: 10_000, interval: 25, message: 'another owner to take the expired lock' },
+      );
+      return { lost, taker };
+    };
+
     describe('acquire', () => {
       it('acquires a free lock and returns a positive integer fencing token', async () => {
         const result = await acquire('job', newToken());
@@ -164,12 +176,7 @@ export function describeLockStoreContract(
       });
 
       it('reports taken when the lock expired and another owner took it', async () => {
-        const first = newToken();
-        await acquire('job', first, { ttl: 150 });
-        await waitFor(
-          async () => (await acquire('job', newToken(), { instanceId: 'instance-b' })).acquired,
-          { timeout: 10_000, message: 'another owner to take the expired lock' },
-        );
+        const { lost: first } = await loseToInstanceB();
         expect(await store.renew({ name: 'job', token: first, ttl: MINUTE })).toEqual({
           renewed: false,
           reason: 'taken',
@@ -451,13 +458,7 @@ export function describeLockStoreContract(
       });
 
       it('records the outcome of a run whose lock was lost, and frees nothing', async () => {
-        const lost = newToken();
-        await acquire('job', lost, { ttl: 150 });
-        const other = newToken();
-        await waitFor(
-          async () => (await acquire('job', other, { instanceId: 'instance-b' })).acquired,
-          { timeout: 10_000, interval: 25, message: 'another owner to take the expired lock' },
-        );
+        const { lost } = await loseToInstanceB();
         expect(
           await store.release({
             name: 'job',
@@ -492,13 +493,7 @@ export function describeLockStoreContract(
       });
 
       it('never lets a run whose lock was lost move the last success back', async () => {
-        const lost = newToken();
-        await acquire('job', lost, { ttl: 150 });
-        const holder = newToken();
-        await waitFor(
-          async () => (await acquire('job', holder, { instanceId: 'instance-b' })).acquired,
-          { timeout: 10_000, interval: 25, message: 'another owner to take the expired lock' },
-        );
+        const { lost, taker: holder } = await loseToInstanceB();
         expect(
           await store.release({
             name: 'job',

@@ -23,20 +23,23 @@ class DeadlineQueue {
   private readonly check = (): void => {
     this.timer = undefined;
     const now = performance.now();
-    this.dropSettled();
-    while (this.head < this.commands.length && this.commands[this.head].deadline <= now) {
-      const command = this.commands[this.head++];
+    while (this.head < this.commands.length) {
+      const command = this.commands[this.head];
       if (!isSettled(command)) {
+        if (command.deadline > now) {
+          break;
+        }
         command.reject(new Error('Command timed out'));
       }
-      this.dropSettled();
+      this.head++;
     }
     this.compact();
-    if (this.head < this.commands.length) {
-      this.timer = this.arm(this.commands[this.head].deadline - now);
+    if (this.commands.length > 0) {
+      this.timer = this.arm(this.commands[0].deadline - now);
     }
   };
 
+  /** Drops the answered commands at the head (the common case: all of them). */
   private dropSettled(): void {
     while (this.head < this.commands.length && isSettled(this.commands[this.head])) {
       this.head++;
