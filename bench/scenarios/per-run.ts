@@ -164,6 +164,61 @@ export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
   };
 }
 
+/**
+ * The least Redis work that still keeps the design's promises at acquisition: the occurrence
+ * marker is checked (guarantee 1), the lock taken with `SET NX PX`, a fencing token handed out as
+ * max(stored + 1, server clock in µs) and stored (guarantee 6), and the state hash given an
+ * expiry when it is created (guarantee 3: no key without one). Nothing else: no holder, no
+ * `exp_at`, no last success, and an integer reply (the fencing token, 0 when held, -1 when the
+ * occurrence is done).
+ *
+ * KEYS[1] lock · KEYS[2] state · ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms
+ */
+const LEANEST_ACQUIRE = `
+local state = redis.call('HMGET', KEYS[2], 'tick', 'fence')
+if ARGV[3] ~= '' and state[1] and tonumber(state[1]) >= tonumber(ARGV[3]) then return -1 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local now = redis.call('TIME')
+local fence = now[1] * 1000000 + now[2]
+local stored = tonumber(state[2])
+if stored and stored >= fence then fence = stored + 1 end
+local created
+if ARGV[3] ~= '' then
+  created = redis.call('HSET', KEYS[2], 'fence', string.format('%.0f', fence), 'tick', ARGV[3])
+else
+  created = redis.call('HSET', KEYS[2], 'fence', string.format('%.0f', fence))
+end
+if created > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return fence`;
+
+/**
+ * A lower bound on what any implementation of the design pays over the floor: the leanest
+ * acquire script above and the floor's own compare-and-delete for release (owner-checked, and
+ * it leaves the marker alone: guarantee 7), on a plain client through ioredis' own methods.
+ * Against the module's row it shows what the rest costs (holder and last success for `inspect`
+ * and alerts, the outcome record, the module's client settings and `run()`); against the floor,
+ * how close to it any design-keeping lock can get on this server.
+ */
+export async function leanestCycler(url: string): Promise<Cycler> {
+  const client = await connectedClient(url);
+  const acquireSha = (await client.script('LOAD', LEANEST_ACQUIRE)) as string;
+  const releaseSha = (await client.script('LOAD', RAW_RELEASE_LUA)) as string;
+  const [lock, state] = ['bench-leanest:{per-run}:lock', 'bench-leanest:{per-run}:state'];
+  const stateTtl = 30 * 24 * 3_600_000;
+  return {
+    name: 'leanest scripts that keep the design (marker, fence, expiry)',
+    async cycle() {
+      const token = cheapToken();
+      const fence = await client.evalsha(acquireSha, 2, lock, state, token, TTL, '', stateTtl);
+      if (Number(fence) <= 0) {
+        throw new Error('leanest: lock unexpectedly held');
+      }
+      await client.evalsha(releaseSha, 1, lock, token);
+    },
+    close: () => quit(client),
+  };
+}
+
 export async function redlockCycler(url: string): Promise<Cycler> {
   const client = await connectedClient(url);
   const redlock = new Redlock([client], { retryCount: 0 });
@@ -239,6 +294,7 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
     await floorInModuleShapeCycler(config.redisUrl),
     await storeCycler(config.redisUrl),
     await floorDefaultsCycler(config.redisUrl, true),
+    await leanestCycler(config.redisUrl),
   ];
   const rates = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
   const cpuPerCycle = new Map<Cycler, number[]>(cyclers.map((cycler) => [cycler, []]));
@@ -292,10 +348,11 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
   const settingsCost = ratios.get(cyclers[4])!;
   // Where the gap goes: each step of the ladder floor → floor on the module's settings → the
   // floor's Lua in the module's call shape → the store alone → run(), round by round.
-  const [floor, module, , , onSettings, inShape, storeAlone, ioredisTimer] = cyclers;
+  const [floor, module, , , onSettings, inShape, storeAlone, ioredisTimer, leanest] = cyclers;
   const step = (from: Cycler, to: Cycler): string =>
     formatRatio(summarizeRounds(pairedRatios(rates.get(to)!, rates.get(from)!)));
   const shapeRatio = ratios.get(inShape)!;
+  const leanestRatio = ratios.get(leanest)!;
   return {
     title: '1. Per-run overhead',
     method:
@@ -348,6 +405,12 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         (shapeRatio.median < 0.9
           ? ', so no change to what the scripts do could bring `run()` to 0.9x on this machine.'
           : '.'),
+      `The leanest scripts that keep the design's promises (the occurrence marker checked, a ` +
+        `fencing token from the server clock stored, an expiry on every key, the floor's ` +
+        `owner-checked release; no holder, no last success, no outcome record, an integer ` +
+        `reply, a plain client) stand at ${formatRatio(leanestRatio)} of the floor: a bound ` +
+        `on any lock built to the design on this server, before the rest of the module's work` +
+        ` (${step(leanest, module)} from there to \`run()\`).`,
       'What the module does beyond the floor, each run: one script call that checks the ' +
         'occurrence marker, takes the lock and hands out a fencing token (the Redis commands ' +
         'it runs are listed in section 2), and one that records the outcome and releases ' +
