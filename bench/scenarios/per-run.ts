@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
 import { Mutex } from 'redis-semaphore';
+import { STATE_TTL_MS } from '../../lib/cron-lock.constants.js';
 import { evalshaBatched } from '../../lib/stores/redis/script-batch.js';
 import { startLockApp } from '../support/apps.js';
 import {
@@ -23,6 +24,8 @@ import {
 } from '../support/stats.js';
 
 const TTL = 30_000;
+/** The instance id the rows that call the store or its call shape pass, as `run()` would. */
+const INSTANCE_ID = `${hostname()}:${process.pid}:bench`;
 
 /** One way to take and free a lock, sequentially, as fast as it goes. */
 export interface Cycler {
@@ -100,12 +103,16 @@ export async function floorDefaultsCycler(url: string, ioredisTimer = false): Pr
  */
 export async function storeCycler(url: string): Promise<Cycler> {
   const store = new RedisLockStore(url, { keyPrefix: 'bench-store', logger: false });
-  const instanceId = `${hostname()}:${process.pid}:bench`;
   return {
     name: 'RedisLockStore alone (no Nest, no run())',
     async cycle() {
       const token = cheapToken();
-      const acquired = await store.acquire({ name: 'per-run', token, ttl: TTL, instanceId });
+      const acquired = await store.acquire({
+        name: 'per-run',
+        token,
+        ttl: TTL,
+        instanceId: INSTANCE_ID,
+      });
       if (!acquired.acquired) {
         throw new Error(`store: lock unexpectedly ${acquired.reason}`);
       }
@@ -135,8 +142,6 @@ export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
   const acquireSha = (await client.script('LOAD', FLOOR_ACQUIRE_IN_MODULE_SHAPE)) as string;
   const releaseSha = (await client.script('LOAD', RAW_RELEASE_LUA)) as string;
   const keys = ['bench-shape:{per-run}:lock', 'bench-shape:{per-run}:state'];
-  const stateTtl = 30 * 24 * 3_600_000;
-  const instanceId = `${hostname()}:${process.pid}:bench`;
   return {
     name: "floor's Lua in the module's call shape",
     async cycle() {
@@ -145,8 +150,8 @@ export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
         token,
         TTL,
         '',
-        stateTtl,
-        instanceId,
+        STATE_TTL_MS,
+        INSTANCE_ID,
       ])) as [number];
       if (Number(reply[0]) !== 1) {
         throw new Error('floor in module shape: lock unexpectedly held');
@@ -157,7 +162,7 @@ export async function floorInModuleShapeCycler(url: string): Promise<Cycler> {
         'completed',
         0,
         Date.now(),
-        stateTtl,
+        STATE_TTL_MS,
       ]);
     },
     close: () => quit(client),
@@ -204,12 +209,11 @@ export async function leanestCycler(url: string): Promise<Cycler> {
   const acquireSha = (await client.script('LOAD', LEANEST_ACQUIRE)) as string;
   const releaseSha = (await client.script('LOAD', RAW_RELEASE_LUA)) as string;
   const [lock, state] = ['bench-leanest:{per-run}:lock', 'bench-leanest:{per-run}:state'];
-  const stateTtl = 30 * 24 * 3_600_000;
   return {
     name: 'leanest scripts that keep the design (marker, fence, expiry)',
     async cycle() {
       const token = cheapToken();
-      const fence = await client.evalsha(acquireSha, 2, lock, state, token, TTL, '', stateTtl);
+      const fence = await client.evalsha(acquireSha, 2, lock, state, token, TTL, '', STATE_TTL_MS);
       if (Number(fence) <= 0) {
         throw new Error('leanest: lock unexpectedly held');
       }
