@@ -28,6 +28,9 @@ function provesLockLost(error: unknown): boolean {
   );
 }
 
+/** What one renew command came back with: the store's answer, or the error it failed with. */
+type Sent = { result: RenewResult } | { error: unknown };
+
 /**
  * Keeps one acquired lock alive while its job runs: renews about every ttl/3 with an owner
  * check, and declares the lock lost — at once when the store says it is gone or taken, or at
@@ -38,6 +41,12 @@ function provesLockLost(error: unknown): boolean {
  * the command that set the expiry was sent, so it never lies after the server-side expiry.
  * After a freeze (SIGSTOP, a long GC) the first timer that fires finds the deadline passed and
  * reports the loss instead of trusting a lock that may already be someone else's.
+ *
+ * Renewals and `extend()` calls of one run are serialised: one renew command is in flight at a
+ * time, and each reply is booked with the ttl that its own request sent. With two in flight, the
+ * server keeps the expiry of whichever it ran last, and nothing in the replies says which: a
+ * 3 s renewal that overtook a 60 s extend left the lock to expire after 3 s while the run
+ * believed it had 60.
  */
 export class LockRenewer {
   private deadline: number;
@@ -45,6 +54,8 @@ export class LockRenewer {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private isLost = false;
+  /** Settles when the renew command in flight was answered and booked; `null` when none is. */
+  private inFlight: Promise<void> | null = null;
 
   constructor(
     private readonly store: LockStore,
@@ -88,36 +99,38 @@ export class LockRenewer {
   }
 
   /**
-   * Extends the lock now to `ttl` and renews at that ttl from then on. Resolves when the store
-   * confirmed; rejects with the reason when the lock is no longer ours or the store failed.
+   * Extends the lock to `ttl` and renews at that ttl from then on. Waits for a renewal already
+   * in flight, then sends. Resolves when the store answered (`renewed: false` with the reason
+   * when the lock is no longer ours); rejects when the store failed.
    */
   async extend(ttl: number): Promise<RenewResult> {
+    while (this.inFlight !== null) {
+      await this.inFlight;
+    }
     if (this.isLost || this.stopped) {
       return { renewed: false, reason: 'expired' };
     }
-    const sentAt = performance.now();
-    let result: RenewResult;
-    try {
-      result = await this.store.renew({ name: this.name, token: this.token, ttl });
-    } catch (error) {
-      if (!this.stopped && provesLockLost(error)) {
-        this.declareLost('unconfirmed');
-      }
-      throw error;
-    }
+    // This request replaces the renewal that was due; the next one is scheduled from its reply.
+    clearTimeout(this.renewTimer);
+    const sent = await this.send(ttl);
     if (this.stopped || this.isLost) {
-      return result.renewed ? { renewed: false, reason: 'expired' } : result;
-    }
-    if (result.renewed) {
-      this.ttl = ttl;
-      this.confirmUntil(sentAt + ttl);
-      if (this.autoRenew) {
-        this.scheduleRenewal(this.renewEvery);
+      if ('error' in sent) {
+        throw sent.error;
       }
-    } else {
-      this.declareLost(result.reason);
+      return sent.result.renewed ? { renewed: false, reason: 'expired' } : sent.result;
     }
-    return result;
+    if ('error' in sent) {
+      if (provesLockLost(sent.error)) {
+        this.declareLost('unconfirmed');
+      } else {
+        this.scheduleRetry();
+      }
+      throw sent.error;
+    }
+    if (this.autoRenew) {
+      this.scheduleRenewal(this.renewEvery);
+    }
+    return sent.result;
   }
 
   /** Stops renewing (the run ended, or shutdown gave up on it). Idempotent. */
@@ -133,43 +146,75 @@ export class LockRenewer {
     this.renewTimer.unref();
   }
 
-  private async renewNow(): Promise<void> {
-    if (this.stopped || this.isLost) {
+  /** After a store error: retry sooner than usual; the deadline timer calls it lost if we run out. */
+  private scheduleRetry(): void {
+    if (!this.autoRenew) {
       return;
     }
-    const sentAt = performance.now();
-    if (sentAt >= this.deadline) {
+    const left = this.deadline - performance.now();
+    this.scheduleRenewal(Math.max(MIN_RENEW_EVERY_MS, Math.min(this.renewEvery, left / 3)));
+  }
+
+  private async renewNow(): Promise<void> {
+    if (this.stopped || this.isLost || this.inFlight !== null) {
+      // An extend in flight schedules the next renewal from its own reply.
+      return;
+    }
+    if (performance.now() >= this.deadline) {
       this.declareLost('unconfirmed');
       return;
     }
-    if (this.deadlineTimer === undefined) {
-      // From the first renewal on, a reply that never comes is caught at the deadline.
-      this.armDeadline();
+    const ttl = this.ttl;
+    const sent = await this.send(ttl);
+    if (this.stopped || this.isLost) {
+      return;
     }
-    try {
-      const result = await this.store.renew({ name: this.name, token: this.token, ttl: this.ttl });
-      if (this.stopped || this.isLost) {
-        return;
-      }
-      if (!result.renewed) {
-        this.declareLost(result.reason);
-        return;
-      }
-      this.confirmUntil(sentAt + this.ttl);
-      this.hooks.renewed(this.ttl);
-      this.scheduleRenewal(this.renewEvery);
-    } catch (error) {
-      if (this.stopped || this.isLost) {
-        return;
-      }
-      this.hooks.storeError(error);
-      if (provesLockLost(error)) {
+    if ('error' in sent) {
+      this.hooks.storeError(sent.error);
+      if (provesLockLost(sent.error)) {
         this.declareLost('unconfirmed');
         return;
       }
-      // Retry sooner than usual, but leave the deadline timer to call it lost if we run out.
-      const left = this.deadline - performance.now();
-      this.scheduleRenewal(Math.max(MIN_RENEW_EVERY_MS, Math.min(this.renewEvery, left / 3)));
+      this.scheduleRetry();
+      return;
+    }
+    this.hooks.renewed(ttl);
+    this.scheduleRenewal(this.renewEvery);
+  }
+
+  /**
+   * Sends one renew command at `ttl` and books its answer; the only place that talks to the
+   * store, so that one command at most is in flight. A confirmed reply moves the deadline to
+   * `sentAt + ttl` of this very request: being the only one in flight, it is the one that set
+   * the server's expiry. Before the reply the deadline can only move earlier: if the command
+   * ran, the server's expiry is now at least `sentAt + ttl`; if not, it is the old one.
+   */
+  private async send(ttl: number): Promise<Sent> {
+    const sentAt = performance.now();
+    if (sentAt + ttl < this.deadline) {
+      this.deadline = sentAt + ttl;
+    }
+    // From the first command on, a reply that never comes is caught at the deadline.
+    this.armDeadline();
+    let settle!: () => void;
+    this.inFlight = new Promise<void>((resolve) => (settle = resolve));
+    try {
+      const result = await this.store.renew({ name: this.name, token: this.token, ttl });
+      if (this.stopped || this.isLost) {
+        return { result };
+      }
+      if (result.renewed) {
+        this.ttl = ttl;
+        this.confirmUntil(sentAt + ttl);
+      } else {
+        this.declareLost(result.reason);
+      }
+      return { result };
+    } catch (error) {
+      return { error };
+    } finally {
+      this.inFlight = null;
+      settle();
     }
   }
 
