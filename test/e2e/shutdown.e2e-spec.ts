@@ -1,0 +1,121 @@
+// What a graceful app.close() leaves in Redis: runs that end as the close starts, and
+// acquisitions still in flight when the wait for running jobs gives up (real redis-server).
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CronLockModule,
+  CronLockService,
+  type CronLockEventName,
+  type CronLockEvents,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+
+interface App {
+  module: TestingModule;
+  locks: CronLockService;
+  logger: CapturingLogger;
+  events: { [E in CronLockEventName]?: Array<CronLockEvents[E]> };
+  closed: boolean;
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+describe('graceful shutdown (real redis-server)', () => {
+  let redis: Redis;
+  let apps: App[] = [];
+  let keyPrefix: string;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  const lockKey = (name: string): string => `${keyPrefix}:{${name}}:lock`;
+  const stateKey = (name: string): string => `${keyPrefix}:{${name}}:state`;
+
+  beforeAll(() => {
+    redis = newRedisClient();
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await redis.quit();
+  });
+  beforeEach((context) => {
+    keyPrefix = uniquePrefix(`shutdown-${context.task.name.slice(0, 20)}`);
+    unhandled.length = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(apps.filter((app) => !app.closed).map((app) => app.module.close()));
+    apps = [];
+    expect(unhandled).toEqual([]);
+  });
+
+  async function boot(instanceId: string, options: CronLockModuleOptions = {}): Promise<App> {
+    const logger = new CapturingLogger();
+    const module = await Test.createTestingModule({
+      imports: [
+        CronLockModule.forRoot({
+          redis: testRedisUrl(),
+          keyPrefix,
+          instanceId,
+          logger,
+          ...options,
+        }),
+      ],
+    }).compile();
+    const locks = module.get(CronLockService);
+    const app: App = { module, locks, logger, events: {}, closed: false };
+    for (const name of ['acquired', 'released', 'completed', 'store-error', 'skipped'] as const) {
+      const list: unknown[] = (app.events[name] = []);
+      locks.on(name, (payload) => list.push(payload));
+    }
+    apps.push(app);
+    await module.init();
+    return app;
+  }
+
+  async function close(app: App): Promise<void> {
+    app.closed = true;
+    await app.module.close();
+  }
+
+  it('releases every lock of runs that end as app.close() starts, records their outcome and emits released', async () => {
+    const app = await boot('closing');
+    const names = ['first', 'second', 'third'];
+    const finish = gate();
+    const runs = names.map((name) =>
+      app.locks.run(name, { ttl: '10m' }, async () => {
+        await finish.promise;
+        return name;
+      }),
+    );
+    await waitFor(() => app.events.acquired!.length === names.length, {
+      message: 'the three runs to hold their locks',
+    });
+
+    finish.open();
+    const closing = close(app);
+    expect(await Promise.all(runs)).toMatchObject(
+      names.map((name) => ({ ran: true, value: name })),
+    );
+    await closing;
+
+    for (const name of names) {
+      expect(await redis.pttl(lockKey(name)), `lock of ${name} after close`).toBe(-2);
+      expect(await redis.hget(stateKey(name), 'outcome'), `outcome of ${name}`).toBe('completed');
+    }
+    expect(app.events.released!.map((event) => [event.name, event.released]).sort()).toEqual(
+      names.map((name) => [name, true]).sort(),
+    );
+    expect(app.events['store-error']).toEqual([]);
+    expect(app.logger.errors()).toEqual([]);
+    expect(JSON.stringify(app.logger.lines)).not.toContain('Connection is closed');
+  });
+});
