@@ -16,6 +16,14 @@ import { parseDuration } from './utils/duration.js';
 import { LazyAbortController } from './utils/lazy-abort.js';
 import { createOwnerToken, tokenTag } from './utils/token.js';
 
+/**
+ * How long shutdown waits, at most, for the store to answer the commands in flight before it
+ * closes the client: acquisitions (whose lock must be freed) and releases. A module-made Redis
+ * client fails a command after its 2 s `commandTimeout`, so an acquisition and the release that
+ * follows it are settled well within this; the bound only matters for a store that never answers.
+ */
+const STORE_SETTLE_LIMIT_MS = 5_000;
+
 /** A job as the interceptor runs it: validated lock settings. */
 export interface LockJob {
   /** The lock name. */
@@ -74,6 +82,10 @@ export class LockInterceptor {
   private readonly acquiring = new Set<Promise<unknown>>();
   private shuttingDown = false;
   private storeClosed = false;
+  /** Releases sent and not answered yet: the client must not close under them. */
+  private releasesInFlight = 0;
+  /** Called when the last release in flight is answered, while shutdown waits for that. */
+  private releasesIdle: (() => void) | null = null;
 
   constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
     this.log = new CronLockLogger(options.logger);
@@ -168,7 +180,7 @@ export class LockInterceptor {
         this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
         // The command may have run even though its reply was lost: free what it may have taken,
         // so the lock does not sit there with nobody running under it until the ttl ends.
-        this.options.store.release({ name: job.name, token }).catch(() => undefined);
+        void this.releaseUnused(job, token, occurrence, false);
         if (this.options.onStoreError === 'run') {
           this.log.runningUnlocked(job.name, occurrence);
           return this.runUnlocked(job, occurrence, fn);
@@ -272,12 +284,12 @@ export class LockInterceptor {
     } finally {
       scope?.end();
       renewer.stop();
-      this.active.delete(run);
       if (!run.abandoned) {
         await this.release(job, occurrence, token, fencingToken, sentAt, outcome);
       }
-      // Shutdown waits for this before closing the store: settling before the release would
-      // race it against the close and drop its `released` event (listeners are removed then).
+      // Counted as running until its release was answered: shutdown waits for the runs it
+      // counts, and a run that left the count first had its release cut off by the close.
+      this.active.delete(run);
       settled(run);
     }
   }
@@ -285,6 +297,27 @@ export class LockInterceptor {
   /** Takes no new runs from now on. */
   beginShutdown(): void {
     this.shuttingDown = true;
+  }
+
+  /**
+   * Waits (at most {@link STORE_SETTLE_LIMIT_MS}) until the store answered every acquisition
+   * and release in flight, so that the client closes after them: no run's release, and no
+   * release of what a failed acquisition may have taken, is cut off by the close.
+   */
+  async settleStoreWork(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STORE_SETTLE_LIMIT_MS);
+    });
+    // The answer callbacks run before allSettled resolves: a failed acquisition has sent its
+    // release (and counted it) by then.
+    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    if (this.releasesInFlight > 0) {
+      const idle = new Promise<void>((resolve) => (this.releasesIdle = resolve));
+      await Promise.race([idle, timedOut]);
+      this.releasesIdle = null;
+    }
+    clearTimeout(timer);
   }
 
   /**
@@ -385,6 +418,7 @@ export class LockInterceptor {
       return;
     }
     const keepFor = job.minHold > 0 ? job.minHold - (performance.now() - acquiredAt) : 0;
+    this.releasesInFlight++;
     try {
       const released = await this.options.store.release({
         name: job.name,
@@ -404,6 +438,42 @@ export class LockInterceptor {
     } catch (error) {
       // The lock expires by itself; a failed release must not turn a good run into a failure.
       this.storeFailed(job, occurrence, 'release', error);
+    } finally {
+      this.releaseAnswered();
+    }
+  }
+
+  /**
+   * Frees, owner-checked, a lock that no run will use: possibly taken by an acquisition whose
+   * reply was lost. Never throws.
+   */
+  private async releaseUnused(
+    job: LockJob,
+    token: string,
+    occurrence: Date | null,
+    /** Whether a failure is worth reporting: the lock is known to be taken. */
+    report: boolean,
+  ): Promise<void> {
+    if (this.storeClosed) {
+      return;
+    }
+    this.releasesInFlight++;
+    try {
+      await this.options.store.release({ name: job.name, token });
+    } catch (error) {
+      // After a failed acquire the lock is only a guess (and the store is known to be failing).
+      if (report) {
+        this.storeFailed(job, occurrence, 'release', error);
+      }
+    } finally {
+      this.releaseAnswered();
+    }
+  }
+
+  private releaseAnswered(): void {
+    this.releasesInFlight--;
+    if (this.releasesInFlight === 0) {
+      this.releasesIdle?.();
     }
   }
 

@@ -243,8 +243,13 @@ export class CronLockService
     await this.interceptor.drain(this.options.shutdownTimeout);
   }
 
-  /** @internal Closes the store the module created (never a client or store passed in). */
+  /**
+   * @internal Lets the store answer what is in flight (releases, late acquisitions, which are
+   * released at once), then closes the store the module created (never a client or store
+   * passed in). Listeners stay until then, so the last `released` events still reach them.
+   */
   async onApplicationShutdown(): Promise<void> {
+    await this.interceptor.settleStoreWork();
     this.interceptor.events.removeAll();
     if (this.options.ownsStore) {
       this.interceptor.markStoreClosed();

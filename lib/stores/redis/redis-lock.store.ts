@@ -26,6 +26,7 @@ import {
 import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { renewLock } from './renew.js';
+import { flushBatched } from './script-batch.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 
@@ -155,6 +156,7 @@ export class RedisLockStore implements LockStore {
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
+    flushBatched(this.client);
     try {
       await this.client.quit();
     } catch {

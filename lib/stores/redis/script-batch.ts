@@ -129,6 +129,17 @@ export function evalshaBatched(
   return command.promise;
 }
 
+/**
+ * Writes now the script calls batched for the end of this turn. Called before the client
+ * closes: a `QUIT` sent first would leave them to fail with "Connection is closed".
+ */
+export function flushBatched(client: Redis | Cluster): void {
+  const turn = client as Redis & TurnState;
+  if (turn[TURN]) {
+    endTurn(turn);
+  }
+}
+
 function endTurn(turn: Redis & TurnState): void {
   const batch = turn[TURN];
   turn[TURN] = undefined;
