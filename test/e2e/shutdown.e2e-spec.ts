@@ -1,7 +1,7 @@
 // What a graceful app.close() leaves in Redis: runs that end as the close starts, and
 // acquisitions still in flight when the wait for running jobs gives up (real redis-server).
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CronLockModule,
@@ -12,6 +12,7 @@ import {
 } from 'nestjs-cron-lock';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 interface App {
   module: TestingModule;
@@ -117,5 +118,41 @@ describe('graceful shutdown (real redis-server)', () => {
     expect(app.events['store-error']).toEqual([]);
     expect(app.logger.errors()).toEqual([]);
     expect(JSON.stringify(app.logger.lines)).not.toContain('Connection is closed');
+  });
+
+  describe('with a private redis-server that pauses writes', () => {
+    let server: RedisServerHandle | undefined;
+    let admin: Redis | undefined;
+
+    afterEach(async () => {
+      admin?.disconnect();
+      await server?.stop();
+      server = undefined;
+      admin = undefined;
+    });
+
+    it('releases at once, and never runs, a lock acquired after the shutdown wait gave up', async () => {
+      server = await startRedisServer();
+      admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      const app = await boot('late', { redis: server.url, shutdownTimeout: 500 });
+      let started = false;
+
+      // Every write command waits 1.5 s: the acquire answers a second after shutdown gave up.
+      await admin.client('PAUSE', 1_500, 'WRITE');
+      const result = app.locks.run('late-acquire', { ttl: '10m' }, () => {
+        started = true;
+        return 'ran';
+      });
+      const closing = close(app);
+
+      expect(await result).toEqual({ ran: false, reason: 'shutting-down' });
+      await closing;
+      expect(started, 'the job started after shutdown gave up on it').toBe(false);
+      expect(await admin.pttl(lockKey('late-acquire')), 'the late lock was released').toBe(-2);
+      // Acquired, so the occurrence marker and fencing token stay; only the lock is freed.
+      expect(await admin.hget(stateKey('late-acquire'), 'fence')).not.toBeNull();
+      expect(app.events.acquired).toEqual([]);
+      expect(JSON.stringify(app.logger.lines)).not.toContain('Connection is closed');
+    });
   });
 });
