@@ -81,6 +81,11 @@ export class LockInterceptor {
   /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
   private readonly acquiring = new Set<Promise<unknown>>();
   private shuttingDown = false;
+  /**
+   * Shutdown stopped waiting for runs: an acquisition answered from now on is released at once
+   * and its job never started (it would run after `app.close()` gave up on it).
+   */
+  private drained = false;
   private storeClosed = false;
   /** Releases sent and not answered yet: the client must not close under them. */
   private releasesInFlight = 0;
@@ -171,6 +176,10 @@ export class LockInterceptor {
         if (!acquired.acquired) {
           return this.skip(job, scheduledAt, acquired.reason, acquireMs);
         }
+        if (this.drained) {
+          void this.releaseUnused(job, token, occurrenceDate(scheduledAt), true);
+          return this.skip(job, scheduledAt, 'shutting-down', acquireMs);
+        }
         return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired.fencingToken, acquireMs);
       },
       (error: unknown) => {
@@ -181,7 +190,7 @@ export class LockInterceptor {
         // The command may have run even though its reply was lost: free what it may have taken,
         // so the lock does not sit there with nobody running under it until the ttl ends.
         void this.releaseUnused(job, token, occurrence, false);
-        if (this.options.onStoreError === 'run') {
+        if (this.options.onStoreError === 'run' && !this.drained) {
           this.log.runningUnlocked(job.name, occurrence);
           return this.runUnlocked(job, occurrence, fn);
         }
@@ -300,16 +309,30 @@ export class LockInterceptor {
   }
 
   /**
+   * Waits up to `timeout` ms for running jobs to end; then aborts the signal of those still
+   * running, stops renewing their locks and leaves the locks to expire (a job that ignores
+   * its signal may still be writing, so its lock is never handed over early).
+   */
+  async drain(timeout: number): Promise<void> {
+    try {
+      await this.waitForRuns(timeout);
+    } finally {
+      this.drained = true;
+    }
+  }
+
+  /**
    * Waits (at most {@link STORE_SETTLE_LIMIT_MS}) until the store answered every acquisition
-   * and release in flight, so that the client closes after them: no run's release, and no
-   * release of what a failed acquisition may have taken, is cut off by the close.
+   * and release in flight, so that the client closes after them: an acquisition that answers
+   * after {@link drain} gave up is then released, and no release (of a run, or of what a failed
+   * acquisition may have taken) is cut off by the close.
    */
   async settleStoreWork(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, STORE_SETTLE_LIMIT_MS);
     });
-    // The answer callbacks run before allSettled resolves: a failed acquisition has sent its
+    // The answer callbacks run before allSettled resolves: a late acquisition has sent its
     // release (and counted it) by then.
     await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
     if (this.releasesInFlight > 0) {
@@ -320,12 +343,7 @@ export class LockInterceptor {
     clearTimeout(timer);
   }
 
-  /**
-   * Waits up to `timeout` ms for running jobs to end; then aborts the signal of those still
-   * running, stops renewing their locks and leaves the locks to expire (a job that ignores
-   * its signal may still be writing, so its lock is never handed over early).
-   */
-  async drain(timeout: number): Promise<void> {
+  private async waitForRuns(timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeout);
@@ -444,8 +462,8 @@ export class LockInterceptor {
   }
 
   /**
-   * Frees, owner-checked, a lock that no run will use: possibly taken by an acquisition whose
-   * reply was lost. Never throws.
+   * Frees, owner-checked, a lock that no run will use: taken by an acquisition that answered
+   * after shutdown gave up, or possibly taken by one whose reply was lost. Never throws.
    */
   private async releaseUnused(
     job: LockJob,
