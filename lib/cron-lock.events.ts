@@ -94,7 +94,10 @@ export interface CronLockEvents {
 /** Names of {@link CronLockEvents}. */
 export type CronLockEventName = keyof CronLockEvents;
 
-/** A listener of one event. */
+/**
+ * A listener of one event. It may be `async`: a promise it returns that rejects is logged like
+ * an error it throws, and affects the run no more.
+ */
 export type CronLockListener<E extends CronLockEventName> = (payload: CronLockEvents[E]) => void;
 
 /**
@@ -104,12 +107,14 @@ export type CronLockAnyEvent = {
   [E in CronLockEventName]: { event: E; payload: CronLockEvents[E] };
 }[CronLockEventName];
 
-/** A listener of every event, including events added in later versions. */
+/** A listener of every event, including events added in later versions (may be `async`). */
 export type CronLockAnyListener = (event: CronLockAnyEvent) => void;
 
 /**
  * A small typed emitter. Listener errors are caught and reported through `onListenerError`:
- * a failing metrics hook must never break a lock's acquire/renew/release sequence.
+ * a failing metrics hook must never break a lock's acquire/renew/release sequence. So are the
+ * rejections of async listeners: left unhandled, one ends the process (Node's default), in the
+ * middle of a run and with its lock held.
  */
 export class CronLockEventBus {
   private readonly listeners = new Map<CronLockEventName, Set<CronLockListener<never>>>();
@@ -148,7 +153,7 @@ export class CronLockEventBus {
     if (set) {
       for (const listener of [...set]) {
         try {
-          (listener as CronLockListener<E>)(payload);
+          this.watch(event, (listener as CronLockListener<E>)(payload));
         } catch (error) {
           this.onListenerError(event, error);
         }
@@ -160,10 +165,19 @@ export class CronLockEventBus {
     const named = { event, payload } as CronLockAnyEvent;
     for (const listener of [...this.anyListeners]) {
       try {
-        listener(named);
+        this.watch(event, listener(named));
       } catch (error) {
         this.onListenerError(event, error);
       }
+    }
+  }
+
+  /** Reports a rejection of what a listener returned, if it returned a promise. */
+  private watch(event: CronLockEventName, returned: unknown): void {
+    if (returned !== undefined && typeof (returned as PromiseLike<unknown>)?.then === 'function') {
+      (returned as PromiseLike<unknown>).then(undefined, (error: unknown) =>
+        this.onListenerError(event, error),
+      );
     }
   }
 
