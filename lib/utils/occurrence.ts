@@ -1,4 +1,6 @@
 import { CronTime } from 'cron';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 
 /** Where an occurrence comes from: a cron expression in a zone, or a fixed interval. */
 export type OccurrenceSchedule =
@@ -7,6 +9,25 @@ export type OccurrenceSchedule =
 
 /** Longest look-back for a previous cron occurrence (covers `0 0 29 2 *`: every 4 years). */
 const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
+
+/**
+ * The occurrence a caller names (`run({ scheduledAt })`), in ms since epoch; `undefined` when
+ * absent. Only a valid `Date` or a whole, non-negative number of ms passes: a fraction would be
+ * truncated silently by `Date`, and the lock store refuses anything but plain digits anyway
+ * (`Infinity` or `NaN` would otherwise reach it as text). `call` names the API in the error.
+ *
+ * @throws {CronLockConfigError} naming `call` and the fix.
+ */
+export function scheduledAtOf(value: unknown, call: string): number | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+    throw new CronLockConfigError(INVALID_SCHEDULED_AT(call));
+  }
+  return ms;
+}
 
 /**
  * Parses a cron expression the way `@nestjs/schedule` will (same `cron` package), so a bad
