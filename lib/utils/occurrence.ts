@@ -1,4 +1,5 @@
 import { CronTime } from 'cron';
+import type { Zone } from 'luxon';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 
@@ -199,65 +200,30 @@ const MAX_FALL_BACK_MS = 3 * 3_600_000;
  * Fixed offsets (`utcOffset`) and UTC never repeat a wall-clock time: the names are the instants.
  */
 export function firstInstantOfWallClock(time: CronTime): (instant: number) => number {
-  const zone = zoneOf(time);
   if (time.utcOffset !== undefined && time.utcOffset !== null) {
     return sameInstant;
   }
-  const offsetAt = zoneOffsetReader(zone);
-  if (offsetAt === undefined) {
-    return sameInstant;
-  }
+  let zone: Zone | undefined;
   return (instant) => {
+    // The zone of a date `cron` produced: its own rules for the zone name (or the process's
+    // zone), read once, on first use rather than at bootstrap.
+    zone ??= time.getNextDateFrom(new Date(instant), zoneOf(time)).zone;
+    if (zone.isUniversal) {
+      return instant;
+    }
     // An earlier instant with the same wall-clock time lies before a fall-back that ended at
-    // most MAX_FALL_BACK_MS ago, at the offset the zone had then.
-    const offset = offsetAt(instant);
-    const before = offsetAt(instant - MAX_FALL_BACK_MS);
+    // most MAX_FALL_BACK_MS ago, at the offset the zone had then (offsets in minutes).
+    const offset = zone.offset(instant);
+    const before = zone.offset(instant - MAX_FALL_BACK_MS);
     if (before <= offset) {
       return instant;
     }
-    const earlier = instant - (before - offset);
-    return offsetAt(earlier) === before ? earlier : instant;
+    const earlier = instant - (before - offset) * 60_000;
+    return zone.offset(earlier) === before ? earlier : instant;
   };
 }
 
 const sameInstant = (instant: number): number => instant;
-
-/**
- * Reads the UTC offset (ms) of `timeZone` (the process's zone when undefined, as `cron` does) at
- * an instant, with `Intl`: the package needs no time-zone library of its own. `undefined` for a
- * zone that is UTC under any name, which has no offset to read.
- */
-function zoneOffsetReader(timeZone: string | undefined): ((at: number) => number) | undefined {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  const resolved = format.resolvedOptions().timeZone;
-  if (resolved === 'UTC' || resolved === 'Etc/UTC' || resolved === 'Etc/GMT') {
-    return undefined;
-  }
-  return (at) => {
-    const fields: Partial<Record<Intl.DateTimeFormatPartTypes, number>> = {};
-    for (const part of format.formatToParts(at)) {
-      fields[part.type] = Number(part.value);
-    }
-    const local = Date.UTC(
-      fields.year ?? 0,
-      (fields.month ?? 1) - 1,
-      fields.day ?? 1,
-      fields.hour ?? 0,
-      fields.minute ?? 0,
-      fields.second ?? 0,
-    );
-    return local - Math.floor(at / 1_000) * 1_000;
-  };
-}
 
 /**
  * Milliseconds between two consecutive occurrences following `from`: the period used to size

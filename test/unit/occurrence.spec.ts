@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createCronTime,
   CronOccurrences,
+  firstInstantOfWallClock,
   occurrenceAt,
   periodAfter,
   previousCronDate,
@@ -613,5 +614,31 @@ describe('one wall-clock occurrence is one occurrence (the cron package under a 
       expect([...byWallClock].filter(([, derived]) => derived.size !== 1)).toEqual([]);
       expect(byWallClock.get('2025-03-30 03:00:00')).toEqual(new Set([utc('2025-03-30T01:00:00')]));
     });
+  });
+});
+
+describe('firstInstantOfWallClock', () => {
+  it('names a repeated wall-clock time by its first instant, for a 1-hour and a 30-minute fall-back', () => {
+    const paris = firstInstantOfWallClock(createCronTime('* * * * *', 'Europe/Paris'));
+    // 02:10 CET (01:10Z) is 02:10 CEST (00:10Z); 03:10 CET (02:10Z) happens once.
+    expect(paris(utc('2025-10-26T01:10:00'))).toBe(utc('2025-10-26T00:10:00'));
+    expect(paris(utc('2025-10-26T00:10:00'))).toBe(utc('2025-10-26T00:10:00'));
+    expect(paris(utc('2025-10-26T02:10:00'))).toBe(utc('2025-10-26T02:10:00'));
+    expect(paris(utc('2025-10-26T00:59:59'))).toBe(utc('2025-10-26T00:59:59'));
+    expect(paris(utc('2025-10-26T01:00:00'))).toBe(utc('2025-10-26T00:00:00'));
+    // Lord Howe Island falls back 30 minutes, 02:00 (+11:00) → 01:30 (+10:30) at 15:00Z.
+    const lordHowe = firstInstantOfWallClock(createCronTime('* * * * *', 'Australia/Lord_Howe'));
+    expect(lordHowe(utc('2025-04-05T15:10:00'))).toBe(utc('2025-04-05T14:40:00'));
+    expect(lordHowe(utc('2025-04-05T15:30:00'))).toBe(utc('2025-04-05T15:30:00'));
+  });
+
+  it('leaves every instant alone in UTC, at a fixed utcOffset and on a spring-forward', () => {
+    const at = utc('2025-10-26T01:10:00');
+    expect(firstInstantOfWallClock(createCronTime('* * * * *', 'UTC'))(at)).toBe(at);
+    expect(firstInstantOfWallClock(createCronTime('* * * * *', undefined, 60))(at)).toBe(at);
+    const paris = firstInstantOfWallClock(createCronTime('* * * * *', 'Europe/Paris'));
+    for (const spring of ['2025-03-30T00:59:00', '2025-03-30T01:00:00', '2025-03-30T01:30:00']) {
+      expect(paris(utc(spring))).toBe(utc(spring));
+    }
   });
 });
