@@ -34,6 +34,8 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
   /**
    * The occurrence this run is for. When set, the run happens at most once per occurrence
    * across all instances (`tick-done` otherwise); when absent, the lock only prevents overlap.
+   * A valid `Date` or a whole number of ms since epoch (else {@link CronLockConfigError}); the
+   * store refuses one more than 15 minutes ahead of its clock (skipped as `store-error`).
    */
   scheduledAt?: Date | number;
 }
