@@ -206,8 +206,9 @@ export function firstInstantOfWallClock(time: CronTime): (instant: number) => nu
   let zone: Zone | undefined;
   return (instant) => {
     // The zone of a date `cron` produced: its own rules for the zone name (or the process's
-    // zone), read once, on first use rather than at bootstrap.
-    zone ??= time.getNextDateFrom(new Date(instant), zoneOf(time)).zone;
+    // zone), read once, on first use rather than at bootstrap. Searched from just before an
+    // occurrence, `cron` finds that occurrence: never a search that could come up empty.
+    zone ??= time.getNextDateFrom(new Date(instant - 1_000), zoneOf(time)).zone;
     if (zone.isUniversal) {
       return instant;
     }
