@@ -369,6 +369,13 @@ describe('previousCronDate / occurrenceAt', () => {
       }
     });
 
+    it('names whole milliseconds for a fractional interval, as the store requires', () => {
+      const odd: OccurrenceSchedule = { kind: 'interval', every: 1_500.5 };
+      for (let now = 1_700_000_000_000; now < 1_700_000_010_000; now += 333) {
+        expect(Number.isSafeInteger(occurrenceAt(odd, now))).toBe(true);
+      }
+    });
+
     it('reports the interval as its period', () => {
       expect(periodAfter(every10s, 123)).toBe(10 * SECOND);
     });
