@@ -55,7 +55,8 @@ export function createCronTime(cronTime: string, timeZone?: string, utcOffset?: 
  */
 export function occurrenceAt(schedule: OccurrenceSchedule, now: number, cron?: CronTime): number {
   if (schedule.kind === 'interval') {
-    return Math.floor(now / schedule.every) * schedule.every;
+    // Whole ms even for a fractional interval: the store refuses anything else.
+    return Math.floor(Math.floor(now / schedule.every) * schedule.every);
   }
   const time = cron ?? createCronTime(schedule.cronTime, schedule.timeZone, schedule.utcOffset);
   return firstInstantOfWallClock(time)(previousCronDate(time, now));
