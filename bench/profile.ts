@@ -130,7 +130,7 @@ async function storm(
       Array.from({ length: 4 }, () => startLockApp({ redis, keyPrefix: 'profile-storm' })),
     );
     closers.push(() => Promise.all(apps.map((app) => app.close())));
-    const base = Date.UTC(2030, 0, 1);
+    const base = Date.UTC(2025, 0, 1);
     attempt = async (job, instance, round) => {
       const result = await apps[instance].locks.run(
         `storm-${job}`,

@@ -28,3 +28,12 @@ export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
  * loss (it never goes below the server clock).
  */
 export const STATE_TTL_MS = 30 * 86_400_000;
+
+/**
+ * How far ahead of the lock store's clock an occurrence (`scheduledAt`) may lie. A tick further
+ * ahead can only come from a clock that is wrong by more than this, or from a value in the wrong
+ * unit (µs or s for ms): claimed, it would mark every occurrence up to it as done (`tick-done`)
+ * fleet-wide, so the store refuses it. Generous on purpose: NTP keeps clocks within
+ * milliseconds, and once-per-occurrence already needs skew under half the period.
+ */
+export const MAX_SCHEDULED_AT_AHEAD_MS = 15 * 60_000;

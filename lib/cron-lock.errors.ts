@@ -62,6 +62,25 @@ export class LockStoreError extends CronLockError {
 }
 
 /**
+ * The lock store refused an occurrence: `scheduledAt` is not a whole number of ms since epoch
+ * (`invalid`), or lies more than 15 minutes ahead of the store's clock (`ahead`: this instance's
+ * clock is wrong, or the value is in µs or s). Nothing was claimed or locked; the run is skipped
+ * as a store error, also with `onStoreError: 'run'`.
+ *
+ * @publicApi
+ */
+export class ScheduledAtRefusedError extends LockStoreError {
+  override name = 'ScheduledAtRefusedError';
+  constructor(
+    /** Why: not a whole number of ms (`invalid`), or too far ahead of the store's clock (`ahead`). */
+    readonly reason: 'invalid' | 'ahead',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Thrown by {@link assertLocked} when the calling code does not run under a held cron lock:
  * outside any locked run (`outside`), in a run that `onStoreError: 'run'` started without its
  * lock (`unlocked`), after the locked run that started it ended (`ended`), or because no

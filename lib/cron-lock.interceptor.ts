@@ -2,7 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AlertMonitor } from './cron-lock.alerts.js';
 import { CRON_LOCK_OPTIONS } from './cron-lock.constants.js';
 import { enableRunScopes, RunScope } from './cron-lock.context.js';
-import { LockLostError, ShutdownTimeoutError } from './cron-lock.errors.js';
+import {
+  LockLostError,
+  ScheduledAtRefusedError,
+  ShutdownTimeoutError,
+} from './cron-lock.errors.js';
 import { CronLockEventBus, type SkipReason } from './cron-lock.events.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
@@ -190,7 +194,13 @@ export class LockInterceptor {
         // The command may have run even though its reply was lost: free what it may have taken,
         // so the lock does not sit there with nobody running under it until the ttl ends.
         void this.releaseUnused(job, token, occurrence, false);
-        if (this.options.onStoreError === 'run' && !this.drained) {
+        // A refused occurrence is the store's answer, not its absence: running it unlocked
+        // would run it on every instance whose clock is as wrong.
+        if (
+          this.options.onStoreError === 'run' &&
+          !this.drained &&
+          !(error instanceof ScheduledAtRefusedError)
+        ) {
           this.log.runningUnlocked(job.name, occurrence);
           return this.runUnlocked(job, occurrence, fn);
         }

@@ -48,7 +48,19 @@ export const CRON_LOCK_SERVICE_MISSING = (integration: string): string =>
 
 /** `call` names the API, e.g. `CronLockService.run("job")`. */
 export const INVALID_SCHEDULED_AT = (call: string): string =>
-  `${call}: scheduledAt is not a valid date. Fix: pass a Date or ms since epoch.`;
+  `${call}: scheduledAt is not a valid date. Fix: pass a Date or a whole number of ms since epoch.`;
+
+/** A lock store refused `scheduledAt` (see ScheduledAtRefusedError); `limitMs` is the bound. */
+export const SCHEDULED_AT_REFUSED = (
+  scheduledAt: string,
+  reason: 'invalid' | 'ahead',
+  limitMs: number,
+): string =>
+  reason === 'ahead'
+    ? `scheduledAt ${scheduledAt} is more than ${limitMs / 60_000} minutes ahead of the lock store's clock: ` +
+      'refused, nothing claimed. Fix: pass ms since epoch (not µs or s) and keep the clocks of the instances and the store in sync (NTP).'
+    : `scheduledAt ${scheduledAt} is not a whole number of ms since epoch: refused, nothing claimed. ` +
+      'Fix: pass a Date or ms since epoch.';
 
 export const INVALID_MODULE_OPTION = (option: string, expected: string, value: unknown): string =>
   `CronLockModule: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;

@@ -16,17 +16,13 @@ import type {
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
-import {
-  INVALID_LOCK_NAME,
-  INVALID_SCHEDULED_AT,
-  INVALID_TTL,
-  MIN_HOLD_OVER_TTL,
-} from './cron-lock.messages.js';
+import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { parseDuration } from './utils/duration.js';
+import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
 
 /**
@@ -38,6 +34,8 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
   /**
    * The occurrence this run is for. When set, the run happens at most once per occurrence
    * across all instances (`tick-done` otherwise); when absent, the lock only prevents overlap.
+   * A valid `Date` or a whole number of ms since epoch (else {@link CronLockConfigError}); the
+   * store refuses one more than 15 minutes ahead of its clock (skipped as `store-error`).
    */
   scheduledAt?: Date | number;
 }
@@ -124,11 +122,7 @@ export class CronLockService
     let scheduledAt: number | undefined;
     try {
       job = this.validate(name, options);
-      scheduledAt =
-        options.scheduledAt === undefined ? undefined : new Date(options.scheduledAt).getTime();
-      if (scheduledAt !== undefined && Number.isNaN(scheduledAt)) {
-        throw new CronLockConfigError(INVALID_SCHEDULED_AT(runLabel(name)));
-      }
+      scheduledAt = scheduledAtOf(options.scheduledAt, runLabel(name));
     } catch (error) {
       return Promise.reject(error);
     }

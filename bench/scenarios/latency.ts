@@ -41,7 +41,7 @@ export async function latencyScenario(config: BenchConfig): Promise<Section> {
 
   // samples[series][round] = values
   const samples: number[][][] = SERIES.map(() => []);
-  let occurrence = Date.UTC(2030, 0, 1);
+  let occurrence = Date.UTC(2025, 0, 1);
   try {
     for (let round = -1; round < rounds; round++) {
       const current: number[][] = SERIES.map(() => []);

@@ -73,7 +73,7 @@ async function leakRun(
 ): Promise<LeakResult> {
   const resourcesBeforeApp = await stableResources();
   const { locks, close } = await startLockApp(options);
-  let occurrence = Date.UTC(2030, 0, 1);
+  let occurrence = Date.UTC(2025, 0, 1);
   const runOnce = async (i: number) => {
     occurrence += 1_000;
     const result = await locks.run(

@@ -8,7 +8,11 @@ import type { Duration } from '../utils/duration.js';
 export interface LockContext {
   /** The lock name of the job (`ClassName.methodName` unless set). */
   readonly name: string;
-  /** The scheduled occurrence this run is for, derived from the cron expression and this instance's clock. */
+  /**
+   * The scheduled occurrence this run is for, derived from the cron expression and this
+   * instance's clock: the first instant of its local wall-clock time, so a time that a
+   * daylight-saving fall-back repeats is one occurrence.
+   */
   readonly scheduledAt: Date;
   /**
    * Greater than every token handed out earlier for this job, across all instances and Redis

@@ -12,6 +12,8 @@ export interface AcquireRequest {
   /**
    * The occurrence being run (ms since epoch). When set, the store refuses an occurrence that
    * is not later than the last one claimed (`tick-done`). Omit it for a plain mutual exclusion.
+   * A store rejects (claiming and locking nothing) a value that is not a whole number ≥ 0, or
+   * that lies more than 15 minutes ahead of its own clock: see `ScheduledAtRefusedError`.
    */
   scheduledAt?: number;
   /**

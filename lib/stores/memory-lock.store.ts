@@ -8,6 +8,9 @@ import type {
   RunOutcome,
   StoredLockState,
 } from '../interfaces/lock-store.interface.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../cron-lock.constants.js';
+import { ScheduledAtRefusedError } from '../cron-lock.errors.js';
+import { SCHEDULED_AT_REFUSED } from '../cron-lock.messages.js';
 
 interface MemoryLock {
   token: string;
@@ -57,12 +60,20 @@ export class MemoryLockStore implements LockStore {
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const state = this.jobs.get(request.name) ?? emptyJobState();
     const lastSuccessAt = state.lastSuccessAt;
-    if (
-      request.scheduledAt !== undefined &&
-      state.lastTick !== null &&
-      state.lastTick >= request.scheduledAt
-    ) {
-      return { acquired: false, reason: 'tick-done', lastSuccessAt };
+    const { scheduledAt } = request;
+    if (scheduledAt !== undefined) {
+      // Same rules as the Redis acquire script (see `stores/redis/acquire.ts`), on this
+      // process's wall clock.
+      if (!Number.isSafeInteger(scheduledAt) || scheduledAt < 0) {
+        throw refused(scheduledAt, 'invalid');
+      }
+      const latest = Date.now() + MAX_SCHEDULED_AT_AHEAD_MS;
+      if (scheduledAt > latest) {
+        throw refused(scheduledAt, 'ahead');
+      }
+      if (state.lastTick !== null && state.lastTick >= scheduledAt && state.lastTick <= latest) {
+        return { acquired: false, reason: 'tick-done', lastSuccessAt };
+      }
     }
     if (this.liveLock(request.name)) {
       return { acquired: false, reason: 'held', lastSuccessAt };
@@ -136,7 +147,10 @@ export class MemoryLockStore implements LockStore {
   /** Same rules as the Redis release script: see `stores/redis/release.ts`. */
   private recordOutcome(name: string, outcome: RunOutcome): void {
     const state = this.jobs.get(name) ?? emptyJobState();
-    const finishedAt = Math.round(outcome.finishedAt);
+    const now = Date.now();
+    const reported = Math.round(outcome.finishedAt);
+    // Not `Math.min`: a NaN report is recorded at the current time too.
+    const finishedAt = reported <= now ? reported : now;
     if (outcome.status === 'completed') {
       if (state.lastSuccessAt === null || finishedAt >= state.lastSuccessAt) {
         state.lastSuccessAt = finishedAt;
@@ -160,4 +174,11 @@ export class MemoryLockStore implements LockStore {
     }
     return lock;
   }
+}
+
+function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {
+  return new ScheduledAtRefusedError(
+    reason,
+    SCHEDULED_AT_REFUSED(String(scheduledAt), reason, MAX_SCHEDULED_AT_AHEAD_MS),
+  );
 }

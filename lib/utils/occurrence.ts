@@ -1,4 +1,7 @@
 import { CronTime } from 'cron';
+import type { Zone } from 'luxon';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 
 /** Where an occurrence comes from: a cron expression in a zone, or a fixed interval. */
 export type OccurrenceSchedule =
@@ -7,6 +10,25 @@ export type OccurrenceSchedule =
 
 /** Longest look-back for a previous cron occurrence (covers `0 0 29 2 *`: every 4 years). */
 const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
+
+/**
+ * The occurrence a caller names (`run({ scheduledAt })`), in ms since epoch; `undefined` when
+ * absent. Only a valid `Date` or a whole, non-negative number of ms passes: a fraction would be
+ * truncated silently by `Date`, and the lock store refuses anything but plain digits anyway
+ * (`Infinity` or `NaN` would otherwise reach it as text). `call` names the API in the error.
+ *
+ * @throws {CronLockConfigError} naming `call` and the fix.
+ */
+export function scheduledAtOf(value: unknown, call: string): number | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+    throw new CronLockConfigError(INVALID_SCHEDULED_AT(call));
+  }
+  return ms;
+}
 
 /**
  * Parses a cron expression the way `@nestjs/schedule` will (same `cron` package), so a bad
@@ -24,15 +46,20 @@ export function createCronTime(cronTime: string, timeZone?: string, utcOffset?: 
  * period therefore name the same occurrence, which is what lets the store run it only once
  * — "now" itself would differ on each instance and never collide.
  *
+ * A cron occurrence is named by the first instant of its local wall-clock time (see
+ * {@link firstInstantOfWallClock}): in the hour a fall-back repeats, 02:30 is one occurrence
+ * however many times, and on whichever pass, the scheduler fires it.
+ *
  * For intervals the occurrence is the interval-aligned bucket of the wall clock: instances
  * started at different moments still agree on which bucket a tick falls in.
  */
 export function occurrenceAt(schedule: OccurrenceSchedule, now: number, cron?: CronTime): number {
   if (schedule.kind === 'interval') {
-    return Math.floor(now / schedule.every) * schedule.every;
+    // Whole ms even for a fractional interval: the store refuses anything else.
+    return Math.floor(Math.floor(now / schedule.every) * schedule.every);
   }
   const time = cron ?? createCronTime(schedule.cronTime, schedule.timeZone, schedule.utcOffset);
-  return previousCronDate(time, now);
+  return firstInstantOfWallClock(time)(previousCronDate(time, now));
 }
 
 /**
@@ -84,36 +111,48 @@ export function previousCronDate(time: CronTime, now: number): number {
  * each tick the next two occurrences are worked out ({@link prepare}, called once the run is
  * over), and the next tick only compares numbers. Any other instant (the first tick, a clock
  * step, a tick missed while the process was frozen) falls back to the full search, so the answer
- * is always previousCronDate's. Nothing is worked out at bootstrap: an app with many cron jobs
+ * is always occurrenceAt's. Nothing is worked out at bootstrap: an app with many cron jobs
  * starts as fast as before.
+ *
+ * Ticks are matched on the instants the scheduler fires; what a tick is named is the first
+ * instant of that wall-clock time (see {@link firstInstantOfWallClock}), worked out with them.
  */
 export class CronOccurrences {
   /** The occurrence of the last tick, then the two that follow it (NaN: not worked out yet). */
   private current = Number.NaN;
   private following = Number.NaN;
   private afterThat = Number.NaN;
+  /** The names of those three (their wall-clock time's first instant). */
+  private currentName = Number.NaN;
+  private followingName = Number.NaN;
+  private afterThatName = Number.NaN;
   private readonly zone: string | undefined;
+  private readonly nameOf: (instant: number) => number;
 
   constructor(private readonly time: CronTime) {
     this.zone = zoneOf(time);
+    this.nameOf = firstInstantOfWallClock(time);
   }
 
   /** The occurrence a tick at `now` belongs to (ms since epoch). */
   at(now: number): number {
     // Comparisons with NaN are false: an unknown bound never matches.
     if (now >= this.current && now < this.following) {
-      return this.current;
+      return this.currentName;
     }
     if (now >= this.following && now < this.afterThat) {
       this.current = this.following;
+      this.currentName = this.followingName;
       this.following = this.afterThat;
+      this.followingName = this.afterThatName;
       this.afterThat = Number.NaN;
-      return this.current;
+      return this.currentName;
     }
     this.current = previousCronDate(this.time, now);
+    this.currentName = this.nameOf(this.current);
     this.following = Number.NaN;
     this.afterThat = Number.NaN;
-    return this.current;
+    return this.currentName;
   }
 
   /** Works out the two occurrences after the last tick's, for the next tick to find. */
@@ -124,9 +163,11 @@ export class CronOccurrences {
     try {
       if (Number.isNaN(this.following)) {
         this.following = this.after(this.current);
+        this.followingName = this.nameOf(this.following);
       }
       if (Number.isNaN(this.afterThat)) {
         this.afterThat = this.after(this.following);
+        this.afterThatName = this.nameOf(this.afterThat);
       }
     } catch {
       // `cron` found no later date (it gives up after some years): the next tick searches, and
@@ -140,6 +181,51 @@ export class CronOccurrences {
     return nextCronDate(this.time, from, this.zone);
   }
 }
+
+/** Longest shift of a fall-back the search below looks for (real ones are 30 min to 2 h). */
+const MAX_FALL_BACK_MS = 3 * 3_600_000;
+
+/**
+ * How the occurrences of `time` are named: each instant maps to the first instant at which its
+ * local wall-clock time occurs in the job's zone. Only a fall-back makes them differ: in Paris on
+ * 2025-10-26, 02:30 CET (01:30Z) is named 02:30 CEST (00:30Z), the hour before.
+ *
+ * Why: `cron` fires a repeated local time once on a scheduler that was running before the
+ * change, but an instance started between 02:00 and 02:30 CET fires 02:30 again, an hour later.
+ * Named by the instant, that second tick would be a new occurrence and run the job twice; named
+ * by its wall-clock time, the store answers `tick-done`. So a job runs once per wall-clock time:
+ * an hourly job runs once at 02:00 on a 25-hour day, and a job every 15 minutes skips the second
+ * pass of 02:00–02:59. A local time that a spring-forward skips has no instant of its own: `cron`
+ * fires it at the first instant after the gap (03:00 in Paris), which is unique and names it.
+ *
+ * Fixed offsets (`utcOffset`) and UTC never repeat a wall-clock time: the names are the instants.
+ */
+export function firstInstantOfWallClock(time: CronTime): (instant: number) => number {
+  if (time.utcOffset !== undefined && time.utcOffset !== null) {
+    return sameInstant;
+  }
+  let zone: Zone | undefined;
+  return (instant) => {
+    // The zone of a date `cron` produced: its own rules for the zone name (or the process's
+    // zone), read once, on first use rather than at bootstrap. Searched from just before an
+    // occurrence, `cron` finds that occurrence: never a search that could come up empty.
+    zone ??= time.getNextDateFrom(new Date(instant - 1_000), zoneOf(time)).zone;
+    if (zone.isUniversal) {
+      return instant;
+    }
+    // An earlier instant with the same wall-clock time lies before a fall-back that ended at
+    // most MAX_FALL_BACK_MS ago, at the offset the zone had then (offsets in minutes).
+    const offset = zone.offset(instant);
+    const before = zone.offset(instant - MAX_FALL_BACK_MS);
+    if (before <= offset) {
+      return instant;
+    }
+    const earlier = instant - (before - offset) * 60_000;
+    return zone.offset(earlier) === before ? earlier : instant;
+  };
+}
+
+const sameInstant = (instant: number): number => instant;
 
 /**
  * Milliseconds between two consecutive occurrences following `from`: the period used to size

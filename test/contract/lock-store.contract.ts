@@ -331,6 +331,92 @@ export function describeLockStoreContract(
       });
     });
 
+    describe('occurrences out of bounds', () => {
+      /** Claims OCCURRENCE, then checks that `scheduledAt` is refused and changes nothing. */
+      const expectRefused = async (scheduledAt: number): Promise<void> => {
+        const first = await acquire('job', newToken(), { scheduledAt: OCCURRENCE, ttl: 150 });
+        expect(first.acquired).toBe(true);
+        await waitFor(async () => (await store.inspect('job')).holder === null, {
+          timeout: 10_000,
+          message: 'the first lock to expire',
+        });
+        const label = `scheduledAt ${String(scheduledAt)}`;
+        await expect(
+          acquire('job', newToken(), { scheduledAt, instanceId: 'instance-b' }),
+          label,
+        ).rejects.toThrow(/scheduledAt/);
+        // Nothing was claimed, nothing was locked: the next real occurrence runs.
+        const after = await store.inspect('job');
+        expect(after.holder, label).toBeNull();
+        expect(after.lastTick, label).toBe(OCCURRENCE);
+        if (first.acquired) {
+          expect(after.fencingToken, label).toBe(first.fencingToken);
+        }
+        expect(
+          (await acquire('job', newToken(), { scheduledAt: OCCURRENCE + MINUTE })).acquired,
+          label,
+        ).toBe(true);
+      };
+
+      it('refuses an occurrence more than 15 minutes ahead of the store clock', async () => {
+        await expectRefused(Date.now() + 2 * 60 * MINUTE);
+      });
+
+      it('refuses a µs timestamp passed as ms', async () => {
+        await expectRefused(Date.now() * 1_000);
+      });
+
+      it.each([
+        ['Infinity', Infinity],
+        ['NaN', Number.NaN],
+        ['a fraction', OCCURRENCE + 0.5],
+        ['a negative number', -MINUTE],
+      ])('refuses %s as scheduledAt', async (_label, scheduledAt) => {
+        await expectRefused(scheduledAt);
+      });
+
+      it('accepts an occurrence a few minutes ahead of the store clock', async () => {
+        const ahead = Date.now() + 5 * MINUTE;
+        expect((await acquire('job', newToken(), { scheduledAt: ahead })).acquired).toBe(true);
+        expect((await store.inspect('job')).lastTick).toBe(ahead);
+      });
+
+      it('records a success reported from a clock far ahead at the store time, not in the future', async () => {
+        const token = newToken();
+        await acquire('job', token, { scheduledAt: OCCURRENCE });
+        const before = Date.now();
+        await store.release({
+          name: 'job',
+          token,
+          outcome: {
+            status: 'completed',
+            durationMs: 7,
+            finishedAt: before + 365 * 24 * 60 * MINUTE,
+          },
+        });
+        const state = await store.inspect('job');
+        // The store's clock, give or take the second a loaded test machine may take.
+        expect(state.lastSuccessAt).toBeGreaterThanOrEqual(before - 1_000);
+        expect(state.lastSuccessAt).toBeLessThanOrEqual(Date.now() + 1_000);
+        expect(state.lastFinishedAt).toBe(state.lastSuccessAt);
+        expect(state.lastDurationMs).toBe(7);
+
+        // A later success from a right clock still moves it forward.
+        const next = newToken();
+        await acquire('job', next, { scheduledAt: OCCURRENCE + MINUTE });
+        const finishedAt = Date.now();
+        await store.release({
+          name: 'job',
+          token: next,
+          outcome: { status: 'completed', durationMs: 9, finishedAt },
+        });
+        expect(await store.inspect('job')).toMatchObject({
+          lastSuccessAt: finishedAt,
+          lastDurationMs: 9,
+        });
+      });
+    });
+
     describe('fencing tokens', () => {
       it('strictly increase across many acquisitions, releases and expiries', async () => {
         const tokens: number[] = [];

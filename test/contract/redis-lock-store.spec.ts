@@ -377,6 +377,30 @@ describe('RedisLockStore on a real Redis', () => {
     expect(await admin.hget(state, 'ok_at')).toBe(String(finished + 9_000));
   });
 
+  it.each([
+    ['a µs timestamp', String(Date.now() * 1_000)],
+    ['inf', 'inf'],
+    ['a hex number', '0x7fffffffffffff'],
+  ])(
+    'ignores an occurrence marker poisoned with %s, written before ticks were bounded',
+    async (_label, poison) => {
+      const prefix = uniquePrefix('poison');
+      const store = newStore(prefix);
+      await admin.hset(`${prefix}:{job}:state`, 'tick', poison, 'fence', '5');
+      await admin.pexpire(`${prefix}:{job}:state`, 60_000);
+      const now = Date.now();
+      const result = await store.acquire({
+        name: 'job',
+        token: newToken(),
+        ttl: 60_000,
+        scheduledAt: now,
+        instanceId: 'a',
+      });
+      expect(result.acquired).toBe(true);
+      expect((await store.inspect('job')).lastTick).toBe(now);
+    },
+  );
+
   it('puts all keys of one job in one cluster hash slot', async () => {
     // Sanity of the slot helper against values CLUSTER KEYSLOT returns.
     expect(keySlot('foo')).toBe(12_182);

@@ -106,7 +106,7 @@ describe('key layout', () => {
       expect(right.keysOf('c')).toEqual({ lock: 'a:b:{c}:lock', state: 'a:b:{c}:state' });
 
       // Both take the same occurrence: neither sees the other's lock or marker.
-      const occurrence = { ttl: 5_000, instanceId: 'x', scheduledAt: Date.UTC(2030, 0, 1) };
+      const occurrence = { ttl: 5_000, instanceId: 'x', scheduledAt: Date.UTC(2025, 0, 1) };
       const first = await left.acquire({ name: 'b:c', token: 'f'.repeat(32), ...occurrence });
       const second = await right.acquire({ name: 'c', token: 'e'.repeat(32), ...occurrence });
       expect(first.acquired).toBe(true);
@@ -169,7 +169,7 @@ describe('key layout', () => {
     const production = [await boot('production', 'prod-1'), await boot('production', 'prod-2')];
     const staging = [await boot('staging', 'stage-1'), await boot('staging', 'stage-2')];
     const ranIn = { production: 0, staging: 0 };
-    const start = Date.UTC(2031, 0, 1);
+    const start = Date.UTC(2025, 6, 1);
 
     for (let occurrence = 0; occurrence < 5; occurrence++) {
       const scheduledAt = start + occurrence * 60_000;

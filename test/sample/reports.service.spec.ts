@@ -7,7 +7,7 @@ import { CronLockTestingModule, runLockedJob } from 'nestjs-cron-lock/testing';
 import { ReportsService } from '../../sample/reports.service.js';
 
 /** An occurrence of both jobs (every second, every 5 seconds). */
-const AT = Date.UTC(2030, 0, 1, 12, 0, 5);
+const AT = Date.UTC(2025, 0, 1, 12, 0, 5);
 
 describe('sample ReportsService', () => {
   const modules: TestingModule[] = [];

@@ -20,7 +20,7 @@ import {
 import { CronLockTestingModule, runLockedJob } from 'nestjs-cron-lock/testing';
 import { waitFor } from '../support/redis.js';
 
-const NOON = Date.UTC(2030, 0, 1, 12);
+const NOON = Date.UTC(2025, 0, 1, 12);
 
 /** Code a job calls, a few calls deep, that must only run under the job's lock. */
 async function writeResult(): Promise<number> {

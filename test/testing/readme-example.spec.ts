@@ -36,7 +36,7 @@ describe('ReportsService', () => {
   afterEach(() => moduleRef.close());
 
   it('sends the hourly report once per occurrence', async () => {
-    const scheduledAt = new Date('2030-01-01T10:00:00Z');
+    const scheduledAt = new Date('2025-01-01T10:00:00Z');
 
     const first = await runLockedJob(moduleRef, 'ReportsService.hourly', { scheduledAt });
     expect(first).toMatchObject({

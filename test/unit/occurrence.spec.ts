@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { CronJob } from 'cron';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createCronTime,
   CronOccurrences,
+  firstInstantOfWallClock,
   occurrenceAt,
   periodAfter,
   previousCronDate,
@@ -367,6 +369,13 @@ describe('previousCronDate / occurrenceAt', () => {
       }
     });
 
+    it('names whole milliseconds for a fractional interval, as the store requires', () => {
+      const odd: OccurrenceSchedule = { kind: 'interval', every: 1_500.5 };
+      for (let now = 1_700_000_000_000; now < 1_700_000_010_000; now += 333) {
+        expect(Number.isSafeInteger(occurrenceAt(odd, now))).toBe(true);
+      }
+    });
+
     it('reports the interval as its period', () => {
       expect(periodAfter(every10s, 123)).toBe(10 * SECOND);
     });
@@ -393,7 +402,7 @@ describe('CronOccurrences', () => {
     ['30 2 * * *', 'Europe/Paris', utc('2030-03-29T00:00:00'), 24 * HOUR],
     ['0 1-3 * * *', 'Europe/Paris', utc('2030-10-20T00:00:00'), 8 * HOUR],
   ])(
-    'names the same occurrence as previousCronDate at every tick of %s (%s), walking only after the run',
+    'names the same occurrence as occurrenceAt at every tick of %s (%s), walking only after the run',
     (cronTime, timeZone, start, step) => {
       const { time, calls } = counted(cronTime, timeZone);
       const reference = createCronTime(cronTime, timeZone);
@@ -403,7 +412,7 @@ describe('CronOccurrences', () => {
       ticks.forEach((tick, index) => {
         for (const at of [tick, tick + 5]) {
           const before = calls.count;
-          expect(occurrences.at(at)).toBe(previousCronDate(reference, at));
+          expect(occurrences.at(at)).toBe(occurrenceAt(cron(cronTime, timeZone), at, reference));
           if (index > 0) {
             // The previous tick's prepare() worked it out: no walk between tick and job.
             expect(calls.count).toBe(before);
@@ -420,8 +429,238 @@ describe('CronOccurrences', () => {
     const occurrences = new CronOccurrences(time);
     const base = utc('2030-06-01T12:00:00');
     for (const at of [base + 3, base + 10_001, base - 25_000, base + 10 * MINUTE + 7, base + 5]) {
-      expect(occurrences.at(at)).toBe(previousCronDate(reference, at));
+      expect(occurrences.at(at)).toBe(occurrenceAt(cron('*/10 * * * * *'), at, reference));
       occurrences.prepare();
+    }
+  });
+});
+
+/** A small seeded generator (mulberry32): the same "random" instants on every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const wallClockFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The local wall-clock time of `at` in `timeZone`, as 'YYYY-MM-DD HH:mm:ss'. */
+function wallClock(at: number, timeZone: string): string {
+  let format = wallClockFormats.get(timeZone);
+  format ??= new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
+  wallClockFormats.set(timeZone, format);
+  return format.format(at);
+}
+
+/**
+ * For the tests that start many instances: each costs dozens of `cron` searches of a few ms
+ * each, and the machine running the suite may be busy.
+ */
+const MANY_INSTANCES_TIMEOUT = 240_000;
+
+describe('one wall-clock occurrence is one occurrence (the cron package under a faked clock)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  interface Tick {
+    /** When the `cron` package fired the tick (the instance's clock). */
+    firedAt: number;
+    /**
+     * The occurrence derived by CronOccurrences, as a @LockedCron tick does: on an instance's
+     * first tick, by the full search of occurrenceAt; on later ones, from what it remembered.
+     */
+    occurrence: number;
+  }
+
+  /**
+   * Starts one instance at `startAt` on the faked clock: a `CronJob` of the `cron` package (what
+   * @nestjs/schedule runs) whose ticks derive their occurrence as the module does. Runs until it
+   * ticked `count` times.
+   */
+  function startInstance(cronTime: string, timeZone: string, startAt: number, count = 1): Tick[] {
+    vi.setSystemTime(startAt);
+    const occurrences = new CronOccurrences(createCronTime(cronTime, timeZone));
+    const ticks: Tick[] = [];
+    const job = CronJob.from({
+      cronTime,
+      timeZone,
+      start: true,
+      onTick: () => {
+        const now = Date.now();
+        ticks.push({ firedAt: now, occurrence: occurrences.at(now) });
+        occurrences.prepare();
+      },
+    });
+    try {
+      while (ticks.length < count) {
+        vi.advanceTimersToNextTimer();
+      }
+    } finally {
+      job.stop();
+      vi.clearAllTimers();
+    }
+    return ticks;
+  }
+
+  /**
+   * Starts `starts` instances at random instants of [from, to) (as many rolling restarts would)
+   * and returns, per local wall-clock time fired, the occurrences the instances derived for it.
+   */
+  function occurrencesByWallClock(
+    cronTime: string,
+    timeZone: string,
+    from: number,
+    to: number,
+    starts: number,
+  ): Map<string, Set<number>> {
+    const random = seededRandom(0x5eed);
+    const byWallClock = new Map<string, Set<number>>();
+    for (let i = 0; i < starts; i++) {
+      const startAt = from + Math.floor(random() * (to - from));
+      for (const tick of startInstance(cronTime, timeZone, startAt)) {
+        const key = wallClock(tick.firedAt, timeZone);
+        const derived = byWallClock.get(key) ?? new Set<number>();
+        derived.add(tick.occurrence);
+        byWallClock.set(key, derived);
+      }
+    }
+    return byWallClock;
+  }
+
+  describe('in the repeated hour of a fall-back', () => {
+    it.each([
+      // Europe/Paris falls back 2025-10-26 03:00 CEST → 02:00 CET: 02:30 is 00:30Z, then 01:30Z.
+      [
+        'Europe/Paris',
+        '30 2 * * *',
+        '2025-10-26T00:00:00',
+        '2025-10-26 02:30:00',
+        '2025-10-26T00:30:00',
+      ],
+      // America/New_York falls back 2025-11-02 02:00 EDT → 01:00 EST: 01:30 is 05:30Z, then 06:30Z.
+      [
+        'America/New_York',
+        '30 1 * * *',
+        '2025-11-02T05:00:00',
+        '2025-11-02 01:30:00',
+        '2025-11-02T05:30:00',
+      ],
+    ])(
+      'instances started at 200 random instants of both passes of the hour name one occurrence (%s, %s)',
+      (timeZone, cronTime, repeatedFrom, repeatedWallClock, firstInstant) => {
+        const from = utc(repeatedFrom);
+        const byWallClock = occurrencesByWallClock(cronTime, timeZone, from, from + 2 * HOUR, 200);
+        const mismatches = [...byWallClock].filter(([, derived]) => derived.size !== 1);
+        expect(mismatches).toEqual([]);
+        // The repeated local time, whichever pass the instance fired in, is its first instant.
+        expect(byWallClock.get(repeatedWallClock)).toEqual(new Set([utc(firstInstant)]));
+      },
+      MANY_INSTANCES_TIMEOUT,
+    );
+
+    it('is the case cron creates: an instance started in the second pass fires at the repeat', () => {
+      // `cron` fires 02:30 CET (01:30Z) for an instance started between 02:00 and 02:30 CET,
+      // although 02:30 CEST (00:30Z) already fired on the instances started before.
+      const [tick] = startInstance('30 2 * * *', 'Europe/Paris', utc('2025-10-26T01:10:00'));
+      expect(tick.firedAt).toBe(utc('2025-10-26T01:30:00'));
+      expect(tick.occurrence).toBe(utc('2025-10-26T00:30:00'));
+      expect(occurrenceAt(cron('30 2 * * *', 'Europe/Paris'), tick.firedAt)).toBe(tick.occurrence);
+    });
+
+    it.each([
+      ['hourly', '0 * * * *'],
+      ['every 15 minutes', '*/15 * * * *'],
+    ])(
+      'a job running %s through the fall-back names each wall-clock time once, the repeat as the first',
+      (_label, cronTime) => {
+        const timeZone = 'Europe/Paris';
+        // From local midnight of the 25-hour day: the scheduler fires in both passes of 02:xx.
+        const ticks = startInstance(cronTime, timeZone, utc('2025-10-25T22:00:00') - 1, 40);
+        const dayTicks = ticks.filter((tick) => tick.firedAt < utc('2025-10-26T04:00:00'));
+        const secondPass = dayTicks.filter(
+          (tick) =>
+            tick.firedAt >= utc('2025-10-26T01:00:00') && tick.firedAt < utc('2025-10-26T02:00:00'),
+        );
+        expect(secondPass.length).toBeGreaterThan(0);
+        for (const tick of secondPass) {
+          // 02:xx CET is 02:xx CEST an hour later: the same occurrence.
+          expect(tick.occurrence).toBe(tick.firedAt - HOUR);
+          expect(occurrenceAt(cron(cronTime, timeZone), tick.firedAt)).toBe(tick.firedAt - HOUR);
+        }
+        const distinct = new Set(dayTicks.map((tick) => tick.occurrence));
+        const wallClocks = new Set(dayTicks.map((tick) => wallClock(tick.firedAt, timeZone)));
+        expect(distinct.size).toBe(wallClocks.size);
+        expect(dayTicks.length - distinct.size).toBe(secondPass.length);
+      },
+    );
+  });
+
+  describe('in the skipped hour of a spring-forward', () => {
+    it(
+      'runs a skipped local time once, at the first instant after the gap, whenever the instance started',
+      () => {
+        // Europe/Paris springs forward 2025-03-30 02:00 CET → 03:00 CEST (01:00Z): 02:30 never
+        // happens that day. `cron` fires it at 03:00 CEST, and every instance names 01:00Z.
+        const timeZone = 'Europe/Paris';
+        const from = utc('2025-03-29T23:00:00');
+        const byWallClock = occurrencesByWallClock(
+          '30 2 * * *',
+          timeZone,
+          from,
+          from + 2 * HOUR,
+          60,
+        );
+        expect([...byWallClock].filter(([, derived]) => derived.size !== 1)).toEqual([]);
+        expect(byWallClock.get('2025-03-30 03:00:00')).toEqual(
+          new Set([utc('2025-03-30T01:00:00')]),
+        );
+      },
+      MANY_INSTANCES_TIMEOUT,
+    );
+  });
+});
+
+describe('firstInstantOfWallClock', () => {
+  it('names a repeated wall-clock time by its first instant, for a 1-hour and a 30-minute fall-back', () => {
+    const paris = firstInstantOfWallClock(createCronTime('* * * * *', 'Europe/Paris'));
+    // 02:10 CET (01:10Z) is 02:10 CEST (00:10Z); 03:10 CET (02:10Z) happens once.
+    expect(paris(utc('2025-10-26T01:10:00'))).toBe(utc('2025-10-26T00:10:00'));
+    expect(paris(utc('2025-10-26T00:10:00'))).toBe(utc('2025-10-26T00:10:00'));
+    expect(paris(utc('2025-10-26T02:10:00'))).toBe(utc('2025-10-26T02:10:00'));
+    expect(paris(utc('2025-10-26T00:59:59'))).toBe(utc('2025-10-26T00:59:59'));
+    expect(paris(utc('2025-10-26T01:00:00'))).toBe(utc('2025-10-26T00:00:00'));
+    // Lord Howe Island falls back 30 minutes, 02:00 (+11:00) → 01:30 (+10:30) at 15:00Z.
+    const lordHowe = firstInstantOfWallClock(createCronTime('* * * * *', 'Australia/Lord_Howe'));
+    expect(lordHowe(utc('2025-04-05T15:10:00'))).toBe(utc('2025-04-05T14:40:00'));
+    expect(lordHowe(utc('2025-04-05T15:30:00'))).toBe(utc('2025-04-05T15:30:00'));
+  });
+
+  it('leaves every instant alone in UTC, at a fixed utcOffset and on a spring-forward', () => {
+    const at = utc('2025-10-26T01:10:00');
+    expect(firstInstantOfWallClock(createCronTime('* * * * *', 'UTC'))(at)).toBe(at);
+    expect(firstInstantOfWallClock(createCronTime('* * * * *', undefined, 60))(at)).toBe(at);
+    const paris = firstInstantOfWallClock(createCronTime('* * * * *', 'Europe/Paris'));
+    for (const spring of ['2025-03-30T00:59:00', '2025-03-30T01:00:00', '2025-03-30T01:30:00']) {
+      expect(paris(utc(spring))).toBe(utc(spring));
     }
   });
 });

@@ -1,5 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.interface.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { numberOrNull } from './inspect.js';
 import { defineScript, runScript } from './redis-script.js';
 
@@ -12,7 +15,13 @@ import { defineScript, runScript } from './redis-script.js';
  * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at,
  * exp_at…)
  * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id
- * returns {1, fence, ok_at} · {0, 'tick-done' | 'held', ok_at} (ok_at '' when unknown)
+ * returns {1, fence, ok_at} · {0, 'tick-done' | 'held', ok_at} (ok_at '' when unknown) ·
+ * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
+ *
+ * A tick is refused unless it is plain digits (ms since epoch) and at most
+ * MAX_SCHEDULED_AT_AHEAD_MS ahead of the server's `TIME`: claimed, a tick far in the future (a
+ * wrong clock, µs passed as ms, `inf`) would mark every occurrence before it as done. The server
+ * clock is the one reference every instance shares.
  *
  * The state hash is left with at least half the state ttl after every acquisition, and its expiry
  * is only rewritten when less than that would remain: `exp_at` (server ms) records when the hash
@@ -30,13 +39,29 @@ export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
 local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at')
 local okAt = state[2] or ''
-if tick ~= '' and state[1] and tonumber(state[1]) >= tonumber(tick) then
-  return {0, 'tick-done', okAt}
+local now
+if tick ~= '' then
+  -- tonumber() also reads 'inf', 'nan', '0x1f' and '1e300': only plain digits name an occurrence.
+  if not string.match(tick, '^%d+$') then
+    return {0, 'invalid', okAt, tick}
+  end
+  now = redis.call('TIME')
+  local latest = now[1] * 1000 + math.floor(now[2] / 1000) + ${MAX_SCHEDULED_AT_AHEAD_MS}
+  local claim = tonumber(tick)
+  if claim > latest then
+    return {0, 'ahead', okAt, tick}
+  end
+  -- A marker beyond the bound was written before ticks were bounded (a wrong clock or unit):
+  -- honouring it would turn away every occurrence until the state expires.
+  local stored = tonumber(state[1])
+  if stored and stored >= claim and stored <= latest then
+    return {0, 'tick-done', okAt}
+  end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, 'held', okAt}
 end
-local now = redis.call('TIME')
+now = now or redis.call('TIME')
 local clock = now[1] * 1000000 + now[2]
 local stored = tonumber(state[3])
 -- Written as text by hand: tostring() would print 16 digits as 1.7955828460069e+15. Returned as a
@@ -97,10 +122,18 @@ export function acquireLock(
 }
 
 function readAcquireReply(reply: unknown): AcquireResult {
-  const [won, detail, okAt] = reply as [number, string | number, string];
+  const [won, detail, okAt, tick] = reply as [number, string | number, string, string?];
   const lastSuccessAt = numberOrNull(okAt);
   if (Number(won) === 1) {
     return { acquired: true, fencingToken: Number(detail), lastSuccessAt };
+  }
+  if (detail === 'invalid' || detail === 'ahead') {
+    // Thrown here, the command's promise rejects with it: the store's `fail` passes a
+    // LockStoreError through unchanged.
+    throw new ScheduledAtRefusedError(
+      detail,
+      SCHEDULED_AT_REFUSED(String(tick), detail, MAX_SCHEDULED_AT_AHEAD_MS),
+    );
   }
   return { acquired: false, reason: detail === 'tick-done' ? 'tick-done' : 'held', lastSuccessAt };
 }

@@ -10,7 +10,8 @@ import { defineScript, runScript } from './redis-script.js';
  * The outcome is recorded even when the lock is no longer ours: a run whose lock was lost still
  * happened, and "no success for N periods" must count its failure (or its success). A success
  * only moves `ok_at` forward, so a late report from a slow instance (or a slower clock) cannot make
- * the last success look older than it is.
+ * the last success look older than it is; a report from a clock ahead of the server's is recorded
+ * at the server's time, so it cannot put the last success in the future either.
  *
  * The expiry is checked only when the outcome added fields to the hash: either the hash had
  * expired and was just re-created (it has no expiry then), or this is the job's first recorded
@@ -25,16 +26,26 @@ export const RELEASE_SCRIPT = defineScript(`
 local ours = redis.call('GET', KEYS[1]) == ARGV[1]
 local outcome = ARGV[3]
 if outcome ~= '' then
+  -- A report from a clock ahead of the server's is recorded at the server's time: an ok_at in
+  -- the future would keep "no success for N periods" quiet until that time comes.
+  local endAt = ARGV[5]
+  local finished = tonumber(endAt)
+  local now = redis.call('TIME')
+  local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+  if not finished or not (finished <= nowMs) then
+    finished = nowMs
+    endAt = string.format('%.0f', nowMs)
+  end
   local added
   if outcome == 'failed' then
     redis.call('HINCRBY', KEYS[2], 'fails', 1)
-    added = redis.call('HSET', KEYS[2], 'outcome', outcome, 'end_at', ARGV[5])
+    added = redis.call('HSET', KEYS[2], 'outcome', outcome, 'end_at', endAt)
   else
     local okAt = redis.call('HGET', KEYS[2], 'ok_at')
-    if okAt and tonumber(okAt) > tonumber(ARGV[5]) then
-      added = redis.call('HSET', KEYS[2], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
+    if okAt and tonumber(okAt) > finished then
+      added = redis.call('HSET', KEYS[2], 'fails', 0, 'outcome', outcome, 'end_at', endAt)
     else
-      added = redis.call('HSET', KEYS[2], 'ok_at', ARGV[5], 'ok_ms', ARGV[4], 'fails', 0, 'outcome', outcome, 'end_at', ARGV[5])
+      added = redis.call('HSET', KEYS[2], 'ok_at', endAt, 'ok_ms', ARGV[4], 'fails', 0, 'outcome', outcome, 'end_at', endAt)
     end
   end
   -- A hash re-created here has no expiry (HINCRBY creates it before the HSET, which then adds
