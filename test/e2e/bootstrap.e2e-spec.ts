@@ -337,6 +337,29 @@ describe('bootstrap validation', () => {
       expectConfigError(error, 'CronLockModule', `option ${option}`);
     });
 
+    it('rejects forRoot({ redis: process.env.REDIS_URL }) when the variable is unset', async () => {
+      const unset = process.env.CRON_LOCK_TEST_UNSET_VARIABLE;
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ redis: unset, logger: false }),
+        ],
+        providers: [jobClass('UnsetRedisJob', YEARLY)],
+      });
+      expectConfigError(error, 'CronLockModule', 'option redis', 'REDIS_URL');
+    });
+
+    it('rejects forRootAsync whose factory returns neither redis nor store', async () => {
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRootAsync({ useFactory: () => ({ logger: false }) }),
+        ],
+        providers: [jobClass('NoStoreJob', YEARLY)],
+      });
+      expectConfigError(error, 'CronLockModule', 'redis', 'new MemoryLockStore()');
+    });
+
     it('rejects redis and store together', async () => {
       const error = await bootstrapError(
         appWith([], { redis: 'redis://127.0.0.1:1', store: {} as never } as CronLockModuleOptions),

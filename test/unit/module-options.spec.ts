@@ -124,6 +124,38 @@ describe('resolveModuleOptions', () => {
     });
   });
 
+  describe('the store is always chosen explicitly (never a silent in-memory fallback)', () => {
+    it.each<[string, Record<string, unknown>]>([
+      ['redis: undefined (an unset environment variable)', { redis: undefined }],
+      ['redis: null', { redis: null }],
+      ["redis: ''", { redis: '' }],
+      ["redis: '   '", { redis: '   ' }],
+    ])(
+      'rejects %s, naming redis and the in-memory store as the explicit choice',
+      (_label, options) => {
+        const error = configErrorOf({ logger: false, ...options });
+        expect(error.message).toContain('option redis');
+        expect(error.message).toContain('REDIS_URL');
+        expect(error.message).toContain('new MemoryLockStore()');
+        expect(error.message).toContain('Fix:');
+      },
+    );
+
+    it('rejects options with neither redis nor store, naming both', () => {
+      for (const options of [undefined, {}, { logger: false }]) {
+        const error = configErrorOf(options);
+        expect(error.message).toContain('redis');
+        expect(error.message).toContain('store: new MemoryLockStore()');
+        expect(error.message).toContain('Fix:');
+      }
+    });
+
+    it('uses the in-memory store when it is passed explicitly', () => {
+      const store = new MemoryLockStore();
+      expect(resolveModuleOptions({ store, logger: false }).store).toBe(store);
+    });
+  });
+
   describe('invalid options fail with a CronLockConfigError that names the option and the fix', () => {
     it.each<[string, Record<string, unknown>]>([
       ['keyPrefix', { keyPrefix: '' }],
