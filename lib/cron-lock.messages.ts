@@ -56,6 +56,21 @@ export const INVALID_MODULE_OPTION = (option: string, expected: string, value: u
 export const REDIS_AND_STORE = (): string =>
   `CronLockModule: options redis and store are exclusive. Fix: pass only one of them.`;
 
+const MEMORY_STORE_FIX =
+  'or, for one process only (tests, local development), choose the in-memory store explicitly ' +
+  'with store: new MemoryLockStore()';
+
+export const REDIS_EMPTY = (value: unknown): string =>
+  `CronLockModule: option redis is ${describeValue(value)}, as an unset or empty environment ` +
+  `variable gives (e.g. redis: process.env.REDIS_URL without REDIS_URL). Without a shared store ` +
+  `every instance would run every occurrence, so the module refuses to start. ` +
+  `Fix: set REDIS_URL (or pass a redis:// URL, ioredis options or a client), ${MEMORY_STORE_FIX}.`;
+
+export const STORE_MISSING = (): string =>
+  `CronLockModule: no lock store is configured (neither redis nor store). ` +
+  `Fix: pass redis (a redis:// URL such as process.env.REDIS_URL, ioredis options or a client), ` +
+  `${MEMORY_STORE_FIX}.`;
+
 export const LOCK_LOST = (name: string, why: string): string =>
   `Lock of job "${name}" was lost (${why}): another instance may now run it. ` +
   `Stop side effects, or guard them with ctx.fencingToken.`;

@@ -10,7 +10,12 @@ import {
 import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
-import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
+import {
+  INVALID_MODULE_OPTION,
+  REDIS_AND_STORE,
+  REDIS_EMPTY,
+  STORE_MISSING,
+} from './cron-lock.messages.js';
 import type {
   CronLockModuleOptions,
   StoreErrorPolicy,
@@ -28,7 +33,7 @@ export interface ResolvedCronLockOptions {
   store: LockStore;
   /** Whether the module built the store (and so closes it on shutdown). */
   ownsStore: boolean;
-  /** `'memory'` when the module fell back to the in-memory store for lack of `redis`/`store`. */
+  /** `'memory'` when the user passed a {@link MemoryLockStore} (never chosen by default). */
   storeKind: 'redis' | 'memory' | 'custom';
   keyPrefix: string;
   defaultTtl: number;
@@ -123,9 +128,6 @@ export function resolveModuleOptions(
     );
   }
 
-  if (options.redis !== undefined && options.store !== undefined) {
-    throw new CronLockConfigError(REDIS_AND_STORE());
-  }
   const alerts = resolveAlertOptions(options.alerts);
 
   const asyncContext = options.asyncContext ?? false;
@@ -146,7 +148,20 @@ export function resolveModuleOptions(
     asyncContext,
   };
 
-  if (options.store !== undefined) {
+  const hasRedis = 'redis' in options;
+  const hasStore = 'store' in options;
+  if (hasRedis && isEmptySetting(options.redis)) {
+    // `redis: process.env.REDIS_URL` with the variable unset: a per-process lock here would let
+    // every instance run every occurrence, the one failure this module exists to prevent.
+    throw new CronLockConfigError(REDIS_EMPTY(options.redis));
+  }
+  if (hasRedis && hasStore) {
+    throw new CronLockConfigError(REDIS_AND_STORE());
+  }
+  if (!hasRedis && !hasStore) {
+    throw new CronLockConfigError(STORE_MISSING());
+  }
+  if (hasStore) {
     if (!isLockStore(options.store)) {
       throw new CronLockConfigError(
         INVALID_MODULE_OPTION(
@@ -156,14 +171,12 @@ export function resolveModuleOptions(
         ),
       );
     }
-    return { ...base, store: options.store, ownsStore: false, storeKind: 'custom' };
-  }
-  if (options.redis === undefined) {
-    return { ...base, store: new MemoryLockStore(), ownsStore: true, storeKind: 'memory' };
+    const storeKind = options.store instanceof MemoryLockStore ? 'memory' : 'custom';
+    return { ...base, store: options.store, ownsStore: false, storeKind };
   }
   return {
     ...base,
-    store: createRedisStore(options.redis, keyPrefix, logger),
+    store: createRedisStore(options.redis!, keyPrefix, logger),
     ownsStore: true,
     storeKind: 'redis',
   };
@@ -234,6 +247,11 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     );
   }
   return logger;
+}
+
+/** `undefined`, `null` or a blank string: a setting that is present but carries nothing. */
+function isEmptySetting(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'string' && !value.trim());
 }
 
 function isLockStore(value: unknown): value is LockStore {

@@ -205,13 +205,15 @@ export class CronLockService
     return this.options.store.ping();
   }
 
-  /** @internal Says which store is in use, once, so a fallback to memory is never silent. */
+  /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
   async onApplicationBootstrap(): Promise<void> {
     const { storeKind, store } = this.options;
     if (storeKind === 'memory') {
+      // A warning even though it was chosen: the same config deployed to several instances
+      // would run every occurrence on each of them.
       this.logger.warn(
-        'No redis configured: using the in-memory lock store. Locks hold within this process only; ' +
-          'set the redis option to coordinate several instances.',
+        'Using the in-memory lock store (store: MemoryLockStore): locks hold within this process ' +
+          'only; pass the redis option to coordinate several instances.',
       );
       return;
     }

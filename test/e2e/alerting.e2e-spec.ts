@@ -352,7 +352,11 @@ describe('alerting (real redis-server)', () => {
       [true, 'option alerts must be { missedPeriods?, storeFailures? } or false, got true'],
     ])('rejects alerts: %j', async (alerts, message) => {
       await expect(
-        boot('bad', { alerts: alerts as CronLockModuleOptions['alerts'] }, false),
+        boot(
+          'bad',
+          { redis: testRedisUrl(), alerts: alerts as CronLockModuleOptions['alerts'] },
+          false,
+        ),
       ).rejects.toThrow(message);
     });
 
@@ -363,7 +367,7 @@ describe('alerting (real redis-server)', () => {
         {},
         { missedPeriods: 5, storeFailures: 1 },
       ] as const) {
-        const app = await boot(`ok-${String(alerts)}`, { alerts }, false);
+        const app = await boot(`ok-${String(alerts)}`, { redis: testRedisUrl(), alerts }, false);
         expect(app.locks.instanceId).toMatch(/^ok-/);
       }
     });

@@ -15,7 +15,9 @@ import {
   type Duration,
   type LockContext,
   type LockedCronOptions,
+  MemoryLockStore,
 } from 'nestjs-cron-lock';
+import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 
 /** Never fires during a test: valid configurations are exercised by calling the method. */
 const YEARLY = '0 0 1 1 *';
@@ -26,11 +28,25 @@ afterEach(async () => {
   await Promise.all(booted.splice(0).map((ref) => ref.close()));
 });
 
+/**
+ * An app with both modules. The lock store is always chosen explicitly: the options' own, else
+ * the test Redis when they set a keyPrefix (which only a Redis store uses), else a memory store.
+ */
 function appWith(providers: Type[], options: CronLockModuleOptions = {}): ModuleMetadata {
   return {
-    imports: [ScheduleModule.forRoot(), CronLockModule.forRoot({ logger: false, ...options })],
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({ logger: false, ...storeFor(options), ...options }),
+    ],
     providers,
   };
+}
+
+function storeFor(options: CronLockModuleOptions): CronLockModuleOptions {
+  if ('redis' in options || 'store' in options) {
+    return {};
+  }
+  return 'keyPrefix' in options ? { redis: testRedisUrl() } : { store: new MemoryLockStore() };
 }
 
 async function boot(metadata: ModuleMetadata): Promise<TestingModule> {
@@ -178,7 +194,10 @@ describe('bootstrap validation', () => {
       const First = jobClass('LockFirstOwner', YEARLY, { name: 'shared-again' });
       const Second = jobClass('LockSecondOwner', YEARLY, { name: 'shared-again' });
       const error = await bootstrapError({
-        imports: [CronLockModule.forRoot({ logger: false }), ScheduleModule.forRoot()],
+        imports: [
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+          ScheduleModule.forRoot(),
+        ],
         providers: [First, Second],
       });
       expectConfigError(error, 'LockFirstOwner.work', 'LockSecondOwner.work', '"shared-again"');
@@ -288,7 +307,7 @@ describe('bootstrap validation', () => {
 
     it('rejects an app that imports CronLockModule but not ScheduleModule', async () => {
       const error = await bootstrapError({
-        imports: [CronLockModule.forRoot({ logger: false })],
+        imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
         providers: [jobClass('WithoutScheduler', YEARLY)],
       });
       expectConfigError(error, 'WithoutScheduler.work', 'ScheduleModule.forRoot()');
@@ -301,7 +320,7 @@ describe('bootstrap validation', () => {
       const ref = await boot({
         imports: [
           ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ logger: false }),
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
           FeatureModule,
         ],
       });
@@ -310,7 +329,9 @@ describe('bootstrap validation', () => {
     });
 
     it('boots CronLockModule without ScheduleModule when no method is scheduled', async () => {
-      const ref = await boot({ imports: [CronLockModule.forRoot({ logger: false })] });
+      const ref = await boot({
+        imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
+      });
       const result = await ref.get(CronLockService).run('manual-only', {}, () => 'ran');
       expect(result).toMatchObject({ ran: true, value: 'ran' });
     });
@@ -371,7 +392,7 @@ describe('bootstrap validation', () => {
       const Job = jobClass('GoodOptions', YEARLY);
       const ref = await boot(
         appWith([Job], {
-          keyPrefix: 'app.v2:prod_1-a',
+          keyPrefix: `${uniquePrefix('app')}.v2:prod_1-a`,
           onStoreError: 'run',
           defaultTtl: '1m',
           shutdownTimeout: 0,
@@ -379,7 +400,8 @@ describe('bootstrap validation', () => {
         }),
       );
       const job = ref.get(Job);
-      expect(await callLocked(job, job.work)).toBe('ran GoodOptions.work fence 1');
+      // A Redis store (keyPrefix): the first fence is seeded from the server's clock.
+      expect(await callLocked(job, job.work)).toMatch(/^ran GoodOptions\.work fence \d+$/);
       expect(ref.get(CronLockService).instanceId).toBe('web-1');
     });
   });

@@ -36,39 +36,32 @@ describe('resolveModuleOptions', () => {
   });
 
   describe('defaults', () => {
-    it('fills in every default and falls back to a memory store without redis', async () => {
-      const resolved = resolveModuleOptions(undefined);
-      cleanups.push(() => resolved.store.close());
+    it('fills in every default around an explicitly chosen memory store', () => {
+      const store = new MemoryLockStore();
+      const resolved = resolveModuleOptions({ store });
       expect(resolved.keyPrefix).toBe('cron-lock');
       expect(resolved.defaultTtl).toBe(30_000);
       expect(resolved.onStoreError).toBe('skip');
       expect(resolved.shutdownTimeout).toBe(10_000);
-      expect(resolved.store).toBeInstanceOf(MemoryLockStore);
+      expect(resolved.store).toBe(store);
       expect(resolved.storeKind).toBe('memory');
-      expect(resolved.ownsStore).toBe(true);
+      expect(resolved.ownsStore).toBe(false);
       expect(resolved.logger).toBeInstanceOf(Logger);
       expect(resolved.instanceId).toMatch(/\S/);
     });
 
-    it('gives the same defaults for an empty object', () => {
-      const resolved = resolveModuleOptions({});
-      expect(resolved).toMatchObject({
-        keyPrefix: 'cron-lock',
-        defaultTtl: 30_000,
-        onStoreError: 'skip',
-        shutdownTimeout: 10_000,
-        storeKind: 'memory',
-      });
-    });
-
     it('gives each resolution its own instance id by default', () => {
-      expect(resolveModuleOptions({}).instanceId).not.toBe(resolveModuleOptions({}).instanceId);
+      const store = new MemoryLockStore();
+      expect(resolveModuleOptions({ store }).instanceId).not.toBe(
+        resolveModuleOptions({ store }).instanceId,
+      );
     });
   });
 
   describe('valid options', () => {
     it('parses durations and keeps explicit choices', () => {
       const resolved = resolveModuleOptions({
+        redis: { lazyConnect: true },
         keyPrefix: 'app.prod:locks-1',
         defaultTtl: '5m',
         shutdownTimeout: 0,
@@ -76,6 +69,7 @@ describe('resolveModuleOptions', () => {
         logger: false,
         instanceId: 'web-1',
       });
+      cleanups.push(() => resolved.store.close());
       expect(resolved).toMatchObject({
         keyPrefix: 'app.prod:locks-1',
         defaultTtl: 300_000,
@@ -91,7 +85,7 @@ describe('resolveModuleOptions', () => {
       const resolved = resolveModuleOptions({ store, logger: silentLogger });
       expect(resolved.store).toBe(store);
       expect(resolved.ownsStore).toBe(false);
-      expect(resolved.storeKind).toBe('custom');
+      expect(resolved.storeKind).toBe('memory');
       expect(resolved.logger).toBe(silentLogger);
     });
 
