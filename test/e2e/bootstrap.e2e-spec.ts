@@ -351,6 +351,7 @@ describe('bootstrap validation', () => {
       ['an empty instanceId', { instanceId: '' }, 'instanceId'],
       ['redis not a URL', { redis: 'localhost' }, 'redis'],
       ['a store that is not a LockStore', { store: {} }, 'store'],
+      ['keyPrefix with store', { store: new MemoryLockStore(), keyPrefix: 'app-a' }, 'keyPrefix'],
     ])('rejects %s at bootstrap naming the option', async (_label, options, option) => {
       const error = await bootstrapError(
         appWith([jobClass('OptionsJob', YEARLY)], options as CronLockModuleOptions),

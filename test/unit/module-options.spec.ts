@@ -186,6 +186,29 @@ describe('resolveModuleOptions', () => {
       expect(error.message).toContain('Fix:');
     });
 
+    it('rejects keyPrefix together with store, which would silently ignore it', () => {
+      const store = new RedisLockStore(new Redis(testRedisUrl(), { lazyConnect: true }), {
+        logger: false,
+      });
+      cleanups.push(async () => (store.client as Redis).disconnect());
+      for (const keyPrefix of ['app-a', 'cron-lock']) {
+        const error = configErrorOf({ store, keyPrefix, logger: false });
+        expect(error.message).toContain('option keyPrefix');
+        expect(error.message).toContain('store');
+        expect(error.message).toContain('new RedisLockStore(redis, { keyPrefix })');
+        expect(error.message).toContain('Fix:');
+      }
+    });
+
+    it.each([undefined, null])(
+      'rejects keyPrefix: %s (an unset variable) instead of defaulting',
+      (keyPrefix) => {
+        const error = configErrorOf({ redis: { lazyConnect: true }, keyPrefix, logger: false });
+        expect(error.message).toContain('option keyPrefix');
+        expect(error.message).toContain('Fix:');
+      },
+    );
+
     it('rejects an unknown option, naming it', () => {
       const error = configErrorOf({ ttl: '30s' });
       expect(error.message).toContain('ttl');
