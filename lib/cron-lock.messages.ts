@@ -53,6 +53,21 @@ export const INVALID_SCHEDULED_AT = (call: string): string =>
 export const INVALID_MODULE_OPTION = (option: string, expected: string, value: unknown): string =>
   `CronLockModule: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 
+/** Allowed key prefixes, in words (KEY_PREFIX_PATTERN). */
+const KEY_PREFIX_RULE = '1 to 64 characters among A-Z a-z 0-9 . _ : -';
+
+/** `owner` is `CronLockModule`, `RedisLockStore` or the CLI's `--prefix`. */
+export const INVALID_KEY_PREFIX = (owner: string, value: unknown): string =>
+  `${owner}: option keyPrefix must be ${KEY_PREFIX_RULE}, got ${describeValue(value)}. ` +
+  `Fix: use such a prefix (no braces, spaces or glob characters, which would break Redis Cluster ` +
+  `slots, ACL key patterns and the CLI's scan), or leave keyPrefix out for the default cron-lock.`;
+
+export const KEY_PREFIX_WITH_STORE = (): string =>
+  `CronLockModule: option keyPrefix cannot be combined with store: the store names its own keys, ` +
+  `so the prefix would be ignored and apps meant to be apart would share one namespace. ` +
+  `Fix: give the prefix to the store (new RedisLockStore(redis, { keyPrefix })) and remove ` +
+  `keyPrefix here, or pass redis instead of store.`;
+
 export const REDIS_AND_STORE = (): string =>
   `CronLockModule: options redis and store are exclusive. Fix: pass only one of them.`;
 

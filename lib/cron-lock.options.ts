@@ -5,13 +5,13 @@ import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TTL_MS,
-  KEY_PREFIX_PATTERN,
 } from './cron-lock.constants.js';
 import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
 import {
   INVALID_MODULE_OPTION,
+  KEY_PREFIX_WITH_STORE,
   REDIS_AND_STORE,
   REDIS_EMPTY,
   STORE_MISSING,
@@ -26,6 +26,7 @@ import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { tlsSettingsProblem } from './stores/redis/tls.js';
 import { parseDuration } from './utils/duration.js';
+import { checkKeyPrefix } from './utils/key-prefix.js';
 import { redactLooseUrl } from './utils/redact.js';
 
 /** The module options after validation, with defaults filled in and the store built. */
@@ -79,12 +80,12 @@ export function resolveModuleOptions(
     }
   }
 
-  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  if (typeof keyPrefix !== 'string' || !KEY_PREFIX_PATTERN.test(keyPrefix)) {
-    throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('keyPrefix', '1 to 64 characters among A-Z a-z 0-9 . _ : -', keyPrefix),
-    );
-  }
+  // Present but undefined (`keyPrefix: process.env.LOCK_PREFIX` unset) is an error, not the
+  // default: apps meant to be apart would silently share the default namespace.
+  const keyPrefix =
+    'keyPrefix' in options
+      ? checkKeyPrefix('CronLockModule', options.keyPrefix)
+      : DEFAULT_KEY_PREFIX;
 
   const defaultTtl = parseDuration(options.defaultTtl ?? DEFAULT_TTL_MS);
   if (defaultTtl === undefined || defaultTtl <= 0) {
@@ -160,6 +161,9 @@ export function resolveModuleOptions(
   }
   if (!hasRedis && !hasStore) {
     throw new CronLockConfigError(STORE_MISSING());
+  }
+  if (hasStore && 'keyPrefix' in options) {
+    throw new CronLockConfigError(KEY_PREFIX_WITH_STORE());
   }
   if (hasStore) {
     if (!isLockStore(options.store)) {

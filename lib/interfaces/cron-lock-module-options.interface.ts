@@ -35,6 +35,8 @@ export interface CronLockModuleOptions {
   /**
    * Namespace of every key (`<keyPrefix>:{<job>}:…`), so several apps or environments can share
    * one Redis without contending. Default `cron-lock`. Allowed: `[A-Za-z0-9._:-]{1,64}`.
+   * Only with `redis`: a `store` names its own keys, so with `store` it fails at bootstrap (give
+   * it to the store instead: `new RedisLockStore(redis, { keyPrefix })`).
    */
   keyPrefix?: string;
   /** Lock ttl of jobs that set none. Default `30s`. */
