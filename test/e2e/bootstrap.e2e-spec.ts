@@ -137,6 +137,28 @@ describe('bootstrap validation', () => {
       },
     );
 
+    it.each<[string, LockedCronOptions | Duration]>([
+      ["ttl '30d'", { ttl: '30d' }],
+      ["ttl '100d' as the second argument", '100d'],
+      ["ttl '1000000000000d'", { ttl: '1000000000000d' }],
+      ['ttl 2 ** 31 ms', { ttl: 2 ** 31 }],
+      ["minHold '25d' (ttl '24d')", { ttl: '24d', minHold: '25d' }],
+    ])(
+      'rejects %s, past what a timer holds, naming the job and the limit',
+      async (_label, options) => {
+        const error = await bootstrapError(appWith([jobClass('TimerOverflow', YEARLY, options)]));
+        expectConfigError(error, 'TimerOverflow.work', '2147483647ms');
+        expect(error.message).toMatch(/ttl|minHold/);
+      },
+    );
+
+    it('boots with the longest ttl a timer holds, 2 ** 31 - 1 ms', async () => {
+      const Job = jobClass('LongestTtl', YEARLY, { ttl: 2 ** 31 - 1, minHold: '24d' });
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran LongestTtl.work fence 1');
+    });
+
     it('rejects a bad ttl given as the second argument of @LockedCron', async () => {
       const error = await bootstrapError(
         appWith([jobClass('BadShortTtl', YEARLY, '5x' as Duration)]),

@@ -209,6 +209,28 @@ describe('resolveModuleOptions', () => {
       },
     );
 
+    it.each<[string, Record<string, unknown>]>([
+      ['defaultTtl', { defaultTtl: '30d' }],
+      ['defaultTtl', { defaultTtl: 2 ** 31 }],
+      ['shutdownTimeout', { shutdownTimeout: '25d' }],
+      ['shutdownTimeout', { shutdownTimeout: 1e15 }],
+    ])('rejects %s in %o, past what a timer holds, naming the limit', (option, options) => {
+      const error = configErrorOf({ store: new MemoryLockStore(), logger: false, ...options });
+      expect(error.message).toContain(`option ${option}`);
+      expect(error.message).toContain('2147483647ms');
+      expect(error.message).toContain('Fix:');
+    });
+
+    it('accepts durations up to 2 ** 31 - 1 ms', () => {
+      const resolved = resolveModuleOptions({
+        store: new MemoryLockStore(),
+        logger: false,
+        defaultTtl: 2 ** 31 - 1,
+        shutdownTimeout: '24d',
+      });
+      expect(resolved).toMatchObject({ defaultTtl: 2 ** 31 - 1, shutdownTimeout: 24 * 86_400_000 });
+    });
+
     it('rejects an unknown option, naming it', () => {
       const error = configErrorOf({ ttl: '30s' });
       expect(error.message).toContain('ttl');

@@ -1,0 +1,70 @@
+// CronLockService.run() checks its options as @LockedCron's are checked at bootstrap: the
+// returned promise rejects with a CronLockConfigError naming the call and the fix, and the
+// callback never runs.
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CronLockConfigError,
+  CronLockModule,
+  CronLockService,
+  MemoryLockStore,
+  type RunOptions,
+} from 'nestjs-cron-lock';
+
+let app: TestingModule;
+let locks: CronLockService;
+
+beforeAll(async () => {
+  app = await Test.createTestingModule({
+    imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
+  }).compile();
+  await app.init();
+  locks = app.get(CronLockService);
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+/** What run() rejected with, after checking the callback never ran. */
+async function rejectionOf(options: unknown, name = 'manual-job'): Promise<CronLockConfigError> {
+  let ran = false;
+  const error = await locks
+    .run(name, options as RunOptions, () => {
+      ran = true;
+    })
+    .then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+  expect(ran).toBe(false);
+  expect(error).toBeInstanceOf(CronLockConfigError);
+  const message = (error as Error).message;
+  expect(message).toContain(`CronLockService.run("${name}")`);
+  expect(message).toContain('Fix:');
+  return error as CronLockConfigError;
+}
+
+describe('CronLockService.run() options', () => {
+  describe('durations past what a timer holds (2 ** 31 - 1 ms)', () => {
+    it.each<[string, Record<string, unknown>]>([
+      ['ttl', { ttl: '30d' }],
+      ['ttl', { ttl: 2 ** 31 }],
+      ['ttl', { ttl: '1000000000000d' }],
+      ['minHold', { ttl: '24d', minHold: '25d' }],
+    ])('rejects %s in %o naming the limit', async (option, options) => {
+      const error = await rejectionOf(options);
+      expect(error.message).toContain(option);
+      expect(error.message).toContain('2147483647ms');
+    });
+
+    it('runs with the longest ttl a timer holds', async () => {
+      const result = await locks.run(
+        'longest-ttl',
+        { ttl: 2 ** 31 - 1, renew: false },
+        () => 'ran',
+      );
+      expect(result).toMatchObject({ ran: true, value: 'ran' });
+    });
+  });
+});
