@@ -6,6 +6,7 @@ import { bindJob, type JobBinding } from './cron-lock.bindings.js';
 import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
+import { resolveLockTimes } from './cron-lock.job-options.js';
 import {
   DUPLICATE_LOCK_NAME,
   EXCLUSIVE_ZONE,
@@ -13,13 +14,10 @@ import {
   INVALID_LOCK_NAME,
   INVALID_OPTION,
   INVALID_TIME_ZONE,
-  INVALID_TTL,
-  MIN_HOLD_OVER_TTL,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
-import { parseDuration } from './utils/duration.js';
 import {
   createCronTime,
   CronOccurrences,
@@ -139,17 +137,7 @@ export class CronLockExplorer implements OnModuleInit {
       }
     }
 
-    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
-    if (ttl === undefined || ttl <= 0) {
-      throw new CronLockConfigError(INVALID_TTL(label, 'ttl', options.ttl));
-    }
-    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
-    if (minHold === undefined) {
-      throw new CronLockConfigError(INVALID_TTL(label, 'minHold', options.minHold));
-    }
-    if (minHold > ttl) {
-      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(label, minHold, ttl));
-    }
+    const { ttl, minHold } = resolveLockTimes(label, options, this.options.defaultTtl);
 
     const { schedule, cronTime } = this.scheduleOf(label, method, metadata);
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;

@@ -10,6 +10,19 @@ export const INVALID_TTL = (job: string, field: string, value: unknown): string 
   `${job}: ${field} ${JSON.stringify(value)} is not a positive duration. ` +
   `Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m', '1h', '1d'.`;
 
+/** `where` is `Class.method`, `CronLockService.run("name")` or `CronLockModule`. */
+export const DURATION_TOO_LONG = (
+  where: string,
+  field: string,
+  value: unknown,
+  ms: number,
+  max: number,
+): string =>
+  `${where}: ${field} ${describeValue(value)} is ${ms}ms, longer than a Node.js timer holds ` +
+  `(${max}ms, about 24.8 days): its timer would fire at once, again and again. ` +
+  `Fix: use at most ${max}ms (e.g. '24d'); a lock is renewed while its job runs, so its ttl ` +
+  `need not cover the whole run.`;
+
 export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): string =>
   `${job}: minHold (${minHold}ms) is longer than ttl (${ttl}ms), so the lock would expire before it. ` +
   `Fix: lower minHold or raise ttl.`;

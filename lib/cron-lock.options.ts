@@ -10,6 +10,7 @@ import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.aler
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
 import {
+  DURATION_TOO_LONG,
   INVALID_MODULE_OPTION,
   KEY_PREFIX_WITH_STORE,
   REDIS_AND_STORE,
@@ -25,7 +26,7 @@ import { MemoryLockStore } from './stores/memory-lock.store.js';
 import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis-connection.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { tlsSettingsProblem } from './stores/redis/tls.js';
-import { parseDuration } from './utils/duration.js';
+import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
 import { checkKeyPrefix } from './utils/key-prefix.js';
 import { redactLooseUrl } from './utils/redact.js';
 
@@ -108,6 +109,8 @@ export function resolveModuleOptions(
       ),
     );
   }
+  checkTimerRange('defaultTtl', options.defaultTtl, defaultTtl);
+  checkTimerRange('shutdownTimeout', options.shutdownTimeout, shutdownTimeout);
 
   const onStoreError = options.onStoreError ?? 'skip';
   if (onStoreError !== 'skip' && onStoreError !== 'run') {
@@ -251,6 +254,15 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     );
   }
   return logger;
+}
+
+/** A duration option past 2^31-1 ms would make its timer fire at once, again and again. */
+function checkTimerRange(option: string, value: unknown, ms: number): void {
+  if (ms > MAX_DURATION_MS) {
+    throw new CronLockConfigError(
+      DURATION_TOO_LONG('CronLockModule', `option ${option}`, value, ms, MAX_DURATION_MS),
+    );
+  }
 }
 
 /** `undefined`, `null` or a blank string: a setting that is present but carries nothing. */

@@ -16,17 +16,12 @@ import type {
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
-import {
-  INVALID_LOCK_NAME,
-  INVALID_SCHEDULED_AT,
-  INVALID_TTL,
-  MIN_HOLD_OVER_TTL,
-} from './cron-lock.messages.js';
+import { INVALID_LOCK_NAME, INVALID_SCHEDULED_AT } from './cron-lock.messages.js';
+import { resolveLockTimes } from './cron-lock.job-options.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
-import { parseDuration } from './utils/duration.js';
 import { describeStoreError } from './utils/redact.js';
 
 /**
@@ -145,17 +140,7 @@ export class CronLockService
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
     }
-    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
-    if (ttl === undefined || ttl <= 0) {
-      throw new CronLockConfigError(INVALID_TTL(runLabel(name), 'ttl', options.ttl));
-    }
-    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
-    if (minHold === undefined) {
-      throw new CronLockConfigError(INVALID_TTL(runLabel(name), 'minHold', options.minHold));
-    }
-    if (minHold > ttl) {
-      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(runLabel(name), minHold, ttl));
-    }
+    const { ttl, minHold } = resolveLockTimes(runLabel(name), options, this.options.defaultTtl);
     return { name, ttl, minHold, renew: options.renew ?? true };
   }
 
