@@ -3,12 +3,14 @@
 // `Class.method` (or the module option) and says how to fix it; every area also has a valid
 // configuration that boots and runs, so a check that rejected everything would fail here too.
 import { Injectable, Module, type ModuleMetadata, type Type } from '@nestjs/common';
-import { CronExpression, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Cron, CronExpression, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  CronLock,
   CronLockConfigError,
   CronLockModule,
+  type CronLockOptions,
   CronLockService,
   LockedCron,
   type CronLockModuleOptions,
@@ -277,6 +279,93 @@ describe('bootstrap validation', () => {
         expect(await callLocked(job, job.work)).toBe(`ran ${name} fence 1`);
       },
     );
+  });
+
+  describe('job options', () => {
+    it.each<[string, Record<string, unknown>, string]>([
+      ['tll', { tll: '1h' }, 'ttl'],
+      ['timezone', { timezone: 'Asia/Tokyo' }, 'timeZone'],
+      ['minhold', { ttl: '1m', minhold: '10s' }, 'minHold'],
+      ['renw', { renew: false, renw: true }, 'renew'],
+      ['utcoffset', { utcoffset: 60 }, 'utcOffset'],
+    ])(
+      'rejects the misspelt key %s, suggesting the right one',
+      async (key, options, suggestion) => {
+        const error = await bootstrapError(
+          appWith([jobClass('Misspelt', YEARLY, options as LockedCronOptions)]),
+        );
+        expectConfigError(
+          error,
+          'Misspelt.work',
+          `unknown option ${key}`,
+          `did you mean ${suggestion}?`,
+        );
+      },
+    );
+
+    it('rejects an unknown key unlike any option, listing the options', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('Unknown', YEARLY, { retries: 3 } as LockedCronOptions)]),
+      );
+      expectConfigError(error, 'Unknown.work', 'unknown option retries', 'ttl', 'timeZone');
+      expect(error.message).not.toContain('did you mean');
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['renew', { renew: 'false' }],
+      ['disabled', { disabled: 1 }],
+      ['name', { name: 42 }],
+      ['waitForCompletion', { waitForCompletion: 'yes' }],
+      ['unrefTimeout', { unrefTimeout: 0 }],
+      ['initialDelay', { initialDelay: -1 }],
+      ['initialDelay', { initialDelay: '5s' }],
+      ['initialDelay', { initialDelay: 2 ** 31 }],
+      ['threshold', { threshold: Number.NaN }],
+      ['utcOffset', { utcOffset: '60' }],
+    ])(
+      'rejects a wrong type or range for %s, naming the job and the option',
+      async (option, options) => {
+        const error = await bootstrapError(
+          appWith([jobClass('WrongType', YEARLY, options as LockedCronOptions)]),
+        );
+        expectConfigError(error, 'WrongType.work', option);
+      },
+    );
+
+    it.each<[string, number]>([
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+    ])('reports a ttl of %s as such', async (shown, ttl) => {
+      const error = await bootstrapError(appWith([jobClass('NonFinite', YEARLY, { ttl })]));
+      expectConfigError(error, 'NonFinite.work', `ttl ${shown}`);
+    });
+
+    it("boots with every key of @nestjs/schedule's CronOptions", async () => {
+      const Job = jobClass('CronOptionKeys', YEARLY, {
+        ttl: '5s',
+        name: 'cron-option-keys',
+        timeZone: 'UTC',
+        disabled: false,
+        initialDelay: 0,
+        waitForCompletion: true,
+        threshold: 250,
+        unrefTimeout: false,
+      } as LockedCronOptions);
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran cron-option-keys fence 1');
+    });
+
+    it('rejects a misspelt key of @CronLock next to @Cron', async () => {
+      @Injectable()
+      class ByHand {
+        @Cron(YEARLY)
+        @CronLock({ tll: '1m' } as CronLockOptions)
+        async work(): Promise<void> {}
+      }
+      const error = await bootstrapError(appWith([ByHand]));
+      expectConfigError(error, 'ByHand.work', 'unknown option tll', 'did you mean ttl?');
+    });
   });
 
   describe('time zones', () => {

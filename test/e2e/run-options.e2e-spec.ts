@@ -67,4 +67,62 @@ describe('CronLockService.run() options', () => {
       expect(result).toMatchObject({ ran: true, value: 'ran' });
     });
   });
+
+  describe('the options object', () => {
+    it('runs with the defaults when options are undefined', async () => {
+      const result = await locks.run('no-options', undefined as unknown as RunOptions, () => 'ran');
+      expect(result).toMatchObject({ ran: true, value: 'ran' });
+      expect(result.ran && result.ctx.name).toBe('no-options');
+    });
+
+    it.each<[string, unknown]>([
+      ['null', null],
+      ['a string', '5m'],
+      ['an array', []],
+    ])('rejects options that are %s', async (_label, options) => {
+      const error = await rejectionOf(options);
+      expect(error.message).toContain('options must be');
+    });
+
+    it.each<[string, Record<string, unknown>, string]>([
+      ['tll', { tll: '1m' }, 'ttl'],
+      ['minhold', { minhold: '1s' }, 'minHold'],
+      ['scheduledat', { scheduledat: 0 }, 'scheduledAt'],
+    ])(
+      'rejects the misspelt key %s, suggesting the right one',
+      async (key, options, suggestion) => {
+        const error = await rejectionOf(options);
+        expect(error.message).toContain(`unknown option ${key}`);
+        expect(error.message).toContain(`did you mean ${suggestion}?`);
+      },
+    );
+
+    it.each(['name', 'timeZone', 'disabled'])(
+      'rejects %s, which run() does not take',
+      async (key) => {
+        const error = await rejectionOf({ [key]: key === 'disabled' ? true : 'x' });
+        expect(error.message).toContain(`unknown option ${key}`);
+      },
+    );
+
+    it.each<[string, Record<string, unknown>]>([
+      ['renew', { renew: 'false' }],
+      ['renew', { renew: 0 }],
+      ['ttl', { ttl: true }],
+      ['minHold', { minHold: {} }],
+    ])('rejects a wrong type for %s', async (option, options) => {
+      const error = await rejectionOf(options);
+      expect(error.message).toContain(option);
+    });
+
+    it.each<[string, number]>([
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+      ['-Infinity', Number.NEGATIVE_INFINITY],
+    ])('reports a ttl of %s as such, not as null', async (shown, ttl) => {
+      const error = await rejectionOf({ ttl });
+      expect(error.message).toContain(`ttl ${shown}`);
+      expect(error.message).not.toContain('null');
+    });
+  });
 });
