@@ -6,7 +6,7 @@ import { bindJob, type JobBinding } from './cron-lock.bindings.js';
 import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
-import { resolveLockTimes } from './cron-lock.job-options.js';
+import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
 import {
   DUPLICATE_LOCK_NAME,
   EXCLUSIVE_ZONE,
@@ -123,6 +123,7 @@ export class CronLockExplorer implements OnModuleInit {
     const className = instance.constructor.name;
     const label = `${className}.${String(methodKey)}`;
     const options = metadata.options;
+    checkLockOptions(label, options, metadata.cronTime === undefined ? 'CronLock' : 'LockedCron');
 
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw new CronLockConfigError(INVALID_OPTION(label, 'name', 'a string', options.name));

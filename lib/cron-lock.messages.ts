@@ -7,7 +7,7 @@ export const INVALID_CRON = (job: string, cronTime: unknown, reason: string): st
   `Fix: use 5 or 6 fields such as '0 * * * *' or a CronExpression value.`;
 
 export const INVALID_TTL = (job: string, field: string, value: unknown): string =>
-  `${job}: ${field} ${JSON.stringify(value)} is not a positive duration. ` +
+  `${job}: ${field} ${describeValue(value)} is not a positive duration. ` +
   `Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m', '1h', '1d'.`;
 
 /** `where` is `Class.method`, `CronLockService.run("name")` or `CronLockModule`. */
@@ -49,6 +49,22 @@ export const INVALID_OPTION = (
   value: unknown,
 ): string =>
   `${job}: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
+
+/** `suggestion` is the known key a misspelt one most likely meant. */
+export const UNKNOWN_OPTION = (
+  where: string,
+  key: string,
+  suggestion: string | undefined,
+  known: readonly string[],
+): string =>
+  `${where}: unknown option ${describeKey(key)}` +
+  (suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`) +
+  `. Fix: ${suggestion === undefined ? 'remove it' : `rename it to ${suggestion}`}; ` +
+  `the options are ${known.join(', ')}.`;
+
+export const INVALID_OPTIONS_OBJECT = (where: string, value: unknown, optional: boolean): string =>
+  `${where}: options must be an object such as { ttl: '30s' }, got ${describeValue(value)}. ` +
+  `Fix: pass an object${optional ? ', or undefined for the defaults' : ''}.`;
 
 export const MODULE_MISSING = (job: string): string =>
   `${job} is decorated with @LockedCron/@CronLock but CronLockModule is not imported in this app. ` +
@@ -123,6 +139,11 @@ export const ALERT_LOST = (name: string, reason: string, fencingToken: number): 
 
 export const SHUTDOWN_TIMEOUT = (name: string, timeout: number): string =>
   `Job "${name}" was still running ${timeout}ms after shutdown began; its signal is aborted and its lock left to expire.`;
+
+/** An option name as typed, shortened and quoted only when it is not a plain identifier. */
+function describeKey(key: string): string {
+  return /^[A-Za-z_$][\w$]{0,40}$/.test(key) ? key : describeValue(key);
+}
 
 function describeValue(value: unknown): string {
   if (typeof value === 'string') {

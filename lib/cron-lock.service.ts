@@ -17,7 +17,7 @@ import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
 import { INVALID_LOCK_NAME, INVALID_SCHEDULED_AT } from './cron-lock.messages.js';
-import { resolveLockTimes } from './cron-lock.job-options.js';
+import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
@@ -104,23 +104,28 @@ export class CronLockService
    * Runs `fn` under the lock `name`, on this instance only if no other run holds it (and, with
    * `scheduledAt`, only if that occurrence has not run anywhere yet).
    *
+   * @param options `ttl`, `renew`, `minHold`, `scheduledAt`; `undefined` for the defaults. They
+   *   are checked as `@LockedCron`'s are at bootstrap (unknown keys, types, ranges).
    * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` with reason `held`,
    *   `tick-done`, `store-error` or `shutting-down`.
-   * @throws what `fn` throws (after the lock is released); {@link CronLockConfigError} for a
-   *   bad name or ttl.
+   * @throws what `fn` throws (after the lock is released); rejects with
+   *   {@link CronLockConfigError} for a bad name or option, without calling `fn`.
    */
   run<T>(
     name: string,
-    options: RunOptions,
+    options: RunOptions | undefined,
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
     // Not `async` (one promise less per run): a bad argument still rejects, never throws.
     let job: LockJob;
     let scheduledAt: number | undefined;
     try {
-      job = this.validate(name, options);
+      // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
+      const checked: RunOptions =
+        options === undefined ? {} : checkLockOptions(runLabel(name), options, 'run');
+      job = this.validate(name, checked);
       scheduledAt =
-        options.scheduledAt === undefined ? undefined : new Date(options.scheduledAt).getTime();
+        checked.scheduledAt === undefined ? undefined : new Date(checked.scheduledAt).getTime();
       if (scheduledAt !== undefined && Number.isNaN(scheduledAt)) {
         throw new CronLockConfigError(INVALID_SCHEDULED_AT(runLabel(name)));
       }

@@ -70,7 +70,7 @@ describe('CronLockService.run() options', () => {
 
   describe('the options object', () => {
     it('runs with the defaults when options are undefined', async () => {
-      const result = await locks.run('no-options', undefined as unknown as RunOptions, () => 'ran');
+      const result = await locks.run('no-options', undefined, () => 'ran');
       expect(result).toMatchObject({ ran: true, value: 'ran' });
       expect(result.ran && result.ctx.name).toBe('no-options');
     });
