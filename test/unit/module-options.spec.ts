@@ -238,6 +238,16 @@ describe('resolveModuleOptions', () => {
       expect(error.message).toContain('Fix:');
     });
 
+    it.each<[string, string]>([
+      ['keyprefix', 'keyPrefix'],
+      ['defaultTTL', 'defaultTtl'],
+      ['shutdownTimout', 'shutdownTimeout'],
+      ['redsi', 'redis'],
+    ])('suggests the option a misspelt %s meant', (key, suggestion) => {
+      const error = configErrorOf({ store: new MemoryLockStore(), [key]: 'x' });
+      expect(error.message).toContain(`did you mean ${suggestion}?`);
+    });
+
     it('rejects options that are not an object', () => {
       for (const options of ['redis://localhost', 42, [], true]) {
         const error = configErrorOf(options);
