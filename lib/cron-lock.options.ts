@@ -16,6 +16,7 @@ import {
   REDIS_AND_STORE,
   REDIS_EMPTY,
   STORE_MISSING,
+  UNKNOWN_OPTION,
 } from './cron-lock.messages.js';
 import type {
   CronLockModuleOptions,
@@ -27,6 +28,7 @@ import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { tlsSettingsProblem } from './stores/redis/tls.js';
 import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
+import { didYouMean } from './utils/did-you-mean.js';
 import { checkKeyPrefix } from './utils/key-prefix.js';
 import { redactLooseUrl } from './utils/redact.js';
 
@@ -75,8 +77,9 @@ export function resolveModuleOptions(
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
+      const known = [...KNOWN_OPTIONS];
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION(key, `one of ${[...KNOWN_OPTIONS].join(', ')} (unknown option)`, key),
+        UNKNOWN_OPTION('CronLockModule', key, didYouMean(key, known), known),
       );
     }
   }
