@@ -416,6 +416,69 @@ describe('bootstrap validation', () => {
       );
     });
 
+    it('rejects a second app without CronLockModule after a first app bound the same class', async () => {
+      // Declared under its own name: the message names the class that declared the method.
+      @Injectable()
+      class BoundThenOrphaned {
+        @LockedCron(YEARLY)
+        async work(ctx: LockContext): Promise<string> {
+          return `ran ${ctx.name} fence ${ctx.fencingToken}`;
+        }
+      }
+      const Job = BoundThenOrphaned;
+      const first = await boot(appWith([Job]));
+      const error = await bootstrapError({ imports: [ScheduleModule.forRoot()], providers: [Job] });
+      expectConfigError(error, 'BoundThenOrphaned.work', 'CronLockModule is not imported');
+
+      // The first app keeps running its job, and a later app with the module boots.
+      const job = first.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran BoundThenOrphaned.work fence 1');
+      const third = await boot(appWith([Job]));
+      const thirdJob = third.get(Job);
+      expect(await callLocked(thirdJob, thirdJob.work)).toBe('ran BoundThenOrphaned.work fence 1');
+    });
+
+    it('rejects an app without CronLockModule while another app of the class is still open', async () => {
+      @Injectable()
+      class OpenElsewhere {
+        @LockedCron(YEARLY, { name: 'open-elsewhere' })
+        async work(): Promise<void> {}
+      }
+      const Job = OpenElsewhere;
+      await boot(appWith([Job]));
+      await boot(appWith([Job]));
+      const error = await bootstrapError({ imports: [ScheduleModule.forRoot()], providers: [Job] });
+      expectConfigError(error, 'OpenElsewhere.work', 'CronLockModule is not imported');
+    });
+
+    it.each<[string, unknown]>([
+      ['no options', undefined],
+      ['none of useFactory, useClass, useExisting', { imports: [] }],
+      ['useFactory and useClass together', { useFactory: () => ({}), useClass: class {} }],
+      ['a useFactory that is not a function', { useFactory: { redis: 'redis://x' } }],
+      ['a useClass that is not a class', { useClass: 'OptionsFactory' }],
+      ['a misspelt key', { useFactroy: () => ({}) }],
+    ])('throws a CronLockConfigError for forRootAsync with %s', (_label, options) => {
+      let caught: unknown;
+      try {
+        CronLockModule.forRootAsync(options as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CronLockConfigError);
+      expectConfigError(caught as Error, 'CronLockModule.forRootAsync');
+    });
+
+    it('rejects a forRootAsync factory that returns no options object', async () => {
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRootAsync({ useFactory: () => undefined as never }),
+        ],
+      });
+      expectConfigError(error, 'CronLockModule', 'useFactory');
+    });
+
     it('rejects an app that imports CronLockModule but not ScheduleModule', async () => {
       const error = await bootstrapError({
         imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
