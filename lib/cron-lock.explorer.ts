@@ -1,8 +1,8 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
-import { bindJob, type JobBinding } from './cron-lock.bindings.js';
+import { bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
@@ -54,7 +54,7 @@ interface Claim {
  * starts any job in `onApplicationBootstrap`, whatever the module order.
  */
 @Injectable()
-export class CronLockExplorer implements OnModuleInit {
+export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   /**
    * @internal The lock names bound in this app (for `inspect()`), each with the first instance
    * bound under it (for runLockedJob()).
@@ -112,6 +112,14 @@ export class CronLockExplorer implements OnModuleInit {
     if (needsScheduler !== undefined && !this.hasScheduler()) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
+  }
+
+  /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
+  onModuleDestroy(): void {
+    withdrawMounts(
+      this.interceptor,
+      [...this.boundJobs.values()].map((bound) => bound.method),
+    );
   }
 
   private resolve(

@@ -97,6 +97,20 @@ export const KEY_PREFIX_WITH_STORE = (): string =>
   `Fix: give the prefix to the store (new RedisLockStore(redis, { keyPrefix })) and remove ` +
   `keyPrefix here, or pass redis instead of store.`;
 
+export const OPTIONS_NOT_OBJECT = (value: unknown): string =>
+  `CronLockModule: the options must be an object, got ${describeValue(value)}. ` +
+  `Fix: return the options from forRootAsync's useFactory (or createCronLockOptions()), ` +
+  `e.g. { redis: process.env.REDIS_URL }.`;
+
+const ASYNC_FIX =
+  'Fix: pass exactly one of useFactory, useClass or useExisting, e.g. ' +
+  'CronLockModule.forRootAsync({ inject: [ConfigService], useFactory: (config: ConfigService) => ' +
+  "({ redis: config.getOrThrow('REDIS_URL') }) }).";
+
+/** `problem` says what is wrong with the `forRootAsync` argument. */
+export const INVALID_ASYNC_OPTIONS = (problem: string): string =>
+  `CronLockModule.forRootAsync: ${problem}. ${ASYNC_FIX}`;
+
 export const REDIS_AND_STORE = (): string =>
   `CronLockModule: options redis and store are exclusive. Fix: pass only one of them.`;
 

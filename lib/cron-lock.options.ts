@@ -11,14 +11,17 @@ import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
 import {
   DURATION_TOO_LONG,
+  INVALID_ASYNC_OPTIONS,
   INVALID_MODULE_OPTION,
   KEY_PREFIX_WITH_STORE,
+  OPTIONS_NOT_OBJECT,
   REDIS_AND_STORE,
   REDIS_EMPTY,
   STORE_MISSING,
   UNKNOWN_OPTION,
 } from './cron-lock.messages.js';
 import type {
+  CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   StoreErrorPolicy,
 } from './interfaces/cron-lock-module-options.interface.js';
@@ -71,10 +74,11 @@ const KNOWN_OPTIONS = new Set([
 export function resolveModuleOptions(
   raw: CronLockModuleOptions | undefined,
 ): ResolvedCronLockOptions {
-  const options: CronLockModuleOptions = raw ?? {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new CronLockConfigError(INVALID_MODULE_OPTION('options', 'an object', options));
+  // forRoot always passes an object: anything else came from a forRootAsync factory.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CronLockConfigError(OPTIONS_NOT_OBJECT(raw));
   }
+  const options: CronLockModuleOptions = raw;
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
       const known = [...KNOWN_OPTIONS];
@@ -190,6 +194,61 @@ export function resolveModuleOptions(
     ownsStore: true,
     storeKind: 'redis',
   };
+}
+
+const ASYNC_OPTION_KEYS = [
+  'imports',
+  'inject',
+  'useFactory',
+  'useClass',
+  'useExisting',
+  'isGlobal',
+  'extraProviders',
+];
+
+/**
+ * Checks the argument of `CronLockModule.forRootAsync` when the app module is declared: exactly
+ * one way to build the options, of the right kind, and no unknown key (a misspelt `useFactory`
+ * would otherwise leave the module with no options at all).
+ */
+export function checkAsyncOptions(options: CronLockModuleAsyncOptions | undefined): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(`the argument must be an object, got ${typeof options}`),
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!ASYNC_OPTION_KEYS.includes(key)) {
+      throw new CronLockConfigError(
+        UNKNOWN_OPTION(
+          'CronLockModule.forRootAsync',
+          key,
+          didYouMean(key, ASYNC_OPTION_KEYS),
+          ASYNC_OPTION_KEYS,
+        ),
+      );
+    }
+  }
+  const builders = (['useFactory', 'useClass', 'useExisting'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  if (builders.length !== 1) {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(
+        builders.length === 0
+          ? 'none of useFactory, useClass or useExisting is set'
+          : `${builders.join(' and ')} are exclusive`,
+      ),
+    );
+  }
+  const builder = builders[0];
+  if (typeof options[builder] !== 'function') {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(
+        `${builder} must be ${builder === 'useFactory' ? 'a function' : 'a class'}, got ${typeof options[builder]}`,
+      ),
+    );
+  }
 }
 
 function createRedisStore(

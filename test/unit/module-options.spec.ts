@@ -136,7 +136,7 @@ describe('resolveModuleOptions', () => {
     );
 
     it('rejects options with neither redis nor store, naming both', () => {
-      for (const options of [undefined, {}, { logger: false }]) {
+      for (const options of [{}, { logger: false }]) {
         const error = configErrorOf(options);
         expect(error.message).toContain('redis');
         expect(error.message).toContain('store: new MemoryLockStore()');
