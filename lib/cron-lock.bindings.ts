@@ -23,8 +23,14 @@ export interface JobBinding {
  */
 const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
 
-/** Locked methods that some CronLockModule has bound: the rest run in an app without the module. */
-const boundMethods = new WeakSet<object>();
+/**
+ * For each locked method, one entry per binding whose app has not yet had `@nestjs/schedule`
+ * mount the job: the app's interceptor, so the app can withdraw its entries when it closes.
+ * `@nestjs/schedule` mounts a job by reading its `cronTime` once per provider instance; the
+ * method is shared by every app in the process, but the count is not, so an app without the
+ * module finds no entry of its own even after another app bound the same class.
+ */
+const awaitingMount = new WeakMap<object, object[]>();
 
 export function bindJob(
   instance: object,
@@ -38,15 +44,34 @@ export function bindJob(
     bindings.set(instance, methods);
   }
   methods.set(methodKey, binding);
-  boundMethods.add(method);
+  const waiting = awaitingMount.get(method) ?? [];
+  waiting.push(binding.interceptor);
+  awaitingMount.set(method, waiting);
+}
+
+/**
+ * Called as `@nestjs/schedule` mounts `method`'s job: whether a binding made for that mount
+ * exists (and uses it up). `false` means the app mounting the job has no CronLockModule.
+ */
+export function claimMount(method: object): boolean {
+  return awaitingMount.get(method)?.shift() !== undefined;
+}
+
+/** Drops the entries an app left unmounted (no scheduler, failed bootstrap) as it closes. */
+export function withdrawMounts(interceptor: object, methods: Iterable<object>): void {
+  for (const method of methods) {
+    const waiting = awaitingMount.get(method);
+    if (waiting) {
+      awaitingMount.set(
+        method,
+        waiting.filter((entry) => entry !== interceptor),
+      );
+    }
+  }
 }
 
 export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
   return bindings.get(instance)?.get(methodKey);
-}
-
-export function isMethodBound(method: object): boolean {
-  return boundMethods.has(method);
 }
 
 /**

@@ -1,11 +1,12 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
-import { bindJob, type JobBinding } from './cron-lock.bindings.js';
+import { bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
+import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
 import {
   DUPLICATE_LOCK_NAME,
   EXCLUSIVE_ZONE,
@@ -13,13 +14,10 @@ import {
   INVALID_LOCK_NAME,
   INVALID_OPTION,
   INVALID_TIME_ZONE,
-  INVALID_TTL,
-  MIN_HOLD_OVER_TTL,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
-import { parseDuration } from './utils/duration.js';
 import {
   createCronTime,
   CronOccurrences,
@@ -56,7 +54,7 @@ interface Claim {
  * starts any job in `onApplicationBootstrap`, whatever the module order.
  */
 @Injectable()
-export class CronLockExplorer implements OnModuleInit {
+export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   /**
    * @internal The lock names bound in this app (for `inspect()`), each with the first instance
    * bound under it (for runLockedJob()).
@@ -116,6 +114,14 @@ export class CronLockExplorer implements OnModuleInit {
     }
   }
 
+  /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
+  onModuleDestroy(): void {
+    withdrawMounts(
+      this.interceptor,
+      [...this.boundJobs.values()].map((bound) => bound.method),
+    );
+  }
+
   private resolve(
     instance: object,
     methodKey: string | symbol,
@@ -125,6 +131,7 @@ export class CronLockExplorer implements OnModuleInit {
     const className = instance.constructor.name;
     const label = `${className}.${String(methodKey)}`;
     const options = metadata.options;
+    checkLockOptions(label, options, metadata.cronTime === undefined ? 'CronLock' : 'LockedCron');
 
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw new CronLockConfigError(INVALID_OPTION(label, 'name', 'a string', options.name));
@@ -139,17 +146,7 @@ export class CronLockExplorer implements OnModuleInit {
       }
     }
 
-    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
-    if (ttl === undefined || ttl <= 0) {
-      throw new CronLockConfigError(INVALID_TTL(label, 'ttl', options.ttl));
-    }
-    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
-    if (minHold === undefined) {
-      throw new CronLockConfigError(INVALID_TTL(label, 'minHold', options.minHold));
-    }
-    if (minHold > ttl) {
-      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(label, minHold, ttl));
-    }
+    const { ttl, minHold } = resolveLockTimes(label, options, this.options.defaultTtl);
 
     const { schedule, cronTime } = this.scheduleOf(label, method, metadata);
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;

@@ -7,8 +7,21 @@ export const INVALID_CRON = (job: string, cronTime: unknown, reason: string): st
   `Fix: use 5 or 6 fields such as '0 * * * *' or a CronExpression value.`;
 
 export const INVALID_TTL = (job: string, field: string, value: unknown): string =>
-  `${job}: ${field} ${JSON.stringify(value)} is not a positive duration. ` +
+  `${job}: ${field} ${describeValue(value)} is not a positive duration. ` +
   `Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m', '1h', '1d'.`;
+
+/** `where` is `Class.method`, `CronLockService.run("name")` or `CronLockModule`. */
+export const DURATION_TOO_LONG = (
+  where: string,
+  field: string,
+  value: unknown,
+  ms: number,
+  max: number,
+): string =>
+  `${where}: ${field} ${describeValue(value)} is ${ms}ms, longer than a Node.js timer holds ` +
+  `(${max}ms, about 24.8 days): its timer would fire at once, again and again. ` +
+  `Fix: use at most ${max}ms (e.g. '24d'); a lock is renewed while its job runs, so its ttl ` +
+  `need not cover the whole run.`;
 
 export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): string =>
   `${job}: minHold (${minHold}ms) is longer than ttl (${ttl}ms), so the lock would expire before it. ` +
@@ -36,6 +49,22 @@ export const INVALID_OPTION = (
   value: unknown,
 ): string =>
   `${job}: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
+
+/** `suggestion` is the known key a misspelt one most likely meant. */
+export const UNKNOWN_OPTION = (
+  where: string,
+  key: string,
+  suggestion: string | undefined,
+  known: readonly string[],
+): string =>
+  `${where}: unknown option ${describeKey(key)}` +
+  (suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`) +
+  `. Fix: ${suggestion === undefined ? 'remove it' : `rename it to ${suggestion}`}; ` +
+  `the options are ${known.join(', ')}.`;
+
+export const INVALID_OPTIONS_OBJECT = (where: string, value: unknown, optional: boolean): string =>
+  `${where}: options must be an object such as { ttl: '30s' }, got ${describeValue(value)}. ` +
+  `Fix: pass an object${optional ? ', or undefined for the defaults' : ''}.`;
 
 export const MODULE_MISSING = (job: string): string =>
   `${job} is decorated with @LockedCron/@CronLock but CronLockModule is not imported in this app. ` +
@@ -65,8 +94,52 @@ export const SCHEDULED_AT_REFUSED = (
 export const INVALID_MODULE_OPTION = (option: string, expected: string, value: unknown): string =>
   `CronLockModule: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 
+/** Allowed key prefixes, in words (KEY_PREFIX_PATTERN). */
+const KEY_PREFIX_RULE = '1 to 64 characters among A-Z a-z 0-9 . _ : -';
+
+/** `owner` is `CronLockModule`, `RedisLockStore` or the CLI's `--prefix`. */
+export const INVALID_KEY_PREFIX = (owner: string, value: unknown): string =>
+  `${owner}: option keyPrefix must be ${KEY_PREFIX_RULE}, got ${describeValue(value)}. ` +
+  `Fix: use such a prefix (no braces, spaces or glob characters, which would break Redis Cluster ` +
+  `slots, ACL key patterns and the CLI's scan), or leave keyPrefix out for the default cron-lock.`;
+
+export const KEY_PREFIX_WITH_STORE = (): string =>
+  `CronLockModule: option keyPrefix cannot be combined with store: the store names its own keys, ` +
+  `so the prefix would be ignored and apps meant to be apart would share one namespace. ` +
+  `Fix: give the prefix to the store (new RedisLockStore(redis, { keyPrefix })) and remove ` +
+  `keyPrefix here, or pass redis instead of store.`;
+
+export const OPTIONS_NOT_OBJECT = (value: unknown): string =>
+  `CronLockModule: the options must be an object, got ${describeValue(value)}. ` +
+  `Fix: return the options from forRootAsync's useFactory (or createCronLockOptions()), ` +
+  `e.g. { redis: process.env.REDIS_URL }.`;
+
+const ASYNC_FIX =
+  'Fix: pass exactly one of useFactory, useClass or useExisting, e.g. ' +
+  'CronLockModule.forRootAsync({ inject: [ConfigService], useFactory: (config: ConfigService) => ' +
+  "({ redis: config.getOrThrow('REDIS_URL') }) }).";
+
+/** `problem` says what is wrong with the `forRootAsync` argument. */
+export const INVALID_ASYNC_OPTIONS = (problem: string): string =>
+  `CronLockModule.forRootAsync: ${problem}. ${ASYNC_FIX}`;
+
 export const REDIS_AND_STORE = (): string =>
   `CronLockModule: options redis and store are exclusive. Fix: pass only one of them.`;
+
+const MEMORY_STORE_FIX =
+  'or, for one process only (tests, local development), choose the in-memory store explicitly ' +
+  'with store: new MemoryLockStore()';
+
+export const REDIS_EMPTY = (value: unknown): string =>
+  `CronLockModule: option redis is ${describeValue(value)}, as an unset or empty environment ` +
+  `variable gives (e.g. redis: process.env.REDIS_URL without REDIS_URL). Without a shared store ` +
+  `every instance would run every occurrence, so the module refuses to start. ` +
+  `Fix: set REDIS_URL (or pass a redis:// URL, ioredis options or a client), ${MEMORY_STORE_FIX}.`;
+
+export const STORE_MISSING = (): string =>
+  `CronLockModule: no lock store is configured (neither redis nor store). ` +
+  `Fix: pass redis (a redis:// URL such as process.env.REDIS_URL, ioredis options or a client), ` +
+  `${MEMORY_STORE_FIX}.`;
 
 export const LOCK_LOST = (name: string, why: string): string =>
   `Lock of job "${name}" was lost (${why}): another instance may now run it. ` +
@@ -92,6 +165,11 @@ export const ALERT_LOST = (name: string, reason: string, fencingToken: number): 
 
 export const SHUTDOWN_TIMEOUT = (name: string, timeout: number): string =>
   `Job "${name}" was still running ${timeout}ms after shutdown began; its signal is aborted and its lock left to expire.`;
+
+/** An option name as typed, shortened and quoted only when it is not a plain identifier. */
+function describeKey(key: string): string {
+  return /^[A-Za-z_$][\w$]{0,40}$/.test(key) ? key : describeValue(key);
+}
 
 function describeValue(value: unknown): string {
   if (typeof value === 'string') {

@@ -3,7 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
-import { resolveModuleOptions } from './cron-lock.options.js';
+import { checkAsyncOptions, resolveModuleOptions } from './cron-lock.options.js';
 import { CronLockService } from './cron-lock.service.js';
 import type {
   CronLockModuleAsyncOptions,
@@ -41,8 +41,12 @@ export class CronLockModule {
    *   useFactory: (config: ConfigService) => ({ redis: config.getOrThrow('REDIS_URL') }),
    * })
    * ```
+   *
+   * @throws {@link CronLockConfigError} unless exactly one of `useFactory`, `useClass` or
+   *   `useExisting` is given, of the right kind, and no unknown key.
    */
   static forRootAsync(options: CronLockModuleAsyncOptions): DynamicModule {
+    checkAsyncOptions(options);
     const providers: Provider[] = [...(options.extraProviders ?? [])];
     if (options.useFactory) {
       providers.push({
@@ -50,7 +54,8 @@ export class CronLockModule {
         useFactory: options.useFactory as (...args: unknown[]) => CronLockModuleOptions,
         inject: options.inject ?? [],
       });
-    } else if (options.useClass || options.useExisting) {
+    } else {
+      // checkAsyncOptions made sure exactly one of the three is set.
       const factoryClass = (options.useClass ?? options.useExisting)!;
       if (options.useClass) {
         providers.push({ provide: options.useClass, useClass: options.useClass });
@@ -60,11 +65,6 @@ export class CronLockModule {
         useFactory: (factory: CronLockOptionsFactory) => factory.createCronLockOptions(),
         inject: [factoryClass],
       });
-    } else {
-      throw new Error(
-        'CronLockModule.forRootAsync needs one of useFactory, useClass or useExisting. ' +
-          'Fix: add useFactory: () => ({ redis: process.env.REDIS_URL }) or similar.',
-      );
     }
     return this.build(providers, options.imports ?? [], options.isGlobal ?? true);
   }

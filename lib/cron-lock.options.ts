@@ -5,13 +5,23 @@ import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TTL_MS,
-  KEY_PREFIX_PATTERN,
 } from './cron-lock.constants.js';
 import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { defaultLogger } from './cron-lock.logger.js';
-import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
+import {
+  DURATION_TOO_LONG,
+  INVALID_ASYNC_OPTIONS,
+  INVALID_MODULE_OPTION,
+  KEY_PREFIX_WITH_STORE,
+  OPTIONS_NOT_OBJECT,
+  REDIS_AND_STORE,
+  REDIS_EMPTY,
+  STORE_MISSING,
+  UNKNOWN_OPTION,
+} from './cron-lock.messages.js';
 import type {
+  CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   StoreErrorPolicy,
 } from './interfaces/cron-lock-module-options.interface.js';
@@ -20,7 +30,9 @@ import { MemoryLockStore } from './stores/memory-lock.store.js';
 import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis-connection.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { tlsSettingsProblem } from './stores/redis/tls.js';
-import { parseDuration } from './utils/duration.js';
+import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
+import { didYouMean } from './utils/did-you-mean.js';
+import { checkKeyPrefix } from './utils/key-prefix.js';
 import { redactLooseUrl } from './utils/redact.js';
 
 /** The module options after validation, with defaults filled in and the store built. */
@@ -28,7 +40,7 @@ export interface ResolvedCronLockOptions {
   store: LockStore;
   /** Whether the module built the store (and so closes it on shutdown). */
   ownsStore: boolean;
-  /** `'memory'` when the module fell back to the in-memory store for lack of `redis`/`store`. */
+  /** `'memory'` when the user passed a {@link MemoryLockStore} (never chosen by default). */
   storeKind: 'redis' | 'memory' | 'custom';
   keyPrefix: string;
   defaultTtl: number;
@@ -62,24 +74,26 @@ const KNOWN_OPTIONS = new Set([
 export function resolveModuleOptions(
   raw: CronLockModuleOptions | undefined,
 ): ResolvedCronLockOptions {
-  const options: CronLockModuleOptions = raw ?? {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new CronLockConfigError(INVALID_MODULE_OPTION('options', 'an object', options));
+  // forRoot always passes an object: anything else came from a forRootAsync factory.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CronLockConfigError(OPTIONS_NOT_OBJECT(raw));
   }
+  const options: CronLockModuleOptions = raw;
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
+      const known = [...KNOWN_OPTIONS];
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION(key, `one of ${[...KNOWN_OPTIONS].join(', ')} (unknown option)`, key),
+        UNKNOWN_OPTION('CronLockModule', key, didYouMean(key, known), known),
       );
     }
   }
 
-  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  if (typeof keyPrefix !== 'string' || !KEY_PREFIX_PATTERN.test(keyPrefix)) {
-    throw new CronLockConfigError(
-      INVALID_MODULE_OPTION('keyPrefix', '1 to 64 characters among A-Z a-z 0-9 . _ : -', keyPrefix),
-    );
-  }
+  // Present but undefined (`keyPrefix: process.env.LOCK_PREFIX` unset) is an error, not the
+  // default: apps meant to be apart would silently share the default namespace.
+  const keyPrefix =
+    'keyPrefix' in options
+      ? checkKeyPrefix('CronLockModule', options.keyPrefix)
+      : DEFAULT_KEY_PREFIX;
 
   const defaultTtl = parseDuration(options.defaultTtl ?? DEFAULT_TTL_MS);
   if (defaultTtl === undefined || defaultTtl <= 0) {
@@ -102,6 +116,8 @@ export function resolveModuleOptions(
       ),
     );
   }
+  checkTimerRange('defaultTtl', options.defaultTtl, defaultTtl);
+  checkTimerRange('shutdownTimeout', options.shutdownTimeout, shutdownTimeout);
 
   const onStoreError = options.onStoreError ?? 'skip';
   if (onStoreError !== 'skip' && onStoreError !== 'run') {
@@ -123,9 +139,6 @@ export function resolveModuleOptions(
     );
   }
 
-  if (options.redis !== undefined && options.store !== undefined) {
-    throw new CronLockConfigError(REDIS_AND_STORE());
-  }
   const alerts = resolveAlertOptions(options.alerts);
 
   const asyncContext = options.asyncContext ?? false;
@@ -146,7 +159,23 @@ export function resolveModuleOptions(
     asyncContext,
   };
 
-  if (options.store !== undefined) {
+  const hasRedis = 'redis' in options;
+  const hasStore = 'store' in options;
+  if (hasRedis && isEmptySetting(options.redis)) {
+    // `redis: process.env.REDIS_URL` with the variable unset: a per-process lock here would let
+    // every instance run every occurrence, the one failure this module exists to prevent.
+    throw new CronLockConfigError(REDIS_EMPTY(options.redis));
+  }
+  if (hasRedis && hasStore) {
+    throw new CronLockConfigError(REDIS_AND_STORE());
+  }
+  if (!hasRedis && !hasStore) {
+    throw new CronLockConfigError(STORE_MISSING());
+  }
+  if (hasStore && 'keyPrefix' in options) {
+    throw new CronLockConfigError(KEY_PREFIX_WITH_STORE());
+  }
+  if (hasStore) {
     if (!isLockStore(options.store)) {
       throw new CronLockConfigError(
         INVALID_MODULE_OPTION(
@@ -156,17 +185,70 @@ export function resolveModuleOptions(
         ),
       );
     }
-    return { ...base, store: options.store, ownsStore: false, storeKind: 'custom' };
-  }
-  if (options.redis === undefined) {
-    return { ...base, store: new MemoryLockStore(), ownsStore: true, storeKind: 'memory' };
+    const storeKind = options.store instanceof MemoryLockStore ? 'memory' : 'custom';
+    return { ...base, store: options.store, ownsStore: false, storeKind };
   }
   return {
     ...base,
-    store: createRedisStore(options.redis, keyPrefix, logger),
+    store: createRedisStore(options.redis!, keyPrefix, logger),
     ownsStore: true,
     storeKind: 'redis',
   };
+}
+
+const ASYNC_OPTION_KEYS = [
+  'imports',
+  'inject',
+  'useFactory',
+  'useClass',
+  'useExisting',
+  'isGlobal',
+  'extraProviders',
+];
+
+/**
+ * Checks the argument of `CronLockModule.forRootAsync` when the app module is declared: exactly
+ * one way to build the options, of the right kind, and no unknown key (a misspelt `useFactory`
+ * would otherwise leave the module with no options at all).
+ */
+export function checkAsyncOptions(options: CronLockModuleAsyncOptions | undefined): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(`the argument must be an object, got ${typeof options}`),
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!ASYNC_OPTION_KEYS.includes(key)) {
+      throw new CronLockConfigError(
+        UNKNOWN_OPTION(
+          'CronLockModule.forRootAsync',
+          key,
+          didYouMean(key, ASYNC_OPTION_KEYS),
+          ASYNC_OPTION_KEYS,
+        ),
+      );
+    }
+  }
+  const builders = (['useFactory', 'useClass', 'useExisting'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  if (builders.length !== 1) {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(
+        builders.length === 0
+          ? 'none of useFactory, useClass or useExisting is set'
+          : `${builders.join(' and ')} are exclusive`,
+      ),
+    );
+  }
+  const builder = builders[0];
+  if (typeof options[builder] !== 'function') {
+    throw new CronLockConfigError(
+      INVALID_ASYNC_OPTIONS(
+        `${builder} must be ${builder === 'useFactory' ? 'a function' : 'a class'}, got ${typeof options[builder]}`,
+      ),
+    );
+  }
 }
 
 function createRedisStore(
@@ -234,6 +316,20 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
     );
   }
   return logger;
+}
+
+/** A duration option past 2^31-1 ms would make its timer fire at once, again and again. */
+function checkTimerRange(option: string, value: unknown, ms: number): void {
+  if (ms > MAX_DURATION_MS) {
+    throw new CronLockConfigError(
+      DURATION_TOO_LONG('CronLockModule', `option ${option}`, value, ms, MAX_DURATION_MS),
+    );
+  }
+}
+
+/** `undefined`, `null` or a blank string: a setting that is present but carries nothing. */
+function isEmptySetting(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'string' && !value.trim());
 }
 
 function isLockStore(value: unknown): value is LockStore {

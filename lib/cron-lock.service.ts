@@ -16,12 +16,12 @@ import type {
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './cron-lock.logger.js';
 import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
-import { INVALID_LOCK_NAME, INVALID_TTL, MIN_HOLD_OVER_TTL } from './cron-lock.messages.js';
+import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
+import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
-import { parseDuration } from './utils/duration.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
 
@@ -107,22 +107,27 @@ export class CronLockService
    * Runs `fn` under the lock `name`, on this instance only if no other run holds it (and, with
    * `scheduledAt`, only if that occurrence has not run anywhere yet).
    *
+   * @param options `ttl`, `renew`, `minHold`, `scheduledAt`; `undefined` for the defaults. They
+   *   are checked as `@LockedCron`'s are at bootstrap (unknown keys, types, ranges).
    * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` with reason `held`,
    *   `tick-done`, `store-error` or `shutting-down`.
-   * @throws what `fn` throws (after the lock is released); {@link CronLockConfigError} for a
-   *   bad name or ttl.
+   * @throws what `fn` throws (after the lock is released); rejects with
+   *   {@link CronLockConfigError} for a bad name or option, without calling `fn`.
    */
   run<T>(
     name: string,
-    options: RunOptions,
+    options: RunOptions | undefined,
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
     // Not `async` (one promise less per run): a bad argument still rejects, never throws.
     let job: LockJob;
     let scheduledAt: number | undefined;
     try {
-      job = this.validate(name, options);
-      scheduledAt = scheduledAtOf(options.scheduledAt, runLabel(name));
+      // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
+      const checked: RunOptions =
+        options === undefined ? {} : checkLockOptions(runLabel(name), options, 'run');
+      job = this.validate(name, checked);
+      scheduledAt = scheduledAtOf(checked.scheduledAt, runLabel(name));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -139,17 +144,7 @@ export class CronLockService
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
     }
-    const ttl = options.ttl === undefined ? this.options.defaultTtl : parseDuration(options.ttl);
-    if (ttl === undefined || ttl <= 0) {
-      throw new CronLockConfigError(INVALID_TTL(runLabel(name), 'ttl', options.ttl));
-    }
-    const minHold = options.minHold === undefined ? 0 : parseDuration(options.minHold);
-    if (minHold === undefined) {
-      throw new CronLockConfigError(INVALID_TTL(runLabel(name), 'minHold', options.minHold));
-    }
-    if (minHold > ttl) {
-      throw new CronLockConfigError(MIN_HOLD_OVER_TTL(runLabel(name), minHold, ttl));
-    }
+    const { ttl, minHold } = resolveLockTimes(runLabel(name), options, this.options.defaultTtl);
     return { name, ttl, minHold, renew: options.renew ?? true };
   }
 
@@ -199,13 +194,15 @@ export class CronLockService
     return this.options.store.ping();
   }
 
-  /** @internal Says which store is in use, once, so a fallback to memory is never silent. */
+  /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
   async onApplicationBootstrap(): Promise<void> {
     const { storeKind, store } = this.options;
     if (storeKind === 'memory') {
+      // A warning even though it was chosen: the same config deployed to several instances
+      // would run every occurrence on each of them.
       this.logger.warn(
-        'No redis configured: using the in-memory lock store. Locks hold within this process only; ' +
-          'set the redis option to coordinate several instances.',
+        'Using the in-memory lock store (store: MemoryLockStore): locks hold within this process ' +
+          'only; pass the redis option to coordinate several instances.',
       );
       return;
     }

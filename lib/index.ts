@@ -25,4 +25,9 @@ export {
   type RedisConnectionOptions,
 } from './stores/redis/redis-connection.js';
 export { LOCK_USER_COMMANDS, cronLockAclRule } from './stores/redis/acl.js';
-export { parseDuration, type Duration, type DurationUnit } from './utils/duration.js';
+export {
+  MAX_DURATION_MS,
+  parseDuration,
+  type Duration,
+  type DurationUnit,
+} from './utils/duration.js';

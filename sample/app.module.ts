@@ -20,9 +20,12 @@ export class AppModule {
         CronLockModule.forRootAsync({
           inject: [InstanceConfig],
           useFactory: (instance: InstanceConfig) => ({
-            ...instance.lockStore,
+            // The store is always chosen explicitly: a Redis URL, or the shared in-memory store.
+            // A key prefix belongs to Redis (a store passed in names its own keys).
+            ...('redis' in instance.lockStore
+              ? { redis: instance.lockStore.redis, keyPrefix: 'cron-lock-sample' }
+              : { store: instance.lockStore.store }),
             instanceId: instance.instanceId,
-            keyPrefix: 'cron-lock-sample',
             // On app.close(), wait this long for a running job before aborting its signal.
             shutdownTimeout: '5s',
             // ReportsService.saveTotals() calls assertLocked(), which needs the run's scope.

@@ -4,6 +4,7 @@ import {
   KEY_PREFIX_PATTERN,
   LOCK_NAME_PATTERN,
 } from '../cron-lock.constants.js';
+import { secretsOf } from '../stores/redis/redis-connection.js';
 import { redactLooseUrl } from '../utils/redact.js';
 import { CliUsageError } from './cli.errors.js';
 
@@ -18,7 +19,9 @@ Commands:
                   stays, so the occurrence that was running is not run again. Asks first.
 
 Options:
-  --redis <url>      redis:// or rediss:// URL (default: the REDIS_URL environment variable)
+  --redis <url>      redis:// or rediss:// URL (default: the REDIS_URL environment variable).
+                     A password in --redis is visible to other users of the machine in the
+                     process list (ps): prefer REDIS_URL for a URL with a password.
   --prefix <prefix>  The module's keyPrefix (default: ${DEFAULT_KEY_PREFIX})
   --json             status: print JSON instead of a table
   --yes, -y          release: do not ask for confirmation (required without a terminal)
@@ -30,8 +33,15 @@ Exit codes: 0 done, 1 error (e.g. Redis unreachable), 2 wrong usage or confirmat
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'status'; redis: string; prefix: string; json: boolean }
-  | { kind: 'release'; redis: string; prefix: string; job: string; yes: boolean };
+  | { kind: 'status'; redis: string; prefix: string; json: boolean; warnings: string[] }
+  | {
+      kind: 'release';
+      redis: string;
+      prefix: string;
+      job: string;
+      yes: boolean;
+      warnings: string[];
+    };
 
 /**
  * Reads the command line (`argv` without `node` and the script) into a command, or throws a
@@ -47,6 +57,14 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     throw new CliUsageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
+  // The passwords of the URL in use, however given: hidden in every value echoed below, since a
+  // mistyped command line may carry one anywhere (a URL as the command, a password as --prefix).
+  const secrets = [...secretsOf(values.redis ?? ''), ...secretsOf(env.REDIS_URL ?? '')];
+  const shown = (value: string): string => echoValue(value, secrets);
+  const warnings =
+    values.redis !== undefined && secretsOf(values.redis).length > 0
+      ? [PASSWORD_IN_FLAG_WARNING]
+      : [];
   if (values.help) {
     return { kind: 'help' };
   }
@@ -58,20 +76,20 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     throw new CliUsageError('Missing command: status or release.');
   }
   if (command !== 'status' && command !== 'release') {
-    throw new CliUsageError(`Unknown command ${JSON.stringify(command)}: use status or release.`);
+    throw new CliUsageError(`Unknown command ${shown(command)}: use status or release.`);
   }
 
   const prefix = values.prefix ?? DEFAULT_KEY_PREFIX;
   if (!KEY_PREFIX_PATTERN.test(prefix)) {
     throw new CliUsageError(
-      `--prefix ${JSON.stringify(prefix)} is not a key prefix the module accepts ` +
+      `--prefix ${shown(prefix)} is not a key prefix the module accepts ` +
         '(1 to 64 characters among A-Z a-z 0-9 . _ : -).',
     );
   }
 
   if (command === 'status') {
     if (rest.length > 0) {
-      throw new CliUsageError(`status takes no argument (got ${JSON.stringify(rest[0])}).`);
+      throw new CliUsageError(`status takes no argument (got ${shown(rest[0])}).`);
     }
     if (values.yes) {
       throw new CliUsageError('--yes only applies to release.');
@@ -81,6 +99,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
       redis: redisUrl(values.redis, env),
       prefix,
       json: values.json ?? false,
+      warnings,
     };
   }
 
@@ -94,7 +113,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const job = rest[0];
   if (!LOCK_NAME_PATTERN.test(job)) {
     throw new CliUsageError(
-      `${JSON.stringify(job)} is not a lock name (1 to 128 characters among A-Z a-z 0-9 . _ : -).`,
+      `${shown(job)} is not a lock name (1 to 128 characters among A-Z a-z 0-9 . _ : -).`,
     );
   }
   if (values.json) {
@@ -106,7 +125,32 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     prefix,
     job,
     yes: values.yes ?? false,
+    warnings,
   };
+}
+
+const PASSWORD_IN_FLAG_WARNING =
+  'warning: --redis carries a password, which other users of this machine can read in the ' +
+  'process list (ps). Prefer the REDIS_URL environment variable.';
+
+/** Longest part of a command-line value echoed in a message. */
+const ECHO_MAX = 40;
+
+/**
+ * A value from the command line, safe to print in a usage error: no URL user info, no password
+ * of the URL in use, no control characters (which could rewrite the terminal), at most 40
+ * characters, quoted.
+ */
+export function echoValue(value: string, secrets: readonly string[] = []): string {
+  let safe = redactLooseUrl(value);
+  for (const secret of secrets) {
+    if (secret.length > 0) {
+      safe = safe.split(secret).join('***');
+    }
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  safe = safe.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return JSON.stringify(safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}…` : safe);
 }
 
 function parse(argv: readonly string[]) {

@@ -35,10 +35,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         print(packageVersion());
         return EXIT_OK;
       case 'status':
+        command.warnings.forEach(fail);
         connection = await openConnection(command.redis, command.prefix);
         await statusCommand(connection, command, print);
         return EXIT_OK;
       case 'release': {
+        command.warnings.forEach(fail);
         connection = await openConnection(command.redis, command.prefix);
         const outcome = await releaseCommand(connection, command, { ...io, print });
         // Declined at the prompt: nothing was done, which a script must be able to tell.

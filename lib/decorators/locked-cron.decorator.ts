@@ -1,5 +1,5 @@
 import { Cron } from '@nestjs/schedule';
-import { isMethodBound } from '../cron-lock.bindings.js';
+import { claimMount } from '../cron-lock.bindings.js';
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
@@ -94,7 +94,7 @@ export function LockedCron(
       enumerable: true,
       configurable: true,
       get: () => {
-        if (!isMethodBound(method)) {
+        if (!claimMount(method)) {
           throw new CronLockConfigError(MODULE_MISSING(label));
         }
         return cronTime;

@@ -22,15 +22,21 @@ export interface CronLockModuleOptions {
   /**
    * The Redis to lock in: a URL (`redis://`, `rediss://`), ioredis options (optionally with a
    * `url`, e.g. `{ url: 'rediss://…', tls: { ca } }`), or an existing `Redis`/`Cluster` client
-   * (reused and never closed by the module). Exclusive with `store`.
-   * With neither, the module uses a {@link MemoryLockStore} (one process only) and says so.
+   * (reused and never closed by the module). Exclusive with `store`; one of the two is required.
+   * Present but empty (`undefined`, `null`, `''`, as `process.env.REDIS_URL` gives when unset)
+   * fails at bootstrap: the module never falls back to a per-process lock by itself.
    */
   redis?: string | RedisConnectionOptions | Redis | Cluster;
-  /** A custom {@link LockStore}, e.g. a {@link MemoryLockStore} in tests. Exclusive with `redis`. */
+  /**
+   * A custom {@link LockStore}, e.g. `new MemoryLockStore()` for tests and local development
+   * (locks hold within one process only). Exclusive with `redis`; one of the two is required.
+   */
   store?: LockStore;
   /**
    * Namespace of every key (`<keyPrefix>:{<job>}:…`), so several apps or environments can share
    * one Redis without contending. Default `cron-lock`. Allowed: `[A-Za-z0-9._:-]{1,64}`.
+   * Only with `redis`: a `store` names its own keys, so with `store` it fails at bootstrap (give
+   * it to the store instead: `new RedisLockStore(redis, { keyPrefix })`).
    */
   keyPrefix?: string;
   /** Lock ttl of jobs that set none. Default `30s`. */

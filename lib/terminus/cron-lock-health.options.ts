@@ -1,5 +1,6 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { parseDuration, type Duration } from '../utils/duration.js';
+import { DURATION_TOO_LONG } from '../cron-lock.messages.js';
+import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**
  * Options of {@link CronLockHealthIndicator.isHealthy}.
@@ -69,6 +70,10 @@ function positiveDuration(option: string, value: Duration | undefined, fallback:
       `${where}: ${option} ${JSON.stringify(value)} is not a positive duration. ` +
         "Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m'.",
     );
+  }
+  if (ms > MAX_DURATION_MS) {
+    // The timeout goes to a timer, which Node would fire at once past 2^31-1 ms.
+    throw new CronLockConfigError(DURATION_TOO_LONG(where, option, value, ms, MAX_DURATION_MS));
   }
   return ms;
 }

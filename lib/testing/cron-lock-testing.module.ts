@@ -5,13 +5,14 @@ import type { CronLockModuleOptions } from '../interfaces/cron-lock-module-optio
 import { MemoryLockStore } from '../stores/memory-lock.store.js';
 
 /**
- * Options of {@link CronLockTestingModule.forRoot}: those of `CronLockModule`, without `redis`.
+ * Options of {@link CronLockTestingModule.forRoot}: those of `CronLockModule`, without `redis`
+ * (and `keyPrefix`, which only a Redis store uses).
  *
  * @publicApi
  */
 export interface CronLockTestingOptions extends Omit<
   CronLockModuleOptions,
-  'redis' | 'store' | 'logger'
+  'redis' | 'store' | 'logger' | 'keyPrefix'
 > {
   /**
    * The store to lock in. Default: a new `MemoryLockStore` per module. Pass one store to

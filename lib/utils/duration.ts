@@ -17,12 +17,21 @@ const UNIT_MS: Record<DurationUnit, number> = {
   d: 86_400_000,
 };
 
+/**
+ * The longest delay Node.js timers hold: 2^31-1 ms, about 24.8 days. A longer one fires after
+ * 1 ms (with a `TimeoutOverflowWarning`), so every duration option is bounded by it.
+ *
+ * @publicApi
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
 
 /**
  * Parses a {@link Duration} into whole milliseconds.
  * Returns `undefined` when the value is not a duration at all (wrong type, unknown unit,
- * negative, NaN, infinite), so callers can build an error that names the job.
+ * negative, NaN, infinite), so callers can build an error that names the job. Values above
+ * {@link MAX_DURATION_MS} are returned as they are: the options that take a duration reject them.
  */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') {

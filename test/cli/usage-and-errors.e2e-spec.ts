@@ -60,6 +60,40 @@ describe('nestjs-cron-lock usage', () => {
     expect(run.stderr).not.toContain('hunter2');
   });
 
+  it('says in --help that a password in --redis is visible in the process list', async () => {
+    const run = await runCli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/--redis[\s\S]*process list/);
+    expect(run.stdout).toContain('prefer REDIS_URL');
+  });
+
+  it.each<[string, string[], string]>([
+    [
+      'an extra argument of status',
+      ['status', `redis://admin:${PASSWORD}@cache:6379`],
+      'status takes no argument',
+    ],
+    ['an unknown command', [`redis://admin:${PASSWORD}@cache:6379`, 'status'], 'Unknown command'],
+    ['a release job name', ['release', `redis://admin:${PASSWORD}@cache`], 'is not a lock name'],
+    ['a --prefix', ['status', '--prefix', `redis://:${PASSWORD}@cache`], 'is not a key prefix'],
+    ['a URL-less user info', ['release', `admin:${PASSWORD}@cache`], 'is not a lock name'],
+  ])('never echoes the password in %s', async (_label, args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
+  it.each<[string, string[]]>([
+    ['a --prefix', ['status', '--prefix', `${PASSWORD}!`]],
+    ['a release job name', ['release', `${PASSWORD}{x}`]],
+    ['an unknown command', [PASSWORD]],
+  ])('never echoes the password of REDIS_URL in %s', async (_label, args) => {
+    const run = await runCli(args, { env: { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:1` } });
+    expect(run.code).toBe(2);
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
   it('prints the package version', async () => {
     const run = await runCli(['--version']);
     expect(run.code).toBe(0);
@@ -103,6 +137,22 @@ describe('nestjs-cron-lock when Redis cannot be used', () => {
     expect(run.stderr).toContain(`Cannot reach Redis at redis://***@127.0.0.1:${port}`);
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
     expect(run.stdout + run.stderr).not.toContain(encoded);
+  });
+
+  it('warns that a password in --redis is visible in the process list', async () => {
+    const port = await closedPort();
+    const url = `redis://admin:${PASSWORD}@127.0.0.1:${port}`;
+    const flag = await runCli(['status', '--redis', url]);
+    expect(flag.stderr).toMatch(/warning: --redis carries a password.*process list.*REDIS_URL/);
+    expect(flag.stdout + flag.stderr).not.toContain(PASSWORD);
+
+    const env = await runCli(['status'], { env: { REDIS_URL: url } });
+    expect(env.code).toBe(1);
+    expect(env.stderr).not.toContain('warning');
+
+    const noPassword = await runCli(['status', '--redis', `redis://127.0.0.1:${port}`]);
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.stderr).not.toContain('warning');
   });
 
   it('exits 1 without the password when Redis refuses it', async () => {

@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CronLockConfigError, CronLockService, LockedCron, RedisLockStore } from 'nestjs-cron-lock';
+import {
+  CronLockConfigError,
+  CronLockService,
+  LockedCron,
+  MemoryLockStore,
+  RedisLockStore,
+} from 'nestjs-cron-lock';
 import { keySlot } from '../support/key-slot.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { bootApp } from './support/app.js';
@@ -38,7 +44,7 @@ async function bootWithLockName(name: string): Promise<unknown> {
     @LockedCron('0 * * * *', { ttl: '5s', name })
     nightly(): void {}
   }
-  return bootApp({ logger: false }, { providers: [ReportJobs] }).then(
+  return bootApp({ store: new MemoryLockStore(), logger: false }, { providers: [ReportJobs] }).then(
     (app) => {
       apps.push(app);
       return null;

@@ -108,7 +108,13 @@ describe('alerting (real redis-server)', () => {
     const module = await Test.createTestingModule({
       imports: [
         ScheduleModule.forRoot(),
-        CronLockModule.forRoot({ keyPrefix, instanceId, logger, ...options }),
+        // A store passed in names its own keys: the prefix goes with redis only.
+        CronLockModule.forRoot({
+          ...('store' in options ? {} : { keyPrefix }),
+          instanceId,
+          logger,
+          ...options,
+        }),
       ],
       providers: withJob ? [NightlyExport] : [],
     })
@@ -352,7 +358,11 @@ describe('alerting (real redis-server)', () => {
       [true, 'option alerts must be { missedPeriods?, storeFailures? } or false, got true'],
     ])('rejects alerts: %j', async (alerts, message) => {
       await expect(
-        boot('bad', { alerts: alerts as CronLockModuleOptions['alerts'] }, false),
+        boot(
+          'bad',
+          { redis: testRedisUrl(), alerts: alerts as CronLockModuleOptions['alerts'] },
+          false,
+        ),
       ).rejects.toThrow(message);
     });
 
@@ -363,7 +373,7 @@ describe('alerting (real redis-server)', () => {
         {},
         { missedPeriods: 5, storeFailures: 1 },
       ] as const) {
-        const app = await boot(`ok-${String(alerts)}`, { alerts }, false);
+        const app = await boot(`ok-${String(alerts)}`, { redis: testRedisUrl(), alerts }, false);
         expect(app.locks.instanceId).toMatch(/^ok-/);
       }
     });

@@ -3,19 +3,23 @@
 // `Class.method` (or the module option) and says how to fix it; every area also has a valid
 // configuration that boots and runs, so a check that rejected everything would fail here too.
 import { Injectable, Module, type ModuleMetadata, type Type } from '@nestjs/common';
-import { CronExpression, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Cron, CronExpression, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  CronLock,
   CronLockConfigError,
   CronLockModule,
+  type CronLockOptions,
   CronLockService,
   LockedCron,
   type CronLockModuleOptions,
   type Duration,
   type LockContext,
   type LockedCronOptions,
+  MemoryLockStore,
 } from 'nestjs-cron-lock';
+import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 
 /** Never fires during a test: valid configurations are exercised by calling the method. */
 const YEARLY = '0 0 1 1 *';
@@ -26,11 +30,25 @@ afterEach(async () => {
   await Promise.all(booted.splice(0).map((ref) => ref.close()));
 });
 
+/**
+ * An app with both modules. The lock store is always chosen explicitly: the options' own, else
+ * the test Redis when they set a keyPrefix (which only a Redis store uses), else a memory store.
+ */
 function appWith(providers: Type[], options: CronLockModuleOptions = {}): ModuleMetadata {
   return {
-    imports: [ScheduleModule.forRoot(), CronLockModule.forRoot({ logger: false, ...options })],
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({ logger: false, ...storeFor(options), ...options }),
+    ],
     providers,
   };
+}
+
+function storeFor(options: CronLockModuleOptions): CronLockModuleOptions {
+  if ('redis' in options || 'store' in options) {
+    return {};
+  }
+  return 'keyPrefix' in options ? { redis: testRedisUrl() } : { store: new MemoryLockStore() };
 }
 
 async function boot(metadata: ModuleMetadata): Promise<TestingModule> {
@@ -121,6 +139,28 @@ describe('bootstrap validation', () => {
       },
     );
 
+    it.each<[string, LockedCronOptions | Duration]>([
+      ["ttl '30d'", { ttl: '30d' }],
+      ["ttl '100d' as the second argument", '100d'],
+      ["ttl '1000000000000d'", { ttl: '1000000000000d' }],
+      ['ttl 2 ** 31 ms', { ttl: 2 ** 31 }],
+      ["minHold '25d' (ttl '24d')", { ttl: '24d', minHold: '25d' }],
+    ])(
+      'rejects %s, past what a timer holds, naming the job and the limit',
+      async (_label, options) => {
+        const error = await bootstrapError(appWith([jobClass('TimerOverflow', YEARLY, options)]));
+        expectConfigError(error, 'TimerOverflow.work', '2147483647ms');
+        expect(error.message).toMatch(/ttl|minHold/);
+      },
+    );
+
+    it('boots with the longest ttl a timer holds, 2 ** 31 - 1 ms', async () => {
+      const Job = jobClass('LongestTtl', YEARLY, { ttl: 2 ** 31 - 1, minHold: '24d' });
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran LongestTtl.work fence 1');
+    });
+
     it('rejects a bad ttl given as the second argument of @LockedCron', async () => {
       const error = await bootstrapError(
         appWith([jobClass('BadShortTtl', YEARLY, '5x' as Duration)]),
@@ -178,7 +218,10 @@ describe('bootstrap validation', () => {
       const First = jobClass('LockFirstOwner', YEARLY, { name: 'shared-again' });
       const Second = jobClass('LockSecondOwner', YEARLY, { name: 'shared-again' });
       const error = await bootstrapError({
-        imports: [CronLockModule.forRoot({ logger: false }), ScheduleModule.forRoot()],
+        imports: [
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+          ScheduleModule.forRoot(),
+        ],
         providers: [First, Second],
       });
       expectConfigError(error, 'LockFirstOwner.work', 'LockSecondOwner.work', '"shared-again"');
@@ -238,6 +281,93 @@ describe('bootstrap validation', () => {
     );
   });
 
+  describe('job options', () => {
+    it.each<[string, Record<string, unknown>, string]>([
+      ['tll', { tll: '1h' }, 'ttl'],
+      ['timezone', { timezone: 'Asia/Tokyo' }, 'timeZone'],
+      ['minhold', { ttl: '1m', minhold: '10s' }, 'minHold'],
+      ['renw', { renew: false, renw: true }, 'renew'],
+      ['utcoffset', { utcoffset: 60 }, 'utcOffset'],
+    ])(
+      'rejects the misspelt key %s, suggesting the right one',
+      async (key, options, suggestion) => {
+        const error = await bootstrapError(
+          appWith([jobClass('Misspelt', YEARLY, options as LockedCronOptions)]),
+        );
+        expectConfigError(
+          error,
+          'Misspelt.work',
+          `unknown option ${key}`,
+          `did you mean ${suggestion}?`,
+        );
+      },
+    );
+
+    it('rejects an unknown key unlike any option, listing the options', async () => {
+      const error = await bootstrapError(
+        appWith([jobClass('Unknown', YEARLY, { retries: 3 } as LockedCronOptions)]),
+      );
+      expectConfigError(error, 'Unknown.work', 'unknown option retries', 'ttl', 'timeZone');
+      expect(error.message).not.toContain('did you mean');
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['renew', { renew: 'false' }],
+      ['disabled', { disabled: 1 }],
+      ['name', { name: 42 }],
+      ['waitForCompletion', { waitForCompletion: 'yes' }],
+      ['unrefTimeout', { unrefTimeout: 0 }],
+      ['initialDelay', { initialDelay: -1 }],
+      ['initialDelay', { initialDelay: '5s' }],
+      ['initialDelay', { initialDelay: 2 ** 31 }],
+      ['threshold', { threshold: Number.NaN }],
+      ['utcOffset', { utcOffset: '60' }],
+    ])(
+      'rejects a wrong type or range for %s, naming the job and the option',
+      async (option, options) => {
+        const error = await bootstrapError(
+          appWith([jobClass('WrongType', YEARLY, options as LockedCronOptions)]),
+        );
+        expectConfigError(error, 'WrongType.work', option);
+      },
+    );
+
+    it.each<[string, number]>([
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+    ])('reports a ttl of %s as such', async (shown, ttl) => {
+      const error = await bootstrapError(appWith([jobClass('NonFinite', YEARLY, { ttl })]));
+      expectConfigError(error, 'NonFinite.work', `ttl ${shown}`);
+    });
+
+    it("boots with every key of @nestjs/schedule's CronOptions", async () => {
+      const Job = jobClass('CronOptionKeys', YEARLY, {
+        ttl: '5s',
+        name: 'cron-option-keys',
+        timeZone: 'UTC',
+        disabled: false,
+        initialDelay: 0,
+        waitForCompletion: true,
+        threshold: 250,
+        unrefTimeout: false,
+      } as LockedCronOptions);
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran cron-option-keys fence 1');
+    });
+
+    it('rejects a misspelt key of @CronLock next to @Cron', async () => {
+      @Injectable()
+      class ByHand {
+        @Cron(YEARLY)
+        @CronLock({ tll: '1m' } as CronLockOptions)
+        async work(): Promise<void> {}
+      }
+      const error = await bootstrapError(appWith([ByHand]));
+      expectConfigError(error, 'ByHand.work', 'unknown option tll', 'did you mean ttl?');
+    });
+  });
+
   describe('time zones', () => {
     it('rejects timeZone and utcOffset together', async () => {
       const error = await bootstrapError(
@@ -286,9 +416,72 @@ describe('bootstrap validation', () => {
       );
     });
 
+    it('rejects a second app without CronLockModule after a first app bound the same class', async () => {
+      // Declared under its own name: the message names the class that declared the method.
+      @Injectable()
+      class BoundThenOrphaned {
+        @LockedCron(YEARLY)
+        async work(ctx: LockContext): Promise<string> {
+          return `ran ${ctx.name} fence ${ctx.fencingToken}`;
+        }
+      }
+      const Job = BoundThenOrphaned;
+      const first = await boot(appWith([Job]));
+      const error = await bootstrapError({ imports: [ScheduleModule.forRoot()], providers: [Job] });
+      expectConfigError(error, 'BoundThenOrphaned.work', 'CronLockModule is not imported');
+
+      // The first app keeps running its job, and a later app with the module boots.
+      const job = first.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran BoundThenOrphaned.work fence 1');
+      const third = await boot(appWith([Job]));
+      const thirdJob = third.get(Job);
+      expect(await callLocked(thirdJob, thirdJob.work)).toBe('ran BoundThenOrphaned.work fence 1');
+    });
+
+    it('rejects an app without CronLockModule while another app of the class is still open', async () => {
+      @Injectable()
+      class OpenElsewhere {
+        @LockedCron(YEARLY, { name: 'open-elsewhere' })
+        async work(): Promise<void> {}
+      }
+      const Job = OpenElsewhere;
+      await boot(appWith([Job]));
+      await boot(appWith([Job]));
+      const error = await bootstrapError({ imports: [ScheduleModule.forRoot()], providers: [Job] });
+      expectConfigError(error, 'OpenElsewhere.work', 'CronLockModule is not imported');
+    });
+
+    it.each<[string, unknown]>([
+      ['no options', undefined],
+      ['none of useFactory, useClass, useExisting', { imports: [] }],
+      ['useFactory and useClass together', { useFactory: () => ({}), useClass: class {} }],
+      ['a useFactory that is not a function', { useFactory: { redis: 'redis://x' } }],
+      ['a useClass that is not a class', { useClass: 'OptionsFactory' }],
+      ['a misspelt key', { useFactroy: () => ({}) }],
+    ])('throws a CronLockConfigError for forRootAsync with %s', (_label, options) => {
+      let caught: unknown;
+      try {
+        CronLockModule.forRootAsync(options as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CronLockConfigError);
+      expectConfigError(caught as Error, 'CronLockModule.forRootAsync');
+    });
+
+    it('rejects a forRootAsync factory that returns no options object', async () => {
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRootAsync({ useFactory: () => undefined as never }),
+        ],
+      });
+      expectConfigError(error, 'CronLockModule', 'useFactory');
+    });
+
     it('rejects an app that imports CronLockModule but not ScheduleModule', async () => {
       const error = await bootstrapError({
-        imports: [CronLockModule.forRoot({ logger: false })],
+        imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
         providers: [jobClass('WithoutScheduler', YEARLY)],
       });
       expectConfigError(error, 'WithoutScheduler.work', 'ScheduleModule.forRoot()');
@@ -301,7 +494,7 @@ describe('bootstrap validation', () => {
       const ref = await boot({
         imports: [
           ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ logger: false }),
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
           FeatureModule,
         ],
       });
@@ -310,7 +503,9 @@ describe('bootstrap validation', () => {
     });
 
     it('boots CronLockModule without ScheduleModule when no method is scheduled', async () => {
-      const ref = await boot({ imports: [CronLockModule.forRoot({ logger: false })] });
+      const ref = await boot({
+        imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
+      });
       const result = await ref.get(CronLockService).run('manual-only', {}, () => 'ran');
       expect(result).toMatchObject({ ran: true, value: 'ran' });
     });
@@ -330,11 +525,35 @@ describe('bootstrap validation', () => {
       ['an empty instanceId', { instanceId: '' }, 'instanceId'],
       ['redis not a URL', { redis: 'localhost' }, 'redis'],
       ['a store that is not a LockStore', { store: {} }, 'store'],
+      ['keyPrefix with store', { store: new MemoryLockStore(), keyPrefix: 'app-a' }, 'keyPrefix'],
     ])('rejects %s at bootstrap naming the option', async (_label, options, option) => {
       const error = await bootstrapError(
         appWith([jobClass('OptionsJob', YEARLY)], options as CronLockModuleOptions),
       );
       expectConfigError(error, 'CronLockModule', `option ${option}`);
+    });
+
+    it('rejects forRoot({ redis: process.env.REDIS_URL }) when the variable is unset', async () => {
+      const unset = process.env.CRON_LOCK_TEST_UNSET_VARIABLE;
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ redis: unset, logger: false }),
+        ],
+        providers: [jobClass('UnsetRedisJob', YEARLY)],
+      });
+      expectConfigError(error, 'CronLockModule', 'option redis', 'REDIS_URL');
+    });
+
+    it('rejects forRootAsync whose factory returns neither redis nor store', async () => {
+      const error = await bootstrapError({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRootAsync({ useFactory: () => ({ logger: false }) }),
+        ],
+        providers: [jobClass('NoStoreJob', YEARLY)],
+      });
+      expectConfigError(error, 'CronLockModule', 'redis', 'new MemoryLockStore()');
     });
 
     it('rejects redis and store together', async () => {
@@ -348,7 +567,7 @@ describe('bootstrap validation', () => {
       const Job = jobClass('GoodOptions', YEARLY);
       const ref = await boot(
         appWith([Job], {
-          keyPrefix: 'app.v2:prod_1-a',
+          keyPrefix: `${uniquePrefix('app')}.v2:prod_1-a`,
           onStoreError: 'run',
           defaultTtl: '1m',
           shutdownTimeout: 0,
@@ -356,7 +575,8 @@ describe('bootstrap validation', () => {
         }),
       );
       const job = ref.get(Job);
-      expect(await callLocked(job, job.work)).toBe('ran GoodOptions.work fence 1');
+      // A Redis store (keyPrefix): the first fence is seeded from the server's clock.
+      expect(await callLocked(job, job.work)).toMatch(/^ran GoodOptions\.work fence \d+$/);
       expect(ref.get(CronLockService).instanceId).toBe('web-1');
     });
   });

@@ -80,8 +80,10 @@ function callLocked<T>(
   return (method as unknown as (this: object) => Promise<T | undefined>).call(instance);
 }
 
+/** The module with a memory store, chosen explicitly, unless `options` name redis or a store. */
 function lockModule(options: CronLockModuleOptions = {}) {
-  return CronLockModule.forRoot({ logger: false, shutdownTimeout: '2s', ...options });
+  const store = 'redis' in options || 'store' in options ? {} : { store: new MemoryLockStore() };
+  return CronLockModule.forRoot({ logger: false, shutdownTimeout: '2s', ...store, ...options });
 }
 
 const open: TestingModule[] = [];
@@ -282,7 +284,7 @@ class FakeConfigModule {}
 
 class ClassOptions implements CronLockOptionsFactory {
   createCronLockOptions(): CronLockModuleOptions {
-    return { instanceId: 'from-class', logger: false };
+    return { store: new MemoryLockStore(), instanceId: 'from-class', logger: false };
   }
 }
 
@@ -291,7 +293,7 @@ class ExistingOptions implements CronLockOptionsFactory {
   calls = 0;
   createCronLockOptions(): CronLockModuleOptions {
     this.calls += 1;
-    return { instanceId: 'from-existing', logger: false };
+    return { store: new MemoryLockStore(), instanceId: 'from-existing', logger: false };
   }
 }
 
@@ -395,7 +397,11 @@ describe('Nest integration', () => {
     });
 
     it.each([
-      ['forRoot', () => CronLockModule.forRoot({ logger: false, isGlobal: false })],
+      [
+        'forRoot',
+        () =>
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false, isGlobal: false }),
+      ],
       [
         'forRootAsync',
         () => CronLockModule.forRootAsync({ useClass: ClassOptions, isGlobal: false }),
@@ -419,7 +425,7 @@ describe('Nest integration', () => {
       const ref = await boot({
         imports: [
           ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ logger: false, isGlobal: false }),
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false, isGlobal: false }),
         ],
         providers: [RootService, HeldJob],
       });
@@ -756,7 +762,10 @@ describe('Nest integration', () => {
       const silent = new CapturingLogger();
       const quiet = await boot(
         {
-          imports: [ScheduleModule.forRoot(), CronLockModule.forRoot({ logger: false })],
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+          ],
           providers: [HeldJob],
         },
         silent,
@@ -774,7 +783,13 @@ describe('Nest integration', () => {
       // starting with the in-memory store warning.
       const heard = new CapturingLogger();
       const loud = await boot(
-        { imports: [ScheduleModule.forRoot(), CronLockModule.forRoot()], providers: [HeldJob] },
+        {
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRoot({ store: new MemoryLockStore() }),
+          ],
+          providers: [HeldJob],
+        },
         heard,
       );
       await loud.get(CronLockService).run('loud-job', {}, () => undefined);

@@ -2,7 +2,12 @@ import { Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLockModule, CronLockService, type CronLockModuleOptions } from 'nestjs-cron-lock';
+import {
+  CronLockModule,
+  CronLockService,
+  MemoryLockStore,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
 import {
   CronLockMetrics,
   CronLockPrometheusModule,
@@ -165,7 +170,7 @@ describe('CronLockPrometheusModule', () => {
   });
 
   it('registers in the global register by default and unregisters on app.close()', async () => {
-    const app = await boot({ logger: false });
+    const app = await boot({ store: new MemoryLockStore(), logger: false });
     await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'ok');
 
     const samples = parseMetrics(await register.metrics());
@@ -176,7 +181,7 @@ describe('CronLockPrometheusModule', () => {
     await apps.pop()!.close();
     expect(register.getSingleMetric('cron_lock_runs_total')).toBeUndefined();
     // A later app of the same process (a test suite, a hot reload) registers them again.
-    const again = await boot({ logger: false });
+    const again = await boot({ store: new MemoryLockStore(), logger: false });
     expect(again.get(CronLockMetrics).metrics.runs).toBe(
       register.getSingleMetric('cron_lock_runs_total'),
     );
@@ -184,7 +189,7 @@ describe('CronLockPrometheusModule', () => {
 
   it('uses the prefix option for every metric name', async () => {
     const registry = new Registry();
-    await boot({ logger: false }, { registry, prefix: 'jobs_' });
+    await boot({ store: new MemoryLockStore(), logger: false }, { registry, prefix: 'jobs_' });
     const names = registry
       .getMetricsAsArray()
       .map((metric) => metric.name)
@@ -203,17 +208,17 @@ describe('CronLockPrometheusModule', () => {
 
   it('fails app.init() with the fix when two apps share one registry at once', async () => {
     const registry = new Registry();
-    await boot({ logger: false }, { registry });
-    await expect(boot({ logger: false }, { registry })).rejects.toThrow(
-      /cron_lock_held_locks is already registered.*registry: new Registry\(\)/,
-    );
+    await boot({ store: new MemoryLockStore(), logger: false }, { registry });
+    await expect(
+      boot({ store: new MemoryLockStore(), logger: false }, { registry }),
+    ).rejects.toThrow(/cron_lock_held_locks is already registered.*registry: new Registry\(\)/);
     // The first app's metrics are untouched.
     expect(registry.getMetricsAsArray()).toHaveLength(8);
   });
 
   it('rejects an invalid prefix at bootstrap, naming the option', async () => {
-    await expect(boot({ logger: false }, { prefix: 'cron-lock-' })).rejects.toThrow(
-      /CronLockPrometheusModule\.forRoot: prefix "cron-lock-"/,
-    );
+    await expect(
+      boot({ store: new MemoryLockStore(), logger: false }, { prefix: 'cron-lock-' }),
+    ).rejects.toThrow(/CronLockPrometheusModule\.forRoot: prefix "cron-lock-"/);
   });
 });

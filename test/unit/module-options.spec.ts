@@ -36,39 +36,32 @@ describe('resolveModuleOptions', () => {
   });
 
   describe('defaults', () => {
-    it('fills in every default and falls back to a memory store without redis', async () => {
-      const resolved = resolveModuleOptions(undefined);
-      cleanups.push(() => resolved.store.close());
+    it('fills in every default around an explicitly chosen memory store', () => {
+      const store = new MemoryLockStore();
+      const resolved = resolveModuleOptions({ store });
       expect(resolved.keyPrefix).toBe('cron-lock');
       expect(resolved.defaultTtl).toBe(30_000);
       expect(resolved.onStoreError).toBe('skip');
       expect(resolved.shutdownTimeout).toBe(10_000);
-      expect(resolved.store).toBeInstanceOf(MemoryLockStore);
+      expect(resolved.store).toBe(store);
       expect(resolved.storeKind).toBe('memory');
-      expect(resolved.ownsStore).toBe(true);
+      expect(resolved.ownsStore).toBe(false);
       expect(resolved.logger).toBeInstanceOf(Logger);
       expect(resolved.instanceId).toMatch(/\S/);
     });
 
-    it('gives the same defaults for an empty object', () => {
-      const resolved = resolveModuleOptions({});
-      expect(resolved).toMatchObject({
-        keyPrefix: 'cron-lock',
-        defaultTtl: 30_000,
-        onStoreError: 'skip',
-        shutdownTimeout: 10_000,
-        storeKind: 'memory',
-      });
-    });
-
     it('gives each resolution its own instance id by default', () => {
-      expect(resolveModuleOptions({}).instanceId).not.toBe(resolveModuleOptions({}).instanceId);
+      const store = new MemoryLockStore();
+      expect(resolveModuleOptions({ store }).instanceId).not.toBe(
+        resolveModuleOptions({ store }).instanceId,
+      );
     });
   });
 
   describe('valid options', () => {
     it('parses durations and keeps explicit choices', () => {
       const resolved = resolveModuleOptions({
+        redis: { lazyConnect: true },
         keyPrefix: 'app.prod:locks-1',
         defaultTtl: '5m',
         shutdownTimeout: 0,
@@ -76,6 +69,7 @@ describe('resolveModuleOptions', () => {
         logger: false,
         instanceId: 'web-1',
       });
+      cleanups.push(() => resolved.store.close());
       expect(resolved).toMatchObject({
         keyPrefix: 'app.prod:locks-1',
         defaultTtl: 300_000,
@@ -91,7 +85,7 @@ describe('resolveModuleOptions', () => {
       const resolved = resolveModuleOptions({ store, logger: silentLogger });
       expect(resolved.store).toBe(store);
       expect(resolved.ownsStore).toBe(false);
-      expect(resolved.storeKind).toBe('custom');
+      expect(resolved.storeKind).toBe('memory');
       expect(resolved.logger).toBe(silentLogger);
     });
 
@@ -121,6 +115,38 @@ describe('resolveModuleOptions', () => {
       await resolved.store.close();
       expect(client.status).toBe('wait');
       expect(await client.ping()).toBe('PONG');
+    });
+  });
+
+  describe('the store is always chosen explicitly (never a silent in-memory fallback)', () => {
+    it.each<[string, Record<string, unknown>]>([
+      ['redis: undefined (an unset environment variable)', { redis: undefined }],
+      ['redis: null', { redis: null }],
+      ["redis: ''", { redis: '' }],
+      ["redis: '   '", { redis: '   ' }],
+    ])(
+      'rejects %s, naming redis and the in-memory store as the explicit choice',
+      (_label, options) => {
+        const error = configErrorOf({ logger: false, ...options });
+        expect(error.message).toContain('option redis');
+        expect(error.message).toContain('REDIS_URL');
+        expect(error.message).toContain('new MemoryLockStore()');
+        expect(error.message).toContain('Fix:');
+      },
+    );
+
+    it('rejects options with neither redis nor store, naming both', () => {
+      for (const options of [{}, { logger: false }]) {
+        const error = configErrorOf(options);
+        expect(error.message).toContain('redis');
+        expect(error.message).toContain('store: new MemoryLockStore()');
+        expect(error.message).toContain('Fix:');
+      }
+    });
+
+    it('uses the in-memory store when it is passed explicitly', () => {
+      const store = new MemoryLockStore();
+      expect(resolveModuleOptions({ store, logger: false }).store).toBe(store);
     });
   });
 
@@ -160,11 +186,66 @@ describe('resolveModuleOptions', () => {
       expect(error.message).toContain('Fix:');
     });
 
+    it('rejects keyPrefix together with store, which would silently ignore it', () => {
+      const store = new RedisLockStore(new Redis(testRedisUrl(), { lazyConnect: true }), {
+        logger: false,
+      });
+      cleanups.push(async () => (store.client as Redis).disconnect());
+      for (const keyPrefix of ['app-a', 'cron-lock']) {
+        const error = configErrorOf({ store, keyPrefix, logger: false });
+        expect(error.message).toContain('option keyPrefix');
+        expect(error.message).toContain('store');
+        expect(error.message).toContain('new RedisLockStore(redis, { keyPrefix })');
+        expect(error.message).toContain('Fix:');
+      }
+    });
+
+    it.each([undefined, null])(
+      'rejects keyPrefix: %s (an unset variable) instead of defaulting',
+      (keyPrefix) => {
+        const error = configErrorOf({ redis: { lazyConnect: true }, keyPrefix, logger: false });
+        expect(error.message).toContain('option keyPrefix');
+        expect(error.message).toContain('Fix:');
+      },
+    );
+
+    it.each<[string, Record<string, unknown>]>([
+      ['defaultTtl', { defaultTtl: '30d' }],
+      ['defaultTtl', { defaultTtl: 2 ** 31 }],
+      ['shutdownTimeout', { shutdownTimeout: '25d' }],
+      ['shutdownTimeout', { shutdownTimeout: 1e15 }],
+    ])('rejects %s in %o, past what a timer holds, naming the limit', (option, options) => {
+      const error = configErrorOf({ store: new MemoryLockStore(), logger: false, ...options });
+      expect(error.message).toContain(`option ${option}`);
+      expect(error.message).toContain('2147483647ms');
+      expect(error.message).toContain('Fix:');
+    });
+
+    it('accepts durations up to 2 ** 31 - 1 ms', () => {
+      const resolved = resolveModuleOptions({
+        store: new MemoryLockStore(),
+        logger: false,
+        defaultTtl: 2 ** 31 - 1,
+        shutdownTimeout: '24d',
+      });
+      expect(resolved).toMatchObject({ defaultTtl: 2 ** 31 - 1, shutdownTimeout: 24 * 86_400_000 });
+    });
+
     it('rejects an unknown option, naming it', () => {
       const error = configErrorOf({ ttl: '30s' });
       expect(error.message).toContain('ttl');
       expect(error.message).toContain('unknown option');
       expect(error.message).toContain('Fix:');
+    });
+
+    it.each<[string, string]>([
+      ['keyprefix', 'keyPrefix'],
+      ['defaultTTL', 'defaultTtl'],
+      ['shutdownTimout', 'shutdownTimeout'],
+      ['redsi', 'redis'],
+    ])('suggests the option a misspelt %s meant', (key, suggestion) => {
+      const error = configErrorOf({ store: new MemoryLockStore(), [key]: 'x' });
+      expect(error.message).toContain(`did you mean ${suggestion}?`);
     });
 
     it('rejects options that are not an object', () => {

@@ -29,6 +29,7 @@ import { renewLock } from './renew.js';
 import { flushBatched } from './script-batch.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
+import { checkKeyPrefix } from '../../utils/key-prefix.js';
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
 const KEY_CACHE_SIZE = 10_000;
@@ -39,7 +40,10 @@ const KEY_CACHE_SIZE = 10_000;
  * @publicApi
  */
 export interface RedisLockStoreOptions {
-  /** Namespace of every key: `<keyPrefix>:{<job>}:lock` and `…:state`. Default `cron-lock`. */
+  /**
+   * Namespace of every key: `<keyPrefix>:{<job>}:lock` and `…:state`. Default `cron-lock`.
+   * Allowed: `[A-Za-z0-9._:-]{1,64}`, as for the module's `keyPrefix`.
+   */
   keyPrefix?: string;
   /** Where connection trouble is reported; `false` for nowhere. Default Nest's Logger. */
   logger?: LoggerService | false;
@@ -68,8 +72,15 @@ export class RedisLockStore implements LockStore {
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string]>();
 
+  /**
+   * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
+   *   before any client is created).
+   */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
-    this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.keyPrefix =
+      'keyPrefix' in options
+        ? checkKeyPrefix('RedisLockStore', options.keyPrefix)
+        : DEFAULT_KEY_PREFIX;
     const logger = options.logger === undefined ? defaultLogger() : options.logger;
     this.log = new CronLockLogger(logger || null);
     this.secrets = secretsOf(redis);

@@ -1,0 +1,122 @@
+import { CronLockConfigError } from './cron-lock.errors.js';
+import {
+  DURATION_TOO_LONG,
+  INVALID_OPTION,
+  INVALID_OPTIONS_OBJECT,
+  INVALID_TTL,
+  MIN_HOLD_OVER_TTL,
+  UNKNOWN_OPTION,
+} from './cron-lock.messages.js';
+import { didYouMean } from './utils/did-you-mean.js';
+import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
+
+/** Where lock options come from: each takes its own keys. */
+export type LockOptionsSource = 'LockedCron' | 'CronLock' | 'run';
+
+/** The options of the lock itself (`@CronLock`). */
+const LOCK_KEYS = ['ttl', 'name', 'renew', 'minHold'] as const;
+
+/**
+ * The keys each source takes. `@LockedCron` takes the lock's and every key of
+ * `@nestjs/schedule`'s `CronOptions`, as a drop-in for `@Cron` must; `run()` takes no name (its
+ * first argument) and no schedule.
+ */
+export const KNOWN_OPTION_KEYS: Record<LockOptionsSource, readonly string[]> = {
+  CronLock: LOCK_KEYS,
+  LockedCron: [
+    ...LOCK_KEYS,
+    'timeZone',
+    'utcOffset',
+    'disabled',
+    'initialDelay',
+    'waitForCompletion',
+    'threshold',
+    'unrefTimeout',
+  ],
+  run: ['ttl', 'renew', 'minHold', 'scheduledAt'],
+};
+
+const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout']);
+/** Milliseconds that go to a timer (`initialDelay`) or are compared with timer delays. */
+const MILLISECOND_KEYS = new Set(['initialDelay', 'threshold']);
+
+/**
+ * Checks the shape of a job's or a `run()` call's options, as module options are checked: an
+ * object, no unknown key (with a did-you-mean for a near miss, so `{ timezone }` cannot run a job
+ * in the process's zone), and the right type for every flag and number. Durations (`ttl`,
+ * `minHold`) are read by {@link resolveLockTimes}; the name pattern, time zone and scheduled
+ * time by their callers. Throws {@link CronLockConfigError} naming `where`.
+ */
+export function checkLockOptions(
+  where: string,
+  options: unknown,
+  source: LockOptionsSource,
+): Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(INVALID_OPTIONS_OBJECT(where, options, source === 'run'));
+  }
+  const known = KNOWN_OPTION_KEYS[source];
+  const record = options as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (!known.includes(key)) {
+      throw new CronLockConfigError(UNKNOWN_OPTION(where, key, didYouMean(key, known), known));
+    }
+    if (value === undefined) {
+      continue;
+    }
+    if (BOOLEAN_KEYS.has(key) && typeof value !== 'boolean') {
+      throw new CronLockConfigError(INVALID_OPTION(where, key, 'true or false', value));
+    }
+    if (key === 'name' && typeof value !== 'string') {
+      throw new CronLockConfigError(INVALID_OPTION(where, key, 'a string', value));
+    }
+    if (
+      MILLISECOND_KEYS.has(key) &&
+      !(typeof value === 'number' && value >= 0 && value <= MAX_DURATION_MS)
+    ) {
+      throw new CronLockConfigError(
+        INVALID_OPTION(where, key, `a number of milliseconds from 0 to ${MAX_DURATION_MS}`, value),
+      );
+    }
+  }
+  return record;
+}
+
+/** The lock durations of one job or `run()` call, in ms, checked. */
+export interface ResolvedLockTimes {
+  ttl: number;
+  minHold: number;
+}
+
+/**
+ * Reads `ttl` (default `defaultTtl`) and `minHold` (default 0) of a job or `run()` call. Throws
+ * {@link CronLockConfigError} naming `where` (`Class.method` or `CronLockService.run("name")`)
+ * for a value that is not a duration, a ttl that is not positive, a duration past what a timer
+ * holds, or a minHold longer than the ttl.
+ */
+export function resolveLockTimes(
+  where: string,
+  options: { ttl?: unknown; minHold?: unknown },
+  defaultTtl: number,
+): ResolvedLockTimes {
+  const ttl =
+    options.ttl === undefined ? defaultTtl : lockDuration(where, 'ttl', options.ttl, true);
+  const minHold =
+    options.minHold === undefined ? 0 : lockDuration(where, 'minHold', options.minHold, false);
+  if (minHold > ttl) {
+    throw new CronLockConfigError(MIN_HOLD_OVER_TTL(where, minHold, ttl));
+  }
+  return { ttl, minHold };
+}
+
+function lockDuration(where: string, field: string, value: unknown, positive: boolean): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || (positive && ms <= 0)) {
+    throw new CronLockConfigError(INVALID_TTL(where, field, value));
+  }
+  if (ms > MAX_DURATION_MS) {
+    // A ttl past 2^31-1 ms would make the renew and deadline timers fire every millisecond.
+    throw new CronLockConfigError(DURATION_TOO_LONG(where, field, value, ms, MAX_DURATION_MS));
+  }
+  return ms;
+}
