@@ -1,9 +1,14 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { bindJob, type JobBinding } from './cron-lock.bindings.js';
-import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import {
+  CRON_LOCK_METADATA,
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_SCHEDULER_OPTIONAL,
+  LOCK_NAME_PATTERN,
+} from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
 import {
@@ -69,6 +74,9 @@ export class CronLockExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
+    @Optional()
+    @Inject(CRON_LOCK_SCHEDULER_OPTIONAL)
+    private readonly schedulerOptional: boolean = false,
   ) {}
 
   onModuleInit(): void {
@@ -111,7 +119,7 @@ export class CronLockExplorer implements OnModuleInit {
         }
       }
     }
-    if (needsScheduler !== undefined && !this.hasScheduler()) {
+    if (needsScheduler !== undefined && !this.schedulerOptional && !this.hasScheduler()) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
   }
