@@ -13,6 +13,13 @@ export interface JobBinding {
   cronTime?: CronTime;
   /** The occurrences of a cron schedule, remembered from tick to tick (see CronOccurrences). */
   occurrences?: CronOccurrences;
+  /** The one occurrence of a one-shot job (`@LockedCron(date)`), in ms since epoch. */
+  oneShotAt?: number;
+  /**
+   * Whether a call can be told from a scheduler tick (`@LockedCron`, see schedule-metadata.ts):
+   * then a call that is not a tick is a manual run. Otherwise every call counts as a tick.
+   */
+  tellsManualCalls: boolean;
   interceptor: LockInterceptor;
 }
 
@@ -25,6 +32,12 @@ const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
 
 /** Locked methods that some CronLockModule has bound: the rest run in an app without the module. */
 const boundMethods = new WeakSet<object>();
+
+/**
+ * Bindings of the methods of request-scoped providers, by method: their instances are made per
+ * request, after bootstrap, so none is known to bind; a call on any of them is a manual run.
+ */
+const methodBindings = new WeakMap<object, JobBinding>();
 
 export function bindJob(
   instance: object,
@@ -41,8 +54,21 @@ export function bindJob(
   boundMethods.add(method);
 }
 
-export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
-  return bindings.get(instance)?.get(methodKey);
+/** Binds a method for every instance made later (request-scoped providers). */
+export function bindMethod(method: object, binding: JobBinding): void {
+  methodBindings.set(method, binding);
+  boundMethods.add(method);
+}
+
+export function bindingOf(
+  instance: object,
+  methodKey: string | symbol,
+  method?: object,
+): JobBinding | undefined {
+  return (
+    bindings.get(instance)?.get(methodKey) ??
+    (method === undefined ? undefined : methodBindings.get(method))
+  );
 }
 
 export function isMethodBound(method: object): boolean {
@@ -54,6 +80,9 @@ export function isMethodBound(method: object): boolean {
  * schedule. A cron job finds it among those its previous run worked out (CronOccurrences).
  */
 export function occurrenceOfTick(binding: JobBinding, now: number): number | undefined {
+  if (binding.oneShotAt !== undefined) {
+    return binding.oneShotAt;
+  }
   if (binding.occurrences) {
     return binding.occurrences.at(now);
   }

@@ -1,6 +1,7 @@
 /* Every message a user can read, in one place (as @nestjs/schedule's schedule.messages.ts). */
 
-const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
+const NAME_RULE =
+  "1 to 128 characters among A-Z a-z 0-9 . _ : - and spaces (the lock name has '_' for each space)";
 
 export const INVALID_CRON = (job: string, cronTime: unknown, reason: string): string =>
   `${job}: invalid cron expression ${JSON.stringify(cronTime)} (${reason}). ` +
@@ -16,11 +17,23 @@ export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): st
 
 export const INVALID_LOCK_NAME = (job: string, name: unknown): string =>
   `${job}: lock name ${JSON.stringify(name)} is not allowed. ` +
-  `Fix: use ${NAME_RULE} (no braces, spaces or glob characters).`;
+  `Fix: use ${NAME_RULE}; no braces, glob characters, other whitespace or non-ASCII letters.`;
 
+/** Worded as @nestjs/schedule's own DUPLICATE_SCHEDULER, which a @Cron user knows. */
 export const DUPLICATE_LOCK_NAME = (name: string, first: string, second: string): string =>
-  `${second}: lock name "${name}" is already used by ${first}, so the two jobs would block each other. ` +
+  `${second}: Cron Job with the given name (${name}) already exists: lock name "${name}" is ` +
+  `already used by ${first}, so the two jobs would block each other. ` +
   `Fix: give one of them a distinct { name } option.`;
+
+/** Two classes of one name (e.g. a TasksService in two feature modules) with unnamed jobs. */
+export const CLASS_NAME_CLASH = (job: string, className: string): string =>
+  `${job}: two different classes are named ${className}, so both of their jobs would get the ` +
+  `default lock name "${job}" and block each other. ` +
+  `Fix: give one of them a { name } option, e.g. @LockedCron(expression, { name: 'billing.${job.slice(className.length + 1)}' }).`;
+
+export const INVALID_ONE_SHOT = (job: string, cronTime: unknown): string =>
+  `${job}: the one-shot date ${describeValue(cronTime)} is not a valid date. ` +
+  `Fix: pass a valid Date (or a cron expression string).`;
 
 export const EXCLUSIVE_ZONE = (job: string): string =>
   `${job}: timeZone and utcOffset are exclusive. Fix: set only one of them.`;

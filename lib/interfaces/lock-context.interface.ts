@@ -8,7 +8,10 @@ import type { Duration } from '../utils/duration.js';
 export interface LockContext {
   /** The lock name of the job (`ClassName.methodName` unless set). */
   readonly name: string;
-  /** The scheduled occurrence this run is for, derived from the cron expression and this instance's clock. */
+  /**
+   * The scheduled occurrence this run is for, derived from the cron expression and this
+   * instance's clock; for a manual run, the time of the call.
+   */
   readonly scheduledAt: Date;
   /**
    * Greater than every token handed out earlier for this job, across all instances and Redis
@@ -20,6 +23,12 @@ export interface LockContext {
    * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable.
    */
   readonly signal: AbortSignal;
+  /**
+   * What started this run: `'schedule'` for a scheduler tick (or a run for a given occurrence,
+   * such as `runLockedJob()` or `CronLockService.run()` with `scheduledAt`), `'manual'` for a
+   * call without an occurrence, e.g. application code calling a `@LockedCron` method itself.
+   */
+  readonly trigger: 'schedule' | 'manual';
   /** The instance running this job. */
   readonly instanceId: string;
   /**
