@@ -77,7 +77,7 @@ export class LockInterceptor {
   private storeClosed = false;
 
   constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
-    this.log = new CronLockLogger(options.logger);
+    this.log = new CronLockLogger(options.logger, options.logLevels);
     this.events = new CronLockEventBus((event, error) =>
       this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
     );

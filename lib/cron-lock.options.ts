@@ -9,7 +9,7 @@ import {
 } from './cron-lock.constants.js';
 import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import { defaultLogger } from './cron-lock.logger.js';
+import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from './cron-lock.logger.js';
 import { INVALID_MODULE_OPTION, REDIS_AND_STORE } from './cron-lock.messages.js';
 import type {
   CronLockModuleOptions,
@@ -35,6 +35,8 @@ export interface ResolvedCronLockOptions {
   onStoreError: StoreErrorPolicy;
   shutdownTimeout: number;
   logger: LoggerService | null;
+  /** The level of each kind of line (see CronLockLogLevels). */
+  logLevels: Required<CronLockLogLevels>;
   instanceId: string;
   /** Alert thresholds, or `null` when `alerts: false`. */
   alerts: ResolvedAlertOptions | null;
@@ -50,6 +52,7 @@ const KNOWN_OPTIONS = new Set([
   'onStoreError',
   'shutdownTimeout',
   'logger',
+  'logLevels',
   'instanceId',
   'alerts',
   'asyncContext',
@@ -111,6 +114,10 @@ export function resolveModuleOptions(
   }
 
   const logger = resolveLogger(options.logger);
+  const logLevels = resolveLogLevels(options.logLevels);
+  if (Array.isArray(logLevels)) {
+    throw new CronLockConfigError(INVALID_MODULE_OPTION(...logLevels));
+  }
 
   const instanceId = options.instanceId ?? defaultInstanceId();
   if (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > 200) {
@@ -141,6 +148,7 @@ export function resolveModuleOptions(
     onStoreError,
     shutdownTimeout,
     logger,
+    logLevels,
     instanceId,
     alerts,
     asyncContext,

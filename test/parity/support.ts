@@ -5,7 +5,15 @@ import type { DynamicModule, LoggerService, Provider, Type } from '@nestjs/commo
 import { Cron, ScheduleModule, type CronOptions } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { LockedCron, MemoryLockStore, type LockedCronOptions } from 'nestjs-cron-lock';
-import { CronLockTestingModule } from 'nestjs-cron-lock/testing';
+import { CronLockTestingModule, type CronLockTestingOptions } from 'nestjs-cron-lock/testing';
+
+/** How an app of the suite is booted. */
+export interface BootOptions {
+  logger?: LoggerService;
+  store?: MemoryLockStore;
+  /** More options of the testing module (@LockedCron only). */
+  lock?: Omit<CronLockTestingOptions, 'store' | 'logger'>;
+}
 
 /** What a scheduled method may be given: a cron expression or a one-shot date. */
 export type CronTimeInput = string | Date;
@@ -16,7 +24,7 @@ export interface Variant {
   /** The decorator under test, with @Cron's signature. */
   decorate(cronTime: CronTimeInput, options?: CronOptions): MethodDecorator;
   /** The modules an app using it imports. */
-  imports(options?: { logger?: LoggerService; store?: MemoryLockStore }): DynamicModule[];
+  imports(options?: BootOptions): DynamicModule[];
 }
 
 export const CRON: Variant = {
@@ -31,9 +39,10 @@ export const LOCKED_CRON: Variant = {
   locked: true,
   decorate: (cronTime, options) =>
     LockedCron(cronTime as never, options as LockedCronOptions | undefined),
-  imports: ({ logger, store } = {}) => [
+  imports: ({ logger, store, lock } = {}) => [
     ScheduleModule.forRoot(),
     CronLockTestingModule.forRoot({
+      ...lock,
       store: store ?? new MemoryLockStore(),
       ...(logger ? { logger } : {}),
     }),
@@ -52,7 +61,7 @@ const open: TestingModule[] = [];
 export async function bootWith(
   variant: Variant,
   providers: (Type | Provider)[],
-  options: { logger?: LoggerService; store?: MemoryLockStore } = {},
+  options: BootOptions = {},
 ): Promise<TestingModule> {
   const ref = await Test.createTestingModule({
     imports: variant.imports(options),
