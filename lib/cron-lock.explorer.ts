@@ -152,7 +152,7 @@ export class CronLockExplorer implements OnModuleInit {
     // Spaces are legal in a @Cron name: the lock name (a Redis key) has `_` for each of them.
     const name = options.name === undefined ? label : options.name.replace(/ /g, '_');
     if (!LOCK_NAME_PATTERN.test(name)) {
-      throw new CronLockConfigError(INVALID_LOCK_NAME(label, options.name ?? name));
+      throw new CronLockConfigError(INVALID_LOCK_NAME(label, options.name ?? name, true));
     }
     for (const flag of ['renew', 'disabled'] as const) {
       if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {

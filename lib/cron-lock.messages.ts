@@ -1,7 +1,6 @@
 /* Every message a user can read, in one place (as @nestjs/schedule's schedule.messages.ts). */
 
-const NAME_RULE =
-  "1 to 128 characters among A-Z a-z 0-9 . _ : - and spaces (the lock name has '_' for each space)";
+const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
 
 export const INVALID_CRON = (job: string, cronTime: unknown, reason: string): string =>
   `${job}: invalid cron expression ${JSON.stringify(cronTime)} (${reason}). ` +
@@ -15,9 +14,12 @@ export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): st
   `${job}: minHold (${minHold}ms) is longer than ttl (${ttl}ms), so the lock would expire before it. ` +
   `Fix: lower minHold or raise ttl.`;
 
-export const INVALID_LOCK_NAME = (job: string, name: unknown): string =>
+/** `spaces`: the name is a job's `name` option, where a space stands for '_' in the lock name. */
+export const INVALID_LOCK_NAME = (job: string, name: unknown, spaces = false): string =>
   `${job}: lock name ${JSON.stringify(name)} is not allowed. ` +
-  `Fix: use ${NAME_RULE}; no braces, glob characters, other whitespace or non-ASCII letters.`;
+  (spaces
+    ? `Fix: use ${NAME_RULE} or spaces (the lock name has '_' for each space); no braces, glob characters, other whitespace or non-ASCII letters.`
+    : `Fix: use ${NAME_RULE} (no braces, spaces or glob characters).`);
 
 /** Worded as @nestjs/schedule's own DUPLICATE_SCHEDULER, which a @Cron user knows. */
 export const DUPLICATE_LOCK_NAME = (name: string, first: string, second: string): string =>
