@@ -4,7 +4,7 @@
 import type { DynamicModule, LoggerService, Provider, Type } from '@nestjs/common';
 import { Cron, ScheduleModule, type CronOptions } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { LockedCron, MemoryLockStore, type LockedCronOptions } from 'nestjs-cron-lock';
+import { LockedCron, MemoryLockStore } from 'nestjs-cron-lock';
 import { CronLockTestingModule, type CronLockTestingOptions } from 'nestjs-cron-lock/testing';
 
 /** How an app of the suite is booted. */
@@ -37,8 +37,7 @@ export const CRON: Variant = {
 export const LOCKED_CRON: Variant = {
   label: '@LockedCron',
   locked: true,
-  decorate: (cronTime, options) =>
-    LockedCron(cronTime as never, options as LockedCronOptions | undefined),
+  decorate: (cronTime, options) => LockedCron(cronTime, options),
   imports: ({ logger, store, lock } = {}) => [
     ScheduleModule.forRoot(),
     CronLockTestingModule.forRoot({
