@@ -13,6 +13,13 @@ export interface JobBinding {
   cronTime?: CronTime;
   /** The occurrences of a cron schedule, remembered from tick to tick (see CronOccurrences). */
   occurrences?: CronOccurrences;
+  /** The one occurrence of a one-shot job (`@LockedCron(date)`), in ms since epoch. */
+  oneShotAt?: number;
+  /**
+   * Whether a call can be told from a scheduler tick (`@LockedCron`, see schedule-metadata.ts):
+   * then a call that is not a tick is a manual run. Otherwise every call counts as a tick.
+   */
+  tellsManualCalls: boolean;
   interceptor: LockInterceptor;
 }
 
@@ -31,6 +38,12 @@ const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
  * module finds no entry of its own even after another app bound the same class.
  */
 const awaitingMount = new WeakMap<object, object[]>();
+
+/**
+ * Bindings of the methods of request-scoped providers, by method: their instances are made per
+ * request, after bootstrap, so none is known to bind; a call on any of them is a manual run.
+ */
+const methodBindings = new WeakMap<object, JobBinding>();
 
 export function bindJob(
   instance: object,
@@ -70,8 +83,20 @@ export function withdrawMounts(interceptor: object, methods: Iterable<object>): 
   }
 }
 
-export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
-  return bindings.get(instance)?.get(methodKey);
+/** Binds a method for every instance made later (request-scoped providers). */
+export function bindMethod(method: object, binding: JobBinding): void {
+  methodBindings.set(method, binding);
+}
+
+export function bindingOf(
+  instance: object,
+  methodKey: string | symbol,
+  method?: object,
+): JobBinding | undefined {
+  return (
+    bindings.get(instance)?.get(methodKey) ??
+    (method === undefined ? undefined : methodBindings.get(method))
+  );
 }
 
 /**
@@ -79,6 +104,9 @@ export function bindingOf(instance: object, methodKey: string | symbol): JobBind
  * schedule. A cron job finds it among those its previous run worked out (CronOccurrences).
  */
 export function occurrenceOfTick(binding: JobBinding, now: number): number | undefined {
+  if (binding.oneShotAt !== undefined) {
+    return binding.oneShotAt;
+  }
   if (binding.occurrences) {
     return binding.occurrences.at(now);
   }

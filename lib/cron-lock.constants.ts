@@ -2,6 +2,12 @@
 export const CRON_LOCK_OPTIONS = Symbol('CRON_LOCK_OPTIONS');
 /** Injection token of the options as the user gave them (before validation). */
 export const CRON_LOCK_RAW_OPTIONS = Symbol('CRON_LOCK_RAW_OPTIONS');
+/**
+ * Provided (as `true`) by the testing module: jobs there run when the test runs them, so an app
+ * without `ScheduleModule` is not a misconfiguration. A token rather than a stand-in
+ * `SchedulerRegistry`, which `moduleRef.get(SchedulerRegistry)` would find instead of the real one.
+ */
+export const CRON_LOCK_SCHEDULER_OPTIONAL = Symbol('CRON_LOCK_SCHEDULER_OPTIONAL');
 /** Injection token of the active {@link LockStore}. */
 export const CRON_LOCK_STORE = Symbol('CRON_LOCK_STORE');
 

@@ -1,17 +1,30 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
-import { bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
-import { CRON_LOCK_METADATA, CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import { bindJob, bindMethod, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
+import {
+  CRON_LOCK_METADATA,
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_SCHEDULER_OPTIONAL,
+  LOCK_NAME_PATTERN,
+} from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
 import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
 import {
+  CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
   EXCLUSIVE_ZONE,
   INVALID_CRON,
   INVALID_LOCK_NAME,
+  INVALID_ONE_SHOT,
   INVALID_OPTION,
   INVALID_TIME_ZONE,
   SCHEDULE_MODULE_MISSING,
@@ -67,21 +80,28 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
+    @Optional()
+    @Inject(CRON_LOCK_SCHEDULER_OPTIONAL)
+    private readonly schedulerOptional: boolean = false,
   ) {}
 
   onModuleInit(): void {
     const claims = new Map<string, Claim>();
     let needsScheduler: string | undefined;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      const instance = wrapper.instance as Record<string | symbol, unknown> | undefined;
+      const isStatic = wrapper.isDependencyTreeStatic();
+      // Request-scoped providers are not scheduled by @nestjs/schedule either, and their
+      // instances are made per request: their methods are bound for manual calls only.
+      const instance = (
+        isStatic
+          ? wrapper.instance
+          : (wrapper.metatype as { prototype?: unknown } | null)?.prototype
+      ) as Record<string | symbol, unknown> | undefined;
       if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
         continue;
       }
-      if (!wrapper.isDependencyTreeStatic()) {
-        // Request-scoped providers are not scheduled by @nestjs/schedule either.
-        continue;
-      }
-      for (const methodKey of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
+      const prototype = isStatic ? Object.getPrototypeOf(instance) : instance;
+      for (const methodKey of this.scanner.getAllMethodNames(prototype)) {
         const method = instance[methodKey];
         if (typeof method !== 'function') {
           continue;
@@ -93,13 +113,19 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         }
         const binding = this.resolve(instance, methodKey, method, metadata);
         const previous = claims.get(binding.job.name);
-        const owner: object = instance.constructor;
+        const owner = instance.constructor as { name: string };
         if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
           throw new CronLockConfigError(
-            DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label),
+            previous.label === binding.label && metadata.options.name === undefined
+              ? CLASS_NAME_CLASH(binding.label, owner.name)
+              : DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label),
           );
         }
         claims.set(binding.job.name, { owner, methodKey, label: binding.label });
+        if (!isStatic) {
+          bindMethod(method, binding);
+          continue;
+        }
         if (metadata.cronTime !== undefined) {
           needsScheduler ??= binding.label;
         }
@@ -109,7 +135,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         }
       }
     }
-    if (needsScheduler !== undefined && !this.hasScheduler()) {
+    if (needsScheduler !== undefined && !this.schedulerOptional && !this.hasScheduler()) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
   }
@@ -136,9 +162,10 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw new CronLockConfigError(INVALID_OPTION(label, 'name', 'a string', options.name));
     }
-    const name = options.name ?? label;
+    // Spaces are legal in a @Cron name: the lock name (a Redis key) has `_` for each of them.
+    const name = options.name === undefined ? label : options.name.replace(/ /g, '_');
     if (!LOCK_NAME_PATTERN.test(name)) {
-      throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
+      throw new CronLockConfigError(INVALID_LOCK_NAME(label, options.name ?? name, true));
     }
     for (const flag of ['renew', 'disabled'] as const) {
       if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
@@ -148,13 +175,18 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
     const { ttl, minHold } = resolveLockTimes(label, options, this.options.defaultTtl);
 
-    const { schedule, cronTime } = this.scheduleOf(label, method, metadata);
+    const oneShotAt = oneShotOf(label, metadata.cronTime);
+    const { schedule, cronTime } =
+      oneShotAt === undefined ? this.scheduleOf(label, method, metadata) : {};
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;
     return {
       label,
       schedule,
       cronTime,
       occurrences: cronTime ? new CronOccurrences(cronTime) : undefined,
+      ...(oneShotAt === undefined ? {} : { oneShotAt }),
+      // @LockedCron marks its ticks (see schedule-metadata.ts); @CronLock cannot tell.
+      tellsManualCalls: metadata.cronTime !== undefined,
       interceptor: this.interceptor,
       job: {
         name,
@@ -173,7 +205,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     method: object,
     metadata: CronLockMetadata,
   ): { schedule?: OccurrenceSchedule; cronTime?: CronTime } {
-    if (metadata.cronTime !== undefined) {
+    if (typeof metadata.cronTime === 'string') {
       const { timeZone, utcOffset } = metadata.options;
       return this.parseCron(label, metadata.cronTime, timeZone, utcOffset);
     }
@@ -231,6 +263,27 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       return false;
     }
   }
+}
+
+/**
+ * The one occurrence of `@LockedCron(date)` in ms since epoch; `undefined` for an expression.
+ * A `Date` (or a luxon `DateTime`, which `@Cron` also takes) is a one-shot job, run at that time
+ * by whichever instances are up then, once across them.
+ */
+function oneShotOf(label: string, cronTime: unknown): number | undefined {
+  if (cronTime === undefined || typeof cronTime === 'string') {
+    return undefined;
+  }
+  const at =
+    cronTime instanceof Date
+      ? cronTime.getTime()
+      : typeof (cronTime as { toMillis?: unknown }).toMillis === 'function'
+        ? (cronTime as { toMillis(): number }).toMillis()
+        : Number.NaN;
+  if (!Number.isFinite(at)) {
+    throw new CronLockConfigError(INVALID_ONE_SHOT(label, cronTime));
+  }
+  return at;
 }
 
 /** Whether the `cron` package (which @nestjs/schedule runs jobs with) accepts this zone. */

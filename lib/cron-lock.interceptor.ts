@@ -19,6 +19,7 @@ import { describeStoreError } from './utils/redact.js';
 import { parseDuration } from './utils/duration.js';
 import { LazyAbortController } from './utils/lazy-abort.js';
 import { createOwnerToken, tokenTag } from './utils/token.js';
+import { acquireNow } from './stores/synchronous-acquire.js';
 
 /**
  * How long shutdown waits, at most, for the store to answer the commands in flight before it
@@ -97,7 +98,7 @@ export class LockInterceptor {
   private releasesIdle: (() => void) | null = null;
 
   constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
-    this.log = new CronLockLogger(options.logger);
+    this.log = new CronLockLogger(options.logger, options.logLevels);
     this.events = new CronLockEventBus((event, error) =>
       this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
     );
@@ -142,11 +143,17 @@ export class LockInterceptor {
    * Runs `fn` under the job's lock if this instance wins occurrence `scheduledAt` (ms since
    * epoch; omit for a plain mutual exclusion). Resolves with `ran: false` and the reason when
    * it does not run; rejects with what `fn` throws.
+   *
+   * `via` says who calls: a scheduler tick of a decorated method (`'tick'`) or application code
+   * calling one (`'method'`) reach `fn` synchronously when the store can answer at once (the
+   * in-memory store), as `@Cron` calls its method; `'api'` (CronLockService, runLockedJob) always
+   * answers asynchronously.
    */
   execute<T>(
     job: LockJob,
     scheduledAt: number | undefined,
     fn: (ctx: LockContext) => Promise<T> | T,
+    via: 'tick' | 'method' | 'api' = 'api',
   ): Promise<LockedRunResult<T>> {
     // Not `async`, and the losers of an occurrence never enter an async function: when 1,000
     // jobs share a schedule, most attempts end in a skip, and every promise layer they hold
@@ -156,35 +163,34 @@ export class LockInterceptor {
     }
     const token = createOwnerToken();
     const sentAt = performance.now();
-    let request: Promise<AcquireResult>;
+    const acquireRequest = {
+      name: job.name,
+      token,
+      ttl: job.ttl,
+      scheduledAt,
+      markerTtl: job.markerTtl,
+      instanceId: this.instanceId,
+    };
+    let answer: AcquireResult | Promise<AcquireResult>;
     try {
-      request = this.options.store.acquire({
-        name: job.name,
-        token,
-        ttl: job.ttl,
-        scheduledAt,
-        markerTtl: job.markerTtl,
-        instanceId: this.instanceId,
-      });
+      answer =
+        (via === 'api'
+          ? undefined
+          : acquireNow(this.options.store, acquireRequest, via === 'tick')) ??
+        this.options.store.acquire(acquireRequest);
     } catch (error) {
       // A custom store that throws instead of rejecting.
-      request = Promise.reject(error);
+      answer = Promise.reject(error);
     }
+    if (!('then' in answer)) {
+      return Promise.resolve(this.acquired(job, scheduledAt, fn, token, sentAt, answer));
+    }
+    const request = answer;
     this.acquiring.add(request);
     return request.then(
       (acquired) => {
         this.acquiring.delete(request);
-        // Measured before anything else runs (alert listeners included): the store's round trip.
-        const acquireMs = performance.now() - sentAt;
-        this.alerts.answered(job, scheduledAt, acquired);
-        if (!acquired.acquired) {
-          return this.skip(job, scheduledAt, acquired.reason, acquireMs);
-        }
-        if (this.drained) {
-          void this.releaseUnused(job, token, occurrenceDate(scheduledAt), true);
-          return this.skip(job, scheduledAt, 'shutting-down', acquireMs);
-        }
-        return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired.fencingToken, acquireMs);
+        return this.acquired(job, scheduledAt, fn, token, sentAt, acquired);
       },
       (error: unknown) => {
         this.acquiring.delete(request);
@@ -207,6 +213,28 @@ export class LockInterceptor {
         return this.skip(job, scheduledAt, 'store-error');
       },
     );
+  }
+
+  /** The store answered an acquisition: skip, or run under the lock. */
+  private acquired<T>(
+    job: LockJob,
+    scheduledAt: number | undefined,
+    fn: (ctx: LockContext) => Promise<T> | T,
+    token: string,
+    sentAt: number,
+    acquired: AcquireResult,
+  ): LockedRunResult<T> | Promise<LockedRunResult<T>> {
+    // Measured before anything else runs (alert listeners included): the store's round trip.
+    const acquireMs = performance.now() - sentAt;
+    this.alerts.answered(job, scheduledAt, acquired);
+    if (!acquired.acquired) {
+      return this.skip(job, scheduledAt, acquired.reason, acquireMs);
+    }
+    if (this.drained) {
+      void this.releaseUnused(job, token, occurrenceDate(scheduledAt), true);
+      return this.skip(job, scheduledAt, 'shutting-down', acquireMs);
+    }
+    return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired.fencingToken, acquireMs);
   }
 
   /**
@@ -275,6 +303,7 @@ export class LockInterceptor {
         }
         this.events.emit('renewed', { ...base, fencingToken, ttl: next });
       },
+      occurrence === null ? 'manual' : 'schedule',
     );
 
     const startedAt = performance.now();
@@ -406,6 +435,7 @@ export class LockInterceptor {
       this.instanceId,
       controller,
       async () => undefined,
+      occurrence === null ? 'manual' : 'schedule',
     );
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
     const run = this.track(job, controller);

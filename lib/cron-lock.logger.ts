@@ -4,6 +4,111 @@ import type { SkipReason } from './cron-lock.events.js';
 import type { StoreErrorPolicy } from './interfaces/cron-lock-module-options.interface.js';
 import { formatDuration } from './utils/duration.js';
 
+/**
+ * A Nest log level, as {@link CronLockLogLevels} takes it.
+ *
+ * @publicApi
+ */
+export type CronLockLogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+/**
+ * The level of each kind of line the module writes (`logLevels` module option); `false` writes
+ * none of that kind. Every kind also has an event (see `CronLockService.on`), whatever its level.
+ *
+ * @publicApi
+ */
+export interface CronLockLogLevels {
+  /** A run ended well. Default `'debug'` (`@Cron` writes nothing for it). */
+  completed?: CronLockLogLevel | false;
+  /** A run threw (the only line of that error: it is not rethrown to the scheduler). Default `'error'`. */
+  failed?: CronLockLogLevel | false;
+  /** A tick skipped because a run of the job was still in progress. Default `'debug'`. */
+  skippedHeld?: CronLockLogLevel | false;
+  /**
+   * A tick skipped because its occurrence already ran (normally on another instance): with N
+   * instances, N−1 lines per occurrence. Default `false`.
+   */
+  skippedTickDone?: CronLockLogLevel | false;
+  /** A tick skipped because the store failed (the failure has its own line). Default `'debug'`. */
+  skippedStoreError?: CronLockLogLevel | false;
+  /** A tick skipped because the app is closing. Default `'debug'`. */
+  skippedShuttingDown?: CronLockLogLevel | false;
+  /** The lock store failed (acquire, renew, release). Default `'error'`. */
+  storeError?: CronLockLogLevel | false;
+  /** A run started without its lock (`onStoreError: 'run'`). Default `'warn'`. */
+  runningUnlocked?: CronLockLogLevel | false;
+  /** A running job lost its lock. Default `'error'`. */
+  lost?: CronLockLogLevel | false;
+  /** An alert (see the `alerts` option). Default `'error'`. */
+  alert?: CronLockLogLevel | false;
+  /** A job outlived `shutdownTimeout`. Default `'warn'`. */
+  shutdownTimeout?: CronLockLogLevel | false;
+  /** An event listener threw. Default `'error'`. */
+  listenerFailed?: CronLockLogLevel | false;
+}
+
+/** The levels used when the `logLevels` option leaves a kind out. */
+export const DEFAULT_LOG_LEVELS: Readonly<Required<CronLockLogLevels>> = {
+  completed: 'debug',
+  failed: 'error',
+  skippedHeld: 'debug',
+  skippedTickDone: false,
+  skippedStoreError: 'debug',
+  skippedShuttingDown: 'debug',
+  storeError: 'error',
+  runningUnlocked: 'warn',
+  lost: 'error',
+  alert: 'error',
+  shutdownTimeout: 'warn',
+  listenerFailed: 'error',
+};
+
+const LOG_LEVELS: readonly CronLockLogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'log',
+  'debug',
+  'verbose',
+];
+
+const SKIP_KIND: Record<SkipReason, keyof CronLockLogLevels> = {
+  held: 'skippedHeld',
+  'tick-done': 'skippedTickDone',
+  'store-error': 'skippedStoreError',
+  'shutting-down': 'skippedShuttingDown',
+};
+
+/**
+ * Validates the `logLevels` module option; returns the level of every kind, or a problem
+ * (`[option, expected, value]`) for the caller's message.
+ */
+export function resolveLogLevels(
+  raw: unknown,
+): Required<CronLockLogLevels> | [option: string, expected: string, value: unknown] {
+  if (raw === undefined) {
+    return { ...DEFAULT_LOG_LEVELS };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return ['logLevels', 'an object such as { completed: "log" }', raw];
+  }
+  const levels: Required<CronLockLogLevels> = { ...DEFAULT_LOG_LEVELS };
+  for (const [kind, level] of Object.entries(raw)) {
+    if (!(kind in DEFAULT_LOG_LEVELS)) {
+      return [
+        `logLevels.${kind}`,
+        `one of ${Object.keys(DEFAULT_LOG_LEVELS).join(', ')} (unknown kind)`,
+        kind,
+      ];
+    }
+    if (level !== false && !LOG_LEVELS.includes(level as CronLockLogLevel)) {
+      return [`logLevels.${kind}`, `one of ${LOG_LEVELS.join(', ')} or false`, level];
+    }
+    levels[kind as keyof CronLockLogLevels] = level as CronLockLogLevel | false;
+  }
+  return levels;
+}
+
 const SKIP_TEXT: Record<SkipReason, string> = {
   held: 'skipped: another run holds the lock',
   'tick-done': 'skipped: this occurrence already ran',
@@ -20,13 +125,17 @@ export function defaultLogger(): LoggerService {
 }
 
 /**
- * Every line the module writes, with context `CronLock`: one line per run (job, occurrence,
- * duration, fencing token, outcome), skips at debug level, losses and store errors at error
- * level. Callers hand it only redacted text; nothing here prints a client, an option object or
- * an owner token.
+ * Every line the module writes, with context `CronLock`, each kind at its level (see
+ * {@link CronLockLogLevels}): by default a failed run, a lost lock and a store error at error
+ * level, a completed run and most skips at debug, a skip for an occurrence that already ran
+ * not at all. Callers hand it only redacted text; nothing here prints a client, an option
+ * object or an owner token.
  */
 export class CronLockLogger {
-  constructor(private readonly logger: LoggerService | null) {}
+  constructor(
+    private readonly logger: LoggerService | null,
+    private readonly levels: Required<CronLockLogLevels> = DEFAULT_LOG_LEVELS,
+  ) {}
 
   completed(
     name: string,
@@ -35,10 +144,12 @@ export class CronLockLogger {
     fence: number,
     instance: string,
   ): void {
-    this.logger?.log(
-      `${label(name, at)} completed in ${formatDuration(durationMs)} (fence ${fence}, instance ${instance})`,
-      LOG_CONTEXT,
-    );
+    if (this.logger && this.levels.completed) {
+      this.write(
+        this.levels.completed,
+        `${label(name, at)} completed in ${formatDuration(durationMs)} (fence ${fence}, instance ${instance})`,
+      );
+    }
   }
 
   failed(
@@ -50,14 +161,18 @@ export class CronLockLogger {
   ): void {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const stack = error instanceof Error ? error.stack : undefined;
-    this.error(
+    this.write(
+      this.levels.failed,
       `${label(name, at)} failed after ${formatDuration(durationMs)} (fence ${fence ?? 'none'}): ${reason}`,
       stack,
     );
   }
 
   skipped(name: string, at: number | undefined, reason: SkipReason): void {
-    this.logger?.debug?.(`${label(name, at)} ${SKIP_TEXT[reason]}`, LOG_CONTEXT);
+    const level = this.levels[SKIP_KIND[reason]];
+    if (this.logger && level) {
+      this.write(level, `${label(name, at)} ${SKIP_TEXT[reason]}`);
+    }
   }
 
   storeError(
@@ -75,31 +190,34 @@ export class CronLockLogger {
         : operation === 'renew'
           ? 'will retry before the lock expires'
           : 'the lock will expire by itself';
-    this.error(`${label(name, at)} lock store error on ${operation}: ${message}; ${consequence}`);
+    this.write(
+      this.levels.storeError,
+      `${label(name, at)} lock store error on ${operation}: ${message}; ${consequence}`,
+    );
   }
 
   runningUnlocked(name: string, at: Date | null): void {
-    this.logger?.warn(
+    this.write(
+      this.levels.runningUnlocked,
       `${label(name, at)} running WITHOUT a lock: it may run on other instances too`,
-      LOG_CONTEXT,
     );
   }
 
   lost(name: string, at: Date | null, fence: number, message: string): void {
-    this.error(`${label(name, at)} (fence ${fence}): ${message}`);
+    this.write(this.levels.lost, `${label(name, at)} (fence ${fence}): ${message}`);
   }
 
-  /** An alert (see `CronLockAlert`): always at error level, so log-based paging sees it. */
+  /** An alert (see `CronLockAlert`): at error level by default, so log-based paging sees it. */
   alert(message: string): void {
-    this.error(message);
+    this.write(this.levels.alert, message);
   }
 
   shutdownTimeout(message: string): void {
-    this.logger?.warn(message, LOG_CONTEXT);
+    this.write(this.levels.shutdownTimeout, message);
   }
 
   listenerFailed(event: string, message: string): void {
-    this.error(`A listener of the "${event}" event threw: ${message}`);
+    this.write(this.levels.listenerFailed, `A listener of the "${event}" event threw: ${message}`);
   }
 
   info(message: string): void {
@@ -114,13 +232,21 @@ export class CronLockLogger {
     this.logger?.debug?.(message, LOG_CONTEXT);
   }
 
-  private error(message: string, stack?: string): void {
-    // Nest loggers read a trailing string as the context: pass the stack only when there is one.
-    if (stack) {
-      this.logger?.error(message, stack, LOG_CONTEXT);
-    } else {
-      this.logger?.error(message, LOG_CONTEXT);
+  private write(level: CronLockLogLevel | false, message: string, stack?: string): void {
+    const logger = this.logger;
+    if (!logger || !level) {
+      return;
     }
+    if (level === 'error' || (level === 'fatal' && !logger.fatal)) {
+      // Nest loggers read a trailing string as the context: pass the stack only when there is one.
+      if (stack) {
+        logger.error(message, stack, LOG_CONTEXT);
+      } else {
+        logger.error(message, LOG_CONTEXT);
+      }
+      return;
+    }
+    logger[level]?.(message, LOG_CONTEXT);
   }
 }
 

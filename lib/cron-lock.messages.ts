@@ -27,13 +27,28 @@ export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): st
   `${job}: minHold (${minHold}ms) is longer than ttl (${ttl}ms), so the lock would expire before it. ` +
   `Fix: lower minHold or raise ttl.`;
 
-export const INVALID_LOCK_NAME = (job: string, name: unknown): string =>
+/** `spaces`: the name is a job's `name` option, where a space stands for '_' in the lock name. */
+export const INVALID_LOCK_NAME = (job: string, name: unknown, spaces = false): string =>
   `${job}: lock name ${JSON.stringify(name)} is not allowed. ` +
-  `Fix: use ${NAME_RULE} (no braces, spaces or glob characters).`;
+  (spaces
+    ? `Fix: use ${NAME_RULE} or spaces (the lock name has '_' for each space); no braces, glob characters, other whitespace or non-ASCII letters.`
+    : `Fix: use ${NAME_RULE} (no braces, spaces or glob characters).`);
 
+/** Worded as @nestjs/schedule's own DUPLICATE_SCHEDULER, which a @Cron user knows. */
 export const DUPLICATE_LOCK_NAME = (name: string, first: string, second: string): string =>
-  `${second}: lock name "${name}" is already used by ${first}, so the two jobs would block each other. ` +
+  `${second}: Cron Job with the given name (${name}) already exists: lock name "${name}" is ` +
+  `already used by ${first}, so the two jobs would block each other. ` +
   `Fix: give one of them a distinct { name } option.`;
+
+/** Two classes of one name (e.g. a TasksService in two feature modules) with unnamed jobs. */
+export const CLASS_NAME_CLASH = (job: string, className: string): string =>
+  `${job}: two different classes are named ${className}, so both of their jobs would get the ` +
+  `default lock name "${job}" and block each other. ` +
+  `Fix: give one of them a { name } option, e.g. @LockedCron(expression, { name: 'billing.${job.slice(className.length + 1)}' }).`;
+
+export const INVALID_ONE_SHOT = (job: string, cronTime: unknown): string =>
+  `${job}: the one-shot date ${describeValue(cronTime)} is not a valid date. ` +
+  `Fix: pass a valid Date (or a cron expression string).`;
 
 export const EXCLUSIVE_ZONE = (job: string): string =>
   `${job}: timeZone and utcOffset are exclusive. Fix: set only one of them.`;

@@ -8,7 +8,7 @@ import {
 } from './cron-lock.constants.js';
 import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import { defaultLogger } from './cron-lock.logger.js';
+import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from './cron-lock.logger.js';
 import {
   DURATION_TOO_LONG,
   INVALID_ASYNC_OPTIONS,
@@ -47,6 +47,8 @@ export interface ResolvedCronLockOptions {
   onStoreError: StoreErrorPolicy;
   shutdownTimeout: number;
   logger: LoggerService | null;
+  /** The level of each kind of line (see CronLockLogLevels). */
+  logLevels: Required<CronLockLogLevels>;
   instanceId: string;
   /** Alert thresholds, or `null` when `alerts: false`. */
   alerts: ResolvedAlertOptions | null;
@@ -62,6 +64,7 @@ const KNOWN_OPTIONS = new Set([
   'onStoreError',
   'shutdownTimeout',
   'logger',
+  'logLevels',
   'instanceId',
   'alerts',
   'asyncContext',
@@ -127,6 +130,10 @@ export function resolveModuleOptions(
   }
 
   const logger = resolveLogger(options.logger);
+  const logLevels = resolveLogLevels(options.logLevels);
+  if (Array.isArray(logLevels)) {
+    throw new CronLockConfigError(INVALID_MODULE_OPTION(...logLevels));
+  }
 
   const instanceId = options.instanceId ?? defaultInstanceId();
   if (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > 200) {
@@ -154,6 +161,7 @@ export function resolveModuleOptions(
     onStoreError,
     shutdownTimeout,
     logger,
+    logLevels,
     instanceId,
     alerts,
     asyncContext,

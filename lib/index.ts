@@ -15,6 +15,7 @@ export type {
   SkipReason,
 } from './cron-lock.events.js';
 export type { LockedRunResult } from './cron-lock.interceptor.js';
+export type { CronLockLogLevel, CronLockLogLevels } from './cron-lock.logger.js';
 export * from './decorators/index.js';
 export * from './interfaces/index.js';
 export { MemoryLockStore } from './stores/memory-lock.store.js';

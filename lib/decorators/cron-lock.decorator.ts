@@ -9,8 +9,11 @@ import { lockMethod } from './lock-method.js';
 export interface CronLockMetadata {
   /** Options as written; validated at bootstrap so that `app.init()` reports them. */
   options: LockedCronOptions;
-  /** The cron expression of `@LockedCron`; for `@CronLock` it is read from `@Cron`'s metadata. */
-  cronTime?: string;
+  /**
+   * The cron expression (or one-shot date) of `@LockedCron`; for `@CronLock` it is read from
+   * `@Cron`'s metadata.
+   */
+  cronTime?: string | Date;
   /** The class that declared the method, for messages. */
   declaredBy: string;
 }

@@ -1,6 +1,7 @@
 import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
+import { isSchedulerTick } from './schedule-metadata.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -18,12 +19,16 @@ export function originalMethodOf(locked: object): AnyMethod | undefined {
  * is declared — before any module exists — and whichever order `ScheduleModule` and
  * `CronLockModule` initialise in, `@nestjs/schedule` always schedules the locked method.
  *
+ * A scheduler tick runs the occurrence it belongs to, once across the fleet. A call from
+ * application code of a method that can tell (`@LockedCron`) is a manual run: under the lock,
+ * claiming no occurrence, with the caller's arguments after the context.
+ *
  * Metadata already on the original (e.g. from a `@Cron` applied first) is copied over, so
  * `@CronLock` composes with `@Cron`/`@Interval` in either order.
  */
 export function lockMethod(original: AnyMethod, methodKey: string | symbol): AnyMethod {
   const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
-    const binding = this ? bindingOf(this, methodKey) : undefined;
+    const binding = this ? bindingOf(this, methodKey, locked) : undefined;
     if (!binding) {
       const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
         ?.name;
@@ -31,12 +36,31 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
         MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
       );
     }
-    const scheduledAt = occurrenceOfTick(binding, Date.now());
-    try {
-      const result = await binding.interceptor.execute(binding.job, scheduledAt, (ctx) =>
-        original.call(this, ctx, ...args),
+    if (binding.tellsManualCalls && !isSchedulerTick(args)) {
+      const result = await binding.interceptor.execute(
+        binding.job,
+        undefined,
+        (ctx) => original.call(this, ctx, ...args),
+        'method',
       );
       return result.ran ? result.value : undefined;
+    }
+    const scheduledAt = occurrenceOfTick(binding, Date.now());
+    try {
+      const result = await binding.interceptor.execute(
+        binding.job,
+        scheduledAt,
+        (ctx) => original.call(this, ctx, ...(binding.tellsManualCalls ? [] : args)),
+        'tick',
+      );
+      return result.ran ? result.value : undefined;
+    } catch (error) {
+      if (binding.tellsManualCalls) {
+        // The lock logged it (with the job, occurrence and fencing token): rethrown, it would be
+        // logged a second time by @nestjs/schedule, which ignores what a tick returns anyway.
+        return undefined;
+      }
+      throw error;
     } finally {
       // After the run, not before it: off the path from the tick to the job's first line.
       binding.occurrences?.prepare();

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnectionOptions } from '../stores/redis/redis-connection.js';
 import type { Duration } from '../utils/duration.js';
 import type { LockStore } from './lock-store.interface.js';
+import type { CronLockLogLevels } from '../cron-lock.logger.js';
 
 /**
  * What to do when the lock store cannot answer (Redis down, timeout, server error):
@@ -50,6 +51,13 @@ export interface CronLockModuleOptions {
   shutdownTimeout?: Duration;
   /** Where log lines go: a Nest `LoggerService`, or `false` for none. Default Nest's `Logger` (context `CronLock`). */
   logger?: LoggerService | false;
+  /**
+   * The level of each kind of line, e.g. `{ completed: 'log', skippedTickDone: 'debug' }`;
+   * `false` silences a kind. Defaults: errors (failed run, lost lock, store error, alert) at
+   * `error`, a completed run and skips at `debug`, a skip for an occurrence that already ran
+   * (another instance ran it) not logged. See {@link CronLockLogLevels}.
+   */
+  logLevels?: CronLockLogLevels;
   /** This instance's name in logs and `inspect()`. Default `<hostname>:<pid>:<random>`. */
   instanceId?: string;
   /**

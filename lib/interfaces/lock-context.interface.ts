@@ -11,7 +11,7 @@ export interface LockContext {
   /**
    * The scheduled occurrence this run is for, derived from the cron expression and this
    * instance's clock: the first instant of its local wall-clock time, so a time that a
-   * daylight-saving fall-back repeats is one occurrence.
+   * daylight-saving fall-back repeats is one occurrence. For a manual run, the time of the call.
    */
   readonly scheduledAt: Date;
   /**
@@ -24,6 +24,12 @@ export interface LockContext {
    * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable.
    */
   readonly signal: AbortSignal;
+  /**
+   * What started this run: `'schedule'` for a scheduler tick (or a run for a given occurrence,
+   * such as `runLockedJob()` or `CronLockService.run()` with `scheduledAt`), `'manual'` for a
+   * call without an occurrence, e.g. application code calling a `@LockedCron` method itself.
+   */
+  readonly trigger: 'schedule' | 'manual';
   /** The instance running this job. */
   readonly instanceId: string;
   /**

@@ -14,7 +14,9 @@ export interface CronLockOptions {
   ttl?: Duration;
   /**
    * The lock name, shared by every instance running this job. Default `ClassName.methodName`.
-   * Allowed: `[A-Za-z0-9._:-]{1,128}`.
+   * Allowed: `[A-Za-z0-9._:-]{1,128}`, plus spaces, which the lock name turns into `_`
+   * (`'daily report'` locks as `daily_report`; `@LockedCron` registers the job in
+   * `SchedulerRegistry` under the name as written).
    */
   name?: string;
   /** Renew the lock about every ttl/3 while the job runs. Default `true`. */
@@ -36,6 +38,33 @@ export interface LockedCronOptions extends CronLockOptions {
   timeZone?: string;
   /** Offset from UTC in minutes the cron expression is read in. Exclusive with `timeZone`. */
   utcOffset?: number;
-  /** Register the job but do not start it (as `@Cron`'s `disabled`). */
+  /**
+   * Register the job but do not start it (as `@Cron`'s `disabled`); `SchedulerRegistry`'s
+   * `getCronJob(name).start()` starts it, and its ticks then take the lock as usual.
+   */
   disabled?: boolean;
+  /**
+   * Milliseconds after bootstrap before this instance's scheduler starts the job (as `@Cron`'s
+   * `initialDelay`). Per instance: occurrences that pass during the delay are not run here, but
+   * another instance whose delay is over may run them.
+   */
+  initialDelay?: number;
+  /**
+   * Skip this instance's ticks while its previous tick's call is still running (as `@Cron`'s
+   * `waitForCompletion`; a call includes waiting for the lock). The lock already skips an
+   * occurrence that finds the job running on any instance (`held`); this option only adds that
+   * such a tick on this instance never reaches the lock, so it emits no `skipped` event.
+   */
+  waitForCompletion?: boolean;
+  /**
+   * How late (ms) a tick may fire and still run (as `@Cron`'s `threshold`, default 250); a later
+   * one is skipped by the scheduler with a warning. A late tick that runs still claims the
+   * occurrence it was scheduled for.
+   */
+  threshold?: number;
+  /**
+   * Let the process exit while the job is waiting for its next tick (as `@Cron`'s
+   * `unrefTimeout`). The lock's own timers (renewal) only exist while a run is in progress.
+   */
+  unrefTimeout?: boolean;
 }

@@ -11,11 +11,15 @@ import type {
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../cron-lock.messages.js';
+import { synchronousTurn, type SynchronousAcquire } from './synchronous-acquire.js';
 
 interface MemoryLock {
-  token: string;
+  /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
+  tokens: Set<string>;
   holder: string;
   expiresAt: number;
+  /** The synchronous turn of the acquisition, for scheduler ticks (see acquireNow); else NaN. */
+  tickTurn: number;
 }
 
 interface MemoryJobState {
@@ -47,7 +51,7 @@ function emptyJobState(): MemoryJobState {
  *
  * @publicApi
  */
-export class MemoryLockStore implements LockStore {
+export class MemoryLockStore implements LockStore, SynchronousAcquire {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
 
@@ -58,6 +62,22 @@ export class MemoryLockStore implements LockStore {
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.acquireNow(request);
+  }
+
+  /**
+   * {@link acquire}, answered synchronously: the lock interceptor uses it so that a tick reaches
+   * the method in the timer callback that fired it, as with `@Cron`.
+   *
+   * With `joinSameTurn` (scheduler ticks), a tick of a later occurrence that finds the lock held
+   * by a tick of the same instance acquired in the same synchronous turn shares the lock (a new
+   * fencing token, the occurrence claimed) instead of being skipped as `held`. On a real event
+   * loop two timer callbacks never share a turn; a fake clock advanced synchronously
+   * (`vi.advanceTimersByTime(3000)`) fires several in one, where `@Cron` calls the method at
+   * each, and the earlier run cannot have waited for anything yet. The lock is free again once
+   * every run sharing it has released it.
+   */
+  acquireNow(request: AcquireRequest, options: { joinSameTurn?: boolean } = {}): AcquireResult {
     const state = this.jobs.get(request.name) ?? emptyJobState();
     const lastSuccessAt = state.lastSuccessAt;
     const { scheduledAt } = request;
@@ -75,7 +95,10 @@ export class MemoryLockStore implements LockStore {
         return { acquired: false, reason: 'tick-done', lastSuccessAt };
       }
     }
-    if (this.liveLock(request.name)) {
+    const tickTurn =
+      options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;
+    const held = this.liveLock(request.name);
+    if (held && !(held.tickTurn === tickTurn && held.holder === request.instanceId)) {
       return { acquired: false, reason: 'held', lastSuccessAt };
     }
     state.fencingToken += 1;
@@ -83,11 +106,17 @@ export class MemoryLockStore implements LockStore {
       state.lastTick = request.scheduledAt;
     }
     this.jobs.set(request.name, state);
-    this.locks.set(request.name, {
-      token: request.token,
-      holder: request.instanceId,
-      expiresAt: this.now() + request.ttl,
-    });
+    if (held) {
+      held.tokens.add(request.token);
+      held.expiresAt = Math.max(held.expiresAt, this.now() + request.ttl);
+    } else {
+      this.locks.set(request.name, {
+        tokens: new Set([request.token]),
+        holder: request.instanceId,
+        expiresAt: this.now() + request.ttl,
+        tickTurn,
+      });
+    }
     return { acquired: true, fencingToken: state.fencingToken, lastSuccessAt };
   }
 
@@ -96,10 +125,13 @@ export class MemoryLockStore implements LockStore {
     if (!lock) {
       return { renewed: false, reason: 'expired' };
     }
-    if (lock.token !== request.token) {
+    if (!lock.tokens.has(request.token)) {
       return { renewed: false, reason: 'taken' };
     }
-    lock.expiresAt = this.now() + request.ttl;
+    lock.expiresAt =
+      lock.tokens.size > 1
+        ? Math.max(lock.expiresAt, this.now() + request.ttl)
+        : this.now() + request.ttl;
     return { renewed: true };
   }
 
@@ -108,8 +140,13 @@ export class MemoryLockStore implements LockStore {
       this.recordOutcome(request.name, request.outcome);
     }
     const lock = this.liveLock(request.name);
-    if (!lock || lock.token !== request.token) {
+    if (!lock || !lock.tokens.has(request.token)) {
       return false;
+    }
+    if (lock.tokens.size > 1) {
+      // Another run that joined it in the same turn (see acquireNow) still holds it.
+      lock.tokens.delete(request.token);
+      return true;
     }
     if (request.keepFor && request.keepFor > 0) {
       lock.expiresAt = this.now() + request.keepFor;

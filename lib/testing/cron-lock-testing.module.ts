@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type LoggerService } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { CRON_LOCK_SCHEDULER_OPTIONAL } from '../cron-lock.constants.js';
 import { CronLockModule } from '../cron-lock.module.js';
 import type { CronLockModuleOptions } from '../interfaces/cron-lock-module-options.interface.js';
 import { MemoryLockStore } from '../stores/memory-lock.store.js';
@@ -52,11 +52,10 @@ export class CronLockTestingModule {
       providers: [
         { provide: MemoryLockStore, useValue: store },
         // @LockedCron refuses to bootstrap without a scheduler (it would never run). Here nothing
-        // must fire on the clock, so a registry with no scheduler behind it satisfies that check;
-        // it is not exported, so an imported ScheduleModule's own registry stays the one in use.
-        SchedulerRegistry,
+        // has to fire on the clock: the test may run jobs with runLockedJob() instead.
+        { provide: CRON_LOCK_SCHEDULER_OPTIONAL, useValue: true },
       ],
-      exports: [MemoryLockStore],
+      exports: [MemoryLockStore, CRON_LOCK_SCHEDULER_OPTIONAL],
     };
   }
 }

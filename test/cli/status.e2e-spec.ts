@@ -1,6 +1,6 @@
 // `nestjs-cron-lock status` against the test Redis, after real runs by a Nest app.
 import { Injectable } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,10 +72,11 @@ describe('nestjs-cron-lock status', () => {
     }).compile();
     await moduleRef.init();
     jobs = moduleRef.get(StatusJobs);
-    await jobs.done();
-    await expect(jobs.failing()).rejects.toThrow('upstream down');
-    // Called as the scheduler calls it, without arguments: the lock supplies the context.
-    busyRun = (jobs.busy as () => Promise<void>).call(jobs);
+    // Scheduler ticks, which claim their occurrence (a direct call would be a manual run).
+    const registry = moduleRef.get(SchedulerRegistry);
+    await registry.getCronJob('cli.done').fireOnTick();
+    await registry.getCronJob('cli.failing').fireOnTick();
+    busyRun = registry.getCronJob('cli.busy').fireOnTick();
     await jobs.busyStarted;
 
     // Another app, whose prefix starts with this one's: never listed under this prefix.

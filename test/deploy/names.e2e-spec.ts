@@ -61,7 +61,7 @@ describe('lock names', () => {
     ['a glob star (it would widen SCAN MATCH)', 'report*'],
     ['a glob question mark', 'report?'],
     ['a glob character class', 'report[12]'],
-    ['a space', 'daily report'],
+    ['a tab (a space is allowed: it becomes _ in the lock name)', 'daily\treport'],
     ['a newline (it would forge log lines)', 'report\nINFO fake line'],
     ['an empty name', ''],
     ['a name over 128 characters', 'r'.repeat(129)],

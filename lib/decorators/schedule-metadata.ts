@@ -1,0 +1,147 @@
+import { Cron } from '@nestjs/schedule';
+import { claimMount } from '../cron-lock.bindings.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { MODULE_MISSING } from '../cron-lock.messages.js';
+import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
+
+/**
+ * What `@LockedCron` writes into `@nestjs/schedule`'s metadata, and what it reads back from a
+ * tick: the one place that depends on how that package (and `cron`, which it runs jobs with)
+ * hands a tick to the method. test/parity/ fails loudly when either changes.
+ */
+
+/** `@nestjs/schedule`'s metadata key for `@Cron` options (not exported by the package). */
+export const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
+
+/** Every key of `@nestjs/schedule`'s `CronOptions`: handed over as written, with its meaning. */
+export const CRON_OPTION_KEYS = [
+  'name',
+  'timeZone',
+  'utcOffset',
+  'disabled',
+  'initialDelay',
+  'waitForCompletion',
+  'threshold',
+  'unrefTimeout',
+] as const satisfies readonly (keyof LockedCronOptions)[];
+
+/**
+ * Passed to `cron` as the job's `onComplete`. `cron` calls each tick's callback with its
+ * `onComplete` as the only argument, and `@nestjs/schedule` passes its arguments on to the
+ * method: a call whose first argument is this function comes from a scheduler tick (the timer,
+ * or `fireOnTick()`); any other call is application code calling the method (a manual run).
+ * `cron` also calls it when the job stops, where it does nothing.
+ */
+export function cronLockSchedulerTick(): void {}
+
+/** Whether a call of a locked method with these arguments is a scheduler tick. */
+export function isSchedulerTick(args: readonly unknown[]): boolean {
+  return args[0] === cronLockSchedulerTick;
+}
+
+/**
+ * Lock names `@nestjs/schedule` has read in the current synchronous pass, with the method that
+ * claimed each. Its explorer reads every job's name in one synchronous loop per app and throws
+ * its own message on a duplicate; when it runs before ours (module order), that message would
+ * replace ours, which names both methods and the fix.
+ */
+const namesReadInPass = new Map<string, object>();
+let duplicatesInPass = 0;
+
+/**
+ * The name `@nestjs/schedule` registers `method`'s job under: the job's name, unless another
+ * method claimed it in the same pass — then a placeholder, so that the CronLockExplorer of that
+ * app (which keeps its claims per app) reports the duplicate with the right message.
+ */
+function scheduledName(name: string, method: object): string {
+  if (namesReadInPass.size === 0) {
+    // A promise job, not queueMicrotask: Jest's fake timers fake the latter by default.
+    void Promise.resolve().then(() => namesReadInPass.clear());
+  }
+  const claimedBy = namesReadInPass.get(name);
+  if (claimedBy === undefined) {
+    namesReadInPass.set(name, method);
+    return name;
+  }
+  return claimedBy === method ? name : `${name}#duplicate-${++duplicatesInPass}`;
+}
+
+/**
+ * Whether the app mounting `method`'s job now bound it (see claimMount). `@nestjs/schedule` may
+ * read the guarded key twice in one mount (`disabled: false` with no `initialDelay` reads
+ * `initialDelay` twice); one mount must use up one binding, so the answer is kept for the rest
+ * of the synchronous pass.
+ */
+const claimsInPass = new Map<object, boolean>();
+function mountClaimed(method: object): boolean {
+  const known = claimsInPass.get(method);
+  if (known !== undefined) {
+    return known;
+  }
+  if (claimsInPass.size === 0) {
+    // A promise job, not queueMicrotask: Jest's fake timers fake the latter by default.
+    void Promise.resolve().then(() => claimsInPass.clear());
+  }
+  const claimed = claimMount(method);
+  claimsInPass.set(method, claimed);
+  return claimed;
+}
+
+/**
+ * Schedules the locked method with `@nestjs/schedule` as `@Cron(cronTime, options)` would:
+ * same metadata, every `CronOptions` key kept, plus the tick marker as `onComplete`.
+ *
+ * The metadata stays plain data that tooling can spread or serialise outside any app. Only an
+ * app that lacks `CronLockModule` must fail at bootstrap; `@nestjs/schedule` reads `disabled`
+ * (and `initialDelay`) by name when it mounts the job, after every module initialised, so a
+ * non-enumerable accessor there — which a spread never calls — fails `app.init()` with the fix
+ * when no CronLockModule bound the method. A job that sets both keys has no such check: its
+ * ticks then fail with the same message.
+ */
+export function scheduleLockedMethod<T>(
+  target: object,
+  methodKey: string | symbol,
+  locked: TypedPropertyDescriptor<T>,
+  cronTime: string | Date,
+  options: LockedCronOptions,
+  label: string,
+): TypedPropertyDescriptor<T> {
+  const cronOptions: Record<string, unknown> = {};
+  for (const key of CRON_OPTION_KEYS) {
+    if (options[key] !== undefined) {
+      cronOptions[key] = options[key];
+    }
+  }
+  cronOptions.onComplete = cronLockSchedulerTick;
+  const scheduled = (Cron(cronTime, cronOptions)(target, methodKey, locked) ??
+    locked) as TypedPropertyDescriptor<T>;
+
+  const method = locked.value as object;
+  const metadata = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as Record<string, unknown>;
+  const guarded = !('disabled' in cronOptions)
+    ? 'disabled'
+    : !('initialDelay' in cronOptions)
+      ? 'initialDelay'
+      : undefined;
+  if (guarded !== undefined) {
+    Object.defineProperty(metadata, guarded, {
+      enumerable: false,
+      configurable: true,
+      get: () => {
+        if (!mountClaimed(method)) {
+          throw new CronLockConfigError(MODULE_MISSING(label));
+        }
+        return undefined;
+      },
+    });
+  }
+  if (typeof options.name === 'string') {
+    const name = options.name;
+    Object.defineProperty(metadata, 'name', {
+      enumerable: true,
+      configurable: true,
+      get: () => scheduledName(name, method),
+    });
+  }
+  return scheduled;
+}

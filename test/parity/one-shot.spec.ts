@@ -1,0 +1,59 @@
+// One-shot jobs: @Cron(new Date(...)) runs once at that date; so does @LockedCron(date), once
+// across the fleet (issue: it failed at bootstrap with "invalid cron expression").
+import { Injectable } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemoryLockStore, type LockContext } from 'nestjs-cron-lock';
+import { bootWith, closeAll, LOCKED_CRON, settle, VARIANTS, type Variant } from './support.js';
+
+const START = new Date('2030-01-01T00:00:00.500Z');
+const AT = new Date('2030-01-01T00:00:02.000Z');
+
+function oneShot(variant: Variant) {
+  @Injectable()
+  class Launch {
+    readonly runs: (number | null)[] = [];
+
+    @variant.decorate(AT, { name: 'launch' })
+    async go(ctx?: LockContext): Promise<void> {
+      this.runs.push(ctx ? ctx.scheduledAt.getTime() : null);
+    }
+  }
+  return Launch;
+}
+
+afterEach(async () => {
+  await closeAll();
+  vi.useRealTimers();
+});
+
+describe.each(VARIANTS)('a one-shot date with %s', (_label, variant) => {
+  it('runs once, at the date, and registers the job', async () => {
+    vi.useFakeTimers({ now: START });
+    const Launch = oneShot(variant);
+    const ref = await bootWith(variant, [Launch]);
+    expect(ref.get(SchedulerRegistry).getCronJob('launch').nextDate().toMillis()).toBe(
+      AT.getTime(),
+    );
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ref.get(Launch).runs).toEqual([]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    await settle();
+    expect(ref.get(Launch).runs).toEqual([variant.locked ? AT.getTime() : null]);
+  });
+});
+
+describe('a one-shot date with @LockedCron on two instances', () => {
+  it('runs once across both', async () => {
+    vi.useFakeTimers({ now: START });
+    const store = new MemoryLockStore();
+    const Launch = oneShot(LOCKED_CRON);
+    const first = await bootWith(LOCKED_CRON, [Launch], { store });
+    const second = await bootWith(LOCKED_CRON, [Launch], { store });
+
+    await vi.advanceTimersByTimeAsync(5_000);
+    await settle();
+    expect([...first.get(Launch).runs, ...second.get(Launch).runs]).toEqual([AT.getTime()]);
+  });
+});

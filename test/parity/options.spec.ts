@@ -1,0 +1,87 @@
+// Every key of @nestjs/schedule's CronOptions reaches the scheduled job with the same meaning
+// under @LockedCron as under @Cron (issue: options other than name, timeZone, utcOffset and
+// disabled were dropped without a word).
+import { Injectable } from '@nestjs/common';
+import { CronExpression, SchedulerRegistry, type CronOptions } from '@nestjs/schedule';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  bootWith,
+  closeAll,
+  CRON,
+  LOCKED_CRON,
+  settle,
+  VARIANTS,
+  type Variant,
+} from './support.js';
+
+/** A fixed half second past a full second: ticks of an every-second job come at .000. */
+const START = new Date('2030-01-01T00:00:00.500Z');
+
+function jobsWith(variant: Variant, options: CronOptions) {
+  @Injectable()
+  class OptionJobs {
+    calls = 0;
+
+    @variant.decorate(CronExpression.EVERY_SECOND, { name: 'opts', ...options } as CronOptions)
+    tick(): void {
+      this.calls += 1;
+    }
+  }
+  return OptionJobs;
+}
+
+/** What SchedulerRegistry shows of the job registered under `opts`. */
+async function registeredJob(variant: Variant, options: CronOptions) {
+  const Jobs = jobsWith(variant, options);
+  const ref = await bootWith(variant, [Jobs]);
+  const job = ref.get(SchedulerRegistry).getCronJob('opts');
+  return {
+    name: job.name,
+    isActive: job.isActive,
+    waitForCompletion: job.waitForCompletion,
+    threshold: job.threshold,
+    unrefTimeout: job.unrefTimeout,
+    timeZone: job.cronTime.timeZone,
+    utcOffset: job.cronTime.utcOffset,
+  };
+}
+
+afterEach(async () => {
+  await closeAll();
+  vi.useRealTimers();
+});
+
+describe('CronOptions keys under @LockedCron', () => {
+  it.each<[string, CronOptions]>([
+    ['name', { name: 'opts' }],
+    ['waitForCompletion', { waitForCompletion: true }],
+    ['threshold', { threshold: 1_000 }],
+    ['unrefTimeout', { unrefTimeout: true }],
+    ['timeZone', { timeZone: 'Europe/Paris' }],
+    ['utcOffset', { utcOffset: 120 }],
+    ['disabled', { disabled: true }],
+    ['initialDelay', { initialDelay: 5_000 }],
+  ])('registers a job with %s as @Cron does', async (_key, options) => {
+    const withCron = await registeredJob(CRON, options);
+    const withLock = await registeredJob(LOCKED_CRON, options);
+    expect(withLock).toEqual(withCron);
+  });
+
+  describe.each(VARIANTS)('initialDelay with %s', (_label, variant) => {
+    it('runs nothing before the delay, then every tick', async () => {
+      vi.useFakeTimers({ now: START });
+      const Jobs = jobsWith(variant, { initialDelay: 5_000 });
+      const ref = await bootWith(variant, [Jobs]);
+      const jobs = ref.get(Jobs);
+
+      vi.advanceTimersByTime(4_999);
+      await settle();
+      expect(jobs.calls).toBe(0);
+
+      // The delay ends at 5.5 s; ticks at 6 s and 7 s follow.
+      vi.advanceTimersByTime(2_001);
+      await settle();
+      expect(jobs.calls).toBe(2);
+    });
+  });
+});
