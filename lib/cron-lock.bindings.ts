@@ -1,6 +1,7 @@
 import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
+import { processWide } from './utils/process-wide.js';
 
 /** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
 export interface JobBinding {
@@ -21,10 +22,13 @@ export interface JobBinding {
  * instance, so several Nest apps in one process (each with its own instances) never share
  * locks' lifecycles, and an app that is garbage-collected takes its bindings with it.
  */
-const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
+const bindings = processWide(
+  'bindings',
+  () => new WeakMap<object, Map<string | symbol, JobBinding>>(),
+);
 
 /** Locked methods that some CronLockModule has bound: the rest run in an app without the module. */
-const boundMethods = new WeakSet<object>();
+const boundMethods = processWide('bound-methods', () => new WeakSet<object>());
 
 export function bindJob(
   instance: object,

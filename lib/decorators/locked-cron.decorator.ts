@@ -5,6 +5,7 @@ import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
 import type { Duration } from '../utils/duration.js';
+import { processWide } from '../utils/process-wide.js';
 import { CronLock, type CronLockMetadata } from './cron-lock.decorator.js';
 
 /** `@nestjs/schedule`'s metadata key for `@Cron` options (not exported by the package). */
@@ -16,8 +17,10 @@ const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
  * its own message on a duplicate; when it runs before ours (module order), that message would
  * replace ours, which names both methods and the fix.
  */
-const namesReadInPass = new Map<string, object>();
-let duplicatesInPass = 0;
+const pass = processWide('names-read-in-pass', () => ({
+  names: new Map<string, object>(),
+  duplicates: 0,
+}));
 
 /**
  * The name `@nestjs/schedule` registers `method`'s job under: the lock name, unless another
@@ -25,15 +28,15 @@ let duplicatesInPass = 0;
  * app (which keeps its claims per app) reports the duplicate with the right message.
  */
 function scheduledName(name: string, method: object): string {
-  if (namesReadInPass.size === 0) {
-    queueMicrotask(() => namesReadInPass.clear());
+  if (pass.names.size === 0) {
+    queueMicrotask(() => pass.names.clear());
   }
-  const claimedBy = namesReadInPass.get(name);
+  const claimedBy = pass.names.get(name);
   if (claimedBy === undefined) {
-    namesReadInPass.set(name, method);
+    pass.names.set(name, method);
     return name;
   }
-  return claimedBy === method ? name : `${name}#duplicate-${++duplicatesInPass}`;
+  return claimedBy === method ? name : `${name}#duplicate-${++pass.duplicates}`;
 }
 
 /**
