@@ -18,12 +18,25 @@ export interface JobBinding {
 }
 
 /**
- * Which app's interceptor runs a given instance's locked methods. Keyed by the provider
+ * Which app's interceptor runs a given instance's locked methods: a property of the provider
  * instance, so several Nest apps in one process (each with its own instances) never share
  * locks' lifecycles, and an app that is garbage-collected takes its bindings with it.
+ *
+ * A property, not a WeakMap keyed by the instance: an instrumented app
+ * (`instrument.instanceDecorator`, e.g. @nestjs/observe in the Nest 12 starter) gives Nest a Proxy
+ * of each provider, and the scheduler's call reaches the method with either the proxy or the raw
+ * instance behind it as `this`. Defined through the proxy, the property lands on the raw instance
+ * and reads the same from both. A registered symbol, so both builds of the package read it.
  */
-const bindings = processWide(
-  'bindings',
+const BINDINGS = Symbol.for('nestjs-cron-lock.v1.bindings');
+
+interface BindingHolder {
+  [BINDINGS]?: Map<string | symbol, JobBinding>;
+}
+
+/** For an instance that takes no new property (frozen, sealed): keyed by the instance itself. */
+const sealedBindings = processWide(
+  'sealed-bindings',
   () => new WeakMap<object, Map<string | symbol, JobBinding>>(),
 );
 
@@ -36,17 +49,25 @@ export function bindJob(
   method: object,
   binding: JobBinding,
 ): void {
-  let methods = bindings.get(instance);
+  let methods = methodsOf(instance);
   if (!methods) {
     methods = new Map();
-    bindings.set(instance, methods);
+    if (Object.isExtensible(instance)) {
+      Object.defineProperty(instance, BINDINGS, { value: methods, configurable: true });
+    } else {
+      sealedBindings.set(instance, methods);
+    }
   }
   methods.set(methodKey, binding);
   boundMethods.add(method);
 }
 
+function methodsOf(instance: object): Map<string | symbol, JobBinding> | undefined {
+  return (instance as BindingHolder)[BINDINGS] ?? sealedBindings.get(instance);
+}
+
 export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
-  return bindings.get(instance)?.get(methodKey);
+  return methodsOf(instance)?.get(methodKey);
 }
 
 export function isMethodBound(method: object): boolean {

@@ -84,7 +84,11 @@ export class CronLockExplorer implements OnModuleInit {
         continue;
       }
       for (const methodKey of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
-        const method = instance[methodKey];
+        // The prototype's function, not `instance[methodKey]`: the proxy of an instrumented app
+        // (see cron-lock.bindings.ts) hands out a wrapper carrying the locked method's metadata.
+        const method = (Object.getPrototypeOf(instance) as Record<string | symbol, unknown>)[
+          methodKey
+        ];
         if (typeof method !== 'function') {
           continue;
         }
