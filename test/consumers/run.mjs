@@ -13,7 +13,7 @@
 //   node test/consumers/run.mjs [--tarball <file>] [--keep] [app...]
 //
 // The last line is "consumers: N passed, N failed" (one check per step and app).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -150,39 +150,50 @@ export class TickService {
 }
 `;
 
-/** Runs a command; returns stdout and stderr together, throws with them on failure. */
+/** Runs a command; resolves to stdout and stderr together, rejects with them on failure. */
 function sh(command, args, cwd, env = process.env) {
-  const result = spawnSync(command, args, {
-    cwd,
-    env: { ...env, CI: 'true' },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 600_000,
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else {
+        const error = new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}`);
+        error.stdout = output;
+        reject(error);
+      }
+    });
   });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (result.status !== 0) {
-    const error = new Error(
-      `${command} ${args.join(' ')} exited with ${result.status ?? result.signal ?? result.error}`,
-    );
-    error.stdout = output;
-    throw error;
-  }
-  return output;
 }
+
+/** Each app's report, printed in one piece when the app is done (the apps run side by side). */
+const reports = new Map();
+const report = (app, line) => reports.get(app).push(line);
 
 async function check(app, name, fn) {
   const start = Date.now();
   try {
     await fn();
     passed++;
-    console.log(`  ✓ ${app}: ${name} (${Math.round((Date.now() - start) / 1000)}s)`);
+    report(app, `  ✓ ${app}: ${name} (${Math.round((Date.now() - start) / 1000)}s)`);
     return true;
   } catch (error) {
     failed++;
-    console.log(`  ✗ ${app}: ${name}`);
+    report(app, `  ✗ ${app}: ${name}`);
     const output = [error.stdout, error.stderr, error.message].filter(Boolean).join('\n');
-    console.log(output.split('\n').slice(-60).join('\n'));
+    report(app, output.split('\n').slice(-60).join('\n'));
     return false;
   }
 }
@@ -225,9 +236,9 @@ async function startRedis(dir) {
     ],
     { stdio: 'ignore' },
   );
-  await until('redis-server', 30_000, () => {
+  await until('redis-server', 30_000, async () => {
     try {
-      return sh('redis-cli', ['-p', String(port), 'ping'], dir).trim() === 'PONG';
+      return (await sh('redis-cli', ['-p', String(port), 'ping'], dir)).trim() === 'PONG';
     } catch {
       return false;
     }
@@ -256,7 +267,7 @@ async function stopAll(instances) {
 }
 
 /** Two instances of the built app on one Redis: every occurrence of TickService.tick runs once. */
-async function twoInstances(appDir, redisPort) {
+async function twoInstances(app, appDir, redisPort) {
   const tickLog = join(appDir, 'ticks.log');
   writeFileSync(tickLog, '');
   const instances = [];
@@ -306,7 +317,7 @@ async function twoInstances(appDir, redisPort) {
     throw new Error(`occurrences run more than once: ${JSON.stringify(twice)}`);
   }
   const by = new Set([...runs.values()].flat());
-  console.log(`    ${runs.size} occurrences, each once (run by: ${[...by].sort().join(', ')})`);
+  report(app, `    ${runs.size} occurrences, each once (run by: ${[...by].sort().join(', ')})`);
 }
 
 async function runApp(name, tarball, workRoot, redisPort) {
@@ -322,7 +333,8 @@ async function runApp(name, tarball, workRoot, redisPort) {
   const installed = await check(
     name,
     'npm install (the README line, the tarball for the package)',
-    () => sh(npm, ['install', '--no-audit', '--no-fund', ...packages], appDir),
+    // --prefer-offline: the cache answers what it holds, instead of asking the registry again.
+    () => sh(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', ...packages], appDir),
   );
   if (!installed) return;
 
@@ -345,8 +357,8 @@ async function runApp(name, tarball, workRoot, redisPort) {
   await check(name, 'type-check (tsc --noEmit, the starter tsconfig)', () =>
     sh(npx, ['tsc', '--noEmit', '-p', 'tsconfig.json'], appDir),
   );
-  await check(name, "unit tests with the README's testing example (npm test)", () => {
-    const output = sh(npm, ['test'], appDir);
+  await check(name, "unit tests with the README's testing example (npm test)", async () => {
+    const output = await sh(npm, ['test'], appDir);
     // A run that did not pick the example up must not pass.
     if (!output.includes('readme-testing.spec.ts')) {
       throw Object.assign(new Error('the README example did not run'), { stdout: output });
@@ -360,7 +372,7 @@ async function runApp(name, tarball, workRoot, redisPort) {
   const built = await check(name, 'nest build', () => sh(npm, ['run', 'build'], appDir));
   if (built) {
     await check(name, 'two instances on one redis-server run each occurrence once', () =>
-      twoInstances(appDir, redisPort),
+      twoInstances(name, appDir, redisPort),
     );
   } else {
     failed++;
@@ -377,9 +389,18 @@ async function main() {
   try {
     for (const name of names) {
       if (!APPS[name]) throw new Error(`unknown app ${name}`);
-      console.log(name);
-      await runApp(name, tarball, workRoot, redis.port);
     }
+    // Side by side: most of an app's time is npm install, which waits on the network and disk.
+    await Promise.all(
+      names.map(async (name) => {
+        reports.set(name, [name]);
+        try {
+          await runApp(name, tarball, workRoot, redis.port);
+        } finally {
+          console.log(reports.get(name).join('\n'));
+        }
+      }),
+    );
   } finally {
     process.kill(redis.pid, 'SIGTERM');
     await exited(redis.process);
