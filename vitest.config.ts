@@ -33,7 +33,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
-    exclude: ['**/node_modules/**', 'dist/**'],
+    // test/consumers/: apps with their own test runners (test/consumers/run.mjs runs them).
+    exclude: ['**/node_modules/**', 'dist/**', 'test/consumers/**'],
     environment: 'node',
     pool: 'forks',
     testTimeout: 60_000,

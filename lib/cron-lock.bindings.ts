@@ -1,6 +1,7 @@
 import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
+import { processWide } from './utils/process-wide.js';
 
 /** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
 export interface JobBinding {
@@ -24,26 +25,42 @@ export interface JobBinding {
 }
 
 /**
- * Which app's interceptor runs a given instance's locked methods. Keyed by the provider
+ * Which app's interceptor runs a given instance's locked methods: a property of the provider
  * instance, so several Nest apps in one process (each with its own instances) never share
  * locks' lifecycles, and an app that is garbage-collected takes its bindings with it.
+ *
+ * A property, not a WeakMap keyed by the instance: an instrumented app
+ * (`instrument.instanceDecorator`, e.g. @nestjs/observe in the Nest 12 starter) gives Nest a Proxy
+ * of each provider, and the scheduler's call reaches the method with either the proxy or the raw
+ * instance behind it as `this`. Defined through the proxy, the property lands on the raw instance
+ * and reads the same from both. A registered symbol, so both builds of the package read it.
  */
-const bindings = new WeakMap<object, Map<string | symbol, JobBinding>>();
+const BINDINGS = Symbol.for('nestjs-cron-lock.v1.bindings');
+
+interface BindingHolder {
+  [BINDINGS]?: Map<string | symbol, JobBinding>;
+}
+
+/** For an instance that takes no new property (frozen, sealed): keyed by the instance itself. */
+const sealedBindings = processWide(
+  'sealed-bindings',
+  () => new WeakMap<object, Map<string | symbol, JobBinding>>(),
+);
 
 /**
  * For each locked method, one entry per binding whose app has not yet had `@nestjs/schedule`
  * mount the job: the app's interceptor, so the app can withdraw its entries when it closes.
- * `@nestjs/schedule` mounts a job by reading its `cronTime` once per provider instance; the
+ * `@nestjs/schedule` mounts a job once per provider instance (see schedule-metadata.ts); the
  * method is shared by every app in the process, but the count is not, so an app without the
  * module finds no entry of its own even after another app bound the same class.
  */
-const awaitingMount = new WeakMap<object, object[]>();
+const awaitingMount = processWide('awaiting-mount', () => new WeakMap<object, object[]>());
 
 /**
  * Bindings of the methods of request-scoped providers, by method: their instances are made per
  * request, after bootstrap, so none is known to bind; a call on any of them is a manual run.
  */
-const methodBindings = new WeakMap<object, JobBinding>();
+const methodBindings = processWide('method-bindings', () => new WeakMap<object, JobBinding>());
 
 export function bindJob(
   instance: object,
@@ -51,10 +68,14 @@ export function bindJob(
   method: object,
   binding: JobBinding,
 ): void {
-  let methods = bindings.get(instance);
+  let methods = methodsOf(instance);
   if (!methods) {
     methods = new Map();
-    bindings.set(instance, methods);
+    if (Object.isExtensible(instance)) {
+      Object.defineProperty(instance, BINDINGS, { value: methods, configurable: true });
+    } else {
+      sealedBindings.set(instance, methods);
+    }
   }
   methods.set(methodKey, binding);
   const waiting = awaitingMount.get(method) ?? [];
@@ -68,6 +89,10 @@ export function bindJob(
  */
 export function claimMount(method: object): boolean {
   return awaitingMount.get(method)?.shift() !== undefined;
+}
+
+function methodsOf(instance: object): Map<string | symbol, JobBinding> | undefined {
+  return (instance as BindingHolder)[BINDINGS] ?? sealedBindings.get(instance);
 }
 
 /** Drops the entries an app left unmounted (no scheduler, failed bootstrap) as it closes. */
@@ -94,7 +119,7 @@ export function bindingOf(
   method?: object,
 ): JobBinding | undefined {
   return (
-    bindings.get(instance)?.get(methodKey) ??
+    methodsOf(instance)?.get(methodKey) ??
     (method === undefined ? undefined : methodBindings.get(method))
   );
 }

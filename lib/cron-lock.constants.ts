@@ -1,15 +1,30 @@
+// Registered symbols (Symbol.for): the ES module and CommonJS builds, when one process loads
+// both, must name the same providers.
+
 /** Injection token of the validated module options. */
-export const CRON_LOCK_OPTIONS = Symbol('CRON_LOCK_OPTIONS');
+export const CRON_LOCK_OPTIONS = Symbol.for('nestjs-cron-lock.CRON_LOCK_OPTIONS');
 /** Injection token of the options as the user gave them (before validation). */
-export const CRON_LOCK_RAW_OPTIONS = Symbol('CRON_LOCK_RAW_OPTIONS');
+export const CRON_LOCK_RAW_OPTIONS = Symbol.for('nestjs-cron-lock.CRON_LOCK_RAW_OPTIONS');
+/**
+ * Injection token of the options given to `CronLockModule.forRoot` / `forRootAsync`, before
+ * validation. A test overrides it to run an app's own module on another store without calling
+ * the app's options factory:
+ * `.overrideProvider(CRON_LOCK_MODULE_OPTIONS).useValue({ store: new MemoryLockStore() })`
+ * (or `overrideCronLockModule()` from `nestjs-cron-lock/testing`).
+ *
+ * @publicApi
+ */
+export const CRON_LOCK_MODULE_OPTIONS: symbol = CRON_LOCK_RAW_OPTIONS;
 /**
  * Provided (as `true`) by the testing module: jobs there run when the test runs them, so an app
  * without `ScheduleModule` is not a misconfiguration. A token rather than a stand-in
  * `SchedulerRegistry`, which `moduleRef.get(SchedulerRegistry)` would find instead of the real one.
  */
-export const CRON_LOCK_SCHEDULER_OPTIONAL = Symbol('CRON_LOCK_SCHEDULER_OPTIONAL');
+export const CRON_LOCK_SCHEDULER_OPTIONAL = Symbol.for(
+  'nestjs-cron-lock.CRON_LOCK_SCHEDULER_OPTIONAL',
+);
 /** Injection token of the active {@link LockStore}. */
-export const CRON_LOCK_STORE = Symbol('CRON_LOCK_STORE');
+export const CRON_LOCK_STORE = Symbol.for('nestjs-cron-lock.CRON_LOCK_STORE');
 
 /** Metadata key under which `@CronLock` / `@LockedCron` keep their lock options on the method. */
 export const CRON_LOCK_METADATA = 'nestjs-cron-lock:options';

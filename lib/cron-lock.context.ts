@@ -6,6 +6,7 @@ import {
   NOT_LOCKED,
   RUNNING_UNLOCKED,
 } from './cron-lock.messages.js';
+import { processWide } from './utils/process-wide.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 
 /**
@@ -40,17 +41,17 @@ export class RunScope {
  * The run each piece of code belongs to, so that {@link assertLocked} needs no argument passed
  * down through the job's calls.
  */
-const runScopes = new AsyncLocalStorage<RunScope>();
+const runScopes = processWide('run-scopes', () => new AsyncLocalStorage<RunScope>());
 
 /** Whether some app of this process opens run scopes (`asyncContext: true`). */
-let scopesEnabled = false;
+const scopes = processWide('run-scopes-enabled', () => ({ enabled: false }));
 
 /**
  * Called by an interceptor whose module has `asyncContext: true`, so that {@link assertLocked}
  * can tell "not under a lock" from "runs are not tracked at all".
  */
 export function enableRunScopes(): void {
-  scopesEnabled = true;
+  scopes.enabled = true;
 }
 
 /**
@@ -88,7 +89,7 @@ export function currentLockContext(): LockContext | undefined {
 export function assertLocked(): LockContext {
   const scope = runScopes.getStore();
   if (!scope) {
-    throw scopesEnabled
+    throw scopes.enabled
       ? new NotLockedError('outside', null, NOT_LOCKED())
       : new NotLockedError('disabled', null, ASYNC_CONTEXT_OFF());
   }

@@ -100,9 +100,14 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
         continue;
       }
-      const prototype = isStatic ? Object.getPrototypeOf(instance) : instance;
+      const prototype = (isStatic ? Object.getPrototypeOf(instance) : instance) as Record<
+        string | symbol,
+        unknown
+      >;
       for (const methodKey of this.scanner.getAllMethodNames(prototype)) {
-        const method = instance[methodKey];
+        // The prototype's function, not `instance[methodKey]`: the proxy of an instrumented app
+        // (see cron-lock.bindings.ts) hands out a wrapper carrying the locked method's metadata.
+        const method = prototype[methodKey];
         if (typeof method !== 'function') {
           continue;
         }

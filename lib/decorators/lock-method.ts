@@ -1,12 +1,13 @@
 import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
+import { processWide } from '../utils/process-wide.js';
 import { isSchedulerTick } from './schedule-metadata.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
 /** The method each locked replacement wraps, so runLockedJob() (testing) can pick the occurrence. */
-const originals = new WeakMap<object, AnyMethod>();
+const originals = processWide('original-methods', () => new WeakMap<object, AnyMethod>());
 
 /** The undecorated method behind a locked one, or `undefined` for any other function. */
 export function originalMethodOf(locked: object): AnyMethod | undefined {

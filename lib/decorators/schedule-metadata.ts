@@ -2,6 +2,7 @@ import { Cron } from '@nestjs/schedule';
 import { claimMount } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
+import { processWide } from '../utils/process-wide.js';
 import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
 
 /**
@@ -45,8 +46,10 @@ export function isSchedulerTick(args: readonly unknown[]): boolean {
  * its own message on a duplicate; when it runs before ours (module order), that message would
  * replace ours, which names both methods and the fix.
  */
-const namesReadInPass = new Map<string, object>();
-let duplicatesInPass = 0;
+const pass = processWide('names-read-in-pass', () => ({
+  names: new Map<string, object>(),
+  duplicates: 0,
+}));
 
 /**
  * The name `@nestjs/schedule` registers `method`'s job under: the job's name, unless another
@@ -54,16 +57,16 @@ let duplicatesInPass = 0;
  * app (which keeps its claims per app) reports the duplicate with the right message.
  */
 function scheduledName(name: string, method: object): string {
-  if (namesReadInPass.size === 0) {
+  if (pass.names.size === 0) {
     // A promise job, not queueMicrotask: Jest's fake timers fake the latter by default.
-    void Promise.resolve().then(() => namesReadInPass.clear());
+    void Promise.resolve().then(() => pass.names.clear());
   }
-  const claimedBy = namesReadInPass.get(name);
+  const claimedBy = pass.names.get(name);
   if (claimedBy === undefined) {
-    namesReadInPass.set(name, method);
+    pass.names.set(name, method);
     return name;
   }
-  return claimedBy === method ? name : `${name}#duplicate-${++duplicatesInPass}`;
+  return claimedBy === method ? name : `${name}#duplicate-${++pass.duplicates}`;
 }
 
 /**
@@ -72,7 +75,7 @@ function scheduledName(name: string, method: object): string {
  * `initialDelay` twice); one mount must use up one binding, so the answer is kept for the rest
  * of the synchronous pass.
  */
-const claimsInPass = new Map<object, boolean>();
+const claimsInPass = processWide('mount-claims-in-pass', () => new Map<object, boolean>());
 function mountClaimed(method: object): boolean {
   const known = claimsInPass.get(method);
   if (known !== undefined) {

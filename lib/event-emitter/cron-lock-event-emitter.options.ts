@@ -19,7 +19,9 @@ export interface ResolvedCronLockEventEmitterOptions {
 }
 
 /** Injection token of the validated options. */
-export const CRON_LOCK_EVENT_EMITTER_OPTIONS = Symbol('CRON_LOCK_EVENT_EMITTER_OPTIONS');
+export const CRON_LOCK_EVENT_EMITTER_OPTIONS = Symbol.for(
+  'nestjs-cron-lock.CRON_LOCK_EVENT_EMITTER_OPTIONS',
+);
 
 export const DEFAULT_EVENT_PREFIX = 'cron-lock';
 

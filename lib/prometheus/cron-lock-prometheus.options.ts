@@ -32,7 +32,9 @@ export interface ResolvedCronLockPrometheusOptions {
 }
 
 /** Injection token of the validated options. */
-export const CRON_LOCK_PROMETHEUS_OPTIONS = Symbol('CRON_LOCK_PROMETHEUS_OPTIONS');
+export const CRON_LOCK_PROMETHEUS_OPTIONS = Symbol.for(
+  'nestjs-cron-lock.CRON_LOCK_PROMETHEUS_OPTIONS',
+);
 
 export const DEFAULT_METRIC_PREFIX = 'cron_lock_';
 const DEFAULT_RUN_BUCKETS = [0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600];

@@ -2,3 +2,4 @@ import 'reflect-metadata';
 
 export { CronLockTestingModule, type CronLockTestingOptions } from './cron-lock-testing.module.js';
 export { runLockedJob, type RunLockedJobOptions } from './run-locked-job.js';
+export { overrideCronLockModule } from './override-cron-lock-module.js';

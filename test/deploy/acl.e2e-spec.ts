@@ -16,7 +16,7 @@ import { startCapture, type Capture } from './support/capture.js';
 
 /** Commands the store and ioredis send themselves (not from inside a script). */
 const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info'];
-const ACL_SECTION = "see README 'A least-privilege ACL user'";
+const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 const PASSWORD = 'acl-test-Pa55word-7f3e';
 
 let server: RedisServerHandle;
@@ -86,11 +86,11 @@ describe('the least-privilege ACL rule', () => {
     expect(new Set(LOCK_USER_COMMANDS)).toEqual(new Set([...CLIENT_COMMANDS, ...fromScripts]));
   });
 
-  it('is the line the README shows', () => {
-    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
-    const line = readme.split('\n').find((text) => text.startsWith('ACL SETUSER cron-lock on >'));
+  it('is the line the deploying guide shows', () => {
+    const guide = readFileSync(join(import.meta.dirname, '../../docs/deploying.md'), 'utf8');
+    const line = guide.split('\n').find((text) => text.startsWith('ACL SETUSER cron-lock on >'));
 
-    expect(line, 'README line "ACL SETUSER cron-lock on >…"').toBeDefined();
+    expect(line, 'docs/deploying.md line "ACL SETUSER cron-lock on >…"').toBeDefined();
     expect(line!.replace(/^ACL SETUSER cron-lock on >\S+ /, '')).toBe(cronLockAclRule('cron-lock'));
     expect(cronLockAclRule('billing.prod')).toMatch(
       /^resetkeys ~billing\.prod:\* resetchannels -@all \+evalsha /,
@@ -154,7 +154,7 @@ describe('the least-privilege ACL rule', () => {
     expect(result.reason).toBe('store-error');
     // Redis 7.0 does not name a command refused inside a script; later versions do.
     expect(result.storeErrors[0]).toMatch(
-      /Redis user lacks permission for (SET|a command the lock script runs): see README/,
+      /Redis user lacks permission for (SET|a command the lock script runs): see docs\/deploying\.md/,
     );
     expect(await deniedFor('no-set')).toContain('command: set');
   });

@@ -52,7 +52,7 @@ export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string 
   return `resetkeys ~${keyPrefix}:* resetchannels -@all ${commands}`;
 }
 
-const ACL_SECTION = "see README 'A least-privilege ACL user'";
+const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 
 /**
  * What an authentication or permission error means and how to fix it, or `undefined` for any

@@ -3,7 +3,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { INVALID_MODULE_OPTION, TLS_WITHOUT_REDISS } from '../../cron-lock.messages.js';
 import { connectionOptionsOf } from './redis-connection.js';
 
-const TLS_SECTION = "see README 'TLS'";
+const TLS_SECTION = "see docs/deploying.md, 'TLS'";
 
 /** Node's codes for a certificate chain that does not lead to a trusted CA. */
 const UNTRUSTED_CERTIFICATE = new Set([
