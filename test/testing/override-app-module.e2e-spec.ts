@@ -40,7 +40,7 @@ class ReportsService {
 })
 class AppModule {}
 
-const scheduledAt = new Date('2030-01-01T10:00:00Z');
+const scheduledAt = new Date('2025-01-01T10:00:00Z');
 
 describe("testing the app's own AppModule on the in-memory store", () => {
   let moduleRef: TestingModule | undefined;
