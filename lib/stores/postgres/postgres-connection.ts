@@ -1,0 +1,102 @@
+import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import { LockStoreError } from '../../cron-lock.errors.js';
+import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from '../../cron-lock.messages.js';
+import { sqlState } from './postgres-errors.js';
+
+/**
+ * The part of a `pg` `Pool` the store uses. A `Pool` from the app (TypeORM's and Prisma's driver
+ * pools are not `pg` pools; pass `new Pool()` from `pg`), never closed by the store.
+ */
+export type PostgresPool = Pick<Pool, 'connect' | 'end'>;
+
+/**
+ * Runs one statement on a connection from `pool`, bounded by `timeout` ms from the call:
+ * waiting for a free connection and the round trip together. One statement is one round trip.
+ *
+ * A connection whose statement got no answer in time is destroyed, not returned to the pool: its
+ * reply may still arrive and would be read as the answer to the next statement. The statement
+ * itself may still have run on the server (a lost reply), which the callers allow for as the
+ * Redis store does: an acquire that got no answer is released by the runner.
+ *
+ * No named prepared statement: PgBouncer in transaction mode may run each statement on another
+ * server connection, where a statement prepared earlier does not exist.
+ */
+export async function runStatement<Row extends QueryResultRow>(
+  pool: PostgresPool,
+  text: string,
+  values: readonly unknown[],
+  timeout: number,
+): Promise<Row[]> {
+  const started = performance.now();
+  const client = await connectWithin(pool, timeout);
+  const left = Math.max(1, Math.round(timeout - (performance.now() - started)));
+  let failure: unknown;
+  try {
+    const result = await client.query<Row>(timedQuery(text, [...values], left));
+    return result.rows;
+  } catch (error) {
+    failure = error;
+    if (isReadTimeout(error)) {
+      throw new LockStoreError(POSTGRES_NO_ANSWER(timeout));
+    }
+    throw error;
+  } finally {
+    // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
+    // or timed-out one must not go back to the pool.
+    client.release(failure !== undefined && !isServerError(failure));
+  }
+}
+
+/** `pool.connect()` with a deadline; a connection that arrives late goes back to the pool. */
+export function connectWithin(pool: PostgresPool, timeout: number): Promise<PoolClient> {
+  return new Promise<PoolClient>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new LockStoreError(POSTGRES_POOL_EXHAUSTED(timeout)));
+    }, timeout);
+    pool.connect().then(
+      (client) => {
+        if (settled) {
+          client.release();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        resolve(client);
+      },
+      (error: unknown) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/** An error the server answered with (it has a SQLSTATE); the connection is still in sync. */
+function isServerError(error: unknown): boolean {
+  const code = sqlState(error);
+  // 57P01 and friends: the server is shutting the connection down (admin shutdown, crash).
+  return code !== undefined && !code.startsWith('57P');
+}
+
+/**
+ * A query with its own client-side read timeout. `pg` honours `query_timeout` per query, but its
+ * type declarations only know it as a client setting.
+ */
+export function timedQuery(
+  text: string,
+  values: unknown[] | undefined,
+  timeout: number,
+): QueryConfig {
+  const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: timeout };
+  return config;
+}
