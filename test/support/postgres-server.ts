@@ -16,6 +16,8 @@ export interface PostgresServerHandle {
   readonly pid: number;
   /** Fast shutdown (SIGINT), then immediate (SIGQUIT); resolves once the postmaster exited. */
   stop(): Promise<void>;
+  /** Starts the server again after `stop()`, on the same port and data. */
+  start(): Promise<void>;
   /** Stops (fast, or immediate like a crash) and starts again on the same port and data. */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
   isRunning(): boolean;
@@ -206,6 +208,10 @@ export async function startPostgresServer(
       return current.pid ?? -1;
     },
     stop: () => stopWith('SIGINT'),
+    async start(): Promise<void> {
+      if (current.exitCode === null && current.signalCode === null) return;
+      current = await spawnServer();
+    },
     async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
       await stopWith(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
       current = await spawnServer();
