@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describeStoreError } from '../utils/redact.js';
 import { parseCliArgs, USAGE } from './cli-args.js';
 import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
+import type { StoreTarget } from './cli-args.js';
+import { openPostgresConnection } from './cli-postgres.js';
 import { openConnection, type CliConnection } from './cli-redis.js';
 import { releaseCommand } from './release.command.js';
 import { statusCommand } from './status.command.js';
@@ -35,11 +37,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         print(packageVersion());
         return EXIT_OK;
       case 'status':
-        connection = await openConnection(command.redis, command.prefix);
+        connection = await connect(command.store, command.prefix);
         await statusCommand(connection, command, print);
         return EXIT_OK;
       case 'release': {
-        connection = await openConnection(command.redis, command.prefix);
+        connection = await connect(command.store, command.prefix);
         const outcome = await releaseCommand(connection, command, { ...io, print });
         // Declined at the prompt: nothing was done, which a script must be able to tell.
         return outcome === 'declined' ? EXIT_ERROR : EXIT_OK;
@@ -65,6 +67,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } finally {
     await connection?.close();
   }
+}
+
+/** The command-side store: Redis by key prefix, or PostgreSQL by schema and table. */
+function connect(store: StoreTarget, prefix: string): Promise<CliConnection> {
+  return store.kind === 'postgres'
+    ? openPostgresConnection(store.url, store.schema, store.table)
+    : openConnection(store.url, prefix);
 }
 
 function packageVersion(): string {
