@@ -28,11 +28,11 @@ export async function runStatement<Row extends QueryResultRow>(
   timeout: number,
 ): Promise<Row[]> {
   const started = performance.now();
-  const client = await connectWithin(pool, timeout);
+  const lease = await connectWithin(pool, timeout);
   const left = Math.max(1, Math.round(timeout - (performance.now() - started)));
   let failure: unknown;
   try {
-    const result = await client.query<Row>(timedQuery(text, [...values], left));
+    const result = await lease.client.query<Row>(timedQuery(text, [...values], left));
     return result.rows;
   } catch (error) {
     failure = error;
@@ -43,13 +43,28 @@ export async function runStatement<Row extends QueryResultRow>(
   } finally {
     // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
     // or timed-out one must not go back to the pool.
-    client.release(failure !== undefined && !isServerError(failure));
+    lease.release(failure !== undefined && !isServerError(failure));
   }
 }
 
-/** `pool.connect()` with a deadline; a connection that arrives late goes back to the pool. */
-export function connectWithin(pool: PostgresPool, timeout: number): Promise<PoolClient> {
-  return new Promise<PoolClient>((resolve, reject) => {
+/** A pooled connection while the store uses it. */
+export interface Lease {
+  readonly client: PoolClient;
+  /** Gives the connection back, or destroys it when `destroy` or when it failed meanwhile. */
+  release(destroy: boolean): void;
+}
+
+/**
+ * `pool.connect()` with a deadline; a connection that arrives late goes back to the pool.
+ *
+ * While it is checked out, a `pg` client has no `error` listener (the pool removes its own), and
+ * an error with no query in flight is emitted as an `error` event: unheard, it would crash the
+ * process. That happens when the server ends the connection (a restart: `57P01`) right after a
+ * reply, in the same packet, before the release. The lease listens for it and destroys the
+ * connection on release.
+ */
+export function connectWithin(pool: PostgresPool, timeout: number): Promise<Lease> {
+  return new Promise<Lease>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
       settled = true;
@@ -63,7 +78,18 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Pool
         }
         settled = true;
         clearTimeout(timer);
-        resolve(client);
+        let failed = false;
+        const onError = (): void => {
+          failed = true;
+        };
+        client.on('error', onError);
+        resolve({
+          client,
+          release: (destroy) => {
+            client.off('error', onError);
+            client.release(destroy || failed);
+          },
+        });
       },
       (error: unknown) => {
         if (settled) {

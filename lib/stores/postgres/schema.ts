@@ -48,10 +48,10 @@ export async function ensureLockTable(
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
   const ddl =
     `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` + createSchema + createTableSql(table);
-  const client = await connectWithin(pool, timeout);
+  const lease = await connectWithin(pool, timeout);
   let broken = false;
   try {
-    await client.query(timedQuery(ddl, undefined, Math.max(timeout, 10_000)));
+    await lease.client.query(timedQuery(ddl, undefined, Math.max(timeout, 10_000)));
   } catch (error) {
     broken = sqlState(error) === undefined;
     if (sqlState(error) === '42501') {
@@ -61,6 +61,6 @@ export async function ensureLockTable(
     }
     throw error;
   } finally {
-    client.release(broken);
+    lease.release(broken);
   }
 }
