@@ -3,7 +3,6 @@ import { describeStoreError } from '../utils/redact.js';
 import { parseCliArgs, USAGE } from './cli-args.js';
 import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
 import type { StoreTarget } from './cli-args.js';
-import { openPostgresConnection } from './cli-postgres.js';
 import { openConnection, type CliConnection } from './cli-redis.js';
 import { releaseCommand } from './release.command.js';
 import { statusCommand } from './status.command.js';
@@ -69,11 +68,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** The command-side store: Redis by key prefix, or PostgreSQL by schema and table. */
-function connect(store: StoreTarget, prefix: string): Promise<CliConnection> {
-  return store.kind === 'postgres'
-    ? openPostgresConnection(store.url, store.schema, store.table)
-    : openConnection(store.url, prefix);
+/**
+ * The command-side store: Redis by key prefix, or PostgreSQL by schema and table. The PostgreSQL
+ * side is loaded only when asked for: `pg` is an optional peer, absent from Redis-only apps.
+ */
+async function connect(store: StoreTarget, prefix: string): Promise<CliConnection> {
+  if (store.kind === 'postgres') {
+    const { openPostgresConnection } = await import('./cli-postgres.js');
+    return openPostgresConnection(store.url, store.schema, store.table);
+  }
+  return openConnection(store.url, prefix);
 }
 
 function packageVersion(): string {
