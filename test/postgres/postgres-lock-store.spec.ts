@@ -4,6 +4,7 @@ import { createTableSql, lockTable, PostgresLockStore } from 'nestjs-cron-lock/p
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
+import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
 import { forkTs } from '../support/fork-ts.js';
 import { TEST_POSTGRES_PASSWORD } from '../support/postgres-server.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
@@ -260,6 +261,40 @@ describe('PostgresLockStore', () => {
       }
       expect(await s.renew({ name: 'job', token, ttl: MINUTE })).toEqual({ renewed: true });
       expect(await s.release({ name: 'job', token })).toBe(true);
+    });
+
+    it('bounds a statement cut off by the network, discards its connection, and works once the network heals', async () => {
+      const admin = pool();
+      const direct = new URL(testPostgresUrl());
+      // A plain TCP proxy: partition() holds every byte in both directions until heal().
+      const proxy = await RedisTcpProxy.start(Number(direct.port));
+      cleanup.push(() => proxy.close());
+      const viaProxy = new URL(testPostgresUrl());
+      viaProxy.port = String(proxy.port);
+      const s = store(viaProxy.toString(), { table: table('cut', admin), operationTimeout: 500 });
+      await s.ping();
+
+      proxy.partition();
+      const started = performance.now();
+      const error = await s
+        .acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockStoreError);
+      expect((error as Error).message).toMatch(/no answer from PostgreSQL within 500ms/);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(everyText(error)).not.toContain(TEST_POSTGRES_PASSWORD);
+      proxy.heal();
+
+      const token = newToken();
+      const taken = await waitFor(
+        async () => {
+          const result = await s.acquire({ name: 'other', token, ttl: MINUTE, instanceId: 'a' });
+          return result.acquired ? result : null;
+        },
+        { timeout: 10_000, message: 'the store to work again after the partition' },
+      );
+      expect(taken.fencingToken).toBeGreaterThan(0);
+      expect(await s.release({ name: 'other', token })).toBe(true);
     });
 
     it('turns a server statement timeout into a LockStoreError with its SQLSTATE', async () => {
