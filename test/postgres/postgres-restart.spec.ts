@@ -90,7 +90,7 @@ describe('PostgresLockStore across a database restart', () => {
     });
     try {
       await store.ping();
-      await server.stop();
+      await server.halt();
       const error = await store
         .acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' })
         .catch((e: unknown) => e);

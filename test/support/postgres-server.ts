@@ -14,9 +14,14 @@ export interface PostgresServerHandle {
   readonly url: string;
   /** Pid of the current postmaster (changes after `restart()`). */
   readonly pid: number;
-  /** Fast shutdown (SIGINT), then immediate (SIGQUIT); resolves once the postmaster exited. */
+  /**
+   * Fast shutdown (SIGINT), then immediate (SIGQUIT); resolves once the postmaster exited. Removes
+   * the data directory: the end of this server.
+   */
   stop(): Promise<void>;
-  /** Starts the server again after `stop()`, on the same port and data. */
+  /** Stops the server as {@link stop} does, keeping its data for {@link start}: an outage. */
+  halt(): Promise<void>;
+  /** Starts the server again after `halt()`, on the same port and data. */
   start(): Promise<void>;
   /** Stops (fast, or immediate like a crash) and starts again on the same port and data. */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
@@ -207,7 +212,12 @@ export async function startPostgresServer(
     get pid(): number {
       return current.pid ?? -1;
     },
-    stop: () => stopWith('SIGINT'),
+    async stop(): Promise<void> {
+      await stopWith('SIGINT');
+      // Also here, not only on exit: a test worker may be ended without running exit hooks.
+      rmSync(root, { recursive: true, force: true });
+    },
+    halt: () => stopWith('SIGINT'),
     async start(): Promise<void> {
       if (current.exitCode === null && current.signalCode === null) return;
       current = await spawnServer();
