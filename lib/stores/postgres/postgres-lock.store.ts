@@ -79,6 +79,7 @@ export class PostgresLockStore implements LockStore {
   private readonly log: CronLockLogger;
   private readonly sql: { acquire: string; renew: string; release: string; inspect: string };
   private ready: Promise<void> | null = null;
+  private idleErrorReported = false;
   private closed = false;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
@@ -99,9 +100,7 @@ export class PostgresLockStore implements LockStore {
         connectionTimeoutMillis: this.timeout,
       });
       // Without a listener, an idle connection's error (a server restart) would crash the process.
-      own.on('error', (error) =>
-        this.log.warn(`PostgreSQL idle connection error: ${this.describe(error)}`),
-      );
+      own.on('error', (error) => this.idleConnectionFailed(error));
       this.pool = own;
       this.ownsPool = true;
     } else if (isPool(pool)) {
@@ -198,7 +197,9 @@ export class PostgresLockStore implements LockStore {
         throw new LockStoreError('PostgreSQL lock store is closed');
       }
       await this.tableReady();
-      return await operation();
+      const result = await operation();
+      this.idleErrorReported = false;
+      return result;
     } catch (error) {
       if (error instanceof LockStoreError) {
         throw error;
@@ -219,6 +220,17 @@ export class PostgresLockStore implements LockStore {
       },
     );
     return this.ready;
+  }
+
+  /**
+   * A restart ends every idle connection of the pool at once: one line per outage, not one per
+   * connection. The next successful operation re-arms it.
+   */
+  private idleConnectionFailed(error: unknown): void {
+    if (!this.idleErrorReported) {
+      this.idleErrorReported = true;
+      this.log.warn(`PostgreSQL idle connection error: ${this.describe(error)}`);
+    }
   }
 
   private describe(error: unknown): string {
