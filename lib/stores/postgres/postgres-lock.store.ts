@@ -24,8 +24,12 @@ import { ensureLockTable } from './schema.js';
 
 /** Bound of one operation (waiting for a pooled connection included), as the Redis store's commandTimeout. */
 const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
-/** Connections of a pool the store creates from a connection string. */
-const OWN_POOL_SIZE = 4;
+/**
+ * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
+ * job due on one tick takes one for one statement, so fewer would queue a burst of jobs behind
+ * each other, against `operationTimeout`.
+ */
+const OWN_POOL_SIZE = 10;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
