@@ -161,3 +161,9 @@ export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
 
 export const POSTGRES_NO_ANSWER = (timeout: number): string =>
   `no answer from PostgreSQL within ${timeout}ms; the connection was discarded`;
+
+export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
+  `PostgreSQL lost a prepared statement of the lock store (${detail}): a pooler in transaction mode ` +
+  `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
+  `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
+  `preparedStatements: false to start that way.`;

@@ -15,3 +15,18 @@ describeLockStoreContract('PostgresLockStore', async () => {
     },
   };
 });
+
+// The statements a pooler without prepared-statement support gets.
+describeLockStoreContract('PostgresLockStore with unnamed statements', async () => {
+  const pool = newPool();
+  const table = uniqueTable('contract_unnamed');
+  const store = new PostgresLockStore(pool, { table, preparedStatements: false, logger: false });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await dropTable(pool, table);
+      await pool.end();
+    },
+  };
+});

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
 import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { forkTs } from '../support/fork-ts.js';
 import { TEST_POSTGRES_PASSWORD } from '../support/postgres-server.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
@@ -182,6 +183,32 @@ describe('PostgresLockStore', () => {
             logger: false,
           }),
       ).toThrow(/createTable/);
+    });
+  });
+
+  describe('prepared statements', () => {
+    it('goes on with unnamed statements, said once, when the server lost a prepared one (a transaction-mode pooler)', async () => {
+      // One connection: the store prepares its statements on it, then DEALLOCATE ALL makes the
+      // server forget them while the client still believes they exist, as a pooler switching
+      // server connections does.
+      const shared = pool({ max: 1 });
+      const logger = new CapturingLogger();
+      const s = store(shared, { table: table('prep', shared), logger });
+      const first = newToken();
+      const second = newToken();
+      expect(
+        (await s.acquire({ name: 'first', token: first, ttl: MINUTE, instanceId: 'a' })).acquired,
+      ).toBe(true);
+      expect(await s.release({ name: 'first', token: first })).toBe(true);
+      await shared.query('DEALLOCATE ALL');
+      expect(
+        (await s.acquire({ name: 'second', token: second, ttl: MINUTE, instanceId: 'a' })).acquired,
+      ).toBe(true);
+      await shared.query('DEALLOCATE ALL');
+      expect(await s.release({ name: 'second', token: second })).toBe(true);
+      const warnings = logger.lines.filter((line) => line.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/SQLSTATE 26000.*now sends unnamed statements/);
     });
   });
 

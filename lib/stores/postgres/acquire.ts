@@ -1,5 +1,5 @@
 import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { numberOrNull } from './inspect.js';
 
@@ -64,7 +64,7 @@ interface AcquireRow {
 /** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
 export async function acquireLock(
   pool: PostgresPool,
-  sql: string,
+  sql: Statement,
   request: AcquireRequest,
   stateTtl: number,
   timeout: number,

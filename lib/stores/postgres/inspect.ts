@@ -1,5 +1,5 @@
 import type { StoredLockState } from '../../interfaces/lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 
 /**
@@ -33,7 +33,7 @@ interface InspectRow {
 /** Sends {@link inspectSql}. */
 export async function inspectLock(
   pool: PostgresPool,
-  sql: string,
+  sql: Statement,
   name: string,
   timeout: number,
 ): Promise<StoredLockState> {

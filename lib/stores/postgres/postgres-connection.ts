@@ -10,6 +10,15 @@ import { sqlState } from './postgres-errors.js';
 export type PostgresPool = Pick<Pool, 'connect' | 'end'>;
 
 /**
+ * One statement's SQL, and the name it is prepared under on each connection (`undefined`: an
+ * unnamed statement, parsed and planned again on every call).
+ */
+export interface Statement {
+  readonly text: string;
+  readonly name?: string;
+}
+
+/**
  * Runs one statement on a connection from `pool`, bounded by `timeout` ms from the call:
  * waiting for a free connection and the round trip together. One statement is one round trip.
  *
@@ -18,12 +27,13 @@ export type PostgresPool = Pick<Pool, 'connect' | 'end'>;
  * itself may still have run on the server (a lost reply), which the callers allow for as the
  * Redis store does: an acquire that got no answer is released by the runner.
  *
- * No named prepared statement: PgBouncer in transaction mode may run each statement on another
- * server connection, where a statement prepared earlier does not exist.
+ * A named statement is parsed and planned once per connection (the store's statements are long
+ * enough that planning them costs more than running them); see `PostgresLockStore` for the
+ * fallback to unnamed statements behind a pooler that cannot keep them.
  */
 export async function runStatement<Row extends QueryResultRow>(
   pool: PostgresPool,
-  text: string,
+  statement: string | Statement,
   values: readonly unknown[],
   timeout: number,
 ): Promise<Row[]> {
@@ -32,7 +42,9 @@ export async function runStatement<Row extends QueryResultRow>(
   const left = Math.max(1, Math.round(timeout - (performance.now() - started)));
   let failure: unknown;
   try {
-    const result = await lease.client.query<Row>(timedQuery(text, [...values], left));
+    const { text, name } =
+      typeof statement === 'string' ? { text: statement, name: undefined } : statement;
+    const result = await lease.client.query<Row>(timedQuery(text, [...values], left, name));
     return result.rows;
   } catch (error) {
     failure = error;
@@ -122,7 +134,21 @@ export function timedQuery(
   text: string,
   values: unknown[] | undefined,
   timeout: number,
+  name?: string,
 ): QueryConfig {
   const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: timeout };
+  if (name !== undefined) {
+    config.name = name;
+  }
   return config;
+}
+
+/**
+ * The server lost or already has a named statement: what a pooler in transaction mode without
+ * prepared-statement support (PgBouncer before 1.21) causes, by running each statement on
+ * whichever server connection is free. Nothing was executed (the error comes at Parse or Bind).
+ */
+export function isPreparedStatementTrouble(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === '26000' || code === '42P05';
 }

@@ -1,9 +1,14 @@
 import type { LoggerService } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
 import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
-import { INVALID_POSTGRES_INPUT, INVALID_POSTGRES_OPTION } from '../../cron-lock.messages.js';
+import {
+  INVALID_POSTGRES_INPUT,
+  INVALID_POSTGRES_OPTION,
+  POSTGRES_PREPARED_STATEMENTS_OFF,
+} from '../../cron-lock.messages.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -15,7 +20,12 @@ import type {
 } from '../../interfaces/lock-store.interface.js';
 import { acquireLock, acquireSql } from './acquire.js';
 import { inspectLock, inspectSql, jobNamesSql } from './inspect.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import {
+  isPreparedStatementTrouble,
+  runStatement,
+  type PostgresPool,
+  type Statement,
+} from './postgres-connection.js';
 import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock, releaseSql } from './release.js';
@@ -54,8 +64,23 @@ export interface PostgresLockStoreOptions {
    * `onStoreError`). Default 2000.
    */
   operationTimeout?: number;
+  /**
+   * Send the store's statements as named prepared statements, parsed and planned once per
+   * connection. Default `true`. Behind a pooler that cannot keep them (PgBouncer before 1.21 in
+   * transaction mode), the store notices the first failure, says so once, and goes on with
+   * unnamed statements; `false` starts that way.
+   */
+  preparedStatements?: boolean;
   /** Where the store reports trouble; `false` for nowhere. Default Nest's Logger. */
   logger?: LoggerService | false;
+}
+
+/** The store's statements, all named or all unnamed. */
+interface Statements {
+  acquire: Statement;
+  renew: Statement;
+  release: Statement;
+  inspect: Statement;
 }
 
 /**
@@ -63,11 +88,12 @@ export interface PostgresLockStoreOptions {
  * contract suite): one row per job in one table, each operation one statement (one round trip),
  * time from the database's `clock_timestamp()`, never from the instances.
  *
- * No session state: no session advisory lock, no named prepared statement, no `SET`, so it works
- * behind PgBouncer in transaction mode and on managed PostgreSQL.
+ * No session state it depends on: no session advisory lock, no `SET`; named prepared statements
+ * with a fallback to unnamed ones (see {@link PostgresLockStoreOptions.preparedStatements}), so it
+ * works behind PgBouncer in transaction mode and on managed PostgreSQL.
  *
  * Given a `pg` `Pool`, it uses it and never closes it. Given a connection string, it creates a
- * small pool of its own and closes it on `close()`.
+ * pool of its own and closes it on `close()`.
  *
  * @publicApi
  */
@@ -81,7 +107,8 @@ export class PostgresLockStore implements LockStore {
   private readonly timeout: number;
   private readonly secrets: string[];
   private readonly log: CronLockLogger;
-  private readonly sql: { acquire: string; renew: string; release: string; inspect: string };
+  private readonly unnamed: Statements;
+  private statements: Statements;
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
@@ -114,35 +141,43 @@ export class PostgresLockStore implements LockStore {
     } else {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }
-    this.sql = {
-      acquire: acquireSql(this.table),
-      renew: renewSql(this.table),
-      release: releaseSql(this.table),
-      inspect: inspectSql(this.table),
+    this.unnamed = {
+      acquire: { text: acquireSql(this.table) },
+      renew: { text: renewSql(this.table) },
+      release: { text: releaseSql(this.table) },
+      inspect: { text: inspectSql(this.table) },
     };
+    this.statements = booleanOption('preparedStatements', options.preparedStatements, true)
+      ? {
+          acquire: named(this.unnamed.acquire),
+          renew: named(this.unnamed.renew),
+          release: named(this.unnamed.release),
+          inspect: named(this.unnamed.inspect),
+        }
+      : this.unnamed;
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
     // than half of it is left (see acquireSql), as the Redis store does.
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
-    return this.guard(() =>
-      acquireLock(this.pool, this.sql.acquire, request, stateTtl, this.timeout),
+    return this.guard((sql) =>
+      acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout),
     );
   }
 
   renew(request: RenewRequest): Promise<RenewResult> {
-    return this.guard(() => renewLock(this.pool, this.sql.renew, request, this.timeout));
+    return this.guard((sql) => renewLock(this.pool, sql.renew, request, this.timeout));
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
-    return this.guard(() =>
-      releaseLock(this.pool, this.sql.release, request, STATE_TTL_MS, this.timeout),
+    return this.guard((sql) =>
+      releaseLock(this.pool, sql.release, request, STATE_TTL_MS, this.timeout),
     );
   }
 
   inspect(name: string): Promise<StoredLockState> {
-    return this.guard(() => inspectLock(this.pool, this.sql.inspect, name, this.timeout));
+    return this.guard((sql) => inspectLock(this.pool, sql.inspect, name, this.timeout));
   }
 
   /** Every job name that has a row, sorted (for `status` listings). */
@@ -195,13 +230,13 @@ export class PostgresLockStore implements LockStore {
    * Runs one operation once the table is known to exist, and turns any failure into a
    * {@link LockStoreError} whose message carries no secret.
    */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+  private async guard<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
     try {
       if (this.closed) {
         throw new LockStoreError('PostgreSQL lock store is closed');
       }
       await this.tableReady();
-      const result = await operation();
+      const result = await this.withStatements(operation);
       this.idleErrorReported = false;
       return result;
     } catch (error) {
@@ -209,6 +244,27 @@ export class PostgresLockStore implements LockStore {
         throw error;
       }
       throw new LockStoreError(this.describe(error));
+    }
+  }
+
+  /**
+   * Runs `operation` with the current statements. A pooler that lost (or already had) a named
+   * statement turns the store to unnamed statements for good, and the operation is sent again:
+   * the failed one was refused at Parse or Bind, so it did not run.
+   */
+  private async withStatements<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
+    const statements = this.statements;
+    try {
+      return await operation(statements);
+    } catch (error) {
+      if (statements === this.unnamed || !isPreparedStatementTrouble(error)) {
+        throw error;
+      }
+      if (this.statements !== this.unnamed) {
+        this.statements = this.unnamed;
+        this.log.warn(POSTGRES_PREPARED_STATEMENTS_OFF(this.describe(error)));
+      }
+      return operation(this.unnamed);
     }
   }
 
@@ -240,6 +296,15 @@ export class PostgresLockStore implements LockStore {
   private describe(error: unknown): string {
     return describePostgresError(error, this.secrets);
   }
+}
+
+/**
+ * The statement under a name derived from its text: two stores on one pool with different tables
+ * never share a name (`pg` refuses one name for two texts on a connection).
+ */
+function named(statement: Statement): Statement {
+  const digest = createHash('sha256').update(statement.text).digest('hex').slice(0, 24);
+  return { text: statement.text, name: `nestjs_cron_lock_${digest}` };
 }
 
 function isPool(value: unknown): value is pg.Pool {

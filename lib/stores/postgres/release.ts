@@ -1,5 +1,5 @@
 import type { ReleaseRequest } from '../../interfaces/lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 
 /** Expired rows deleted by one release at most: bounds the work a release does on the way. */
@@ -65,7 +65,7 @@ SELECT coalesce((SELECT ours FROM cur), false) AS released`;
 /** Sends {@link releaseSql}; resolves `true` when the lock was ours. */
 export async function releaseLock(
   pool: PostgresPool,
-  sql: string,
+  sql: Statement,
   request: ReleaseRequest,
   stateTtl: number,
   timeout: number,

@@ -1,5 +1,5 @@
 import type { RenewRequest, RenewResult } from '../../interfaces/lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 
 /**
@@ -27,7 +27,7 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM renewed) THEN 1
 /** Sends {@link renewSql}. */
 export async function renewLock(
   pool: PostgresPool,
-  sql: string,
+  sql: Statement,
   request: RenewRequest,
   timeout: number,
 ): Promise<RenewResult> {
