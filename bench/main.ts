@@ -5,7 +5,7 @@
  *   npm run bench                 full run; prints the tables and rewrites BENCHMARKS.md
  *   npm run bench -- --quick      a few seconds; prints only (CI runs it so it cannot rot)
  *
- * Options: --only per-run,tick-storm,renewal,latency,memory · --write (write BENCHMARKS.md even
+ * Options: --only per-run,tick-storm,renewal,latency,memory,postgres · --write (write BENCHMARKS.md even
  * with --quick/--only) · --note "text" (a remark printed in BENCHMARKS.md, e.g. about load).
  *
  * Nothing timed fails the run: it exits 0 unless something crashes or the module runs a job
@@ -20,6 +20,7 @@ import { startRedisServer } from '../test/support/redis-server.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { perRunScenario } from './scenarios/per-run.js';
+import { postgresScenario } from './scenarios/postgres.js';
 import { renewalScenario } from './scenarios/renewal.js';
 import { tickStormScenario } from './scenarios/tick-storm.js';
 import { describeMachine } from './support/machine.js';
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (config: BenchConfig) => Promise<Section>> = {
   renewal: renewalScenario,
   latency: latencyScenario,
   memory: memoryScenario,
+  postgres: postgresScenario,
 };
 
 interface Args {

@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { MemoryLockStore } from 'nestjs-cron-lock';
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { InstanceConfig } from './instance.config.js';
 import { NetworkDelayStore } from './network-delay.store.js';
 import { startInstance, type InstanceMessage } from './instance.js';
@@ -15,7 +16,9 @@ import { RunReport } from './run-report.js';
  * report of which instance ran each occurrence.
  *
  * - without REDIS_URL: three Nest apps in this process share one MemoryLockStore;
- * - with REDIS_URL: three processes (sample/instance.ts) lock in that Redis.
+ * - with REDIS_URL: three processes (sample/instance.ts) lock in that Redis;
+ * - with DATABASE_URL (and no REDIS_URL): three Nest apps in this process, each with a
+ *   PostgresLockStore of its own (its own connection pool), lock in that PostgreSQL.
  *
  * Runs SAMPLE_SECONDS seconds (default 12), or until Ctrl-C, then closes every app and exits.
  */
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
     );
   }
   const redisUrl = process.env.REDIS_URL;
+  const databaseUrl = redisUrl ? undefined : process.env.DATABASE_URL;
   const report = new RunReport(INSTANCES);
 
   if (redisUrl) {
@@ -37,6 +41,11 @@ async function main(): Promise<void> {
     console.log(
       `Redis mode: three processes (${INSTANCES.join(', ')}) lock in the Redis at ${safeAddress(redisUrl)} ` +
         `(keys under cron-lock-sample:*).`,
+    );
+  } else if (databaseUrl) {
+    console.log(
+      `PostgreSQL mode: three Nest apps (${INSTANCES.join(', ')}), each with its own PostgresLockStore ` +
+        `and connection pool, lock in the database at ${postgresAddress(databaseUrl)} (table public.${SAMPLE_TABLE}).`,
     );
   } else {
     console.log(
@@ -47,7 +56,11 @@ async function main(): Promise<void> {
   }
   printLegend(seconds);
 
-  const fleet = redisUrl ? await forkInstances(redisUrl, report) : await startInProcess(report);
+  const fleet = redisUrl
+    ? await forkInstances(redisUrl, report)
+    : databaseUrl
+      ? await startOnPostgres(databaseUrl, report)
+      : await startInProcess(report);
   console.log('time      job    what happened');
   // Report occurrences from the first full second at which all three instances were up, and stop
   // half a second before a tick rather than on one.
@@ -102,6 +115,39 @@ async function startInProcess(report: RunReport): Promise<Fleet> {
       await Promise.all(apps.map((app) => app.close()));
     },
   };
+}
+
+/** The sample's own table, created on first use. */
+const SAMPLE_TABLE = 'cron_lock_sample';
+
+async function startOnPostgres(databaseUrl: string, report: RunReport): Promise<Fleet> {
+  const stores = INSTANCES.map(
+    () => new PostgresLockStore(databaseUrl, { table: SAMPLE_TABLE, logger: false }),
+  );
+  const apps = await Promise.all(
+    INSTANCES.map((instanceId, i) =>
+      startInstance(
+        new InstanceConfig(instanceId, { store: stores[i] }, (event) => report.record(event)),
+      ),
+    ),
+  );
+  return {
+    close: async () => {
+      await Promise.all(apps.map((app) => app.close()));
+      // A store passed as `store` is the app's to close: the module never closes it.
+      await Promise.all(stores.map((store) => store.close()));
+    },
+  };
+}
+
+/** host:port/database of a PostgreSQL URL, never its user name or password. */
+function postgresAddress(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the configured database';
+  }
 }
 
 async function forkInstances(redisUrl: string, report: RunReport): Promise<Fleet> {

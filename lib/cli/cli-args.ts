@@ -5,12 +5,18 @@ import {
   LOCK_NAME_PATTERN,
 } from '../cron-lock.constants.js';
 import { secretsOf } from '../stores/redis/redis-connection.js';
+import {
+  DEFAULT_POSTGRES_SCHEMA,
+  DEFAULT_POSTGRES_TABLE,
+  POSTGRES_IDENTIFIER_PATTERN,
+} from '../stores/postgres/postgres-table.js';
 import { redactLooseUrl } from '../utils/redact.js';
 import { CliUsageError } from './cli.errors.js';
 
 export const USAGE = `Usage:
   nestjs-cron-lock status [--redis <url>] [--prefix <prefix>] [--json]
   nestjs-cron-lock release <job> [--redis <url>] [--prefix <prefix>] [--yes]
+  nestjs-cron-lock status|release … --database <url> [--schema <schema>] [--table <table>]
 
 Commands:
   status          Show every job under the prefix: held or free, holder, ttl left, last
@@ -23,6 +29,11 @@ Options:
                      A password in --redis is visible to other users of the machine in the
                      process list (ps): prefer REDIS_URL for a URL with a password.
   --prefix <prefix>  The module's keyPrefix (default: ${DEFAULT_KEY_PREFIX})
+  --database <url>   postgres:// URL of a PostgresLockStore's database (default: the
+                     DATABASE_URL environment variable, when neither --redis nor REDIS_URL is set).
+                     A password in it shows in the process list too: prefer DATABASE_URL.
+  --schema <schema>  PostgreSQL: the store's schema option (default: ${DEFAULT_POSTGRES_SCHEMA})
+  --table <table>    PostgreSQL: the store's table option (default: ${DEFAULT_POSTGRES_TABLE})
   --json             status: print JSON instead of a table
   --yes, -y          release: do not ask for confirmation (required without a terminal)
   --help, -h         Show this help
@@ -30,13 +41,21 @@ Options:
 
 Exit codes: 0 done, 1 error (e.g. Redis unreachable), 2 wrong usage or confirmation missing.`;
 
+/** Where the locks are: a Redis URL, or a PostgreSQL URL with the store's schema and table. */
+export type StoreTarget =
+  { kind: 'redis'; url: string } | { kind: 'postgres'; url: string; schema: string; table: string };
+
+/**
+ * A parsed command. `prefix` names where the jobs live in messages: the key prefix for Redis,
+ * `schema.table` for PostgreSQL.
+ */
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'status'; redis: string; prefix: string; json: boolean; warnings: string[] }
+  | { kind: 'status'; store: StoreTarget; prefix: string; json: boolean; warnings: string[] }
   | {
       kind: 'release';
-      redis: string;
+      store: StoreTarget;
       prefix: string;
       job: string;
       yes: boolean;
@@ -59,12 +78,18 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const { values, positionals } = parsed;
   // The passwords of the URL in use, however given: hidden in every value echoed below, since a
   // mistyped command line may carry one anywhere (a URL as the command, a password as --prefix).
-  const secrets = [...secretsOf(values.redis ?? ''), ...secretsOf(env.REDIS_URL ?? '')];
+  const secrets = [values.redis, env.REDIS_URL, values.database, env.DATABASE_URL].flatMap((url) =>
+    secretsOf(url ?? ''),
+  );
   const shown = (value: string): string => echoValue(value, secrets);
-  const warnings =
-    values.redis !== undefined && secretsOf(values.redis).length > 0
-      ? [PASSWORD_IN_FLAG_WARNING]
-      : [];
+  const warnings = (
+    [
+      ['--redis', values.redis, 'REDIS_URL'],
+      ['--database', values.database, 'DATABASE_URL'],
+    ] as const
+  )
+    .filter(([, url]) => url !== undefined && secretsOf(url).length > 0)
+    .map(([flag, , variable]) => PASSWORD_IN_FLAG_WARNING(flag, variable));
   if (values.help) {
     return { kind: 'help' };
   }
@@ -94,10 +119,11 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     if (values.yes) {
       throw new CliUsageError('--yes only applies to release.');
     }
+    const store = storeTarget(values, env);
     return {
       kind: 'status',
-      redis: redisUrl(values.redis, env),
-      prefix,
+      store,
+      prefix: whereJobsLive(store, prefix),
       json: values.json ?? false,
       warnings,
     };
@@ -119,19 +145,20 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (values.json) {
     throw new CliUsageError('--json only applies to status.');
   }
+  const store = storeTarget(values, env);
   return {
     kind: 'release',
-    redis: redisUrl(values.redis, env),
-    prefix,
+    store,
+    prefix: whereJobsLive(store, prefix),
     job,
     yes: values.yes ?? false,
     warnings,
   };
 }
 
-const PASSWORD_IN_FLAG_WARNING =
-  'warning: --redis carries a password, which other users of this machine can read in the ' +
-  'process list (ps). Prefer the REDIS_URL environment variable.';
+const PASSWORD_IN_FLAG_WARNING = (flag: string, variable: string): string =>
+  `warning: ${flag} carries a password, which other users of this machine can read in the ` +
+  `process list (ps). Prefer the ${variable} environment variable.`;
 
 /** Longest part of a command-line value echoed in a message. */
 const ECHO_MAX = 40;
@@ -161,6 +188,9 @@ function parse(argv: readonly string[]) {
     options: {
       redis: { type: 'string' },
       prefix: { type: 'string' },
+      database: { type: 'string' },
+      schema: { type: 'string' },
+      table: { type: 'string' },
       json: { type: 'boolean' },
       yes: { type: 'boolean', short: 'y' },
       help: { type: 'boolean', short: 'h' },
@@ -189,4 +219,60 @@ function redisUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {
     );
   }
   return url;
+}
+
+function whereJobsLive(store: StoreTarget, prefix: string): string {
+  return store.kind === 'postgres' ? `${store.schema}.${store.table}` : prefix;
+}
+
+/**
+ * Redis unless PostgreSQL is asked for: `--database`, or `DATABASE_URL` when neither `--redis`
+ * nor `REDIS_URL` (nor a Redis `--prefix`) is there: an app whose locks are in Redis often has a
+ * DATABASE_URL too.
+ */
+function storeTarget(
+  values: ReturnType<typeof parse>['values'],
+  env: NodeJS.ProcessEnv,
+): StoreTarget {
+  const postgres =
+    values.database !== undefined ||
+    (values.redis === undefined &&
+      values.prefix === undefined &&
+      !env.REDIS_URL &&
+      Boolean(env.DATABASE_URL));
+  if (!postgres) {
+    if (values.schema !== undefined || values.table !== undefined) {
+      throw new CliUsageError('--schema and --table only apply to PostgreSQL (--database).');
+    }
+    return { kind: 'redis', url: redisUrl(values.redis, env) };
+  }
+  if (values.redis !== undefined) {
+    throw new CliUsageError('Pass either --redis or --database, not both.');
+  }
+  if (values.prefix !== undefined) {
+    throw new CliUsageError(
+      '--prefix only applies to Redis: use --schema and --table for PostgreSQL.',
+    );
+  }
+  const source = values.database === undefined ? 'DATABASE_URL' : '--database';
+  const url = values.database ?? env.DATABASE_URL ?? '';
+  if (url === '' || !/^postgres(ql)?:\/\/./.test(url)) {
+    throw new CliUsageError(
+      `${source} must be a postgres:// or postgresql:// URL, got ${JSON.stringify(redactLooseUrl(url))}.`,
+    );
+  }
+  const schema = values.schema ?? DEFAULT_POSTGRES_SCHEMA;
+  const table = values.table ?? DEFAULT_POSTGRES_TABLE;
+  for (const [option, name] of [
+    ['--schema', schema],
+    ['--table', table],
+  ] as const) {
+    if (!POSTGRES_IDENTIFIER_PATTERN.test(name)) {
+      throw new CliUsageError(
+        `${option} ${JSON.stringify(name)} is not a name the store accepts ` +
+          '(1 to 40 characters among a-z 0-9 _, not starting with a digit).',
+      );
+    }
+  }
+  return { kind: 'postgres', url, schema, table };
 }

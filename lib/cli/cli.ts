@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describeStoreError } from '../utils/redact.js';
 import { parseCliArgs, USAGE } from './cli-args.js';
 import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
+import type { StoreTarget } from './cli-args.js';
 import { openConnection, type CliConnection } from './cli-redis.js';
 import { releaseCommand } from './release.command.js';
 import { statusCommand } from './status.command.js';
@@ -36,12 +37,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return EXIT_OK;
       case 'status':
         command.warnings.forEach(fail);
-        connection = await openConnection(command.redis, command.prefix);
+        connection = await connect(command.store, command.prefix);
         await statusCommand(connection, command, print);
         return EXIT_OK;
       case 'release': {
         command.warnings.forEach(fail);
-        connection = await openConnection(command.redis, command.prefix);
+        connection = await connect(command.store, command.prefix);
         const outcome = await releaseCommand(connection, command, { ...io, print });
         // Declined at the prompt: nothing was done, which a script must be able to tell.
         return outcome === 'declined' ? EXIT_ERROR : EXIT_OK;
@@ -67,6 +68,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } finally {
     await connection?.close();
   }
+}
+
+/**
+ * The command-side store: Redis by key prefix, or PostgreSQL by schema and table. The PostgreSQL
+ * side is loaded only when asked for: `pg` is an optional peer, absent from Redis-only apps.
+ */
+async function connect(store: StoreTarget, prefix: string): Promise<CliConnection> {
+  if (store.kind === 'postgres') {
+    const { openPostgresConnection } = await import('./cli-postgres.js');
+    return openPostgresConnection(store.url, store.schema, store.table);
+  }
+  return openConnection(store.url, prefix);
 }
 
 function packageVersion(): string {

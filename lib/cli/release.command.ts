@@ -3,7 +3,7 @@ import type { StoredLockState } from '../interfaces/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
 import { formatMs, formatTime, NONE } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
-import { findJobNames } from './status.command.js';
+import { findJobNames, where } from './status.command.js';
 
 /** Where release talks to the person running it. */
 export interface ReleaseIo {
@@ -34,19 +34,19 @@ export async function releaseCommand(
   const { job, prefix } = options;
   // The token first, then the state: if a new run takes the lock in between, the state shows the
   // new holder while the token is the old one, and the release below deletes nothing.
-  const token = await connection.client.get(connection.store.keysOf(job).lock);
+  const token = await connection.lockToken(job);
   const state = await connection.store.inspect(job);
 
   if (token === null || state.ttlLeft === null) {
     if (state.lastTick === null && state.fencingToken === null) {
-      const known = await findJobNames(connection, prefix);
+      const known = await findJobNames(connection);
       const list =
         known.length === 0
           ? 'there are no jobs under it'
           : `jobs there: ${known.slice(0, MAX_NAMES_LISTED).join(', ')}${known.length > MAX_NAMES_LISTED ? ', …' : ''}`;
       throw new CliError(
-        `No job "${job}" under prefix "${prefix}" at ${connection.address} (${list}). ` +
-          'Check the job name (its lock name) and --prefix.',
+        `No job "${job}" ${where(connection, prefix)} at ${connection.address} (${list}). ` +
+          `Check the job name (its lock name) and ${connection.namespace === 'prefix' ? '--prefix' : '--schema and --table'}.`,
       );
     }
     io.print(
@@ -56,7 +56,7 @@ export async function releaseCommand(
     return 'free';
   }
 
-  io.print(describeHolder(job, prefix, state));
+  io.print(describeHolder(job, where(connection, prefix), state));
   if (!options.yes) {
     if (!io.stdin.isTTY) {
       throw new CliUsageError(
@@ -88,10 +88,10 @@ export async function releaseCommand(
   return 'released';
 }
 
-function describeHolder(job: string, prefix: string, state: StoredLockState): string {
+function describeHolder(job: string, where: string, state: StoredLockState): string {
   const holder = state.holder ?? 'an unknown instance';
   return (
-    `"${job}" (prefix "${prefix}") is locked by ${holder}: ttl left ${formatMs(state.ttlLeft)}, ` +
+    `"${job}" (${where.replace(/^under /, '')}) is locked by ${holder}: ttl left ${formatMs(state.ttlLeft)}, ` +
     `fence ${state.fencingToken ?? NONE}, occurrence ${formatTime(state.lastTick)} UTC.\n` +
     `If ${holder} is still running the job, its next renewal finds the lock gone and aborts ` +
     'its ctx.signal (LockLostError); until then another instance may start the next occurrence.'

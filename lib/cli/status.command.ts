@@ -1,4 +1,3 @@
-import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 import type { StoredLockState } from '../interfaces/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
@@ -26,34 +25,9 @@ export interface StatusJson {
   jobs: JobStatusJson[];
 }
 
-/**
- * Names of every job with state under `prefix`, from `SCAN MATCH <prefix>:{*}:state`. The `{`
- * right after `<prefix>:` keeps another prefix's keys out (`a` never matches `a:b:{job}:state`);
- * a prefix has no glob characters (the module validates it), so it needs no escaping.
- */
-export async function findJobNames(connection: CliConnection, prefix: string): Promise<string[]> {
-  const head = `${prefix}:{`;
-  const tail = '}:state';
-  const names = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await connection.client.scan(
-      cursor,
-      'MATCH',
-      `${head}*${tail}`,
-      'COUNT',
-      1_000,
-    );
-    cursor = next;
-    for (const key of keys) {
-      const name = key.slice(head.length, key.length - tail.length);
-      // `*` may also match keys no job of the module writes (e.g. with braces inside).
-      if (LOCK_NAME_PATTERN.test(name)) {
-        names.add(name);
-      }
-    }
-  } while (cursor !== '0');
-  return [...names].sort();
+/** Names of every job with state under the connection's prefix (or in its table), sorted. */
+export function findJobNames(connection: CliConnection): Promise<string[]> {
+  return connection.jobNames();
 }
 
 /** `nestjs-cron-lock status`: every job's lock and history, as a table or JSON. */
@@ -62,7 +36,7 @@ export async function statusCommand(
   options: { prefix: string; json: boolean },
   print: (text: string) => void,
 ): Promise<void> {
-  const names = await findJobNames(connection, options.prefix);
+  const names = await findJobNames(connection);
   // Each read is the module's own inspect script: the lock's ttl and the state at one instant.
   const states = await Promise.all(names.map((name) => connection.store.inspect(name)));
   const checkedAt = Date.now();
@@ -79,8 +53,11 @@ export async function statusCommand(
 
   if (states.length === 0) {
     print(
-      `No jobs under prefix "${options.prefix}" at ${connection.address} ` +
-        `(no ${options.prefix}:{*}:state keys). Check --prefix: it is the module's keyPrefix.`,
+      connection.namespace === 'prefix'
+        ? `No jobs under prefix "${options.prefix}" at ${connection.address} ` +
+            `(no ${options.prefix}:{*}:state keys). Check --prefix: it is the module's keyPrefix.`
+        : `No jobs in table ${options.prefix} at ${connection.address}. ` +
+            `Check --schema and --table: they are the store's schema and table options.`,
     );
     return;
   }
@@ -110,9 +87,14 @@ export async function statusCommand(
     ),
   );
   print(
-    `\n${plural(states.length, 'job')} (${held} held) under prefix "${options.prefix}" at ` +
+    `\n${plural(states.length, 'job')} (${held} held) ${where(connection, options.prefix)} at ` +
       `${connection.address}, ${formatTime(checkedAt)} UTC`,
   );
+}
+
+/** `under prefix "cron-lock"` (Redis) or `in table public.cron_lock` (PostgreSQL). */
+export function where(connection: CliConnection, prefix: string): string {
+  return connection.namespace === 'prefix' ? `under prefix "${prefix}"` : `in table ${prefix}`;
 }
 
 function isHeld(state: StoredLockState): boolean {

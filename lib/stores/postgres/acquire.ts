@@ -1,0 +1,94 @@
+import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.interface.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
+import type { LockTable } from './postgres-table.js';
+import { numberOrNull } from './inspect.js';
+
+/**
+ * Claims an occurrence and takes the lock in one statement, so that no instance can see the lock
+ * free between "is this occurrence done?" and "take it" (the same step as the Redis store's
+ * ACQUIRE_SCRIPT).
+ *
+ * `cur` locks the job's row first (`FOR UPDATE` waits for a concurrent acquire and then reads the
+ * row as it committed), so the upsert and the reason given for a refusal read the same row. The
+ * upsert takes the lock only when the occurrence is later than the last one claimed and the lock
+ * is free or expired; a refused upsert writes nothing. A job seen for the first time by two
+ * instances at once is decided by the primary key: one inserts, the other's `ON CONFLICT` waits
+ * for it and is refused (reported as `held`).
+ *
+ * The fencing token is max(stored + 1, database clock in µs): taking the clock every time keeps
+ * tokens increasing when the row was lost (a restore from an older backup, a swept row), as the
+ * Redis store does with TIME.
+ *
+ * Time is the database's `clock_timestamp()`, taken once: the instances' clocks never decide
+ * whether a lock has expired.
+ *
+ * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
+ * returns one row: fence (null when refused), reason ('tick-done' | 'held'), ok_at
+ */
+export function acquireSql(table: LockTable): string {
+  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+cur AS MATERIALIZED (
+  SELECT tick, expires_at, ok_at FROM ${table.qualified} WHERE name = $1 FOR UPDATE
+),
+taken AS (
+  INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+  SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
+    (extract(epoch FROM clock.now) * 1000000)::bigint,
+    clock.now + $5::float8 * interval '1 millisecond'
+  FROM clock LEFT JOIN cur ON true
+  ON CONFLICT (name) DO UPDATE SET
+    token = excluded.token,
+    holder = excluded.holder,
+    expires_at = excluded.expires_at,
+    tick = coalesce(excluded.tick, l.tick),
+    fence = greatest(l.fence + 1, excluded.fence),
+    state_expires_at = CASE
+      WHEN l.state_expires_at - (SELECT now FROM clock) >= $5::float8 * interval '0.5 millisecond'
+      THEN l.state_expires_at ELSE excluded.state_expires_at END
+  WHERE ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint)
+    AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
+  RETURNING l.fence
+)
+SELECT (SELECT fence FROM taken) AS fence,
+  CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint THEN 'tick-done' ELSE 'held' END AS reason,
+  cur.ok_at
+FROM (SELECT 1) AS one LEFT JOIN cur ON true`;
+}
+
+interface AcquireRow {
+  fence: string | null;
+  reason: 'tick-done' | 'held';
+  ok_at: string | null;
+}
+
+/** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
+export async function acquireLock(
+  pool: PostgresPool,
+  sql: Statement,
+  request: AcquireRequest,
+  stateTtl: number,
+  timeout: number,
+): Promise<AcquireResult> {
+  const [row] = await runStatement<AcquireRow>(
+    pool,
+    sql,
+    [
+      request.name,
+      request.token,
+      request.ttl,
+      request.scheduledAt ?? null,
+      stateTtl,
+      request.instanceId,
+    ],
+    timeout,
+  );
+  const lastSuccessAt = numberOrNull(row?.ok_at);
+  if (row?.fence !== null && row?.fence !== undefined) {
+    return { acquired: true, fencingToken: Number(row.fence), lastSuccessAt };
+  }
+  return {
+    acquired: false,
+    reason: row?.reason === 'tick-done' ? 'tick-done' : 'held',
+    lastSuccessAt,
+  };
+}

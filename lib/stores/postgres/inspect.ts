@@ -1,0 +1,65 @@
+import type { StoredLockState } from '../../interfaces/lock-store.interface.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
+import type { LockTable } from './postgres-table.js';
+
+/**
+ * Reads the lock's remaining life and the job's state at one instant of the database clock.
+ * $1 name · returns one row, its job columns null when the job is unknown
+ */
+export function inspectSql(table: LockTable): string {
+  return `SELECT l.holder, l.tick, l.fence, l.ok_at, l.ok_ms, l.fails, l.outcome, l.end_at,
+  CASE WHEN l.expires_at > c.now
+    THEN floor(extract(epoch FROM (l.expires_at - c.now)) * 1000)::float8 END AS ttl_left
+FROM (SELECT clock_timestamp() AS now) AS c LEFT JOIN ${table.qualified} AS l ON l.name = $1`;
+}
+
+/** Also the list query of the CLI: every job name of the table. */
+export function jobNamesSql(table: LockTable): string {
+  return `SELECT name FROM ${table.qualified} ORDER BY name`;
+}
+
+interface InspectRow {
+  holder: string | null;
+  tick: string | null;
+  fence: string | null;
+  ok_at: string | null;
+  ok_ms: string | null;
+  fails: number | null;
+  outcome: string | null;
+  end_at: string | null;
+  ttl_left: number | null;
+}
+
+/** Sends {@link inspectSql}. */
+export async function inspectLock(
+  pool: PostgresPool,
+  sql: Statement,
+  name: string,
+  timeout: number,
+): Promise<StoredLockState> {
+  const [row] = await runStatement<InspectRow>(pool, sql, [name], timeout);
+  const held = row?.ttl_left !== null && row?.ttl_left !== undefined;
+  const fence = numberOrNull(row?.fence);
+  return {
+    name,
+    holder: held ? (row.holder ?? null) : null,
+    ttlLeft: held ? Math.max(0, Number(row.ttl_left)) : null,
+    lastTick: numberOrNull(row?.tick),
+    // 0: a row re-created by a release, never acquired since.
+    fencingToken: fence !== null && fence > 0 ? fence : null,
+    lastSuccessAt: numberOrNull(row?.ok_at),
+    lastDurationMs: numberOrNull(row?.ok_ms),
+    consecutiveFailures: numberOrNull(row?.fails) ?? 0,
+    lastOutcome: row?.outcome === 'completed' || row?.outcome === 'failed' ? row.outcome : null,
+    lastFinishedAt: numberOrNull(row?.end_at),
+  };
+}
+
+/** A bigint column (text from `pg`) as a number; `null` when missing or not numeric. */
+export function numberOrNull(value: string | number | null | undefined): number | null {
+  if (value === null || value === undefined || value === '') {
+    return null;
+  }
+  const parsed = Number(value);
+  return Number.isFinite(parsed) ? parsed : null;
+}

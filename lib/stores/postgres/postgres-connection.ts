@@ -1,0 +1,154 @@
+import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import { LockStoreError } from '../../cron-lock.errors.js';
+import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from '../../cron-lock.messages.js';
+import { sqlState } from './postgres-errors.js';
+
+/**
+ * The part of a `pg` `Pool` the store uses. A `Pool` from the app (TypeORM's and Prisma's driver
+ * pools are not `pg` pools; pass `new Pool()` from `pg`), never closed by the store.
+ */
+export type PostgresPool = Pick<Pool, 'connect' | 'end'>;
+
+/**
+ * One statement's SQL, and the name it is prepared under on each connection (`undefined`: an
+ * unnamed statement, parsed and planned again on every call).
+ */
+export interface Statement {
+  readonly text: string;
+  readonly name?: string;
+}
+
+/**
+ * Runs one statement on a connection from `pool`, bounded by `timeout` ms from the call:
+ * waiting for a free connection and the round trip together. One statement is one round trip.
+ *
+ * A connection whose statement got no answer in time is destroyed, not returned to the pool: its
+ * reply may still arrive and would be read as the answer to the next statement. The statement
+ * itself may still have run on the server (a lost reply), which the callers allow for as the
+ * Redis store does: an acquire that got no answer is released by the runner.
+ *
+ * A named statement is parsed and planned once per connection (the store's statements are long
+ * enough that planning them costs more than running them); see `PostgresLockStore` for the
+ * fallback to unnamed statements behind a pooler that cannot keep them.
+ */
+export async function runStatement<Row extends QueryResultRow>(
+  pool: PostgresPool,
+  statement: string | Statement,
+  values: readonly unknown[],
+  timeout: number,
+): Promise<Row[]> {
+  const started = performance.now();
+  const lease = await connectWithin(pool, timeout);
+  const left = Math.max(1, Math.round(timeout - (performance.now() - started)));
+  let failure: unknown;
+  try {
+    const { text, name } =
+      typeof statement === 'string' ? { text: statement, name: undefined } : statement;
+    const result = await lease.client.query<Row>(timedQuery(text, [...values], left, name));
+    return result.rows;
+  } catch (error) {
+    failure = error;
+    if (isReadTimeout(error)) {
+      throw new LockStoreError(POSTGRES_NO_ANSWER(timeout));
+    }
+    throw error;
+  } finally {
+    // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
+    // or timed-out one must not go back to the pool.
+    lease.release(failure !== undefined && !isServerError(failure));
+  }
+}
+
+/** A pooled connection while the store uses it. */
+export interface Lease {
+  readonly client: PoolClient;
+  /** Gives the connection back, or destroys it when `destroy` or when it failed meanwhile. */
+  release(destroy: boolean): void;
+}
+
+/**
+ * `pool.connect()` with a deadline; a connection that arrives late goes back to the pool.
+ *
+ * While it is checked out, a `pg` client has no `error` listener (the pool removes its own), and
+ * an error with no query in flight is emitted as an `error` event: unheard, it would crash the
+ * process. That happens when the server ends the connection (a restart: `57P01`) right after a
+ * reply, in the same packet, before the release. The lease listens for it and destroys the
+ * connection on release.
+ */
+export function connectWithin(pool: PostgresPool, timeout: number): Promise<Lease> {
+  return new Promise<Lease>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new LockStoreError(POSTGRES_POOL_EXHAUSTED(timeout)));
+    }, timeout);
+    pool.connect().then(
+      (client) => {
+        if (settled) {
+          client.release();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        let failed = false;
+        const onError = (): void => {
+          failed = true;
+        };
+        client.on('error', onError);
+        resolve({
+          client,
+          release: (destroy) => {
+            client.off('error', onError);
+            client.release(destroy || failed);
+          },
+        });
+      },
+      (error: unknown) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/** An error the server answered with (it has a SQLSTATE); the connection is still in sync. */
+function isServerError(error: unknown): boolean {
+  const code = sqlState(error);
+  // 57P01 and friends: the server is shutting the connection down (admin shutdown, crash).
+  return code !== undefined && !code.startsWith('57P');
+}
+
+/**
+ * A query with its own client-side read timeout. `pg` honours `query_timeout` per query, but its
+ * type declarations only know it as a client setting.
+ */
+export function timedQuery(
+  text: string,
+  values: unknown[] | undefined,
+  timeout: number,
+  name?: string,
+): QueryConfig {
+  const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: timeout };
+  if (name !== undefined) {
+    config.name = name;
+  }
+  return config;
+}
+
+/**
+ * The server lost or already has a named statement: what a pooler in transaction mode without
+ * prepared-statement support (PgBouncer before 1.21) causes, by running each statement on
+ * whichever server connection is free. Nothing was executed (the error comes at Parse or Bind).
+ */
+export function isPreparedStatementTrouble(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === '26000' || code === '42P05';
+}

@@ -1,0 +1,50 @@
+import { describeStoreError, redactUrl } from '../../utils/redact.js';
+
+const POSTGRES_URL_WITH_CREDENTIALS = /\bpostgres(?:ql)?:\/\/[^\s@/]*@/gi;
+
+/**
+ * A redacted one-line description of a `pg` error: its class, its SQLSTATE when the server sent
+ * one (`57014` a statement timeout, `42501` a missing privilege), and its message with any
+ * connection string's user info and any known secret hidden. Never the raw error, which carries
+ * the query's parameters (owner tokens) and, for connection errors, the client's settings.
+ */
+export function describePostgresError(error: unknown, secrets: readonly string[] = []): string {
+  const code = sqlState(error);
+  let safe: unknown = error;
+  if (error instanceof Error) {
+    safe = Object.assign(
+      new Error(error.message.replace(POSTGRES_URL_WITH_CREDENTIALS, redactUrl)),
+      {
+        name: error.name,
+      },
+    );
+  }
+  const detail = describeStoreError(safe, secrets);
+  return code === undefined ? detail : `${detail} (SQLSTATE ${code})`;
+}
+
+/** The five-character SQLSTATE of a server error, if the error is one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  // Class 00-58, F0, HV, P0 or XX: not a Node error code such as EPIPE.
+  return typeof code === 'string' && /^(?:[0-5][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/.test(code)
+    ? code
+    : undefined;
+}
+
+/**
+ * The secrets of a connection string: the whole string and its password, each hidden wherever
+ * it shows up in an error.
+ */
+export function secretsOfConnectionString(connectionString: string): string[] {
+  const secrets = [connectionString];
+  try {
+    const password = decodeURIComponent(new URL(connectionString).password);
+    if (password.length > 0) {
+      secrets.push(password);
+    }
+  } catch {
+    // Not a URL (a key=value string): the whole string is already hidden.
+  }
+  return secrets;
+}

@@ -1,0 +1,358 @@
+import type { LoggerService } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { STATE_TTL_MS } from '../../cron-lock.constants.js';
+import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
+import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
+import {
+  INVALID_POSTGRES_INPUT,
+  INVALID_POSTGRES_OPTION,
+  POSTGRES_PREPARED_STATEMENTS_OFF,
+} from '../../cron-lock.messages.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockStore,
+  ReleaseRequest,
+  RenewRequest,
+  RenewResult,
+  StoredLockState,
+} from '../../interfaces/lock-store.interface.js';
+import { acquireLock, acquireSql } from './acquire.js';
+import { inspectLock, inspectSql, jobNamesSql } from './inspect.js';
+import {
+  isPreparedStatementTrouble,
+  runStatement,
+  type PostgresPool,
+  type Statement,
+} from './postgres-connection.js';
+import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
+import { lockTable, type LockTable } from './postgres-table.js';
+import { releaseLock, releaseSql } from './release.js';
+import { renewLock, renewSql } from './renew.js';
+import { ensureLockTable } from './schema.js';
+
+/** Bound of one operation (waiting for a pooled connection included), as the Redis store's commandTimeout. */
+const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
+/**
+ * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
+ * job due on one tick takes one for one statement, so fewer would queue a burst of jobs behind
+ * each other, against `operationTimeout`.
+ */
+const OWN_POOL_SIZE = 10;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Options of {@link PostgresLockStore}.
+ *
+ * @publicApi
+ */
+export interface PostgresLockStoreOptions {
+  /** Schema of the lock table. Default `public`. Lower case a-z 0-9 _, at most 40 characters. */
+  schema?: string;
+  /** Name of the lock table. Default `cron_lock`. Lower case a-z 0-9 _, at most 40 characters. */
+  table?: string;
+  /**
+   * Create the table (and the schema) on first use when missing. Default `true`; safe when
+   * several instances start at once. `false` for a role without DDL rights: apply the shipped
+   * `schema.sql` first.
+   */
+  createTable?: boolean;
+  /**
+   * Bound of one operation in ms, waiting for a free pooled connection included. An operation
+   * that takes longer rejects with a {@link LockStoreError} (the run is then skipped, or run per
+   * `onStoreError`). Default 2000.
+   */
+  operationTimeout?: number;
+  /**
+   * Send the store's statements as named prepared statements, parsed and planned once per
+   * connection. Default `true`. Behind a pooler that cannot keep them (PgBouncer before 1.21 in
+   * transaction mode), the store notices the first failure, says so once, and goes on with
+   * unnamed statements; `false` starts that way.
+   */
+  preparedStatements?: boolean;
+  /** Where the store reports trouble; `false` for nowhere. Default Nest's Logger. */
+  logger?: LoggerService | false;
+}
+
+/** The store's statements, all named or all unnamed. */
+interface Statements {
+  acquire: Statement;
+  renew: Statement;
+  release: Statement;
+  inspect: Statement;
+}
+
+/**
+ * A {@link LockStore} on PostgreSQL, with the same answers as `RedisLockStore` (the shipped
+ * contract suite): one row per job in one table, each operation one statement (one round trip),
+ * time from the database's `clock_timestamp()`, never from the instances.
+ *
+ * No session state it depends on: no session advisory lock, no `SET`; named prepared statements
+ * with a fallback to unnamed ones (see {@link PostgresLockStoreOptions.preparedStatements}), so it
+ * works behind PgBouncer in transaction mode and on managed PostgreSQL.
+ *
+ * Given a `pg` `Pool`, it uses it and never closes it. Given a connection string, it creates a
+ * pool of its own and closes it on `close()`.
+ *
+ * @publicApi
+ */
+export class PostgresLockStore implements LockStore {
+  /** The table in use, e.g. `public.cron_lock`. */
+  readonly tableName: string;
+  private readonly pool: PostgresPool;
+  private readonly ownsPool: boolean;
+  private readonly table: LockTable;
+  private readonly createTable: boolean;
+  private readonly timeout: number;
+  private readonly secrets: string[];
+  private readonly log: CronLockLogger;
+  private readonly unnamed: Statements;
+  private statements: Statements;
+  private ready: Promise<void> | null = null;
+  private idleErrorReported = false;
+  private closed = false;
+
+  constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
+    this.table = lockTable(options.schema, options.table);
+    this.tableName = this.table.display;
+    this.createTable = booleanOption('createTable', options.createTable, true);
+    this.timeout = timeoutOption(options.operationTimeout);
+    const logger = options.logger === undefined ? defaultLogger() : options.logger;
+    this.log = new CronLockLogger(logger || null);
+    if (typeof pool === 'string') {
+      if (!/^postgres(ql)?:\/\/./.test(pool)) {
+        throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
+      }
+      this.secrets = secretsOfConnectionString(pool);
+      const own = new pg.Pool({
+        connectionString: pool,
+        max: OWN_POOL_SIZE,
+        connectionTimeoutMillis: this.timeout,
+      });
+      // Without a listener, an idle connection's error (a server restart) would crash the process.
+      own.on('error', (error) => this.idleConnectionFailed(error));
+      this.pool = own;
+      this.ownsPool = true;
+    } else if (isPool(pool)) {
+      this.secrets = secretsOfPool(pool);
+      this.pool = pool;
+      this.ownsPool = false;
+    } else {
+      throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
+    }
+    this.unnamed = {
+      acquire: { text: acquireSql(this.table) },
+      renew: { text: renewSql(this.table) },
+      release: { text: releaseSql(this.table) },
+      inspect: { text: inspectSql(this.table) },
+    };
+    this.statements = booleanOption('preparedStatements', options.preparedStatements, true)
+      ? {
+          acquire: named(this.unnamed.acquire),
+          renew: named(this.unnamed.renew),
+          release: named(this.unnamed.release),
+          inspect: named(this.unnamed.inspect),
+        }
+      : this.unnamed;
+  }
+
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
+    // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
+    // than half of it is left (see acquireSql), as the Redis store does.
+    const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
+    return this.guard((sql) =>
+      acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout),
+    );
+  }
+
+  renew(request: RenewRequest): Promise<RenewResult> {
+    return this.guard((sql) => renewLock(this.pool, sql.renew, request, this.timeout));
+  }
+
+  release(request: ReleaseRequest): Promise<boolean> {
+    return this.guard((sql) =>
+      releaseLock(this.pool, sql.release, request, STATE_TTL_MS, this.timeout),
+    );
+  }
+
+  inspect(name: string): Promise<StoredLockState> {
+    return this.guard((sql) => inspectLock(this.pool, sql.inspect, name, this.timeout));
+  }
+
+  /** Every job name that has a row, sorted (for `status` listings). */
+  jobNames(): Promise<string[]> {
+    return this.guard(async () => {
+      const rows = await runStatement<{ name: string }>(
+        this.pool,
+        jobNamesSql(this.table),
+        [],
+        this.timeout,
+      );
+      return rows.map((row) => row.name);
+    });
+  }
+
+  /**
+   * The owner token of the job's live lock, or `null` when free: what an operator's forced
+   * release (the CLI's `release`) hands to the owner-checked {@link release}.
+   */
+  currentToken(name: string): Promise<string | null> {
+    return this.guard(async () => {
+      const [row] = await runStatement<{ token: string | null }>(
+        this.pool,
+        `SELECT token FROM ${this.table.qualified} WHERE name = $1 AND expires_at > clock_timestamp()`,
+        [name],
+        this.timeout,
+      );
+      return row?.token ?? null;
+    });
+  }
+
+  async ping(): Promise<number> {
+    return this.guard(async () => {
+      const started = performance.now();
+      await runStatement(this.pool, 'SELECT 1', [], this.timeout);
+      return performance.now() - started;
+    });
+  }
+
+  /** Closes the pool this store created from a connection string; never a pool passed in. */
+  async close(): Promise<void> {
+    if (!this.ownsPool || this.closed) {
+      return;
+    }
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /**
+   * Runs one operation once the table is known to exist, and turns any failure into a
+   * {@link LockStoreError} whose message carries no secret.
+   */
+  private async guard<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
+    try {
+      if (this.closed) {
+        throw new LockStoreError('PostgreSQL lock store is closed');
+      }
+      await this.tableReady();
+      const result = await this.withStatements(operation);
+      this.idleErrorReported = false;
+      return result;
+    } catch (error) {
+      if (error instanceof LockStoreError) {
+        throw error;
+      }
+      throw new LockStoreError(this.describe(error));
+    }
+  }
+
+  /**
+   * Runs `operation` with the current statements. A pooler that lost (or already had) a named
+   * statement turns the store to unnamed statements for good, and the operation is sent again:
+   * the failed one was refused at Parse or Bind, so it did not run.
+   */
+  private async withStatements<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
+    const statements = this.statements;
+    try {
+      return await operation(statements);
+    } catch (error) {
+      if (statements === this.unnamed || !isPreparedStatementTrouble(error)) {
+        throw error;
+      }
+      if (this.statements !== this.unnamed) {
+        this.statements = this.unnamed;
+        this.log.warn(POSTGRES_PREPARED_STATEMENTS_OFF(this.describe(error)));
+      }
+      return operation(this.unnamed);
+    }
+  }
+
+  /**
+   * Checks (and creates) the table once. A failure is not remembered: the next operation tries
+   * again, so a store that started while the database was down recovers by itself.
+   */
+  private tableReady(): Promise<void> {
+    this.ready ??= ensureLockTable(this.pool, this.table, this.createTable, this.timeout).catch(
+      (error: unknown) => {
+        this.ready = null;
+        throw error;
+      },
+    );
+    return this.ready;
+  }
+
+  /**
+   * A restart ends every idle connection of the pool at once: one line per outage, not one per
+   * connection. The next successful operation re-arms it.
+   */
+  private idleConnectionFailed(error: unknown): void {
+    if (!this.idleErrorReported) {
+      this.idleErrorReported = true;
+      this.log.warn(`PostgreSQL idle connection error: ${this.describe(error)}`);
+    }
+  }
+
+  private describe(error: unknown): string {
+    return describePostgresError(error, this.secrets);
+  }
+}
+
+/**
+ * The statement under a name derived from its text: two stores on one pool with different tables
+ * never share a name (`pg` refuses one name for two texts on a connection).
+ */
+function named(statement: Statement): Statement {
+  const digest = createHash('sha256').update(statement.text).digest('hex').slice(0, 24);
+  return { text: statement.text, name: `nestjs_cron_lock_${digest}` };
+}
+
+function isPool(value: unknown): value is pg.Pool {
+  const pool = value as Partial<pg.Pool> | null;
+  return (
+    typeof pool === 'object' &&
+    pool !== null &&
+    typeof pool.connect === 'function' &&
+    typeof pool.end === 'function'
+  );
+}
+
+/** The password and connection string of a pool passed in, hidden in errors all the same. */
+function secretsOfPool(pool: pg.Pool): string[] {
+  const options = (pool as { options?: { password?: unknown; connectionString?: unknown } })
+    .options;
+  const secrets: string[] = [];
+  if (typeof options?.connectionString === 'string' && options.connectionString !== '') {
+    secrets.push(...secretsOfConnectionString(options.connectionString));
+  }
+  if (typeof options?.password === 'string' && options.password !== '') {
+    secrets.push(options.password);
+  }
+  return secrets;
+}
+
+function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'boolean') {
+    throw new CronLockConfigError(INVALID_POSTGRES_OPTION(name, 'true or false', value));
+  }
+  return value;
+}
+
+function timeoutOption(value: unknown): number {
+  if (value === undefined) {
+    return DEFAULT_OPERATION_TIMEOUT_MS;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new CronLockConfigError(
+      INVALID_POSTGRES_OPTION(
+        'operationTimeout',
+        `an integer of ms from 1 to ${MAX_TIMER_MS}`,
+        value,
+      ),
+    );
+  }
+  return value;
+}

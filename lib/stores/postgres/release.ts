@@ -1,0 +1,90 @@
+import type { ReleaseRequest } from '../../interfaces/lock-store.interface.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
+import type { LockTable } from './postgres-table.js';
+
+/** Expired rows deleted by one release at most: bounds the work a release does on the way. */
+const SWEEP_LIMIT = 16;
+
+/**
+ * Records how the run ended, then frees the lock only if the caller still owns it (a late release
+ * must never free another instance's lock), or, for `minHold`, shortens it to the time left. The
+ * occurrence marker (`tick`) and the fencing token stay, so a late instance cannot re-run this
+ * occurrence. Same rules as the Redis store's RELEASE_SCRIPT: the outcome is recorded even when
+ * the lock is no longer ours, and a success only moves `ok_at` forward.
+ *
+ * A job's row that no longer exists (swept) is re-created for an outcome. The release also
+ * deletes a few rows whose state expired (no acquisition for the state ttl) and whose lock is
+ * free: the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the sweep never
+ * waits for another instance's statement.
+ *
+ * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
+ * $5 duration ms · $6 finished at ms · $7 state ttl ms · returns released: boolean
+ */
+export function releaseSql(table: LockTable): string {
+  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+cur AS MATERIALIZED (
+  SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours
+  FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
+),
+updated AS (
+  UPDATE ${table.qualified} AS l SET
+    token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
+    expires_at = CASE
+      WHEN NOT cur.ours THEN l.expires_at
+      WHEN $3::float8 > 0 THEN (SELECT now FROM clock) + $3::float8 * interval '1 millisecond'
+      ELSE NULL END,
+    fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
+    outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
+    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE $6::bigint END,
+    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= $6::bigint)
+      THEN $6::bigint ELSE l.ok_at END,
+    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= $6::bigint)
+      THEN $5::bigint ELSE l.ok_ms END
+  FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
+),
+recreated AS (
+  INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
+  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, $6::bigint,
+    CASE WHEN $4::text = 'completed' THEN $6::bigint END,
+    CASE WHEN $4::text = 'completed' THEN $5::bigint END,
+    clock.now + $7::float8 * interval '1 millisecond'
+  FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
+  ON CONFLICT (name) DO NOTHING
+),
+swept AS (
+  DELETE FROM ${table.qualified} WHERE name IN (
+    SELECT name FROM ${table.qualified}, clock
+    WHERE state_expires_at < clock.now AND (expires_at IS NULL OR expires_at <= clock.now)
+      AND name <> $1
+    LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
+  )
+)
+SELECT coalesce((SELECT ours FROM cur), false) AS released`;
+}
+
+/** Sends {@link releaseSql}; resolves `true` when the lock was ours. */
+export async function releaseLock(
+  pool: PostgresPool,
+  sql: Statement,
+  request: ReleaseRequest,
+  stateTtl: number,
+  timeout: number,
+): Promise<boolean> {
+  const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
+  const outcome = request.outcome;
+  const [row] = await runStatement<{ released: boolean }>(
+    pool,
+    sql,
+    [
+      request.name,
+      request.token,
+      keep,
+      outcome ? (outcome.status === 'failed' ? 'failed' : 'completed') : '',
+      outcome ? Math.max(0, Math.round(outcome.durationMs)) : 0,
+      outcome ? Math.round(outcome.finishedAt) : 0,
+      stateTtl,
+    ],
+    timeout,
+  );
+  return row?.released === true;
+}

@@ -1,0 +1,66 @@
+import { LockStoreError } from '../../cron-lock.errors.js';
+import { POSTGRES_CREATE_DENIED, POSTGRES_TABLE_MISSING } from '../../cron-lock.messages.js';
+import {
+  connectWithin,
+  runStatement,
+  timedQuery,
+  type PostgresPool,
+} from './postgres-connection.js';
+import { sqlState } from './postgres-errors.js';
+import { createTableSql, type LockTable } from './postgres-table.js';
+
+/**
+ * Key of the transaction-level advisory lock that serialises schema creation: two instances
+ * starting at once would otherwise race `CREATE TABLE IF NOT EXISTS` into a unique violation on
+ * the catalog. Transaction-level (`pg_advisory_xact_lock`), never session-level: it is released by
+ * the commit on the same server connection, which holds behind PgBouncer in transaction mode.
+ */
+const SCHEMA_LOCK_KEY = '7261436172';
+
+/**
+ * Makes sure the lock table exists, creating it when allowed. Checks first (`to_regclass`), so an
+ * app role without DDL rights works once the table was created from `schema.sql`, and an existing
+ * table costs one read at startup.
+ *
+ * The creation is one simple-protocol query of several statements: PostgreSQL runs them as one
+ * implicit transaction, so the advisory lock is held until the table and its index exist.
+ */
+export async function ensureLockTable(
+  pool: PostgresPool,
+  table: LockTable,
+  createTable: boolean,
+  timeout: number,
+): Promise<void> {
+  const [found] = await runStatement<{ has_table: boolean; has_schema: boolean }>(
+    pool,
+    'SELECT to_regclass($1) IS NOT NULL AS has_table, to_regnamespace($2) IS NOT NULL AS has_schema',
+    [table.qualified, `"${table.schema}"`],
+    timeout,
+  );
+  if (found?.has_table) {
+    return;
+  }
+  if (!createTable) {
+    throw new LockStoreError(POSTGRES_TABLE_MISSING(table.display));
+  }
+  // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
+  // exists: only sent when it does not.
+  const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
+  const ddl =
+    `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` + createSchema + createTableSql(table);
+  const lease = await connectWithin(pool, timeout);
+  let broken = false;
+  try {
+    await lease.client.query(timedQuery(ddl, undefined, Math.max(timeout, 10_000)));
+  } catch (error) {
+    broken = sqlState(error) === undefined;
+    if (sqlState(error) === '42501') {
+      throw new LockStoreError(
+        POSTGRES_CREATE_DENIED(table.display, 'permission denied (SQLSTATE 42501)'),
+      );
+    }
+    throw error;
+  } finally {
+    lease.release(broken);
+  }
+}

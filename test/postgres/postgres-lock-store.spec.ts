@@ -1,0 +1,416 @@
+import { readFileSync } from 'node:fs';
+import { CronLockConfigError, LockStoreError } from 'nestjs-cron-lock';
+import { createTableSql, lockTable, PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import type pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { newToken } from '../contract/lock-store.contract.js';
+import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { forkTs } from '../support/fork-ts.js';
+import { TEST_POSTGRES_PASSWORD } from '../support/postgres-server.js';
+import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
+import { waitFor } from '../support/redis.js';
+
+const MINUTE = 60_000;
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+/** Every pool, store and table a test made, undone after it. */
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) {
+    await undo().catch(() => undefined);
+  }
+});
+
+function pool(options: pg.PoolConfig = {}): pg.Pool {
+  const made = newPool(options);
+  cleanup.push(() => made.end());
+  return made;
+}
+
+function table(label: string, on: pg.Pool): string {
+  const name = uniqueTable(label);
+  cleanup.push(() => dropTable(on, name));
+  return name;
+}
+
+function store(
+  on: pg.Pool | string,
+  options: ConstructorParameters<typeof PostgresLockStore>[1] = {},
+): PostgresLockStore {
+  const made = new PostgresLockStore(on, { logger: false, ...options });
+  cleanup.push(() => made.close());
+  return made;
+}
+
+/** Every text an error carries that could reach a log line. */
+function everyText(error: unknown): string {
+  const e = error as Error & { cause?: unknown };
+  return `${e.name} ${e.message} ${e.stack ?? ''} ${String(e.cause ?? '')}`;
+}
+
+describe('PostgresLockStore', () => {
+  describe('schema', () => {
+    it('ships a schema.sql that is exactly what createTable runs for the default names', () => {
+      const shipped = readFileSync(
+        new URL('../../lib/stores/postgres/schema.sql', import.meta.url),
+        'utf8',
+      );
+      const statements = shipped
+        .split('\n')
+        .filter((line) => !line.startsWith('--'))
+        .join('\n')
+        .trim();
+      expect(statements).toBe(createTableSql(lockTable(undefined, undefined)).trim());
+    });
+
+    it('works with createTable: false on a table made from schema.sql, by a role with no DDL rights', async () => {
+      const admin = pool();
+      const name = table('nodl', admin);
+      const shipped = readFileSync(
+        new URL('../../lib/stores/postgres/schema.sql', import.meta.url),
+        'utf8',
+      ).replaceAll('cron_lock', name);
+      await admin.query(shipped);
+      const role = `r_${name}`;
+      cleanup.push(() => admin.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`));
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-1'`);
+      // The least privileges the documentation names: USAGE on the schema, DML on the table.
+      await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON public.${name} TO ${role}`);
+      const url = new URL(testPostgresUrl());
+      url.username = role;
+      url.password = 'app-pw-1';
+      const app = store(url.toString(), { table: name, createTable: false });
+      const token = newToken();
+      expect(
+        await app.acquire({
+          name: 'job',
+          token,
+          ttl: MINUTE,
+          instanceId: 'a',
+          scheduledAt: OCCURRENCE,
+        }),
+      ).toMatchObject({ acquired: true });
+      expect(await app.renew({ name: 'job', token, ttl: MINUTE })).toEqual({ renewed: true });
+      expect(
+        await app.release({
+          name: 'job',
+          token,
+          outcome: { status: 'completed', durationMs: 1, finishedAt: OCCURRENCE },
+        }),
+      ).toBe(true);
+      expect((await app.inspect('job')).lastTick).toBe(OCCURRENCE);
+    });
+
+    it('with createTable: false and no table, fails each operation with the fix, and recovers once the table exists', async () => {
+      const admin = pool();
+      const name = table('missing', admin);
+      const app = store(admin, { table: name, createTable: false });
+      const attempt = app.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' });
+      await expect(attempt).rejects.toBeInstanceOf(LockStoreError);
+      await expect(attempt).rejects.toThrow(/public\.t_missing_\w+ does not exist.*schema\.sql/);
+      await admin.query(createTableSql(lockTable('public', name)));
+      expect(
+        (await app.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+    });
+
+    it('creates the table once when eight instances start at once, and one of them takes each occurrence', async () => {
+      const admin = pool();
+      const name = table('race', admin);
+      const stores = Array.from({ length: 8 }, () => store(pool({ max: 1 }), { table: name }));
+      const results = await Promise.all(
+        stores.map((s, i) =>
+          s.acquire({
+            name: 'job',
+            token: newToken(),
+            ttl: MINUTE,
+            instanceId: `i-${i}`,
+            scheduledAt: OCCURRENCE,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.acquired)).toHaveLength(1);
+      expect(results.filter((r) => !r.acquired)).toHaveLength(7);
+      const { rows } = await admin.query<{ count: string }>(
+        'SELECT count(*) FROM pg_class WHERE relname = $1',
+        [name],
+      );
+      expect(rows[0].count).toBe('1');
+    });
+
+    it('creates a missing schema too', async () => {
+      const admin = pool();
+      const schema = uniqueTable('schema');
+      cleanup.push(() => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      const app = store(admin, { schema, table: 'locks' });
+      expect(
+        (await app.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+      expect(app.tableName).toBe(`${schema}.locks`);
+    });
+
+    it.each([
+      ['table', 'locks; DROP TABLE x'],
+      ['table', 'Locks'],
+      ['table', ''],
+      ['table', '1locks'],
+      ['schema', 'a"b'],
+      ['schema', 'x'.repeat(41)],
+    ])('rejects %s %j at construction, naming the fix', (option, value) => {
+      expect(() => new PostgresLockStore(testPostgresUrl(), { [option]: value })).toThrow(
+        CronLockConfigError,
+      );
+      expect(() => new PostgresLockStore(testPostgresUrl(), { [option]: value })).toThrow(
+        /PostgresLockStore\.constructor: .*Fix: use 1 to 40 characters among a-z 0-9 _/,
+      );
+    });
+
+    it('rejects what is neither a pool nor a postgres connection string, and bad options', () => {
+      expect(() => new PostgresLockStore('')).toThrow(CronLockConfigError);
+      expect(() => new PostgresLockStore('redis://localhost:6379')).toThrow(/postgres:\/\//);
+      expect(() => new PostgresLockStore({} as pg.Pool)).toThrow(CronLockConfigError);
+      expect(
+        () => new PostgresLockStore(testPostgresUrl(), { operationTimeout: 0, logger: false }),
+      ).toThrow(/operationTimeout/);
+      expect(
+        () =>
+          new PostgresLockStore(testPostgresUrl(), {
+            createTable: 'yes' as unknown as boolean,
+            logger: false,
+          }),
+      ).toThrow(/createTable/);
+    });
+  });
+
+  describe('prepared statements', () => {
+    it('goes on with unnamed statements, said once, when the server lost a prepared one (a transaction-mode pooler)', async () => {
+      // One connection: the store prepares its statements on it, then DEALLOCATE ALL makes the
+      // server forget them while the client still believes they exist, as a pooler switching
+      // server connections does.
+      const shared = pool({ max: 1 });
+      const logger = new CapturingLogger();
+      const s = store(shared, { table: table('prep', shared), logger });
+      const first = newToken();
+      const second = newToken();
+      expect(
+        (await s.acquire({ name: 'first', token: first, ttl: MINUTE, instanceId: 'a' })).acquired,
+      ).toBe(true);
+      expect(await s.release({ name: 'first', token: first })).toBe(true);
+      await shared.query('DEALLOCATE ALL');
+      expect(
+        (await s.acquire({ name: 'second', token: second, ttl: MINUTE, instanceId: 'a' })).acquired,
+      ).toBe(true);
+      await shared.query('DEALLOCATE ALL');
+      expect(await s.release({ name: 'second', token: second })).toBe(true);
+      const warnings = logger.lines.filter((line) => line.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/SQLSTATE 26000.*now sends unnamed statements/);
+    });
+  });
+
+  describe('pools', () => {
+    it('never closes a pool passed in', async () => {
+      const app = pool();
+      const s = new PostgresLockStore(app, { table: table('mine', app), logger: false });
+      await s.ping();
+      await s.close();
+      expect((await app.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    });
+
+    it('closes the pool it made from a connection string', async () => {
+      const admin = pool();
+      const s = new PostgresLockStore(testPostgresUrl(), {
+        table: table('own', admin),
+        logger: false,
+      });
+      await s.ping();
+      await s.close();
+      await expect(s.ping()).rejects.toThrow(/closed/);
+    });
+  });
+
+  describe('faults', () => {
+    it('lets the lock of a holder killed with SIGKILL expire after its ttl, then hands out a higher fence', async () => {
+      const admin = pool();
+      const name = table('kill9', admin);
+      const holder = forkTs('test/fixtures/postgres-holder.ts', ['job', '1500', name]);
+      const taken = await new Promise<{ acquired: boolean; fencingToken?: number }>(
+        (resolve, reject) => {
+          holder.once('message', (message) => resolve(message as { acquired: boolean }));
+          holder.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+        },
+      );
+      expect(taken.acquired).toBe(true);
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.once('exit', resolve));
+
+      const s = store(admin, { table: name });
+      expect(
+        await s.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'b' }),
+      ).toMatchObject({ acquired: false, reason: 'held' });
+      const next = await waitFor(
+        async () => {
+          const result = await s.acquire({
+            name: 'job',
+            token: newToken(),
+            ttl: MINUTE,
+            instanceId: 'b',
+          });
+          return result.acquired ? result : null;
+        },
+        { timeout: 15_000, interval: 50, message: "the dead holder's lock to expire" },
+      );
+      expect(next.fencingToken).toBeGreaterThan(taken.fencingToken ?? Infinity);
+    });
+
+    it('bounds an operation that waits for a row another session keeps locked, and recovers', async () => {
+      const admin = pool();
+      const name = table('blocked', admin);
+      const s = store(pool(), { table: name, operationTimeout: 500 });
+      const token = newToken();
+      await s.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+      const blocker = await admin.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT * FROM public.${name} WHERE name = 'job' FOR UPDATE`);
+        const started = performance.now();
+        await expect(s.renew({ name: 'job', token, ttl: MINUTE })).rejects.toThrow(
+          /no answer from PostgreSQL within 500ms/,
+        );
+        expect(performance.now() - started).toBeLessThan(5_000);
+      } finally {
+        await blocker.query('ROLLBACK');
+        blocker.release();
+      }
+      expect(await s.renew({ name: 'job', token, ttl: MINUTE })).toEqual({ renewed: true });
+      expect(await s.release({ name: 'job', token })).toBe(true);
+    });
+
+    it('bounds a statement cut off by the network, discards its connection, and works once the network heals', async () => {
+      const admin = pool();
+      const direct = new URL(testPostgresUrl());
+      // A plain TCP proxy: partition() holds every byte in both directions until heal().
+      const proxy = await RedisTcpProxy.start(Number(direct.port));
+      cleanup.push(() => proxy.close());
+      const viaProxy = new URL(testPostgresUrl());
+      viaProxy.port = String(proxy.port);
+      const s = store(viaProxy.toString(), { table: table('cut', admin), operationTimeout: 500 });
+      await s.ping();
+
+      proxy.partition();
+      const started = performance.now();
+      const error = await s
+        .acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockStoreError);
+      expect((error as Error).message).toMatch(/no answer from PostgreSQL within 500ms/);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(everyText(error)).not.toContain(TEST_POSTGRES_PASSWORD);
+      proxy.heal();
+
+      const token = newToken();
+      const taken = await waitFor(
+        async () => {
+          const result = await s.acquire({ name: 'other', token, ttl: MINUTE, instanceId: 'a' });
+          return result.acquired ? result : null;
+        },
+        { timeout: 10_000, message: 'the store to work again after the partition' },
+      );
+      expect(taken.fencingToken).toBeGreaterThan(0);
+      expect(await s.release({ name: 'other', token })).toBe(true);
+    });
+
+    it('turns a server statement timeout into a LockStoreError with its SQLSTATE', async () => {
+      const admin = pool();
+      const name = table('stmt', admin);
+      const s = store(pool({ statement_timeout: 200 }), { table: name });
+      const token = newToken();
+      await s.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+      const blocker = await admin.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT * FROM public.${name} WHERE name = 'job' FOR UPDATE`);
+        await expect(s.release({ name: 'job', token })).rejects.toThrow(/SQLSTATE 57014/);
+      } finally {
+        await blocker.query('ROLLBACK');
+        blocker.release();
+      }
+      // Nothing stranded: the timed-out release changed nothing, the lock is still ours.
+      expect((await s.inspect('job')).holder).toBe('a');
+      expect(await s.release({ name: 'job', token })).toBe(true);
+    });
+
+    it('says the pool is exhausted when the app holds every connection, and works once one is free', async () => {
+      const admin = pool();
+      const appPool = pool({ max: 1 });
+      const s = store(appPool, { table: table('exhausted', admin), operationTimeout: 300 });
+      await s.ping();
+      const held = await appPool.connect();
+      try {
+        await expect(
+          s.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }),
+        ).rejects.toThrow(/no PostgreSQL connection from the pool within 300ms/);
+      } finally {
+        held.release();
+      }
+      expect(
+        (await s.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+    });
+
+    it('never shows the password: wrong password, unreachable server', async () => {
+      const admin = pool();
+      const url = new URL(testPostgresUrl());
+      url.password = 'wrong-secret-pw';
+      const wrong = store(url.toString(), { table: table('pw', admin) });
+      const denied = await wrong.ping().catch((error: unknown) => error);
+      expect(denied).toBeInstanceOf(LockStoreError);
+      expect(everyText(denied)).toMatch(/password authentication failed|28P01/);
+      expect(everyText(denied)).not.toContain('wrong-secret-pw');
+
+      const down = new URL(testPostgresUrl());
+      down.port = '1';
+      const unreachable = store(down.toString(), { table: table('down', admin) });
+      const refused = await unreachable.ping().catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(LockStoreError);
+      expect(everyText(refused)).not.toContain(TEST_POSTGRES_PASSWORD);
+    });
+  });
+
+  it('keeps the table bounded: a release sweeps rows whose state expired and whose lock is free', async () => {
+    const admin = pool();
+    const name = table('sweep', admin);
+    const s = store(admin, { table: name });
+    const token = newToken();
+    await s.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+    await admin.query(
+      `INSERT INTO public.${name} (name, fence, state_expires_at, expires_at, token)
+       SELECT 'stale-' || i, 1, now() - interval '1 day', NULL, NULL FROM generate_series(1, 5) i`,
+    );
+    await admin.query(
+      `INSERT INTO public.${name} (name, fence, state_expires_at, expires_at, token)
+       VALUES ('stale-but-held', 1, now() - interval '1 day', now() + interval '1 hour', 'x')`,
+    );
+    await s.release({ name: 'job', token });
+    const { rows } = await admin.query<{ name: string }>(
+      `SELECT name FROM public.${name} ORDER BY name`,
+    );
+    expect(rows.map((row) => row.name)).toEqual(['job', 'stale-but-held']);
+  });
+
+  it('takes time from the database, not from the instance', async () => {
+    const admin = pool();
+    const s = store(admin, { table: table('clock', admin) });
+    await s.acquire({ name: 'job', token: newToken(), ttl: 5 * MINUTE, instanceId: 'a' });
+    const { rows } = await admin.query<{ left: number }>(
+      `SELECT extract(epoch FROM expires_at - clock_timestamp()) * 1000 AS left FROM public.${s.tableName.split('.')[1]}`,
+    );
+    expect(Number(rows[0].left)).toBeGreaterThan(4 * MINUTE);
+    expect(Number(rows[0].left)).toBeLessThanOrEqual(5 * MINUTE);
+  });
+});

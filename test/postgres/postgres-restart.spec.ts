@@ -1,0 +1,130 @@
+import { LockStoreError } from 'nestjs-cron-lock';
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newToken } from '../contract/lock-store.contract.js';
+import {
+  startPostgresServer,
+  TEST_POSTGRES_PASSWORD,
+  type PostgresServerHandle,
+} from '../support/postgres-server.js';
+import { uniqueTable } from '../support/postgres.js';
+import { waitFor } from '../support/redis.js';
+
+const MINUTE = 60_000;
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+/** A PostgreSQL of this file's own: restarting it must not disturb the other test files. */
+describe('PostgresLockStore across a database restart', () => {
+  let server: PostgresServerHandle;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    server = await startPostgresServer();
+    pool = new pg.Pool({ connectionString: server.url, max: 3 });
+    // Idle connections die with the server; the pool drops them and connects anew.
+    pool.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await server?.stop();
+  });
+
+  /** Polls until the store answers again (it reconnects by itself, through the pool). */
+  const answered = (store: PostgresLockStore) =>
+    waitFor(async () => (await store.ping()) >= 0, {
+      timeout: 20_000,
+      message: 'the store to answer again',
+    });
+
+  it.each(['fast', 'immediate'] as const)(
+    'keeps the held lock, the occurrence marker and increasing fencing tokens across a %s restart with a run in flight',
+    async (mode) => {
+      const store = new PostgresLockStore(pool, { table: uniqueTable(mode), logger: false });
+      const token = newToken();
+      const before = await store.acquire({
+        name: 'job',
+        token,
+        ttl: MINUTE,
+        instanceId: 'a',
+        scheduledAt: OCCURRENCE,
+      });
+      expect(before.acquired).toBe(true);
+
+      await server.restart(mode);
+      await answered(store);
+
+      // The run in flight still owns its lock: its renewal and its release work as before.
+      expect(await store.renew({ name: 'job', token, ttl: MINUTE })).toEqual({ renewed: true });
+      expect(
+        await store.acquire({
+          name: 'job',
+          token: newToken(),
+          ttl: MINUTE,
+          instanceId: 'b',
+          scheduledAt: OCCURRENCE,
+        }),
+      ).toMatchObject({ acquired: false, reason: 'tick-done' });
+      expect(await store.release({ name: 'job', token })).toBe(true);
+
+      const after = await store.acquire({
+        name: 'job',
+        token: newToken(),
+        ttl: MINUTE,
+        instanceId: 'b',
+        scheduledAt: OCCURRENCE + MINUTE,
+      });
+      expect(after.acquired).toBe(true);
+      if (before.acquired && after.acquired) {
+        expect(after.fencingToken).toBeGreaterThan(before.fencingToken);
+      }
+    },
+  );
+
+  it('fails operations with a redacted LockStoreError while the database is down, and recovers by itself', async () => {
+    const store = new PostgresLockStore(server.url, {
+      table: uniqueTable('down'),
+      logger: false,
+      operationTimeout: 1_000,
+    });
+    try {
+      await store.ping();
+      await server.halt();
+      const error = await store
+        .acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockStoreError);
+      expect(`${(error as Error).message} ${(error as Error).stack}`).not.toContain(
+        TEST_POSTGRES_PASSWORD,
+      );
+      await server.start();
+      await answered(store);
+      expect(
+        (await store.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps fencing tokens increasing when the job's row is lost (a restore from an older backup)", async () => {
+    const table = uniqueTable('lost');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    const token = newToken();
+    const first = await store.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+    await store.release({ name: 'job', token });
+    await pool.query(`TRUNCATE public.${table}`);
+    const second = await store.acquire({
+      name: 'job',
+      token: newToken(),
+      ttl: MINUTE,
+      instanceId: 'a',
+    });
+    expect(first.acquired && second.acquired).toBe(true);
+    if (first.acquired && second.acquired) {
+      expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+    }
+  });
+});
