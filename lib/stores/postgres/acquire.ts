@@ -2,6 +2,9 @@ import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { numberOrNull } from './inspect.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 
 /**
  * Claims an occurrence and takes the lock in one statement, so that no instance can see the lock
@@ -22,11 +25,19 @@ import { numberOrNull } from './inspect.js';
  * Time is the database's `clock_timestamp()`, taken once: the instances' clocks never decide
  * whether a lock has expired.
  *
+ * A tick more than MAX_SCHEDULED_AT_AHEAD_MS ahead of the database clock (a wrong clock, µs passed
+ * as ms) is refused, nothing written: claimed, it would mark every occurrence before it as done.
+ * A stored tick beyond that bound was written before ticks were bounded and is ignored, as the
+ * Redis store does. The caller has already refused a tick that is not a whole non-negative number.
+ *
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
- * returns one row: fence (null when refused), reason ('tick-done' | 'held'), ok_at
+ * returns one row: fence (null when refused), reason ('tick-done' | 'held' | 'ahead'), ok_at
  */
 export function acquireSql(table: LockTable): string {
-  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+  return `WITH clock AS MATERIALIZED (
+  SELECT now, floor(extract(epoch FROM now) * 1000)::bigint + ${MAX_SCHEDULED_AT_AHEAD_MS} AS latest
+  FROM (SELECT clock_timestamp() AS now) AS t
+),
 cur AS MATERIALIZED (
   SELECT tick, expires_at, ok_at FROM ${table.qualified} WHERE name = $1 FOR UPDATE
 ),
@@ -36,6 +47,7 @@ taken AS (
     (extract(epoch FROM clock.now) * 1000000)::bigint,
     clock.now + $5::float8 * interval '1 millisecond'
   FROM clock LEFT JOIN cur ON true
+  WHERE $4::bigint IS NULL OR $4::bigint <= clock.latest
   ON CONFLICT (name) DO UPDATE SET
     token = excluded.token,
     holder = excluded.holder,
@@ -45,19 +57,22 @@ taken AS (
     state_expires_at = CASE
       WHEN l.state_expires_at - (SELECT now FROM clock) >= $5::float8 * interval '0.5 millisecond'
       THEN l.state_expires_at ELSE excluded.state_expires_at END
-  WHERE ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint)
+  WHERE ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint
+      OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
   RETURNING l.fence
 )
 SELECT (SELECT fence FROM taken) AS fence,
-  CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint THEN 'tick-done' ELSE 'held' END AS reason,
+  CASE WHEN $4::bigint > clock.latest THEN 'ahead'
+    WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
+    THEN 'tick-done' ELSE 'held' END AS reason,
   cur.ok_at
-FROM (SELECT 1) AS one LEFT JOIN cur ON true`;
+FROM clock LEFT JOIN cur ON true`;
 }
 
 interface AcquireRow {
   fence: string | null;
-  reason: 'tick-done' | 'held';
+  reason: 'tick-done' | 'held' | 'ahead';
   ok_at: string | null;
 }
 
@@ -69,6 +84,12 @@ export async function acquireLock(
   stateTtl: number,
   timeout: number,
 ): Promise<AcquireResult> {
+  const { scheduledAt } = request;
+  // Only the type decides 'invalid': refused before a round trip, as by the other stores. Only
+  // the database's clock decides 'ahead'.
+  if (scheduledAt !== undefined && (!Number.isSafeInteger(scheduledAt) || scheduledAt < 0)) {
+    throw refused(scheduledAt, 'invalid');
+  }
   const [row] = await runStatement<AcquireRow>(
     pool,
     sql,
@@ -83,6 +104,9 @@ export async function acquireLock(
     timeout,
   );
   const lastSuccessAt = numberOrNull(row?.ok_at);
+  if (row?.reason === 'ahead' && scheduledAt !== undefined) {
+    throw refused(scheduledAt, 'ahead');
+  }
   if (row?.fence !== null && row?.fence !== undefined) {
     return { acquired: true, fencingToken: Number(row.fence), lastSuccessAt };
   }
@@ -91,4 +115,11 @@ export async function acquireLock(
     reason: row?.reason === 'tick-done' ? 'tick-done' : 'held',
     lastSuccessAt,
   };
+}
+
+function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {
+  return new ScheduledAtRefusedError(
+    reason,
+    SCHEDULED_AT_REFUSED(String(scheduledAt), reason, MAX_SCHEDULED_AT_AHEAD_MS),
+  );
 }

@@ -17,11 +17,18 @@ const SWEEP_LIMIT = 16;
  * free: the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the sweep never
  * waits for another instance's statement.
  *
+ * A success reported with a finish time ahead of the database clock (an instance whose clock is
+ * ahead) is recorded at the database's time (`fin`, for `ok_at` and `end_at`): an `ok_at` in the
+ * future would keep "no success for N periods" quiet until that time came.
+ *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
  * $5 duration ms · $6 finished at ms · $7 state ttl ms · returns released: boolean
  */
 export function releaseSql(table: LockTable): string {
-  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+  return `WITH clock AS MATERIALIZED (
+  SELECT now, least($6::bigint, floor(extract(epoch FROM now) * 1000)::bigint) AS fin
+  FROM (SELECT clock_timestamp() AS now) AS t
+),
 cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
@@ -35,17 +42,17 @@ updated AS (
       ELSE NULL END,
     fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
     outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
-    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE $6::bigint END,
-    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= $6::bigint)
-      THEN $6::bigint ELSE l.ok_at END,
-    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= $6::bigint)
+    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE (SELECT fin FROM clock) END,
+    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
+      THEN (SELECT fin FROM clock) ELSE l.ok_at END,
+    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
       THEN $5::bigint ELSE l.ok_ms END
   FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
 ),
 recreated AS (
   INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
-  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, $6::bigint,
-    CASE WHEN $4::text = 'completed' THEN $6::bigint END,
+  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, (SELECT fin FROM clock),
+    CASE WHEN $4::text = 'completed' THEN (SELECT fin FROM clock) END,
     CASE WHEN $4::text = 'completed' THEN $5::bigint END,
     clock.now + $7::float8 * interval '1 millisecond'
   FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
