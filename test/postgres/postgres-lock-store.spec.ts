@@ -403,6 +403,29 @@ describe('PostgresLockStore', () => {
     expect(rows.map((row) => row.name)).toEqual(['job', 'stale-but-held']);
   });
 
+  it('ignores an occurrence marker beyond the bound (a µs timestamp), written before ticks were bounded', async () => {
+    const admin = pool();
+    const name = table('poison', admin);
+    const s = store(admin, { table: name });
+    // The store creates its table on first use.
+    await s.acquire({ name: 'other', token: newToken(), ttl: MINUTE, instanceId: 'a' });
+    await admin.query(
+      `INSERT INTO public.${name} (name, tick, fence, state_expires_at)
+       VALUES ('job', $1, 5, now() + interval '1 hour')`,
+      [Date.now() * 1_000],
+    );
+    const now = Date.now();
+    const result = await s.acquire({
+      name: 'job',
+      token: newToken(),
+      ttl: MINUTE,
+      scheduledAt: now,
+      instanceId: 'a',
+    });
+    expect(result.acquired).toBe(true);
+    expect((await s.inspect('job')).lastTick).toBe(now);
+  });
+
   it('takes time from the database, not from the instance', async () => {
     const admin = pool();
     const s = store(admin, { table: table('clock', admin) });
