@@ -20,9 +20,16 @@ interface Manifest {
 }
 
 const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as Manifest;
+const specifierOf = (key: string): string =>
+  key === '.' ? 'nestjs-cron-lock' : `nestjs-cron-lock/${key.slice(2)}`;
+/** Subpaths that are modules: loaded with require and import, typed for every resolution. */
 const specifiers = Object.keys(manifest.exports)
-  .filter((key) => key !== './package.json')
-  .map((key) => (key === '.' ? 'nestjs-cron-lock' : `nestjs-cron-lock/${key.slice(2)}`));
+  .filter((key) => key !== './package.json' && typeof manifest.exports[key] !== 'string')
+  .map(specifierOf);
+/** Subpaths that are plain files (schema.sql): resolved to a shipped file and read, not loaded. */
+const fileSpecifiers = Object.entries(manifest.exports)
+  .filter(([key, entry]) => key !== './package.json' && typeof entry === 'string')
+  .map(([key, entry]) => [specifierOf(key), entry as string] as const);
 
 /** `node` in `cwd`, returning what the script prints on stdout as JSON. */
 async function nodeJson<T>(cwd: string, args: string[]): Promise<T> {
@@ -84,7 +91,10 @@ describe('the packed tarball', () => {
   it('holds every file the manifest points at', () => {
     const targets = [manifest.main, manifest.types, ...Object.values(manifest.bin)];
     for (const entry of Object.values(manifest.exports)) {
-      if (typeof entry === 'string') continue;
+      if (typeof entry === 'string') {
+        targets.push(entry);
+        continue;
+      }
       for (const condition of Object.values(entry)) {
         targets.push(condition.types, condition.default);
       }
@@ -101,6 +111,31 @@ describe('the packed tarball', () => {
     const subpaths = specifiers.filter((s) => s.includes('/')).map((s) => s.split('/')[1]);
     expect(Object.keys(manifest.typesVersions['*'] ?? {}).sort()).toEqual(subpaths.sort());
   });
+
+  it('exports the PostgreSQL schema.sql as a file of the build, and no other plain file', () => {
+    expect(fileSpecifiers).toEqual([
+      ['nestjs-cron-lock/postgres/schema.sql', './dist/postgres/schema.sql'],
+    ]);
+  });
+
+  it.each(fileSpecifiers)(
+    'resolves %s to a shipped file, with require and with import',
+    async (specifier, target) => {
+      const resolved = await nodeJson<{ required: string; imported: string }>(appDir, [
+        '--input-type=module',
+        '-e',
+        `import { createRequire } from 'node:module';
+         import { fileURLToPath } from 'node:url';
+         const required = createRequire(process.cwd() + '/index.js').resolve(${JSON.stringify(specifier)});
+         const imported = fileURLToPath(import.meta.resolve(${JSON.stringify(specifier)}));
+         console.log(JSON.stringify({ required, imported }));`,
+      ]);
+      const expected = join(appDir, 'node_modules', 'nestjs-cron-lock', target);
+      expect(resolved.required).toBe(expected);
+      expect(resolved.imported).toBe(expected);
+      expect(await readFile(expected, 'utf8')).toContain('CREATE TABLE IF NOT EXISTS');
+    },
+  );
 
   it('ships source maps only with the sources they map', async () => {
     const maps = files.filter((file) => file.endsWith('.map'));
