@@ -3,7 +3,7 @@
 //
 //   node scripts/build.mjs
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -20,4 +20,10 @@ for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
 writeFileSync(
   new URL('../dist/cjs/package.json', import.meta.url),
   JSON.stringify({ type: 'commonjs' }, null, 2) + '\n',
+);
+// The PostgreSQL table's DDL, for teams whose app role has no DDL rights: shipped as a file of the
+// build (exported as nestjs-cron-lock/postgres/schema.sql), so that the package holds no sources.
+copyFileSync(
+  new URL('../lib/stores/postgres/schema.sql', import.meta.url),
+  new URL('../dist/postgres/schema.sql', import.meta.url),
 );

@@ -1,7 +1,7 @@
 -- nestjs-cron-lock: the PostgreSQL lock table, for teams whose app role has no DDL rights.
 --
 -- Apply it once as a role that may create tables in the schema (the table's owner), e.g.
---   psql "$OWNER_DATABASE_URL" -f node_modules/nestjs-cron-lock/lib/stores/postgres/schema.sql
+--   psql "$OWNER_DATABASE_URL" -f node_modules/nestjs-cron-lock/dist/postgres/schema.sql
 -- then give the app role what the store needs, and nothing more:
 --   GRANT USAGE ON SCHEMA public TO app;
 --   GRANT SELECT, INSERT, UPDATE, DELETE ON public.cron_lock TO app;
