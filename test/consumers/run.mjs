@@ -7,6 +7,7 @@
 // Each app is copied to a temporary directory, gets the README's install line (the tarball for
 // `nestjs-cron-lock`), the README's ReportsService, AppModule imports and main.ts line, and the
 // README's testing example; then it type-checks, runs its unit tests (with the README's example),
+// runs a fake-timer test of @LockedCron beside @Cron under its own runner (Jest or Vitest),
 // runs its starter's e2e test with the README's test recipe, builds, and runs as two instances
 // against a real redis-server, where each occurrence of a per-second job must run once.
 //
@@ -149,6 +150,61 @@ export class TickService {
   }
 }
 `;
+
+/**
+ * A user's fake-timer test of an every-second job, under the app's own runner (Jest with its
+ * default fake timers in the CommonJS app, Vitest in the ES module app): on the testing module's
+ * store, one synchronous advance reaches the @LockedCron method at every tick, as it does @Cron's.
+ */
+function fakeTimersSpec(esm) {
+  const timers = esm ? 'vi' : 'jest';
+  return `import { Injectable } from '@nestjs/common';
+import { Cron, ScheduleModule } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { LockedCron } from 'nestjs-cron-lock';
+import { CronLockTestingModule } from 'nestjs-cron-lock/testing';
+${esm ? "import { afterEach, describe, expect, it, vi } from 'vitest';\n" : ''}
+@Injectable()
+class Tasks {
+  cronCalls = 0;
+  lockedCalls = 0;
+
+  @Cron('* * * * * *')
+  everySecond(): void {
+    this.cronCalls += 1;
+  }
+
+  @LockedCron('* * * * * *')
+  async everySecondLocked(): Promise<void> {
+    this.lockedCalls += 1;
+  }
+}
+
+describe('fake timers', () => {
+  let moduleRef: TestingModule | undefined;
+
+  afterEach(async () => {
+    await moduleRef?.close();
+    ${timers}.useRealTimers();
+  });
+
+  it('reaches a @LockedCron method at every tick of one synchronous advance, as @Cron', async () => {
+    ${timers}.useFakeTimers({ now: new Date('2030-01-01T00:00:00.500Z') });
+    moduleRef = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), CronLockTestingModule.forRoot()],
+      providers: [Tasks],
+    }).compile();
+    await moduleRef.init();
+
+    ${timers}.advanceTimersByTime(3_000);
+
+    const tasks = moduleRef.get(Tasks);
+    expect(tasks.cronCalls).toBe(3);
+    expect(tasks.lockedCalls).toBe(3);
+  });
+});
+`;
+}
 
 /** Runs a command; resolves to stdout and stderr together, rejects with them on failure. */
 function sh(command, args, cwd, env = process.env) {
@@ -344,6 +400,7 @@ async function runApp(name, tarball, workRoot, redisPort) {
   );
   writeFileSync(join(appDir, 'src/tick.service.ts'), TICK_SERVICE);
   writeFileSync(join(appDir, 'src/readme-testing.spec.ts'), readmeBlock('unit-test'));
+  writeFileSync(join(appDir, 'src/fake-timers.spec.ts'), fakeTimersSpec(esm));
   applyAppModule(appDir, esm, ['TickService']);
   const moduleFile = join(appDir, 'src/app.module.ts');
   writeFileSync(
@@ -364,6 +421,18 @@ async function runApp(name, tarball, workRoot, redisPort) {
       throw Object.assign(new Error('the README example did not run'), { stdout: output });
     }
   });
+  await check(
+    name,
+    `a fake-timer test of @LockedCron beside @Cron (${esm ? 'Vitest' : 'Jest'})`,
+    async () => {
+      const output = esm
+        ? await sh(npx, ['vitest', 'run', 'src/fake-timers.spec.ts'], appDir)
+        : await sh(npx, ['jest', 'src/fake-timers.spec.ts'], appDir);
+      if (!/1 passed/.test(output)) {
+        throw Object.assign(new Error('the fake-timer test did not run'), { stdout: output });
+      }
+    },
+  );
   // No REDIS_URL: the recipe must not need one.
   const { REDIS_URL: _unused, ...withoutRedis } = process.env;
   await check(name, "the starter's e2e test with the README's forRootAsync and test recipe", () =>
