@@ -10,6 +10,7 @@ import {
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/cli-process.js';
 import { newToken } from '../contract/lock-store.contract.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { startPgBouncer, type PgBouncerHandle } from '../support/pgbouncer.js';
@@ -307,6 +308,45 @@ describe('PgBouncer in transaction mode', () => {
       expect(winners[i].fencingToken).toBeGreaterThan(winners[i - 1].fencingToken);
     }
     expect(tickDone).toBeGreaterThan(0);
+  });
+});
+
+describe('the CLI behind PgBouncer in transaction mode', () => {
+  it('status --json and release --yes work through the pooler, without the password', async () => {
+    const pool = bouncerPool();
+    const table = uniqueTable('bouncer_cli');
+    const subject = new PostgresLockStore(pool, { table, logger: false });
+    try {
+      const stuck = await subject.acquire({
+        name: 'stuck',
+        token: newToken(),
+        ttl: 600_000,
+        instanceId: 'crashed-instance',
+      });
+      expect(stuck.acquired).toBe(true);
+      const env = { DATABASE_URL: bouncer.url };
+
+      const status = await runCli(['status', '--json', '--table', table], { env });
+      expect(status.stderr).toBe('');
+      expect(status.code).toBe(0);
+      const json = JSON.parse(status.stdout) as { jobs: Array<Record<string, unknown>> };
+      expect(json.jobs.map((job) => [job.name, job.held, job.holder])).toEqual([
+        ['stuck', true, 'crashed-instance'],
+      ]);
+
+      const release = await runCli(['release', 'stuck', '--yes', '--table', table], { env });
+      expect(release.stderr).toBe('');
+      expect(release.code).toBe(0);
+      expect(release.stdout).toContain('Released the lock of "stuck"');
+      for (const run of [status, release]) {
+        expect(`${run.stdout}${run.stderr}`).not.toContain(TEST_POSTGRES_PASSWORD);
+      }
+      expect((await subject.inspect('stuck')).holder).toBeNull();
+    } finally {
+      await subject.close();
+      await pool.end();
+      await dropDirect(table);
+    }
   });
 });
 
