@@ -9,6 +9,7 @@ import {
 } from './cron-lock.errors.js';
 import { CronLockEventBus, type SkipReason } from './cron-lock.events.js';
 import { CronLockLogger } from './cron-lock.logger.js';
+import { resolveExtendTtl } from './cron-lock.job-options.js';
 import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './cron-lock.options.js';
 import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
@@ -16,7 +17,6 @@ import { RunContext } from './cron-lock.run-context.js';
 import type { LockContext } from './interfaces/lock-context.interface.js';
 import type { AcquireResult, RunOutcome } from './interfaces/lock-store.interface.js';
 import { describeStoreError } from './utils/redact.js';
-import { parseDuration } from './utils/duration.js';
 import { LazyAbortController } from './utils/lazy-abort.js';
 import { createOwnerToken, tokenTag } from './utils/token.js';
 import { acquireNow } from './stores/synchronous-acquire.js';
@@ -293,10 +293,7 @@ export class LockInterceptor {
       this.instanceId,
       controller,
       async (ttl) => {
-        const next = ttl === undefined ? job.ttl : parseDuration(ttl);
-        if (next === undefined || next <= 0) {
-          throw new RangeError(`ctx.extend: ${JSON.stringify(ttl)} is not a positive duration`);
-        }
+        const next = resolveExtendTtl(job.name, ttl, job.ttl);
         const result = await renewer.extend(next);
         if (!result.renewed) {
           throw new LockLostError(job.name, result.reason, LOCK_LOST(job.name, result.reason));

@@ -109,6 +109,15 @@ export function resolveLockTimes(
   return { ttl, minHold };
 }
 
+/**
+ * The ttl a `ctx.extend(ttl)` call asks for, checked as a job's ttl is at bootstrap: the job's own
+ * ttl when `ttl` is undefined; a {@link CronLockConfigError} naming the job and the limit when it
+ * is not a positive duration a timer can hold.
+ */
+export function resolveExtendTtl(job: string, ttl: unknown, jobTtl: number): number {
+  return ttl === undefined ? jobTtl : lockDuration(`${job} ctx.extend`, 'ttl', ttl, true);
+}
+
 function lockDuration(where: string, field: string, value: unknown, positive: boolean): number {
   const ms = parseDuration(value);
   if (ms === undefined || (positive && ms <= 0)) {

@@ -124,6 +124,10 @@ export const KEY_PREFIX_WITH_STORE = (): string =>
   `Fix: give the prefix to the store (new RedisLockStore(redis, { keyPrefix })) and remove ` +
   `keyPrefix here, or pass redis instead of store.`;
 
+export const FOR_ROOT_NOT_OBJECT = (value: unknown): string =>
+  `CronLockModule.forRoot: the options must be an object, got ${describeValue(value)}. ` +
+  `Fix: pass e.g. { redis: process.env.REDIS_URL } or { store: new MemoryLockStore() }.`;
+
 export const OPTIONS_NOT_OBJECT = (value: unknown): string =>
   `CronLockModule: the options must be an object, got ${describeValue(value)}. ` +
   `Fix: return the options from forRootAsync's useFactory (or createCronLockOptions()), ` +

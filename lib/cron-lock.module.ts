@@ -1,6 +1,8 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
+import { CronLockConfigError } from './cron-lock.errors.js';
+import { FOR_ROOT_NOT_OBJECT } from './cron-lock.messages.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { LockInterceptor } from './cron-lock.interceptor.js';
 import { checkAsyncOptions, resolveModuleOptions } from './cron-lock.options.js';
@@ -27,6 +29,10 @@ export class CronLockModule {
    * ```
    */
   static forRoot(options: CronLockModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
+    // Untyped callers can pass anything; destructuring null would throw a bare TypeError.
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new CronLockConfigError(FOR_ROOT_NOT_OBJECT(options));
+    }
     const { isGlobal = true, ...moduleOptions } = options;
     return this.build([{ provide: CRON_LOCK_RAW_OPTIONS, useValue: moduleOptions }], [], isGlobal);
   }

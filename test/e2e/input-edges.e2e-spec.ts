@@ -10,6 +10,7 @@ import {
   MAX_DURATION_MS,
   MemoryLockStore,
   type CronLockModuleOptions,
+  type Duration,
 } from 'nestjs-cron-lock';
 
 describe('ctx.extend()', () => {
@@ -26,7 +27,7 @@ describe('ctx.extend()', () => {
 
   afterAll(() => app.close());
 
-  it.each([MAX_DURATION_MS + 1, '30d', Number.POSITIVE_INFINITY])(
+  it.each<Duration>([MAX_DURATION_MS + 1, '30d'])(
     'rejects %s, past what a timer holds, naming the job and the limit, and keeps the lock',
     async (ttl) => {
       const result = await locks.run('extend-bounds', { ttl: '10s' }, async (ctx) => {
@@ -44,6 +45,18 @@ describe('ctx.extend()', () => {
       expect(aborted).toBe(false);
     },
   );
+
+  it('rejects Infinity as not a duration, naming the job', async () => {
+    const result = await locks.run('extend-infinite', { ttl: '10s' }, (ctx) =>
+      ctx.extend(Number.POSITIVE_INFINITY).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      ),
+    );
+    const error = (result as { value: unknown }).value;
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toContain('extend-infinite');
+  });
 
   it('still extends by a duration a timer holds', async () => {
     const result = await locks.run('extend-ok', { ttl: '10s' }, async (ctx) => {
