@@ -168,7 +168,7 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
       ),
     );
     apps.push(...stormApps);
-    const occurrence0 = Date.UTC(2030, 0, 1);
+    const occurrence0 = Date.UTC(2025, 0, 1);
     const stormers = [
       {
         name: 'floor (INSERT … ON CONFLICT DO NOTHING + owner-checked DELETE)',
