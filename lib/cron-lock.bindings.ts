@@ -1,4 +1,4 @@
-import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
+import type { LockInterceptor, LockJob } from './runner/runner.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 import { processWide } from './utils/process-wide.js';
@@ -17,7 +17,7 @@ export interface JobBinding {
   /** The one occurrence of a one-shot job (`@LockedCron(date)`), in ms since epoch. */
   oneShotAt?: number;
   /**
-   * Whether a call can be told from a scheduler tick (`@LockedCron`, see schedule-metadata.ts):
+   * Whether a call can be told from a scheduler tick (`@LockedCron`, see interop/nestjs-schedule.ts):
    * then a call that is not a tick is a manual run. Otherwise every call counts as a tick.
    */
   tellsManualCalls: boolean;
@@ -50,7 +50,7 @@ const sealedBindings = processWide(
 /**
  * For each locked method, one entry per binding whose app has not yet had `@nestjs/schedule`
  * mount the job: the app's interceptor, so the app can withdraw its entries when it closes.
- * `@nestjs/schedule` mounts a job once per provider instance (see schedule-metadata.ts); the
+ * `@nestjs/schedule` mounts a job once per provider instance (see interop/nestjs-schedule.ts); the
  * method is shared by every app in the process, but the count is not, so an app without the
  * module finds no entry of its own even after another app bound the same class.
  */

@@ -16,8 +16,8 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import { LockInterceptor } from './cron-lock.interceptor.js';
-import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
+import { LockInterceptor } from './runner/runner.js';
+import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -29,7 +29,7 @@ import {
   INVALID_TIME_ZONE,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
-import type { ResolvedCronLockOptions } from './cron-lock.options.js';
+import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
 import {
   createCronTime,
@@ -190,7 +190,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       cronTime,
       occurrences: cronTime ? new CronOccurrences(cronTime) : undefined,
       ...(oneShotAt === undefined ? {} : { oneShotAt }),
-      // @LockedCron marks its ticks (see schedule-metadata.ts); @CronLock cannot tell.
+      // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
       interceptor: this.interceptor,
       job: {

@@ -2,14 +2,14 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
-import { LockInterceptor } from './cron-lock.interceptor.js';
-import { checkAsyncOptions, resolveModuleOptions } from './cron-lock.options.js';
+import { LockInterceptor } from './runner/runner.js';
+import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   CronLockOptionsFactory,
-} from './interfaces/cron-lock-module-options.interface.js';
+} from './options/module-options.interface.js';
 
 /**
  * Locks every `@LockedCron`/`@CronLock` method of the app. Import it once, next to

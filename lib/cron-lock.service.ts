@@ -12,15 +12,15 @@ import type {
   CronLockAnyListener,
   CronLockEventName,
   CronLockListener,
-} from './cron-lock.events.js';
+} from './observer/events.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
-import { CronLockLogger } from './cron-lock.logger.js';
-import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
+import { CronLockLogger } from './observer/logger.js';
+import { LockInterceptor, type LockJob, type LockedRunResult } from './runner/runner.js';
 import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
-import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
-import type { ResolvedCronLockOptions } from './cron-lock.options.js';
-import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
+import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
+import type { ResolvedCronLockOptions } from './options/module-options.js';
+import type { LockContext } from './runner/lock-context.interface.js';
+import type { CronLockOptions } from './options/job-options.interface.js';
 import { RedisLockStore } from './stores/redis/redis-lock.store.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';

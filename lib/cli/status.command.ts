@@ -1,5 +1,5 @@
 import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
-import type { StoredLockState } from '../interfaces/lock-store.interface.js';
+import type { StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';

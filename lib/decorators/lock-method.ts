@@ -2,7 +2,7 @@ import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
-import { isSchedulerTick } from './schedule-metadata.js';
+import { isSchedulerTick } from '../interop/nestjs-schedule.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 

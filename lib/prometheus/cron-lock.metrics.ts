@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import type { CronLockEvents, SkipReason } from '../cron-lock.events.js';
+import type { CronLockEvents, SkipReason } from '../observer/events.js';
 import type { ResolvedCronLockPrometheusOptions } from './cron-lock-prometheus.options.js';
 
 /** How a run ended: the `outcome` label. */

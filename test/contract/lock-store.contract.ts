@@ -9,7 +9,7 @@ export interface LockStoreFixture {
   close(): Promise<void>;
 }
 
-/** A fresh owner token, shaped like the ones the interceptor creates. */
+/** A fresh owner token, shaped like the ones the runner creates. */
 export function newToken(): string {
   return randomBytes(16).toString('hex');
 }
@@ -34,7 +34,7 @@ const sleepUpTo = (maxMs: number): Promise<void> =>
 /**
  * The behaviour every {@link LockStore} must have, in the spirit of ShedLock's
  * `AbstractLockProviderIntegrationTest`: each implementation runs this same suite, so the
- * interceptor can rely on identical answers from the memory store and from Redis.
+ * runner can rely on identical answers from the memory store and from Redis.
  *
  * `factory` is called before every test and must return an isolated store (e.g. a unique key
  * prefix), so that tests can use fixed lock names.

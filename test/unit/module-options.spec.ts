@@ -7,7 +7,7 @@ import {
   type CronLockModuleOptions,
 } from 'nestjs-cron-lock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveModuleOptions } from '../../lib/cron-lock.options.js';
+import { resolveModuleOptions } from '../../lib/options/module-options.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 /** Resolves options that the type system would reject, as plain JavaScript users can pass. */

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
-import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
+import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import type {
@@ -12,7 +12,7 @@ import type {
   RenewRequest,
   RenewResult,
   StoredLockState,
-} from '../../interfaces/lock-store.interface.js';
+} from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
 import {
@@ -26,7 +26,7 @@ import {
 import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { renewLock } from './renew.js';
-import { flushBatched } from './script-batch.js';
+import { flushBatched } from './ioredis/turn-batch.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';

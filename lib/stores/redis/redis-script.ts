@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { evalshaBatched } from './script-batch.js';
+import { evalshaBatched } from './ioredis/turn-batch.js';
 
 /** A Lua script and its SHA1, run by `EVALSHA` with an `EVAL` fallback. */
 export interface RedisScript {

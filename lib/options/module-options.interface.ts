@@ -2,8 +2,8 @@ import type { LoggerService, ModuleMetadata, Type } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnectionOptions } from '../stores/redis/redis-connection.js';
 import type { Duration } from '../utils/duration.js';
-import type { LockStore } from './lock-store.interface.js';
-import type { CronLockLogLevels } from '../cron-lock.logger.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
+import type { CronLockLogLevels } from '../observer/logger.js';
 
 /**
  * What to do when the lock store cannot answer (Redis down, timeout, server error):

@@ -3,7 +3,7 @@ import { claimMount } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
-import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
+import type { LockedCronOptions } from '../options/job-options.interface.js';
 
 /**
  * What `@LockedCron` writes into `@nestjs/schedule`'s metadata, and what it reads back from a

@@ -5,10 +5,10 @@ import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TTL_MS,
-} from './cron-lock.constants.js';
-import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
-import { CronLockConfigError } from './cron-lock.errors.js';
-import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from './cron-lock.logger.js';
+} from '../cron-lock.constants.js';
+import { resolveAlertOptions, type ResolvedAlertOptions } from '../observer/alert-monitor.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from '../observer/logger.js';
 import {
   DURATION_TOO_LONG,
   INVALID_ASYNC_OPTIONS,
@@ -19,21 +19,21 @@ import {
   REDIS_EMPTY,
   STORE_MISSING,
   UNKNOWN_OPTION,
-} from './cron-lock.messages.js';
+} from '../cron-lock.messages.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   StoreErrorPolicy,
-} from './interfaces/cron-lock-module-options.interface.js';
-import type { LockStore } from './interfaces/lock-store.interface.js';
-import { MemoryLockStore } from './stores/memory-lock.store.js';
-import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis-connection.js';
-import { RedisLockStore } from './stores/redis/redis-lock.store.js';
-import { tlsSettingsProblem } from './stores/redis/tls.js';
-import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
-import { didYouMean } from './utils/did-you-mean.js';
-import { checkKeyPrefix } from './utils/key-prefix.js';
-import { redactLooseUrl } from './utils/redact.js';
+} from './module-options.interface.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
+import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
+import { isRedisClient, type RedisConnectionOptions } from '../stores/redis/redis-connection.js';
+import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
+import { tlsSettingsProblem } from '../stores/redis/tls.js';
+import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { checkKeyPrefix } from '../utils/key-prefix.js';
+import { redactLooseUrl } from '../utils/redact.js';
 
 /** The module options after validation, with defaults filled in and the store built. */
 export interface ResolvedCronLockOptions {

@@ -1,6 +1,6 @@
-import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { Duration } from './utils/duration.js';
-import type { LazyAbortController } from './utils/lazy-abort.js';
+import type { LockContext } from './lock-context.interface.js';
+import type { Duration } from '../utils/duration.js';
+import type { LazyAbortController } from '../utils/lazy-abort.js';
 
 /**
  * The {@link LockContext} a run receives. A class rather than an object literal: `signal` is a

@@ -1,4 +1,4 @@
-import type { LockStore, RenewResult } from './interfaces/lock-store.interface.js';
+import type { LockStore, RenewResult } from '../stores/lock-store.interface.js';
 
 /** How a held lock ended up not being ours any more. */
 export type LossReason = 'expired' | 'taken' | 'unconfirmed';

@@ -1,13 +1,13 @@
-import { CronLockConfigError } from './cron-lock.errors.js';
-import type { CronLockAlert } from './cron-lock.events.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import type { CronLockAlert } from './events.js';
 import {
   ALERT_LOST,
   ALERT_MISSED_SUCCESS,
   ALERT_STORE_FAILURES,
   INVALID_MODULE_OPTION,
-} from './cron-lock.messages.js';
-import type { CronLockAlertOptions } from './interfaces/cron-lock-module-options.interface.js';
-import type { AcquireResult } from './interfaces/lock-store.interface.js';
+} from '../cron-lock.messages.js';
+import type { CronLockAlertOptions } from '../options/module-options.interface.js';
+import type { AcquireResult } from '../stores/lock-store.interface.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;

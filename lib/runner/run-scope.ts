@@ -1,13 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { NotLockedError } from './cron-lock.errors.js';
+import { NotLockedError } from '../cron-lock.errors.js';
 import {
   ASYNC_CONTEXT_OFF,
   LOCKED_RUN_ENDED,
   NOT_LOCKED,
   RUNNING_UNLOCKED,
-} from './cron-lock.messages.js';
-import { processWide } from './utils/process-wide.js';
-import type { LockContext } from './interfaces/lock-context.interface.js';
+} from '../cron-lock.messages.js';
+import { processWide } from '../utils/process-wide.js';
+import type { LockContext } from './lock-context.interface.js';
 
 /**
  * One run of a job, as seen by the code it calls (internal: the interceptor opens one around

@@ -1,25 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AlertMonitor } from './cron-lock.alerts.js';
-import { CRON_LOCK_OPTIONS } from './cron-lock.constants.js';
-import { enableRunScopes, RunScope } from './cron-lock.context.js';
+import { AlertMonitor } from '../observer/alert-monitor.js';
+import { CRON_LOCK_OPTIONS } from '../cron-lock.constants.js';
+import { enableRunScopes, RunScope } from './run-scope.js';
 import {
   LockLostError,
   ScheduledAtRefusedError,
   ShutdownTimeoutError,
-} from './cron-lock.errors.js';
-import { CronLockEventBus, type SkipReason } from './cron-lock.events.js';
-import { CronLockLogger } from './cron-lock.logger.js';
-import { LOCK_LOST, SHUTDOWN_TIMEOUT } from './cron-lock.messages.js';
-import type { ResolvedCronLockOptions } from './cron-lock.options.js';
-import { LockRenewer, type LossReason } from './cron-lock.renewer.js';
-import { RunContext } from './cron-lock.run-context.js';
-import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { AcquireResult, RunOutcome } from './interfaces/lock-store.interface.js';
-import { describeStoreError } from './utils/redact.js';
-import { parseDuration } from './utils/duration.js';
-import { LazyAbortController } from './utils/lazy-abort.js';
-import { createOwnerToken, tokenTag } from './utils/token.js';
-import { acquireNow } from './stores/synchronous-acquire.js';
+} from '../cron-lock.errors.js';
+import { CronLockEventBus, type SkipReason } from '../observer/events.js';
+import { CronLockLogger } from '../observer/logger.js';
+import { LOCK_LOST, SHUTDOWN_TIMEOUT } from '../cron-lock.messages.js';
+import type { ResolvedCronLockOptions } from '../options/module-options.js';
+import { LockRenewer, type LossReason } from './renewer.js';
+import { RunContext } from './run-context.js';
+import type { LockContext } from './lock-context.interface.js';
+import type { AcquireResult, RunOutcome } from '../stores/lock-store.interface.js';
+import { describeStoreError } from '../utils/redact.js';
+import { parseDuration } from '../utils/duration.js';
+import { LazyAbortController } from '../utils/lazy-abort.js';
+import { createOwnerToken, tokenTag } from '../utils/token.js';
+import { acquireNow } from '../stores/capabilities.js';
 
 /**
  * How long shutdown waits, at most, for the store to answer the commands in flight before it

@@ -1,4 +1,4 @@
-import { CronLockConfigError } from './cron-lock.errors.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
 import {
   DURATION_TOO_LONG,
   INVALID_OPTION,
@@ -6,9 +6,9 @@ import {
   INVALID_TTL,
   MIN_HOLD_OVER_TTL,
   UNKNOWN_OPTION,
-} from './cron-lock.messages.js';
-import { didYouMean } from './utils/did-you-mean.js';
-import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
+} from '../cron-lock.messages.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 
 /** Where lock options come from: each takes its own keys. */
 export type LockOptionsSource = 'LockedCron' | 'CronLock' | 'run';

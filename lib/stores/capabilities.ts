@@ -1,8 +1,4 @@
-import type {
-  AcquireRequest,
-  AcquireResult,
-  LockStore,
-} from '../interfaces/lock-store.interface.js';
+import type { AcquireRequest, AcquireResult, LockStore } from './lock-store.interface.js';
 
 /**
  * A store that can answer an acquisition in the caller's synchronous turn: the in-memory store.

@@ -7,11 +7,11 @@ import type {
   RenewResult,
   RunOutcome,
   StoredLockState,
-} from '../interfaces/lock-store.interface.js';
-import { MAX_SCHEDULED_AT_AHEAD_MS } from '../cron-lock.constants.js';
-import { ScheduledAtRefusedError } from '../cron-lock.errors.js';
-import { SCHEDULED_AT_REFUSED } from '../cron-lock.messages.js';
-import { synchronousTurn, type SynchronousAcquire } from './synchronous-acquire.js';
+} from '../lock-store.interface.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
+import { synchronousTurn, type SynchronousAcquire } from '../capabilities.js';
 
 interface MemoryLock {
   /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
