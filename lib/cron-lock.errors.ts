@@ -59,6 +59,12 @@ export class ShutdownTimeoutError extends CronLockError {
  */
 export class LockStoreError extends CronLockError {
   override name = 'LockStoreError';
+  /** The store knows the lock it was asked about is lost (see `LockStore.renew`). */
+  readonly lockLost: boolean;
+  constructor(message: string, options: { lockLost?: boolean } = {}) {
+    super(message);
+    this.lockLost = options.lockLost ?? false;
+  }
 }
 
 /**

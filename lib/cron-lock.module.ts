@@ -1,10 +1,16 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
+import {
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_RAW_OPTIONS,
+  CRON_LOCK_RESOLVED_STORE,
+  CRON_LOCK_STORE,
+} from './cron-lock.constants.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { LockInterceptor } from './runner/runner.js';
 import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
+import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
@@ -85,11 +91,22 @@ export class CronLockModule {
           useFactory: resolveModuleOptions,
           inject: [CRON_LOCK_RAW_OPTIONS],
         },
+        // Built after the options provider, so a bad option fails before anything connects.
+        {
+          provide: CRON_LOCK_RESOLVED_STORE,
+          useFactory: resolveStore,
+          inject: [CRON_LOCK_RAW_OPTIONS, CRON_LOCK_OPTIONS],
+        },
+        {
+          provide: CRON_LOCK_STORE,
+          useFactory: (resolved: ResolvedStore) => resolved.store,
+          inject: [CRON_LOCK_RESOLVED_STORE],
+        },
         LockInterceptor,
         CronLockExplorer,
         CronLockService,
       ],
-      exports: [CronLockService],
+      exports: [CronLockService, CRON_LOCK_STORE],
     };
   }
 }

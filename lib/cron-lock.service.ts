@@ -6,7 +6,12 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import {
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_RESOLVED_STORE,
+  CRON_LOCK_STORE,
+  LOCK_NAME_PATTERN,
+} from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import type {
   CronLockAnyListener,
@@ -21,7 +26,8 @@ import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { CronLockOptions } from './options/job-options.interface.js';
-import { RedisLockStore } from './stores/redis/redis-lock.store.js';
+import type { LockStore } from './stores/lock-store.interface.js';
+import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
 
@@ -94,6 +100,8 @@ export class CronLockService
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
     private readonly interceptor: LockInterceptor,
     private readonly explorer: CronLockExplorer,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
+    @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
   ) {
     this.logger = new CronLockLogger(options.logger);
   }
@@ -191,12 +199,13 @@ export class CronLockService
 
   /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
   ping(): Promise<number> {
-    return this.options.store.ping();
+    return this.store.ping();
   }
 
   /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
   async onApplicationBootstrap(): Promise<void> {
-    const { storeKind, store } = this.options;
+    const { storeKind } = this.resolvedStore;
+    const store = this.store;
     if (storeKind === 'memory') {
       // A warning even though it was chosen: the same config deployed to several instances
       // would run every occurrence on each of them.
@@ -217,10 +226,8 @@ export class CronLockService
         `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
       );
     }
-    if (store instanceof RedisLockStore) {
-      // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
-      await store.checkDeployment();
-    }
+    // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
+    await store.checkDeployment?.();
   }
 
   /** @internal Takes no new runs once the app starts closing. */
@@ -242,14 +249,14 @@ export class CronLockService
   async onApplicationShutdown(): Promise<void> {
     await this.interceptor.settleStoreWork();
     this.interceptor.events.removeAll();
-    if (this.options.ownsStore) {
+    if (this.resolvedStore.ownsStore) {
       this.interceptor.markStoreClosed();
-      await this.options.store.close();
+      await this.store.close();
     }
   }
 
   private async inspectOne(name: string): Promise<LockInspection> {
-    const state = await this.options.store.inspect(name);
+    const state = await this.store.inspect(name);
     return {
       name,
       holder: state.holder,

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 export * from './cron-lock.module.js';
-export { CRON_LOCK_MODULE_OPTIONS } from './cron-lock.constants.js';
+export { CRON_LOCK_MODULE_OPTIONS, CRON_LOCK_STORE } from './cron-lock.constants.js';
 export * from './cron-lock.service.js';
 export * from './cron-lock.errors.js';
 export { assertLocked, currentLockContext } from './runner/run-scope.js';

@@ -1,4 +1,5 @@
 import type { LockStore, RenewResult } from '../stores/lock-store.interface.js';
+import { isKnownLost } from '../stores/capabilities.js';
 
 /** How a held lock ended up not being ours any more. */
 export type LossReason = 'expired' | 'taken' | 'unconfirmed';
@@ -12,21 +13,6 @@ export interface RenewerHooks {
 
 /** Shortest pause between two renewals, so a tiny ttl cannot turn into a busy loop. */
 const MIN_RENEW_EVERY_MS = 20;
-
-/**
- * Whether a renewal error proves that the lock can no longer be confirmed, so that retrying
- * until the deadline is pointless. A store says so by rejecting with an error whose `lockLost`
- * is `true`: RedisLockStore does for a `READONLY` reply (the server holding the lock was demoted
- * in a failover). The loss is reported as `unconfirmed`: the lock may or may not have reached the
- * new master, and nobody can confirm it is still ours.
- */
-function provesLockLost(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { lockLost?: unknown }).lockLost === true
-  );
-}
 
 /** What one renew command came back with: the store's answer, or the error it failed with. */
 type Sent = { result: RenewResult } | { error: unknown };
@@ -120,7 +106,7 @@ export class LockRenewer {
       return sent.result.renewed ? { renewed: false, reason: 'expired' } : sent.result;
     }
     if ('error' in sent) {
-      if (provesLockLost(sent.error)) {
+      if (isKnownLost(sent.error)) {
         this.declareLost('unconfirmed');
       } else {
         this.scheduleRetry();
@@ -171,7 +157,7 @@ export class LockRenewer {
     }
     if ('error' in sent) {
       this.hooks.storeError(sent.error);
-      if (provesLockLost(sent.error)) {
+      if (isKnownLost(sent.error)) {
         this.declareLost('unconfirmed');
         return;
       }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AlertMonitor } from '../observer/alert-monitor.js';
-import { CRON_LOCK_OPTIONS } from '../cron-lock.constants.js';
+import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
 import {
   LockLostError,
@@ -14,7 +14,7 @@ import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import { LockRenewer, type LossReason } from './renewer.js';
 import { RunContext } from './run-context.js';
 import type { LockContext } from './lock-context.interface.js';
-import type { AcquireResult, RunOutcome } from '../stores/lock-store.interface.js';
+import type { AcquireResult, LockStore, RunOutcome } from '../stores/lock-store.interface.js';
 import { describeStoreError } from '../utils/redact.js';
 import { parseDuration } from '../utils/duration.js';
 import { LazyAbortController } from '../utils/lazy-abort.js';
@@ -97,7 +97,10 @@ export class LockInterceptor {
   /** Called when the last release in flight is answered, while shutdown waits for that. */
   private releasesIdle: (() => void) | null = null;
 
-  constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
+  constructor(
+    @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
+  ) {
     this.log = new CronLockLogger(options.logger, options.logLevels);
     this.events = new CronLockEventBus((event, error) =>
       this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
@@ -174,10 +177,8 @@ export class LockInterceptor {
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
       answer =
-        (via === 'api'
-          ? undefined
-          : acquireNow(this.options.store, acquireRequest, via === 'tick')) ??
-        this.options.store.acquire(acquireRequest);
+        (via === 'api' ? undefined : acquireNow(this.store, acquireRequest, via === 'tick')) ??
+        this.store.acquire(acquireRequest);
     } catch (error) {
       // A custom store that throws instead of rejecting.
       answer = Promise.reject(error);
@@ -261,26 +262,18 @@ export class LockInterceptor {
 
     const controller = new LazyAbortController();
     const run = this.track(job, controller);
-    const renewer = new LockRenewer(
-      this.options.store,
-      job.name,
-      token,
-      job.ttl,
-      job.renew,
-      sentAt,
-      {
-        renewed: (ttl) => {
-          if (this.events.has('renewed')) {
-            this.events.emit('renewed', { ...base, fencingToken, ttl });
-          }
-        },
-        storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
-        lost: (reason) => {
-          run.lost = true;
-          this.lockLost(job, occurrence, fencingToken, reason, controller);
-        },
+    const renewer = new LockRenewer(this.store, job.name, token, job.ttl, job.renew, sentAt, {
+      renewed: (ttl) => {
+        if (this.events.has('renewed')) {
+          this.events.emit('renewed', { ...base, fencingToken, ttl });
+        }
       },
-    );
+      storeError: (error) => this.storeFailed(job, occurrence, 'renew', error),
+      lost: (reason) => {
+        run.lost = true;
+        this.lockLost(job, occurrence, fencingToken, reason, controller);
+      },
+    });
     run.renewer = renewer;
     this.active.add(run);
     renewer.start();
@@ -478,7 +471,7 @@ export class LockInterceptor {
     const keepFor = job.minHold > 0 ? job.minHold - (performance.now() - acquiredAt) : 0;
     this.releasesInFlight++;
     try {
-      const released = await this.options.store.release({
+      const released = await this.store.release({
         name: job.name,
         token,
         keepFor: keepFor > 0 ? keepFor : 0,
@@ -517,7 +510,7 @@ export class LockInterceptor {
     }
     this.releasesInFlight++;
     try {
-      await this.options.store.release({ name: job.name, token });
+      await this.store.release({ name: job.name, token });
     } catch (error) {
       // After a failed acquire the lock is only a guess (and the store is known to be failing).
       if (report) {

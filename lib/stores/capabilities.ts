@@ -1,29 +1,31 @@
 import type { AcquireRequest, AcquireResult, LockStore } from './lock-store.interface.js';
 
-/**
- * A store that can answer an acquisition in the caller's synchronous turn: the in-memory store.
- * With it, a tick reaches the method in the timer callback that fired it, as `@Cron`'s does,
- * so a test that advances fake timers synchronously sees every tick's call at once.
- */
-export interface SynchronousAcquire {
-  /**
-   * Answers `request` now. With `joinSameTurn`, a scheduler tick of a later occurrence that
-   * finds the lock held by a run of the same instance, started in the same synchronous turn,
-   * shares the lock instead of being skipped as `held` (see {@link MemoryLockStore.acquireNow}).
-   */
-  acquireNow(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
-}
-
 /** The store's answer now, or `undefined` when the store only answers asynchronously. */
 export function acquireNow(
   store: LockStore,
   request: AcquireRequest,
   joinSameTurn: boolean,
 ): AcquireResult | undefined {
-  const synchronous = store as LockStore & Partial<SynchronousAcquire>;
-  return typeof synchronous.acquireNow === 'function'
-    ? synchronous.acquireNow(request, { joinSameTurn })
+  return typeof store.acquireNow === 'function'
+    ? store.acquireNow(request, { joinSameTurn })
     : undefined;
+}
+
+/**
+ * Whether a renewal error proves that the lock can no longer be confirmed, so that retrying
+ * until the deadline is pointless: the store rejected with an error whose `lockLost` is `true`
+ * (RedisLockStore does for a `READONLY` reply: the server holding the lock was demoted in a
+ * failover). The loss is reported as `unconfirmed`: the lock may or may not have reached the
+ * new master, and nobody can confirm it is still ours. Duck-typed rather than `instanceof
+ * LockStoreError` on purpose: a store built against the other build of this package (ES module
+ * or CommonJS) has its own class.
+ */
+export function isKnownLost(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { lockLost?: unknown }).lockLost === true
+  );
 }
 
 let turn = 0;

@@ -115,7 +115,12 @@ export interface StoredLockState {
 export interface LockStore {
   /** Claims an occurrence and takes its lock in one atomic step. */
   acquire(request: AcquireRequest): Promise<AcquireResult>;
-  /** Extends a lock still owned by `request.token`. */
+  /**
+   * Extends a lock still owned by `request.token`. A store that knows the lock is lost although
+   * it cannot say `expired`/`taken` (e.g. its server was demoted in a failover) rejects with a
+   * `LockStoreError` whose `lockLost` is `true`: the runner then reports the loss as
+   * `unconfirmed` at once instead of retrying until the deadline.
+   */
   renew(request: RenewRequest): Promise<RenewResult>;
   /** Frees (or shortens to `keepFor`) a lock still owned by `request.token`; `true` if it did. Idempotent. */
   release(request: ReleaseRequest): Promise<boolean>;
@@ -125,4 +130,18 @@ export interface LockStore {
   ping(): Promise<number>;
   /** Frees the store's own resources (never a client the user passed in). */
   close(): Promise<void>;
+  /**
+   * Optional. Startup checks, run once after the first ping: warn (never throw) about a
+   * deployment that can lose locks, e.g. RedisLockStore on an evicting maxmemory-policy or with
+   * TLS verification off.
+   */
+  checkDeployment?(): Promise<void>;
+  /**
+   * Optional. Answers an acquisition in the caller's synchronous turn when the store can
+   * (MemoryLockStore), so a tick reaches the job in the timer callback that fired it, as
+   * `@Cron`'s does. With `joinSameTurn`, a scheduler tick of a later occurrence that finds the
+   * lock held by a run of the same instance, started in the same synchronous turn, shares the
+   * lock instead of being skipped as `held`.
+   */
+  acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
 }

@@ -11,7 +11,7 @@ import type {
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
-import { synchronousTurn, type SynchronousAcquire } from '../capabilities.js';
+import { synchronousTurn } from '../capabilities.js';
 
 interface MemoryLock {
   /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
@@ -51,7 +51,7 @@ function emptyJobState(): MemoryJobState {
  *
  * @publicApi
  */
-export class MemoryLockStore implements LockStore, SynchronousAcquire {
+export class MemoryLockStore implements LockStore {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
 

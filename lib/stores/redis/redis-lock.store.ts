@@ -215,8 +215,7 @@ export class RedisLockStore implements LockStore {
   /** As {@link fail}, marking a `READONLY` reply as a lost lock (see {@link renew}). */
   private readonly failRenew = (error: unknown): never => {
     if (isReadOnlyReply(error)) {
-      const demoted = new LockStoreError(describeRedisError(error, this.secrets));
-      throw Object.assign(demoted, { lockLost: true as const });
+      throw new LockStoreError(describeRedisError(error, this.secrets), { lockLost: true });
     }
     return this.fail(error);
   };
