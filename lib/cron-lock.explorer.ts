@@ -16,7 +16,7 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import { LockInterceptor } from './runner/runner.js';
+import { LockRunner } from './runner/runner.js';
 import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
 import {
   CLASS_NAME_CLASH,
@@ -63,7 +63,7 @@ interface Claim {
 /**
  * Finds every `@LockedCron`/`@CronLock` method on this app's providers and controllers,
  * validates its options (so `app.init()` rejects with `Class.method` and the fix), and binds
- * the instance to this app's interceptor. Runs in `onModuleInit`, before `@nestjs/schedule`
+ * the instance to this app's runner. Runs in `onModuleInit`, before `@nestjs/schedule`
  * starts any job in `onApplicationBootstrap`, whatever the module order.
  */
 @Injectable()
@@ -76,7 +76,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
-    private readonly interceptor: LockInterceptor,
+    private readonly runner: LockRunner,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
@@ -148,7 +148,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
   onModuleDestroy(): void {
     withdrawMounts(
-      this.interceptor,
+      this.runner,
       [...this.boundJobs.values()].map((bound) => bound.method),
     );
   }
@@ -192,7 +192,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       ...(oneShotAt === undefined ? {} : { oneShotAt }),
       // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
-      interceptor: this.interceptor,
+      runner: this.runner,
       job: {
         name,
         ttl,

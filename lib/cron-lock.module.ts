@@ -7,7 +7,9 @@ import {
   CRON_LOCK_STORE,
 } from './cron-lock.constants.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
-import { LockInterceptor } from './runner/runner.js';
+import { RunObserver } from './observer/run-observer.js';
+import { LockRunner } from './runner/runner.js';
+import { RunTracker } from './runner/run-tracker.js';
 import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
 import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
@@ -102,7 +104,9 @@ export class CronLockModule {
           useFactory: (resolved: ResolvedStore) => resolved.store,
           inject: [CRON_LOCK_RESOLVED_STORE],
         },
-        LockInterceptor,
+        RunObserver,
+        RunTracker,
+        LockRunner,
         CronLockExplorer,
         CronLockService,
       ],

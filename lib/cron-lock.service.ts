@@ -20,7 +20,9 @@ import type {
 } from './observer/events.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockLogger } from './observer/logger.js';
-import { LockInterceptor, type LockJob, type LockedRunResult } from './runner/runner.js';
+import { RunObserver } from './observer/run-observer.js';
+import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
+import { RunTracker } from './runner/run-tracker.js';
 import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
 import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
@@ -98,7 +100,9 @@ export class CronLockService
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
-    private readonly interceptor: LockInterceptor,
+    private readonly runner: LockRunner,
+    private readonly observer: RunObserver,
+    private readonly tracker: RunTracker,
     private readonly explorer: CronLockExplorer,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
@@ -140,7 +144,7 @@ export class CronLockService
       return Promise.reject(error);
     }
     this.manualNames.add(name);
-    return this.interceptor.execute(job, scheduledAt, fn);
+    return this.runner.execute(job, scheduledAt, fn);
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
@@ -173,12 +177,12 @@ export class CronLockService
    * listening. A listener that throws is logged and does not affect the run.
    */
   on<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): () => void {
-    return this.interceptor.events.on(event, listener);
+    return this.observer.events.on(event, listener);
   }
 
   /** Stops a listener added with {@link on}. */
   off<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): void {
-    this.interceptor.events.off(event, listener);
+    this.observer.events.off(event, listener);
   }
 
   /**
@@ -186,7 +190,7 @@ export class CronLockService
    * later versions: for forwarding them all to another bus. Returns a function that stops it.
    */
   onAny(listener: CronLockAnyListener): () => void {
-    return this.interceptor.events.onAny(listener);
+    return this.observer.events.onAny(listener);
   }
 
   /**
@@ -194,7 +198,7 @@ export class CronLockService
    * in memory, no store round trip: cheap enough for a metrics scrape.
    */
   get heldLocks(): string[] {
-    return this.interceptor.heldLockNames();
+    return this.tracker.heldLockNames();
   }
 
   /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
@@ -232,13 +236,13 @@ export class CronLockService
 
   /** @internal Takes no new runs once the app starts closing. */
   onModuleDestroy(): void {
-    this.interceptor.beginShutdown();
+    this.tracker.beginShutdown();
   }
 
   /** @internal Waits for running jobs up to `shutdownTimeout`, then aborts them. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.interceptor.beginShutdown();
-    await this.interceptor.drain(this.options.shutdownTimeout);
+    this.tracker.beginShutdown();
+    await this.tracker.drain(this.options.shutdownTimeout);
   }
 
   /**
@@ -247,10 +251,10 @@ export class CronLockService
    * passed in). Listeners stay until then, so the last `released` events still reach them.
    */
   async onApplicationShutdown(): Promise<void> {
-    await this.interceptor.settleStoreWork();
-    this.interceptor.events.removeAll();
+    await this.tracker.settleStoreWork();
+    this.observer.events.removeAll();
     if (this.resolvedStore.ownsStore) {
-      this.interceptor.markStoreClosed();
+      this.tracker.markStoreClosed();
       await this.store.close();
     }
   }
@@ -269,7 +273,7 @@ export class CronLockService
       consecutiveFailures: state.consecutiveFailures ?? 0,
       lastOutcome: state.lastOutcome ?? null,
       lastFinishedAt: dateOrNull(state.lastFinishedAt),
-      runningHere: this.interceptor.runningNames().includes(name),
+      runningHere: this.tracker.runningNames().includes(name),
     };
   }
 }

@@ -83,7 +83,7 @@ interface JobWatch {
 }
 
 /**
- * Decides when to raise an alert, from what the interceptor already learns on every tick (no
+ * Decides when to raise an alert, from what the runner already learns on every tick (no
  * extra store command): the last success time that comes back with every acquire answer, store
  * errors of acquisitions, and lost locks.
  *

@@ -10,6 +10,25 @@ import {
 import { didYouMean } from '../utils/did-you-mean.js';
 import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 
+/** What the runner runs: a job's validated lock settings. */
+export interface LockJob {
+  /** The lock name. */
+  name: string;
+  /** Lock ttl in ms. */
+  ttl: number;
+  /** Renew while running. */
+  renew: boolean;
+  /** Keep the lock at least this long after acquisition, in ms. */
+  minHold: number;
+  /** How long the occurrence marker must outlive a run, in ms (twice the period). */
+  markerTtl?: number;
+  /**
+   * Time between two occurrences, in ms (from the cron expression or interval); absent for
+   * jobs without a schedule. Enables the `missed-success` alert.
+   */
+  periodMs?: number;
+}
+
 /** Where lock options come from: each takes its own keys. */
 export type LockOptionsSource = 'LockedCron' | 'CronLock' | 'run';
 

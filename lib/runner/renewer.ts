@@ -1,10 +1,7 @@
-import type { LockStore, RenewResult } from '../stores/lock-store.interface.js';
+import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
 import { isKnownLost } from '../stores/capabilities.js';
 
-/** How a held lock ended up not being ours any more. */
-export type LossReason = 'expired' | 'taken' | 'unconfirmed';
-
-/** What the renewer reports to the interceptor that owns it. */
+/** What the renewer reports to the runner that owns it. */
 export interface RenewerHooks {
   renewed(ttl: number): void;
   lost(reason: LossReason): void;

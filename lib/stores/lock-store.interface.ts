@@ -103,11 +103,20 @@ export interface StoredLockState {
 }
 
 /**
+ * Why a run lost its lock: it `expired` before a renewal reached the store, another instance
+ * has `taken` it, or the store could not confirm a renewal before it would expire
+ * (`unconfirmed`).
+ *
+ * @publicApi
+ */
+export type LossReason = 'expired' | 'taken' | 'unconfirmed';
+
+/**
  * A place to keep locks. {@link RedisLockStore} for production (any number of processes),
  * {@link MemoryLockStore} for one process (tests, local development). Both pass the same
  * contract test suite; a custom store should too.
  *
- * Every method may reject on a store failure (network, server error); the interceptor turns
+ * Every method may reject on a store failure (network, server error); the runner turns
  * that into a `store-error` outcome and never into a crash.
  *
  * @publicApi

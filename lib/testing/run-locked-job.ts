@@ -62,7 +62,7 @@ export async function runLockedJob<T = unknown>(
   } else {
     scheduledAt = occurrenceOfTick(binding, Date.now());
   }
-  return binding.interceptor.execute(
+  return binding.runner.execute(
     binding.job,
     scheduledAt,
     (ctx) => original.call(instance, ctx) as T | Promise<T>,

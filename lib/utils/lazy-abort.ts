@@ -3,7 +3,7 @@
  *
  * Every locked run hands its job a signal, but most jobs never read it, and creating an
  * `AbortSignal` (an `EventTarget`) is the single most expensive step of a run's own work on
- * Node 20 — several microseconds, more than the rest of the interceptor together. An abort
+ * Node 20 — several microseconds, more than the rest of the runner together. An abort
  * that comes before the first read is remembered: the signal is then created already aborted,
  * with the same reason, exactly as if it had existed all along (listeners added after an abort
  * never fire, with either kind of controller).

@@ -66,7 +66,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   /**
-   * {@link acquire}, answered synchronously: the lock interceptor uses it so that a tick reaches
+   * {@link acquire}, answered synchronously: the lock runner uses it so that a tick reaches
    * the method in the timer callback that fired it, as with `@Cron`.
    *
    * With `joinSameTurn` (scheduler ticks), a tick of a later occurrence that finds the lock held
