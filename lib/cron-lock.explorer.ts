@@ -42,9 +42,6 @@ import {
 const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
 const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
 
-/** Smallest occurrence-marker life: covers any clock skew the guarantees allow for. */
-const MIN_MARKER_TTL_MS = 60_000;
-
 /** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
 export interface BoundJob {
   instance: object;
@@ -198,8 +195,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         ttl,
         minHold,
         renew: options.renew ?? true,
-        markerTtl: Math.max(MIN_MARKER_TTL_MS, 2 * period),
-        ...(period > 0 ? { periodMs: period } : {}),
+        ...(period > 0 ? { periodMs: period, markerTtl: 2 * period } : {}),
       },
     };
   }

@@ -57,11 +57,6 @@ export class LockRenewer {
     return Math.max(MIN_RENEW_EVERY_MS, Math.floor(this.ttl / 3));
   }
 
-  /** Whether the lock was declared lost. */
-  get lost(): boolean {
-    return this.isLost;
-  }
-
   /**
    * Arms one timer, not two: with renewal on, the renew timer fires before the deadline, and
    * the deadline timer is armed only once a renewal is sent (most runs end before ttl/3 and

@@ -25,7 +25,7 @@ const rethrow = (error: unknown): never => {
  *
  * `parse` turns the reply into the result and `fail` turns an error into the one to reject with
  * (it must throw). Both run in the one `then` of the command's promise: every extra promise
- * layer is paid twice per lock cycle (see the Performance section of the README).
+ * layer is paid twice per lock cycle.
  */
 export function runScript<T = unknown>(
   client: Redis | Cluster,
