@@ -1,3 +1,5 @@
+import type { LossReason } from './stores/lock-store.interface.js';
+
 /**
  * Base class of every error the module throws on purpose.
  *
@@ -29,7 +31,7 @@ export class LockLostError extends CronLockError {
     /** The job whose lock was lost. */
     readonly lockName: string,
     /** Why: `expired`, `taken`, `unconfirmed` (the store did not answer before expiry). */
-    readonly reason: 'expired' | 'taken' | 'unconfirmed',
+    readonly reason: LossReason,
     message: string,
   ) {
     super(message);

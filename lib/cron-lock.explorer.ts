@@ -17,7 +17,7 @@ import {
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockRunner } from './runner/runner.js';
-import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
+import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -175,7 +175,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       }
     }
 
-    const { ttl, minHold } = resolveLockTimes(label, options, this.options.defaultTtl);
+    const settings = resolveLockSettings(label, options, this.options.defaultTtl);
 
     const oneShotAt = oneShotOf(label, metadata.cronTime);
     const { schedule, cronTime } =
@@ -192,9 +192,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       runner: this.runner,
       job: {
         name,
-        ttl,
-        minHold,
-        renew: options.renew ?? true,
+        ...settings,
         ...(period > 0 ? { periodMs: period, markerTtl: 2 * period } : {}),
       },
     };

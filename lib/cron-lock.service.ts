@@ -24,7 +24,7 @@ import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
-import { checkLockOptions, resolveLockTimes } from './options/job-options.js';
+import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { CronLockOptions } from './options/job-options.interface.js';
@@ -156,8 +156,7 @@ export class CronLockService
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
     }
-    const { ttl, minHold } = resolveLockTimes(runLabel(name), options, this.options.defaultTtl);
-    return { name, ttl, minHold, renew: options.renew ?? true };
+    return { name, ...resolveLockSettings(runLabel(name), options, this.options.defaultTtl) };
   }
 
   /** The state of one job, read from the store. */

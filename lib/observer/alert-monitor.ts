@@ -7,7 +7,7 @@ import {
   INVALID_MODULE_OPTION,
 } from '../cron-lock.messages.js';
 import type { CronLockAlertOptions } from '../options/module-options.interface.js';
-import type { AcquireResult } from '../stores/lock-store.interface.js';
+import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;
@@ -179,12 +179,7 @@ export class AlertMonitor {
   }
 
   /** A run of `job` lost its lock. */
-  lost(
-    job: AlertedJob,
-    scheduledAt: Date | null,
-    fencingToken: number,
-    reason: 'expired' | 'taken' | 'unconfirmed',
-  ): void {
+  lost(job: AlertedJob, scheduledAt: Date | null, fencingToken: number, reason: LossReason): void {
     if (!this.options) {
       return;
     }

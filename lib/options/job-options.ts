@@ -128,6 +128,35 @@ export function resolveLockTimes(
   return { ttl, minHold };
 }
 
+/** The lock settings of one job or `run()` call: its durations, and whether it renews. */
+export interface ResolvedLockSettings extends ResolvedLockTimes {
+  renew: boolean;
+}
+
+/**
+ * The one resolver of a job's lock settings, for the explorer (decorated methods) and `run()`:
+ * {@link resolveLockTimes}, and `renew` (default `true`).
+ */
+export function resolveLockSettings(
+  where: string,
+  options: { ttl?: unknown; minHold?: unknown; renew?: boolean },
+  defaultTtl: number,
+): ResolvedLockSettings {
+  return { ...resolveLockTimes(where, options, defaultTtl), renew: options.renew ?? true };
+}
+
+/**
+ * The ttl of `ctx.extend(ttl)`: the job's ttl when omitted, a positive duration otherwise.
+ * A `RangeError` (not a configuration error: the job's own code passed it, at run time).
+ */
+export function resolveExtendTtl(ttl: unknown, jobTtl: number): number {
+  const next = ttl === undefined ? jobTtl : parseDuration(ttl);
+  if (next === undefined || next <= 0) {
+    throw new RangeError(`ctx.extend: ${JSON.stringify(ttl)} is not a positive duration`);
+  }
+  return next;
+}
+
 function lockDuration(where: string, field: string, value: unknown, positive: boolean): number {
   const ms = parseDuration(value);
   if (ms === undefined || (positive && ms <= 0)) {

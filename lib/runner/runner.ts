@@ -4,11 +4,10 @@ import { LockLostError, ScheduledAtRefusedError } from '../cron-lock.errors.js';
 import { LOCK_LOST } from '../cron-lock.messages.js';
 import type { SkipReason } from '../observer/events.js';
 import { occurrenceDate, RunObserver } from '../observer/run-observer.js';
-import type { LockJob } from '../options/job-options.js';
+import { resolveExtendTtl, type LockJob } from '../options/job-options.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import { acquireNow } from '../stores/capabilities.js';
 import type { AcquireResult, LockStore, RunOutcome } from '../stores/lock-store.interface.js';
-import { parseDuration } from '../utils/duration.js';
 import { LazyAbortController } from '../utils/lazy-abort.js';
 import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
@@ -184,10 +183,7 @@ export class LockRunner {
       this.instanceId,
       controller,
       async (ttl) => {
-        const next = ttl === undefined ? job.ttl : parseDuration(ttl);
-        if (next === undefined || next <= 0) {
-          throw new RangeError(`ctx.extend: ${JSON.stringify(ttl)} is not a positive duration`);
-        }
+        const next = resolveExtendTtl(ttl, job.ttl);
         const result = await renewer.extend(next);
         if (!result.renewed) {
           throw new LockLostError(job.name, result.reason, LOCK_LOST(job.name, result.reason));

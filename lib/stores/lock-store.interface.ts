@@ -49,7 +49,8 @@ export interface RenewRequest {
 }
 
 /** `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`). */
-export type RenewResult = { renewed: true } | { renewed: false; reason: 'expired' | 'taken' };
+export type RenewResult =
+  { renewed: true } | { renewed: false; reason: Exclude<LossReason, 'unconfirmed'> };
 
 /** How a run ended, recorded fleet-wide by the release that follows it. */
 export interface RunOutcome {
