@@ -6,7 +6,6 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { bindJob, bindMethod, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import {
@@ -17,6 +16,11 @@ import {
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { LockRunner } from './runner/runner.js';
+import {
+  findSchedulerRegistry,
+  readCronOptions,
+  readIntervalOptions,
+} from './interop/nestjs-schedule.js';
 import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
 import {
   CLASS_NAME_CLASH,
@@ -37,10 +41,6 @@ import {
   periodAfter,
   type OccurrenceSchedule,
 } from './utils/occurrence.js';
-
-/** `@nestjs/schedule`'s metadata keys (the package does not export them). */
-const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
-const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
 
 /** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
 export interface BoundJob {
@@ -137,7 +137,11 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         }
       }
     }
-    if (needsScheduler !== undefined && !this.schedulerOptional && !this.hasScheduler()) {
+    if (
+      needsScheduler !== undefined &&
+      !this.schedulerOptional &&
+      !findSchedulerRegistry(this.moduleRef)
+    ) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
   }
@@ -208,13 +212,12 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       const { timeZone, utcOffset } = metadata.options;
       return this.parseCron(label, metadata.cronTime, timeZone, utcOffset);
     }
-    const cron = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
+    const cron = readCronOptions(method) as
       { cronTime?: unknown; timeZone?: string; utcOffset?: number } | undefined;
     if (cron && typeof cron.cronTime === 'string') {
       return this.parseCron(label, cron.cronTime, cron.timeZone, cron.utcOffset);
     }
-    const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as
-      { timeout?: number } | undefined;
+    const interval = readIntervalOptions(method) as { timeout?: number } | undefined;
     if (interval && typeof interval.timeout === 'number' && interval.timeout > 0) {
       return { schedule: { kind: 'interval', every: interval.timeout } };
     }
@@ -252,15 +255,6 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       throw new CronLockConfigError(INVALID_CRON(label, cronTime, reason));
     }
     return { schedule: { kind: 'cron', cronTime, timeZone, utcOffset }, cronTime: parsed };
-  }
-
-  private hasScheduler(): boolean {
-    try {
-      this.moduleRef.get(SchedulerRegistry, { strict: false });
-      return true;
-    } catch {
-      return false;
-    }
   }
 }
 
