@@ -24,6 +24,7 @@ export * from './runner/lock-context.interface.js';
 export * from './stores/lock-store.interface.js';
 export { MemoryLockStore } from './stores/memory/memory-lock.store.js';
 export { RedisLockStore, type RedisLockStoreOptions } from './stores/redis/redis-lock.store.js';
+export type { ScriptTransport } from './stores/redis/ioredis/send.js';
 export {
   LOCK_CLIENT_DEFAULTS,
   LOCK_CLUSTER_DEFAULTS,
