@@ -1,9 +1,9 @@
-import type { LockInterceptor, LockJob } from './cron-lock.interceptor.js';
+import type { LockRunner, LockJob } from './runner/runner.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 import { processWide } from './utils/process-wide.js';
 
-/** One decorated method of one provider instance, resolved and tied to its app's interceptor. */
+/** One decorated method of one provider instance, resolved and tied to its app's runner. */
 export interface JobBinding {
   job: LockJob;
   /** `Class.method`, for messages. */
@@ -17,15 +17,15 @@ export interface JobBinding {
   /** The one occurrence of a one-shot job (`@LockedCron(date)`), in ms since epoch. */
   oneShotAt?: number;
   /**
-   * Whether a call can be told from a scheduler tick (`@LockedCron`, see schedule-metadata.ts):
+   * Whether a call can be told from a scheduler tick (`@LockedCron`, see interop/nestjs-schedule.ts):
    * then a call that is not a tick is a manual run. Otherwise every call counts as a tick.
    */
   tellsManualCalls: boolean;
-  interceptor: LockInterceptor;
+  runner: LockRunner;
 }
 
 /**
- * Which app's interceptor runs a given instance's locked methods: a property of the provider
+ * Which app's runner runs a given instance's locked methods: a property of the provider
  * instance, so several Nest apps in one process (each with its own instances) never share
  * locks' lifecycles, and an app that is garbage-collected takes its bindings with it.
  *
@@ -49,8 +49,8 @@ const sealedBindings = processWide(
 
 /**
  * For each locked method, one entry per binding whose app has not yet had `@nestjs/schedule`
- * mount the job: the app's interceptor, so the app can withdraw its entries when it closes.
- * `@nestjs/schedule` mounts a job once per provider instance (see schedule-metadata.ts); the
+ * mount the job: the app's runner, so the app can withdraw its entries when it closes.
+ * `@nestjs/schedule` mounts a job once per provider instance (see interop/nestjs-schedule.ts); the
  * method is shared by every app in the process, but the count is not, so an app without the
  * module finds no entry of its own even after another app bound the same class.
  */
@@ -79,7 +79,7 @@ export function bindJob(
   }
   methods.set(methodKey, binding);
   const waiting = awaitingMount.get(method) ?? [];
-  waiting.push(binding.interceptor);
+  waiting.push(binding.runner);
   awaitingMount.set(method, waiting);
 }
 
@@ -96,13 +96,13 @@ function methodsOf(instance: object): Map<string | symbol, JobBinding> | undefin
 }
 
 /** Drops the entries an app left unmounted (no scheduler, failed bootstrap) as it closes. */
-export function withdrawMounts(interceptor: object, methods: Iterable<object>): void {
+export function withdrawMounts(runner: object, methods: Iterable<object>): void {
   for (const method of methods) {
     const waiting = awaitingMount.get(method);
     if (waiting) {
       awaitingMount.set(
         method,
-        waiting.filter((entry) => entry !== interceptor),
+        waiting.filter((entry) => entry !== runner),
       );
     }
   }

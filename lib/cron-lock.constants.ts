@@ -23,8 +23,14 @@ export const CRON_LOCK_MODULE_OPTIONS: symbol = CRON_LOCK_RAW_OPTIONS;
 export const CRON_LOCK_SCHEDULER_OPTIONAL = Symbol.for(
   'nestjs-cron-lock.CRON_LOCK_SCHEDULER_OPTIONAL',
 );
-/** Injection token of the active {@link LockStore}. */
+/**
+ * Injection token of the {@link LockStore} in use: `app.get(CRON_LOCK_STORE)`.
+ *
+ * @publicApi
+ */
 export const CRON_LOCK_STORE = Symbol.for('nestjs-cron-lock.CRON_LOCK_STORE');
+/** Injection token of the store with what the module knows of it (built by it, its kind). */
+export const CRON_LOCK_RESOLVED_STORE = Symbol.for('nestjs-cron-lock.CRON_LOCK_RESOLVED_STORE');
 
 /** Metadata key under which `@CronLock` / `@LockedCron` keep their lock options on the method. */
 export const CRON_LOCK_METADATA = 'nestjs-cron-lock:options';

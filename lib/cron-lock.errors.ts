@@ -1,3 +1,5 @@
+import type { LossReason } from './stores/lock-store.interface.js';
+
 /**
  * Base class of every error the module throws on purpose.
  *
@@ -29,7 +31,7 @@ export class LockLostError extends CronLockError {
     /** The job whose lock was lost. */
     readonly lockName: string,
     /** Why: `expired`, `taken`, `unconfirmed` (the store did not answer before expiry). */
-    readonly reason: 'expired' | 'taken' | 'unconfirmed',
+    readonly reason: LossReason,
     message: string,
   ) {
     super(message);
@@ -59,6 +61,12 @@ export class ShutdownTimeoutError extends CronLockError {
  */
 export class LockStoreError extends CronLockError {
   override name = 'LockStoreError';
+  /** The store knows the lock it was asked about is lost (see `LockStore.renew`). */
+  readonly lockLost: boolean;
+  constructor(message: string, options: { lockLost?: boolean } = {}) {
+    super(message);
+    this.lockLost = options.lockLost ?? false;
+  }
 }
 
 /**

@@ -6,7 +6,6 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { bindJob, bindMethod, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import {
@@ -16,8 +15,13 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import { LockInterceptor } from './cron-lock.interceptor.js';
-import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
+import { LockRunner } from './runner/runner.js';
+import {
+  findSchedulerRegistry,
+  readCronOptions,
+  readIntervalOptions,
+} from './interop/nestjs-schedule.js';
+import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -29,7 +33,7 @@ import {
   INVALID_TIME_ZONE,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
-import type { ResolvedCronLockOptions } from './cron-lock.options.js';
+import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
 import {
   createCronTime,
@@ -37,13 +41,6 @@ import {
   periodAfter,
   type OccurrenceSchedule,
 } from './utils/occurrence.js';
-
-/** `@nestjs/schedule`'s metadata keys (the package does not export them). */
-const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
-const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
-
-/** Smallest occurrence-marker life: covers any clock skew the guarantees allow for. */
-const MIN_MARKER_TTL_MS = 60_000;
 
 /** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
 export interface BoundJob {
@@ -63,7 +60,7 @@ interface Claim {
 /**
  * Finds every `@LockedCron`/`@CronLock` method on this app's providers and controllers,
  * validates its options (so `app.init()` rejects with `Class.method` and the fix), and binds
- * the instance to this app's interceptor. Runs in `onModuleInit`, before `@nestjs/schedule`
+ * the instance to this app's runner. Runs in `onModuleInit`, before `@nestjs/schedule`
  * starts any job in `onApplicationBootstrap`, whatever the module order.
  */
 @Injectable()
@@ -76,7 +73,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
-    private readonly interceptor: LockInterceptor,
+    private readonly runner: LockRunner,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
@@ -140,7 +137,11 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         }
       }
     }
-    if (needsScheduler !== undefined && !this.schedulerOptional && !this.hasScheduler()) {
+    if (
+      needsScheduler !== undefined &&
+      !this.schedulerOptional &&
+      !findSchedulerRegistry(this.moduleRef)
+    ) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
   }
@@ -148,7 +149,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
   onModuleDestroy(): void {
     withdrawMounts(
-      this.interceptor,
+      this.runner,
       [...this.boundJobs.values()].map((bound) => bound.method),
     );
   }
@@ -178,7 +179,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       }
     }
 
-    const { ttl, minHold } = resolveLockTimes(label, options, this.options.defaultTtl);
+    const settings = resolveLockSettings(label, options, this.options.defaultTtl);
 
     const oneShotAt = oneShotOf(label, metadata.cronTime);
     const { schedule, cronTime } =
@@ -190,16 +191,13 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       cronTime,
       occurrences: cronTime ? new CronOccurrences(cronTime) : undefined,
       ...(oneShotAt === undefined ? {} : { oneShotAt }),
-      // @LockedCron marks its ticks (see schedule-metadata.ts); @CronLock cannot tell.
+      // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
-      interceptor: this.interceptor,
+      runner: this.runner,
       job: {
         name,
-        ttl,
-        minHold,
-        renew: options.renew ?? true,
-        markerTtl: Math.max(MIN_MARKER_TTL_MS, 2 * period),
-        ...(period > 0 ? { periodMs: period } : {}),
+        ...settings,
+        ...(period > 0 ? { periodMs: period, markerTtl: 2 * period } : {}),
       },
     };
   }
@@ -214,13 +212,12 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       const { timeZone, utcOffset } = metadata.options;
       return this.parseCron(label, metadata.cronTime, timeZone, utcOffset);
     }
-    const cron = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
+    const cron = readCronOptions(method) as
       { cronTime?: unknown; timeZone?: string; utcOffset?: number } | undefined;
     if (cron && typeof cron.cronTime === 'string') {
       return this.parseCron(label, cron.cronTime, cron.timeZone, cron.utcOffset);
     }
-    const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as
-      { timeout?: number } | undefined;
+    const interval = readIntervalOptions(method) as { timeout?: number } | undefined;
     if (interval && typeof interval.timeout === 'number' && interval.timeout > 0) {
       return { schedule: { kind: 'interval', every: interval.timeout } };
     }
@@ -258,15 +255,6 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       throw new CronLockConfigError(INVALID_CRON(label, cronTime, reason));
     }
     return { schedule: { kind: 'cron', cronTime, timeZone, utcOffset }, cronTime: parsed };
-  }
-
-  private hasScheduler(): boolean {
-    try {
-      this.moduleRef.get(SchedulerRegistry, { strict: false });
-      return true;
-    } catch {
-      return false;
-    }
   }
 }
 

@@ -1,17 +1,25 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { CRON_LOCK_OPTIONS, CRON_LOCK_RAW_OPTIONS } from './cron-lock.constants.js';
+import {
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_RAW_OPTIONS,
+  CRON_LOCK_RESOLVED_STORE,
+  CRON_LOCK_STORE,
+} from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { FOR_ROOT_NOT_OBJECT } from './cron-lock.messages.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
-import { LockInterceptor } from './cron-lock.interceptor.js';
-import { checkAsyncOptions, resolveModuleOptions } from './cron-lock.options.js';
+import { RunObserver } from './observer/run-observer.js';
+import { LockRunner } from './runner/runner.js';
+import { RunTracker } from './runner/run-tracker.js';
+import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
+import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   CronLockOptionsFactory,
-} from './interfaces/cron-lock-module-options.interface.js';
+} from './options/module-options.interface.js';
 
 /**
  * Locks every `@LockedCron`/`@CronLock` method of the app. Import it once, next to
@@ -91,11 +99,24 @@ export class CronLockModule {
           useFactory: resolveModuleOptions,
           inject: [CRON_LOCK_RAW_OPTIONS],
         },
-        LockInterceptor,
+        // Built after the options provider, so a bad option fails before anything connects.
+        {
+          provide: CRON_LOCK_RESOLVED_STORE,
+          useFactory: resolveStore,
+          inject: [CRON_LOCK_RAW_OPTIONS, CRON_LOCK_OPTIONS],
+        },
+        {
+          provide: CRON_LOCK_STORE,
+          useFactory: (resolved: ResolvedStore) => resolved.store,
+          inject: [CRON_LOCK_RESOLVED_STORE],
+        },
+        RunObserver,
+        RunTracker,
+        LockRunner,
         CronLockExplorer,
         CronLockService,
       ],
-      exports: [CronLockService],
+      exports: [CronLockService, CRON_LOCK_STORE],
     };
   }
 }

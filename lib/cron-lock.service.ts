@@ -6,22 +6,30 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { CRON_LOCK_OPTIONS, LOCK_NAME_PATTERN } from './cron-lock.constants.js';
+import {
+  CRON_LOCK_OPTIONS,
+  CRON_LOCK_RESOLVED_STORE,
+  CRON_LOCK_STORE,
+  LOCK_NAME_PATTERN,
+} from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import type {
   CronLockAnyListener,
   CronLockEventName,
   CronLockListener,
-} from './cron-lock.events.js';
+} from './observer/events.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
-import { CronLockLogger } from './cron-lock.logger.js';
-import { LockInterceptor, type LockJob, type LockedRunResult } from './cron-lock.interceptor.js';
+import { CronLockLogger } from './observer/logger.js';
+import { RunObserver } from './observer/run-observer.js';
+import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
+import { RunTracker } from './runner/run-tracker.js';
 import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
-import { checkLockOptions, resolveLockTimes } from './cron-lock.job-options.js';
-import type { ResolvedCronLockOptions } from './cron-lock.options.js';
-import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { CronLockOptions } from './interfaces/locked-cron-options.interface.js';
-import { RedisLockStore } from './stores/redis/redis-lock.store.js';
+import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
+import type { ResolvedCronLockOptions } from './options/module-options.js';
+import type { LockContext } from './runner/lock-context.interface.js';
+import type { CronLockOptions } from './options/job-options.interface.js';
+import type { LockStore } from './stores/lock-store.interface.js';
+import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
 
@@ -92,8 +100,12 @@ export class CronLockService
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
-    private readonly interceptor: LockInterceptor,
+    private readonly runner: LockRunner,
+    private readonly observer: RunObserver,
+    private readonly tracker: RunTracker,
     private readonly explorer: CronLockExplorer,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
+    @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
   ) {
     this.logger = new CronLockLogger(options.logger);
   }
@@ -132,7 +144,7 @@ export class CronLockService
       return Promise.reject(error);
     }
     this.manualNames.add(name);
-    return this.interceptor.execute(job, scheduledAt, fn);
+    return this.runner.execute(job, scheduledAt, fn);
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
@@ -144,8 +156,7 @@ export class CronLockService
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
     }
-    const { ttl, minHold } = resolveLockTimes(runLabel(name), options, this.options.defaultTtl);
-    return { name, ttl, minHold, renew: options.renew ?? true };
+    return { name, ...resolveLockSettings(runLabel(name), options, this.options.defaultTtl) };
   }
 
   /** The state of one job, read from the store. */
@@ -165,12 +176,12 @@ export class CronLockService
    * listening. A listener that throws is logged and does not affect the run.
    */
   on<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): () => void {
-    return this.interceptor.events.on(event, listener);
+    return this.observer.events.on(event, listener);
   }
 
   /** Stops a listener added with {@link on}. */
   off<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): void {
-    this.interceptor.events.off(event, listener);
+    this.observer.events.off(event, listener);
   }
 
   /**
@@ -178,7 +189,7 @@ export class CronLockService
    * later versions: for forwarding them all to another bus. Returns a function that stops it.
    */
   onAny(listener: CronLockAnyListener): () => void {
-    return this.interceptor.events.onAny(listener);
+    return this.observer.events.onAny(listener);
   }
 
   /**
@@ -186,17 +197,18 @@ export class CronLockService
    * in memory, no store round trip: cheap enough for a metrics scrape.
    */
   get heldLocks(): string[] {
-    return this.interceptor.heldLockNames();
+    return this.tracker.heldLockNames();
   }
 
   /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
   ping(): Promise<number> {
-    return this.options.store.ping();
+    return this.store.ping();
   }
 
   /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
   async onApplicationBootstrap(): Promise<void> {
-    const { storeKind, store } = this.options;
+    const { storeKind } = this.resolvedStore;
+    const store = this.store;
     if (storeKind === 'memory') {
       // A warning even though it was chosen: the same config deployed to several instances
       // would run every occurrence on each of them.
@@ -217,21 +229,19 @@ export class CronLockService
         `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
       );
     }
-    if (store instanceof RedisLockStore) {
-      // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
-      await store.checkDeployment();
-    }
+    // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
+    await store.checkDeployment?.();
   }
 
   /** @internal Takes no new runs once the app starts closing. */
   onModuleDestroy(): void {
-    this.interceptor.beginShutdown();
+    this.tracker.beginShutdown();
   }
 
   /** @internal Waits for running jobs up to `shutdownTimeout`, then aborts them. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.interceptor.beginShutdown();
-    await this.interceptor.drain(this.options.shutdownTimeout);
+    this.tracker.beginShutdown();
+    await this.tracker.drain(this.options.shutdownTimeout);
   }
 
   /**
@@ -240,16 +250,16 @@ export class CronLockService
    * passed in). Listeners stay until then, so the last `released` events still reach them.
    */
   async onApplicationShutdown(): Promise<void> {
-    await this.interceptor.settleStoreWork();
-    this.interceptor.events.removeAll();
-    if (this.options.ownsStore) {
-      this.interceptor.markStoreClosed();
-      await this.options.store.close();
+    await this.tracker.settleStoreWork();
+    this.observer.events.removeAll();
+    if (this.resolvedStore.ownsStore) {
+      this.tracker.markStoreClosed();
+      await this.store.close();
     }
   }
 
   private async inspectOne(name: string): Promise<LockInspection> {
-    const state = await this.options.store.inspect(name);
+    const state = await this.store.inspect(name);
     return {
       name,
       holder: state.holder,
@@ -262,7 +272,7 @@ export class CronLockService
       consecutiveFailures: state.consecutiveFailures ?? 0,
       lastOutcome: state.lastOutcome ?? null,
       lastFinishedAt: dateOrNull(state.lastFinishedAt),
-      runningHere: this.interceptor.runningNames().includes(name),
+      runningHere: this.tracker.runningNames().includes(name),
     };
   }
 }

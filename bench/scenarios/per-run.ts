@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
 import { Mutex } from 'redis-semaphore';
 import { STATE_TTL_MS } from '../../lib/cron-lock.constants.js';
-import { evalshaBatched } from '../../lib/stores/redis/script-batch.js';
+import { evalshaBatched } from '../../lib/stores/redis/ioredis/turn-batch.js';
 import { startLockApp } from '../support/apps.js';
 import {
   cheapToken,

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { DeadlineCommand } from '../../lib/stores/redis/command-deadline.js';
+import { DeadlineCommand } from '../../lib/stores/redis/ioredis/command-deadline.js';
 
 /** Commands the benchmark itself sends to read or reset statistics: never counted. */
 const BOOKKEEPING = new Set(['info', 'config', 'client', 'ping', 'script', 'flushall', 'select']);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
-import type { LockStore } from '../interfaces/lock-store.interface.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
 import { createLockClient, secretsOf } from '../stores/redis/redis-connection.js';
 import { describeStoreError, redactUrl } from '../utils/redact.js';

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { StoredLockState } from '../interfaces/lock-store.interface.js';
+import type { StoredLockState } from '../stores/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
 import { formatMs, formatTime, NONE } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';

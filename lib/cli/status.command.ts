@@ -1,4 +1,4 @@
-import type { StoredLockState } from '../interfaces/lock-store.interface.js';
+import type { StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';

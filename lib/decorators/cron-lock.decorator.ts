@@ -1,8 +1,5 @@
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
-import type {
-  CronLockOptions,
-  LockedCronOptions,
-} from '../interfaces/locked-cron-options.interface.js';
+import type { CronLockOptions, LockedCronOptions } from '../options/job-options.interface.js';
 import { lockMethod } from './lock-method.js';
 
 /** What the decorators leave on a locked method for the explorer to validate and bind. */

@@ -2,7 +2,7 @@ import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
-import { isSchedulerTick } from './schedule-metadata.js';
+import { isSchedulerTick } from '../interop/nestjs-schedule.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -38,7 +38,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       );
     }
     if (binding.tellsManualCalls && !isSchedulerTick(args)) {
-      const result = await binding.interceptor.execute(
+      const result = await binding.runner.execute(
         binding.job,
         undefined,
         (ctx) => original.call(this, ctx, ...args),
@@ -48,7 +48,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
     }
     const scheduledAt = occurrenceOfTick(binding, Date.now());
     try {
-      const result = await binding.interceptor.execute(
+      const result = await binding.runner.execute(
         binding.job,
         scheduledAt,
         (ctx) => original.call(this, ctx, ...(binding.tellsManualCalls ? [] : args)),

@@ -1,8 +1,8 @@
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
-import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
+import type { LockedCronOptions } from '../options/job-options.interface.js';
 import type { Duration } from '../utils/duration.js';
 import { CronLock, type CronLockMetadata } from './cron-lock.decorator.js';
-import { scheduleLockedMethod } from './schedule-metadata.js';
+import { scheduleLockedMethod } from '../interop/nestjs-schedule.js';
 
 /**
  * A drop-in for `@Cron` that runs each scheduled occurrence once across all instances.

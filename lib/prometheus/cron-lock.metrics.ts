@@ -1,12 +1,13 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import type { CronLockEvents, SkipReason } from '../cron-lock.events.js';
+import type { CronLockEvents, SkipReason } from '../observer/events.js';
 import type { ResolvedCronLockPrometheusOptions } from './cron-lock-prometheus.options.js';
+import type { LossReason } from '../stores/lock-store.interface.js';
 
 /** How a run ended: the `outcome` label. */
 export type RunOutcomeLabel = 'completed' | 'failed';
 /** Why a lock was lost: the `reason` label of the lost-locks counter. */
-export type LossReasonLabel = CronLockEvents['lost']['reason'];
+export type LossReasonLabel = LossReason;
 /** Which store operation failed: the `operation` label. */
 export type StoreOperationLabel = CronLockEvents['store-error']['operation'];
 /** What an alert is about: the `kind` label. */

@@ -8,7 +8,7 @@ import {
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
-import type { CronLockEvents } from '../cron-lock.events.js';
+import type { CronLockEvents } from '../observer/events.js';
 import { CronLockService } from '../cron-lock.service.js';
 import { describeStoreError } from '../utils/redact.js';
 import { withTimeout } from '../utils/with-timeout.js';

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule, type LoggerService } from '@nestjs/common';
 import { CRON_LOCK_SCHEDULER_OPTIONAL } from '../cron-lock.constants.js';
 import { CronLockModule } from '../cron-lock.module.js';
-import type { CronLockModuleOptions } from '../interfaces/cron-lock-module-options.interface.js';
-import { MemoryLockStore } from '../stores/memory-lock.store.js';
+import type { CronLockModuleOptions } from '../options/module-options.interface.js';
+import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
 
 /**
  * Options of {@link CronLockTestingModule.forRoot}: those of `CronLockModule`, without `redis`

@@ -1,7 +1,7 @@
 import type { TestingModuleBuilder } from '@nestjs/testing';
 import { CRON_LOCK_RAW_OPTIONS } from '../cron-lock.constants.js';
-import type { CronLockModuleOptions } from '../interfaces/cron-lock-module-options.interface.js';
-import { MemoryLockStore } from '../stores/memory-lock.store.js';
+import type { CronLockModuleOptions } from '../options/module-options.interface.js';
+import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
 import type { CronLockTestingOptions } from './cron-lock-testing.module.js';
 
 /**

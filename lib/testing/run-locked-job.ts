@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { CronLockError } from '../cron-lock.errors.js';
 import { CronLockExplorer, type BoundJob } from '../cron-lock.explorer.js';
-import type { LockedRunResult } from '../cron-lock.interceptor.js';
+import type { LockedRunResult } from '../runner/runner.js';
 import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
 import { occurrenceOfTick } from '../cron-lock.bindings.js';
@@ -62,7 +62,7 @@ export async function runLockedJob<T = unknown>(
   } else {
     scheduledAt = occurrenceOfTick(binding, Date.now());
   }
-  return binding.interceptor.execute(
+  return binding.runner.execute(
     binding.job,
     scheduledAt,
     (ctx) => original.call(instance, ctx) as T | Promise<T>,

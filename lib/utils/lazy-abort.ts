@@ -2,8 +2,8 @@
  * An `AbortController` whose `AbortSignal` is created only when someone reads `signal`.
  *
  * Every locked run hands its job a signal, but most jobs never read it, and creating an
- * `AbortSignal` (an `EventTarget`) is the single most expensive step of a run's own work on
- * Node 20 — several microseconds, more than the rest of the interceptor together. An abort
+ * `AbortSignal` (an `EventTarget`) is the largest piece of a run's own work, and most jobs
+ * never read the signal. An abort
  * that comes before the first read is remembered: the signal is then created already aborted,
  * with the same reason, exactly as if it had existed all along (listeners added after an abort
  * never fire, with either kind of controller).

@@ -106,8 +106,8 @@ export function previousCronDate(time: CronTime, now: number): number {
  * The occurrence of each tick of one cron job, remembered from one tick to the next.
  *
  * Finding the latest occurrence at or before "now" walks the `cron` package forward several
- * times (see previousCronDate), 0.2 to 1 ms per tick with luxon: more than the lock's round
- * trip to Redis, on the path from the tick to the job's first line. Ticks come in order, so after
+ * times (see previousCronDate), which can take longer than the lock's round trip to Redis, on
+ * the path from the tick to the job's first line. Ticks come in order, so after
  * each tick the next two occurrences are worked out ({@link prepare}, called once the run is
  * over), and the next tick only compares numbers. Any other instant (the first tick, a clock
  * step, a tick missed while the process was frozen) falls back to the full search, so the answer

@@ -15,6 +15,15 @@ describeLockStoreContract('RedisLockStore', async () => {
   return { store, close: () => store.close() };
 });
 
+describeLockStoreContract('RedisLockStore (plain evalsha)', async () => {
+  const store = new RedisLockStore(testRedisUrl(), {
+    keyPrefix: uniquePrefix('plain'),
+    scriptTransport: 'plain',
+    logger: false,
+  });
+  return { store, close: () => store.close() };
+});
+
 async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
@@ -29,6 +38,14 @@ async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
 function countOf(haystack: string, needle: string): number {
   return haystack.split(needle).length - 1;
 }
+
+describe('RedisLockStore scriptTransport', () => {
+  it('refuses a transport it does not know, naming the two it has, before creating a client', () => {
+    expect(
+      () => new RedisLockStore(testRedisUrl(), { scriptTransport: 'fast' as never, logger: false }),
+    ).toThrow(/RedisLockStore: option scriptTransport must be 'batched' or 'plain', got "fast"/);
+  });
+});
 
 describe('RedisLockStore on a real Redis', () => {
   const cleanups: Array<() => Promise<unknown>> = [];

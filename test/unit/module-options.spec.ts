@@ -7,8 +7,15 @@ import {
   type CronLockModuleOptions,
 } from 'nestjs-cron-lock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveModuleOptions } from '../../lib/cron-lock.options.js';
+import { resolveModuleOptions as resolveOptions } from '../../lib/options/module-options.js';
+import { resolveStore } from '../../lib/stores/store-factory.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+
+/** The validated options together with the store the module's store provider builds from them. */
+const resolveModuleOptions = (raw: CronLockModuleOptions) => {
+  const options = resolveOptions(raw);
+  return { ...options, ...resolveStore(raw, options) };
+};
 
 /** Resolves options that the type system would reject, as plain JavaScript users can pass. */
 const resolveUntyped = (options: unknown) => resolveModuleOptions(options as CronLockModuleOptions);

@@ -1,4 +1,4 @@
-import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.interface.js';
+import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { numberOrNull } from './inspect.js';

@@ -1,4 +1,4 @@
-import type { StoredLockState } from '../../interfaces/lock-store.interface.js';
+import type { StoredLockState } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 

@@ -3,10 +3,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
-import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
+import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
 import {
   INVALID_POSTGRES_INPUT,
-  INVALID_POSTGRES_OPTION,
   POSTGRES_PREPARED_STATEMENTS_OFF,
 } from '../../cron-lock.messages.js';
 import type {
@@ -17,7 +16,7 @@ import type {
   RenewRequest,
   RenewResult,
   StoredLockState,
-} from '../../interfaces/lock-store.interface.js';
+} from '../lock-store.interface.js';
 import { acquireLock, acquireSql } from './acquire.js';
 import { inspectLock, inspectSql, jobNamesSql } from './inspect.js';
 import {
@@ -27,20 +26,18 @@ import {
   type Statement,
 } from './postgres-connection.js';
 import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
+import { booleanOption, isPool, secretsOfPool, timeoutOption } from './postgres-options.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock, releaseSql } from './release.js';
 import { renewLock, renewSql } from './renew.js';
 import { ensureLockTable } from './schema.js';
 
-/** Bound of one operation (waiting for a pooled connection included), as the Redis store's commandTimeout. */
-const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
 /**
  * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
  * job due on one tick takes one for one statement, so fewer would queue a burst of jobs behind
  * each other, against `operationTimeout`.
  */
 const OWN_POOL_SIZE = 10;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Options of {@link PostgresLockStore}.
@@ -305,54 +302,4 @@ export class PostgresLockStore implements LockStore {
 function named(statement: Statement): Statement {
   const digest = createHash('sha256').update(statement.text).digest('hex').slice(0, 24);
   return { text: statement.text, name: `nestjs_cron_lock_${digest}` };
-}
-
-function isPool(value: unknown): value is pg.Pool {
-  const pool = value as Partial<pg.Pool> | null;
-  return (
-    typeof pool === 'object' &&
-    pool !== null &&
-    typeof pool.connect === 'function' &&
-    typeof pool.end === 'function'
-  );
-}
-
-/** The password and connection string of a pool passed in, hidden in errors all the same. */
-function secretsOfPool(pool: pg.Pool): string[] {
-  const options = (pool as { options?: { password?: unknown; connectionString?: unknown } })
-    .options;
-  const secrets: string[] = [];
-  if (typeof options?.connectionString === 'string' && options.connectionString !== '') {
-    secrets.push(...secretsOfConnectionString(options.connectionString));
-  }
-  if (typeof options?.password === 'string' && options.password !== '') {
-    secrets.push(options.password);
-  }
-  return secrets;
-}
-
-function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) {
-    return fallback;
-  }
-  if (typeof value !== 'boolean') {
-    throw new CronLockConfigError(INVALID_POSTGRES_OPTION(name, 'true or false', value));
-  }
-  return value;
-}
-
-function timeoutOption(value: unknown): number {
-  if (value === undefined) {
-    return DEFAULT_OPERATION_TIMEOUT_MS;
-  }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new CronLockConfigError(
-      INVALID_POSTGRES_OPTION(
-        'operationTimeout',
-        `an integer of ms from 1 to ${MAX_TIMER_MS}`,
-        value,
-      ),
-    );
-  }
-  return value;
 }

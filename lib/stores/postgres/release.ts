@@ -1,4 +1,4 @@
-import type { ReleaseRequest } from '../../interfaces/lock-store.interface.js';
+import type { ReleaseRequest } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 

@@ -1,4 +1,4 @@
-import type { RenewRequest, RenewResult } from '../../interfaces/lock-store.interface.js';
+import type { RenewRequest, RenewResult } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 

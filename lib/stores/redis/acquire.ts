@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { AcquireRequest, AcquireResult } from '../../interfaces/lock-store.interface.js';
+import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';

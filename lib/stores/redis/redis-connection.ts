@@ -26,7 +26,7 @@ function reconnectOnReadOnly(error: Error): 1 | false {
  * - no automatic resend after a reconnect and no per-request retries: a command whose reply was
  *   lost is never replayed behind our back (a replayed acquire would take a lock nobody runs under);
  * - a command timeout: a lost reply surfaces as an error within a bounded time, after which the
- *   interceptor frees whatever that acquire may have taken;
+ *   runner frees whatever that acquire may have taken;
  * - reconnect forever with a capped backoff: ticks resume by themselves when Redis returns;
  * - reconnect (without resending) on `READONLY`, so a connection left on a demoted master moves
  *   to the new one instead of failing every command until something else breaks it.

@@ -1,9 +1,13 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
-import { CronLockLogger, defaultLogger } from '../../cron-lock.logger.js';
-import { LockStoreError } from '../../cron-lock.errors.js';
-import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
+import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
+import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
+import {
+  EVICTION_POLICY_RISK,
+  INVALID_OPTION,
+  TLS_VERIFICATION_OFF,
+} from '../../cron-lock.messages.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -12,7 +16,7 @@ import type {
   RenewRequest,
   RenewResult,
   StoredLockState,
-} from '../../interfaces/lock-store.interface.js';
+} from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
 import {
@@ -26,7 +30,7 @@ import {
 import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { renewLock } from './renew.js';
-import { flushBatched } from './script-batch.js';
+import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
@@ -47,6 +51,13 @@ export interface RedisLockStoreOptions {
   keyPrefix?: string;
   /** Where connection trouble is reported; `false` for nowhere. Default Nest's Logger. */
   logger?: LoggerService | false;
+  /**
+   * How script calls reach Redis. Default `'batched'`: the calls of one event-loop turn share one
+   * socket write, through ioredis internals. `'plain'` uses `client.evalsha` only: the escape
+   * hatch for an ioredis release whose internals changed. Set on a client passed in, it applies
+   * to that client.
+   */
+  scriptTransport?: ScriptTransport;
 }
 
 /**
@@ -77,6 +88,12 @@ export class RedisLockStore implements LockStore {
    *   before any client is created).
    */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
+    const transport = options.scriptTransport;
+    if (transport !== undefined && transport !== 'batched' && transport !== 'plain') {
+      throw new CronLockConfigError(
+        INVALID_OPTION('RedisLockStore', 'scriptTransport', "'batched' or 'plain'", transport),
+      );
+    }
     this.keyPrefix =
       'keyPrefix' in options
         ? checkKeyPrefix('RedisLockStore', options.keyPrefix)
@@ -93,6 +110,9 @@ export class RedisLockStore implements LockStore {
       this.watchConnection(this.client);
     }
     this.readyTimeout = connectionOptionsOf(this.client)?.commandTimeout ?? 2_000;
+    if (options.scriptTransport === 'plain') {
+      usePlainEvalsha(this.client);
+    }
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -167,7 +187,7 @@ export class RedisLockStore implements LockStore {
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
-    flushBatched(this.client);
+    flushPending(this.client);
     try {
       await this.client.quit();
     } catch {
@@ -215,8 +235,7 @@ export class RedisLockStore implements LockStore {
   /** As {@link fail}, marking a `READONLY` reply as a lost lock (see {@link renew}). */
   private readonly failRenew = (error: unknown): never => {
     if (isReadOnlyReply(error)) {
-      const demoted = new LockStoreError(describeRedisError(error, this.secrets));
-      throw Object.assign(demoted, { lockLost: true as const });
+      throw new LockStoreError(describeRedisError(error, this.secrets), { lockLost: true });
     }
     return this.fail(error);
   };

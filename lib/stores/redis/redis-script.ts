@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { evalshaBatched } from './script-batch.js';
+import { sendEvalsha } from './ioredis/send.js';
 
 /** A Lua script and its SHA1, run by `EVALSHA` with an `EVAL` fallback. */
 export interface RedisScript {
@@ -21,11 +21,11 @@ const rethrow = (error: unknown): never => {
  * Runs a script in one round trip in the common case. After `SCRIPT FLUSH`, a failover or a
  * restart the server answers `NOSCRIPT`; `EVAL` then runs it and caches it again. Names and
  * values only ever travel as KEYS/ARGV, never inside the Lua source. Calls made in one burst
- * (many jobs on one schedule) share one socket write: see {@link evalshaBatched}.
+ * (many jobs on one schedule) share one socket write: see {@link sendEvalsha}.
  *
  * `parse` turns the reply into the result and `fail` turns an error into the one to reject with
  * (it must throw). Both run in the one `then` of the command's promise: every extra promise
- * layer is paid twice per lock cycle (see the Performance section of the README).
+ * layer is paid twice per lock cycle.
  */
 export function runScript<T = unknown>(
   client: Redis | Cluster,
@@ -35,7 +35,7 @@ export function runScript<T = unknown>(
   parse: (reply: unknown) => T = asIs as (reply: unknown) => T,
   fail: (error: unknown) => never = rethrow,
 ): Promise<T> {
-  return evalshaBatched(client, script.sha, keys, args).then(parse, (error: unknown) => {
+  return sendEvalsha(client, script.sha, keys, args).then(parse, (error: unknown) => {
     if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
       return client.eval(script.source, keys.length, ...keys, ...args).then(parse, fail);
     }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { RenewRequest, RenewResult } from '../../interfaces/lock-store.interface.js';
+import type { RenewRequest, RenewResult } from '../lock-store.interface.js';
 import { defineScript, runScript } from './redis-script.js';
 
 /**

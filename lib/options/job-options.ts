@@ -1,4 +1,4 @@
-import { CronLockConfigError } from './cron-lock.errors.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
 import {
   DURATION_TOO_LONG,
   INVALID_OPTION,
@@ -6,9 +6,28 @@ import {
   INVALID_TTL,
   MIN_HOLD_OVER_TTL,
   UNKNOWN_OPTION,
-} from './cron-lock.messages.js';
-import { didYouMean } from './utils/did-you-mean.js';
-import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
+} from '../cron-lock.messages.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
+
+/** What the runner runs: a job's validated lock settings. */
+export interface LockJob {
+  /** The lock name. */
+  name: string;
+  /** Lock ttl in ms. */
+  ttl: number;
+  /** Renew while running. */
+  renew: boolean;
+  /** Keep the lock at least this long after acquisition, in ms. */
+  minHold: number;
+  /** How long the occurrence marker must outlive a run, in ms (twice the period). */
+  markerTtl?: number;
+  /**
+   * Time between two occurrences, in ms (from the cron expression or interval); absent for
+   * jobs without a schedule. Enables the `missed-success` alert.
+   */
+  periodMs?: number;
+}
 
 /** Where lock options come from: each takes its own keys. */
 export type LockOptionsSource = 'LockedCron' | 'CronLock' | 'run';
@@ -109,10 +128,27 @@ export function resolveLockTimes(
   return { ttl, minHold };
 }
 
+/** The lock settings of one job or `run()` call: its durations, and whether it renews. */
+export interface ResolvedLockSettings extends ResolvedLockTimes {
+  renew: boolean;
+}
+
+/**
+ * The one resolver of a job's lock settings, for the explorer (decorated methods) and `run()`:
+ * {@link resolveLockTimes}, and `renew` (default `true`).
+ */
+export function resolveLockSettings(
+  where: string,
+  options: { ttl?: unknown; minHold?: unknown; renew?: boolean },
+  defaultTtl: number,
+): ResolvedLockSettings {
+  return { ...resolveLockTimes(where, options, defaultTtl), renew: options.renew ?? true };
+}
+
 /**
  * The ttl a `ctx.extend(ttl)` call asks for, checked as a job's ttl is at bootstrap: the job's own
  * ttl when `ttl` is undefined; a {@link CronLockConfigError} naming the job and the limit when it
- * is not a positive duration a timer can hold.
+ * is not a positive duration a timer can hold (a longer one would overflow the renew timer).
  */
 export function resolveExtendTtl(job: string, ttl: unknown, jobTtl: number): number {
   return ttl === undefined ? jobTtl : lockDuration(`${job} ctx.extend`, 'ttl', ttl, true);

@@ -80,16 +80,15 @@ interface TurnState {
  * Sends `EVALSHA sha`; when other script calls were made on the same client in the same turn
  * of the event loop, they share one socket write.
  *
- * When 1,000 jobs share a schedule, their 1,000 acquisitions start in one synchronous burst;
- * written one by one they cost 1,000 system calls, more than the rest of the client's work. The
+ * When many jobs share a schedule, their acquisitions start in one synchronous burst; written
+ * one by one, a burst costs one system call per command. The
  * first call of a turn is written at once; the calls after it in the same turn are appended to
  * one string, written at the next `process.nextTick` (see TurnBatch). Each call stays an ordinary
  * ioredis command, with its own promise, reply, error and `commandTimeout` (kept without a timer
  * of its own: see DeadlineCommand), in order. A sequential run never waits: its call is the first
  * of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
- * builds a pipeline even for one, which doubles the cost of a sequential lock cycle; a corked
- * socket gathers one buffer per command, and its `writev` of 4,000 buffers cost more than the
- * string.)
+ * wraps even a lone command in a pipeline, which slows a sequential lock cycle; a corked
+ * socket gathers one buffer per command, where this writes one string.)
  *
  * Batched only on a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per
  * node. A client passed in with `enableAutoPipelining` keeps ioredis' own path for every call.

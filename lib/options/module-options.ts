@@ -1,48 +1,29 @@
 import type { LoggerService } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import {
-  DEFAULT_KEY_PREFIX,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  DEFAULT_TTL_MS,
-} from './cron-lock.constants.js';
-import { resolveAlertOptions, type ResolvedAlertOptions } from './cron-lock.alerts.js';
-import { CronLockConfigError } from './cron-lock.errors.js';
-import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from './cron-lock.logger.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_TTL_MS } from '../cron-lock.constants.js';
+import { resolveAlertOptions, type ResolvedAlertOptions } from '../observer/alert-monitor.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from '../observer/logger.js';
 import {
   DURATION_TOO_LONG,
   INVALID_ASYNC_OPTIONS,
   INVALID_MODULE_OPTION,
-  KEY_PREFIX_WITH_STORE,
   OPTIONS_NOT_OBJECT,
-  REDIS_AND_STORE,
-  REDIS_EMPTY,
-  STORE_MISSING,
   UNKNOWN_OPTION,
-} from './cron-lock.messages.js';
+} from '../cron-lock.messages.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   StoreErrorPolicy,
-} from './interfaces/cron-lock-module-options.interface.js';
-import type { LockStore } from './interfaces/lock-store.interface.js';
-import { MemoryLockStore } from './stores/memory-lock.store.js';
-import { isRedisClient, type RedisConnectionOptions } from './stores/redis/redis-connection.js';
-import { RedisLockStore } from './stores/redis/redis-lock.store.js';
-import { tlsSettingsProblem } from './stores/redis/tls.js';
-import { MAX_DURATION_MS, parseDuration } from './utils/duration.js';
-import { didYouMean } from './utils/did-you-mean.js';
-import { checkKeyPrefix } from './utils/key-prefix.js';
-import { redactLooseUrl } from './utils/redact.js';
+} from './module-options.interface.js';
+import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { checkKeyPrefix } from '../utils/key-prefix.js';
+import { checkStoreSettings } from '../stores/store-factory.js';
 
-/** The module options after validation, with defaults filled in and the store built. */
+/** The module options after validation, with defaults filled in (the store is built by stores/store-factory.ts). */
 export interface ResolvedCronLockOptions {
-  store: LockStore;
-  /** Whether the module built the store (and so closes it on shutdown). */
-  ownsStore: boolean;
-  /** `'memory'` when the user passed a {@link MemoryLockStore} (never chosen by default). */
-  storeKind: 'redis' | 'memory' | 'custom';
-  keyPrefix: string;
   defaultTtl: number;
   onStoreError: StoreErrorPolicy;
   shutdownTimeout: number;
@@ -71,7 +52,7 @@ const KNOWN_OPTIONS = new Set([
 ]);
 
 /**
- * Checks every module option and builds the store. Throws {@link CronLockConfigError} naming
+ * Checks every module option; builds nothing (the store provider builds the store). Throws {@link CronLockConfigError} naming
  * the option and the fix, so a typo fails `app.init()` instead of a 3 a.m. run.
  */
 export function resolveModuleOptions(
@@ -93,10 +74,9 @@ export function resolveModuleOptions(
 
   // Present but undefined (`keyPrefix: process.env.LOCK_PREFIX` unset) is an error, not the
   // default: apps meant to be apart would silently share the default namespace.
-  const keyPrefix =
-    'keyPrefix' in options
-      ? checkKeyPrefix('CronLockModule', options.keyPrefix)
-      : DEFAULT_KEY_PREFIX;
+  if ('keyPrefix' in options) {
+    checkKeyPrefix('CronLockModule', options.keyPrefix);
+  }
 
   const defaultTtl = parseDuration(options.defaultTtl ?? DEFAULT_TTL_MS);
   if (defaultTtl === undefined || defaultTtl <= 0) {
@@ -156,7 +136,6 @@ export function resolveModuleOptions(
   }
 
   const base = {
-    keyPrefix,
     defaultTtl,
     onStoreError,
     shutdownTimeout,
@@ -167,41 +146,8 @@ export function resolveModuleOptions(
     asyncContext,
   };
 
-  const hasRedis = 'redis' in options;
-  const hasStore = 'store' in options;
-  if (hasRedis && isEmptySetting(options.redis)) {
-    // `redis: process.env.REDIS_URL` with the variable unset: a per-process lock here would let
-    // every instance run every occurrence, the one failure this module exists to prevent.
-    throw new CronLockConfigError(REDIS_EMPTY(options.redis));
-  }
-  if (hasRedis && hasStore) {
-    throw new CronLockConfigError(REDIS_AND_STORE());
-  }
-  if (!hasRedis && !hasStore) {
-    throw new CronLockConfigError(STORE_MISSING());
-  }
-  if (hasStore && 'keyPrefix' in options) {
-    throw new CronLockConfigError(KEY_PREFIX_WITH_STORE());
-  }
-  if (hasStore) {
-    if (!isLockStore(options.store)) {
-      throw new CronLockConfigError(
-        INVALID_MODULE_OPTION(
-          'store',
-          'a LockStore (acquire, renew, release, inspect, ping, close)',
-          options.store,
-        ),
-      );
-    }
-    const storeKind = options.store instanceof MemoryLockStore ? 'memory' : 'custom';
-    return { ...base, store: options.store, ownsStore: false, storeKind };
-  }
-  return {
-    ...base,
-    store: createRedisStore(options.redis!, keyPrefix, logger),
-    ownsStore: true,
-    storeKind: 'redis',
-  };
+  checkStoreSettings(options);
+  return base;
 }
 
 const ASYNC_OPTION_KEYS = [
@@ -259,54 +205,6 @@ export function checkAsyncOptions(options: CronLockModuleAsyncOptions | undefine
   }
 }
 
-function createRedisStore(
-  redis: NonNullable<CronLockModuleOptions['redis']>,
-  keyPrefix: string,
-  logger: LoggerService | null,
-): RedisLockStore {
-  if (typeof redis === 'string') {
-    if (!/^rediss?:\/\//i.test(redis)) {
-      throw new CronLockConfigError(
-        INVALID_MODULE_OPTION(
-          'redis',
-          'a redis:// or rediss:// URL, ioredis options or a client',
-          redactLooseUrl(redis),
-        ),
-      );
-    }
-  } else if (typeof redis !== 'object' || redis === null || Array.isArray(redis)) {
-    throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
-        'redis',
-        'a redis:// or rediss:// URL, ioredis options or a client',
-        redis,
-      ),
-    );
-  } else if (!isRedisClient(redis)) {
-    checkConnectionOptions(redis);
-  }
-  // An existing client is reused as is: RedisLockStore never closes a client it did not create.
-  return new RedisLockStore(redis, { keyPrefix, logger: logger ?? false });
-}
-
-/** `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, and TLS settings that fit it. */
-function checkConnectionOptions(options: RedisConnectionOptions): void {
-  const { url } = options;
-  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\/./i.test(url))) {
-    throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
-        'redis.url',
-        'a redis:// or rediss:// URL',
-        typeof url === 'string' ? redactLooseUrl(url) : url,
-      ),
-    );
-  }
-  const problem = tlsSettingsProblem(options);
-  if (problem !== undefined) {
-    throw new CronLockConfigError(problem);
-  }
-}
-
 function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService | null {
   if (logger === false) {
     return null;
@@ -333,22 +231,6 @@ function checkTimerRange(option: string, value: unknown, ms: number): void {
       DURATION_TOO_LONG('CronLockModule', `option ${option}`, value, ms, MAX_DURATION_MS),
     );
   }
-}
-
-/** `undefined`, `null` or a blank string: a setting that is present but carries nothing. */
-function isEmptySetting(value: unknown): boolean {
-  return value === undefined || value === null || (typeof value === 'string' && !value.trim());
-}
-
-function isLockStore(value: unknown): value is LockStore {
-  const store = value as Partial<Record<keyof LockStore, unknown>> | null;
-  return (
-    typeof store === 'object' &&
-    store !== null &&
-    (['acquire', 'renew', 'release', 'inspect', 'ping', 'close'] as const).every(
-      (method) => typeof store[method] === 'function',
-    )
-  );
 }
 
 function defaultInstanceId(): string {

@@ -76,8 +76,8 @@ function isSettled(command: Command): boolean {
  * one timer per command.
  *
  * ioredis arms a `setTimeout` for every command it sends and clears it when the reply comes.
- * A lock cycle sends two commands, and that timer pair was the largest single cost of the
- * module's client settings in the per-run benchmark. Here a command only joins a queue; the
+ * A lock cycle sends two commands, and a timer per command is work on every lock cycle.
+ * Here a command only joins a queue; the
  * one timer fires at the oldest command's deadline, drops what was answered in the meantime,
  * rejects what is still waiting with ioredis' own `Command timed out` error, and re-arms for
  * the next one: a busy client re-arms it about once per timeout, however many commands it

@@ -1,9 +1,7 @@
-import type { LockStore, RenewResult } from './interfaces/lock-store.interface.js';
+import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
+import { isKnownLost } from '../stores/capabilities.js';
 
-/** How a held lock ended up not being ours any more. */
-export type LossReason = 'expired' | 'taken' | 'unconfirmed';
-
-/** What the renewer reports to the interceptor that owns it. */
+/** What the renewer reports to the runner that owns it. */
 export interface RenewerHooks {
   renewed(ttl: number): void;
   lost(reason: LossReason): void;
@@ -12,21 +10,6 @@ export interface RenewerHooks {
 
 /** Shortest pause between two renewals, so a tiny ttl cannot turn into a busy loop. */
 const MIN_RENEW_EVERY_MS = 20;
-
-/**
- * Whether a renewal error proves that the lock can no longer be confirmed, so that retrying
- * until the deadline is pointless. A store says so by rejecting with an error whose `lockLost`
- * is `true`: RedisLockStore does for a `READONLY` reply (the server holding the lock was demoted
- * in a failover). The loss is reported as `unconfirmed`: the lock may or may not have reached the
- * new master, and nobody can confirm it is still ours.
- */
-function provesLockLost(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { lockLost?: unknown }).lockLost === true
-  );
-}
 
 /** What one renew command came back with: the store's answer, or the error it failed with. */
 type Sent = { result: RenewResult } | { error: unknown };
@@ -74,11 +57,6 @@ export class LockRenewer {
     return Math.max(MIN_RENEW_EVERY_MS, Math.floor(this.ttl / 3));
   }
 
-  /** Whether the lock was declared lost. */
-  get lost(): boolean {
-    return this.isLost;
-  }
-
   /**
    * Arms one timer, not two: with renewal on, the renew timer fires before the deadline, and
    * the deadline timer is armed only once a renewal is sent (most runs end before ttl/3 and
@@ -120,7 +98,7 @@ export class LockRenewer {
       return sent.result.renewed ? { renewed: false, reason: 'expired' } : sent.result;
     }
     if ('error' in sent) {
-      if (provesLockLost(sent.error)) {
+      if (isKnownLost(sent.error)) {
         this.declareLost('unconfirmed');
       } else {
         this.scheduleRetry();
@@ -171,7 +149,7 @@ export class LockRenewer {
     }
     if ('error' in sent) {
       this.hooks.storeError(sent.error);
-      if (provesLockLost(sent.error)) {
+      if (isKnownLost(sent.error)) {
         this.declareLost('unconfirmed');
         return;
       }

@@ -1,9 +1,10 @@
-import { Cron } from '@nestjs/schedule';
+import type { ModuleRef } from '@nestjs/core';
+import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { claimMount } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
-import type { LockedCronOptions } from '../interfaces/locked-cron-options.interface.js';
+import type { LockedCronOptions } from '../options/job-options.interface.js';
 
 /**
  * What `@LockedCron` writes into `@nestjs/schedule`'s metadata, and what it reads back from a
@@ -13,6 +14,33 @@ import type { LockedCronOptions } from '../interfaces/locked-cron-options.interf
 
 /** `@nestjs/schedule`'s metadata key for `@Cron` options (not exported by the package). */
 export const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
+
+/** `@nestjs/schedule`'s metadata key for `@Interval` options (not exported by the package). */
+export const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
+
+/** What `@Cron` (or `@LockedCron`, through it) keeps on a method: its options and `cronTime`. */
+export function readCronOptions(
+  method: object,
+): (Record<string, unknown> & { cronTime?: unknown }) | undefined {
+  return Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
+    (Record<string, unknown> & { cronTime?: unknown }) | undefined;
+}
+
+/** What `@Interval` keeps on a method: its period in ms as `timeout`. */
+export function readIntervalOptions(method: object): { timeout?: unknown } | undefined {
+  return Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as
+    { timeout?: unknown } | undefined;
+}
+
+/** Whether the app has `ScheduleModule.forRoot()` (its `SchedulerRegistry` is provided). */
+export function findSchedulerRegistry(moduleRef: ModuleRef): boolean {
+  try {
+    moduleRef.get(SchedulerRegistry, { strict: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every key of `@nestjs/schedule`'s `CronOptions`: handed over as written, with its meaning. */
 export const CRON_OPTION_KEYS = [
@@ -120,7 +148,7 @@ export function scheduleLockedMethod<T>(
     locked) as TypedPropertyDescriptor<T>;
 
   const method = locked.value as object;
-  const metadata = Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as Record<string, unknown>;
+  const metadata = readCronOptions(method)!;
   const guarded = !('disabled' in cronOptions)
     ? 'disabled'
     : !('initialDelay' in cronOptions)

@@ -1,3 +1,5 @@
+import type { LossReason } from '../stores/lock-store.interface.js';
+
 /** Fields every event carries. */
 export interface CronLockEventBase {
   /** The job's lock name. */
@@ -47,7 +49,7 @@ export type CronLockAlert = CronLockEventBase & {
         /** The fencing token of the run that lost its lock. */
         fencingToken: number;
         /** Why: the lock expired, another instance took it, or renewal was not confirmed. */
-        reason: 'expired' | 'taken' | 'unconfirmed';
+        reason: LossReason;
       }
   );
 
@@ -71,7 +73,7 @@ export interface CronLockEvents {
   /** The lock was extended. */
   renewed: CronLockEventBase & { fencingToken: number; ttl: number };
   /** The lock is no longer ours while the job runs; `ctx.signal` was aborted. */
-  lost: CronLockEventBase & { fencingToken: number; reason: 'expired' | 'taken' | 'unconfirmed' };
+  lost: CronLockEventBase & { fencingToken: number; reason: LossReason };
   /** The lock was freed (or left to its `minHold`). `released` is false if it was no longer ours. */
   released: CronLockEventBase & { fencingToken: number; released: boolean };
   /** The job returned. */

@@ -1,13 +1,13 @@
-import { CronLockConfigError } from './cron-lock.errors.js';
-import type { CronLockAlert } from './cron-lock.events.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import type { CronLockAlert } from './events.js';
 import {
   ALERT_LOST,
   ALERT_MISSED_SUCCESS,
   ALERT_STORE_FAILURES,
   INVALID_MODULE_OPTION,
-} from './cron-lock.messages.js';
-import type { CronLockAlertOptions } from './interfaces/cron-lock-module-options.interface.js';
-import type { AcquireResult } from './interfaces/lock-store.interface.js';
+} from '../cron-lock.messages.js';
+import type { CronLockAlertOptions } from '../options/module-options.interface.js';
+import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;
@@ -83,7 +83,7 @@ interface JobWatch {
 }
 
 /**
- * Decides when to raise an alert, from what the interceptor already learns on every tick (no
+ * Decides when to raise an alert, from what the runner already learns on every tick (no
  * extra store command): the last success time that comes back with every acquire answer, store
  * errors of acquisitions, and lost locks.
  *
@@ -179,12 +179,7 @@ export class AlertMonitor {
   }
 
   /** A run of `job` lost its lock. */
-  lost(
-    job: AlertedJob,
-    scheduledAt: Date | null,
-    fencingToken: number,
-    reason: 'expired' | 'taken' | 'unconfirmed',
-  ): void {
+  lost(job: AlertedJob, scheduledAt: Date | null, fencingToken: number, reason: LossReason): void {
     if (!this.options) {
       return;
     }

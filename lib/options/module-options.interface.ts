@@ -1,9 +1,8 @@
 import type { LoggerService, ModuleMetadata, Type } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisConnectionOptions } from '../stores/redis/redis-connection.js';
+import type { RedisSetting } from '../stores/store-factory.js';
 import type { Duration } from '../utils/duration.js';
-import type { LockStore } from './lock-store.interface.js';
-import type { CronLockLogLevels } from '../cron-lock.logger.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
+import type { CronLockLogLevels } from '../observer/logger.js';
 
 /**
  * What to do when the lock store cannot answer (Redis down, timeout, server error):
@@ -27,7 +26,7 @@ export interface CronLockModuleOptions {
    * Present but empty (`undefined`, `null`, `''`, as `process.env.REDIS_URL` gives when unset)
    * fails at bootstrap: the module never falls back to a per-process lock by itself.
    */
-  redis?: string | RedisConnectionOptions | Redis | Cluster;
+  redis?: RedisSetting;
   /**
    * A custom {@link LockStore}, e.g. `new MemoryLockStore()` for tests and local development
    * (locks hold within one process only). Exclusive with `redis`; one of the two is required.

@@ -1,8 +1,8 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import { LOG_CONTEXT } from './cron-lock.constants.js';
-import type { SkipReason } from './cron-lock.events.js';
-import type { StoreErrorPolicy } from './interfaces/cron-lock-module-options.interface.js';
-import { formatDuration } from './utils/duration.js';
+import { LOG_CONTEXT } from '../cron-lock.constants.js';
+import type { SkipReason } from './events.js';
+import type { StoreErrorPolicy } from '../options/module-options.interface.js';
+import { formatDuration } from '../utils/duration.js';
 
 /**
  * A Nest log level, as {@link CronLockLogLevels} takes it.

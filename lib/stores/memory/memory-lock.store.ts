@@ -7,11 +7,11 @@ import type {
   RenewResult,
   RunOutcome,
   StoredLockState,
-} from '../interfaces/lock-store.interface.js';
-import { MAX_SCHEDULED_AT_AHEAD_MS } from '../cron-lock.constants.js';
-import { ScheduledAtRefusedError } from '../cron-lock.errors.js';
-import { SCHEDULED_AT_REFUSED } from '../cron-lock.messages.js';
-import { synchronousTurn, type SynchronousAcquire } from './synchronous-acquire.js';
+} from '../lock-store.interface.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
+import { synchronousTurn } from '../capabilities.js';
 
 interface MemoryLock {
   /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
@@ -51,7 +51,7 @@ function emptyJobState(): MemoryJobState {
  *
  * @publicApi
  */
-export class MemoryLockStore implements LockStore, SynchronousAcquire {
+export class MemoryLockStore implements LockStore {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
 
@@ -66,7 +66,7 @@ export class MemoryLockStore implements LockStore, SynchronousAcquire {
   }
 
   /**
-   * {@link acquire}, answered synchronously: the lock interceptor uses it so that a tick reaches
+   * {@link acquire}, answered synchronously: the lock runner uses it so that a tick reaches
    * the method in the timer callback that fired it, as with `@Cron`.
    *
    * With `joinSameTurn` (scheduler ticks), a tick of a later occurrence that finds the lock held

@@ -1,16 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { NotLockedError } from './cron-lock.errors.js';
+import { NotLockedError } from '../cron-lock.errors.js';
 import {
   ASYNC_CONTEXT_OFF,
   LOCKED_RUN_ENDED,
   NOT_LOCKED,
   RUNNING_UNLOCKED,
-} from './cron-lock.messages.js';
-import { processWide } from './utils/process-wide.js';
-import type { LockContext } from './interfaces/lock-context.interface.js';
+} from '../cron-lock.messages.js';
+import { processWide } from '../utils/process-wide.js';
+import type { LockContext } from './lock-context.interface.js';
 
 /**
- * One run of a job, as seen by the code it calls (internal: the interceptor opens one around
+ * One run of a job, as seen by the code it calls (internal: the runner opens one around
  * every job's function and ends it when the run ends).
  */
 export class RunScope {
@@ -47,7 +47,7 @@ const runScopes = processWide('run-scopes', () => new AsyncLocalStorage<RunScope
 const scopes = processWide('run-scopes-enabled', () => ({ enabled: false }));
 
 /**
- * Called by an interceptor whose module has `asyncContext: true`, so that {@link assertLocked}
+ * Called by a runner whose module has `asyncContext: true`, so that {@link assertLocked}
  * can tell "not under a lock" from "runs are not tracked at all".
  */
 export function enableRunScopes(): void {

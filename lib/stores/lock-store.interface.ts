@@ -49,7 +49,8 @@ export interface RenewRequest {
 }
 
 /** `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`). */
-export type RenewResult = { renewed: true } | { renewed: false; reason: 'expired' | 'taken' };
+export type RenewResult =
+  { renewed: true } | { renewed: false; reason: Exclude<LossReason, 'unconfirmed'> };
 
 /** How a run ended, recorded fleet-wide by the release that follows it. */
 export interface RunOutcome {
@@ -103,11 +104,20 @@ export interface StoredLockState {
 }
 
 /**
+ * Why a run lost its lock: it `expired` before a renewal reached the store, another instance
+ * has `taken` it, or the store could not confirm a renewal before it would expire
+ * (`unconfirmed`).
+ *
+ * @publicApi
+ */
+export type LossReason = 'expired' | 'taken' | 'unconfirmed';
+
+/**
  * A place to keep locks. {@link RedisLockStore} for production (any number of processes),
  * {@link MemoryLockStore} for one process (tests, local development). Both pass the same
  * contract test suite; a custom store should too.
  *
- * Every method may reject on a store failure (network, server error); the interceptor turns
+ * Every method may reject on a store failure (network, server error); the runner turns
  * that into a `store-error` outcome and never into a crash.
  *
  * @publicApi
@@ -115,7 +125,12 @@ export interface StoredLockState {
 export interface LockStore {
   /** Claims an occurrence and takes its lock in one atomic step. */
   acquire(request: AcquireRequest): Promise<AcquireResult>;
-  /** Extends a lock still owned by `request.token`. */
+  /**
+   * Extends a lock still owned by `request.token`. A store that knows the lock is lost although
+   * it cannot say `expired`/`taken` (e.g. its server was demoted in a failover) rejects with a
+   * `LockStoreError` whose `lockLost` is `true`: the runner then reports the loss as
+   * `unconfirmed` at once instead of retrying until the deadline.
+   */
   renew(request: RenewRequest): Promise<RenewResult>;
   /** Frees (or shortens to `keepFor`) a lock still owned by `request.token`; `true` if it did. Idempotent. */
   release(request: ReleaseRequest): Promise<boolean>;
@@ -125,4 +140,18 @@ export interface LockStore {
   ping(): Promise<number>;
   /** Frees the store's own resources (never a client the user passed in). */
   close(): Promise<void>;
+  /**
+   * Optional. Startup checks, run once after the first ping: warn (never throw) about a
+   * deployment that can lose locks, e.g. RedisLockStore on an evicting maxmemory-policy or with
+   * TLS verification off.
+   */
+  checkDeployment?(): Promise<void>;
+  /**
+   * Optional. Answers an acquisition in the caller's synchronous turn when the store can
+   * (MemoryLockStore), so a tick reaches the job in the timer callback that fired it, as
+   * `@Cron`'s does. With `joinSameTurn`, a scheduler tick of a later occurrence that finds the
+   * lock held by a run of the same instance, started in the same synchronous turn, shares the
+   * lock instead of being skipped as `held`.
+   */
+  acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
 }

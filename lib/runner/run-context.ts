@@ -1,12 +1,12 @@
-import type { LockContext } from './interfaces/lock-context.interface.js';
-import type { Duration } from './utils/duration.js';
-import type { LazyAbortController } from './utils/lazy-abort.js';
+import type { LockContext } from './lock-context.interface.js';
+import type { Duration } from '../utils/duration.js';
+import type { LazyAbortController } from '../utils/lazy-abort.js';
 
 /**
  * The {@link LockContext} a run receives. A class rather than an object literal: `signal` is a
- * getter (the `AbortSignal` is created on first read, see LazyAbortController), and V8 builds a
- * literal with a getter on a slow path, about thirty times the cost of a class instance; it was
- * the largest item of a run's own work in the benchmark.
+ * getter (the `AbortSignal` is created on first read, see LazyAbortController), and V8 builds an
+ * object literal with a getter on its slow path; a class keeps the context of every run on the
+ * fast one.
  */
 export class RunContext implements LockContext {
   constructor(

@@ -1,0 +1,237 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CRON_LOCK_OPTIONS } from '../cron-lock.constants.js';
+import { LockLostError, ShutdownTimeoutError } from '../cron-lock.errors.js';
+import { LOCK_LOST, SHUTDOWN_TIMEOUT } from '../cron-lock.messages.js';
+import type { ResolvedCronLockOptions } from '../options/module-options.js';
+import type { LockJob } from '../options/job-options.js';
+import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
+import type { LazyAbortController } from '../utils/lazy-abort.js';
+import { describeStoreError } from '../utils/redact.js';
+import { tokenTag } from '../utils/token.js';
+import { AlertMonitor } from './alert-monitor.js';
+import { CronLockEventBus, type SkipReason } from './events.js';
+import { CronLockLogger } from './logger.js';
+
+/**
+ * Where every outcome of a run goes: one method per outcome, each fanning out to the log lines,
+ * the events (which the metrics and health entries listen to) and the alerts, in that order.
+ * The runner says what happened; this decides who hears of it.
+ */
+@Injectable()
+export class RunObserver {
+  /** Typed events of every step; exposed by `CronLockService`. */
+  readonly events: CronLockEventBus;
+  private readonly log: CronLockLogger;
+  private readonly alerts: AlertMonitor;
+  private readonly instanceId: string;
+
+  constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
+    this.instanceId = options.instanceId;
+    this.log = new CronLockLogger(options.logger, options.logLevels);
+    this.events = new CronLockEventBus((event, error) =>
+      this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
+    );
+    this.alerts = new AlertMonitor(
+      options.alerts,
+      (alert) => {
+        this.log.alert(alert.message);
+        this.events.emit('alert', alert);
+      },
+      options.instanceId,
+    );
+  }
+
+  /** The store answered an acquisition (won or not). */
+  answered(job: LockJob, scheduledAt: number | undefined, result: AcquireResult): void {
+    this.alerts.answered(job, scheduledAt, result);
+  }
+
+  /** The lock was taken for `occurrence`. */
+  acquired(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number,
+    token: string,
+    acquireMs: number,
+  ): void {
+    if (this.events.has('acquired')) {
+      // tokenTag hashes: only when someone reads it.
+      this.events.emit('acquired', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        fencingToken,
+        ownerTag: tokenTag(token),
+        acquireMs,
+      });
+    }
+  }
+
+  /** The run did not happen, for `reason`. */
+  skipped(
+    job: LockJob,
+    scheduledAt: number | undefined,
+    reason: SkipReason,
+    acquireMs?: number,
+  ): void {
+    this.log.skipped(job.name, scheduledAt, reason);
+    if (this.events.has('skipped')) {
+      this.events.emit('skipped', {
+        name: job.name,
+        scheduledAt: occurrenceDate(scheduledAt),
+        instanceId: this.instanceId,
+        reason,
+        ...(acquireMs === undefined ? {} : { acquireMs }),
+      });
+    }
+  }
+
+  /** The store failed one operation. */
+  storeFailed(
+    job: LockJob,
+    occurrence: Date | null,
+    operation: 'acquire' | 'renew' | 'release',
+    error: unknown,
+  ): void {
+    const message = describeStoreError(error);
+    this.log.storeError(job.name, occurrence, operation, message, this.options.onStoreError);
+    this.events.emit('store-error', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      operation,
+      message,
+    });
+  }
+
+  /** An acquisition failed: a store error that also counts towards the store-failure alert. */
+  acquireFailed(job: LockJob, occurrence: Date | null, error: unknown): void {
+    this.storeFailed(job, occurrence, 'acquire', error);
+    this.alerts.acquireFailed(job, occurrence, describeStoreError(error));
+  }
+
+  /** The store failed and `onStoreError: 'run'` runs the job without a lock. */
+  runningUnlocked(job: LockJob, occurrence: Date | null): void {
+    this.log.runningUnlocked(job.name, occurrence);
+  }
+
+  /**
+   * The lock was renewed to `ttl`. Renewals are reported only when someone listens; `always`
+   * for `ctx.extend()`, whose event has always been sent.
+   */
+  renewed(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number,
+    ttl: number,
+    always = false,
+  ): void {
+    if (always || this.events.has('renewed')) {
+      this.events.emit('renewed', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        fencingToken,
+        ttl,
+      });
+    }
+  }
+
+  /**
+   * The job returned. `fencingToken` is 0 for a run without a lock; `locked` says whether the
+   * payload may be skipped when nobody listens (an unlocked run has always sent it).
+   */
+  completed(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number,
+    durationMs: number,
+    finishedAt: number,
+    locked: boolean,
+  ): void {
+    this.alerts.succeeded(job, finishedAt);
+    this.log.completed(job.name, occurrence, durationMs, fencingToken, this.instanceId);
+    // Built only when someone listens: most runs have no listener, and an object per event is
+    // then pure garbage.
+    if (!locked || this.events.has('completed')) {
+      this.events.emit('completed', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        fencingToken,
+        durationMs,
+      });
+    }
+  }
+
+  /** The job threw `error`. `fencingToken` is `null` for a run without a lock. */
+  failed(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number | null,
+    durationMs: number,
+    error: unknown,
+  ): void {
+    this.log.failed(job.name, occurrence, durationMs, fencingToken, error);
+    this.events.emit('failed', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      fencingToken,
+      durationMs,
+      error,
+    });
+  }
+
+  /** The store answered the release of a run's lock. */
+  released(job: LockJob, occurrence: Date | null, fencingToken: number, released: boolean): void {
+    if (this.events.has('released')) {
+      this.events.emit('released', {
+        name: job.name,
+        scheduledAt: occurrence,
+        instanceId: this.instanceId,
+        fencingToken,
+        released,
+      });
+    }
+  }
+
+  /** Renewal found the lock gone: report it, then abort the run's signal. */
+  lost(
+    job: LockJob,
+    occurrence: Date | null,
+    fencingToken: number,
+    reason: LossReason,
+    controller: LazyAbortController,
+  ): void {
+    const why =
+      reason === 'taken'
+        ? 'another instance holds it'
+        : reason === 'expired'
+          ? 'it expired'
+          : 'the store did not confirm a renewal before it would expire';
+    const message = LOCK_LOST(job.name, why);
+    this.log.lost(job.name, occurrence, fencingToken, message);
+    this.events.emit('lost', {
+      name: job.name,
+      scheduledAt: occurrence,
+      instanceId: this.instanceId,
+      fencingToken,
+      reason,
+    });
+    controller.abort(new LockLostError(job.name, reason, message));
+    this.alerts.lost(job, occurrence, fencingToken, reason);
+  }
+
+  /** Shutdown stopped waiting for a run: abort its signal. */
+  shutdownTimeout(run: { job: LockJob; controller: LazyAbortController }, timeout: number): void {
+    const message = SHUTDOWN_TIMEOUT(run.job.name, timeout);
+    this.log.shutdownTimeout(message);
+    run.controller.abort(new ShutdownTimeoutError(run.job.name, message));
+  }
+}
+
+/** The occurrence as events and log lines carry it; `null` for a lock without a schedule. */
+export function occurrenceDate(scheduledAt: number | undefined): Date | null {
+  return scheduledAt === undefined ? null : new Date(scheduledAt);
+}

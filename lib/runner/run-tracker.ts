@@ -1,0 +1,219 @@
+import { Injectable } from '@nestjs/common';
+import type { LockJob } from '../options/job-options.js';
+import { RunObserver } from '../observer/run-observer.js';
+import type { LazyAbortController } from '../utils/lazy-abort.js';
+import type { LockRenewer } from './renewer.js';
+
+/**
+ * How long shutdown waits, at most, for the store to answer the commands in flight before it
+ * closes the client: acquisitions (whose lock must be freed) and releases. A module-made Redis
+ * client fails a command after its 2 s `commandTimeout`, so an acquisition and the release that
+ * follows it are settled well within this; the bound only matters for a store that never answers.
+ */
+const STORE_SETTLE_LIMIT_MS = 5_000;
+
+/** One run in progress, as shutdown sees it. */
+export interface ActiveRun {
+  job: LockJob;
+  /** Resolved once the run ended and its lock was released; made only when shutdown asks. */
+  settled?: Promise<void>;
+  /** Resolves `settled`; set with it. */
+  settle?: () => void;
+  /** The run ended and its lock was released. */
+  done: boolean;
+  controller: LazyAbortController;
+  renewer: LockRenewer | null;
+  abandoned: boolean;
+  /** Renewal found the lock gone: the run goes on, but no longer holds it. */
+  lost: boolean;
+}
+
+/**
+ * The one place that counts what this instance has going on: running jobs, acquisitions and
+ * releases in flight. Shutdown waits on it (drain), then lets the store answer (settle) before
+ * the store closes.
+ */
+@Injectable()
+export class RunTracker {
+  private readonly active = new Set<ActiveRun>();
+  /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
+  private readonly acquiring = new Set<Promise<unknown>>();
+  private shuttingDown = false;
+  /**
+   * Shutdown stopped waiting for runs: an acquisition answered from now on is released at once
+   * and its job never started (it would run after `app.close()` gave up on it).
+   */
+  private drained = false;
+  private storeClosed = false;
+  /** Releases sent and not answered yet: the client must not close under them. */
+  private releasesInFlight = 0;
+  /** Called when the last release in flight is answered, while shutdown waits for that. */
+  private releasesIdle: (() => void) | null = null;
+
+  constructor(private readonly observer: RunObserver) {}
+
+  /** No new runs are taken. */
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** Shutdown stopped waiting for runs. */
+  get isDrained(): boolean {
+    return this.drained;
+  }
+
+  /** The store is closed: nothing may be sent through it. */
+  get isStoreClosed(): boolean {
+    return this.storeClosed;
+  }
+
+  /** Number of runs in progress on this instance. */
+  get running(): number {
+    return this.active.size;
+  }
+
+  /** Names of the jobs running on this instance now. */
+  runningNames(): string[] {
+    return [...this.active].map((run) => run.job.name);
+  }
+
+  /**
+   * Names of the jobs whose lock this instance holds now: running under a lock that was not
+   * lost, and not abandoned by shutdown (unlocked runs under `onStoreError: 'run'` hold none).
+   */
+  heldLockNames(): string[] {
+    return [...this.active]
+      .filter((run) => run.renewer !== null && !run.lost && !run.abandoned)
+      .map((run) => run.job.name);
+  }
+
+  /** An acquisition was sent: shutdown waits for its answer. */
+  acquireSent(request: Promise<unknown>): void {
+    this.acquiring.add(request);
+  }
+
+  /** An acquisition was answered (or failed). */
+  acquireAnswered(request: Promise<unknown>): void {
+    this.acquiring.delete(request);
+  }
+
+  /** A run record that shutdown can wait for (see settledOf), not yet counted. */
+  track(job: LockJob, controller: LazyAbortController): ActiveRun {
+    return { job, controller, renewer: null, abandoned: false, lost: false, done: false };
+  }
+
+  /** Counts `run` as running. */
+  start(run: ActiveRun): void {
+    this.active.add(run);
+  }
+
+  /** The run ended and its lock was released. */
+  end(run: ActiveRun): void {
+    this.active.delete(run);
+    settled(run);
+  }
+
+  /** A release was sent: the client must not close under it. */
+  releaseSent(): void {
+    this.releasesInFlight++;
+  }
+
+  /** A release was answered (or failed). */
+  releaseAnswered(): void {
+    this.releasesInFlight--;
+    if (this.releasesInFlight === 0) {
+      this.releasesIdle?.();
+    }
+  }
+
+  /** Takes no new runs from now on. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /**
+   * Waits up to `timeout` ms for running jobs to end; then aborts the signal of those still
+   * running, stops renewing their locks and leaves the locks to expire (a job that ignores
+   * its signal may still be writing, so its lock is never handed over early).
+   */
+  async drain(timeout: number): Promise<void> {
+    try {
+      await this.waitForRuns(timeout);
+    } finally {
+      this.drained = true;
+    }
+  }
+
+  /**
+   * Waits (at most {@link STORE_SETTLE_LIMIT_MS}) until the store answered every acquisition
+   * and release in flight, so that the client closes after them: an acquisition that answers
+   * after {@link drain} gave up is then released, and no release (of a run, or of what a failed
+   * acquisition may have taken) is cut off by the close.
+   */
+  async settleStoreWork(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STORE_SETTLE_LIMIT_MS);
+    });
+    // The answer callbacks run before allSettled resolves: a late acquisition has sent its
+    // release (and counted it) by then.
+    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    if (this.releasesInFlight > 0) {
+      const idle = new Promise<void>((resolve) => (this.releasesIdle = resolve));
+      await Promise.race([idle, timedOut]);
+      this.releasesIdle = null;
+    }
+    clearTimeout(timer);
+  }
+
+  /** The store is closed: runs that end later must not try to release through it. */
+  markStoreClosed(): void {
+    this.storeClosed = true;
+  }
+
+  private async waitForRuns(timeout: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeout);
+    });
+    // A tick whose acquire was in flight when shutdown began becomes a run only now: without
+    // this wait it would start after app.close() resolved and, the store being closed by then,
+    // leave its lock held until the ttl ends.
+    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    if (this.active.size === 0) {
+      clearTimeout(timer);
+      return;
+    }
+    const outcome = await Promise.race([
+      Promise.all([...this.active].map(settledOf)).then(() => 'done' as const),
+      timedOut,
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'done') {
+      return;
+    }
+    for (const run of this.active) {
+      run.abandoned = true;
+      run.renewer?.stop();
+      this.observer.shutdownTimeout(run, timeout);
+    }
+  }
+}
+
+/**
+ * The promise shutdown waits on for one run. Made on demand: most runs end without anyone
+ * waiting, and a promise per run is work for the garbage collector in a tick storm.
+ */
+function settledOf(run: ActiveRun): Promise<void> {
+  if (run.done) {
+    return Promise.resolve();
+  }
+  run.settled ??= new Promise<void>((resolve) => (run.settle = resolve));
+  return run.settled;
+}
+
+/** Marks a run ended (lock released) for whoever waits on {@link settledOf}. */
+function settled(run: ActiveRun): void {
+  run.done = true;
+  run.settle?.();
+}

@@ -1,0 +1,49 @@
+import type { AcquireRequest, AcquireResult, LockStore } from './lock-store.interface.js';
+
+/** The store's answer now, or `undefined` when the store only answers asynchronously. */
+export function acquireNow(
+  store: LockStore,
+  request: AcquireRequest,
+  joinSameTurn: boolean,
+): AcquireResult | undefined {
+  return typeof store.acquireNow === 'function'
+    ? store.acquireNow(request, { joinSameTurn })
+    : undefined;
+}
+
+/**
+ * Whether a renewal error proves that the lock can no longer be confirmed, so that retrying
+ * until the deadline is pointless: the store rejected with an error whose `lockLost` is `true`
+ * (RedisLockStore does for a `READONLY` reply: the server holding the lock was demoted in a
+ * failover). The loss is reported as `unconfirmed`: the lock may or may not have reached the
+ * new master, and nobody can confirm it is still ours. Duck-typed rather than `instanceof
+ * LockStoreError` on purpose: a store built against the other build of this package (ES module
+ * or CommonJS) has its own class.
+ */
+export function isKnownLost(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { lockLost?: unknown }).lockLost === true
+  );
+}
+
+let turn = 0;
+let turnOpen = false;
+
+/**
+ * A number that changes at every microtask checkpoint. Two timer callbacks of a real event loop
+ * never share one (Node runs microtasks between them); only a fake clock that fires several
+ * timers in one synchronous call does. A native promise marks the checkpoint because fake-timer
+ * libraries can fake `queueMicrotask` and `process.nextTick` (Jest does) but not promise jobs.
+ */
+export function synchronousTurn(): number {
+  if (!turnOpen) {
+    turnOpen = true;
+    void Promise.resolve().then(() => {
+      turnOpen = false;
+      turn += 1;
+    });
+  }
+  return turn;
+}
