@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { answers } from './postgres-server.js';
+import { postgresOsUser, waitForExit } from './processes.js';
 import { findFreePort } from './redis-server.js';
 
 export interface PgBouncerHandle {
@@ -25,46 +26,6 @@ const MISSING_MESSAGE =
   'pgbouncer was not found. The PgBouncer tests need a real one: install it ' +
   '(Debian/Ubuntu: `apt-get install pgbouncer`).';
 
-/** PgBouncer refuses to run as root: under root it runs as the `postgres` OS user, as the server does. */
-function bouncerUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (uid.status !== 0 || gid.status !== 0) {
-    throw new Error('Running as root, and there is no postgres OS user to run pgbouncer as.');
-  }
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** `"` inside a userlist.txt field is doubled. */
 const quoted = (value: string): string => `"${value.replace(/"/g, '""')}"`;
 
@@ -83,7 +44,7 @@ export async function startPgBouncer(
   const user = decodeURIComponent(upstream.username) || 'postgres';
   const password = decodeURIComponent(upstream.password);
   const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || user;
-  const os = bouncerUser();
+  const os = postgresOsUser('pgbouncer');
   const root = mkdtempSync(join(tmpdir(), 'cron-lock-pgbouncer-'));
   process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   const port = await findFreePort();

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { postgresOsUser, waitForExit } from './processes.js';
 import { findFreePort } from './redis-server.js';
 
 /** Password of the `postgres` role of the test server: tests check that no error ever shows it. */
@@ -52,39 +53,8 @@ function binary(name: 'initdb' | 'postgres'): string {
   return name;
 }
 
-/**
- * PostgreSQL refuses to run as root: under root the server runs as the `postgres` OS user (the
- * Debian package creates it), and its data directory is handed to that user.
- */
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (uid.status !== 0 || gid.status !== 0) {
-    throw new Error(
-      `Running as root, and there is no postgres OS user to run the server as. ${MISSING_MESSAGE}`,
-    );
-  }
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
 /** Answers `SELECT 1`, or not yet. */
-async function answers(url: string): Promise<boolean> {
+export async function answers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
   client.on('error', () => undefined);
   try {
@@ -108,7 +78,7 @@ export async function startPostgresServer(
 ): Promise<PostgresServerHandle> {
   const initdb = binary('initdb');
   const postgres = binary('postgres');
-  const user = serverUser();
+  const user = postgresOsUser('the server', MISSING_MESSAGE);
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
   const root = mkdtempSync(join(tmpdir(), 'cron-lock-pg-'));
   const data = join(root, 'data');

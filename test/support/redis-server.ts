@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForExit } from './processes.js';
 
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. `['--requirepass', 'secret']`. */
@@ -97,21 +98,6 @@ function probe(port: number, timeoutMs = 500): Promise<Probe> {
       done({ up: true, pid: pid ? Number(pid[1]) : undefined });
     });
     socket.connect(port, '127.0.0.1', () => socket.write('INFO server\r\n'));
-  });
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
   });
 }
 
