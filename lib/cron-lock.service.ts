@@ -18,7 +18,7 @@ import type {
   CronLockEventName,
   CronLockListener,
 } from './observer/events.js';
-import { CronLockExplorer } from './cron-lock.explorer.js';
+import { CronLockRegistry } from './cron-lock.registry.js';
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
@@ -95,7 +95,6 @@ export class CronLockService
     BeforeApplicationShutdown,
     OnApplicationShutdown
 {
-  private readonly manualNames = new Set<string>();
   private readonly logger: CronLockLogger;
 
   constructor(
@@ -103,7 +102,7 @@ export class CronLockService
     private readonly runner: LockRunner,
     private readonly observer: RunObserver,
     private readonly tracker: RunTracker,
-    private readonly explorer: CronLockExplorer,
+    private readonly registry: CronLockRegistry,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
   ) {
@@ -143,15 +142,15 @@ export class CronLockService
     } catch (error) {
       return Promise.reject(error);
     }
-    this.manualNames.add(name);
+    this.registry.addManual(name);
     return this.runner.execute(job, scheduledAt, fn);
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
   private validate(name: string, options: RunOptions): LockJob {
-    // manualNames holds only names that passed this check: skip the pattern for those.
+    // The registry's manual names passed this check already: skip the pattern for those.
     if (
-      !this.manualNames.has(name) &&
+      !this.registry.hasManual(name) &&
       (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name))
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
@@ -167,8 +166,7 @@ export class CronLockService
     if (name !== undefined) {
       return this.inspectOne(name);
     }
-    const names = [...new Set([...this.explorer.boundJobs.keys(), ...this.manualNames])].sort();
-    return Promise.all(names.map((jobName) => this.inspectOne(jobName)));
+    return Promise.all(this.registry.names().map((jobName) => this.inspectOne(jobName)));
   }
 
   /**
