@@ -28,7 +28,7 @@ import { checkLockOptions, resolveLockSettings } from './options/job-options.js'
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { CronLockOptions } from './options/job-options.interface.js';
-import type { LockStore } from './stores/lock-store.interface.js';
+import type { JobState, LockStore } from './stores/lock-store.interface.js';
 import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
@@ -49,34 +49,12 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
 }
 
 /**
- * What {@link CronLockService.inspect} reports per job.
+ * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
+ * its times as `Date`s, and whether the job runs here.
  *
  * @publicApi
  */
-export interface LockInspection {
-  /** The lock name. */
-  name: string;
-  /** Instance id of the holder, or `null` when nobody holds the lock. */
-  holder: string | null;
-  /** Milliseconds before the lock expires, or `null` when free. */
-  ttlLeft: number | null;
-  /**
-   * The last occurrence claimed, across all instances: the one in progress while the lock is
-   * held, else the last one run.
-   */
-  lastTick: Date | null;
-  /** The last fencing token handed out. */
-  fencingToken: number | null;
-  /** When the last successful run ended, across all instances; `null` if none is known. */
-  lastSuccessAt: Date | null;
-  /** How long the last successful run took, in ms; `null` if none is known. */
-  lastDurationMs: number | null;
-  /** Runs that failed in a row since the last success, across all instances. */
-  consecutiveFailures: number;
-  /** How the last run that reported ended; `null` if none is known. */
-  lastOutcome: 'completed' | 'failed' | null;
-  /** When the last run that reported ended (success or failure); `null` if none is known. */
-  lastFinishedAt: Date | null;
+export interface LockInspection extends JobState<Date> {
   /** Whether the job is running on this instance now. */
   runningHere: boolean;
 }
