@@ -15,6 +15,7 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
+import { CronLockRegistry } from './cron-lock.registry.js';
 import { LockRunner } from './runner/runner.js';
 import {
   findSchedulerRegistry,
@@ -42,15 +43,6 @@ import {
   type OccurrenceSchedule,
 } from './utils/occurrence.js';
 
-/** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
-export interface BoundJob {
-  instance: object;
-  methodKey: string | symbol;
-  /** The locked method (the decorator's replacement). */
-  method: object;
-  binding: JobBinding;
-}
-
 interface Claim {
   owner: object;
   methodKey: string | symbol;
@@ -65,18 +57,13 @@ interface Claim {
  */
 @Injectable()
 export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
-  /**
-   * @internal The lock names bound in this app (for `inspect()`), each with the first instance
-   * bound under it (for runLockedJob()).
-   */
-  readonly boundJobs = new Map<string, BoundJob>();
-
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
     private readonly runner: LockRunner,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
+    private readonly registry: CronLockRegistry,
     @Optional()
     @Inject(CRON_LOCK_SCHEDULER_OPTIONAL)
     private readonly schedulerOptional: boolean = false,
@@ -132,9 +119,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
           needsScheduler ??= binding.label;
         }
         bindJob(instance, methodKey, method, binding);
-        if (!this.boundJobs.has(binding.job.name)) {
-          this.boundJobs.set(binding.job.name, { instance, methodKey, method, binding });
-        }
+        this.registry.add({ instance, methodKey, method, binding });
       }
     }
     if (
@@ -150,7 +135,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     withdrawMounts(
       this.runner,
-      [...this.boundJobs.values()].map((bound) => bound.method),
+      this.registry.all().map((bound) => bound.method),
     );
   }
 

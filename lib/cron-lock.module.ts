@@ -9,6 +9,7 @@ import {
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { FOR_ROOT_NOT_OBJECT } from './cron-lock.messages.js';
 import { CronLockExplorer } from './cron-lock.explorer.js';
+import { CronLockRegistry } from './cron-lock.registry.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner } from './runner/runner.js';
 import { RunTracker } from './runner/run-tracker.js';
@@ -113,6 +114,7 @@ export class CronLockModule {
         RunObserver,
         RunTracker,
         LockRunner,
+        CronLockRegistry,
         CronLockExplorer,
         CronLockService,
       ],

@@ -18,7 +18,7 @@ import type {
   CronLockEventName,
   CronLockListener,
 } from './observer/events.js';
-import { CronLockExplorer } from './cron-lock.explorer.js';
+import { CronLockRegistry } from './cron-lock.registry.js';
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
@@ -28,7 +28,7 @@ import { checkLockOptions, resolveLockSettings } from './options/job-options.js'
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { CronLockOptions } from './options/job-options.interface.js';
-import type { LockStore } from './stores/lock-store.interface.js';
+import type { JobState, LockStore } from './stores/lock-store.interface.js';
 import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
@@ -49,34 +49,12 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
 }
 
 /**
- * What {@link CronLockService.inspect} reports per job.
+ * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
+ * its times as `Date`s, and whether the job runs here.
  *
  * @publicApi
  */
-export interface LockInspection {
-  /** The lock name. */
-  name: string;
-  /** Instance id of the holder, or `null` when nobody holds the lock. */
-  holder: string | null;
-  /** Milliseconds before the lock expires, or `null` when free. */
-  ttlLeft: number | null;
-  /**
-   * The last occurrence claimed, across all instances: the one in progress while the lock is
-   * held, else the last one run.
-   */
-  lastTick: Date | null;
-  /** The last fencing token handed out. */
-  fencingToken: number | null;
-  /** When the last successful run ended, across all instances; `null` if none is known. */
-  lastSuccessAt: Date | null;
-  /** How long the last successful run took, in ms; `null` if none is known. */
-  lastDurationMs: number | null;
-  /** Runs that failed in a row since the last success, across all instances. */
-  consecutiveFailures: number;
-  /** How the last run that reported ended; `null` if none is known. */
-  lastOutcome: 'completed' | 'failed' | null;
-  /** When the last run that reported ended (success or failure); `null` if none is known. */
-  lastFinishedAt: Date | null;
+export interface LockInspection extends JobState<Date> {
   /** Whether the job is running on this instance now. */
   runningHere: boolean;
 }
@@ -95,7 +73,6 @@ export class CronLockService
     BeforeApplicationShutdown,
     OnApplicationShutdown
 {
-  private readonly manualNames = new Set<string>();
   private readonly logger: CronLockLogger;
 
   constructor(
@@ -103,7 +80,7 @@ export class CronLockService
     private readonly runner: LockRunner,
     private readonly observer: RunObserver,
     private readonly tracker: RunTracker,
-    private readonly explorer: CronLockExplorer,
+    private readonly registry: CronLockRegistry,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
   ) {
@@ -143,15 +120,15 @@ export class CronLockService
     } catch (error) {
       return Promise.reject(error);
     }
-    this.manualNames.add(name);
+    this.registry.addManual(name);
     return this.runner.execute(job, scheduledAt, fn);
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
   private validate(name: string, options: RunOptions): LockJob {
-    // manualNames holds only names that passed this check: skip the pattern for those.
+    // The registry's manual names passed this check already: skip the pattern for those.
     if (
-      !this.manualNames.has(name) &&
+      !this.registry.hasManual(name) &&
       (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name))
     ) {
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
@@ -167,8 +144,7 @@ export class CronLockService
     if (name !== undefined) {
       return this.inspectOne(name);
     }
-    const names = [...new Set([...this.explorer.boundJobs.keys(), ...this.manualNames])].sort();
-    return Promise.all(names.map((jobName) => this.inspectOne(jobName)));
+    return Promise.all(this.registry.names().map((jobName) => this.inspectOne(jobName)));
   }
 
   /**

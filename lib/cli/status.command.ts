@@ -1,21 +1,16 @@
-import type { StoredLockState } from '../stores/lock-store.interface.js';
+import type { JobState, StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';
 
-/** One job in `status --json`: the fields of `CronLockService.inspect()`, times as ISO strings. */
-export interface JobStatusJson {
-  name: string;
+/**
+ * One job in `status --json`: the fields of `CronLockService.inspect()` ({@link JobState}), times
+ * as ISO strings, and whether the lock is held. `consecutiveFailures` is `null` when the store
+ * does not record it (an older or custom store).
+ */
+export interface JobStatusJson extends Omit<JobState<string>, 'consecutiveFailures'> {
   held: boolean;
-  holder: string | null;
-  ttlLeft: number | null;
-  lastTick: string | null;
-  fencingToken: number | null;
-  lastSuccessAt: string | null;
-  lastDurationMs: number | null;
   consecutiveFailures: number | null;
-  lastOutcome: 'completed' | 'failed' | null;
-  lastFinishedAt: string | null;
 }
 
 /** The whole of `status --json`. */

@@ -55,7 +55,7 @@ export type RenewResult =
 /** How a run ended, recorded fleet-wide by the release that follows it. */
 export interface RunOutcome {
   /** `completed` when the job returned, `failed` when it threw. */
-  status: 'completed' | 'failed';
+  status: RunStatus;
   /** How long the job ran, in ms. */
   durationMs: number;
   /** When it ended, in ms since epoch (the instance's wall clock). */
@@ -79,29 +79,52 @@ export interface ReleaseRequest {
   outcome?: RunOutcome;
 }
 
-/** What the store knows about one job, for `inspect()`. */
-export interface StoredLockState {
+/**
+ * How a run ended: `completed` when the job returned, `failed` when it threw.
+ *
+ * @publicApi
+ */
+export type RunStatus = 'completed' | 'failed';
+
+/**
+ * What is known about one job, across all instances. One shape from the store to
+ * `CronLockService.inspect()` and the CLI's `status --json`; only the times differ, as `T`: ms
+ * since epoch from a store ({@link StoredLockState}), a `Date` from `inspect()`, ISO text in the
+ * CLI's JSON.
+ *
+ * @publicApi
+ */
+export interface JobState<T = number> {
   /** The lock name. */
   name: string;
   /** Instance id of the current holder, or `null` when the lock is free. */
   holder: string | null;
   /** Milliseconds before the current lock expires, or `null` when free. */
   ttlLeft: number | null;
-  /** The last occurrence claimed (ms since epoch), or `null` if none is known. */
-  lastTick: number | null;
+  /**
+   * The last occurrence claimed, across all instances: the one in progress while the lock is
+   * held, else the last one run; `null` if none is known.
+   */
+  lastTick: T | null;
   /** The last fencing token handed out, or `null` if none is known. */
   fencingToken: number | null;
-  /** When the last successful run ended (ms since epoch), or `null` if none is known. */
-  lastSuccessAt: number | null;
-  /** How long the last successful run took (ms), or `null` if none is known. */
+  /** When the last successful run ended, across all instances; `null` if none is known. */
+  lastSuccessAt: T | null;
+  /** How long the last successful run took, in ms; `null` if none is known. */
   lastDurationMs: number | null;
-  /** Runs that failed in a row since the last success (0 after a success or with no history). */
+  /**
+   * Runs that failed in a row since the last success, across all instances (0 after a success
+   * or with no history).
+   */
   consecutiveFailures: number;
-  /** How the last recorded run ended, or `null` if none is known. */
-  lastOutcome: 'completed' | 'failed' | null;
-  /** When the last recorded run ended (ms since epoch), or `null` if none is known. */
-  lastFinishedAt: number | null;
+  /** How the last run that reported ended; `null` if none is known. */
+  lastOutcome: RunStatus | null;
+  /** When the last run that reported ended (success or failure); `null` if none is known. */
+  lastFinishedAt: T | null;
 }
+
+/** What the store knows about one job, for `inspect()`: its times in ms since epoch. */
+export type StoredLockState = JobState<number>;
 
 /**
  * Why a run lost its lock: it `expired` before a renewal reached the store, another instance

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { CronLockError } from '../cron-lock.errors.js';
-import { CronLockExplorer, type BoundJob } from '../cron-lock.explorer.js';
+import { CronLockRegistry, type BoundJob } from '../cron-lock.registry.js';
 import type { LockedRunResult } from '../runner/runner.js';
 import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
@@ -45,8 +45,8 @@ export async function runLockedJob<T = unknown>(
   job: string,
   options: RunLockedJobOptions = {},
 ): Promise<LockedRunResult<T>> {
-  const explorer = explorerOf(app);
-  const bound = findJob(explorer, job);
+  const registry = registryOf(app);
+  const bound = findJob(registry, job);
   const original = originalMethodOf(bound.method);
   if (!original) {
     // Only a method replaced after the explorer bound it gets here.
@@ -69,9 +69,9 @@ export async function runLockedJob<T = unknown>(
   );
 }
 
-function explorerOf(app: Pick<INestApplicationContext, 'get'>): CronLockExplorer {
+function registryOf(app: Pick<INestApplicationContext, 'get'>): CronLockRegistry {
   try {
-    return app.get(CronLockExplorer, { strict: false });
+    return app.get(CronLockRegistry, { strict: false });
   } catch {
     throw new CronLockError(
       'runLockedJob: this app has no CronLockModule. ' +
@@ -80,12 +80,12 @@ function explorerOf(app: Pick<INestApplicationContext, 'get'>): CronLockExplorer
   }
 }
 
-function findJob(explorer: CronLockExplorer, job: string): BoundJob {
-  const byName = explorer.boundJobs.get(job);
+function findJob(registry: CronLockRegistry, job: string): BoundJob {
+  const byName = registry.get(job);
   if (byName) {
     return byName;
   }
-  const jobs = [...explorer.boundJobs.values()];
+  const jobs = registry.all();
   const byLabel = jobs.find((candidate) => candidate.binding.label === job);
   if (byLabel) {
     return byLabel;
