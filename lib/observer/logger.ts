@@ -84,6 +84,9 @@ const SKIP_KIND: Record<SkipReason, keyof CronLockLogLevels> = {
   paused: 'skippedPaused',
   'store-error': 'skippedStoreError',
   'shutting-down': 'skippedShuttingDown',
+  // Under an overlap policy: a run still holds the lock, as for `held`.
+  queued: 'skippedHeld',
+  merged: 'skippedHeld',
 };
 
 /**
@@ -122,6 +125,8 @@ const SKIP_TEXT: Record<SkipReason, string> = {
   paused: 'skipped: the job is paused',
   'store-error': 'skipped: lock store unavailable',
   'shutting-down': 'skipped: shutting down',
+  queued: 'queued: runs once the running one releases the lock',
+  merged: 'skipped: merged into the occurrence queued already',
 };
 
 /**

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import { describeFleetContract } from './fleet-contract.js';
 
+import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
+
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
   store: LockStore;
@@ -687,6 +689,8 @@ export function describeLockStoreContract(
         ).toMatchObject({ acquired: false, reason: 'tick-done', lastSuccessAt: FINISHED });
       });
     });
+
+    describeOccurrencePolicyContract(test, () => store);
 
     describe('fuzz', () => {
       it('loses no update of an unsynchronised counter across 8 concurrent workers', async () => {

@@ -40,6 +40,13 @@ interface MemoryJobState {
   schedule: JobSchedule | null;
   /** Newest first, at most the `historySize` of the last write. */
   history: HistoryEntry[];
+
+  /** The occurrence queued behind the holder (overlap); live only while later than lastTick. */
+  queued: number | null;
+  /** The latest occurrence merged into a queued one: not missed, see previousTickOf. */
+  merged: number | null;
+  /** The owner token an `overlap: 'replace'` occurrence asked to stop. */
+  replaceToken: string | null;
 }
 
 function emptyJobState(): MemoryJobState {
@@ -54,6 +61,10 @@ function emptyJobState(): MemoryJobState {
     pause: null,
     schedule: null,
     history: [],
+
+    queued: null,
+    merged: null,
+    replaceToken: null,
   };
 }
 
@@ -128,11 +139,22 @@ export class MemoryLockStore implements LockStore {
       options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;
     const held = this.liveLock(request.name);
     if (held && !(held.tickTurn === tickTurn && held.holder === request.instanceId)) {
+      if (
+        scheduledAt !== undefined &&
+        request.overlap !== undefined &&
+        request.overlap !== 'skip'
+      ) {
+        this.jobs.set(request.name, state);
+        const answer = queueBehind(state, scheduledAt, request.overlap, held, this.now());
+        return { ...answer, lastSuccessAt };
+      }
       return { acquired: false, reason: 'held', lastSuccessAt };
     }
     state.fencingToken += 1;
-    if (request.scheduledAt !== undefined) {
-      state.lastTick = request.scheduledAt;
+    let previousTick: number | null | undefined;
+    if (scheduledAt !== undefined) {
+      previousTick = previousTickOf(state, scheduledAt);
+      state.lastTick = scheduledAt;
     }
     this.jobs.set(request.name, state);
     if (held) {
@@ -146,7 +168,12 @@ export class MemoryLockStore implements LockStore {
         tickTurn,
       });
     }
-    return { acquired: true, fencingToken: state.fencingToken, lastSuccessAt };
+    return {
+      acquired: true,
+      fencingToken: state.fencingToken,
+      lastSuccessAt,
+      ...(previousTick === undefined ? {} : { previousTick }),
+    };
   }
 
   async renew(request: RenewRequest): Promise<RenewResult> {
@@ -161,6 +188,10 @@ export class MemoryLockStore implements LockStore {
       lock.tokens.size > 1
         ? Math.max(lock.expiresAt, this.now() + request.ttl)
         : this.now() + request.ttl;
+    const state = this.jobs.get(request.name);
+    if (state && state.replaceToken === request.token && queuedOf(state) !== null) {
+      return { renewed: true, replaced: true };
+    }
     return { renewed: true };
   }
 
@@ -170,6 +201,11 @@ export class MemoryLockStore implements LockStore {
       const missed = (request as { missed?: number[] }).missed;
       const entries = releaseEntries(request.outcome, missed, Date.now());
       record(this.jobState(request.name), entries, request.historySize);
+    }
+    const state = this.jobs.get(request.name);
+    const queued = state ? queuedOf(state) : null;
+    if (queued !== null) {
+      request.onQueued?.(queued);
     }
     const lock = this.liveLock(request.name);
     if (!lock || !lock.tokens.has(request.token)) {
@@ -286,6 +322,45 @@ export class MemoryLockStore implements LockStore {
     }
     return lock;
   }
+}
+
+/** The occurrence queued behind the holder, or `null` when none is (or it ran since). */
+function queuedOf(state: MemoryJobState): number | null {
+  return state.queued !== null && (state.lastTick === null || state.queued > state.lastTick)
+    ? state.queued
+    : null;
+}
+
+/**
+ * Same rules as the Redis acquire script: the last occurrence claimed before `scheduledAt`, or
+ * the latest one merged into a queued run if later (it is not missed).
+ */
+function previousTickOf(state: MemoryJobState, scheduledAt: number): number | null {
+  let previous = state.lastTick !== null && state.lastTick < scheduledAt ? state.lastTick : null;
+  if (state.merged !== null && state.merged < scheduledAt && state.merged > (previous ?? -1)) {
+    previous = state.merged;
+  }
+  return previous;
+}
+
+/** An occurrence that found the lock held under `overlap` queue or replace (see OverlapPolicy). */
+function queueBehind(
+  state: MemoryJobState,
+  scheduledAt: number,
+  overlap: 'queue' | 'replace',
+  held: MemoryLock,
+  now: number,
+): { acquired: false; reason: 'queued' | 'merged'; retryIn?: number } {
+  const queued = queuedOf(state);
+  if (queued !== null && queued !== scheduledAt) {
+    state.merged = Math.max(state.merged ?? scheduledAt, scheduledAt);
+    return { acquired: false, reason: 'merged' };
+  }
+  state.queued = scheduledAt;
+  if (overlap === 'replace') {
+    state.replaceToken = [...held.tokens][0] ?? null;
+  }
+  return { acquired: false, reason: 'queued', retryIn: Math.max(0, held.expiresAt - now) };
 }
 
 function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {

@@ -23,8 +23,9 @@ import { entryText, releaseEntries } from '../history-entries.js';
  *
  * KEYS[1] lock · KEYS[2] state · KEYS[3] history
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
- *       finished at ms, state ttl ms, history size, history entries (JSON, oldest first)…
- * returns 1 released, 0 not ours
+ *       finished at ms, state ttl ms, '1' to read the queued occurrence, history size, history
+ *       entries (JSON, oldest first)…
+ * returns {1 released | 0 not ours, queued occurrence or ''}
  */
 export const RELEASE_SCRIPT = defineScript(`
 local ours = redis.call('GET', KEYS[1]) == ARGV[1]
@@ -58,21 +59,29 @@ if outcome ~= '' then
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
   end
 end
-local size = tonumber(ARGV[7])
-if #ARGV > 7 and size and size > 0 then
-  redis.call('LPUSH', KEYS[3], unpack(ARGV, 8))
+local size = tonumber(ARGV[8])
+if #ARGV > 8 and size and size > 0 then
+  redis.call('LPUSH', KEYS[3], unpack(ARGV, 9))
   redis.call('LTRIM', KEYS[3], 0, size - 1)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
 end
+-- A queued occurrence (overlap queue/replace) is live while later than the last claimed one.
+local queued = ''
+if ARGV[7] == '1' then
+  local st = redis.call('HMGET', KEYS[2], 'queued', 'tick')
+  if tonumber(st[1]) and tonumber(st[1]) > (tonumber(st[2]) or -1) then
+    queued = st[1]
+  end
+end
 if not ours then
-  return 0
+  return {0, queued}
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else
   redis.call('DEL', KEYS[1])
 end
-return 1
+return {1, queued}
 `);
 
 /**
@@ -98,12 +107,24 @@ export function releaseLock(
         stateTtl,
       ]
     : [request.token, keep, '', 0, 0, stateTtl];
+  const onQueued = request.onQueued;
+  args.push(onQueued ? '1' : '0');
   const size = request.historySize ?? 0;
-  const entries =
-    size > 0 ? releaseEntries(outcome, (request as { missed?: number[] }).missed, Date.now()) : [];
+  const entries = size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
   args.push(size, ...entries.map(entryText));
-  return runScript(client, RELEASE_SCRIPT, keys, args, isOne, fail);
+  return runScript(
+    client,
+    RELEASE_SCRIPT,
+    keys,
+    args,
+    (reply: unknown): boolean => {
+      const [released, queued] = reply as [number | string, string];
+      if (onQueued && queued !== '' && queued !== undefined) {
+        onQueued(Number(queued));
+      }
+      // Number(): a client made with `stringNumbers` answers integers as strings.
+      return Number(released) === 1;
+    },
+    fail,
+  );
 }
-
-// Number(): a client made with `stringNumbers` answers integers as strings.
-const isOne = (reply: unknown): boolean => Number(reply) === 1;
