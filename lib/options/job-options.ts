@@ -27,6 +27,11 @@ export interface LockJob {
    * jobs without a schedule. Enables the `missed-success` alert.
    */
   periodMs?: number;
+  /**
+   * A plain lock (`run()` without `scheduledAt` or `record`, on a name no job is bound to): the
+   * store may take its lean path, recording nothing but the lock.
+   */
+  plain?: boolean;
 }
 
 /** Where lock options come from: each takes its own keys. */
@@ -52,10 +57,10 @@ export const KNOWN_OPTION_KEYS: Record<LockOptionsSource, readonly string[]> = {
     'threshold',
     'unrefTimeout',
   ],
-  run: ['ttl', 'renew', 'minHold', 'scheduledAt'],
+  run: ['ttl', 'renew', 'minHold', 'scheduledAt', 'record'],
 };
 
-const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout']);
+const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout', 'record']);
 /** Milliseconds that go to a timer (`initialDelay`) or are compared with timer delays. */
 const MILLISECOND_KEYS = new Set(['initialDelay', 'threshold']);
 

@@ -79,6 +79,7 @@ export class LockRunner {
       scheduledAt,
       markerTtl: job.markerTtl,
       instanceId: this.instanceId,
+      plain: job.plain,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
@@ -287,7 +288,7 @@ export class LockRunner {
         name: job.name,
         token: lock.token,
         keepFor: keepFor > 0 ? keepFor : 0,
-        ...(outcome ? { outcome } : {}),
+        ...(job.plain ? { plain: true } : outcome ? { outcome } : {}),
       });
       this.observer.released(job, occurrence, lock.fencingToken, released);
     } catch (error) {

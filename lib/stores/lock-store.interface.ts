@@ -23,6 +23,12 @@ export interface AcquireRequest {
   markerTtl?: number;
   /** Who is asking, recorded for `inspect()`. */
   instanceId: string;
+  /**
+   * A plain mutual exclusion that records nothing but the lock and its fencing token: no
+   * occurrence (`scheduledAt` absent), no holder, no outcome. A store may then take a leaner path
+   * (RedisLockStore does); one that ignores the flag stays correct.
+   */
+  plain?: boolean;
 }
 
 /**
@@ -77,6 +83,11 @@ export interface ReleaseRequest {
    * that ends no run (e.g. freeing what an unanswered acquire may have taken).
    */
   outcome?: RunOutcome;
+  /**
+   * The release of a lock taken with {@link AcquireRequest.plain}: a store may then only delete
+   * its own lock (owner-checked), recording no outcome.
+   */
+  plain?: boolean;
 }
 
 /**

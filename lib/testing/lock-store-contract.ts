@@ -1,6 +1,7 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
 import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import { describePlainLockContract } from './plain-lock-contract.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -729,6 +730,7 @@ export function describeLockStoreContract(
       });
     });
   });
+  describePlainLockContract(label, factory, test);
 }
 
 /**
