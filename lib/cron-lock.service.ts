@@ -119,7 +119,7 @@ export class CronLockService
     // Not `async` (one promise less per run): a bad argument still rejects, never throws.
     let job: LockJob;
     let scheduledAt: number | undefined;
-    let record = false;
+    let record: boolean;
     try {
       // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
       const checked: RunOptions =
