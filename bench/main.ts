@@ -5,7 +5,7 @@
  *   npm run bench                 full run; prints the tables and rewrites BENCHMARKS.md
  *   npm run bench -- --quick      a few seconds; prints only (CI runs it so it cannot rot)
  *
- * Options: --only per-run,tick-storm,renewal,latency,memory,postgres · --write (write BENCHMARKS.md even
+ * Options: --only per-run,tick-storm,renewal,latency,memory,postgres,fleet-scale · --write (write BENCHMARKS.md even
  * with --quick/--only) · --note "text" (a remark printed in BENCHMARKS.md, e.g. about load).
  *
  * Nothing timed fails the run: it exits 0 unless something crashes or the module runs a job
@@ -17,6 +17,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { startRedisServer } from '../test/support/redis-server.js';
+import { fleetScaleScenario } from './scenarios/fleet-scale.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { perRunScenario } from './scenarios/per-run.js';
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, (config: BenchConfig) => Promise<Section>> = {
   latency: latencyScenario,
   memory: memoryScenario,
   postgres: postgresScenario,
+  'fleet-scale': fleetScaleScenario,
 };
 
 interface Args {

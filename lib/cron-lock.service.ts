@@ -47,6 +47,14 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
    * store refuses one more than 15 minutes ahead of its clock (skipped as `store-error`).
    */
   scheduledAt?: Date | number;
+  /**
+   * Record this lock's runs as a job's are: a fencing token, the holder for `inspect()`, the last
+   * success and failures. Default `false` for a plain lock (no `scheduledAt`, on a name no
+   * `@LockedCron` job uses), which then takes the store's lean path: on Redis one `SET NX PX` to
+   * acquire and one compare-and-delete to release, `ctx.fencingToken` 0. A run with
+   * `scheduledAt`, or on a job's name, always records.
+   */
+  record?: boolean;
 }
 
 /**
@@ -99,7 +107,7 @@ export class CronLockService
    * Runs `fn` under the lock `name`, on this instance only if no other run holds it (and, with
    * `scheduledAt`, only if that occurrence has not run anywhere yet).
    *
-   * @param options `ttl`, `renew`, `minHold`, `scheduledAt`; `undefined` for the defaults. They
+   * @param options `ttl`, `renew`, `minHold`, `scheduledAt`, `record`; `undefined` for the defaults. They
    *   are checked as `@LockedCron`'s are at bootstrap (unknown keys, types, ranges).
    * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` with reason `held`,
    *   `tick-done`, `store-error` or `shutting-down`.
@@ -114,14 +122,21 @@ export class CronLockService
     // Not `async` (one promise less per run): a bad argument still rejects, never throws.
     let job: LockJob;
     let scheduledAt: number | undefined;
+    let record: boolean;
     try {
       // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
       const checked: RunOptions =
         options === undefined ? {} : checkLockOptions(runLabel(name), options, 'run');
       job = this.validate(name, checked);
       scheduledAt = scheduledAtOf(checked.scheduledAt, runLabel(name));
+      record = checked.record === true;
     } catch (error) {
       return Promise.reject(error);
+    }
+    // Only a plain exclusion takes the lean path: an occurrence or a job's name needs the record
+    // (marker, fencing token, last success) that the job's guarantees and alerts read.
+    if (scheduledAt === undefined && !record && !this.registry.get(name)) {
+      job.plain = true;
     }
     this.registry.addManual(name);
     return this.runner.execute(job, scheduledAt, fn);

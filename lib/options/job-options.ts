@@ -46,6 +46,12 @@ export interface LockJob {
   trigger?: 'catch-up';
   /** Called with the occurrence queued behind a run when its release finds one (overlap). */
   onQueued?: (scheduledAt: number) => void;
+
+  /**
+   * A plain lock (`run()` without `scheduledAt` or `record`, on a name no job is bound to): the
+   * store may take its lean path, recording nothing but the lock.
+   */
+  plain?: boolean;
 }
 
 /** Where lock options come from: each takes its own keys. */
@@ -74,10 +80,10 @@ export const KNOWN_OPTION_KEYS: Record<LockOptionsSource, readonly string[]> = {
     'catchUpWindow',
     'overlap',
   ],
-  run: ['ttl', 'renew', 'minHold', 'scheduledAt'],
+  run: ['ttl', 'renew', 'minHold', 'scheduledAt', 'record'],
 };
 
-const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout']);
+const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout', 'record']);
 /** Milliseconds that go to a timer (`initialDelay`) or are compared with timer delays. */
 const MILLISECOND_KEYS = new Set(['initialDelay', 'threshold']);
 

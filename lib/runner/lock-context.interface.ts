@@ -16,7 +16,8 @@ export interface LockContext {
   readonly scheduledAt: Date;
   /**
    * Greater than every token handed out earlier for this job, across all instances and Redis
-   * restarts. Pass it to downstream writes so they can reject a stale holder.
+   * restarts. Pass it to downstream writes so they can reject a stale holder. A plain lock
+   * (`CronLockService.run()` without `scheduledAt` or `record: true`) may carry none: `0`.
    */
   readonly fencingToken: number;
   /**

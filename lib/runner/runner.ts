@@ -83,6 +83,7 @@ export class LockRunner {
       instanceId: this.instanceId,
       historySize: this.options.historySize,
       overlap: job.overlap,
+      plain: job.plain,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
@@ -295,7 +296,11 @@ export class LockRunner {
         name: job.name,
         token: lock.token,
         keepFor: keepFor > 0 ? keepFor : 0,
-        ...(outcome ? { outcome, historySize: this.options.historySize } : {}),
+        ...(job.plain
+          ? { plain: true }
+          : outcome
+            ? { outcome, historySize: this.options.historySize }
+            : {}),
         ...(lock.missed?.length ? { missed: lock.missed } : {}),
         ...(job.onQueued ? { onQueued: job.onQueued } : {}),
       });

@@ -52,6 +52,12 @@ export interface AcquireRequest {
    * `replaced: true`. A store that does not support it treats it as `'skip'`.
    */
   overlap?: OverlapPolicy;
+  /**
+   * A plain mutual exclusion that records nothing but the lock and its fencing token: no
+   * occurrence (`scheduledAt` absent), no holder, no outcome. A store may then take a leaner path
+   * (RedisLockStore does); one that ignores the flag stays correct.
+   */
+  plain?: boolean;
 }
 
 /**
@@ -170,6 +176,11 @@ export interface ReleaseRequest {
    * support never calls it.
    */
   onQueued?: (scheduledAt: number) => void;
+  /**
+   * The release of a lock taken with {@link AcquireRequest.plain}: a store may then only delete
+   * its own lock (owner-checked), recording no outcome.
+   */
+  plain?: boolean;
 }
 
 /**

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import { describeFleetContract } from './fleet-contract.js';
-
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
+import { describePlainLockContract } from './plain-lock-contract.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -742,6 +742,7 @@ export function describeLockStoreContract(
 
     describeFleetContract(() => store, test);
   });
+  describePlainLockContract(label, factory, test);
 }
 
 /**

@@ -69,7 +69,7 @@ function holdLock(locks: CronLockService, name: string, ttl: Duration) {
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let signal: AbortSignal | undefined;
-  const outcome = locks.run(name, { ttl }, async (ctx) => {
+  const outcome = locks.run(name, { ttl, record: true }, async (ctx) => {
     signal = ctx.signal;
     const aborted = new Promise<void>((resolve) =>
       ctx.signal.addEventListener('abort', () => resolve(), { once: true }),

@@ -295,7 +295,7 @@ describe('alerting (real redis-server)', () => {
     const app = await boot('loser', { redis: testRedisUrl() }, false);
     const lockKey = `${keyPrefix}:{manual}:lock`;
 
-    const run = app.locks.run('manual', { ttl: 600 }, async (ctx) => {
+    const run = app.locks.run('manual', { ttl: 600, record: true }, async (ctx) => {
       await admin.del(lockKey);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the lock loss went unnoticed')), 10_000);
@@ -338,7 +338,7 @@ describe('alerting (real redis-server)', () => {
     const app = await boot('quiet', { redis: testRedisUrl(), alerts: false }, false);
     const lostEvents: unknown[] = [];
     app.locks.on('lost', (event) => lostEvents.push(event));
-    const run = app.locks.run('manual', { ttl: 600 }, async (ctx) => {
+    const run = app.locks.run('manual', { ttl: 600, record: true }, async (ctx) => {
       await admin.del(`${keyPrefix}:{manual}:lock`);
       await waitFor(() => ctx.signal.aborted, { timeout: 10_000, message: 'the abort' });
     });

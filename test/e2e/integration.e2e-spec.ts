@@ -812,7 +812,7 @@ describe('Nest integration', () => {
       const ref = await boot({
         imports: [ScheduleModule.forRoot(), lockModule({ redis: client, keyPrefix })],
       });
-      const result = await ref.get(CronLockService).run('reused', {}, async () => {
+      const result = await ref.get(CronLockService).run('reused', { record: true }, async () => {
         // The acquire just ran: as the last command of the client we passed, seen from outside.
         return String(await observer.client('LIST', 'ID', clientId));
       });

@@ -92,7 +92,7 @@ describe('graceful shutdown (real redis-server)', () => {
     const names = ['first', 'second', 'third'];
     const finish = gate();
     const runs = names.map((name) =>
-      app.locks.run(name, { ttl: '10m' }, async () => {
+      app.locks.run(name, { ttl: '10m', record: true }, async () => {
         await finish.promise;
         return name;
       }),
@@ -139,7 +139,7 @@ describe('graceful shutdown (real redis-server)', () => {
 
       // Every write command waits 1.5 s: the acquire answers a second after shutdown gave up.
       await admin.client('PAUSE', 1_500, 'WRITE');
-      const result = app.locks.run('late-acquire', { ttl: '10m' }, () => {
+      const result = app.locks.run('late-acquire', { ttl: '10m', record: true }, () => {
         started = true;
         return 'ran';
       });

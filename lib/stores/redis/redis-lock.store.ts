@@ -21,6 +21,7 @@ import type {
   StoredLockState,
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
+import { acquirePlainLock } from './acquire-plain.js';
 import { inspectLock } from './inspect.js';
 import { listJobNames, readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
@@ -34,6 +35,7 @@ import {
 } from './redis-connection.js';
 import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
+import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
@@ -127,6 +129,10 @@ export class RedisLockStore implements LockStore {
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
+    if (request.plain === true && request.scheduledAt === undefined) {
+      const lockKey = this.keyPair(request.name)[0];
+      return this.send(() => acquirePlainLock(this.client, lockKey, request, this.fail));
+    }
     // Twice the marker ttl and the lock ttl: the acquire refreshes the state's expiry only once
     // less than half of it is left (see ACQUIRE_SCRIPT).
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
@@ -147,6 +153,9 @@ export class RedisLockStore implements LockStore {
 
   release(request: ReleaseRequest): Promise<boolean> {
     const keys = this.keyPair(request.name);
+    if (request.plain === true && !(request.keepFor && request.keepFor > 0)) {
+      return this.send(() => releasePlainLock(this.client, keys[0], request.token, this.fail));
+    }
     return this.send(() => releaseLock(this.client, keys, request, STATE_TTL_MS, this.fail));
   }
 

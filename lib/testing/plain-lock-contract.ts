@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import type { ContractTestApi, LockStoreFixture } from './lock-store-contract.js';
+
+const MINUTE = 60_000;
+/** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+const token = (): string => randomBytes(16).toString('hex');
+const tinyYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleepUpTo = (maxMs: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (maxMs + 1))));
+
+/**
+ * What a plain lock ({@link AcquireRequest.plain}: `run()` with no occurrence and nothing to
+ * record) must keep when a store takes a leaner path for it: mutual exclusion against plain and
+ * recorded acquisitions alike, an owner-checked idempotent release, an expiry, the occurrence
+ * marker and the fencing sequence of recorded runs left intact. A plain acquisition may carry no
+ * fencing token (`0`); one that does keeps it increasing. Run by {@link describeLockStoreContract}.
+ */
+export function describePlainLockContract(
+  label: string,
+  factory: () => Promise<LockStoreFixture>,
+  test: ContractTestApi,
+): void {
+  const { describe, it, expect, beforeEach, afterEach } = test;
+  describe(`${label} honours the LockStore contract for plain locks`, () => {
+    let fixture: LockStoreFixture;
+    let store: LockStore;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    const plain = (name: string, owner: string, ttl = MINUTE): Promise<AcquireResult> =>
+      store.acquire({ name, token: owner, ttl, instanceId: 'instance-a', plain: true });
+    const recorded = (
+      name: string,
+      owner: string,
+      overrides: Partial<AcquireRequest> = {},
+    ): Promise<AcquireResult> =>
+      store.acquire({ name, token: owner, ttl: MINUTE, instanceId: 'instance-b', ...overrides });
+    const releasePlain = (name: string, owner: string): Promise<boolean> =>
+      store.release({ name, token: owner, plain: true });
+
+    it('excludes every other acquisition while a plain lock is held, and the reverse', async () => {
+      const first = token();
+      expect(await plain('job', first)).toMatchObject({ acquired: true });
+      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await recorded('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await recorded('job', token(), { scheduledAt: OCCURRENCE })).toMatchObject({
+        acquired: false,
+        reason: 'held',
+      });
+      expect(await releasePlain('job', first)).toBe(true);
+
+      const holder = token();
+      expect(await recorded('job', holder)).toMatchObject({ acquired: true });
+      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await store.release({ name: 'job', token: holder })).toBe(true);
+      expect(await plain('job', token())).toMatchObject({ acquired: true });
+    });
+
+    it('releases only its own plain lock, idempotently', async () => {
+      const owner = token();
+      expect(await plain('job', owner)).toMatchObject({ acquired: true });
+      expect(await releasePlain('job', token())).toBe(false);
+      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await releasePlain('job', owner)).toBe(true);
+      expect(await releasePlain('job', owner)).toBe(false);
+
+      const next = token();
+      expect(await plain('job', next)).toMatchObject({ acquired: true });
+      // A late release of the earlier owner must not free the new holder's lock.
+      expect(await releasePlain('job', owner)).toBe(false);
+      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await releasePlain('job', next)).toBe(true);
+    });
+
+    it('claims no occurrence and keeps fencing tokens increasing around plain runs', async () => {
+      const first = token();
+      const claimed = await recorded('job', first, { scheduledAt: OCCURRENCE });
+      if (!claimed.acquired) throw new Error(`first claim refused: ${claimed.reason}`);
+      await store.release({ name: 'job', token: first });
+
+      let last = claimed.fencingToken;
+      for (let i = 0; i < 3; i++) {
+        const owner = token();
+        const result = await plain('job', owner);
+        if (!result.acquired) throw new Error(`plain acquisition ${i} refused: ${result.reason}`);
+        expect(Number.isSafeInteger(result.fencingToken)).toBe(true);
+        // None (0), or greater than every earlier one.
+        if (result.fencingToken !== 0) {
+          expect(result.fencingToken).toBeGreaterThan(last);
+          last = result.fencingToken;
+        }
+        expect(await releasePlain('job', owner)).toBe(true);
+      }
+
+      // The occurrence stays done, and the next one gets a greater token than any before.
+      expect(await recorded('job', token(), { scheduledAt: OCCURRENCE })).toMatchObject({
+        acquired: false,
+        reason: 'tick-done',
+      });
+      const next = await recorded('job', token(), { scheduledAt: OCCURRENCE + MINUTE });
+      expect(next.acquired).toBe(true);
+      if (next.acquired) expect(next.fencingToken).toBeGreaterThan(last);
+    });
+
+    it('renews a plain lock with an owner check and keeps it for keepFor', async () => {
+      const owner = token();
+      expect(await plain('job', owner)).toMatchObject({ acquired: true });
+      expect(await store.renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
+        renewed: true,
+      });
+      expect(await store.renew({ name: 'job', token: token(), ttl: MINUTE })).toEqual({
+        renewed: false,
+        reason: 'taken',
+      });
+      expect(await store.release({ name: 'job', token: owner, plain: true, keepFor: MINUTE })).toBe(
+        true,
+      );
+      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+    });
+
+    it('lets a plain lock expire by itself after its ttl', async () => {
+      expect(await plain('job', token(), 300)).toMatchObject({ acquired: true });
+      const deadline = Date.now() + 10_000;
+      let taken: AcquireResult = { acquired: false, reason: 'held' };
+      while (!taken.acquired && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        taken = await plain('job', token());
+      }
+      expect(taken.acquired).toBe(true);
+    });
+
+    it('loses no update of an unsynchronised counter across 8 workers on plain locks', async () => {
+      const workers = 8;
+      const increments = 160;
+      let counter = 0;
+      let acquisitions = 0;
+      let refusals = 0;
+      const fences: number[] = [];
+
+      const worker = async (): Promise<void> => {
+        while (acquisitions < increments) {
+          const owner = token();
+          const result = await plain('fuzz', owner, 5_000);
+          if (!result.acquired) {
+            refusals++;
+            await tinyYield();
+            continue;
+          }
+          if (acquisitions >= increments) {
+            await releasePlain('fuzz', owner);
+            break;
+          }
+          acquisitions++;
+          if (result.fencingToken !== 0) fences.push(result.fencingToken);
+          const read = counter;
+          await sleepUpTo(2);
+          counter = read + 1;
+          expect(await releasePlain('fuzz', owner)).toBe(true);
+        }
+      };
+
+      await Promise.all(Array.from({ length: workers }, () => worker()));
+
+      expect(acquisitions).toBe(increments);
+      expect(counter).toBe(acquisitions);
+      expect(refusals).toBeGreaterThan(0);
+      for (let i = 1; i < fences.length; i++) {
+        expect(fences[i]).toBeGreaterThan(fences[i - 1]);
+      }
+    });
+  });
+}
