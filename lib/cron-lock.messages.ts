@@ -259,6 +259,11 @@ export const POSTGRES_TABLE_MISSING = (table: string): string =>
   `lock table ${table} does not exist and createTable is false. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
 
+export const POSTGRES_TABLE_OUTDATED = (table: string): string =>
+  `lock table ${table} was created by an earlier version (no overlap, pause or schedule columns, or no ` +
+  `history table) and createTable is false. Fix: apply the schema.sql shipped in ` +
+  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), or set createTable: true.`;
+
 export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
   `cannot create lock table ${table}: ${detail}. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
@@ -301,10 +306,6 @@ export const JOB_RESUMED = (name: string, wasPaused: boolean): string =>
 export const REGISTER_JOBS_FAILED = (count: number, error: string): string =>
   `Could not record the schedule of ${count} job(s) in the lock store: ${error}; inspect() and ` +
   `the CLI show no cron or next run for them until an instance starts with the store reachable`;
-
-export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[]): string =>
-  `lock table ${table} lacks columns of this version (${columns.join(', ')}) and createTable is false. ` +
-  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres again as the table's owner (its ALTER TABLE lines add them), or set createTable: true.`;
 
 /** `job` is `Class.method`; `allowed` the modes, quoted. */
 export const INVALID_MODE = (

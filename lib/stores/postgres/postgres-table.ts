@@ -24,6 +24,10 @@ export interface LockTable {
   readonly table: string;
   /** `"table_state_expires_idx"`, quoted. */
   readonly expiryIndex: string;
+  /** `"schema"."table_history"`: the jobs' history entries, quoted. */
+  readonly history: string;
+  /** `schema.table_history` unquoted, for `to_regclass()`. */
+  readonly historyDisplay: string;
 }
 
 /**
@@ -40,6 +44,8 @@ export function lockTable(schema: unknown, table: unknown): LockTable {
     schema: schemaName,
     table: tableName,
     expiryIndex: `"${tableName}_state_expires_idx"`,
+    history: `"${schemaName}"."${tableName}_history"`,
+    historyDisplay: `${schemaName}.${tableName}_history`,
   };
 }
 
@@ -63,11 +69,15 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * stay heap-only tuple updates: none of them changes an indexed column except the rare refresh of
  * `state_expires_at`.
  *
- * Kept identical to `schema.sql` for the default names (a test compares them). `upgrade: false`
- * leaves out the `ALTER TABLE` lines, which a new table does not need: the store creating a table
- * while other instances already use it must not wait for an exclusive lock behind them.
+ * The fleet-control columns (a pause: `paused_at`, `pause_reason`, `paused_until` in ms since
+ * epoch of the database clock; the schedule instances register: `cron`, `time_zone`) are added
+ * with `ADD COLUMN IF NOT EXISTS`, so a table created by an earlier version gains them. The
+ * history table holds one row per entry (JSON text), newest by `id`, each with an expiry.
+ * `queued`, `merged`, `repl`: the overlap policies (see acquireSql), added the same way.
+ *
+ * Kept identical to `schema.sql` for the default names (a test compares them).
  */
-export function createTableSql(table: LockTable, upgrade = true): string {
+export function createTableSql(table: LockTable): string {
   return `CREATE TABLE IF NOT EXISTS ${table.qualified} (
   name text PRIMARY KEY,
   token text,
@@ -80,30 +90,25 @@ export function createTableSql(table: LockTable, upgrade = true): string {
   fails integer NOT NULL DEFAULT 0,
   outcome text,
   end_at bigint,
-  state_expires_at timestamptz NOT NULL,
-  queued bigint,
-  merged bigint,
-  repl text
+  state_expires_at timestamptz NOT NULL
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS ${table.expiryIndex} ON ${table.qualified} (state_expires_at);
-${upgrade ? addColumnsSql(table) : ''}`;
-}
-
-/**
- * Columns added after the table's first release, with their types: a table made by an earlier
- * version gets them from {@link addColumnsSql} (run by the store when allowed to, and part of
- * `schema.sql`). `queued`, `merged`, `repl`: the overlap policies (see acquireSql).
- */
-export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
-  ['queued', 'bigint'],
-  ['merged', 'bigint'],
-  ['repl', 'text'],
-];
-
-/** Brings a table made by an earlier version up to date; a no-op on a current one. */
-export function addColumnsSql(table: LockTable): string {
-  return ADDED_COLUMNS.map(
-    ([column, type]) =>
-      `ALTER TABLE ${table.qualified} ADD COLUMN IF NOT EXISTS ${column} ${type};\n`,
-  ).join('');
+ALTER TABLE ${table.qualified}
+  ADD COLUMN IF NOT EXISTS paused_at bigint,
+  ADD COLUMN IF NOT EXISTS pause_reason text,
+  ADD COLUMN IF NOT EXISTS paused_until bigint,
+  ADD COLUMN IF NOT EXISTS cron text,
+  ADD COLUMN IF NOT EXISTS time_zone text,
+  ADD COLUMN IF NOT EXISTS queued bigint,
+  ADD COLUMN IF NOT EXISTS merged bigint,
+  ADD COLUMN IF NOT EXISTS repl text;
+CREATE TABLE IF NOT EXISTS ${table.history} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL,
+  entry text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "${table.table}_history_name_idx" ON ${table.history} (name, id);
+CREATE INDEX IF NOT EXISTS "${table.table}_history_expires_idx" ON ${table.history} (expires_at);
+`;
 }

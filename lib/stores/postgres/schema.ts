@@ -11,7 +11,7 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import { sqlState } from './postgres-errors.js';
-import { ADDED_COLUMNS, addColumnsSql, createTableSql, type LockTable } from './postgres-table.js';
+import { createTableSql, type LockTable } from './postgres-table.js';
 
 /**
  * Key of the transaction-level advisory lock that serialises schema creation: two instances
@@ -21,13 +21,26 @@ import { ADDED_COLUMNS, addColumnsSql, createTableSql, type LockTable } from './
  */
 const SCHEMA_LOCK_KEY = '7261436172';
 
+/** Columns added after the first version: a table without them is brought up to date. */
+const ADDED_COLUMNS = [
+  'paused_at',
+  'pause_reason',
+  'paused_until',
+  'cron',
+  'time_zone',
+  'queued',
+  'merged',
+  'repl',
+];
+
 /**
- * Makes sure the lock table exists, creating it when allowed. Checks first (`to_regclass`), so an
+ * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history table),
+ * creating or completing it when allowed. Checks first (`to_regclass`), so an
  * app role without DDL rights works once the table was created from `schema.sql`, and an existing
  * table costs one read at startup.
  *
- * The creation is one simple-protocol query of several statements: PostgreSQL runs them as one
- * implicit transaction, so the advisory lock is held until the table and its index exist.
+ * The creation is one transaction on one connection: the advisory lock is held until the table,
+ * its columns, its indexes and the history table exist.
  */
 export async function ensureLockTable(
   pool: PostgresPool,
@@ -35,36 +48,45 @@ export async function ensureLockTable(
   createTable: boolean,
   timeout: number,
 ): Promise<void> {
-  const columns = ADDED_COLUMNS.map(([column]) => column);
-  const [found] = await runStatement<{ has_table: boolean; has_schema: boolean; added: number }>(
-    pool,
-    'SELECT to_regclass($1) IS NOT NULL AS has_table, to_regnamespace($2) IS NOT NULL AS has_schema, ' +
-      '(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = ANY($3::text[]) ' +
-      'AND NOT attisdropped)::int AS added',
-    [table.qualified, `"${table.schema}"`, columns],
-    timeout,
-  );
-  const upToDate = Number(found?.added) === columns.length;
-  if (found?.has_table && upToDate) {
+  const [found] = await runStatement<SchemaCheck>(pool, checkSql, checkValues(table), timeout);
+  if (found?.has_table && found.up_to_date) {
     return;
   }
   if (!createTable) {
     throw new LockStoreError(
       found?.has_table
-        ? POSTGRES_TABLE_OUTDATED(table.display, columns)
+        ? POSTGRES_TABLE_OUTDATED(table.display)
         : POSTGRES_TABLE_MISSING(table.display),
     );
   }
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
-  // exists: only sent when it does not. A table of an earlier version only gets its new columns.
+  // exists: only sent when it does not.
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
-  const ddl =
-    `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` +
-    (found?.has_table ? addColumnsSql(table) : createSchema + createTableSql(table, false));
+  const ddl = createSchema + createTableSql(table);
+  const ddlTimeout = Math.max(timeout, 10_000);
   const lease = await connectWithin(pool, timeout);
   let broken = false;
   try {
-    await lease.client.query(timedQuery(ddl, undefined, Math.max(timeout, 10_000)));
+    // Checked again under the lock: an instance that waited while another created or completed
+    // the table must not run the DDL again. ALTER TABLE takes the table's exclusive lock even when
+    // every column exists, and instances already acquiring (the table locked, then the history
+    // table) would deadlock with it.
+    await lease.client.query(timedQuery('BEGIN', undefined, ddlTimeout));
+    try {
+      await lease.client.query(
+        timedQuery(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`, undefined, ddlTimeout),
+      );
+      const again = await lease.client.query<SchemaCheck>(
+        timedQuery(checkSql, checkValues(table), ddlTimeout),
+      );
+      if (!(again.rows[0]?.has_table && again.rows[0].up_to_date)) {
+        await lease.client.query(timedQuery(ddl, undefined, ddlTimeout));
+      }
+      await lease.client.query(timedQuery('COMMIT', undefined, ddlTimeout));
+    } catch (error) {
+      await lease.client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   } catch (error) {
     broken = sqlState(error) === undefined;
     if (sqlState(error) === '42501') {
@@ -76,4 +98,21 @@ export async function ensureLockTable(
   } finally {
     lease.release(broken);
   }
+}
+
+interface SchemaCheck {
+  has_table: boolean;
+  has_schema: boolean;
+  up_to_date: boolean;
+}
+
+/** Whether the table, its schema, its fleet-control columns and its history table exist. */
+const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
+  to_regnamespace($2) IS NOT NULL AS has_schema,
+  to_regclass($3) IS NOT NULL AND (SELECT count(*) FROM pg_attribute
+    WHERE attrelid = to_regclass($1) AND attname = ANY ($4::text[]) AND NOT attisdropped) = $5
+  AS up_to_date`;
+
+function checkValues(table: LockTable): unknown[] {
+  return [table.qualified, `"${table.schema}"`, table.history, ADDED_COLUMNS, ADDED_COLUMNS.length];
 }
