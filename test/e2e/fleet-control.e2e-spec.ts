@@ -8,6 +8,7 @@ import {
   CronLockModule,
   CronLockService,
   LockedCron,
+  MemoryLockStore,
   type CronLockEvents,
   type CronLockModuleOptions,
   type LockContext,
@@ -38,6 +39,7 @@ interface App {
   locks: CronLockService;
   logger: CapturingLogger;
   skipped: Array<CronLockEvents['skipped']>;
+  alerts: Array<CronLockEvents['alert']>;
 }
 
 /** How each store's apps connect: one shared Redis, or one shared PostgreSQL table. */
@@ -74,10 +76,17 @@ function postgresBackend(): Backend {
   };
 }
 
+/** One MemoryLockStore shared by the apps of one process, on its synchronous acquireNow path. */
+function memoryBackend(): Backend {
+  const store = new MemoryLockStore();
+  return { label: 'memory', options: () => ({ store }), cleanup: () => store.close() };
+}
+
 describe.each([
+  ['MemoryLockStore', memoryBackend],
   ['Redis', redisBackend],
   ['PostgreSQL', postgresBackend],
-])('fleet control across three apps sharing one %s store', (_label, makeBackend) => {
+])('fleet control across apps sharing one %s store', (_label, makeBackend) => {
   let apps: App[] = [];
   let backend: Backend;
 
@@ -93,13 +102,19 @@ describe.each([
     const module = await Test.createTestingModule({
       imports: [
         ...(withCron ? [ScheduleModule.forRoot()] : []),
-        CronLockModule.forRoot({ ...backend.options(), instanceId, logger }),
+        CronLockModule.forRoot({
+          ...backend.options(),
+          instanceId,
+          logger,
+          alerts: { missedPeriods: 2 },
+        }),
       ],
       providers: withCron ? [EverySecondJob] : [],
     }).compile();
     const locks = module.get(CronLockService);
-    const app: App = { instanceId, module, locks, logger, skipped: [] };
+    const app: App = { instanceId, module, locks, logger, skipped: [], alerts: [] };
     locks.on('skipped', (event) => app.skipped.push(event));
+    locks.on('alert', (event) => app.alerts.push(event));
     apps.push(app);
     await module.init();
     return app;
@@ -152,6 +167,10 @@ describe.each([
     );
     expect(pausedLines).toHaveLength(pausedOccurrences.length);
     expect(events).toEqual(['paused:fleet-every-second:maintenance window', 'resumed:true']);
+    // Three occurrences without a success, on purpose: no instance raised a missed-success alert.
+    expect(apps.flatMap((app) => app.alerts).filter((a) => a.kind === 'missed-success')).toEqual(
+      [],
+    );
 
     // The history has every run and every paused occurrence, once each, newest first.
     const checker = await boot('fleet-reader', false);

@@ -17,7 +17,7 @@ import { defineScript, runScript } from './redis-script.js';
  * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id, history size, force ('1'),
  * overlap ('' | 'queue' | 'replace')
  * returns {1, fence, ok_at, previous tick or ''} · {0, 'tick-done' | 'held' | 'merged' | 'paused',
- * ok_at} (ok_at '' when unknown) · {0, 'queued', ok_at, '', lock pttl} ·
+ * ok_at[, '', 1 when paused]} (ok_at '' when unknown) · {0, 'queued', ok_at, '', lock pttl} ·
  * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
  *
  * Under overlap queue/replace (state fields `queued`, `merged`, `repl`): an occurrence that finds
@@ -63,7 +63,8 @@ if tick ~= '' then
     return {0, 'invalid', okAt, tick}
   end
   now = redis.call('TIME')
-  local latest = now[1] * 1000 + math.floor(now[2] / 1000) + ${MAX_SCHEDULED_AT_AHEAD_MS}
+  local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+  local latest = nowMs + ${MAX_SCHEDULED_AT_AHEAD_MS}
   claim = tonumber(tick)
   if claim > latest then
     return {0, 'ahead', okAt, tick}
@@ -72,6 +73,12 @@ if tick ~= '' then
   -- honouring it would turn away every occurrence until the state expires.
   lastTick = tonumber(state[1])
   if lastTick and lastTick >= claim and lastTick <= latest then
+    -- Whether the job is paused, so that an instance turned away here does not count the
+    -- occurrence as missed (the alert).
+    local untilMs = tonumber(state[6])
+    if state[5] and (not untilMs or untilMs > nowMs) then
+      return {0, 'tick-done', okAt, '', 1}
+    end
     return {0, 'tick-done', okAt}
   end
   if lastTick and lastTick < claim then
@@ -104,7 +111,7 @@ if state[5] and ARGV[7] ~= '1' then
         redis.call('PEXPIRE', KEYS[3], ARGV[4])
       end
     end
-    return {0, 'paused', okAt}
+    return {0, 'paused', okAt, '', 1}
   end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -203,7 +210,8 @@ export function acquireLock(
 }
 
 function readAcquireReply(reply: unknown): AcquireResult {
-  const [won, detail, okAt, tick, retryIn] = reply as [
+  // The fifth element is the lock's pttl with `queued`, 1 when the job is paused otherwise.
+  const [won, detail, okAt, tick, fifth] = reply as [
     number,
     string | number,
     string,
@@ -221,7 +229,7 @@ function readAcquireReply(reply: unknown): AcquireResult {
     return {
       acquired: false,
       reason: 'queued',
-      retryIn: Math.max(0, Number(retryIn)),
+      retryIn: Math.max(0, Number(fifth)),
       lastSuccessAt,
     };
   }
@@ -237,5 +245,7 @@ function readAcquireReply(reply: unknown): AcquireResult {
     );
   }
   const reason = detail === 'tick-done' || detail === 'paused' ? detail : 'held';
-  return { acquired: false, reason, lastSuccessAt };
+  return Number(fifth) === 1
+    ? { acquired: false, reason, lastSuccessAt, paused: true }
+    : { acquired: false, reason, lastSuccessAt };
 }
