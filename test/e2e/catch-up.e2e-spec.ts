@@ -80,6 +80,15 @@ class QueueJob {
   }
 }
 
+/** Takes 1.5 periods of its per-second schedule, and skips what overlaps (the default). */
+@Injectable()
+class SkipJob {
+  @LockedCron('* * * * * *', { ttl: '5s', name: 'skip' })
+  async run(ctx: LockContext): Promise<void> {
+    await record('skip', ctx, () => sleep(1_500));
+  }
+}
+
 /** Runs until told to stop, at most 8 s; renews every 500 ms. */
 @Injectable()
 class ReplaceJob {
@@ -240,6 +249,27 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     const catchUps = runsOf('all').filter((run) => run.trigger === 'catch-up');
     expect(catchUps.map((run) => run.scheduledAt)).toEqual(range(last + PERIOD, latest + 1));
     expect(duplicateOccurrences(runsOf('all'))).toEqual([]);
+  }, 60_000);
+
+  it("reports an occurrence skipped as held everywhere as missed, with the reason 'held'", async () => {
+    await bootAll(['app-1', 'app-2'], SkipJob, redis('skip'));
+    await waitFor(() => missed.length >= 1 && runsOf('skip').length >= 3, {
+      timeout: 20_000,
+      message: 'a missed report',
+    });
+    await closeAll();
+    const ran = new Set(runsOf('skip').map((run) => run.scheduledAt));
+    for (const event of missed) {
+      expect(ran.has(event.scheduledAt.getTime())).toBe(false);
+      expect(event.reason).toBe('held');
+      expect(
+        skipped.some(
+          (e) => e.reason === 'held' && e.scheduledAt?.getTime() === event.scheduledAt.getTime(),
+        ),
+      ).toBe(true);
+    }
+    expect(new Set(missedAt()).size).toBe(missed.length);
+    expect(overlappingRuns(runsOf('skip'))).toEqual([]);
   }, 60_000);
 
   it("overlap 'queue': a job longer than its period runs each occurrence once or merges it, never overlapping", async () => {
