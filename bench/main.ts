@@ -6,7 +6,9 @@
  *   npm run bench -- --quick      a few seconds; prints only (CI runs it so it cannot rot)
  *
  * Options: --only per-run,tick-storm,renewal,latency,memory,postgres,fleet-scale · --write (write BENCHMARKS.md even
- * with --quick/--only) · --note "text" (a remark printed in BENCHMARKS.md, e.g. about load).
+ * with --quick/--only) · --note "text" (a remark printed in BENCHMARKS.md, e.g. about load) ·
+ * --fleet-10x (the fleet-scale scenario also with ten times the jobs: 500,000 attempts in this
+ * one process, several minutes).
  *
  * Nothing timed fails the run: it exits 0 unless something crashes or the module runs a job
  * more (or less) than once per occurrence in the tick storm.
@@ -40,17 +42,20 @@ const SCENARIOS: Record<string, (config: BenchConfig) => Promise<Section>> = {
 
 interface Args {
   quick: boolean;
+  fleet10x: boolean;
   write: boolean;
   only: string[] | null;
   note: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, write: false, only: null, note: null };
+  const args: Args = { quick: false, fleet10x: false, write: false, only: null, note: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') {
       args.quick = true;
+    } else if (arg === '--fleet-10x') {
+      args.fleet10x = true;
     } else if (arg === '--write') {
       args.write = true;
     } else if (arg === '--only') {
@@ -86,6 +91,7 @@ function ensureExposedGc(): void {
 function commandLine(args: Args): string {
   const extra = [
     args.quick ? '--quick' : '',
+    args.fleet10x ? '--fleet-10x' : '',
     args.only ? `--only ${args.only.join(',')}` : '',
   ].filter(Boolean);
   return extra.length > 0 ? `npm run bench -- ${extra.join(' ')}` : 'npm run bench';
@@ -165,6 +171,7 @@ async function main(): Promise<void> {
     await probe.quit();
     const config: BenchConfig = {
       quick: args.quick,
+      fleet10x: args.fleet10x,
       redisUrl: server.url,
       progress: (line) => process.stderr.write(`  ${line}\n`),
     };
