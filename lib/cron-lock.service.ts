@@ -48,11 +48,12 @@ export interface RunOptions extends Omit<CronLockOptions, 'name'> {
    */
   scheduledAt?: Date | number;
   /**
-   * Record this lock's runs as a job's are: a fencing token, the holder for `inspect()`, the last
-   * success and failures. Default `false` for a plain lock (no `scheduledAt`, on a name no
-   * `@LockedCron` job uses), which then takes the store's lean path: on Redis one `SET NX PX` to
-   * acquire and one compare-and-delete to release, `ctx.fencingToken` 0. A run with
-   * `scheduledAt`, or on a job's name, always records.
+   * Record this lock's runs as a job's are: the holder for `inspect()`, the last success and
+   * failures. Default `false` for a plain lock (no `scheduledAt`, on a name no `@LockedCron` job
+   * uses), which then takes the store's lean path: on Redis one small script (`SET NX PX` and the
+   * server clock) to acquire and one compare-and-delete to release, writing nothing but the lock
+   * key. `ctx.fencingToken` is still greater than every earlier token of that name: it comes from
+   * the server's clock. A run with `scheduledAt`, or on a job's name, always records.
    */
   record?: boolean;
 }

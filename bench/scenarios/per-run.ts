@@ -37,8 +37,8 @@ export interface Cycler {
 const noop = async (): Promise<void> => undefined;
 
 /**
- * `run()` on a plain lock (no `scheduledAt`, a name no job uses): the lean path, one `SET NX PX`
- * and one compare-and-delete.
+ * `run()` on a plain lock (no `scheduledAt`, a name no job uses): the lean path, one small script
+ * (`SET NX PX` and a fencing token from the server clock) and one compare-and-delete.
  */
 export async function moduleCycler(url: string): Promise<Cycler> {
   const { locks, close } = await startLockApp({ redis: url, keyPrefix: 'bench-per-run' });
@@ -472,8 +472,10 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         `on any lock built to the design on this server, before the rest of the module's work` +
         ` (${step(leanest, cron)} from there to \`run()\` with \`scheduledAt\`).`,
       'A plain lock (`run()` without `scheduledAt` or `record: true`, on a name no job uses) ' +
-        "sends the floor's two commands: `SET NX PX`, then the compare-and-delete; what is left " +
-        "is `run()`'s client work (renew timer, run record for shutdown, events). The cron path " +
+        'sends one small script (`SET NX PX`, then `TIME` and the stored fence for its fencing ' +
+        "token, an integer reply) and the floor's compare-and-delete; what is left is the script " +
+        "call in place of a native `SET` and `run()`'s client work (renew timer, run record for " +
+        'shutdown, events). The cron path ' +
         'sends one script call that checks the occurrence marker, takes the lock and hands out ' +
         'a fencing token (the Redis commands it runs are listed in section 2), and one that ' +
         'records the outcome and releases with an owner check. The last two columns split the ' +

@@ -16,8 +16,9 @@ export interface LockContext {
   readonly scheduledAt: Date;
   /**
    * Greater than every token handed out earlier for this job, across all instances and Redis
-   * restarts. Pass it to downstream writes so they can reject a stale holder. A plain lock
-   * (`CronLockService.run()` without `scheduledAt` or `record: true`) may carry none: `0`.
+   * restarts, plain locks (`CronLockService.run()` without `scheduledAt`) included: theirs comes
+   * from the store's clock. Pass it to downstream writes so they can reject a stale holder. `0`
+   * only for a run without the lock (`onStoreError: 'run'`).
    */
   readonly fencingToken: number;
   /**

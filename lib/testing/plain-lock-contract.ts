@@ -15,8 +15,9 @@ const sleepUpTo = (maxMs: number): Promise<void> =>
  * What a plain lock ({@link AcquireRequest.plain}: `run()` with no occurrence and nothing to
  * record) must keep when a store takes a leaner path for it: mutual exclusion against plain and
  * recorded acquisitions alike, an owner-checked idempotent release, an expiry, the occurrence
- * marker and the fencing sequence of recorded runs left intact. A plain acquisition may carry no
- * fencing token (`0`); one that does keeps it increasing. Run by {@link describeLockStoreContract}.
+ * marker and the fencing sequence of recorded runs left intact. A plain acquisition still hands out a
+ * fencing token greater than every earlier one of that name, plain or recorded, also once the lock
+ * key is gone. Run by {@link describeLockStoreContract}.
  */
 export function describePlainLockContract(
   label: string,
@@ -94,11 +95,8 @@ export function describePlainLockContract(
         const result = await plain('job', owner);
         if (!result.acquired) throw new Error(`plain acquisition ${i} refused: ${result.reason}`);
         expect(Number.isSafeInteger(result.fencingToken)).toBe(true);
-        // None (0), or greater than every earlier one.
-        if (result.fencingToken !== 0) {
-          expect(result.fencingToken).toBeGreaterThan(last);
-          last = result.fencingToken;
-        }
+        expect(result.fencingToken).toBeGreaterThan(last);
+        last = result.fencingToken;
         expect(await releasePlain('job', owner)).toBe(true);
       }
 
@@ -110,6 +108,41 @@ export function describePlainLockContract(
       const next = await recorded('job', token(), { scheduledAt: OCCURRENCE + MINUTE });
       expect(next.acquired).toBe(true);
       if (next.acquired) expect(next.fencingToken).toBeGreaterThan(last);
+    });
+
+    it('hands out increasing fencing tokens to plain locks, interleaved with recorded ones', async () => {
+      // A plain lock stores no fence, so the one after it cannot count on a stored value: each
+      // token must still exceed every earlier one of the name, whichever path took it.
+      let last = 0;
+      const kinds = ['plain', 'plain', 'recorded', 'plain', 'recorded', 'recorded', 'plain'];
+      for (const [i, kind] of kinds.entries()) {
+        const owner = token();
+        const result =
+          kind === 'plain' ? await plain('mixed', owner) : await recorded('mixed', owner);
+        if (!result.acquired) throw new Error(`${kind} acquisition ${i} refused: ${result.reason}`);
+        expect(Number.isSafeInteger(result.fencingToken)).toBe(true);
+        expect(result.fencingToken).toBeGreaterThan(last);
+        last = result.fencingToken;
+        const released =
+          kind === 'plain'
+            ? await releasePlain('mixed', owner)
+            : await store.release({ name: 'mixed', token: owner });
+        expect(released).toBe(true);
+      }
+    });
+
+    it('hands out a greater fencing token once an expired plain lock is gone', async () => {
+      const first = await plain('expiring', token(), 200);
+      if (!first.acquired) throw new Error(`first plain acquisition refused: ${first.reason}`);
+      expect(first.fencingToken).toBeGreaterThan(0);
+      const deadline = Date.now() + 10_000;
+      let next: AcquireResult = { acquired: false, reason: 'held' };
+      while (!next.acquired && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        next = await plain('expiring', token());
+      }
+      expect(next.acquired).toBe(true);
+      if (next.acquired) expect(next.fencingToken).toBeGreaterThan(first.fencingToken);
     });
 
     it('renews a plain lock with an owner check and keeps it for keepFor', async () => {
@@ -161,7 +194,7 @@ export function describePlainLockContract(
             break;
           }
           acquisitions++;
-          if (result.fencingToken !== 0) fences.push(result.fencingToken);
+          fences.push(result.fencingToken);
           const read = counter;
           await sleepUpTo(2);
           counter = read + 1;
@@ -174,6 +207,7 @@ export function describePlainLockContract(
       expect(acquisitions).toBe(increments);
       expect(counter).toBe(acquisitions);
       expect(refusals).toBeGreaterThan(0);
+      expect(fences[0]).toBeGreaterThan(0);
       for (let i = 1; i < fences.length; i++) {
         expect(fences[i]).toBeGreaterThan(fences[i - 1]);
       }

@@ -68,8 +68,23 @@ describe('CronLockService.run() on a plain lock', () => {
     expect(result.value.keys).toEqual([`${prefix}:{import}:lock`]);
     expect(result.value.pttl).toBeGreaterThan(0);
     expect(result.value.pttl).toBeLessThanOrEqual(60_000);
-    expect(result.value.fencingToken).toBe(0);
+    expect(result.value.fencingToken).toBeGreaterThan(0);
     expect(await admin.keys(`${prefix}:*`)).toEqual([]);
+  });
+
+  it('hands out a fencing token greater than every earlier one of that name', async () => {
+    const prefix = uniquePrefix('plain-fence');
+    const locks = await startApp(prefix);
+    const tokens: number[] = [];
+    for (const options of [undefined, undefined, { record: true }, undefined]) {
+      const result = await locks.run('import', options, (ctx) => ctx.fencingToken);
+      if (!result.ran) throw new Error(`run refused: ${result.reason}`);
+      tokens.push(result.value);
+    }
+    expect(tokens[0]).toBeGreaterThan(0);
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+    // The record: true run wrote the state hash; the plain ones wrote nothing lasting.
+    expect(await admin.keys(`${prefix}:*`)).toEqual([`${prefix}:{import}:state`]);
   });
 
   it('excludes other instances, plain or recording, while it runs', async () => {

@@ -1,22 +1,61 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
-import { sendSetNxPx } from './ioredis/send.js';
+import { defineScript, runScript } from './redis-script.js';
 
 /**
- * Takes a plain lock ({@link AcquireRequest.plain}): `SET lock token NX PX ttl`, one native
- * command, nothing else. No occurrence is claimed, no holder recorded and no fencing token handed
- * out (`0`): a script call costs the server several times what `SET` does, and a fencing token
- * needs one (it must come from the server). Jobs, and `run()` with `scheduledAt` or `record`,
- * take {@link ACQUIRE_SCRIPT} instead.
+ * Takes a plain lock ({@link AcquireRequest.plain}): `SET lock token NX PX ttl` and, when set, a
+ * fencing token from the server's clock. No occurrence is claimed, no holder recorded and nothing
+ * but the lock key written; jobs, and `run()` with `scheduledAt` or `record`, take
+ * {@link ACQUIRE_SCRIPT} instead.
+ *
+ * KEYS[1] lock · KEYS[2] state (read only) · ARGV: token, ttl ms
+ * returns the fencing token (integer > 0) · 0 held
+ *
+ * The token is max(stored fence + 1, server clock in µs): the cron path's own rule on the same
+ * clock, so tokens of a name taken both ways only grow. The stored fence is read because it can
+ * run ahead of the clock (the clock stepped back, or a failover to a server whose clock is
+ * behind); it is never written here, so a plain token after a plain one rests on the clock alone.
+ * That holds: a plain lock is taken again only after the previous one was released, which its
+ * holder sends once the acquire's reply reached it (a round trip later), or after it expired (a
+ * millisecond at least), while the clock advances by the microsecond. Lost data (a restart without
+ * persistence) is covered the same way. Like the cron path, it needs the servers' clocks to agree
+ * (NTP) and not to step back by more than that gap.
+ */
+export const ACQUIRE_PLAIN_SCRIPT = defineScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+local now = redis.call('TIME')
+local clock = now[1] * 1000000 + now[2]
+local stored = tonumber(redis.call('HGET', KEYS[2], 'fence'))
+if stored and stored >= clock then
+  return stored + 1
+end
+return clock
+`);
+
+/**
+ * Sends {@link ACQUIRE_PLAIN_SCRIPT}; `keys` is `[lock, state]`. An integer reply (a Lua number
+ * below 2^53 is sent exactly): nothing to split or parse but the number.
  */
 export function acquirePlainLock(
   client: Redis | Cluster,
-  lockKey: string,
+  keys: readonly [string, string],
   request: AcquireRequest,
   fail: (error: unknown) => never,
 ): Promise<AcquireResult> {
-  return sendSetNxPx(client, lockKey, request.token, request.ttl).then(readSetReply, fail);
+  return runScript(
+    client,
+    ACQUIRE_PLAIN_SCRIPT,
+    keys,
+    [request.token, request.ttl],
+    readPlainReply,
+    fail,
+  );
 }
 
-const readSetReply = (reply: unknown): AcquireResult =>
-  reply === 'OK' ? { acquired: true, fencingToken: 0 } : { acquired: false, reason: 'held' };
+// Number(): a client made with `stringNumbers` answers integers as strings.
+function readPlainReply(reply: unknown): AcquireResult {
+  const fence = Number(reply);
+  return fence > 0 ? { acquired: true, fencingToken: fence } : { acquired: false, reason: 'held' };
+}

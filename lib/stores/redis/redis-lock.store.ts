@@ -130,8 +130,8 @@ export class RedisLockStore implements LockStore {
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     if (request.plain === true && request.scheduledAt === undefined) {
-      const lockKey = this.keyPair(request.name)[0];
-      return this.send(() => acquirePlainLock(this.client, lockKey, request, this.fail));
+      const keys = this.keyPair(request.name);
+      return this.send(() => acquirePlainLock(this.client, keys, request, this.fail));
     }
     // Twice the marker ttl and the lock ttl: the acquire refreshes the state's expiry only once
     // less than half of it is left (see ACQUIRE_SCRIPT).

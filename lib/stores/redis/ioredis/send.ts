@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { evalshaBatched, sendBatched } from './turn-batch.js';
+import { evalshaBatched } from './turn-batch.js';
 
 // The one door from the Redis store to ioredis internals: script calls go through here, and
 // only this folder knows about `Command`, `sendCommand(command, stream)` and the client's stream.
@@ -34,21 +34,6 @@ export function sendEvalsha(
   return plainClients.has(client)
     ? client.evalsha(sha, keys.length, ...keys, ...args)
     : evalshaBatched(client, sha, keys, args);
-}
-
-/**
- * Sends `SET key value NX PX ttl` on `client`, by the client's transport (batched as script calls
- * are); resolves with `'OK'` when set, `null` when the key exists.
- */
-export function sendSetNxPx(
-  client: Redis | Cluster,
-  key: string,
-  value: string,
-  ttl: number,
-): Promise<unknown> {
-  return plainClients.has(client) || client.options.enableAutoPipelining
-    ? client.set(key, value, 'PX', ttl, 'NX')
-    : sendBatched(client, 'set', [key, value, 'PX', ttl, 'NX']);
 }
 
 export { flushBatched as flushPending } from './turn-batch.js';

@@ -104,21 +104,7 @@ export function evalshaBatched(
     // The client's own choice: ioredis pipelines the call (and times it the usual way).
     return client.evalsha(sha, keys.length, ...keys, ...args);
   }
-  return sendBatched(client, 'evalsha', [sha, keys.length, ...keys, ...args]);
-}
-
-/**
- * Sends one command as {@link evalshaBatched} sends a script call: written at once when it is
- * the first of its turn, else with the turn's other calls in one write; its `commandTimeout`
- * kept by {@link DeadlineCommand}. The caller handles a client with `enableAutoPipelining`.
- */
-export function sendBatched(
-  client: Redis | Cluster,
-  name: string,
-  args: ReadonlyArray<string | number>,
-): Promise<unknown> {
-  const options = client.options;
-  const command = new DeadlineCommand(name, args as Array<string | number>, {
+  const command = new DeadlineCommand('evalsha', [sha, keys.length, ...keys, ...args], {
     replyEncoding: 'utf8',
     keyPrefix: options.keyPrefix,
     errorStack: options.showFriendlyErrorStack ? new Error() : undefined,
