@@ -1,4 +1,7 @@
 import type { LockRunner, LockJob } from './runner/runner.js';
+import type { OccurrencePolicy } from './options/job-options.js';
+import type { OccurrenceDriver } from './runner/occurrence-driver.js';
+import type { OccurrenceRange } from './utils/occurrence-range.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 import { processWide } from './utils/process-wide.js';
@@ -22,6 +25,12 @@ export interface JobBinding {
    */
   tellsManualCalls: boolean;
   runner: LockRunner;
+  /** `catchUp`, `catchUpWindow`, `overlap` of a `@LockedCron` job. */
+  policy?: OccurrencePolicy;
+  /** The occurrences of a cron schedule between two instants (missed, catch-up). */
+  range?: OccurrenceRange;
+  /** Runs missed and queued occurrences of a job with `catchUp` or an overlap policy. */
+  driver?: OccurrenceDriver;
 }
 
 /**

@@ -54,6 +54,24 @@ export class ShutdownTimeoutError extends CronLockError {
 }
 
 /**
+ * A later occurrence of a job with `overlap: 'replace'` asked the running one to stop:
+ * `ctx.signal` aborts with it within one renew interval. The run keeps its lock until it returns
+ * (or the lock expires), and only then does the new occurrence run.
+ *
+ * @publicApi
+ */
+export class ReplacedError extends CronLockError {
+  override name = 'ReplacedError';
+  constructor(
+    /** The job whose run was replaced. */
+    readonly lockName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * The lock store failed (unreachable, timed out, server error). Its message is redacted:
  * no URL credentials, no password, no full token.
  *

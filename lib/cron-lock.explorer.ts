@@ -12,17 +12,28 @@ import {
   CRON_LOCK_METADATA,
   CRON_LOCK_OPTIONS,
   CRON_LOCK_SCHEDULER_OPTIONAL,
+  CRON_LOCK_STORE,
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
 import { LockRunner } from './runner/runner.js';
+import { OccurrenceDriver } from './runner/occurrence-driver.js';
+import { RunTracker } from './runner/run-tracker.js';
+import { RunObserver } from './observer/run-observer.js';
+import { originalMethodOf } from './decorators/lock-method.js';
+import type { LockStore } from './stores/lock-store.interface.js';
 import {
   findSchedulerRegistry,
   readCronOptions,
   readIntervalOptions,
 } from './interop/nestjs-schedule.js';
-import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
+import {
+  checkLockOptions,
+  resolveLockSettings,
+  resolveOccurrencePolicy,
+} from './options/job-options.js';
+import { OccurrenceRange } from './utils/occurrence-range.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -64,6 +75,9 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
     private readonly registry: CronLockRegistry,
+    private readonly tracker: RunTracker,
+    private readonly observer: RunObserver,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Optional()
     @Inject(CRON_LOCK_SCHEDULER_OPTIONAL)
     private readonly schedulerOptional: boolean = false,
@@ -118,6 +132,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         if (metadata.cronTime !== undefined) {
           needsScheduler ??= binding.label;
         }
+        this.drive(instance, method, binding);
         bindJob(instance, methodKey, method, binding);
         this.registry.add({ instance, methodKey, method, binding });
       }
@@ -136,6 +151,30 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     withdrawMounts(
       this.runner,
       this.registry.all().map((bound) => bound.method),
+    );
+  }
+
+  /**
+   * Gives a scheduled job with `catchUp` or an overlap policy the driver that runs its missed and
+   * queued occurrences, calling the method itself (as a tick does) on this instance.
+   */
+  private drive(instance: object, method: object, binding: JobBinding): void {
+    const { policy, range } = binding;
+    const original = originalMethodOf(method);
+    if (!policy || !range || !original || (!policy.catchUp && policy.overlap === 'skip')) {
+      return;
+    }
+    binding.driver = new OccurrenceDriver(
+      binding.job,
+      policy,
+      range,
+      (ctx) => original.call(instance, ctx),
+      {
+        runner: this.runner,
+        store: this.store,
+        isShuttingDown: () => this.tracker.isShuttingDown,
+        warn: (message) => this.observer.warn(message),
+      },
     );
   }
 
@@ -170,6 +209,13 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     const { schedule, cronTime } =
       oneShotAt === undefined ? this.scheduleOf(label, method, metadata) : {};
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;
+    const policy =
+      metadata.cronTime === undefined
+        ? undefined
+        : resolveOccurrencePolicy(label, options, cronTime && period > 0 ? period : undefined);
+    const range = cronTime ? new OccurrenceRange(cronTime) : undefined;
+    // A catch-up job's marker must outlive its window: a claim past it must still see the last tick.
+    const markerTtl = Math.max(2 * period, policy?.catchUp ? policy.catchUpWindow : 0);
     return {
       label,
       schedule,
@@ -179,10 +225,16 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
       runner: this.runner,
+      ...(policy ? { policy } : {}),
+      ...(range ? { range } : {}),
       job: {
         name,
         ...settings,
-        ...(period > 0 ? { periodMs: period, markerTtl: 2 * period } : {}),
+        ...(period > 0 ? { periodMs: period, markerTtl } : {}),
+        ...(policy && policy.overlap !== 'skip' ? { overlap: policy.overlap } : {}),
+        ...(range
+          ? { missedBetween: (after: number, before: number) => range.between(after, before) }
+          : {}),
       },
     };
   }

@@ -276,3 +276,54 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
   `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
   `preparedStatements: false to start that way.`;
+
+export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[]): string =>
+  `lock table ${table} lacks columns of this version (${columns.join(', ')}) and createTable is false. ` +
+  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres again as the table's owner (its ALTER TABLE lines add them), or set createTable: true.`;
+
+/** `job` is `Class.method`; `allowed` the modes, quoted. */
+export const INVALID_MODE = (
+  job: string,
+  option: string,
+  value: unknown,
+  allowed: readonly string[],
+  suggestion: string | undefined,
+): string =>
+  `${job}: option ${option} must be ${allowed.map((mode) => `'${mode}'`).join(' or ')}, got ${describeValue(value)}` +
+  (suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`) +
+  `. Fix: ${suggestion === undefined ? 'use one of them, or remove the option' : `use '${suggestion}'`}.`;
+
+export const CATCH_UP_WINDOW_TOO_SHORT = (
+  job: string,
+  windowMs: number,
+  periodMs: number,
+  explicit: boolean,
+): string =>
+  `${job}: catchUpWindow ${explicit ? '' : '(default 1d) '}is ${windowMs}ms, shorter than one period of the job's schedule (${periodMs}ms): ` +
+  `no missed occurrence could ever be caught up. Fix: set catchUpWindow to at least ${periodMs}ms, or remove catchUp.`;
+
+export const CATCH_UP_WINDOW_WITHOUT_CATCH_UP = (job: string): string =>
+  `${job}: catchUpWindow is set but catchUp is not, so nothing is caught up. ` +
+  `Fix: add catchUp: 'latest' or 'all', or remove catchUpWindow.`;
+
+export const POLICY_NEEDS_SCHEDULE = (job: string, option: string): string =>
+  `${job}: option ${option} needs a cron expression, and this job runs once (a date). Fix: remove ${option}.`;
+
+/** One line per report of missed occurrences; `more` counts those past the listed ones. */
+export const MISSED_OCCURRENCES = (
+  job: string,
+  occurrences: readonly number[],
+  more: number,
+  why: string,
+): string =>
+  `${job}: ${occurrences.length + more} occurrence(s) ran nowhere in the fleet: ` +
+  occurrences.map((at) => new Date(at).toISOString()).join(', ') +
+  (more > 0 ? ` and about ${more} more` : '') +
+  ` (${why})`;
+
+export const CATCH_UP_CAPPED = (job: string, cap: number, dropped: number): string =>
+  `${job}: catchUp 'all' runs at most ${cap} missed occurrences at once; ${dropped} older one(s) in the window are recorded as missed and not run.`;
+
+export const REPLACED = (job: string): string =>
+  `${job}: a later occurrence replaces this run (overlap: 'replace'); ctx.signal is aborted and ` +
+  `the next run starts once this one released its lock or the lock expired.`;

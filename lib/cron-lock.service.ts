@@ -192,6 +192,7 @@ export class CronLockService
         'Using the in-memory lock store (store: MemoryLockStore): locks hold within this process ' +
           'only; pass the redis option to coordinate several instances.',
       );
+      this.startCatchUp();
       return;
     }
     try {
@@ -207,11 +208,22 @@ export class CronLockService
     }
     // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
     await store.checkDeployment?.();
+    this.startCatchUp();
+  }
+
+  /** Jobs with `catchUp` run what the fleet missed, now that the store was contacted once. */
+  private startCatchUp(): void {
+    for (const { binding } of this.registry.all()) {
+      void binding.driver?.catchUp();
+    }
   }
 
   /** @internal Takes no new runs once the app starts closing. */
   onModuleDestroy(): void {
     this.tracker.beginShutdown();
+    for (const { binding } of this.registry.all()) {
+      binding.driver?.stop();
+    }
   }
 
   /** @internal Waits for running jobs up to `shutdownTimeout`, then aborts them. */

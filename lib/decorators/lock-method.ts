@@ -48,12 +48,14 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
     }
     const scheduledAt = occurrenceOfTick(binding, Date.now());
     try {
-      const result = await binding.runner.execute(
-        binding.job,
-        scheduledAt,
-        (ctx) => original.call(this, ctx, ...(binding.tellsManualCalls ? [] : args)),
-        'tick',
-      );
+      const result = binding.driver
+        ? await binding.driver.tick(scheduledAt)
+        : await binding.runner.execute(
+            binding.job,
+            scheduledAt,
+            (ctx) => original.call(this, ctx, ...(binding.tellsManualCalls ? [] : args)),
+            'tick',
+          );
       return result.ran ? result.value : undefined;
     } catch (error) {
       if (binding.tellsManualCalls) {

@@ -53,8 +53,20 @@ export type CronLockAlert = CronLockEventBase & {
       }
   );
 
-/** Why a run did not happen. */
-export type SkipReason = 'held' | 'tick-done' | 'store-error' | 'shutting-down';
+/**
+ * Why a run did not happen. With `overlap: 'queue' | 'replace'`: `queued` (it runs once the
+ * running one releases), `merged` (into the occurrence queued already; it does not run).
+ */
+export type SkipReason =
+  'held' | 'tick-done' | 'store-error' | 'shutting-down' | 'queued' | 'merged';
+
+/**
+ * Why an occurrence ran nowhere, when known: this instance skipped it (`held`, `store-error`,
+ * `shutting-down`), it lies outside `catchUpWindow` (`outside-window`), or `catchUp` ran a later
+ * one instead (`superseded`: `'latest'`, or past the cap of `'all'`).
+ */
+export type MissedReason =
+  'held' | 'store-error' | 'shutting-down' | 'outside-window' | 'superseded';
 
 /**
  * Payload of each event of {@link CronLockService}, by event name.
@@ -70,6 +82,11 @@ export interface CronLockEvents {
     /** The store's round trip for the refused acquisition (`held`, `tick-done`), in ms. */
     acquireMs?: number;
   };
+  /**
+   * An occurrence ran on no instance. Reported once fleet-wide, by the instance that claimed the
+   * next occurrence; `reason` is `null` when unknown (e.g. no instance was running).
+   */
+  missed: CronLockEventBase & { scheduledAt: Date; reason: MissedReason | null };
   /** The lock was extended. */
   renewed: CronLockEventBase & { fencingToken: number; ttl: number };
   /** The lock is no longer ours while the job runs; `ctx.signal` was aborted. */

@@ -77,6 +77,9 @@ const SKIP_KIND: Record<SkipReason, keyof CronLockLogLevels> = {
   'tick-done': 'skippedTickDone',
   'store-error': 'skippedStoreError',
   'shutting-down': 'skippedShuttingDown',
+  // Under an overlap policy: a run still holds the lock, as for `held`.
+  queued: 'skippedHeld',
+  merged: 'skippedHeld',
 };
 
 /**
@@ -114,6 +117,8 @@ const SKIP_TEXT: Record<SkipReason, string> = {
   'tick-done': 'skipped: this occurrence already ran',
   'store-error': 'skipped: lock store unavailable',
   'shutting-down': 'skipped: shutting down',
+  queued: 'queued: runs once the running one releases the lock',
+  merged: 'skipped: merged into the occurrence queued already',
 };
 
 /**

@@ -1,7 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CRON_LOCK_OPTIONS } from '../cron-lock.constants.js';
-import { LockLostError, ShutdownTimeoutError } from '../cron-lock.errors.js';
-import { LOCK_LOST, SHUTDOWN_TIMEOUT } from '../cron-lock.messages.js';
+import { LockLostError, ReplacedError, ShutdownTimeoutError } from '../cron-lock.errors.js';
+import {
+  LOCK_LOST,
+  MISSED_OCCURRENCES,
+  REPLACED,
+  SHUTDOWN_TIMEOUT,
+} from '../cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { LockJob } from '../options/job-options.js';
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
@@ -11,6 +16,7 @@ import { tokenTag } from '../utils/token.js';
 import { AlertMonitor } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
 import { CronLockLogger } from './logger.js';
+import { RecentSkips } from './missed-occurrences.js';
 
 /**
  * Where every outcome of a run goes: one method per outcome, each fanning out to the log lines,
@@ -24,6 +30,7 @@ export class RunObserver {
   private readonly log: CronLockLogger;
   private readonly alerts: AlertMonitor;
   private readonly instanceId: string;
+  private readonly skips = new RecentSkips();
 
   constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
     this.instanceId = options.instanceId;
@@ -74,6 +81,7 @@ export class RunObserver {
     reason: SkipReason,
     acquireMs?: number,
   ): void {
+    this.skips.skipped(job.name, scheduledAt, reason);
     this.log.skipped(job.name, scheduledAt, reason);
     if (this.events.has('skipped')) {
       this.events.emit('skipped', {
@@ -84,6 +92,57 @@ export class RunObserver {
         ...(acquireMs === undefined ? {} : { acquireMs }),
       });
     }
+  }
+
+  /**
+   * This instance claimed `scheduledAt`, the last occurrence claimed before it being
+   * `previousTick`: reports the cron's occurrences in between, which ran nowhere (one log line,
+   * one `missed` event each). Returns them (oldest first), or `undefined` when none were missed.
+   */
+  missed(
+    job: LockJob,
+    scheduledAt: number | undefined,
+    previousTick: number | null | undefined,
+  ): number[] | undefined {
+    if (scheduledAt === undefined || previousTick === null || previousTick === undefined) {
+      return undefined;
+    }
+    let found: { occurrences: number[]; more: number } | undefined;
+    try {
+      found = job.missedBetween?.(previousTick, scheduledAt);
+    } catch {
+      // The cron found no date: nothing to report rather than a failed run.
+    }
+    if (!found || found.occurrences.length === 0) {
+      return undefined;
+    }
+    const reasons = found.occurrences.map(
+      (at) => this.skips.reasonOf(job.name, at) ?? job.missedReason?.(at) ?? null,
+    );
+    const known = [...new Set(reasons.filter((reason) => reason !== null))];
+    const why = known.length > 0 ? known.join(', ') : 'no instance ran them';
+    this.log.warn(MISSED_OCCURRENCES(job.name, found.occurrences, found.more, why));
+    found.occurrences.forEach((at, index) =>
+      this.events.emit('missed', {
+        name: job.name,
+        scheduledAt: new Date(at),
+        instanceId: this.instanceId,
+        reason: reasons[index],
+      }),
+    );
+    return found.occurrences;
+  }
+
+  /** A later occurrence (`overlap: 'replace'`) asked this run to stop: abort its signal. */
+  replaced(job: LockJob, occurrence: Date | null, controller: LazyAbortController): void {
+    const message = REPLACED(job.name);
+    this.log.warn(message);
+    controller.abort(new ReplacedError(job.name, message));
+  }
+
+  /** A warning of the lock's own (e.g. catch-up capped). */
+  warn(message: string): void {
+    this.log.warn(message);
   }
 
   /** The store failed one operation. */

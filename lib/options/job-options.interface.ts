@@ -1,3 +1,4 @@
+import type { OverlapPolicy } from '../stores/lock-store.interface.js';
 import type { Duration } from '../utils/duration.js';
 
 /**
@@ -67,4 +68,27 @@ export interface LockedCronOptions extends CronLockOptions {
    * `unrefTimeout`). The lock's own timers (renewal) only exist while a run is in progress.
    */
   unrefTimeout?: boolean;
+  /**
+   * Run occurrences that no instance ran (the fleet was down, the store unreachable, the job
+   * still running), when an instance starts, when its store answers again after an outage, and
+   * after each run: `'latest'` runs the most recent missed occurrence once, `'all'` runs each in
+   * order, oldest first (at most 100 at once). Each runs once across the fleet, with
+   * `ctx.trigger === 'catch-up'` and `ctx.scheduledAt` the missed occurrence. Absent: missed
+   * occurrences are reported (`missed` event, log line, metric), not run. A job new to the store
+   * has missed nothing.
+   */
+  catchUp?: 'latest' | 'all';
+  /**
+   * How far back `catchUp` looks. Default `'1d'`; at least one period of the schedule and at
+   * most 2^31-1 ms. Older missed occurrences are reported, not run.
+   */
+  catchUpWindow?: Duration;
+  /**
+   * What an occurrence does when the job's previous run still holds the lock on some instance:
+   * `'skip'` (default) skips it as `held`; `'queue'` runs it as soon as that run releases the lock
+   * (on whichever instance wins; at most one queued, later ones are skipped as `merged`);
+   * `'replace'` aborts the running one's `ctx.signal` with `ReplacedError`, then runs as for
+   * `'queue'` once the lock is released or expired.
+   */
+  overlap?: OverlapPolicy;
 }

@@ -1,12 +1,18 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import {
+  CATCH_UP_WINDOW_TOO_SHORT,
+  CATCH_UP_WINDOW_WITHOUT_CATCH_UP,
   DURATION_TOO_LONG,
+  INVALID_MODE,
   INVALID_OPTION,
   INVALID_OPTIONS_OBJECT,
   INVALID_TTL,
   MIN_HOLD_OVER_TTL,
+  POLICY_NEEDS_SCHEDULE,
   UNKNOWN_OPTION,
 } from '../cron-lock.messages.js';
+import type { MissedReason } from '../observer/events.js';
+import type { OverlapPolicy } from '../stores/lock-store.interface.js';
 import { didYouMean } from '../utils/did-you-mean.js';
 import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 
@@ -27,6 +33,19 @@ export interface LockJob {
    * jobs without a schedule. Enables the `missed-success` alert.
    */
   periodMs?: number;
+  /** The overlap policy sent with each acquisition (`queue`, `replace`); absent: `skip`. */
+  overlap?: OverlapPolicy;
+  /**
+   * The cron's occurrences strictly between two claimed ones (at most a few, oldest first, and
+   * how many more), to report what was missed; absent for jobs without a cron schedule.
+   */
+  missedBetween?: (after: number, before: number) => { occurrences: number[]; more: number };
+  /** Why an occurrence this job's claim found missed was not run, when the job knows (catch-up). */
+  missedReason?: (scheduledAt: number) => MissedReason | null;
+  /** `ctx.trigger` of the runs of this job; absent: by occurrence (`schedule` or `manual`). */
+  trigger?: 'catch-up';
+  /** Called with the occurrence queued behind a run when its release finds one (overlap). */
+  onQueued?: (scheduledAt: number) => void;
 }
 
 /** Where lock options come from: each takes its own keys. */
@@ -51,6 +70,9 @@ export const KNOWN_OPTION_KEYS: Record<LockOptionsSource, readonly string[]> = {
     'waitForCompletion',
     'threshold',
     'unrefTimeout',
+    'catchUp',
+    'catchUpWindow',
+    'overlap',
   ],
   run: ['ttl', 'renew', 'minHold', 'scheduledAt'],
 };
@@ -164,4 +186,71 @@ function lockDuration(where: string, field: string, value: unknown, positive: bo
     throw new CronLockConfigError(DURATION_TOO_LONG(where, field, value, ms, MAX_DURATION_MS));
   }
   return ms;
+}
+
+/** Default `catchUpWindow`: one day. */
+export const DEFAULT_CATCH_UP_WINDOW_MS = 86_400_000;
+
+/** What a job does with missed and overlapping occurrences, checked. */
+export interface OccurrencePolicy {
+  /** Absent: missed occurrences are reported, not run. */
+  catchUp?: 'latest' | 'all';
+  /** How far back catch-up looks, in ms. */
+  catchUpWindow: number;
+  overlap: OverlapPolicy;
+}
+
+const CATCH_UP_MODES = ['latest', 'all'] as const;
+const OVERLAP_MODES = ['skip', 'queue', 'replace'] as const;
+
+/**
+ * Reads `catchUp`, `catchUpWindow` and `overlap` of a `@LockedCron` job. Throws
+ * {@link CronLockConfigError} naming `where` for an unknown mode (with a did-you-mean), a wrong
+ * type, a window set without `catchUp`, shorter than one period (`periodMs`) or longer than a
+ * timer holds, and either option on a job without a cron schedule (`periodMs` absent).
+ */
+export function resolveOccurrencePolicy(
+  where: string,
+  options: { catchUp?: unknown; catchUpWindow?: unknown; overlap?: unknown },
+  periodMs: number | undefined,
+): OccurrencePolicy {
+  const catchUp = mode(where, 'catchUp', options.catchUp, CATCH_UP_MODES);
+  const overlap = mode(where, 'overlap', options.overlap, OVERLAP_MODES) ?? 'skip';
+  if (options.catchUpWindow !== undefined && catchUp === undefined) {
+    throw new CronLockConfigError(CATCH_UP_WINDOW_WITHOUT_CATCH_UP(where));
+  }
+  for (const [option, set] of [
+    ['catchUp', catchUp !== undefined],
+    ['overlap', overlap !== 'skip'],
+  ] as const) {
+    if (set && periodMs === undefined) {
+      throw new CronLockConfigError(POLICY_NEEDS_SCHEDULE(where, option));
+    }
+  }
+  const explicit = options.catchUpWindow !== undefined;
+  const catchUpWindow = explicit
+    ? lockDuration(where, 'catchUpWindow', options.catchUpWindow, true)
+    : DEFAULT_CATCH_UP_WINDOW_MS;
+  if (catchUp !== undefined && periodMs !== undefined && catchUpWindow < periodMs) {
+    throw new CronLockConfigError(
+      CATCH_UP_WINDOW_TOO_SHORT(where, catchUpWindow, periodMs, explicit),
+    );
+  }
+  return { ...(catchUp === undefined ? {} : { catchUp }), catchUpWindow, overlap };
+}
+
+function mode<M extends string>(
+  where: string,
+  option: string,
+  value: unknown,
+  allowed: readonly M[],
+): M | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) {
+    return value as M;
+  }
+  const suggestion = typeof value === 'string' ? didYouMean(value, allowed) : undefined;
+  throw new CronLockConfigError(INVALID_MODE(where, option, value, allowed, suggestion));
 }

@@ -86,6 +86,9 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
       locks.on('store-error', (e) => {
         metrics.storeErrors.inc({ job: seen(e.name), operation: e.operation });
       }),
+      locks.on('missed', (e) => {
+        metrics.missed.inc({ job: seen(e.name) });
+      }),
       locks.on('alert', (e) => {
         metrics.alerts.inc({ job: seen(e.name), kind: e.kind });
       }),

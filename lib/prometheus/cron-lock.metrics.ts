@@ -21,6 +21,8 @@ const SKIP_REASONS: Record<SkipReason, true> = {
   'tick-done': true,
   'store-error': true,
   'shutting-down': true,
+  queued: true,
+  merged: true,
 };
 const LOSS_REASONS: Record<LossReasonLabel, true> = {
   expired: true,
@@ -55,6 +57,11 @@ export interface CronLockMetricSet {
   storeErrors: Counter<'job' | 'operation'>;
   /** `<prefix>alerts_total{job, kind}`: `alert` events (`missed-success`, `store-failures`, `lost`). */
   alerts: Counter<'job' | 'kind'>;
+  /**
+   * `<prefix>missed_occurrences_total{job}`: occurrences that ran nowhere in the fleet, counted by
+   * the one instance that reported them (sum over instances for the fleet's count).
+   */
+  missed: Counter<'job'>;
   /** `<prefix>run_duration_seconds{job, outcome}`: how long runs took. */
   runDuration: Histogram<'job' | 'outcome'>;
   /** `<prefix>acquire_duration_seconds{job}`: store round trip of each answered acquisition. */
@@ -163,6 +170,11 @@ export function registerCronLockMetrics(
       'Alerts raised on this instance, by job and kind (missed-success, store-failures, lost).',
       ['job', 'kind'],
     ),
+    missed: counter(
+      'missed_occurrences_total',
+      'Occurrences that ran on no instance, by job, counted once fleet-wide by the instance that found them.',
+      ['job'],
+    ),
     runDuration: histogram(
       'run_duration_seconds',
       'Duration of the runs that ended on this instance, by job and outcome.',
@@ -200,4 +212,5 @@ export function zeroJobSeries(metrics: CronLockMetricSet, job: string): void {
   for (const kind of Object.keys(ALERT_KINDS)) {
     metrics.alerts.inc({ job, kind }, 0);
   }
+  metrics.missed.inc({ job }, 0);
 }

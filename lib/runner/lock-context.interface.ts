@@ -27,9 +27,11 @@ export interface LockContext {
   /**
    * What started this run: `'schedule'` for a scheduler tick (or a run for a given occurrence,
    * such as `runLockedJob()` or `CronLockService.run()` with `scheduledAt`), `'manual'` for a
-   * call without an occurrence, e.g. application code calling a `@LockedCron` method itself.
+   * call without an occurrence, e.g. application code calling a `@LockedCron` method itself;
+   * `'catch-up'` for an occurrence that no instance ran, run late (the `catchUp` option). A queued
+   * occurrence (`overlap`) runs as `'schedule'`, late.
    */
-  readonly trigger: 'schedule' | 'manual';
+  readonly trigger: 'schedule' | 'catch-up' | 'manual';
   /** The instance running this job. */
   readonly instanceId: string;
   /**

@@ -6,6 +6,8 @@ export interface RenewerHooks {
   renewed(ttl: number): void;
   lost(reason: LossReason): void;
   storeError(error: unknown): void;
+  /** A later occurrence (`overlap: 'replace'`) asked this run to stop; called once. */
+  replaced?(): void;
 }
 
 /** Shortest pause between two renewals, so a tiny ttl cannot turn into a busy loop. */
@@ -37,6 +39,8 @@ export class LockRenewer {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private isLost = false;
+  /** The run was told it is replaced (it keeps renewing until it returns). */
+  private replacedTold = false;
   /** Settles when the renew command in flight was answered and booked; `null` when none is. */
   private inFlight: Promise<void> | null = null;
 
@@ -184,6 +188,10 @@ export class LockRenewer {
       if (result.renewed) {
         this.ttl = ttl;
         this.confirmUntil(sentAt + ttl);
+        if (result.replaced && !this.replacedTold) {
+          this.replacedTold = true;
+          this.hooks.replaced?.();
+        }
       } else {
         this.declareLost(result.reason);
       }

@@ -16,7 +16,7 @@ export class RunContext implements LockContext {
     readonly instanceId: string,
     private readonly controller: LazyAbortController,
     readonly extend: (ttl?: Duration) => Promise<void>,
-    readonly trigger: 'schedule' | 'manual' = 'schedule',
+    readonly trigger: 'schedule' | 'catch-up' | 'manual' = 'schedule',
   ) {}
 
   get signal(): AbortSignal {

@@ -15,16 +15,17 @@ import { LockRenewer } from './renewer.js';
 import { RunContext } from './run-context.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
 import { RunTracker, type ActiveRun } from './run-tracker.js';
+import type { HeldLock } from './held-lock.js';
 
 export type { LockJob } from '../options/job-options.js';
 
 /**
- * The result of a locked run.
+ * The result of a locked run; `retryIn`, with reason `queued`: ms until the holder's lock expires.
  *
  * @publicApi
  */
 export type LockedRunResult<T> =
-  { ran: true; value: T; ctx: LockContext } | { ran: false; reason: SkipReason };
+  { ran: true; value: T; ctx: LockContext } | { ran: false; reason: SkipReason; retryIn?: number };
 
 /**
  * The lock around every run: acquire (one round trip that claims the occurrence and takes the
@@ -79,6 +80,7 @@ export class LockRunner {
       scheduledAt,
       markerTtl: job.markerTtl,
       instanceId: this.instanceId,
+      overlap: job.overlap,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
@@ -134,13 +136,13 @@ export class LockRunner {
     const acquireMs = performance.now() - sentAt;
     this.observer.answered(job, scheduledAt, acquired);
     if (!acquired.acquired) {
-      return this.skip(job, scheduledAt, acquired.reason, acquireMs);
+      return this.skip(job, scheduledAt, acquired.reason, acquireMs, acquired.retryIn);
     }
     if (this.tracker.isDrained) {
       void this.releaseUnused(job, token, occurrenceDate(scheduledAt), true);
       return this.skip(job, scheduledAt, 'shutting-down', acquireMs);
     }
-    return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired.fencingToken, acquireMs);
+    return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired, acquireMs);
   }
 
   /**
@@ -155,7 +157,7 @@ export class LockRunner {
     fn: (ctx: LockContext) => Promise<T> | T,
     token: string,
     sentAt: number,
-    fencingToken: number,
+    { fencingToken, previousTick }: { fencingToken: number; previousTick?: number | null },
     acquireMs: number,
   ): Promise<LockedRunResult<T>> {
     const occurrence = occurrenceDate(scheduledAt);
@@ -170,6 +172,7 @@ export class LockRunner {
         run.lost = true;
         this.observer.lost(job, occurrence, fencingToken, reason, controller);
       },
+      replaced: () => this.observer.replaced(job, occurrence, controller),
     });
     run.renewer = renewer;
     this.tracker.start(run);
@@ -190,9 +193,12 @@ export class LockRunner {
         }
         this.observer.renewed(job, occurrence, fencingToken, next, true);
       },
-      occurrence === null ? 'manual' : 'schedule',
+      job.trigger ?? (occurrence === null ? 'manual' : 'schedule'),
     );
-    return this.runJob(job, occurrence, ctx, fn, run, { token, fencingToken, sentAt, renewer });
+    const lock: HeldLock = { token, fencingToken, sentAt, renewer, missed: undefined };
+    // After the job's synchronous start: off the path from the tick to its first line.
+    queueMicrotask(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
+    return this.runJob(job, occurrence, ctx, fn, run, lock);
   }
 
   private runUnlocked<T>(
@@ -288,6 +294,8 @@ export class LockRunner {
         token: lock.token,
         keepFor: keepFor > 0 ? keepFor : 0,
         ...(outcome ? { outcome } : {}),
+        ...(lock.missed?.length ? { missed: lock.missed } : {}),
+        ...(job.onQueued ? { onQueued: job.onQueued } : {}),
       });
       this.observer.released(job, occurrence, lock.fencingToken, released);
     } catch (error) {
@@ -330,17 +338,9 @@ export class LockRunner {
     scheduledAt: number | undefined,
     reason: SkipReason,
     acquireMs?: number,
+    retryIn?: number,
   ): LockedRunResult<T> {
     this.observer.skipped(job, scheduledAt, reason, acquireMs);
-    return { ran: false, reason };
+    return retryIn === undefined ? { ran: false, reason } : { ran: false, reason, retryIn };
   }
-}
-
-/** The lock a run holds: its owner token, fencing token, when it was asked for, its renewer. */
-interface HeldLock {
-  token: string;
-  fencingToken: number;
-  /** When the acquisition was sent (`performance.now()`): `minHold` counts from it. */
-  sentAt: number;
-  renewer: LockRenewer;
 }

@@ -1,4 +1,14 @@
 /**
+ * What an occurrence does when it finds the job's previous run still holding the lock:
+ * `'skip'` it (reason `held`), `'queue'` it to run as soon as the lock is released (at most one
+ * queued; later ones merge into it), or `'replace'` the running one (its `ctx.signal` aborts with
+ * `ReplacedError`) and then run as for `'queue'`.
+ *
+ * @publicApi
+ */
+export type OverlapPolicy = 'skip' | 'queue' | 'replace';
+
+/**
  * What a tick asks the store for: claim occurrence `scheduledAt` of job `name` and take its
  * lock for `ttl` ms under the owner `token`, in one atomic step.
  */
@@ -23,6 +33,14 @@ export interface AcquireRequest {
   markerTtl?: number;
   /** Who is asking, recorded for `inspect()`. */
   instanceId: string;
+  /**
+   * What to do when the lock is held and `scheduledAt` is not done (default `'skip'`): with
+   * `'queue'` or `'replace'` the store records the occurrence as the job's one queued occurrence
+   * in the same atomic step (answer `queued`), or, when another later occurrence is queued
+   * already, answers `merged`; `'replace'` also marks the holder, whose next renewal answers
+   * `replaced: true`. A store that does not support it treats it as `'skip'`.
+   */
+  overlap?: OverlapPolicy;
 }
 
 /**
@@ -36,10 +54,32 @@ export interface AcquireHistory {
   lastSuccessAt?: number | null;
 }
 
+/**
+ * Why an acquisition was refused: the lock is `held`, the occurrence is done (`tick-done`), or,
+ * under an overlap policy, the occurrence was `queued` behind the holder, or `merged` into the
+ * occurrence queued already.
+ */
+export type AcquireRefusal = 'held' | 'tick-done' | 'queued' | 'merged';
+
 /** The store's answer to an {@link AcquireRequest}. */
 export type AcquireResult =
-  | ({ acquired: true; fencingToken: number } & AcquireHistory)
-  | ({ acquired: false; reason: 'held' | 'tick-done' } & AcquireHistory);
+  | ({
+      acquired: true;
+      fencingToken: number;
+      /**
+       * The last occurrence claimed before this one (ms since epoch), `null` when none is known
+       * (a new job, or state that expired). The cron's occurrences strictly between it and the
+       * claimed one ran nowhere: they were missed. Absent when the store does not say, or
+       * without `scheduledAt`.
+       */
+      previousTick?: number | null;
+    } & AcquireHistory)
+  | ({
+      acquired: false;
+      reason: AcquireRefusal;
+      /** With `queued`: ms until the holder's lock expires, when the queued occurrence is retried. */
+      retryIn?: number;
+    } & AcquireHistory);
 
 /** Extends a held lock to `ttl` ms from now, only if `token` still owns it. */
 export interface RenewRequest {
@@ -48,9 +88,14 @@ export interface RenewRequest {
   ttl: number;
 }
 
-/** `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`). */
+/**
+ * `renewed`, or why not: the lock is gone (`expired`) or someone else holds it (`taken`).
+ * `replaced: true` when a later occurrence under `overlap: 'replace'` asked the holder to stop:
+ * the lock is still extended (the new run waits for its release or expiry).
+ */
 export type RenewResult =
-  { renewed: true } | { renewed: false; reason: Exclude<LossReason, 'unconfirmed'> };
+  | { renewed: true; replaced?: true }
+  | { renewed: false; reason: Exclude<LossReason, 'unconfirmed'> };
 
 /** How a run ended, recorded fleet-wide by the release that follows it. */
 export interface RunOutcome {
@@ -77,6 +122,17 @@ export interface ReleaseRequest {
    * that ends no run (e.g. freeing what an unanswered acquire may have taken).
    */
   outcome?: RunOutcome;
+  /**
+   * Occurrences this run found missed (ms since epoch, oldest first), for the job's history. A
+   * store without history may ignore them.
+   */
+  missed?: number[];
+  /**
+   * Called with the job's queued occurrence (see {@link AcquireRequest.overlap}) when the release
+   * finds one, so that the releasing instance claims it at once. A store without overlap
+   * support never calls it.
+   */
+  onQueued?: (scheduledAt: number) => void;
 }
 
 /**

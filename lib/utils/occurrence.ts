@@ -251,7 +251,7 @@ function nextCronDate(time: CronTime, from: number, zone: string | undefined): n
  * The zone a CronTime fires in, as `getNextDateFrom` wants it. Without it `cron` reads the
  * start date in the process's zone and `timeZone`/`utcOffset` would be silently ignored.
  */
-function zoneOf(time: CronTime): string | undefined {
+export function zoneOf(time: CronTime): string | undefined {
   if (time.utcOffset !== undefined && time.utcOffset !== null) {
     const offset = time.utcOffset;
     const sign = offset < 0 ? '-' : '+';

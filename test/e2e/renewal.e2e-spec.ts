@@ -88,6 +88,7 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
     const locks = module.get(CronLockService);
     const events = {
       acquired: [],
+      missed: [],
       skipped: [],
       renewed: [],
       lost: [],

@@ -156,6 +156,8 @@ describe('CronLockPrometheusModule', () => {
         'tick-done',
         'store-error',
         'shutting-down',
+        'queued',
+        'merged',
         'expired',
         'taken',
         'unconfirmed',
@@ -199,6 +201,7 @@ describe('CronLockPrometheusModule', () => {
       'jobs_alerts_total',
       'jobs_held_locks',
       'jobs_locks_lost_total',
+      'jobs_missed_occurrences_total',
       'jobs_run_duration_seconds',
       'jobs_runs_total',
       'jobs_skips_total',
@@ -213,7 +216,7 @@ describe('CronLockPrometheusModule', () => {
       boot({ store: new MemoryLockStore(), logger: false }, { registry }),
     ).rejects.toThrow(/cron_lock_held_locks is already registered.*registry: new Registry\(\)/);
     // The first app's metrics are untouched.
-    expect(registry.getMetricsAsArray()).toHaveLength(8);
+    expect(registry.getMetricsAsArray()).toHaveLength(9);
   });
 
   it('rejects an invalid prefix at bootstrap, naming the option', async () => {

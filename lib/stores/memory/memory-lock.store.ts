@@ -30,6 +30,12 @@ interface MemoryJobState {
   consecutiveFailures: number;
   lastOutcome: 'completed' | 'failed' | null;
   lastFinishedAt: number | null;
+  /** The occurrence queued behind the holder (overlap); live only while later than lastTick. */
+  queued: number | null;
+  /** The latest occurrence merged into a queued one: not missed, see previousTickOf. */
+  merged: number | null;
+  /** The owner token an `overlap: 'replace'` occurrence asked to stop. */
+  replaceToken: string | null;
 }
 
 function emptyJobState(): MemoryJobState {
@@ -41,6 +47,9 @@ function emptyJobState(): MemoryJobState {
     consecutiveFailures: 0,
     lastOutcome: null,
     lastFinishedAt: null,
+    queued: null,
+    merged: null,
+    replaceToken: null,
   };
 }
 
@@ -99,11 +108,22 @@ export class MemoryLockStore implements LockStore {
       options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;
     const held = this.liveLock(request.name);
     if (held && !(held.tickTurn === tickTurn && held.holder === request.instanceId)) {
+      if (
+        scheduledAt !== undefined &&
+        request.overlap !== undefined &&
+        request.overlap !== 'skip'
+      ) {
+        this.jobs.set(request.name, state);
+        const answer = queueBehind(state, scheduledAt, request.overlap, held, this.now());
+        return { ...answer, lastSuccessAt };
+      }
       return { acquired: false, reason: 'held', lastSuccessAt };
     }
     state.fencingToken += 1;
-    if (request.scheduledAt !== undefined) {
-      state.lastTick = request.scheduledAt;
+    let previousTick: number | null | undefined;
+    if (scheduledAt !== undefined) {
+      previousTick = previousTickOf(state, scheduledAt);
+      state.lastTick = scheduledAt;
     }
     this.jobs.set(request.name, state);
     if (held) {
@@ -117,7 +137,12 @@ export class MemoryLockStore implements LockStore {
         tickTurn,
       });
     }
-    return { acquired: true, fencingToken: state.fencingToken, lastSuccessAt };
+    return {
+      acquired: true,
+      fencingToken: state.fencingToken,
+      lastSuccessAt,
+      ...(previousTick === undefined ? {} : { previousTick }),
+    };
   }
 
   async renew(request: RenewRequest): Promise<RenewResult> {
@@ -132,12 +157,21 @@ export class MemoryLockStore implements LockStore {
       lock.tokens.size > 1
         ? Math.max(lock.expiresAt, this.now() + request.ttl)
         : this.now() + request.ttl;
+    const state = this.jobs.get(request.name);
+    if (state && state.replaceToken === request.token && queuedOf(state) !== null) {
+      return { renewed: true, replaced: true };
+    }
     return { renewed: true };
   }
 
   async release(request: ReleaseRequest): Promise<boolean> {
     if (request.outcome) {
       this.recordOutcome(request.name, request.outcome);
+    }
+    const state = this.jobs.get(request.name);
+    const queued = state ? queuedOf(state) : null;
+    if (queued !== null) {
+      request.onQueued?.(queued);
     }
     const lock = this.liveLock(request.name);
     if (!lock || !lock.tokens.has(request.token)) {
@@ -211,6 +245,45 @@ export class MemoryLockStore implements LockStore {
     }
     return lock;
   }
+}
+
+/** The occurrence queued behind the holder, or `null` when none is (or it ran since). */
+function queuedOf(state: MemoryJobState): number | null {
+  return state.queued !== null && (state.lastTick === null || state.queued > state.lastTick)
+    ? state.queued
+    : null;
+}
+
+/**
+ * Same rules as the Redis acquire script: the last occurrence claimed before `scheduledAt`, or
+ * the latest one merged into a queued run if later (it is not missed).
+ */
+function previousTickOf(state: MemoryJobState, scheduledAt: number): number | null {
+  let previous = state.lastTick !== null && state.lastTick < scheduledAt ? state.lastTick : null;
+  if (state.merged !== null && state.merged < scheduledAt && state.merged > (previous ?? -1)) {
+    previous = state.merged;
+  }
+  return previous;
+}
+
+/** An occurrence that found the lock held under `overlap` queue or replace (see OverlapPolicy). */
+function queueBehind(
+  state: MemoryJobState,
+  scheduledAt: number,
+  overlap: 'queue' | 'replace',
+  held: MemoryLock,
+  now: number,
+): { acquired: false; reason: 'queued' | 'merged'; retryIn?: number } {
+  const queued = queuedOf(state);
+  if (queued !== null && queued !== scheduledAt) {
+    state.merged = Math.max(state.merged ?? scheduledAt, scheduledAt);
+    return { acquired: false, reason: 'merged' };
+  }
+  state.queued = scheduledAt;
+  if (overlap === 'replace') {
+    state.replaceToken = [...held.tokens][0] ?? null;
+  }
+  return { acquired: false, reason: 'queued', retryIn: Math.max(0, held.expiresAt - now) };
 }
 
 function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {

@@ -30,8 +30,15 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * A stored tick beyond that bound was written before ticks were bounded and is ignored, as the
  * Redis store does. The caller has already refused a tick that is not a whole non-negative number.
  *
+ * Under overlap queue/replace ($7), an occurrence that finds the lock held is recorded in the same
+ * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
+ * same rules as the Redis store (see ACQUIRE_SCRIPT). `queue` and `taken` never both write: one
+ * needs the lock held, the other free, on the row `cur` locked.
+ *
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
- * returns one row: fence (null when refused), reason ('tick-done' | 'held' | 'ahead'), ok_at
+ * $7 overlap ('' | 'queue' | 'replace')
+ * returns one row: fence (null when refused), reason ('tick-done' | 'held' | 'ahead' | 'queued' |
+ * 'merged'), ok_at, prev (the previous tick), retry_in (ms, for 'queued')
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -39,7 +46,9 @@ export function acquireSql(table: LockTable): string {
   FROM (SELECT clock_timestamp() AS now) AS t
 ),
 cur AS MATERIALIZED (
-  SELECT tick, expires_at, ok_at FROM ${table.qualified} WHERE name = $1 FOR UPDATE
+  SELECT tick, expires_at, ok_at, token, merged,
+    coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued
+  FROM ${table.qualified} WHERE name = $1 FOR UPDATE
 ),
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
@@ -61,19 +70,35 @@ taken AS (
       OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
   RETURNING l.fence
+),
+queue AS (
+  UPDATE ${table.qualified} AS l SET
+    queued = CASE WHEN cur.other_queued THEN l.queued ELSE $4::bigint END,
+    merged = CASE WHEN cur.other_queued THEN greatest(l.merged, $4::bigint) ELSE l.merged END,
+    repl = CASE WHEN NOT cur.other_queued AND $7::text = 'replace' THEN cur.token ELSE l.repl END
+  FROM cur, clock
+  WHERE l.name = $1 AND $7::text IN ('queue', 'replace') AND $4::bigint <= clock.latest
+    AND cur.expires_at > clock.now AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
+  RETURNING CASE WHEN cur.other_queued THEN 'merged' ELSE 'queued' END AS reason,
+    floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in
 )
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
-    THEN 'tick-done' ELSE 'held' END AS reason,
-  cur.ok_at
+    THEN 'tick-done' ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
+  cur.ok_at,
+  greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
+    CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
+  (SELECT retry_in FROM queue) AS retry_in
 FROM clock LEFT JOIN cur ON true`;
 }
 
 interface AcquireRow {
   fence: string | null;
-  reason: 'tick-done' | 'held' | 'ahead';
+  reason: 'tick-done' | 'held' | 'ahead' | 'queued' | 'merged';
   ok_at: string | null;
+  prev: string | null;
+  retry_in: number | null;
 }
 
 /** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
@@ -100,6 +125,7 @@ export async function acquireLock(
       request.scheduledAt ?? null,
       stateTtl,
       request.instanceId,
+      request.overlap === 'queue' || request.overlap === 'replace' ? request.overlap : '',
     ],
     timeout,
   );
@@ -108,11 +134,22 @@ export async function acquireLock(
     throw refused(scheduledAt, 'ahead');
   }
   if (row?.fence !== null && row?.fence !== undefined) {
-    return { acquired: true, fencingToken: Number(row.fence), lastSuccessAt };
+    const previousTick = numberOrNull(row.prev);
+    return previousTick === null
+      ? { acquired: true, fencingToken: Number(row.fence), lastSuccessAt }
+      : { acquired: true, fencingToken: Number(row.fence), lastSuccessAt, previousTick };
+  }
+  if (row?.reason === 'queued') {
+    return {
+      acquired: false,
+      reason: 'queued',
+      retryIn: Math.max(0, Number(row.retry_in)),
+      lastSuccessAt,
+    };
   }
   return {
     acquired: false,
-    reason: row?.reason === 'tick-done' ? 'tick-done' : 'held',
+    reason: row?.reason === 'tick-done' || row?.reason === 'merged' ? row.reason : 'held',
     lastSuccessAt,
   };
 }

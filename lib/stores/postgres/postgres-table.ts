@@ -63,9 +63,11 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * stay heap-only tuple updates: none of them changes an indexed column except the rare refresh of
  * `state_expires_at`.
  *
- * Kept identical to `schema.sql` for the default names (a test compares them).
+ * Kept identical to `schema.sql` for the default names (a test compares them). `upgrade: false`
+ * leaves out the `ALTER TABLE` lines, which a new table does not need: the store creating a table
+ * while other instances already use it must not wait for an exclusive lock behind them.
  */
-export function createTableSql(table: LockTable): string {
+export function createTableSql(table: LockTable, upgrade = true): string {
   return `CREATE TABLE IF NOT EXISTS ${table.qualified} (
   name text PRIMARY KEY,
   token text,
@@ -78,8 +80,30 @@ export function createTableSql(table: LockTable): string {
   fails integer NOT NULL DEFAULT 0,
   outcome text,
   end_at bigint,
-  state_expires_at timestamptz NOT NULL
+  state_expires_at timestamptz NOT NULL,
+  queued bigint,
+  merged bigint,
+  repl text
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS ${table.expiryIndex} ON ${table.qualified} (state_expires_at);
-`;
+${upgrade ? addColumnsSql(table) : ''}`;
+}
+
+/**
+ * Columns added after the table's first release, with their types: a table made by an earlier
+ * version gets them from {@link addColumnsSql} (run by the store when allowed to, and part of
+ * `schema.sql`). `queued`, `merged`, `repl`: the overlap policies (see acquireSql).
+ */
+export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['queued', 'bigint'],
+  ['merged', 'bigint'],
+  ['repl', 'text'],
+];
+
+/** Brings a table made by an earlier version up to date; a no-op on a current one. */
+export function addColumnsSql(table: LockTable): string {
+  return ADDED_COLUMNS.map(
+    ([column, type]) =>
+      `ALTER TABLE ${table.qualified} ADD COLUMN IF NOT EXISTS ${column} ${type};\n`,
+  ).join('');
 }

@@ -22,7 +22,8 @@ const SWEEP_LIMIT = 16;
  * future would keep "no success for N periods" quiet until that time came.
  *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
- * $5 duration ms · $6 finished at ms · $7 state ttl ms · returns released: boolean
+ * $5 duration ms · $6 finished at ms · $7 state ttl ms
+ * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
 export function releaseSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -30,7 +31,8 @@ export function releaseSql(table: LockTable): string {
   FROM (SELECT clock_timestamp() AS now) AS t
 ),
 cur AS MATERIALIZED (
-  SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours
+  SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
 ),
 updated AS (
@@ -66,7 +68,7 @@ swept AS (
     LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
   )
 )
-SELECT coalesce((SELECT ours FROM cur), false) AS released`;
+SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued`;
 }
 
 /** Sends {@link releaseSql}; resolves `true` when the lock was ours. */
@@ -79,7 +81,7 @@ export async function releaseLock(
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
-  const [row] = await runStatement<{ released: boolean }>(
+  const [row] = await runStatement<{ released: boolean; queued: string | null }>(
     pool,
     sql,
     [
@@ -93,5 +95,8 @@ export async function releaseLock(
     ],
     timeout,
   );
+  if (request.onQueued && row?.queued !== null && row?.queued !== undefined) {
+    request.onQueued(Number(row.queued));
+  }
   return row?.released === true;
 }

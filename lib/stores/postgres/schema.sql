@@ -12,7 +12,8 @@
 -- pass the same names as the schema and table options. Names are 1 to 40 characters among
 -- a-z 0-9 _, not starting with a digit.
 --
--- This is what the store itself runs when createTable is true (the default).
+-- This is what the store itself runs when createTable is true (the default). On a table made by an
+-- earlier version, the ALTER TABLE lines at the end add what it lacks (run this file again).
 
 CREATE TABLE IF NOT EXISTS "public"."cron_lock" (
   name text PRIMARY KEY,
@@ -26,6 +27,12 @@ CREATE TABLE IF NOT EXISTS "public"."cron_lock" (
   fails integer NOT NULL DEFAULT 0,
   outcome text,
   end_at bigint,
-  state_expires_at timestamptz NOT NULL
+  state_expires_at timestamptz NOT NULL,
+  queued bigint,
+  merged bigint,
+  repl text
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS "cron_lock_state_expires_idx" ON "public"."cron_lock" (state_expires_at);
+ALTER TABLE "public"."cron_lock" ADD COLUMN IF NOT EXISTS queued bigint;
+ALTER TABLE "public"."cron_lock" ADD COLUMN IF NOT EXISTS merged bigint;
+ALTER TABLE "public"."cron_lock" ADD COLUMN IF NOT EXISTS repl text;

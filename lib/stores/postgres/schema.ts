@@ -1,5 +1,9 @@
 import { LockStoreError } from '../../cron-lock.errors.js';
-import { POSTGRES_CREATE_DENIED, POSTGRES_TABLE_MISSING } from '../../cron-lock.messages.js';
+import {
+  POSTGRES_CREATE_DENIED,
+  POSTGRES_TABLE_MISSING,
+  POSTGRES_TABLE_OUTDATED,
+} from '../../cron-lock.messages.js';
 import {
   connectWithin,
   runStatement,
@@ -7,7 +11,7 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import { sqlState } from './postgres-errors.js';
-import { createTableSql, type LockTable } from './postgres-table.js';
+import { ADDED_COLUMNS, addColumnsSql, createTableSql, type LockTable } from './postgres-table.js';
 
 /**
  * Key of the transaction-level advisory lock that serialises schema creation: two instances
@@ -31,23 +35,32 @@ export async function ensureLockTable(
   createTable: boolean,
   timeout: number,
 ): Promise<void> {
-  const [found] = await runStatement<{ has_table: boolean; has_schema: boolean }>(
+  const columns = ADDED_COLUMNS.map(([column]) => column);
+  const [found] = await runStatement<{ has_table: boolean; has_schema: boolean; added: number }>(
     pool,
-    'SELECT to_regclass($1) IS NOT NULL AS has_table, to_regnamespace($2) IS NOT NULL AS has_schema',
-    [table.qualified, `"${table.schema}"`],
+    'SELECT to_regclass($1) IS NOT NULL AS has_table, to_regnamespace($2) IS NOT NULL AS has_schema, ' +
+      '(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = ANY($3::text[]) ' +
+      'AND NOT attisdropped)::int AS added',
+    [table.qualified, `"${table.schema}"`, columns],
     timeout,
   );
-  if (found?.has_table) {
+  const upToDate = Number(found?.added) === columns.length;
+  if (found?.has_table && upToDate) {
     return;
   }
   if (!createTable) {
-    throw new LockStoreError(POSTGRES_TABLE_MISSING(table.display));
+    throw new LockStoreError(
+      found?.has_table
+        ? POSTGRES_TABLE_OUTDATED(table.display, columns)
+        : POSTGRES_TABLE_MISSING(table.display),
+    );
   }
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
-  // exists: only sent when it does not.
+  // exists: only sent when it does not. A table of an earlier version only gets its new columns.
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
   const ddl =
-    `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` + createSchema + createTableSql(table);
+    `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` +
+    (found?.has_table ? addColumnsSql(table) : createSchema + createTableSql(table, false));
   const lease = await connectWithin(pool, timeout);
   let broken = false;
   try {

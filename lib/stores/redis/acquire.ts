@@ -14,9 +14,17 @@ import { defineScript, runScript } from './redis-script.js';
  *
  * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at,
  * exp_at…)
- * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id
- * returns {1, fence, ok_at} · {0, 'tick-done' | 'held', ok_at} (ok_at '' when unknown) ·
+ * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id, overlap ('' | 'queue' |
+ * 'replace')
+ * returns {1, fence, ok_at, previous tick or ''} · {0, 'tick-done' | 'held' | 'merged', ok_at}
+ * (ok_at '' when unknown) · {0, 'queued', ok_at, '', lock pttl} ·
  * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
+ *
+ * Under overlap queue/replace (state fields `queued`, `merged`, `repl`): an occurrence that finds
+ * the lock held becomes the job's queued occurrence unless another one is queued already, then it
+ * is `merged` (recorded in `merged`, so that the claim after it does not count it as missed). A
+ * queued occurrence is live while later than `tick`: its claim ends it without another write.
+ * `replace` records the holder's token in `repl`, which the renew script answers.
  *
  * A tick is refused unless it is plain digits (ms since epoch) and at most
  * MAX_SCHEDULED_AT_AHEAD_MS ahead of the server's `TIME`: claimed, a tick far in the future (a
@@ -37,9 +45,12 @@ import { defineScript, runScript } from './redis-script.js';
  */
 export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
-local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at')
+local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at', 'queued', 'merged')
 local okAt = state[2] or ''
 local now
+local claim, lastTick
+-- The occurrence claimed before this one, or the latest one merged into a queued run if later.
+local prev = ''
 if tick ~= '' then
   -- tonumber() also reads 'inf', 'nan', '0x1f' and '1e300': only plain digits name an occurrence.
   if not string.match(tick, '^%d+$') then
@@ -47,19 +58,49 @@ if tick ~= '' then
   end
   now = redis.call('TIME')
   local latest = now[1] * 1000 + math.floor(now[2] / 1000) + ${MAX_SCHEDULED_AT_AHEAD_MS}
-  local claim = tonumber(tick)
+  claim = tonumber(tick)
   if claim > latest then
     return {0, 'ahead', okAt, tick}
   end
   -- A marker beyond the bound was written before ticks were bounded (a wrong clock or unit):
   -- honouring it would turn away every occurrence until the state expires.
-  local stored = tonumber(state[1])
-  if stored and stored >= claim and stored <= latest then
+  lastTick = tonumber(state[1])
+  if lastTick and lastTick >= claim and lastTick <= latest then
     return {0, 'tick-done', okAt}
+  end
+  if lastTick and lastTick < claim then
+    prev = state[1]
+  end
+  local merged = tonumber(state[6])
+  if merged and merged < claim and (prev == '' or merged > lastTick) then
+    prev = state[6]
   end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {0, 'held', okAt}
+  if tick == '' or ARGV[6] == '' then
+    return {0, 'held', okAt}
+  end
+  -- overlap queue/replace: one occurrence waits for the holder; a queued one that ran is dead.
+  local queued = tonumber(state[5])
+  if queued and lastTick and queued <= lastTick then
+    queued = nil
+  end
+  if queued and queued ~= claim then
+    local merged = tonumber(state[6])
+    if not merged or merged < claim then
+      redis.call('HSET', KEYS[2], 'merged', tick)
+    end
+    return {0, 'merged', okAt}
+  end
+  if ARGV[6] == 'replace' then
+    redis.call('HSET', KEYS[2], 'queued', tick, 'repl', redis.call('GET', KEYS[1]))
+  else
+    redis.call('HSET', KEYS[2], 'queued', tick)
+  end
+  if redis.call('PTTL', KEYS[2]) < 0 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  end
+  return {0, 'queued', okAt, '', redis.call('PTTL', KEYS[1])}
 end
 now = now or redis.call('TIME')
 local clock = now[1] * 1000000 + now[2]
@@ -88,7 +129,7 @@ if expAt and expAt - nowMs >= stateTtl / 2 then
   else
     redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText)
   end
-  return {1, fence, okAt}
+  return {1, fence, okAt, prev}
 end
 local expText = string.format('%.0f', nowMs + stateTtl)
 if tick ~= '' then
@@ -97,7 +138,7 @@ else
   redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'exp_at', expText)
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {1, fence, okAt}
+return {1, fence, okAt, prev}
 `);
 
 /**
@@ -115,17 +156,44 @@ export function acquireLock(
     client,
     ACQUIRE_SCRIPT,
     keys,
-    [request.token, request.ttl, request.scheduledAt ?? '', stateTtl, request.instanceId],
+    [
+      request.token,
+      request.ttl,
+      request.scheduledAt ?? '',
+      stateTtl,
+      request.instanceId,
+      request.overlap === 'queue' || request.overlap === 'replace' ? request.overlap : '',
+    ],
     readAcquireReply,
     fail,
   );
 }
 
 function readAcquireReply(reply: unknown): AcquireResult {
-  const [won, detail, okAt, tick] = reply as [number, string | number, string, string?];
+  const [won, detail, okAt, tick, retryIn] = reply as [
+    number,
+    string | number,
+    string,
+    string?,
+    number?,
+  ];
   const lastSuccessAt = numberOrNull(okAt);
   if (Number(won) === 1) {
-    return { acquired: true, fencingToken: Number(detail), lastSuccessAt };
+    const previousTick = numberOrNull(tick);
+    return previousTick === null
+      ? { acquired: true, fencingToken: Number(detail), lastSuccessAt }
+      : { acquired: true, fencingToken: Number(detail), lastSuccessAt, previousTick };
+  }
+  if (detail === 'queued') {
+    return {
+      acquired: false,
+      reason: 'queued',
+      retryIn: Math.max(0, Number(retryIn)),
+      lastSuccessAt,
+    };
+  }
+  if (detail === 'merged') {
+    return { acquired: false, reason: 'merged', lastSuccessAt };
   }
   if (detail === 'invalid' || detail === 'ahead') {
     // Thrown here, the command's promise rejects with it: the store's `fail` passes a

@@ -136,8 +136,8 @@ export class RedisLockStore implements LockStore {
    * declares the lock lost now instead of retrying until its deadline.
    */
   renew(request: RenewRequest): Promise<RenewResult> {
-    const lockKey = this.keyPair(request.name)[0];
-    return this.send(() => renewLock(this.client, lockKey, request, this.failRenew));
+    const keys = this.keyPair(request.name);
+    return this.send(() => renewLock(this.client, keys, request, this.failRenew));
   }
 
   release(request: ReleaseRequest): Promise<boolean> {

@@ -19,8 +19,8 @@ import { defineScript, runScript } from './redis-script.js';
  *
  * KEYS[1] lock · KEYS[2] state
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
- *       finished at ms, state ttl ms
- * returns 1 released, 0 not ours
+ *       finished at ms, state ttl ms, '1' to read the queued occurrence
+ * returns {1 released | 0 not ours, queued occurrence or ''}
  */
 export const RELEASE_SCRIPT = defineScript(`
 local ours = redis.call('GET', KEYS[1]) == ARGV[1]
@@ -54,15 +54,23 @@ if outcome ~= '' then
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
   end
 end
+-- A queued occurrence (overlap queue/replace) is live while later than the last claimed one.
+local queued = ''
+if ARGV[7] == '1' then
+  local st = redis.call('HMGET', KEYS[2], 'queued', 'tick')
+  if tonumber(st[1]) and tonumber(st[1]) > (tonumber(st[2]) or -1) then
+    queued = st[1]
+  end
+end
 if not ours then
-  return 0
+  return {0, queued}
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else
   redis.call('DEL', KEYS[1])
 end
-return 1
+return {1, queued}
 `);
 
 /**
@@ -88,8 +96,21 @@ export function releaseLock(
         stateTtl,
       ]
     : [request.token, keep, '', 0, 0, stateTtl];
-  return runScript(client, RELEASE_SCRIPT, keys, args, isOne, fail);
+  const onQueued = request.onQueued;
+  args.push(onQueued ? '1' : '0');
+  return runScript(
+    client,
+    RELEASE_SCRIPT,
+    keys,
+    args,
+    (reply: unknown): boolean => {
+      const [released, queued] = reply as [number | string, string];
+      if (onQueued && queued !== '' && queued !== undefined) {
+        onQueued(Number(queued));
+      }
+      // Number(): a client made with `stringNumbers` answers integers as strings.
+      return Number(released) === 1;
+    },
+    fail,
+  );
 }
-
-// Number(): a client made with `stringNumbers` answers integers as strings.
-const isOne = (reply: unknown): boolean => Number(reply) === 1;

@@ -1,0 +1,236 @@
+import { CATCH_UP_CAPPED } from '../cron-lock.messages.js';
+import type { MissedReason } from '../observer/events.js';
+import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
+import type { OccurrenceRange } from '../utils/occurrence-range.js';
+import type { LockContext } from './lock-context.interface.js';
+import type { LockedRunResult, LockRunner } from './runner.js';
+
+/** Missed occurrences `catchUp: 'all'` runs at most in one go (the most recent ones). */
+export const CATCH_UP_ALL_LIMIT = 100;
+
+/** Added to a queued occurrence's retry, so that it lands after the holder's lock expired. */
+const RETRY_MARGIN_MS = 50;
+
+/** What the driver needs from its app, besides the runner. */
+export interface DriverContext {
+  runner: LockRunner;
+  store: LockStore;
+  /** Whether the app is closing: nothing new starts then. */
+  isShuttingDown: () => boolean;
+  warn: (message: string) => void;
+}
+
+/**
+ * Runs the occurrences of one `@LockedCron` job that its ticks alone would not: missed ones
+ * (`catchUp`) and queued ones (`overlap: 'queue' | 'replace'`). Every run still goes through the
+ * lock with its occurrence as `scheduledAt`, so the store's occurrence marker lets each one run
+ * once across the fleet, whichever instances try.
+ *
+ * Catch-up looks at what the store last claimed (`inspect`) when the instance starts and after the
+ * store failed; after a run it knows (the occurrence it just ran). Missed occurrences are claimed
+ * before the current one, oldest first: a claim moves the marker forward for good.
+ */
+export class OccurrenceDriver {
+  private readonly catchUpJob: LockJob;
+  /** The catch-up in progress on this instance, if any. */
+  private catchingUp: Promise<void> | null = null;
+  /** Settles once the catch-up in progress made its first claim: a tick waits for that. */
+  private gate: Promise<void> | null = null;
+  private started = false;
+  /** The store failed since the last catch-up looked: look again before the next tick. */
+  private catchUpDue = false;
+  private readonly retries = new Map<number, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly job: LockJob,
+    private readonly policy: OccurrencePolicy,
+    private readonly range: OccurrenceRange,
+    private readonly fn: (ctx: LockContext) => unknown,
+    private readonly app: DriverContext,
+  ) {
+    if (policy.overlap !== 'skip') {
+      // Called inside the store's reply to a release: run after it, not inside it.
+      job.onQueued = (at) => queueMicrotask(() => void this.runQueued(at));
+    }
+    this.catchUpJob = { ...job, trigger: 'catch-up', missedReason: (at) => this.whyNotRun(at) };
+  }
+
+  /** A scheduler tick of occurrence `scheduledAt`. */
+  async tick(scheduledAt: number | undefined): Promise<LockedRunResult<unknown>> {
+    if (this.policy.catchUp && (!this.started || this.catchUpDue)) {
+      void this.catchUp();
+    }
+    if (this.gate) {
+      await this.gate;
+    }
+    const result = await this.app.runner.execute(this.job, scheduledAt, this.fn, 'tick');
+    this.after(scheduledAt, result);
+    return result;
+  }
+
+  /**
+   * Runs the missed occurrences inside the window, per `catchUp`. `ranUpTo`: the occurrence this
+   * instance just ran (the store's marker is at least that); absent, the store is asked.
+   * One catch-up at a time per job on this instance; never rejects.
+   */
+  catchUp(ranUpTo?: number): Promise<void> {
+    if (!this.policy.catchUp || this.stopped) {
+      return Promise.resolve();
+    }
+    if (this.catchingUp) {
+      return this.catchingUp;
+    }
+    this.started = true;
+    let opened!: () => void;
+    this.gate = new Promise<void>((resolve) => (opened = resolve));
+    this.catchingUp = this.catchUpFrom(ranUpTo, opened)
+      .catch(() => undefined)
+      .finally(() => {
+        opened();
+        this.gate = null;
+        this.catchingUp = null;
+      });
+    return this.catchingUp;
+  }
+
+  /** The app is closing: no more retries or catch-up runs start. */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.retries.values()) {
+      clearTimeout(timer);
+    }
+    this.retries.clear();
+  }
+
+  private async catchUpFrom(ranUpTo: number | undefined, opened: () => void): Promise<void> {
+    let last: number;
+    if (ranUpTo === undefined) {
+      try {
+        const state = await this.app.store.inspect(this.job.name);
+        this.catchUpDue = false;
+        // A job new to the store (or whose state expired) has missed nothing.
+        if (state.lastTick === null) {
+          return;
+        }
+        last = state.lastTick;
+      } catch {
+        // The store is failing: the tick says so; catch up once it answers again.
+        this.catchUpDue = true;
+        return;
+      }
+    } else {
+      last = ranUpTo;
+    }
+    for (;;) {
+      const candidates = this.candidates(last, Date.now());
+      if (candidates.length === 0 || this.isClosing()) {
+        return;
+      }
+      // A tick waits until the first claim was answered (the job started, or was refused).
+      const fn = (ctx: LockContext): unknown => {
+        opened();
+        return this.fn(ctx);
+      };
+      for (const at of candidates) {
+        let refused: LockedRunResult<unknown> | null = null;
+        try {
+          const result = await this.app.runner.execute(this.catchUpJob, at, fn, 'api');
+          refused = result.ran || result.reason === 'tick-done' ? null : result;
+        } catch {
+          // The job threw (the runner reported it): the occurrence ran.
+        }
+        opened();
+        if (refused) {
+          // Held (another instance runs, and catches up after), queued, or store trouble.
+          this.after(at, refused);
+          return;
+        }
+        last = at;
+        if (this.isClosing()) {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Missed occurrences after `last` to run now, oldest first. */
+  private candidates(last: number, now: number): number[] {
+    const since = Math.max(last, now - this.policy.catchUpWindow - 1);
+    if (this.policy.catchUp === 'latest') {
+      const latest = this.range.latestDue(now);
+      return latest > since ? [latest] : [];
+    }
+    const { occurrences, dropped } = this.range.recent(since, now, CATCH_UP_ALL_LIMIT);
+    if (dropped) {
+      const older = this.range.between(since, occurrences[0]);
+      this.app.warn(
+        CATCH_UP_CAPPED(this.job.name, CATCH_UP_ALL_LIMIT, older.occurrences.length + older.more),
+      );
+    }
+    return occurrences;
+  }
+
+  /** Why a missed occurrence that catch-up skipped was not run. */
+  private whyNotRun(at: number): MissedReason {
+    return at < Date.now() - this.policy.catchUpWindow ? 'outside-window' : 'superseded';
+  }
+
+  /** What follows a run attempt of occurrence `at`. */
+  private after(at: number | undefined, result: LockedRunResult<unknown>): void {
+    if (at === undefined || this.isClosing()) {
+      return;
+    }
+    if (result.ran) {
+      if (this.policy.catchUp) {
+        void this.catchUp(at);
+      }
+    } else if (result.reason === 'queued') {
+      this.retryQueued(at, result.retryIn ?? this.job.ttl);
+    } else if (result.reason === 'store-error') {
+      this.catchUpDue = true;
+    }
+  }
+
+  /**
+   * Tries a queued occurrence again once the holder's lock expires: the holder's release claims
+   * it at once, but a holder killed with -9 never releases.
+   */
+  private retryQueued(at: number, retryIn: number): void {
+    if (this.retries.has(at)) {
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        this.retries.delete(at);
+        void this.runQueued(at);
+      },
+      Math.min(Math.max(0, retryIn) + RETRY_MARGIN_MS, this.job.ttl + RETRY_MARGIN_MS),
+    );
+    timer.unref();
+    this.retries.set(at, timer);
+  }
+
+  /** Claims the queued occurrence `at` (the release of the run before it found it, or a retry). */
+  private async runQueued(at: number): Promise<void> {
+    const timer = this.retries.get(at);
+    if (timer) {
+      clearTimeout(timer);
+      this.retries.delete(at);
+    }
+    if (this.isClosing()) {
+      return;
+    }
+    try {
+      const result = await this.app.runner.execute(this.job, at, this.fn, 'api');
+      this.after(at, result);
+    } catch {
+      // The job threw: the runner reported it.
+    }
+  }
+
+  private isClosing(): boolean {
+    return this.stopped || this.app.isShuttingDown();
+  }
+}

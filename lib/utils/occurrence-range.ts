@@ -1,0 +1,88 @@
+import type { CronTime } from 'cron';
+import { firstInstantOfWallClock, previousCronDate, zoneOf } from './occurrence.js';
+
+/** Occurrences listed at most by {@link occurrencesBetween}; the rest are counted. */
+export const MISSED_LIST_LIMIT = 100;
+
+/**
+ * The occurrences of a cron schedule between two instants, named as ticks name them (see
+ * firstInstantOfWallClock): what was missed between two claimed occurrences, and what a
+ * catch-up may run.
+ */
+export class OccurrenceRange {
+  private readonly nameOf: (instant: number) => number;
+
+  constructor(private readonly time: CronTime) {
+    this.nameOf = firstInstantOfWallClock(time);
+  }
+
+  /** The latest occurrence at or before `now`, named. */
+  latestDue(now: number): number {
+    return this.nameOf(previousCronDate(this.time, now));
+  }
+
+  /**
+   * The occurrences strictly between `after` and `before`, oldest first: at most `limit` of them
+   * (the oldest), and about how many more. One step of the cron for the common answer (none).
+   */
+  between(
+    after: number,
+    before: number,
+    limit = MISSED_LIST_LIMIT,
+  ): { occurrences: number[]; more: number } {
+    const occurrences: number[] = [];
+    let instant = after;
+    while (occurrences.length < limit) {
+      const next = this.next(instant);
+      if (next === null || this.nameOf(next) >= before) {
+        return { occurrences, more: 0 };
+      }
+      // A name at or before `after` is the second pass of a repeated wall-clock time: not new.
+      if (this.nameOf(next) > after) {
+        occurrences.push(this.nameOf(next));
+      }
+      instant = next;
+    }
+    const last = occurrences[occurrences.length - 1];
+    const gap = occurrences.length > 1 ? (last - occurrences[0]) / (occurrences.length - 1) : 0;
+    return { occurrences, more: gap > 0 ? Math.max(0, Math.ceil((before - last) / gap) - 1) : 0 };
+  }
+
+  /**
+   * The most recent occurrences after `after` and at or before `upTo`, at most `limit`, oldest
+   * first; `dropped`: whether older ones past the limit were left out.
+   */
+  recent(after: number, upTo: number, limit: number): { occurrences: number[]; dropped: boolean } {
+    const newestFirst: number[] = [];
+    let instant = upTo;
+    for (;;) {
+      let found: number;
+      try {
+        found = previousCronDate(this.time, instant);
+      } catch {
+        break;
+      }
+      const name = this.nameOf(found);
+      if (name <= after) {
+        break;
+      }
+      if (newestFirst.length === limit) {
+        return { occurrences: newestFirst.reverse(), dropped: true };
+      }
+      if (newestFirst[newestFirst.length - 1] !== name) {
+        newestFirst.push(name);
+      }
+      instant = found - 1;
+    }
+    return { occurrences: newestFirst.reverse(), dropped: false };
+  }
+
+  private next(from: number): number | null {
+    try {
+      return this.time.getNextDateFrom(new Date(from), zoneOf(this.time)).toMillis();
+    } catch {
+      // `cron` found no later date.
+      return null;
+    }
+  }
+}
