@@ -33,6 +33,11 @@ export interface RecordPayloads {
   lost: { scheduledAt: number | null; fencingToken: number; reason: string };
   'store-error': { scheduledAt: number | null; operation: string; message: string };
   skipped: { scheduledAt: number | null; reason: string };
+  /**
+   * A tick of the worker's scheduler for the job's cron expression, unlocked (recorded only with
+   * `catchUp` set): the occurrence it fired for, whatever the lock then decided.
+   */
+  tick: { scheduledAt: number };
   /** A `missed` event: an occurrence that no instance ran (`reason`: why, when known). */
   missed: { scheduledAt: number | null; reason: string | null };
   released: { scheduledAt: number | null; fencingToken: number; released: boolean };
