@@ -289,7 +289,7 @@ export const INVALID_MODE = (
   allowed: readonly string[],
   suggestion: string | undefined,
 ): string =>
-  `${job}: option ${option} must be ${allowed.map((mode) => `'${mode}'`).join(' or ')}, got ${describeValue(value)}` +
+  `${job}: option ${option} must be ${oneOf(allowed)}, got ${describeValue(value)}` +
   (suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`) +
   `. Fix: ${suggestion === undefined ? 'use one of them, or remove the option' : `use '${suggestion}'`}.`;
 
@@ -327,3 +327,11 @@ export const CATCH_UP_CAPPED = (job: string, cap: number, dropped: number): stri
 export const REPLACED = (job: string): string =>
   `${job}: a later occurrence replaces this run (overlap: 'replace'); ctx.signal is aborted and ` +
   `the next run starts once this one released its lock or the lock expired.`;
+
+/** `'a', 'b' or 'c'` */
+function oneOf(allowed: readonly string[]): string {
+  const quoted = allowed.map((mode) => `'${mode}'`);
+  return quoted.length > 1
+    ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
+    : quoted.join('');
+}

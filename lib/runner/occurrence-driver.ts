@@ -60,7 +60,8 @@ export class OccurrenceDriver {
   /** A scheduler tick of occurrence `scheduledAt`. */
   async tick(scheduledAt: number | undefined): Promise<LockedRunResult<unknown>> {
     if (this.policy.catchUp && (!this.started || this.catchUpDue)) {
-      void this.catchUp();
+      // Missed ones before this tick's occurrence, which the tick itself runs.
+      void this.catchUp(undefined, scheduledAt);
     }
     if (this.gate) {
       await this.gate;
@@ -73,9 +74,10 @@ export class OccurrenceDriver {
   /**
    * Runs the missed occurrences inside the window, per `catchUp`. `ranUpTo`: the occurrence this
    * instance just ran (the store's marker is at least that); absent, the store is asked.
-   * One catch-up at a time per job on this instance; never rejects.
+   * `before`: only occurrences before this one (a tick's own). One catch-up at a time per job on
+   * this instance; never rejects.
    */
-  catchUp(ranUpTo?: number): Promise<void> {
+  catchUp(ranUpTo?: number, before?: number): Promise<void> {
     if (!this.policy.catchUp || this.stopped) {
       return Promise.resolve();
     }
@@ -85,7 +87,7 @@ export class OccurrenceDriver {
     this.started = true;
     let opened!: () => void;
     this.gate = new Promise<void>((resolve) => (opened = resolve));
-    this.catchingUp = this.catchUpFrom(ranUpTo, opened)
+    this.catchingUp = this.catchUpFrom(ranUpTo, before, opened)
       .catch(() => undefined)
       .finally(() => {
         opened();
@@ -104,7 +106,11 @@ export class OccurrenceDriver {
     this.retries.clear();
   }
 
-  private async catchUpFrom(ranUpTo: number | undefined, opened: () => void): Promise<void> {
+  private async catchUpFrom(
+    ranUpTo: number | undefined,
+    before: number | undefined,
+    opened: () => void,
+  ): Promise<void> {
     let last: number;
     if (ranUpTo === undefined) {
       try {
@@ -124,7 +130,8 @@ export class OccurrenceDriver {
       last = ranUpTo;
     }
     for (;;) {
-      const candidates = this.candidates(last, Date.now());
+      const now = before === undefined ? Date.now() : Math.min(Date.now(), before - 1);
+      const candidates = this.candidates(last, now);
       if (candidates.length === 0 || this.isClosing()) {
         return;
       }

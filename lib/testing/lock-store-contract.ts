@@ -1,6 +1,7 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
 import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -680,6 +681,8 @@ export function describeLockStoreContract(
         ).toMatchObject({ acquired: false, reason: 'tick-done', lastSuccessAt: FINISHED });
       });
     });
+
+    describeOccurrencePolicyContract(test, () => store);
 
     describe('fuzz', () => {
       it('loses no update of an unsynchronised counter across 8 concurrent workers', async () => {

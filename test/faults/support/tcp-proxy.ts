@@ -2,10 +2,10 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { monoNow } from './records.js';
 
 /**
- * The start of a successful acquire reply: `{1, fencingToken, lastSuccessAt}` (see
+ * The start of a successful acquire reply: `{1, fencingToken, lastSuccessAt, previousTick}` (see
  * stores/redis/acquire.ts).
  */
-const ACQUIRED_REPLY = Buffer.from('*3\r\n:1\r\n');
+const ACQUIRED_REPLY = Buffer.from('*4\r\n:1\r\n');
 
 interface Pair {
   client: Socket;

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import type { ContractTestApi } from './lock-store-contract.js';
+
+const MINUTE = 60_000;
+/** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
+const T0 = Date.UTC(2025, 0, 15, 10, 0, 0);
+const at = (minutes: number): number => T0 + minutes * MINUTE;
+const token = (): string => randomBytes(16).toString('hex');
+
+/**
+ * The part of the LockStore contract that catch-up and the overlap policies rely on: the previous
+ * occurrence answered with each claim, the one queued occurrence, merged ones, the holder told it
+ * is replaced, and the queued occurrence handed to the releasing instance. Called by
+ * describeLockStoreContract with the store of the test in progress.
+ */
+export function describeOccurrencePolicyContract(
+  test: ContractTestApi,
+  currentStore: () => LockStore,
+): void {
+  const { describe, it, expect } = test;
+  const acquire = (
+    name: string,
+    owner: string,
+    overrides: Partial<AcquireRequest> = {},
+  ): Promise<AcquireResult> =>
+    currentStore().acquire({
+      name,
+      token: owner,
+      ttl: MINUTE,
+      instanceId: 'instance-a',
+      ...overrides,
+    });
+  /** Releases, returning what the release reported as queued. */
+  const release = async (name: string, owner: string): Promise<number[]> => {
+    const queued: number[] = [];
+    await currentStore().release({
+      name,
+      token: owner,
+      outcome: { status: 'completed', durationMs: 1, finishedAt: Date.now() },
+      onQueued: (scheduledAt) => queued.push(scheduledAt),
+    });
+    return queued;
+  };
+
+  describe('previous occurrence (missed detection)', () => {
+    it('answers no previous occurrence for the first claim of a job', async () => {
+      const first = await acquire('job', token(), { scheduledAt: at(0) });
+      expect(first.acquired).toBe(true);
+      expect(first.acquired && (first.previousTick ?? null)).toBeNull();
+    });
+
+    it('answers the last claimed occurrence with the next claim', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      await release('job', owner);
+      const next = await acquire('job', token(), { scheduledAt: at(3), instanceId: 'instance-b' });
+      expect(next).toMatchObject({ acquired: true, previousTick: at(0) });
+    });
+
+    it('answers the last claim, not an occurrence refused as held', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      expect(await acquire('job', token(), { scheduledAt: at(1) })).toMatchObject({
+        acquired: false,
+        reason: 'held',
+      });
+      await release('job', owner);
+      expect(await acquire('job', token(), { scheduledAt: at(2) })).toMatchObject({
+        acquired: true,
+        previousTick: at(0),
+      });
+    });
+  });
+
+  describe('overlap queue', () => {
+    it('queues an occurrence that finds the lock held, with the ms left on the lock', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      const queued = await acquire('job', token(), {
+        scheduledAt: at(1),
+        overlap: 'queue',
+        instanceId: 'instance-b',
+      });
+      expect(queued).toMatchObject({ acquired: false, reason: 'queued' });
+      const retryIn = queued.acquired ? -1 : (queued.retryIn ?? -1);
+      expect(retryIn).toBeGreaterThan(0);
+      expect(retryIn).toBeLessThanOrEqual(MINUTE);
+      // Queued, not claimed: the marker stays on the running occurrence.
+      expect((await currentStore().inspect('job')).lastTick).toBe(at(0));
+    });
+
+    it('answers queued to every instance asking for the queued occurrence, merged for a later one', async () => {
+      await acquire('job', token(), { scheduledAt: at(0) });
+      for (const instanceId of ['instance-b', 'instance-c']) {
+        expect(
+          await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', instanceId }),
+        ).toMatchObject({ acquired: false, reason: 'queued' });
+      }
+      expect(await acquire('job', token(), { scheduledAt: at(2), overlap: 'queue' })).toMatchObject(
+        { acquired: false, reason: 'merged' },
+      );
+    });
+
+    it('hands the queued occurrence to the release, which claims it once; a merged one is not missed', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue' });
+      await acquire('job', token(), { scheduledAt: at(2), overlap: 'queue' });
+      expect(await release('job', owner)).toEqual([at(1)]);
+
+      const next = token();
+      expect(await acquire('job', next, { scheduledAt: at(1), overlap: 'queue' })).toMatchObject({
+        acquired: true,
+        previousTick: at(0),
+      });
+      expect(
+        await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', instanceId: 'b' }),
+      ).toMatchObject({ acquired: false, reason: 'tick-done' });
+      // It ran: the next release finds nothing queued.
+      expect(await release('job', next)).toEqual([]);
+      // at(2) merged into at(1): the claim after it does not count it as missed.
+      expect(await acquire('job', token(), { scheduledAt: at(3) })).toMatchObject({
+        acquired: true,
+        previousTick: at(2),
+      });
+    });
+
+    it('queues nothing without an overlap policy', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      expect(await acquire('job', token(), { scheduledAt: at(1) })).toMatchObject({
+        acquired: false,
+        reason: 'held',
+      });
+      expect(await release('job', owner)).toEqual([]);
+    });
+
+    it('still answers tick-done for a done occurrence under an overlap policy', async () => {
+      await acquire('job', token(), { scheduledAt: at(0) });
+      expect(await acquire('job', token(), { scheduledAt: at(0), overlap: 'queue' })).toMatchObject(
+        { acquired: false, reason: 'tick-done' },
+      );
+    });
+  });
+
+  describe('overlap replace', () => {
+    it('tells the holder at its next renewal, and keeps its lock until it releases', async () => {
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      expect(await currentStore().renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
+        renewed: true,
+      });
+      expect(
+        await acquire('job', token(), { scheduledAt: at(1), overlap: 'replace', instanceId: 'b' }),
+      ).toMatchObject({ acquired: false, reason: 'queued' });
+      expect(await currentStore().renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
+        renewed: true,
+        replaced: true,
+      });
+      expect((await currentStore().inspect('job')).holder).toBe('instance-a');
+      expect(
+        await acquire('job', token(), { scheduledAt: at(1), overlap: 'replace' }),
+      ).toMatchObject({ acquired: false, reason: 'queued' });
+      expect(await release('job', owner)).toEqual([at(1)]);
+
+      const next = token();
+      expect(await acquire('job', next, { scheduledAt: at(1), overlap: 'replace' })).toMatchObject({
+        acquired: true,
+      });
+      // The new holder is not the one replaced.
+      expect(await currentStore().renew({ name: 'job', token: next, ttl: MINUTE })).toEqual({
+        renewed: true,
+      });
+    });
+  });
+}
