@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { CronLockModule } from 'nestjs-cron-lock';
+import { DigestService } from './digest.service.js';
 import { InstanceConfig, InstanceConfigModule } from './instance.config.js';
 import { LockEventsListener } from './lock-events.listener.js';
 import { ReportsService } from './reports.service.js';
@@ -33,7 +34,7 @@ export class AppModule {
           }),
         }),
       ],
-      providers: [ReportsService, LockEventsListener],
+      providers: [ReportsService, DigestService, LockEventsListener],
     };
   }
 }

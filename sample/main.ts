@@ -4,9 +4,11 @@ import { Redis } from 'ioredis';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { MemoryLockStore } from 'nestjs-cron-lock';
+import { MemoryLockStore, type LockStore } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { DIGEST_PERIOD_MS } from './digest.service.js';
 import { InstanceConfig } from './instance.config.js';
+import type { LockEventRecord } from './lock-events.listener.js';
 import { NetworkDelayStore } from './network-delay.store.js';
 import { startInstance, type InstanceMessage } from './instance.js';
 import { RunReport } from './run-report.js';
@@ -20,7 +22,9 @@ import { RunReport } from './run-report.js';
  * - with DATABASE_URL (and no REDIS_URL): three Nest apps in this process, each with a
  *   PostgresLockStore of its own (its own connection pool), lock in that PostgreSQL.
  *
- * Runs SAMPLE_SECONDS seconds (default 12), or until Ctrl-C, then closes every app and exits.
+ * Runs SAMPLE_SECONDS seconds (default 12), or until Ctrl-C, then closes every app. Then, with
+ * the whole fleet down, it waits for an occurrence of the `digest` job (`catchUp: 'latest'`) to
+ * pass and starts one instance again, which catches that occurrence up, and exits.
  */
 const INSTANCES = ['instance-a', 'instance-b', 'instance-c'];
 const DEFAULT_SECONDS = 12;
@@ -56,11 +60,16 @@ async function main(): Promise<void> {
   }
   printLegend(seconds);
 
-  const fleet = redisUrl
-    ? await forkInstances(redisUrl, report)
-    : databaseUrl
-      ? await startOnPostgres(databaseUrl, report)
-      : await startInProcess(report);
+  // Memory mode: one store for every app of this process, as one Redis is for three processes. It
+  // outlives the apps, so it still knows the last digest when an app starts again.
+  const memoryStore = new NetworkDelayStore(new MemoryLockStore());
+  const start = (instances: string[], onEvent: (event: LockEventRecord) => void): Promise<Fleet> =>
+    redisUrl
+      ? forkInstances(redisUrl, instances, onEvent)
+      : databaseUrl
+        ? startOnPostgres(databaseUrl, instances, onEvent)
+        : startInProcess(memoryStore, instances, onEvent);
+  const fleet = await start(INSTANCES, (event) => report.record(event));
   console.log('time      job    what happened');
   // Report occurrences from the first full second at which all three instances were up, and stop
   // half a second before a tick rather than on one.
@@ -84,6 +93,55 @@ async function main(): Promise<void> {
     console.log('An occurrence ran on more than one instance: that is a bug, please report it.');
     process.exitCode = 1;
   }
+  await catchUpAfterOutage(start);
+}
+
+/** How long the restarted instance gets to boot and catch up, on a slow machine. */
+const CATCH_UP_WAIT_MS = 20_000;
+
+/**
+ * The whole fleet is down now. Waits for an occurrence of `digest` to pass with no instance up,
+ * then starts one instance again: `catchUp: 'latest'` makes it run that missed occurrence once,
+ * with `ctx.trigger === 'catch-up'` (DigestService prints the line).
+ */
+async function catchUpAfterOutage(
+  start: (instances: string[], onEvent: (event: LockEventRecord) => void) => Promise<Fleet>,
+): Promise<void> {
+  const period = DIGEST_PERIOD_MS;
+  const missed = Math.floor(Date.now() / period) * period + period;
+  console.log(
+    `\nEvery instance is stopped. Waiting for the digest of ${clock(missed)} to pass with no instance up…`,
+  );
+  await untilTimeOrCtrlC(missed + 500 - Date.now());
+  const restartedAt = Date.now();
+  console.log(
+    `Starting ${INSTANCES[0]} again: digest has catchUp: 'latest', so it runs the occurrence the fleet missed.`,
+  );
+  let caughtUp: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (caughtUp = resolve));
+  const fleet = await start([INSTANCES[0]], (event) => {
+    // A digest run for an occurrence that passed before this instance was up: the catch-up.
+    const ended = event.type === 'completed' || event.type === 'failed';
+    if (ended && event.job === 'digest' && (event.scheduledAt ?? restartedAt) < restartedAt) {
+      caughtUp();
+    }
+  });
+  const seen = await Promise.race([
+    done.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CATCH_UP_WAIT_MS).unref()),
+  ]);
+  if (!seen) {
+    console.log(`No catch-up of digest within ${CATCH_UP_WAIT_MS / 1_000} s.`);
+  }
+  await fleet.close();
+}
+
+/** Local wall-clock time, `HH:MM:SS`. */
+function clock(ms: number): string {
+  const date = new Date(ms);
+  return [date.getHours(), date.getMinutes(), date.getSeconds()]
+    .map((part) => String(part).padStart(2, '0'))
+    .join(':');
 }
 
 /** The lines that make the report readable without opening the code. */
@@ -91,6 +149,8 @@ function printLegend(seconds: number): void {
   console.log(
     'Jobs: quick runs every second (a few ms of work); long runs every 5 s for ~3 s under a 1.5 s lock,\n' +
       '      so its lock is renewed every 0.5 s while it works.\n' +
+      "      digest runs every 3 s with catchUp: 'latest': at the end every instance stops, and the\n" +
+      '      first one started again runs the digest occurrence the fleet missed.\n' +
       'Each instance schedules every occurrence; one runs it, the others skip it:\n' +
       '      tick-done = that occurrence already ran elsewhere; held = another run still holds the lock.\n' +
       "fence = the run's fencing token, larger than every earlier one of that job.\n" +
@@ -102,12 +162,14 @@ interface Fleet {
   close(): Promise<void>;
 }
 
-async function startInProcess(report: RunReport): Promise<Fleet> {
-  // One store for the three apps, as one Redis is for three processes.
-  const store = new NetworkDelayStore(new MemoryLockStore());
+async function startInProcess(
+  store: LockStore,
+  instances: string[],
+  onEvent: (event: LockEventRecord) => void,
+): Promise<Fleet> {
   const apps: INestApplicationContext[] = await Promise.all(
-    INSTANCES.map((instanceId) =>
-      startInstance(new InstanceConfig(instanceId, { store }, (event) => report.record(event))),
+    instances.map((instanceId) =>
+      startInstance(new InstanceConfig(instanceId, { store }, onEvent)),
     ),
   );
   return {
@@ -120,15 +182,17 @@ async function startInProcess(report: RunReport): Promise<Fleet> {
 /** The sample's own table, created on first use. */
 const SAMPLE_TABLE = 'cron_lock_sample';
 
-async function startOnPostgres(databaseUrl: string, report: RunReport): Promise<Fleet> {
-  const stores = INSTANCES.map(
+async function startOnPostgres(
+  databaseUrl: string,
+  instances: string[],
+  onEvent: (event: LockEventRecord) => void,
+): Promise<Fleet> {
+  const stores = instances.map(
     () => new PostgresLockStore(databaseUrl, { table: SAMPLE_TABLE, logger: false }),
   );
   const apps = await Promise.all(
-    INSTANCES.map((instanceId, i) =>
-      startInstance(
-        new InstanceConfig(instanceId, { store: stores[i] }, (event) => report.record(event)),
-      ),
+    instances.map((instanceId, i) =>
+      startInstance(new InstanceConfig(instanceId, { store: stores[i] }, onEvent)),
     ),
   );
   return {
@@ -150,10 +214,14 @@ function postgresAddress(url: string): string {
   }
 }
 
-async function forkInstances(redisUrl: string, report: RunReport): Promise<Fleet> {
+async function forkInstances(
+  redisUrl: string,
+  instances: string[],
+  onEvent: (event: LockEventRecord) => void,
+): Promise<Fleet> {
   const file = fileURLToPath(new URL('./instance.ts', import.meta.url));
   const loader = new URL('../scripts/register-ts.mjs', import.meta.url).href;
-  const children: ChildProcess[] = INSTANCES.map((instanceId) =>
+  const children: ChildProcess[] = instances.map((instanceId) =>
     fork(file, [instanceId], {
       execArgv: ['--import', loader],
       env: { ...process.env, REDIS_URL: redisUrl },
@@ -166,7 +234,7 @@ async function forkInstances(redisUrl: string, report: RunReport): Promise<Fleet
           if (message.kind === 'ready') {
             resolve();
           } else if (message.kind === 'event') {
-            report.record(message.event);
+            onEvent(message.event);
           }
         });
         child.once('exit', (code) =>

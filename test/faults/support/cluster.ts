@@ -23,6 +23,12 @@ export interface WorkerOptions {
   shutdownTimeoutMs?: number;
   memoryEveryMs?: number;
   fence?: { url: string; key: string; everyMs?: number };
+  /** The job's `catchUp` option (unset: absent). */
+  catchUp?: 'latest' | 'all';
+  /** The job's `catchUpWindow` option (unset: absent). */
+  catchUpWindow?: string;
+  /** The job's `overlap` option (unset: absent). */
+  overlap?: 'skip' | 'queue' | 'replace';
   /** Extra environment (e.g. LD_PRELOAD + FAKETIME). */
   env?: Record<string, string>;
   /** Extra Node flags (e.g. `--expose-gc`). */
@@ -68,6 +74,9 @@ export class FaultWorker {
       FAULT_FENCE_URL: options.fence?.url,
       FAULT_FENCE_KEY: options.fence?.key,
       FAULT_FENCE_EVERY_MS: String(options.fence?.everyMs ?? 100),
+      FAULT_CATCH_UP: options.catchUp,
+      FAULT_CATCH_UP_WINDOW: options.catchUpWindow,
+      FAULT_OVERLAP: options.overlap,
       // Nest colours its log lines only on a TTY; keep the captured output plain.
       NO_COLOR: '1',
       ...options.env,
@@ -163,13 +172,13 @@ export class FaultCluster {
   }
 
   /**
-   * Waits until every worker spawned so far has booted (written its `ready` record); fails at
-   * once, with its log, if one exits first.
+   * Waits until every worker spawned so far (or each of `workers`) has booted (written its
+   * `ready` record); fails at once, with its log, if one exits first.
    */
-  async ready(timeout = 60_000): Promise<number> {
+  async ready(timeout = 60_000, workers: readonly FaultWorker[] = this.workers): Promise<number> {
     const deadline = monoNow() + timeout;
     for (;;) {
-      const dead = this.workers.find((w) => !w.alive);
+      const dead = workers.find((w) => !w.alive);
       if (dead) {
         throw new Error(
           `worker ${dead.instance} exited during boot (${JSON.stringify(dead.exit)}):\n` +
@@ -177,10 +186,10 @@ export class FaultCluster {
         );
       }
       const ready = new Set(this.recordsOf('ready').map((r) => r.instance));
-      if (this.workers.every((w) => ready.has(w.instance))) return monoNow();
+      if (workers.every((w) => ready.has(w.instance))) return monoNow();
       if (monoNow() > deadline) {
         throw new Error(
-          `only ${ready.size} of ${this.workers.length} workers booted in ${timeout} ms`,
+          `only ${workers.filter((w) => ready.has(w.instance)).length} of ${workers.length} workers booted in ${timeout} ms`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -20,7 +20,8 @@ export interface RecordBase {
 /** The records, by type. */
 export interface RecordPayloads {
   ready: { cron: string; ttl: number };
-  start: { scheduledAt: number; fencingToken: number; durationMs: number };
+  /** `trigger`: `'schedule'`, `'catch-up'` or `'manual'` (`ctx.trigger`). */
+  start: { scheduledAt: number; fencingToken: number; durationMs: number; trigger: string };
   abort: {
     scheduledAt: number;
     fencingToken: number;
@@ -32,6 +33,13 @@ export interface RecordPayloads {
   lost: { scheduledAt: number | null; fencingToken: number; reason: string };
   'store-error': { scheduledAt: number | null; operation: string; message: string };
   skipped: { scheduledAt: number | null; reason: string };
+  /**
+   * A tick of the worker's scheduler for the job's cron expression, unlocked (recorded only with
+   * `catchUp` set): the occurrence it fired for, whatever the lock then decided.
+   */
+  tick: { scheduledAt: number };
+  /** A `missed` event: an occurrence that no instance ran (`reason`: why, when known). */
+  missed: { scheduledAt: number | null; reason: string | null };
   released: { scheduledAt: number | null; fencingToken: number; released: boolean };
   /** `sentMono`: when the write was sent (the record itself is made when the answer came). */
   'fenced-write': { fencingToken: number; accepted: boolean; sentMono: number };
