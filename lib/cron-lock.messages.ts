@@ -276,3 +276,16 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
   `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
   `preparedStatements: false to start that way.`;
+
+/** `call` names the API, e.g. `CronLockService.trigger("job")`. */
+export const TRIGGER_UNSUPPORTED = (call: string): string =>
+  `${call}: the lock store in use cannot carry triggers (it has no publishTrigger, ` +
+  `subscribeTriggers and claimTrigger). Fix: use RedisLockStore, PostgresLockStore or ` +
+  `MemoryLockStore, or add these methods to your store.`;
+
+export const TRIGGER_LISTEN_FAILED = (detail: string): string =>
+  `cannot listen for triggers: ${detail}; CronLockService.trigger() from other instances will not ` +
+  'reach this one until it listens (tried again at the next trigger() call here)';
+
+export const TRIGGER_TAKEN = (name: string, forced: boolean): string =>
+  `${name}: triggered${forced ? ' (forced)' : ''}, running it on this instance`;

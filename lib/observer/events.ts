@@ -86,6 +86,11 @@ export interface CronLockEvents {
    * Once per episode per job on each instance that sees it; also logged at error level.
    */
   alert: CronLockAlert;
+  /**
+   * This instance took a request of `CronLockService.trigger()` (from any instance or the CLI)
+   * and is about to run the job through its lock (`forced`: even while paused).
+   */
+  triggered: CronLockEventBase & { requestId: string; forced: boolean };
   /** The store failed during `operation`; `message` is redacted. */
   'store-error': CronLockEventBase & {
     operation: 'acquire' | 'renew' | 'release';

@@ -1,3 +1,5 @@
+import type { TriggerMessage, TriggerSubscription } from './trigger.interface.js';
+
 /**
  * What a tick asks the store for: claim occurrence `scheduledAt` of job `name` and take its
  * lock for `ttl` ms under the owner `token`, in one atomic step.
@@ -177,4 +179,21 @@ export interface LockStore {
    * lock instead of being skipped as `held`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
+  /**
+   * Optional, with {@link subscribeTriggers} and {@link claimTrigger}: what
+   * `CronLockService.trigger()` needs. Sends `message` to every instance listening on this store's
+   * prefix (or table); resolves with how many listeners received it (the sender's own included),
+   * or `null` when the store cannot tell (Redis Cluster counts one node's listeners only).
+   */
+  publishTrigger?(message: TriggerMessage): Promise<number | null>;
+  /**
+   * Optional. Calls `listener` with every message of the trigger channel, on one listening
+   * connection per store however many listen; resolves once listening. Nothing is polled.
+   */
+  subscribeTriggers?(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription>;
+  /**
+   * Optional. Claims trigger request `id` of job `name` for `instanceId`: `true` for exactly one
+   * caller per id across the fleet, for `ttl` ms at least.
+   */
+  claimTrigger?(name: string, id: string, instanceId: string, ttl: number): Promise<boolean>;
 }

@@ -95,6 +95,7 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
       completed: [],
       failed: [],
       'store-error': [],
+      triggered: [],
       alert: [],
     } as App['events'];
     for (const name of Object.keys(events) as CronLockEventName[]) {

@@ -12,6 +12,8 @@ import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
+import type { TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
+import { MemoryTriggerChannel } from './trigger.js';
 
 interface MemoryLock {
   /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
@@ -54,6 +56,7 @@ function emptyJobState(): MemoryJobState {
 export class MemoryLockStore implements LockStore {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
+  private readonly triggers = new MemoryTriggerChannel();
 
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock
@@ -171,6 +174,20 @@ export class MemoryLockStore implements LockStore {
       lastOutcome: state?.lastOutcome ?? null,
       lastFinishedAt: state?.lastFinishedAt ?? null,
     };
+  }
+
+  async publishTrigger(message: TriggerMessage): Promise<number> {
+    return this.triggers.publish(message);
+  }
+
+  async subscribeTriggers(
+    listener: (message: TriggerMessage) => void,
+  ): Promise<TriggerSubscription> {
+    return this.triggers.subscribe(listener);
+  }
+
+  async claimTrigger(name: string, id: string, _instanceId: string, ttl: number): Promise<boolean> {
+    return this.triggers.claim(name, id, ttl);
   }
 
   async ping(): Promise<number> {

@@ -34,6 +34,8 @@ import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/s
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
+import type { TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
+import { RedisTriggerChannel } from './trigger.js';
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
 const KEY_CACHE_SIZE = 10_000;
@@ -82,6 +84,7 @@ export class RedisLockStore implements LockStore {
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string]>();
+  private readonly triggers: RedisTriggerChannel;
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
@@ -113,6 +116,9 @@ export class RedisLockStore implements LockStore {
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
+    const describe = (error: unknown): string => describeRedisError(error, this.secrets);
+    const channel = `${this.keyPrefix}:triggers`;
+    this.triggers = new RedisTriggerChannel(this.client, channel, describe, this.log);
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -147,6 +153,22 @@ export class RedisLockStore implements LockStore {
 
   async inspect(name: string): Promise<StoredLockState> {
     return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
+  }
+
+  /** `PUBLISH <prefix>:triggers`: see {@link RedisTriggerChannel}. */
+  publishTrigger(message: TriggerMessage): Promise<number | null> {
+    return this.guard(() => this.triggers.publish(message));
+  }
+
+  /** Listens on `<prefix>:triggers` through one subscriber connection, closed by `close()`. */
+  subscribeTriggers(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
+    // Not through guard(): the subscriber has its own connection, which waits for Redis.
+    return this.triggers.subscribe(listener).catch(this.fail);
+  }
+
+  claimTrigger(name: string, id: string, instanceId: string, ttl: number): Promise<boolean> {
+    const key = `${this.keyPrefix}:{${name}}:trigger:${id}`;
+    return this.guard(() => this.triggers.claim(key, instanceId, ttl));
   }
 
   async ping(): Promise<number> {
@@ -184,6 +206,8 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    // Its own connection, whoever owns the lock client.
+    await this.triggers.close();
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
