@@ -23,31 +23,15 @@ export async function requireJob(
 }
 
 /** A {@link CliError} for a store without the optional method a command needs. */
-export function requireMethod<K extends keyof FleetStore>(
-  store: FleetStore,
+export function requireMethod<K extends keyof LockStore>(
+  store: LockStore,
   method: K,
   command: string,
-): asserts store is FleetStore & Required<Pick<FleetStore, K>> {
+): asserts store is LockStore & Required<Pick<LockStore, K>> {
   if (typeof store[method] !== 'function') {
     throw new CliError(
       `This lock store cannot ${command} (it has no ${String(method)}()): upgrade the package ` +
         'the app uses, or use RedisLockStore or PostgresLockStore.',
     );
   }
-}
-
-/**
- * What the fleet commands call on a store: the optional methods of {@link LockStore} that pause,
- * resume and read the history of a job.
- */
-export interface FleetStoreMethods {
-  pause?(name: string, options: { reason?: string; until?: number }): Promise<unknown>;
-  resume?(name: string): Promise<unknown>;
-  history?(name: string, limit: number): Promise<ReadonlyArray<Record<string, unknown>>>;
-}
-
-export type FleetStore = LockStore & FleetStoreMethods;
-
-export function fleetStore(connection: CliConnection): FleetStore {
-  return connection.store as FleetStore;
 }

@@ -1,18 +1,16 @@
+import type { HistoryEntry } from '../stores/lock-store.interface.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
-import { fleetStore, requireMethod } from './fleet-store.js';
+import { requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
 import { formatTable } from './table.js';
-
-/** Fields of a history entry that hold a time (ms since epoch in the store, ISO in the JSON). */
-const TIME_FIELDS = ['scheduledAt', 'startedAt', 'finishedAt'] as const;
 
 /** The whole of `history --json`: the store's entries, newest first, times as ISO strings. */
 export interface HistoryJson {
   job: string;
   prefix: string;
   checkedAt: string;
-  entries: Array<Record<string, unknown>>;
+  entries: Array<HistoryEntry<string>>;
 }
 
 /**
@@ -26,7 +24,7 @@ export async function historyCommand(
   print: (text: string) => void,
 ): Promise<void> {
   const { job, prefix } = options;
-  const store = fleetStore(connection);
+  const store = connection.store;
   requireMethod(store, 'history', 'read the history of jobs');
   const entries = await store.history(job, options.limit);
   const checkedAt = Date.now();
@@ -58,13 +56,13 @@ export async function historyCommand(
         'ERROR',
       ],
       entries.map((entry) => [
-        formatTime(numberOf(entry.scheduledAt)),
+        formatTime(entry.scheduledAt),
         textOf(entry.kind),
         textOf(entry.outcome),
         textOf(entry.instanceId),
         textOf(entry.trigger),
-        formatTime(numberOf(entry.startedAt)),
-        formatMs(numberOf(entry.durationMs)),
+        formatTime(entry.startedAt),
+        formatMs(entry.durationMs),
         textOf(entry.fencingToken),
         textOf(entry.error),
       ]),
@@ -76,18 +74,13 @@ export async function historyCommand(
   );
 }
 
-function toJson(entry: Record<string, unknown>): Record<string, unknown> {
-  const json: Record<string, unknown> = { ...entry };
-  for (const field of TIME_FIELDS) {
-    if (field in json) {
-      json[field] = isoTime(numberOf(json[field]));
-    }
-  }
-  return json;
-}
-
-function numberOf(value: unknown): number | null {
-  return typeof value === 'number' ? value : null;
+function toJson(entry: HistoryEntry): HistoryEntry<string> {
+  return {
+    ...entry,
+    scheduledAt: isoTime(entry.scheduledAt),
+    startedAt: isoTime(entry.startedAt),
+    finishedAt: isoTime(entry.finishedAt),
+  };
 }
 
 /** A value for the table: one line, no control characters (an error text may carry any). */

@@ -1,7 +1,7 @@
 import { formatTime } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { confirm } from './confirm.js';
-import { fleetStore, requireJob, requireMethod } from './fleet-store.js';
+import { requireJob, requireMethod } from './fleet-store.js';
 import type { ReleaseIo } from './release.command.js';
 import { where } from './status.command.js';
 
@@ -16,7 +16,7 @@ export async function pauseCommand(
   io: ReleaseIo,
 ): Promise<'done' | 'declined'> {
   const { job, prefix } = options;
-  const store = fleetStore(connection);
+  const store = connection.store;
   requireMethod(store, 'pause', 'pause jobs');
   await requireJob(connection, prefix, job);
   const until = options.until === undefined ? '' : ` until ${formatTime(options.until)} UTC`;
@@ -32,7 +32,7 @@ export async function pauseCommand(
   ) {
     return 'declined';
   }
-  await store.pause(job, { reason: options.reason, until: options.until });
+  await store.pause(job, { reason: options.reason ?? null, until: options.until ?? null });
   io.print(
     `Paused "${job}" (${here})${until}${reason}. Every instance skips it from its next ` +
       'occurrence (reason: paused); a run in progress goes on. Undo with: ' +
@@ -48,7 +48,7 @@ export async function resumeCommand(
   io: ReleaseIo,
 ): Promise<'done' | 'declined'> {
   const { job, prefix } = options;
-  const store = fleetStore(connection);
+  const store = connection.store;
   requireMethod(store, 'resume', 'resume jobs');
   await requireJob(connection, prefix, job);
   const here = where(connection, prefix).replace(/^under /, '');
