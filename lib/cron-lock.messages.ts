@@ -279,9 +279,9 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
 
 /** `call` names the API, e.g. `CronLockService.trigger("job")`. */
 export const TRIGGER_UNSUPPORTED = (call: string): string =>
-  `${call}: the lock store in use cannot carry triggers (it has no publishTrigger, ` +
-  `subscribeTriggers and claimTrigger). Fix: use RedisLockStore, PostgresLockStore or ` +
-  `MemoryLockStore, or add these methods to your store.`;
+  `${call}: the lock store in use cannot carry triggers (it has no triggers channel). ` +
+  `Fix: use RedisLockStore, PostgresLockStore or MemoryLockStore, or give your store a ` +
+  `triggers property (see the TriggerChannel interface).`;
 
 export const TRIGGER_LISTEN_FAILED = (detail: string): string =>
   `cannot listen for triggers: ${detail}; CronLockService.trigger() from other instances will not ` +

@@ -20,6 +20,7 @@ export type { LockedRunResult } from './runner/runner.js';
 export type { TriggerOptions } from './runner/trigger-dispatcher.js';
 export type { TriggerResult, TriggerSkipReason } from './runner/trigger-requester.js';
 export type {
+  TriggerChannel,
   TriggerMessage,
   TriggerReply,
   TriggerRequest,

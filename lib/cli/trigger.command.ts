@@ -60,7 +60,7 @@ export async function triggerCommand(
     return 'declined';
   }
   const requester = new TriggerRequester(store);
-  const subscription = await store.subscribeTriggers((message) => {
+  const subscription = await store.triggers.subscribe((message) => {
     if (message.kind === 'reply') {
       requester.onReply(message);
     }

@@ -123,7 +123,7 @@ export class TriggerDispatcher {
 
   private listen(store: TriggerStore): Promise<TriggerSubscription> {
     if (this.subscription === null) {
-      const subscribing = store.subscribeTriggers((message) => this.onMessage(message));
+      const subscribing = store.triggers.subscribe((message) => this.onMessage(message));
       this.subscription = subscribing;
       // A failed subscription is tried again by the next trigger() call.
       subscribing.catch(() => {
@@ -158,7 +158,7 @@ export class TriggerDispatcher {
     const { id, name } = request;
     const instanceId = this.options.instanceId;
     // A store error is a lost race: the request waits for another instance, or times out.
-    const claimed = await store.claimTrigger(name, id, instanceId, TRIGGER_CLAIM_TTL_MS);
+    const claimed = await store.triggers.claim(name, id, instanceId, TRIGGER_CLAIM_TTL_MS);
     if (!claimed) {
       return;
     }
@@ -173,25 +173,11 @@ export class TriggerDispatcher {
       });
     }
     const reply = (body: DistributiveOmit<TriggerReply, 'kind' | 'id' | 'name' | 'instanceId'>) =>
-      store
-        .publishTrigger({ kind: 'reply', id, name, instanceId, ...body } as TriggerReply)
+      store.triggers
+        .publish({ kind: 'reply', id, name, instanceId, ...body } as TriggerReply)
         .catch((error: unknown) =>
           this.log.warn(`${name}: trigger reply not sent: ${describeStoreError(error)}`),
         );
-    if (!request.force) {
-      let paused: boolean;
-      try {
-        paused = isPaused(await store.inspect(name));
-      } catch (error) {
-        this.log.warn(`${name}: trigger skipped, store error: ${describeStoreError(error)}`);
-        await reply({ status: 'skipped', reason: 'store-error' });
-        return;
-      }
-      if (paused) {
-        await reply({ status: 'skipped', reason: 'paused' });
-        return;
-      }
-    }
     const original = originalMethodOf(bound.method);
     if (!original) {
       return;
@@ -208,7 +194,9 @@ export class TriggerDispatcher {
     };
     let outcome: 'completed' | 'failed' = 'completed';
     try {
-      const result = await bound.binding.runner.execute(bound.binding.job, undefined, run);
+      // A paused job is refused by the acquisition itself (`paused`), unless forced.
+      const job = request.force ? { ...bound.binding.job, force: true } : bound.binding.job;
+      const result = await bound.binding.runner.execute(job, undefined, run);
       if (!result.ran) {
         await reply({ status: 'skipped', reason: result.reason });
         return;
@@ -226,11 +214,6 @@ export class TriggerDispatcher {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** Read loosely: a store without pause support has no `paused`. */
-function isPaused(state: object): boolean {
-  return (state as { paused?: unknown }).paused === true;
-}
 
 function triggerLabel(name: unknown): string {
   return `CronLockService.trigger("${String(name)}")`;

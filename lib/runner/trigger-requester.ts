@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LockStore } from '../stores/lock-store.interface.js';
-import type { TriggerReply } from '../stores/trigger.interface.js';
+import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
 
 /** How long `trigger()` waits for an instance to take the request, by default. */
 export const DEFAULT_TRIGGER_TIMEOUT_MS = 5_000;
@@ -55,14 +55,16 @@ export type TriggerResult =
     };
 
 /** A store that can carry triggers. */
-export type TriggerStore = LockStore &
-  Required<Pick<LockStore, 'publishTrigger' | 'subscribeTriggers' | 'claimTrigger'>>;
+export type TriggerStore = LockStore & { readonly triggers: TriggerChannel };
 
 export function canTrigger(store: LockStore): store is TriggerStore {
+  const channel = store.triggers;
   return (
-    typeof store.publishTrigger === 'function' &&
-    typeof store.subscribeTriggers === 'function' &&
-    typeof store.claimTrigger === 'function'
+    typeof channel === 'object' &&
+    channel !== null &&
+    typeof channel.publish === 'function' &&
+    typeof channel.subscribe === 'function' &&
+    typeof channel.claim === 'function'
   );
 }
 
@@ -99,7 +101,7 @@ export class TriggerRequester {
     const replies = new ReplyQueue();
     this.waiting.set(id, (reply) => replies.push(reply));
     try {
-      const receivers = await this.store.publishTrigger({
+      const receivers = await this.store.triggers.publish({
         kind: 'request',
         id,
         name,

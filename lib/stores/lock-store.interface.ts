@@ -1,4 +1,4 @@
-import type { TriggerMessage, TriggerSubscription } from './trigger.interface.js';
+import type { TriggerChannel } from './trigger.interface.js';
 
 /**
  * What a tick asks the store for: claim occurrence `scheduledAt` of job `name` and take its
@@ -298,22 +298,10 @@ export interface LockStore {
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
   /**
-   * Optional, with {@link subscribeTriggers} and {@link claimTrigger}: what
-   * `CronLockService.trigger()` needs. Sends `message` to every instance listening on this store's
-   * prefix (or table); resolves with how many listeners received it (the sender's own included),
-   * or `null` when the store cannot tell (Redis Cluster counts one node's listeners only).
+   * Optional. The store's trigger channel, which `CronLockService.trigger()` and the CLI's
+   * `trigger` need: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, in-process for the memory store.
    */
-  publishTrigger?(message: TriggerMessage): Promise<number | null>;
-  /**
-   * Optional. Calls `listener` with every message of the trigger channel, on one listening
-   * connection per store however many listen; resolves once listening. Nothing is polled.
-   */
-  subscribeTriggers?(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription>;
-  /**
-   * Optional. Claims trigger request `id` of job `name` for `instanceId`: `true` for exactly one
-   * caller per id across the fleet, for `ttl` ms at least.
-   */
-  claimTrigger?(name: string, id: string, instanceId: string, ttl: number): Promise<boolean>;
+  readonly triggers?: TriggerChannel;
   /**
    * Optional. Pauses the job fleet-wide: from now on every acquisition of it is refused as
    * `paused` (unless `force`) until {@link resume} or `until` (store clock). The first

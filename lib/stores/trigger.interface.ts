@@ -2,7 +2,7 @@ import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 
 /**
  * Asks the fleet to run job `name` now. Every instance listening receives it; those that have
- * the job race on {@link LockStore.claimTrigger} for `id`, and the one winner runs it.
+ * the job race on {@link TriggerChannel.claim} for `id`, and the one winner runs it.
  */
 export interface TriggerRequest {
   kind: 'request';
@@ -47,7 +47,32 @@ export type TriggerReply = {
 /** One message of the trigger channel. */
 export type TriggerMessage = TriggerRequest | TriggerReply;
 
-/** A listener of the trigger channel, as returned by {@link LockStore.subscribeTriggers}. */
+/**
+ * A store's channel for `CronLockService.trigger()`: every instance of a prefix (or table)
+ * listens on it; nothing is polled, so an idle fleet costs nothing.
+ *
+ * @publicApi
+ */
+export interface TriggerChannel {
+  /**
+   * Sends `message` to every listener; resolves with how many received it (the sender's own
+   * listener included), or `null` when the store cannot tell (a Redis Cluster node counts its
+   * own listeners only).
+   */
+  publish(message: TriggerMessage): Promise<number | null>;
+  /**
+   * Calls `listener` with every message, over one listening connection per store however many
+   * listen; resolves once listening.
+   */
+  subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription>;
+  /**
+   * Claims request `id` of job `name` for `instanceId`: `true` for exactly one caller per id
+   * across the fleet, for `ttl` ms at least.
+   */
+  claim(name: string, id: string, instanceId: string, ttl: number): Promise<boolean>;
+}
+
+/** A listener of the trigger channel, as returned by {@link TriggerChannel.subscribe}. */
 export interface TriggerSubscription {
   /** Stops listening; the store closes its listening connection once nobody listens. */
   close(): Promise<void>;

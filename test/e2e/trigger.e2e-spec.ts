@@ -148,6 +148,19 @@ describe('CronLockService.trigger()', () => {
       expect(runs).toHaveLength(1);
     });
 
+    it('answers paused for a paused job, and runs it with force', async () => {
+      const { caller } = await redisFleet();
+      await caller.locks.pause('trigger-yearly', { reason: 'vendor outage' });
+
+      const refused = await caller.locks.trigger('trigger-yearly');
+      expect(refused).toMatchObject({ ran: false, reason: 'paused' });
+      expect(runs).toHaveLength(0);
+
+      const forced = await caller.locks.trigger('trigger-yearly', { force: true, wait: true });
+      expect(forced).toMatchObject({ ran: true, outcome: 'completed' });
+      expect(runs).toHaveLength(1);
+    });
+
     it('answers no-live-instance at once when nobody else listens', async () => {
       const caller = await boot(
         'alone',
@@ -198,6 +211,21 @@ describe('CronLockService.trigger()', () => {
       expect(runs).toHaveLength(1);
       expect(runs[0].trigger).toBe('manual');
       expect(workers.flatMap((app) => app.triggered)).toHaveLength(1);
+    });
+
+    it('answers paused for a paused job, and runs it with force', async () => {
+      const store = new MemoryLockStore();
+      await boot('m-1', { store });
+      const caller = await boot('caller', { store }, []);
+      await caller.locks.pause('trigger-yearly');
+
+      expect(await caller.locks.trigger('trigger-yearly')).toMatchObject({
+        ran: false,
+        reason: 'paused',
+      });
+      expect(await caller.locks.trigger('trigger-yearly', { force: true })).toMatchObject({
+        ran: true,
+      });
     });
   });
 

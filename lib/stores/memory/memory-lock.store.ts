@@ -15,7 +15,6 @@ import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
-import type { TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
 import { MemoryTriggerChannel } from './trigger.js';
 import { occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
@@ -75,7 +74,8 @@ function pauseInForce(state: MemoryJobState | undefined, now: number): PauseRequ
 export class MemoryLockStore implements LockStore {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
-  private readonly triggers = new MemoryTriggerChannel();
+  /** Triggers among the apps of this process that share the store. */
+  readonly triggers = new MemoryTriggerChannel();
 
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock
@@ -214,20 +214,6 @@ export class MemoryLockStore implements LockStore {
       timeZone: schedule?.timeZone ?? null,
       nextAt: nextOccurrence(schedule?.cron, schedule?.timeZone),
     };
-  }
-
-  async publishTrigger(message: TriggerMessage): Promise<number> {
-    return this.triggers.publish(message);
-  }
-
-  async subscribeTriggers(
-    listener: (message: TriggerMessage) => void,
-  ): Promise<TriggerSubscription> {
-    return this.triggers.subscribe(listener);
-  }
-
-  async claimTrigger(name: string, id: string, _instanceId: string, ttl: number): Promise<boolean> {
-    return this.triggers.claim(name, id, ttl);
   }
 
   async pause(name: string, pause: PauseRequest): Promise<void> {

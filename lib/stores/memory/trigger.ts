@@ -1,16 +1,16 @@
-import type { TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
+import type { TriggerChannel, TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
 
 /**
  * The trigger channel of a {@link MemoryLockStore}: the apps of one process that share the
  * store hear each other's triggers, as the instances of a fleet do through Redis. Messages are
  * delivered on a later turn, as from a network, never inside the sender's call.
  */
-export class MemoryTriggerChannel {
+export class MemoryTriggerChannel implements TriggerChannel {
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
   /** Claimed request ids, with when each claim expires (`Date.now()`). */
   private readonly claims = new Map<string, number>();
 
-  publish(message: TriggerMessage): number {
+  async publish(message: TriggerMessage): Promise<number> {
     const listeners = [...this.listeners];
     // A copy per listener, as each instance parses its own from the wire.
     const text = JSON.stringify(message);
@@ -26,12 +26,12 @@ export class MemoryTriggerChannel {
     return listeners.length;
   }
 
-  subscribe(listener: (message: TriggerMessage) => void): TriggerSubscription {
+  async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
     this.listeners.add(listener);
     return { close: async () => void this.listeners.delete(listener) };
   }
 
-  claim(name: string, id: string, ttl: number): boolean {
+  async claim(name: string, id: string, _instanceId: string, ttl: number): Promise<boolean> {
     const now = Date.now();
     for (const [key, expiresAt] of this.claims) {
       if (expiresAt <= now) {

@@ -11,7 +11,10 @@ import {
 import type {
   AcquireRequest,
   AcquireResult,
+  HistoryEntry,
+  JobSchedule,
   LockStore,
+  PauseRequest,
   ReleaseRequest,
   RenewRequest,
   RenewResult,
@@ -19,6 +22,8 @@ import type {
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
+import { listJobNames, readHistory } from './history.js';
+import { pauseJob, registerJob, resumeJob } from './pause.js';
 import {
   connectionOptionsOf,
   createLockClient,
@@ -34,7 +39,6 @@ import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/s
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
-import type { TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
 import { RedisTriggerChannel } from './trigger.js';
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
@@ -83,8 +87,8 @@ export class RedisLockStore implements LockStore {
   private lastConnectionError: string | null = null;
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
-  private readonly keys = new Map<string, readonly [string, string]>();
-  private readonly triggers: RedisTriggerChannel;
+  private readonly keys = new Map<string, readonly [string, string, string]>();
+  readonly triggers: RedisTriggerChannel;
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
@@ -116,15 +120,13 @@ export class RedisLockStore implements LockStore {
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
-    const describe = (error: unknown): string => describeRedisError(error, this.secrets);
-    const channel = `${this.keyPrefix}:triggers`;
-    this.triggers = new RedisTriggerChannel(this.client, channel, describe, this.log);
+    this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
-  keysOf(name: string): { lock: string; state: string } {
-    const [lock, state] = this.keyPair(name);
-    return { lock, state };
+  keysOf(name: string): { lock: string; state: string; history: string } {
+    const [lock, state, history] = this.keyPair(name);
+    return { lock, state, history };
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -155,20 +157,28 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
   }
 
-  /** `PUBLISH <prefix>:triggers`: see {@link RedisTriggerChannel}. */
-  publishTrigger(message: TriggerMessage): Promise<number | null> {
-    return this.guard(() => this.triggers.publish(message));
+  /** Pauses the job fleet-wide (fields of its state hash, read by the acquire script). */
+  pause(name: string, pause: PauseRequest): Promise<void> {
+    return this.guard(() => pauseJob(this.client, this.keyPair(name)[1], pause, STATE_TTL_MS));
   }
 
-  /** Listens on `<prefix>:triggers` through one subscriber connection, closed by `close()`. */
-  subscribeTriggers(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
-    // Not through guard(): the subscriber has its own connection, which waits for Redis.
-    return this.triggers.subscribe(listener).catch(this.fail);
+  resume(name: string): Promise<boolean> {
+    return this.guard(() => resumeJob(this.client, this.keyPair(name)[1]));
   }
 
-  claimTrigger(name: string, id: string, instanceId: string, ttl: number): Promise<boolean> {
-    const key = `${this.keyPrefix}:{${name}}:trigger:${id}`;
-    return this.guard(() => this.triggers.claim(key, instanceId, ttl));
+  history(name: string, limit: number): Promise<HistoryEntry[]> {
+    return this.guard(() => readHistory(this.client, this.keyPair(name)[2], limit));
+  }
+
+  registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    return this.guard(() =>
+      registerJob(this.client, this.keyPair(name)[1], schedule, STATE_TTL_MS),
+    );
+  }
+
+  /** Every job with state under the key prefix, on every master of a Cluster. */
+  listJobs(): Promise<string[]> {
+    return this.guard(() => listJobNames(this.client, this.keyPrefix));
   }
 
   async ping(): Promise<number> {
@@ -206,8 +216,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
-    // Its own connection, whoever owns the lock client.
-    await this.triggers.close();
+    await this.triggers.close(); // its own connection, whoever owns the lock client
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
@@ -265,17 +274,18 @@ export class RedisLockStore implements LockStore {
   };
 
   /**
-   * `[lock, state]` of one job, built once per name: the keys are written on every command, and
+   * `[lock, state, history]` of one job, built once per name: the keys are written on every command, and
    * a flat string costs ioredis less than a fresh concatenation. Bounded, in case names are
    * generated per call (`run()` accepts any valid name).
    */
-  private keyPair(name: string): readonly [string, string] {
+  private keyPair(name: string): readonly [string, string, string] {
     let pair = this.keys.get(name);
     if (pair === undefined) {
       if (this.keys.size >= KEY_CACHE_SIZE) {
         this.keys.clear();
       }
-      pair = [`${this.keyPrefix}:{${name}}:lock`, `${this.keyPrefix}:{${name}}:state`];
+      const head = `${this.keyPrefix}:{${name}}:`;
+      pair = [`${head}lock`, `${head}state`, `${head}history`];
       this.keys.set(name, pair);
     }
     return pair;

@@ -2,6 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import {
   parseTriggerMessage,
+  type TriggerChannel,
   type TriggerMessage,
   type TriggerSubscription,
 } from '../trigger.interface.js';
@@ -14,22 +15,30 @@ import {
  * jobs, and an idle fleet sends nothing at all (no polling). Plain (not sharded) pub/sub: on a
  * Cluster, `PUBLISH` reaches the subscribers of every node.
  */
-export class RedisTriggerChannel {
+export class RedisTriggerChannel implements TriggerChannel {
   private subscriber: Redis | Cluster | null = null;
   private subscribed: Promise<void> | null = null;
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
   private reportedError = false;
+  private readonly channel: string;
 
+  /**
+   * @param fail Turns a Redis error into the store's `LockStoreError`, with no secret in it.
+   */
   constructor(
     private readonly client: Redis | Cluster,
-    private readonly channel: string,
-    private readonly describe: (error: unknown) => string,
+    private readonly keyPrefix: string,
+    private readonly fail: (error: unknown) => never,
     private readonly log: CronLockLogger,
-  ) {}
+  ) {
+    this.channel = `${keyPrefix}:triggers`;
+  }
 
   /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
   async publish(message: TriggerMessage): Promise<number | null> {
-    const receivers = await this.client.publish(this.channel, JSON.stringify(message));
+    const receivers = await this.client
+      .publish(this.channel, JSON.stringify(message))
+      .catch(this.fail);
     // A Cluster node answers with its own subscribers only: no count of the fleet's.
     return this.client instanceof Cluster ? null : receivers;
   }
@@ -38,10 +47,13 @@ export class RedisTriggerChannel {
    * `SET <prefix>:{<name>}:trigger:<id> <instanceId> NX PX ttl`: in the job's hash slot, and
    * with an expiry, as every key of the module.
    */
-  async claim(key: string, instanceId: string, ttl: number): Promise<boolean> {
-    return (await this.client.set(key, instanceId, 'PX', ttl, 'NX')) === 'OK';
+  async claim(name: string, id: string, instanceId: string, ttl: number): Promise<boolean> {
+    const key = `${this.keyPrefix}:{${name}}:trigger:${id}`;
+    const answer = await this.client.set(key, instanceId, 'PX', ttl, 'NX').catch(this.fail);
+    return answer === 'OK';
   }
 
+  /** Listens through one subscriber connection, closed with the last listener. */
   async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
     this.listeners.add(listener);
     const subscription: TriggerSubscription = {
@@ -56,9 +68,17 @@ export class RedisTriggerChannel {
       await this.connect();
     } catch (error) {
       await subscription.close();
-      throw error;
+      return this.fail(error);
     }
     return subscription;
+  }
+
+  private describeError(error: unknown): string {
+    try {
+      return this.fail(error);
+    } catch (failure) {
+      return failure instanceof Error ? failure.message : 'unknown error';
+    }
   }
 
   /** Closes the subscriber connection (created again by the next subscribe). */
@@ -104,7 +124,7 @@ export class RedisTriggerChannel {
     subscriber.on('error', (error: unknown) => {
       if (!this.reportedError) {
         this.reportedError = true;
-        this.log.warn(`Trigger channel connection error: ${this.describe(error)}`);
+        this.log.warn(`Trigger channel connection error: ${this.describeError(error)}`);
       }
     });
     subscriber.on('ready', () => (this.reportedError = false));
