@@ -12,6 +12,8 @@ import {
   type CronLockModuleOptions,
   type LockContext,
 } from 'nestjs-cron-lock';
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 /** Runs of the yearly job, from every app of the running test. */
@@ -196,6 +198,45 @@ describe('CronLockService.trigger()', () => {
 
       expect(result).toMatchObject({ ran: false, reason: 'no-live-instance' });
       expect(runs).toHaveLength(0);
+    });
+  });
+
+  describe('on PostgreSQL (LISTEN/NOTIFY)', () => {
+    const stores: PostgresLockStore[] = [];
+
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.module.close()));
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+    });
+
+    /** Each app its own store and pool, as separate instances have. */
+    function storeOn(table: string): PostgresLockStore {
+      const store = new PostgresLockStore(testPostgresUrl(), { table, logger: false });
+      stores.push(store);
+      return store;
+    }
+
+    it('runs the job once across three instances, and says no-live-instance with none', async () => {
+      const table = uniqueTable('trigger');
+      const workers = await Promise.all(
+        ['p-1', 'p-2', 'p-3'].map((id) => boot(id, { store: storeOn(table) })),
+      );
+      const caller = await boot('caller', { store: storeOn(table) }, []);
+
+      const result = await caller.locks.trigger('trigger-yearly', { wait: true });
+
+      expect(result).toMatchObject({ ran: true, outcome: 'completed' });
+      expect(runs).toHaveLength(1);
+      expect(runs[0].trigger).toBe('manual');
+      expect(workers.flatMap((app) => app.triggered)).toHaveLength(1);
+      // The claim rows are not jobs.
+      expect(await stores[0].jobNames()).toEqual(['trigger-yearly']);
+
+      const elsewhere = await boot('lonely', { store: storeOn(uniqueTable('none')) }, []);
+      expect(await elsewhere.locks.trigger('trigger-yearly', { timeout: '1s' })).toMatchObject({
+        ran: false,
+        reason: 'no-live-instance',
+      });
     });
   });
 

@@ -31,6 +31,7 @@ import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock, releaseSql } from './release.js';
 import { renewLock, renewSql } from './renew.js';
 import { ensureLockTable } from './schema.js';
+import { PostgresTriggerChannel } from './trigger.js';
 
 /**
  * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
@@ -109,6 +110,8 @@ export class PostgresLockStore implements LockStore {
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
+  /** The trigger channel of the table: see {@link PostgresTriggerChannel}. */
+  readonly triggers: PostgresTriggerChannel;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
     this.table = lockTable(options.schema, options.table);
@@ -152,7 +155,19 @@ export class PostgresLockStore implements LockStore {
           inspect: named(this.unnamed.inspect),
         }
       : this.unnamed;
+    this.triggers = new PostgresTriggerChannel(
+      this.pool,
+      this.table,
+      this.timeout,
+      this.fail,
+      this.log,
+    );
   }
+
+  /** Rejects with a {@link LockStoreError} whose message carries no secret. */
+  private readonly fail = (error: unknown): never => {
+    throw error instanceof LockStoreError ? error : new LockStoreError(this.describe(error));
+  };
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
@@ -216,6 +231,7 @@ export class PostgresLockStore implements LockStore {
 
   /** Closes the pool this store created from a connection string; never a pool passed in. */
   async close(): Promise<void> {
+    await this.triggers.close(); // its listening connection, whoever owns the pool
     if (!this.ownsPool || this.closed) {
       return;
     }
