@@ -28,8 +28,13 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
   'hget',
   'hmget',
   'hset',
+  'hdel',
   'hincrby',
+  'lpush',
+  'ltrim',
   'time',
+  // CronLockService.history() reads the job's history list.
+  'lrange',
   // CronLockService.trigger(): the request and replies on `<keyPrefix>:triggers`.
   'publish',
   'subscribe',
