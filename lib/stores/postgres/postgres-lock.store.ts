@@ -115,7 +115,6 @@ export class PostgresLockStore implements LockStore {
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
-  /** The trigger channel of the table: see {@link PostgresTriggerChannel}. */
   readonly triggers: PostgresTriggerChannel;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
@@ -169,7 +168,6 @@ export class PostgresLockStore implements LockStore {
     );
   }
 
-  /** Rejects with a {@link LockStoreError} whose message carries no secret. */
   private readonly fail = (error: unknown): never => {
     throw error instanceof LockStoreError ? error : new LockStoreError(this.describe(error));
   };
