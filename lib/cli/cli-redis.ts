@@ -1,8 +1,11 @@
-import type { Redis } from 'ioredis';
-import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+import { Cluster, type Redis } from 'ioredis';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
-import { createLockClient, secretsOf } from '../stores/redis/redis-connection.js';
+import {
+  createLockClient,
+  LOCK_CLUSTER_DEFAULTS,
+  secretsOf,
+} from '../stores/redis/redis-connection.js';
 import { describeStoreError, redactUrl } from '../utils/redact.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import { CliError } from './cli.errors.js';
@@ -63,44 +66,75 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
     throw new CliError(`Cannot reach Redis at ${address}: ${describe(lastError ?? error)}`);
   }
 
-  const store = new RedisLockStore(client, { keyPrefix, logger: false });
+  // A Cluster node's URL: reconnect as a Cluster client, so every command reaches every master.
+  const lockClient = (await isClusterNode(client))
+    ? await openCluster(client, describe, address)
+    : client;
+  const store = new RedisLockStore(lockClient, { keyPrefix, logger: false });
   return {
     store,
     address,
     namespace: 'prefix',
-    jobNames: () => scanJobNames(client, keyPrefix),
-    lockToken: (job) => client.get(store.keysOf(job).lock),
+    // SCAN on every master of a Cluster, on the one server otherwise.
+    jobNames: () => store.listJobs(),
+    lockToken: (job) => lockClient.get(store.keysOf(job).lock),
     describe,
     close: async () => {
       try {
-        await client.quit();
+        await lockClient.quit();
       } catch {
-        client.disconnect();
+        lockClient.disconnect();
       }
     },
   };
 }
 
+/** Whether the server runs in cluster mode (`INFO cluster`); a refused INFO counts as no. */
+async function isClusterNode(client: Redis): Promise<boolean> {
+  try {
+    return /^cluster_enabled:1\b/m.test(await client.info('cluster'));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Names of every job with state under `prefix`, from `SCAN MATCH <prefix>:{*}:state`. The `{`
- * right after `<prefix>:` keeps another prefix's keys out (`a` never matches `a:b:{job}:state`);
- * a prefix has no glob characters (the module validates it), so it needs no escaping.
+ * A Cluster client seeded with the node the URL names, with its credentials and TLS settings
+ * and the same fail-fast settings as the single-server connection. The seed connection closes.
  */
-async function scanJobNames(client: Redis, prefix: string): Promise<string[]> {
-  const head = `${prefix}:{`;
-  const tail = '}:state';
-  const names = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${head}*${tail}`, 'COUNT', 1_000);
-    cursor = next;
-    for (const key of keys) {
-      const name = key.slice(head.length, key.length - tail.length);
-      // `*` may also match keys no job of the module writes (e.g. with braces inside).
-      if (LOCK_NAME_PATTERN.test(name)) {
-        names.add(name);
-      }
-    }
-  } while (cursor !== '0');
-  return [...names].sort();
+async function openCluster(
+  seed: Redis,
+  describe: (error: unknown) => string,
+  address: string,
+): Promise<Cluster> {
+  const { host, port, username, password, tls } = seed.options;
+  await seed.quit().catch(() => seed.disconnect());
+  const cluster = new Cluster([{ host: host ?? '127.0.0.1', port: port ?? 6379 }], {
+    ...LOCK_CLUSTER_DEFAULTS,
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: {
+      ...LOCK_CLUSTER_DEFAULTS.redisOptions,
+      username,
+      password,
+      tls,
+      connectTimeout: CLI_TIMEOUT_MS,
+      commandTimeout: CLI_TIMEOUT_MS,
+    },
+  });
+  let lastError: unknown;
+  cluster.on('error', (error: unknown) => (lastError = error));
+  try {
+    await withTimeout(
+      cluster.connect(),
+      CLI_TIMEOUT_MS,
+      `no answer within ${CLI_TIMEOUT_MS / 1_000}s`,
+    );
+  } catch (error) {
+    cluster.disconnect();
+    throw new CliError(
+      `Cannot reach the Redis Cluster at ${address}: ${describe(lastError ?? error)}`,
+    );
+  }
+  return cluster;
 }

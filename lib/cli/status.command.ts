@@ -68,16 +68,18 @@ export async function statusCommand(
         'LAST SUCCESS (UTC, TOOK)',
         'FENCE',
         'FAILS',
+        'NEXT (UTC)',
       ],
       states.map((state) => [
         state.name,
-        isHeld(state) ? 'held' : 'free',
+        stateOf(state),
         state.holder ?? NONE,
         formatMs(state.ttlLeft),
         formatTime(state.lastTick),
         lastSuccess(state),
         state.fencingToken === null ? NONE : String(state.fencingToken),
         state.consecutiveFailures === undefined ? NONE : String(state.consecutiveFailures),
+        formatTime(state.nextAt),
       ]),
     ),
   );
@@ -90,6 +92,16 @@ export async function statusCommand(
 /** `under prefix "cron-lock"` (Redis) or `in table public.cron_lock` (PostgreSQL). */
 export function where(connection: CliConnection, prefix: string): string {
   return connection.namespace === 'prefix' ? `under prefix "${prefix}"` : `in table ${prefix}`;
+}
+
+/** `held` or `free`, and `paused` (until when) while paused fleet-wide. */
+function stateOf(state: StoredLockState): string {
+  const lock = isHeld(state) ? 'held' : 'free';
+  if (!state.paused) {
+    return lock;
+  }
+  const until = state.pausedUntil ? ` until ${formatTime(state.pausedUntil)}` : '';
+  return `${lock}, paused${until}`;
 }
 
 function isHeld(state: StoredLockState): boolean {

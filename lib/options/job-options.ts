@@ -46,12 +46,13 @@ export interface LockJob {
   trigger?: 'catch-up';
   /** Called with the occurrence queued behind a run when its release finds one (overlap). */
   onQueued?: (scheduledAt: number) => void;
-
   /**
    * A plain lock (`run()` without `scheduledAt` or `record`, on a name no job is bound to): the
    * store may take its lean path, recording nothing but the lock.
    */
   plain?: boolean;
+  /** Run even while the job is paused: a `CronLockService.trigger()` asked with `force`. */
+  force?: boolean;
 }
 
 /** Where lock options come from: each takes its own keys. */

@@ -84,6 +84,7 @@ export class LockRunner {
       historySize: this.options.historySize,
       overlap: job.overlap,
       plain: job.plain,
+      force: job.force,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {

@@ -1,3 +1,5 @@
+import type { TriggerChannel } from './trigger.interface.js';
+
 /**
  * What an occurrence does when it finds the job's previous run still holding the lock:
  * `'skip'` it (reason `held`), `'queue'` it to run as soon as the lock is released (at most one
@@ -369,6 +371,11 @@ export interface LockStore {
    * lock instead of being skipped as `held`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
+  /**
+   * Optional. The store's trigger channel, which `CronLockService.trigger()` and the CLI's
+   * `trigger` need: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, in-process for the memory store.
+   */
+  readonly triggers?: TriggerChannel;
   /**
    * Optional. Pauses the job fleet-wide: from now on every acquisition of it is refused as
    * `paused` (unless `force`) until {@link resume} or `until` (store clock). The first

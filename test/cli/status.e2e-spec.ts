@@ -104,20 +104,25 @@ describe('nestjs-cron-lock status', () => {
     expect(run.stderr).toBe('');
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /^JOB +STATE +HOLDER +TTL LEFT +LAST TICK \(UTC\) +LAST SUCCESS \(UTC, TOOK\) +FENCE +FAILS$/,
+      /^JOB +STATE +HOLDER +TTL LEFT +LAST TICK \(UTC\) +LAST SUCCESS \(UTC, TOOK\) +FENCE +FAILS +NEXT \(UTC\)$/,
     );
     const rows = lines.slice(1, 4);
     const date = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
+    const next = `(?:${date}|-)`;
     // Sorted by name; the busy job is held by the app, with most of its 2 minutes left.
     expect(rows[0]).toMatch(
-      new RegExp(`^cli\\.busy +held +${INSTANCE} +(1m[0-5]\\ds|2m00s) +${date} +- +\\d{16} +0$`),
+      new RegExp(
+        `^cli\\.busy +held +${INSTANCE} +(1m[0-5]\\ds|2m00s) +${date} +- +\\d{16} +0 +${next}$`,
+      ),
     );
     expect(rows[1]).toMatch(
       new RegExp(
-        `^cli\\.done +free +- +- +${date} +${date} \\((\\d+ms|\\d+\\.\\ds)\\) +\\d{16} +0$`,
+        `^cli\\.done +free +- +- +${date} +${date} \\((\\d+ms|\\d+\\.\\ds)\\) +\\d{16} +0 +${next}$`,
       ),
     );
-    expect(rows[2]).toMatch(new RegExp(`^cli\\.failing +free +- +- +${date} +- +\\d{16} +1$`));
+    expect(rows[2]).toMatch(
+      new RegExp(`^cli\\.failing +free +- +- +${date} +- +\\d{16} +1 +${next}$`),
+    );
     expect(lines[4]).toBe('');
     expect(lines[5]).toMatch(
       new RegExp(

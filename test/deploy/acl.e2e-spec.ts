@@ -15,7 +15,7 @@ import { bootApp, runOnce } from './support/app.js';
 import { startCapture, type Capture } from './support/capture.js';
 
 /** Commands the store and ioredis send themselves (not from inside a script). */
-const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info'];
+const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info', 'lrange', 'publish', 'subscribe'];
 const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 const PASSWORD = 'acl-test-Pa55word-7f3e';
 
@@ -93,7 +93,7 @@ describe('the least-privilege ACL rule', () => {
     expect(line, 'docs/deploying.md line "ACL SETUSER cron-lock on >…"').toBeDefined();
     expect(line!.replace(/^ACL SETUSER cron-lock on >\S+ /, '')).toBe(cronLockAclRule('cron-lock'));
     expect(cronLockAclRule('billing.prod')).toMatch(
-      /^resetkeys ~billing\.prod:\* resetchannels -@all \+evalsha /,
+      /^resetkeys ~billing\.prod:\* resetchannels &billing\.prod:triggers -@all \+evalsha /,
     );
   });
 

@@ -17,9 +17,9 @@ export function inspectSql(table: LockTable): string {
 FROM (SELECT clock_timestamp() AS now) AS c LEFT JOIN ${table.qualified} AS l ON l.name = $1`;
 }
 
-/** Also the list query of the CLI: every job name of the table. */
+/** Also the list query of the CLI: every job name of the table (not the trigger claims, `~…`). */
 export function jobNamesSql(table: LockTable): string {
-  return `SELECT name FROM ${table.qualified} ORDER BY name`;
+  return `SELECT name FROM ${table.qualified} WHERE name NOT LIKE '~%' ORDER BY name`;
 }
 
 interface InspectRow {

@@ -36,6 +36,7 @@ import { readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
 import { renewLock, renewSql } from './renew.js';
 import { ensureLockTable } from './schema.js';
+import { PostgresTriggerChannel } from './trigger.js';
 
 /**
  * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
@@ -114,6 +115,7 @@ export class PostgresLockStore implements LockStore {
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
+  readonly triggers: PostgresTriggerChannel;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
     this.table = lockTable(options.schema, options.table);
@@ -157,7 +159,18 @@ export class PostgresLockStore implements LockStore {
           inspect: named(this.unnamed.inspect),
         }
       : this.unnamed;
+    this.triggers = new PostgresTriggerChannel(
+      this.pool,
+      this.table,
+      this.timeout,
+      this.fail,
+      this.log,
+    );
   }
+
+  private readonly fail = (error: unknown): never => {
+    throw error instanceof LockStoreError ? error : new LockStoreError(this.describe(error));
+  };
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
@@ -247,6 +260,7 @@ export class PostgresLockStore implements LockStore {
 
   /** Closes the pool this store created from a connection string; never a pool passed in. */
   async close(): Promise<void> {
+    await this.triggers.close(); // its listening connection, whoever owns the pool
     if (!this.ownsPool || this.closed) {
       return;
     }

@@ -28,17 +28,25 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
   'hget',
   'hmget',
   'hset',
+  'hdel',
   'hincrby',
+  'lpush',
+  'ltrim',
   'time',
+  // CronLockService.history() reads the job's history list.
+  'lrange',
+  // CronLockService.trigger(): the request and replies on `<keyPrefix>:triggers`.
+  'publish',
+  'subscribe',
 ];
 
 /**
- * The ACL rules of a least-privilege lock user for one `keyPrefix`: its keys only, no pub/sub
- * channel, no command but {@link LOCK_USER_COMMANDS}. Use it after `ACL SETUSER <user> on
+ * The ACL rules of a least-privilege lock user for one `keyPrefix`: its keys only, its trigger
+ * channel only, no command but {@link LOCK_USER_COMMANDS}. Use it after `ACL SETUSER <user> on
  * ><password>` (or in an ACL file: `user <user> on ><password> <rules>`).
  *
  * @example cronLockAclRule('cron-lock')
- *   // 'resetkeys ~cron-lock:* resetchannels -@all +evalsha +eval +ping …'
+ *   // 'resetkeys ~cron-lock:* resetchannels &cron-lock:triggers -@all +evalsha +eval +ping …'
  * @publicApi
  */
 export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string {
@@ -49,7 +57,7 @@ export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string 
     );
   }
   const commands = LOCK_USER_COMMANDS.map((command) => `+${command}`).join(' ');
-  return `resetkeys ~${keyPrefix}:* resetchannels -@all ${commands}`;
+  return `resetkeys ~${keyPrefix}:* resetchannels &${keyPrefix}:triggers -@all ${commands}`;
 }
 
 const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";

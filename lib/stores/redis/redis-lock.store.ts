@@ -41,6 +41,7 @@ import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/s
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
+import { RedisTriggerChannel } from './trigger.js';
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
 const KEY_CACHE_SIZE = 10_000;
@@ -89,6 +90,7 @@ export class RedisLockStore implements LockStore {
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string, string]>();
+  readonly triggers: RedisTriggerChannel;
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
@@ -120,6 +122,7 @@ export class RedisLockStore implements LockStore {
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
+    this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -130,8 +133,8 @@ export class RedisLockStore implements LockStore {
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     if (request.plain === true && request.scheduledAt === undefined) {
-      const keys = this.keyPair(request.name);
-      return this.send(() => acquirePlainLock(this.client, keys, request, this.fail));
+      const [lock, state] = this.keyPair(request.name);
+      return this.send(() => acquirePlainLock(this.client, [lock, state], request, this.fail));
     }
     // Twice the marker ttl and the lock ttl: the acquire refreshes the state's expiry only once
     // less than half of it is left (see ACQUIRE_SCRIPT).
@@ -222,6 +225,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    await this.triggers.close(); // its own connection, whoever owns the lock client
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import type { CronLockLogger } from '../../observer/logger.js';
+import {
+  parseTriggerMessage,
+  type TriggerChannel,
+  type TriggerMessage,
+  type TriggerSubscription,
+} from '../trigger.interface.js';
+import { connectWithin, runStatement, type PostgresPool } from './postgres-connection.js';
+import type { LockTable } from './postgres-table.js';
+
+/** Before listening again after the listening connection broke. */
+const RELISTEN_DELAY_MS = 1_000;
+
+/**
+ * The name of a claim row in the lock table. `~` is outside the characters of a job name, so
+ * a claim never shadows a job, and the CLI's listing leaves these rows out.
+ */
+export const CLAIM_ROW_PREFIX = '~trigger:';
+
+/**
+ * A claim: a row of the lock table named after the request, inserted once. It carries only a
+ * state expiry, so the cleanup of expired rows (see release.ts) removes it like any other.
+ * $1 row name · $2 ttl ms
+ */
+function claimSql(table: LockTable): string {
+  return `INSERT INTO ${table.qualified} (name, state_expires_at)
+VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
+ON CONFLICT (name) DO NOTHING RETURNING name`;
+}
+
+/**
+ * The trigger channel of one lock table on PostgreSQL: `NOTIFY` to send, one connection per
+ * store that `LISTEN`s, a row per request claimed with `INSERT … ON CONFLICT DO NOTHING`.
+ *
+ * LISTEN needs a session: the listening connection is taken from the pool and kept (one per
+ * store), and it must reach PostgreSQL directly or through a pooler in session mode (PgBouncer
+ * in transaction mode drops notifications). Sending and claiming work through any pooler.
+ */
+export class PostgresTriggerChannel implements TriggerChannel {
+  /** One channel per table: an identifier of at most 63 bytes, whatever the names. */
+  private readonly channel: string;
+  private readonly listeners = new Set<(message: TriggerMessage) => void>();
+  private listening: Promise<void> | null = null;
+  private release: ((destroy: boolean) => void) | null = null;
+  private relisten: NodeJS.Timeout | null = null;
+  private reportedError = false;
+
+  constructor(
+    private readonly pool: PostgresPool,
+    private readonly table: LockTable,
+    private readonly timeout: number,
+    private readonly fail: (error: unknown) => never,
+    private readonly log: CronLockLogger,
+  ) {
+    const digest = createHash('sha256').update(table.display).digest('hex').slice(0, 24);
+    this.channel = `cron_lock_triggers_${digest}`;
+  }
+
+  /** `null`: NOTIFY does not say how many listened. */
+  async publish(message: TriggerMessage): Promise<null> {
+    await runStatement(
+      this.pool,
+      'SELECT pg_notify($1, $2)',
+      [this.channel, JSON.stringify(message)],
+      this.timeout,
+    ).catch(this.fail);
+    return null;
+  }
+
+  async claim(name: string, id: string, _instanceId: string, ttl: number): Promise<boolean> {
+    const rows = await runStatement(
+      this.pool,
+      claimSql(this.table),
+      [`${CLAIM_ROW_PREFIX}${name}:${id}`, ttl],
+      this.timeout,
+    ).catch(this.fail);
+    return rows.length === 1;
+  }
+
+  async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
+    this.listeners.add(listener);
+    const subscription: TriggerSubscription = {
+      close: async () => {
+        this.listeners.delete(listener);
+        if (this.listeners.size === 0) {
+          await this.close();
+        }
+      },
+    };
+    try {
+      await this.listen();
+    } catch (error) {
+      await subscription.close();
+      return this.fail(error);
+    }
+    return subscription;
+  }
+
+  /** Gives the listening connection back to the pool. */
+  async close(): Promise<void> {
+    if (this.relisten !== null) {
+      clearTimeout(this.relisten);
+      this.relisten = null;
+    }
+    this.listening = null;
+    const release = this.release;
+    this.release = null;
+    // Destroyed, not returned: a pooled connection must not keep listening for someone else.
+    release?.(true);
+  }
+
+  private listen(): Promise<void> {
+    this.listening ??= this.connect().catch((error: unknown) => {
+      this.listening = null;
+      throw error;
+    });
+    return this.listening;
+  }
+
+  private async connect(): Promise<void> {
+    const lease = await connectWithin(this.pool, this.timeout);
+    const { client } = lease;
+    let broken = false;
+    const onBroken = (error?: unknown): void => {
+      if (broken) {
+        return;
+      }
+      broken = true;
+      client.off('notification', onNotification);
+      if (this.release === lease.release) {
+        this.release = null;
+        this.listening = null;
+        lease.release(true);
+        this.scheduleRelisten(error);
+      }
+    };
+    const onNotification = (notification: { channel: string; payload?: string }): void => {
+      if (notification.channel !== this.channel || notification.payload === undefined) {
+        return;
+      }
+      const message = parseTriggerMessage(notification.payload);
+      for (const listener of message === null ? [] : [...this.listeners]) {
+        try {
+          listener(message!);
+        } catch {
+          // A listener's failure is its own: the others still hear the message.
+        }
+      }
+    };
+    client.on('notification', onNotification);
+    client.on('error', onBroken);
+    client.on('end', onBroken);
+    try {
+      await client.query(`LISTEN "${this.channel}"`);
+    } catch (error) {
+      broken = true;
+      client.off('notification', onNotification);
+      lease.release(true);
+      throw error;
+    }
+    this.release = lease.release;
+    this.reportedError = false;
+  }
+
+  /** A broken listening connection is replaced while anyone listens. */
+  private scheduleRelisten(error: unknown): void {
+    if (this.listeners.size === 0 || this.relisten !== null) {
+      return;
+    }
+    if (!this.reportedError && error !== undefined) {
+      this.reportedError = true;
+      try {
+        this.fail(error);
+      } catch (failure) {
+        const why = failure instanceof Error ? failure.message : 'unknown error';
+        this.log.warn(`Trigger channel connection lost: ${why}; listening again`);
+      }
+    }
+    this.relisten = setTimeout(() => {
+      this.relisten = null;
+      this.listen().catch((failure: unknown) => this.scheduleRelisten(failure));
+    }, RELISTEN_DELAY_MS);
+    this.relisten.unref();
+  }
+}
