@@ -177,4 +177,10 @@ export interface LockStore {
    * lock instead of being skipped as `held`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
+  /**
+   * Optional. The owner token of the job's live lock, or `null` when it is free: what an
+   * operator's forced release (the CLI's `release`, the dashboard's) hands to the owner-checked
+   * {@link release}, so a lock that changed hands in between is never deleted. Never shown.
+   */
+  currentToken?(name: string): Promise<string | null>;
 }

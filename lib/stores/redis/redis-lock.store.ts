@@ -149,6 +149,11 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
   }
 
+  /** The owner token of the job's live lock, or `null` when free (an operator's forced release). */
+  currentToken(name: string): Promise<string | null> {
+    return this.guard(() => this.client.get(this.keyPair(name)[0]));
+  }
+
   async ping(): Promise<number> {
     return this.guard(async () => {
       const started = performance.now();
