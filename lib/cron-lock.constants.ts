@@ -64,3 +64,12 @@ export const STATE_TTL_MS = 30 * 86_400_000;
  * milliseconds, and once-per-occurrence already needs skew under half the period.
  */
 export const MAX_SCHEDULED_AT_AHEAD_MS = 15 * 60_000;
+
+/** Default of the `historySize` module option: entries of a job's history kept in the store. */
+export const DEFAULT_HISTORY_SIZE = 100;
+
+/** Largest `historySize`: the store keeps every entry of every job, and a read returns them all. */
+export const MAX_HISTORY_SIZE = 1000;
+
+/** Longest note a pause keeps (`CronLockService.pause({ reason })`). */
+export const MAX_PAUSE_REASON_LENGTH = 500;

@@ -277,6 +277,31 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
   `preparedStatements: false to start that way.`;
 
+/** `call` is e.g. `CronLockService.pause("reports")`. */
+export const INVALID_FLEET_ARGUMENT = (
+  call: string,
+  field: string,
+  expected: string,
+  value: unknown,
+): string => `${call}: ${field} ${describeValue(value)} is not allowed. Fix: pass ${expected}.`;
+
+export const STORE_LACKS_OPERATION = (call: string, operation: string): string =>
+  `${call}: the lock store in use has no ${operation}() method, so it cannot keep this ` +
+  `fleet-wide. Fix: use RedisLockStore, PostgresLockStore or MemoryLockStore, or add ` +
+  `${operation}() to your store (see the LockStore interface).`;
+
+export const JOB_PAUSED = (name: string, reason: string | null, until: string | null): string =>
+  `Paused job "${name}" fleet-wide` +
+  (until === null ? ' until resumed' : ` until ${until}`) +
+  (reason === null ? '' : `: ${reason}`);
+
+export const JOB_RESUMED = (name: string, wasPaused: boolean): string =>
+  wasPaused ? `Resumed job "${name}" fleet-wide` : `Resume of job "${name}": it was not paused`;
+
+export const REGISTER_JOBS_FAILED = (count: number, error: string): string =>
+  `Could not record the schedule of ${count} job(s) in the lock store: ${error}; inspect() and ` +
+  `the CLI show no cron or next run for them until an instance starts with the store reachable`;
+
 const DASHBOARD = 'CronLockDashboardModule.forRoot';
 
 export const DASHBOARD_NOT_AN_OBJECT = (value: unknown): string =>

@@ -19,6 +19,7 @@ import type {
   CronLockListener,
 } from './observer/events.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
+import { FleetControl, type HistoryOptions, type PauseOptions } from './cron-lock.fleet.js';
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
@@ -28,7 +29,7 @@ import { checkLockOptions, resolveLockSettings } from './options/job-options.js'
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { CronLockOptions } from './options/job-options.interface.js';
-import type { JobState, LockStore } from './stores/lock-store.interface.js';
+import type { HistoryEntry, JobState, LockStore } from './stores/lock-store.interface.js';
 import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
@@ -74,6 +75,7 @@ export class CronLockService
     OnApplicationShutdown
 {
   private readonly logger: CronLockLogger;
+  private readonly fleet: FleetControl;
 
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
@@ -85,6 +87,7 @@ export class CronLockService
     @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
   ) {
     this.logger = new CronLockLogger(options.logger);
+    this.fleet = new FleetControl(store, observer, this.logger, options.instanceId);
   }
 
   /** This instance's id, as it appears in logs, events and `inspect()`. */
@@ -148,6 +151,38 @@ export class CronLockService
   }
 
   /**
+   * Pauses job `name` fleet-wide, in the lock store: until {@link resume} (or `until`), every
+   * instance skips its occurrences with reason `'paused'`, logged once per occurrence across the
+   * fleet. A run in progress is not interrupted. A job no instance runs yet can be paused ahead.
+   *
+   * @throws {@link CronLockConfigError} for a bad name, `reason` (1 to 500 characters, one line)
+   *   or `until` (a `Date` or duration in the future, at most 2^31-1 ms ahead), or a store without
+   *   `pause()`; rejects with {@link LockStoreError} when the store fails.
+   */
+  pause(name: string, options?: PauseOptions): Promise<void> {
+    return this.fleet.pause(name, options);
+  }
+
+  /**
+   * Ends a pause of job `name` fleet-wide: its next occurrence runs as usual. Resolves `true` if
+   * the job was paused. Same errors as {@link pause}.
+   */
+  resume(name: string): Promise<boolean> {
+    return this.fleet.resume(name);
+  }
+
+  /**
+   * The last entries of job `name`'s history, newest first: its runs (with outcome, instance,
+   * fencing token and redacted error) and the occurrences that were missed, skipped while paused
+   * or merged. The store keeps `historySize` entries per job (module option, default 100).
+   *
+   * @param options `limit`: 1 to 1000 entries, default 100.
+   */
+  history(name: string, options?: HistoryOptions): Promise<HistoryEntry<Date>[]> {
+    return this.fleet.history(name, options);
+  }
+
+  /**
    * Listens to one event of every locked run of this app. Returns a function that stops
    * listening. A listener that throws is logged and does not affect the run.
    */
@@ -185,6 +220,8 @@ export class CronLockService
   async onApplicationBootstrap(): Promise<void> {
     const { storeKind } = this.resolvedStore;
     const store = this.store;
+    // The schedule of each job goes to the store, for tools that have no app code (the CLI).
+    await this.fleet.registerJobs(this.registry);
     if (storeKind === 'memory') {
       // A warning even though it was chosen: the same config deployed to several instances
       // would run every occurrence on each of them.
@@ -248,6 +285,12 @@ export class CronLockService
       consecutiveFailures: state.consecutiveFailures ?? 0,
       lastOutcome: state.lastOutcome ?? null,
       lastFinishedAt: dateOrNull(state.lastFinishedAt),
+      paused: state.paused ?? false,
+      pauseReason: state.pauseReason ?? null,
+      pausedUntil: dateOrNull(state.pausedUntil),
+      cron: state.cron ?? null,
+      timeZone: state.timeZone ?? null,
+      nextAt: dateOrNull(state.nextAt),
       runningHere: this.tracker.runningNames().includes(name),
     };
   }

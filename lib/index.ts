@@ -3,6 +3,7 @@ import 'reflect-metadata';
 export * from './cron-lock.module.js';
 export { CRON_LOCK_MODULE_OPTIONS, CRON_LOCK_STORE } from './cron-lock.constants.js';
 export * from './cron-lock.service.js';
+export type { HistoryOptions, PauseOptions } from './cron-lock.fleet.js';
 export * from './cron-lock.errors.js';
 export { assertLocked, currentLockContext } from './runner/run-scope.js';
 export type {

@@ -120,5 +120,11 @@ function toJson(state: StoredLockState): JobStatusJson {
     consecutiveFailures: state.consecutiveFailures ?? null,
     lastOutcome: state.lastOutcome ?? null,
     lastFinishedAt: isoTime(state.lastFinishedAt),
+    paused: state.paused ?? false,
+    pauseReason: state.pauseReason ?? null,
+    pausedUntil: isoTime(state.pausedUntil),
+    cron: state.cron ?? null,
+    timeZone: state.timeZone ?? null,
+    nextAt: isoTime(state.nextAt),
   };
 }

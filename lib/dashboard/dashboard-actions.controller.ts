@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Injectable,
   Body,
   ConflictException,
@@ -15,6 +16,7 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { CRON_LOCK_STORE, LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockService } from '../cron-lock.service.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import { describeStoreError } from '../utils/redact.js';
@@ -26,10 +28,8 @@ import { LOG_CONTEXT } from '../cron-lock.constants.js';
 import { safeText } from './escape.js';
 import { parseActionBody, type ActionBody } from './action-body.js';
 
-/** The fleet-control methods the actions call, when the service has them. */
+/** The fleet-control method the actions call when the service has it. */
 interface FleetActions {
-  pause?(name: string, options: { reason?: string; until?: Date }): Promise<unknown>;
-  resume?(name: string): Promise<unknown>;
   trigger?(name: string, options: { force?: boolean }): Promise<unknown>;
 }
 
@@ -78,6 +78,11 @@ export class DashboardActionsController {
       if (error instanceof Error && 'getStatus' in error) {
         throw error;
       }
+      if (error instanceof CronLockConfigError) {
+        // A refused argument (a reason with control characters, a store without pause): its
+        // message names the call and the fix, and carries nothing from the store.
+        throw new BadRequestException(error.message);
+      }
       // Never the raw error: a driver error can carry the store's address or credentials.
       throw new ServiceUnavailableException(
         `${action} of "${name}" failed: ${describeStoreError(error)}`,
@@ -89,11 +94,10 @@ export class DashboardActionsController {
     const fleet = this.service as CronLockService & FleetActions;
     switch (action) {
       case 'pause':
-        await this.call(fleet.pause, 'pause')(name, { reason: body.reason, until: body.until });
+        await this.service.pause(name, { reason: body.reason, until: body.until });
         return `paused ${name}${body.reason ? ` (reason: ${body.reason})` : ''}`;
       case 'resume':
-        await this.call(fleet.resume, 'resume')(name);
-        return `resumed ${name}`;
+        return (await this.service.resume(name)) ? `resumed ${name}` : `${name} was not paused`;
       case 'trigger':
         await this.call(fleet.trigger, 'trigger')(name, { force: body.force });
         return `triggered ${name}${body.force ? ' (forced)' : ''}`;

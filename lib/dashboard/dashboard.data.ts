@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { CronLockService, type LockInspection } from '../cron-lock.service.js';
-import type { LockStore } from '../stores/lock-store.interface.js';
+import type { HistoryEntry, LockStore } from '../stores/lock-store.interface.js';
 import { DASHBOARD_OPTIONS } from './dashboard.constants.js';
 import type { ResolvedDashboardOptions } from './dashboard.options.js';
 import type {
@@ -11,39 +11,6 @@ import type {
   JobStatus,
 } from './dashboard.types.js';
 import { safeText } from './escape.js';
-
-/**
- * The fleet-control methods the dashboard uses when the service and store provide them. Read
- * through this view so that the page keeps working (with fewer columns and no history) on a
- * custom store that implements only the core `LockStore` methods.
- */
-interface FleetControl {
-  history?(name: string, options?: { limit?: number }): Promise<readonly HistoryLike[]>;
-}
-interface FleetStore {
-  listJobs?(): Promise<readonly string[]>;
-}
-/** A history entry as the service reports it (times as `Date`s or ms). */
-interface HistoryLike {
-  kind: string;
-  scheduledAt?: Date | number | null;
-  startedAt?: Date | number | null;
-  finishedAt?: Date | number | null;
-  durationMs?: number | null;
-  instanceId?: string | null;
-  trigger?: string | null;
-  outcome?: string | null;
-  error?: string | null;
-}
-/** The schedule and pause fields a `JobState` carries once the store records them. */
-interface ScheduleLike {
-  paused?: boolean | null;
-  pauseReason?: string | null;
-  pausedUntil?: Date | number | null;
-  cron?: string | null;
-  timeZone?: string | null;
-  nextAt?: Date | number | null;
-}
 
 /**
  * @internal What the page and its JSON show: every job of the store's key prefix (or, on a
@@ -71,7 +38,7 @@ export class DashboardData {
       generatedAt: new Date().toISOString(),
       servedBy: safeText(this.instanceId),
       actions: this.options.actions,
-      historyAvailable: typeof (this.service as FleetControl).history === 'function',
+      historyAvailable: typeof this.store.history === 'function',
       jobs,
     };
   }
@@ -82,31 +49,29 @@ export class DashboardData {
   }
 
   private async jobNames(): Promise<string[]> {
-    const listed = await (this.store as FleetStore).listJobs?.();
+    // The store lists every job of its prefix (all instances'); the app's own jobs are added
+    // for a store that cannot list, and for a job registered here before it first ran.
+    const listed = await this.store.listJobs?.();
     const here = (await this.service.inspect()).map((job) => job.name);
     return [...new Set([...(listed ?? []), ...here])].sort();
   }
 
   private async job(name: string): Promise<DashboardJob> {
     const [state, history] = await Promise.all([this.service.inspect(name), this.history(name)]);
-    return toJob(state as LockInspection & ScheduleLike, history);
+    return toJob(state, history);
   }
 
   private async history(name: string): Promise<DashboardHistoryEntry[]> {
-    const history = (this.service as FleetControl).history;
-    if (typeof history !== 'function') {
+    if (typeof this.store.history !== 'function') {
       return [];
     }
-    const entries = await history.call(this.service, name, { limit: this.options.historyLimit });
+    const entries = await this.service.history(name, { limit: this.options.historyLimit });
     return entries.map(toHistoryEntry);
   }
 }
 
-function toJob(
-  state: LockInspection & ScheduleLike,
-  history: DashboardHistoryEntry[],
-): DashboardJob {
-  const paused = state.paused === true;
+function toJob(state: LockInspection, history: DashboardHistoryEntry[]): DashboardJob {
+  const paused = state.paused;
   return {
     name: state.name,
     status: statusOf(state, paused),
@@ -140,7 +105,7 @@ function statusOf(state: LockInspection, paused: boolean): JobStatus {
   return state.consecutiveFailures > 0 ? 'failing' : 'idle';
 }
 
-function toHistoryEntry(entry: HistoryLike): DashboardHistoryEntry {
+function toHistoryEntry(entry: HistoryEntry<Date>): DashboardHistoryEntry {
   return {
     kind: String(entry.kind),
     scheduledAt: iso(entry.scheduledAt),

@@ -54,7 +54,7 @@ export type CronLockAlert = CronLockEventBase & {
   );
 
 /** Why a run did not happen. */
-export type SkipReason = 'held' | 'tick-done' | 'store-error' | 'shutting-down';
+export type SkipReason = 'held' | 'tick-done' | 'paused' | 'store-error' | 'shutting-down';
 
 /**
  * Payload of each event of {@link CronLockService}, by event name.
@@ -86,6 +86,13 @@ export interface CronLockEvents {
    * Once per episode per job on each instance that sees it; also logged at error level.
    */
   alert: CronLockAlert;
+  /**
+   * This instance paused the job fleet-wide (`CronLockService.pause`). `scheduledAt` is `null`;
+   * `until` is when the pause ends by itself, `null` until resumed.
+   */
+  paused: CronLockEventBase & { reason: string | null; until: Date | null };
+  /** This instance resumed a paused job (`CronLockService.resume`); `scheduledAt` is `null`. */
+  resumed: CronLockEventBase & { wasPaused: boolean };
   /** The store failed during `operation`; `message` is redacted. */
   'store-error': CronLockEventBase & {
     operation: 'acquire' | 'renew' | 'release';

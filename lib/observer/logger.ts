@@ -29,6 +29,11 @@ export interface CronLockLogLevels {
    * instances, N−1 lines per occurrence. Default `false`.
    */
   skippedTickDone?: CronLockLogLevel | false;
+  /**
+   * A tick skipped because the job is paused: one line per occurrence fleet-wide (the instance
+   * that claimed it). Default `'log'`.
+   */
+  skippedPaused?: CronLockLogLevel | false;
   /** A tick skipped because the store failed (the failure has its own line). Default `'debug'`. */
   skippedStoreError?: CronLockLogLevel | false;
   /** A tick skipped because the app is closing. Default `'debug'`. */
@@ -53,6 +58,7 @@ export const DEFAULT_LOG_LEVELS: Readonly<Required<CronLockLogLevels>> = {
   failed: 'error',
   skippedHeld: 'debug',
   skippedTickDone: false,
+  skippedPaused: 'log',
   skippedStoreError: 'debug',
   skippedShuttingDown: 'debug',
   storeError: 'error',
@@ -75,6 +81,7 @@ const LOG_LEVELS: readonly CronLockLogLevel[] = [
 const SKIP_KIND: Record<SkipReason, keyof CronLockLogLevels> = {
   held: 'skippedHeld',
   'tick-done': 'skippedTickDone',
+  paused: 'skippedPaused',
   'store-error': 'skippedStoreError',
   'shutting-down': 'skippedShuttingDown',
 };
@@ -112,6 +119,7 @@ export function resolveLogLevels(
 const SKIP_TEXT: Record<SkipReason, string> = {
   held: 'skipped: another run holds the lock',
   'tick-done': 'skipped: this occurrence already ran',
+  paused: 'skipped: the job is paused',
   'store-error': 'skipped: lock store unavailable',
   'shutting-down': 'skipped: shutting down',
 };

@@ -72,6 +72,13 @@ export interface CronLockModuleOptions {
    * more (a process that already uses one, for tracing or request context, pays nothing extra).
    */
   asyncContext?: boolean;
+  /**
+   * How many entries of each job's history (runs, and occurrences missed, skipped while paused
+   * or merged) the store keeps, newest first, for `CronLockService.history()`. A whole number from
+   * 0 (no history) to 1000. Default 100. Entries expire with the job's state (30 days after its
+   * last recorded activity).
+   */
+  historySize?: number;
 }
 
 /**

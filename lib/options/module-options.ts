@@ -1,7 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_TTL_MS } from '../cron-lock.constants.js';
+import {
+  DEFAULT_HISTORY_SIZE,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_TTL_MS,
+  MAX_HISTORY_SIZE,
+} from '../cron-lock.constants.js';
 import { resolveAlertOptions, type ResolvedAlertOptions } from '../observer/alert-monitor.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { defaultLogger, resolveLogLevels, type CronLockLogLevels } from '../observer/logger.js';
@@ -35,6 +40,8 @@ export interface ResolvedCronLockOptions {
   alerts: ResolvedAlertOptions | null;
   /** Whether each run is entered as an AsyncLocalStorage scope (for `assertLocked()`). */
   asyncContext: boolean;
+  /** History entries kept per job in the store; 0 keeps none. */
+  historySize: number;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -49,6 +56,7 @@ const KNOWN_OPTIONS = new Set([
   'instanceId',
   'alerts',
   'asyncContext',
+  'historySize',
 ]);
 
 /**
@@ -135,6 +143,24 @@ export function resolveModuleOptions(
     );
   }
 
+  // Present but undefined is an error here too: a typo'd environment variable must not turn the
+  // history off or on behind the operator's back.
+  const historySize = 'historySize' in options ? options.historySize : DEFAULT_HISTORY_SIZE;
+  if (
+    typeof historySize !== 'number' ||
+    !Number.isSafeInteger(historySize) ||
+    historySize < 0 ||
+    historySize > MAX_HISTORY_SIZE
+  ) {
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION(
+        'historySize',
+        `a whole number from 0 (no history) to ${MAX_HISTORY_SIZE}`,
+        historySize,
+      ),
+    );
+  }
+
   const base = {
     defaultTtl,
     onStoreError,
@@ -144,6 +170,7 @@ export function resolveModuleOptions(
     instanceId,
     alerts,
     asyncContext,
+    historySize,
   };
 
   checkStoreSettings(options);

@@ -19,6 +19,7 @@ const OUTCOMES: Record<RunOutcomeLabel, true> = { completed: true, failed: true 
 const SKIP_REASONS: Record<SkipReason, true> = {
   held: true,
   'tick-done': true,
+  paused: true,
   'store-error': true,
   'shutting-down': true,
 };

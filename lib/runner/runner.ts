@@ -13,6 +13,7 @@ import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
 import { LockRenewer } from './renewer.js';
 import { RunContext } from './run-context.js';
+import { runOutcome } from './run-record.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
 import { RunTracker, type ActiveRun } from './run-tracker.js';
 
@@ -79,6 +80,7 @@ export class LockRunner {
       scheduledAt,
       markerTtl: job.markerTtl,
       instanceId: this.instanceId,
+      historySize: this.options.historySize,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
@@ -239,7 +241,7 @@ export class LockRunner {
       const durationMs = performance.now() - startedAt;
       const finishedAt = Date.now();
       if (lock) {
-        outcome = { status: 'completed', durationMs, finishedAt };
+        outcome = runOutcome('completed', durationMs, finishedAt, ctx, run, occurrence);
       }
       this.observer.completed(
         job,
@@ -253,7 +255,7 @@ export class LockRunner {
     } catch (error) {
       const durationMs = performance.now() - startedAt;
       if (lock) {
-        outcome = { status: 'failed', durationMs, finishedAt: Date.now() };
+        outcome = runOutcome('failed', durationMs, Date.now(), ctx, run, occurrence, error);
       }
       this.observer.failed(job, occurrence, lock?.fencingToken ?? null, durationMs, error);
       throw error;
@@ -287,7 +289,7 @@ export class LockRunner {
         name: job.name,
         token: lock.token,
         keepFor: keepFor > 0 ? keepFor : 0,
-        ...(outcome ? { outcome } : {}),
+        ...(outcome ? { outcome, historySize: this.options.historySize } : {}),
       });
       this.observer.released(job, occurrence, lock.fencingToken, released);
     } catch (error) {

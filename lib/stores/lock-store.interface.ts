@@ -23,6 +23,17 @@ export interface AcquireRequest {
   markerTtl?: number;
   /** Who is asking, recorded for `inspect()`. */
   instanceId: string;
+  /**
+   * Take the lock even while the job is paused (a manual run asked with `force`). Without it, a
+   * paused job is refused as `paused` (see {@link LockStore.pause}).
+   */
+  force?: boolean;
+  /**
+   * History entries the job keeps (module option `historySize`): an occurrence this acquisition
+   * skips because the job is paused is recorded with at most this many entries kept. 0 or absent
+   * records none.
+   */
+  historySize?: number;
 }
 
 /**
@@ -39,7 +50,7 @@ export interface AcquireHistory {
 /** The store's answer to an {@link AcquireRequest}. */
 export type AcquireResult =
   | ({ acquired: true; fencingToken: number } & AcquireHistory)
-  | ({ acquired: false; reason: 'held' | 'tick-done' } & AcquireHistory);
+  | ({ acquired: false; reason: 'held' | 'tick-done' | 'paused' } & AcquireHistory);
 
 /** Extends a held lock to `ttl` ms from now, only if `token` still owns it. */
 export interface RenewRequest {
@@ -60,6 +71,25 @@ export interface RunOutcome {
   durationMs: number;
   /** When it ended, in ms since epoch (the instance's wall clock). */
   finishedAt: number;
+  /**
+   * What the job's history records about the run (see {@link HistoryEntry}); absent, the store
+   * records no history entry for it.
+   */
+  run?: RunRecord;
+}
+
+/** The fields of a run's {@link HistoryEntry} that the instance knows and the store does not. */
+export interface RunRecord {
+  /** The occurrence run (ms since epoch), `null` for a run without one. */
+  scheduledAt: number | null;
+  /** When the job started, in ms since epoch (the instance's wall clock). */
+  startedAt: number;
+  fencingToken: number;
+  instanceId: string;
+  trigger: RunTrigger;
+  outcome: HistoryOutcome;
+  /** The error message of a failed run, redacted and capped; `null` otherwise. */
+  error: string | null;
 }
 
 /** Frees a lock, only if `token` still owns it. */
@@ -77,6 +107,12 @@ export interface ReleaseRequest {
    * that ends no run (e.g. freeing what an unanswered acquire may have taken).
    */
   outcome?: RunOutcome;
+  /**
+   * History entries the job keeps (module option `historySize`): the run (`outcome.run`) and the
+   * occurrences it found missed are recorded in the same step as the release, the oldest
+   * dropped beyond this many. 0 or absent records none.
+   */
+  historySize?: number;
 }
 
 /**
@@ -121,6 +157,88 @@ export interface JobState<T = number> {
   lastOutcome: RunStatus | null;
   /** When the last run that reported ended (success or failure); `null` if none is known. */
   lastFinishedAt: T | null;
+  /** Whether the job is paused fleet-wide now (a pause whose `until` has passed is not). */
+  paused: boolean;
+  /** The note given with the pause; `null` when none or not paused. */
+  pauseReason: string | null;
+  /** When the pause ends by itself; `null` when it lasts until resumed, or when not paused. */
+  pausedUntil: T | null;
+  /** The job's cron expression, as an instance registered it; `null` if none did. */
+  cron: string | null;
+  /** The time zone of {@link cron}; `null` for the instance's local time or when unknown. */
+  timeZone: string | null;
+  /** The next scheduled occurrence after now, from {@link cron}; `null` when unknown. */
+  nextAt: T | null;
+}
+
+/**
+ * What started a run: a scheduler tick, a catch-up of a missed occurrence, or a manual run.
+ *
+ * @publicApi
+ */
+export type RunTrigger = 'schedule' | 'catch-up' | 'manual';
+
+/**
+ * How a run recorded in the history ended: `completed` (returned), `failed` (threw), `lost` (its
+ * lock was lost while it ran, whatever it returned), `aborted` (its signal was aborted by
+ * shutdown).
+ *
+ * @publicApi
+ */
+export type HistoryOutcome = 'completed' | 'failed' | 'lost' | 'aborted';
+
+/**
+ * What a history entry records: a `run`, an occurrence found `missed` (no instance ran it), one
+ * skipped because the job was `paused`, or one `merged` into another run by an overlap policy.
+ *
+ * @publicApi
+ */
+export type HistoryKind = 'run' | 'missed' | 'paused' | 'merged';
+
+/**
+ * One entry of a job's history, newest first from `CronLockService.history()`. Fields that do not
+ * apply to the entry's kind are `null` (a `missed` occurrence has no instance, no duration). Times
+ * as `T`: ms since epoch from a store, `Date` from the service, ISO text in the CLI's JSON.
+ *
+ * @publicApi
+ */
+export interface HistoryEntry<T = number> {
+  kind: HistoryKind;
+  /** The occurrence concerned; `null` for a run without one. */
+  scheduledAt: T | null;
+  /** When the run started (runs only). */
+  startedAt: T | null;
+  /** When the run ended (runs), or when the occurrence was recorded (others). */
+  finishedAt: T | null;
+  /** How long the run took, in ms (runs only). */
+  durationMs: number | null;
+  /** The instance that ran the job, or that recorded the skip. */
+  instanceId: string | null;
+  /** The run's fencing token (runs only). */
+  fencingToken: number | null;
+  /** What started the run (runs only). */
+  trigger: RunTrigger | null;
+  /** How the run ended (runs only). */
+  outcome: HistoryOutcome | null;
+  /** The error message of a failed run, redacted (no secrets) and capped; `null` otherwise. */
+  error: string | null;
+}
+
+/**
+ * A fleet-wide pause, as a store keeps it: `reason` (optional note) and `until` (ms since epoch
+ * on the store's clock, after which the job runs again by itself; `null` until resumed).
+ */
+export interface PauseRequest {
+  reason: string | null;
+  until: number | null;
+}
+
+/** What instances tell the store about a job at bootstrap, so tools without the app's code can show it. */
+export interface JobSchedule {
+  /** The cron expression. */
+  cron: string;
+  /** The IANA time zone it is read in; `null` for the instance's local time. */
+  timeZone: string | null;
 }
 
 /** What the store knows about one job, for `inspect()`: its times in ms since epoch. */
@@ -177,6 +295,22 @@ export interface LockStore {
    * lock instead of being skipped as `held`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
+  /**
+   * Optional. Pauses the job fleet-wide: from now on every acquisition of it is refused as
+   * `paused` (unless `force`) until {@link resume} or `until` (store clock). The first
+   * acquisition of an occurrence while paused claims that occurrence and records it in the
+   * history, so the other instances are refused as `tick-done`. A job no instance has run yet can
+   * be paused too. A lock held now is left alone.
+   */
+  pause?(name: string, pause: PauseRequest): Promise<void>;
+  /** Optional. Ends a pause; resolves `true` if the job was paused. */
+  resume?(name: string): Promise<boolean>;
+  /** Optional. The job's last `limit` history entries, newest first. */
+  history?(name: string, limit: number): Promise<HistoryEntry[]>;
+  /** Optional. Records the job's schedule (cron, time zone) for `inspect()` and the CLI. */
+  registerJob?(name: string, schedule: JobSchedule): Promise<void>;
+  /** Optional. Every job name the store holds state for (every master of a Redis Cluster), sorted. */
+  listJobs?(): Promise<string[]>;
   /**
    * Optional. The owner token of the job's live lock, or `null` when it is free: what an
    * operator's forced release (the CLI's `release`, the dashboard's) hands to the owner-checked

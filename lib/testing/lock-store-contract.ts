@@ -1,6 +1,7 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
 import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import { describeFleetContract } from './fleet-contract.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -32,6 +33,12 @@ const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
 
 /** The run history of a job whose runs never reported an outcome. */
 const NO_HISTORY = {
+  paused: false,
+  pauseReason: null,
+  pausedUntil: null,
+  cron: null,
+  timeZone: null,
+  nextAt: null,
   lastSuccessAt: null,
   lastDurationMs: null,
   consecutiveFailures: 0,
@@ -728,6 +735,8 @@ export function describeLockStoreContract(
         }
       });
     });
+
+    describeFleetContract(() => store, test);
   });
 }
 

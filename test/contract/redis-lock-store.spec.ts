@@ -445,12 +445,56 @@ describe('RedisLockStore on a real Redis', () => {
     }
   });
 
-  it('returns lock and state keys in the documented shape', () => {
+  it('returns lock, state and history keys in the documented shape', () => {
     const store = newStore('cron-lock');
     expect(store.keysOf('job')).toEqual({
       lock: 'cron-lock:{job}:lock',
       state: 'cron-lock:{job}:state',
+      history: 'cron-lock:{job}:history',
     });
+  });
+
+  it('gives the history list and a paused state an expiry, written by the release and the acquire', async () => {
+    const store = newStore();
+    const keys = store.keysOf('job');
+    const token = newToken();
+    const scheduledAt = Date.now() - 60_000;
+    await store.acquire({ name: 'job', token, ttl: 60_000, scheduledAt, instanceId: 'a' });
+    await store.release({
+      name: 'job',
+      token,
+      historySize: 5,
+      outcome: {
+        status: 'completed',
+        durationMs: 3,
+        finishedAt: Date.now(),
+        run: {
+          scheduledAt,
+          startedAt: Date.now() - 3,
+          fencingToken: 1,
+          instanceId: 'a',
+          trigger: 'schedule',
+          outcome: 'completed',
+          error: null,
+        },
+      },
+    });
+    expect(await admin.pttl(keys.history)).toBeGreaterThan(0);
+    await admin.del(keys.history, keys.state);
+    await store.pause('job', { reason: null, until: null });
+    expect(await admin.pttl(keys.state)).toBeGreaterThan(0);
+    const paused = await store.acquire({
+      name: 'job',
+      token: newToken(),
+      ttl: 60_000,
+      scheduledAt: scheduledAt + 1,
+      instanceId: 'b',
+      historySize: 5,
+    });
+    expect(paused).toMatchObject({ acquired: false, reason: 'paused' });
+    expect(await admin.llen(keys.history)).toBe(1);
+    expect(await admin.pttl(keys.history)).toBeGreaterThan(0);
+    expect(await admin.exists(keys.lock)).toBe(0);
   });
 
   describe('on a private server', () => {

@@ -142,9 +142,11 @@ describe('Redis Cluster: an existing Cluster client passed as `redis`', () => {
       expect(keys).toEqual({
         lock: `${keyPrefix}:{${name}}:lock`,
         state: `${keyPrefix}:{${name}}:state`,
+        history: `${keyPrefix}:{${name}}:history`,
       });
       const slot = await topology.slotOf(keys.lock);
       expect(await topology.slotOf(keys.state)).toBe(slot);
+      expect(await topology.slotOf(keys.history)).toBe(slot);
 
       const token = `token-${name}`;
       const acquired = await store.acquire({

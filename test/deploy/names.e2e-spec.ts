@@ -108,8 +108,8 @@ describe('key layout', () => {
     const left = new RedisLockStore(server.url, { keyPrefix: 'a', logger: false });
     const right = new RedisLockStore(server.url, { keyPrefix: 'a:b', logger: false });
     try {
-      expect(left.keysOf('b:c')).toEqual({ lock: 'a:{b:c}:lock', state: 'a:{b:c}:state' });
-      expect(right.keysOf('c')).toEqual({ lock: 'a:b:{c}:lock', state: 'a:b:{c}:state' });
+      expect(left.keysOf('b:c')).toMatchObject({ lock: 'a:{b:c}:lock', state: 'a:{b:c}:state' });
+      expect(right.keysOf('c')).toMatchObject({ lock: 'a:b:{c}:lock', state: 'a:b:{c}:state' });
 
       // Both take the same occurrence: neither sees the other's lock or marker.
       const occurrence = { ttl: 5_000, instanceId: 'x', scheduledAt: Date.UTC(2025, 0, 1) };
@@ -138,6 +138,7 @@ describe('key layout', () => {
 
       expect(keySlot(keys.lock)).toBe(keySlot(name));
       expect(keySlot(keys.state)).toBe(keySlot(name));
+      expect(keySlot(keys.history)).toBe(keySlot(name));
     }
     // The ':' separators move nothing: 'b:c' under 'a' hashes as 'b:c', not as 'c'.
     expect(keySlot('a:{b:c}:lock')).toBe(keySlot('b:c'));

@@ -96,6 +96,8 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
       failed: [],
       'store-error': [],
       alert: [],
+      paused: [],
+      resumed: [],
     } as App['events'];
     for (const name of Object.keys(events) as CronLockEventName[]) {
       locks.on(name, (payload) => (events[name] as unknown[]).push(payload));

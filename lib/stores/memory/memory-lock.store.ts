@@ -1,7 +1,10 @@
 import type {
   AcquireRequest,
   AcquireResult,
+  HistoryEntry,
+  JobSchedule,
   LockStore,
+  PauseRequest,
   ReleaseRequest,
   RenewRequest,
   RenewResult,
@@ -12,6 +15,8 @@ import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
+import { occurrenceEntry, releaseEntries } from '../history-entries.js';
+import { nextOccurrence } from '../../utils/next-occurrence.js';
 
 interface MemoryLock {
   /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
@@ -30,6 +35,11 @@ interface MemoryJobState {
   consecutiveFailures: number;
   lastOutcome: 'completed' | 'failed' | null;
   lastFinishedAt: number | null;
+  /** The pause in force, if any (`until` on this process's wall clock). */
+  pause: PauseRequest | null;
+  schedule: JobSchedule | null;
+  /** Newest first, at most the `historySize` of the last write. */
+  history: HistoryEntry[];
 }
 
 function emptyJobState(): MemoryJobState {
@@ -41,7 +51,16 @@ function emptyJobState(): MemoryJobState {
     consecutiveFailures: 0,
     lastOutcome: null,
     lastFinishedAt: null,
+    pause: null,
+    schedule: null,
+    history: [],
   };
+}
+
+/** The pause of `state` if it is in force at `now` (wall clock): one whose `until` passed is not. */
+function pauseInForce(state: MemoryJobState | undefined, now: number): PauseRequest | null {
+  const pause = state?.pause ?? null;
+  return pause !== null && (pause.until === null || pause.until > now) ? pause : null;
 }
 
 /**
@@ -95,6 +114,16 @@ export class MemoryLockStore implements LockStore {
         return { acquired: false, reason: 'tick-done', lastSuccessAt };
       }
     }
+    if (!request.force && pauseInForce(state, Date.now())) {
+      // Claimed, so that the other instances answer tick-done: one skip recorded fleet-wide.
+      if (scheduledAt !== undefined) {
+        state.lastTick = scheduledAt;
+        this.jobs.set(request.name, state);
+        const entry = occurrenceEntry('paused', scheduledAt, request.instanceId, Date.now());
+        record(state, [entry], request.historySize);
+      }
+      return { acquired: false, reason: 'paused', lastSuccessAt };
+    }
     const tickTurn =
       options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;
     const held = this.liveLock(request.name);
@@ -138,6 +167,9 @@ export class MemoryLockStore implements LockStore {
   async release(request: ReleaseRequest): Promise<boolean> {
     if (request.outcome) {
       this.recordOutcome(request.name, request.outcome);
+      const missed = (request as { missed?: number[] }).missed;
+      const entries = releaseEntries(request.outcome, missed, Date.now());
+      record(this.jobState(request.name), entries, request.historySize);
     }
     const lock = this.liveLock(request.name);
     if (!lock || !lock.tokens.has(request.token)) {
@@ -159,6 +191,8 @@ export class MemoryLockStore implements LockStore {
   async inspect(name: string): Promise<StoredLockState> {
     const lock = this.liveLock(name);
     const state = this.jobs.get(name);
+    const pause = pauseInForce(state, Date.now());
+    const schedule = state?.schedule ?? null;
     return {
       name,
       holder: lock?.holder ?? null,
@@ -170,7 +204,38 @@ export class MemoryLockStore implements LockStore {
       consecutiveFailures: state?.consecutiveFailures ?? 0,
       lastOutcome: state?.lastOutcome ?? null,
       lastFinishedAt: state?.lastFinishedAt ?? null,
+      paused: pause !== null,
+      pauseReason: pause?.reason ?? null,
+      pausedUntil: pause?.until ?? null,
+      cron: schedule?.cron ?? null,
+      timeZone: schedule?.timeZone ?? null,
+      nextAt: nextOccurrence(schedule?.cron, schedule?.timeZone),
     };
+  }
+
+  async pause(name: string, pause: PauseRequest): Promise<void> {
+    this.jobState(name).pause = { reason: pause.reason, until: pause.until };
+  }
+
+  async resume(name: string): Promise<boolean> {
+    const state = this.jobs.get(name);
+    const wasPaused = pauseInForce(state, Date.now()) !== null;
+    if (state) {
+      state.pause = null;
+    }
+    return wasPaused;
+  }
+
+  async history(name: string, limit: number): Promise<HistoryEntry[]> {
+    return (this.jobs.get(name)?.history ?? []).slice(0, Math.max(0, limit));
+  }
+
+  async registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    this.jobState(name).schedule = { cron: schedule.cron, timeZone: schedule.timeZone };
+  }
+
+  async listJobs(): Promise<string[]> {
+    return [...new Set([...this.jobs.keys(), ...this.locks.keys()])].sort();
   }
 
   /** The owner token of the job's live lock, or `null` when free (an operator's forced release). */
@@ -189,7 +254,7 @@ export class MemoryLockStore implements LockStore {
 
   /** Same rules as the Redis release script: see `stores/redis/release.ts`. */
   private recordOutcome(name: string, outcome: RunOutcome): void {
-    const state = this.jobs.get(name) ?? emptyJobState();
+    const state = this.jobState(name);
     const now = Date.now();
     const reported = Math.round(outcome.finishedAt);
     // Not `Math.min`: a NaN report is recorded at the current time too.
@@ -208,6 +273,16 @@ export class MemoryLockStore implements LockStore {
     this.jobs.set(name, state);
   }
 
+  /** The state of `name`, created (empty) when missing. */
+  private jobState(name: string): MemoryJobState {
+    let state = this.jobs.get(name);
+    if (state === undefined) {
+      state = emptyJobState();
+      this.jobs.set(name, state);
+    }
+    return state;
+  }
+
   /** The lock of `name` if it has not expired; expired entries are dropped on the way. */
   private liveLock(name: string): MemoryLock | undefined {
     const lock = this.locks.get(name);
@@ -224,4 +299,12 @@ function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtR
     reason,
     SCHEDULED_AT_REFUSED(String(scheduledAt), reason, MAX_SCHEDULED_AT_AHEAD_MS),
   );
+}
+
+/** Adds `entries` (oldest first) to the job's history, newest first, keeping `size` at most. */
+function record(state: MemoryJobState, entries: HistoryEntry[], size: number | undefined): void {
+  if (!size || size <= 0 || entries.length === 0) {
+    return;
+  }
+  state.history = [...entries].reverse().concat(state.history).slice(0, size);
 }

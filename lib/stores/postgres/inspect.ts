@@ -51,6 +51,7 @@ export async function inspectLock(
     lastDurationMs: numberOrNull(row?.ok_ms),
     consecutiveFailures: numberOrNull(row?.fails) ?? 0,
     lastOutcome: row?.outcome === 'completed' || row?.outcome === 'failed' ? row.outcome : null,
+    ...NO_FLEET_STATE,
     lastFinishedAt: numberOrNull(row?.end_at),
   };
 }
@@ -63,3 +64,13 @@ export function numberOrNull(value: string | number | null | undefined): number 
   const parsed = Number(value);
   return Number.isFinite(parsed) ? parsed : null;
 }
+
+/** Until the table keeps them. */
+const NO_FLEET_STATE = {
+  paused: false,
+  pauseReason: null,
+  pausedUntil: null,
+  cron: null,
+  timeZone: null,
+  nextAt: null,
+};

@@ -13,9 +13,9 @@ import { defineScript, runScript } from './redis-script.js';
  * without another round trip.
  *
  * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at,
- * exp_at…)
- * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id
- * returns {1, fence, ok_at} · {0, 'tick-done' | 'held', ok_at} (ok_at '' when unknown) ·
+ * exp_at, paused, p_until…) · KEYS[3] history (list, newest first)
+ * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id, history size, force ('1')
+ * returns {1, fence, ok_at} · {0, 'tick-done' | 'held' | 'paused', ok_at} (ok_at '' when unknown) ·
  * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
  *
  * A tick is refused unless it is plain digits (ms since epoch) and at most
@@ -28,6 +28,12 @@ import { defineScript, runScript } from './redis-script.js';
  * expires, so the common acquisition skips `PEXPIRE`. The caller passes a state ttl of at least
  * twice the marker ttl, so the occurrence marker still outlives its marker ttl.
  *
+ * A paused job (`paused` set, `p_until` empty or still ahead of the server clock) is refused
+ * unless forced, read with the fields the script reads anyway: no extra round trip. The first
+ * acquisition of an occurrence while paused claims it (the others answer `tick-done`: one skip
+ * logged fleet-wide), records it in the history, and keeps the state hash alive so that the pause
+ * lasts as long as the job keeps being scheduled. A lock held now is left alone.
+ *
  * The fencing token is max(stored + 1, server clock in µs). Taking the clock every time, not only
  * when the hash is missing, keeps tokens increasing when Redis lost the hash (restart without
  * persistence) and also when it kept an older copy of it (a failover to a replica that missed the
@@ -37,7 +43,7 @@ import { defineScript, runScript } from './redis-script.js';
  */
 export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
-local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at')
+local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at', 'paused', 'p_until')
 local okAt = state[2] or ''
 local now
 if tick ~= '' then
@@ -56,6 +62,31 @@ if tick ~= '' then
   local stored = tonumber(state[1])
   if stored and stored >= claim and stored <= latest then
     return {0, 'tick-done', okAt}
+  end
+end
+if state[5] and ARGV[7] ~= '1' then
+  now = now or redis.call('TIME')
+  local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+  local untilMs = tonumber(state[6])
+  if not untilMs or untilMs > nowMs then
+    if tick ~= '' then
+      local nowText = string.format('%.0f', nowMs)
+      local stateTtl = tonumber(ARGV[4])
+      local expAt = tonumber(state[4])
+      if expAt and expAt - nowMs >= stateTtl / 2 then
+        redis.call('HSET', KEYS[2], 'tick', tick)
+      else
+        redis.call('HSET', KEYS[2], 'tick', tick, 'exp_at', string.format('%.0f', nowMs + stateTtl))
+        redis.call('PEXPIRE', KEYS[2], ARGV[4])
+      end
+      local size = tonumber(ARGV[6])
+      if size and size > 0 then
+        redis.call('LPUSH', KEYS[3], '{"kind":"paused","scheduledAt":' .. tick .. ',"finishedAt":' .. nowText .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
+        redis.call('LTRIM', KEYS[3], 0, size - 1)
+        redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      end
+    end
+    return {0, 'paused', okAt}
   end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -102,11 +133,11 @@ return {1, fence, okAt}
 
 /**
  * Sends {@link ACQUIRE_SCRIPT}. Not `async`: the reply is read in the one `then` of the command
- * (see runScript). `keys` is `[lock, state]`.
+ * (see runScript). `keys` is `[lock, state, history]`.
  */
 export function acquireLock(
   client: Redis | Cluster,
-  keys: readonly [string, string],
+  keys: readonly [string, string, string],
   request: AcquireRequest,
   stateTtl: number,
   fail: (error: unknown) => never,
@@ -115,7 +146,15 @@ export function acquireLock(
     client,
     ACQUIRE_SCRIPT,
     keys,
-    [request.token, request.ttl, request.scheduledAt ?? '', stateTtl, request.instanceId],
+    [
+      request.token,
+      request.ttl,
+      request.scheduledAt ?? '',
+      stateTtl,
+      request.instanceId,
+      request.historySize ?? 0,
+      request.force ? '1' : '',
+    ],
     readAcquireReply,
     fail,
   );
@@ -135,5 +174,6 @@ function readAcquireReply(reply: unknown): AcquireResult {
       SCHEDULED_AT_REFUSED(String(tick), detail, MAX_SCHEDULED_AT_AHEAD_MS),
     );
   }
-  return { acquired: false, reason: detail === 'tick-done' ? 'tick-done' : 'held', lastSuccessAt };
+  const reason = detail === 'tick-done' || detail === 'paused' ? detail : 'held';
+  return { acquired: false, reason, lastSuccessAt };
 }

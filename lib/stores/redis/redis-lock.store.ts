@@ -11,7 +11,10 @@ import {
 import type {
   AcquireRequest,
   AcquireResult,
+  HistoryEntry,
+  JobSchedule,
   LockStore,
+  PauseRequest,
   ReleaseRequest,
   RenewRequest,
   RenewResult,
@@ -19,6 +22,8 @@ import type {
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { inspectLock } from './inspect.js';
+import { listJobNames, readHistory } from './history.js';
+import { pauseJob, registerJob, resumeJob } from './pause.js';
 import {
   connectionOptionsOf,
   createLockClient,
@@ -81,7 +86,7 @@ export class RedisLockStore implements LockStore {
   private lastConnectionError: string | null = null;
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
-  private readonly keys = new Map<string, readonly [string, string]>();
+  private readonly keys = new Map<string, readonly [string, string, string]>();
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
@@ -116,9 +121,9 @@ export class RedisLockStore implements LockStore {
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
-  keysOf(name: string): { lock: string; state: string } {
-    const [lock, state] = this.keyPair(name);
-    return { lock, state };
+  keysOf(name: string): { lock: string; state: string; history: string } {
+    const [lock, state, history] = this.keyPair(name);
+    return { lock, state, history };
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -149,7 +154,30 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
   }
 
-  /** The owner token of the job's live lock, or `null` when free (an operator's forced release). */
+  /** Pauses the job fleet-wide (fields of its state hash, read by the acquire script). */
+  pause(name: string, pause: PauseRequest): Promise<void> {
+    return this.guard(() => pauseJob(this.client, this.keyPair(name)[1], pause, STATE_TTL_MS));
+  }
+
+  resume(name: string): Promise<boolean> {
+    return this.guard(() => resumeJob(this.client, this.keyPair(name)[1]));
+  }
+
+  history(name: string, limit: number): Promise<HistoryEntry[]> {
+    return this.guard(() => readHistory(this.client, this.keyPair(name)[2], limit));
+  }
+
+  registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    return this.guard(() =>
+      registerJob(this.client, this.keyPair(name)[1], schedule, STATE_TTL_MS),
+    );
+  }
+
+  /** Every job with state under the key prefix, on every master of a Cluster. */
+  listJobs(): Promise<string[]> {
+    return this.guard(() => listJobNames(this.client, this.keyPrefix));
+  }
+
   currentToken(name: string): Promise<string | null> {
     return this.guard(() => this.client.get(this.keyPair(name)[0]));
   }
@@ -246,17 +274,18 @@ export class RedisLockStore implements LockStore {
   };
 
   /**
-   * `[lock, state]` of one job, built once per name: the keys are written on every command, and
+   * `[lock, state, history]` of one job, built once per name: the keys are written on every command, and
    * a flat string costs ioredis less than a fresh concatenation. Bounded, in case names are
    * generated per call (`run()` accepts any valid name).
    */
-  private keyPair(name: string): readonly [string, string] {
+  private keyPair(name: string): readonly [string, string, string] {
     let pair = this.keys.get(name);
     if (pair === undefined) {
       if (this.keys.size >= KEY_CACHE_SIZE) {
         this.keys.clear();
       }
-      pair = [`${this.keyPrefix}:{${name}}:lock`, `${this.keyPrefix}:{${name}}:state`];
+      const head = `${this.keyPrefix}:{${name}}:`;
+      pair = [`${head}lock`, `${head}state`, `${head}history`];
       this.keys.set(name, pair);
     }
     return pair;

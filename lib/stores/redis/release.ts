@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ReleaseRequest } from '../lock-store.interface.js';
 import { defineScript, runScript } from './redis-script.js';
+import { entryText, releaseEntries } from '../history-entries.js';
 
 /**
  * Records how the run ended, then deletes the lock only if the caller still owns it (a late
@@ -17,9 +18,12 @@ import { defineScript, runScript } from './redis-script.js';
  * expired and was just re-created (it has no expiry then), or this is the job's first recorded
  * outcome (the acquire's expiry is kept). Otherwise the hash keeps what the acquire set.
  *
- * KEYS[1] lock · KEYS[2] state
+ * The job's history entries (the run, and the occurrences it found missed, oldest first) are
+ * pushed in the same step, the list trimmed to the history size and given the state ttl.
+ *
+ * KEYS[1] lock · KEYS[2] state · KEYS[3] history
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
- *       finished at ms, state ttl ms
+ *       finished at ms, state ttl ms, history size, history entries (JSON, oldest first)…
  * returns 1 released, 0 not ours
  */
 export const RELEASE_SCRIPT = defineScript(`
@@ -54,6 +58,12 @@ if outcome ~= '' then
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
   end
 end
+local size = tonumber(ARGV[7])
+if #ARGV > 7 and size and size > 0 then
+  redis.call('LPUSH', KEYS[3], unpack(ARGV, 8))
+  redis.call('LTRIM', KEYS[3], 0, size - 1)
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+end
 if not ours then
   return 0
 end
@@ -67,11 +77,11 @@ return 1
 
 /**
  * Sends {@link RELEASE_SCRIPT}; resolves `true` when the lock was ours. Not `async` (see
- * runScript). `keys` is `[lock, state]`.
+ * runScript). `keys` is `[lock, state, history]`.
  */
 export function releaseLock(
   client: Redis | Cluster,
-  keys: readonly [string, string],
+  keys: readonly [string, string, string],
   request: ReleaseRequest,
   stateTtl: number,
   fail: (error: unknown) => never,
@@ -88,6 +98,10 @@ export function releaseLock(
         stateTtl,
       ]
     : [request.token, keep, '', 0, 0, stateTtl];
+  const size = request.historySize ?? 0;
+  const entries =
+    size > 0 ? releaseEntries(outcome, (request as { missed?: number[] }).missed, Date.now()) : [];
+  args.push(size, ...entries.map(entryText));
   return runScript(client, RELEASE_SCRIPT, keys, args, isOne, fail);
 }
 

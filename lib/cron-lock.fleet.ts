@@ -1,0 +1,254 @@
+import {
+  DEFAULT_HISTORY_SIZE,
+  LOCK_NAME_PATTERN,
+  MAX_HISTORY_SIZE,
+  MAX_PAUSE_REASON_LENGTH,
+} from './cron-lock.constants.js';
+import { CronLockConfigError } from './cron-lock.errors.js';
+import {
+  INVALID_FLEET_ARGUMENT,
+  INVALID_LOCK_NAME,
+  JOB_PAUSED,
+  JOB_RESUMED,
+  REGISTER_JOBS_FAILED,
+  STORE_LACKS_OPERATION,
+} from './cron-lock.messages.js';
+import type { CronLockRegistry } from './cron-lock.registry.js';
+import type { CronLockLogger } from './observer/logger.js';
+import type { RunObserver } from './observer/run-observer.js';
+import type { HistoryEntry, JobSchedule, LockStore } from './stores/lock-store.interface.js';
+import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
+import { describeStoreError } from './utils/redact.js';
+
+/**
+ * Options of {@link CronLockService.pause}.
+ *
+ * @publicApi
+ */
+export interface PauseOptions {
+  /** A note for operators (shown by `inspect()`, the CLI and the logs): 1 to 500 characters. */
+  reason?: string;
+  /**
+   * When the pause ends by itself: a `Date`, or a duration from now (`'2h'`, ms). In the future
+   * and at most 2^31-1 ms (about 24.8 days) ahead. Absent: until {@link CronLockService.resume}.
+   */
+  until?: Date | Duration;
+}
+
+/**
+ * Options of {@link CronLockService.history}.
+ *
+ * @publicApi
+ */
+export interface HistoryOptions {
+  /** How many entries, newest first: a whole number from 1 to 1000. Default 100. */
+  limit?: number;
+}
+
+// Control characters would let a note forge or split log lines.
+// eslint-disable-next-line no-control-regex -- matching them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Fleet control behind {@link CronLockService}: pause, resume and history, kept in the lock
+ * store so that every instance (and the CLI) sees the same answer. Arguments are checked here,
+ * with {@link CronLockConfigError}s naming the call and the fix, before the store is asked.
+ */
+export class FleetControl {
+  constructor(
+    private readonly store: LockStore,
+    private readonly observer: RunObserver,
+    private readonly logger: CronLockLogger,
+    private readonly instanceId: string,
+  ) {}
+
+  async pause(name: string, options: PauseOptions | undefined): Promise<void> {
+    const call = `CronLockService.pause(${JSON.stringify(name)})`;
+    checkName(call, name);
+    const checked = checkOptions(call, options, ['reason', 'until']);
+    const reason = checkReason(call, checked.reason);
+    const until = checkUntil(call, checked.until, Date.now());
+    const store = this.store;
+    if (!store.pause) {
+      throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'pause'));
+    }
+    await store.pause(name, { reason, until });
+    const untilDate = until === null ? null : new Date(until);
+    this.logger.info(JOB_PAUSED(name, reason, untilDate?.toISOString() ?? null));
+    this.observer.events.emit('paused', {
+      name,
+      scheduledAt: null,
+      instanceId: this.instanceId,
+      reason,
+      until: untilDate,
+    });
+  }
+
+  async resume(name: string): Promise<boolean> {
+    const call = `CronLockService.resume(${JSON.stringify(name)})`;
+    checkName(call, name);
+    const store = this.store;
+    if (!store.resume) {
+      throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'resume'));
+    }
+    const wasPaused = await store.resume(name);
+    this.logger.info(JOB_RESUMED(name, wasPaused));
+    this.observer.events.emit('resumed', {
+      name,
+      scheduledAt: null,
+      instanceId: this.instanceId,
+      wasPaused,
+    });
+    return wasPaused;
+  }
+
+  async history(name: string, options: HistoryOptions | undefined): Promise<HistoryEntry<Date>[]> {
+    const call = `CronLockService.history(${JSON.stringify(name)})`;
+    checkName(call, name);
+    const { limit = DEFAULT_HISTORY_SIZE } = checkOptions(call, options, ['limit']);
+    if (
+      typeof limit !== 'number' ||
+      !Number.isSafeInteger(limit) ||
+      limit < 1 ||
+      limit > MAX_HISTORY_SIZE
+    ) {
+      throw new CronLockConfigError(
+        INVALID_FLEET_ARGUMENT(
+          call,
+          'limit',
+          `a whole number from 1 to ${MAX_HISTORY_SIZE}`,
+          limit,
+        ),
+      );
+    }
+    const store = this.store;
+    if (!store.history) {
+      throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'history'));
+    }
+    const entries = await store.history(name, limit);
+    return entries.map(historyDates);
+  }
+
+  /**
+   * Records the schedule of every cron job of this app in the store, so that `inspect()` and the
+   * CLI can show the expression and the next run. Never fails the bootstrap: a store that cannot
+   * keep it (or is down) is logged once.
+   */
+  async registerJobs(registry: CronLockRegistry): Promise<void> {
+    const store = this.store;
+    if (!store.registerJob) {
+      return;
+    }
+    const jobs: Array<[string, JobSchedule]> = [];
+    for (const bound of registry.all()) {
+      const schedule = bound.binding.schedule;
+      if (schedule?.kind === 'cron') {
+        const timeZone =
+          schedule.utcOffset !== undefined
+            ? offsetZone(schedule.utcOffset)
+            : (schedule.timeZone ?? null);
+        jobs.push([bound.binding.job.name, { cron: schedule.cronTime, timeZone }]);
+      }
+    }
+    const results = await Promise.allSettled(
+      jobs.map(([name, schedule]) => store.registerJob!(name, schedule)),
+    );
+    const failed = results.filter((result) => result.status === 'rejected');
+    if (failed.length > 0) {
+      this.logger.warn(REGISTER_JOBS_FAILED(failed.length, describeStoreError(failed[0]!.reason)));
+    }
+  }
+}
+
+/** A fixed `utcOffset` (minutes) as a zone the `cron` package and Luxon read: `UTC+05:30`. */
+function offsetZone(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  const hours = String(Math.floor(abs / 60)).padStart(2, '0');
+  return `UTC${sign}${hours}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+function checkName(call: string, name: unknown): void {
+  if (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name)) {
+    throw new CronLockConfigError(INVALID_LOCK_NAME(call, name));
+  }
+}
+
+function checkOptions<T extends object>(
+  call: string,
+  options: T | undefined,
+  known: readonly string[],
+): Partial<Record<string, unknown>> & T {
+  if (options === undefined) {
+    return {} as T;
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(
+      INVALID_FLEET_ARGUMENT(call, 'options', `an object such as { ${known[0]}: … }`, options),
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new CronLockConfigError(
+        INVALID_FLEET_ARGUMENT(call, 'option', `only ${known.join(', ')}`, key),
+      );
+    }
+  }
+  return options as Partial<Record<string, unknown>> & T;
+}
+
+function checkReason(call: string, reason: unknown): string | null {
+  if (reason === undefined) {
+    return null;
+  }
+  if (
+    typeof reason !== 'string' ||
+    reason.trim().length === 0 ||
+    reason.length > MAX_PAUSE_REASON_LENGTH ||
+    CONTROL_CHARACTERS.test(reason)
+  ) {
+    throw new CronLockConfigError(
+      INVALID_FLEET_ARGUMENT(
+        call,
+        'reason',
+        `a note of 1 to ${MAX_PAUSE_REASON_LENGTH} characters, on one line, or no reason at all`,
+        reason,
+      ),
+    );
+  }
+  return reason;
+}
+
+/** `until` as ms since epoch (`null`: until resumed), in the future and within a timer's range. */
+function checkUntil(call: string, until: unknown, now: number): number | null {
+  if (until === undefined) {
+    return null;
+  }
+  const expected =
+    `a Date or a duration (such as '2h') in the future, at most ${MAX_DURATION_MS}ms ` +
+    `(about 24.8 days) ahead, or no until at all (paused until resumed)`;
+  let at: number | undefined;
+  if (until instanceof Date) {
+    at = until.getTime();
+  } else {
+    const ms = parseDuration(until as Duration);
+    at = ms === undefined ? undefined : now + ms;
+  }
+  if (at === undefined || !Number.isFinite(at) || at <= now || at - now > MAX_DURATION_MS) {
+    throw new CronLockConfigError(INVALID_FLEET_ARGUMENT(call, 'until', expected, until));
+  }
+  return Math.ceil(at);
+}
+
+function historyDates(entry: HistoryEntry): HistoryEntry<Date> {
+  return {
+    ...entry,
+    scheduledAt: dateOrNull(entry.scheduledAt),
+    startedAt: dateOrNull(entry.startedAt),
+    finishedAt: dateOrNull(entry.finishedAt),
+  };
+}
+
+function dateOrNull(ms: number | null | undefined): Date | null {
+  return ms === null || ms === undefined ? null : new Date(ms);
+}

@@ -1,0 +1,50 @@
+import type { RunOutcome, RunRecord, RunStatus } from '../stores/lock-store.interface.js';
+import { HISTORY_ERROR_MAX } from '../stores/history-entries.js';
+import { redactUrl } from '../utils/redact.js';
+import type { RunContext } from './run-context.js';
+import type { ActiveRun } from './run-tracker.js';
+
+/** `scheme://user:password@`, whatever the scheme: a job's error may quote any connection string. */
+const ANY_URL_WITH_CREDENTIALS = /\b[a-z][\w+.-]*:\/\/[^\s@/]*@/gi;
+/** 32 hex characters: an owner token, kept to a prefix as in every other message. */
+const OWNER_TOKEN = /\b([0-9a-f]{6})[0-9a-f]{26}\b/g;
+
+/**
+ * The outcome a run's release records, with what the job's history keeps about the run (see
+ * RunRecord): a run whose lock was lost is recorded as `lost` and one that shutdown gave up on
+ * as `aborted`, whatever the job returned, since neither ran under an exclusive lock to its end.
+ */
+export function runOutcome(
+  status: RunStatus,
+  durationMs: number,
+  finishedAt: number,
+  ctx: RunContext,
+  run: ActiveRun,
+  occurrence: Date | null,
+  error?: unknown,
+): RunOutcome {
+  const record: RunRecord = {
+    scheduledAt: occurrence === null ? null : occurrence.getTime(),
+    startedAt: finishedAt - durationMs,
+    fencingToken: ctx.fencingToken,
+    instanceId: ctx.instanceId,
+    trigger: ctx.trigger,
+    outcome: run.lost ? 'lost' : run.abandoned ? 'aborted' : status,
+    error: status === 'failed' ? historyError(error) : null,
+  };
+  return { status, durationMs, finishedAt, run: record };
+}
+
+/**
+ * A job's error as its history shows it: `Name: message`, with credentials in URLs and owner
+ * tokens hidden, capped at {@link HISTORY_ERROR_MAX} characters. The history is read by operators
+ * (CLI, dashboard) who may not see the app's logs: nothing secret may reach it.
+ */
+export function historyError(error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  const text = `${name}: ${message}`
+    .replace(ANY_URL_WITH_CREDENTIALS, (match) => redactUrl(match))
+    .replace(OWNER_TOKEN, '$1…');
+  return text.length > HISTORY_ERROR_MAX ? `${text.slice(0, HISTORY_ERROR_MAX - 1)}…` : text;
+}

@@ -1,0 +1,23 @@
+import { createCronTime } from './occurrence.js';
+
+/**
+ * The next occurrence of a cron expression after `now` (ms since epoch), read in `timeZone`
+ * (`null`: this process's local time); `null` when there is no expression, or when it no longer
+ * parses (a store holds what an instance of another version registered: never a reason to fail).
+ */
+export function nextOccurrence(
+  cron: string | null | undefined,
+  timeZone: string | null | undefined,
+  now: number = Date.now(),
+): number | null {
+  if (typeof cron !== 'string' || cron === '') {
+    return null;
+  }
+  try {
+    const time = createCronTime(cron, timeZone ?? undefined);
+    const next = time.getNextDateFrom(new Date(now)).toMillis();
+    return Number.isFinite(next) ? next : null;
+  } catch {
+    return null;
+  }
+}
