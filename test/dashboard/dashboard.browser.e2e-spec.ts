@@ -133,6 +133,58 @@ describe('dashboard in a real browser, three instances on one Redis', () => {
     }
   });
 
+  it('pauses a job with a reason through the page, fleet-wide, and shows the reason inert', async () => {
+    const { page, dialogs } = await openPage();
+    await page.click('button[data-action="pause"][data-job="reports.yearly"]');
+    await page.waitForSelector('dialog#confirm[open]');
+    await page.fill('#confirm-reason', XSS);
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#status:text("paused reports.yearly")');
+    // Every instance reads the pause from the store.
+    for (const instance of fleet) {
+      const state = await instance.locks.inspect('reports.yearly');
+      expect(state.paused).toBe(true);
+      expect(state.pauseReason).toBe(XSS);
+    }
+    await page.waitForSelector('#jobs tr[data-job="reports.yearly"] .state:text("paused")');
+    expect((await rowOf(page, 'reports.yearly')).Paused).toBe(`yes: ${XSS}`);
+    expect(await page.$$('img')).toHaveLength(0);
+
+    // Resume is the same button's other state, reachable by keyboard.
+    await page.focus('button[data-action="resume"][data-job="reports.yearly"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#status:text("resumed reports.yearly")');
+    expect((await fleet[1]!.locks.inspect('reports.yearly')).paused).toBe(false);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a failed run and its error message in the history, inert', async () => {
+    await expect(
+      fleet[1]!.locks.run('sync', { ttl: '3s' }, () => {
+        throw new Error(XSS);
+      }),
+    ).rejects.toThrow(XSS);
+    await waitFor(async () => (await fleet[0]!.locks.history('sync', { limit: 1 }))[0]?.error);
+    const { page, dialogs } = await openPage();
+    expect((await rowOf(page, 'sync')).State).toContain('failing');
+    const cells = await page
+      .locator('#histories details[data-job="sync"] tbody tr')
+      .first()
+      .locator('td')
+      .allTextContents();
+    expect(cells.join(' | ')).toContain(XSS);
+    expect(cells).toContain('instance-b');
+    // The timeline draws the failed run as a hollow bar, titled with the error as text.
+    const titles = await page
+      .locator('#jobs tr[data-job="sync"] svg .tl-bad title')
+      .allTextContents();
+    expect(titles.some((title) => title.includes(XSS))).toBe(true);
+    expect(await page.$$('img')).toHaveLength(0);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
   it('takes a screenshot of the page for the docs', async () => {
     const hold = holdLock(fleet[1]!, 'sync');
     try {
