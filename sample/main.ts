@@ -106,8 +106,11 @@ async function startInProcess(report: RunReport): Promise<Fleet> {
   // One store for the three apps, as one Redis is for three processes.
   const store = new NetworkDelayStore(new MemoryLockStore());
   const apps: INestApplicationContext[] = await Promise.all(
-    INSTANCES.map((instanceId) =>
-      startInstance(new InstanceConfig(instanceId, { store }, (event) => report.record(event))),
+    INSTANCES.map((instanceId, i) =>
+      startInstance(
+        new InstanceConfig(instanceId, { store }, (event) => report.record(event)),
+        i === 0,
+      ),
     ),
   );
   return {
@@ -128,6 +131,7 @@ async function startOnPostgres(databaseUrl: string, report: RunReport): Promise<
     INSTANCES.map((instanceId, i) =>
       startInstance(
         new InstanceConfig(instanceId, { store: stores[i] }, (event) => report.record(event)),
+        i === 0,
       ),
     ),
   );
@@ -153,10 +157,10 @@ function postgresAddress(url: string): string {
 async function forkInstances(redisUrl: string, report: RunReport): Promise<Fleet> {
   const file = fileURLToPath(new URL('./instance.ts', import.meta.url));
   const loader = new URL('../scripts/register-ts.mjs', import.meta.url).href;
-  const children: ChildProcess[] = INSTANCES.map((instanceId) =>
+  const children: ChildProcess[] = INSTANCES.map((instanceId, i) =>
     fork(file, [instanceId], {
       execArgv: ['--import', loader],
-      env: { ...process.env, REDIS_URL: redisUrl },
+      env: { ...process.env, REDIS_URL: redisUrl, SAMPLE_SERVE_DASHBOARD: i === 0 ? '1' : '0' },
     }),
   );
   const ready = children.map(
