@@ -259,6 +259,11 @@ export const POSTGRES_TABLE_MISSING = (table: string): string =>
   `lock table ${table} does not exist and createTable is false. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
 
+export const POSTGRES_TABLE_OUTDATED = (table: string): string =>
+  `lock table ${table} was created by an earlier version (no pause and schedule columns or no ` +
+  `history table) and createTable is false. Fix: apply the schema.sql shipped in ` +
+  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), or set createTable: true.`;
+
 export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
   `cannot create lock table ${table}: ${detail}. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +

@@ -143,10 +143,17 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     it('ends a pause by itself once its until has passed on the store clock', async () => {
       const store = getStore();
       if (!store.pause) return;
-      const until = Date.now() + 400;
+      const until = Date.now() + 1_500;
       await store.pause('job', { reason: 'short', until });
-      expect(await store.inspect('job')).toMatchObject({ paused: true, pausedUntil: until });
-      expect(await acquire('job', { scheduledAt: FIRST })).toMatchObject({ reason: 'paused' });
+      // Asserted only when answered before `until` (a loaded machine may take longer).
+      const state = await store.inspect('job');
+      if (Date.now() < until) {
+        expect(state).toMatchObject({ paused: true, pausedUntil: until });
+      }
+      const refused = await acquire('job', { scheduledAt: FIRST });
+      if (Date.now() < until) {
+        expect(refused).toMatchObject({ reason: 'paused' });
+      }
       let occurrence = SECOND;
       await pollUntil(async () => (await acquire('job', { scheduledAt: occurrence++ })).acquired, {
         timeout: 10_000,

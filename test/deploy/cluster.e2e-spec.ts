@@ -173,6 +173,35 @@ describe('Redis Cluster: an existing Cluster client passed as `redis`', () => {
     expect(cluster.status).toBe('ready');
   });
 
+  it('pauses, records history and schedules per job in its slot, and lists the jobs of every master', async () => {
+    const cluster = await newCluster();
+    const keyPrefix = uniquePrefix('cluster-fleet');
+    const store = new RedisLockStore(cluster, { keyPrefix, logger: false });
+    const names = Array.from({ length: 12 }, (_, i) => `fleet-${i}`);
+    const owners = new Set<number>();
+    for (const name of names) {
+      owners.add((await topology.ownerOf(await topology.slotOf(store.keysOf(name).state))).port);
+      await store.registerJob(name, { cron: '0 * * * *', timeZone: 'UTC' });
+      await store.pause(name, { reason: 'cluster', until: null });
+      const refused = await store.acquire({
+        name,
+        token: `token-${name}`,
+        ttl: 5_000,
+        scheduledAt: 1_000,
+        instanceId: 'i1',
+        historySize: 10,
+      });
+      expect(refused).toMatchObject({ acquired: false, reason: 'paused' });
+      expect(await store.history(name, 10)).toMatchObject([{ kind: 'paused', scheduledAt: 1_000 }]);
+      expect(await store.inspect(name)).toMatchObject({ paused: true, cron: '0 * * * *' });
+      expect(await store.resume(name)).toBe(true);
+    }
+    // The control: the names spread over more than one master, so one node's SCAN would miss some.
+    expect(owners.size).toBeGreaterThan(1);
+    expect(await store.listJobs()).toEqual([...names].sort());
+    await store.close();
+  });
+
   it('runs 60 jobs spread over the three masters once per occurrence across two apps, through SCRIPT FLUSH on every node', async () => {
     const keyPrefix = uniquePrefix('cluster-many');
     const provider = manyJobsProvider();

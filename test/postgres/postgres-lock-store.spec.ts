@@ -77,7 +77,9 @@ describe('PostgresLockStore', () => {
       await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-1'`);
       // The least privileges the documentation names: USAGE on the schema, DML on the table.
       await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-      await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON public.${name} TO ${role}`);
+      await admin.query(
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON public.${name}, public.${name}_history TO ${role}`,
+      );
       const url = new URL(testPostgresUrl());
       url.username = role;
       url.password = 'app-pw-1';
@@ -115,6 +117,42 @@ describe('PostgresLockStore', () => {
         (await app.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
           .acquired,
       ).toBe(true);
+    });
+
+    it('brings a table of an earlier version up to date: the pause and schedule columns and the history table', async () => {
+      const admin = pool();
+      const name = table('upgrade', admin);
+      // The table as the first release created it, with a job's state in it.
+      await admin.query(createTableSql(lockTable('public', name)).split('ALTER TABLE')[0]!);
+      await admin.query(
+        `INSERT INTO public.${name} (name, tick, fence, state_expires_at) VALUES ('job', $1, 7, now() + interval '1 day')`,
+        [OCCURRENCE],
+      );
+      const strict = store(admin, { table: name, createTable: false });
+      const refused = strict.inspect('job');
+      await expect(refused).rejects.toThrow(/earlier version.*schema\.sql.*again/);
+      const app = store(admin, { table: name });
+      await app.pause('job', { reason: 'upgrade', until: null });
+      expect(await app.inspect('job')).toMatchObject({
+        lastTick: OCCURRENCE,
+        fencingToken: 7,
+        paused: true,
+        pauseReason: 'upgrade',
+      });
+      const next = OCCURRENCE + MINUTE;
+      expect(
+        await app.acquire({
+          name: 'job',
+          token: newToken(),
+          ttl: MINUTE,
+          instanceId: 'a',
+          scheduledAt: next,
+          historySize: 5,
+        }),
+      ).toMatchObject({ acquired: false, reason: 'paused' });
+      expect(await app.history('job', 5)).toMatchObject([{ kind: 'paused', scheduledAt: next }]);
+      // The store that refused now finds the table complete.
+      expect((await strict.inspect('job')).paused).toBe(true);
     });
 
     it('creates the table once when eight instances start at once, and one of them takes each occurrence', async () => {

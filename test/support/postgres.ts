@@ -33,5 +33,5 @@ export function newPool(options: pg.PoolConfig = {}): pg.Pool {
 
 /** Drops a test table (and so its index). */
 export async function dropTable(pool: pg.Pool, table: string, schema = 'public'): Promise<void> {
-  await pool.query(`DROP TABLE IF EXISTS "${schema}"."${table}"`);
+  await pool.query(`DROP TABLE IF EXISTS "${schema}"."${table}", "${schema}"."${table}_history"`);
 }

@@ -30,16 +30,52 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * A stored tick beyond that bound was written before ticks were bounded and is ignored, as the
  * Redis store does. The caller has already refused a tick that is not a whole non-negative number.
  *
+ * A paused job (`paused_at` set, `paused_until` null or ahead of the database clock) is refused
+ * as `paused` unless `$7` (force), read from the row the statement locks anyway: no extra round
+ * trip. The first acquisition of an occurrence while paused claims it (`claimed`: the others
+ * answer `tick-done`, one skip logged fleet-wide), records it in the history table (trimmed to
+ * `$8` entries) and refreshes the row's expiry, so the pause lasts while the job is scheduled.
+ *
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
- * returns one row: fence (null when refused), reason ('tick-done' | 'held' | 'ahead'), ok_at
+ * $7 force · $8 history size
+ * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead'),
+ * ok_at
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
-  SELECT now, floor(extract(epoch FROM now) * 1000)::bigint + ${MAX_SCHEDULED_AT_AHEAD_MS} AS latest
+  SELECT now, floor(extract(epoch FROM now) * 1000)::bigint AS now_ms,
+    floor(extract(epoch FROM now) * 1000)::bigint + ${MAX_SCHEDULED_AT_AHEAD_MS} AS latest
   FROM (SELECT clock_timestamp() AS now) AS t
 ),
 cur AS MATERIALIZED (
-  SELECT tick, expires_at, ok_at FROM ${table.qualified} WHERE name = $1 FOR UPDATE
+  SELECT tick, expires_at, ok_at, state_expires_at,
+    paused_at IS NOT NULL AND NOT $7::boolean
+      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused
+  FROM ${table.qualified} WHERE name = $1 FOR UPDATE
+),
+claimed AS (
+  UPDATE ${table.qualified} AS l SET
+    tick = $4::bigint,
+    state_expires_at = CASE
+      WHEN l.state_expires_at - clock.now >= $5::float8 * interval '0.5 millisecond'
+      THEN l.state_expires_at ELSE clock.now + $5::float8 * interval '1 millisecond' END
+  FROM clock, cur
+  WHERE l.name = $1 AND cur.paused AND $4::bigint IS NOT NULL AND $4::bigint <= clock.latest
+    AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
+  RETURNING l.name
+),
+paused_entry AS (
+  INSERT INTO ${table.history} (name, entry, expires_at)
+  SELECT $1, json_build_object('kind', 'paused', 'scheduledAt', $4::bigint,
+      'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
+    clock.now + $5::float8 * interval '1 millisecond'
+  FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
+),
+paused_trim AS (
+  DELETE FROM ${table.history} WHERE id IN (
+    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+    OFFSET greatest($8::int - 1, 0)
+  ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
 ),
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
@@ -47,7 +83,7 @@ taken AS (
     (extract(epoch FROM clock.now) * 1000000)::bigint,
     clock.now + $5::float8 * interval '1 millisecond'
   FROM clock LEFT JOIN cur ON true
-  WHERE $4::bigint IS NULL OR $4::bigint <= clock.latest
+  WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.paused, false)
   ON CONFLICT (name) DO UPDATE SET
     token = excluded.token,
     holder = excluded.holder,
@@ -65,14 +101,14 @@ taken AS (
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
-    THEN 'tick-done' ELSE 'held' END AS reason,
+    THEN 'tick-done' WHEN cur.paused THEN 'paused' ELSE 'held' END AS reason,
   cur.ok_at
 FROM clock LEFT JOIN cur ON true`;
 }
 
 interface AcquireRow {
   fence: string | null;
-  reason: 'tick-done' | 'held' | 'ahead';
+  reason: 'tick-done' | 'paused' | 'held' | 'ahead';
   ok_at: string | null;
 }
 
@@ -100,6 +136,8 @@ export async function acquireLock(
       request.scheduledAt ?? null,
       stateTtl,
       request.instanceId,
+      request.force === true,
+      request.historySize ?? 0,
     ],
     timeout,
   );
@@ -112,7 +150,7 @@ export async function acquireLock(
   }
   return {
     acquired: false,
-    reason: row?.reason === 'tick-done' ? 'tick-done' : 'held',
+    reason: row?.reason === 'tick-done' || row?.reason === 'paused' ? row.reason : 'held',
     lastSuccessAt,
   };
 }

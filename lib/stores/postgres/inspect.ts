@@ -1,6 +1,7 @@
 import type { StoredLockState } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { nextOccurrence } from '../../utils/next-occurrence.js';
 
 /**
  * Reads the lock's remaining life and the job's state at one instant of the database clock.
@@ -8,6 +9,9 @@ import type { LockTable } from './postgres-table.js';
  */
 export function inspectSql(table: LockTable): string {
   return `SELECT l.holder, l.tick, l.fence, l.ok_at, l.ok_ms, l.fails, l.outcome, l.end_at,
+  l.paused_at IS NOT NULL AND (l.paused_until IS NULL
+    OR l.paused_until > floor(extract(epoch FROM c.now) * 1000)::bigint) AS paused,
+  l.pause_reason, l.paused_until, l.cron, l.time_zone,
   CASE WHEN l.expires_at > c.now
     THEN floor(extract(epoch FROM (l.expires_at - c.now)) * 1000)::float8 END AS ttl_left
 FROM (SELECT clock_timestamp() AS now) AS c LEFT JOIN ${table.qualified} AS l ON l.name = $1`;
@@ -28,6 +32,11 @@ interface InspectRow {
   outcome: string | null;
   end_at: string | null;
   ttl_left: number | null;
+  paused: boolean | null;
+  pause_reason: string | null;
+  paused_until: string | null;
+  cron: string | null;
+  time_zone: string | null;
 }
 
 /** Sends {@link inspectSql}. */
@@ -40,6 +49,7 @@ export async function inspectLock(
   const [row] = await runStatement<InspectRow>(pool, sql, [name], timeout);
   const held = row?.ttl_left !== null && row?.ttl_left !== undefined;
   const fence = numberOrNull(row?.fence);
+  const paused = row?.paused === true;
   return {
     name,
     holder: held ? (row.holder ?? null) : null,
@@ -51,8 +61,13 @@ export async function inspectLock(
     lastDurationMs: numberOrNull(row?.ok_ms),
     consecutiveFailures: numberOrNull(row?.fails) ?? 0,
     lastOutcome: row?.outcome === 'completed' || row?.outcome === 'failed' ? row.outcome : null,
-    ...NO_FLEET_STATE,
     lastFinishedAt: numberOrNull(row?.end_at),
+    paused,
+    pauseReason: paused ? (row.pause_reason ?? null) : null,
+    pausedUntil: paused ? numberOrNull(row.paused_until) : null,
+    cron: row?.cron ?? null,
+    timeZone: row?.time_zone ?? null,
+    nextAt: nextOccurrence(row?.cron, row?.time_zone),
   };
 }
 
@@ -64,13 +79,3 @@ export function numberOrNull(value: string | number | null | undefined): number 
   const parsed = Number(value);
   return Number.isFinite(parsed) ? parsed : null;
 }
-
-/** Until the table keeps them. */
-const NO_FLEET_STATE = {
-  paused: false,
-  pauseReason: null,
-  pausedUntil: null,
-  cron: null,
-  timeZone: null,
-  nextAt: null,
-};

@@ -11,7 +11,10 @@ import {
 import type {
   AcquireRequest,
   AcquireResult,
+  HistoryEntry,
+  JobSchedule,
   LockStore,
+  PauseRequest,
   ReleaseRequest,
   RenewRequest,
   RenewResult,
@@ -29,6 +32,8 @@ import { describePostgresError, secretsOfConnectionString } from './postgres-err
 import { booleanOption, isPool, secretsOfPool, timeoutOption } from './postgres-options.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock, releaseSql } from './release.js';
+import { readHistory } from './history.js';
+import { pauseJob, registerJob, resumeJob } from './pause.js';
 import { renewLock, renewSql } from './renew.js';
 import { ensureLockTable } from './schema.js';
 
@@ -175,6 +180,32 @@ export class PostgresLockStore implements LockStore {
 
   inspect(name: string): Promise<StoredLockState> {
     return this.guard((sql) => inspectLock(this.pool, sql.inspect, name, this.timeout));
+  }
+
+  /** Pauses the job fleet-wide (columns of its row, read by the acquire statement). */
+  pause(name: string, pause: PauseRequest): Promise<void> {
+    return this.guard(() =>
+      pauseJob(this.pool, this.table, name, pause, STATE_TTL_MS, this.timeout),
+    );
+  }
+
+  resume(name: string): Promise<boolean> {
+    return this.guard(() => resumeJob(this.pool, this.table, name, this.timeout));
+  }
+
+  history(name: string, limit: number): Promise<HistoryEntry[]> {
+    return this.guard(() => readHistory(this.pool, this.table, name, limit, this.timeout));
+  }
+
+  registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    return this.guard(() =>
+      registerJob(this.pool, this.table, name, schedule, STATE_TTL_MS, this.timeout),
+    );
+  }
+
+  /** Every job name that has a row, sorted. */
+  listJobs(): Promise<string[]> {
+    return this.jobNames();
   }
 
   /** Every job name that has a row, sorted (for `status` listings). */

@@ -24,6 +24,10 @@ export interface LockTable {
   readonly table: string;
   /** `"table_state_expires_idx"`, quoted. */
   readonly expiryIndex: string;
+  /** `"schema"."table_history"`: the jobs' history entries, quoted. */
+  readonly history: string;
+  /** `schema.table_history` unquoted, for `to_regclass()`. */
+  readonly historyDisplay: string;
 }
 
 /**
@@ -40,6 +44,8 @@ export function lockTable(schema: unknown, table: unknown): LockTable {
     schema: schemaName,
     table: tableName,
     expiryIndex: `"${tableName}_state_expires_idx"`,
+    history: `"${schemaName}"."${tableName}_history"`,
+    historyDisplay: `${schemaName}.${tableName}_history`,
   };
 }
 
@@ -63,6 +69,11 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * stay heap-only tuple updates: none of them changes an indexed column except the rare refresh of
  * `state_expires_at`.
  *
+ * The fleet-control columns (a pause: `paused_at`, `pause_reason`, `paused_until` in ms since
+ * epoch of the database clock; the schedule instances register: `cron`, `time_zone`) are added
+ * with `ADD COLUMN IF NOT EXISTS`, so a table created by an earlier version gains them. The
+ * history table holds one row per entry (JSON text), newest by `id`, each with an expiry.
+ *
  * Kept identical to `schema.sql` for the default names (a test compares them).
  */
 export function createTableSql(table: LockTable): string {
@@ -81,5 +92,19 @@ export function createTableSql(table: LockTable): string {
   state_expires_at timestamptz NOT NULL
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS ${table.expiryIndex} ON ${table.qualified} (state_expires_at);
+ALTER TABLE ${table.qualified}
+  ADD COLUMN IF NOT EXISTS paused_at bigint,
+  ADD COLUMN IF NOT EXISTS pause_reason text,
+  ADD COLUMN IF NOT EXISTS paused_until bigint,
+  ADD COLUMN IF NOT EXISTS cron text,
+  ADD COLUMN IF NOT EXISTS time_zone text;
+CREATE TABLE IF NOT EXISTS ${table.history} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL,
+  entry text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "${table.table}_history_name_idx" ON ${table.history} (name, id);
+CREATE INDEX IF NOT EXISTS "${table.table}_history_expires_idx" ON ${table.history} (expires_at);
 `;
 }

@@ -1,6 +1,7 @@
 import type { ReleaseRequest } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { entryText, releaseEntries } from '../history-entries.js';
 
 /** Expired rows deleted by one release at most: bounds the work a release does on the way. */
 const SWEEP_LIMIT = 16;
@@ -21,8 +22,13 @@ const SWEEP_LIMIT = 16;
  * ahead) is recorded at the database's time (`fin`, for `ok_at` and `end_at`): an `ok_at` in the
  * future would keep "no success for N periods" quiet until that time came.
  *
+ * The job's history entries (`$9`: the run and the occurrences it found missed, JSON text, oldest
+ * first) are inserted in the same statement, the job's older entries beyond `$8` deleted, and a
+ * few expired entries of any job swept (as the rows are).
+ *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
- * $5 duration ms · $6 finished at ms · $7 state ttl ms · returns released: boolean
+ * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size · $9 entries text[]
+ * returns released: boolean
  */
 export function releaseSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -58,6 +64,25 @@ recreated AS (
   FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
   ON CONFLICT (name) DO NOTHING
 ),
+history_added AS (
+  INSERT INTO ${table.history} (name, entry, expires_at)
+  SELECT $1, e.entry, clock.now + $7::float8 * interval '1 millisecond'
+  FROM clock, unnest($9::text[]) WITH ORDINALITY AS e(entry, n)
+  WHERE $8::int > 0 AND e.n > cardinality($9::text[]) - $8::int
+  ORDER BY e.n
+),
+history_trimmed AS (
+  DELETE FROM ${table.history} WHERE id IN (
+    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+    OFFSET greatest($8::int - cardinality($9::text[]), 0)
+  ) AND $8::int > 0 AND cardinality($9::text[]) > 0
+),
+history_swept AS (
+  DELETE FROM ${table.history} WHERE id IN (
+    SELECT id FROM ${table.history}, clock WHERE expires_at < clock.now
+    LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
+  ) AND cardinality($9::text[]) > 0
+),
 swept AS (
   DELETE FROM ${table.qualified} WHERE name IN (
     SELECT name FROM ${table.qualified}, clock
@@ -79,6 +104,9 @@ export async function releaseLock(
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
+  const size = request.historySize ?? 0;
+  const entries =
+    size > 0 ? releaseEntries(outcome, (request as { missed?: number[] }).missed, Date.now()) : [];
   const [row] = await runStatement<{ released: boolean }>(
     pool,
     sql,
@@ -90,6 +118,8 @@ export async function releaseLock(
       outcome ? Math.max(0, Math.round(outcome.durationMs)) : 0,
       outcome ? Math.round(outcome.finishedAt) : 0,
       stateTtl,
+      size,
+      entries.map(entryText),
     ],
     timeout,
   );

@@ -1,5 +1,9 @@
 import { LockStoreError } from '../../cron-lock.errors.js';
-import { POSTGRES_CREATE_DENIED, POSTGRES_TABLE_MISSING } from '../../cron-lock.messages.js';
+import {
+  POSTGRES_CREATE_DENIED,
+  POSTGRES_TABLE_MISSING,
+  POSTGRES_TABLE_OUTDATED,
+} from '../../cron-lock.messages.js';
 import {
   connectWithin,
   runStatement,
@@ -17,13 +21,17 @@ import { createTableSql, type LockTable } from './postgres-table.js';
  */
 const SCHEMA_LOCK_KEY = '7261436172';
 
+/** Columns added after the first version: a table without them is brought up to date. */
+const FLEET_COLUMNS = ['paused_at', 'pause_reason', 'paused_until', 'cron', 'time_zone'];
+
 /**
- * Makes sure the lock table exists, creating it when allowed. Checks first (`to_regclass`), so an
+ * Makes sure the lock table exists and is up to date (fleet-control columns, history table),
+ * creating or completing it when allowed. Checks first (`to_regclass`), so an
  * app role without DDL rights works once the table was created from `schema.sql`, and an existing
  * table costs one read at startup.
  *
- * The creation is one simple-protocol query of several statements: PostgreSQL runs them as one
- * implicit transaction, so the advisory lock is held until the table and its index exist.
+ * The creation is one transaction on one connection: the advisory lock is held until the table,
+ * its columns, its indexes and the history table exist.
  */
 export async function ensureLockTable(
   pool: PostgresPool,
@@ -31,27 +39,45 @@ export async function ensureLockTable(
   createTable: boolean,
   timeout: number,
 ): Promise<void> {
-  const [found] = await runStatement<{ has_table: boolean; has_schema: boolean }>(
-    pool,
-    'SELECT to_regclass($1) IS NOT NULL AS has_table, to_regnamespace($2) IS NOT NULL AS has_schema',
-    [table.qualified, `"${table.schema}"`],
-    timeout,
-  );
-  if (found?.has_table) {
+  const [found] = await runStatement<SchemaCheck>(pool, checkSql, checkValues(table), timeout);
+  if (found?.has_table && found.up_to_date) {
     return;
   }
   if (!createTable) {
-    throw new LockStoreError(POSTGRES_TABLE_MISSING(table.display));
+    throw new LockStoreError(
+      found?.has_table
+        ? POSTGRES_TABLE_OUTDATED(table.display)
+        : POSTGRES_TABLE_MISSING(table.display),
+    );
   }
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
   // exists: only sent when it does not.
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
-  const ddl =
-    `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n` + createSchema + createTableSql(table);
+  const ddl = createSchema + createTableSql(table);
+  const ddlTimeout = Math.max(timeout, 10_000);
   const lease = await connectWithin(pool, timeout);
   let broken = false;
   try {
-    await lease.client.query(timedQuery(ddl, undefined, Math.max(timeout, 10_000)));
+    // Checked again under the lock: an instance that waited while another created or completed
+    // the table must not run the DDL again. ALTER TABLE takes the table's exclusive lock even when
+    // every column exists, and instances already acquiring (the table locked, then the history
+    // table) would deadlock with it.
+    await lease.client.query(timedQuery('BEGIN', undefined, ddlTimeout));
+    try {
+      await lease.client.query(
+        timedQuery(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`, undefined, ddlTimeout),
+      );
+      const again = await lease.client.query<SchemaCheck>(
+        timedQuery(checkSql, checkValues(table), ddlTimeout),
+      );
+      if (!(again.rows[0]?.has_table && again.rows[0].up_to_date)) {
+        await lease.client.query(timedQuery(ddl, undefined, ddlTimeout));
+      }
+      await lease.client.query(timedQuery('COMMIT', undefined, ddlTimeout));
+    } catch (error) {
+      await lease.client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   } catch (error) {
     broken = sqlState(error) === undefined;
     if (sqlState(error) === '42501') {
@@ -63,4 +89,21 @@ export async function ensureLockTable(
   } finally {
     lease.release(broken);
   }
+}
+
+interface SchemaCheck {
+  has_table: boolean;
+  has_schema: boolean;
+  up_to_date: boolean;
+}
+
+/** Whether the table, its schema, its fleet-control columns and its history table exist. */
+const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
+  to_regnamespace($2) IS NOT NULL AS has_schema,
+  to_regclass($3) IS NOT NULL AND (SELECT count(*) FROM pg_attribute
+    WHERE attrelid = to_regclass($1) AND attname = ANY ($4::text[]) AND NOT attisdropped) = $5
+  AS up_to_date`;
+
+function checkValues(table: LockTable): unknown[] {
+  return [table.qualified, `"${table.schema}"`, table.history, FLEET_COLUMNS, FLEET_COLUMNS.length];
 }
