@@ -282,6 +282,19 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
   `preparedStatements: false to start that way.`;
 
+/** `call` names the API, e.g. `CronLockService.trigger("job")`. */
+export const TRIGGER_UNSUPPORTED = (call: string): string =>
+  `${call}: the lock store in use cannot carry triggers (it has no triggers channel). ` +
+  `Fix: use RedisLockStore, PostgresLockStore or MemoryLockStore, or give your store a ` +
+  `triggers property (see the TriggerChannel interface).`;
+
+export const TRIGGER_LISTEN_FAILED = (detail: string): string =>
+  `cannot listen for triggers: ${detail}; CronLockService.trigger() from other instances will not ` +
+  'reach this one until it listens (tried again at the next trigger() call here)';
+
+export const TRIGGER_TAKEN = (name: string, forced: boolean): string =>
+  `${name}: triggered${forced ? ' (forced)' : ''}, running it on this instance`;
+
 /** `call` is e.g. `CronLockService.pause("reports")`. */
 export const INVALID_FLEET_ARGUMENT = (
   call: string,

@@ -12,6 +12,7 @@ import { CronLockExplorer } from './cron-lock.explorer.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner } from './runner/runner.js';
+import { TriggerDispatcher } from './runner/trigger-dispatcher.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
@@ -116,6 +117,7 @@ export class CronLockModule {
         LockRunner,
         CronLockRegistry,
         CronLockExplorer,
+        TriggerDispatcher,
         CronLockService,
       ],
       exports: [CronLockService, CRON_LOCK_STORE],

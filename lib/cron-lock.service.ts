@@ -24,6 +24,8 @@ import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
 import { RunTracker } from './runner/run-tracker.js';
+import { TriggerDispatcher, type TriggerOptions } from './runner/trigger-dispatcher.js';
+import type { TriggerResult } from './runner/trigger-requester.js';
 import { INVALID_LOCK_NAME } from './cron-lock.messages.js';
 import { checkLockOptions, resolveLockSettings } from './options/job-options.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
@@ -85,6 +87,7 @@ export class CronLockService
     private readonly registry: CronLockRegistry,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(CRON_LOCK_RESOLVED_STORE) private readonly resolvedStore: ResolvedStore,
+    private readonly triggers: TriggerDispatcher,
   ) {
     this.logger = new CronLockLogger(options.logger);
     this.fleet = new FleetControl(store, observer, this.logger, options.instanceId);
@@ -137,6 +140,24 @@ export class CronLockService
       throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
     }
     return { name, ...resolveLockSettings(runLabel(name), options, this.options.defaultTtl) };
+  }
+
+  /**
+   * Runs job `name` now on one live instance that has it (this one or another), exactly once
+   * across the fleet, through its lock and overlap policy, with `ctx.trigger === 'manual'`.
+   * The request goes out on the store's trigger channel (Redis pub/sub, PostgreSQL
+   * LISTEN/NOTIFY, in-process for the memory store); the instances with the job race on a claim
+   * and the winner runs it and answers. A live instance starts it within a few store round trips.
+   *
+   * @returns `{ ran: true, instanceId, fencingToken, scheduledAt }` once the run started (with
+   *   `wait`: once it ended, with its `outcome`), or `{ ran: false, reason }`: `no-live-instance`
+   *   when no instance took the request within `timeout` (default 5s), `paused` (pass `force`),
+   *   `held` when a run is in progress, `store-error`, `shutting-down`.
+   * @throws {@link CronLockConfigError} for a bad name or option, or a store that cannot carry
+   *   triggers; a {@link LockStoreError} when the store cannot be reached.
+   */
+  trigger(name: string, options?: TriggerOptions): Promise<TriggerResult> {
+    return this.triggers.trigger(name, options);
   }
 
   /** The state of one job, read from the store. */
@@ -218,6 +239,7 @@ export class CronLockService
 
   /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
   async onApplicationBootstrap(): Promise<void> {
+    this.triggers.start();
     const { storeKind } = this.resolvedStore;
     const store = this.store;
     // The schedule of each job goes to the store, for tools that have no app code (the CLI).
@@ -248,6 +270,7 @@ export class CronLockService
 
   /** @internal Takes no new runs once the app starts closing. */
   onModuleDestroy(): void {
+    this.triggers.stop();
     this.tracker.beginShutdown();
   }
 
@@ -264,6 +287,7 @@ export class CronLockService
    */
   async onApplicationShutdown(): Promise<void> {
     await this.tracker.settleStoreWork();
+    await this.triggers.close();
     this.observer.events.removeAll();
     if (this.resolvedStore.ownsStore) {
       this.tracker.markStoreClosed();

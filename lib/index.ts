@@ -17,6 +17,15 @@ export type {
   SkipReason,
 } from './observer/events.js';
 export type { LockedRunResult } from './runner/runner.js';
+export type { TriggerOptions } from './runner/trigger-dispatcher.js';
+export type { TriggerResult, TriggerSkipReason } from './runner/trigger-requester.js';
+export type {
+  TriggerChannel,
+  TriggerMessage,
+  TriggerReply,
+  TriggerRequest,
+  TriggerSubscription,
+} from './stores/trigger.interface.js';
 export type { CronLockLogLevel, CronLockLogLevels } from './observer/logger.js';
 export * from './decorators/index.js';
 export * from './options/module-options.interface.js';

@@ -12,34 +12,60 @@ import {
 } from '../stores/postgres/postgres-table.js';
 import { redactLooseUrl } from '../utils/redact.js';
 import { CliUsageError } from './cli.errors.js';
+import {
+  checkFlags,
+  COMMAND_LIST,
+  COMMANDS,
+  DEFAULT_HISTORY_LIMIT,
+  parseLimit,
+  parseReason,
+  parseUntil,
+  type CommandName,
+} from './fleet-args.js';
 
 export const USAGE = `Usage:
-  nestjs-cron-lock status [--redis <url>] [--prefix <prefix>] [--json]
-  nestjs-cron-lock release <job> [--redis <url>] [--prefix <prefix>] [--yes]
-  nestjs-cron-lock status|release … --database <url> [--schema <schema>] [--table <table>]
+  nestjs-cron-lock status [--json]
+  nestjs-cron-lock release <job> [--yes]
+  nestjs-cron-lock pause <job> [--reason <text>] [--until <when>] [--yes]
+  nestjs-cron-lock resume <job> [--yes]
+  nestjs-cron-lock trigger <job> [--force] [--wait] [--json] [--yes]
+  nestjs-cron-lock history <job> [--limit <n>] [--json]
+  … each with [--redis <url>] [--prefix <prefix>], or --database <url> [--schema <schema>] [--table <table>]
 
 Commands:
   status          Show every job under the prefix: held or free, holder, ttl left, last
                   occurrence, last success, fencing token, consecutive failures.
   release <job>   Force-free a stuck lock. Deletes only the lock key: the occurrence marker
                   stays, so the occurrence that was running is not run again. Asks first.
+  pause <job>     Stop the job fleet-wide from its next occurrence (a run in progress goes on).
+  resume <job>    Undo pause.
+  trigger <job>   Run the job now on one live instance that has it, through its lock.
+  history <job>   The job's last runs and skipped or missed occurrences, newest first.
 
 Options:
-  --redis <url>      redis:// or rediss:// URL (default: the REDIS_URL environment variable).
-                     A password in --redis is visible to other users of the machine in the
-                     process list (ps): prefer REDIS_URL for a URL with a password.
+  --redis <url>      redis:// or rediss:// URL (default: the REDIS_URL environment variable);
+                     a Redis Cluster node's URL works too. A password in --redis is visible to
+                     other users of the machine in the process list (ps): prefer REDIS_URL.
   --prefix <prefix>  The module's keyPrefix (default: ${DEFAULT_KEY_PREFIX})
   --database <url>   postgres:// URL of a PostgresLockStore's database (default: the
                      DATABASE_URL environment variable, when neither --redis nor REDIS_URL is set).
                      A password in it shows in the process list too: prefer DATABASE_URL.
   --schema <schema>  PostgreSQL: the store's schema option (default: ${DEFAULT_POSTGRES_SCHEMA})
   --table <table>    PostgreSQL: the store's table option (default: ${DEFAULT_POSTGRES_TABLE})
-  --json             status: print JSON instead of a table
-  --yes, -y          release: do not ask for confirmation (required without a terminal)
+  --json             status, trigger, history: print JSON
+  --yes, -y          release, pause, resume, trigger: do not ask for confirmation (required
+                     without a terminal)
+  --reason <text>    pause: a note shown by status (at most 200 characters)
+  --until <when>     pause: resume by itself after a duration (30m, 2h, 1d) or at an ISO
+                     date-time with its zone (2030-01-01T12:00:00Z)
+  --force            trigger: run it even while paused
+  --wait             trigger: wait for the run to end and exit 1 if it failed
+  --limit <n>        history: how many entries (default: ${DEFAULT_HISTORY_LIMIT})
   --help, -h         Show this help
   --version          Show the package version
 
-Exit codes: 0 done, 1 error (e.g. Redis unreachable), 2 wrong usage or confirmation missing.`;
+Exit codes: 0 done, 1 error (e.g. Redis unreachable, a triggered run that did not start or
+failed), 2 wrong usage or confirmation missing.`;
 
 /** Where the locks are: a Redis URL, or a PostgreSQL URL with the store's schema and table. */
 export type StoreTarget =
@@ -52,15 +78,32 @@ export type StoreTarget =
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'status'; store: StoreTarget; prefix: string; json: boolean; warnings: string[] }
-  | {
-      kind: 'release';
-      store: StoreTarget;
-      prefix: string;
+  | ({ kind: 'status'; json: boolean } & StoreCommand)
+  | ({ kind: 'release' | 'resume'; job: string; yes: boolean } & StoreCommand)
+  | ({
+      kind: 'pause';
       job: string;
       yes: boolean;
-      warnings: string[];
-    };
+      reason: string | undefined;
+      /** ms since epoch */
+      until: number | undefined;
+    } & StoreCommand)
+  | ({
+      kind: 'trigger';
+      job: string;
+      yes: boolean;
+      force: boolean;
+      wait: boolean;
+      json: boolean;
+    } & StoreCommand)
+  | ({ kind: 'history'; job: string; limit: number; json: boolean } & StoreCommand);
+
+/** What every command that talks to a store carries. */
+export interface StoreCommand {
+  store: StoreTarget;
+  prefix: string;
+  warnings: string[];
+}
 
 /**
  * Reads the command line (`argv` without `node` and the script) into a command, or throws a
@@ -98,11 +141,12 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   }
   const [command, ...rest] = positionals;
   if (command === undefined) {
-    throw new CliUsageError('Missing command: status or release.');
+    throw new CliUsageError(`Missing command: ${COMMAND_LIST}.`);
   }
-  if (command !== 'status' && command !== 'release') {
-    throw new CliUsageError(`Unknown command ${shown(command)}: use status or release.`);
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new CliUsageError(`Unknown command ${shown(command)}: use ${COMMAND_LIST}.`);
   }
+  const verb = command as CommandName;
 
   const prefix = values.prefix ?? DEFAULT_KEY_PREFIX;
   if (!KEY_PREFIX_PATTERN.test(prefix)) {
@@ -111,29 +155,22 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
         '(1 to 64 characters among A-Z a-z 0-9 . _ : -).',
     );
   }
+  checkFlags(verb, values);
 
-  if (command === 'status') {
+  if (verb === 'status') {
     if (rest.length > 0) {
       throw new CliUsageError(`status takes no argument (got ${shown(rest[0])}).`);
     }
-    if (values.yes) {
-      throw new CliUsageError('--yes only applies to release.');
-    }
     const store = storeTarget(values, env);
-    return {
-      kind: 'status',
-      store,
-      prefix: whereJobsLive(store, prefix),
-      json: values.json ?? false,
-      warnings,
-    };
+    const where = { store, prefix: whereJobsLive(store, prefix), warnings };
+    return { kind: 'status', ...where, json: values.json ?? false };
   }
 
   if (rest.length !== 1) {
     throw new CliUsageError(
       rest.length === 0
-        ? 'release needs the job: nestjs-cron-lock release <job>.'
-        : 'release takes one job at a time.',
+        ? `${verb} needs the job: nestjs-cron-lock ${verb} <job>.`
+        : `${verb} takes one job at a time.`,
     );
   }
   const job = rest[0];
@@ -142,18 +179,31 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
       `${shown(job)} is not a lock name (1 to 128 characters among A-Z a-z 0-9 . _ : -).`,
     );
   }
-  if (values.json) {
-    throw new CliUsageError('--json only applies to status.');
-  }
+  const reason = parseReason(values.reason);
+  const until = parseUntil(values.until, Date.now());
+  const limit = parseLimit(values.limit);
   const store = storeTarget(values, env);
-  return {
-    kind: 'release',
-    store,
-    prefix: whereJobsLive(store, prefix),
-    job,
-    yes: values.yes ?? false,
-    warnings,
-  };
+  const where = { store, prefix: whereJobsLive(store, prefix), warnings, job };
+  const yes = values.yes ?? false;
+  const json = values.json ?? false;
+  switch (verb) {
+    case 'release':
+    case 'resume':
+      return { kind: verb, ...where, yes };
+    case 'pause':
+      return { kind: 'pause', ...where, yes, reason, until };
+    case 'trigger':
+      return {
+        kind: 'trigger',
+        ...where,
+        yes,
+        json,
+        force: values.force ?? false,
+        wait: values.wait ?? false,
+      };
+    case 'history':
+      return { kind: 'history', ...where, limit, json };
+  }
 }
 
 const PASSWORD_IN_FLAG_WARNING = (flag: string, variable: string): string =>
@@ -193,6 +243,11 @@ function parse(argv: readonly string[]) {
       table: { type: 'string' },
       json: { type: 'boolean' },
       yes: { type: 'boolean', short: 'y' },
+      reason: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
+      force: { type: 'boolean' },
+      wait: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },

@@ -4,7 +4,10 @@ import { parseCliArgs, USAGE } from './cli-args.js';
 import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
 import type { StoreTarget } from './cli-args.js';
 import { openConnection, type CliConnection } from './cli-redis.js';
+import { historyCommand } from './history.command.js';
+import { pauseCommand, resumeCommand } from './pause.command.js';
 import { releaseCommand } from './release.command.js';
+import { triggerCommand } from './trigger.command.js';
 import { statusCommand } from './status.command.js';
 
 /** The process's streams and environment, replaceable in tests. */
@@ -18,8 +21,9 @@ export interface CliIo {
 const PROGRAM = 'nestjs-cron-lock';
 
 /**
- * Runs `nestjs-cron-lock <command>` and resolves with its exit code: 0 done, 1 error, 2 usage
- * (including a release that needs `--yes`). Never rejects; every message it prints is redacted.
+ * Runs `nestjs-cron-lock <command>` and resolves with its exit code: 0 done, 1 error (or a
+ * triggered run that did not start, or failed with `--wait`), 2 usage (including a command that
+ * needs `--yes`). Never rejects; every message it prints is redacted.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const print = (text: string): void => void io.stdout.write(`${text}\n`);
@@ -47,6 +51,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // Declined at the prompt: nothing was done, which a script must be able to tell.
         return outcome === 'declined' ? EXIT_ERROR : EXIT_OK;
       }
+      case 'pause':
+      case 'resume': {
+        command.warnings.forEach(fail);
+        connection = await connect(command.store, command.prefix);
+        const ioWithPrint = { ...io, print };
+        const outcome =
+          command.kind === 'pause'
+            ? await pauseCommand(connection, command, ioWithPrint)
+            : await resumeCommand(connection, command, ioWithPrint);
+        return outcome === 'declined' ? EXIT_ERROR : EXIT_OK;
+      }
+      case 'trigger': {
+        command.warnings.forEach(fail);
+        connection = await connect(command.store, command.prefix);
+        const outcome = await triggerCommand(connection, command, { ...io, print });
+        // Not run (no live instance, paused, held) or, with --wait, failed: a script must tell.
+        return outcome === 'ran' ? EXIT_OK : EXIT_ERROR;
+      }
+      case 'history':
+        command.warnings.forEach(fail);
+        connection = await connect(command.store, command.prefix);
+        await historyCommand(connection, command, print);
+        return EXIT_OK;
       default:
         return command satisfies never;
     }

@@ -99,7 +99,7 @@ function describeHolder(job: string, where: string, state: StoredLockState): str
 }
 
 /** One line from the terminal; an empty answer if the input ends first (Ctrl-D). */
-function ask(io: ReleaseIo, question: string): Promise<string> {
+export function ask(io: ReleaseIo, question: string): Promise<string> {
   // Not readline's terminal mode: the terminal echoes the answer itself, with no escape codes.
   const prompt = createInterface({ input: io.stdin, output: io.stdout, terminal: false });
   return new Promise<string>((resolve) => {

@@ -87,6 +87,11 @@ export interface CronLockEvents {
    */
   alert: CronLockAlert;
   /**
+   * This instance took a request of `CronLockService.trigger()` (from any instance or the CLI)
+   * and is about to run the job through its lock (`forced`: even while paused).
+   */
+  triggered: CronLockEventBase & { requestId: string; forced: boolean };
+  /**
    * This instance paused the job fleet-wide (`CronLockService.pause`). `scheduledAt` is `null`;
    * `until` is when the pause ends by itself, `null` until resumed.
    */

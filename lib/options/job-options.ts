@@ -27,6 +27,8 @@ export interface LockJob {
    * jobs without a schedule. Enables the `missed-success` alert.
    */
   periodMs?: number;
+  /** Run even while the job is paused: a `CronLockService.trigger()` asked with `force`. */
+  force?: boolean;
 }
 
 /** Where lock options come from: each takes its own keys. */

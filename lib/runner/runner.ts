@@ -81,6 +81,7 @@ export class LockRunner {
       markerTtl: job.markerTtl,
       instanceId: this.instanceId,
       historySize: this.options.historySize,
+      force: job.force,
     };
     let answer: AcquireResult | Promise<AcquireResult>;
     try {

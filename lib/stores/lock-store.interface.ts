@@ -1,3 +1,5 @@
+import type { TriggerChannel } from './trigger.interface.js';
+
 /**
  * What a tick asks the store for: claim occurrence `scheduledAt` of job `name` and take its
  * lock for `ttl` ms under the owner `token`, in one atomic step.
@@ -295,6 +297,11 @@ export interface LockStore {
    * lock instead of being skipped as `held`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
+  /**
+   * Optional. The store's trigger channel, which `CronLockService.trigger()` and the CLI's
+   * `trigger` need: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, in-process for the memory store.
+   */
+  readonly triggers?: TriggerChannel;
   /**
    * Optional. Pauses the job fleet-wide: from now on every acquisition of it is refused as
    * `paused` (unless `force`) until {@link resume} or `until` (store clock). The first

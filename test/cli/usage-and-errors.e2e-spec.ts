@@ -27,25 +27,38 @@ describe('nestjs-cron-lock usage', () => {
   it('prints the usage with --help (exit 0)', async () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(
-      'nestjs-cron-lock status [--redis <url>] [--prefix <prefix>] [--json]',
-    );
+    expect(run.stdout).toContain('nestjs-cron-lock status [--json]');
     expect(run.stdout).toContain('nestjs-cron-lock release <job>');
+    expect(run.stdout).toContain(
+      'nestjs-cron-lock trigger <job> [--force] [--wait] [--json] [--yes]',
+    );
+    expect(run.stdout).toContain('each with [--redis <url>] [--prefix <prefix>]');
     expect(run.stdout).toContain('REDIS_URL');
     expect(run.stdout).toContain('Exit codes: 0 done, 1 error');
   });
 
   it.each([
-    [[], 'Missing command: status or release.'],
-    [['stats'], 'Unknown command "stats": use status or release.'],
+    [[], 'Missing command: status, release, pause, resume, trigger or history.'],
+    [['stats'], 'Unknown command "stats": use status, release, pause, resume, trigger or history.'],
     [['status', '--jsn'], "Unknown option '--jsn'"],
     [['status', 'extra'], 'status takes no argument'],
     [['status', '--prefix', 'bad prefix'], '--prefix "bad prefix" is not a key prefix'],
-    [['status', '--yes'], '--yes only applies to release.'],
+    [['status', '--yes'], '--yes only applies to release, pause, resume and trigger.'],
     [['release'], 'release needs the job'],
     [['release', 'a', 'b'], 'release takes one job at a time.'],
     [['release', 'bad{name}'], '"bad{name}" is not a lock name'],
-    [['release', 'job', '--json'], '--json only applies to status.'],
+    [['release', 'job', '--json'], '--json only applies to status, trigger and history.'],
+    [['release', 'job', '--force'], '--force only applies to trigger.'],
+    [['pause'], 'pause needs the job: nestjs-cron-lock pause <job>.'],
+    [['resume', 'a', 'b'], 'resume takes one job at a time.'],
+    [['trigger', 'job', '--reason', 'x'], '--reason only applies to pause.'],
+    [['history', 'job', '--limit', '0'], '--limit must be a whole number from 1 to 10000.'],
+    [['history', 'job', '--wait'], '--wait only applies to trigger.'],
+    [['pause', 'job', '--until', 'tomorrow'], '--until must be a duration from now'],
+    [['pause', 'job', '--until', '2001-01-01T00:00:00Z'], '--until is not in the future'],
+    [['pause', 'job', '--until', '30d'], '--until is more than 2147483647ms'],
+    [['pause', 'job', '--reason', ''], '--reason must be a non-empty one-line text'],
+    [['pause', 'job', '--reason', 'a\u001b[2Jb'], '--reason must be a non-empty one-line text'],
     [['status'], 'No Redis to connect to: pass --redis redis://host:6379 or set REDIS_URL.'],
     [
       ['status', '--redis', 'http://user:hunter2@example.com'],

@@ -95,6 +95,7 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
       completed: [],
       failed: [],
       'store-error': [],
+      triggered: [],
       alert: [],
       paused: [],
       resumed: [],

@@ -15,6 +15,7 @@ import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
+import { MemoryTriggerChannel } from './trigger.js';
 import { occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
 
@@ -73,6 +74,8 @@ function pauseInForce(state: MemoryJobState | undefined, now: number): PauseRequ
 export class MemoryLockStore implements LockStore {
   private readonly locks = new Map<string, MemoryLock>();
   private readonly jobs = new Map<string, MemoryJobState>();
+  /** Triggers among the apps of this process that share the store. */
+  readonly triggers = new MemoryTriggerChannel();
 
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock

@@ -39,6 +39,7 @@ import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/s
 import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
 import { certificateVerificationOff } from './tls.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
+import { RedisTriggerChannel } from './trigger.js';
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
 const KEY_CACHE_SIZE = 10_000;
@@ -87,6 +88,7 @@ export class RedisLockStore implements LockStore {
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string, string]>();
+  readonly triggers: RedisTriggerChannel;
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
@@ -118,6 +120,7 @@ export class RedisLockStore implements LockStore {
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
+    this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
   }
 
   /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
@@ -217,6 +220,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    await this.triggers.close(); // its own connection, whoever owns the lock client
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }

@@ -1,0 +1,94 @@
+import type { HistoryEntry } from '../stores/lock-store.interface.js';
+import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import type { CliConnection } from './cli-redis.js';
+import { requireMethod } from './fleet-store.js';
+import { where } from './status.command.js';
+import { formatTable } from './table.js';
+
+/** The whole of `history --json`: the store's entries, newest first, times as ISO strings. */
+export interface HistoryJson {
+  job: string;
+  prefix: string;
+  checkedAt: string;
+  entries: Array<HistoryEntry<string>>;
+}
+
+/**
+ * `nestjs-cron-lock history <job>`: the job's last runs (where, when, how long, how it ended)
+ * and the occurrences that were missed, skipped while paused or merged, newest first, as a table
+ * or JSON. Reads what the instances recorded fleet-wide; needs no app code.
+ */
+export async function historyCommand(
+  connection: CliConnection,
+  options: { prefix: string; job: string; limit: number; json: boolean },
+  print: (text: string) => void,
+): Promise<void> {
+  const { job, prefix } = options;
+  const store = connection.store;
+  requireMethod(store, 'history', 'read the history of jobs');
+  const entries = await store.history(job, options.limit);
+  const checkedAt = Date.now();
+  if (options.json) {
+    const json: HistoryJson = {
+      job,
+      prefix,
+      checkedAt: new Date(checkedAt).toISOString(),
+      entries: entries.map(toJson),
+    };
+    print(JSON.stringify(json, null, 2));
+    return;
+  }
+  if (entries.length === 0) {
+    print(`No history of "${job}" ${where(connection, prefix)} at ${connection.address}.`);
+    return;
+  }
+  print(
+    formatTable(
+      [
+        'SCHEDULED (UTC)',
+        'KIND',
+        'OUTCOME',
+        'INSTANCE',
+        'TRIGGER',
+        'STARTED (UTC)',
+        'TOOK',
+        'FENCE',
+        'ERROR',
+      ],
+      entries.map((entry) => [
+        formatTime(entry.scheduledAt),
+        textOf(entry.kind),
+        textOf(entry.outcome),
+        textOf(entry.instanceId),
+        textOf(entry.trigger),
+        formatTime(entry.startedAt),
+        formatMs(entry.durationMs),
+        textOf(entry.fencingToken),
+        textOf(entry.error),
+      ]),
+    ),
+  );
+  print(
+    `\n${plural(entries.length, 'entry').replace(/entrys$/, 'entries')} of "${job}" ` +
+      `${where(connection, prefix)} at ${connection.address}, newest first`,
+  );
+}
+
+function toJson(entry: HistoryEntry): HistoryEntry<string> {
+  return {
+    ...entry,
+    scheduledAt: isoTime(entry.scheduledAt),
+    startedAt: isoTime(entry.startedAt),
+    finishedAt: isoTime(entry.finishedAt),
+  };
+}
+
+/** A value for the table: one line, no control characters (an error text may carry any). */
+function textOf(value: unknown): string {
+  if (value === null || value === undefined || value === '') {
+    return NONE;
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  const text = String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}

@@ -1,0 +1,131 @@
+import {
+  canTrigger,
+  DEFAULT_TRIGGER_TIMEOUT_MS,
+  TriggerRequester,
+  type TriggerResult,
+} from '../runner/trigger-requester.js';
+import { CliError } from './cli.errors.js';
+import { formatMs, formatTime, isoTime } from './cli-format.js';
+import type { CliConnection } from './cli-redis.js';
+import { confirm } from './confirm.js';
+import type { ReleaseIo } from './release.command.js';
+import { where } from './status.command.js';
+
+/** `trigger --json`: what happened, times as ISO strings. */
+export interface TriggerJson {
+  job: string;
+  ran: boolean;
+  /** Why it did not run (`no-live-instance`, `paused`, `held`, …); `null` when it ran. */
+  reason: string | null;
+  instanceId: string | null;
+  fencingToken: number | null;
+  startedAt: string | null;
+  /** With `--wait`: `completed`, `failed` or `unknown`; else `null`. */
+  outcome: string | null;
+  durationMs: number | null;
+}
+
+/**
+ * `nestjs-cron-lock trigger <job>`: asks the fleet to run the job now, as
+ * `CronLockService.trigger()` does, and says where it ran. Exit code 0 when it started (with
+ * `--wait`: when it completed), 1 otherwise.
+ */
+export async function triggerCommand(
+  connection: CliConnection,
+  options: {
+    prefix: string;
+    job: string;
+    yes: boolean;
+    force: boolean;
+    wait: boolean;
+    json: boolean;
+  },
+  io: ReleaseIo,
+): Promise<'ran' | 'not-ran' | 'declined'> {
+  const { job, prefix } = options;
+  const store = connection.store;
+  if (!canTrigger(store)) {
+    throw new CliError('This lock store cannot carry triggers.');
+  }
+  // No check that the job exists: a job that never ran has no state yet, and the live
+  // instances are the ones that know their jobs.
+  const go = await confirm(
+    io,
+    options.yes,
+    `Run "${job}" (${where(connection, prefix).replace(/^under /, '')}) now on one live instance` +
+      `${options.force ? ', even if paused' : ''}?`,
+    `trigger "${job}"`,
+  );
+  if (!go) {
+    return 'declined';
+  }
+  const requester = new TriggerRequester(store);
+  const subscription = await store.triggers.subscribe((message) => {
+    if (message.kind === 'reply') {
+      requester.onReply(message);
+    }
+  });
+  let result: TriggerResult;
+  try {
+    result = await requester.request(
+      { name: job, force: options.force, wait: options.wait, timeout: DEFAULT_TRIGGER_TIMEOUT_MS },
+      false,
+    );
+  } finally {
+    await subscription.close();
+  }
+  io.print(options.json ? JSON.stringify(toJson(result), null, 2) : describe(result));
+  const succeeded = result.ran && (!options.wait || result.outcome === 'completed');
+  return succeeded ? 'ran' : 'not-ran';
+}
+
+function describe(result: TriggerResult): string {
+  const job = `"${result.name}"`;
+  if (!result.ran) {
+    switch (result.reason) {
+      case 'no-live-instance':
+        return (
+          `${job} did not run: no live instance has this job (none answered within ` +
+          `${DEFAULT_TRIGGER_TIMEOUT_MS / 1_000}s). Is an app with the job running on this prefix?`
+        );
+      case 'paused':
+        return `${job} did not run: it is paused. Pass --force to run it anyway, or resume it.`;
+      case 'held':
+        return `${job} did not run: a run of it is in progress (the lock is held).`;
+      default:
+        return `${job} did not run on ${result.instanceId ?? 'any instance'}: ${result.reason}.`;
+    }
+  }
+  const started = `${job} started on ${result.instanceId} (fence ${result.fencingToken}) at ${formatTime(result.scheduledAt.getTime())} UTC`;
+  if (result.outcome === undefined) {
+    return `${started}.`;
+  }
+  if (result.outcome === 'unknown') {
+    return `${started}; ${result.instanceId} stopped answering and the lock is gone: outcome unknown.`;
+  }
+  return `${started}; ${result.outcome} in ${formatMs(result.durationMs)}.`;
+}
+
+function toJson(result: TriggerResult): TriggerJson {
+  return result.ran
+    ? {
+        job: result.name,
+        ran: true,
+        reason: null,
+        instanceId: result.instanceId,
+        fencingToken: result.fencingToken,
+        startedAt: isoTime(result.scheduledAt.getTime()),
+        outcome: result.outcome ?? null,
+        durationMs: result.durationMs ?? null,
+      }
+    : {
+        job: result.name,
+        ran: false,
+        reason: result.reason,
+        instanceId: result.instanceId ?? null,
+        fencingToken: null,
+        startedAt: null,
+        outcome: null,
+        durationMs: null,
+      };
+}

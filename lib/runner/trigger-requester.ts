@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { LockStore } from '../stores/lock-store.interface.js';
+import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
+
+/** How long `trigger()` waits for an instance to take the request, by default. */
+export const DEFAULT_TRIGGER_TIMEOUT_MS = 5_000;
+
+/**
+ * How long a claim on a trigger request lasts: far longer than the request takes to reach every
+ * instance, so no late receiver can claim it again.
+ */
+export const TRIGGER_CLAIM_TTL_MS = 60_000;
+
+/** While `wait` waits for a run to end: how often it checks that the run still holds its lock. */
+const WAIT_CHECK_MS = 5_000;
+
+/**
+ * Why a triggered run did not happen: no instance with the job answered within the timeout
+ * (`no-live-instance`), the job is `paused` (trigger it with `force`), or the reason the
+ * instance that took the request skipped it (`held` by a run in progress, `store-error`,
+ * `shutting-down`, or a reason of the job's overlap policy).
+ *
+ * @publicApi
+ */
+export type TriggerSkipReason = 'no-live-instance' | 'paused' | 'held' | (string & {});
+
+/**
+ * What {@link CronLockService.trigger} resolves with.
+ *
+ * @publicApi
+ */
+export type TriggerResult =
+  | {
+      ran: true;
+      name: string;
+      /** The instance that ran it. */
+      instanceId: string;
+      fencingToken: number;
+      /** When the run started: its `ctx.scheduledAt`. */
+      scheduledAt: Date;
+      /**
+       * With `wait`: how the run ended (`unknown` when the instance stopped answering and its lock
+       * is gone, e.g. it crashed). Absent without `wait`: the run had started.
+       */
+      outcome?: 'completed' | 'failed' | 'unknown';
+      /** With `wait`, when known: how long the run took, in ms. */
+      durationMs?: number;
+    }
+  | {
+      ran: false;
+      name: string;
+      reason: TriggerSkipReason;
+      /** The instance that took the request, when one did. */
+      instanceId?: string;
+    };
+
+/** A store that can carry triggers. */
+export type TriggerStore = LockStore & { readonly triggers: TriggerChannel };
+
+export function canTrigger(store: LockStore): store is TriggerStore {
+  const channel = store.triggers;
+  return (
+    typeof channel === 'object' &&
+    channel !== null &&
+    typeof channel.publish === 'function' &&
+    typeof channel.subscribe === 'function' &&
+    typeof channel.claim === 'function'
+  );
+}
+
+/** A resolved `trigger()` call. */
+export interface TriggerCall {
+  name: string;
+  force: boolean;
+  /** ms to wait for an instance to take it. */
+  timeout: number;
+  wait: boolean;
+}
+
+/**
+ * The sending side of a trigger, for the service and the CLI: publishes a request and waits for
+ * the replies of the instance that claims it. The caller listens on the channel (one subscription
+ * for everything) and hands every reply to {@link onReply}.
+ */
+export class TriggerRequester {
+  private readonly waiting = new Map<string, (reply: TriggerReply) => void>();
+
+  constructor(private readonly store: TriggerStore) {}
+
+  onReply(reply: TriggerReply): void {
+    this.waiting.get(reply.id)?.(reply);
+  }
+
+  /**
+   * Sends the request; the caller must be listening already (its own subscriber counts as one
+   * receiver). `runsHere` says whether the caller itself may take the request.
+   */
+  async request(call: TriggerCall, runsHere: boolean): Promise<TriggerResult> {
+    const { name } = call;
+    const id = randomUUID();
+    const replies = new ReplyQueue();
+    this.waiting.set(id, (reply) => replies.push(reply));
+    try {
+      const receivers = await this.store.triggers.publish({
+        kind: 'request',
+        id,
+        name,
+        force: call.force,
+      });
+      // Only our own subscriber heard it: nobody else can answer, so no need to wait.
+      if (receivers !== null && receivers <= 1 && !runsHere) {
+        return { ran: false, name, reason: 'no-live-instance' };
+      }
+      const first = await replies.next(call.timeout);
+      if (first === null) {
+        return { ran: false, name, reason: 'no-live-instance' };
+      }
+      if (first.status === 'skipped') {
+        return { ran: false, name, reason: first.reason, instanceId: first.instanceId };
+      }
+      const ran = {
+        ran: true as const,
+        name,
+        instanceId: first.instanceId,
+        fencingToken: first.fencingToken,
+        scheduledAt: new Date(first.status === 'started' ? first.scheduledAt : Date.now()),
+      };
+      if (first.status === 'finished') {
+        return { ...ran, outcome: first.outcome, durationMs: first.durationMs };
+      }
+      if (!call.wait) {
+        return ran;
+      }
+      return await this.waitForEnd(ran, replies);
+    } finally {
+      this.waiting.delete(id);
+    }
+  }
+
+  /**
+   * Waits for the run's `finished` reply, checking now and then that it still holds its lock: an
+   * instance that dies mid-run sends nothing, and the wait must still end.
+   */
+  private async waitForEnd(
+    ran: Extract<TriggerResult, { ran: true }>,
+    replies: ReplyQueue,
+  ): Promise<TriggerResult> {
+    let lockGone = false;
+    for (;;) {
+      const reply = await replies.next(lockGone ? 2_000 : WAIT_CHECK_MS);
+      if (reply?.status === 'finished') {
+        return { ...ran, outcome: reply.outcome, durationMs: reply.durationMs };
+      }
+      if (reply !== null) {
+        continue;
+      }
+      if (lockGone) {
+        return { ...ran, outcome: 'unknown' };
+      }
+      try {
+        const state = await this.store.inspect(ran.name);
+        lockGone = state.ttlLeft === null || state.fencingToken !== ran.fencingToken;
+      } catch {
+        // The store is away: keep waiting for the reply.
+      }
+    }
+  }
+}
+
+/** The replies to one request, in order, each read once. */
+class ReplyQueue {
+  private readonly queued: TriggerReply[] = [];
+  private wake: (() => void) | null = null;
+
+  push(reply: TriggerReply): void {
+    this.queued.push(reply);
+    this.wake?.();
+  }
+
+  /** The next reply, or `null` after `timeout` ms without one. */
+  async next(timeout: number): Promise<TriggerReply | null> {
+    if (this.queued.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeout);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = null;
+    }
+    return this.queued.shift() ?? null;
+  }
+}

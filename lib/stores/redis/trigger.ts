@@ -1,0 +1,157 @@
+import { Cluster, type Redis } from 'ioredis';
+import type { CronLockLogger } from '../../observer/logger.js';
+import {
+  parseTriggerMessage,
+  type TriggerChannel,
+  type TriggerMessage,
+  type TriggerSubscription,
+} from '../trigger.interface.js';
+
+/**
+ * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
+ * subscriber connection per store to listen, and a `SET NX PX` claim per request.
+ *
+ * One channel per prefix, not per job: an instance listens with one `SUBSCRIBE` whatever its
+ * jobs, and an idle fleet sends nothing at all (no polling). Plain (not sharded) pub/sub: on a
+ * Cluster, `PUBLISH` reaches the subscribers of every node.
+ */
+export class RedisTriggerChannel implements TriggerChannel {
+  private subscriber: Redis | Cluster | null = null;
+  private subscribed: Promise<void> | null = null;
+  private readonly listeners = new Set<(message: TriggerMessage) => void>();
+  private reportedError = false;
+  private readonly channel: string;
+
+  /**
+   * @param fail Turns a Redis error into the store's `LockStoreError`, with no secret in it.
+   */
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly keyPrefix: string,
+    private readonly fail: (error: unknown) => never,
+    private readonly log: CronLockLogger,
+  ) {
+    this.channel = `${keyPrefix}:triggers`;
+  }
+
+  /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
+  async publish(message: TriggerMessage): Promise<number | null> {
+    const receivers = await this.client
+      .publish(this.channel, JSON.stringify(message))
+      .catch(this.fail);
+    // A Cluster node answers with its own subscribers only: no count of the fleet's.
+    return this.client instanceof Cluster ? null : receivers;
+  }
+
+  /**
+   * `SET <prefix>:{<name>}:trigger:<id> <instanceId> NX PX ttl`: in the job's hash slot, and
+   * with an expiry, as every key of the module.
+   */
+  async claim(name: string, id: string, instanceId: string, ttl: number): Promise<boolean> {
+    const key = `${this.keyPrefix}:{${name}}:trigger:${id}`;
+    const answer = await this.client.set(key, instanceId, 'PX', ttl, 'NX').catch(this.fail);
+    return answer === 'OK';
+  }
+
+  /** Listens through one subscriber connection, closed with the last listener. */
+  async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
+    this.listeners.add(listener);
+    const subscription: TriggerSubscription = {
+      close: async () => {
+        this.listeners.delete(listener);
+        if (this.listeners.size === 0) {
+          await this.close();
+        }
+      },
+    };
+    try {
+      await this.connect();
+    } catch (error) {
+      await subscription.close();
+      return this.fail(error);
+    }
+    return subscription;
+  }
+
+  private describeError(error: unknown): string {
+    try {
+      return this.fail(error);
+    } catch (failure) {
+      return failure instanceof Error ? failure.message : 'unknown error';
+    }
+  }
+
+  /** Closes the subscriber connection (created again by the next subscribe). */
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    this.subscribed = null;
+    if (subscriber === null || subscriber.status === 'end') {
+      return;
+    }
+    try {
+      await subscriber.quit();
+    } catch {
+      subscriber.disconnect();
+    }
+  }
+
+  /**
+   * The subscriber connection, created on first use: a copy of the lock client's settings, but
+   * with an offline queue and no command timeout, so that a `SUBSCRIBE` sent while Redis is away
+   * waits for it instead of failing, and ioredis subscribes again after every reconnect.
+   */
+  private connect(): Promise<void> {
+    if (this.subscribed !== null) {
+      return this.subscribed;
+    }
+    // No command timeout: a SUBSCRIBE waiting for Redis to come back must not fail meanwhile.
+    const subscriber =
+      this.client instanceof Cluster
+        ? this.client.duplicate(undefined, {
+            enableOfflineQueue: true,
+            lazyConnect: false,
+            redisOptions: { ...this.client.options.redisOptions, commandTimeout: undefined },
+          })
+        : this.client.duplicate({
+            enableOfflineQueue: true,
+            lazyConnect: false,
+            autoResubscribe: true,
+            commandTimeout: undefined,
+          });
+    this.subscriber = subscriber;
+    // Without a listener ioredis prints raw errors, which may carry the connection options.
+    subscriber.on('error', (error: unknown) => {
+      if (!this.reportedError) {
+        this.reportedError = true;
+        this.log.warn(`Trigger channel connection error: ${this.describeError(error)}`);
+      }
+    });
+    subscriber.on('ready', () => (this.reportedError = false));
+    subscriber.on('message', (channel: string, text: string) => {
+      if (channel !== this.channel) {
+        return;
+      }
+      const message = parseTriggerMessage(text);
+      if (message === null) {
+        return;
+      }
+      for (const listener of [...this.listeners]) {
+        try {
+          listener(message);
+        } catch {
+          // A listener's failure is its own: the others still hear the message.
+        }
+      }
+    });
+    const subscribed = subscriber.subscribe(this.channel).then(() => undefined);
+    this.subscribed = subscribed;
+    subscribed.catch(() => {
+      // A failed SUBSCRIBE is reported to the caller; the next one tries a new connection.
+      if (this.subscribed === subscribed) {
+        void this.close();
+      }
+    });
+    return subscribed;
+  }
+}

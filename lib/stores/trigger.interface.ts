@@ -1,0 +1,119 @@
+import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+
+/**
+ * Asks the fleet to run job `name` now. Every instance listening receives it; those that have
+ * the job race on {@link TriggerChannel.claim} for `id`, and the one winner runs it.
+ */
+export interface TriggerRequest {
+  kind: 'request';
+  /** Unique per request: what the claim and the replies are keyed by. */
+  id: string;
+  /** The job's lock name. */
+  name: string;
+  /** Run it even while the job is paused. */
+  force: boolean;
+}
+
+/** What the instance that claimed a request says about it, on the same channel. */
+export type TriggerReply = {
+  kind: 'reply';
+  /** The request answered. */
+  id: string;
+  name: string;
+  /** The instance that claimed the request. */
+  instanceId: string;
+} & (
+  | {
+      /** The run started under the lock. */
+      status: 'started';
+      fencingToken: number;
+      /** When the run started (ms since epoch): its `ctx.scheduledAt`. */
+      scheduledAt: number;
+    }
+  | {
+      /** The run ended. */
+      status: 'finished';
+      fencingToken: number;
+      outcome: 'completed' | 'failed';
+      durationMs: number;
+    }
+  | {
+      /** The run did not happen, and why (`paused`, `held`, `store-error`, `shutting-down`…). */
+      status: 'skipped';
+      reason: string;
+    }
+);
+
+/** One message of the trigger channel. */
+export type TriggerMessage = TriggerRequest | TriggerReply;
+
+/**
+ * A store's channel for `CronLockService.trigger()`: every instance of a prefix (or table)
+ * listens on it; nothing is polled, so an idle fleet costs nothing.
+ *
+ * @publicApi
+ */
+export interface TriggerChannel {
+  /**
+   * Sends `message` to every listener; resolves with how many received it (the sender's own
+   * listener included), or `null` when the store cannot tell (a Redis Cluster node counts its
+   * own listeners only).
+   */
+  publish(message: TriggerMessage): Promise<number | null>;
+  /**
+   * Calls `listener` with every message, over one listening connection per store however many
+   * listen; resolves once listening.
+   */
+  subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription>;
+  /**
+   * Claims request `id` of job `name` for `instanceId`: `true` for exactly one caller per id
+   * across the fleet, for `ttl` ms at least.
+   */
+  claim(name: string, id: string, instanceId: string, ttl: number): Promise<boolean>;
+}
+
+/** A listener of the trigger channel, as returned by {@link TriggerChannel.subscribe}. */
+export interface TriggerSubscription {
+  /** Stops listening; the store closes its listening connection once nobody listens. */
+  close(): Promise<void>;
+}
+
+const STATUSES = new Set(['started', 'finished', 'skipped']);
+
+/**
+ * A message read from the channel, or `null` for anything this version does not write: the
+ * channel is shared by every instance of a prefix (several versions during a rolling deploy,
+ * anyone who may PUBLISH), so nothing read from it is trusted.
+ */
+export function parseTriggerMessage(text: string): TriggerMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) {
+    return null;
+  }
+  const message = value as Record<string, unknown>;
+  if (
+    typeof message.id !== 'string' ||
+    !/^[A-Za-z0-9-]{1,64}$/.test(message.id) ||
+    typeof message.name !== 'string' ||
+    !LOCK_NAME_PATTERN.test(message.name)
+  ) {
+    return null;
+  }
+  if (message.kind === 'request') {
+    return typeof message.force === 'boolean' ? (message as unknown as TriggerRequest) : null;
+  }
+  if (
+    message.kind === 'reply' &&
+    typeof message.instanceId === 'string' &&
+    typeof message.status === 'string' &&
+    STATUSES.has(message.status)
+  ) {
+    return message as unknown as TriggerReply;
+  }
+  return null;
+}
