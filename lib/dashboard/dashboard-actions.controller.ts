@@ -19,6 +19,7 @@ import { CRON_LOCK_STORE, LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockService } from '../cron-lock.service.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
+import { lockTokenReader } from '../stores/lock-token.js';
 import { describeStoreError } from '../utils/redact.js';
 import { header, type AnyRequest } from './dashboard.controller.js';
 import { DashboardData } from './dashboard.data.js';
@@ -27,11 +28,6 @@ import { CONTENT_SECURITY_POLICY, CSRF_HEADER } from './dashboard.constants.js';
 import { LOG_CONTEXT } from '../cron-lock.constants.js';
 import { safeText } from './escape.js';
 import { parseActionBody, type ActionBody } from './action-body.js';
-
-/** The fleet-control method the actions call when the service has it. */
-interface FleetActions {
-  trigger?(name: string, options: { force?: boolean }): Promise<unknown>;
-}
 
 type Action = 'pause' | 'resume' | 'trigger' | 'release';
 
@@ -91,32 +87,22 @@ export class DashboardActionsController {
   }
 
   private async perform(action: Action, name: string, body: ActionBody): Promise<string> {
-    const fleet = this.service as CronLockService & FleetActions;
     switch (action) {
       case 'pause':
         await this.service.pause(name, { reason: body.reason, until: body.until });
         return `paused ${name}${body.reason ? ` (reason: ${body.reason})` : ''}`;
       case 'resume':
         return (await this.service.resume(name)) ? `resumed ${name}` : `${name} was not paused`;
-      case 'trigger':
-        await this.call(fleet.trigger, 'trigger')(name, { force: body.force });
-        return `triggered ${name}${body.force ? ' (forced)' : ''}`;
+      case 'trigger': {
+        const result = await this.service.trigger(name, { force: body.force });
+        if (!result.ran) {
+          throw new ConflictException(`${name} did not run: ${result.reason}.`);
+        }
+        return `triggered ${name}: running on ${safeText(result.instanceId)} (fence ${result.fencingToken})`;
+      }
       case 'release':
         return this.release(name);
     }
-  }
-
-  /** The service's method bound to it, or 501 on a version without fleet control. */
-  private call<F extends (...args: never[]) => Promise<unknown>>(
-    method: F | undefined,
-    action: string,
-  ): F {
-    if (typeof method !== 'function') {
-      throw new NotImplementedException(
-        `${action} is not available with this version of the service.`,
-      );
-    }
-    return method.bind(this.service) as F;
   }
 
   /**
@@ -125,12 +111,13 @@ export class DashboardActionsController {
    * The occurrence marker and fencing counter stay.
    */
   private async release(name: string): Promise<string> {
-    if (typeof this.store.currentToken !== 'function') {
+    const readToken = lockTokenReader(this.store);
+    if (readToken === undefined) {
       throw new NotImplementedException(
         "This lock store cannot read a lock's owner: release it with its own tools.",
       );
     }
-    const token = await this.store.currentToken(name);
+    const token = await readToken(name);
     if (token === null) {
       throw new ConflictException(`The lock of "${name}" is free: nothing to release.`);
     }

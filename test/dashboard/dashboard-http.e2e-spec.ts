@@ -1,6 +1,6 @@
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CronLockConfigError } from 'nestjs-cron-lock';
+import { CRON_LOCK_STORE, CronLockConfigError, type RedisLockStore } from 'nestjs-cron-lock';
 import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import {
@@ -115,10 +115,9 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
     try {
       await waitFor(async () => (await instance.locks.inspect('sync')).holder === 'instance-a');
       const { cookie, token } = await csrfOf(page);
-      const store = instance.app.get<{ currentToken(name: string): Promise<string | null> }>(
-        Symbol.for('nestjs-cron-lock.CRON_LOCK_STORE'),
-      );
-      const lockToken = (await store.currentToken('sync'))!;
+      const store = instance.app.get<RedisLockStore>(CRON_LOCK_STORE);
+      const lockToken = (await store.client.get(store.keysOf('sync').lock))!;
+      expect(lockToken).toMatch(/^[0-9a-f]{32}$/);
       const json = await (await fetch(`${page}/api/jobs`, { headers: AUTH })).text();
       const html = await (await fetch(page, { headers: AUTH })).text();
       for (const text of [json, html]) {

@@ -159,6 +159,19 @@ describe('dashboard in a real browser, three instances on one Redis', () => {
     await page.close();
   });
 
+  it('triggers a job through the page: one instance runs it, as a manual run', async () => {
+    const { page } = await openPage();
+    await page.click('button[data-action="trigger"][data-job="reports.yearly"]');
+    await page.waitForSelector('#status:text("triggered reports.yearly: running on")');
+    const [entry] = await waitFor(async () => {
+      const history = await fleet[1]!.locks.history('reports.yearly', { limit: 1 });
+      return history[0]?.kind === 'run' && history[0].finishedAt !== null ? history : undefined;
+    });
+    expect(entry!.trigger).toBe('manual');
+    expect(fleet.map((instance) => instance.instanceId)).toContain(entry!.instanceId);
+    await page.close();
+  });
+
   it('shows a failed run and its error message in the history, inert', async () => {
     await expect(
       fleet[1]!.locks.run('sync', { ttl: '3s' }, () => {

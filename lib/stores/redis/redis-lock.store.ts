@@ -181,10 +181,6 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => listJobNames(this.client, this.keyPrefix));
   }
 
-  currentToken(name: string): Promise<string | null> {
-    return this.guard(() => this.client.get(this.keyPair(name)[0]));
-  }
-
   async ping(): Promise<number> {
     return this.guard(async () => {
       const started = performance.now();
