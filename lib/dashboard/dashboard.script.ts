@@ -20,7 +20,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var statusEl = document.getElementById('status');
   var dialog = document.getElementById('confirm');
   var NONE = '\u2014';
-  var LABELS = { running: '\u25b6 running', paused: '\u23f8 paused', failing: '\u2716 failing', idle: '\u25cb idle' };
+  var LABELS = { running: '\u25b6 running', paused: '\u2016 paused', failing: '\u2716 failing', idle: '\u25cb idle' };
   var SVG = 'http://www.w3.org/2000/svg';
   var W = 180, H = 24;
   var busy = false;
@@ -88,8 +88,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var state = el('td');
     state.appendChild(el('span', LABELS[job.status] || job.status, { 'class': 'state state-' + job.status }));
     tr.appendChild(state);
-    [job.holder === null ? NONE : job.holder + (job.runningHere ? ' (this instance)' : ''), fmtMs(job.ttlLeftMs), fmtPause(job),
-      fmtTime(job.lastSuccessAt), String(job.consecutiveFailures), fmtTime(job.nextAt), fmtSchedule(job)]
+    tr.appendChild(el('td', job.holder === null ? NONE : job.holder + (job.runningHere ? ' (this instance)' : '')));
+    tr.appendChild(el('td', fmtMs(job.ttlLeftMs)));
+    tr.appendChild(el('td', fmtPause(job), { 'class': 'wrap' }));
+    [fmtTime(job.lastSuccessAt), String(job.consecutiveFailures), fmtTime(job.nextAt), fmtSchedule(job)]
       .forEach(function (text) { tr.appendChild(el('td', text)); });
     var history = el('td');
     history.appendChild(timeline(job.history));
@@ -108,7 +110,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function historyBlock(job, open) {
     var details = el('details', null, { 'data-job': job.name });
     if (open) details.open = true;
-    details.appendChild(el('summary', job.name + ' (' + job.history.length + ' entries)'));
+    details.appendChild(el('summary', job.name + ' (' + job.history.length + (job.history.length === 1 ? ' entry)' : ' entries)')));
     if (job.history.length === 0) { details.appendChild(el('p', 'No history recorded.')); return details; }
     var t = el('table', null, { 'class': 'history' });
     var head = el('tr');
@@ -216,7 +218,8 @@ h2 { font-size: 1.1rem; }
 .meta, caption { color: GrayText; }
 caption { text-align: left; padding: .25rem 0; }
 table { border-collapse: collapse; }
-th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #8884; vertical-align: middle; }
+th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #8884; vertical-align: middle; white-space: nowrap; }
+td.wrap, .history td:last-child { white-space: normal; min-width: 10rem; max-width: 18rem; overflow-wrap: break-word; }
 thead th { font-weight: 600; }
 tbody th { font-family: ui-monospace, monospace; font-weight: 500; }
 .state { white-space: nowrap; font-weight: 600; }

@@ -14,7 +14,7 @@ export interface PageContext {
 /** The words and symbols of each state: readable without colour. */
 export const STATUS_LABELS: Record<DashboardJob['status'], string> = {
   running: '▶ running',
-  paused: '⏸ paused',
+  paused: '‖ paused',
   failing: '✖ failing',
   idle: '○ idle',
 };
@@ -96,7 +96,7 @@ function renderRow(job: DashboardJob, actions: boolean, historyLimit: number): s
     `<td><span class="state state-${job.status}">${STATUS_LABELS[job.status]}</span></td>`,
     td(job.holder === null ? NONE : `${job.holder}${job.runningHere ? ' (this instance)' : ''}`),
     td(formatMs(job.ttlLeftMs)),
-    td(formatPause(job)),
+    `<td class="wrap">${escapeHtml(formatPause(job))}</td>`,
     td(formatTime(job.lastSuccessAt)),
     td(String(job.consecutiveFailures)),
     td(formatTime(job.nextAt)),
@@ -125,7 +125,7 @@ function renderHistory(job: DashboardJob): string {
   const rows = job.history.map(renderHistoryRow).join('');
   return (
     `<details data-job="${escapeHtml(job.name)}"><summary>${escapeHtml(job.name)} ` +
-    `(${job.history.length} entries)</summary>` +
+    `(${entries(job.history.length)})</summary>` +
     (job.history.length === 0
       ? '<p>No history recorded.</p>'
       : `<table class="history"><thead><tr><th scope="col">Occurrence</th><th scope="col">Kind</th>` +
@@ -159,6 +159,11 @@ function renderDialog(): string {
 <p><button value="cancel" id="confirm-cancel">Cancel</button> <button value="ok" id="confirm-ok">Confirm</button></p>
 </form>
 </dialog>`;
+}
+
+/** `1 entry`, `3 entries`. */
+function entries(count: number): string {
+  return `${count} ${count === 1 ? 'entry' : 'entries'}`;
 }
 
 function td(text: string): string {
