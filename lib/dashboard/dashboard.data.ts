@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { CronLockService, type LockInspection } from '../cron-lock.service.js';
 import type { HistoryEntry, LockStore } from '../stores/lock-store.interface.js';
@@ -10,6 +10,7 @@ import type {
   DashboardSnapshot,
   JobStatus,
 } from './dashboard.types.js';
+import { describeStoreError } from '../utils/redact.js';
 import { safeText } from './escape.js';
 
 /**
@@ -31,9 +32,21 @@ export class DashboardData {
     return this.service.instanceId;
   }
 
+  /**
+   * Everything the page shows. Rejects with a 503 whose message is redacted when the store
+   * fails: Nest's default answer to another error would hide why, and a raw driver error could
+   * carry the store's address or credentials.
+   */
   async snapshot(): Promise<DashboardSnapshot> {
-    const names = await this.jobNames();
-    const jobs = await Promise.all(names.map((name) => this.job(name)));
+    let jobs: DashboardJob[];
+    try {
+      const names = await this.jobNames();
+      jobs = await Promise.all(names.map((name) => this.job(name)));
+    } catch (error) {
+      throw new ServiceUnavailableException(
+        `The lock store did not answer: ${describeStoreError(error)}`,
+      );
+    }
     return {
       generatedAt: new Date().toISOString(),
       servedBy: safeText(this.instanceId),

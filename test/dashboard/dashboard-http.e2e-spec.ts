@@ -1,3 +1,4 @@
+import { Injectable, Module, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRON_LOCK_STORE, CronLockConfigError, type RedisLockStore } from 'nestjs-cron-lock';
@@ -264,5 +265,64 @@ describe('dashboard on the Fastify adapter', () => {
       headers: { cookie },
     });
     expect(refused.status).toBe(403);
+  });
+});
+
+@Injectable()
+class SessionStore {
+  isAdmin(cookie: unknown): boolean {
+    return typeof cookie === 'string' && cookie.includes('session=admin');
+  }
+}
+
+@Module({ providers: [SessionStore], exports: [SessionStore] })
+class AuthModule {}
+
+/** The app's own auth guard, with a dependency of its own (from `imports`). */
+@Injectable()
+class SessionGuard implements CanActivate {
+  constructor(private readonly sessions: SessionStore) {}
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>();
+    return this.sessions.isAdmin(request.headers.cookie);
+  }
+}
+
+describe('dashboard behind the app’s own guard class', () => {
+  let instance: FleetApp;
+
+  afterAll(async () => {
+    await instance?.app.close();
+  });
+
+  it('creates the guard with its dependencies from imports, and lets only it decide', async () => {
+    instance = await startInstance(testRedisUrl(), uniquePrefix('dash-guard'), 'instance-g', {
+      path: '/cron-lock',
+      guard: SessionGuard,
+      imports: [AuthModule],
+      actions: true,
+    });
+    const page = `${await urlOf(instance.app)}/cron-lock`;
+    expect((await fetch(page)).status).toBe(403);
+    expect((await fetch(page, { headers: { cookie: 'session=guest' } })).status).toBe(403);
+    expect((await fetch(page, { headers: { cookie: 'session=admin' } })).status).toBe(200);
+  });
+
+  it('answers 503 with a redacted reason when the store is unreachable', async () => {
+    const down = await startInstance(
+      'redis://dash-user:hunter2-secret@127.0.0.1:1',
+      uniquePrefix('dash-down'),
+      'instance-d',
+      { path: '/cron-lock' },
+    );
+    try {
+      const response = await fetch(`${await urlOf(down.app)}/cron-lock/api/jobs`);
+      expect(response.status).toBe(503);
+      const text = await response.text();
+      expect(text).toMatch(/lock store did not answer/);
+      expect(text).not.toContain('hunter2-secret');
+    } finally {
+      await down.app.close();
+    }
   });
 });
