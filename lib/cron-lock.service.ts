@@ -232,6 +232,16 @@ export class CronLockService
     return this.tracker.heldLockNames();
   }
 
+  /**
+   * Names of the jobs paused fleet-wide as this instance last learned it (the answers to its own
+   * ticks, refreshed at every occurrence, and its own {@link pause} / {@link resume}), sorted.
+   * Read in memory, no store round trip: for metrics and health checks. {@link inspect} asks the
+   * store.
+   */
+  get pausedJobs(): string[] {
+    return [...this.observer.pausedJobs].sort();
+  }
+
   /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
   ping(): Promise<number> {
     return this.store.ping();

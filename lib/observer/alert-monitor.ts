@@ -80,6 +80,8 @@ interface JobWatch {
   storeFailures: number;
   /** Whether the current run of store failures was alerted. */
   storeFailuresAlerted: boolean;
+  /** The last occurrence seen while the job was paused: occurrences before it are not missed. */
+  pausedThrough: number | null;
 }
 
 /**
@@ -120,12 +122,18 @@ export class AlertMonitor {
     if (result.lastSuccessAt === undefined) {
       return;
     }
+    // A paused job misses its occurrences on purpose: quiet while paused, and counted again
+    // from the last paused occurrence once resumed.
+    if ((!result.acquired && result.reason === 'paused') || result.paused === true) {
+      watch.pausedThrough = maxOf(watch.pausedThrough, scheduledAt);
+      return;
+    }
     const period = job.periodMs;
     watch.firstSeenAt ??= scheduledAt;
     const lastSuccessAt = maxOf(result.lastSuccessAt, watch.localSuccessAt);
     // Never succeeded (as far as anyone knows): count as if a run had succeeded one period
     // before the first occurrence this instance saw, so both cases alert after N occurrences.
-    const since = lastSuccessAt ?? watch.firstSeenAt - period;
+    const since = maxOf(lastSuccessAt ?? watch.firstSeenAt - period, watch.pausedThrough)!;
     // Occurrences between the success and this one; rounding absorbs the run's duration and
     // a clock skew below half a period between the instance that succeeded and this one.
     const missed = Math.round((scheduledAt - since) / period) - 1;
@@ -203,6 +211,7 @@ export class AlertMonitor {
         missedAlertedFor: null,
         storeFailures: 0,
         storeFailuresAlerted: false,
+        pausedThrough: null,
       };
       this.jobs.set(name, watch);
     }

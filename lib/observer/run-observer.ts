@@ -41,8 +41,20 @@ export class RunObserver {
     );
   }
 
+  /**
+   * Jobs paused fleet-wide as this instance last learned it: from the answers to its own
+   * acquisitions (refreshed at every occurrence) and its own pause() and resume() calls. Read by
+   * the metrics and the health indicator without a store round trip.
+   */
+  readonly pausedJobs = new Set<string>();
+
   /** The store answered an acquisition (won or not). */
   answered(job: LockJob, scheduledAt: number | undefined, result: AcquireResult): void {
+    if (result.paused === true || (!result.acquired && result.reason === 'paused')) {
+      this.pausedJobs.add(job.name);
+    } else if (scheduledAt !== undefined || result.acquired) {
+      this.pausedJobs.delete(job.name);
+    }
     this.alerts.answered(job, scheduledAt, result);
   }
 

@@ -53,7 +53,12 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
     if (!locks) {
       throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockPrometheusModule'));
     }
-    this.registered = registerCronLockMetrics(this.options, () => locks.heldLocks, this.knownJobs);
+    this.registered = registerCronLockMetrics(
+      this.options,
+      () => locks.heldLocks,
+      this.knownJobs,
+      () => locks.pausedJobs,
+    );
     const metrics = this.registered.metrics;
     const seen = (job: string): string => {
       if (!this.knownJobs.has(job)) {

@@ -62,6 +62,11 @@ export interface CronLockMetricSet {
   acquireDuration: Histogram<'job'>;
   /** `<prefix>held_locks{job}`: locks this instance holds now (0 or 1 per job), read at scrape. */
   heldLocks: Gauge<'job'>;
+  /**
+   * `<prefix>paused{job}`: 1 while the job is paused fleet-wide, as this instance last learned it
+   * (its own ticks and pause/resume calls, no store round trip), else 0. Read at scrape.
+   */
+  paused: Gauge<'job'>;
 }
 
 /** The registered metrics, and how to take them out of the registry again. */
@@ -79,6 +84,7 @@ export function registerCronLockMetrics(
   options: ResolvedCronLockPrometheusOptions,
   heldLocks: () => readonly string[],
   knownJobs: ReadonlySet<string>,
+  pausedJobs: () => readonly string[] = () => [],
 ): RegisteredCronLockMetrics {
   const { registry, prefix } = options;
   const registered = new Map<string, unknown>();
@@ -138,6 +144,26 @@ export function registerCronLockMetrics(
       }),
   );
 
+  const pausedGauge: Gauge<'job'> = add(
+    `${prefix}paused`,
+    (name) =>
+      new Gauge({
+        name,
+        help: 'Whether the job is paused fleet-wide (1) or not (0), as this instance last saw it.',
+        labelNames: ['job'],
+        registers,
+        collect() {
+          this.reset();
+          for (const job of knownJobs) {
+            this.set({ job }, 0);
+          }
+          for (const job of pausedJobs()) {
+            this.set({ job }, 1);
+          }
+        },
+      }),
+  );
+
   const metrics: CronLockMetricSet = {
     runs: counter(
       'runs_total',
@@ -146,7 +172,7 @@ export function registerCronLockMetrics(
     ),
     skips: counter(
       'skips_total',
-      'Runs skipped on this instance, by job and reason (held, tick-done, store-error, shutting-down).',
+      'Runs skipped on this instance, by job and reason (held, tick-done, paused, store-error, shutting-down).',
       ['job', 'reason'],
     ),
     locksLost: counter(
@@ -177,6 +203,7 @@ export function registerCronLockMetrics(
       options.acquireDurationBuckets,
     ),
     heldLocks: heldGauge,
+    paused: pausedGauge,
   };
   return { metrics, unregister };
 }

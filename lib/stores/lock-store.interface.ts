@@ -47,6 +47,12 @@ export interface AcquireRequest {
 export interface AcquireHistory {
   /** When the last successful run of the job ended (ms since epoch), fleet-wide; `null` if never. */
   lastSuccessAt?: number | null;
+  /**
+   * Whether the job is paused fleet-wide now, on a `paused` or `tick-done` answer: an instance
+   * turned away because another one claimed a paused occurrence learns it from this, so that it
+   * does not count the occurrence as missed. Optional (absent: not known).
+   */
+  paused?: boolean;
 }
 
 /** The store's answer to an {@link AcquireRequest}. */

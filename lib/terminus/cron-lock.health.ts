@@ -26,7 +26,8 @@ type StoreErrorDetail = Pick<CronLockEvents['store-error'], 'name' | 'operation'
  * the store answers and nothing went wrong lately; `down`, with details, when the store does
  * not answer (or answers slower than `maxRoundTripMs`), when a lock was lost while its job ran,
  * or when the store failed `storeErrorThreshold` times within `window`. It is `up` again once
- * those events are older than the window.
+ * those events are older than the window. Jobs paused fleet-wide are listed (`pausedJobs`) and
+ * never make it `down`.
  *
  * ```ts
  * @Get('health')
@@ -72,7 +73,7 @@ export class CronLockHealthIndicator implements OnModuleInit, OnApplicationShutd
    * Pings the lock store and looks at the lost locks and store errors of the last `window`.
    *
    * @param key the key of this indicator in the health check result. Default `cron-lock`.
-   * @returns `{ [key]: { status, roundTripMs, lostLocks, storeErrors, windowMs, ... } }`;
+   * @returns `{ [key]: { status, roundTripMs, lostLocks, storeErrors, windowMs, pausedJobs, ... } }`;
    *   when `down`, also `message` and the last lost lock / store error (`lastLost`,
    *   `lastStoreError`). Never a token, a password or a URL with credentials.
    */
@@ -118,11 +119,13 @@ export class CronLockHealthIndicator implements OnModuleInit, OnApplicationShutd
       );
     }
 
+    // Listed, never a problem: a paused job is an operator's decision, not a fault.
     const details = {
       roundTripMs,
       lostLocks: lost.length,
       storeErrors: storeErrors.length,
       windowMs,
+      pausedJobs: locks.pausedJobs,
     };
     if (problems.length === 0) {
       return session.up(details);

@@ -76,10 +76,13 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
       expect(await acquire('job', { scheduledAt: FIRST })).toMatchObject({
         acquired: false,
         reason: 'paused',
+        paused: true,
       });
+      // `paused` tells the instance turned away that the occurrence was not missed (alerts).
       expect(await acquire('job', { scheduledAt: FIRST, instanceId: 'instance-b' })).toMatchObject({
         acquired: false,
         reason: 'tick-done',
+        paused: true,
       });
       expect(await store.inspect('job')).toMatchObject({
         holder: null,

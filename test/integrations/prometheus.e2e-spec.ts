@@ -154,6 +154,7 @@ describe('CronLockPrometheusModule', () => {
         'failed',
         'held',
         'tick-done',
+        'paused',
         'store-error',
         'shutting-down',
         'expired',
@@ -187,6 +188,29 @@ describe('CronLockPrometheusModule', () => {
     );
   });
 
+  it('shows a paused job as 1 in the paused gauge and counts its paused skips', async () => {
+    const registry = new Registry();
+    const app = await boot({ store: new MemoryLockStore(), logger: false }, { registry });
+    const locks = app.get(CronLockService);
+    await locks.run('report', { ttl: '5s' }, () => 'ok');
+    expect(sampleValue(await scrape(registry), 'cron_lock_paused', { job: 'report' })).toBe(0);
+
+    await locks.pause('report', { reason: 'maintenance' });
+    const scheduledAt = Date.now() - 1_000;
+    expect(await locks.run('report', { ttl: '5s', scheduledAt }, () => 'never')).toEqual({
+      ran: false,
+      reason: 'paused',
+    });
+    const paused = await scrape(registry);
+    expect(sampleValue(paused, 'cron_lock_paused', { job: 'report' })).toBe(1);
+    expect(sampleValue(paused, 'cron_lock_skips_total', { job: 'report', reason: 'paused' })).toBe(
+      1,
+    );
+
+    await locks.resume('report');
+    expect(sampleValue(await scrape(registry), 'cron_lock_paused', { job: 'report' })).toBe(0);
+  });
+
   it('uses the prefix option for every metric name', async () => {
     const registry = new Registry();
     await boot({ store: new MemoryLockStore(), logger: false }, { registry, prefix: 'jobs_' });
@@ -199,6 +223,7 @@ describe('CronLockPrometheusModule', () => {
       'jobs_alerts_total',
       'jobs_held_locks',
       'jobs_locks_lost_total',
+      'jobs_paused',
       'jobs_run_duration_seconds',
       'jobs_runs_total',
       'jobs_skips_total',
@@ -213,7 +238,7 @@ describe('CronLockPrometheusModule', () => {
       boot({ store: new MemoryLockStore(), logger: false }, { registry }),
     ).rejects.toThrow(/cron_lock_held_locks is already registered.*registry: new Registry\(\)/);
     // The first app's metrics are untouched.
-    expect(registry.getMetricsAsArray()).toHaveLength(8);
+    expect(registry.getMetricsAsArray()).toHaveLength(9);
   });
 
   it('rejects an invalid prefix at bootstrap, naming the option', async () => {

@@ -73,8 +73,30 @@ describe('CronLockHealthIndicator', () => {
       lostLocks: 0,
       storeErrors: 0,
       windowMs: 300_000,
+      pausedJobs: [],
     });
     expect(detail(result).roundTripMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('lists the jobs paused fleet-wide and stays up', async () => {
+    const keyPrefix = uniquePrefix('health-paused');
+    const app = await boot({ redis: testRedisUrl(), keyPrefix, logger: false });
+    const locks = app.get(CronLockService);
+    await locks.pause('sync', { reason: 'maintenance' });
+    // Another instance learns it from the answer to its own tick (here: a run for an occurrence).
+    const other = await boot({ redis: testRedisUrl(), keyPrefix, logger: false });
+    const skipped = await other
+      .get(CronLockService)
+      .run('sync', { ttl: '5s', scheduledAt: Date.now() - 1_000 }, () => 'never');
+    expect(skipped).toEqual({ ran: false, reason: 'paused' });
+
+    for (const app of [apps[0]!, other]) {
+      const result = await check(app);
+      expect(result.status).toBe('ok');
+      expect(detail(result)).toMatchObject({ status: 'up', pausedJobs: ['sync'] });
+    }
+    await locks.resume('sync');
+    expect(detail(await check(app)).pausedJobs).toEqual([]);
   });
 
   it('is down when the round trip is over maxRoundTripMs', async () => {

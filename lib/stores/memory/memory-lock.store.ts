@@ -114,7 +114,8 @@ export class MemoryLockStore implements LockStore {
         throw refused(scheduledAt, 'ahead');
       }
       if (state.lastTick !== null && state.lastTick >= scheduledAt && state.lastTick <= latest) {
-        return { acquired: false, reason: 'tick-done', lastSuccessAt };
+        const paused = pauseInForce(state, Date.now()) !== null;
+        return { acquired: false, reason: 'tick-done', lastSuccessAt, ...(paused && { paused }) };
       }
     }
     if (!request.force && pauseInForce(state, Date.now())) {
@@ -125,7 +126,7 @@ export class MemoryLockStore implements LockStore {
         const entry = occurrenceEntry('paused', scheduledAt, request.instanceId, Date.now());
         record(state, [entry], request.historySize);
       }
-      return { acquired: false, reason: 'paused', lastSuccessAt };
+      return { acquired: false, reason: 'paused', lastSuccessAt, paused: true };
     }
     const tickTurn =
       options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;

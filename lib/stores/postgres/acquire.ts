@@ -102,7 +102,7 @@ SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
     THEN 'tick-done' WHEN cur.paused THEN 'paused' ELSE 'held' END AS reason,
-  cur.ok_at
+  cur.ok_at, coalesce(cur.paused, false) AS paused
 FROM clock LEFT JOIN cur ON true`;
 }
 
@@ -110,6 +110,7 @@ interface AcquireRow {
   fence: string | null;
   reason: 'tick-done' | 'paused' | 'held' | 'ahead';
   ok_at: string | null;
+  paused: boolean;
 }
 
 /** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
@@ -148,11 +149,10 @@ export async function acquireLock(
   if (row?.fence !== null && row?.fence !== undefined) {
     return { acquired: true, fencingToken: Number(row.fence), lastSuccessAt };
   }
-  return {
-    acquired: false,
-    reason: row?.reason === 'tick-done' || row?.reason === 'paused' ? row.reason : 'held',
-    lastSuccessAt,
-  };
+  const reason = row?.reason === 'tick-done' || row?.reason === 'paused' ? row.reason : 'held';
+  return row?.paused
+    ? { acquired: false, reason, lastSuccessAt, paused: true }
+    : { acquired: false, reason, lastSuccessAt };
 }
 
 function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {

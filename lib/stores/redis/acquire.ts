@@ -15,7 +15,8 @@ import { defineScript, runScript } from './redis-script.js';
  * KEYS[1] lock (string: owner token, PX ttl) · KEYS[2] state (hash: tick, fence, holder, ok_at,
  * exp_at, paused, p_until…) · KEYS[3] history (list, newest first)
  * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id, history size, force ('1')
- * returns {1, fence, ok_at} · {0, 'tick-done' | 'held' | 'paused', ok_at} (ok_at '' when unknown) ·
+ * returns {1, fence, ok_at} · {0, 'tick-done' | 'held' | 'paused', ok_at[, '', 1 when paused]}
+ * (ok_at '' when unknown) ·
  * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
  *
  * A tick is refused unless it is plain digits (ms since epoch) and at most
@@ -52,7 +53,8 @@ if tick ~= '' then
     return {0, 'invalid', okAt, tick}
   end
   now = redis.call('TIME')
-  local latest = now[1] * 1000 + math.floor(now[2] / 1000) + ${MAX_SCHEDULED_AT_AHEAD_MS}
+  local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+  local latest = nowMs + ${MAX_SCHEDULED_AT_AHEAD_MS}
   local claim = tonumber(tick)
   if claim > latest then
     return {0, 'ahead', okAt, tick}
@@ -61,6 +63,12 @@ if tick ~= '' then
   -- honouring it would turn away every occurrence until the state expires.
   local stored = tonumber(state[1])
   if stored and stored >= claim and stored <= latest then
+    -- Whether the job is paused, so that an instance turned away here does not count the
+    -- occurrence as missed (the alert).
+    local untilMs = tonumber(state[6])
+    if state[5] and (not untilMs or untilMs > nowMs) then
+      return {0, 'tick-done', okAt, '', 1}
+    end
     return {0, 'tick-done', okAt}
   end
 end
@@ -86,7 +94,7 @@ if state[5] and ARGV[7] ~= '1' then
         redis.call('PEXPIRE', KEYS[3], ARGV[4])
       end
     end
-    return {0, 'paused', okAt}
+    return {0, 'paused', okAt, '', 1}
   end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -161,7 +169,13 @@ export function acquireLock(
 }
 
 function readAcquireReply(reply: unknown): AcquireResult {
-  const [won, detail, okAt, tick] = reply as [number, string | number, string, string?];
+  const [won, detail, okAt, tick, paused] = reply as [
+    number,
+    string | number,
+    string,
+    string?,
+    number?,
+  ];
   const lastSuccessAt = numberOrNull(okAt);
   if (Number(won) === 1) {
     return { acquired: true, fencingToken: Number(detail), lastSuccessAt };
@@ -175,5 +189,7 @@ function readAcquireReply(reply: unknown): AcquireResult {
     );
   }
   const reason = detail === 'tick-done' || detail === 'paused' ? detail : 'held';
-  return { acquired: false, reason, lastSuccessAt };
+  return Number(paused) === 1
+    ? { acquired: false, reason, lastSuccessAt, paused: true }
+    : { acquired: false, reason, lastSuccessAt };
 }
