@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { CronLockModule } from 'nestjs-cron-lock';
+import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { DigestService } from './digest.service.js';
 import { InstanceConfig, InstanceConfigModule } from './instance.config.js';
 import { LockEventsListener } from './lock-events.listener.js';
@@ -33,6 +34,8 @@ export class AppModule {
             asyncContext: true,
           }),
         }),
+        // Served by the instance that listens on HTTP (see instance.ts); read-only, so no guard.
+        CronLockDashboardModule.forRoot({ path: '/cron-lock' }),
       ],
       providers: [ReportsService, DigestService, LockEventsListener],
     };

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { fileURLToPath } from 'node:url';
 import { AppModule } from './app.module.js';
@@ -7,14 +7,24 @@ import { InstanceConfig } from './instance.config.js';
 import type { LockEventRecord } from './lock-events.listener.js';
 
 /**
- * Starts one instance of the sample app. It is a standalone application context (a worker
- * with no HTTP server), with Nest's logger at warn/error so only problems reach the console.
+ * Starts one instance of the sample app: a standalone application context (a worker with no
+ * HTTP server), or with `serveDashboard` an HTTP app that serves the read-only dashboard on
+ * SAMPLE_DASHBOARD_PORT (default: a free port) and prints its URL. Nest's logger is at
+ * warn/error so only problems reach the console.
  */
-export async function startInstance(config: InstanceConfig): Promise<INestApplicationContext> {
-  return NestFactory.createApplicationContext(AppModule.forInstance(config), {
-    logger: ['warn', 'error'],
-    abortOnError: false,
-  });
+export async function startInstance(
+  config: InstanceConfig,
+  serveDashboard = false,
+): Promise<INestApplicationContext> {
+  const options = { logger: ['warn', 'error'] as LogLevel[], abortOnError: false };
+  if (!serveDashboard) {
+    return NestFactory.createApplicationContext(AppModule.forInstance(config), options);
+  }
+  const app = await NestFactory.create(AppModule.forInstance(config), options);
+  await app.listen(Number(process.env.SAMPLE_DASHBOARD_PORT ?? 0), '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  console.log(`Dashboard (read-only, served by ${config.instanceId}): ${url}/cron-lock`);
+  return app;
 }
 
 /** Messages a forked instance sends to the sample's parent process. */
@@ -51,6 +61,7 @@ async function runForked(): Promise<void> {
       { redis: redisUrl },
       (event) => void send({ kind: 'event', event }),
     ),
+    process.env.SAMPLE_SERVE_DASHBOARD === '1',
   );
 
   let closing: Promise<void> | undefined;

@@ -168,8 +168,8 @@ async function startInProcess(
   onEvent: (event: LockEventRecord) => void,
 ): Promise<Fleet> {
   const apps: INestApplicationContext[] = await Promise.all(
-    instances.map((instanceId) =>
-      startInstance(new InstanceConfig(instanceId, { store }, onEvent)),
+    instances.map((instanceId, i) =>
+      startInstance(new InstanceConfig(instanceId, { store }, onEvent), i === 0),
     ),
   );
   return {
@@ -192,7 +192,7 @@ async function startOnPostgres(
   );
   const apps = await Promise.all(
     instances.map((instanceId, i) =>
-      startInstance(new InstanceConfig(instanceId, { store: stores[i] }, onEvent)),
+      startInstance(new InstanceConfig(instanceId, { store: stores[i] }, onEvent), i === 0),
     ),
   );
   return {
@@ -221,10 +221,10 @@ async function forkInstances(
 ): Promise<Fleet> {
   const file = fileURLToPath(new URL('./instance.ts', import.meta.url));
   const loader = new URL('../scripts/register-ts.mjs', import.meta.url).href;
-  const children: ChildProcess[] = instances.map((instanceId) =>
+  const children: ChildProcess[] = instances.map((instanceId, i) =>
     fork(file, [instanceId], {
       execArgv: ['--import', loader],
-      env: { ...process.env, REDIS_URL: redisUrl },
+      env: { ...process.env, REDIS_URL: redisUrl, SAMPLE_SERVE_DASHBOARD: i === 0 ? '1' : '0' },
     }),
   );
   const ready = children.map(

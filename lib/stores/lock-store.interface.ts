@@ -392,4 +392,10 @@ export interface LockStore {
   registerJob?(name: string, schedule: JobSchedule): Promise<void>;
   /** Optional. Every job name the store holds state for (every master of a Redis Cluster), sorted. */
   listJobs?(): Promise<string[]>;
+  /**
+   * Optional. The owner token of the job's live lock, or `null` when it is free: what an
+   * operator's forced release (the CLI's `release`, the dashboard's) hands to the owner-checked
+   * {@link release}, so a lock that changed hands in between is never deleted. Never shown.
+   */
+  currentToken?(name: string): Promise<string | null>;
 }

@@ -61,4 +61,19 @@ describe('optional peers', () => {
 
     expect(OPTIONAL_PEERS.filter((name) => loaded.has(name))).toEqual([peer]);
   });
+
+  it('nestjs-cron-lock/dashboard loads no HTTP adapter and no optional peer', async () => {
+    const loaded = await packagesLoadedBy('nestjs-cron-lock/dashboard');
+
+    expect(loaded).toContain('@nestjs/common');
+    expect(
+      [
+        '@nestjs/platform-express',
+        '@nestjs/platform-fastify',
+        'express',
+        'fastify',
+        ...OPTIONAL_PEERS,
+      ].filter((name) => loaded.has(name)),
+    ).toEqual([]);
+  });
 });

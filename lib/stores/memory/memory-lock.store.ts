@@ -278,6 +278,12 @@ export class MemoryLockStore implements LockStore {
     return [...new Set([...this.jobs.keys(), ...this.locks.keys()])].sort();
   }
 
+  /** The owner token of the job's live lock, or `null` when free (an operator's forced release). */
+  async currentToken(name: string): Promise<string | null> {
+    const lock = this.liveLock(name);
+    return lock ? ([...lock.tokens][0] ?? null) : null;
+  }
+
   async ping(): Promise<number> {
     return 0;
   }

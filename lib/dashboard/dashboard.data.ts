@@ -1,0 +1,141 @@
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { CRON_LOCK_STORE } from '../cron-lock.constants.js';
+import { CronLockService, type LockInspection } from '../cron-lock.service.js';
+import type { HistoryEntry, LockStore } from '../stores/lock-store.interface.js';
+import { DASHBOARD_OPTIONS } from './dashboard.constants.js';
+import type { ResolvedDashboardOptions } from './dashboard.options.js';
+import type {
+  DashboardHistoryEntry,
+  DashboardJob,
+  DashboardSnapshot,
+  JobStatus,
+} from './dashboard.types.js';
+import { describeStoreError } from '../utils/redact.js';
+import { safeText } from './escape.js';
+
+/**
+ * @internal What the page and its JSON show: every job of the store's key prefix (or, on a
+ * store that cannot list them, every job this app knows), with its state and recent history.
+ * Values are picked field by field, never spread, so nothing the store adds later (a token, a
+ * client option) reaches the page unread.
+ */
+@Injectable()
+export class DashboardData {
+  constructor(
+    private readonly service: CronLockService,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
+    @Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
+  ) {}
+
+  /** The id of the instance serving the page. */
+  get instanceId(): string {
+    return this.service.instanceId;
+  }
+
+  /**
+   * Everything the page shows. Rejects with a 503 whose message is redacted when the store
+   * fails: Nest's default answer to another error would hide why, and a raw driver error could
+   * carry the store's address or credentials.
+   */
+  async snapshot(): Promise<DashboardSnapshot> {
+    let jobs: DashboardJob[];
+    try {
+      const names = await this.jobNames();
+      jobs = await Promise.all(names.map((name) => this.job(name)));
+    } catch (error) {
+      throw new ServiceUnavailableException(
+        `The lock store did not answer: ${describeStoreError(error)}`,
+      );
+    }
+    return {
+      generatedAt: new Date().toISOString(),
+      servedBy: safeText(this.instanceId),
+      actions: this.options.actions,
+      historyAvailable: typeof this.store.history === 'function',
+      jobs,
+    };
+  }
+
+  /** Whether `name` is a job the page lists (the actions refuse any other name). */
+  async knows(name: string): Promise<boolean> {
+    return (await this.jobNames()).includes(name);
+  }
+
+  private async jobNames(): Promise<string[]> {
+    // The store lists every job of its prefix (all instances'); the app's own jobs are added
+    // for a store that cannot list, and for a job registered here before it first ran.
+    const listed = await this.store.listJobs?.();
+    const here = (await this.service.inspect()).map((job) => job.name);
+    return [...new Set([...(listed ?? []), ...here])].sort();
+  }
+
+  private async job(name: string): Promise<DashboardJob> {
+    const [state, history] = await Promise.all([this.service.inspect(name), this.history(name)]);
+    return toJob(state, history);
+  }
+
+  private async history(name: string): Promise<DashboardHistoryEntry[]> {
+    if (typeof this.store.history !== 'function') {
+      return [];
+    }
+    const entries = await this.service.history(name, { limit: this.options.historyLimit });
+    return entries.map(toHistoryEntry);
+  }
+}
+
+function toJob(state: LockInspection, history: DashboardHistoryEntry[]): DashboardJob {
+  const paused = state.paused;
+  return {
+    name: state.name,
+    status: statusOf(state, paused),
+    holder: safeText(state.holder),
+    ttlLeftMs: state.ttlLeft,
+    runningHere: state.runningHere,
+    paused,
+    pauseReason: safeText(state.pauseReason),
+    pausedUntil: iso(state.pausedUntil),
+    lastTick: iso(state.lastTick),
+    lastSuccessAt: iso(state.lastSuccessAt),
+    lastDurationMs: state.lastDurationMs,
+    lastOutcome: state.lastOutcome,
+    lastFinishedAt: iso(state.lastFinishedAt),
+    consecutiveFailures: state.consecutiveFailures,
+    fencingToken: state.fencingToken,
+    cron: safeText(state.cron),
+    timeZone: safeText(state.timeZone),
+    nextAt: iso(state.nextAt),
+    history,
+  };
+}
+
+function statusOf(state: LockInspection, paused: boolean): JobStatus {
+  if (state.holder !== null) {
+    return 'running';
+  }
+  if (paused) {
+    return 'paused';
+  }
+  return state.consecutiveFailures > 0 ? 'failing' : 'idle';
+}
+
+function toHistoryEntry(entry: HistoryEntry<Date>): DashboardHistoryEntry {
+  return {
+    kind: String(entry.kind),
+    scheduledAt: iso(entry.scheduledAt),
+    startedAt: iso(entry.startedAt),
+    finishedAt: iso(entry.finishedAt),
+    durationMs: typeof entry.durationMs === 'number' ? entry.durationMs : null,
+    instanceId: safeText(entry.instanceId),
+    trigger: safeText(entry.trigger),
+    outcome: safeText(entry.outcome),
+    error: safeText(entry.error),
+  };
+}
+
+function iso(value: Date | number | null | undefined): string | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

@@ -1,0 +1,36 @@
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Text made inert in HTML content and in quoted attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
+}
+
+const URL_USER_INFO = /\b([a-z][\w+.-]*:\/\/)[^\s@/]*@/gi;
+// An owner token is 32 hex characters: a value that quotes one shows only its first 8.
+const TOKEN_LIKE = /\b([0-9a-f]{8})[0-9a-f]{24,}\b/gi;
+// Control characters (not tab or newline) would garble a table cell or a log line.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+const MAX_TEXT = 500;
+
+/**
+ * A value from the store fit for the page and its JSON: text, without URL user info or a full
+ * token, without control characters, at most 500 characters. Escaping happens where it is
+ * written into HTML; this only keeps secrets and noise out of both outputs.
+ */
+export function safeText(value: unknown): string | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  const text = String(value)
+    .replace(URL_USER_INFO, '$1***@')
+    .replace(TOKEN_LIKE, '$1…')
+    .replace(CONTROL, ' ');
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
+}
