@@ -18,10 +18,9 @@ import {
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
 import { LockRunner } from './runner/runner.js';
-import { OccurrenceDriver } from './runner/occurrence-driver.js';
+import { driverFor } from './runner/occurrence-driver.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { RunObserver } from './observer/run-observer.js';
-import { originalMethodOf } from './decorators/lock-method.js';
 import type { LockStore } from './stores/lock-store.interface.js';
 import {
   findSchedulerRegistry,
@@ -33,7 +32,7 @@ import {
   resolveLockSettings,
   resolveOccurrencePolicy,
 } from './options/job-options.js';
-import { OccurrenceRange } from './utils/occurrence-range.js';
+import { missedBetweenOf, OccurrenceRange } from './utils/occurrence-range.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -154,28 +153,14 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  /**
-   * Gives a scheduled job with `catchUp` or an overlap policy the driver that runs its missed and
-   * queued occurrences, calling the method itself (as a tick does) on this instance.
-   */
+  /** A job with `catchUp` or an overlap policy gets the driver of its missed and queued runs. */
   private drive(instance: object, method: object, binding: JobBinding): void {
-    const { policy, range } = binding;
-    const original = originalMethodOf(method);
-    if (!policy || !range || !original || (!policy.catchUp && policy.overlap === 'skip')) {
-      return;
-    }
-    binding.driver = new OccurrenceDriver(
-      binding.job,
-      policy,
-      range,
-      (ctx) => original.call(instance, ctx),
-      {
-        runner: this.runner,
-        store: this.store,
-        isShuttingDown: () => this.tracker.isShuttingDown,
-        warn: (message) => this.observer.warn(message),
-      },
-    );
+    binding.driver = driverFor(instance, method, binding, {
+      runner: this.runner,
+      store: this.store,
+      isShuttingDown: () => this.tracker.isShuttingDown,
+      warn: (message) => this.observer.warn(message),
+    });
   }
 
   private resolve(
@@ -214,13 +199,14 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         ? undefined
         : resolveOccurrencePolicy(label, options, cronTime && period > 0 ? period : undefined);
     const range = cronTime ? new OccurrenceRange(cronTime) : undefined;
+    const occurrences = cronTime ? new CronOccurrences(cronTime) : undefined;
     // A catch-up job's marker must outlive its window: a claim past it must still see the last tick.
     const markerTtl = Math.max(2 * period, policy?.catchUp ? policy.catchUpWindow : 0);
     return {
       label,
       schedule,
       cronTime,
-      occurrences: cronTime ? new CronOccurrences(cronTime) : undefined,
+      occurrences,
       ...(oneShotAt === undefined ? {} : { oneShotAt }),
       // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
@@ -232,9 +218,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         ...settings,
         ...(period > 0 ? { periodMs: period, markerTtl } : {}),
         ...(policy && policy.overlap !== 'skip' ? { overlap: policy.overlap } : {}),
-        ...(range
-          ? { missedBetween: (after: number, before: number) => range.between(after, before) }
-          : {}),
+        ...(range ? { missedBetween: missedBetweenOf(range, occurrences) } : {}),
       },
     };
   }

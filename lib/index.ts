@@ -13,6 +13,7 @@ export type {
   CronLockEventName,
   CronLockEvents,
   CronLockListener,
+  MissedReason,
   SkipReason,
 } from './observer/events.js';
 export type { LockedRunResult } from './runner/runner.js';

@@ -1,4 +1,5 @@
 import { CATCH_UP_CAPPED } from '../cron-lock.messages.js';
+import { originalMethodOf } from '../decorators/lock-method.js';
 import type { MissedReason } from '../observer/events.js';
 import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
@@ -242,4 +243,28 @@ export class OccurrenceDriver {
   private isClosing(): boolean {
     return this.stopped || this.app.isShuttingDown();
   }
+}
+
+/**
+ * The driver of a scheduled `@LockedCron` job with `catchUp` or an overlap policy, calling the
+ * method itself on `instance` (as a tick does); `undefined` for any other job.
+ */
+export function driverFor(
+  instance: object,
+  method: object,
+  binding: { job: LockJob; policy?: OccurrencePolicy; range?: OccurrenceRange },
+  app: DriverContext,
+): OccurrenceDriver | undefined {
+  const { policy, range } = binding;
+  const original = originalMethodOf(method);
+  if (!policy || !range || !original || (!policy.catchUp && policy.overlap === 'skip')) {
+    return undefined;
+  }
+  return new OccurrenceDriver(
+    binding.job,
+    policy,
+    range,
+    (ctx) => original.call(instance, ctx),
+    app,
+  );
 }

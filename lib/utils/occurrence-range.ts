@@ -1,5 +1,10 @@
 import type { CronTime } from 'cron';
-import { firstInstantOfWallClock, previousCronDate, zoneOf } from './occurrence.js';
+import {
+  firstInstantOfWallClock,
+  previousCronDate,
+  zoneOf,
+  type CronOccurrences,
+} from './occurrence.js';
 
 /** Occurrences listed at most by {@link occurrencesBetween}; the rest are counted. */
 export const MISSED_LIST_LIMIT = 100;
@@ -85,4 +90,18 @@ export class OccurrenceRange {
       return null;
     }
   }
+}
+
+/**
+ * What the claim of `before` missed since `after`: nothing, without a cron step, when the ticks
+ * in order say `after` is the occurrence right before it (the common claim).
+ */
+export function missedBetweenOf(
+  range: OccurrenceRange,
+  occurrences: CronOccurrences | undefined,
+): (after: number, before: number) => { occurrences: number[]; more: number } {
+  return (after, before) =>
+    occurrences?.follows(after, before)
+      ? { occurrences: [], more: 0 }
+      : range.between(after, before);
 }

@@ -126,6 +126,8 @@ export class CronOccurrences {
   private currentName = Number.NaN;
   private followingName = Number.NaN;
   private afterThatName = Number.NaN;
+  /** The name of the occurrence before the current one, when ticks came in order; else NaN. */
+  private previousName = Number.NaN;
   private readonly zone: string | undefined;
   private readonly nameOf: (instant: number) => number;
 
@@ -141,6 +143,7 @@ export class CronOccurrences {
       return this.currentName;
     }
     if (now >= this.following && now < this.afterThat) {
+      this.previousName = this.currentName;
       this.current = this.following;
       this.currentName = this.followingName;
       this.following = this.afterThat;
@@ -150,9 +153,19 @@ export class CronOccurrences {
     }
     this.current = previousCronDate(this.time, now);
     this.currentName = this.nameOf(this.current);
+    this.previousName = Number.NaN;
     this.following = Number.NaN;
     this.afterThat = Number.NaN;
     return this.currentName;
+  }
+
+  /**
+   * Whether `earlier` is the occurrence right before `later`, as far as the ticks in order tell
+   * (no cron step): lets the common claim, whose previous occurrence is the one before it, skip
+   * enumerating what was missed. `false` when unknown.
+   */
+  follows(earlier: number, later: number): boolean {
+    return later === this.currentName && earlier === this.previousName;
   }
 
   /** Works out the two occurrences after the last tick's, for the next tick to find. */

@@ -1,0 +1,68 @@
+import { CronTime } from 'cron';
+import { describe, expect, it } from 'vitest';
+import { CronOccurrences } from '../../lib/utils/occurrence.js';
+import { missedBetweenOf, OccurrenceRange } from '../../lib/utils/occurrence-range.js';
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2025, 0, 15, 10, 0, 0);
+const everyMinute = new OccurrenceRange(new CronTime('* * * * *', 'UTC'));
+
+describe('OccurrenceRange', () => {
+  it('lists the occurrences strictly between two claimed ones, oldest first', () => {
+    expect(everyMinute.between(T0, T0 + 5 * MINUTE)).toEqual({
+      occurrences: [1, 2, 3, 4].map((m) => T0 + m * MINUTE),
+      more: 0,
+    });
+  });
+
+  it('lists none between two consecutive occurrences', () => {
+    expect(everyMinute.between(T0, T0 + MINUTE)).toEqual({ occurrences: [], more: 0 });
+  });
+
+  it('lists at most the limit and counts the rest', () => {
+    const everySecond = new OccurrenceRange(new CronTime('* * * * * *', 'UTC'));
+    const { occurrences, more } = everySecond.between(T0, T0 + 3_600_000, 100);
+    expect(occurrences).toHaveLength(100);
+    expect(occurrences[0]).toBe(T0 + 1_000);
+    expect(occurrences.length + more).toBe(3_599);
+  });
+
+  it('names a wall-clock time that a fall-back repeats once (Europe/Paris, 2025-10-26)', () => {
+    const hourly = new OccurrenceRange(new CronTime('0 * * * *', 'Europe/Paris'));
+    // 02:00 CEST is 00:00Z; 02:00 CET (01:00Z) is the same wall-clock time; 03:00 CET is 02:00Z.
+    const { occurrences } = hourly.between(
+      Date.UTC(2025, 9, 26, 0, 0, 0),
+      Date.UTC(2025, 9, 26, 3, 0, 0),
+    );
+    expect(occurrences).toEqual([Date.UTC(2025, 9, 26, 2, 0, 0)]);
+  });
+
+  it('gives the latest due occurrence, and the most recent ones up to a limit', () => {
+    const now = T0 + 10 * MINUTE + 30_000;
+    expect(everyMinute.latestDue(now)).toBe(T0 + 10 * MINUTE);
+    expect(everyMinute.recent(T0, now, 3)).toEqual({
+      occurrences: [8, 9, 10].map((m) => T0 + m * MINUTE),
+      dropped: true,
+    });
+    expect(everyMinute.recent(T0, now, 20)).toEqual({
+      occurrences: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((m) => T0 + m * MINUTE),
+      dropped: false,
+    });
+  });
+
+  it('knows, from ticks in order, that a claim follows the occurrence right before it', () => {
+    const ticks = new CronOccurrences(new CronTime('* * * * *', 'UTC'));
+    const missed = missedBetweenOf(everyMinute, ticks);
+    ticks.at(T0 + 5_000);
+    ticks.prepare();
+    ticks.at(T0 + MINUTE + 5_000);
+    expect(ticks.follows(T0, T0 + MINUTE)).toBe(true);
+    expect(ticks.follows(T0 - MINUTE, T0 + MINUTE)).toBe(false);
+    expect(missed(T0, T0 + MINUTE)).toEqual({ occurrences: [], more: 0 });
+    // Not the pair the ticks know: enumerated.
+    expect(missed(T0 - 2 * MINUTE, T0 + MINUTE)).toEqual({
+      occurrences: [T0 - MINUTE, T0],
+      more: 0,
+    });
+  });
+});
