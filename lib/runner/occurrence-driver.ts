@@ -64,8 +64,10 @@ export class OccurrenceDriver {
       // Missed ones before this tick's occurrence, which the tick itself runs.
       void this.catchUp(undefined, scheduledAt);
     }
-    if (this.gate) {
-      await this.gate;
+    // The whole catch-up, not only its first claim: a tick that claimed its occurrence between
+    // two catch-up runs would move the marker past the missed ones still to run, and lose them.
+    if (this.catchingUp) {
+      await this.catchingUp;
     }
     const result = await this.app.runner.execute(this.job, scheduledAt, this.fn, 'tick');
     this.after(scheduledAt, result);
