@@ -15,7 +15,7 @@ import { bootApp, runOnce } from './support/app.js';
 import { startCapture, type Capture } from './support/capture.js';
 
 /** Commands the store and ioredis send themselves (not from inside a script). */
-const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info', 'lrange', 'publish', 'subscribe'];
+const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info', 'publish', 'subscribe'];
 const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 const PASSWORD = 'acl-test-Pa55word-7f3e';
 
@@ -97,7 +97,7 @@ describe('the least-privilege ACL rule', () => {
     );
   });
 
-  it('lets the whole module work: ping, acquire, renew, release, inspect, NOSCRIPT fallback', async () => {
+  it('lets the whole module work: ping, acquire, renew, release, inspect, pause, history, NOSCRIPT fallback', async () => {
     const url = await createUser('locker', cronLockAclRule('acl-ok'));
     await admin.call('ACL', 'LOG', 'RESET');
     const app = await boot({ redis: url, keyPrefix: 'acl-ok' });
@@ -113,6 +113,11 @@ describe('the least-privilege ACL rule', () => {
     await admin.script('FLUSH');
     const afterFlush = await runOnce(app, 'acl.flushed');
     const inspected = await locks.inspect('acl.long');
+    // Fleet control: pause (claimed by a paused acquisition), resume, the history of it all.
+    await locks.pause('acl.long', { reason: 'acl' });
+    const paused = await locks.run('acl.long', { ttl: 600, scheduledAt: Date.now() }, () => 0);
+    expect(await locks.resume('acl.long')).toBe(true);
+    const history = await locks.history('acl.long');
 
     expect(capture.at('log').join('\n')).toContain('Lock store ready (redis');
     expect(long.ran).toBe(true);
@@ -121,6 +126,8 @@ describe('the least-privilege ACL rule', () => {
     expect(inspected.lastTick).not.toBeNull();
     expect(inspected.holder).toBeNull();
     expect(await admin.exists('acl-ok:{acl.long}:lock')).toBe(0);
+    expect(paused).toEqual({ ran: false, reason: 'paused' });
+    expect(history.map((entry) => entry.kind)).toEqual(['paused', 'run']);
     expect(capture.at('error')).toEqual([]);
     expect(capture.text()).not.toContain('Skipping the ready check');
     // The one refusal: the startup check's CONFIG GET, left out of the rule on purpose.

@@ -8,7 +8,9 @@ import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constant
  * - sent by ioredis on connect: `info` (its ready check; refused, ioredis prints a warning on
  *   every connection). `AUTH`/`HELLO` need no rule; `CLIENT SETINFO` (Redis 7.2+) may be refused,
  *   ioredis ignores that;
- * - called inside the acquire, renew, release and inspect scripts.
+ * - called inside the acquire, renew, release, inspect, pause, resume, register and history
+ *   scripts. `SCAN` (listJobs(), for the CLI's status) is not in the list: it reads every key
+ *   name of the database, whatever the key pattern; grant it to the CLI's user only.
  *
  * A test checks this list against the `redis.call('…')` of every script, both ways, and runs the
  * whole module under a user with exactly these commands.
@@ -28,13 +30,12 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
   'hget',
   'hmget',
   'hset',
-  'hdel',
   'hincrby',
+  'hdel',
   'lpush',
   'ltrim',
-  'time',
-  // CronLockService.history() reads the job's history list.
   'lrange',
+  'time',
   // CronLockService.trigger(): the request and replies on `<keyPrefix>:triggers`.
   'publish',
   'subscribe',

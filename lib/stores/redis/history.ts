@@ -2,9 +2,18 @@ import type { Cluster, Redis } from 'ioredis';
 import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
 import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
+import { defineScript, runScript } from './redis-script.js';
 
 /**
- * The job's last `limit` history entries, newest first: one `LRANGE` of `<prefix>:{<name>}:history`,
+ * A script rather than a plain `LRANGE`: every key command of the store goes through a script, so
+ * the least-privilege ACL rule lists script calls only. KEYS[1] history · ARGV: last index
+ */
+export const HISTORY_SCRIPT = defineScript(`
+return redis.call('LRANGE', KEYS[1], 0, ARGV[1])
+`);
+
+/**
+ * The job's last `limit` history entries, newest first: `LRANGE` of `<prefix>:{<name>}:history`,
  * the list the release (runs, missed occurrences) and the acquire (occurrences skipped while
  * paused) push to. An entry that does not parse is left out rather than failing the read.
  */
@@ -16,7 +25,7 @@ export async function readHistory(
   if (limit <= 0) {
     return [];
   }
-  const texts = await client.lrange(historyKey, 0, limit - 1);
+  const texts = (await runScript(client, HISTORY_SCRIPT, [historyKey], [limit - 1])) as string[];
   return texts.map(parseEntry).filter((entry): entry is HistoryEntry => entry !== null);
 }
 
