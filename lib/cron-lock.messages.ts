@@ -190,7 +190,7 @@ function describeKey(key: string): string {
   return /^[A-Za-z_$][\w$]{0,40}$/.test(key) ? key : describeValue(key);
 }
 
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   }
@@ -240,47 +240,6 @@ export const EVICTION_POLICY_RISK = (policy: string): string =>
       `Fix: CONFIG SET maxmemory-policy noeviction (or a Redis of its own for the locks).`
     : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict a held lock or an occurrence marker, ` +
       `so a job may run twice. Fix: CONFIG SET maxmemory-policy noeviction (or a Redis of its own for the locks).`;
-
-/* PostgresLockStore (nestjs-cron-lock/postgres). */
-
-export const INVALID_POSTGRES_IDENTIFIER = (option: string, value: unknown): string =>
-  `PostgresLockStore.constructor: ${option} ${JSON.stringify(value)} is not allowed. ` +
-  `Fix: use 1 to 40 characters among a-z 0-9 _, not starting with a digit (it is quoted, never interpolated raw).`;
-
-export const INVALID_POSTGRES_INPUT = (value: unknown): string =>
-  `PostgresLockStore.constructor: expected a pg Pool or a postgres:// connection string, got ${
-    typeof value === 'string' ? 'an empty or non-postgres string' : typeof value
-  }. Fix: pass new Pool({ connectionString }) from 'pg', or the connection string itself.`;
-
-export const INVALID_POSTGRES_OPTION = (option: string, expected: string, value: unknown): string =>
-  `PostgresLockStore.constructor: ${option} must be ${expected}, got ${JSON.stringify(value)}.`;
-
-export const POSTGRES_TABLE_MISSING = (table: string): string =>
-  `lock table ${table} does not exist and createTable is false. ` +
-  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
-
-export const POSTGRES_TABLE_OUTDATED = (table: string): string =>
-  `lock table ${table} was created by an earlier version (no overlap, pause or schedule columns, or no ` +
-  `history table) and createTable is false. Fix: apply the schema.sql shipped in ` +
-  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), or set createTable: true.`;
-
-export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
-  `cannot create lock table ${table}: ${detail}. ` +
-  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
-  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on the table).`;
-
-export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
-  `no PostgreSQL connection from the pool within ${timeout}ms (pool exhausted or database unreachable). ` +
-  `Fix: raise the pool's max, or give the lock store a pool of its own.`;
-
-export const POSTGRES_NO_ANSWER = (timeout: number): string =>
-  `no answer from PostgreSQL within ${timeout}ms; the connection was discarded`;
-
-export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
-  `PostgreSQL lost a prepared statement of the lock store (${detail}): a pooler in transaction mode ` +
-  `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
-  `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
-  `preparedStatements: false to start that way.`;
 
 /** `call` names the API, e.g. `CronLockService.trigger("job")`. */
 export const TRIGGER_UNSUPPORTED = (call: string): string =>
@@ -374,28 +333,3 @@ function oneOf(allowed: readonly string[]): string {
     ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
     : quoted.join('');
 }
-
-const DASHBOARD = 'CronLockDashboardModule.forRoot';
-
-export const DASHBOARD_NOT_AN_OBJECT = (value: unknown): string =>
-  `${DASHBOARD}: expected an options object, got ${describeValue(value)}. ` +
-  `Fix: pass { path: '/cron-lock' } (and guard, actions as needed).`;
-
-export const DASHBOARD_UNKNOWN_OPTION = (key: string): string =>
-  `${DASHBOARD}: unknown option "${key}". Fix: use path, guard, actions, imports, refreshInterval, historyLimit.`;
-
-export const DASHBOARD_INVALID_PATH = (path: unknown): string =>
-  `${DASHBOARD}: path ${describeValue(path)} is not a usable mount path. ` +
-  `Fix: pass an absolute path of one or more segments of A-Z a-z 0-9 . _ ~ -, e.g. '/cron-lock' or '/admin/cron-lock'.`;
-
-export const DASHBOARD_INVALID_GUARD = (guard: unknown): string =>
-  `${DASHBOARD}: guard ${describeValue(guard)} is not a guard. ` +
-  `Fix: pass a guard class (with a canActivate method) or an instance of one.`;
-
-export const DASHBOARD_ACTIONS_WITHOUT_GUARD = (): string =>
-  `${DASHBOARD}: actions: true needs a guard: pause, resume, trigger and release would be open to ` +
-  `anyone who reaches the page. Fix: pass guard: YourAuthGuard (the app's own, or a token guard), ` +
-  `or leave actions out for a read-only page.`;
-
-export const DASHBOARD_INVALID_OPTION = (option: string, expected: string, value: unknown): string =>
-  `${DASHBOARD}: ${option} must be ${expected}, got ${describeValue(value)}.`;

@@ -7,7 +7,7 @@ import {
   DASHBOARD_INVALID_PATH,
   DASHBOARD_NOT_AN_OBJECT,
   DASHBOARD_UNKNOWN_OPTION,
-} from '../cron-lock.messages.js';
+} from './dashboard.messages.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**

@@ -17,6 +17,7 @@ import { runOutcome } from './run-record.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
 import { RunTracker, type ActiveRun } from './run-tracker.js';
 import type { HeldLock } from './held-lock.js';
+import { acquireRequestOf, releaseRequestOf } from './store-requests.js';
 
 export type { LockJob } from '../options/job-options.js';
 
@@ -74,18 +75,7 @@ export class LockRunner {
     }
     const token = createOwnerToken();
     const sentAt = performance.now();
-    const acquireRequest = {
-      name: job.name,
-      token,
-      ttl: job.ttl,
-      scheduledAt,
-      markerTtl: job.markerTtl,
-      instanceId: this.instanceId,
-      historySize: this.options.historySize,
-      overlap: job.overlap,
-      plain: job.plain,
-      force: job.force,
-    };
+    const acquireRequest = acquireRequestOf(job, token, scheduledAt, this.options);
     let answer: AcquireResult | Promise<AcquireResult>;
     try {
       answer =
@@ -293,18 +283,9 @@ export class LockRunner {
     const keepFor = job.minHold > 0 ? job.minHold - (performance.now() - lock.sentAt) : 0;
     this.tracker.releaseSent();
     try {
-      const released = await this.store.release({
-        name: job.name,
-        token: lock.token,
-        keepFor: keepFor > 0 ? keepFor : 0,
-        ...(job.plain
-          ? { plain: true }
-          : outcome
-            ? { outcome, historySize: this.options.historySize }
-            : {}),
-        ...(lock.missed?.length ? { missed: lock.missed } : {}),
-        ...(job.onQueued ? { onQueued: job.onQueued } : {}),
-      });
+      const released = await this.store.release(
+        releaseRequestOf(job, lock, keepFor > 0 ? keepFor : 0, outcome, this.options),
+      );
       this.observer.released(job, occurrence, lock.fencingToken, released);
     } catch (error) {
       // The lock expires by itself; a failed release must not turn a good run into a failure.

@@ -19,61 +19,16 @@ import { MemoryTriggerChannel } from './trigger.js';
 import { occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
 
-interface MemoryLock {
-  /** The owner tokens of the runs holding it: one, or more that joined in one turn (acquireNow). */
-  tokens: Set<string>;
-  holder: string;
-  expiresAt: number;
-  /** The synchronous turn of the acquisition, for scheduler ticks (see acquireNow); else NaN. */
-  tickTurn: number;
-}
-
-interface MemoryJobState {
-  lastTick: number | null;
-  fencingToken: number;
-  lastSuccessAt: number | null;
-  lastDurationMs: number | null;
-  consecutiveFailures: number;
-  lastOutcome: 'completed' | 'failed' | null;
-  lastFinishedAt: number | null;
-  /** The pause in force, if any (`until` on this process's wall clock). */
-  pause: PauseRequest | null;
-  schedule: JobSchedule | null;
-  /** Newest first, at most the `historySize` of the last write. */
-  history: HistoryEntry[];
-
-  /** The occurrence queued behind the holder (overlap); live only while later than lastTick. */
-  queued: number | null;
-  /** The latest occurrence merged into a queued one: not missed, see previousTickOf. */
-  merged: number | null;
-  /** The owner token an `overlap: 'replace'` occurrence asked to stop. */
-  replaceToken: string | null;
-}
-
-function emptyJobState(): MemoryJobState {
-  return {
-    lastTick: null,
-    fencingToken: 0,
-    lastSuccessAt: null,
-    lastDurationMs: null,
-    consecutiveFailures: 0,
-    lastOutcome: null,
-    lastFinishedAt: null,
-    pause: null,
-    schedule: null,
-    history: [],
-
-    queued: null,
-    merged: null,
-    replaceToken: null,
-  };
-}
-
-/** The pause of `state` if it is in force at `now` (wall clock): one whose `until` passed is not. */
-function pauseInForce(state: MemoryJobState | undefined, now: number): PauseRequest | null {
-  const pause = state?.pause ?? null;
-  return pause !== null && (pause.until === null || pause.until > now) ? pause : null;
-}
+import {
+  emptyJobState,
+  pauseInForce,
+  previousTickOf,
+  queueBehind,
+  queuedOf,
+  record,
+  type MemoryJobState,
+  type MemoryLock,
+} from './memory-job-state.js';
 
 /**
  * A {@link LockStore} inside one process: for tests, local development and the sample. It gives
@@ -334,56 +289,9 @@ export class MemoryLockStore implements LockStore {
   }
 }
 
-/** The occurrence queued behind the holder, or `null` when none is (or it ran since). */
-function queuedOf(state: MemoryJobState): number | null {
-  return state.queued !== null && (state.lastTick === null || state.queued > state.lastTick)
-    ? state.queued
-    : null;
-}
-
-/**
- * Same rules as the Redis acquire script: the last occurrence claimed before `scheduledAt`, or
- * the latest one merged into a queued run if later (it is not missed).
- */
-function previousTickOf(state: MemoryJobState, scheduledAt: number): number | null {
-  let previous = state.lastTick !== null && state.lastTick < scheduledAt ? state.lastTick : null;
-  if (state.merged !== null && state.merged < scheduledAt && state.merged > (previous ?? -1)) {
-    previous = state.merged;
-  }
-  return previous;
-}
-
-/** An occurrence that found the lock held under `overlap` queue or replace (see OverlapPolicy). */
-function queueBehind(
-  state: MemoryJobState,
-  scheduledAt: number,
-  overlap: 'queue' | 'replace',
-  held: MemoryLock,
-  now: number,
-): { acquired: false; reason: 'queued' | 'merged'; retryIn?: number } {
-  const queued = queuedOf(state);
-  if (queued !== null && queued !== scheduledAt) {
-    state.merged = Math.max(state.merged ?? scheduledAt, scheduledAt);
-    return { acquired: false, reason: 'merged' };
-  }
-  state.queued = scheduledAt;
-  if (overlap === 'replace') {
-    state.replaceToken = [...held.tokens][0] ?? null;
-  }
-  return { acquired: false, reason: 'queued', retryIn: Math.max(0, held.expiresAt - now) };
-}
-
 function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {
   return new ScheduledAtRefusedError(
     reason,
     SCHEDULED_AT_REFUSED(String(scheduledAt), reason, MAX_SCHEDULED_AT_AHEAD_MS),
   );
-}
-
-/** Adds `entries` (oldest first) to the job's history, newest first, keeping `size` at most. */
-function record(state: MemoryJobState, entries: HistoryEntry[], size: number | undefined): void {
-  if (!size || size <= 0 || entries.length === 0) {
-    return;
-  }
-  state.history = [...entries].reverse().concat(state.history).slice(0, size);
 }

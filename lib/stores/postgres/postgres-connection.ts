@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
-import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from '../../cron-lock.messages.js';
+import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
 import { sqlState } from './postgres-errors.js';
 
 /**

@@ -4,10 +4,7 @@ import pg from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
 import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
-import {
-  INVALID_POSTGRES_INPUT,
-  POSTGRES_PREPARED_STATEMENTS_OFF,
-} from '../../cron-lock.messages.js';
+import { INVALID_POSTGRES_INPUT, POSTGRES_PREPARED_STATEMENTS_OFF } from './postgres.messages.js';
 import type {
   AcquireRequest,
   AcquireResult,

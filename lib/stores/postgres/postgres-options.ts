@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
-import { INVALID_POSTGRES_OPTION } from '../../cron-lock.messages.js';
+import { INVALID_POSTGRES_OPTION } from './postgres.messages.js';
 import { MAX_DURATION_MS } from '../../utils/duration.js';
 import { secretsOfConnectionString } from './postgres-errors.js';
 

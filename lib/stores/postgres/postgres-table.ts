@@ -1,5 +1,5 @@
 import { CronLockConfigError } from '../../cron-lock.errors.js';
-import { INVALID_POSTGRES_IDENTIFIER } from '../../cron-lock.messages.js';
+import { INVALID_POSTGRES_IDENTIFIER } from './postgres.messages.js';
 
 /** Default schema of the lock table. */
 export const DEFAULT_POSTGRES_SCHEMA = 'public';

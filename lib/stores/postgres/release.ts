@@ -106,8 +106,7 @@ export async function releaseLock(
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
   const size = request.historySize ?? 0;
-  const entries =
-    size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
+  const entries = size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
   const [row] = await runStatement<{ released: boolean; queued: string | null }>(
     pool,
     sql,

@@ -3,7 +3,7 @@ import {
   POSTGRES_CREATE_DENIED,
   POSTGRES_TABLE_MISSING,
   POSTGRES_TABLE_OUTDATED,
-} from '../../cron-lock.messages.js';
+} from './postgres.messages.js';
 import {
   connectWithin,
   runStatement,

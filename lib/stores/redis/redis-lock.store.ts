@@ -3,11 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
-import {
-  EVICTION_POLICY_RISK,
-  INVALID_OPTION,
-  TLS_VERIFICATION_OFF,
-} from '../../cron-lock.messages.js';
+import { INVALID_OPTION } from '../../cron-lock.messages.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -38,8 +34,7 @@ import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
-import { canEvictLockKeys, readEvictionPolicy } from './server-check.js';
-import { certificateVerificationOff } from './tls.js';
+import { checkRedisDeployment } from './server-check.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { RedisTriggerChannel } from './trigger.js';
 
@@ -209,19 +204,7 @@ export class RedisLockStore implements LockStore {
       return;
     }
     this.checkedDeployment = true;
-    if (certificateVerificationOff(this.client)) {
-      this.log.warn(TLS_VERIFICATION_OFF());
-    }
-    const policy = await readEvictionPolicy(this.client, this.readyTimeout);
-    if (policy === null) {
-      this.log.debug(
-        'maxmemory-policy not readable (CONFIG GET refused or unavailable): eviction check skipped',
-      );
-    } else if (canEvictLockKeys(policy)) {
-      this.log.warn(EVICTION_POLICY_RISK(policy));
-    } else {
-      this.log.debug(`Redis maxmemory-policy is ${policy}: lock keys are never evicted`);
-    }
+    await checkRedisDeployment(this.client, this.readyTimeout, this.log);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,34 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { CronLockLogger } from '../../observer/logger.js';
+import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import { withTimeout } from '../../utils/with-timeout.js';
+import { certificateVerificationOff } from './tls.js';
+
+/**
+ * The startup checks of RedisLockStore: warns when TLS certificate verification is off (for a
+ * client passed in too), and when the server's `maxmemory-policy` may evict lock keys. Says
+ * nothing more than a debug line when the policy is safe or `CONFIG` is refused (managed services
+ * block it), and never fails.
+ */
+export async function checkRedisDeployment(
+  client: Redis | Cluster,
+  readyTimeout: number,
+  log: Pick<CronLockLogger, 'warn' | 'debug'>,
+): Promise<void> {
+  if (certificateVerificationOff(client)) {
+    log.warn(TLS_VERIFICATION_OFF());
+  }
+  const policy = await readEvictionPolicy(client, readyTimeout);
+  if (policy === null) {
+    log.debug(
+      'maxmemory-policy not readable (CONFIG GET refused or unavailable): eviction check skipped',
+    );
+  } else if (canEvictLockKeys(policy)) {
+    log.warn(EVICTION_POLICY_RISK(policy));
+  } else {
+    log.debug(`Redis maxmemory-policy is ${policy}: lock keys are never evicted`);
+  }
+}
 
 /**
  * Reads the server's `maxmemory-policy`, or `null` when it cannot: managed services often block

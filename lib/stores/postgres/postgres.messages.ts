@@ -1,0 +1,40 @@
+/* Messages of PostgresLockStore (nestjs-cron-lock/postgres), beside the store that says them. */
+
+export const INVALID_POSTGRES_IDENTIFIER = (option: string, value: unknown): string =>
+  `PostgresLockStore.constructor: ${option} ${JSON.stringify(value)} is not allowed. ` +
+  `Fix: use 1 to 40 characters among a-z 0-9 _, not starting with a digit (it is quoted, never interpolated raw).`;
+
+export const INVALID_POSTGRES_INPUT = (value: unknown): string =>
+  `PostgresLockStore.constructor: expected a pg Pool or a postgres:// connection string, got ${
+    typeof value === 'string' ? 'an empty or non-postgres string' : typeof value
+  }. Fix: pass new Pool({ connectionString }) from 'pg', or the connection string itself.`;
+
+export const INVALID_POSTGRES_OPTION = (option: string, expected: string, value: unknown): string =>
+  `PostgresLockStore.constructor: ${option} must be ${expected}, got ${JSON.stringify(value)}.`;
+
+export const POSTGRES_TABLE_MISSING = (table: string): string =>
+  `lock table ${table} does not exist and createTable is false. ` +
+  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
+
+export const POSTGRES_TABLE_OUTDATED = (table: string): string =>
+  `lock table ${table} was created by an earlier version (no overlap, pause or schedule columns, or no ` +
+  `history table) and createTable is false. Fix: apply the schema.sql shipped in ` +
+  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), or set createTable: true.`;
+
+export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
+  `cannot create lock table ${table}: ${detail}. ` +
+  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
+  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on the table).`;
+
+export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
+  `no PostgreSQL connection from the pool within ${timeout}ms (pool exhausted or database unreachable). ` +
+  `Fix: raise the pool's max, or give the lock store a pool of its own.`;
+
+export const POSTGRES_NO_ANSWER = (timeout: number): string =>
+  `no answer from PostgreSQL within ${timeout}ms; the connection was discarded`;
+
+export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
+  `PostgreSQL lost a prepared statement of the lock store (${detail}): a pooler in transaction mode ` +
+  `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
+  `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
+  `preparedStatements: false to start that way.`;
