@@ -29,6 +29,8 @@ export interface WorkerOptions {
   catchUpWindow?: string;
   /** The job's `overlap` option (unset: absent). */
   overlap?: 'skip' | 'queue' | 'replace';
+  /** The module's `historySize` option (unset: the default). */
+  historySize?: number;
   /** Extra environment (e.g. LD_PRELOAD + FAKETIME). */
   env?: Record<string, string>;
   /** Extra Node flags (e.g. `--expose-gc`). */
@@ -77,6 +79,8 @@ export class FaultWorker {
       FAULT_CATCH_UP: options.catchUp,
       FAULT_CATCH_UP_WINDOW: options.catchUpWindow,
       FAULT_OVERLAP: options.overlap,
+      FAULT_HISTORY_SIZE:
+        options.historySize === undefined ? undefined : String(options.historySize),
       // Nest colours its log lines only on a TTY; keep the captured output plain.
       NO_COLOR: '1',
       ...options.env,

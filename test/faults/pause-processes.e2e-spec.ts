@@ -1,0 +1,117 @@
+// `nestjs-cron-lock pause` and `resume` across processes: three forked workers run a job every
+// second; the CLI (a fourth process) pauses it, and from then on at most the occurrence in
+// flight still starts, no run starts on any worker while paused, and each skipped occurrence is
+// logged once fleet-wide; the CLI resumes it, and runs start again on some worker. On Redis and on
+// PostgreSQL. The oracles read the workers' records and the CLI's answers, never timings.
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/cli-process.js';
+import type { Backend } from './support/backends.js';
+import { cliBackend, type CliBackend } from './support/cli-backend.js';
+import { FaultCluster } from './support/cluster.js';
+import { FAULT_JOB, monoNow } from './support/records.js';
+
+const EVERY_SECOND = '* * * * * *';
+/** Occurrences to see skipped while paused before resuming. */
+const PAUSED_OCCURRENCES = 4;
+/** Worker boots take long on a loaded machine; the deadlines only bound a failing wait. */
+const WAIT = { timeout: 90_000 };
+
+describe('pause and resume across processes', { timeout: 300_000 }, () => {
+  let cluster: FaultCluster | null = null;
+  let backend: CliBackend | null = null;
+
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster?.cleanup(false);
+    cluster = null;
+    await backend?.cleanup();
+    backend = null;
+  });
+
+  async function provePauseAndResume(kind: Backend): Promise<void> {
+    const store = cliBackend(kind, 'pause-processes');
+    backend = store;
+    const fleet = new FaultCluster();
+    cluster = fleet;
+    for (const instance of ['w1', 'w2', 'w3']) {
+      fleet.spawn({
+        instance,
+        ...store.worker,
+        cron: EVERY_SECOND,
+        ttlMs: 5_000,
+        jobMs: 50,
+        seed: 1,
+      });
+    }
+    await fleet.ready(120_000);
+    // The job runs (and is known to the store, which the CLI checks) before it is paused.
+    await fleet.waitForRecord('start', () => true, { ...WAIT, message: 'a first run' });
+
+    const paused = await runCli(['pause', FAULT_JOB, ...store.cliArgs, '--yes'], {
+      env: store.cliEnv,
+    });
+    expect(paused.stderr).toBe('');
+    expect(paused.code).toBe(0);
+    const pausedAt = monoNow();
+
+    await fleet.waitForRecord(
+      'skipped',
+      () =>
+        fleet.recordsOf('skipped').filter((r) => r.reason === 'paused').length >=
+        PAUSED_OCCURRENCES,
+      { ...WAIT, message: `${PAUSED_OCCURRENCES} occurrences skipped while paused` },
+    );
+    const resumed = await runCli(['resume', FAULT_JOB, ...store.cliArgs, '--yes'], {
+      env: store.cliEnv,
+    });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const resumedAt = monoNow();
+    const firstAfterResume = await fleet.waitForRecord('start', (r) => r.mono > resumedAt, {
+      ...WAIT,
+      message: 'a run after resume',
+    });
+
+    const records = fleet.records();
+    const starts = fleet.recordsOf('start', records);
+    const pausedRuns = fleet
+      .recordsOf('skipped', records)
+      .filter((r) => r.reason === 'paused')
+      .map((r) => r.scheduledAt);
+    const failure = fleet.describe();
+
+    // Each occurrence skipped while paused is logged once fleet-wide (the other instances find it
+    // claimed), and none of them ran anywhere.
+    expect(pausedRuns, failure).not.toContain(null);
+    const pausedOccurrences = pausedRuns as number[];
+    expect(new Set(pausedOccurrences).size, failure).toBe(pausedOccurrences.length);
+    const firstPaused = Math.min(...pausedOccurrences);
+    const lastPaused = Math.max(...pausedOccurrences);
+    for (const start of starts) {
+      expect(pausedOccurrences, failure).not.toContain(start.scheduledAt);
+    }
+    // Once the CLI returned, at most the occurrence in flight still started, and it was one
+    // scheduled before the first one skipped; no run started between then and the resume.
+    const afterPause = starts.filter((r) => r.mono > pausedAt && r.mono < resumedAt);
+    expect(new Set(afterPause.map((r) => r.scheduledAt)).size, failure).toBeLessThanOrEqual(1);
+    for (const start of afterPause) {
+      expect(start.scheduledAt, failure).toBeLessThan(firstPaused);
+    }
+    // The resume restarted the job: a later occurrence ran, on some worker, as a scheduled run.
+    expect(firstAfterResume.scheduledAt, failure).toBeGreaterThan(lastPaused);
+    expect(firstAfterResume.trigger).toBe('schedule');
+    // Exclusion held throughout: every occurrence ran at most once fleet-wide.
+    const ran = starts.map((r) => r.scheduledAt);
+    expect(new Set(ran).size, failure).toBe(ran.length);
+    expect(fleet.recordsOf('uncaught-exception', records)).toEqual([]);
+    expect(fleet.recordsOf('unhandled-rejection', records)).toEqual([]);
+  }
+
+  it('on Redis: the CLI pauses a job of three workers within one occurrence, then resumes it', async () => {
+    await provePauseAndResume('redis');
+  });
+
+  it('on PostgreSQL: the CLI pauses a job of three workers within one occurrence, then resumes it', async () => {
+    await provePauseAndResume('postgres');
+  });
+});
