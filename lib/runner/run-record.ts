@@ -11,8 +11,10 @@ const OWNER_TOKEN = /\b([0-9a-f]{6})[0-9a-f]{26}\b/g;
 
 /**
  * The outcome a run's release records, with what the job's history keeps about the run (see
- * RunRecord): a run whose lock was lost is recorded as `lost` and one that shutdown gave up on
- * as `aborted`, whatever the job returned, since neither ran under an exclusive lock to its end.
+ * RunRecord): a run whose lock was lost is recorded as `lost`, and one whose `ctx.signal` was
+ * aborted otherwise (replaced under `overlap: 'replace'`, or given up on by shutdown) as
+ * `aborted`, whatever the job returned: it was asked to stop, so its work may be cut short. The
+ * status (and so the last success) still says how the job's method ended.
  */
 export function runOutcome(
   status: RunStatus,
@@ -29,7 +31,7 @@ export function runOutcome(
     fencingToken: ctx.fencingToken,
     instanceId: ctx.instanceId,
     trigger: ctx.trigger,
-    outcome: run.lost ? 'lost' : run.abandoned ? 'aborted' : status,
+    outcome: run.lost ? 'lost' : run.abandoned || run.controller.aborted ? 'aborted' : status,
     error: status === 'failed' ? historyError(error) : null,
   };
   return { status, durationMs, finishedAt, run: record };

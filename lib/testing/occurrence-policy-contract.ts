@@ -126,6 +126,48 @@ export function describeOccurrencePolicyContract(
       });
     });
 
+    it('records a merged occurrence in the history once fleet-wide, trimmed to historySize', async () => {
+      const store = currentStore();
+      if (!store.history) return;
+      const owner = token();
+      await acquire('job', owner, { scheduledAt: at(0), historySize: 2 });
+      await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', historySize: 2 });
+      // Three instances try the same later occurrence: one entry, by the first.
+      for (const instanceId of ['instance-a', 'instance-b', 'instance-c']) {
+        expect(
+          await acquire('job', token(), {
+            scheduledAt: at(2),
+            overlap: 'queue',
+            instanceId,
+            historySize: 2,
+          }),
+        ).toMatchObject({ acquired: false, reason: 'merged' });
+      }
+      const before = Date.now();
+      await acquire('job', token(), {
+        scheduledAt: at(3),
+        overlap: 'replace',
+        instanceId: 'instance-b',
+        historySize: 2,
+      });
+      await acquire('job', token(), { scheduledAt: at(4), overlap: 'queue', historySize: 2 });
+      const entries = await store.history('job', 10);
+      // Trimmed to the newest two: at(4), then at(3); the queued at(1) is no entry.
+      expect(entries.map((entry) => [entry.kind, entry.scheduledAt])).toEqual([
+        ['merged', at(4)],
+        ['merged', at(3)],
+      ]);
+      expect(entries[1]).toMatchObject({
+        instanceId: 'instance-b',
+        startedAt: null,
+        outcome: null,
+        fencingToken: null,
+      });
+      // Store time, give or take the clocks of a test machine.
+      expect(entries[1]?.finishedAt).toBeGreaterThan(before - MINUTE);
+      await release('job', owner);
+    });
+
     it('queues nothing without an overlap policy', async () => {
       const owner = token();
       await acquire('job', owner, { scheduledAt: at(0) });

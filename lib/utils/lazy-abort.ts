@@ -22,6 +22,11 @@ export class LazyAbortController {
     return this.controller.signal;
   }
 
+  /** Whether the signal was aborted, read without creating it. */
+  get aborted(): boolean {
+    return this.abortedWith !== undefined;
+  }
+
   /** Aborts the signal with `reason`; like `AbortController.abort`, only the first call counts. */
   abort(reason: unknown): void {
     if (this.abortedWith !== undefined) {

@@ -39,4 +39,15 @@ describe('LazyAbortController', () => {
       expect((aborted.reason as Error).name).toBe('AbortError');
     }
   });
+
+  it('tells whether it was aborted without creating the signal, before and after a read', () => {
+    const early = new LazyAbortController();
+    expect(early.aborted).toBe(false);
+    early.abort(new Error('stop'));
+    expect(early.aborted).toBe(true);
+    const late = new LazyAbortController();
+    expect(late.signal.aborted).toBe(false);
+    late.abort(new Error('stop'));
+    expect(late.aborted).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
 import type { HistoryEntry, JobSchedule, PauseRequest } from '../lock-store.interface.js';
+import { occurrenceEntry } from '../history-entries.js';
 
 /* What the in-memory store keeps per lock and per job, and the rules the Redis scripts apply to it. */
 
@@ -84,10 +85,16 @@ export function queueBehind(
   overlap: 'queue' | 'replace',
   held: MemoryLock,
   now: number,
+  by: { instanceId: string; historySize?: number },
 ): { acquired: false; reason: 'queued' | 'merged'; retryIn?: number } {
   const queued = queuedOf(state);
   if (queued !== null && queued !== scheduledAt) {
-    state.merged = Math.max(state.merged ?? scheduledAt, scheduledAt);
+    // Recorded by the acquisition that moves `merged` forward: one entry fleet-wide.
+    if (state.merged === null || state.merged < scheduledAt) {
+      state.merged = scheduledAt;
+      const entry = occurrenceEntry('merged', scheduledAt, by.instanceId, Date.now());
+      record(state, [entry], by.historySize);
+    }
     return { acquired: false, reason: 'merged' };
   }
   state.queued = scheduledAt;

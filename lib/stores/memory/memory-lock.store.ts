@@ -104,7 +104,7 @@ export class MemoryLockStore implements LockStore {
         request.overlap !== 'skip'
       ) {
         this.jobs.set(request.name, state);
-        const answer = queueBehind(state, scheduledAt, request.overlap, held, this.now());
+        const answer = queueBehind(state, scheduledAt, request.overlap, held, this.now(), request);
         return { ...answer, lastSuccessAt };
       }
       return { acquired: false, reason: 'held', lastSuccessAt };

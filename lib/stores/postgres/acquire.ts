@@ -39,7 +39,9 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
  * same rules as the Redis store (see ACQUIRE_SCRIPT). `queue` and `taken` never both write: one
- * needs the lock held, the other free, on the row `cur` locked. A paused job queues nothing.
+ * needs the lock held, the other free, on the row `cur` locked. A paused job queues nothing. The
+ * acquisition that moves `merged` forward (`new_merge`) records the occurrence in the history
+ * (`merged_entry`, trimmed like the paused entry): the others asking for it add nothing.
  *
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
@@ -114,7 +116,21 @@ queue AS (
     AND NOT cur.paused AND cur.expires_at > clock.now
     AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
   RETURNING CASE WHEN cur.other_queued THEN 'merged' ELSE 'queued' END AS reason,
-    floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in
+    floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
+    cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
+),
+merged_entry AS (
+  INSERT INTO ${table.history} (name, entry, expires_at)
+  SELECT $1, json_build_object('kind', 'merged', 'scheduledAt', $4::bigint,
+      'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
+    clock.now + $5::float8 * interval '1 millisecond'
+  FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
+),
+merged_trim AS (
+  DELETE FROM ${table.history} WHERE id IN (
+    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+    OFFSET greatest($8::int - 1, 0)
+  ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
 )
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'

@@ -22,7 +22,8 @@ import { defineScript, runScript } from './redis-script.js';
  *
  * Under overlap queue/replace (state fields `queued`, `merged`, `repl`): an occurrence that finds
  * the lock held becomes the job's queued occurrence unless another one is queued already, then it
- * is `merged` (recorded in `merged`, so that the claim after it does not count it as missed). A
+ * is `merged` (recorded in `merged`, so that the claim after it does not count it as missed, and
+ * in the history by the acquisition that first merges it, trimmed to the history size). A
  * queued occurrence is live while later than `tick`: its claim ends it without another write.
  * `replace` records the holder's token in `repl`, which the renew script answers.
  *
@@ -125,8 +126,18 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   end
   if queued and queued ~= claim then
     local merged = tonumber(state[8])
+    -- Recorded by the acquisition that moves 'merged' forward: the others asking for the same
+    -- occurrence find it recorded already (one history entry fleet-wide).
     if not merged or merged < claim then
       redis.call('HSET', KEYS[2], 'merged', tick)
+      local size = tonumber(ARGV[6])
+      if size and size > 0 then
+        now = now or redis.call('TIME')
+        local nowText = string.format('%.0f', now[1] * 1000 + math.floor(now[2] / 1000))
+        redis.call('LPUSH', KEYS[3], '{"kind":"merged","scheduledAt":' .. tick .. ',"finishedAt":' .. nowText .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
+        redis.call('LTRIM', KEYS[3], 0, size - 1)
+        redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      end
     end
     return {0, 'merged', okAt}
   end
