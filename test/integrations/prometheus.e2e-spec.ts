@@ -242,7 +242,7 @@ describe('CronLockPrometheusModule', () => {
       boot({ store: new MemoryLockStore(), logger: false }, { registry }),
     ).rejects.toThrow(/cron_lock_held_locks is already registered.*registry: new Registry\(\)/);
     // The first app's metrics are untouched.
-    expect(registry.getMetricsAsArray()).toHaveLength(9);
+    expect(registry.getMetricsAsArray()).toHaveLength(10);
   });
 
   it('rejects an invalid prefix at bootstrap, naming the option', async () => {
