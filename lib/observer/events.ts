@@ -58,13 +58,7 @@ export type CronLockAlert = CronLockEventBase & {
  * running one releases), `merged` (into the occurrence queued already; it does not run).
  */
 export type SkipReason =
-  | 'held'
-  | 'tick-done'
-  | 'paused'
-  | 'store-error'
-  | 'shutting-down'
-  | 'queued'
-  | 'merged';
+  'held' | 'tick-done' | 'paused' | 'store-error' | 'shutting-down' | 'queued' | 'merged';
 
 /**
  * Why an occurrence ran nowhere, when known: this instance skipped it (`held`, `store-error`,
