@@ -131,44 +131,36 @@ export function registerCronLockMetrics(
       (name) => new Histogram({ name, help, labelNames, buckets, registers }),
     );
 
-  const heldGauge: Gauge<'job'> = add(
-    `${prefix}held_locks`,
-    (name) =>
-      new Gauge({
-        name,
-        help: 'Locks this instance holds now, by job (1 while its run holds the lock).',
-        labelNames: ['job'],
-        registers,
-        collect() {
-          this.reset();
-          for (const job of knownJobs) {
-            this.set({ job }, 0);
-          }
-          for (const job of heldLocks()) {
-            this.inc({ job });
-          }
-        },
-      }),
+  /** A gauge per known job: 0, plus 1 each time `on()` lists the job, read at every scrape. */
+  const jobGauge = (suffix: string, help: string, on: () => Iterable<string>): Gauge<'job'> =>
+    add(
+      `${prefix}${suffix}`,
+      (name) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['job'],
+          registers,
+          collect() {
+            this.reset();
+            for (const job of knownJobs) {
+              this.set({ job }, 0);
+            }
+            for (const job of on()) {
+              this.inc({ job });
+            }
+          },
+        }),
+    );
+  const heldGauge = jobGauge(
+    'held_locks',
+    'Locks this instance holds now, by job (1 while its run holds the lock).',
+    heldLocks,
   );
-
-  const pausedGauge: Gauge<'job'> = add(
-    `${prefix}paused`,
-    (name) =>
-      new Gauge({
-        name,
-        help: 'Whether the job is paused fleet-wide (1) or not (0), as this instance last saw it.',
-        labelNames: ['job'],
-        registers,
-        collect() {
-          this.reset();
-          for (const job of knownJobs) {
-            this.set({ job }, 0);
-          }
-          for (const job of pausedJobs()) {
-            this.set({ job }, 1);
-          }
-        },
-      }),
+  const pausedGauge = jobGauge(
+    'paused',
+    'Whether the job is paused fleet-wide (1) or not (0), as this instance last saw it.',
+    pausedJobs,
   );
 
   const metrics: CronLockMetricSet = {

@@ -117,3 +117,32 @@ export function parseTriggerMessage(text: string): TriggerMessage | null {
   }
   return null;
 }
+
+/**
+ * Adds `listener` to a channel's `listeners` and opens the channel's connection (`open`); the
+ * subscription's `close` removes it again and closes the connection with the last listener. A
+ * connection that cannot be opened takes the listener back out and rejects through `fail`.
+ */
+export async function subscribeListener(
+  listeners: Set<(message: TriggerMessage) => void>,
+  listener: (message: TriggerMessage) => void,
+  channel: { open(): Promise<void>; close(): Promise<void> },
+  fail: (error: unknown) => never,
+): Promise<TriggerSubscription> {
+  listeners.add(listener);
+  const subscription: TriggerSubscription = {
+    close: async () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) {
+        await channel.close();
+      }
+    },
+  };
+  try {
+    await channel.open();
+  } catch (error) {
+    await subscription.close();
+    return fail(error);
+  }
+  return subscription;
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CronLockLogger } from '../../observer/logger.js';
 import {
   parseTriggerMessage,
+  subscribeListener,
   type TriggerChannel,
   type TriggerMessage,
   type TriggerSubscription,
@@ -78,23 +79,9 @@ export class PostgresTriggerChannel implements TriggerChannel {
     return rows.length === 1;
   }
 
-  async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
-    this.listeners.add(listener);
-    const subscription: TriggerSubscription = {
-      close: async () => {
-        this.listeners.delete(listener);
-        if (this.listeners.size === 0) {
-          await this.close();
-        }
-      },
-    };
-    try {
-      await this.listen();
-    } catch (error) {
-      await subscription.close();
-      return this.fail(error);
-    }
-    return subscription;
+  subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
+    const channel = { open: () => this.listen(), close: () => this.close() };
+    return subscribeListener(this.listeners, listener, channel, this.fail);
   }
 
   /** Gives the listening connection back to the pool. */

@@ -2,6 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import {
   parseTriggerMessage,
+  subscribeListener,
   type TriggerChannel,
   type TriggerMessage,
   type TriggerSubscription,
@@ -54,23 +55,9 @@ export class RedisTriggerChannel implements TriggerChannel {
   }
 
   /** Listens through one subscriber connection, closed with the last listener. */
-  async subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
-    this.listeners.add(listener);
-    const subscription: TriggerSubscription = {
-      close: async () => {
-        this.listeners.delete(listener);
-        if (this.listeners.size === 0) {
-          await this.close();
-        }
-      },
-    };
-    try {
-      await this.connect();
-    } catch (error) {
-      await subscription.close();
-      return this.fail(error);
-    }
-    return subscription;
+  subscribe(listener: (message: TriggerMessage) => void): Promise<TriggerSubscription> {
+    const channel = { open: () => this.connect(), close: () => this.close() };
+    return subscribeListener(this.listeners, listener, channel, this.fail);
   }
 
   private describeError(error: unknown): string {
