@@ -69,6 +69,17 @@ export class OccurrenceDriver {
     if (this.catchingUp) {
       await this.catchingUp;
     }
+    // A queued occurrence whose retry is armed here goes first: when its holder died (kill -9), it
+    // waits for the lock to expire, and this tick must not take the freed lock ahead of it. Its
+    // acquisition is sent first, so a store that answers in order (one Redis connection) sees it
+    // first; this tick's occurrence then queues behind it.
+    if (scheduledAt !== undefined) {
+      for (const at of [...this.retries.keys()].sort((a, b) => a - b)) {
+        if (at < scheduledAt) {
+          void this.runQueued(at);
+        }
+      }
+    }
     const result = await this.app.runner.execute(this.job, scheduledAt, this.fn, 'tick');
     this.after(scheduledAt, result);
     return result;

@@ -222,7 +222,8 @@ describe.each([
     let letGo: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (letGo = resolve));
     let started = false;
-    const running = app.locks.run('fleet-long', { ttl: '5s' }, async (ctx) => {
+    // record: true, as `fleet-long` is no job's name: a plain lock checks no pause and keeps no history.
+    const running = app.locks.run('fleet-long', { ttl: '5s', record: true }, async (ctx) => {
       started = true;
       await gate;
       expect(ctx.signal.aborted).toBe(false);
@@ -232,7 +233,7 @@ describe.each([
     await app.locks.pause('fleet-long', { reason: 'stop after this one' });
     letGo();
     await expect(running).rejects.toThrow(/refused/);
-    expect(await app.locks.run('fleet-long', undefined, async () => 'again')).toEqual({
+    expect(await app.locks.run('fleet-long', { record: true }, async () => 'again')).toEqual({
       ran: false,
       reason: 'paused',
     });

@@ -60,7 +60,7 @@ describe('CronLockService.run() on a plain lock', () => {
     const locks = await startApp(prefix);
     const result = await locks.run('import', { ttl: '1m' }, async (ctx) => ({
       fencingToken: ctx.fencingToken,
-      keys: (await admin.keys(`${prefix}:*`)).sort(),
+      keys: (await admin.keys(`${prefix}:{import}:*`)).sort(),
       pttl: await admin.pttl(`${prefix}:{import}:lock`),
     }));
     expect(result.ran).toBe(true);
@@ -69,7 +69,7 @@ describe('CronLockService.run() on a plain lock', () => {
     expect(result.value.pttl).toBeGreaterThan(0);
     expect(result.value.pttl).toBeLessThanOrEqual(60_000);
     expect(result.value.fencingToken).toBeGreaterThan(0);
-    expect(await admin.keys(`${prefix}:*`)).toEqual([]);
+    expect(await admin.keys(`${prefix}:{import}:*`)).toEqual([]);
   });
 
   it('hands out a fencing token greater than every earlier one of that name', async () => {
@@ -83,8 +83,11 @@ describe('CronLockService.run() on a plain lock', () => {
     }
     expect(tokens[0]).toBeGreaterThan(0);
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
-    // The record: true run wrote the state hash; the plain ones wrote nothing lasting.
-    expect(await admin.keys(`${prefix}:*`)).toEqual([`${prefix}:{import}:state`]);
+    // The record: true run wrote the state hash and its history; the plain ones nothing lasting.
+    expect((await admin.keys(`${prefix}:{import}:*`)).sort()).toEqual([
+      `${prefix}:{import}:history`,
+      `${prefix}:{import}:state`,
+    ]);
   });
 
   it('excludes other instances, plain or recording, while it runs', async () => {
@@ -113,7 +116,7 @@ describe('CronLockService.run() on a plain lock', () => {
     await expect(
       locks.run('import', undefined, () => Promise.reject(new Error('boom'))),
     ).rejects.toThrow('boom');
-    expect(await admin.keys(`${prefix}:*`)).toEqual([]);
+    expect(await admin.keys(`${prefix}:{import}:*`)).toEqual([]);
   });
 
   it('records the holder, a fencing token and the last success with record: true', async () => {

@@ -16,10 +16,11 @@ export const POSTGRES_TABLE_MISSING = (table: string): string =>
   `lock table ${table} does not exist and createTable is false. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
 
-export const POSTGRES_TABLE_OUTDATED = (table: string): string =>
-  `lock table ${table} was created by an earlier version (no overlap, pause or schedule columns, or no ` +
-  `history table) and createTable is false. Fix: apply the schema.sql shipped in ` +
-  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), or set createTable: true.`;
+export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[]): string =>
+  `lock table ${table} was created by an earlier version: it lacks columns of this version ` +
+  `(${columns.join(', ')}) or the history table, and createTable is false. Fix: apply the schema.sql ` +
+  `shipped in nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), ` +
+  `or set createTable: true.`;
 
 export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
   `cannot create lock table ${table}: ${detail}. ` +

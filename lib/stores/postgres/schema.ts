@@ -55,7 +55,7 @@ export async function ensureLockTable(
   if (!createTable) {
     throw new LockStoreError(
       found?.has_table
-        ? POSTGRES_TABLE_OUTDATED(table.display)
+        ? POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS)
         : POSTGRES_TABLE_MISSING(table.display),
     );
   }
