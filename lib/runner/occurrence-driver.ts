@@ -36,8 +36,6 @@ export class OccurrenceDriver {
   private readonly catchUpJob: LockJob;
   /** The catch-up in progress on this instance, if any. */
   private catchingUp: Promise<void> | null = null;
-  /** Settles once the catch-up in progress made its first claim: a tick waits for that. */
-  private gate: Promise<void> | null = null;
   private started = false;
   /** The store failed since the last catch-up looked: look again before the next tick. */
   private catchUpDue = false;
@@ -99,13 +97,9 @@ export class OccurrenceDriver {
       return this.catchingUp;
     }
     this.started = true;
-    let opened!: () => void;
-    this.gate = new Promise<void>((resolve) => (opened = resolve));
-    this.catchingUp = this.catchUpFrom(ranUpTo, before, opened)
+    this.catchingUp = this.catchUpFrom(ranUpTo, before)
       .catch(() => undefined)
       .finally(() => {
-        opened();
-        this.gate = null;
         this.catchingUp = null;
       });
     return this.catchingUp;
@@ -123,7 +117,6 @@ export class OccurrenceDriver {
   private async catchUpFrom(
     ranUpTo: number | undefined,
     before: number | undefined,
-    opened: () => void,
   ): Promise<void> {
     let last: number;
     if (ranUpTo === undefined) {
@@ -149,20 +142,14 @@ export class OccurrenceDriver {
       if (candidates.length === 0 || this.isClosing()) {
         return;
       }
-      // A tick waits until the first claim was answered (the job started, or was refused).
-      const fn = (ctx: LockContext): unknown => {
-        opened();
-        return this.fn(ctx);
-      };
       for (const at of candidates) {
         let refused: LockedRunResult<unknown> | null = null;
         try {
-          const result = await this.app.runner.execute(this.catchUpJob, at, fn, 'api');
+          const result = await this.app.runner.execute(this.catchUpJob, at, this.fn, 'api');
           refused = result.ran || result.reason === 'tick-done' ? null : result;
         } catch {
           // The job threw (the runner reported it): the occurrence ran.
         }
-        opened();
         if (refused) {
           // Held (another instance runs, and catches up after), queued, or store trouble.
           this.after(at, refused);

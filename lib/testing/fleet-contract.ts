@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -6,14 +5,13 @@ import type {
   RunOutcome,
 } from '../stores/lock-store.interface.js';
 import type { ContractTestApi } from './lock-store-contract.js';
+import { newLockToken } from './contract-support.js';
 
 const MINUTE = 60_000;
 /** Fixed occurrences to claim (ms since epoch, a minute apart). */
 const FIRST = Date.UTC(2025, 0, 15, 10, 0, 0);
 const SECOND = FIRST + MINUTE;
 const THIRD = SECOND + MINUTE;
-
-const token = (): string => randomBytes(16).toString('hex');
 
 /**
  * The fleet-control part of the LockStore contract: pause and resume checked by the acquisition
@@ -28,7 +26,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
   const acquire = (name: string, overrides: Partial<AcquireRequest> = {}): Promise<AcquireResult> =>
     getStore().acquire({
       name,
-      token: token(),
+      token: newLockToken(),
       ttl: MINUTE,
       instanceId: 'instance-a',
       ...overrides,
@@ -40,7 +38,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     scheduledAt: number,
     extra: { historySize?: number; instanceId?: string; status?: 'completed' | 'failed' } = {},
   ): Promise<void> => {
-    const owner = token();
+    const owner = newLockToken();
     const instanceId = extra.instanceId ?? 'instance-a';
     const got = await getStore().acquire({
       name,
@@ -118,7 +116,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     it('leaves a lock held while pausing alone: it renews and releases', async () => {
       const store = getStore();
       if (!store.pause) return;
-      const owner = token();
+      const owner = newLockToken();
       const held = await store.acquire({
         name: 'job',
         token: owner,
@@ -204,7 +202,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
       const store = getStore();
       if (!store.history) return;
       await runOnce('job', FIRST, { historySize: 0 });
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', { token: owner, scheduledAt: SECOND });
       await store.release({
         name: 'job',
@@ -218,7 +216,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     it('records the occurrences a run found missed, before the run', async () => {
       const store = getStore();
       if (!store.history) return;
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', { token: owner, scheduledAt: THIRD });
       await store.release({
         name: 'job',

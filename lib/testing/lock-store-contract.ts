@@ -1,9 +1,9 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
-import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import { describeFleetContract } from './fleet-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
+import { newLockToken, sleepUpTo, tinyYield } from './contract-support.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -24,10 +24,7 @@ export interface ContractTestApi {
   expect: (actual: unknown) => any;
 }
 
-/** A fresh owner token, shaped like the ones the runner creates. */
-export function newLockToken(): string {
-  return randomBytes(16).toString('hex');
-}
+export { newLockToken } from './contract-support.js';
 
 const MINUTE = 60_000;
 /** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
@@ -47,10 +44,6 @@ const NO_HISTORY = {
   lastOutcome: null,
   lastFinishedAt: null,
 };
-
-const tinyYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const sleepUpTo = (maxMs: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (maxMs + 1))));
 
 /**
  * The behaviour every {@link LockStore} must have, in the spirit of ShedLock's

@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import type { ContractTestApi } from './lock-store-contract.js';
+import { newLockToken } from './contract-support.js';
 
 const MINUTE = 60_000;
 /** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
 const T0 = Date.UTC(2025, 0, 15, 10, 0, 0);
 const at = (minutes: number): number => T0 + minutes * MINUTE;
-const token = (): string => randomBytes(16).toString('hex');
 
 /**
  * The part of the LockStore contract that catch-up and the overlap policies rely on: the previous
@@ -45,28 +44,31 @@ export function describeOccurrencePolicyContract(
 
   describe('previous occurrence (missed detection)', () => {
     it('answers no previous occurrence for the first claim of a job', async () => {
-      const first = await acquire('job', token(), { scheduledAt: at(0) });
+      const first = await acquire('job', newLockToken(), { scheduledAt: at(0) });
       expect(first.acquired).toBe(true);
       expect(first.acquired && (first.previousTick ?? null)).toBeNull();
     });
 
     it('answers the last claimed occurrence with the next claim', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
       await release('job', owner);
-      const next = await acquire('job', token(), { scheduledAt: at(3), instanceId: 'instance-b' });
+      const next = await acquire('job', newLockToken(), {
+        scheduledAt: at(3),
+        instanceId: 'instance-b',
+      });
       expect(next).toMatchObject({ acquired: true, previousTick: at(0) });
     });
 
     it('answers the last claim, not an occurrence refused as held', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
-      expect(await acquire('job', token(), { scheduledAt: at(1) })).toMatchObject({
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(1) })).toMatchObject({
         acquired: false,
         reason: 'held',
       });
       await release('job', owner);
-      expect(await acquire('job', token(), { scheduledAt: at(2) })).toMatchObject({
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(2) })).toMatchObject({
         acquired: true,
         previousTick: at(0),
       });
@@ -75,9 +77,9 @@ export function describeOccurrencePolicyContract(
 
   describe('overlap queue', () => {
     it('queues an occurrence that finds the lock held, with the ms left on the lock', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
-      const queued = await acquire('job', token(), {
+      const queued = await acquire('job', newLockToken(), {
         scheduledAt: at(1),
         overlap: 'queue',
         instanceId: 'instance-b',
@@ -91,36 +93,44 @@ export function describeOccurrencePolicyContract(
     });
 
     it('answers queued to every instance asking for the queued occurrence, merged for a later one', async () => {
-      await acquire('job', token(), { scheduledAt: at(0) });
+      await acquire('job', newLockToken(), { scheduledAt: at(0) });
       for (const instanceId of ['instance-b', 'instance-c']) {
         expect(
-          await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', instanceId }),
+          await acquire('job', newLockToken(), {
+            scheduledAt: at(1),
+            overlap: 'queue',
+            instanceId,
+          }),
         ).toMatchObject({ acquired: false, reason: 'queued' });
       }
-      expect(await acquire('job', token(), { scheduledAt: at(2), overlap: 'queue' })).toMatchObject(
-        { acquired: false, reason: 'merged' },
-      );
+      expect(
+        await acquire('job', newLockToken(), { scheduledAt: at(2), overlap: 'queue' }),
+      ).toMatchObject({ acquired: false, reason: 'merged' });
     });
 
     it('hands the queued occurrence to the release, which claims it once; a merged one is not missed', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
-      await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue' });
-      await acquire('job', token(), { scheduledAt: at(2), overlap: 'queue' });
+      await acquire('job', newLockToken(), { scheduledAt: at(1), overlap: 'queue' });
+      await acquire('job', newLockToken(), { scheduledAt: at(2), overlap: 'queue' });
       expect(await release('job', owner)).toEqual([at(1)]);
 
-      const next = token();
+      const next = newLockToken();
       expect(await acquire('job', next, { scheduledAt: at(1), overlap: 'queue' })).toMatchObject({
         acquired: true,
         previousTick: at(0),
       });
       expect(
-        await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', instanceId: 'b' }),
+        await acquire('job', newLockToken(), {
+          scheduledAt: at(1),
+          overlap: 'queue',
+          instanceId: 'b',
+        }),
       ).toMatchObject({ acquired: false, reason: 'tick-done' });
       // It ran: the next release finds nothing queued.
       expect(await release('job', next)).toEqual([]);
       // at(2) merged into at(1): the claim after it does not count it as missed.
-      expect(await acquire('job', token(), { scheduledAt: at(3) })).toMatchObject({
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(3) })).toMatchObject({
         acquired: true,
         previousTick: at(2),
       });
@@ -129,13 +139,17 @@ export function describeOccurrencePolicyContract(
     it('records a merged occurrence in the history once fleet-wide, trimmed to historySize', async () => {
       const store = currentStore();
       if (!store.history) return;
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0), historySize: 2 });
-      await acquire('job', token(), { scheduledAt: at(1), overlap: 'queue', historySize: 2 });
+      await acquire('job', newLockToken(), {
+        scheduledAt: at(1),
+        overlap: 'queue',
+        historySize: 2,
+      });
       // Three instances try the same later occurrence: one entry, by the first.
       for (const instanceId of ['instance-a', 'instance-b', 'instance-c']) {
         expect(
-          await acquire('job', token(), {
+          await acquire('job', newLockToken(), {
             scheduledAt: at(2),
             overlap: 'queue',
             instanceId,
@@ -144,13 +158,17 @@ export function describeOccurrencePolicyContract(
         ).toMatchObject({ acquired: false, reason: 'merged' });
       }
       const before = Date.now();
-      await acquire('job', token(), {
+      await acquire('job', newLockToken(), {
         scheduledAt: at(3),
         overlap: 'replace',
         instanceId: 'instance-b',
         historySize: 2,
       });
-      await acquire('job', token(), { scheduledAt: at(4), overlap: 'queue', historySize: 2 });
+      await acquire('job', newLockToken(), {
+        scheduledAt: at(4),
+        overlap: 'queue',
+        historySize: 2,
+      });
       const entries = await store.history('job', 10);
       // Trimmed to the newest two: at(4), then at(3); the queued at(1) is no entry.
       expect(entries.map((entry) => [entry.kind, entry.scheduledAt])).toEqual([
@@ -169,9 +187,9 @@ export function describeOccurrencePolicyContract(
     });
 
     it('queues nothing without an overlap policy', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
-      expect(await acquire('job', token(), { scheduledAt: at(1) })).toMatchObject({
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(1) })).toMatchObject({
         acquired: false,
         reason: 'held',
       });
@@ -179,22 +197,26 @@ export function describeOccurrencePolicyContract(
     });
 
     it('still answers tick-done for a done occurrence under an overlap policy', async () => {
-      await acquire('job', token(), { scheduledAt: at(0) });
-      expect(await acquire('job', token(), { scheduledAt: at(0), overlap: 'queue' })).toMatchObject(
-        { acquired: false, reason: 'tick-done' },
-      );
+      await acquire('job', newLockToken(), { scheduledAt: at(0) });
+      expect(
+        await acquire('job', newLockToken(), { scheduledAt: at(0), overlap: 'queue' }),
+      ).toMatchObject({ acquired: false, reason: 'tick-done' });
     });
   });
 
   describe('overlap replace', () => {
     it('tells the holder at its next renewal, and keeps its lock until it releases', async () => {
-      const owner = token();
+      const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
       expect(await currentStore().renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
         renewed: true,
       });
       expect(
-        await acquire('job', token(), { scheduledAt: at(1), overlap: 'replace', instanceId: 'b' }),
+        await acquire('job', newLockToken(), {
+          scheduledAt: at(1),
+          overlap: 'replace',
+          instanceId: 'b',
+        }),
       ).toMatchObject({ acquired: false, reason: 'queued' });
       expect(await currentStore().renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
         renewed: true,
@@ -202,11 +224,11 @@ export function describeOccurrencePolicyContract(
       });
       expect((await currentStore().inspect('job')).holder).toBe('instance-a');
       expect(
-        await acquire('job', token(), { scheduledAt: at(1), overlap: 'replace' }),
+        await acquire('job', newLockToken(), { scheduledAt: at(1), overlap: 'replace' }),
       ).toMatchObject({ acquired: false, reason: 'queued' });
       expect(await release('job', owner)).toEqual([at(1)]);
 
-      const next = token();
+      const next = newLockToken();
       expect(await acquire('job', next, { scheduledAt: at(1), overlap: 'replace' })).toMatchObject({
         acquired: true,
       });

@@ -1,15 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import type { ContractTestApi, LockStoreFixture } from './lock-store-contract.js';
+import { newLockToken, sleepUpTo, tinyYield } from './contract-support.js';
 
 const MINUTE = 60_000;
 /** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
 const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
-
-const token = (): string => randomBytes(16).toString('hex');
-const tinyYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const sleepUpTo = (maxMs: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (maxMs + 1))));
 
 /**
  * What a plain lock ({@link AcquireRequest.plain}: `run()` with no occurrence and nothing to
@@ -50,48 +45,51 @@ export function describePlainLockContract(
       store.release({ name, token: owner, plain: true });
 
     it('excludes every other acquisition while a plain lock is held, and the reverse', async () => {
-      const first = token();
+      const first = newLockToken();
       expect(await plain('job', first)).toMatchObject({ acquired: true });
-      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
-      expect(await recorded('job', token())).toMatchObject({ acquired: false, reason: 'held' });
-      expect(await recorded('job', token(), { scheduledAt: OCCURRENCE })).toMatchObject({
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await recorded('job', newLockToken())).toMatchObject({
+        acquired: false,
+        reason: 'held',
+      });
+      expect(await recorded('job', newLockToken(), { scheduledAt: OCCURRENCE })).toMatchObject({
         acquired: false,
         reason: 'held',
       });
       expect(await releasePlain('job', first)).toBe(true);
 
-      const holder = token();
+      const holder = newLockToken();
       expect(await recorded('job', holder)).toMatchObject({ acquired: true });
-      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: false, reason: 'held' });
       expect(await store.release({ name: 'job', token: holder })).toBe(true);
-      expect(await plain('job', token())).toMatchObject({ acquired: true });
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: true });
     });
 
     it('releases only its own plain lock, idempotently', async () => {
-      const owner = token();
+      const owner = newLockToken();
       expect(await plain('job', owner)).toMatchObject({ acquired: true });
-      expect(await releasePlain('job', token())).toBe(false);
-      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await releasePlain('job', newLockToken())).toBe(false);
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: false, reason: 'held' });
       expect(await releasePlain('job', owner)).toBe(true);
       expect(await releasePlain('job', owner)).toBe(false);
 
-      const next = token();
+      const next = newLockToken();
       expect(await plain('job', next)).toMatchObject({ acquired: true });
       // A late release of the earlier owner must not free the new holder's lock.
       expect(await releasePlain('job', owner)).toBe(false);
-      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: false, reason: 'held' });
       expect(await releasePlain('job', next)).toBe(true);
     });
 
     it('claims no occurrence and keeps fencing tokens increasing around plain runs', async () => {
-      const first = token();
+      const first = newLockToken();
       const claimed = await recorded('job', first, { scheduledAt: OCCURRENCE });
       if (!claimed.acquired) throw new Error(`first claim refused: ${claimed.reason}`);
       await store.release({ name: 'job', token: first });
 
       let last = claimed.fencingToken;
       for (let i = 0; i < 3; i++) {
-        const owner = token();
+        const owner = newLockToken();
         const result = await plain('job', owner);
         if (!result.acquired) throw new Error(`plain acquisition ${i} refused: ${result.reason}`);
         expect(Number.isSafeInteger(result.fencingToken)).toBe(true);
@@ -101,11 +99,11 @@ export function describePlainLockContract(
       }
 
       // The occurrence stays done, and the next one gets a greater token than any before.
-      expect(await recorded('job', token(), { scheduledAt: OCCURRENCE })).toMatchObject({
+      expect(await recorded('job', newLockToken(), { scheduledAt: OCCURRENCE })).toMatchObject({
         acquired: false,
         reason: 'tick-done',
       });
-      const next = await recorded('job', token(), { scheduledAt: OCCURRENCE + MINUTE });
+      const next = await recorded('job', newLockToken(), { scheduledAt: OCCURRENCE + MINUTE });
       expect(next.acquired).toBe(true);
       if (next.acquired) expect(next.fencingToken).toBeGreaterThan(last);
     });
@@ -116,7 +114,7 @@ export function describePlainLockContract(
       let last = 0;
       const kinds = ['plain', 'plain', 'recorded', 'plain', 'recorded', 'recorded', 'plain'];
       for (const [i, kind] of kinds.entries()) {
-        const owner = token();
+        const owner = newLockToken();
         const result =
           kind === 'plain' ? await plain('mixed', owner) : await recorded('mixed', owner);
         if (!result.acquired) throw new Error(`${kind} acquisition ${i} refused: ${result.reason}`);
@@ -132,42 +130,42 @@ export function describePlainLockContract(
     });
 
     it('hands out a greater fencing token once an expired plain lock is gone', async () => {
-      const first = await plain('expiring', token(), 200);
+      const first = await plain('expiring', newLockToken(), 200);
       if (!first.acquired) throw new Error(`first plain acquisition refused: ${first.reason}`);
       expect(first.fencingToken).toBeGreaterThan(0);
       const deadline = Date.now() + 10_000;
       let next: AcquireResult = { acquired: false, reason: 'held' };
       while (!next.acquired && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
-        next = await plain('expiring', token());
+        next = await plain('expiring', newLockToken());
       }
       expect(next.acquired).toBe(true);
       if (next.acquired) expect(next.fencingToken).toBeGreaterThan(first.fencingToken);
     });
 
     it('renews a plain lock with an owner check and keeps it for keepFor', async () => {
-      const owner = token();
+      const owner = newLockToken();
       expect(await plain('job', owner)).toMatchObject({ acquired: true });
       expect(await store.renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
         renewed: true,
       });
-      expect(await store.renew({ name: 'job', token: token(), ttl: MINUTE })).toEqual({
+      expect(await store.renew({ name: 'job', token: newLockToken(), ttl: MINUTE })).toEqual({
         renewed: false,
         reason: 'taken',
       });
       expect(await store.release({ name: 'job', token: owner, plain: true, keepFor: MINUTE })).toBe(
         true,
       );
-      expect(await plain('job', token())).toMatchObject({ acquired: false, reason: 'held' });
+      expect(await plain('job', newLockToken())).toMatchObject({ acquired: false, reason: 'held' });
     });
 
     it('lets a plain lock expire by itself after its ttl', async () => {
-      expect(await plain('job', token(), 300)).toMatchObject({ acquired: true });
+      expect(await plain('job', newLockToken(), 300)).toMatchObject({ acquired: true });
       const deadline = Date.now() + 10_000;
       let taken: AcquireResult = { acquired: false, reason: 'held' };
       while (!taken.acquired && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
-        taken = await plain('job', token());
+        taken = await plain('job', newLockToken());
       }
       expect(taken.acquired).toBe(true);
     });
@@ -182,7 +180,7 @@ export function describePlainLockContract(
 
       const worker = async (): Promise<void> => {
         while (acquisitions < increments) {
-          const owner = token();
+          const owner = newLockToken();
           const result = await plain('fuzz', owner, 5_000);
           if (!result.acquired) {
             refusals++;
