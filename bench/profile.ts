@@ -2,7 +2,9 @@
  * A profiling harness, not a benchmark: runs one contender's sequential cycles (or one tick
  * storm) in a process of its own, so that a CPU profile or an instruction count covers that
  * contender only. Prints the client's CPU per cycle and the Redis server's CPU per cycle (read
- * from /proc for the redis-server the harness starts), which together bound a cycle's latency.
+ * from /proc for the redis-server the harness starts), which together bound a cycle's latency,
+ * and each command's calls and µs per cycle from `INFO commandstats` (a script's µs include the
+ * commands it runs, which are also listed on their own).
  *
  *   node --import ./scripts/register-ts.mjs bench/profile.ts module 20000
  *   node --cpu-prof --cpu-prof-dir=prof --import ./scripts/register-ts.mjs bench/profile.ts module
@@ -10,8 +12,9 @@
  *     --import ./scripts/register-ts.mjs bench/profile.ts module 16000
  *
  * Contenders: floor | floor-timeout (floor on a client with the module's commandTimeout) |
- * floor-pipelined (enableAutoPipelining) | module (sequential cycles; the number is the cycle
- * count) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
+ * floor-pipelined (enableAutoPipelining) | module (sequential plain-lock cycles; the number is
+ * the cycle count) | cron (`run()` with a new `scheduledAt` each cycle) | store-plain (the store's
+ * plain path alone, no Nest) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
  * PIPELINE=1 turns on ioredis' enableAutoPipelining for both). WARMUP sets the warm-up cycles.
  * Instruction counts are taken by difference: run the same contender with two cycle counts (and
  * the same WARMUP) and divide the difference in instructions by the difference in cycles, which
@@ -64,6 +67,36 @@ async function main(): Promise<void> {
           throw new Error(`did not run: ${result.reason}`);
         }
       };
+    } else if (contender === 'store-plain') {
+      const { RedisLockStore } = await import('../lib/stores/redis/redis-lock.store.js');
+      const { createOwnerToken } = await import('../lib/utils/token.js');
+      const store = new RedisLockStore(server.url, { logger: false });
+      closers.push(() => store.close());
+      cycle = async () => {
+        const token = createOwnerToken();
+        const got = await store.acquire({
+          name: 'per-run',
+          token,
+          ttl: TTL,
+          instanceId: 'a',
+          plain: true,
+        });
+        if (!got.acquired) {
+          throw new Error('held');
+        }
+        await store.release({ name: 'per-run', token, plain: true });
+      };
+    } else if (contender === 'cron') {
+      const app = await startLockApp({ redis: server.url, keyPrefix: 'profile' });
+      closers.push(() => app.close());
+      let tick = Date.UTC(2025, 0, 1);
+      cycle = async () => {
+        tick += 60_000;
+        const result = await app.locks.run('per-run', { ttl: TTL, scheduledAt: tick }, noop);
+        if (!result.ran) {
+          throw new Error(`did not run: ${result.reason}`);
+        }
+      };
     } else if (contender === 'storm-floor' || contender === 'storm-module') {
       await storm(contender, server.url, cycles, closers);
       return;
@@ -74,6 +107,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < warmup; i++) {
       await cycle();
     }
+    const stats = await connectedClient(server.url);
+    closers.push(() => stats.quit());
+    await stats.config('RESETSTAT');
     const serverBefore = processCpuMicros(server.pid);
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -82,6 +118,15 @@ async function main(): Promise<void> {
     }
     const wall = performance.now() - started;
     const used = process.cpuUsage(cpu);
+    for (const line of (await stats.info('commandstats')).split('\n')) {
+      const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+      if (match && !['info', 'config'].includes(match[1])) {
+        const [, name, calls, usec] = match;
+        console.log(
+          `  ${name}: ${(Number(calls) / cycles).toFixed(2)} calls/cycle, ${(Number(usec) / cycles).toFixed(2)} µs/cycle`,
+        );
+      }
+    }
     const serverUsed = processCpuMicros(server.pid) - serverBefore;
     console.log(
       `${contender}: ${cycles} cycles, ${((wall * 1000) / cycles).toFixed(1)} µs/cycle wall, ` +
