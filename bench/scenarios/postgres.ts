@@ -381,6 +381,11 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
           'hands out a fencing token; the release records the outcome and the history entry, ' +
           'frees the lock with an owner check, and sweeps a few expired rows. The growth rows ' +
           'show what history, overlap and pause add to that: the same statements, no more.',
+        "The growth rows' client CPU includes one step of the cron schedule per run: the " +
+          'check for occurrences missed between the previous claim and this one, which a ' +
+          'scheduled tick skips (its driver works the next occurrences out after each tick, off ' +
+          'the path) and `runLockedJob` cannot. Compare the growth rows with each other, and ' +
+          'their round trips and backend µs with the cron-path row.',
       ],
     };
   } finally {
