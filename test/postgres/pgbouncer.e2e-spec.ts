@@ -142,6 +142,23 @@ for (const preparedStatements of [true, false]) {
       for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1]);
       expect(taken.fencingToken).toBeGreaterThan(fences[fences.length - 1]);
     });
+
+    it('takes and frees plain locks owner-checked, their tokens increasing with recorded ones', async () => {
+      const fences: number[] = [];
+      for (const plain of [true, true, false, true, false, true]) {
+        const owner = newToken();
+        const result = await acquire(owner, plain ? { plain: true } : {});
+        if (!result.acquired) throw new Error(`acquisition refused: ${result.reason}`);
+        fences.push(result.fencingToken);
+        expect(await acquire(newToken(), { plain: true, instanceId: 'bouncer-b' })).toEqual({
+          acquired: false,
+          reason: 'held',
+        });
+        expect(await subject.release({ name: 'job', token: newToken(), plain })).toBe(false);
+        expect(await subject.release({ name: 'job', token: owner, plain })).toBe(true);
+      }
+      for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1]);
+    });
   });
 }
 

@@ -63,11 +63,12 @@ describe('run() on PostgresLockStore under database trouble', () => {
     blocker.release();
 
     // The unanswered acquire ran once the row was free, and the release the runner sent after it
-    // freed that lock: no lock sits there with nobody running under it until its ttl.
+    // freed that lock: no lock sits there with nobody running under it until its ttl. (A plain
+    // lock records no holder: only the fencing token tells that the acquire ran.)
     const after = await waitFor(
       async () => {
         const state = await store.inspect('job');
-        return state.fencingToken! > before.fencingToken! && state.holder === null ? state : null;
+        return state.fencingToken! > before.fencingToken! && state.ttlLeft === null ? state : null;
       },
       { timeout: 10_000, message: 'the unanswered acquire to run and be released' },
     );

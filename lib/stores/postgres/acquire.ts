@@ -34,7 +34,8 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * as `paused` unless `$7` (force), read from the row the statement locks anyway: no extra round
  * trip. The first acquisition of an occurrence while paused claims it (`claimed`: the others
  * answer `tick-done`, one skip logged fleet-wide), records it in the history table (trimmed to
- * `$8` entries) and refreshes the row's expiry, so the pause lasts while the job is scheduled.
+ * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
+ * job is scheduled.
  *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
@@ -80,9 +81,9 @@ paused_entry AS (
   FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
 ),
 paused_trim AS (
-  DELETE FROM ${table.history} WHERE id IN (
+  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
     SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - 1, 0)
+    OFFSET greatest($8::int - 1, 0) LIMIT 1
   ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
 ),
 taken AS (
@@ -127,9 +128,9 @@ merged_entry AS (
   FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
 ),
 merged_trim AS (
-  DELETE FROM ${table.history} WHERE id IN (
+  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
     SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - 1, 0)
+    OFFSET greatest($8::int - 1, 0) LIMIT 1
   ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
 )
 SELECT (SELECT fence FROM taken) AS fence,

@@ -1,5 +1,4 @@
 import type { LoggerService } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
@@ -17,22 +16,24 @@ import type {
   RenewResult,
   StoredLockState,
 } from '../lock-store.interface.js';
-import { acquireLock, acquireSql } from './acquire.js';
-import { inspectLock, inspectSql, jobNamesSql } from './inspect.js';
+import { acquireLock } from './acquire.js';
+import { acquirePlainLock } from './acquire-plain.js';
+import { inspectLock, jobNamesSql } from './inspect.js';
 import {
   isPreparedStatementTrouble,
   runStatement,
   type PostgresPool,
-  type Statement,
 } from './postgres-connection.js';
 import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
 import { booleanOption, isPool, secretsOfPool, timeoutOption } from './postgres-options.js';
 import { lockTable, type LockTable } from './postgres-table.js';
-import { releaseLock, releaseSql } from './release.js';
+import { releaseLock } from './release.js';
+import { releasePlainLock } from './release-plain.js';
 import { readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
-import { renewLock, renewSql } from './renew.js';
+import { renewLock } from './renew.js';
 import { ensureLockTable } from './schema.js';
+import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
 
 /**
@@ -75,18 +76,12 @@ export interface PostgresLockStoreOptions {
   logger?: LoggerService | false;
 }
 
-/** The store's statements, all named or all unnamed. */
-interface Statements {
-  acquire: Statement;
-  renew: Statement;
-  release: Statement;
-  inspect: Statement;
-}
-
 /**
  * A {@link LockStore} on PostgreSQL, with the same answers as `RedisLockStore` (the shipped
  * contract suite): one row per job in one table, each operation one statement (one round trip),
- * time from the database's `clock_timestamp()`, never from the instances.
+ * time from the database's `clock_timestamp()`, never from the instances. A plain lock
+ * ({@link AcquireRequest.plain}) takes a leaner statement each way: no occurrence, holder or
+ * history (acquire-plain.ts, release-plain.ts).
  *
  * No session state it depends on: no session advisory lock, no `SET`; named prepared statements
  * with a fallback to unnamed ones (see {@link PostgresLockStoreOptions.preparedStatements}), so it
@@ -142,19 +137,9 @@ export class PostgresLockStore implements LockStore {
     } else {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }
-    this.unnamed = {
-      acquire: { text: acquireSql(this.table) },
-      renew: { text: renewSql(this.table) },
-      release: { text: releaseSql(this.table) },
-      inspect: { text: inspectSql(this.table) },
-    };
+    this.unnamed = unnamedStatements(this.table);
     this.statements = booleanOption('preparedStatements', options.preparedStatements, true)
-      ? {
-          acquire: named(this.unnamed.acquire),
-          renew: named(this.unnamed.renew),
-          release: named(this.unnamed.release),
-          inspect: named(this.unnamed.inspect),
-        }
+      ? namedStatements(this.unnamed)
       : this.unnamed;
     this.triggers = new PostgresTriggerChannel(
       this.pool,
@@ -173,6 +158,11 @@ export class PostgresLockStore implements LockStore {
     // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
     // than half of it is left (see acquireSql), as the Redis store does.
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
+    if (request.plain === true && request.scheduledAt === undefined) {
+      return this.guard((sql) =>
+        acquirePlainLock(this.pool, sql.acquirePlain, request, stateTtl, this.timeout),
+      );
+    }
     return this.guard((sql) =>
       acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout),
     );
@@ -183,6 +173,13 @@ export class PostgresLockStore implements LockStore {
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
+    // A plain release with `keepFor` (minHold) shortens the lock instead: the full statement.
+    if (request.plain === true && !(request.keepFor && request.keepFor > 0)) {
+      const { name, token } = request;
+      return this.guard((sql) =>
+        releasePlainLock(this.pool, sql.releasePlain, name, token, this.timeout),
+      );
+    }
     return this.guard((sql) =>
       releaseLock(this.pool, sql.release, request, STATE_TTL_MS, this.timeout),
     );
@@ -335,13 +332,4 @@ export class PostgresLockStore implements LockStore {
   private describe(error: unknown): string {
     return describePostgresError(error, this.secrets);
   }
-}
-
-/**
- * The statement under a name derived from its text: two stores on one pool with different tables
- * never share a name (`pg` refuses one name for two texts on a connection).
- */
-function named(statement: Statement): Statement {
-  const digest = createHash('sha256').update(statement.text).digest('hex').slice(0, 24);
-  return { text: statement.text, name: `nestjs_cron_lock_${digest}` };
 }

@@ -24,7 +24,9 @@ const SWEEP_LIMIT = 16;
  *
  * The job's history entries (`$9`: the run and the occurrences it found missed, JSON text, oldest
  * first) are inserted in the same statement, the job's older entries beyond `$8` deleted, and a
- * few expired entries of any job swept (as the rows are).
+ * few expired entries of any job swept (as the rows are). The trim finds the newest entry to drop
+ * (`LIMIT 1`: a backward scan of the job's index, no sort of all its entries) and deletes it and
+ * every older one of the job by an index range: usually one entry.
  *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
  * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size · $9 entries text[]
@@ -73,9 +75,9 @@ history_added AS (
   ORDER BY e.n
 ),
 history_trimmed AS (
-  DELETE FROM ${table.history} WHERE id IN (
+  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
     SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - cardinality($9::text[]), 0)
+    OFFSET greatest($8::int - cardinality($9::text[]), 0) LIMIT 1
   ) AND $8::int > 0 AND cardinality($9::text[]) > 0
 ),
 history_swept AS (
