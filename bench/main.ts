@@ -7,8 +7,8 @@
  *
  * Options: --only per-run,tick-storm,renewal,latency,memory,postgres,fleet-scale · --write (write BENCHMARKS.md even
  * with --quick/--only) · --note "text" (a remark printed in BENCHMARKS.md, e.g. about load) ·
- * --fleet-10x (the fleet-scale scenario also with ten times the jobs: 500,000 attempts in this
- * one process, several minutes).
+ * --fleet-10x (the fleet-scale scenario also with ten times the jobs: 500,000 attempts, the
+ * fleet split over worker processes; a few minutes more; ignored with --quick).
  *
  * Nothing timed fails the run: it exits 0 unless something crashes or the module runs a job
  * more (or less) than once per occurrence in the tick storm.
