@@ -51,9 +51,9 @@ class Worker {
     });
     child.on('exit', (code, signal) => {
       this.gone = new Error(
-        `fleet scale: worker ${index} exited (${signal ?? `code ${code}`}) before it finished`,
+        `fleet scale: worker ${index}: exited (${signal ?? `code ${code}`}) before it finished`,
       );
-      this.waiter?.({ type: 'failed', message: this.gone.message });
+      this.waiter?.({ type: 'failed', message: `exited (${signal ?? `code ${code}`})` });
       this.waiter = null;
     });
   }
@@ -71,11 +71,11 @@ class Worker {
     timeoutMs = 0,
   ): Promise<Extract<WorkerMessage, { type: T }>> {
     const message = await this.next(timeoutMs);
+    if (message.type === 'failed') {
+      throw new Error(`fleet scale: worker ${this.index}: ${message.message}`);
+    }
     if (message.type !== type) {
-      throw new Error(
-        `fleet scale: worker ${this.index} sent ${message.type} instead of ${type}` +
-          (message.type === 'failed' ? `: ${message.message}` : ''),
-      );
+      throw new Error(`fleet scale: worker ${this.index} sent ${message.type} instead of ${type}`);
     }
     return message as Extract<WorkerMessage, { type: T }>;
   }

@@ -411,8 +411,9 @@ export async function fleetScaleScenario(config: BenchConfig): Promise<Section> 
       ...(split && grown
         ? [growthNote(split, grown, jobs)]
         : [
-            'Ten times the jobs (`npm run bench -- --only fleet-scale --fleet-10x`) is not part ' +
-              'of this run; it plays the fleet over worker processes and takes a few minutes.',
+            'Ten times the jobs is part of the full run (`npm run bench`) and of ' +
+              '`npm run bench -- --only fleet-scale --fleet-10x`, not of this one (quick, or ' +
+              '`--only` without the flag).',
           ]),
       'The rows with the targets play the whole fleet in one process, as a first reading of ' +
         "the fleet's cost: every attempt's `SET` is written before any reply is read, so the " +
