@@ -19,7 +19,7 @@ export interface Target {
 /** Settings shared by every scenario. */
 export interface BenchConfig {
   quick: boolean;
-  /** Also run the fleet-scale scenario with ten times the jobs (`--fleet-10x`). */
+  /** Also run the fleet-scale scenario with ten times the jobs (a full run, or `--fleet-10x`). */
   fleet10x?: boolean;
   redisUrl: string;
   /** Log progress lines to stderr. */
