@@ -154,27 +154,22 @@ async function growthCyclers(url: string): Promise<{
   resumed: Cycler;
   historyOff: Cycler;
 }> {
-  return {
-    tick: await tickCycler(url, 'cron path: a @LockedCron tick', 'bench-per-run-tick', {}),
-    catchUp: await tickCycler(
-      url,
-      "cron path: a @LockedCron tick, catchUp: 'latest'",
-      'bench-per-run-catch-up',
-      { catchUp: 'latest' },
-    ),
-    queue: await tickCycler(
-      url,
-      "cron path: a @LockedCron tick, overlap: 'queue'",
-      'bench-per-run-queue',
-      { overlap: 'queue' },
-    ),
-    paused: await cronVariantCycler(url, {
+  // Started together: each app waits on Redis for much of its start.
+  const [tick, catchUp, queue, paused, resumed, historyOff] = await Promise.all([
+    tickCycler(url, 'cron path: a @LockedCron tick', 'bench-per-run-tick', {}),
+    tickCycler(url, "cron path: a @LockedCron tick, catchUp: 'latest'", 'bench-per-run-catch-up', {
+      catchUp: 'latest',
+    }),
+    tickCycler(url, "cron path: a @LockedCron tick, overlap: 'queue'", 'bench-per-run-queue', {
+      overlap: 'queue',
+    }),
+    cronVariantCycler(url, {
       name: 'cron path: run() with scheduledAt, job paused (answers paused)',
       keyPrefix: 'bench-per-run-paused',
       prepare: (locks) => locks.pause('per-run'),
       expect: 'paused',
     }),
-    resumed: await cronVariantCycler(url, {
+    cronVariantCycler(url, {
       name: 'cron path: run() with scheduledAt, job paused then resumed',
       keyPrefix: 'bench-per-run-resumed',
       prepare: async (locks) => {
@@ -183,13 +178,14 @@ async function growthCyclers(url: string): Promise<{
       },
       expect: 'ran',
     }),
-    historyOff: await cronVariantCycler(url, {
+    cronVariantCycler(url, {
       name: 'cron path: run() with scheduledAt, history off (historySize: 0)',
       keyPrefix: 'bench-per-run-history-off',
       module: { historySize: 0 },
       expect: 'ran',
     }),
-  };
+  ]);
+  return { tick, catchUp, queue, paused, resumed, historyOff };
 }
 
 export async function floorCycler(url: string): Promise<Cycler> {

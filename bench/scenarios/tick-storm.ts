@@ -244,29 +244,22 @@ async function growthStormers(
 ): Promise<Record<'tick' | 'catchUp' | 'queue' | 'paused' | 'resumed' | 'historyOff', Stormer>> {
   const pauseAll = (locks: CronLockService, names: string[]) =>
     Promise.all(names.map((name) => locks.pause(name)));
-  return {
-    tick: await tickStormer(url, jobs, 'a @LockedCron tick', 'bench-storm-tick', {}),
-    catchUp: await tickStormer(
-      url,
-      jobs,
-      "a @LockedCron tick, catchUp: 'latest'",
-      'bench-storm-catch-up',
-      { catchUp: 'latest' },
-    ),
-    queue: await tickStormer(
-      url,
-      jobs,
-      "a @LockedCron tick, overlap: 'queue'",
-      'bench-storm-queue',
-      { overlap: 'queue' },
-    ),
-    paused: await moduleStormer(url, jobs, {
+  // Started together: each app waits on Redis for much of its start.
+  const [tick, catchUp, queue, paused, resumed, historyOff] = await Promise.all([
+    tickStormer(url, jobs, 'a @LockedCron tick', 'bench-storm-tick', {}),
+    tickStormer(url, jobs, "a @LockedCron tick, catchUp: 'latest'", 'bench-storm-catch-up', {
+      catchUp: 'latest',
+    }),
+    tickStormer(url, jobs, "a @LockedCron tick, overlap: 'queue'", 'bench-storm-queue', {
+      overlap: 'queue',
+    }),
+    moduleStormer(url, jobs, {
       name: 'run(), jobs paused',
       keyPrefix: 'bench-storm-paused',
       prepare: pauseAll,
       paused: true,
     }),
-    resumed: await moduleStormer(url, jobs, {
+    moduleStormer(url, jobs, {
       name: 'run(), jobs paused then resumed',
       keyPrefix: 'bench-storm-resumed',
       prepare: async (locks, names) => {
@@ -274,12 +267,13 @@ async function growthStormers(
         await Promise.all(names.map((name) => locks.resume(name)));
       },
     }),
-    historyOff: await moduleStormer(url, jobs, {
+    moduleStormer(url, jobs, {
       name: 'run(), history off (historySize: 0)',
       keyPrefix: 'bench-storm-history-off',
       module: { historySize: 0 },
     }),
-  };
+  ]);
+  return { tick, catchUp, queue, paused, resumed, historyOff };
 }
 
 interface Measured {
@@ -297,7 +291,7 @@ interface Measured {
  * instant. The module must run each job exactly once; the run count is checked every round.
  */
 export async function tickStormScenario(config: BenchConfig): Promise<Section> {
-  const jobs = config.quick ? 100 : 1_000;
+  const jobs = config.quick ? 50 : 1_000;
   const rounds = config.quick ? 1 : 9;
   const stats = await connectedClient(config.redisUrl);
   const stormers = [
