@@ -82,7 +82,7 @@ export async function cronPathCycler(url: string): Promise<Cycler> {
   };
 }
 
-/** A variant of the cron path with one feature on (issue 22, growth with the new features). */
+/** A variant of the cron path with one feature of a job on. */
 interface CronVariant {
   name: string;
   keyPrefix: string;
@@ -540,6 +540,9 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         ? trips.get(cycler)! <= trips.get(cron)!
         : trips.get(cycler)! === trips.get(cron)!,
     ) && trips.get(growth.tick)! === trips.get(cron)!;
+  const cpuMedian = (cycler: Cycler): number => summarizeRounds(cpuPerCycle.get(cycler)!).median;
+  const cpuOver = (cycler: Cycler, base: Cycler): string =>
+    `${formatNumber(cpuMedian(cycler) - cpuMedian(base), 0)} µs`;
   const perCycle = (cycler: Cycler): string =>
     formatCalls(calls.get(cycler)!, rounds * cycles) || 'none';
   return {
@@ -654,7 +657,8 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         'come from `INFO commandstats` deltas, which include the commands run inside scripts.',
       'Growth with the features a job can have, each row the cron path with one feature on: ' +
         "a `@LockedCron('* * * * *')` job's tick as the scheduler makes it (its occurrence " +
-        'picked by the benchmark, following the clock), plain, with `catchUp: ' +
+        'picked by the benchmark, following the clock, so its claim checks for missed ' +
+        'occurrences as a tick in order does), plain, with `catchUp: ' +
         "'latest'` (each run then looks for missed occurrences; none are due) and with " +
         "`overlap: 'queue'` (each run sends the policy and its release reads the queued " +
         'occurrence; none is queued, the runs being sequential); and `run()` with ' +
@@ -667,6 +671,14 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         `\`scheduledAt\`); resumed ${step(cron, growth.resumed)}, history off ` +
         `${step(cron, growth.historyOff)}, paused ${step(cron, growth.paused)} (against ` +
         '`run()` with `scheduledAt`).',
+      `Client CPU per run over the row without the feature (medians): catch-up ` +
+        `${cpuOver(growth.catchUp, growth.tick)}, overlap queue ` +
+        `${cpuOver(growth.queue, growth.tick)}, resumed ${cpuOver(growth.resumed, cron)}, ` +
+        `history off ${cpuOver(growth.historyOff, cron)}, paused ` +
+        `${cpuOver(growth.paused, cron)}. Catch-up's share is its look-up after every run: ` +
+        "the schedule's latest due occurrence, found by stepping the `cron` package (a few " +
+        'steps when the run ends within a second of an occurrence, more when it ends later in ' +
+        'the period, as here); it costs no round trip.',
       'Redis commands per run: ' +
         [cron, growth.tick, ...features.map(([, cycler]) => cycler)]
           .map((cycler) => `${cycler.name}: ${perCycle(cycler)}`)

@@ -391,6 +391,8 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         ? measured.get(stormer)!.roundTrips <= moduleTrips
         : measured.get(stormer)!.roundTrips === moduleTrips,
     );
+  const cpuOver = (stormer: Stormer, base: Stormer): string =>
+    `${(summarizeRounds(measured.get(stormer)!.cpu).median - summarizeRounds(measured.get(base)!.cpu).median).toFixed(1)} ms`;
   const settledStep = (from: Stormer, to: Stormer): string =>
     formatRatio(
       summarizeRounds(pairedRatios(measured.get(to)!.settled, measured.get(from)!.settled)),
@@ -462,7 +464,8 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         'attempts arrive together, so their run counts show only what SET NX decided.',
       'The rows after the peers are the cron path with one feature on, as in section 1: a ' +
         "`@LockedCron('* * * * *')` job's tick on each instance (every instance has all the " +
-        'jobs; the occurrence picked by the benchmark, following the clock), plain, with ' +
+        'jobs; the occurrence picked by the benchmark, following the clock, so its claim checks ' +
+        'for missed occurrences as a tick in order does), plain, with ' +
         "`catchUp: 'latest'` and with `overlap: 'queue'`; and `run()` with `scheduledAt` on jobs " +
         'paused with `pause()` (the first instance to ask claims the occurrence, answered ' +
         '`paused`, and records it in the history; the others are answered `tick-done`), paused ' +
@@ -474,7 +477,10 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         `${settledStep(stormers[1], growth.tick)} of \`run()\`); resumed ` +
         `${settledStep(stormers[1], growth.resumed)}, history off ` +
         `${settledStep(stormers[1], growth.historyOff)}, paused ` +
-        `${settledStep(stormers[1], growth.paused)} (against \`run()\`).`,
+        `${settledStep(stormers[1], growth.paused)} (against \`run()\`). Client CPU per round ` +
+        `over the plain tick: catch-up ${cpuOver(growth.catchUp, growth.tick)}, overlap queue ` +
+        `${cpuOver(growth.queue, growth.tick)} (catch-up looks up the schedule's latest due ` +
+        'occurrence after every run, on the instance that ran it; see section 1).',
     ],
   };
 }
