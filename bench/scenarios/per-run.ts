@@ -656,7 +656,7 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         'client-side (commands sent by every ioredis client of the process); Redis commands ' +
         'come from `INFO commandstats` deltas, which include the commands run inside scripts.',
       'Growth with the features a job can have, each row the cron path with one feature on: ' +
-        "a `@LockedCron('* * * * *')` job's tick as the scheduler makes it (its occurrence " +
+        "a `@LockedCron('* * * * * *')` job's tick as the scheduler makes it (its occurrence " +
         'picked by the benchmark, following the clock, so its claim checks for missed ' +
         'occurrences as a tick in order does), plain, with `catchUp: ' +
         "'latest'` (each run then looks for missed occurrences; none are due) and with " +
@@ -676,9 +676,10 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         `${cpuOver(growth.queue, growth.tick)}, resumed ${cpuOver(growth.resumed, cron)}, ` +
         `history off ${cpuOver(growth.historyOff, cron)}, paused ` +
         `${cpuOver(growth.paused, cron)}. Catch-up's share is its look-up after every run: ` +
-        "the schedule's latest due occurrence, found by stepping the `cron` package (a few " +
-        'steps when the run ends within a second of an occurrence, more when it ends later in ' +
-        'the period, as here); it costs no round trip. The catch-up row runs the same Redis ' +
+        "the schedule's latest due occurrence, found by stepping the `cron` package: a few " +
+        'steps when the run ends within a second of an occurrence (as here, the job doing ' +
+        'nothing), a search over the period when it ends later; it costs no round trip. ' +
+        'The catch-up row runs the same Redis ' +
         'commands as the plain tick (below); its higher Redis µs per cycle comes with its pace: ' +
         '`run()` cycles spaced a few ms apart by client work show the same rise, the server ' +
         'running each script after an idle gap.',

@@ -463,7 +463,7 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         'instance that arrives after the winner released would run the job again. Here all ' +
         'attempts arrive together, so their run counts show only what SET NX decided.',
       'The rows after the peers are the cron path with one feature on, as in section 1: a ' +
-        "`@LockedCron('* * * * *')` job's tick on each instance (every instance has all the " +
+        "`@LockedCron('* * * * * *')` job's tick on each instance (every instance has all the " +
         'jobs; the occurrence picked by the benchmark, following the clock, so its claim checks ' +
         'for missed occurrences as a tick in order does), plain, with ' +
         "`catchUp: 'latest'` and with `overlap: 'queue'`; and `run()` with `scheduledAt` on jobs " +

@@ -14,12 +14,13 @@ import { originalMethodOf } from '../../lib/decorators/lock-method.js';
 import type { LockApp } from './apps.js';
 
 /**
- * The schedule of the benchmark's `@LockedCron` jobs: every minute, in UTC. The benchmark picks
- * each tick's occurrence itself (see {@link JobsApp.tick}), at or after the clock, so the latest
- * due occurrence of the schedule is never after the one just run: catch-up finds nothing to
- * run, as on a fleet that missed nothing, and still does its work after every run.
+ * The schedule of the benchmark's `@LockedCron` jobs: every second, in UTC. The benchmark picks
+ * each tick's occurrence itself (see {@link JobsApp.tick}), so the latest due occurrence of the
+ * schedule is never after the one just run: catch-up finds nothing to run, as on a fleet that
+ * missed nothing, and still does its work after every run. Every second, so that a run ends
+ * within a second of an occurrence, as a real tick of a job that does nothing does.
  */
-export const EVERY_MINUTE = '* * * * *';
+export const EVERY_SECOND = '* * * * * *';
 
 /** What the jobs do besides their lock: `catchUp`, `overlap` (as `@LockedCron` takes them). */
 export type JobPolicy = Pick<LockedCronOptions, 'catchUp' | 'overlap'>;
@@ -37,7 +38,7 @@ export interface JobsApp extends LockApp {
 }
 
 /**
- * A provider with one `@LockedCron(EVERY_MINUTE)` method per name, each locking under that name with
+ * A provider with one `@LockedCron(EVERY_SECOND)` method per name, each locking under that name with
  * `policy`; `disabled`, so the scheduler never ticks them on its own.
  */
 function jobsProvider(names: readonly string[], ttl: number, policy: JobPolicy): new () => object {
@@ -61,7 +62,7 @@ function jobsProvider(names: readonly string[], ttl: number, policy: JobPolicy):
       configurable: true,
       enumerable: false,
     };
-    const locked = LockedCron(EVERY_MINUTE, { ...options, name })(
+    const locked = LockedCron(EVERY_SECOND, { ...options, name })(
       BenchJobs.prototype,
       key,
       descriptor,
@@ -135,7 +136,7 @@ const inOrder = (): { occurrences: number[]; more: number } => ({ occurrences: [
 
 /**
  * Occurrences for ticks: each after the one before, and no earlier than the schedule's next
- * minute when it was picked (a little ahead of the clock, never more than a minute and the
+ * second when it was picked (a little ahead of the clock, never more than a second and the
  * ticks since). The schedule's latest due occurrence then stays at or before the one just run
  * until the next tick: catch-up never finds one due that the benchmark did not tick, however
  * long a round takes.
@@ -143,7 +144,7 @@ const inOrder = (): { occurrences: number[]; more: number } => ({ occurrences: [
 export function clockOccurrences(): () => number {
   let last = 0;
   return () => {
-    last = Math.max(last + 1, Math.floor(Date.now() / 60_000) * 60_000 + 60_000);
+    last = Math.max(last + 1, Math.floor(Date.now() / 1000) * 1000 + 1000);
     return last;
   };
 }
