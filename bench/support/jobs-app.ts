@@ -38,8 +38,8 @@ export interface JobsApp extends LockApp {
 }
 
 /**
- * A provider with one `@LockedCron(EVERY_SECOND)` method per name, each locking under that name with
- * `policy`; `disabled`, so the scheduler never ticks them on its own.
+ * A provider with one `@LockedCron(EVERY_SECOND)` method per name, each locking under that name
+ * with `policy`; `disabled`, so the scheduler never ticks them on its own.
  */
 function jobsProvider(names: readonly string[], ttl: number, policy: JobPolicy): new () => object {
   @Injectable()
