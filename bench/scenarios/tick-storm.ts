@@ -1,7 +1,9 @@
 import { ExecutionError, Redlock } from '@sesamecare-oss/redlock';
 import type { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
+import type { CronLockService } from 'nestjs-cron-lock';
 import { startLockApp, type LockApp } from '../support/apps.js';
+import { clockOccurrences, startJobsApp, type JobPolicy } from '../support/jobs-app.js';
 import {
   commandStats,
   connectedClient,
@@ -34,6 +36,8 @@ interface Stormer {
   name: string;
   storm(jobs: number, round: number): Promise<StormOutcome>;
   close(): Promise<void>;
+  /** Runs each round must make (checked: the run stops otherwise); absent, not checked. */
+  runsPerRound?: (jobs: number) => number;
 }
 
 /**
@@ -71,14 +75,39 @@ async function storm(
   };
 }
 
-async function moduleStormer(url: string): Promise<Stormer> {
+/** `run()` with a `scheduledAt` as {@link moduleStormer} does, with one feature of a job on. */
+interface ModuleVariant {
+  name: string;
+  keyPrefix: string;
+  /** Module options besides `redis`, `keyPrefix` and `logger`. */
+  module?: { historySize?: number };
+  /** Done once with one instance's service before the rounds, e.g. pausing every job. */
+  prepare?: (locks: CronLockService, names: string[]) => Promise<unknown>;
+  /** Every occurrence is answered `paused` (by the first instance) or `tick-done`: no run. */
+  paused?: boolean;
+}
+
+const PLAIN_CRON: ModuleVariant = { name: 'nestjs-cron-lock run()', keyPrefix: 'bench-storm' };
+
+async function moduleStormer(
+  url: string,
+  jobs: number,
+  variant: ModuleVariant = PLAIN_CRON,
+): Promise<Stormer> {
   const apps: LockApp[] = await Promise.all(
-    Array.from({ length: INSTANCES }, () => startLockApp({ redis: url, keyPrefix: 'bench-storm' })),
+    Array.from({ length: INSTANCES }, () =>
+      startLockApp({ redis: url, keyPrefix: variant.keyPrefix, ...variant.module }),
+    ),
+  );
+  await variant.prepare?.(
+    apps[0].locks,
+    Array.from({ length: jobs }, (_, job) => `storm-${job}`),
   );
   // Each round is a new occurrence of the same 1,000 jobs, as a cron tick would be.
   const occurrence0 = Date.UTC(2025, 0, 1);
   return {
-    name: 'nestjs-cron-lock run()',
+    name: variant.name,
+    runsPerRound: (count) => (variant.paused ? 0 : count),
     storm: (jobs, round) =>
       storm(jobs, async (job, instance, decided) => {
         const result = await apps[instance].locks.run(
@@ -90,6 +119,45 @@ async function moduleStormer(url: string): Promise<Stormer> {
           decided(false);
         }
       }),
+    close: async () => {
+      await Promise.all(apps.map((app) => app.close()));
+    },
+  };
+}
+
+/**
+ * The tick of a `@LockedCron` job on each of the instances (4 Nest apps, each with every job),
+ * as the scheduler makes it, through the job's occurrence driver when `policy` gives it one. Each
+ * round is a new occurrence that follows the clock (see clockOccurrences).
+ */
+async function tickStormer(
+  url: string,
+  jobs: number,
+  name: string,
+  keyPrefix: string,
+  policy: JobPolicy,
+): Promise<Stormer> {
+  const names = Array.from({ length: jobs }, (_, job) => `storm-${job}`);
+  const apps = await Promise.all(
+    Array.from({ length: INSTANCES }, () =>
+      startJobsApp({ redis: url, keyPrefix }, names, TTL, policy),
+    ),
+  );
+  const next = clockOccurrences();
+  return {
+    name,
+    runsPerRound: (count) => count,
+    storm: (count, _round) => {
+      const scheduledAt = next();
+      return storm(count, async (job, instance, decided) => {
+        const app = apps[instance];
+        app.onRun = () => decided(true);
+        const result = await app.tick(names[job], scheduledAt);
+        if (!result.ran) {
+          decided(false);
+        }
+      });
+    },
     close: async () => {
       await Promise.all(apps.map((app) => app.close()));
     },
@@ -169,6 +237,45 @@ async function semaphoreStormer(url: string): Promise<Stormer> {
   };
 }
 
+/** The storm's rows of the cron path with one feature on, as in section 1. */
+async function growthStormers(
+  url: string,
+  jobs: number,
+): Promise<Record<'tick' | 'catchUp' | 'queue' | 'paused' | 'resumed' | 'historyOff', Stormer>> {
+  const pauseAll = (locks: CronLockService, names: string[]) =>
+    Promise.all(names.map((name) => locks.pause(name)));
+  // Started together: each app waits on Redis for much of its start.
+  const [tick, catchUp, queue, paused, resumed, historyOff] = await Promise.all([
+    tickStormer(url, jobs, 'a @LockedCron tick', 'bench-storm-tick', {}),
+    tickStormer(url, jobs, "a @LockedCron tick, catchUp: 'latest'", 'bench-storm-catch-up', {
+      catchUp: 'latest',
+    }),
+    tickStormer(url, jobs, "a @LockedCron tick, overlap: 'queue'", 'bench-storm-queue', {
+      overlap: 'queue',
+    }),
+    moduleStormer(url, jobs, {
+      name: 'run(), jobs paused',
+      keyPrefix: 'bench-storm-paused',
+      prepare: pauseAll,
+      paused: true,
+    }),
+    moduleStormer(url, jobs, {
+      name: 'run(), jobs paused then resumed',
+      keyPrefix: 'bench-storm-resumed',
+      prepare: async (locks, names) => {
+        await pauseAll(locks, names);
+        await Promise.all(names.map((name) => locks.resume(name)));
+      },
+    }),
+    moduleStormer(url, jobs, {
+      name: 'run(), history off (historySize: 0)',
+      keyPrefix: 'bench-storm-history-off',
+      module: { historySize: 0 },
+    }),
+  ]);
+  return { tick, catchUp, queue, paused, resumed, historyOff };
+}
+
 interface Measured {
   decided: number[];
   cpu: number[];
@@ -184,15 +291,24 @@ interface Measured {
  * instant. The module must run each job exactly once; the run count is checked every round.
  */
 export async function tickStormScenario(config: BenchConfig): Promise<Section> {
-  const jobs = config.quick ? 250 : 1_000;
+  const jobs = config.quick ? 50 : 1_000;
   const rounds = config.quick ? 1 : 9;
   const stats = await connectedClient(config.redisUrl);
   const stormers = [
     await floorStormer(config.redisUrl),
-    await moduleStormer(config.redisUrl),
+    await moduleStormer(config.redisUrl, jobs),
     await redlockStormer(config.redisUrl),
     await semaphoreStormer(config.redisUrl),
   ];
+  const growth = await growthStormers(config.redisUrl, jobs);
+  stormers.push(
+    growth.tick,
+    growth.catchUp,
+    growth.queue,
+    growth.paused,
+    growth.resumed,
+    growth.historyOff,
+  );
   const measured = new Map<Stormer, Measured>(
     stormers.map((stormer) => [
       stormer,
@@ -221,10 +337,11 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         for (const [name, count] of Object.entries(calls)) {
           record.calls[name] = (record.calls[name] ?? 0) + count;
         }
-        if (stormer === stormers[1] && outcome.runs !== jobs) {
+        const expected = stormer.runsPerRound?.(jobs);
+        if (expected !== undefined && outcome.runs !== expected) {
           throw new Error(
-            `tick storm: nestjs-cron-lock ran ${outcome.runs} times for ${jobs} jobs of one ` +
-              'occurrence (expected exactly one run per job)',
+            `tick storm: ${stormer.name} ran ${outcome.runs} times for ${jobs} jobs of one ` +
+              `occurrence (expected ${expected})`,
           );
         }
       }
@@ -255,6 +372,31 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
   });
   const module = measured.get(stormers[1])!;
   const moduleRatio = summarizeRounds(pairedRatios(module.settled, floor.settled));
+  // Growth: round trips per occurrence of each feature's row against the run() row's (equal
+  // attempts), and each row's settle time against the row of the same path without the feature.
+  const tripsPerOccurrence = (stormer: Stormer): number =>
+    measured.get(stormer)!.roundTrips / measured.get(stormer)!.attempts;
+  const features: Array<[string, Stormer, Stormer]> = [
+    ['catch-up', growth.catchUp, growth.tick],
+    ['overlap queue', growth.queue, growth.tick],
+    ['resumed', growth.resumed, stormers[1]],
+    ['history off', growth.historyOff, stormers[1]],
+    ['paused', growth.paused, stormers[1]],
+  ];
+  const moduleTrips = module.roundTrips;
+  const noExtraTrip =
+    measured.get(growth.tick)!.roundTrips === moduleTrips &&
+    features.every(([, stormer]) =>
+      stormer === growth.paused
+        ? measured.get(stormer)!.roundTrips <= moduleTrips
+        : measured.get(stormer)!.roundTrips === moduleTrips,
+    );
+  const cpuOver = (stormer: Stormer, base: Stormer): string =>
+    `${(summarizeRounds(measured.get(stormer)!.cpu).median - summarizeRounds(measured.get(base)!.cpu).median).toFixed(1)} ms`;
+  const settledStep = (from: Stormer, to: Stormer): string =>
+    formatRatio(
+      summarizeRounds(pairedRatios(measured.get(to)!.settled, measured.get(from)!.settled)),
+    );
   const peerRatios = [stormers[2], stormers[3]].map((peer) =>
     summarizeRounds(pairedRatios(measured.get(peer)!.settled, floor.settled)),
   );
@@ -301,11 +443,47 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         measured: `${moduleRatio.median.toFixed(2)}x vs ${peerRatios.map((p) => p.median.toFixed(2) + 'x').join(', ')}`,
         met: peerRatios.every((peer) => moduleRatio.median < peer.median),
       },
+      {
+        label: 'growth: catch-up, overlap queue, pause and history cost no extra round trip',
+        measured:
+          `round trips per occurrence: run() ${tripsPerOccurrence(stormers[1]).toFixed(2)}, ` +
+          `@LockedCron tick ${tripsPerOccurrence(growth.tick).toFixed(2)}, ` +
+          features
+            .map(
+              ([label, stormer]) =>
+                `${label} ${tripsPerOccurrence(stormer).toFixed(2)}` +
+                (stormer === growth.paused ? ' (acquisitions only)' : '') +
+                (measured.get(stormer)!.roundTrips > moduleTrips
+                  ? ` (${measured.get(stormer)!.roundTrips - moduleTrips} more in all)`
+                  : ''),
+            )
+            .join(', '),
+        met: noExtraTrip,
+      },
     ],
     notes: [
       'The floor and the peers key each round afresh and have no occurrence marker: a late ' +
         'instance that arrives after the winner released would run the job again. Here all ' +
         'attempts arrive together, so their run counts show only what SET NX decided.',
+      'The rows after the peers are the cron path with one feature on, as in section 1: a ' +
+        "`@LockedCron('* * * * * *')` job's tick on each instance (every instance has all the " +
+        'jobs; the occurrence picked by the benchmark, a minute ahead of the clock, so its claim checks ' +
+        'for missed occurrences as a tick in order does), plain, with ' +
+        "`catchUp: 'latest'` and with `overlap: 'queue'`; and `run()` with `scheduledAt` on jobs " +
+        'paused with `pause()` (the first instance to ask claims the occurrence, answered ' +
+        '`paused`, and records it in the history; the others are answered `tick-done`), paused ' +
+        'then resumed, and with the history off (`historySize: 0`). Every row of the module ' +
+        'is checked every round: each job runs exactly once (a paused one never). Settled ' +
+        'against the row of the same path without the feature, per round: catch-up ' +
+        `${settledStep(growth.tick, growth.catchUp)}, overlap queue ` +
+        `${settledStep(growth.tick, growth.queue)} (against the plain tick, itself ` +
+        `${settledStep(stormers[1], growth.tick)} of \`run()\`); resumed ` +
+        `${settledStep(stormers[1], growth.resumed)}, history off ` +
+        `${settledStep(stormers[1], growth.historyOff)}, paused ` +
+        `${settledStep(stormers[1], growth.paused)} (against \`run()\`). Client CPU per round ` +
+        `over the plain tick: catch-up ${cpuOver(growth.catchUp, growth.tick)}, overlap queue ` +
+        `${cpuOver(growth.queue, growth.tick)} (catch-up looks up the schedule's latest due ` +
+        'occurrence after every run, on the instance that ran it; see section 1).',
     ],
   };
 }
