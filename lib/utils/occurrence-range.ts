@@ -27,6 +27,15 @@ export class OccurrenceRange {
   }
 
   /**
+   * The name of the first occurrence after the instant `after` (one step of the cron), or `null`
+   * when `cron` finds none. In a repeated wall-clock hour it can be named `after` itself.
+   */
+  nameAfter(after: number): number | null {
+    const next = this.next(after);
+    return next === null ? null : this.nameOf(next);
+  }
+
+  /**
    * The occurrences strictly between `after` and `before`, oldest first: at most `limit` of them
    * (the oldest), and about how many more. One step of the cron for the common answer (none).
    */

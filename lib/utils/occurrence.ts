@@ -168,6 +168,19 @@ export class CronOccurrences {
     return later === this.currentName && earlier === this.previousName;
   }
 
+  /**
+   * The name of the occurrence after `name` when `name` is the last tick's, worked out as
+   * {@link prepare} does (which the tick then finds done); `undefined` otherwise, or when `cron`
+   * found no later date. Lets catch-up tell "nothing due since this run" without a search.
+   */
+  nameAfter(name: number): number | undefined {
+    if (name !== this.currentName) {
+      return undefined;
+    }
+    this.prepare();
+    return Number.isNaN(this.followingName) ? undefined : this.followingName;
+  }
+
   /** Works out the two occurrences after the last tick's, for the next tick to find. */
   prepare(): void {
     if (Number.isNaN(this.current)) {

@@ -53,6 +53,7 @@ describe('pause and resume across processes', { timeout: 300_000 }, () => {
     expect(paused.stderr).toBe('');
     expect(paused.code).toBe(0);
     const pausedAt = monoNow();
+    const pausedWall = Date.now();
 
     await fleet.waitForRecord(
       'skipped',
@@ -90,12 +91,14 @@ describe('pause and resume across processes', { timeout: 300_000 }, () => {
     for (const start of starts) {
       expect(pausedOccurrences, failure).not.toContain(start.scheduledAt);
     }
-    // Once the CLI returned, at most the occurrence in flight still started, and it was one
-    // scheduled before the first one skipped; no run started between then and the resume.
+    // Once the CLI returned, only occurrences already in flight still started: due before it
+    // returned and scheduled before the first one skipped; no later one ran before the resume.
+    // (Which ones were in flight is not counted: a worker stalled by a loaded machine can start
+    // the occurrence it claimed before the pause well after the CLI returned.)
     const afterPause = starts.filter((r) => r.mono > pausedAt && r.mono < resumedAt);
-    expect(new Set(afterPause.map((r) => r.scheduledAt)).size, failure).toBeLessThanOrEqual(1);
     for (const start of afterPause) {
       expect(start.scheduledAt, failure).toBeLessThan(firstPaused);
+      expect(start.scheduledAt, failure).toBeLessThanOrEqual(pausedWall);
     }
     // The resume restarted the job: a later occurrence ran, on some worker, as a scheduled run.
     expect(firstAfterResume.scheduledAt, failure).toBeGreaterThan(lastPaused);

@@ -66,3 +66,31 @@ describe('OccurrenceRange', () => {
     });
   });
 });
+
+describe('the occurrence after one just run (what catch-up checks after every run)', () => {
+  it('is the next occurrence, named as ticks name it, from the range and from the ticks alike', () => {
+    expect(everyMinute.nameAfter(T0)).toBe(T0 + MINUTE);
+    expect(everyMinute.nameAfter(T0 + 1)).toBe(T0 + MINUTE);
+    const ticks = new CronOccurrences(new CronTime('* * * * *', 'UTC'));
+    expect(ticks.at(T0 + 15)).toBe(T0);
+    expect(ticks.nameAfter(T0)).toBe(T0 + MINUTE);
+    // The tick after it finds it worked out, as after prepare().
+    expect(ticks.at(T0 + MINUTE + 3)).toBe(T0 + MINUTE);
+    expect(ticks.nameAfter(T0 + MINUTE)).toBe(T0 + 2 * MINUTE);
+  });
+
+  it('is unknown to the ticks for any occurrence but the last tick', () => {
+    const ticks = new CronOccurrences(new CronTime('* * * * *', 'UTC'));
+    expect(ticks.nameAfter(T0)).toBeUndefined();
+    ticks.at(T0 + 15);
+    expect(ticks.nameAfter(T0 - MINUTE)).toBeUndefined();
+  });
+
+  it('can be the repeated wall-clock time itself in a fall-back hour (Europe/Paris, 2025-10-26)', () => {
+    const hourly = new OccurrenceRange(new CronTime('0 * * * *', 'Europe/Paris'));
+    // 02:00 CEST (00:00Z) is followed by 02:00 CET (01:00Z), the same wall-clock time and name.
+    const first = Date.UTC(2025, 9, 26, 0, 0, 0);
+    expect(hourly.nameAfter(first)).toBe(first);
+    expect(hourly.nameAfter(Date.UTC(2025, 9, 26, 1, 0, 0))).toBe(Date.UTC(2025, 9, 26, 2, 0, 0));
+  });
+});
