@@ -679,11 +679,11 @@ export async function perRunScenario(config: BenchConfig): Promise<Section> {
         `${cpuOver(growth.catchUp, growth.tick)}, overlap queue ` +
         `${cpuOver(growth.queue, growth.tick)}, resumed ${cpuOver(growth.resumed, cron)}, ` +
         `history off ${cpuOver(growth.historyOff, cron)}, paused ` +
-        `${cpuOver(growth.paused, cron)}. Catch-up's share is its look-up after every run: ` +
-        "the schedule's latest due occurrence, found by stepping the `cron` package: a few " +
-        'steps when the run ends within a second of an occurrence (as here, the job doing ' +
-        'nothing), a search over the period when it ends later; it costs no round trip. ' +
-        'The catch-up row runs the same Redis ' +
+        `${cpuOver(growth.paused, cron)}. After every run, catch-up checks whether the next ` +
+        "occurrence is due yet: a scheduled tick's run reads it from the occurrences its ticks " +
+        'work out ahead anyway, any other from one step of the `cron` package; here the ' +
+        "benchmark's occurrences lie ahead of the clock, so the check is one comparison. It " +
+        'costs no round trip. The catch-up row runs the same Redis ' +
         'commands as the plain tick (below); its higher Redis µs per cycle comes with its pace: ' +
         '`run()` cycles spaced a few ms apart by client work show the same rise, the server ' +
         'running each script after an idle gap.',

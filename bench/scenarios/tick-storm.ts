@@ -482,8 +482,8 @@ export async function tickStormScenario(config: BenchConfig): Promise<Section> {
         `${settledStep(stormers[1], growth.historyOff)}, paused ` +
         `${settledStep(stormers[1], growth.paused)} (against \`run()\`). Client CPU per round ` +
         `over the plain tick: catch-up ${cpuOver(growth.catchUp, growth.tick)}, overlap queue ` +
-        `${cpuOver(growth.queue, growth.tick)} (catch-up looks up the schedule's latest due ` +
-        'occurrence after every run, on the instance that ran it; see section 1).',
+        `${cpuOver(growth.queue, growth.tick)} (after every run, catch-up checks on the ` +
+        'instance that ran it whether the next occurrence is due; see section 1).',
     ],
   };
 }
