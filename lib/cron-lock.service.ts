@@ -106,11 +106,12 @@ export class CronLockService
     let scheduledAt: number | undefined;
     let record: boolean;
     try {
+      const label = runLabel(name);
       // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
       const checked: RunOptions =
-        options === undefined ? {} : checkLockOptions(runLabel(name), options, 'run');
-      job = this.validate(name, checked);
-      scheduledAt = scheduledAtOf(checked.scheduledAt, runLabel(name));
+        options === undefined ? {} : checkLockOptions(label, options, 'run');
+      job = this.validate(name, checked, label);
+      scheduledAt = scheduledAtOf(checked.scheduledAt, label);
       record = checked.record === true;
     } catch (error) {
       return Promise.reject(error);
@@ -125,15 +126,16 @@ export class CronLockService
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
-  private validate(name: string, options: RunOptions): LockJob {
+  private validate(name: string, options: RunOptions, label: string): LockJob {
     // The registry's manual names passed this check already: skip the pattern for those.
     if (
       !this.registry.hasManual(name) &&
       (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name))
     ) {
-      throw new CronLockConfigError(INVALID_LOCK_NAME(runLabel(name), name));
+      throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
     }
-    return { name, ...resolveLockSettings(runLabel(name), options, this.options.defaultTtl) };
+    const { ttl, minHold, renew } = resolveLockSettings(label, options, this.options.defaultTtl);
+    return { name, ttl, minHold, renew };
   }
 
   /**

@@ -105,7 +105,13 @@ export function checkLockOptions(
   }
   const known = KNOWN_OPTION_KEYS[source];
   const record = options as Record<string, unknown>;
-  for (const [key, value] of Object.entries(record)) {
+  // for…in rather than Object.entries: `run()` checks its options on every call, and an array
+  // of pairs per call is garbage for the collector when many jobs run at once.
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) {
+      continue;
+    }
+    const value = record[key];
     if (!known.includes(key)) {
       throw new CronLockConfigError(UNKNOWN_OPTION(where, key, didYouMean(key, known), known));
     }
@@ -171,7 +177,8 @@ export function resolveLockSettings(
   options: { ttl?: unknown; minHold?: unknown; renew?: boolean },
   defaultTtl: number,
 ): ResolvedLockSettings {
-  return { ...resolveLockTimes(where, options, defaultTtl), renew: options.renew ?? true };
+  const { ttl, minHold } = resolveLockTimes(where, options, defaultTtl);
+  return { ttl, minHold, renew: options.renew ?? true };
 }
 
 /**
