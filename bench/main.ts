@@ -165,6 +165,8 @@ async function main(): Promise<void> {
   const server = await startRedisServer();
   const sections: Section[] = [];
   let version: string | undefined;
+  /** Read before the fleet's worker processes start, which load the machine themselves. */
+  let loadBeforeWorkers: number[] | null = null;
   try {
     const probe = await connectedClient(server.url);
     version = await redisVersion(probe);
@@ -184,6 +186,9 @@ async function main(): Promise<void> {
       if (args.only && !args.only.includes(name)) {
         continue;
       }
+      if (name === 'fleet-scale' && config.fleet10x === true) {
+        loadBeforeWorkers = os.loadavg();
+      }
       const section = await scenario(config);
       sections.push(section);
       console.log(`${renderText(section)}\n`);
@@ -193,7 +198,12 @@ async function main(): Promise<void> {
   }
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  const machine = describeMachine(version ?? 'unknown', loadBefore, os.loadavg());
+  const machine = describeMachine(
+    version ?? 'unknown',
+    loadBefore,
+    os.loadavg(),
+    loadBeforeWorkers,
+  );
   console.log(machine.rows.map(([key, value]) => `${key}: ${value}`).join('\n'));
   console.log(machine.loadRemark);
   console.log('\nTargets:');

@@ -23,14 +23,28 @@ export interface Machine {
 /**
  * How busy the machine was, from the 1-minute load average before and after the run against
  * the number of cores. The benchmark itself keeps about one core busy (client and Redis server
- * take turns), so the load before the run and anything above 1 during it is other work.
+ * take turns), so the load before the run and anything above 1 during it is other work. When the
+ * fleet's worker processes ran (the last section), they load the machine themselves: the load
+ * read just before they started stands for the rest of the run, and the one after is told apart.
  */
-export function describeLoad(loadBefore: number[], loadAfter: number[], cores: number): string {
+export function describeLoad(
+  loadBefore: number[],
+  loadAfter: number[],
+  cores: number,
+  loadBeforeWorkers: number[] | null = null,
+): string {
   const before = loadBefore[0] ?? 0;
-  const peak = Math.max(before, loadAfter[0] ?? 0);
+  const after = loadAfter[0] ?? 0;
+  const during = loadBeforeWorkers === null ? after : (loadBeforeWorkers[0] ?? 0);
+  const peak = Math.max(before, during);
   const numbers =
-    `1-minute load average ${before.toFixed(2)} before the run and ${(loadAfter[0] ?? 0).toFixed(2)} ` +
-    `after it, on ${cores} cores; the benchmark alone accounts for about 1`;
+    loadBeforeWorkers === null
+      ? `1-minute load average ${before.toFixed(2)} before the run and ${after.toFixed(2)} ` +
+        `after it, on ${cores} cores; the benchmark alone accounts for about 1`
+      : `1-minute load average ${before.toFixed(2)} before the run, ${during.toFixed(2)} before ` +
+        `the fleet's worker processes started and ${after.toFixed(2)} after them, on ${cores} ` +
+        'cores; the benchmark alone accounts for about 1, its worker processes for several ' +
+        'more while they run';
   if (before <= 0.3 * cores && peak <= 1 + 0.3 * cores) {
     return `The machine was quiet (${numbers}).`;
   }
@@ -47,6 +61,7 @@ export function describeMachine(
   redisVersion: string,
   loadBefore: number[],
   loadAfter: number[],
+  loadBeforeWorkers: number[] | null = null,
 ): Machine {
   const cpus = os.cpus();
   const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' / ');
@@ -60,8 +75,13 @@ export function describeMachine(
       ['ioredis', packageVersion('ioredis')],
       ['@sesamecare-oss/redlock', packageVersion('@sesamecare-oss/redlock')],
       ['redis-semaphore', packageVersion('redis-semaphore')],
-      ['Load average (1/5/15 min) before → after', `${load(loadBefore)} → ${load(loadAfter)}`],
+      loadBeforeWorkers === null
+        ? ['Load average (1/5/15 min) before → after', `${load(loadBefore)} → ${load(loadAfter)}`]
+        : [
+            'Load average (1/5/15 min) before → before the worker processes → after',
+            `${load(loadBefore)} → ${load(loadBeforeWorkers)} → ${load(loadAfter)}`,
+          ],
     ],
-    loadRemark: describeLoad(loadBefore, loadAfter, cpus.length),
+    loadRemark: describeLoad(loadBefore, loadAfter, cpus.length, loadBeforeWorkers),
   };
 }
