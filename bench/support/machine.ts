@@ -21,11 +21,11 @@ export interface Machine {
 }
 
 /**
- * How busy the machine was, from the 1-minute load average before and after the run against
- * the number of cores. The benchmark itself keeps about one core busy (client and Redis server
- * take turns), so the load before the run and anything above 1 during it is other work. When the
- * fleet's worker processes ran (the last section), they load the machine themselves: the load
- * read just before they started stands for the rest of the run, and the one after is told apart.
+ * How busy the machine was, from the 1-minute load average against the number of cores. Only the
+ * reading before the run is other work for sure: later readings count the benchmark's own
+ * processes and threads too (its client, the Redis and PostgreSQL servers it starts, V8's
+ * collector threads and, in the last section, the fleet's worker processes), so they are
+ * reported beside it, not judged.
  */
 export function describeLoad(
   loadBefore: number[],
@@ -35,26 +35,25 @@ export function describeLoad(
 ): string {
   const before = loadBefore[0] ?? 0;
   const after = loadAfter[0] ?? 0;
-  const during = loadBeforeWorkers === null ? after : (loadBeforeWorkers[0] ?? 0);
-  const peak = Math.max(before, during);
   const numbers =
     loadBeforeWorkers === null
       ? `1-minute load average ${before.toFixed(2)} before the run and ${after.toFixed(2)} ` +
-        `after it, on ${cores} cores; the benchmark alone accounts for about 1`
-      : `1-minute load average ${before.toFixed(2)} before the run, ${during.toFixed(2)} before ` +
-        `the fleet's worker processes started and ${after.toFixed(2)} after them, on ${cores} ` +
-        'cores; the benchmark alone accounts for about 1, its worker processes for several ' +
-        'more while they run';
-  if (before <= 0.3 * cores && peak <= 1 + 0.3 * cores) {
-    return `The machine was quiet (${numbers}).`;
+        `after it, on ${cores} cores`
+      : `1-minute load average ${before.toFixed(2)} before the run, ` +
+        `${(loadBeforeWorkers[0] ?? 0).toFixed(2)} before the fleet's worker processes started ` +
+        `and ${after.toFixed(2)} after them, on ${cores} cores`;
+  const own =
+    'the readings during and after the run include the benchmark itself (its client, the ' +
+    'servers it starts and their threads' +
+    (loadBeforeWorkers === null ? ')' : ', then its worker processes)');
+  if (before <= 0.3 * cores) {
+    return `The machine was quiet when the run started (${numbers}; ${own}).`;
   }
   const caveat =
     'Absolute times and spreads are inflated by that load; the interleaved ratios, the CPU ' +
     'columns and the Redis µs columns are the comparable figures.';
-  if (before <= 0.75 * cores && peak <= 1 + 0.75 * cores) {
-    return `The machine was lightly loaded by other work (${numbers}). ${caveat}`;
-  }
-  return `The machine was loaded by other work during this run (${numbers}). ${caveat}`;
+  const how = before <= 0.75 * cores ? 'lightly loaded' : 'loaded';
+  return `The machine was ${how} by other work when the run started (${numbers}; ${own}). ${caveat}`;
 }
 
 export function describeMachine(
