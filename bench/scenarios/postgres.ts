@@ -390,11 +390,13 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
           'hands out a fencing token; the release records the outcome and the history entry, ' +
           'frees the lock with an owner check, and sweeps a few expired rows. The growth rows ' +
           'show what history, overlap and pause add to that: the same statements, no more.',
-        "The growth rows' client CPU includes one step of the cron schedule per run: the " +
-          'check for occurrences missed between the previous claim and this one, which a ' +
-          'scheduled tick skips (its driver works the next occurrences out after each tick, off ' +
-          'the path) and `runLockedJob` cannot. Compare the growth rows with each other, and ' +
-          'their round trips and backend µs with the cron-path row.',
+        "The growth rows' occurrences are the schedule's own, each right after the one " +
+          'before; their check for occurrences missed between two claims is given the answer a ' +
+          'tick in order finds without a step of the cron (none), as a scheduled tick does, ' +
+          'instead of the step `runLockedJob` would take for occurrences it cannot tell are in ' +
+          'order. They also go through `runLockedJob` (its lookup of the job, its checks), which ' +
+          'a tick does not: compare them with each other, and their round trips and backend µs ' +
+          'with the cron-path row.',
       ],
     };
   } finally {

@@ -132,7 +132,10 @@ export async function startJobsApp(
 }
 
 /** What the check for missed occurrences answers for ticks in order: none. */
-const inOrder = (): { occurrences: number[]; more: number } => ({ occurrences: [], more: 0 });
+export const inOrder = (): { occurrences: number[]; more: number } => ({
+  occurrences: [],
+  more: 0,
+});
 
 /** How far ahead of the clock the benchmark's ticks are: more than any round lasts. */
 const AHEAD_MS = 60_000;
