@@ -1,6 +1,7 @@
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { occurrenceEntrySql } from './history.js';
 import { numberOrNull } from './inspect.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
@@ -73,19 +74,7 @@ claimed AS (
     AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
   RETURNING l.name
 ),
-paused_entry AS (
-  INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, json_build_object('kind', 'paused', 'scheduledAt', $4::bigint,
-      'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
-    clock.now + $5::float8 * interval '1 millisecond'
-  FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
-),
-paused_trim AS (
-  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
-    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - 1, 0) LIMIT 1
-  ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM claimed)
-),
+${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)')},
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
   SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
@@ -120,19 +109,7 @@ queue AS (
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
     cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
 ),
-merged_entry AS (
-  INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, json_build_object('kind', 'merged', 'scheduledAt', $4::bigint,
-      'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
-    clock.now + $5::float8 * interval '1 millisecond'
-  FROM clock WHERE $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
-),
-merged_trim AS (
-  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
-    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - 1, 0) LIMIT 1
-  ) AND $8::int > 0 AND EXISTS (SELECT 1 FROM queue WHERE new_merge)
-)
+${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest

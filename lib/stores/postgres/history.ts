@@ -12,6 +12,43 @@ export function historySql(table: LockTable): string {
 WHERE name = $1 AND expires_at > clock_timestamp() ORDER BY id DESC LIMIT $2`;
 }
 
+/**
+ * The body of a CTE that trims job `$1`'s history to the newest entries: it finds the newest entry
+ * to drop (`ORDER BY id DESC OFFSET keep LIMIT 1`, a backward scan of the job's index, no sort
+ * of all its entries) and deletes it and every older one of the job by an index range. `keep`
+ * and `when` are SQL of the statement it is part of (a data-modifying CTE does not see the rows
+ * its siblings insert, so `keep` leaves room for them).
+ */
+export function historyTrimSql(table: LockTable, keep: string, when: string): string {
+  return `DELETE FROM ${table.history} WHERE name = $1 AND id <= (
+    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+    OFFSET greatest(${keep}, 0) LIMIT 1
+  ) AND ${when}`;
+}
+
+/**
+ * Two CTEs, `<kind>_entry` and `<kind>_trim`, that record occurrence `$4` of job `$1` as a
+ * `paused` or `merged` entry (as occurrenceEntry writes one: by instance `$6`, at the database
+ * clock's `now_ms`, kept `$5` ms) and trim the history to `$8` entries, when `$8` is positive
+ * and `when` holds. Needs a `clock` CTE with `now` and `now_ms`.
+ */
+export function occurrenceEntrySql(
+  table: LockTable,
+  kind: 'paused' | 'merged',
+  when: string,
+): string {
+  return `${kind}_entry AS (
+  INSERT INTO ${table.history} (name, entry, expires_at)
+  SELECT $1, json_build_object('kind', '${kind}', 'scheduledAt', $4::bigint,
+      'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
+    clock.now + $5::float8 * interval '1 millisecond'
+  FROM clock WHERE $8::int > 0 AND ${when}
+),
+${kind}_trim AS (
+  ${historyTrimSql(table, '$8::int - 1', `$8::int > 0 AND ${when}`)}
+)`;
+}
+
 /** Sends {@link historySql}; an entry that does not parse is left out rather than failing the read. */
 export async function readHistory(
   pool: PostgresPool,

@@ -2,6 +2,7 @@ import type { ReleaseRequest } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { entryText, releaseEntries } from '../history-entries.js';
+import { historyTrimSql } from './history.js';
 
 /** Expired rows deleted by one release at most: bounds the work a release does on the way. */
 const SWEEP_LIMIT = 16;
@@ -75,10 +76,7 @@ history_added AS (
   ORDER BY e.n
 ),
 history_trimmed AS (
-  DELETE FROM ${table.history} WHERE name = $1 AND id <= (
-    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest($8::int - cardinality($9::text[]), 0) LIMIT 1
-  ) AND $8::int > 0 AND cardinality($9::text[]) > 0
+  ${historyTrimSql(table, '$8::int - cardinality($9::text[])', '$8::int > 0 AND cardinality($9::text[]) > 0')}
 ),
 history_swept AS (
   DELETE FROM ${table.history} WHERE id IN (

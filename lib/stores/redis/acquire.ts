@@ -52,6 +52,21 @@ import { defineScript, runScript } from './redis-script.js';
  */
 export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
+-- Records occurrence 'tick' as a 'paused' or 'merged' history entry (the JSON occurrenceEntry
+-- writes), trimmed to the history size and kept as long as the state. nowMs: server ms, read
+-- here when not given (only when the history is on).
+local function recordOccurrence(kind, nowMs)
+  local size = tonumber(ARGV[6])
+  if size and size > 0 then
+    if not nowMs then
+      local now = redis.call('TIME')
+      nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
+    end
+    redis.call('LPUSH', KEYS[3], '{"kind":"' .. kind .. '","scheduledAt":' .. tick .. ',"finishedAt":' .. string.format('%.0f', nowMs) .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
+    redis.call('LTRIM', KEYS[3], 0, size - 1)
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  end
+end
 local state = redis.call('HMGET', KEYS[2], 'tick', 'ok_at', 'fence', 'exp_at', 'paused', 'p_until', 'queued', 'merged')
 local okAt = state[2] or ''
 local now
@@ -96,7 +111,6 @@ if state[5] and ARGV[7] ~= '1' then
   local untilMs = tonumber(state[6])
   if not untilMs or untilMs > nowMs then
     if tick ~= '' then
-      local nowText = string.format('%.0f', nowMs)
       local stateTtl = tonumber(ARGV[4])
       local expAt = tonumber(state[4])
       if expAt and expAt - nowMs >= stateTtl / 2 then
@@ -105,12 +119,7 @@ if state[5] and ARGV[7] ~= '1' then
         redis.call('HSET', KEYS[2], 'tick', tick, 'exp_at', string.format('%.0f', nowMs + stateTtl))
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
       end
-      local size = tonumber(ARGV[6])
-      if size and size > 0 then
-        redis.call('LPUSH', KEYS[3], '{"kind":"paused","scheduledAt":' .. tick .. ',"finishedAt":' .. nowText .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
-        redis.call('LTRIM', KEYS[3], 0, size - 1)
-        redis.call('PEXPIRE', KEYS[3], ARGV[4])
-      end
+      recordOccurrence('paused', nowMs)
     end
     return {0, 'paused', okAt, '', 1}
   end
@@ -130,14 +139,7 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
     -- occurrence find it recorded already (one history entry fleet-wide).
     if not merged or merged < claim then
       redis.call('HSET', KEYS[2], 'merged', tick)
-      local size = tonumber(ARGV[6])
-      if size and size > 0 then
-        now = now or redis.call('TIME')
-        local nowText = string.format('%.0f', now[1] * 1000 + math.floor(now[2] / 1000))
-        redis.call('LPUSH', KEYS[3], '{"kind":"merged","scheduledAt":' .. tick .. ',"finishedAt":' .. nowText .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
-        redis.call('LTRIM', KEYS[3], 0, size - 1)
-        redis.call('PEXPIRE', KEYS[3], ARGV[4])
-      end
+      recordOccurrence('merged', now and (now[1] * 1000 + math.floor(now[2] / 1000)))
     end
     return {0, 'merged', okAt}
   end
