@@ -1,0 +1,249 @@
+// How much of the tables a PostgresLockStore release reads. Every release also sweeps a few
+// expired rows and history entries of any job: that sweep must find them through the expiry
+// indexes and delete them without reading the whole table, or each release costs in proportion
+// to the number of jobs and of their history entries. The release statement the store sends is captured and run again
+// under EXPLAIN ANALYZE (in a transaction rolled back), which reports the rows each step read.
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import type pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { newToken } from '../contract/lock-store.contract.js';
+import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+
+const MINUTE = 60_000;
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+const OTHER_JOBS = 2_000;
+const OTHER_ENTRIES = 20_000;
+/** The job's own row, its history (trimmed to HISTORY_SIZE) and two sweeps of at most 16. */
+const READ_BOUND = 300;
+const HISTORY_SIZE = 10;
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) {
+    await undo().catch(() => undefined);
+  }
+});
+
+interface SentQuery {
+  text: string;
+  values: unknown[];
+}
+
+interface Subject {
+  pool: pg.Pool;
+  table: string;
+  store: PostgresLockStore;
+  /** The statements the store sent, in order. */
+  sent: SentQuery[];
+}
+
+function subject(): Subject {
+  const pool = newPool({ max: 1 });
+  cleanup.push(() => pool.end());
+  const table = uniqueTable('release_work');
+  cleanup.push(() => dropTable(pool, table));
+  const sent: SentQuery[] = [];
+  pool.on('connect', (client) => {
+    const target = client as unknown as { query: (...args: unknown[]) => unknown };
+    const original = target.query.bind(client);
+    target.query = (...args: unknown[]) => {
+      const [config] = args as [{ text?: unknown; values?: unknown[] } | string];
+      if (typeof config === 'object' && typeof config.text === 'string') {
+        sent.push({ text: config.text, values: config.values ?? [] });
+      }
+      return original(...args);
+    };
+  });
+  const store = new PostgresLockStore(pool, { table, logger: false });
+  cleanup.push(() => store.close());
+  return { pool, table, store, sent };
+}
+
+/** One recorded run of `job` through the store; resolves with the release statement it sent. */
+async function recordedRun(s: Subject, scheduledAt: number): Promise<SentQuery> {
+  const token = newToken();
+  const claimed = await s.store.acquire({
+    name: 'job',
+    token,
+    ttl: MINUTE,
+    instanceId: 'a',
+    scheduledAt,
+    historySize: HISTORY_SIZE,
+  });
+  if (!claimed.acquired) throw new Error(`acquisition refused: ${claimed.reason}`);
+  const finishedAt = Date.now();
+  const before = s.sent.length;
+  await s.store.release({
+    name: 'job',
+    token,
+    historySize: HISTORY_SIZE,
+    outcome: {
+      status: 'completed',
+      durationMs: 1,
+      finishedAt,
+      run: {
+        scheduledAt,
+        startedAt: finishedAt - 1,
+        fencingToken: claimed.fencingToken,
+        instanceId: 'a',
+        trigger: 'schedule',
+        outcome: 'completed',
+        error: null,
+      },
+    },
+  });
+  const release = s.sent.slice(before).find((query) => query.text.includes('_history'));
+  if (!release) throw new Error('the release statement was not captured');
+  return release;
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Join Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * Rows the statement read from `relations`: what each scan of them returned, plus what filters
+ * above and inside it threw away.
+ */
+function rowsRead(node: PlanNode, relations: readonly string[]): number {
+  const loops = node['Actual Loops'] ?? 1;
+  let rows =
+    (node['Rows Removed by Join Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0);
+  if (node['Relation Name'] && relations.includes(node['Relation Name'])) {
+    rows += ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) * loops;
+  }
+  for (const child of node.Plans ?? []) {
+    rows += rowsRead(child, relations);
+  }
+  return rows;
+}
+
+/**
+ * The captured statement prepared on a connection of its own, planned as `mode` says: a prepared
+ * statement is planned for its values on its first runs (custom), then once for any values
+ * (generic), and that plan is kept until the tables' statistics change.
+ */
+async function prepareExplained(query: SentQuery, mode: PlanMode): Promise<Explained> {
+  const pool = newPool({ max: 1 });
+  cleanup.push(() => pool.end());
+  const client = await pool.connect();
+  cleanup.push(async () => client.release());
+  await client.query(`SET plan_cache_mode = ${mode}`);
+  await client.query(`PREPARE explained AS ${query.text}`);
+  // EXECUTE takes its values as SQL, not as bind parameters.
+  const params = query.values.map((value) => literal(client, value)).join(', ');
+  const explained = async (): Promise<PlanNode> => {
+    await client.query('BEGIN');
+    try {
+      const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE explained(${params})`,
+      );
+      return rows[0]['QUERY PLAN'][0].Plan;
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  };
+  return { mode, plan: explained };
+}
+
+interface Explained {
+  mode: PlanMode;
+  /** Runs the statement under EXPLAIN ANALYZE, rolled back. */
+  plan(): Promise<PlanNode>;
+}
+
+function literal(client: pg.PoolClient, value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) {
+    return `ARRAY[${value.map((item) => literal(client, item)).join(', ')}]::text[]`;
+  }
+  return client.escapeLiteral(String(value));
+}
+
+type PlanMode = 'force_custom_plan' | 'force_generic_plan';
+const PLAN_MODES: PlanMode[] = ['force_custom_plan', 'force_generic_plan'];
+
+async function count(s: Subject, relation: string, where = 'true'): Promise<number> {
+  const { rows } = await s.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM "${relation}" WHERE ${where}`,
+  );
+  return Number(rows[0]?.n);
+}
+
+/** Other jobs' rows and history entries; the first `expired` of each with their state expired. */
+async function fillOthers(s: Subject, expired: number): Promise<void> {
+  await s.pool.query(
+    `INSERT INTO "${s.table}" (name, fence, state_expires_at)
+     SELECT 'other-' || i, 1,
+       CASE WHEN i <= ${expired} THEN now() - interval '1 day' ELSE now() + interval '1 day' END
+     FROM generate_series(1, ${OTHER_JOBS}) i`,
+  );
+  await s.pool.query(
+    `INSERT INTO "${s.table}_history" (name, entry, expires_at)
+     SELECT 'other-' || (i % ${OTHER_JOBS}), '{}',
+       CASE WHEN i <= ${expired} THEN now() - interval '1 day' ELSE now() + interval '1 day' END
+     FROM generate_series(1, ${OTHER_ENTRIES}) i`,
+  );
+}
+
+async function analyze(s: Subject): Promise<void> {
+  await s.pool.query(`ANALYZE "${s.table}"`);
+  await s.pool.query(`ANALYZE "${s.table}_history"`);
+}
+
+/** The release statement of a job with a full history, prepared in both planning modes. */
+async function preparedRelease(s: Subject): Promise<Explained[]> {
+  // Runs first, so that the job has a history to trim.
+  for (let i = 0; i < HISTORY_SIZE + 2; i++) {
+    await recordedRun(s, OCCURRENCE + i * MINUTE);
+  }
+  const release = await recordedRun(s, OCCURRENCE + 100 * MINUTE);
+  return Promise.all(PLAN_MODES.map((mode) => prepareExplained(release, mode)));
+}
+
+describe('PostgresLockStore release: what it reads', () => {
+  it('reads no more of the tables once other jobs have many rows and history entries', async () => {
+    const s = subject();
+    const explained = await preparedRelease(s);
+    await fillOthers(s, 0);
+    // Planned again for the tables as they are now, as autovacuum's statistics would have it.
+    await analyze(s);
+
+    for (const { mode, plan } of explained) {
+      expect(rowsRead(await plan(), [s.table, `${s.table}_history`]), mode).toBeLessThan(
+        READ_BOUND,
+      );
+    }
+    // Rolled back: the job's history as its last release left it, the others' rows all there.
+    expect(await count(s, `${s.table}_history`, `name = 'job'`)).toBe(HISTORY_SIZE);
+    expect(await count(s, `${s.table}_history`)).toBe(OTHER_ENTRIES + HISTORY_SIZE);
+  });
+
+  it('sweeps a few expired rows and entries per release without reading the live ones', async () => {
+    const s = subject();
+    const explained = await preparedRelease(s);
+    await fillOthers(s, 100);
+    await analyze(s);
+
+    for (const { mode, plan } of explained) {
+      expect(rowsRead(await plan(), [s.table, `${s.table}_history`]), mode).toBeLessThan(
+        READ_BOUND,
+      );
+    }
+    await recordedRun(s, OCCURRENCE + 200 * MINUTE);
+    // The store's own release took 16 of each, and only expired ones.
+    expect(await count(s, s.table)).toBe(OTHER_JOBS + 1 - 16);
+    expect(await count(s, `${s.table}_history`, 'expires_at < now()')).toBe(100 - 16);
+    expect(await count(s, `${s.table}_history`, 'expires_at >= now()')).toBe(
+      OTHER_ENTRIES - 100 + HISTORY_SIZE,
+    );
+  });
+});
