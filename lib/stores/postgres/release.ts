@@ -17,7 +17,13 @@ const SWEEP_LIMIT = 16;
  * A job's row that no longer exists (swept) is re-created for an outcome. The release also
  * deletes a few rows whose state expired (no acquisition for the state ttl) and whose lock is
  * free: the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the sweep never
- * waits for another instance's statement.
+ * waits for another instance's statement. Both sweeps read through the expiry indexes whatever
+ * the plan: the clock is a scalar subquery (an index condition, where a join with the clock is
+ * only a filter), `ORDER BY` the indexed expiry makes a scan of the index the cheap way to the
+ * first rows, and the rows found (locked, so they stay where they are) are deleted by their
+ * `ctid`, which every plan reads directly, where `IN (…)` may hash them and read the whole table
+ * to match. Otherwise a plan made while the tables were small, and kept by the prepared
+ * statement, reads every row and entry of every job on every release.
  *
  * A success reported with a finish time ahead of the database clock (an instance whose clock is
  * ahead) is recorded at the database's time (`fin`, for `ok_at` and `end_at`): an `ok_at` in the
@@ -79,18 +85,18 @@ history_trimmed AS (
   ${historyTrimSql(table, '$8::int - cardinality($9::text[])', '$8::int > 0 AND cardinality($9::text[]) > 0')}
 ),
 history_swept AS (
-  DELETE FROM ${table.history} WHERE id IN (
-    SELECT id FROM ${table.history}, clock WHERE expires_at < clock.now
-    LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
-  ) AND cardinality($9::text[]) > 0
+  DELETE FROM ${table.history} WHERE cardinality($9::text[]) > 0 AND ctid = ANY (ARRAY(
+    SELECT ctid FROM ${table.history} WHERE expires_at < (SELECT now FROM clock)
+    ORDER BY expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
+  ))
 ),
 swept AS (
-  DELETE FROM ${table.qualified} WHERE name IN (
-    SELECT name FROM ${table.qualified}, clock
-    WHERE state_expires_at < clock.now AND (expires_at IS NULL OR expires_at <= clock.now)
-      AND name <> $1
-    LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
-  )
+  DELETE FROM ${table.qualified} WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM ${table.qualified}
+    WHERE state_expires_at < (SELECT now FROM clock)
+      AND (expires_at IS NULL OR expires_at <= (SELECT now FROM clock)) AND name <> $1
+    ORDER BY state_expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
+  ))
 )
 SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued`;
 }
