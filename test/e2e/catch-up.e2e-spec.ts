@@ -1,12 +1,8 @@
 // Catch-up of missed occurrences, missed-occurrence reports, and the overlap policies, with
 // several Nest apps in one process sharing one real redis-server (and one PostgreSQL database).
 import { Injectable } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CronLockModule,
-  CronLockService,
   LockedCron,
   ReplacedError,
   type CronLockEvents,
@@ -16,42 +12,26 @@ import {
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CronApps } from '../support/cron-apps.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import {
   duplicateOccurrences,
   overlappingRuns,
-  wallNow,
-  type RunRecord,
+  recordJobRun,
+  untilAborted,
+  type JobRun,
 } from '../support/run-log.js';
 
 const PERIOD = 3_000;
 /** Runs of every job of the test in progress, from every app. */
-const runs: Array<RunRecord & { job: string; trigger: string; abortedBy?: unknown }> = [];
-
-async function record(job: string, ctx: LockContext, work: () => Promise<void>): Promise<void> {
-  const start = wallNow();
-  try {
-    await work();
-  } finally {
-    runs.push({
-      job,
-      trigger: ctx.trigger,
-      instance: ctx.instanceId,
-      scheduledAt: ctx.scheduledAt.getTime(),
-      fencingToken: ctx.fencingToken,
-      start,
-      end: wallNow(),
-      ...(ctx.signal.aborted ? { abortedBy: ctx.signal.reason } : {}),
-    });
-  }
-}
+const runs: JobRun[] = [];
 
 @Injectable()
 class RecordedJob {
   @LockedCron('*/3 * * * * *', { ttl: '10s', name: 'recorded' })
   async run(ctx: LockContext): Promise<void> {
-    await record('recorded', ctx, () => sleep(5));
+    await recordJobRun(runs, 'recorded', ctx, () => sleep(5));
   }
 }
 
@@ -59,7 +39,7 @@ class RecordedJob {
 class CatchUpLatestJob {
   @LockedCron('*/3 * * * * *', { ttl: '10s', name: 'latest', catchUp: 'latest' })
   async run(ctx: LockContext): Promise<void> {
-    await record('latest', ctx, () => sleep(5));
+    await recordJobRun(runs, 'latest', ctx, () => sleep(5));
   }
 }
 
@@ -67,7 +47,7 @@ class CatchUpLatestJob {
 class CatchUpAllJob {
   @LockedCron('*/3 * * * * *', { ttl: '10s', name: 'all', catchUp: 'all', catchUpWindow: '1h' })
   async run(ctx: LockContext): Promise<void> {
-    await record('all', ctx, () => sleep(5));
+    await recordJobRun(runs, 'all', ctx, () => sleep(5));
   }
 }
 
@@ -76,7 +56,7 @@ class CatchUpAllJob {
 class QueueJob {
   @LockedCron('* * * * * *', { ttl: '5s', name: 'queue', overlap: 'queue' })
   async run(ctx: LockContext): Promise<void> {
-    await record('queue', ctx, () => sleep(1_500));
+    await recordJobRun(runs, 'queue', ctx, () => sleep(1_500));
   }
 }
 
@@ -85,7 +65,7 @@ class QueueJob {
 class SkipJob {
   @LockedCron('* * * * * *', { ttl: '5s', name: 'skip' })
   async run(ctx: LockContext): Promise<void> {
-    await record('skip', ctx, () => sleep(1_500));
+    await recordJobRun(runs, 'skip', ctx, () => sleep(1_500));
   }
 }
 
@@ -94,12 +74,7 @@ class SkipJob {
 class ReplaceJob {
   @LockedCron('*/2 * * * * *', { ttl: '1500ms', name: 'replace', overlap: 'replace' })
   async run(ctx: LockContext): Promise<void> {
-    await record('replace', ctx, async () => {
-      await Promise.race([
-        sleep(8_000),
-        new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })),
-      ]);
-    });
+    await recordJobRun(runs, 'replace', ctx, () => untilAborted(ctx, 8_000));
   }
 }
 
@@ -119,11 +94,11 @@ function range(from: number, before: number, step = PERIOD): number[] {
 type StoreOptions = () => Partial<CronLockModuleOptions>;
 
 describe('catch-up, missed occurrences and overlap policies across apps sharing one store', () => {
-  let apps: TestingModule[] = [];
+  const apps = new CronApps();
   const cleanup: Array<() => Promise<unknown>> = [];
 
   afterEach(async () => {
-    await closeAll();
+    await apps.closeAll();
     for (const undo of cleanup.splice(0).reverse()) {
       await undo().catch(() => undefined);
     }
@@ -132,28 +107,16 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     skipped.length = 0;
   });
 
-  async function closeAll(): Promise<void> {
-    await Promise.all(apps.map((app) => app.close()));
-    apps = [];
-  }
-
   async function boot(
     instanceId: string,
     job: new () => unknown,
     store: StoreOptions,
   ): Promise<void> {
-    const module = await Test.createTestingModule({
-      imports: [
-        ScheduleModule.forRoot(),
-        CronLockModule.forRoot({ instanceId, logger: false, ...store() } as CronLockModuleOptions),
-      ],
-      providers: [job],
-    }).compile();
-    const locks = module.get(CronLockService);
-    locks.on('missed', (event) => missed.push(event));
-    locks.on('skipped', (event) => skipped.push(event));
-    apps.push(module);
-    await module.init();
+    const options = { instanceId, logger: false, ...store() } as CronLockModuleOptions;
+    await apps.boot(options, [job], (locks) => {
+      locks.on('missed', (event) => missed.push(event));
+      locks.on('skipped', (event) => skipped.push(event));
+    });
   }
 
   const bootAll = (ids: string[], job: new () => unknown, store: StoreOptions): Promise<void[]> =>
@@ -173,7 +136,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
   ): Promise<{ last: number; latest: number }> {
     await bootAll(['app-1', 'app-2', 'app-3'], job, store);
     await waitFor(() => runsOf(name).length >= 1, { timeout: 15_000, message: 'a first run' });
-    await closeAll();
+    await apps.closeAll();
     const last = Math.max(...runsOf(name).map((run) => run.scheduledAt));
     const restartFrom = last + missing * PERIOD + 200;
     await waitFor(() => Date.now() >= restartFrom, {
@@ -192,7 +155,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
       timeout: 15_000,
       message: 'a regular run after the restart',
     });
-    await closeAll();
+    await apps.closeAll();
   }
 
   const redis = (label: string): StoreOptions => {
@@ -257,7 +220,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
       timeout: 20_000,
       message: 'a missed report',
     });
-    await closeAll();
+    await apps.closeAll();
     const ran = new Set(runsOf('skip').map((run) => run.scheduledAt));
     for (const event of missed) {
       expect(ran.has(event.scheduledAt.getTime())).toBe(false);
@@ -276,7 +239,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     const store = redis('queue');
     await bootAll(['app-1', 'app-2'], QueueJob, store);
     await waitFor(() => runsOf('queue').length >= 4, { timeout: 20_000, message: 'four runs' });
-    await closeAll();
+    await apps.closeAll();
     const ran = runsOf('queue');
     expect(duplicateOccurrences(ran)).toEqual([]);
     expect(overlappingRuns(ran)).toEqual([]);
@@ -301,7 +264,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
   it("overlap 'replace': the running holder is told within a renew interval, and the next run starts after its release", async () => {
     await bootAll(['app-1', 'app-2'], ReplaceJob, redis('replace'));
     await waitFor(() => runsOf('replace').length >= 3, { timeout: 20_000, message: 'three runs' });
-    await closeAll();
+    await apps.closeAll();
     const ran = [...runsOf('replace')].sort((a, b) => a.start - b.start);
     expect(duplicateOccurrences(ran)).toEqual([]);
     expect(overlappingRuns(ran)).toEqual([]);

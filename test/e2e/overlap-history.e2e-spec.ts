@@ -2,50 +2,31 @@
 // job once, and a run replaced under 'replace' as 'aborted'. Three Nest apps in one process share
 // one real redis-server.
 import { Injectable } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CronLockModule,
-  CronLockService,
   LockedCron,
   ReplacedError,
   type CronLockEvents,
   type CronLockModuleOptions,
+  type CronLockService,
   type HistoryEntry,
   type LockContext,
 } from 'nestjs-cron-lock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CronApps } from '../support/cron-apps.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
-
-interface Ran {
-  job: string;
-  scheduledAt: number;
-  abortedBy?: unknown;
-}
+import { recordJobRun, untilAborted, type JobRun } from '../support/run-log.js';
 
 /** Runs of every job of the test in progress, from every app. */
-const runs: Ran[] = [];
+const runs: JobRun[] = [];
 const skipped: Array<CronLockEvents['skipped']> = [];
-
-async function record(job: string, ctx: LockContext, work: () => Promise<void>): Promise<void> {
-  try {
-    await work();
-  } finally {
-    runs.push({
-      job,
-      scheduledAt: ctx.scheduledAt.getTime(),
-      ...(ctx.signal.aborted ? { abortedBy: ctx.signal.reason } : {}),
-    });
-  }
-}
 
 /** Takes 2.5 periods of its per-second schedule: later occurrences queue, then merge. */
 @Injectable()
 class QueueJob {
   @LockedCron('* * * * * *', { ttl: '5s', name: 'queue', overlap: 'queue' })
   async run(ctx: LockContext): Promise<void> {
-    await record('queue', ctx, () => sleep(2_500));
+    await recordJobRun(runs, 'queue', ctx, () => sleep(2_500));
   }
 }
 
@@ -54,53 +35,30 @@ class QueueJob {
 class ReplaceJob {
   @LockedCron('*/2 * * * * *', { ttl: '1500ms', name: 'replace', overlap: 'replace' })
   async run(ctx: LockContext): Promise<void> {
-    await record('replace', ctx, async () => {
-      await Promise.race([
-        sleep(3_000),
-        new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })),
-      ]);
-    });
+    await recordJobRun(runs, 'replace', ctx, () => untilAborted(ctx, 3_000));
   }
 }
 
-const runsOf = (job: string): Ran[] => runs.filter((run) => run.job === job);
+const runsOf = (job: string): JobRun[] => runs.filter((run) => run.job === job);
 
 describe('run history under the overlap policies, three apps sharing one redis-server', () => {
-  let apps: TestingModule[] = [];
+  const apps = new CronApps();
 
   afterEach(async () => {
-    await closeAll();
+    await apps.closeAll();
     runs.length = 0;
     skipped.length = 0;
   });
-
-  async function closeAll(): Promise<void> {
-    await Promise.all(apps.map((app) => app.close()));
-    apps = [];
-  }
 
   async function boot(
     instanceId: string,
     providers: Array<new () => unknown>,
     keyPrefix: string,
   ): Promise<CronLockService> {
-    const module = await Test.createTestingModule({
-      imports: [
-        ScheduleModule.forRoot(),
-        CronLockModule.forRoot({
-          instanceId,
-          logger: false,
-          redis: testRedisUrl(),
-          keyPrefix,
-        } as CronLockModuleOptions),
-      ],
-      providers,
-    }).compile();
-    const locks = module.get(CronLockService);
-    locks.on('skipped', (event) => skipped.push(event));
-    apps.push(module);
-    await module.init();
-    return locks;
+    const options = { instanceId, logger: false, redis: testRedisUrl(), keyPrefix };
+    return apps.boot(options as CronLockModuleOptions, providers, (locks) => {
+      locks.on('skipped', (event) => skipped.push(event));
+    });
   }
 
   /** Runs `job` on three apps until `enough`, stops them, and reads the history from a fourth. */
@@ -112,7 +70,7 @@ describe('run history under the overlap policies, three apps sharing one redis-s
     const keyPrefix = uniquePrefix(name);
     await Promise.all(['app-1', 'app-2', 'app-3'].map((id) => boot(id, [job], keyPrefix)));
     await waitFor(enough, { timeout: 30_000, message: `enough runs of ${name}` });
-    await closeAll();
+    await apps.closeAll();
     const reader = await boot('reader', [], keyPrefix);
     return reader.history(name, { limit: 100 });
   }

@@ -9,15 +9,12 @@
 // plus the restart) with the same properties: a pause window, a stop of the whole fleet, three
 // workers throughout, and a history large enough (historySize) that nothing is trimmed. The
 // restart must take fewer than 100 occurrences (100 s), the most one run lists as missed.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HistoryJson } from '../../lib/cli/history.command.js';
-import { runCli } from '../cli/cli-process.js';
 import type { Backend } from './support/backends.js';
-import { cliBackend, type CliBackend } from './support/cli-backend.js';
-import { FaultCluster, type FaultWorker } from './support/cluster.js';
-import { FAULT_JOB, monoNow } from './support/records.js';
+import { cliFleets } from './support/cli-backend.js';
+import { monoNow } from './support/records.js';
 
-const EVERY_SECOND = '* * * * * *';
 const SECOND = 1_000;
 /** Larger than every entry the scenario makes, so the check sees all of them. */
 const HISTORY_SIZE = 1_000;
@@ -25,34 +22,10 @@ const HISTORY_SIZE = 1_000;
 const WAIT = { timeout: 120_000 };
 
 describe('history across processes', { timeout: 400_000 }, () => {
-  let cluster: FaultCluster | null = null;
-  let backend: CliBackend | null = null;
-
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster?.cleanup(false);
-    cluster = null;
-    await backend?.cleanup();
-    backend = null;
-  });
+  const fleets = cliFleets('history-processes');
 
   async function proveHistory(kind: Backend): Promise<void> {
-    const store = cliBackend(kind, 'history-processes');
-    backend = store;
-    const fleet = new FaultCluster();
-    cluster = fleet;
-    const spawn = (instance: string): FaultWorker =>
-      fleet.spawn({
-        instance,
-        ...store.worker,
-        cron: EVERY_SECOND,
-        ttlMs: 5_000,
-        jobMs: 50,
-        seed: 1,
-        historySize: HISTORY_SIZE,
-      });
-    const cli = (args: string[]) =>
-      runCli([args[0]!, FAULT_JOB, ...store.cliArgs, ...args.slice(1)], { env: store.cliEnv });
+    const { fleet, spawn, cli } = fleets.begin(kind, { historySize: HISTORY_SIZE });
     const startsAfter = (mono: number) => fleet.recordsOf('start').filter((r) => r.mono > mono);
 
     const first = ['w1', 'w2', 'w3'].map(spawn);
@@ -63,14 +36,14 @@ describe('history across processes', { timeout: 400_000 }, () => {
     });
 
     // A pause window: a few occurrences skipped fleet-wide.
-    const pause = await cli(['pause', '--yes']);
+    const pause = await cli('pause', '--yes');
     expect(pause.code, pause.stderr).toBe(0);
     await fleet.waitForRecord(
       'skipped',
       () => fleet.recordsOf('skipped').filter((r) => r.reason === 'paused').length >= 3,
       { ...WAIT, message: 'three occurrences skipped while paused' },
     );
-    const resume = await cli(['resume', '--yes']);
+    const resume = await cli('resume', '--yes');
     expect(resume.code, resume.stderr).toBe(0);
     const resumedAt = monoNow();
     await fleet.waitForRecord('start', () => startsAfter(resumedAt).length >= 3, {
@@ -97,7 +70,7 @@ describe('history across processes', { timeout: 400_000 }, () => {
     for (const worker of second) worker.signal('SIGTERM');
     await Promise.all(second.map((w) => w.exited));
 
-    const read = await cli(['history', '--limit', String(HISTORY_SIZE), '--json']);
+    const read = await cli('history', '--limit', String(HISTORY_SIZE), '--json');
     expect(read.stderr).toBe('');
     expect(read.code).toBe(0);
     const { entries } = JSON.parse(read.stdout) as HistoryJson;

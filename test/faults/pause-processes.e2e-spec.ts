@@ -3,53 +3,27 @@
 // flight still starts, no run starts on any worker while paused, and each skipped occurrence is
 // logged once fleet-wide; the CLI resumes it, and runs start again on some worker. On Redis and on
 // PostgreSQL. The oracles read the workers' records and the CLI's answers, never timings.
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import type { Backend } from './support/backends.js';
-import { cliBackend, type CliBackend } from './support/cli-backend.js';
-import { FaultCluster } from './support/cluster.js';
-import { FAULT_JOB, monoNow } from './support/records.js';
+import { cliFleets } from './support/cli-backend.js';
+import { monoNow } from './support/records.js';
 
-const EVERY_SECOND = '* * * * * *';
 /** Occurrences to see skipped while paused before resuming. */
 const PAUSED_OCCURRENCES = 4;
 /** Worker boots take long on a loaded machine; the deadlines only bound a failing wait. */
 const WAIT = { timeout: 90_000 };
 
 describe('pause and resume across processes', { timeout: 300_000 }, () => {
-  let cluster: FaultCluster | null = null;
-  let backend: CliBackend | null = null;
-
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster?.cleanup(false);
-    cluster = null;
-    await backend?.cleanup();
-    backend = null;
-  });
+  const fleets = cliFleets('pause-processes');
 
   async function provePauseAndResume(kind: Backend): Promise<void> {
-    const store = cliBackend(kind, 'pause-processes');
-    backend = store;
-    const fleet = new FaultCluster();
-    cluster = fleet;
-    for (const instance of ['w1', 'w2', 'w3']) {
-      fleet.spawn({
-        instance,
-        ...store.worker,
-        cron: EVERY_SECOND,
-        ttlMs: 5_000,
-        jobMs: 50,
-        seed: 1,
-      });
-    }
+    const { fleet, spawn, cli } = fleets.begin(kind);
+    for (const instance of ['w1', 'w2', 'w3']) spawn(instance);
     await fleet.ready(120_000);
     // The job runs (and is known to the store, which the CLI checks) before it is paused.
     await fleet.waitForRecord('start', () => true, { ...WAIT, message: 'a first run' });
 
-    const paused = await runCli(['pause', FAULT_JOB, ...store.cliArgs, '--yes'], {
-      env: store.cliEnv,
-    });
+    const paused = await cli('pause', '--yes');
     expect(paused.stderr).toBe('');
     expect(paused.code).toBe(0);
     const pausedAt = monoNow();
@@ -62,9 +36,7 @@ describe('pause and resume across processes', { timeout: 300_000 }, () => {
         PAUSED_OCCURRENCES,
       { ...WAIT, message: `${PAUSED_OCCURRENCES} occurrences skipped while paused` },
     );
-    const resumed = await runCli(['resume', FAULT_JOB, ...store.cliArgs, '--yes'], {
-      env: store.cliEnv,
-    });
+    const resumed = await cli('resume', '--yes');
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
     const resumedAt = monoNow();

@@ -34,6 +34,45 @@ export async function recordedRun(ctx: LockContext, workMs = 5): Promise<RunReco
   return runRecordOf(ctx, start);
 }
 
+/** A run of one of a test's jobs: its record, the job, its trigger and why it was told to stop. */
+export interface JobRun extends RunRecord {
+  job: string;
+  trigger: string;
+  /** The abort reason, when the run was told to stop. */
+  abortedBy?: unknown;
+}
+
+/**
+ * Runs `work` as the body of `ctx`'s run of `job`, and adds the run to `runs` when it ends,
+ * even when `work` throws.
+ */
+export async function recordJobRun(
+  runs: JobRun[],
+  job: string,
+  ctx: LockContext,
+  work: () => Promise<void>,
+): Promise<void> {
+  const start = wallNow();
+  try {
+    await work();
+  } finally {
+    runs.push({
+      job,
+      trigger: ctx.trigger,
+      ...runRecordOf(ctx, start),
+      ...(ctx.signal.aborted ? { abortedBy: ctx.signal.reason } : {}),
+    });
+  }
+}
+
+/** A job body that lasts until its run is told to stop, and `maxMs` at most. */
+export async function untilAborted(ctx: LockContext, maxMs: number): Promise<void> {
+  await Promise.race([
+    sleep(maxMs),
+    new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })),
+  ]);
+}
+
 /** What test/fixtures/worker-app.ts reports to its parent over IPC. */
 export type WorkerMessage =
   | { type: 'ready'; instance: string; at: number }
