@@ -36,6 +36,9 @@ describe('pause and resume across processes', { timeout: 300_000 }, () => {
         PAUSED_OCCURRENCES,
       { ...WAIT, message: `${PAUSED_OCCURRENCES} occurrences skipped while paused` },
     );
+    // Taken before the CLI starts: the resume takes effect before the CLI process exits, which on
+    // a loaded machine can be seconds later, and a run may start in between.
+    const resumeSentAt = monoNow();
     const resumed = await cli('resume', '--yes');
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
@@ -64,10 +67,11 @@ describe('pause and resume across processes', { timeout: 300_000 }, () => {
       expect(pausedOccurrences, failure).not.toContain(start.scheduledAt);
     }
     // Once the CLI returned, only occurrences already in flight still started: due before it
-    // returned and scheduled before the first one skipped; no later one ran before the resume.
+    // returned and scheduled before the first one skipped; no later one ran before the resume
+    // was sent.
     // (Which ones were in flight is not counted: a worker stalled by a loaded machine can start
     // the occurrence it claimed before the pause well after the CLI returned.)
-    const afterPause = starts.filter((r) => r.mono > pausedAt && r.mono < resumedAt);
+    const afterPause = starts.filter((r) => r.mono > pausedAt && r.mono < resumeSentAt);
     for (const start of afterPause) {
       expect(start.scheduledAt, failure).toBeLessThan(firstPaused);
       expect(start.scheduledAt, failure).toBeLessThanOrEqual(pausedWall);
