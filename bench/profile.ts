@@ -23,9 +23,17 @@
 import { readFileSync } from 'node:fs';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { startLockApp, type LockApp } from './support/apps.js';
+import { clockOccurrences, startJobsApp, type JobPolicy, type JobsApp } from './support/jobs-app.js';
 import { connectedClient, RawLock } from './support/redis.js';
 
 const TTL = 30_000;
+
+/** `@LockedCron` jobs ticked as the scheduler does, through the occurrence driver when they have one. */
+const TICK_POLICIES: Record<string, JobPolicy> = {
+  'cron-tick': {},
+  'cron-catch-up': { catchUp: 'latest' },
+  'cron-queue': { overlap: 'queue' },
+};
 const noop = async (): Promise<void> => undefined;
 
 /** CPU time (µs) a process has used so far, from /proc (Linux only). */
@@ -97,7 +105,22 @@ async function main(): Promise<void> {
           throw new Error(`did not run: ${result.reason}`);
         }
       };
-    } else if (contender === 'storm-floor' || contender === 'storm-module') {
+    } else if (contender in TICK_POLICIES) {
+      const app = await startJobsApp(
+        { redis: server.url, keyPrefix: 'profile' },
+        ['per-run'],
+        TTL,
+        TICK_POLICIES[contender],
+      );
+      closers.push(() => app.close());
+      const next = clockOccurrences();
+      cycle = async () => {
+        const result = await app.tick('per-run', next());
+        if (!result.ran) {
+          throw new Error(`did not run: ${result.reason}`);
+        }
+      };
+    } else if (contender.startsWith('storm-')) {
       await storm(contender, server.url, cycles, closers);
       return;
     } else {
@@ -150,6 +173,7 @@ async function storm(
 ): Promise<void> {
   const jobs = 1_000;
   let attempt: (job: number, instance: number, round: number) => Promise<boolean>;
+  const tickPolicy = TICK_POLICIES[contender.replace(/^storm-/, 'cron-')];
   if (contender === 'storm-floor') {
     const pipelined = process.env.PIPELINE === '1';
     const clients = await Promise.all(
@@ -166,7 +190,26 @@ async function storm(
       }
       return token !== null;
     };
-  } else {
+  } else if (tickPolicy) {
+    const names = Array.from({ length: jobs }, (_, job) => `storm-${job}`);
+    const apps: JobsApp[] = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        startJobsApp({ redis: url, keyPrefix: 'profile-storm' }, names, TTL, tickPolicy),
+      ),
+    );
+    closers.push(() => Promise.all(apps.map((app) => app.close())));
+    const next = clockOccurrences();
+    let round = Number.NaN;
+    let scheduledAt = 0;
+    attempt = async (job, instance, storm) => {
+      if (storm !== round) {
+        round = storm;
+        scheduledAt = next();
+      }
+      const result = await apps[instance].tick(names[job], scheduledAt);
+      return result.ran;
+    };
+  } else if (contender === 'storm-module') {
     const redis =
       process.env.PIPELINE === '1'
         ? { host: '127.0.0.1', port: Number(new URL(url).port), enableAutoPipelining: true }
@@ -184,6 +227,8 @@ async function storm(
       );
       return result.ran;
     };
+  } else {
+    throw new Error(`unknown contender ${contender}`);
   }
   const once = async (round: number) => {
     const pending: Promise<boolean>[] = [];

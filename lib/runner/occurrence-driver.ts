@@ -73,8 +73,9 @@ export class OccurrenceDriver {
     // A queued occurrence whose retry is armed here goes first: when its holder died (kill -9), it
     // waits for the lock to expire, and this tick must not take the freed lock ahead of it. Its
     // acquisition is sent first, so a store that answers in order (one Redis connection) sees it
-    // first; this tick's occurrence then queues behind it.
-    if (scheduledAt !== undefined) {
+    // first; this tick's occurrence then queues behind it. Nearly every tick has none armed, and
+    // then copies and sorts nothing.
+    if (scheduledAt !== undefined && this.retries.size > 0) {
       for (const at of [...this.retries.keys()].sort((a, b) => a - b)) {
         if (at < scheduledAt) {
           void this.runQueued(at);
@@ -166,16 +167,22 @@ export class OccurrenceDriver {
     }
   }
 
-  /** Missed occurrences after `last` to run now, oldest first. */
-  private candidates(last: number, now: number): number[] {
-    // The answer after nearly every run: the next occurrence is not due yet. Told by the ticks'
-    // own look-ahead, or one step of the cron, instead of the backward search below (tens of
-    // steps), which every run of a catch-up job would otherwise pay.
+  /**
+   * Whether an occurrence after `last` is due by `now`. The answer after nearly every run: not
+   * yet. Told by the ticks' own look-ahead, or one step of the cron, instead of the backward
+   * search of {@link candidates} (tens of steps), which every run would otherwise pay.
+   */
+  private anyDue(last: number, now: number): boolean {
     if (last >= now) {
-      return [];
+      return false;
     }
     const next = this.occurrences?.nameAfter(last) ?? this.range.nameAfter(last);
-    if (next === null || next > now) {
+    return next !== null && next <= now;
+  }
+
+  /** Missed occurrences after `last` to run now, oldest first. */
+  private candidates(last: number, now: number): number[] {
+    if (!this.anyDue(last, now)) {
       return [];
     }
     const since = Math.max(last, now - this.policy.catchUpWindow - 1);
@@ -204,8 +211,20 @@ export class OccurrenceDriver {
       return;
     }
     if (result.ran) {
-      if (this.policy.catchUp) {
-        void this.catchUp(at);
+      // Nearly always nothing is due yet: told here, without starting a catch-up (an async
+      // function and its promises) that would find nothing to run. The run tells what the store
+      // last claimed, as a catch-up's look would.
+      if (this.policy.catchUp && !this.catchingUp) {
+        this.started = true;
+        let due = false;
+        try {
+          due = this.anyDue(at, Date.now());
+        } catch {
+          // As a catch-up that failed: nothing runs now (a catch-up never rejects).
+        }
+        if (due) {
+          void this.catchUp(at);
+        }
       }
     } else if (result.reason === 'queued') {
       this.retryQueued(at, result.retryIn ?? this.job.ttl);
