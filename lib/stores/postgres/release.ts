@@ -22,8 +22,7 @@ const SWEEP_LIMIT = 16;
  * only a filter), `ORDER BY` the indexed expiry makes a scan of the index the cheap way to the
  * first rows, and the rows found (locked, so they stay where they are) are deleted by their
  * `ctid`, which every plan reads directly, where `IN (…)` may hash them and read the whole table
- * to match. Otherwise a plan made while the tables were small, and kept by the prepared
- * statement, reads every row and entry of every job on every release.
+ * to match: a release that found rows to sweep read every row of every job to delete them.
  *
  * A success reported with a finish time ahead of the database clock (an instance whose clock is
  * ahead) is recorded at the database's time (`fin`, for `ok_at` and `end_at`): an `ok_at` in the
