@@ -9,7 +9,7 @@ import {
   type LockedCronOptions,
   type LockedRunResult,
 } from 'nestjs-cron-lock';
-import { CronLockRegistry } from '../../lib/cron-lock.registry.js';
+import { CronLockRegistry, type BoundJob } from '../../lib/cron-lock.registry.js';
 import { originalMethodOf } from '../../lib/decorators/lock-method.js';
 import type { LockApp } from './apps.js';
 
@@ -94,20 +94,16 @@ export async function startJobsApp(
     logger: false,
   });
   await app.init();
-  const registry = app.get(CronLockRegistry);
   const instance = app.get(Jobs) as { onRun: () => void };
   const ticks = new Map<string, (scheduledAt: number) => Promise<LockedRunResult<unknown>>>();
   for (const name of names) {
-    const bound = registry.get(name);
-    const original = bound && originalMethodOf(bound.method);
-    if (!bound || !original) {
+    // The benchmark's own occurrences are not the schedule's.
+    const bound = boundInOrder(app, name);
+    const original = originalMethodOf(bound.method);
+    if (!original) {
       throw new Error(`bench: job ${name} is not bound`);
     }
     const { binding } = bound;
-    // A real tick's claim checks for missed occurrences without a step of the cron package when
-    // it follows the tick before it (see missedBetweenOf): the benchmark's own occurrences are
-    // not the schedule's, and would each pay a cron step that no tick in order pays.
-    binding.job.missedBetween = inOrder;
     const body = (ctx: unknown) => original.call(bound.instance, ctx);
     const driver = binding.driver;
     ticks.set(
@@ -132,10 +128,22 @@ export async function startJobsApp(
 }
 
 /** What the check for missed occurrences answers for ticks in order: none. */
-export const inOrder = (): { occurrences: number[]; more: number } => ({
-  occurrences: [],
-  more: 0,
-});
+const inOrder = (): { occurrences: number[]; more: number } => ({ occurrences: [], more: 0 });
+
+/**
+ * Job `name` as bound in `app`, its check for missed occurrences answering as for ticks in order.
+ * A real tick's claim makes that check without a step of the cron package when it follows the
+ * tick before it (see missedBetweenOf); occurrences the benchmark picks, or that `runLockedJob`
+ * cannot tell are in order, would each pay a cron step that no tick in order pays.
+ */
+export function boundInOrder(app: INestApplicationContext, name: string): BoundJob {
+  const bound = app.get(CronLockRegistry).get(name);
+  if (!bound) {
+    throw new Error(`bench: job ${name} is not bound`);
+  }
+  bound.binding.job.missedBetween = inOrder;
+  return bound;
+}
 
 /** How far ahead of the clock the benchmark's ticks are: more than any round lasts. */
 const AHEAD_MS = 60_000;

@@ -6,9 +6,8 @@ import type { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { runLockedJob } from 'nestjs-cron-lock/testing';
 import pg from 'pg';
 import { CRON_LOCK_SCHEDULER_OPTIONAL } from '../../lib/cron-lock.constants.js';
-import { CronLockRegistry } from '../../lib/cron-lock.registry.js';
 import type { LockApp } from './apps.js';
-import { inOrder } from './jobs-app.js';
+import { boundInOrder } from './jobs-app.js';
 
 /**
  * A `pg` pool for one contender: its connections are kept (no idle timeout, so the same server
@@ -117,16 +116,9 @@ export async function startJobsApp(
 
   const app = await NestFactory.createApplicationContext(JobsAppModule, { logger: false });
   await app.init();
-  // The occurrences run are the schedule's own, each right after the one before: a tick in order
-  // finds nothing missed between them without a step of the cron (see missedBetweenOf), which
-  // `runLockedJob`, given occurrences out of the clock's order, would otherwise pay on every run.
-  const registry = app.get(CronLockRegistry);
+  // The occurrences run are the schedule's own, each right after the one before.
   for (const name of [GROWTH_JOB, QUEUE_JOB, PAUSED_JOB]) {
-    const bound = registry.get(name);
-    if (!bound) {
-      throw new Error(`bench: job ${name} is not bound`);
-    }
-    bound.binding.job.missedBetween = inOrder;
+    boundInOrder(app, name);
   }
   return { app, locks: app.get(CronLockService), close: () => app.close() };
 }
