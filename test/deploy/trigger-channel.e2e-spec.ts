@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CronLockService,
+  LockedCron,
+  cronLockAclRule,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { waitFor } from '../support/redis.js';
+import { bootApp } from './support/app.js';
+import { startCapture, type Capture } from './support/capture.js';
+
+const PREFIX = 'trigger-channel';
+const CHANNEL = `${PREFIX}:triggers`;
+const USER = 'trigger-worker';
+const PASSWORD = 'trigger-channel-Pa55word-3c1d';
+
+/** Runs of the job, by instance. */
+const runs: string[] = [];
+
+@Injectable()
+class YearlyJob {
+  constructor(private readonly locks: CronLockService) {}
+
+  // Once a year: no scheduler tick gets in the way of the test.
+  @LockedCron('0 0 1 1 *', { ttl: '10s', name: 'channel-yearly' })
+  report(): void {
+    runs.push(this.locks.instanceId);
+  }
+}
+
+let server: RedisServerHandle;
+let admin: Redis;
+let capture: Capture;
+const apps: TestingModule[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  admin = new Redis(server.url);
+  process.on('unhandledRejection', onUnhandled);
+});
+
+afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  admin?.disconnect();
+  await server?.stop();
+});
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  capture?.stop();
+  runs.length = 0;
+  unhandled.length = 0;
+});
+
+async function boot(options: CronLockModuleOptions, withJob = true): Promise<TestingModule> {
+  const app = await bootApp(
+    { keyPrefix: PREFIX, ...options },
+    { providers: withJob ? [YearlyJob] : [] },
+  );
+  apps.push(app);
+  return app;
+}
+
+/** Sets the worker's ACL rules: the module's least-privilege rule, with or without its channel. */
+async function setWorkerRules(channel: boolean): Promise<void> {
+  const rule = cronLockAclRule(PREFIX);
+  const rules = channel ? rule : rule.replace(`&${CHANNEL}`, '');
+  await admin.call('ACL', 'SETUSER', USER, 'reset', 'on', `>${PASSWORD}`, ...rules.split(/\s+/));
+}
+
+async function subscribers(): Promise<number> {
+  const [, count] = (await admin.call('PUBSUB', 'NUMSUB', CHANNEL)) as [string, number];
+  return Number(count);
+}
+
+describe('the trigger channel when Redis drops its subscription (real redis-server)', () => {
+  it('survives a resubscription Redis refuses, says so, and listens again once allowed', async () => {
+    await setWorkerRules(true);
+    capture = startCapture();
+    await boot({
+      redis: `redis://${USER}:${PASSWORD}@127.0.0.1:${server.port}`,
+      instanceId: 'worker',
+      logger: capture.logger,
+    });
+    const caller = (
+      await boot({ redis: server.url, instanceId: 'caller', logger: false }, false)
+    ).get(CronLockService);
+    await waitFor(async () => (await subscribers()) === 1, {
+      timeout: 10_000,
+      message: 'the worker subscribed to the trigger channel',
+    });
+
+    // Revoking a channel disconnects its subscribers (Redis 7): the worker reconnects, and
+    // its SUBSCRIBE is refused with NOPERM.
+    await setWorkerRules(false);
+    const refusal = (): string | undefined =>
+      capture.at('warn').find((line) => line.includes('Trigger channel'));
+    // Either way the refusal surfaces: as a warning, or as a rejection nobody handled (which
+    // ends a Node process by default).
+    await waitFor(() => refusal() !== undefined || unhandled.length > 0, {
+      timeout: 10_000,
+      message: 'the refused subscription reported',
+    });
+    expect(unhandled).toEqual([]);
+    const refused = refusal()!;
+    expect(refused).toContain('NOPERM');
+    expect(refused).not.toContain(PASSWORD);
+    expect(await subscribers()).toBe(0);
+
+    // Allowed again: the worker subscribes again without a restart, and hears a trigger.
+    await setWorkerRules(true);
+    await waitFor(async () => (await subscribers()) === 1, {
+      timeout: 15_000,
+      message: 'the worker subscribed again',
+    });
+    const result = await caller.trigger('channel-yearly');
+    expect(result.receivers).toBe(1);
+    await waitFor(() => runs.length === 1, { timeout: 10_000, message: 'the triggered run' });
+    expect(runs).toEqual(['worker']);
+    expect(unhandled).toEqual([]);
+  });
+});
