@@ -121,9 +121,31 @@ describe('the trigger channel when Redis drops its subscription (real redis-serv
       timeout: 15_000,
       message: 'the worker subscribed again',
     });
-    const result = await caller.trigger('channel-yearly');
-    expect(result.receivers).toBe(1);
-    await waitFor(() => runs.length === 1, { timeout: 10_000, message: 'the triggered run' });
+    const result = await caller.trigger('channel-yearly', { wait: true, timeout: '10s' });
+    expect(result).toMatchObject({ ran: true, instanceId: 'worker' });
+    expect(runs).toEqual(['worker']);
+    expect(capture.at('log')).toContainEqual(
+      expect.stringContaining('Trigger channel listening again'),
+    );
+    expect(unhandled).toEqual([]);
+  });
+  it('listens again after Redis restarts', async () => {
+    await boot({ redis: server.url, instanceId: 'worker', logger: false });
+    const caller = (
+      await boot({ redis: server.url, instanceId: 'caller', logger: false }, false)
+    ).get(CronLockService);
+    await waitFor(async () => (await subscribers()) === 1, {
+      timeout: 10_000,
+      message: 'the worker subscribed to the trigger channel',
+    });
+
+    await server.restart();
+    await waitFor(async () => (await subscribers()) === 1, {
+      timeout: 15_000,
+      message: 'the worker subscribed again after the restart',
+    });
+    const result = await caller.trigger('channel-yearly', { wait: true, timeout: '10s' });
+    expect(result).toMatchObject({ ran: true, instanceId: 'worker' });
     expect(runs).toEqual(['worker']);
     expect(unhandled).toEqual([]);
   });

@@ -8,6 +8,9 @@ import {
   type TriggerSubscription,
 } from '../trigger.interface.js';
 
+/** How often a refused resubscription is tried again while the connection is up. */
+const RESUBSCRIBE_RETRY_MS = 2_000;
+
 /**
  * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
  * subscriber connection per store to listen, and a `SET NX PX` claim per request.
@@ -21,6 +24,8 @@ export class RedisTriggerChannel implements TriggerChannel {
   private subscribed: Promise<void> | null = null;
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
   private reportedError = false;
+  /** A resubscription was refused and not yet accepted (reported once). */
+  private refused = false;
   private readonly channel: string;
 
   /**
@@ -73,6 +78,7 @@ export class RedisTriggerChannel implements TriggerChannel {
     const subscriber = this.subscriber;
     this.subscriber = null;
     this.subscribed = null;
+    this.refused = false;
     if (subscriber === null || subscriber.status === 'end') {
       return;
     }
@@ -84,9 +90,42 @@ export class RedisTriggerChannel implements TriggerChannel {
   }
 
   /**
+   * Subscribes again after a reconnect. A refusal is logged once and tried again every
+   * {@link RESUBSCRIBE_RETRY_MS} while the connection is up (a permission restored takes effect
+   * without a restart); one that comes after the channel was closed is nobody's concern.
+   */
+  private resubscribe(subscriber: Redis): void {
+    subscriber.subscribe(this.channel).then(
+      () => {
+        if (this.refused) {
+          this.refused = false;
+          this.log.info('Trigger channel listening again');
+        }
+      },
+      (error: unknown) => {
+        if (this.subscriber !== subscriber) {
+          return;
+        }
+        if (!this.refused) {
+          this.refused = true;
+          this.log.warn(
+            `Trigger channel subscription refused, trying again every ${RESUBSCRIBE_RETRY_MS}ms: ` +
+              this.describeError(error),
+          );
+        }
+        setTimeout(() => {
+          if (this.subscriber === subscriber && subscriber.status === 'ready') {
+            this.resubscribe(subscriber);
+          }
+        }, RESUBSCRIBE_RETRY_MS).unref();
+      },
+    );
+  }
+
+  /**
    * The subscriber connection, created on first use: a copy of the lock client's settings, but
    * with an offline queue and no command timeout, so that a `SUBSCRIBE` sent while Redis is away
-   * waits for it instead of failing, and ioredis subscribes again after every reconnect.
+   * waits for it instead of failing, and it subscribes again after every reconnect (see resubscribe).
    */
   private connect(): Promise<void> {
     if (this.subscribed !== null) {
@@ -103,7 +142,10 @@ export class RedisTriggerChannel implements TriggerChannel {
         : this.client.duplicate({
             enableOfflineQueue: true,
             lazyConnect: false,
-            autoResubscribe: true,
+            // Subscribed again by resubscribe(), not by ioredis: its own SUBSCRIBE after a
+            // reconnect leaves its promise unhandled, so a refusal (NOPERM) or a close before
+            // the reply would end the process.
+            autoResubscribe: false,
             commandTimeout: undefined,
           });
     this.subscriber = subscriber;
@@ -114,7 +156,14 @@ export class RedisTriggerChannel implements TriggerChannel {
         this.log.warn(`Trigger channel connection error: ${this.describeError(error)}`);
       }
     });
-    subscriber.on('ready', () => (this.reportedError = false));
+    // Set once the first SUBSCRIBE is answered: until then ioredis sends (or resends) that one.
+    let listening = false;
+    subscriber.on('ready', () => {
+      this.reportedError = false;
+      if (listening && !(subscriber instanceof Cluster)) {
+        this.resubscribe(subscriber);
+      }
+    });
     subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.channel) {
         return;
@@ -131,7 +180,9 @@ export class RedisTriggerChannel implements TriggerChannel {
         }
       }
     });
-    const subscribed = subscriber.subscribe(this.channel).then(() => undefined);
+    const subscribed = subscriber.subscribe(this.channel).then(() => {
+      listening = true;
+    });
     this.subscribed = subscribed;
     subscribed.catch(() => {
       // A failed SUBSCRIBE is reported to the caller; the next one tries a new connection.
