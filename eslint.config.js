@@ -58,6 +58,18 @@ export default defineConfig(
     rules: { 'no-restricted-imports': ['error', { patterns: [REDIS_ONLY_HERE] }] },
   },
   {
+    // A promise nobody handles ends the process when it rejects (Node's default): every promise in
+    // the package is awaited, returned, or given its handler. Type-aware, so for lib/ only.
+    files: ['lib/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // A file that outgrows this holds more than one idea: split it along the layers (docs/architecture.md).
     files: ['lib/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 350 }] },
