@@ -134,6 +134,7 @@ describe('the trigger channel when Redis drops its subscription (real redis-serv
     );
     expect(unhandled).toEqual([]);
   });
+
   it('listens again after Redis restarts', async () => {
     await boot({ redis: server.url, instanceId: 'worker', logger: false });
     const caller = (
@@ -154,6 +155,7 @@ describe('the trigger channel when Redis drops its subscription (real redis-serv
     expect(runs).toEqual(['worker']);
     expect(unhandled).toEqual([]);
   });
+
   it('closes without an unhandled rejection right after its subscriber reconnected', async () => {
     // The close lands anywhere from before the new connection's SUBSCRIBE to after its reply;
     // on the code before the fix, about one close in ten found it unanswered and left an
