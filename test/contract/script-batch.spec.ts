@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
-import { newRedisClient, uniquePrefix } from '../support/redis.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { uniquePrefix } from '../support/redis.js';
 
 // Echoes its key and argument, or fails when the argument says so.
 const ECHO = defineScript(`
@@ -31,17 +32,22 @@ function countWrites(client: Redis): { readonly count: number } {
 }
 
 describe('script calls made in one burst (one socket write, one reply each)', () => {
+  // A server of its own: the SCRIPT FLUSH below would send every other test file's next script
+  // call down the NOSCRIPT path.
+  let server: RedisServerHandle;
   let client: Redis;
   const prefix = uniquePrefix('batch');
 
   beforeAll(async () => {
-    client = newRedisClient();
+    server = await startRedisServer();
+    client = new Redis(server.url, { maxRetriesPerRequest: 1 });
     await client.ping();
     await client.script('LOAD', ECHO.source);
   });
 
   afterAll(async () => {
     await client.quit();
+    await server.stop();
   });
 
   it('gives each call of a burst its own reply and error, in order, in two writes', async () => {
