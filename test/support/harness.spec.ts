@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { forkTs } from './fork-ts.js';
@@ -49,6 +50,23 @@ describe('test harness', () => {
     await server.stop();
     expect(server.isRunning()).toBe(false);
     await waitFor(() => !isAlive(pid), { timeout: 5_000, message: `pid ${pid} to be gone` });
+  });
+
+  it('removes the working directory of a server it stopped, and keeps it across a restart', async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    cleanups.push(async () => client.disconnect());
+    const [, dir] = (await client.config('GET', 'dir')) as [string, string];
+    expect(existsSync(dir)).toBe(true);
+
+    await server.restart();
+    await waitFor(async () => (await client.ping()) === 'PONG', { message: 'reconnect' });
+    expect(((await client.config('GET', 'dir')) as string[])[1]).toBe(dir);
+    expect(existsSync(dir)).toBe(true);
+
+    await server.stop();
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('restarts a server on the same port with its data gone', async () => {
