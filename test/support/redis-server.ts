@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,16 +110,27 @@ function isPidAlive(pid: number): boolean {
   }
 }
 
-let scratch: string | undefined;
+/** The servers' directories not removed yet; the `exit` hook removes what a test left running. */
+const liveDirs = new Set<string>();
+let exitHooked = false;
 
-/** One temporary directory per test process for the servers' files, removed when it exits. */
+function removeDir(dir: string): void {
+  liveDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A temporary directory for one server's files (replication writes an RDB even with `--save ''`),
+ * removed when the server is stopped: Vitest ends its worker processes without an `exit` event.
+ */
 function scratchDir(): string {
-  if (scratch === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'cron-lock-redis-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    scratch = dir;
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once('exit', () => [...liveDirs].forEach(removeDir));
   }
-  return scratch;
+  const dir = mkdtempSync(join(tmpdir(), 'cron-lock-redis-'));
+  liveDirs.add(dir);
+  return dir;
 }
 
 interface Spawned {
@@ -131,6 +142,7 @@ async function spawnOnPort(
   port: number,
   args: string[],
   startTimeoutMs: number,
+  dir: string,
   configFile?: string,
 ): Promise<Spawned> {
   const child = spawn(
@@ -149,7 +161,7 @@ async function spawnOnPort(
       'no',
       // Replication writes an RDB even with --save '': keep it out of the working directory.
       '--dir',
-      scratchDir(),
+      dir,
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -215,22 +227,26 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const args = opts.args ?? [];
   const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
 
+  const dir = scratchDir();
   let spawned: Spawned | undefined;
   let port = opts.port ?? 0;
   for (let attempt = 1; !spawned; attempt++) {
     if (opts.port === undefined) port = await findFreePort();
     try {
-      spawned = await spawnOnPort(port, args, startTimeoutMs, opts.configFile);
+      spawned = await spawnOnPort(port, args, startTimeoutMs, dir, opts.configFile);
     } catch (error) {
       const retriable = (error as { portInUse?: boolean }).portInUse === true;
-      if (!retriable || opts.port !== undefined || attempt >= 5) throw error;
+      if (!retriable || opts.port !== undefined || attempt >= 5) {
+        removeDir(dir);
+        throw error;
+      }
     }
   }
 
   let current: Spawned = spawned;
   const fixedPort = port;
 
-  const stop = async (): Promise<void> => {
+  const stopProcess = async (): Promise<void> => {
     const child = current.child;
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -247,17 +263,23 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     get pid(): number {
       return current.child.pid ?? -1;
     },
-    stop,
+    async stop(): Promise<void> {
+      await stopProcess();
+      removeDir(dir);
+    },
     kill(signal: NodeJS.Signals = 'SIGKILL'): void {
       current.child.kill(signal);
     },
     async restart(): Promise<void> {
-      await stop();
+      await stopProcess();
+      // A server stopped before may be started again: its directory comes back with it.
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      liveDirs.add(dir);
       // The port may linger briefly; retry until the deadline instead of sleeping.
       const deadline = Date.now() + startTimeoutMs;
       for (;;) {
         try {
-          current = await spawnOnPort(fixedPort, args, startTimeoutMs, opts.configFile);
+          current = await spawnOnPort(fixedPort, args, startTimeoutMs, dir, opts.configFile);
           return;
         } catch (error) {
           if ((error as { portInUse?: boolean }).portInUse !== true || Date.now() > deadline) {
