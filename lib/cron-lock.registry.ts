@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { JobBinding } from './cron-lock.bindings.js';
+import { RecentNames } from './utils/recent-names.js';
 
 /** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
 export interface BoundJob {
@@ -11,14 +12,15 @@ export interface BoundJob {
 }
 
 /**
- * @internal The jobs one app bound, by lock name, and the names `run()` used: what `inspect()`,
- * runLockedJob() and a dashboard list. One per app (provided by the module), so that two apps
- * in one process never see each other's jobs.
+ * @internal The jobs one app bound, by lock name, and the names `run()` used most recently: what
+ * `inspect()`, runLockedJob() and a dashboard list. One per app (provided by the module), so that
+ * two apps in one process never see each other's jobs.
  */
 @Injectable()
 export class CronLockRegistry {
   private readonly jobs = new Map<string, BoundJob>();
-  private readonly manual = new Set<string>();
+  /** Bounded: an app that locks per entity passes `run()` a new name each time. */
+  private readonly manual = new RecentNames<true>();
 
   /** Records a bound job; the first instance bound under a lock name is the one kept. */
   add(job: BoundJob): void {
@@ -37,18 +39,18 @@ export class CronLockRegistry {
     return [...this.jobs.values()];
   }
 
-  /** Records a lock name that `run()` used (only names that passed its check). */
+  /** Records a lock name that `run()` used now (only names that passed its check). */
   addManual(name: string): void {
-    this.manual.add(name);
+    this.manual.use(name, () => true);
   }
 
-  /** Whether `run()` used this lock name already (so it passed the name check). */
+  /** Whether `run()` used this lock name recently (so it passed the name check). */
   hasManual(name: string): boolean {
     return this.manual.has(name);
   }
 
-  /** Every lock name known to this app, bound or run by hand, sorted. */
+  /** Every job this app bound and the names `run()` used most recently, sorted. */
   names(): string[] {
-    return [...new Set([...this.jobs.keys(), ...this.manual])].sort();
+    return [...new Set([...this.jobs.keys(), ...this.manual.names()])].sort();
   }
 }

@@ -158,7 +158,9 @@ export class CronLockService
 
   /** The state of one job, read from the store. */
   inspect(name: string): Promise<LockInspection>;
-  /** The state of every job known to this app (decorated, or run through `run()`). */
+  /**
+   * The state of every job this app bound and of the 1,000 names `run()` used last: a read each.
+   */
   inspect(): Promise<LockInspection[]>;
   async inspect(name?: string): Promise<LockInspection | LockInspection[]> {
     if (name !== undefined) {

@@ -8,6 +8,7 @@ import {
 } from '../cron-lock.messages.js';
 import type { CronLockAlertOptions } from '../options/module-options.interface.js';
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
+import { PerName } from '../utils/recent-names.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;
@@ -95,7 +96,8 @@ interface JobWatch {
  * fleet-wide dedupe): with N instances, a missed success is reported up to N times.
  */
 export class AlertMonitor {
-  private readonly jobs = new Map<string, JobWatch>();
+  /** Bounded for names without a schedule: an app that locks per entity uses ever-new ones. */
+  private readonly jobs = new PerName<JobWatch>();
 
   constructor(
     private readonly options: ResolvedAlertOptions | null,
@@ -111,14 +113,20 @@ export class AlertMonitor {
     if (!this.options) {
       return;
     }
-    const watch = this.watchOf(job.name);
-    watch.storeFailures = 0;
-    watch.storeFailuresAlerted = false;
     // Without a period there is no "N periods"; without the store's history, another
     // instance's success would be invisible and this instance would alert wrongly.
     if (!job.periodMs || job.periodMs <= 0 || scheduledAt === undefined) {
+      // Only a failure count to end: a name that never failed needs nothing kept.
+      const watch = this.jobs.get(job.name);
+      if (watch) {
+        watch.storeFailures = 0;
+        watch.storeFailuresAlerted = false;
+      }
       return;
     }
+    const watch = this.watchOf(job);
+    watch.storeFailures = 0;
+    watch.storeFailuresAlerted = false;
     if (result.lastSuccessAt === undefined) {
       return;
     }
@@ -159,7 +167,7 @@ export class AlertMonitor {
     if (!this.options) {
       return;
     }
-    const watch = this.watchOf(job.name);
+    const watch = this.watchOf(job);
     watch.storeFailures += 1;
     if (watch.storeFailures < this.options.storeFailures || watch.storeFailuresAlerted) {
       return;
@@ -182,7 +190,11 @@ export class AlertMonitor {
     if (!this.options) {
       return;
     }
-    const watch = this.watchOf(job.name);
+    // Read only by the missed-success check, which needs a period.
+    if (!job.periodMs || job.periodMs <= 0) {
+      return;
+    }
+    const watch = this.watchOf(job);
     watch.localSuccessAt = maxOf(watch.localSuccessAt, finishedAt);
   }
 
@@ -202,21 +214,20 @@ export class AlertMonitor {
     });
   }
 
-  private watchOf(name: string): JobWatch {
-    let watch = this.jobs.get(name);
-    if (!watch) {
-      watch = {
-        firstSeenAt: null,
-        localSuccessAt: null,
-        missedAlertedFor: null,
-        storeFailures: 0,
-        storeFailuresAlerted: false,
-        pausedThrough: null,
-      };
-      this.jobs.set(name, watch);
-    }
-    return watch;
+  private watchOf(job: AlertedJob): JobWatch {
+    return this.jobs.use(job.name, job.periodMs !== undefined, newWatch);
   }
+}
+
+function newWatch(): JobWatch {
+  return {
+    firstSeenAt: null,
+    localSuccessAt: null,
+    missedAlertedFor: null,
+    storeFailures: 0,
+    storeFailuresAlerted: false,
+    pausedThrough: null,
+  };
 }
 
 function maxOf(a: number | null | undefined, b: number | null | undefined): number | null {

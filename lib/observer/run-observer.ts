@@ -93,7 +93,7 @@ export class RunObserver {
     reason: SkipReason,
     acquireMs?: number,
   ): void {
-    this.skips.skipped(job.name, scheduledAt, reason);
+    this.skips.skipped(job.name, job.periodMs !== undefined, scheduledAt, reason);
     this.log.skipped(job.name, scheduledAt, reason);
     if (this.events.has('skipped')) {
       this.events.emit('skipped', {
