@@ -5,6 +5,12 @@ import type pg from 'pg';
 import { startPostgresServer } from '../../test/support/postgres-server.js';
 import { startLockApp, type LockApp } from '../support/apps.js';
 import {
+  clockOccurrences,
+  startJobsApp as startTickedJobs,
+  type JobPolicy,
+  type JobsApp,
+} from '../support/jobs-app.js';
+import {
   backendMicros,
   benchPool,
   GROWTH_JOB,
@@ -124,7 +130,7 @@ interface Setup {
   /** Makes a counted pool, closed with the scenario. */
   pool(name: string, max: number): BenchPool;
   /** Registers an app, closed with the scenario. */
-  app(app: Promise<LockApp>): Promise<LockApp>;
+  app<T extends LockApp>(app: Promise<T>): Promise<T>;
 }
 
 /** The per-run contenders: the floor, the store, `run()` on both paths, and the growth rows. */
@@ -159,6 +165,23 @@ async function perRunCyclers(setup: Setup): Promise<Cycler[]> {
   const historyOff = await jobs(0, 'history_off');
   const historyOn = await jobs(undefined, 'history_on');
   await historyOn.app.locks.pause(PAUSED_JOB);
+  // A job's tick as the scheduler makes it, through its occurrence driver when it has one (the
+  // catch-up check after each run lives there, which runLockedJob does not go through).
+  const ticked = async (label: string, policy: JobPolicy): Promise<Omit<Cycler, 'name'>> => {
+    const pool = setup.pool(`bench-${label}`, 2);
+    const store = new PostgresLockStore(pool.pool, { table: `bench_${label}`, logger: false });
+    const app = await setup.app(startTickedJobs({ store }, [GROWTH_JOB], TTL, policy));
+    const next = clockOccurrences();
+    return {
+      pool,
+      cycle: async () => {
+        const result = await app.tick(GROWTH_JOB, next());
+        if (!result.ran) throw new Error(`${label}: ${result.reason}`);
+      },
+    };
+  };
+  const tick = await ticked('tick', {});
+  const catchUp = await ticked('tick_catch_up', { catchUp: 'latest' });
 
   const storeCycle = async (plain: boolean): Promise<void> => {
     const owner = token();
@@ -247,6 +270,8 @@ async function perRunCyclers(setup: Setup): Promise<Cycler[]> {
       pool: historyOn.pool,
       cycle: occurrences(historyOn.app, PAUSED_JOB, 'paused'),
     },
+    { name: 'growth, cron path: a @LockedCron tick, history on', ...tick },
+    { name: "growth, cron path: a @LockedCron tick, catchUp: 'latest', history on", ...catchUp },
   ];
 }
 
@@ -274,7 +299,7 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
   const setup: Setup = {
     admin,
     pool: newPool,
-    app: async (starting) => {
+    app: async <T extends LockApp>(starting: Promise<T>): Promise<T> => {
       const app = await starting;
       apps.push(app);
       return app;
@@ -322,6 +347,7 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
       ...storm.rows,
     ];
     const [, preparedFloor, , , plainRun, cronRun, historyOff, historyOn, queued, paused] = cyclers;
+    const [tick, catchUp] = cyclers.slice(-2);
     const vsPrepared = (cycler: Cycler): string =>
       formatRatio(
         summarizeRounds(pairedRatios(series(cycler, 'rate'), series(preparedFloor, 'rate'))),
@@ -345,6 +371,12 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
           `${trips(paused).toFixed(2)} vs ${trips(historyOff).toFixed(2)} with history off`,
         met: Math.max(trips(historyOn), trips(queued), trips(paused)) <= trips(historyOff),
       },
+      {
+        label: 'growth: catch-up costs a tick no extra round trip',
+        measured: `${trips(catchUp).toFixed(2)} vs ${trips(tick).toFixed(2)} without catch-up`,
+        met: trips(catchUp) <= trips(tick),
+      },
+      storm.growth,
     ];
     return {
       title: '6. PostgreSQL store',
@@ -355,7 +387,9 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
         `${rounds} interleaved rounds of ${cycles} cycles, ratios per round against the ` +
         "floor's rate in the same round. `run()` goes through the public API in a Nest " +
         'application context; the growth rows run the occurrences of `@LockedCron` jobs ' +
-        '(hourly, consecutive occurrences) through their runner with `runLockedJob`. Client CPU ' +
+        '(hourly, consecutive occurrences) through their runner with `runLockedJob`, and the ' +
+        'tick rows tick a job as the scheduler does, through its occurrence driver (sections 1 ' +
+        "and 2's ticks: every second, occurrences a minute ahead of the clock). Client CPU " +
         "is this process's `process.cpuUsage()` per cycle; backend µs is the CPU time of the " +
         "contender's own PostgreSQL server processes (`/proc/<pid>/schedstat`), which load on " +
         'the machine hardly affects; round trips are the statements sent, counted by the client. ' +
@@ -364,7 +398,10 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
         `occurrence at once (${stormRounds} rounds; operationTimeout ` +
         `${STORM_OPERATION_TIMEOUT_MS / 1000} s, since every attempt waits its turn for a ` +
         'pooled connection). The floor is one `INSERT … ON CONFLICT DO NOTHING` and one ' +
-        'owner-checked `DELETE` per lock, unnamed statements, on the same pools.',
+        'owner-checked `DELETE` per lock, unnamed statements, on the same pools. The storm rows ' +
+        'of `@LockedCron` ticks play the same instances with one feature on each: every job a ' +
+        'method of its own, ticked through its occurrence driver; their pools are one ' +
+        'connection larger per app, which keeps one listening for triggers.',
       headers: [
         'Row',
         'Median (min–max)',
@@ -406,13 +443,101 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
   }
 }
 
+/**
+ * The tick storm's rows with `@LockedCron` jobs, each with one feature on: every job a method of
+ * its own, ticked through its occurrence driver as the scheduler does (see JobsApp.tick).
+ */
+const STORM_VARIANTS: ReadonlyArray<{
+  name: string;
+  table: string;
+  policy: JobPolicy;
+  paused?: true;
+}> = [
+  { name: 'a @LockedCron tick', table: 'bench_storm_tick', policy: {} },
+  {
+    name: "a @LockedCron tick, catchUp: 'latest'",
+    table: 'bench_storm_catch_up',
+    policy: { catchUp: 'latest' },
+  },
+  {
+    name: "a @LockedCron tick, overlap: 'queue'",
+    table: 'bench_storm_queue',
+    policy: { overlap: 'queue' },
+  },
+  {
+    name: 'a @LockedCron tick, jobs paused (no run)',
+    table: 'bench_storm_paused',
+    policy: {},
+    paused: true,
+  },
+];
+
+/** One row of the tick storm. */
+interface Stormer {
+  name: string;
+  pools: BenchPool[];
+  /** Runs a round must make (checked: the benchmark stops otherwise); absent, not checked. */
+  runs?: (jobs: number) => number;
+  storm(jobs: number, round: number): Promise<{ runs: number; ms: number }>;
+}
+
+/** The growth rows of the storm: INSTANCES apps per variant, on pools the variants share. */
+async function growthStormers(setup: Setup, jobs: number): Promise<Stormer[]> {
+  const names = Array.from({ length: jobs }, (_, job) => `storm-${job}`);
+  // Each app with jobs keeps one connection of its pool listening for triggers: the pools are
+  // as much larger, so the storm finds as many connections as the other rows do.
+  const pools = Array.from({ length: INSTANCES }, (_, i) =>
+    setup.pool(`bench-storm-growth-${i}`, STORM_POOL_SIZE + STORM_VARIANTS.length),
+  );
+  const stormers: Stormer[] = [];
+  for (const variant of STORM_VARIANTS) {
+    const apps: JobsApp[] = await Promise.all(
+      pools.map((pool) =>
+        setup.app(
+          startTickedJobs(
+            {
+              store: new PostgresLockStore(pool.pool, {
+                table: variant.table,
+                operationTimeout: STORM_OPERATION_TIMEOUT_MS,
+                logger: false,
+              }),
+            },
+            names,
+            TTL,
+            variant.policy,
+          ),
+        ),
+      ),
+    );
+    if (variant.paused) {
+      for (const name of names) {
+        await apps[0].locks.pause(name);
+      }
+    }
+    const next = clockOccurrences();
+    stormers.push({
+      name: variant.name,
+      pools,
+      runs: (n) => (variant.paused ? 0 : n),
+      storm: (n) => {
+        const scheduledAt = next();
+        return storm(n, async (job, instance) => {
+          const result = await apps[instance].tick(names[job], scheduledAt);
+          return result.ran;
+        });
+      },
+    });
+  }
+  return stormers;
+}
+
 /** The tick storm: INSTANCES instances, each with its own pool, all trying every job at once. */
 async function tickStorm(
   setup: Setup,
   jobs: number,
   stormRounds: number,
   config: BenchConfig,
-): Promise<{ rows: string[][] }> {
+): Promise<{ rows: string[][]; growth: Target }> {
   const floorPools = Array.from({ length: INSTANCES }, (_, i) =>
     setup.pool(`bench-storm-floor-${i}`, STORM_POOL_SIZE),
   );
@@ -436,7 +561,7 @@ async function tickStorm(
     ),
   );
   const occurrence0 = Date.UTC(2025, 0, 1);
-  const stormers = [
+  const stormers: Stormer[] = [
     {
       name: 'floor (INSERT … ON CONFLICT DO NOTHING + owner-checked DELETE)',
       pools: floorPools,
@@ -446,6 +571,7 @@ async function tickStorm(
     {
       name: 'nestjs-cron-lock run() on PostgresLockStore',
       pools: storePools,
+      runs: (n: number) => n,
       storm: (n: number, round: number) =>
         storm(n, async (job, instance) => {
           const result = await stormApps[instance].locks.run(
@@ -456,8 +582,8 @@ async function tickStorm(
           return result.ran;
         }),
     },
+    ...(await growthStormers(setup, jobs)),
   ];
-  type Stormer = (typeof stormers)[number];
   const stormMs = new Map<Stormer, number[]>(stormers.map((stormer) => [stormer, []]));
   const perAttempt = new Map<Stormer, { cpu: number[]; backend: number[]; trips: number[] }>(
     stormers.map((stormer) => [stormer, { cpu: [], backend: [], trips: [] }]),
@@ -477,9 +603,10 @@ async function tickStorm(
       const outcome = await stormer.storm(jobs, round);
       const used = process.cpuUsage(cpu);
       const backend = (await backendMicros(setup.admin, names)) - backendBefore;
-      if (stormer === stormers[1] && outcome.runs !== jobs) {
+      if (stormer.runs && outcome.runs !== stormer.runs(jobs)) {
         throw new Error(
-          `postgres tick storm: ran ${outcome.runs} times for ${jobs} jobs of one occurrence`,
+          `postgres tick storm, ${stormer.name}: ran ${outcome.runs} times for ${jobs} jobs ` +
+            `of one occurrence, not ${stormer.runs(jobs)}`,
         );
       }
       stormMs.get(stormer)!.push(outcome.ms);
@@ -491,7 +618,17 @@ async function tickStorm(
     config.progress(`postgres tick storm: round ${round + 1}/${stormRounds}`);
   }
   const floorStorm = stormMs.get(stormers[0])!;
+  const trips = (stormer: Stormer): number =>
+    summarizeRounds(perAttempt.get(stormer)!.trips).median;
+  const [tick, catchUp, queue, paused] = stormers.slice(2);
   return {
+    growth: {
+      label: "growth (tick storm): catch-up, overlap 'queue', paused jobs cost no extra round trip",
+      measured:
+        `round trips per attempt: ${trips(catchUp).toFixed(2)}, ${trips(queue).toFixed(2)}, ` +
+        `${trips(paused).toFixed(2)} vs ${trips(tick).toFixed(2)} for the plain tick`,
+      met: Math.max(trips(catchUp), trips(queue), trips(paused)) <= trips(tick),
+    },
     rows: stormers.map((stormer) => {
       const ms = summarizeRounds(stormMs.get(stormer)!);
       const sample = perAttempt.get(stormer)!;
