@@ -115,7 +115,7 @@ export class AlertMonitor {
     }
     // Without a period there is no "N periods"; without the store's history, another
     // instance's success would be invisible and this instance would alert wrongly.
-    if (!job.periodMs || job.periodMs <= 0 || scheduledAt === undefined) {
+    if (!hasPeriod(job) || scheduledAt === undefined) {
       // Only a failure count to end: a name that never failed needs nothing kept.
       const watch = this.jobs.get(job.name);
       if (watch) {
@@ -191,7 +191,7 @@ export class AlertMonitor {
       return;
     }
     // Read only by the missed-success check, which needs a period.
-    if (!job.periodMs || job.periodMs <= 0) {
+    if (!hasPeriod(job)) {
       return;
     }
     const watch = this.watchOf(job);
@@ -215,8 +215,13 @@ export class AlertMonitor {
   }
 
   private watchOf(job: AlertedJob): JobWatch {
-    return this.jobs.use(job.name, job.periodMs !== undefined, newWatch);
+    return this.jobs.use(job.name, hasPeriod(job), newWatch);
   }
+}
+
+/** A job with a schedule: the only kind whose occurrences can be counted as missed. */
+function hasPeriod(job: AlertedJob): job is AlertedJob & { periodMs: number } {
+  return job.periodMs !== undefined && job.periodMs > 0;
 }
 
 function newWatch(): JobWatch {
