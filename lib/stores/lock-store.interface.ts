@@ -71,9 +71,17 @@ export interface AcquireRequest {
    * `'queue'` or `'replace'` the store records the occurrence as the job's one queued occurrence
    * in the same atomic step (answer `queued`), or, when another later occurrence is queued
    * already, answers `merged`; `'replace'` also marks the holder, whose next renewal answers
-   * `replaced: true`. A store that does not support it treats it as `'skip'`.
+   * `replaced: true`. A store that does not support it treats it as `'skip'`. An earlier
+   * occurrence still queued goes first even when the lock is free (its holder released it and
+   * is about to claim the queued one, or its lock expired): `scheduledAt` then merges, and the
+   * store hands the queued one to {@link onQueued}.
    */
   overlap?: OverlapPolicy;
+  /**
+   * Called with the job's queued occurrence when this acquisition found the lock free but an
+   * earlier occurrence queued (see {@link overlap}), so that this instance claims it at once.
+   */
+  onQueued?: (scheduledAt: number) => void;
   /**
    * A plain mutual exclusion that records nothing but the lock and its fencing token: no
    * occurrence (`scheduledAt` absent), no holder, no outcome. A store may then take a leaner path

@@ -136,6 +136,34 @@ export function describeOccurrencePolicyContract(
       });
     });
 
+    it('lets no later occurrence take the freed lock ahead of the queued one: it merges, and is handed the queued one', async () => {
+      const owner = newLockToken();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      await acquire('job', newLockToken(), { scheduledAt: at(1), overlap: 'queue' });
+      // Released; the holder's claim of at(1) is still on its way when at(2)'s tick arrives.
+      expect(await release('job', owner)).toEqual([at(1)]);
+      const handed: number[] = [];
+      expect(
+        await acquire('job', newLockToken(), {
+          scheduledAt: at(2),
+          overlap: 'queue',
+          instanceId: 'instance-b',
+          onQueued: (scheduledAt) => handed.push(scheduledAt),
+        }),
+      ).toMatchObject({ acquired: false, reason: 'merged' });
+      expect(handed).toEqual([at(1)]);
+
+      // The queued occurrence still runs; the claim after it counts at(2) as merged, not missed.
+      const queuedOwner = newLockToken();
+      expect(
+        await acquire('job', queuedOwner, { scheduledAt: at(1), overlap: 'queue' }),
+      ).toMatchObject({ acquired: true, previousTick: at(0) });
+      expect(await release('job', queuedOwner)).toEqual([]);
+      expect(
+        await acquire('job', newLockToken(), { scheduledAt: at(3), overlap: 'queue' }),
+      ).toMatchObject({ acquired: true, previousTick: at(2) });
+    });
+
     it('records a merged occurrence in the history once fleet-wide, trimmed to historySize', async () => {
       const store = currentStore();
       if (!store.history) return;
