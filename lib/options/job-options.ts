@@ -44,7 +44,10 @@ export interface LockJob {
   missedReason?: (scheduledAt: number) => MissedReason | null;
   /** `ctx.trigger` of the runs of this job; absent: by occurrence (`schedule` or `manual`). */
   trigger?: 'catch-up';
-  /** Called with the occurrence queued behind a run when its release finds one (overlap). */
+  /**
+   * Called with the occurrence queued behind a run when its release finds one, or when an
+   * acquisition found the lock free with an earlier one still queued (overlap).
+   */
   onQueued?: (scheduledAt: number) => void;
   /**
    * A plain lock (`run()` without `scheduledAt` or `record`, on a name no job is bound to): the

@@ -23,6 +23,7 @@ export function acquireRequestOf(
     overlap: job.overlap,
     plain: job.plain,
     force: job.force,
+    onQueued: job.onQueued,
   };
 }
 

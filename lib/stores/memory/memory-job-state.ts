@@ -89,19 +89,28 @@ export function queueBehind(
 ): { acquired: false; reason: 'queued' | 'merged'; retryIn?: number } {
   const queued = queuedOf(state);
   if (queued !== null && queued !== scheduledAt) {
-    // Recorded by the acquisition that moves `merged` forward: one entry fleet-wide.
-    if (state.merged === null || state.merged < scheduledAt) {
-      state.merged = scheduledAt;
-      const entry = occurrenceEntry('merged', scheduledAt, by.instanceId, Date.now());
-      record(state, [entry], by.historySize);
-    }
-    return { acquired: false, reason: 'merged' };
+    return mergeInto(state, scheduledAt, by);
   }
   state.queued = scheduledAt;
   if (overlap === 'replace') {
     state.replaceToken = [...held.tokens][0] ?? null;
   }
   return { acquired: false, reason: 'queued', retryIn: Math.max(0, held.expiresAt - now) };
+}
+
+/** Occurrence `scheduledAt` merges into the job's queued one. */
+export function mergeInto(
+  state: MemoryJobState,
+  scheduledAt: number,
+  by: { instanceId: string; historySize?: number },
+): { acquired: false; reason: 'merged' } {
+  // Recorded by the acquisition that moves `merged` forward: one entry fleet-wide.
+  if (state.merged === null || state.merged < scheduledAt) {
+    state.merged = scheduledAt;
+    const entry = occurrenceEntry('merged', scheduledAt, by.instanceId, Date.now());
+    record(state, [entry], by.historySize);
+  }
+  return { acquired: false, reason: 'merged' };
 }
 
 /** Adds `entries` (oldest first) to the job's history, newest first, keeping `size` at most. */

@@ -21,6 +21,7 @@ import { nextOccurrence } from '../../utils/next-occurrence.js';
 
 import {
   emptyJobState,
+  mergeInto,
   pauseInForce,
   previousTickOf,
   queueBehind,
@@ -97,6 +98,22 @@ export class MemoryLockStore implements LockStore {
     const tickTurn =
       options.joinSameTurn && request.scheduledAt !== undefined ? synchronousTurn() : Number.NaN;
     const held = this.liveLock(request.name);
+    const queued = queuedOf(state);
+    if (
+      !held &&
+      queued !== null &&
+      scheduledAt !== undefined &&
+      queued < scheduledAt &&
+      request.overlap !== undefined &&
+      request.overlap !== 'skip'
+    ) {
+      // The lock is free, but an earlier occurrence is queued (its holder released and is about to
+      // claim it, or its lock expired): it goes first, this one merges (see ACQUIRE_SCRIPT).
+      this.jobs.set(request.name, state);
+      const answer = mergeInto(state, scheduledAt, request);
+      request.onQueued?.(queued);
+      return { ...answer, lastSuccessAt };
+    }
     if (held && !(held.tickTurn === tickTurn && held.holder === request.instanceId)) {
       if (
         scheduledAt !== undefined &&

@@ -40,7 +40,9 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
- * same rules as the Redis store (see ACQUIRE_SCRIPT). `queue` and `taken` never both write: one
+ * same rules as the Redis store (see ACQUIRE_SCRIPT). An earlier queued occurrence goes first even
+ * with the lock free (`queued_first`): nothing is taken, the occurrence merges, and `claim_queued`
+ * hands the queued one to the caller. `queue` and `taken` never both write: one
  * needs the lock held, the other free, on the row `cur` locked. A paused job queues nothing. The
  * acquisition that moves `merged` forward (`new_merge`) records the occurrence in the history
  * (`merged_entry`, trimmed like the paused entry): the others asking for it add nothing.
@@ -48,7 +50,8 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
- * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued')
+ * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued'),
+ * claim_queued (the queued occurrence to claim, with 'merged' on a free lock)
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -57,8 +60,10 @@ export function acquireSql(table: LockTable): string {
   FROM (SELECT clock_timestamp() AS now) AS t
 ),
 cur AS MATERIALIZED (
-  SELECT tick, expires_at, ok_at, state_expires_at, token, merged,
+  SELECT tick, expires_at, ok_at, state_expires_at, token, merged, queued,
     coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
+    coalesce(queued > coalesce(tick, -1) AND queued < $4::bigint
+      AND $9::text IN ('queue', 'replace'), false) AS queued_first,
     paused_at IS NOT NULL AND NOT $7::boolean
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused
   FROM ${table.qualified} WHERE name = $1 FOR UPDATE
@@ -82,6 +87,7 @@ taken AS (
     clock.now + $5::float8 * interval '1 millisecond'
   FROM clock LEFT JOIN cur ON true
   WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.paused, false)
+    AND NOT coalesce(cur.queued_first, false)
   ON CONFLICT (name) DO UPDATE SET
     token = excluded.token,
     holder = excluded.holder,
@@ -103,7 +109,7 @@ queue AS (
     repl = CASE WHEN NOT cur.other_queued AND $9::text = 'replace' THEN cur.token ELSE l.repl END
   FROM cur, clock
   WHERE l.name = $1 AND $9::text IN ('queue', 'replace') AND $4::bigint <= clock.latest
-    AND NOT cur.paused AND cur.expires_at > clock.now
+    AND NOT cur.paused AND (cur.expires_at > clock.now OR cur.queued_first)
     AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
   RETURNING CASE WHEN cur.other_queued THEN 'merged' ELSE 'queued' END AS reason,
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
@@ -118,7 +124,9 @@ SELECT (SELECT fence FROM taken) AS fence,
   cur.ok_at, coalesce(cur.paused, false) AS paused,
   greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
-  (SELECT retry_in FROM queue) AS retry_in
+  (SELECT retry_in FROM queue) AS retry_in,
+  CASE WHEN cur.queued_first AND NOT coalesce(cur.expires_at > clock.now, false)
+    AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued
 FROM clock LEFT JOIN cur ON true`;
 }
 
@@ -129,6 +137,7 @@ interface AcquireRow {
   paused: boolean;
   prev: string | null;
   retry_in: number | null;
+  claim_queued: string | null;
 }
 
 /** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
@@ -178,6 +187,9 @@ export async function acquireLock(
       retryIn: Math.max(0, Number(row.retry_in)),
       lastSuccessAt,
     };
+  }
+  if (row?.reason === 'merged' && row.claim_queued !== null && request.onQueued) {
+    request.onQueued(Number(row.claim_queued));
   }
   const reason =
     row?.reason === 'tick-done' || row?.reason === 'paused' || row?.reason === 'merged'

@@ -18,6 +18,7 @@ import { defineScript, runScript } from './redis-script.js';
  * overlap ('' | 'queue' | 'replace')
  * returns {1, fence, ok_at, previous tick or ''} · {0, 'tick-done' | 'held' | 'merged' | 'paused',
  * ok_at[, '', 1 when paused]} (ok_at '' when unknown) · {0, 'queued', ok_at, '', lock pttl} ·
+ * {0, 'merged', ok_at, '', queued occurrence to claim} (the lock was free) ·
  * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
  *
  * Under overlap queue/replace (state fields `queued`, `merged`, `repl`): an occurrence that finds
@@ -25,6 +26,9 @@ import { defineScript, runScript } from './redis-script.js';
  * is `merged` (recorded in `merged`, so that the claim after it does not count it as missed, and
  * in the history by the acquisition that first merges it, trimmed to the history size). A
  * queued occurrence is live while later than `tick`: its claim ends it without another write.
+ * A later occurrence never takes the lock while an earlier one is queued, even a free lock (its
+ * holder released it and is about to claim the queued one, or its lock expired): it merges, and
+ * the caller is handed the queued one to claim.
  * `replace` records the holder's token in `repl`, which the renew script answers.
  *
  * A tick is refused unless it is plain digits (ms since epoch) and at most
@@ -124,23 +128,39 @@ if state[5] and ARGV[7] ~= '1' then
     return {0, 'paused', okAt, '', 1}
   end
 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if tick == '' or ARGV[8] == '' then
-    return {0, 'held', okAt}
-  end
-  -- overlap queue/replace: one occurrence waits for the holder; a queued one that ran is dead.
-  local queued = tonumber(state[7])
+-- overlap queue/replace: one occurrence waits for the holder; a queued one that ran is dead.
+local queued, merge
+if tick ~= '' and ARGV[8] ~= '' then
+  queued = tonumber(state[7])
   if queued and lastTick and queued <= lastTick then
     queued = nil
   end
-  if queued and queued ~= claim then
+  -- Merged into the queued occurrence. Recorded by the acquisition that moves 'merged' forward:
+  -- the others asking for the same occurrence find it recorded already (one entry fleet-wide).
+  merge = function()
     local merged = tonumber(state[8])
-    -- Recorded by the acquisition that moves 'merged' forward: the others asking for the same
-    -- occurrence find it recorded already (one history entry fleet-wide).
     if not merged or merged < claim then
       redis.call('HSET', KEYS[2], 'merged', tick)
       recordOccurrence('merged', now and (now[1] * 1000 + math.floor(now[2] / 1000)))
     end
+  end
+end
+-- An earlier queued occurrence goes first, the lock held or not: free, its holder released it and
+-- is about to claim the queued one, or its lock expired (killed). Taken here, the marker would
+-- pass the queued one and lose it; this one merges, and the caller claims the queued one.
+if queued and queued < claim then
+  merge()
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    return {0, 'merged', okAt, '', queued}
+  end
+  return {0, 'merged', okAt}
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if tick == '' or ARGV[8] == '' then
+    return {0, 'held', okAt}
+  end
+  if queued and queued ~= claim then
+    merge()
     return {0, 'merged', okAt}
   end
   if ARGV[8] == 'replace' then
@@ -203,6 +223,7 @@ export function acquireLock(
   stateTtl: number,
   fail: (error: unknown) => never,
 ): Promise<AcquireResult> {
+  const onQueued = request.onQueued;
   return runScript(
     client,
     ACQUIRE_SCRIPT,
@@ -217,13 +238,15 @@ export function acquireLock(
       request.force ? '1' : '',
       request.overlap === 'queue' || request.overlap === 'replace' ? request.overlap : '',
     ],
-    readAcquireReply,
+    // A closure only for a job with an overlap policy: the common path reads the reply as is.
+    onQueued ? (reply) => readAcquireReply(reply, onQueued) : readAcquireReply,
     fail,
   );
 }
 
-function readAcquireReply(reply: unknown): AcquireResult {
-  // The fifth element is the lock's pttl with `queued`, 1 when the job is paused otherwise.
+function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => void): AcquireResult {
+  // The fifth element is the lock's pttl with `queued`, the queued occurrence to claim with
+  // `merged` (the lock was free), 1 when the job is paused otherwise.
   const [won, detail, okAt, tick, fifth] = reply as [
     number,
     string | number,
@@ -247,6 +270,9 @@ function readAcquireReply(reply: unknown): AcquireResult {
     };
   }
   if (detail === 'merged') {
+    if (onQueued && fifth !== undefined) {
+      onQueued(Number(fifth));
+    }
     return { acquired: false, reason: 'merged', lastSuccessAt };
   }
   if (detail === 'invalid' || detail === 'ahead') {
