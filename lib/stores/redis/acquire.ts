@@ -150,7 +150,8 @@ end
 -- pass the queued one and lose it; this one merges, and the caller claims the queued one.
 if queued and queued < claim then
   merge()
-  if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- PTTL -2: no lock key (PTTL, not EXISTS: the least-privilege ACL rule already allows it).
+  if redis.call('PTTL', KEYS[1]) == -2 then
     return {0, 'merged', okAt, '', queued}
   end
   return {0, 'merged', okAt}
