@@ -42,10 +42,11 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
  * same rules as the Redis store (see ACQUIRE_SCRIPT). An earlier queued occurrence goes first even
  * with the lock free (`queued_first`): nothing is taken, the occurrence merges, and `claim_queued`
- * hands the queued one to the caller. `queue` and `taken` never both write: one
- * needs the lock held, the other free, on the row `cur` locked. A paused job queues nothing. The
- * acquisition that moves `merged` forward (`new_merge`) records the occurrence in the history
- * (`merged_entry`, trimmed like the paused entry): the others asking for it add nothing.
+ * hands the queued one to the caller. `queue` and `taken` never both write, on the row `cur`
+ * locked: `taken` needs the lock free and no earlier occurrence queued, `queue` the lock held or
+ * such an occurrence. A paused job queues nothing. The acquisition that moves `merged` forward
+ * (`new_merge`) records the occurrence in the history (`merged_entry`, trimmed like the paused
+ * entry): the others asking for it add nothing.
  *
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
