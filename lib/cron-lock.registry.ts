@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { JobBinding } from './cron-lock.bindings.js';
 import { RecentNames } from './utils/recent-names.js';
 
+// One function for every use: run() calls addManual on every run.
+const remembered = (): true => true;
+
 /** A bound job and where it lives, for runLockedJob() (`nestjs-cron-lock/testing`). */
 export interface BoundJob {
   instance: object;
@@ -41,7 +44,7 @@ export class CronLockRegistry {
 
   /** Records a lock name that `run()` used now (only names that passed its check). */
   addManual(name: string): void {
-    this.manual.use(name, () => true);
+    this.manual.use(name, remembered);
   }
 
   /** Whether `run()` used this lock name recently (so it passed the name check). */

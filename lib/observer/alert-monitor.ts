@@ -220,7 +220,7 @@ export class AlertMonitor {
 }
 
 /** A job with a schedule: the only kind whose occurrences can be counted as missed. */
-function hasPeriod(job: AlertedJob): job is AlertedJob & { periodMs: number } {
+export function hasPeriod(job: AlertedJob): job is AlertedJob & { periodMs: number } {
   return job.periodMs !== undefined && job.periodMs > 0;
 }
 

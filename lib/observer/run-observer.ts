@@ -13,7 +13,7 @@ import type { AcquireResult, LossReason } from '../stores/lock-store.interface.j
 import type { LazyAbortController } from '../utils/lazy-abort.js';
 import { describeStoreError } from '../utils/redact.js';
 import { tokenTag } from '../utils/token.js';
-import { AlertMonitor } from './alert-monitor.js';
+import { AlertMonitor, hasPeriod } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
 import { CronLockLogger } from './logger.js';
 import { RecentSkips } from './missed-occurrences.js';
@@ -93,7 +93,7 @@ export class RunObserver {
     reason: SkipReason,
     acquireMs?: number,
   ): void {
-    this.skips.skipped(job.name, job.periodMs !== undefined, scheduledAt, reason);
+    this.skips.skipped(job.name, hasPeriod(job), scheduledAt, reason);
     this.log.skipped(job.name, scheduledAt, reason);
     if (this.events.has('skipped')) {
       this.events.emit('skipped', {
