@@ -17,6 +17,7 @@ import {
   type Scenario,
 } from './support/scenario.js';
 import {
+  firstTickAfter,
   inOccurrenceOrder,
   neverRan,
   ranOnceAs,
@@ -170,11 +171,7 @@ describe.each(BACKENDS)(
         };
       }
       // The restarted workers' first tick: what was due before it was missed; it was not.
-      const firstTick = Math.min(
-        ...records.flatMap((r) =>
-          r.type === 'tick' && r.mono > round.spawnedAt ? [r.scheduledAt] : [],
-        ),
-      );
+      const firstTick = firstTickAfter(records, round.spawnedAt);
       const missed = occurrencesBetween(round.lastTick + 1, firstTick - 1, PERIOD_MS);
       const latest = missed.at(-1)!;
       const caughtUp = catchUps.filter((run) => run.scheduledAt <= latest);

@@ -27,6 +27,13 @@ export function withTriggers(runs: readonly Run[], records: readonly SinkRecord[
 
 const iso = (at: number): string => new Date(at).toISOString();
 
+/** The first occurrence that the schedulers of the workers started after `spawnedAt` fired. */
+export function firstTickAfter(records: readonly SinkRecord[], spawnedAt: number): number {
+  return Math.min(
+    ...records.flatMap((r) => (r.type === 'tick' && r.mono > spawnedAt ? [r.scheduledAt] : [])),
+  );
+}
+
 /** Every occurrence in `occurrences` ran exactly once, started by `trigger`. */
 export function ranOnceAs(
   runs: readonly TriggeredRun[],
