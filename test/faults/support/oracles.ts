@@ -165,6 +165,13 @@ export function exactlyOnce(runs: readonly Run[], occurrences: readonly number[]
 
 /** Occurrences of an every-`periodMs` schedule (aligned to the epoch) within [from, to] wall ms. */
 export function occurrencesBetween(fromWall: number, toWall: number, periodMs: number): number[] {
+  // A bound read from records that are not there (Math.min() of nothing is Infinity) would
+  // list without end, until V8 aborts the test process: fail the scenario instead.
+  if (!Number.isFinite(fromWall) || !Number.isFinite(toWall) || !(periodMs > 0)) {
+    throw new RangeError(
+      `occurrencesBetween(${fromWall}, ${toWall}, ${periodMs}): not a time range`,
+    );
+  }
   const occurrences: number[] = [];
   for (let at = Math.ceil(fromWall / periodMs) * periodMs; at <= toWall; at += periodMs) {
     occurrences.push(at);

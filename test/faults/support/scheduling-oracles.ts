@@ -27,11 +27,28 @@ export function withTriggers(runs: readonly Run[], records: readonly SinkRecord[
 
 const iso = (at: number): string => new Date(at).toISOString();
 
-/** The first occurrence that the schedulers of the workers started after `spawnedAt` fired. */
+/**
+ * The first occurrence that the schedulers of the workers started after `spawnedAt` fired: the
+ * earliest of their `tick` records and of the runs their job's scheduler started (`trigger:
+ * 'schedule'`). Both count because the two schedulers start apart: a worker that boots across an
+ * occurrence can run it as scheduled while its unlocked tick recorder, started a moment later,
+ * records nothing for it. Throws when there is neither (a scenario that asks too early).
+ */
 export function firstTickAfter(records: readonly SinkRecord[], spawnedAt: number): number {
-  return Math.min(
-    ...records.flatMap((r) => (r.type === 'tick' && r.mono > spawnedAt ? [r.scheduledAt] : [])),
-  );
+  let first = Number.POSITIVE_INFINITY;
+  for (const r of records) {
+    if (
+      r.mono > spawnedAt &&
+      (r.type === 'tick' || (r.type === 'start' && r.trigger === 'schedule')) &&
+      r.scheduledAt < first
+    ) {
+      first = r.scheduledAt;
+    }
+  }
+  if (first === Number.POSITIVE_INFINITY) {
+    throw new Error(`no tick, and no scheduled run, of a worker started after mono ${spawnedAt}`);
+  }
+  return first;
 }
 
 /** Every occurrence in `occurrences` ran exactly once, started by `trigger`. */
