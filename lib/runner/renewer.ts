@@ -65,15 +65,16 @@ export class LockRenewer {
    * Arms one timer, not two: with renewal on, the renew timer fires before the deadline, and
    * the deadline timer is armed only once a renewal is sent (most runs end before ttl/3 and
    * never need it). The renew timer checks the deadline itself, so after a freeze it still
-   * reports the loss first, as the deadline timer would have.
+   * reports the loss first, as the deadline timer would have. `now`: the monotonic time, when the
+   * caller has just read it.
    */
-  start(): void {
+  start(now = performance.now()): void {
     if (!this.autoRenew) {
       this.armDeadline();
       return;
     }
     const delay = this.renewEvery;
-    if (delay >= this.deadline - performance.now()) {
+    if (delay >= this.deadline - now) {
       // A ttl this short (or an acquire this slow) puts the deadline before the first renewal.
       this.armDeadline();
     }

@@ -36,8 +36,14 @@ export interface ActiveRun {
 @Injectable()
 export class RunTracker {
   private readonly active = new Set<ActiveRun>();
-  /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
-  private readonly acquiring = new Set<Promise<unknown>>();
+  /**
+   * Acquisitions sent but not answered yet: each may become a run that shutdown must wait for.
+   * A count, not a set of their promises: a set that adds and deletes a new member on every run
+   * keeps rehashing its table, and shutdown only needs to know when the count reaches zero.
+   */
+  private acquiresInFlight = 0;
+  /** Called when the last acquisition in flight is answered, while shutdown waits for that. */
+  private acquiresIdle: (() => void) | null = null;
   private shuttingDown = false;
   /**
    * Shutdown stopped waiting for runs: an acquisition answered from now on is released at once
@@ -88,13 +94,22 @@ export class RunTracker {
   }
 
   /** An acquisition was sent: shutdown waits for its answer. */
-  acquireSent(request: Promise<unknown>): void {
-    this.acquiring.add(request);
+  acquireSent(): void {
+    this.acquiresInFlight++;
   }
 
-  /** An acquisition was answered (or failed). */
-  acquireAnswered(request: Promise<unknown>): void {
-    this.acquiring.delete(request);
+  /**
+   * An acquisition was answered (or failed). Called first thing in the answer's callback: a
+   * waiter resumes in a later microtask, after the callback counted the run it starts or sent
+   * the release it needs.
+   */
+  acquireAnswered(): void {
+    this.acquiresInFlight--;
+    if (this.acquiresInFlight === 0 && this.acquiresIdle !== null) {
+      const idle = this.acquiresIdle;
+      this.acquiresIdle = null;
+      idle();
+    }
   }
 
   /** A run record that shutdown can wait for (see settledOf), not yet counted. */
@@ -155,9 +170,9 @@ export class RunTracker {
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, STORE_SETTLE_LIMIT_MS);
     });
-    // The answer callbacks run before allSettled resolves: a late acquisition has sent its
-    // release (and counted it) by then.
-    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    // This wait resumes after the last answer's callback returned: a late acquisition has sent
+    // its release (and counted it) by then.
+    await Promise.race([this.acquisitionsAnswered(), timedOut]);
     if (this.releasesInFlight > 0) {
       const idle = new Promise<void>((resolve) => (this.releasesIdle = resolve));
       await Promise.race([idle, timedOut]);
@@ -171,6 +186,22 @@ export class RunTracker {
     this.storeClosed = true;
   }
 
+  /** Resolves once no acquisition is in flight (none can start: shutdown has begun). */
+  private acquisitionsAnswered(): Promise<void> {
+    if (this.acquiresInFlight === 0) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const before = this.acquiresIdle;
+      this.acquiresIdle = before
+        ? () => {
+            before();
+            resolve();
+          }
+        : resolve;
+    });
+  }
+
   private async waitForRuns(timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -179,7 +210,7 @@ export class RunTracker {
     // A tick whose acquire was in flight when shutdown began becomes a run only now: without
     // this wait it would start after app.close() resolved and, the store being closed by then,
     // leave its lock held until the ttl ends.
-    await Promise.race([Promise.allSettled([...this.acquiring]), timedOut]);
+    await Promise.race([this.acquisitionsAnswered(), timedOut]);
     if (this.active.size === 0) {
       clearTimeout(timer);
       return;

@@ -89,14 +89,14 @@ export class LockRunner {
       return Promise.resolve(this.acquired(job, scheduledAt, fn, token, sentAt, answer));
     }
     const request = answer;
-    this.tracker.acquireSent(request);
+    this.tracker.acquireSent();
     return request.then(
       (acquired) => {
-        this.tracker.acquireAnswered(request);
+        this.tracker.acquireAnswered();
         return this.acquired(job, scheduledAt, fn, token, sentAt, acquired);
       },
       (error: unknown) => {
-        this.tracker.acquireAnswered(request);
+        this.tracker.acquireAnswered();
         const occurrence = occurrenceDate(scheduledAt);
         this.observer.acquireFailed(job, occurrence, error);
         // The command may have run even though its reply was lost: free what it may have taken,
@@ -170,7 +170,8 @@ export class LockRunner {
     });
     run.renewer = renewer;
     this.tracker.start(run);
-    renewer.start();
+    // The acquisition's answer is now, as far as the renewer's timing goes: no second clock read.
+    renewer.start(sentAt + acquireMs);
 
     // The signal is created on first read: most jobs never read it (see LazyAbortController).
     const ctx = new RunContext(
@@ -190,8 +191,12 @@ export class LockRunner {
       job.trigger ?? (occurrence === null ? 'manual' : 'schedule'),
     );
     const lock: HeldLock = { token, fencingToken, sentAt, renewer, missed: undefined };
-    // After the job's synchronous start: off the path from the tick to its first line.
-    queueMicrotask(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
+    // After the job's synchronous start: off the path from the tick to its first line. Only
+    // when there can be a gap: a plain lock, or an occurrence claimed first, has none (and a
+    // microtask queued through Node costs more than the run's other bookkeeping).
+    if (scheduledAt !== undefined && previousTick !== undefined && previousTick !== null) {
+      queueMicrotask(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
+    }
     return this.runJob(job, occurrence, ctx, fn, run, lock);
   }
 
@@ -238,7 +243,8 @@ export class LockRunner {
       const value = await (scope ? scope.run(() => fn(ctx)) : fn(ctx));
       const durationMs = performance.now() - startedAt;
       const finishedAt = Date.now();
-      if (lock) {
+      // A plain lock's release records nothing (see releaseRequestOf).
+      if (lock && !job.plain) {
         outcome = runOutcome('completed', durationMs, finishedAt, ctx, run, occurrence);
       }
       this.observer.completed(
@@ -252,7 +258,7 @@ export class LockRunner {
       return { ran: true, value, ctx };
     } catch (error) {
       const durationMs = performance.now() - startedAt;
-      if (lock) {
+      if (lock && !job.plain) {
         outcome = runOutcome('failed', durationMs, Date.now(), ctx, run, occurrence, error);
       }
       this.observer.failed(job, occurrence, lock?.fencingToken ?? null, durationMs, error);

@@ -38,12 +38,19 @@ export function releaseRequestOf(
   outcome: RunOutcome | undefined,
   options: RequestOptions,
 ): ReleaseRequest {
-  return {
-    name: job.name,
-    token: lock.token,
-    keepFor,
-    ...(job.plain ? { plain: true } : outcome ? { outcome, historySize: options.historySize } : {}),
-    ...(lock.missed?.length ? { missed: lock.missed } : {}),
-    ...(job.onQueued ? { onQueued: job.onQueued } : {}),
-  };
+  // Fields set one by one, not spread in: this runs on every release.
+  const request: ReleaseRequest = { name: job.name, token: lock.token, keepFor };
+  if (job.plain) {
+    request.plain = true;
+  } else if (outcome) {
+    request.outcome = outcome;
+    request.historySize = options.historySize;
+  }
+  if (lock.missed?.length) {
+    request.missed = lock.missed;
+  }
+  if (job.onQueued) {
+    request.onQueued = job.onQueued;
+  }
+  return request;
 }

@@ -11,6 +11,12 @@ export const RECENT_NAMES_KEPT = 1_000;
  */
 export class RecentNames<V> {
   private readonly entries = new Map<string, V>();
+  /**
+   * The name used last. Using it again changes no order, so the `Map` is left alone: a delete
+   * and re-insert leaves a hole in the table that it rehashes to reclaim, and a lock taken
+   * over and over under one name would pay for that on every run.
+   */
+  private newest: string | undefined;
 
   constructor(private readonly limit = RECENT_NAMES_KEPT) {}
 
@@ -26,6 +32,10 @@ export class RecentNames<V> {
   /** Marks `name` as used now and returns its value, made by `create` when it is new. */
   use(name: string, create: () => V): V {
     let value = this.entries.get(name);
+    if (value !== undefined && name === this.newest) {
+      return value;
+    }
+    this.newest = name;
     if (value === undefined) {
       value = create();
     } else {
