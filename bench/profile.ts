@@ -11,7 +11,7 @@
  *   WARMUP=3000 valgrind --tool=callgrind node --single-threaded \
  *     --import ./scripts/register-ts.mjs bench/profile.ts module 16000
  *
- * Contenders: floor | floor-timeout (floor on a client with the module's commandTimeout) |
+ * Contenders: layer (`run()` on a plain lock, around a store that answers at once) | floor | floor-timeout (floor on a client with the module's commandTimeout) |
  * floor-pipelined (enableAutoPipelining) | module (sequential plain-lock cycles; the number is
  * the cycle count) | cron (`run()` with a new `scheduledAt` each cycle) | store-plain (the store's
  * plain path alone, no Nest) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
@@ -21,9 +21,15 @@
  * cancels start-up; `--single-threaded` keeps V8's background compiler from adding noise.
  */
 import { readFileSync } from 'node:fs';
+import { MemoryLockStore, type LockStore } from 'nestjs-cron-lock';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { startLockApp, type LockApp } from './support/apps.js';
-import { clockOccurrences, startJobsApp, type JobPolicy, type JobsApp } from './support/jobs-app.js';
+import {
+  clockOccurrences,
+  startJobsApp,
+  type JobPolicy,
+  type JobsApp,
+} from './support/jobs-app.js';
 import { connectedClient, RawLock } from './support/redis.js';
 
 const TTL = 30_000;
@@ -35,6 +41,20 @@ const TICK_POLICIES: Record<string, JobPolicy> = {
   'cron-queue': { overlap: 'queue' },
 };
 const noop = async (): Promise<void> => undefined;
+
+/** A store whose every answer is already settled: a lock that is always free. */
+function instantStore(): LockStore {
+  let fence = 0;
+  const empty = new MemoryLockStore();
+  return {
+    acquire: () => Promise.resolve({ acquired: true, fencingToken: ++fence }),
+    renew: () => Promise.resolve({ renewed: true }),
+    release: () => Promise.resolve(true),
+    inspect: (name) => empty.inspect(name),
+    ping: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  };
+}
 
 /** CPU time (µs) a process has used so far, from /proc (Linux only). */
 function processCpuMicros(pid: number): number {
@@ -68,6 +88,17 @@ async function main(): Promise<void> {
       };
     } else if (contender === 'module') {
       const app = await startLockApp({ redis: server.url, keyPrefix: 'profile' });
+      closers.push(() => app.close());
+      cycle = async () => {
+        const result = await app.locks.run('per-run', { ttl: TTL }, noop);
+        if (!result.ran) {
+          throw new Error(`did not run: ${result.reason}`);
+        }
+      };
+    } else if (contender === 'layer') {
+      // run() around a store that answers at once: the module's own client work per cycle,
+      // with no socket in between (which makes it steady enough to compare two versions).
+      const app = await startLockApp({ store: instantStore() });
       closers.push(() => app.close());
       cycle = async () => {
         const result = await app.locks.run('per-run', { ttl: TTL }, noop);
