@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
@@ -37,6 +38,9 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'dist/**', 'test/consumers/**'],
     environment: 'node',
     pool: 'forks',
+    // Two files at a time even on two cores (Vitest's default is one less than the cores): most
+    // of the suite waits on real schedules, servers and child processes rather than computing.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
