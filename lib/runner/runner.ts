@@ -170,8 +170,10 @@ export class LockRunner {
     });
     run.renewer = renewer;
     this.tracker.start(run);
-    // The acquisition's answer is now, as far as the renewer's timing goes: no second clock read.
-    renewer.start(sentAt + acquireMs);
+    // The acquisition's answer is now, as far as the renewer and the run's duration go: no
+    // second clock read.
+    const answeredAt = sentAt + acquireMs;
+    renewer.start(answeredAt);
 
     // The signal is created on first read: most jobs never read it (see LazyAbortController).
     const ctx = new RunContext(
@@ -197,7 +199,7 @@ export class LockRunner {
     if (scheduledAt !== undefined && previousTick !== undefined && previousTick !== null) {
       queueMicrotask(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
     }
-    return this.runJob(job, occurrence, ctx, fn, run, lock);
+    return this.runJob(job, occurrence, ctx, fn, run, lock, answeredAt);
   }
 
   private runUnlocked<T>(
@@ -218,12 +220,13 @@ export class LockRunner {
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
     const run = this.tracker.track(job, controller);
     this.tracker.start(run);
-    return this.runJob(job, occurrence, ctx, fn, run, null);
+    return this.runJob(job, occurrence, ctx, fn, run, null, performance.now());
   }
 
   /**
    * Runs `fn` and reports how it ended; with a lock, stops renewing and releases it, recording
-   * the outcome (an unlocked run is not recorded in the store: it did not answer).
+   * the outcome (an unlocked run is not recorded in the store: it did not answer). `startedAt`:
+   * when the run starts, on the monotonic clock (its duration is counted from there).
    */
   private async runJob<T>(
     job: LockJob,
@@ -232,8 +235,8 @@ export class LockRunner {
     fn: (ctx: LockContext) => Promise<T> | T,
     run: ActiveRun,
     lock: HeldLock | null,
+    startedAt: number,
   ): Promise<LockedRunResult<T>> {
-    const startedAt = performance.now();
     // Recorded fleet-wide by the release (same round trip): see RunOutcome.
     let outcome: RunOutcome | undefined;
     // What assertLocked() finds in the job and in everything it awaits (AsyncLocalStorage);
