@@ -11,8 +11,8 @@
  *   WARMUP=3000 valgrind --tool=callgrind node --single-threaded \
  *     --import ./scripts/register-ts.mjs bench/profile.ts module 16000
  *
- * Contenders: layer (`run()` on a plain lock, around a store that answers at once) | floor | floor-timeout (floor on a client with the module's commandTimeout) |
- * floor-pipelined (enableAutoPipelining) | module (sequential plain-lock cycles; the number is
+ * Contenders: layer (`run()` on a plain lock, around a store that answers at once) | floor |
+ * floor-timeout (floor on a client with the module's commandTimeout) | floor-pipelined (enableAutoPipelining) | module (sequential plain-lock cycles; the number is
  * the cycle count) | cron (`run()` with a new `scheduledAt` each cycle) | store-plain (the store's
  * plain path alone, no Nest) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
  * PIPELINE=1 turns on ioredis' enableAutoPipelining for both). WARMUP sets the warm-up cycles.

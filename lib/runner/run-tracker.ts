@@ -40,8 +40,8 @@ export interface ActiveRun {
 @Injectable()
 export class RunTracker {
   /**
-   * The runs in progress, oldest first, linked through the runs themselves: a `Set` that adds
-   * and deletes a new member on every run keeps rehashing its table, and a lock cycle paid
+   * The runs in progress, oldest first, linked through the runs themselves: V8 keeps rehashing
+   * the table of a `Set` that adds and deletes a new member on every run, and a lock cycle paid
    * for that more than for any other piece of its bookkeeping.
    */
   private oldest: ActiveRun | null = null;
@@ -49,8 +49,8 @@ export class RunTracker {
   private count = 0;
   /**
    * Acquisitions sent but not answered yet: each may become a run that shutdown must wait for.
-   * A count, not a set of their promises: a set that adds and deletes a new member on every run
-   * keeps rehashing its table, and shutdown only needs to know when the count reaches zero.
+   * A count, not a `Set` of their promises (the same churn as above): shutdown only needs to
+   * know when it reaches zero.
    */
   private acquiresInFlight = 0;
   /** Called when the last acquisition in flight is answered, while shutdown waits for that. */

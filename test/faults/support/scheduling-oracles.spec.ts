@@ -20,9 +20,9 @@ const SPAWNED_AT = 51_930_000;
 describe('firstTickAfter (catch-up scenario)', () => {
   it("takes a scheduled run of a worker that booted across an occurrence as its scheduler's first tick", () => {
     // Reduced from a real run: three workers started together, due to catch up. The job's own
-    // scheduler was running when occurrence :68 came and ran it (after catching up :65), but
-    // the unlocked tick recorder started after :68, so the first `tick` record is of :71, and
-    // the scenario asked before it existed.
+    // scheduler ticked occurrence :68 and ran it (after catching up :65), but the unlocked tick
+    // recorder recorded no tick of :68: its first `tick` record is of :71, and the scenario
+    // asked before that existed.
     const records = [
       record('w5', 51_930_234, 'start', {
         scheduledAt: 65_000,

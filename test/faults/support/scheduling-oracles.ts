@@ -30,9 +30,10 @@ const iso = (at: number): string => new Date(at).toISOString();
 /**
  * The first occurrence that the schedulers of the workers started after `spawnedAt` fired: the
  * earliest of their `tick` records and of the runs their job's scheduler started (`trigger:
- * 'schedule'`). Both count because the two schedulers start apart: a worker that boots across an
- * occurrence can run it as scheduled while its unlocked tick recorder, started a moment later,
- * records nothing for it. Throws when there is neither (a scenario that asks too early).
+ * 'schedule'`). Both count because the job's cron and the recorder's are not set going at the
+ * same instant: a worker that booted across an occurrence was seen to run it as scheduled while
+ * its unlocked tick recorder recorded nothing for it. Throws when there is neither (a scenario
+ * that asks too early).
  */
 export function firstTickAfter(records: readonly SinkRecord[], spawnedAt: number): number {
   let first = Number.POSITIVE_INFINITY;
