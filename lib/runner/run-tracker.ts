@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { LockJob } from '../options/job-options.js';
 import { RunObserver } from '../observer/run-observer.js';
+import { InFlight } from '../utils/in-flight.js';
 import type { LazyAbortController } from '../utils/lazy-abort.js';
 import type { LockRenewer } from './renewer.js';
 
@@ -47,14 +48,10 @@ export class RunTracker {
   private oldest: ActiveRun | null = null;
   private newest: ActiveRun | null = null;
   private count = 0;
-  /**
-   * Acquisitions sent but not answered yet: each may become a run that shutdown must wait for.
-   * A count, not a `Set` of their promises (the same churn as above): shutdown only needs to
-   * know when it reaches zero.
-   */
-  private acquiresInFlight = 0;
-  /** Called when the last acquisition in flight is answered, while shutdown waits for that. */
-  private acquiresIdle: (() => void) | null = null;
+  /** Acquisitions sent but not answered yet: each may become a run that shutdown must wait for. */
+  private readonly acquisitions = new InFlight();
+  /** Releases sent and not answered yet: the client must not close under them. */
+  private readonly releases = new InFlight();
   private shuttingDown = false;
   /**
    * Shutdown stopped waiting for runs: an acquisition answered from now on is released at once
@@ -62,10 +59,6 @@ export class RunTracker {
    */
   private drained = false;
   private storeClosed = false;
-  /** Releases sent and not answered yet: the client must not close under them. */
-  private releasesInFlight = 0;
-  /** Called when the last release in flight is answered, while shutdown waits for that. */
-  private releasesIdle: (() => void) | null = null;
 
   constructor(private readonly observer: RunObserver) {}
 
@@ -106,7 +99,7 @@ export class RunTracker {
 
   /** An acquisition was sent: shutdown waits for its answer. */
   acquireSent(): void {
-    this.acquiresInFlight++;
+    this.acquisitions.sent();
   }
 
   /**
@@ -115,12 +108,7 @@ export class RunTracker {
    * the release it needs.
    */
   acquireAnswered(): void {
-    this.acquiresInFlight--;
-    if (this.acquiresInFlight === 0 && this.acquiresIdle !== null) {
-      const idle = this.acquiresIdle;
-      this.acquiresIdle = null;
-      idle();
-    }
+    this.acquisitions.answered();
   }
 
   /** A run record that shutdown can wait for (see settledOf), not yet counted. */
@@ -185,15 +173,12 @@ export class RunTracker {
 
   /** A release was sent: the client must not close under it. */
   releaseSent(): void {
-    this.releasesInFlight++;
+    this.releases.sent();
   }
 
   /** A release was answered (or failed). */
   releaseAnswered(): void {
-    this.releasesInFlight--;
-    if (this.releasesInFlight === 0) {
-      this.releasesIdle?.();
-    }
+    this.releases.answered();
   }
 
   /** Takes no new runs from now on. */
@@ -227,34 +212,14 @@ export class RunTracker {
     });
     // This wait resumes after the last answer's callback returned: a late acquisition has sent
     // its release (and counted it) by then.
-    await Promise.race([this.acquisitionsAnswered(), timedOut]);
-    if (this.releasesInFlight > 0) {
-      const idle = new Promise<void>((resolve) => (this.releasesIdle = resolve));
-      await Promise.race([idle, timedOut]);
-      this.releasesIdle = null;
-    }
+    await Promise.race([this.acquisitions.settled(), timedOut]);
+    await Promise.race([this.releases.settled(), timedOut]);
     clearTimeout(timer);
   }
 
   /** The store is closed: runs that end later must not try to release through it. */
   markStoreClosed(): void {
     this.storeClosed = true;
-  }
-
-  /** Resolves once no acquisition is in flight (none can start: shutdown has begun). */
-  private acquisitionsAnswered(): Promise<void> {
-    if (this.acquiresInFlight === 0) {
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const before = this.acquiresIdle;
-      this.acquiresIdle = before
-        ? () => {
-            before();
-            resolve();
-          }
-        : resolve;
-    });
   }
 
   private async waitForRuns(timeout: number): Promise<void> {
@@ -265,7 +230,8 @@ export class RunTracker {
     // A tick whose acquire was in flight when shutdown began becomes a run only now: without
     // this wait it would start after app.close() resolved and, the store being closed by then,
     // leave its lock held until the ttl ends.
-    await Promise.race([this.acquisitionsAnswered(), timedOut]);
+    // No acquisition can start now: shutdown has begun.
+    await Promise.race([this.acquisitions.settled(), timedOut]);
     if (this.count === 0) {
       clearTimeout(timer);
       return;
