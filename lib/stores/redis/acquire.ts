@@ -16,10 +16,13 @@ import { defineScript, runScript } from './redis-script.js';
  * exp_at, paused, p_until, queued, merged…) · KEYS[3] history (list, newest first)
  * ARGV: token, ttl ms, scheduledAt ms or '', state ttl ms, instance id, history size, force ('1'),
  * overlap ('' | 'queue' | 'replace')
- * returns {1, fence, ok_at, previous tick or ''} · {0, 'tick-done' | 'held' | 'merged' | 'paused',
- * ok_at[, '', 1 when paused]} (ok_at '' when unknown) · {0, 'queued', ok_at, '', lock pttl} ·
- * {0, 'merged', ok_at, '', queued occurrence to claim} (the lock was free) ·
- * {0, 'invalid' | 'ahead', ok_at, scheduledAt}: refused, nothing written
+ * returns one text of fields separated by single spaces (empty fields kept):
+ * '1 fence ok_at previous-tick' · '0 tick-done|held|merged|paused ok_at[  1 when paused]' ·
+ * '0 queued ok_at  lock-pttl' · '0 merged ok_at  queued-occurrence-to-claim' (the lock was free) ·
+ * '0 invalid|ahead ok_at scheduledAt': refused, nothing written (ok_at and previous-tick empty when
+ * unknown).
+ * One text, not a Lua table: the client decodes an array reply element by element, each string
+ * through a buffer of its own, where a text is one buffer and one split.
  *
  * Under overlap queue/replace (state fields `queued`, `merged`, `repl`): an occurrence that finds
  * the lock held becomes the job's queued occurrence unless another one is queued already, then it
@@ -80,14 +83,14 @@ local prev = ''
 if tick ~= '' then
   -- tonumber() also reads 'inf', 'nan', '0x1f' and '1e300': only plain digits name an occurrence.
   if not string.match(tick, '^%d+$') then
-    return {0, 'invalid', okAt, tick}
+    return '0 invalid ' .. okAt .. ' ' .. tick
   end
   now = redis.call('TIME')
   local nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
   local latest = nowMs + ${MAX_SCHEDULED_AT_AHEAD_MS}
   claim = tonumber(tick)
   if claim > latest then
-    return {0, 'ahead', okAt, tick}
+    return '0 ahead ' .. okAt .. ' ' .. tick
   end
   -- A marker beyond the bound was written before ticks were bounded (a wrong clock or unit):
   -- honouring it would turn away every occurrence until the state expires.
@@ -97,9 +100,9 @@ if tick ~= '' then
     -- occurrence as missed (the alert).
     local untilMs = tonumber(state[6])
     if state[5] and (not untilMs or untilMs > nowMs) then
-      return {0, 'tick-done', okAt, '', 1}
+      return '0 tick-done ' .. okAt .. '  1'
     end
-    return {0, 'tick-done', okAt}
+    return '0 tick-done ' .. okAt
   end
   if lastTick and lastTick < claim then
     prev = state[1]
@@ -125,7 +128,7 @@ if state[5] and ARGV[7] ~= '1' then
       end
       recordOccurrence('paused', nowMs)
     end
-    return {0, 'paused', okAt, '', 1}
+    return '0 paused ' .. okAt .. '  1'
   end
 end
 -- overlap queue/replace: one occurrence waits for the holder; a queued one that ran is dead.
@@ -152,17 +155,17 @@ if queued and queued < claim then
   merge()
   -- PTTL -2: no lock key (PTTL, not EXISTS: the least-privilege ACL rule already allows it).
   if redis.call('PTTL', KEYS[1]) == -2 then
-    return {0, 'merged', okAt, '', queued}
+    return '0 merged ' .. okAt .. '  ' .. state[7]
   end
-  return {0, 'merged', okAt}
+  return '0 merged ' .. okAt
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if tick == '' or ARGV[8] == '' then
-    return {0, 'held', okAt}
+    return '0 held ' .. okAt
   end
   if queued and queued ~= claim then
     merge()
-    return {0, 'merged', okAt}
+    return '0 merged ' .. okAt
   end
   if ARGV[8] == 'replace' then
     redis.call('HSET', KEYS[2], 'queued', tick, 'repl', redis.call('GET', KEYS[1]))
@@ -172,20 +175,18 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if redis.call('PTTL', KEYS[2]) < 0 then
     redis.call('PEXPIRE', KEYS[2], ARGV[4])
   end
-  return {0, 'queued', okAt, '', redis.call('PTTL', KEYS[1])}
+  return '0 queued ' .. okAt .. '  ' .. redis.call('PTTL', KEYS[1])
 end
 now = now or redis.call('TIME')
 local clock = now[1] * 1000000 + now[2]
 local stored = tonumber(state[3])
--- Written as text by hand: tostring() would print 16 digits as 1.7955828460069e+15. Returned as a
--- number (an exact integer below 2^53, sent as an integer reply). The clock's text is built from
--- TIME's own digits: cheaper than string.format on the common path.
-local fence, fenceText
+-- Written as text by hand: tostring() would print 16 digits as 1.7955828460069e+15 (an exact
+-- integer below 2^53 all the same). The clock's text is built from TIME's own digits: cheaper
+-- than string.format on the common path.
+local fenceText
 if stored and stored >= clock then
-  fence = stored + 1
-  fenceText = string.format('%.0f', fence)
+  fenceText = string.format('%.0f', stored + 1)
 else
-  fence = clock
   fenceText = now[1] .. string.sub('00000' .. now[2], -6)
 end
 -- The expiry is rewritten only when less than half of this call's state ttl is left (so a longer
@@ -201,7 +202,7 @@ if expAt and expAt - nowMs >= stateTtl / 2 then
   else
     redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText)
   end
-  return {1, fence, okAt, prev}
+  return '1 ' .. fenceText .. ' ' .. okAt .. ' ' .. prev
 end
 local expText = string.format('%.0f', nowMs + stateTtl)
 if tick ~= '' then
@@ -210,7 +211,7 @@ else
   redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'exp_at', expText)
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {1, fence, okAt, prev}
+return '1 ' .. fenceText .. ' ' .. okAt .. ' ' .. prev
 `);
 
 /**
@@ -246,17 +247,12 @@ export function acquireLock(
 }
 
 function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => void): AcquireResult {
-  // The fifth element is the lock's pttl with `queued`, the queued occurrence to claim with
+  // The fifth field is the lock's pttl with `queued`, the queued occurrence to claim with
   // `merged` (the lock was free), 1 when the job is paused otherwise.
-  const [won, detail, okAt, tick, fifth] = reply as [
-    number,
-    string | number,
-    string,
-    string?,
-    number?,
-  ];
+  const fields = String(reply).split(' ');
+  const [won, detail, okAt, tick, fifth] = fields as [string, string, string, string?, string?];
   const lastSuccessAt = numberOrNull(okAt);
-  if (Number(won) === 1) {
+  if (won === '1') {
     const previousTick = numberOrNull(tick);
     return previousTick === null
       ? { acquired: true, fencingToken: Number(detail), lastSuccessAt }
@@ -271,7 +267,7 @@ function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => vo
     };
   }
   if (detail === 'merged') {
-    if (onQueued && fifth !== undefined) {
+    if (onQueued && fifth !== undefined && fifth !== '') {
       onQueued(Number(fifth));
     }
     return { acquired: false, reason: 'merged', lastSuccessAt };
@@ -281,7 +277,8 @@ function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => vo
     // LockStoreError through unchanged.
     throw new ScheduledAtRefusedError(
       detail,
-      SCHEDULED_AT_REFUSED(String(tick), detail, MAX_SCHEDULED_AT_AHEAD_MS),
+      // The refused tick is the rest of the text, as the server read it.
+      SCHEDULED_AT_REFUSED(fields.slice(3).join(' '), detail, MAX_SCHEDULED_AT_AHEAD_MS),
     );
   }
   const reason = detail === 'tick-done' || detail === 'paused' ? detail : 'held';

@@ -25,7 +25,8 @@ import { entryText, releaseEntries } from '../history-entries.js';
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
  *       finished at ms, state ttl ms, '1' to read the queued occurrence, history size, history
  *       entries (JSON, oldest first)…
- * returns {1 released | 0 not ours, queued occurrence or ''}
+ * returns 1 released · 0 not ours, as an integer, or as the text '1 queued' · '0 queued' when an
+ * occurrence is queued behind the lock: an integer is the reply a client reads at least cost.
  */
 export const RELEASE_SCRIPT = defineScript(`
 local ours = redis.call('GET', KEYS[1]) == ARGV[1]
@@ -73,15 +74,19 @@ if ARGV[7] == '1' then
     queued = st[1]
   end
 end
-if not ours then
-  return {0, queued}
+local released = 0
+if ours then
+  released = 1
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  else
+    redis.call('DEL', KEYS[1])
+  end
 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  redis.call('DEL', KEYS[1])
+if queued == '' then
+  return released
 end
-return {1, queued}
+return released .. ' ' .. queued
 `);
 
 /**
@@ -118,12 +123,16 @@ export function releaseLock(
     keys,
     args,
     (reply: unknown): boolean => {
-      const [released, queued] = reply as [number | string, string];
-      if (onQueued && queued !== '' && queued !== undefined) {
-        onQueued(Number(queued));
+      // String(): a client made with `stringNumbers` answers integers as strings anyway.
+      const text = String(reply);
+      const space = text.indexOf(' ');
+      if (space < 0) {
+        return text === '1';
       }
-      // Number(): a client made with `stringNumbers` answers integers as strings.
-      return Number(released) === 1;
+      if (onQueued) {
+        onQueued(Number(text.slice(space + 1)));
+      }
+      return text.slice(0, space) === '1';
     },
     fail,
   );

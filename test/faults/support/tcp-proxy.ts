@@ -2,10 +2,10 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { monoNow } from './records.js';
 
 /**
- * The start of a successful acquire reply: `{1, fencingToken, lastSuccessAt, previousTick}` (see
- * stores/redis/acquire.ts).
+ * A successful acquire reply: the bulk string `1 fencingToken lastSuccessAt previousTick` (see
+ * stores/redis/acquire.ts), read as latin1 so that match offsets are byte offsets.
  */
-const ACQUIRED_REPLY = Buffer.from('*4\r\n:1\r\n');
+const ACQUIRED_REPLY = /\$\d+\r\n1 \d+ /;
 
 interface Pair {
   client: Socket;
@@ -127,7 +127,7 @@ export class RedisTcpProxy {
       return;
     }
     if (this.armed) {
-      const at = chunk.indexOf(ACQUIRED_REPLY);
+      const at = chunk.toString('latin1').search(ACQUIRED_REPLY);
       if (at >= 0) {
         const resolve = this.armed;
         this.armed = null;
