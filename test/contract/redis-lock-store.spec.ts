@@ -284,6 +284,71 @@ describe('RedisLockStore on a real Redis', () => {
       }
     });
 
+    /** One run of `name` on a new occurrence whose release writes one history entry. */
+    async function runRecorded(
+      store: RedisLockStore,
+      name: string,
+      markerTtl: number,
+    ): Promise<void> {
+      const token = newToken();
+      const scheduledAt = (occurrence += 60_000);
+      const result = await store.acquire({
+        name,
+        token,
+        ttl: 60_000,
+        instanceId: 'a',
+        scheduledAt,
+        markerTtl,
+        historySize: 5,
+      });
+      expect(result.acquired).toBe(true);
+      const finishedAt = Date.now();
+      await store.release({
+        name,
+        token,
+        historySize: 5,
+        outcome: {
+          status: 'completed',
+          durationMs: 1,
+          finishedAt,
+          run: {
+            scheduledAt,
+            startedAt: finishedAt - 1,
+            fencingToken: result.acquired ? result.fencingToken : 0,
+            instanceId: 'a',
+            trigger: 'schedule',
+            outcome: 'completed',
+            error: null,
+          },
+        },
+      });
+    }
+
+    it('keeps the history as long as the state, when a long marker ttl keeps the state past 30 days', async () => {
+      // A monthly job: its marker ttl (two periods) keeps the state for 124 days. Its history
+      // must last as long, or a run after a 31-day month finds the earlier entries gone.
+      const store = newStore(uniquePrefix('exp'));
+      const { state, history } = store.keysOf('monthly');
+      for (let run = 1; run <= 2; run++) {
+        await runRecorded(store, 'monthly', 62 * DAY);
+        expect(await admin.llen(history)).toBe(run);
+        expect(await admin.pttl(state)).toBeGreaterThan(124 * DAY - 60_000);
+        expect(await admin.pttl(history)).toBeGreaterThan(124 * DAY - 60_000);
+      }
+    });
+
+    it("refreshes the history's expiry when it refreshes the state's", async () => {
+      const store = newStore(uniquePrefix('exp'));
+      const { state, history } = store.keysOf('ticked');
+      await runRecorded(store, 'ticked', 0);
+      await setExpiry(state, 14 * DAY);
+      await admin.pexpire(history, 14 * DAY);
+      await runRecorded(store, 'ticked', 0);
+      expect(await admin.llen(history)).toBe(2);
+      expect(await admin.pttl(state)).toBeGreaterThan(STATE_TTL - 60_000);
+      expect(await admin.pttl(history)).toBeGreaterThan(STATE_TTL - 60_000);
+    });
+
     it('refreshes at once when a longer marker ttl needs more, to twice the marker ttl', async () => {
       const store = newStore(uniquePrefix('exp'));
       const { state } = store.keysOf('job');

@@ -441,6 +441,107 @@ describe('PostgresLockStore', () => {
     expect(rows.map((row) => row.name)).toEqual(['job', 'stale-but-held']);
   });
 
+  describe('history expiry', () => {
+    const DAY = 86_400_000;
+    let occurrence = OCCURRENCE;
+
+    /** One run of `name` on a new occurrence whose release writes one history entry. */
+    async function runRecorded(
+      s: PostgresLockStore,
+      name: string,
+      markerTtl: number,
+    ): Promise<void> {
+      const token = newToken();
+      const scheduledAt = (occurrence += MINUTE);
+      const result = await s.acquire({
+        name,
+        token,
+        ttl: MINUTE,
+        instanceId: 'a',
+        scheduledAt,
+        markerTtl,
+        historySize: 5,
+      });
+      expect(result.acquired).toBe(true);
+      const finishedAt = Date.now();
+      await s.release({
+        name,
+        token,
+        historySize: 5,
+        outcome: {
+          status: 'completed',
+          durationMs: 1,
+          finishedAt,
+          run: {
+            scheduledAt,
+            startedAt: finishedAt - 1,
+            fencingToken: result.acquired ? result.fencingToken : 0,
+            instanceId: 'a',
+            trigger: 'schedule',
+            outcome: 'completed',
+            error: null,
+          },
+        },
+      });
+    }
+
+    /** Ms left to the job's row, and to each of its history entries, oldest first. */
+    async function left(
+      admin: pg.Pool,
+      name: string,
+      job: string,
+    ): Promise<{ row: number; entries: number[] }> {
+      const ms = (column: string): string =>
+        `extract(epoch FROM ${column} - clock_timestamp()) * 1000`;
+      const row = await admin.query<{ left: number }>(
+        `SELECT ${ms('state_expires_at')} AS left FROM public.${name} WHERE name = $1`,
+        [job],
+      );
+      const entries = await admin.query<{ left: number }>(
+        `SELECT ${ms('expires_at')} AS left FROM public.${name}_history WHERE name = $1 ORDER BY id`,
+        [job],
+      );
+      return { row: Number(row.rows[0].left), entries: entries.rows.map((r) => Number(r.left)) };
+    }
+
+    it("keeps the history as long as the job's row, when a long marker ttl keeps the row past 30 days", async () => {
+      // A monthly job: its marker ttl (two periods) keeps its row for 124 days. Its entries must
+      // last as long, or the history of a job that runs monthly never shows more than a month.
+      const admin = pool();
+      const name = table('hist_ttl', admin);
+      const s = store(admin, { table: name });
+      await runRecorded(s, 'monthly', 62 * DAY);
+      await runRecorded(s, 'monthly', 62 * DAY);
+      const { row, entries } = await left(admin, name, 'monthly');
+      expect(row).toBeGreaterThan(124 * DAY - MINUTE);
+      expect(entries).toHaveLength(2);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(124 * DAY - MINUTE);
+      }
+    });
+
+    it("refreshes every entry's expiry when it refreshes the row's", async () => {
+      const admin = pool();
+      const name = table('hist_refresh', admin);
+      const s = store(admin, { table: name });
+      await runRecorded(s, 'job', 0);
+      // Less than half of the 30 days left: the next acquisition refreshes the row's expiry.
+      await admin.query(
+        `UPDATE public.${name} SET state_expires_at = clock_timestamp() + interval '14 days'`,
+      );
+      await admin.query(
+        `UPDATE public.${name}_history SET expires_at = clock_timestamp() + interval '14 days'`,
+      );
+      await runRecorded(s, 'job', 0);
+      const { row, entries } = await left(admin, name, 'job');
+      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
+      expect(entries).toHaveLength(2);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
+      }
+    });
+  });
+
   it('ignores an occurrence marker beyond the bound (a µs timestamp), written before ticks were bounded', async () => {
     const admin = pool();
     const name = table('poison', admin);
