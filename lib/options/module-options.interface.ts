@@ -75,8 +75,8 @@ export interface CronLockModuleOptions {
   /**
    * How many entries of each job's history (runs, and occurrences missed, skipped while paused
    * or merged) the store keeps, newest first, for `CronLockService.history()`. A whole number from
-   * 0 (no history) to 1000. Default 100. Entries expire with the job's state (30 days after its
-   * last recorded activity).
+   * 0 (no history) to 1000. Default 100. Entries expire with the job's state (15 to 30 days
+   * after its last acquisition, longer when the job's period or catch-up window needs it).
    */
   historySize?: number;
 }

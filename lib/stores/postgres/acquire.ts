@@ -38,6 +38,12 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
  * job is scheduled.
  *
+ * The job's history entries expire with its row: when `taken` or `claimed` moves the row's expiry
+ * (less than half the state ttl left), `history_kept` gives the entries the same. It leaves out
+ * the entries beyond the newest `$8 - 1`, which the paused entry's trim deletes in this
+ * statement (a row updated and deleted by one statement ends either way) or the release after a
+ * taken lock trims: a history that is not full is refreshed whole.
+ *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
  * same rules as the Redis store (see ACQUIRE_SCRIPT). An earlier queued occurrence goes first even
@@ -116,7 +122,16 @@ queue AS (
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
     cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
 ),
-${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}
+${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')},
+history_kept AS (
+  UPDATE ${table.history} AS h
+  SET expires_at = (SELECT now FROM clock) + $5::float8 * interval '1 millisecond'
+  WHERE (SELECT cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond'
+      FROM cur, clock)
+    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed))
+    AND h.name = $1 AND h.id > coalesce((SELECT id FROM ${table.history} WHERE name = $1
+      ORDER BY id DESC OFFSET greatest($8::int - 1, 0) LIMIT 1), 0)
+)
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest

@@ -30,7 +30,10 @@ const SWEEP_LIMIT = 16;
  *
  * The job's history entries (`$9`: the run and the occurrences it found missed, JSON text, oldest
  * first) are inserted in the same statement, the job's older entries beyond `$8` deleted, and a
- * few expired entries of any job swept (as the rows are). The trim finds the newest entry to drop
+ * few expired entries of any job swept (as the rows are). An entry expires with the job's row (at
+ * its `state_expires_at`, which a long marker ttl puts past the default state ttl `$7`, or `$7`
+ * from now if that is later); the acquire that moves the row's expiry moves the entries' too
+ * (see acquireSql). The trim finds the newest entry to drop
  * (`LIMIT 1`: a backward scan of the job's index, no sort of all its entries) and deletes it and
  * every older one of the job by an index range: usually one entry.
  *
@@ -45,7 +48,7 @@ export function releaseSql(table: LockTable): string {
 ),
 cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
-    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
 ),
 updated AS (
@@ -75,7 +78,8 @@ recreated AS (
 ),
 history_added AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, e.entry, clock.now + $7::float8 * interval '1 millisecond'
+  SELECT $1, e.entry,
+    greatest((SELECT state_expires_at FROM cur), clock.now + $7::float8 * interval '1 millisecond')
   FROM clock, unnest($9::text[]) WITH ORDINALITY AS e(entry, n)
   WHERE $8::int > 0 AND e.n > cardinality($9::text[]) - $8::int
   ORDER BY e.n

@@ -42,7 +42,10 @@ import { defineScript, runScript } from './redis-script.js';
  * The state hash is left with at least half the state ttl after every acquisition, and its expiry
  * is only rewritten when less than that would remain: `exp_at` (server ms) records when the hash
  * expires, so the common acquisition skips `PEXPIRE`. The caller passes a state ttl of at least
- * twice the marker ttl, so the occurrence marker still outlives its marker ttl.
+ * twice the marker ttl, so the occurrence marker still outlives its marker ttl. The history list
+ * expires with the state: its expiry is rewritten with the state's (a list the release creates
+ * takes the state's time left, see RELEASE_SCRIPT), so a job that runs less often than the
+ * default state ttl keeps its history between runs.
  *
  * A paused job (`paused` set, `p_until` empty or still ahead of the server clock) is refused
  * unless forced, read with the fields the script reads anyway: no extra round trip. The first
@@ -125,6 +128,7 @@ if state[5] and ARGV[7] ~= '1' then
       else
         redis.call('HSET', KEYS[2], 'tick', tick, 'exp_at', string.format('%.0f', nowMs + stateTtl))
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        redis.call('PEXPIRE', KEYS[3], ARGV[4])
       end
       recordOccurrence('paused', nowMs)
     end
@@ -211,6 +215,7 @@ else
   redis.call('HSET', KEYS[2], 'holder', ARGV[5], 'fence', fenceText, 'exp_at', expText)
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return '1 ' .. fenceText .. ' ' .. okAt .. ' ' .. prev
 `);
 

@@ -19,7 +19,10 @@ import { entryText, releaseEntries } from '../history-entries.js';
  * outcome (the acquire's expiry is kept). Otherwise the hash keeps what the acquire set.
  *
  * The job's history entries (the run, and the occurrences it found missed, oldest first) are
- * pushed in the same step, the list trimmed to the history size and given the state ttl.
+ * pushed in the same step and the list trimmed to the history size. The list expires with the
+ * state: the acquire rewrites both expiries together, and a list created here takes the time the
+ * state has left (a long marker ttl keeps the state, and so the history, past the default state
+ * ttl). The common release sends neither `PTTL` nor `PEXPIRE` for it.
  *
  * KEYS[1] lock · KEYS[2] state · KEYS[3] history
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
@@ -62,9 +65,20 @@ if outcome ~= '' then
 end
 local size = tonumber(ARGV[8])
 if #ARGV > 8 and size and size > 0 then
-  redis.call('LPUSH', KEYS[3], unpack(ARGV, 9))
-  redis.call('LTRIM', KEYS[3], 0, size - 1)
-  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  local length = redis.call('LPUSH', KEYS[3], unpack(ARGV, 9))
+  if length > size then
+    redis.call('LTRIM', KEYS[3], 0, size - 1)
+  end
+  -- The list expires with the state, whose expiry the acquire rewrites with the list's: only a
+  -- list this push created needs one, the time the state has left.
+  if length == #ARGV - 8 then
+    local left = redis.call('PTTL', KEYS[2])
+    if left > 0 then
+      redis.call('PEXPIRE', KEYS[3], left)
+    else
+      redis.call('PEXPIRE', KEYS[3], ARGV[6])
+    end
+  end
 end
 -- A queued occurrence (overlap queue/replace) is live while later than the last claimed one.
 local queued = ''
