@@ -520,26 +520,42 @@ describe('PostgresLockStore', () => {
       }
     });
 
-    it("refreshes every entry's expiry when it refreshes the row's", async () => {
+    it("refreshes every entry's expiry when it refreshes the row's, the history full or not", async () => {
       const admin = pool();
       const name = table('hist_refresh', admin);
       const s = store(admin, { table: name });
       await runRecorded(s, 'job', 0);
-      // Less than half of the 30 days left: the next acquisition refreshes the row's expiry.
+      await expireSoon(admin, name);
+      await runRecorded(s, 'job', 0);
+      let { row, entries } = await left(admin, name, 'job');
+      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
+      expect(entries).toHaveLength(2);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
+      }
+      // Full (5 entries): the release trims the oldest and refreshes the others.
+      for (let run = 0; run < 3; run++) {
+        await runRecorded(s, 'job', 0);
+      }
+      await expireSoon(admin, name);
+      await runRecorded(s, 'job', 0);
+      ({ row, entries } = await left(admin, name, 'job'));
+      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
+      expect(entries).toHaveLength(5);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
+      }
+    });
+
+    /** Less than half of the 30 days left: the next acquisition refreshes the row's expiry. */
+    async function expireSoon(admin: pg.Pool, name: string): Promise<void> {
       await admin.query(
         `UPDATE public.${name} SET state_expires_at = clock_timestamp() + interval '14 days'`,
       );
       await admin.query(
         `UPDATE public.${name}_history SET expires_at = clock_timestamp() + interval '14 days'`,
       );
-      await runRecorded(s, 'job', 0);
-      const { row, entries } = await left(admin, name, 'job');
-      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
-      expect(entries).toHaveLength(2);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
-      }
-    });
+    }
   });
 
   it('ignores an occurrence marker beyond the bound (a µs timestamp), written before ticks were bounded', async () => {
