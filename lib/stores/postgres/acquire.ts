@@ -38,11 +38,11 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
  * job is scheduled.
  *
- * The job's history entries expire with its row: when `taken` or `claimed` moves the row's expiry
- * (less than half the state ttl left), `history_kept` gives the entries the same. It leaves out
- * the entries beyond the newest `$8 - 1`, which the paused entry's trim deletes in this
- * statement (a row updated and deleted by one statement ends either way) or the release after a
- * taken lock trims: a history that is not full is refreshed whole.
+ * The job's history entries expire with its row. When `taken` moves the row's expiry (less than
+ * half the state ttl left), `refreshed` says so, and the store's next release of the lock gives the
+ * entries the row's expiry (see releaseSql): a statement that writes the history table anyway,
+ * once per move of the row's expiry, where a step of this statement would open that table on
+ * every acquisition.
  *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
@@ -58,7 +58,8 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
  * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued'),
- * claim_queued (the queued occurrence to claim, with 'merged' on a free lock)
+ * claim_queued (the queued occurrence to claim, with 'merged' on a free lock), refreshed (the lock
+ * was taken and the row's expiry moved)
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -122,16 +123,7 @@ queue AS (
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
     cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
 ),
-${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')},
-history_kept AS (
-  UPDATE ${table.history} AS h
-  SET expires_at = (SELECT now FROM clock) + $5::float8 * interval '1 millisecond'
-  WHERE (SELECT cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond'
-      FROM cur, clock)
-    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed))
-    AND h.name = $1 AND h.id > coalesce((SELECT id FROM ${table.history} WHERE name = $1
-      ORDER BY id DESC OFFSET greatest($8::int - 1, 0) LIMIT 1), 0)
-)
+${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
@@ -142,7 +134,9 @@ SELECT (SELECT fence FROM taken) AS fence,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
   (SELECT retry_in FROM queue) AS retry_in,
   CASE WHEN cur.queued_first AND NOT coalesce(cur.expires_at > clock.now, false)
-    AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued
+    AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued,
+  coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
+    AND EXISTS (SELECT 1 FROM taken) AS refreshed
 FROM clock LEFT JOIN cur ON true`;
 }
 
@@ -154,15 +148,20 @@ interface AcquireRow {
   prev: string | null;
   retry_in: number | null;
   claim_queued: string | null;
+  refreshed: boolean;
 }
 
-/** Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms). */
+/**
+ * Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms).
+ * Adds the job to `refreshHistory` when the lock was taken and the row's expiry moved.
+ */
 export async function acquireLock(
   pool: PostgresPool,
   sql: Statement,
   request: AcquireRequest,
   stateTtl: number,
   timeout: number,
+  refreshHistory: Set<string>,
 ): Promise<AcquireResult> {
   const { scheduledAt } = request;
   // Only the type decides 'invalid': refused before a round trip, as by the other stores. Only
@@ -191,6 +190,9 @@ export async function acquireLock(
     throw refused(scheduledAt, 'ahead');
   }
   if (row?.fence !== null && row?.fence !== undefined) {
+    if (row.refreshed) {
+      refreshHistory.add(request.name);
+    }
     const previousTick = numberOrNull(row.prev);
     return previousTick === null
       ? { acquired: true, fencingToken: Number(row.fence), lastSuccessAt }

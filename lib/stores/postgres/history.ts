@@ -21,9 +21,14 @@ WHERE name = $1 AND expires_at > clock_timestamp() ORDER BY id DESC LIMIT $2`;
  */
 export function historyTrimSql(table: LockTable, keep: string, when: string): string {
   return `DELETE FROM ${table.history} WHERE name = $1 AND id <= (
-    SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
-    OFFSET greatest(${keep}, 0) LIMIT 1
+    ${newestToDropSql(table, keep)}
   ) AND ${when}`;
+}
+
+/** The id of job `$1`'s newest entry beyond the newest `keep`, if it has more. */
+export function newestToDropSql(table: LockTable, keep: string): string {
+  return `SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+    OFFSET greatest(${keep}, 0) LIMIT 1`;
 }
 
 /**

@@ -107,6 +107,11 @@ export class PostgresLockStore implements LockStore {
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
+  /**
+   * Jobs whose last acquisition here moved their row's expiry: their release also moves their
+   * history's (see releaseSql). At most one name per lock held.
+   */
+  private readonly historyToRefresh = new Set<string>();
   readonly triggers: PostgresTriggerChannel;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
@@ -164,7 +169,7 @@ export class PostgresLockStore implements LockStore {
       );
     }
     return this.guard((sql) =>
-      acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout),
+      acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout, this.historyToRefresh),
     );
   }
 
@@ -181,7 +186,7 @@ export class PostgresLockStore implements LockStore {
       );
     }
     return this.guard((sql) =>
-      releaseLock(this.pool, sql.release, request, STATE_TTL_MS, this.timeout),
+      releaseLock(this.pool, sql, request, STATE_TTL_MS, this.timeout, this.historyToRefresh),
     );
   }
 

@@ -1,8 +1,13 @@
 import type { ReleaseRequest } from '../lock-store.interface.js';
-import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
+import { runStatement, type PostgresPool } from './postgres-connection.js';
+import type { Statements } from './statements.js';
 import type { LockTable } from './postgres-table.js';
 import { entryText, releaseEntries } from '../history-entries.js';
-import { historyTrimSql } from './history.js';
+import { historyTrimSql, newestToDropSql } from './history.js';
+
+/** Of the entries it finds, those a release keeps; and whether it writes any. */
+const HISTORY_KEPT = '$8::int - cardinality($9::text[])';
+const HISTORY_WRITTEN = '$8::int > 0 AND cardinality($9::text[]) > 0';
 
 /** Expired rows deleted by one release at most: bounds the work a release does on the way. */
 const SWEEP_LIMIT = 16;
@@ -30,18 +35,21 @@ const SWEEP_LIMIT = 16;
  *
  * The job's history entries (`$9`: the run and the occurrences it found missed, JSON text, oldest
  * first) are inserted in the same statement, the job's older entries beyond `$8` deleted, and a
- * few expired entries of any job swept (as the rows are). An entry expires with the job's row (at
- * its `state_expires_at`, which a long marker ttl puts past the default state ttl `$7`, or `$7`
- * from now if that is later); the acquire that moves the row's expiry moves the entries' too
- * (see acquireSql). The trim finds the newest entry to drop
+ * few expired entries of any job swept (as the rows are). The trim finds the newest entry to drop
  * (`LIMIT 1`: a backward scan of the job's index, no sort of all its entries) and deletes it and
  * every older one of the job by an index range: usually one entry.
+ *
+ * An entry expires with the job's row: at its `state_expires_at`, which a long marker ttl puts
+ * past the default state ttl `$7`, or `$7` from now if that is later. With `refreshHistory` (the
+ * acquisition moved the row's expiry, see acquireSql) the job's older entries get the same; the
+ * entries the trim deletes are left out (the same boundary, on the same snapshot), as a row that
+ * one statement both updates and deletes ends either way.
  *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
  * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size · $9 entries text[]
  * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
-export function releaseSql(table: LockTable): string {
+export function releaseSql(table: LockTable, refreshHistory = false): string {
   return `WITH clock AS MATERIALIZED (
   SELECT now, least($6::bigint, floor(extract(epoch FROM now) * 1000)::bigint) AS fin
   FROM (SELECT clock_timestamp() AS now) AS t
@@ -50,6 +58,11 @@ cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
     CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
+),
+entry_expiry AS MATERIALIZED (
+  SELECT greatest((SELECT state_expires_at FROM cur),
+    clock.now + $7::float8 * interval '1 millisecond') AS expires_at
+  FROM clock
 ),
 updated AS (
   UPDATE ${table.qualified} AS l SET
@@ -78,15 +91,22 @@ recreated AS (
 ),
 history_added AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, e.entry,
-    greatest((SELECT state_expires_at FROM cur), clock.now + $7::float8 * interval '1 millisecond')
+  SELECT $1, e.entry, (SELECT expires_at FROM entry_expiry)
   FROM clock, unnest($9::text[]) WITH ORDINALITY AS e(entry, n)
   WHERE $8::int > 0 AND e.n > cardinality($9::text[]) - $8::int
   ORDER BY e.n
 ),
 history_trimmed AS (
-  ${historyTrimSql(table, '$8::int - cardinality($9::text[])', '$8::int > 0 AND cardinality($9::text[]) > 0')}
-),
+  ${historyTrimSql(table, HISTORY_KEPT, HISTORY_WRITTEN)}
+),${
+    refreshHistory
+      ? `
+history_kept AS (
+  UPDATE ${table.history} SET expires_at = (SELECT expires_at FROM entry_expiry)
+  WHERE name = $1 AND id > coalesce((${newestToDropSql(table, HISTORY_KEPT)}), 0)
+),`
+      : ''
+  }
 history_swept AS (
   DELETE FROM ${table.history} WHERE cardinality($9::text[]) > 0 AND ctid = ANY (ARRAY(
     SELECT ctid FROM ${table.history} WHERE expires_at < (SELECT now FROM clock)
@@ -104,34 +124,48 @@ swept AS (
 SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued`;
 }
 
-/** Sends {@link releaseSql}; resolves `true` when the lock was ours. */
+/**
+ * Sends {@link releaseSql}, with `refreshHistory` when the job is in `refreshHistory` (which it
+ * leaves, unless the release fails: the next one makes the refresh); resolves `true` when the
+ * lock was ours.
+ */
 export async function releaseLock(
   pool: PostgresPool,
-  sql: Statement,
+  sql: Statements,
   request: ReleaseRequest,
   stateTtl: number,
   timeout: number,
+  refreshHistory: Set<string>,
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
   const size = request.historySize ?? 0;
   const entries = size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
-  const [row] = await runStatement<{ released: boolean; queued: string | null }>(
-    pool,
-    sql,
-    [
-      request.name,
-      request.token,
-      keep,
-      outcome ? (outcome.status === 'failed' ? 'failed' : 'completed') : '',
-      outcome ? Math.max(0, Math.round(outcome.durationMs)) : 0,
-      outcome ? Math.round(outcome.finishedAt) : 0,
-      stateTtl,
-      size,
-      entries.map(entryText),
-    ],
-    timeout,
-  );
+  const refresh = refreshHistory.delete(request.name);
+  let row: { released: boolean; queued: string | null } | undefined;
+  try {
+    [row] = await runStatement<{ released: boolean; queued: string | null }>(
+      pool,
+      refresh ? sql.releaseRefreshing : sql.release,
+      [
+        request.name,
+        request.token,
+        keep,
+        outcome ? (outcome.status === 'failed' ? 'failed' : 'completed') : '',
+        outcome ? Math.max(0, Math.round(outcome.durationMs)) : 0,
+        outcome ? Math.round(outcome.finishedAt) : 0,
+        stateTtl,
+        size,
+        entries.map(entryText),
+      ],
+      timeout,
+    );
+  } catch (error) {
+    if (refresh) {
+      refreshHistory.add(request.name);
+    }
+    throw error;
+  }
   if (request.onQueued && row?.queued !== null && row?.queued !== undefined) {
     request.onQueued(Number(row.queued));
   }

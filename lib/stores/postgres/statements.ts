@@ -15,6 +15,8 @@ export interface Statements {
   acquirePlain: Statement;
   renew: Statement;
   release: Statement;
+  /** The release that also moves the history's expiry to the row's (see releaseSql). */
+  releaseRefreshing: Statement;
   /** The lean release of a plain lock (see release-plain.ts). */
   releasePlain: Statement;
   inspect: Statement;
@@ -27,6 +29,7 @@ export function unnamedStatements(table: LockTable): Statements {
     acquirePlain: { text: acquirePlainSql(table) },
     renew: { text: renewSql(table) },
     release: { text: releaseSql(table) },
+    releaseRefreshing: { text: releaseSql(table, true) },
     releasePlain: { text: releasePlainSql(table) },
     inspect: { text: inspectSql(table) },
   };
@@ -39,6 +42,7 @@ export function namedStatements(unnamed: Statements): Statements {
     acquirePlain: named(unnamed.acquirePlain),
     renew: named(unnamed.renew),
     release: named(unnamed.release),
+    releaseRefreshing: named(unnamed.releaseRefreshing),
     releasePlain: named(unnamed.releasePlain),
     inspect: named(unnamed.inspect),
   };
