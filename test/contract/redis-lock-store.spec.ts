@@ -6,6 +6,7 @@ import { findFreePort, startRedisServer, type RedisServerHandle } from '../suppo
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { describeLockStoreContract, newToken } from './lock-store.contract.js';
 import { crc16, keySlot } from '../support/key-slot.js';
+import { recordRun } from '../support/recorded-run.js';
 
 describeLockStoreContract('RedisLockStore', async () => {
   const store = new RedisLockStore(testRedisUrl(), {
@@ -284,45 +285,9 @@ describe('RedisLockStore on a real Redis', () => {
       }
     });
 
-    /** One run of `name` on a new occurrence whose release writes one history entry. */
-    async function runRecorded(
-      store: RedisLockStore,
-      name: string,
-      markerTtl: number,
-    ): Promise<void> {
-      const token = newToken();
-      const scheduledAt = (occurrence += 60_000);
-      const result = await store.acquire({
-        name,
-        token,
-        ttl: 60_000,
-        instanceId: 'a',
-        scheduledAt,
-        markerTtl,
-        historySize: 5,
-      });
-      expect(result.acquired).toBe(true);
-      const finishedAt = Date.now();
-      await store.release({
-        name,
-        token,
-        historySize: 5,
-        outcome: {
-          status: 'completed',
-          durationMs: 1,
-          finishedAt,
-          run: {
-            scheduledAt,
-            startedAt: finishedAt - 1,
-            fencingToken: result.acquired ? result.fencingToken : 0,
-            instanceId: 'a',
-            trigger: 'schedule',
-            outcome: 'completed',
-            error: null,
-          },
-        },
-      });
-    }
+    /** One recorded run of `name` on a new occurrence (a history of 5). */
+    const runRecorded = (store: RedisLockStore, name: string, markerTtl: number): Promise<void> =>
+      recordRun(store, { name, scheduledAt: (occurrence += 60_000), historySize: 5, markerTtl });
 
     it('keeps the history as long as the state, when a long marker ttl keeps the state past 30 days', async () => {
       // A monthly job: its marker ttl (two periods) keeps the state for 124 days. Its history

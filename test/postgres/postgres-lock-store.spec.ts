@@ -9,6 +9,7 @@ import { CapturingLogger } from '../support/capturing-logger.js';
 import { forkTs } from '../support/fork-ts.js';
 import { TEST_POSTGRES_PASSWORD } from '../support/postgres-server.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
+import { recordRun } from '../support/recorded-run.js';
 import { waitFor } from '../support/redis.js';
 
 const MINUTE = 60_000;
@@ -445,45 +446,9 @@ describe('PostgresLockStore', () => {
     const DAY = 86_400_000;
     let occurrence = OCCURRENCE;
 
-    /** One run of `name` on a new occurrence whose release writes one history entry. */
-    async function runRecorded(
-      s: PostgresLockStore,
-      name: string,
-      markerTtl: number,
-    ): Promise<void> {
-      const token = newToken();
-      const scheduledAt = (occurrence += MINUTE);
-      const result = await s.acquire({
-        name,
-        token,
-        ttl: MINUTE,
-        instanceId: 'a',
-        scheduledAt,
-        markerTtl,
-        historySize: 5,
-      });
-      expect(result.acquired).toBe(true);
-      const finishedAt = Date.now();
-      await s.release({
-        name,
-        token,
-        historySize: 5,
-        outcome: {
-          status: 'completed',
-          durationMs: 1,
-          finishedAt,
-          run: {
-            scheduledAt,
-            startedAt: finishedAt - 1,
-            fencingToken: result.acquired ? result.fencingToken : 0,
-            instanceId: 'a',
-            trigger: 'schedule',
-            outcome: 'completed',
-            error: null,
-          },
-        },
-      });
-    }
+    /** One recorded run of `name` on a new occurrence (a history of 5). */
+    const runRecorded = (s: PostgresLockStore, name: string, markerTtl: number): Promise<void> =>
+      recordRun(s, { name, scheduledAt: (occurrence += MINUTE), historySize: 5, markerTtl });
 
     /** Ms left to the job's row, and to each of its history entries, oldest first. */
     async function left(

@@ -6,8 +6,8 @@
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newToken } from '../contract/lock-store.contract.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+import { recordRun } from '../support/recorded-run.js';
 
 const MINUTE = 60_000;
 const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
@@ -61,37 +61,12 @@ function subject(): Subject {
 
 /** One recorded run of `job` through the store; resolves with the release statement it sent. */
 async function recordedRun(s: Subject, scheduledAt: number): Promise<SentQuery> {
-  const token = newToken();
-  const claimed = await s.store.acquire({
-    name: 'job',
-    token,
-    ttl: MINUTE,
-    instanceId: 'a',
-    scheduledAt,
-    historySize: HISTORY_SIZE,
-  });
-  if (!claimed.acquired) throw new Error(`acquisition refused: ${claimed.reason}`);
-  const finishedAt = Date.now();
-  const before = s.sent.length;
-  await s.store.release({
-    name: 'job',
-    token,
-    historySize: HISTORY_SIZE,
-    outcome: {
-      status: 'completed',
-      durationMs: 1,
-      finishedAt,
-      run: {
-        scheduledAt,
-        startedAt: finishedAt - 1,
-        fencingToken: claimed.fencingToken,
-        instanceId: 'a',
-        trigger: 'schedule',
-        outcome: 'completed',
-        error: null,
-      },
-    },
-  });
+  let before = 0;
+  await recordRun(
+    s.store,
+    { name: 'job', scheduledAt, historySize: HISTORY_SIZE, ttl: MINUTE },
+    () => (before = s.sent.length),
+  );
   const release = s.sent.slice(before).find((query) => query.text.includes('_history'));
   if (!release) throw new Error('the release statement was not captured');
   return release;
