@@ -30,7 +30,6 @@ export interface ActiveRun {
   /** The runs started before and after it, while it is counted (see RunTracker.start). */
   older: ActiveRun | null;
   newer: ActiveRun | null;
-  counted: boolean;
 }
 
 /**
@@ -122,16 +121,14 @@ export class RunTracker {
       done: false,
       older: null,
       newer: null,
-      counted: false,
     };
   }
 
   /** Counts `run` as running. */
   start(run: ActiveRun): void {
-    if (run.counted) {
+    if (this.isCounted(run)) {
       return;
     }
-    run.counted = true;
     run.older = this.newest;
     if (this.newest) {
       this.newest.newer = run;
@@ -144,8 +141,7 @@ export class RunTracker {
 
   /** The run ended and its lock was released. */
   end(run: ActiveRun): void {
-    if (run.counted) {
-      run.counted = false;
+    if (this.isCounted(run)) {
       if (run.older) {
         run.older.newer = run.newer;
       } else {
@@ -160,6 +156,11 @@ export class RunTracker {
       this.count--;
     }
     settled(run);
+  }
+
+  /** Whether `run` is in the list: only the oldest counted run has no older one. */
+  private isCounted(run: ActiveRun): boolean {
+    return run.older !== null || this.oldest === run;
   }
 
   /** The runs in progress, oldest first. */
