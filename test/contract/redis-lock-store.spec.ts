@@ -314,6 +314,27 @@ describe('RedisLockStore on a real Redis', () => {
       expect(await admin.pttl(history)).toBeGreaterThan(STATE_TTL - 60_000);
     });
 
+    it("refreshes the history's expiry when a paused occurrence's claim refreshes the state's", async () => {
+      const store = newStore(uniquePrefix('exp'));
+      const { state, history } = store.keysOf('ticked');
+      await runRecorded(store, 'ticked', 0);
+      await store.pause('ticked', { reason: null, until: null });
+      await setExpiry(state, 14 * DAY);
+      await admin.pexpire(history, 14 * DAY);
+      const claim = await store.acquire({
+        name: 'ticked',
+        token: newToken(),
+        ttl: 60_000,
+        instanceId: 'a',
+        scheduledAt: (occurrence += 60_000),
+        historySize: 5,
+      });
+      expect(claim).toMatchObject({ acquired: false, reason: 'paused' });
+      expect(await admin.llen(history)).toBe(2);
+      expect(await admin.pttl(state)).toBeGreaterThan(STATE_TTL - 60_000);
+      expect(await admin.pttl(history)).toBeGreaterThan(STATE_TTL - 60_000);
+    });
+
     it('refreshes at once when a longer marker ttl needs more, to twice the marker ttl', async () => {
       const store = newStore(uniquePrefix('exp'));
       const { state } = store.keysOf('job');

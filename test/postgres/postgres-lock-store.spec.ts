@@ -512,6 +512,33 @@ describe('PostgresLockStore', () => {
       }
     });
 
+    it("refreshes every entry's expiry when a paused occurrence's claim refreshes the row's", async () => {
+      // A paused job takes no lock, so no release follows its claims: the claim that moves the
+      // row's expiry must move its entries' too, or a pause of a month loses the job's history.
+      const admin = pool();
+      const name = table('hist_paused', admin);
+      const s = store(admin, { table: name });
+      await runRecorded(s, 'job', 0);
+      await s.pause('job', { reason: null, until: null });
+      await expireSoon(admin, name);
+      const claim = await s.acquire({
+        name: 'job',
+        token: newToken(),
+        ttl: MINUTE,
+        instanceId: 'a',
+        scheduledAt: (occurrence += MINUTE),
+        historySize: 5,
+      });
+      expect(claim).toMatchObject({ acquired: false, reason: 'paused' });
+      const { row, entries } = await left(admin, name, 'job');
+      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
+      // The run's entry and the paused occurrence's.
+      expect(entries).toHaveLength(2);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
+      }
+    });
+
     /** Less than half of the 30 days left: the next acquisition refreshes the row's expiry. */
     async function expireSoon(admin: pg.Pool, name: string): Promise<void> {
       await admin.query(
