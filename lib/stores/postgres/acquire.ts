@@ -1,7 +1,8 @@
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
-import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
+import { runStatement, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
-import { occurrenceEntrySql } from './history.js';
+import { occurrenceEntrySql, refreshHistoryExpiry } from './history.js';
+import type { Statements } from './statements.js';
 import { numberOrNull } from './inspect.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
@@ -38,11 +39,12 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
  * job is scheduled.
  *
- * The job's history entries expire with its row. When `taken` moves the row's expiry (less than
- * half the state ttl left), `refreshed` says so, and the store's next release of the lock gives the
- * entries the row's expiry (see releaseSql): a statement that writes the history table anyway,
- * once per move of the row's expiry, where a step of this statement would open that table on
- * every acquisition.
+ * The job's history entries expire with its row. When `taken` or `claimed` moves the row's expiry
+ * (less than half the state ttl left), `refreshed` says so. After `taken`, the store's next release
+ * of the lock gives the entries the row's expiry (see releaseSql): a statement that writes the
+ * history table anyway, once per move of the row's expiry, where a step of this statement would
+ * open that table on every acquisition. After `claimed` there is no release: the store sends
+ * historyExpirySql (see acquireLock), once per move of a paused job's row's expiry.
  *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
@@ -59,7 +61,7 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
  * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued'),
  * claim_queued (the queued occurrence to claim, with 'merged' on a free lock), refreshed (the lock
- * was taken and the row's expiry moved)
+ * was taken, or a paused occurrence claimed, and the row's expiry moved)
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -136,7 +138,7 @@ SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN cur.queued_first AND NOT coalesce(cur.expires_at > clock.now, false)
     AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued,
   coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
-    AND EXISTS (SELECT 1 FROM taken) AS refreshed
+    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed)) AS refreshed
 FROM clock LEFT JOIN cur ON true`;
 }
 
@@ -153,11 +155,12 @@ interface AcquireRow {
 
 /**
  * Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms).
- * Adds the job to `refreshHistory` when the lock was taken and the row's expiry moved.
+ * Adds the job to `refreshHistory` when the statement moved the row's expiry. A paused answer
+ * has no release to make that refresh: it sends historyExpirySql itself, before it answers.
  */
 export async function acquireLock(
   pool: PostgresPool,
-  sql: Statement,
+  sql: Statements,
   request: AcquireRequest,
   stateTtl: number,
   timeout: number,
@@ -171,7 +174,7 @@ export async function acquireLock(
   }
   const [row] = await runStatement<AcquireRow>(
     pool,
-    sql,
+    sql.acquire,
     [
       request.name,
       request.token,
@@ -189,10 +192,10 @@ export async function acquireLock(
   if (row?.reason === 'ahead' && scheduledAt !== undefined) {
     throw refused(scheduledAt, 'ahead');
   }
+  if (row?.refreshed) {
+    refreshHistory.add(request.name);
+  }
   if (row?.fence !== null && row?.fence !== undefined) {
-    if (row.refreshed) {
-      refreshHistory.add(request.name);
-    }
     const previousTick = numberOrNull(row.prev);
     return previousTick === null
       ? { acquired: true, fencingToken: Number(row.fence), lastSuccessAt }
@@ -213,9 +216,13 @@ export async function acquireLock(
     row?.reason === 'tick-done' || row?.reason === 'paused' || row?.reason === 'merged'
       ? row.reason
       : 'held';
-  return row?.paused
-    ? { acquired: false, reason, lastSuccessAt, paused: true }
-    : { acquired: false, reason, lastSuccessAt };
+  if (!row?.paused) {
+    return { acquired: false, reason, lastSuccessAt };
+  }
+  if (refreshHistory.has(request.name)) {
+    await refreshHistoryExpiry(pool, sql.historyExpiry, request.name, timeout, refreshHistory);
+  }
+  return { acquired: false, reason, lastSuccessAt, paused: true };
 }
 
 function refused(scheduledAt: number, reason: 'invalid' | 'ahead'): ScheduledAtRefusedError {

@@ -1,6 +1,6 @@
 import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 
 /**
@@ -52,6 +52,38 @@ export function occurrenceEntrySql(
 ${kind}_trim AS (
   ${historyTrimSql(table, '$8::int - 1', `$8::int > 0 AND ${when}`)}
 )`;
+}
+
+/**
+ * Gives job `$1`'s history entries its row's expiry, where theirs is earlier: after an
+ * acquisition that moved the row's expiry and has no release to carry the refresh (a paused
+ * occurrence's claim takes no lock; see releaseSql for the release's own refresh). $1 name
+ */
+export function historyExpirySql(table: LockTable): string {
+  return `UPDATE ${table.history} AS h SET expires_at = l.state_expires_at
+FROM ${table.qualified} AS l
+WHERE h.name = $1 AND l.name = $1 AND h.expires_at < l.state_expires_at`;
+}
+
+/**
+ * Sends {@link historyExpirySql} for a job in `refreshHistory`, and takes it out of the set once
+ * the statement ran. A failure leaves it in, for the job's next paused answer or release to try
+ * again: the acquisition it follows has answered, and the entries have at least half the state
+ * ttl left (the row's expiry moves only once less than half of it is).
+ */
+export async function refreshHistoryExpiry(
+  pool: PostgresPool,
+  sql: Statement,
+  name: string,
+  timeout: number,
+  refreshHistory: Set<string>,
+): Promise<void> {
+  try {
+    await runStatement(pool, sql, [name], timeout);
+    refreshHistory.delete(name);
+  } catch {
+    // Tried again as said above; the acquisition's answer stands.
+  }
 }
 
 /** Sends {@link historySql}; an entry that does not parse is left out rather than failing the read. */

@@ -108,8 +108,9 @@ export class PostgresLockStore implements LockStore {
   private idleErrorReported = false;
   private closed = false;
   /**
-   * Jobs whose last acquisition here moved their row's expiry: their release also moves their
-   * history's (see releaseSql). At most one name per lock held.
+   * Jobs whose last acquisition here moved their row's expiry: their release, or their paused
+   * occurrence's claim, also moves their history's (see releaseSql, acquireLock). At most one name
+   * per lock held or paused job.
    */
   private readonly historyToRefresh = new Set<string>();
   readonly triggers: PostgresTriggerChannel;
@@ -169,7 +170,7 @@ export class PostgresLockStore implements LockStore {
       );
     }
     return this.guard((sql) =>
-      acquireLock(this.pool, sql.acquire, request, stateTtl, this.timeout, this.historyToRefresh),
+      acquireLock(this.pool, sql, request, stateTtl, this.timeout, this.historyToRefresh),
     );
   }
 

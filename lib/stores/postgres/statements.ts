@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { acquirePlainSql } from './acquire-plain.js';
 import { acquireSql } from './acquire.js';
+import { historyExpirySql } from './history.js';
 import { inspectSql } from './inspect.js';
 import type { Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
@@ -20,6 +21,8 @@ export interface Statements {
   /** The lean release of a plain lock (see release-plain.ts). */
   releasePlain: Statement;
   inspect: Statement;
+  /** Moves the history's expiry to the row's after a paused claim moved the row's (see history.ts). */
+  historyExpiry: Statement;
 }
 
 /** The statements on `table`, unnamed: parsed and planned again on every call. */
@@ -32,6 +35,7 @@ export function unnamedStatements(table: LockTable): Statements {
     releaseRefreshing: { text: releaseSql(table, true) },
     releasePlain: { text: releasePlainSql(table) },
     inspect: { text: inspectSql(table) },
+    historyExpiry: { text: historyExpirySql(table) },
   };
 }
 
@@ -45,6 +49,7 @@ export function namedStatements(unnamed: Statements): Statements {
     releaseRefreshing: named(unnamed.releaseRefreshing),
     releasePlain: named(unnamed.releasePlain),
     inspect: named(unnamed.inspect),
+    historyExpiry: named(unnamed.historyExpiry),
   };
 }
 
