@@ -335,6 +335,22 @@ describe('RedisLockStore on a real Redis', () => {
       expect(await admin.pttl(history)).toBeGreaterThan(STATE_TTL - 60_000);
     });
 
+    it("moves the history's expiry with the state's when a pause moves it", async () => {
+      // The pause gives the state 30 days again: the acquisitions after it find more than half
+      // left and leave both expiries alone, so a history left at 14 days would go 16 days early.
+      const store = newStore(uniquePrefix('exp'));
+      const { state, history } = store.keysOf('ticked');
+      await runRecorded(store, 'ticked', 0);
+      await setExpiry(state, 14 * DAY);
+      await admin.pexpire(history, 14 * DAY);
+      await store.pause('ticked', { reason: null, until: null });
+      await store.resume('ticked');
+      await runRecorded(store, 'ticked', 0);
+      expect(await admin.llen(history)).toBe(2);
+      expect(await admin.pttl(state)).toBeGreaterThan(STATE_TTL - 60_000);
+      expect(await admin.pttl(history)).toBeGreaterThan(STATE_TTL - 60_000);
+    });
+
     it('refreshes at once when a longer marker ttl needs more, to twice the marker ttl', async () => {
       const store = newStore(uniquePrefix('exp'));
       const { state } = store.keysOf('job');

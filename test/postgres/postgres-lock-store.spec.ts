@@ -539,6 +539,23 @@ describe('PostgresLockStore', () => {
       }
     });
 
+    it("moves every entry's expiry with the row's when a pause moves it", async () => {
+      const admin = pool();
+      const name = table('hist_pause', admin);
+      const s = store(admin, { table: name });
+      await runRecorded(s, 'job', 0);
+      await expireSoon(admin, name);
+      await s.pause('job', { reason: null, until: null });
+      await s.resume('job');
+      await runRecorded(s, 'job', 0);
+      const { row, entries } = await left(admin, name, 'job');
+      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
+      expect(entries).toHaveLength(2);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
+      }
+    });
+
     /** Less than half of the 30 days left: the next acquisition refreshes the row's expiry. */
     async function expireSoon(admin: pg.Pool, name: string): Promise<void> {
       await admin.query(
