@@ -60,9 +60,19 @@ ${kind}_trim AS (
  * occurrence's claim takes no lock; see releaseSql for the release's own refresh). $1 name
  */
 export function historyExpirySql(table: LockTable): string {
-  return `UPDATE ${table.history} AS h SET expires_at = l.state_expires_at
-FROM ${table.qualified} AS l
-WHERE h.name = $1 AND l.name = $1 AND h.expires_at < l.state_expires_at`;
+  return historyExpiryStep(
+    table,
+    `(SELECT state_expires_at FROM ${table.qualified} WHERE name = $1)`,
+  );
+}
+
+/**
+ * The statement (or final step) that gives job `$1`'s history entries the expiry `expiresAt`
+ * (SQL: the row's new expiry) where theirs is earlier.
+ */
+export function historyExpiryStep(table: LockTable, expiresAt: string): string {
+  return `UPDATE ${table.history} SET expires_at = ${expiresAt}
+WHERE name = $1 AND expires_at < ${expiresAt}`;
 }
 
 /**

@@ -1,17 +1,21 @@
 import type { JobSchedule, PauseRequest } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { historyExpiryStep } from './history.js';
 
 /**
  * Pauses a job: `paused_at` (database ms), `pause_reason`, `paused_until` on the job's row, where
  * the acquire statement reads them from the row it locks anyway. The row is created when missing
  * (a job paused before any instance ran it), and its expiry is pushed to at least the state ttl
- * from now, so the release's sweep cannot drop a pause of a job that is not running.
+ * from now, so the release's sweep cannot drop a pause of a job that is not running. The job's
+ * history entries get the row's expiry where theirs is earlier: the acquisitions that follow find
+ * more than half of it left and leave it alone, so the entries would expire first.
  *
  * $1 name · $2 reason or null · $3 until ms or null · $4 state ttl ms
  */
 export function pauseSql(table: LockTable): string {
-  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now)
+  return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+paused AS (
 INSERT INTO ${table.qualified} AS l
   (name, paused_at, pause_reason, paused_until, state_expires_at)
 SELECT $1, floor(extract(epoch FROM clock.now) * 1000)::bigint, $2::text, $3::bigint,
@@ -21,7 +25,10 @@ ON CONFLICT (name) DO UPDATE SET
   paused_at = excluded.paused_at,
   pause_reason = excluded.pause_reason,
   paused_until = excluded.paused_until,
-  state_expires_at = greatest(l.state_expires_at, excluded.state_expires_at)`;
+  state_expires_at = greatest(l.state_expires_at, excluded.state_expires_at)
+RETURNING l.state_expires_at
+)
+${historyExpiryStep(table, '(SELECT state_expires_at FROM paused)')}`;
 }
 
 /**

@@ -7,9 +7,11 @@ import { defineScript, runScript } from './redis-script.js';
  * for "until resumed") in the job's state hash, where ACQUIRE_SCRIPT reads them with the fields it
  * reads anyway: checking the pause costs no extra round trip. The hash is created when missing (a
  * job paused before any instance ran it) and kept at least the state ttl, so a pause outlives its
- * `until`; a paused job's skipped occurrences keep refreshing it (see ACQUIRE_SCRIPT).
+ * `until`; a paused job's skipped occurrences keep refreshing it (see ACQUIRE_SCRIPT). The history
+ * list gets the same expiry when the state's is rewritten: the acquisitions that follow find more
+ * than half of it left and leave both alone, so a list left behind would expire first.
  *
- * KEYS[1] state · ARGV: reason or '', until ms or '', state ttl ms · returns 1
+ * KEYS[1] state · KEYS[2] history · ARGV: reason or '', until ms or '', state ttl ms · returns 1
  */
 export const PAUSE_SCRIPT = defineScript(`
 local now = redis.call('TIME')
@@ -19,6 +21,7 @@ local stateTtl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < stateTtl then
   redis.call('HSET', KEYS[1], 'exp_at', string.format('%.0f', nowMs + stateTtl))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return 1
 `);
@@ -62,12 +65,12 @@ return 1
 
 export async function pauseJob(
   client: Redis | Cluster,
-  stateKey: string,
+  keys: [state: string, history: string],
   pause: PauseRequest,
   stateTtl: number,
 ): Promise<void> {
   const until = pause.until === null ? '' : Math.round(pause.until);
-  await runScript(client, PAUSE_SCRIPT, [stateKey], [pause.reason ?? '', until, stateTtl]);
+  await runScript(client, PAUSE_SCRIPT, keys, [pause.reason ?? '', until, stateTtl]);
 }
 
 export async function resumeJob(client: Redis | Cluster, stateKey: string): Promise<boolean> {

@@ -163,7 +163,8 @@ export class RedisLockStore implements LockStore {
 
   /** Pauses the job fleet-wide (fields of its state hash, read by the acquire script). */
   pause(name: string, pause: PauseRequest): Promise<void> {
-    return this.guard(() => pauseJob(this.client, this.keyPair(name)[1], pause, STATE_TTL_MS));
+    const [, state, history] = this.keyPair(name);
+    return this.guard(() => pauseJob(this.client, [state, history], pause, STATE_TTL_MS));
   }
 
   resume(name: string): Promise<boolean> {
