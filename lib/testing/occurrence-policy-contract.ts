@@ -214,6 +214,56 @@ export function describeOccurrencePolicyContract(
       await release('job', owner);
     });
 
+    it('runs no occurrence merged into the queued one, also when it is asked for after the queued one was claimed', async () => {
+      const owner = newLockToken();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      await acquire('job', newLockToken(), { scheduledAt: at(1), overlap: 'queue' });
+      await acquire('job', newLockToken(), { scheduledAt: at(2), overlap: 'queue' });
+      expect(await release('job', owner)).toEqual([at(1)]);
+      const queuedOwner = newLockToken();
+      expect(
+        await acquire('job', queuedOwner, { scheduledAt: at(1), overlap: 'queue' }),
+      ).toMatchObject({ acquired: true });
+      // An instance whose tick of at(2) comes late: at(2) merged into at(1), which now runs.
+      const late = { scheduledAt: at(2), overlap: 'queue', instanceId: 'instance-b' } as const;
+      expect(await acquire('job', newLockToken(), late)).toMatchObject({
+        acquired: false,
+        reason: 'merged',
+      });
+      expect(await release('job', queuedOwner)).toEqual([]);
+      // Nor once the queued one's run released the lock.
+      expect(await acquire('job', newLockToken(), late)).toMatchObject({
+        acquired: false,
+        reason: 'merged',
+      });
+      expect(
+        await acquire('job', newLockToken(), { scheduledAt: at(3), overlap: 'queue' }),
+      ).toMatchObject({ acquired: true, previousTick: at(2) });
+    });
+
+    it('records an occurrence queued before a pause as paused when a paused claim passes it', async () => {
+      const store = currentStore();
+      if (!store.pause || !store.history) return;
+      const owner = newLockToken();
+      await acquire('job', owner, { scheduledAt: at(0), historySize: 10 });
+      const queue = { overlap: 'queue', historySize: 10 } as const;
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(1), ...queue })).toMatchObject({
+        reason: 'queued',
+      });
+      await store.pause('job', { reason: null, until: null });
+      expect(await acquire('job', newLockToken(), { scheduledAt: at(2), ...queue })).toMatchObject({
+        reason: 'paused',
+      });
+      // at(1) was not run and will not be (the paused claim of at(2) passed it): it is in the
+      // history as skipped while paused, as at(2) is, instead of gone without a trace.
+      expect(await release('job', owner)).toEqual([]);
+      const entries = await store.history('job', 10);
+      expect(entries.map((entry) => [entry.kind, entry.scheduledAt])).toEqual([
+        ['paused', at(2)],
+        ['paused', at(1)],
+      ]);
+    });
+
     it('queues nothing without an overlap policy', async () => {
       const owner = newLockToken();
       await acquire('job', owner, { scheduledAt: at(0) });
