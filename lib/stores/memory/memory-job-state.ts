@@ -78,6 +78,23 @@ export function previousTickOf(state: MemoryJobState, scheduledAt: number): numb
   return previous;
 }
 
+/**
+ * Whether occurrence `scheduledAt` was merged into a queued one that has been claimed since (none
+ * is queued now): that run stands for it (see ACQUIRE_SCRIPT).
+ */
+export function mergedAlready(
+  state: MemoryJobState,
+  scheduledAt: number,
+  overlap: string | undefined,
+): boolean {
+  return (
+    (overlap === 'queue' || overlap === 'replace') &&
+    state.merged !== null &&
+    state.merged >= scheduledAt &&
+    queuedOf(state) === null
+  );
+}
+
 /** An occurrence that found the lock held under `overlap` queue or replace (see OverlapPolicy). */
 export function queueBehind(
   state: MemoryJobState,

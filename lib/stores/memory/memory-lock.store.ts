@@ -21,6 +21,7 @@ import { nextOccurrence } from '../../utils/next-occurrence.js';
 
 import {
   emptyJobState,
+  mergedAlready,
   mergeInto,
   pauseInForce,
   previousTickOf,
@@ -84,14 +85,24 @@ export class MemoryLockStore implements LockStore {
         const paused = pauseInForce(state, Date.now()) !== null;
         return { acquired: false, reason: 'tick-done', lastSuccessAt, ...(paused && { paused }) };
       }
+      if (mergedAlready(state, scheduledAt, request.overlap)) {
+        return { acquired: false, reason: 'merged', lastSuccessAt };
+      }
     }
     if (!request.force && pauseInForce(state, Date.now())) {
       // Claimed, so that the other instances answer tick-done: one skip recorded fleet-wide.
       if (scheduledAt !== undefined) {
+        // A queued occurrence this claim passes will not run: skipped while paused too.
+        const passed = queuedOf(state);
+        const skipped =
+          passed !== null && passed < scheduledAt ? [passed, scheduledAt] : [scheduledAt];
         state.lastTick = scheduledAt;
         this.jobs.set(request.name, state);
-        const entry = occurrenceEntry('paused', scheduledAt, request.instanceId, Date.now());
-        record(state, [entry], request.historySize);
+        const finishedAt = Date.now();
+        const entries = skipped.map((at) =>
+          occurrenceEntry('paused', at, request.instanceId, finishedAt),
+        );
+        record(state, entries, request.historySize);
       }
       return { acquired: false, reason: 'paused', lastSuccessAt, paused: true };
     }

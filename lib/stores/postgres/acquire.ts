@@ -37,7 +37,8 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * trip. The first acquisition of an occurrence while paused claims it (`claimed`: the others
  * answer `tick-done`, one skip logged fleet-wide), records it in the history table (trimmed to
  * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
- * job is scheduled.
+ * job is scheduled. A live queued occurrence that claim passes (`passed`) will not run: it is
+ * recorded as `paused` too, before it.
  *
  * The job's history entries expire with its row. When `taken` or `claimed` moves the row's expiry
  * (less than half the state ttl left), `refreshed` says so. After `taken`, the store's next release
@@ -50,7 +51,9 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
  * same rules as the Redis store (see ACQUIRE_SCRIPT). An earlier queued occurrence goes first even
  * with the lock free (`queued_first`): nothing is taken, the occurrence merges, and `claim_queued`
- * hands the queued one to the caller. `queue` and `taken` never both write, on the row `cur`
+ * hands the queued one to the caller. An occurrence no later than `merged` with none queued now
+ * (`merged_done`: merged into a queued one that has been claimed since) answers `merged` and
+ * writes nothing: that run stands for it. `queue` and `taken` never both write, on the row `cur`
  * locked: `taken` needs the lock free and no earlier occurrence queued, `queue` the lock held or
  * such an occurrence. A paused job queues nothing. The acquisition that moves `merged` forward
  * (`new_merge`) records the occurrence in the history (`merged_entry`, trimmed like the paused
@@ -74,6 +77,9 @@ cur AS MATERIALIZED (
     coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
     coalesce(queued > coalesce(tick, -1) AND queued < $4::bigint
       AND $9::text IN ('queue', 'replace'), false) AS queued_first,
+    coalesce(merged >= $4::bigint AND $9::text IN ('queue', 'replace')
+      AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,
+    CASE WHEN queued > coalesce(tick, -1) AND queued < $4::bigint THEN queued END AS passed,
     paused_at IS NOT NULL AND NOT $7::boolean
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused
   FROM ${table.qualified} WHERE name = $1 FOR UPDATE
@@ -87,9 +93,10 @@ claimed AS (
   FROM clock, cur
   WHERE l.name = $1 AND cur.paused AND $4::bigint IS NOT NULL AND $4::bigint <= clock.latest
     AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
+    AND NOT cur.merged_done
   RETURNING l.name
 ),
-${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)')},
+${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)', '(SELECT passed FROM cur)')},
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
   SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
@@ -97,7 +104,7 @@ taken AS (
     clock.now + $5::float8 * interval '1 millisecond'
   FROM clock LEFT JOIN cur ON true
   WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.paused, false)
-    AND NOT coalesce(cur.queued_first, false)
+    AND NOT coalesce(cur.queued_first, false) AND NOT coalesce(cur.merged_done, false)
   ON CONFLICT (name) DO UPDATE SET
     token = excluded.token,
     holder = excluded.holder,
@@ -119,7 +126,8 @@ queue AS (
     repl = CASE WHEN NOT cur.other_queued AND $9::text = 'replace' THEN cur.token ELSE l.repl END
   FROM cur, clock
   WHERE l.name = $1 AND $9::text IN ('queue', 'replace') AND $4::bigint <= clock.latest
-    AND NOT cur.paused AND (cur.expires_at > clock.now OR cur.queued_first)
+    AND NOT cur.paused AND NOT cur.merged_done
+    AND (cur.expires_at > clock.now OR cur.queued_first)
     AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
   RETURNING CASE WHEN cur.other_queued THEN 'merged' ELSE 'queued' END AS reason,
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
@@ -129,7 +137,7 @@ ${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_mer
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
-    THEN 'tick-done' WHEN cur.paused THEN 'paused'
+    THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
     ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
   cur.ok_at, coalesce(cur.paused, false) AS paused,
   greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,

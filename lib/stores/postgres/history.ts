@@ -35,22 +35,27 @@ export function newestToDropSql(table: LockTable, keep: string): string {
  * Two CTEs, `<kind>_entry` and `<kind>_trim`, that record occurrence `$4` of job `$1` as a
  * `paused` or `merged` entry (as occurrenceEntry writes one: by instance `$6`, at the database
  * clock's `now_ms`, kept `$5` ms) and trim the history to `$8` entries, when `$8` is positive
- * and `when` holds. Needs a `clock` CTE with `now` and `now_ms`.
+ * and `when` holds. `earlier`: SQL of an earlier occurrence to record the same way before `$4`
+ * when it is not null. Needs a `clock` CTE with `now` and `now_ms`.
  */
 export function occurrenceEntrySql(
   table: LockTable,
   kind: 'paused' | 'merged',
   when: string,
+  earlier = 'NULL::bigint',
 ): string {
+  const added = `(CASE WHEN ${earlier} IS NULL THEN 1 ELSE 2 END)`;
   return `${kind}_entry AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, json_build_object('kind', '${kind}', 'scheduledAt', $4::bigint,
+  SELECT $1, json_build_object('kind', '${kind}', 'scheduledAt', o.at,
       'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
     clock.now + $5::float8 * interval '1 millisecond'
-  FROM clock WHERE $8::int > 0 AND ${when}
+  FROM clock, (VALUES (1, ${earlier}), (2, $4::bigint)) AS o(n, at)
+  WHERE $8::int > 0 AND ${when} AND o.at IS NOT NULL
+  ORDER BY o.n
 ),
 ${kind}_trim AS (
-  ${historyTrimSql(table, '$8::int - 1', `$8::int > 0 AND ${when}`)}
+  ${historyTrimSql(table, `$8::int - ${added}`, `$8::int > 0 AND ${when}`)}
 )`;
 }
 

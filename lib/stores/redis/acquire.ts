@@ -31,7 +31,10 @@ import { defineScript, runScript } from './redis-script.js';
  * queued occurrence is live while later than `tick`: its claim ends it without another write.
  * A later occurrence never takes the lock while an earlier one is queued, even a free lock (its
  * holder released it and is about to claim the queued one, or its lock expired): it merges, and
- * the caller is handed the queued one to claim.
+ * the caller is handed the queued one to claim. An occurrence no later than the last one merged,
+ * asked for once the queued one was claimed (an instance whose tick came late), answers `merged`:
+ * the queued one's run stands for it. A paused occurrence's claim that passes a live queued one
+ * records that one as `paused` too: it will not run.
  * `replace` records the holder's token in `repl`, which the renew script answers.
  *
  * A tick is refused unless it is plain digits (ms since epoch) and at most
@@ -62,17 +65,17 @@ import { defineScript, runScript } from './redis-script.js';
  */
 export const ACQUIRE_SCRIPT = defineScript(`
 local tick = ARGV[3]
--- Records occurrence 'tick' as a 'paused' or 'merged' history entry (the JSON occurrenceEntry
--- writes), trimmed to the history size and kept as long as the state. nowMs: server ms, read
--- here when not given (only when the history is on).
-local function recordOccurrence(kind, nowMs)
+-- Records occurrence 'at' (default: 'tick') as a 'paused' or 'merged' history entry (the JSON
+-- occurrenceEntry writes), trimmed to the history size and kept as long as the state. nowMs:
+-- server ms, read here when not given (only when the history is on).
+local function recordOccurrence(kind, nowMs, at)
   local size = tonumber(ARGV[6])
   if size and size > 0 then
     if not nowMs then
       local now = redis.call('TIME')
       nowMs = now[1] * 1000 + math.floor(now[2] / 1000)
     end
-    redis.call('LPUSH', KEYS[3], '{"kind":"' .. kind .. '","scheduledAt":' .. tick .. ',"finishedAt":' .. string.format('%.0f', nowMs) .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
+    redis.call('LPUSH', KEYS[3], '{"kind":"' .. kind .. '","scheduledAt":' .. (at or tick) .. ',"finishedAt":' .. string.format('%.0f', nowMs) .. ',"instanceId":' .. cjson.encode(ARGV[5]) .. '}')
     redis.call('LTRIM', KEYS[3], 0, size - 1)
     redis.call('PEXPIRE', KEYS[3], ARGV[4])
   end
@@ -114,6 +117,14 @@ if tick ~= '' then
   if merged and merged < claim and (prev == '' or merged > lastTick) then
     prev = state[8]
   end
+  -- Merged into a queued occurrence that has been claimed since (none is queued now): that run
+  -- stands for this one, which must not run after it on an instance whose tick came late.
+  if merged and merged >= claim and ARGV[8] ~= '' then
+    local queuedAt = tonumber(state[7])
+    if not (queuedAt and (not lastTick or queuedAt > lastTick)) then
+      return '0 merged ' .. okAt
+    end
+  end
 end
 if state[5] and ARGV[7] ~= '1' then
   now = now or redis.call('TIME')
@@ -129,6 +140,12 @@ if state[5] and ARGV[7] ~= '1' then
         redis.call('HSET', KEYS[2], 'tick', tick, 'exp_at', string.format('%.0f', nowMs + stateTtl))
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
         redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      end
+      -- An occurrence queued behind the holder that this claim passes will not run: recorded as
+      -- skipped while paused, as this one is, before it (the history is newest first).
+      local queuedAt = tonumber(state[7])
+      if queuedAt and queuedAt < claim and (not lastTick or queuedAt > lastTick) then
+        recordOccurrence('paused', nowMs, state[7])
       end
       recordOccurrence('paused', nowMs)
     end
