@@ -52,6 +52,24 @@ describe('RedisLockStore plain locks on a real Redis', () => {
     expect(fence).toBeGreaterThan(Number(ahead));
   });
 
+  it('hands out increasing plain tokens, one after another, while a recorded fence is ahead of the server clock', async () => {
+    // Guarantee 6 holds for every acquisition: two plain locks in a row must not both get the
+    // stored fence + 1, nor a recorded lock after them a token they had.
+    const store = newStore();
+    const { state } = store.keysOf('job');
+    const [seconds, micros] = await admin.time();
+    const ahead = Number(seconds) * 1_000_000 + Number(micros) + 3_600_000_000;
+    await admin.hset(state, 'fence', String(ahead));
+    const first = await takePlain(store);
+    const second = await takePlain(store);
+    expect(first).toBeGreaterThan(ahead);
+    expect(second).toBeGreaterThan(first);
+    const token = newToken();
+    const recorded = await store.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+    expect(recorded).toMatchObject({ acquired: true });
+    expect(recorded.acquired && recorded.fencingToken).toBeGreaterThan(second);
+  });
+
   it('takes its plain token from the server clock, writing nothing but the lock key', async () => {
     const prefix = uniquePrefix('plain-keys');
     const store = newStore(prefix);
