@@ -8,16 +8,18 @@ import { defineScript, runScript } from './redis-script.js';
  * but the lock key written; jobs, and `run()` with `scheduledAt` or `record`, take
  * {@link ACQUIRE_SCRIPT} instead.
  *
- * KEYS[1] lock · KEYS[2] state (read only) · ARGV: token, ttl ms
+ * KEYS[1] lock · KEYS[2] state (written only when its fence is ahead of the clock) · ARGV: token,
+ * ttl ms
  * returns the fencing token (integer > 0) · 0 held
  *
  * The token is max(stored fence + 1, server clock in µs): the cron path's own rule on the same
  * clock, so tokens of a name taken both ways only grow. The stored fence is read because it can
  * run ahead of the clock (the clock stepped back, or a failover to a server whose clock is
- * behind); it is never written here, so a plain token after a plain one rests on the clock alone.
- * That holds: a plain lock is taken again only after the previous one was released, which its
- * holder sends once the acquire's reply reached it (a round trip later), or after it expired (a
- * millisecond at least), while the clock advances by the microsecond. Lost data (a restart without
+ * behind). Then the token handed out is stored in its place, or the next plain lock would get the
+ * same one; otherwise nothing is written, and a plain token after a plain one rests on the clock
+ * alone. That holds: a plain lock is taken again only after the previous one was released, which
+ * its holder sends once the acquire's reply reached it (a round trip later), or after it expired
+ * (a millisecond at least), while the clock advances by the microsecond. Lost data (a restart without
  * persistence) is covered the same way. Like the cron path, it needs the servers' clocks to agree
  * (NTP) and not to step back by more than that gap.
  */
@@ -29,6 +31,7 @@ local now = redis.call('TIME')
 local clock = now[1] * 1000000 + now[2]
 local stored = tonumber(redis.call('HGET', KEYS[2], 'fence'))
 if stored and stored >= clock then
+  redis.call('HSET', KEYS[2], 'fence', string.format('%.0f', stored + 1))
   return stored + 1
 end
 return clock
