@@ -27,6 +27,9 @@ export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
   `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on the table).`;
 
+export const POSTGRES_TRIGGERS_CLOSED =
+  'the trigger channel was closed before it listened (the store or the last subscription closed meanwhile)';
+
 export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
   `no PostgreSQL connection from the pool within ${timeout}ms (pool exhausted or database unreachable). ` +
   `Fix: raise the pool's max, or give the lock store a pool of its own.`;

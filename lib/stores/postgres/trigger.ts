@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LockStoreError } from '../../cron-lock.errors.js';
 import type { CronLockLogger } from '../../observer/logger.js';
 import {
   parseTriggerMessage,
@@ -9,6 +10,7 @@ import {
 } from '../trigger.interface.js';
 import { connectWithin, runStatement, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
 
 /** Before listening again after the listening connection broke. */
 const RELISTEN_DELAY_MS = 1_000;
@@ -43,7 +45,12 @@ export class PostgresTriggerChannel implements TriggerChannel {
   private readonly channel: string;
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
   private listening: Promise<void> | null = null;
-  private release: ((destroy: boolean) => void) | null = null;
+  /** Destroys the listening connection. */
+  private release: (() => void) | null = null;
+  /** Destroys the connection whose `LISTEN` is in flight. */
+  private abortListen: (() => void) | null = null;
+  /** Counts the close() calls: a connect() begun before the last one must not listen. */
+  private closings = 0;
   private relisten: NodeJS.Timeout | null = null;
   private reportedError = false;
 
@@ -84,30 +91,61 @@ export class PostgresTriggerChannel implements TriggerChannel {
     return subscribeListener(this.listeners, listener, channel, this.fail);
   }
 
-  /** Gives the listening connection back to the pool. */
+  /**
+   * Gives the listening connection back to the pool, also one still being opened: a `LISTEN` in
+   * flight ends with its connection, and a connection still awaited from the pool goes back to it
+   * as soon as it arrives. A subscription still being opened then rejects.
+   */
   async close(): Promise<void> {
+    this.closings += 1;
     if (this.relisten !== null) {
       clearTimeout(this.relisten);
       this.relisten = null;
     }
     this.listening = null;
-    const release = this.release;
+    const listened = this.release;
+    const opening = this.abortListen;
     this.release = null;
-    // Destroyed, not returned: a pooled connection must not keep listening for someone else.
-    release?.(true);
+    this.abortListen = null;
+    listened?.();
+    opening?.();
   }
 
   private listen(): Promise<void> {
-    this.listening ??= this.connect().catch((error: unknown) => {
-      this.listening = null;
-      throw error;
-    });
+    if (this.listening === null) {
+      const attempt: Promise<void> = this.connect(this.closings).catch((error: unknown) => {
+        // A newer attempt, begun after a close(), is not this one's to forget.
+        if (this.listening === attempt) {
+          this.listening = null;
+        }
+        throw error;
+      });
+      this.listening = attempt;
+    }
     return this.listening;
   }
 
-  private async connect(): Promise<void> {
-    const lease = await connectWithin(this.pool, this.timeout);
+  /** Opens the listening connection, unless close() is called meanwhile (`closings` moved on). */
+  private async connect(closings: number): Promise<void> {
+    const closed = (): boolean => closings !== this.closings;
+    const lease = await connectWithin(this.pool, this.timeout).catch((error: unknown) => {
+      throw closed() ? new LockStoreError(POSTGRES_TRIGGERS_CLOSED) : error;
+    });
+    if (closed()) {
+      // It has not listened: the pool may lend it again.
+      lease.release(false);
+      throw new LockStoreError(POSTGRES_TRIGGERS_CLOSED);
+    }
     const { client } = lease;
+    let released = false;
+    // Destroyed, not returned: a pooled connection must not keep listening for someone else.
+    // Once only: close() and the failed LISTEN it causes may both give it back.
+    const destroy = (): void => {
+      if (!released) {
+        released = true;
+        lease.release(true);
+      }
+    };
     let broken = false;
     const onBroken = (error?: unknown): void => {
       if (broken) {
@@ -115,10 +153,10 @@ export class PostgresTriggerChannel implements TriggerChannel {
       }
       broken = true;
       client.off('notification', onNotification);
-      if (this.release === lease.release) {
+      if (this.release === destroy) {
         this.release = null;
         this.listening = null;
-        lease.release(true);
+        destroy();
         this.scheduleRelisten(error);
       }
     };
@@ -138,15 +176,25 @@ export class PostgresTriggerChannel implements TriggerChannel {
     client.on('notification', onNotification);
     client.on('error', onBroken);
     client.on('end', onBroken);
+    this.abortListen = destroy;
+    let failed = false;
+    let failure: unknown;
     try {
       await client.query(`LISTEN "${this.channel}"`);
     } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    if (this.abortListen === destroy) {
+      this.abortListen = null;
+    }
+    if (failed || closed()) {
       broken = true;
       client.off('notification', onNotification);
-      lease.release(true);
-      throw error;
+      destroy();
+      throw closed() ? new LockStoreError(POSTGRES_TRIGGERS_CLOSED) : failure;
     }
-    this.release = lease.release;
+    this.release = destroy;
     this.reportedError = false;
   }
 
@@ -164,9 +212,15 @@ export class PostgresTriggerChannel implements TriggerChannel {
         this.log.warn(`Trigger channel connection lost: ${why}; listening again`);
       }
     }
+    const closings = this.closings;
     this.relisten = setTimeout(() => {
       this.relisten = null;
-      this.listen().catch((failure: unknown) => this.scheduleRelisten(failure));
+      this.listen().catch((failure: unknown) => {
+        // Closed meanwhile: nobody is left to listen for.
+        if (closings === this.closings) {
+          this.scheduleRelisten(failure);
+        }
+      });
     }, RELISTEN_DELAY_MS);
     this.relisten.unref();
   }
