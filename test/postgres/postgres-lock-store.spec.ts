@@ -106,6 +106,60 @@ describe('PostgresLockStore', () => {
       expect((await app.inspect('job')).lastTick).toBe(OCCURRENCE);
     });
 
+    it('works with createTable: false and history on, by a role given exactly the grants the docs name', async () => {
+      const admin = pool();
+      const name = table('grants', admin);
+      const shipped = readFileSync(
+        new URL('../../lib/stores/postgres/schema.sql', import.meta.url),
+        'utf8',
+      ).replaceAll('cron_lock', name);
+      await admin.query(shipped);
+      const role = `r_${name}`;
+      cleanup.push(() => admin.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`));
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-2'`);
+      // The docs' block as written, for this table and role: the docs cannot drift from it.
+      const guide = readFileSync(new URL('../../docs/stores.md', import.meta.url), 'utf8');
+      const section = guide.slice(guide.indexOf('### Least privileges'));
+      const grants = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
+      expect(grants).toMatch(/^GRANT .* TO app;$/m);
+      await admin.query(grants.replaceAll('cron_lock', name).replace(/ TO app;/g, ` TO ${role};`));
+      const url = new URL(testPostgresUrl());
+      url.username = role;
+      url.password = 'app-pw-2';
+      const app = store(url.toString(), { table: name, createTable: false });
+      // Two runs with a history of one: the second release also deletes the first entry.
+      await recordRun(app, { name: 'job', scheduledAt: OCCURRENCE, historySize: 1 });
+      await recordRun(app, { name: 'job', scheduledAt: OCCURRENCE + MINUTE, historySize: 1 });
+      expect(await app.history('job', 5)).toMatchObject([
+        { scheduledAt: OCCURRENCE + MINUTE, outcome: 'completed' },
+      ]);
+      expect((await app.inspect('job')).lastTick).toBe(OCCURRENCE + MINUTE);
+    });
+
+    it('when its role may not create the table, names both tables the role then needs rights on', async () => {
+      const admin = pool();
+      const name = table('denied', admin);
+      // A schema of the test's own, without CREATE for the role on any server version.
+      const schema = `s_${name}`;
+      const role = `r_${name}`;
+      cleanup.push(() =>
+        admin.query(
+          `DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`,
+        ),
+      );
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-3'`);
+      await admin.query(`CREATE SCHEMA ${schema}; GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
+      const url = new URL(testPostgresUrl());
+      url.username = role;
+      url.password = 'app-pw-3';
+      const app = store(url.toString(), { schema, table: name });
+      const attempt = app.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' });
+      await expect(attempt).rejects.toBeInstanceOf(LockStoreError);
+      await expect(attempt).rejects.toThrow(
+        `SELECT, INSERT, UPDATE, DELETE on ${schema}.${name} and ${schema}.${name}_history`,
+      );
+    });
+
     it('with createTable: false and no table, fails each operation with the fix, and recovers once the table exists', async () => {
       const admin = pool();
       const name = table('missing', admin);
