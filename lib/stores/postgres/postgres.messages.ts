@@ -22,10 +22,10 @@ export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[
   `shipped in nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), ` +
   `or set createTable: true.`;
 
-export const POSTGRES_CREATE_DENIED = (table: string, detail: string): string =>
+export const POSTGRES_CREATE_DENIED = (table: string, history: string, detail: string): string =>
   `cannot create lock table ${table}: ${detail}. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
-  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on the table).`;
+  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on ${table} and ${history}).`;
 
 export const POSTGRES_TRIGGERS_CLOSED =
   'the trigger channel was closed before it listened (the store or the last subscription closed meanwhile)';

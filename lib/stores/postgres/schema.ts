@@ -91,7 +91,11 @@ export async function ensureLockTable(
     broken = sqlState(error) === undefined;
     if (sqlState(error) === '42501') {
       throw new LockStoreError(
-        POSTGRES_CREATE_DENIED(table.display, 'permission denied (SQLSTATE 42501)'),
+        POSTGRES_CREATE_DENIED(
+          table.display,
+          table.historyDisplay,
+          'permission denied (SQLSTATE 42501)',
+        ),
       );
     }
     throw error;
