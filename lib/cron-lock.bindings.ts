@@ -29,6 +29,8 @@ export interface JobBinding {
   policy?: OccurrencePolicy;
   /** The occurrences of a cron schedule between two instants (missed, catch-up). */
   range?: OccurrenceRange;
+  /** `disabled: true` (`@LockedCron`): the job starts when its CronJob is started. */
+  disabled?: boolean;
   /** Runs missed and queued occurrences of a job with `catchUp` or an overlap policy. */
   driver?: OccurrenceDriver;
 }

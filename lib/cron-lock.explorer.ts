@@ -213,6 +213,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       runner: this.runner,
       ...(policy ? { policy } : {}),
       ...(range ? { range } : {}),
+      ...(options.disabled === true ? { disabled: true } : {}),
       job: {
         name,
         ...settings,

@@ -278,7 +278,7 @@ export class CronLockService
     this.startCatchUp();
   }
 
-  /** Jobs with `catchUp` run what the fleet missed, now that the store was contacted once. */
+  /** Jobs with `catchUp` run what the fleet missed, the store contacted once; not disabled ones. */
   private startCatchUp(): void {
     for (const { binding } of this.registry.all()) {
       void binding.driver?.catchUp();

@@ -32,6 +32,10 @@ export interface DriverContext {
  * Catch-up looks at what the store last claimed (`inspect`) when the instance starts and after the
  * store failed; after a run it knows (the occurrence it just ran). Missed occurrences are claimed
  * before the current one, oldest first: a claim moves the marker forward for good.
+ *
+ * A `disabled` job is dormant until its first tick (its CronJob was started): it neither catches
+ * up at bootstrap nor takes over the fleet's queued occurrences, which stay for the instances
+ * whose ticks queued them. Calls of the method and `trigger()` run it as any manual run.
  */
 export class OccurrenceDriver {
   private readonly catchUpJob: LockJob;
@@ -51,16 +55,27 @@ export class OccurrenceDriver {
     private readonly app: DriverContext,
     /** The job's ticks, remembered (see CronOccurrences): what follows the occurrence just run. */
     private readonly occurrences?: CronOccurrences,
+    /** `disabled`: nothing runs by itself before the first tick (see the class comment). */
+    private dormant = false,
   ) {
     if (policy.overlap !== 'skip') {
-      // Called inside the store's reply to a release: run after it, not inside it.
-      job.onQueued = (at) => queueMicrotask(() => void this.runQueued(at));
+      // Called inside the store's reply to a release: run after it, not inside it. A dormant job
+      // leaves it queued: the store still has it, and the retry of the instance that queued it
+      // (or the next tick of any enabled one) claims it.
+      job.onQueued = (at) => {
+        if (!this.dormant) {
+          queueMicrotask(() => void this.runQueued(at));
+        }
+      };
     }
     this.catchUpJob = { ...job, trigger: 'catch-up', missedReason: (at) => this.whyNotRun(at) };
   }
 
   /** A scheduler tick of occurrence `scheduledAt`. */
   async tick(scheduledAt: number | undefined): Promise<LockedRunResult<unknown>> {
+    // Only a started CronJob ticks: a disabled job's first tick is its start, and it catches up
+    // then, as an instance does when it starts.
+    this.dormant = false;
     if (this.policy.catchUp && (!this.started || this.catchUpDue)) {
       // Missed ones before this tick's occurrence, which the tick itself runs.
       void this.catchUp(undefined, scheduledAt);
@@ -94,7 +109,7 @@ export class OccurrenceDriver {
    * this instance; never rejects.
    */
   catchUp(ranUpTo?: number, before?: number): Promise<void> {
-    if (!this.policy.catchUp || this.stopped) {
+    if (!this.policy.catchUp || this.stopped || this.dormant) {
       return Promise.resolve();
     }
     if (this.catchingUp) {
@@ -287,6 +302,7 @@ export function driverFor(
     policy?: OccurrencePolicy;
     range?: OccurrenceRange;
     occurrences?: CronOccurrences;
+    disabled?: boolean;
   },
   app: DriverContext,
 ): OccurrenceDriver | undefined {
@@ -302,5 +318,6 @@ export function driverFor(
     (ctx) => original.call(instance, ctx),
     app,
     binding.occurrences,
+    binding.disabled === true,
   );
 }
