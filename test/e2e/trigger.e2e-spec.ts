@@ -14,7 +14,7 @@ import {
 } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { testPostgresUrl, uniqueTable } from '../support/postgres.js';
-import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 /** Runs of the yearly job, from every app of the running test. */
 const runs: Array<{ instanceId: string; trigger: string; fencingToken: number }> = [];
@@ -78,6 +78,12 @@ describe('CronLockService.trigger()', () => {
     apps.push(app);
     await module.init();
     return app;
+  }
+
+  /** Closes one app before the others (the test's own afterEach closes the rest). */
+  async function closeApp(app: App): Promise<void> {
+    apps = apps.filter((other) => other !== app);
+    await app.module.close();
   }
 
   /** Three apps with the job on one Redis prefix, plus one without it (the caller). */
@@ -184,6 +190,65 @@ describe('CronLockService.trigger()', () => {
 
       expect(result).toEqual({ ran: false, name: 'trigger-yearly', reason: 'no-live-instance' });
       expect(runs).toHaveLength(0);
+    });
+
+    it("settles a wait with outcome 'unknown' as soon as the caller's app closes", async () => {
+      const { caller } = await redisFleet();
+      let open!: () => void;
+      control.gate = new Promise<void>((resolve) => (open = resolve));
+      let settled: unknown = 'pending';
+      void caller.locks.trigger('trigger-yearly', { wait: true }).then(
+        (result) => (settled = result),
+        (error: unknown) => (settled = error),
+      );
+      await waitFor(() => runs.length === 1, { message: 'the run' });
+      // This answer comes on the channel after the first run's `started` reply: once it is in,
+      // the first call waits for the end of its run.
+      expect(await caller.locks.trigger('trigger-yearly')).toMatchObject({ reason: 'held' });
+
+      await closeApp(caller);
+
+      try {
+        await waitFor(() => settled !== 'pending', { timeout: 3_000, message: 'the wait to end' });
+      } finally {
+        open();
+      }
+      expect(settled).toMatchObject({
+        ran: true,
+        name: 'trigger-yearly',
+        instanceId: runs[0].instanceId,
+        fencingToken: runs[0].fencingToken,
+        outcome: 'unknown',
+      });
+    });
+
+    it("answers shutting-down as soon as the caller's app closes before any instance answered", async () => {
+      const keyPrefix = uniquePrefix('trigger-closing');
+      // A listener on the channel that lacks the job: the request waits for its timeout.
+      const listener = newRedisClient();
+      const heard: string[] = [];
+      listener.on('message', (_channel: string, message: string) => heard.push(message));
+      try {
+        await listener.subscribe(`${keyPrefix}:triggers`);
+        const caller = await boot('caller', { redis: testRedisUrl(), keyPrefix }, []);
+        let settled: unknown = 'pending';
+        void caller.locks.trigger('trigger-yearly', { timeout: '1m' }).then(
+          (result) => (settled = result),
+          (error: unknown) => (settled = error),
+        );
+        await waitFor(() => heard.length >= 1, { message: 'the request on the channel' });
+        expect(settled).toBe('pending');
+
+        await closeApp(caller);
+
+        await waitFor(() => settled !== 'pending', {
+          timeout: 3_000,
+          message: 'the request to end',
+        });
+        expect(settled).toEqual({ ran: false, name: 'trigger-yearly', reason: 'shutting-down' });
+      } finally {
+        await listener.quit();
+      }
     });
 
     it('never reaches the jobs of another key prefix', async () => {
