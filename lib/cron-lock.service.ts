@@ -146,9 +146,9 @@ export class CronLockService
    * and the winner runs it and answers. A live instance starts it within a few store round trips.
    *
    * @returns `{ ran: true, instanceId, fencingToken, scheduledAt }` once the run started (with
-   *   `wait`: once it ended, with its `outcome`), or `{ ran: false, reason }`: `no-live-instance`
-   *   when no instance took the request within `timeout` (default 5s), `paused` (pass `force`),
-   *   `held` when a run is in progress, `store-error`, `shutting-down`.
+   *   `wait`: once it ended, with its `outcome`; `unknown` if this app closes first), or `{ ran:
+   *   false, reason }`: `no-live-instance` (none took it within `timeout`, default 5s), `paused`
+   *   (pass `force`), `held`, `store-error`, `shutting-down` (also if this app closes first).
    * @throws {@link CronLockConfigError} for a bad name or option, or a store that cannot carry
    *   triggers; a {@link LockStoreError} when the store cannot be reached.
    */

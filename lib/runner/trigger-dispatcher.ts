@@ -95,9 +95,10 @@ export class TriggerDispatcher {
     this.stopped = true;
   }
 
-  /** Stops listening, before the store closes. */
+  /** Settles this app's requests in flight and stops listening, before the store closes. */
   async close(): Promise<void> {
     this.stopped = true;
+    this.requester?.close();
     const subscription = this.subscription;
     this.subscription = null;
     await subscription?.then((listening) => listening.close()).catch(() => undefined);

@@ -40,7 +40,8 @@ export type TriggerResult =
       scheduledAt: Date;
       /**
        * With `wait`: how the run ended (`unknown` when the instance stopped answering and its lock
-       * is gone, e.g. it crashed). Absent without `wait`: the run had started.
+       * is gone, e.g. it crashed, or when this app closed before the run ended). Absent without
+       * `wait`: the run had started.
        */
       outcome?: 'completed' | 'failed' | 'unknown';
       /** With `wait`, when known: how long the run took, in ms. */
@@ -83,12 +84,25 @@ export interface TriggerCall {
  * for everything) and hands every reply to {@link onReply}.
  */
 export class TriggerRequester {
-  private readonly waiting = new Map<string, (reply: TriggerReply) => void>();
+  private readonly waiting = new Map<string, ReplyQueue>();
+  private closed = false;
 
   constructor(private readonly store: TriggerStore) {}
 
   onReply(reply: TriggerReply): void {
-    this.waiting.get(reply.id)?.(reply);
+    this.waiting.get(reply.id)?.push(reply);
+  }
+
+  /**
+   * The caller is closing: its replies stop coming, and its store may be closed. Every request
+   * in flight settles now: `shutting-down` when no instance had answered yet, `unknown` when its
+   * run had started. New requests answer `shutting-down`.
+   */
+  close(): void {
+    this.closed = true;
+    for (const replies of this.waiting.values()) {
+      replies.close();
+    }
   }
 
   /**
@@ -97,9 +111,12 @@ export class TriggerRequester {
    */
   async request(call: TriggerCall, runsHere: boolean): Promise<TriggerResult> {
     const { name } = call;
+    if (this.closed) {
+      return { ran: false, name, reason: 'shutting-down' };
+    }
     const id = randomUUID();
     const replies = new ReplyQueue();
-    this.waiting.set(id, (reply) => replies.push(reply));
+    this.waiting.set(id, replies);
     try {
       const receivers = await this.store.triggers.publish({
         kind: 'request',
@@ -113,7 +130,8 @@ export class TriggerRequester {
       }
       const first = await replies.next(call.timeout);
       if (first === null) {
-        return { ran: false, name, reason: 'no-live-instance' };
+        // Closed, an instance may still take it: this caller can no longer tell.
+        return { ran: false, name, reason: replies.closed ? 'shutting-down' : 'no-live-instance' };
       }
       if (first.status === 'skipped') {
         return { ran: false, name, reason: first.reason, instanceId: first.instanceId };
@@ -154,14 +172,15 @@ export class TriggerRequester {
       if (reply !== null) {
         continue;
       }
-      if (lockGone) {
+      // Closed: the run goes on, but its `finished` reply can no longer reach this caller.
+      if (lockGone || replies.closed) {
         return { ...ran, outcome: 'unknown' };
       }
       try {
         const state = await this.store.inspect(ran.name);
         lockGone = state.ttlLeft === null || state.fencingToken !== ran.fencingToken;
       } catch {
-        // The store is away: keep waiting for the reply.
+        // The store is away (or closed, which the next turn sees): keep waiting for the reply.
       }
     }
   }
@@ -171,17 +190,26 @@ export class TriggerRequester {
 class ReplyQueue {
   private readonly queued: TriggerReply[] = [];
   private wake: (() => void) | null = null;
+  /** No reply comes any more: every wait ends at once. */
+  closed = false;
 
   push(reply: TriggerReply): void {
     this.queued.push(reply);
     this.wake?.();
   }
 
-  /** The next reply, or `null` after `timeout` ms without one. */
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  /** The next reply, or `null` after `timeout` ms without one (at once when closed). */
   async next(timeout: number): Promise<TriggerReply | null> {
-    if (this.queued.length === 0) {
+    if (this.queued.length === 0 && !this.closed) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeout);
+        // A wait must not keep the process alive: the channel's connection does while it is open.
+        timer.unref();
         function done(): void {
           clearTimeout(timer);
           resolve();
