@@ -223,6 +223,21 @@ describe('dashboard options checked at bootstrap', () => {
   });
 });
 
+describe('dashboard options present but undefined', () => {
+  // `guard: config.get('ADMIN') ? AdminGuard : undefined` must not mount an unguarded page.
+  it.each(['guard', 'actions', 'imports', 'refreshInterval', 'historyLimit'])(
+    'refuses %s: undefined instead of taking its default, naming the option and the fix',
+    (option) => {
+      expect(() =>
+        CronLockDashboardModule.forRoot({ path: '/cron-lock', [option]: undefined }),
+      ).toThrow(CronLockConfigError);
+      expect(() =>
+        CronLockDashboardModule.forRoot({ path: '/cron-lock', [option]: undefined }),
+      ).toThrow(new RegExp(`CronLockDashboardModule\\.forRoot: option ${option} .*Fix:`));
+    },
+  );
+});
+
 describe('dashboard on the Fastify adapter', () => {
   let instance: FleetApp;
 

@@ -332,6 +332,30 @@ describe('bootstrap validation', () => {
       },
     );
 
+    // `{ timeZone: config.get('TZ') }` with the variable unset: the job must not run in the
+    // process's zone (or without its ttl, catch-up or overlap policy) behind the operator's back.
+    it.each([
+      'ttl',
+      'name',
+      'renew',
+      'minHold',
+      'timeZone',
+      'utcOffset',
+      'disabled',
+      'initialDelay',
+      'waitForCompletion',
+      'threshold',
+      'unrefTimeout',
+      'catchUp',
+      'catchUpWindow',
+      'overlap',
+    ])('rejects %s present but undefined instead of taking its default', async (option) => {
+      const error = await bootstrapError(
+        appWith([jobClass('UnsetOption', YEARLY, { [option]: undefined } as LockedCronOptions)]),
+      );
+      expectConfigError(error, 'UnsetOption.work', `option ${option}`, 'undefined');
+    });
+
     it.each<[string, number]>([
       ['NaN', Number.NaN],
       ['Infinity', Number.POSITIVE_INFINITY],

@@ -84,6 +84,16 @@ describe('CronLockService.run() options', () => {
       expect(error.message).toContain('options must be');
     });
 
+    // `{ scheduledAt: job.at }` with `at` unset would drop the once-per-occurrence guarantee.
+    it.each(['ttl', 'renew', 'minHold', 'scheduledAt', 'record'])(
+      'rejects %s present but undefined instead of taking its default',
+      async (key) => {
+        const error = await rejectionOf({ [key]: undefined });
+        expect(error.message).toContain(`option ${key}`);
+        expect(error.message).toContain('undefined');
+      },
+    );
+
     it.each<[string, Record<string, unknown>, string]>([
       ['tll', { tll: '1m' }, 'ttl'],
       ['minhold', { minhold: '1s' }, 'minHold'],

@@ -262,6 +262,19 @@ describe('PostgresLockStore', () => {
       );
     });
 
+    // `{ schema: config.get('LOCK_SCHEMA') }` unset would put apps meant to be apart in one table.
+    it.each(['schema', 'table', 'createTable', 'operationTimeout', 'preparedStatements', 'logger'])(
+      'rejects %s present but undefined instead of taking its default',
+      (option) => {
+        expect(() => new PostgresLockStore(testPostgresUrl(), { [option]: undefined })).toThrow(
+          CronLockConfigError,
+        );
+        expect(() => new PostgresLockStore(testPostgresUrl(), { [option]: undefined })).toThrow(
+          new RegExp(`PostgresLockStore\\.constructor: option ${option} .*Fix:`),
+        );
+      },
+    );
+
     it('rejects what is neither a pool nor a postgres connection string, and bad options', () => {
       expect(() => new PostgresLockStore('')).toThrow(CronLockConfigError);
       expect(() => new PostgresLockStore('redis://localhost')).toThrow(/postgres:\/\//);

@@ -1,7 +1,9 @@
 import { Logger, type LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
   CronLockConfigError,
+  CronLockModule,
   MemoryLockStore,
   RedisLockStore,
   type CronLockModuleOptions,
@@ -215,6 +217,74 @@ describe('resolveModuleOptions', () => {
         expect(error.message).toContain('Fix:');
       },
     );
+
+    describe('a present but empty option is an error, never its default', () => {
+      /** What compiling and starting an app with these module options threw, if anything. */
+      async function bootstrapErrorOf(options: Record<string, unknown>): Promise<unknown> {
+        return Test.createTestingModule({
+          imports: [CronLockModule.forRoot(options as never)],
+        })
+          .compile()
+          .then(async (moduleRef) => {
+            await moduleRef.init();
+            await moduleRef.close();
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+      }
+
+      // `config.get('X')` of an unset variable in a forRootAsync factory gives undefined; a YAML
+      // or JSON config gives null. Either way the operator set the key and meant a value.
+      it.each<[string, unknown]>([
+        ['instanceId', '   '],
+        ['instanceId', undefined],
+        ['instanceId', null],
+        ['defaultTtl', undefined],
+        ['defaultTtl', null],
+        ['shutdownTimeout', undefined],
+        ['shutdownTimeout', null],
+        ['onStoreError', undefined],
+        ['onStoreError', null],
+        ['logger', undefined],
+        ['logger', null],
+        ['alerts', undefined],
+        ['alerts', null],
+        ['asyncContext', undefined],
+        ['asyncContext', null],
+        ['logLevels', undefined],
+        ['logLevels', null],
+        ['historySize', undefined],
+      ])('fails app.init() for %s: %j, naming the option and the fix', async (key, value) => {
+        const error = await bootstrapErrorOf({ store: new MemoryLockStore(), [key]: value });
+        expect(error).toBeInstanceOf(CronLockConfigError);
+        expect((error as Error).message).toContain(`CronLockModule: option ${key}`);
+        expect((error as Error).message).toContain('Fix:');
+      });
+
+      it.each(['missedPeriods', 'storeFailures'])(
+        'rejects alerts.%s: undefined instead of its default threshold',
+        (key) => {
+          const error = configErrorOf({
+            store: new MemoryLockStore(),
+            logger: false,
+            alerts: { [key]: undefined },
+          });
+          expect(error.message).toContain(`option alerts.${key}`);
+          expect(error.message).toContain('Fix:');
+        },
+      );
+
+      it('still fills in the defaults of options left out', async () => {
+        expect(await bootstrapErrorOf({ store: new MemoryLockStore(), logger: false })).toBe(
+          undefined,
+        );
+        expect(
+          resolveModuleOptions({ store: new MemoryLockStore(), alerts: {}, logLevels: {} }),
+        ).toMatchObject({ alerts: { missedPeriods: 3, storeFailures: 3 } });
+      });
+    });
 
     it.each<[string, Record<string, unknown>]>([
       ['defaultTtl', { defaultTtl: '30d' }],

@@ -45,6 +45,18 @@ describe('RedisLockStore options', () => {
     },
   );
 
+  it.each(['keyPrefix', 'logger', 'scriptTransport'])(
+    'rejects %s present but undefined instead of taking its default',
+    (option) => {
+      expect(() => new RedisLockStore(lazyClient(), { [option]: undefined })).toThrow(
+        CronLockConfigError,
+      );
+      expect(() => new RedisLockStore(lazyClient(), { [option]: undefined })).toThrow(
+        new RegExp(`RedisLockStore: option ${option} .*Fix:`),
+      );
+    },
+  );
+
   it('rejects a bad keyPrefix before it creates a client of its own', () => {
     const before = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPWRAP').length;
     expect(() => new RedisLockStore(testRedisUrl(), { keyPrefix: 'a b', logger: false })).toThrow(
