@@ -65,6 +65,21 @@ export const INVALID_OPTION = (
 ): string =>
   `${job}: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 
+/**
+ * A key given with nothing in it, as `config.get('X')` of an unset variable gives. `where` is
+ * `CronLockModule`, `Class.method`, `CronLockService.run("name")` or a store's constructor;
+ * `otherwise` says what leaving the key out gives (its default).
+ */
+export const OPTION_EMPTY = (
+  where: string,
+  option: string,
+  value: unknown,
+  otherwise: string,
+): string =>
+  `${where}: option ${option} is present but ${describeValue(value)}, as an unset environment ` +
+  `variable gives (e.g. config.get('X') without X); it does not fall back to ${otherwise}. ` +
+  `Fix: set it, or leave the key out for ${otherwise}.`;
+
 /** `suggestion` is the known key a misspelt one most likely meant. */
 export const UNKNOWN_OPTION = (
   where: string,

@@ -9,6 +9,7 @@ import {
   DASHBOARD_UNKNOWN_OPTION,
 } from './dashboard.messages.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 
 /**
  * Options of {@link CronLockDashboardModule.forRoot}.
@@ -52,6 +53,14 @@ export interface ResolvedDashboardOptions {
   historyLimit: number;
 }
 
+/** What leaving each option out gives, for the error on one present but empty. */
+const OPTION_DEFAULTS = {
+  guard: 'no guard',
+  actions: 'the default false (read-only)',
+  imports: 'no imports',
+  refreshInterval: "the default '5s'",
+  historyLimit: 'the default 30',
+};
 const KNOWN = new Set(['path', 'guard', 'actions', 'imports', 'refreshInterval', 'historyLimit']);
 const SEGMENT = /^[A-Za-z0-9._~-]+$/;
 const DEFAULT_REFRESH_MS = 5_000;
@@ -68,6 +77,8 @@ export function resolveDashboardOptions(options: unknown): ResolvedDashboardOpti
       throw new CronLockConfigError(DASHBOARD_UNKNOWN_OPTION(key));
     }
   }
+  // `guard: config.get('ADMIN') ? AdminGuard : undefined` must not mount an open page.
+  rejectEmptyOptions('CronLockDashboardModule.forRoot', options, OPTION_DEFAULTS);
   const given = options as CronLockDashboardOptions;
   const path = resolvePath(given.path);
   if (given.guard !== undefined && !isGuard(given.guard)) {

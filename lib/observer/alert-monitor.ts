@@ -9,6 +9,7 @@ import {
 import type { CronLockAlertOptions } from '../options/module-options.interface.js';
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
 import { PerName } from '../utils/recent-names.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;
@@ -53,11 +54,17 @@ export function resolveAlertOptions(raw: unknown): ResolvedAlertOptions | null {
     }
   }
   const options = raw as CronLockAlertOptions;
+  rejectEmptyOptions('CronLockModule', options, ALERT_DEFAULTS, 'alerts.');
   return {
     missedPeriods: threshold('alerts.missedPeriods', options.missedPeriods, DEFAULT_MISSED_PERIODS),
     storeFailures: threshold('alerts.storeFailures', options.storeFailures, DEFAULT_STORE_FAILURES),
   };
 }
+
+const ALERT_DEFAULTS = {
+  missedPeriods: `the default ${DEFAULT_MISSED_PERIODS}`,
+  storeFailures: `the default ${DEFAULT_STORE_FAILURES}`,
+};
 
 function threshold(option: string, value: unknown, fallback: number): number {
   if (value === undefined) {

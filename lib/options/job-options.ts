@@ -8,6 +8,7 @@ import {
   INVALID_OPTIONS_OBJECT,
   INVALID_TTL,
   MIN_HOLD_OVER_TTL,
+  OPTION_EMPTY,
   POLICY_NEEDS_SCHEDULE,
   UNKNOWN_OPTION,
 } from '../cron-lock.messages.js';
@@ -87,6 +88,26 @@ export const KNOWN_OPTION_KEYS: Record<LockOptionsSource, readonly string[]> = {
   run: ['ttl', 'renew', 'minHold', 'scheduledAt', 'record'],
 };
 
+/** What leaving each key out gives, for the error on one present but empty. */
+const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  ttl: "the module's defaultTtl",
+  name: 'the default ClassName.methodName',
+  renew: 'the default true',
+  minHold: 'the default 0',
+  timeZone: "the process's time zone",
+  utcOffset: "the process's time zone",
+  disabled: 'the default false',
+  initialDelay: 'the default 0',
+  waitForCompletion: 'the default false',
+  threshold: 'the default 250ms',
+  unrefTimeout: 'the default false',
+  catchUp: 'reporting missed occurrences without running them',
+  catchUpWindow: 'the default 1d',
+  overlap: "the default 'skip'",
+  scheduledAt: 'a lock that claims no occurrence',
+  record: 'the default false',
+};
+
 const BOOLEAN_KEYS = new Set(['renew', 'disabled', 'waitForCompletion', 'unrefTimeout', 'record']);
 /** Milliseconds that go to a timer (`initialDelay`) or are compared with timer delays. */
 const MILLISECOND_KEYS = new Set(['initialDelay', 'threshold']);
@@ -118,8 +139,11 @@ export function checkLockOptions(
     if (!known.includes(key)) {
       throw new CronLockConfigError(UNKNOWN_OPTION(where, key, didYouMean(key, known), known));
     }
-    if (value === undefined) {
-      continue;
+    if (value === undefined || value === null) {
+      // `{ timeZone: config.get('TZ') }` with the variable unset: the key was meant to carry a
+      // value, and its default (the process's zone, no catch-up, a lock without an occurrence)
+      // would change what the job does without a word.
+      throw new CronLockConfigError(OPTION_EMPTY(where, key, value, OPTION_DEFAULTS[key]));
     }
     if (BOOLEAN_KEYS.has(key) && typeof value !== 'boolean') {
       throw new CronLockConfigError(INVALID_OPTION(where, key, 'true or false', value));

@@ -26,6 +26,7 @@ import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 import { didYouMean } from '../utils/did-you-mean.js';
 import { checkKeyPrefix } from '../utils/key-prefix.js';
 import { checkStoreSettings } from '../stores/store-factory.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 
 /** The module options after validation, with defaults filled in (the store is built by stores/store-factory.ts). */
 export interface ResolvedCronLockOptions {
@@ -60,6 +61,21 @@ const KNOWN_OPTIONS = new Set([
 ]);
 
 /**
+ * What leaving each option out gives, for the error on one present but empty (`redis`,
+ * `keyPrefix` and `historySize` have checks of their own that refuse it).
+ */
+const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  defaultTtl: 'the default 30s',
+  shutdownTimeout: 'the default 10s',
+  onStoreError: "the default 'skip'",
+  logger: "Nest's Logger",
+  logLevels: 'the default levels',
+  instanceId: 'the default <hostname>:<pid>:<random>',
+  alerts: 'the default alert thresholds',
+  asyncContext: 'the default false',
+};
+
+/**
  * Checks every module option; builds nothing (the store provider builds the store). Throws {@link CronLockConfigError} naming
  * the option and the fix, so a typo fails `app.init()` instead of a 3 a.m. run.
  */
@@ -79,6 +95,11 @@ export function resolveModuleOptions(
       );
     }
   }
+
+  // Present but undefined or null (`config.get('X')` of an unset variable in a forRootAsync
+  // factory) is an error, never the default: the operator meant a value, and a default quietly
+  // in its place (a 30s ttl, fail-open, the default logger) is found at 3 a.m., not at boot.
+  rejectEmptyOptions('CronLockModule', options, OPTION_DEFAULTS);
 
   // Present but undefined (`keyPrefix: process.env.LOCK_PREFIX` unset) is an error, not the
   // default: apps meant to be apart would silently share the default namespace.
@@ -124,11 +145,13 @@ export function resolveModuleOptions(
   }
 
   const instanceId = options.instanceId ?? defaultInstanceId();
-  if (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > 200) {
+  // A blank id ('   ', as a template with an unset variable gives) would leave every instance's
+  // log lines and inspect() holder unreadable and indistinguishable.
+  if (typeof instanceId !== 'string' || instanceId.trim() === '' || instanceId.length > 200) {
     throw new CronLockConfigError(
       INVALID_MODULE_OPTION(
         'instanceId',
-        'a non-empty string of at most 200 characters',
+        'a string of at most 200 characters, not blank',
         instanceId,
       ),
     );

@@ -367,13 +367,15 @@ describe('alerting (real redis-server)', () => {
     });
 
     it('accepts the documented shapes', async () => {
-      for (const alerts of [
-        undefined,
-        false,
+      // Left out, not `alerts: undefined`: a key present but empty is an error (module options).
+      const shapes: CronLockModuleOptions[] = [
         {},
-        { missedPeriods: 5, storeFailures: 1 },
-      ] as const) {
-        const app = await boot(`ok-${String(alerts)}`, { redis: testRedisUrl(), alerts }, false);
+        { alerts: false },
+        { alerts: {} },
+        { alerts: { missedPeriods: 5, storeFailures: 1 } },
+      ];
+      for (const [index, alerts] of shapes.entries()) {
+        const app = await boot(`ok-${index}`, { redis: testRedisUrl(), ...alerts }, false);
         expect(app.locks.instanceId).toMatch(/^ok-/);
       }
     });

@@ -25,7 +25,13 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
-import { booleanOption, isPool, secretsOfPool, timeoutOption } from './postgres-options.js';
+import {
+  booleanOption,
+  isPool,
+  rejectEmptyStoreOptions,
+  secretsOfPool,
+  timeoutOption,
+} from './postgres-options.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
@@ -116,6 +122,7 @@ export class PostgresLockStore implements LockStore {
   readonly triggers: PostgresTriggerChannel;
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
+    rejectEmptyStoreOptions(options);
     this.table = lockTable(options.schema, options.table);
     this.tableName = this.table.display;
     this.createTable = booleanOption('createTable', options.createTable, true);

@@ -3,6 +3,7 @@ import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { INVALID_POSTGRES_OPTION } from './postgres.messages.js';
 import { MAX_DURATION_MS } from '../../utils/duration.js';
 import { secretsOfConnectionString } from './postgres-errors.js';
+import { rejectEmptyOptions } from '../../utils/empty-options.js';
 
 /** Bound of one operation (waiting for a pooled connection included), as the Redis store's commandTimeout. */
 const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
@@ -61,4 +62,19 @@ export function timeoutOption(value: unknown): number {
     );
   }
   return value;
+}
+
+/**
+ * An option present but undefined or null (`{ schema: config.get('LOCK_SCHEMA') }` unset) is an
+ * error, never its default: apps meant to be apart would share the default table.
+ */
+export function rejectEmptyStoreOptions(options: object): void {
+  rejectEmptyOptions('PostgresLockStore.constructor', options, {
+    schema: 'the default public',
+    table: 'the default cron_lock',
+    createTable: 'the default true',
+    operationTimeout: 'the default 2000',
+    preparedStatements: 'the default true',
+    logger: "Nest's Logger",
+  });
 }

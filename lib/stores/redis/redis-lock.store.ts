@@ -36,7 +36,11 @@ import { renewLock } from './renew.js';
 import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment } from './server-check.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
+import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
+
+/** What leaving each option out gives (`keyPrefix` has its own check). */
+const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
 
 /** Job names whose keys are kept built; far above the jobs of any app. */
 const KEY_CACHE_SIZE = 10_000;
@@ -92,6 +96,7 @@ export class RedisLockStore implements LockStore {
    *   before any client is created).
    */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
+    rejectEmptyOptions('RedisLockStore', options, STORE_OPTION_DEFAULTS);
     const transport = options.scriptTransport;
     if (transport !== undefined && transport !== 'batched' && transport !== 'plain') {
       throw new CronLockConfigError(
