@@ -70,7 +70,7 @@ describe('resolveModuleOptions', () => {
   describe('valid options', () => {
     it('parses durations and keeps explicit choices', () => {
       const resolved = resolveModuleOptions({
-        redis: { lazyConnect: true },
+        redis: { host: '127.0.0.1', lazyConnect: true },
         keyPrefix: 'app.prod:locks-1',
         defaultTtl: '5m',
         shutdownTimeout: 0,
@@ -153,6 +153,63 @@ describe('resolveModuleOptions', () => {
       }
     });
 
+    // ioredis connects to localhost:6379 when nothing names the server: on a fleet whose
+    // REDIS_URL is unset, each instance would lock in a Redis of its own (or none).
+    it.each<[string, unknown]>([
+      ['{}', {}],
+      ['{ url: undefined }', { url: undefined }],
+      ["'redis://'", 'redis://'],
+    ])('fails app.init() for redis: %s instead of connecting to localhost', async (_l, redis) => {
+      const error = await Test.createTestingModule({
+        imports: [CronLockModule.forRoot({ redis: redis as never, logger: false })],
+      })
+        .compile()
+        .then((moduleRef) => moduleRef.close())
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toContain('option redis');
+      expect((error as Error).message).toContain('Fix:');
+    });
+
+    it.each<[string, unknown]>([
+      ['{ url: null }', { url: null }],
+      ["{ url: '' }", { url: '' }],
+      ["{ url: '  ' }", { url: '  ' }],
+      ["{ url: 'redis://' }", { url: 'redis://' }],
+      ["{ url: 'rediss:///0' }", { url: 'rediss:///0' }],
+      ['{ port: 6380 }', { port: 6380 }],
+      ["{ host: '' }", { host: '' }],
+      ['{ host: undefined }', { host: undefined }],
+      ['{ path: undefined }', { path: undefined }],
+      ['{ sentinels: [] }', { sentinels: [], name: 'mymaster' }],
+      ["'redis:///0'", 'redis:///0'],
+      ["'rediss://'", 'rediss://'],
+      ["'redis://:hunter2pw@'", 'redis://:hunter2pw@'],
+      ["'redis://:hunter2pw@/0'", 'redis://:hunter2pw@/0'],
+    ])('rejects redis: %s, which names no server, without echoing a password', (_l, redis) => {
+      const error = configErrorOf({ redis, logger: false });
+      expect(error.message).toContain('option redis');
+      expect(error.message).toContain('Fix:');
+      expect(error.message).not.toContain('hunter2pw');
+    });
+
+    it.each<[string, unknown]>([
+      ["{ host: 'x', port: 1 }", { host: 'redis.internal', port: 1 }],
+      ["{ path: '/sock' }", { path: '/var/run/redis.sock' }],
+      ['sentinel options', { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' }],
+      ["{ url: 'rediss://…', tls }", { url: 'rediss://cache.example:6380', tls: {} }],
+      ["'rediss://host'", 'rediss://:pw@cache.example:6380/2'],
+      ["'redis://[::1]'", 'redis://[::1]:6379'],
+      ["'redis://?host=…'", 'redis://?host=redis.internal'],
+    ])('accepts redis: %s, which names its server', (_l, redis) => {
+      expect(() =>
+        resolveOptions({ redis: redis as CronLockModuleOptions['redis'], logger: false }),
+      ).not.toThrow();
+    });
+
     it('uses the in-memory store when it is passed explicitly', () => {
       const store = new MemoryLockStore();
       expect(resolveModuleOptions({ store, logger: false }).store).toBe(store);
@@ -212,7 +269,11 @@ describe('resolveModuleOptions', () => {
     it.each([undefined, null])(
       'rejects keyPrefix: %s (an unset variable) instead of defaulting',
       (keyPrefix) => {
-        const error = configErrorOf({ redis: { lazyConnect: true }, keyPrefix, logger: false });
+        const error = configErrorOf({
+          redis: { host: '127.0.0.1', lazyConnect: true },
+          keyPrefix,
+          logger: false,
+        });
         expect(error.message).toContain('option keyPrefix');
         expect(error.message).toContain('Fix:');
       },
