@@ -115,6 +115,28 @@ describe('nestjs-cron-lock against PostgreSQL', () => {
     expect(unreachable.stderr).not.toContain(TEST_POSTGRES_PASSWORD);
   });
 
+  it('never prints a password containing a raw @, wrong or unreachable', async () => {
+    // pg takes the last `@` before the host as the end of the user info, as ioredis does.
+    const wrong = new URL(testPostgresUrl());
+    const withRawAt = (url: URL): string =>
+      url.toString().replace(`:${url.password}@`, ':wrong@2secret@');
+    const refused = await runCli(['status', '--database', withRawAt(wrong), '--table', table]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `Cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:${wrong.port}/`,
+    );
+    expect(refused.stdout + refused.stderr).not.toContain('2secret');
+
+    const down = new URL(testPostgresUrl());
+    down.port = '1';
+    const unreachable = await runCli(['status', '--database', withRawAt(down)]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(
+      'Cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/',
+    );
+    expect(unreachable.stdout + unreachable.stderr).not.toContain('2secret');
+  });
+
   it('refuses mixed or malformed store options with the usage exit code', async () => {
     for (const args of [
       ['status', '--database', testPostgresUrl(), '--redis', 'redis://127.0.0.1:1'],

@@ -187,3 +187,53 @@ describe('nestjs-cron-lock when Redis cannot be used', () => {
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
   });
 });
+
+// ioredis takes the last `@` before the host as the end of the user info, so a password may
+// contain a raw `@`: every address the command prints must hide all of it.
+describe('nestjs-cron-lock with a password containing a raw @', () => {
+  const RAW_AT_PASSWORD = 'hunter@2secret';
+  let server: RedisServerHandle;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ args: ['--requirepass', RAW_AT_PASSWORD] });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('connects with it and prints the address without it', async () => {
+    const run = await runCli(['status'], {
+      env: { REDIS_URL: `redis://:${RAW_AT_PASSWORD}@127.0.0.1:${server.port}` },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`at redis://***@127.0.0.1:${server.port}`);
+    expect(run.stdout + run.stderr).not.toContain('2secret');
+  });
+
+  it('exits 1 without it when Redis refuses a wrong one', async () => {
+    const run = await runCli(['status'], {
+      env: { REDIS_URL: `redis://:wrong@2secret@127.0.0.1:${server.port}` },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `Cannot reach Redis at redis://\\*\\*\\*@127\\.0\\.0\\.1:${server.port}: .*WRONGPASS`,
+      ),
+    );
+    expect(run.stdout + run.stderr).not.toContain('2secret');
+  });
+
+  it('exits 1 without it, user name kept, when Redis is unreachable (--redis --json)', async () => {
+    const port = await closedPort();
+    const run = await runCli([
+      'status',
+      '--json',
+      '--redis',
+      `redis://admin:${RAW_AT_PASSWORD}@127.0.0.1:${port}`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Cannot reach Redis at redis://admin:***@127.0.0.1:${port}: `);
+    expect(run.stdout + run.stderr).not.toContain('2secret');
+  });
+});

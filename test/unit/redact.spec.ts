@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { safeText } from '../../lib/dashboard/escape.js';
+import { historyError } from '../../lib/runner/run-record.js';
+import { describePostgresError } from '../../lib/stores/postgres/postgres-errors.js';
 import { describeStoreError, redactUrl } from '../../lib/utils/redact.js';
 
 describe('redactUrl', () => {
@@ -70,5 +73,40 @@ describe('describeStoreError', () => {
     const text = describeStoreError(new Error('x'.repeat(5_000)));
     expect(text.length).toBeLessThan(400);
     expect(text.endsWith('…')).toBe(true);
+  });
+});
+
+// A raw `@` in a password is legal for ioredis and pg, which both take the last `@` before the
+// host as the end of the user info: the redaction must hide up to that one, not the first.
+describe('a password containing a raw @', () => {
+  it('is hidden whole in a URL, with or without a user', () => {
+    expect(redactUrl('redis://:hunter@2secret@127.0.0.1:6379')).toBe('redis://***@127.0.0.1:6379');
+    expect(redactUrl('redis://admin:hunter@2secret@127.0.0.1:1/0')).toBe(
+      'redis://admin:***@127.0.0.1:1/0',
+    );
+    expect(redactUrl('postgres://app:pa@ss@db.internal/app')).toBe(
+      'postgres://app:***@db.internal/app',
+    );
+  });
+
+  it('is hidden whole in a store error, Redis or PostgreSQL', () => {
+    const redis = describeStoreError(new Error('connect to rediss://app:hunter@2secret@db failed'));
+    expect(redis).toBe('Error: connect to rediss://app:***@db failed');
+    const postgres = describePostgresError(
+      new Error('connect to postgresql://app:hunter@2secret@db:5432/app failed'),
+    );
+    expect(postgres).toBe('Error: connect to postgresql://app:***@db:5432/app failed');
+  });
+
+  it("is hidden whole in a failed run's error as the history keeps it", () => {
+    const error = new Error('connect to redis://app:hunter@2secret@db:6379 failed');
+    expect(historyError(error)).toBe('Error: connect to redis://app:***@db:6379 failed');
+  });
+
+  it('is hidden whole in text the dashboard shows', () => {
+    expect(safeText('redis://app:hunter@2secret@db:6379')).toBe('redis://app:***@db:6379');
+    expect(safeText('failed: amqp://:a@b@c@mq:5672/vhost and more')).toBe(
+      'failed: amqp://***@mq:5672/vhost and more',
+    );
   });
 });
