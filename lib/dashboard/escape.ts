@@ -1,3 +1,5 @@
+import { redactUrl } from '../utils/redact.js';
+
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -11,7 +13,6 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
 }
 
-const URL_USER_INFO = /\b([a-z][\w+.-]*:\/\/)[^\s@/]*@/gi;
 // An owner token is 32 hex characters: a value that quotes one shows only its first 8.
 const TOKEN_LIKE = /\b([0-9a-f]{8})[0-9a-f]{24,}\b/gi;
 // Control characters (not tab or newline) would garble a table cell or a log line.
@@ -28,9 +29,6 @@ export function safeText(value: unknown): string | null {
   if (value === null || value === undefined) {
     return null;
   }
-  const text = String(value)
-    .replace(URL_USER_INFO, '$1***@')
-    .replace(TOKEN_LIKE, '$1…')
-    .replace(CONTROL, ' ');
+  const text = redactUrl(String(value)).replace(TOKEN_LIKE, '$1…').replace(CONTROL, ' ');
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
 }

@@ -4,8 +4,6 @@ import { redactUrl } from '../utils/redact.js';
 import type { RunContext } from './run-context.js';
 import type { ActiveRun } from './run-tracker.js';
 
-/** `scheme://user:password@`, whatever the scheme: a job's error may quote any connection string. */
-const ANY_URL_WITH_CREDENTIALS = /\b[a-z][\w+.-]*:\/\/[^\s@/]*@/gi;
 /** 32 hex characters: an owner token, kept to a prefix as in every other message. */
 const OWNER_TOKEN = /\b([0-9a-f]{6})[0-9a-f]{26}\b/g;
 
@@ -45,8 +43,6 @@ export function runOutcome(
 export function historyError(error: unknown): string {
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
-  const text = `${name}: ${message}`
-    .replace(ANY_URL_WITH_CREDENTIALS, (match) => redactUrl(match))
-    .replace(OWNER_TOKEN, '$1…');
+  const text = redactUrl(`${name}: ${message}`).replace(OWNER_TOKEN, '$1…');
   return text.length > HISTORY_ERROR_MAX ? `${text.slice(0, HISTORY_ERROR_MAX - 1)}…` : text;
 }

@@ -1,19 +1,27 @@
 /**
- * Removes credentials from anything that may reach a log line or an error message.
- * ioredis errors and URLs can carry the password (`redis://user:pass@host`), and
- * `AUTH` failures echo parts of the command, so nothing from the client is logged raw.
+ * `scheme://`, then the user info up to the LAST `@` before the end of the authority (a `/` or
+ * whitespace): ioredis and pg both read a raw `@` in a password that way, so stopping at the
+ * first one would print the rest of the password.
  */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/)([^@/]*)@/, (_all, scheme: string, userInfo: string) => {
-    const user = userInfo.includes(':') ? userInfo.slice(0, userInfo.indexOf(':')) : '';
-    return `${scheme}${user ? `${user}:` : ''}***@`;
+const URL_USER_INFO = /\b([a-z][\w+.-]*:\/\/)([^\s/]*)@/gi;
+
+/**
+ * Removes credentials from anything that may reach a log line, an error message, the history or
+ * a page: the user info of every URL in `text`, whatever its scheme (a job's error may quote any
+ * connection string). The user name stays when there is one (`redis://user:***@host`). The one
+ * redaction of URLs in free text, so that every output hides the same thing.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(URL_USER_INFO, (_all, scheme: string, userInfo: string) => {
+    const colon = userInfo.indexOf(':');
+    return `${scheme}${colon > 0 ? `${userInfo.slice(0, colon)}:` : ''}***@`;
   });
 }
 
 /**
  * A rejected `redis` string for the error message. It is malformed by definition, so
  * redactUrl's `scheme://user:pass@` pattern may miss its credentials (`redis//u:pw@h`,
- * `u:pw@h`, a password containing `@`): everything between the scheme and the last `@` is hidden.
+ * `u:pw@h`, a `/` in the password): everything between the scheme and the last `@` is hidden.
  */
 export function redactLooseUrl(value: string): string {
   const at = value.lastIndexOf('@');
@@ -24,8 +32,6 @@ export function redactLooseUrl(value: string): string {
   return `${scheme}***@${value.slice(at + 1)}`;
 }
 
-const URL_WITH_CREDENTIALS = /\b(rediss?|redis\+\w+):\/\/[^\s@/]*@/gi;
-
 /**
  * A safe one-line description of a store error: its class name and a message with URLs
  * redacted and any known secret replaced. Never the raw error object (which carries the
@@ -34,7 +40,7 @@ const URL_WITH_CREDENTIALS = /\b(rediss?|redis\+\w+):\/\/[^\s@/]*@/gi;
 export function describeStoreError(error: unknown, secrets: readonly string[] = []): string {
   const name = error instanceof Error ? error.name : typeof error;
   let message = error instanceof Error ? error.message : String(error);
-  message = message.replace(URL_WITH_CREDENTIALS, (match) => redactUrl(match));
+  message = redactUrl(message);
   for (const secret of secrets) {
     if (secret.length > 0) {
       message = message.split(secret).join('***');

@@ -1,6 +1,4 @@
-import { describeStoreError, redactUrl } from '../../utils/redact.js';
-
-const POSTGRES_URL_WITH_CREDENTIALS = /\bpostgres(?:ql)?:\/\/[^\s@/]*@/gi;
+import { describeStoreError } from '../../utils/redact.js';
 
 /**
  * A redacted one-line description of a `pg` error: its class, its SQLSTATE when the server sent
@@ -10,16 +8,7 @@ const POSTGRES_URL_WITH_CREDENTIALS = /\bpostgres(?:ql)?:\/\/[^\s@/]*@/gi;
  */
 export function describePostgresError(error: unknown, secrets: readonly string[] = []): string {
   const code = sqlState(error);
-  let safe: unknown = error;
-  if (error instanceof Error) {
-    safe = Object.assign(
-      new Error(error.message.replace(POSTGRES_URL_WITH_CREDENTIALS, redactUrl)),
-      {
-        name: error.name,
-      },
-    );
-  }
-  const detail = describeStoreError(safe, secrets);
+  const detail = describeStoreError(error, secrets);
   return code === undefined ? detail : `${detail} (SQLSTATE ${code})`;
 }
 
