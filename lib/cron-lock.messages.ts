@@ -1,9 +1,13 @@
 /* Every message a user can read, in one place (as @nestjs/schedule's schedule.messages.ts). */
+import { redactUrl } from './utils/redact.js';
 
 const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
+/** A rejected lock name is shown whole up to here, so one just over the 128 allowed is. */
+const NAME_ECHO_MAX = 200;
 
+/** `reason` is the parser's, which may quote the expression: it is redacted as the value is. */
 export const INVALID_CRON = (job: string, cronTime: unknown, reason: string): string =>
-  `${job}: invalid cron expression ${JSON.stringify(cronTime)} (${reason}). ` +
+  `${job}: invalid cron expression ${describeValue(cronTime)} (${redactUrl(reason)}). ` +
   `Fix: use 5 or 6 fields such as '0 * * * *' or a CronExpression value.`;
 
 export const INVALID_TTL = (job: string, field: string, value: unknown): string =>
@@ -29,7 +33,7 @@ export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): st
 
 /** `spaces`: the name is a job's `name` option, where a space stands for '_' in the lock name. */
 export const INVALID_LOCK_NAME = (job: string, name: unknown, spaces = false): string =>
-  `${job}: lock name ${JSON.stringify(name)} is not allowed. ` +
+  `${job}: lock name ${describeValue(name, NAME_ECHO_MAX)} is not allowed. ` +
   (spaces
     ? `Fix: use ${NAME_RULE} or spaces (the lock name has '_' for each space); no braces, glob characters, other whitespace or non-ASCII letters.`
     : `Fix: use ${NAME_RULE} (no braces, spaces or glob characters).`);
@@ -205,9 +209,16 @@ function describeKey(key: string): string {
   return /^[A-Za-z_$][\w$]{0,40}$/.test(key) ? key : describeValue(key);
 }
 
-export function describeValue(value: unknown): string {
+/**
+ * A rejected value as a message quotes it. A string may be a connection string given to the
+ * wrong option (two environment variables swapped), so its URLs lose their passwords before it
+ * is cut to `max` characters: a cut first could leave a password without the `@` that marks it.
+ * An object is only named: it may be a client with its options.
+ */
+export function describeValue(value: unknown, max = 60): string {
   if (typeof value === 'string') {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    const safe = redactUrl(value);
+    return JSON.stringify(safe.length > max ? `${safe.slice(0, max)}…` : safe);
   }
   if (value === null || typeof value !== 'object') {
     return String(value);

@@ -1,4 +1,5 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
+import { describeValue } from '../cron-lock.messages.js';
 
 /**
  * Options of {@link CronLockEventEmitterModule.forRoot}.
@@ -35,7 +36,7 @@ export function resolveEventEmitterOptions(
   const prefix = options.prefix ?? DEFAULT_EVENT_PREFIX;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw new CronLockConfigError(
-      `CronLockEventEmitterModule.forRoot: prefix ${JSON.stringify(prefix)} is not allowed. ` +
+      `CronLockEventEmitterModule.forRoot: prefix ${describeValue(prefix)} is not allowed. ` +
         `Fix: use 1 to 64 characters among A-Z a-z 0-9 . _ : - (default '${DEFAULT_EVENT_PREFIX}').`,
     );
   }

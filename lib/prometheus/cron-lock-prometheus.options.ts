@@ -1,5 +1,6 @@
 import { register, type Registry } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
+import { describeValue } from '../cron-lock.messages.js';
 
 /**
  * Options of {@link CronLockPrometheusModule.forRoot}.
@@ -54,7 +55,7 @@ export function resolvePrometheusOptions(
   const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw new CronLockConfigError(
-      `${where}: prefix ${JSON.stringify(prefix)} is not a valid metric name prefix. ` +
+      `${where}: prefix ${describeValue(prefix)} is not a valid metric name prefix. ` +
         `Fix: use letters, digits, _ and : only, not starting with a digit (default '${DEFAULT_METRIC_PREFIX}').`,
     );
   }

@@ -1,5 +1,5 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { DURATION_TOO_LONG } from '../cron-lock.messages.js';
+import { DURATION_TOO_LONG, describeValue } from '../cron-lock.messages.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**
@@ -42,13 +42,13 @@ export function resolveHealthCheckOptions(
   const { maxRoundTripMs, storeErrorThreshold = DEFAULT_STORE_ERROR_THRESHOLD } = options;
   if (maxRoundTripMs !== undefined && !(typeof maxRoundTripMs === 'number' && maxRoundTripMs > 0)) {
     throw new CronLockConfigError(
-      `${where}: maxRoundTripMs ${JSON.stringify(maxRoundTripMs)} is not a positive number. ` +
+      `${where}: maxRoundTripMs ${describeValue(maxRoundTripMs)} is not a positive number. ` +
         'Fix: pass milliseconds, e.g. { maxRoundTripMs: 100 }, or leave it out for no limit.',
     );
   }
   if (!Number.isInteger(storeErrorThreshold) || storeErrorThreshold < 1) {
     throw new CronLockConfigError(
-      `${where}: storeErrorThreshold ${JSON.stringify(storeErrorThreshold)} is not a positive integer. ` +
+      `${where}: storeErrorThreshold ${describeValue(storeErrorThreshold)} is not a positive integer. ` +
         `Fix: pass how many store errors within the window mean trouble (default ${DEFAULT_STORE_ERROR_THRESHOLD}).`,
     );
   }
@@ -67,7 +67,7 @@ function positiveDuration(option: string, value: Duration | undefined, fallback:
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) {
     throw new CronLockConfigError(
-      `${where}: ${option} ${JSON.stringify(value)} is not a positive duration. ` +
+      `${where}: ${option} ${describeValue(value)} is not a positive duration. ` +
         "Fix: pass milliseconds (> 0) or a string such as '500ms', '30s', '5m'.",
     );
   }

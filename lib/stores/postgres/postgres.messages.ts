@@ -1,7 +1,8 @@
 /* Messages of PostgresLockStore (nestjs-cron-lock/postgres), beside the store that says them. */
+import { describeValue } from '../../cron-lock.messages.js';
 
 export const INVALID_POSTGRES_IDENTIFIER = (option: string, value: unknown): string =>
-  `PostgresLockStore.constructor: ${option} ${JSON.stringify(value)} is not allowed. ` +
+  `PostgresLockStore.constructor: ${option} ${describeValue(value)} is not allowed. ` +
   `Fix: use 1 to 40 characters among a-z 0-9 _, not starting with a digit (it is quoted, never interpolated raw).`;
 
 export const INVALID_POSTGRES_INPUT = (value: unknown): string =>
@@ -10,7 +11,7 @@ export const INVALID_POSTGRES_INPUT = (value: unknown): string =>
   }. Fix: pass new Pool({ connectionString }) from 'pg', or the connection string itself.`;
 
 export const INVALID_POSTGRES_OPTION = (option: string, expected: string, value: unknown): string =>
-  `PostgresLockStore.constructor: ${option} must be ${expected}, got ${JSON.stringify(value)}.`;
+  `PostgresLockStore.constructor: ${option} must be ${expected}, got ${describeValue(value)}.`;
 
 export const POSTGRES_TABLE_MISSING = (table: string): string =>
   `lock table ${table} does not exist and createTable is false. ` +

@@ -1,4 +1,5 @@
 import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
+import { describeValue } from '../../cron-lock.messages.js';
 
 /**
  * Every command a Redis user needs to run this module, as ACL rules spell them. Redis 7 checks
@@ -53,7 +54,7 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
 export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string {
   if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
     throw new TypeError(
-      `cronLockAclRule: keyPrefix ${JSON.stringify(keyPrefix)} is not a valid keyPrefix. ` +
+      `cronLockAclRule: keyPrefix ${describeValue(keyPrefix)} is not a valid keyPrefix. ` +
         'Fix: use 1 to 64 characters among A-Z a-z 0-9 . _ : -',
     );
   }
