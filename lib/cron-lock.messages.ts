@@ -1,4 +1,5 @@
 /* Every message a user can read, in one place (as @nestjs/schedule's schedule.messages.ts). */
+import { describeKey, describeValue, oneOf } from './utils/describe-value.js';
 import { redactUrl } from './utils/redact.js';
 
 const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
@@ -204,28 +205,6 @@ export const ALERT_LOST = (name: string, reason: string, fencingToken: number): 
 export const SHUTDOWN_TIMEOUT = (name: string, timeout: number): string =>
   `Job "${name}" was still running ${timeout}ms after shutdown began; its signal is aborted and its lock left to expire.`;
 
-/** An option name as typed, shortened and quoted only when it is not a plain identifier. */
-function describeKey(key: string): string {
-  return /^[A-Za-z_$][\w$]{0,40}$/.test(key) ? key : describeValue(key);
-}
-
-/**
- * A rejected value as a message quotes it. A string may be a connection string given to the
- * wrong option (two environment variables swapped), so its URLs lose their passwords before it
- * is cut to `max` characters: a cut first could leave a password without the `@` that marks it.
- * An object is only named: it may be a client with its options.
- */
-export function describeValue(value: unknown, max = 60): string {
-  if (typeof value === 'string') {
-    const safe = redactUrl(value);
-    return JSON.stringify(safe.length > max ? `${safe.slice(0, max)}…` : safe);
-  }
-  if (value === null || typeof value !== 'object') {
-    return String(value);
-  }
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
-
 export const SCHEDULE_MODULE_MISSING = (job: string): string =>
   `${job} is decorated with @LockedCron but ScheduleModule is not imported, so it would never run. ` +
   `Fix: add ScheduleModule.forRoot() to the imports of your root module.`;
@@ -351,11 +330,3 @@ export const CATCH_UP_CAPPED = (job: string, cap: number, dropped: number): stri
 export const REPLACED = (job: string): string =>
   `${job}: a later occurrence replaces this run (overlap: 'replace'); ctx.signal is aborted and ` +
   `the next run starts once this one released its lock or the lock expired.`;
-
-/** `'a', 'b' or 'c'` */
-function oneOf(allowed: readonly string[]): string {
-  const quoted = allowed.map((mode) => `'${mode}'`);
-  return quoted.length > 1
-    ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
-    : quoted.join('');
-}

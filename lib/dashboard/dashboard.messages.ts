@@ -1,5 +1,5 @@
 /* Messages of CronLockDashboardModule (nestjs-cron-lock/dashboard). */
-import { describeValue } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 
 const DASHBOARD = 'CronLockDashboardModule.forRoot';
 

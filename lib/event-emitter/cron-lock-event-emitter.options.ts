@@ -1,5 +1,5 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { describeValue } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * Options of {@link CronLockEventEmitterModule.forRoot}.

@@ -1,6 +1,6 @@
 import { register, type Registry } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { describeValue } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * Options of {@link CronLockPrometheusModule.forRoot}.

@@ -1,5 +1,6 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { DURATION_TOO_LONG, describeValue } from '../cron-lock.messages.js';
+import { DURATION_TOO_LONG } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**

@@ -1,5 +1,5 @@
 /* Messages of PostgresLockStore (nestjs-cron-lock/postgres), beside the store that says them. */
-import { describeValue } from '../../cron-lock.messages.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 export const INVALID_POSTGRES_IDENTIFIER = (option: string, value: unknown): string =>
   `PostgresLockStore.constructor: ${option} ${describeValue(value)} is not allowed. ` +

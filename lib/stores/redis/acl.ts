@@ -1,5 +1,5 @@
 import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
-import { describeValue } from '../../cron-lock.messages.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 /**
  * Every command a Redis user needs to run this module, as ACL rules spell them. Redis 7 checks

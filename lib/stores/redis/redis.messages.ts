@@ -1,5 +1,5 @@
 /* Messages of the `redis` module option that name no server, beside the check that says them. */
-import { describeValue } from '../../cron-lock.messages.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 const SERVER_FIX =
   "e.g. redis: 'redis://redis.internal:6379', { host, port }, { path } (a socket) or " +
