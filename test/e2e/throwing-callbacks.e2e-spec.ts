@@ -1,0 +1,94 @@
+// Nothing a listener, a logger or a job throws may crash the process or change a run's outcome,
+// whatever it throws: a value without a prototype (`Object.create(null)`) has no text of its own,
+// and turning it into text on the way to reporting it must not throw in turn.
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CronLockModule, CronLockService, MemoryLockStore } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { waitFor } from '../support/redis.js';
+
+/** Resolves after the current macrotask and the ones already queued (no timer involved). */
+function nextTurns(count: number): Promise<void> {
+  let turn = Promise.resolve();
+  for (let i = 0; i < count; i++) {
+    turn = turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  }
+  return turn;
+}
+
+describe('values and callbacks that throw (in-memory store)', () => {
+  let module: TestingModule | undefined;
+  const crashes: unknown[] = [];
+  const onCrash = (reason: unknown): void => {
+    crashes.push(reason);
+  };
+
+  beforeAll(() => {
+    process.on('unhandledRejection', onCrash);
+    process.on('uncaughtException', onCrash);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', onCrash);
+    process.off('uncaughtException', onCrash);
+  });
+  afterEach(async () => {
+    await module?.close();
+    module = undefined;
+    crashes.length = 0;
+  });
+
+  async function service(logger: CapturingLogger): Promise<CronLockService> {
+    module = await Test.createTestingModule({
+      imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger })],
+    }).compile();
+    await module.init();
+    return module.get(CronLockService);
+  }
+
+  describe('a listener that throws a value without a prototype', () => {
+    it('is logged, and the run still succeeds and releases its lock', async () => {
+      const logger = new CapturingLogger();
+      const locks = await service(logger);
+      locks.on('completed', () => {
+        throw Object.create(null);
+      });
+      const released: boolean[] = [];
+      locks.on('released', (event) => released.push(event.released));
+
+      const result = await locks.run('l1', undefined, async () => 42);
+
+      expect(result).toMatchObject({ ran: true, value: 42 });
+      expect(released).toEqual([true]);
+      expect((await locks.inspect('l1')).holder).toBeNull();
+      const line = logger.errors().find((message) => message.includes('"completed"'));
+      expect(line).toContain('[object Object]');
+      expect(crashes).toEqual([]);
+    });
+
+    it('from an async listener, is logged and is no unhandled rejection', async () => {
+      const logger = new CapturingLogger();
+      const locks = await service(logger);
+      locks.on('completed', async () => {
+        throw Object.create(null);
+      });
+      locks.onAny(async ({ event }) => {
+        if (event === 'acquired') {
+          throw Object.create(null);
+        }
+      });
+
+      const result = await locks.run('l2', undefined, async () => 'done');
+
+      expect(result).toMatchObject({ ran: true, value: 'done' });
+      await waitFor(
+        () =>
+          logger.errors().some((line) => line.includes('"completed"')) &&
+          logger.errors().some((line) => line.includes('"acquired"')),
+        { message: 'both listener failures to be logged' },
+      );
+      // Node reports an unhandled rejection once the microtasks of the turn it happened in ran.
+      await nextTurns(3);
+      expect(crashes).toEqual([]);
+    });
+  });
+});
