@@ -186,7 +186,7 @@ export class CronLockEventBus {
         try {
           this.watch(event, (listener as CronLockListener<E>)(payload));
         } catch (error) {
-          this.onListenerError(event, error);
+          this.report(event, error);
         }
       }
     }
@@ -198,7 +198,7 @@ export class CronLockEventBus {
       try {
         this.watch(event, listener(named));
       } catch (error) {
-        this.onListenerError(event, error);
+        this.report(event, error);
       }
     }
   }
@@ -207,8 +207,21 @@ export class CronLockEventBus {
   private watch(event: CronLockEventName, returned: unknown): void {
     if (returned !== undefined && typeof (returned as PromiseLike<unknown>)?.then === 'function') {
       (returned as PromiseLike<unknown>).then(undefined, (error: unknown) =>
-        this.onListenerError(event, error),
+        this.report(event, error),
       );
+    }
+  }
+
+  /**
+   * Hands a listener's failure to `onListenerError`. Should the report itself throw, that error is
+   * dropped: it would otherwise fail the run that emitted the event, or, from a rejected promise,
+   * become an unhandled rejection that ends the process.
+   */
+  private report(event: CronLockEventName, error: unknown): void {
+    try {
+      this.onListenerError(event, error);
+    } catch {
+      // Nothing is left to report it to.
     }
   }
 

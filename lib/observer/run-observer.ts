@@ -12,6 +12,7 @@ import type { LockJob } from '../options/job-options.js';
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
 import type { LazyAbortController } from '../utils/lazy-abort.js';
 import { describeStoreError } from '../utils/redact.js';
+import { describeThrown } from '../utils/thrown.js';
 import { tokenTag } from '../utils/token.js';
 import { AlertMonitor, hasPeriod } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
@@ -36,7 +37,7 @@ export class RunObserver {
     this.instanceId = options.instanceId;
     this.log = new CronLockLogger(options.logger, options.logLevels);
     this.events = new CronLockEventBus((event, error) =>
-      this.log.listenerFailed(event, error instanceof Error ? error.message : String(error)),
+      this.log.listenerFailed(event, describeThrown(error).message),
     );
     this.alerts = new AlertMonitor(
       options.alerts,
