@@ -91,4 +91,32 @@ describe('values and callbacks that throw (in-memory store)', () => {
       expect(crashes).toEqual([]);
     });
   });
+
+  describe('a job that throws a value without a prototype', () => {
+    it('rejects run() with that value, and logs, emits and records the failure', async () => {
+      const logger = new CapturingLogger();
+      const locks = await service(logger);
+      const thrown: unknown = Object.create(null);
+      const failed: Array<{ error: unknown; fencingToken: number | null }> = [];
+      locks.on('failed', (event) => failed.push(event));
+      const scheduledAt = new Date('2025-06-01T12:00:00.000Z');
+
+      await expect(
+        locks.run('odd', { scheduledAt: scheduledAt.getTime() }, async () => {
+          throw thrown;
+        }),
+      ).rejects.toBe(thrown);
+
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.error).toBe(thrown);
+      const line = logger.errors().find((message) => message.startsWith('odd @'));
+      expect(line).toContain('failed after');
+      expect(line).toContain('[object Object]');
+      const [entry] = await locks.history('odd');
+      expect(entry).toMatchObject({ kind: 'run', outcome: 'failed', scheduledAt });
+      expect(entry!.error).toContain('[object Object]');
+      expect((await locks.inspect('odd')).holder).toBeNull();
+      expect(crashes).toEqual([]);
+    });
+  });
 });
