@@ -33,6 +33,7 @@ import {
   resolveOccurrencePolicy,
 } from './options/job-options.js';
 import { missedBetweenOf, OccurrenceRange } from './utils/occurrence-range.js';
+import { describeThrown } from './utils/thrown.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
@@ -273,7 +274,8 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       // Also proves the expression has a future occurrence (e.g. not '0 0 31 2 *').
       parsed.sendAt();
     } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0].trim() : String(error);
+      const thrown = describeThrown(error);
+      const reason = thrown.isError ? thrown.message.split('\n')[0].trim() : thrown.message;
       throw new CronLockConfigError(INVALID_CRON(label, cronTime, reason));
     }
     return { schedule: { kind: 'cron', cronTime, timeZone, utcOffset }, cronTime: parsed };

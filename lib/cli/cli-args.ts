@@ -11,6 +11,7 @@ import {
   POSTGRES_IDENTIFIER_PATTERN,
 } from '../stores/postgres/postgres-table.js';
 import { redactLooseUrl } from '../utils/redact.js';
+import { describeThrown } from '../utils/thrown.js';
 import { CliUsageError } from './cli.errors.js';
 import {
   checkFlags,
@@ -116,7 +117,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     parsed = parse(argv);
   } catch (error) {
     // parseArgs names the option, never its value, so its message is safe to print.
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+    throw new CliUsageError(describeThrown(error).message);
   }
   const { values, positionals } = parsed;
   // The passwords of the URL in use, however given: hidden in every value echoed below, since a

@@ -3,6 +3,7 @@ import { LOG_CONTEXT } from '../cron-lock.constants.js';
 import type { SkipReason } from './events.js';
 import type { StoreErrorPolicy } from '../options/module-options.interface.js';
 import { formatDuration } from '../utils/duration.js';
+import { describeThrown } from '../utils/thrown.js';
 
 /**
  * A Nest log level, as {@link CronLockLogLevels} takes it.
@@ -172,12 +173,12 @@ export class CronLockLogger {
     fence: number | null,
     error: unknown,
   ): void {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const stack = error instanceof Error ? error.stack : undefined;
+    const thrown = describeThrown(error);
+    const reason = thrown.isError ? `${thrown.name}: ${thrown.message}` : thrown.message;
     this.write(
       this.levels.failed,
       `${label(name, at)} failed after ${formatDuration(durationMs)} (fence ${fence ?? 'none'}): ${reason}`,
-      stack,
+      thrown.stack,
     );
   }
 

@@ -1,6 +1,7 @@
 import type { RunOutcome, RunRecord, RunStatus } from '../stores/lock-store.interface.js';
 import { HISTORY_ERROR_MAX } from '../stores/history-entries.js';
 import { redactUrl } from '../utils/redact.js';
+import { describeThrown } from '../utils/thrown.js';
 import type { RunContext } from './run-context.js';
 import type { ActiveRun } from './run-tracker.js';
 
@@ -41,8 +42,7 @@ export function runOutcome(
  * (CLI, dashboard) who may not see the app's logs: nothing secret may reach it.
  */
 export function historyError(error: unknown): string {
-  const name = error instanceof Error ? error.name : typeof error;
-  const message = error instanceof Error ? error.message : String(error);
+  const { name, message } = describeThrown(error);
   const text = redactUrl(`${name}: ${message}`).replace(OWNER_TOKEN, '$1…');
   return text.length > HISTORY_ERROR_MAX ? `${text.slice(0, HISTORY_ERROR_MAX - 1)}…` : text;
 }

@@ -1,3 +1,5 @@
+import { describeThrown } from './thrown.js';
+
 /**
  * `scheme://`, then the user info up to the LAST `@` before the end of the authority (a `/` or
  * whitespace): ioredis and pg both read a raw `@` in a password that way, so stopping at the
@@ -38,9 +40,9 @@ export function redactLooseUrl(value: string): string {
  * client, its options and the command arguments).
  */
 export function describeStoreError(error: unknown, secrets: readonly string[] = []): string {
-  const name = error instanceof Error ? error.name : typeof error;
-  let message = error instanceof Error ? error.message : String(error);
-  message = redactUrl(message);
+  const thrown = describeThrown(error);
+  const name = thrown.name;
+  let message = redactUrl(thrown.message);
   for (const secret of secrets) {
     if (secret.length > 0) {
       message = message.split(secret).join('***');

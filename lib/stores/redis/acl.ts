@@ -1,5 +1,6 @@
 import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
 import { describeValue } from '../../utils/describe-value.js';
+import { describeThrown } from '../../utils/thrown.js';
 
 /**
  * Every command a Redis user needs to run this module, as ACL rules spell them. Redis 7 checks
@@ -70,7 +71,7 @@ const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
  * a refusal inside a script does not, so the hint says it came from the lock script.
  */
 export function accessHint(error: unknown): string | undefined {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeThrown(error).message;
   const command = /no permissions to run the '([^']+)' command/i.exec(message)?.[1];
   if (command !== undefined) {
     return `Redis user lacks permission for ${command.toUpperCase()}: ${ACL_SECTION}`;

@@ -1,5 +1,6 @@
 import { Redis, type Cluster, type Command } from 'ioredis';
 import { DeadlineCommand } from './command-deadline.js';
+import { thrownText } from '../../../utils/thrown.js';
 
 /**
  * The script calls of one turn after the first, and where ioredis writes them: at the end of the
@@ -31,7 +32,7 @@ class TurnBatch {
           this.client.sendCommand(command, this as never);
         } catch (error) {
           // Never leave a caller waiting on a command that was not sent.
-          command.reject(error instanceof Error ? error : new Error(String(error)));
+          command.reject(error instanceof Error ? error : new Error(thrownText(error)));
         }
       }
     } finally {
