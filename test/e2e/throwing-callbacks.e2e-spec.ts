@@ -3,9 +3,15 @@
 // and turning it into text on the way to reporting it must not throw in turn.
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CronLockModule, CronLockService, MemoryLockStore } from 'nestjs-cron-lock';
+import {
+  CronLockModule,
+  CronLockService,
+  MemoryLockStore,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { waitFor } from '../support/redis.js';
+import { untilAborted } from '../support/run-log.js';
 
 /** Resolves after the current macrotask and the ones already queued (no timer involved). */
 function nextTurns(count: number): Promise<void> {
@@ -37,9 +43,12 @@ describe('values and callbacks that throw (in-memory store)', () => {
     crashes.length = 0;
   });
 
-  async function service(logger: CapturingLogger): Promise<CronLockService> {
+  async function service(
+    logger: CapturingLogger,
+    options: Pick<CronLockModuleOptions, 'logLevels'> = {},
+  ): Promise<CronLockService> {
     module = await Test.createTestingModule({
-      imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger })],
+      imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger, ...options })],
     }).compile();
     await module.init();
     return module.get(CronLockService);
@@ -116,6 +125,64 @@ describe('values and callbacks that throw (in-memory store)', () => {
       expect(entry).toMatchObject({ kind: 'run', outcome: 'failed', scheduledAt });
       expect(entry!.error).toContain('[object Object]');
       expect((await locks.inspect('odd')).holder).toBeNull();
+      expect(crashes).toEqual([]);
+    });
+  });
+
+  describe('a logger that throws', () => {
+    /** A logger whose `method` throws for every line. */
+    function throwingLogger(method: 'error' | 'log'): CapturingLogger {
+      const logger = new CapturingLogger();
+      logger[method] = () => {
+        throw new Error('logger down');
+      };
+      return logger;
+    }
+
+    it('does not crash the process when a run loses its lock, and the run is still told', async () => {
+      const locks = await service(throwingLogger('error'));
+      const lost: string[] = [];
+      locks.on('lost', (event) => lost.push(event.reason));
+
+      // The lock expires under the run (no renewal): the renewer's timer reports the loss, and
+      // the loss's error line is the one the logger throws on.
+      const result = await locks.run('lost-bad-logger', { ttl: 150, renew: false }, async (ctx) => {
+        await untilAborted(ctx, 5_000);
+        return ctx.signal.aborted;
+      });
+
+      expect(result).toMatchObject({ ran: true, value: true });
+      expect(lost).toHaveLength(1);
+      expect(crashes).toEqual([]);
+    });
+
+    it('leaves a successful run successful when its completed line throws', async () => {
+      const locks = await service(throwingLogger('log'), { logLevels: { completed: 'log' } });
+      const completed: string[] = [];
+      locks.on('completed', (event) => completed.push(event.name));
+
+      const result = await locks.run('done-bad-logger', undefined, () => 'ok');
+
+      expect(result).toMatchObject({ ran: true, value: 'ok' });
+      expect(completed).toEqual(['done-bad-logger']);
+      expect((await locks.inspect('done-bad-logger')).holder).toBeNull();
+      expect(crashes).toEqual([]);
+    });
+
+    it("rejects a failed run with the job's error, not the logger's, and emits failed", async () => {
+      const locks = await service(throwingLogger('error'));
+      const failed: unknown[] = [];
+      locks.on('failed', (event) => failed.push(event.error));
+      const boom = new Error('job broke');
+
+      await expect(
+        locks.run('failed-bad-logger', undefined, () => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+
+      expect(failed).toEqual([boom]);
+      expect((await locks.inspect('failed-bad-logger')).holder).toBeNull();
       expect(crashes).toEqual([]);
     });
   });
