@@ -235,32 +235,42 @@ export class CronLockLogger {
   }
 
   info(message: string): void {
-    this.logger?.log(message, LOG_CONTEXT);
+    this.write('log', message);
   }
 
   warn(message: string): void {
-    this.logger?.warn(message, LOG_CONTEXT);
+    this.write('warn', message);
   }
 
   debug(message: string): void {
-    this.logger?.debug?.(message, LOG_CONTEXT);
+    this.write('debug', message);
   }
 
+  /**
+   * Hands one line to the app's logger. A line the logger throws on is dropped: lines are written
+   * from timers and microtasks (a lost lock, missed occurrences), where its error would be an
+   * uncaught exception that ends the process, and from a run's own steps, where it would replace
+   * the run's outcome. Nothing else reports it: the logger is the channel it would be reported to.
+   */
   private write(level: CronLockLogLevel | false, message: string, stack?: string): void {
     const logger = this.logger;
     if (!logger || !level) {
       return;
     }
-    if (level === 'error' || (level === 'fatal' && !logger.fatal)) {
-      // Nest loggers read a trailing string as the context: pass the stack only when there is one.
-      if (stack) {
-        logger.error(message, stack, LOG_CONTEXT);
-      } else {
-        logger.error(message, LOG_CONTEXT);
+    try {
+      if (level === 'error' || (level === 'fatal' && !logger.fatal)) {
+        // Nest loggers read a trailing string as the context: pass the stack only when there is one.
+        if (stack) {
+          logger.error(message, stack, LOG_CONTEXT);
+        } else {
+          logger.error(message, LOG_CONTEXT);
+        }
+        return;
       }
-      return;
+      logger[level]?.(message, LOG_CONTEXT);
+    } catch {
+      // Dropped (see above).
     }
-    logger[level]?.(message, LOG_CONTEXT);
   }
 }
 

@@ -48,7 +48,10 @@ export interface CronLockModuleOptions {
    * Default `10s`.
    */
   shutdownTimeout?: Duration;
-  /** Where log lines go: a Nest `LoggerService`, or `false` for none. Default Nest's `Logger` (context `CronLock`). */
+  /**
+   * Where log lines go: a Nest `LoggerService`, or `false` for none. Default Nest's `Logger`
+   * (context `CronLock`). A line the logger throws on is dropped; the run goes on as if written.
+   */
   logger?: LoggerService | false;
   /**
    * The level of each kind of line, e.g. `{ completed: 'log', skippedTickDone: 'debug' }`;
