@@ -65,9 +65,15 @@ describe('PostgresLockStore', () => {
       expect(statements).toBe(createTableSql(lockTable(undefined, undefined)).trim());
     });
 
-    it('works with createTable: false on a table made from schema.sql, by a role with no DDL rights', async () => {
-      const admin = pool();
-      const name = table('nodl', admin);
+    /**
+     * A table made from the shipped schema.sql, and a role with no rights yet that may log in:
+     * its name and a URL that connects as it.
+     */
+    async function shippedTableAndRole(
+      admin: pg.Pool,
+      label: string,
+    ): Promise<{ name: string; role: string; url: string }> {
+      const name = table(label, admin);
       const shipped = readFileSync(
         new URL('../../lib/stores/postgres/schema.sql', import.meta.url),
         'utf8',
@@ -76,15 +82,21 @@ describe('PostgresLockStore', () => {
       const role = `r_${name}`;
       cleanup.push(() => admin.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`));
       await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-1'`);
-      // The least privileges the documentation names: USAGE on the schema, DML on the table.
+      const url = new URL(testPostgresUrl());
+      url.username = role;
+      url.password = 'app-pw-1';
+      return { name, role, url: url.toString() };
+    }
+
+    it('works with createTable: false on a table made from schema.sql, by a role with no DDL rights', async () => {
+      const admin = pool();
+      const { name, role, url } = await shippedTableAndRole(admin, 'nodl');
+      // The least privileges the documentation names: USAGE on the schema, DML on the tables.
       await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
       await admin.query(
         `GRANT SELECT, INSERT, UPDATE, DELETE ON public.${name}, public.${name}_history TO ${role}`,
       );
-      const url = new URL(testPostgresUrl());
-      url.username = role;
-      url.password = 'app-pw-1';
-      const app = store(url.toString(), { table: name, createTable: false });
+      const app = store(url, { table: name, createTable: false });
       const token = newToken();
       expect(
         await app.acquire({
@@ -108,25 +120,14 @@ describe('PostgresLockStore', () => {
 
     it('works with createTable: false and history on, by a role given exactly the grants the docs name', async () => {
       const admin = pool();
-      const name = table('grants', admin);
-      const shipped = readFileSync(
-        new URL('../../lib/stores/postgres/schema.sql', import.meta.url),
-        'utf8',
-      ).replaceAll('cron_lock', name);
-      await admin.query(shipped);
-      const role = `r_${name}`;
-      cleanup.push(() => admin.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`));
-      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-pw-2'`);
+      const { name, role, url } = await shippedTableAndRole(admin, 'grants');
       // The docs' block as written, for this table and role: the docs cannot drift from it.
       const guide = readFileSync(new URL('../../docs/stores.md', import.meta.url), 'utf8');
       const section = guide.slice(guide.indexOf('### Least privileges'));
       const grants = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
       expect(grants).toMatch(/^GRANT .* TO app;$/m);
       await admin.query(grants.replaceAll('cron_lock', name).replace(/ TO app;/g, ` TO ${role};`));
-      const url = new URL(testPostgresUrl());
-      url.username = role;
-      url.password = 'app-pw-2';
-      const app = store(url.toString(), { table: name, createTable: false });
+      const app = store(url, { table: name, createTable: false });
       // Two runs with a history of one: the second release also deletes the first entry.
       await recordRun(app, { name: 'job', scheduledAt: OCCURRENCE, historySize: 1 });
       await recordRun(app, { name: 'job', scheduledAt: OCCURRENCE + MINUTE, historySize: 1 });
@@ -536,6 +537,22 @@ describe('PostgresLockStore', () => {
       return { row: Number(row.rows[0].left), entries: entries.rows.map((r) => Number(r.left)) };
     }
 
+    /** The job's row and each of its `count` entries have more than `days` left, give or take a minute. */
+    async function expectKept(
+      admin: pg.Pool,
+      name: string,
+      job: string,
+      count: number,
+      days: number,
+    ): Promise<void> {
+      const { row, entries } = await left(admin, name, job);
+      expect(row).toBeGreaterThan(days * DAY - MINUTE);
+      expect(entries).toHaveLength(count);
+      for (const entry of entries) {
+        expect(entry).toBeGreaterThan(days * DAY - MINUTE);
+      }
+    }
+
     it("keeps the history as long as the job's row, when a long marker ttl keeps the row past 30 days", async () => {
       // A monthly job: its marker ttl (two periods) keeps its row for 124 days. Its entries must
       // last as long, or the history of a job that runs monthly never shows more than a month.
@@ -544,12 +561,7 @@ describe('PostgresLockStore', () => {
       const s = store(admin, { table: name });
       await runRecorded(s, 'monthly', 62 * DAY);
       await runRecorded(s, 'monthly', 62 * DAY);
-      const { row, entries } = await left(admin, name, 'monthly');
-      expect(row).toBeGreaterThan(124 * DAY - MINUTE);
-      expect(entries).toHaveLength(2);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(124 * DAY - MINUTE);
-      }
+      await expectKept(admin, name, 'monthly', 2, 124);
     });
 
     it("refreshes every entry's expiry when it refreshes the row's, the history full or not", async () => {
@@ -559,24 +571,14 @@ describe('PostgresLockStore', () => {
       await runRecorded(s, 'job', 0);
       await expireSoon(admin, name);
       await runRecorded(s, 'job', 0);
-      let { row, entries } = await left(admin, name, 'job');
-      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
-      expect(entries).toHaveLength(2);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
-      }
+      await expectKept(admin, name, 'job', 2, 30);
       // Full (5 entries): the release trims the oldest and refreshes the others.
       for (let run = 0; run < 3; run++) {
         await runRecorded(s, 'job', 0);
       }
       await expireSoon(admin, name);
       await runRecorded(s, 'job', 0);
-      ({ row, entries } = await left(admin, name, 'job'));
-      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
-      expect(entries).toHaveLength(5);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
-      }
+      await expectKept(admin, name, 'job', 5, 30);
     });
 
     it("refreshes every entry's expiry when a paused occurrence's claim refreshes the row's", async () => {
@@ -597,13 +599,8 @@ describe('PostgresLockStore', () => {
         historySize: 5,
       });
       expect(claim).toMatchObject({ acquired: false, reason: 'paused' });
-      const { row, entries } = await left(admin, name, 'job');
-      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
       // The run's entry and the paused occurrence's.
-      expect(entries).toHaveLength(2);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
-      }
+      await expectKept(admin, name, 'job', 2, 30);
     });
 
     it("moves every entry's expiry with the row's when a pause moves it", async () => {
@@ -615,12 +612,7 @@ describe('PostgresLockStore', () => {
       await s.pause('job', { reason: null, until: null });
       await s.resume('job');
       await runRecorded(s, 'job', 0);
-      const { row, entries } = await left(admin, name, 'job');
-      expect(row).toBeGreaterThan(30 * DAY - MINUTE);
-      expect(entries).toHaveLength(2);
-      for (const entry of entries) {
-        expect(entry).toBeGreaterThan(30 * DAY - MINUTE);
-      }
+      await expectKept(admin, name, 'job', 2, 30);
     });
 
     /** Less than half of the 30 days left: the next acquisition refreshes the row's expiry. */
