@@ -124,6 +124,16 @@ export class OccurrenceDriver {
     return this.catchingUp;
   }
 
+  /**
+   * Ends a disabled job's dormancy as its first tick would, for code that ticks the job itself
+   * instead of starting its CronJob: it catches up at once, as at bootstrap, and from then on
+   * as an enabled job does. Resolves when that catch-up settled.
+   */
+  wake(): Promise<void> {
+    this.dormant = false;
+    return this.catchUp();
+  }
+
   /** The app is closing: no more retries or catch-up runs start. */
   stop(): void {
     this.stopped = true;

@@ -13,6 +13,7 @@ import {
   type CronLockEvents,
   type LockContext,
 } from 'nestjs-cron-lock';
+import { CronLockRegistry } from '../../lib/cron-lock.registry.js';
 import { waitFor } from '../support/redis.js';
 
 interface Run {
@@ -157,6 +158,17 @@ describe('a disabled job with catchUp or an overlap policy', () => {
     const [caughtUp, ticked] = runs.filter((run) => run.job === 'disabled-report');
     expect([caughtUp.trigger, ticked.trigger]).toEqual(['catch-up', 'schedule']);
     expect(caughtUp.scheduledAt).toBeLessThan(ticked.scheduledAt);
+  });
+
+  it('catches up when code that ticks the job itself wakes its driver, without a tick', async () => {
+    const store = await storeWithMissedOccurrences();
+    const app = await boot(store, [CatchUpJobs]);
+    await waitFor(() => triggersOf('enabled-report').length === 1, {
+      message: "the enabled sibling's catch-up",
+    });
+    expect(triggersOf('disabled-report')).toEqual([]);
+    await app.get(CronLockRegistry).get('disabled-report')?.binding.driver?.wake();
+    expect(triggersOf('disabled-report')).toEqual(['catch-up']);
   });
 
   it("leaves a queued occurrence to the enabled instances, even when its own run's release finds it", async () => {
