@@ -199,6 +199,30 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
     expect(await redis.pttl(lockKey('stolen'))).toBeGreaterThan(5_000);
   });
 
+  it('rejects ctx.extend() after the loss with the reason the run was told, not "expired"', async () => {
+    const app = await boot('extender');
+    const result = await app.locks.run('stolen-then-extended', { ttl: 600 }, async (ctx) => {
+      await redis.set(lockKey('stolen-then-extended'), 'someone-else', 'PX', 10_000);
+      await whenAborted(ctx.signal, 5_000);
+      return {
+        told: ctx.signal.reason as unknown,
+        extended: await ctx.extend().then(
+          () => null,
+          (error: unknown) => error,
+        ),
+      };
+    });
+
+    expect(result).toMatchObject({ ran: true });
+    if (!result.ran) return;
+    expect(result.value.told).toMatchObject({ reason: 'taken' });
+    expect(result.value.extended).toBeInstanceOf(LockLostError);
+    expect(result.value.extended).toMatchObject({
+      reason: 'taken',
+      lockName: 'stolen-then-extended',
+    });
+  });
+
   it('aborts with reason "expired" when a job with renew: false outlives its ttl', async () => {
     const app = await boot('no-renew');
     const ttl = 300;
