@@ -13,6 +13,9 @@ export interface RenewerHooks {
 /** Shortest pause between two renewals, so a tiny ttl cannot turn into a busy loop. */
 const MIN_RENEW_EVERY_MS = 20;
 
+/** What an extend() came back with: the store's answer, or the loss the run was told of. */
+type Extended = RenewResult | { renewed: false; reason: LossReason };
+
 /** What one renew command came back with: the store's answer, or the error it failed with. */
 type Sent = { result: RenewResult } | { error: unknown };
 
@@ -39,6 +42,8 @@ export class LockRenewer {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private isLost = false;
+  /** Why the lock was declared lost: what a later extend() answers, as the run was told. */
+  private lostReason: LossReason = 'expired';
   /** The run was told it is replaced (it keeps renewing until it returns). */
   private replacedTold = false;
   /** Settles when the renew command in flight was answered and booked; `null` when none is. */
@@ -84,14 +89,15 @@ export class LockRenewer {
   /**
    * Extends the lock to `ttl` and renews at that ttl from then on. Waits for a renewal already
    * in flight, then sends. Resolves when the store answered (`renewed: false` with the reason
-   * when the lock is no longer ours); rejects when the store failed.
+   * when the lock is no longer ours; once the lock was declared lost, the reason the run was told,
+   * without a command); rejects when the store failed.
    */
-  async extend(ttl: number): Promise<RenewResult> {
+  async extend(ttl: number): Promise<Extended> {
     while (this.inFlight !== null) {
       await this.inFlight;
     }
     if (this.isLost || this.stopped) {
-      return { renewed: false, reason: 'expired' };
+      return { renewed: false, reason: this.isLost ? this.lostReason : 'expired' };
     }
     // This request replaces the renewal that was due; the next one is scheduled from its reply.
     clearTimeout(this.renewTimer);
@@ -100,7 +106,9 @@ export class LockRenewer {
       if ('error' in sent) {
         throw sent.error;
       }
-      return sent.result.renewed ? { renewed: false, reason: 'expired' } : sent.result;
+      return sent.result.renewed
+        ? { renewed: false, reason: this.isLost ? this.lostReason : 'expired' }
+        : sent.result;
     }
     if ('error' in sent) {
       if (isKnownLost(sent.error)) {
@@ -233,6 +241,7 @@ export class LockRenewer {
       return;
     }
     this.isLost = true;
+    this.lostReason = reason;
     clearTimeout(this.renewTimer);
     clearTimeout(this.deadlineTimer);
     this.hooks.lost(reason);
