@@ -125,26 +125,27 @@ describe('a disabled job with catchUp or an overlap policy', () => {
     return store;
   }
 
-  it('does not catch up at bootstrap while the job is disabled', async () => {
-    const store = await storeWithMissedOccurrences();
-
-    const app = await boot(store, [CatchUpJobs]);
-
-    // The enabled sibling's catch-up, started after the disabled job's would have, has run.
+  /**
+   * Both jobs booted on a store with missed occurrences, once the enabled sibling's catch-up (started
+   * after the disabled job's would have been) has run.
+   */
+  async function bootAfterSiblingCatchUp(): Promise<TestingModule> {
+    const app = await boot(await storeWithMissedOccurrences(), [CatchUpJobs]);
     await waitFor(() => triggersOf('enabled-report').length === 1, {
       message: "the enabled sibling's catch-up",
     });
+    return app;
+  }
+
+  it('does not catch up at bootstrap while the job is disabled', async () => {
+    const app = await bootAfterSiblingCatchUp();
     expect(triggersOf('enabled-report')).toEqual(['catch-up']);
     expect(app.get(SchedulerRegistry).getCronJob('disabled-report').isActive).toBe(false);
     expect(triggersOf('disabled-report')).toEqual([]);
   });
 
   it('catches up at the first tick after start(), then runs that tick', async () => {
-    const store = await storeWithMissedOccurrences();
-    const app = await boot(store, [CatchUpJobs]);
-    await waitFor(() => triggersOf('enabled-report').length === 1, {
-      message: "the enabled sibling's catch-up",
-    });
+    const app = await bootAfterSiblingCatchUp();
     expect(triggersOf('disabled-report')).toEqual([]);
 
     const job = app.get(SchedulerRegistry).getCronJob('disabled-report');
@@ -161,11 +162,7 @@ describe('a disabled job with catchUp or an overlap policy', () => {
   });
 
   it('catches up when code that ticks the job itself wakes its driver, without a tick', async () => {
-    const store = await storeWithMissedOccurrences();
-    const app = await boot(store, [CatchUpJobs]);
-    await waitFor(() => triggersOf('enabled-report').length === 1, {
-      message: "the enabled sibling's catch-up",
-    });
+    const app = await bootAfterSiblingCatchUp();
     expect(triggersOf('disabled-report')).toEqual([]);
     await app.get(CronLockRegistry).get('disabled-report')?.binding.driver?.wake();
     expect(triggersOf('disabled-report')).toEqual(['catch-up']);

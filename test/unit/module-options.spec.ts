@@ -153,7 +153,7 @@ describe('resolveModuleOptions', () => {
       }
     });
 
-    // ioredis connects to localhost:6379 when nothing names the server: on a fleet whose
+    // ioredis falls back to a server on the local host when nothing names one: on a fleet whose
     // REDIS_URL is unset, each instance would lock in a Redis of its own (or none).
     it.each<[string, unknown]>([
       ['{}', {}],
@@ -180,7 +180,8 @@ describe('resolveModuleOptions', () => {
       ["{ url: '  ' }", { url: '  ' }],
       ["{ url: 'redis://' }", { url: 'redis://' }],
       ["{ url: 'rediss:///0' }", { url: 'rediss:///0' }],
-      ['{ port: 6380 }', { port: 6380 }],
+      // A port alone (REDIS_PORT set, REDIS_HOST not): no server is ever contacted here.
+      ['{ port } alone', { port: 0 }],
       ["{ host: '' }", { host: '' }],
       ['{ host: undefined }', { host: undefined }],
       ['{ path: undefined }', { path: undefined }],
