@@ -66,6 +66,44 @@ describe('RedisLockStore options', () => {
     expect(after).toBe(before);
   });
 
+  // `new RedisLockStore(process.env.REDIS_URL)` with the variable unset: ioredis takes what
+  // names no server as localhost:6379, which on a fleet is one lock per pod.
+  it.each<[string, unknown]>([
+    ['undefined', undefined],
+    ['null', null],
+    ['an empty string', ''],
+    ['a blank string', '  '],
+    ['a URL with no host', 'redis://'],
+    ['a URL with only a database', 'redis:///0'],
+    ['a URL with only a password', 'redis://:s3cret-pw@'],
+    ['a host without a scheme', 'redis.internal:6379'],
+    ['no options at all', {}],
+    ['an undefined url', { url: undefined }],
+    ['an empty host', { host: '' }],
+    ['a port alone', { port: 6380 }],
+    ['a number', 6379],
+  ])(
+    'rejects a connection that names no server (%s) before it creates a client',
+    (_label, input) => {
+      const before = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPWRAP').length;
+      let caught: unknown;
+      try {
+        const store = new RedisLockStore(input as string, { logger: false });
+        void store.close();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CronLockConfigError);
+      const message = (caught as Error).message;
+      expect(message).toMatch(/^RedisLockStore: /);
+      expect(message).toContain('Fix:');
+      expect(message).not.toContain('s3cret-pw');
+      expect(message).not.toContain('CronLockModule');
+      const after = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPWRAP').length;
+      expect(after).toBe(before);
+    },
+  );
+
   it('accepts the prefixes the module accepts', () => {
     for (const keyPrefix of ['cron-lock', 'app.v2:prod_1-a', 'x'.repeat(64)]) {
       const store = new RedisLockStore(lazyClient(), { keyPrefix, logger: false });
