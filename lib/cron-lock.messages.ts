@@ -229,10 +229,6 @@ export const LOCKED_RUN_ENDED = (name: string): string =>
   `assertLocked(): the locked run of "${name}" has already ended; this code was started by it ` +
   `but outlived it (e.g. a timer or a promise nobody awaited). Fix: await that work inside the job.`;
 
-export const TLS_WITHOUT_REDISS = (): string =>
-  `CronLockModule: option redis.tls is set but redis.url is a plain redis:// URL, so ioredis would speak TLS to a plain port. ` +
-  `Fix: use the rediss:// URL of the TLS port, or remove tls.`;
-
 export const TLS_VERIFICATION_OFF = (): string =>
   `Redis TLS certificate verification is OFF for the lock connection (tls.rejectUnauthorized: false): ` +
   `traffic is encrypted, but anyone on the network path can impersonate the server. ` +

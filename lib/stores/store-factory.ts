@@ -13,7 +13,8 @@ import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { LockStore } from './lock-store.interface.js';
 import { MemoryLockStore } from './memory/memory-lock.store.js';
 import type { RedisConnectionOptions } from './redis/redis-connection.js';
-import { checkRedisSetting, createRedisStore } from './redis/redis-options.js';
+import { RedisLockStore } from './redis/redis-lock.store.js';
+import { checkRedisSetting } from './redis/redis-options.js';
 
 // The only door from the core to the backends: the module's options and providers reach a
 // store through this file and the LockStore interface, never through a backend's folder.
@@ -87,7 +88,9 @@ export function resolveStore(
     };
   }
   return {
-    store: createRedisStore(raw.redis!, keyPrefix, options.logger),
+    // Checked again by the store, as for one built by hand. An existing client is reused as is:
+    // RedisLockStore never closes a client it did not create.
+    store: new RedisLockStore(raw.redis!, { keyPrefix, logger: options.logger ?? false }),
     ownsStore: true,
     storeKind: 'redis',
     keyPrefix,

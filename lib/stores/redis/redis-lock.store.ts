@@ -35,6 +35,7 @@ import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment } from './server-check.js';
+import { checkRedisSetting } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
@@ -92,8 +93,8 @@ export class RedisLockStore implements LockStore {
   readonly triggers: RedisTriggerChannel;
 
   /**
-   * @throws {@link CronLockConfigError} for a `keyPrefix` the module would refuse too (checked
-   *   before any client is created).
+   * @throws {@link CronLockConfigError} for a `keyPrefix` or a connection the module would refuse
+   *   too (one naming no server, as an unset variable gives), before any client is created.
    */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     rejectEmptyOptions('RedisLockStore', options, STORE_OPTION_DEFAULTS);
@@ -109,6 +110,7 @@ export class RedisLockStore implements LockStore {
         : DEFAULT_KEY_PREFIX;
     const logger = options.logger === undefined ? defaultLogger() : options.logger;
     this.log = new CronLockLogger(logger || null);
+    checkRedisSetting(redis, 'RedisLockStore');
     this.secrets = secretsOf(redis);
     if (isRedisClient(redis)) {
       this.client = redis;

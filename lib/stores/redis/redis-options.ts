@@ -1,22 +1,33 @@
-import type { LoggerService } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
-import { INVALID_MODULE_OPTION } from '../../cron-lock.messages.js';
 import { redactLooseUrl } from '../../utils/redact.js';
 import { isRedisClient, type RedisConnectionOptions } from './redis-connection.js';
-import { RedisLockStore } from './redis-lock.store.js';
 import { tlsSettingsProblem } from './tls.js';
-import { REDIS_NO_SERVER, REDIS_OPTION_EMPTY, REDIS_URL_WITHOUT_HOST } from './redis.messages.js';
+import {
+  REDIS_NO_SERVER,
+  REDIS_OPTION_EMPTY,
+  REDIS_SETTING_INVALID,
+  REDIS_URL_WITHOUT_HOST,
+  type RedisSettingSource,
+} from './redis.messages.js';
 
 /**
- * Checks the `redis` module option without connecting: a redis:// or rediss:// URL, ioredis
- * options whose `url` and TLS settings fit, or a client. Throws {@link CronLockConfigError}.
+ * Checks a connection setting without connecting: a redis:// or rediss:// URL, ioredis options
+ * whose `url` and TLS settings fit, or a client. `source` is the module's `redis` option or a
+ * store's argument (the messages name it). Throws {@link CronLockConfigError}.
  */
-export function checkRedisSetting(redis: unknown): void {
+export function checkRedisSetting(
+  redis: unknown,
+  source: RedisSettingSource = 'CronLockModule',
+): void {
+  if (source === 'RedisLockStore' && isEmpty(redis)) {
+    // The module refuses an empty `redis` before this check, with its own message.
+    throw new CronLockConfigError(REDIS_OPTION_EMPTY(source, 'redis', redis));
+  }
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//i.test(redis)) {
       throw new CronLockConfigError(
-        INVALID_MODULE_OPTION(
+        REDIS_SETTING_INVALID(
+          source,
           'redis',
           'a redis:// or rediss:// URL, ioredis options or a client',
           redactLooseUrl(redis),
@@ -24,30 +35,20 @@ export function checkRedisSetting(redis: unknown): void {
       );
     }
     if (!urlNamesServer(redis)) {
-      throw new CronLockConfigError(REDIS_URL_WITHOUT_HOST('redis', redactLooseUrl(redis)));
+      throw new CronLockConfigError(REDIS_URL_WITHOUT_HOST(source, 'redis', redactLooseUrl(redis)));
     }
   } else if (typeof redis !== 'object' || redis === null || Array.isArray(redis)) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
+      REDIS_SETTING_INVALID(
+        source,
         'redis',
         'a redis:// or rediss:// URL, ioredis options or a client',
         redis,
       ),
     );
   } else if (!isRedisClient(redis)) {
-    checkConnectionOptions(redis as RedisConnectionOptions);
+    checkConnectionOptions(redis as RedisConnectionOptions, source);
   }
-}
-
-/** Builds the store of the `redis` module option (checked first, as at validation). */
-export function createRedisStore(
-  redis: string | RedisConnectionOptions | Redis | Cluster,
-  keyPrefix: string,
-  logger: LoggerService | null,
-): RedisLockStore {
-  checkRedisSetting(redis);
-  // An existing client is reused as is: RedisLockStore never closes a client it did not create.
-  return new RedisLockStore(redis, { keyPrefix, logger: logger ?? false });
 }
 
 /**
@@ -55,17 +56,18 @@ export function createRedisStore(
  * socket path or Sentinels; and TLS settings that fit. ioredis itself takes options that name no
  * server as localhost:6379, which on a fleet whose variable is unset is no shared lock at all.
  */
-function checkConnectionOptions(options: RedisConnectionOptions): void {
+function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSettingSource): void {
   for (const key of ['url', 'host', 'path'] as const) {
     const value: unknown = options[key];
     if (key in options && (value === undefined || value === null || isBlank(value))) {
-      throw new CronLockConfigError(REDIS_OPTION_EMPTY(`redis.${key}`, value));
+      throw new CronLockConfigError(REDIS_OPTION_EMPTY(source, `redis.${key}`, value));
     }
   }
   const { url } = options;
   if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\/./i.test(url))) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
+      REDIS_SETTING_INVALID(
+        source,
         'redis.url',
         'a redis:// or rediss:// URL',
         typeof url === 'string' ? redactLooseUrl(url) : url,
@@ -73,11 +75,12 @@ function checkConnectionOptions(options: RedisConnectionOptions): void {
     );
   }
   if (url !== undefined && !urlNamesServer(url)) {
-    throw new CronLockConfigError(REDIS_URL_WITHOUT_HOST('redis.url', redactLooseUrl(url)));
+    throw new CronLockConfigError(REDIS_URL_WITHOUT_HOST(source, 'redis.url', redactLooseUrl(url)));
   }
   if ('sentinels' in options && !(Array.isArray(options.sentinels) && options.sentinels.length)) {
     throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
+      REDIS_SETTING_INVALID(
+        source,
         'redis.sentinels',
         'a non-empty array of { host, port }',
         options.sentinels,
@@ -85,9 +88,9 @@ function checkConnectionOptions(options: RedisConnectionOptions): void {
     );
   }
   if (url === undefined && !('host' in options || 'path' in options || 'sentinels' in options)) {
-    throw new CronLockConfigError(REDIS_NO_SERVER());
+    throw new CronLockConfigError(REDIS_NO_SERVER(source));
   }
-  const problem = tlsSettingsProblem(options);
+  const problem = tlsSettingsProblem(options, source);
   if (problem !== undefined) {
     throw new CronLockConfigError(problem);
   }
@@ -110,6 +113,11 @@ function urlNamesServer(url: string): boolean {
     !isBlank(searchParams.get('host') ?? '') ||
     !isBlank(searchParams.get('path') ?? '')
   );
+}
+
+/** `undefined`, `null` or a blank string: what an unset or empty variable gives. */
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || isBlank(value);
 }
 
 function isBlank(value: unknown): boolean {

@@ -1,22 +1,69 @@
-/* Messages of the `redis` module option that name no server, beside the check that says them. */
+/* Messages of a Redis connection setting that is wrong or names no server, beside its check. */
 import { describeValue } from '../../utils/describe-value.js';
 
-const SERVER_FIX =
-  "e.g. redis: 'redis://redis.internal:6379', { host, port }, { path } (a socket) or " +
-  '{ sentinels, name }, or, for one process only, store: new MemoryLockStore()';
+/**
+ * Who reads a connection setting: the module's `redis` option, or the first argument of a
+ * `RedisLockStore` built by hand. Each message names it, so the fix is looked for in the right
+ * place.
+ */
+export type RedisSettingSource = 'CronLockModule' | 'RedisLockStore';
 
-/** `option` is `redis.url`, `redis.host` or `redis.path`, present but empty. */
-export const REDIS_OPTION_EMPTY = (option: string, value: unknown): string =>
-  `CronLockModule: option ${option} is ${describeValue(value)}, as an unset or empty environment ` +
-  `variable gives (e.g. { url: process.env.REDIS_URL } without REDIS_URL), and ioredis would ` +
-  `connect to localhost:6379 in its place. Fix: set it (${SERVER_FIX}).`;
+/** `CronLockModule: option redis.url` · `RedisLockStore: argument redis.url`. */
+function settingName(source: RedisSettingSource, path: string): string {
+  return source === 'CronLockModule'
+    ? `CronLockModule: option ${path}`
+    : `RedisLockStore: argument ${path}`;
+}
 
-/** `option` is `redis` or `redis.url`; `shown` the value, redacted. */
-export const REDIS_URL_WITHOUT_HOST = (option: string, shown: string): string =>
-  `CronLockModule: option ${option} ${JSON.stringify(shown)} names no server (no host, nor a host ` +
+const SERVER_FIX: Record<RedisSettingSource, string> = {
+  CronLockModule:
+    "e.g. redis: 'redis://redis.internal:6379', { host, port }, { path } (a socket) or " +
+    '{ sentinels, name }, or, for one process only, store: new MemoryLockStore()',
+  RedisLockStore:
+    "e.g. new RedisLockStore('redis://redis.internal:6379'), { host, port }, { path } (a " +
+    'socket), { sentinels, name } or an ioredis client, or, for one process only, ' +
+    'new MemoryLockStore()',
+};
+
+const UNSET_EXAMPLE: Record<RedisSettingSource, string> = {
+  CronLockModule: '{ url: process.env.REDIS_URL } without REDIS_URL',
+  RedisLockStore: 'new RedisLockStore(process.env.REDIS_URL) without REDIS_URL',
+};
+
+/** A setting of the wrong kind (`path`: `redis`, `redis.url`, `redis.tls.ca`…). */
+export const REDIS_SETTING_INVALID = (
+  source: RedisSettingSource,
+  path: string,
+  expected: string,
+  value: unknown,
+): string =>
+  `${settingName(source, path)} must be ${expected}, got ${describeValue(value)}. ` +
+  `Fix: correct or remove it.`;
+
+/** `path` is `redis` (a store's argument), `redis.url`, `redis.host` or `redis.path`, present but empty. */
+export const REDIS_OPTION_EMPTY = (
+  source: RedisSettingSource,
+  path: string,
+  value: unknown,
+): string =>
+  `${settingName(source, path)} is ${describeValue(value)}, as an unset or empty environment ` +
+  `variable gives (e.g. ${UNSET_EXAMPLE[source]}), and ioredis would ` +
+  `connect to localhost:6379 in its place. Fix: set it (${SERVER_FIX[source]}).`;
+
+/** `path` is `redis` or `redis.url`; `shown` the value, redacted. */
+export const REDIS_URL_WITHOUT_HOST = (
+  source: RedisSettingSource,
+  path: string,
+  shown: string,
+): string =>
+  `${settingName(source, path)} ${JSON.stringify(shown)} names no server (no host, nor a host ` +
   `or path parameter), and ioredis would connect to localhost:6379. ` +
-  `Fix: put the server in the URL (${SERVER_FIX}).`;
+  `Fix: put the server in the URL (${SERVER_FIX[source]}).`;
 
-export const REDIS_NO_SERVER = (): string =>
-  `CronLockModule: option redis names no server: none of url, host, path or sentinels is set, ` +
-  `and ioredis would connect to localhost:6379. Fix: name the server (${SERVER_FIX}).`;
+export const REDIS_NO_SERVER = (source: RedisSettingSource): string =>
+  `${settingName(source, 'redis')} names no server: none of url, host, path or sentinels is set, ` +
+  `and ioredis would connect to localhost:6379. Fix: name the server (${SERVER_FIX[source]}).`;
+
+export const TLS_WITHOUT_REDISS = (source: RedisSettingSource): string =>
+  `${settingName(source, 'redis.tls')} is set but redis.url is a plain redis:// URL, so ioredis ` +
+  `would speak TLS to a plain port. Fix: use the rediss:// URL of the TLS port, or remove tls.`;

@@ -1,6 +1,10 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { INVALID_MODULE_OPTION, TLS_WITHOUT_REDISS } from '../../cron-lock.messages.js';
+import {
+  REDIS_SETTING_INVALID,
+  TLS_WITHOUT_REDISS,
+  type RedisSettingSource,
+} from './redis.messages.js';
 import { connectionOptionsOf } from './redis-connection.js';
 
 const TLS_SECTION = "see docs/deploying.md, 'TLS'";
@@ -15,22 +19,26 @@ const UNTRUSTED_CERTIFICATE = new Set([
 ]);
 
 /**
- * Checks the `tls` settings of a client the module creates, so that a CA file path in place of
+ * Checks the `tls` settings of a client the module or a store creates, so that a CA file path in place of
  * its contents, or TLS settings on a plain `redis://` URL (ioredis would then speak TLS to a
  * plain port), fail at bootstrap instead of as a handshake error on every tick.
  * Returns the message of the first problem, or `undefined`.
  */
-export function tlsSettingsProblem(options: RedisOptions & { url?: string }): string | undefined {
+export function tlsSettingsProblem(
+  options: RedisOptions & { url?: string },
+  source: RedisSettingSource,
+): string | undefined {
   const tls: unknown = options.tls;
   if (tls === undefined) {
     return undefined;
   }
   if (typeof tls !== 'object' || tls === null || Array.isArray(tls)) {
-    return INVALID_MODULE_OPTION('redis.tls', 'an object of Node TLS options', tls);
+    return REDIS_SETTING_INVALID(source, 'redis.tls', 'an object of Node TLS options', tls);
   }
   const { rejectUnauthorized, ca } = tls as ConnectionOptions;
   if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') {
-    return INVALID_MODULE_OPTION(
+    return REDIS_SETTING_INVALID(
+      source,
       'redis.tls.rejectUnauthorized',
       'true or false',
       rejectUnauthorized,
@@ -40,7 +48,8 @@ export function tlsSettingsProblem(options: RedisOptions & { url?: string }): st
     const text =
       typeof entry === 'string' ? entry : Buffer.isBuffer(entry) ? entry.toString() : null;
     if (text === null || !text.includes('-----BEGIN')) {
-      return INVALID_MODULE_OPTION(
+      return REDIS_SETTING_INVALID(
+        source,
         'redis.tls.ca',
         "the CA certificate's PEM text or a Buffer, e.g. readFileSync('ca.pem') (not a file path)",
         entry,
@@ -48,7 +57,7 @@ export function tlsSettingsProblem(options: RedisOptions & { url?: string }): st
     }
   }
   if (typeof options.url === 'string' && /^redis:\/\//i.test(options.url)) {
-    return TLS_WITHOUT_REDISS();
+    return TLS_WITHOUT_REDISS(source);
   }
   return undefined;
 }
