@@ -165,6 +165,15 @@ describe('CronLockEventEmitterModule', () => {
     );
   });
 
+  it.each([undefined, null])(
+    'rejects prefix: %s at bootstrap instead of taking the default',
+    async (prefix) => {
+      await expect(boot({ forwarder: { prefix: prefix as unknown as string } })).rejects.toThrow(
+        /CronLockEventEmitterModule\.forRoot: option prefix is present but .*Fix:/,
+      );
+    },
+  );
+
   it('delivers cron-lock.lost and cron-lock.alert to @OnEvent when the Redis lock key is deleted mid-run', async () => {
     const keyPrefix = uniquePrefix('event-emitter');
     const app = await boot({ lock: { redis: testRedisUrl(), keyPrefix, logger: false } });

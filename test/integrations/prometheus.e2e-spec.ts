@@ -245,6 +245,23 @@ describe('CronLockPrometheusModule', () => {
     expect(registry.getMetricsAsArray()).toHaveLength(10);
   });
 
+  // `registry: this.config.registry` (unset) must not quietly put the metrics in the global one.
+  it.each([
+    ['registry', undefined],
+    ['registry', null],
+    ['prefix', undefined],
+    ['prefix', null],
+    ['runDurationBuckets', undefined],
+    ['acquireDurationBuckets', null],
+  ])('rejects %s: %s at bootstrap instead of taking its default', async (option, value) => {
+    await expect(
+      boot({ store: new MemoryLockStore(), logger: false }, { [option]: value }),
+    ).rejects.toThrow(
+      new RegExp(`CronLockPrometheusModule\\.forRoot: option ${option} is present but .*Fix:`),
+    );
+    expect(register.getSingleMetric('cron_lock_runs_total')).toBeUndefined();
+  });
+
   it('rejects an invalid prefix at bootstrap, naming the option', async () => {
     await expect(
       boot({ store: new MemoryLockStore(), logger: false }, { prefix: 'cron-lock-' }),

@@ -224,6 +224,26 @@ describe('CronLockHealthIndicator', () => {
     });
   });
 
+  // `maxRoundTripMs: config.get('HEALTH_MAX_RTT')` unset must not quietly mean "no limit".
+  it.each([
+    ['maxRoundTripMs', undefined],
+    ['timeout', undefined],
+    ['window', null],
+    ['storeErrorThreshold', undefined],
+  ])('rejects %s: %s instead of taking its default', async (option, value) => {
+    const app = await boot({
+      redis: testRedisUrl(),
+      keyPrefix: uniquePrefix('health'),
+      logger: false,
+    });
+
+    await expect(
+      app.get(CronLockHealthIndicator).isHealthy('cron-lock', { [option]: value }),
+    ).rejects.toThrow(
+      new RegExp(`CronLockHealthIndicator\\.isHealthy: option ${option} is present but .*Fix:`),
+    );
+  });
+
   it('fails app.init() with the fix when CronLockModule is missing', async () => {
     await expect(boot(false)).rejects.toThrow(/CronLockHealthIndicator.*CronLockModule\.forRoot/);
   });
