@@ -1,5 +1,6 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { describeValue } from '../utils/describe-value.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 
 /**
  * Options of {@link CronLockEventEmitterModule.forRoot}.
@@ -33,6 +34,10 @@ const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export function resolveEventEmitterOptions(
   options: CronLockEventEmitterOptions = {},
 ): ResolvedCronLockEventEmitterOptions {
+  // An unset variable must not move the events back under the names other handlers listen to.
+  rejectEmptyOptions('CronLockEventEmitterModule.forRoot', options, {
+    prefix: `the default '${DEFAULT_EVENT_PREFIX}'`,
+  });
   const prefix = options.prefix ?? DEFAULT_EVENT_PREFIX;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw new CronLockConfigError(

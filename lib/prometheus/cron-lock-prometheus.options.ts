@@ -1,6 +1,7 @@
 import { register, type Registry } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { describeValue } from '../utils/describe-value.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 
 /**
  * Options of {@link CronLockPrometheusModule.forRoot}.
@@ -48,10 +49,21 @@ const PREFIX_PATTERN = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
 const where = 'CronLockPrometheusModule.forRoot';
 
+/** What leaving each option out gives, for the error on one present but empty. */
+const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  registry: "prom-client's global register",
+  prefix: `the default '${DEFAULT_METRIC_PREFIX}'`,
+  runDurationBuckets: 'the default buckets (50 ms to 1 h)',
+  acquireDurationBuckets: 'the default buckets (0.5 ms to 2.5 s)',
+};
+
 /** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
 export function resolvePrometheusOptions(
   options: CronLockPrometheusOptions = {},
 ): ResolvedCronLockPrometheusOptions {
+  // `registry: config.registry` unset must not put the metrics in the global register, nor
+  // `prefix: process.env.METRICS_PREFIX` unset give two apps one set of names.
+  rejectEmptyOptions(where, options, OPTION_DEFAULTS);
   const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw new CronLockConfigError(

@@ -1,6 +1,7 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { DURATION_TOO_LONG } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**
@@ -36,10 +37,21 @@ export const DEFAULT_STORE_ERROR_THRESHOLD = 3;
 
 const where = 'CronLockHealthIndicator.isHealthy';
 
+/** What leaving each option out gives, for the error on one present but empty. */
+const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  maxRoundTripMs: 'no round-trip limit',
+  timeout: "the default '2s'",
+  window: "the default '5m'",
+  storeErrorThreshold: `the default ${DEFAULT_STORE_ERROR_THRESHOLD}`,
+};
+
 /** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
 export function resolveHealthCheckOptions(
   options: CronLockHealthCheckOptions = {},
 ): ResolvedCronLockHealthCheckOptions {
+  // `maxRoundTripMs: config.get('X')` unset must not quietly mean "no limit": the check would
+  // stay up on a store far slower than the operator allowed.
+  rejectEmptyOptions(where, options, OPTION_DEFAULTS);
   const { maxRoundTripMs, storeErrorThreshold = DEFAULT_STORE_ERROR_THRESHOLD } = options;
   if (maxRoundTripMs !== undefined && !(typeof maxRoundTripMs === 'number' && maxRoundTripMs > 0)) {
     throw new CronLockConfigError(
