@@ -1,4 +1,4 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, type Provider } from '@nestjs/common';
 import { EventEmitter2, EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   type CronLockModuleOptions,
 } from 'nestjs-cron-lock';
 import { CronLockEventEmitterModule } from 'nestjs-cron-lock/event-emitter';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 /** What a user writes: plain `@OnEvent` handlers. */
@@ -42,18 +43,29 @@ class LockAlerts {
   }
 }
 
+/** A handler that opts out of @nestjs/event-emitter's error suppression: its error goes to the emitter's caller. */
+@Injectable()
+class StrictHandler {
+  @OnEvent('cron-lock.completed', { suppressErrors: false })
+  onCompleted(): void {
+    throw new Error('handler failed');
+  }
+}
+
 const apps: TestingModule[] = [];
 
 interface BootOptions {
   lock?: CronLockModuleOptions;
   forwarder?: boolean | { prefix?: string };
   eventEmitter?: boolean;
+  providers?: Provider[];
 }
 
 async function boot({
   lock = { store: new MemoryLockStore(), logger: false },
   forwarder = true,
   eventEmitter = true,
+  providers = [],
 }: BootOptions = {}): Promise<TestingModule> {
   @Module({
     imports: [
@@ -63,7 +75,7 @@ async function boot({
         ? [CronLockEventEmitterModule.forRoot(forwarder === true ? {} : forwarder)]
         : []),
     ],
-    providers: [LockAlerts],
+    providers: [LockAlerts, ...providers],
   })
   class AppModule {}
   const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -173,6 +185,32 @@ describe('CronLockEventEmitterModule', () => {
       );
     },
   );
+
+  it('logs a handler that throws with suppressErrors: false, and leaves no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logger = new CapturingLogger();
+      const app = await boot({
+        lock: { redis: testRedisUrl(), keyPrefix: uniquePrefix('event-emitter'), logger },
+        providers: [StrictHandler],
+      });
+
+      const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+      expect(result).toMatchObject({ ran: true, value: 'done' });
+      await waitFor(
+        () => logger.errors().includes('A listener of the "completed" event threw: handler failed'),
+        { timeout: 10_000, message: "the handler's error logged by the lock" },
+      );
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 
   it('delivers cron-lock.lost and cron-lock.alert to @OnEvent when the Redis lock key is deleted mid-run', async () => {
     const keyPrefix = uniquePrefix('event-emitter');
