@@ -46,10 +46,15 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
     }
     const emitter = this.emitter;
     const prefix = this.options.prefix;
-    // A listener that throws is caught and logged by the lock's event bus: it never breaks a run.
-    this.stop = this.locks.onAny(({ event, payload }) => {
-      emitter.emit(`${prefix}.${event}`, payload);
-    });
+    // emitAsync, not emit: @nestjs/event-emitter wraps every handler in an async function, so a
+    // handler with `suppressErrors: false` fails as a rejected promise. emit() drops that promise
+    // (an unhandled rejection, which ends the process mid-run, lock held); returned to the lock's
+    // event bus, it is logged like any listener's failure. The handlers are still called
+    // synchronously, in the same order.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the bus watches what a listener returns
+    this.stop = this.locks.onAny(({ event, payload }) =>
+      emitter.emitAsync(`${prefix}.${event}`, payload),
+    );
   }
 
   /** @internal Stops forwarding (after the last runs drained, so their events still go out). */
