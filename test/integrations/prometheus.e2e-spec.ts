@@ -213,6 +213,23 @@ describe('CronLockPrometheusModule', () => {
     expect(sampleValue(await scrape(registry), 'cron_lock_paused', { job: 'report' })).toBe(0);
   });
 
+  // Paused and resumed before this instance ran or skipped it: a series that vanished on resume
+  // would leave only 1s in range, and `min_over_time(cron_lock_paused[1d]) == 1` would not clear.
+  it('shows 0 in the paused gauge once a job paused before any run here is resumed', async () => {
+    const registry = new Registry();
+    const app = await boot(
+      { redis: testRedisUrl(), keyPrefix: uniquePrefix('prometheus-paused'), logger: false },
+      { registry },
+    );
+    const locks = app.get(CronLockService);
+
+    await locks.pause('nightly', { reason: 'maintenance' });
+    expect(sampleValue(await scrape(registry), 'cron_lock_paused', { job: 'nightly' })).toBe(1);
+
+    await locks.resume('nightly');
+    expect(sampleValue(await scrape(registry), 'cron_lock_paused', { job: 'nightly' })).toBe(0);
+  });
+
   it('uses the prefix option for every metric name', async () => {
     const registry = new Registry();
     await boot({ store: new MemoryLockStore(), logger: false }, { registry, prefix: 'jobs_' });
