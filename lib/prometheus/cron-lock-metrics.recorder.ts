@@ -97,6 +97,10 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
       locks.on('alert', (e) => {
         metrics.alerts.inc({ job: seen(e.name), kind: e.kind });
       }),
+      // A job paused here before it ran or skipped here is known only from these: unknown, its
+      // paused series would vanish on resume instead of reading 0, and a rule on it never clears.
+      locks.on('paused', (e) => void seen(e.name)),
+      locks.on('resumed', (e) => void seen(e.name)),
     ];
   }
 
