@@ -31,6 +31,8 @@ export interface JobBinding {
   range?: OccurrenceRange;
   /** `disabled: true` (`@LockedCron`): the job starts when its CronJob is started. */
   disabled?: boolean;
+  /** `initialDelay` in ms (`@LockedCron`): the scheduler starts the job that much later. */
+  initialDelay?: number;
   /** Runs missed and queued occurrences of a job with `catchUp` or an overlap policy. */
   driver?: OccurrenceDriver;
 }

@@ -215,6 +215,9 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       ...(policy ? { policy } : {}),
       ...(range ? { range } : {}),
       ...(options.disabled === true ? { disabled: true } : {}),
+      ...(typeof options.initialDelay === 'number' && options.initialDelay > 0
+        ? { initialDelay: options.initialDelay }
+        : {}),
       job: {
         name,
         ...settings,

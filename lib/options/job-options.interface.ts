@@ -47,7 +47,8 @@ export interface LockedCronOptions extends CronLockOptions {
   /**
    * Milliseconds after bootstrap before this instance's scheduler starts the job (as `@Cron`'s
    * `initialDelay`). Per instance: occurrences that pass during the delay are not run here, but
-   * another instance whose delay is over may run them.
+   * another instance whose delay is over may run them. With `catchUp`, this instance catches up
+   * when its delay is over, not at bootstrap.
    */
   initialDelay?: number;
   /**

@@ -35,7 +35,8 @@ export interface DriverContext {
  *
  * A `disabled` job is dormant until its first tick (its CronJob was started): it neither catches
  * up at bootstrap nor takes over the fleet's queued occurrences, which stay for the instances
- * whose ticks queued them. Calls of the method and `trigger()` run it as any manual run.
+ * whose ticks queued them. Calls of the method and `trigger()` run it as any manual run. So is a
+ * job with `initialDelay` until the delay is over: then it catches up, as it would at bootstrap.
  */
 export class OccurrenceDriver {
   private readonly catchUpJob: LockJob;
@@ -46,6 +47,8 @@ export class OccurrenceDriver {
   private catchUpDue = false;
   private readonly retries = new Map<number, NodeJS.Timeout>();
   private stopped = false;
+  /** Wakes an `initialDelay` job when its delay is over (armed by the bootstrap's catch-up). */
+  private delayTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly job: LockJob,
@@ -57,7 +60,10 @@ export class OccurrenceDriver {
     private readonly occurrences?: CronOccurrences,
     /** `disabled`: nothing runs by itself before the first tick (see the class comment). */
     private dormant = false,
+    /** `initialDelay` (0 for a disabled job): dormant until it is over, as the scheduler waits. */
+    private readonly initialDelay = 0,
   ) {
+    this.dormant ||= initialDelay > 0;
     if (policy.overlap !== 'skip') {
       // Called inside the store's reply to a release: run after it, not inside it. A dormant job
       // leaves it queued: the store still has it, and the retry of the instance that queued it
@@ -109,6 +115,11 @@ export class OccurrenceDriver {
    * this instance; never rejects.
    */
   catchUp(ranUpTo?: number, before?: number): Promise<void> {
+    if (this.dormant && this.initialDelay > 0 && this.delayTimer === undefined && !this.stopped) {
+      // Counted from here, after the scheduler armed its own: never before the CronJob starts.
+      this.delayTimer = setTimeout(() => this.dormant && void this.wake(), this.initialDelay);
+      this.delayTimer.unref();
+    }
     if (!this.policy.catchUp || this.stopped || this.dormant) {
       return Promise.resolve();
     }
@@ -137,6 +148,7 @@ export class OccurrenceDriver {
   /** The app is closing: no more retries or catch-up runs start. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.delayTimer);
     for (const timer of this.retries.values()) {
       clearTimeout(timer);
     }
@@ -313,6 +325,7 @@ export function driverFor(
     range?: OccurrenceRange;
     occurrences?: CronOccurrences;
     disabled?: boolean;
+    initialDelay?: number;
   },
   app: DriverContext,
 ): OccurrenceDriver | undefined {
@@ -329,5 +342,7 @@ export function driverFor(
     app,
     binding.occurrences,
     binding.disabled === true,
+    // A disabled job ignores its delay, as `@nestjs/schedule` does: `start()` starts it at once.
+    binding.disabled === true ? 0 : binding.initialDelay,
   );
 }
