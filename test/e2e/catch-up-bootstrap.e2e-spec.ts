@@ -3,7 +3,7 @@
 import { Injectable, type ModuleMetadata, type Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CronLockConfigError,
   CronLockModule,
@@ -163,6 +163,27 @@ describe('bootstrap validation of catchUp, catchUpWindow and overlap', () => {
     const call = job.work as unknown as (this: object) => Promise<string>;
     expect(await call.call(job)).toBe('ran CatchUpJob.work as manual');
   });
+
+  // 2030-01-07 is a Monday. From Thursday 09:00 to Friday 09:00, the next two occurrences of a
+  // weekday job are Friday's and Monday's, three days apart; on any other day, one day apart.
+  it.each([7, 8, 9, 10, 11, 12, 13])(
+    'boots a weekday job with the default catchUpWindow (1d) on 2030-01-%i, whatever the day',
+    async (day) => {
+      const Job = jobClass('0 9 * * 1-5', { catchUp: 'latest', timeZone: 'UTC' });
+      const ref = await Test.createTestingModule(appWith([Job])).compile();
+      booted.push(ref);
+      // Only the clock is faked, at the start of the app: timers and promises stay real.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2030, 0, day, 10, 0, 0) });
+      try {
+        await ref.init();
+      } finally {
+        vi.useRealTimers();
+      }
+      const job = ref.get(Job);
+      const call = job.work as unknown as (this: object) => Promise<string>;
+      expect(await call.call(job)).toBe('ran CatchUpJob.work as manual');
+    },
+  );
 
   it('CronLockService.run() takes no catchUp or overlap (they need a schedule)', async () => {
     const ref = await Test.createTestingModule(appWith([])).compile();
