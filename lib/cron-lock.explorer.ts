@@ -51,6 +51,7 @@ import {
   createCronTime,
   CronOccurrences,
   periodAfter,
+  shortestPeriodAfter,
   type OccurrenceSchedule,
 } from './utils/occurrence.js';
 
@@ -198,7 +199,12 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     const policy =
       metadata.cronTime === undefined
         ? undefined
-        : resolveOccurrencePolicy(label, options, cronTime && period > 0 ? period : undefined);
+        : resolveOccurrencePolicy(
+            label,
+            options,
+            cronTime && period > 0 ? period : undefined,
+            cronTime && ((window) => shortestPeriodAfter(cronTime, Date.now(), window)),
+          );
     const range = cronTime ? new OccurrenceRange(cronTime) : undefined;
     const occurrences = cronTime ? new CronOccurrences(cronTime) : undefined;
     // A catch-up job's marker must outlive its window: a claim past it must still see the last tick.

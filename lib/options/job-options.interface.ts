@@ -80,8 +80,9 @@ export interface LockedCronOptions extends CronLockOptions {
    */
   catchUp?: 'latest' | 'all';
   /**
-   * How far back `catchUp` looks. Default `'1d'`; at least one period of the schedule and at
-   * most 2^31-1 ms. Older missed occurrences are reported, not run.
+   * How far back `catchUp` looks. Default `'1d'`; at least one period of the schedule (for an
+   * irregular one, its shortest gap: a day for `0 9 * * 1-5`) and at most 2^31-1 ms. Older
+   * missed occurrences are reported, not run.
    */
   catchUpWindow?: Duration;
   /**

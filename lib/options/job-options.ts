@@ -247,13 +247,15 @@ const OVERLAP_MODES = ['skip', 'queue', 'replace'] as const;
 /**
  * Reads `catchUp`, `catchUpWindow` and `overlap` of a `@LockedCron` job. Throws
  * {@link CronLockConfigError} naming `where` for an unknown mode (with a did-you-mean), a wrong
- * type, a window set without `catchUp`, shorter than one period (`periodMs`) or longer than a
- * timer holds, and either option on a job without a cron schedule (`periodMs` absent).
+ * type, a window set without `catchUp`, shorter than one period (`periodMs`; when the window is
+ * shorter than that, `shortestPeriod(window)`, the schedule's shortest gap) or longer than a timer
+ * holds, and either option on a job without a cron schedule (`periodMs` absent).
  */
 export function resolveOccurrencePolicy(
   where: string,
   options: { catchUp?: unknown; catchUpWindow?: unknown; overlap?: unknown },
   periodMs: number | undefined,
+  shortestPeriod?: (window: number) => number,
 ): OccurrencePolicy {
   const catchUp = mode(where, 'catchUp', options.catchUp, CATCH_UP_MODES);
   const overlap = mode(where, 'overlap', options.overlap, OVERLAP_MODES) ?? 'skip';
@@ -273,9 +275,14 @@ export function resolveOccurrencePolicy(
     ? lockDuration(where, 'catchUpWindow', options.catchUpWindow, true)
     : DEFAULT_CATCH_UP_WINDOW_MS;
   if (catchUp !== undefined && periodMs !== undefined && catchUpWindow < periodMs) {
-    throw new CronLockConfigError(
-      CATCH_UP_WINDOW_TOO_SHORT(where, catchUpWindow, periodMs, explicit),
-    );
+    // The period after now is not the schedule's for an irregular one (a weekday job's is 3 days
+    // from Thursday 09:00): only a window shorter than every gap fails, whatever the boot day.
+    const shortest = shortestPeriod ? Math.min(periodMs, shortestPeriod(catchUpWindow)) : periodMs;
+    if (catchUpWindow < shortest) {
+      throw new CronLockConfigError(
+        CATCH_UP_WINDOW_TOO_SHORT(where, catchUpWindow, shortest, explicit),
+      );
+    }
   }
   return { ...(catchUp === undefined ? {} : { catchUp }), catchUpWindow, overlap };
 }

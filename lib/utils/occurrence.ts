@@ -268,6 +268,35 @@ export function periodAfter(schedule: OccurrenceSchedule, from: number, cron?: C
   return second - first;
 }
 
+/** Consecutive gaps {@link shortestPeriodAfter} looks at, at most (about a year of a weekly job). */
+const PERIOD_SAMPLES = 64;
+
+/**
+ * The shortest gap between consecutive occurrences of `time` after `from`, looking no further
+ * than the first gap of at most `enough` ms (then that one) or {@link PERIOD_SAMPLES} gaps.
+ * The first gap alone depends on the day for an irregular schedule: a weekday job's is 3 days
+ * from Thursday 09:00 to Friday 09:00 and 1 day otherwise, so a check against it would pass or
+ * fail with the day the app starts. Stops early: each step of `cron` is slow.
+ */
+export function shortestPeriodAfter(time: CronTime, from: number, enough: number): number {
+  const zone = zoneOf(time);
+  let shortest = Number.POSITIVE_INFINITY;
+  try {
+    let previous = nextCronDate(time, from, zone);
+    for (let step = 0; step < PERIOD_SAMPLES && shortest > enough; step++) {
+      const next = nextCronDate(time, previous, zone);
+      if (next <= previous) {
+        break;
+      }
+      shortest = Math.min(shortest, next - previous);
+      previous = next;
+    }
+  } catch {
+    // `cron` found no later date: the gaps seen so far are all there is.
+  }
+  return shortest;
+}
+
 /** The first occurrence of `time` strictly after `from` (ms since epoch), in `zone`. */
 function nextCronDate(time: CronTime, from: number, zone: string | undefined): number {
   return time.getNextDateFrom(new Date(from), zone).toMillis();
