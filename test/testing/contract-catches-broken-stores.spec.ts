@@ -1,0 +1,45 @@
+// The shipped LockStore contract is how a user proves a store of their own: each case here runs
+// one contract case against a store broken in the way that case is about, and expects the case
+// to fail. The same case passes on the real MemoryLockStore, so the failure is the store's.
+import { describe, expect, it } from 'vitest';
+import { MemoryLockStore } from 'nestjs-cron-lock';
+import { collectContractCases, contractCase } from '../support/contract-cases.js';
+
+/** Lists only the jobs that hold a lock or a pause now, not every job it keeps state for. */
+class ListsLockedJobsOnly extends MemoryLockStore {
+  override async listJobs(): Promise<string[]> {
+    const listed: string[] = [];
+    for (const name of await super.listJobs()) {
+      const state = await this.inspect(name);
+      if (state.holder !== null || state.paused) {
+        listed.push(name);
+      }
+    }
+    return listed;
+  }
+}
+
+function casesOn(build: () => MemoryLockStore): ReturnType<typeof collectContractCases> {
+  return collectContractCases(async () => {
+    const store = build();
+    return { store, close: () => store.close() };
+  });
+}
+
+describe('the shipped LockStore contract', () => {
+  it('fails a store whose listJobs() leaves out the jobs that ran and released their lock', async () => {
+    const listing = 'lists every job it holds state for';
+    expect(
+      await contractCase(
+        casesOn(() => new MemoryLockStore()),
+        listing,
+      ).run(),
+    ).toBeUndefined();
+    expect(
+      await contractCase(
+        casesOn(() => new ListsLockedJobsOnly()),
+        listing,
+      ).run(),
+    ).toBeInstanceOf(Error);
+  });
+});
