@@ -284,8 +284,11 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     it('lists every job it holds state for, sorted', async () => {
       const store = getStore();
       if (!store.listJobs) return;
-      await acquire('b-job', { scheduledAt: FIRST });
-      await acquire('a-job');
+      // One job ran and released its lock, one holds it now: a store that lists only the live
+      // locks (what `status` shows between runs would be empty) must fail here.
+      await runOnce('b-job', FIRST);
+      expect((await store.inspect('b-job')).holder).toBeNull();
+      expect((await acquire('a-job')).acquired).toBe(true);
       await store.pause?.('c-job', { reason: null, until: null });
       const names = await store.listJobs();
       expect(names).toEqual([...names].sort());
