@@ -6,13 +6,18 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CronLock,
+  CronLockConfigError,
   CronLockError,
   CronLockService,
   LockedCron,
   MemoryLockStore,
   type LockContext,
 } from 'nestjs-cron-lock';
-import { CronLockTestingModule, runLockedJob } from 'nestjs-cron-lock/testing';
+import {
+  CronLockTestingModule,
+  runLockedJob,
+  type RunLockedJobOptions,
+} from 'nestjs-cron-lock/testing';
 
 const HOUR = 3_600_000;
 /** An occurrence of the hourly job, far from "now" so nothing else claims it. */
@@ -264,5 +269,33 @@ describe('CronLockTestingModule + runLockedJob', () => {
     await expect(
       runLockedJob(moduleRef, 'invoices', { scheduledAt: new Date('not a date') }),
     ).rejects.toThrow(/scheduledAt is not a valid date/);
+  });
+
+  it('refuses, without running the job, a scheduledAt or an option that CronLockService.run() refuses', async () => {
+    const moduleRef = await boot();
+    const jobs = moduleRef.get(BillingJobs);
+    // Each one used to run some occurrence (a truncated one, 1970's, the current one) or answer
+    // store-error without a word (logs are off in tests).
+    const invalid: Array<[string, unknown]> = [
+      ['a fraction of a ms', NOON + 0.5],
+      ['a negative number', -HOUR],
+      ['null', null],
+      ['a boolean', true],
+    ];
+    for (const [what, scheduledAt] of invalid) {
+      await expect(
+        runLockedJob(moduleRef, 'invoices', { scheduledAt } as RunLockedJobOptions),
+        what,
+      ).rejects.toThrow(/invoices.*scheduledAt is not a valid date/);
+    }
+    const misspelt = { scheduledat: NOON } as unknown as RunLockedJobOptions;
+    await expect(runLockedJob(moduleRef, 'invoices', misspelt)).rejects.toThrow(
+      /unknown option scheduledat \(did you mean scheduledAt\?\)/,
+    );
+    await expect(
+      runLockedJob(moduleRef, 'invoices', null as unknown as RunLockedJobOptions),
+    ).rejects.toBeInstanceOf(CronLockConfigError);
+    expect(jobs.seen).toEqual([]);
+    expect((await moduleRef.get(MemoryLockStore).inspect('invoices')).fencingToken).toBeNull();
   });
 });
