@@ -1,10 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { CronLockError } from '../cron-lock.errors.js';
+import { CronLockConfigError, CronLockError } from '../cron-lock.errors.js';
 import { CronLockRegistry, type BoundJob } from '../cron-lock.registry.js';
 import type { LockedRunResult } from '../runner/runner.js';
-import { INVALID_SCHEDULED_AT } from '../cron-lock.messages.js';
+import { UNKNOWN_OPTION } from '../cron-lock.messages.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
 import { occurrenceOfTick } from '../cron-lock.bindings.js';
+import { describeValue } from '../utils/describe-value.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { scheduledAtOf } from '../utils/occurrence.js';
 
 /**
  * Options of {@link runLockedJob}.
@@ -13,9 +16,9 @@ import { occurrenceOfTick } from '../cron-lock.bindings.js';
  */
 export interface RunLockedJobOptions {
   /**
-   * The occurrence to run, as a `Date` or ms since epoch. Default: the occurrence a scheduler
-   * tick would run now (none for a `@CronLock` method without `@Cron`/`@Interval`, which is then
-   * only protected against overlapping runs).
+   * The occurrence to run, as a `Date` or a whole number of ms since epoch. Default: the
+   * occurrence a scheduler tick would run now (none for a `@CronLock` method without
+   * `@Cron`/`@Interval`, which is then only protected against overlapping runs).
    */
   scheduledAt?: Date | number;
 }
@@ -37,7 +40,9 @@ export interface RunLockedJobOptions {
  * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` (`held`, `tick-done`,
  *   `store-error`, `shutting-down`).
  * @throws what the method throws (after the lock is released); a {@link CronLockError} naming
- *   the known jobs when `job` is not one of them.
+ *   the known jobs when `job` is not one of them; a {@link CronLockConfigError}, without running
+ *   the method, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
+ *   that is not a valid `Date` or a whole number of ms ≥ 0).
  * @publicApi
  */
 export async function runLockedJob<T = unknown>(
@@ -53,20 +58,38 @@ export async function runLockedJob<T = unknown>(
     throw new CronLockError(`runLockedJob: ${bound.binding.label} is no longer a locked method.`);
   }
   const { binding, instance } = bound;
-  let scheduledAt: number | undefined;
-  if (options.scheduledAt !== undefined) {
-    scheduledAt = new Date(options.scheduledAt).getTime();
-    if (Number.isNaN(scheduledAt)) {
-      throw new CronLockError(INVALID_SCHEDULED_AT(`runLockedJob(${JSON.stringify(job)})`));
-    }
-  } else {
-    scheduledAt = occurrenceOfTick(binding, Date.now());
-  }
+  const scheduledAt = requestedOccurrence(job, options) ?? occurrenceOfTick(binding, Date.now());
   return binding.runner.execute(
     binding.job,
     scheduledAt,
     (ctx) => original.call(instance, ctx) as T | Promise<T>,
   );
+}
+
+const OPTION_KEYS = ['scheduledAt'];
+
+/**
+ * The occurrence `options` names, checked as `CronLockService.run()` checks it: `new Date(x)`
+ * would truncate a fraction (another occurrence than the one asked), turn `null` or `true` into
+ * 1970, and let a negative number through to the store, which refuses it as a store error that a
+ * test with logs off never sees. A misspelt key would leave the default occurrence in its place.
+ */
+function requestedOccurrence(job: string, options: RunLockedJobOptions): number | undefined {
+  const call = `runLockedJob(${JSON.stringify(job)})`;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(
+      `${call}: options must be an object such as { scheduledAt: new Date() }, got ` +
+        `${describeValue(options)}. Fix: pass an object, or leave the argument out.`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new CronLockConfigError(
+        UNKNOWN_OPTION(call, key, didYouMean(key, OPTION_KEYS), OPTION_KEYS),
+      );
+    }
+  }
+  return scheduledAtOf(options.scheduledAt, call);
 }
 
 function registryOf(app: Pick<INestApplicationContext, 'get'>): CronLockRegistry {
