@@ -19,6 +19,13 @@ class ListsLockedJobsOnly extends MemoryLockStore {
   }
 }
 
+/** Keeps the default of 100 history entries when a release leaves historySize out. */
+class KeepsHistoryByDefault extends MemoryLockStore {
+  override async release(request: Parameters<MemoryLockStore['release']>[0]): Promise<boolean> {
+    return super.release({ ...request, historySize: request.historySize ?? 100 });
+  }
+}
+
 function casesOn(build: () => MemoryLockStore): ReturnType<typeof collectContractCases> {
   return collectContractCases(async () => {
     const store = build();
@@ -39,6 +46,22 @@ describe('the shipped LockStore contract', () => {
       await contractCase(
         casesOn(() => new ListsLockedJobsOnly()),
         listing,
+      ).run(),
+    ).toBeInstanceOf(Error);
+  });
+
+  it('fails a store that records history for a release without historySize', async () => {
+    const none = 'records nothing with historySize 0 or absent';
+    expect(
+      await contractCase(
+        casesOn(() => new MemoryLockStore()),
+        none,
+      ).run(),
+    ).toBeUndefined();
+    expect(
+      await contractCase(
+        casesOn(() => new KeepsHistoryByDefault()),
+        none,
       ).run(),
     ).toBeInstanceOf(Error);
   });
