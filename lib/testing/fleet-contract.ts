@@ -63,7 +63,14 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
         error: status === 'failed' ? 'Error: boom' : null,
       },
     };
-    await getStore().release({ name, token: owner, outcome, historySize: extra.historySize ?? 10 });
+    // `historySize: undefined` stands for a release that leaves the key out.
+    const historySize = 'historySize' in extra ? extra.historySize : 10;
+    await getStore().release({
+      name,
+      token: owner,
+      outcome,
+      ...(historySize === undefined ? {} : { historySize }),
+    });
   };
 
   describe('pause and resume', () => {
@@ -202,15 +209,22 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
       const store = getStore();
       if (!store.history) return;
       await runOnce('job', FIRST, { historySize: 0 });
+      await runOnce('job', SECOND, { historySize: undefined });
+      // Nor with a historySize, for an outcome that carries no run to record.
       const owner = newLockToken();
-      await acquire('job', { token: owner, scheduledAt: SECOND });
+      await acquire('job', { token: owner, scheduledAt: THIRD });
       await store.release({
         name: 'job',
         token: owner,
-        outcome: { status: 'completed', durationMs: 1, finishedAt: SECOND + 1 },
+        outcome: { status: 'completed', durationMs: 1, finishedAt: THIRD + 1 },
         historySize: 10,
       });
       expect(await store.history('job', 10)).toEqual([]);
+      // The runs were recorded as outcomes all the same: only the history was left out.
+      expect(await store.inspect('job')).toMatchObject({
+        lastTick: THIRD,
+        lastOutcome: 'completed',
+      });
     });
 
     it('records the occurrences a run found missed, before the run', async () => {
