@@ -26,6 +26,32 @@ class KeepsHistoryByDefault extends MemoryLockStore {
   }
 }
 
+/** Answers `renewed` to the owner of a plain lock without extending it (a leaner path left out). */
+class LeavesPlainLocksUnrenewed extends MemoryLockStore {
+  private readonly plainOwners = new Set<string>();
+
+  override async acquire(
+    request: Parameters<MemoryLockStore['acquire']>[0],
+  ): ReturnType<MemoryLockStore['acquire']> {
+    if (request.plain) {
+      this.plainOwners.add(request.token);
+    }
+    return super.acquire(request);
+  }
+
+  override async renew(
+    request: Parameters<MemoryLockStore['renew']>[0],
+  ): ReturnType<MemoryLockStore['renew']> {
+    if (
+      this.plainOwners.has(request.token) &&
+      (await this.inspect(request.name)).ttlLeft !== null
+    ) {
+      return { renewed: true };
+    }
+    return super.renew(request);
+  }
+}
+
 function casesOn(build: () => MemoryLockStore): ReturnType<typeof collectContractCases> {
   return collectContractCases(async () => {
     const store = build();
@@ -62,6 +88,22 @@ describe('the shipped LockStore contract', () => {
       await contractCase(
         casesOn(() => new KeepsHistoryByDefault()),
         none,
+      ).run(),
+    ).toBeInstanceOf(Error);
+  });
+
+  it('fails a store that answers renewed to a plain lock without extending it', async () => {
+    const renewal = 'renews a plain lock with an owner check';
+    expect(
+      await contractCase(
+        casesOn(() => new MemoryLockStore()),
+        renewal,
+      ).run(),
+    ).toBeUndefined();
+    expect(
+      await contractCase(
+        casesOn(() => new LeavesPlainLocksUnrenewed()),
+        renewal,
       ).run(),
     ).toBeInstanceOf(Error);
   });
