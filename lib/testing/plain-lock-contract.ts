@@ -9,10 +9,11 @@ const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
 /**
  * What a plain lock ({@link AcquireRequest.plain}: `run()` with no occurrence and nothing to
  * record) must keep when a store takes a leaner path for it: mutual exclusion against plain and
- * recorded acquisitions alike, an owner-checked idempotent release, an expiry, the occurrence
- * marker and the fencing sequence of recorded runs left intact. A plain acquisition still hands out a
- * fencing token greater than every earlier one of that name, plain or recorded, also once the lock
- * key is gone. Run by {@link describeLockStoreContract}.
+ * recorded acquisitions alike, an owner-checked renewal that extends the lock, an owner-checked
+ * idempotent release, an expiry, the occurrence marker and the fencing sequence of recorded runs
+ * left intact. A plain acquisition still hands out a fencing token greater than every earlier one
+ * of that name, plain or recorded, also once the lock key is gone. Run by
+ * {@link describeLockStoreContract}.
  */
 export function describePlainLockContract(
   label: string,
@@ -145,10 +146,13 @@ export function describePlainLockContract(
 
     it('renews a plain lock with an owner check and keeps it for keepFor', async () => {
       const owner = newLockToken();
-      expect(await plain('job', owner)).toMatchObject({ acquired: true });
-      expect(await store.renew({ name: 'job', token: owner, ttl: MINUTE })).toEqual({
+      expect(await plain('job', owner, 1_000)).toMatchObject({ acquired: true });
+      // Renewed well past the ttl it was taken with: an answer of `renewed` from a store whose
+      // plain path does not extend the lock would let a long run() lose it while told it holds it.
+      expect(await store.renew({ name: 'job', token: owner, ttl: 10 * MINUTE })).toEqual({
         renewed: true,
       });
+      expect((await store.inspect('job')).ttlLeft).toBeGreaterThan(MINUTE);
       expect(await store.renew({ name: 'job', token: newLockToken(), ttl: MINUTE })).toEqual({
         renewed: false,
         reason: 'taken',
