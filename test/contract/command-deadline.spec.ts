@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { testRedisUrl } from '../support/redis.js';
 
 // Returns its argument; the reply shows which call it answers.
 const ECHO = defineScript(`return ARGV[1]`);
@@ -121,5 +122,59 @@ describe('commandTimeout of script calls (one timer for every call in flight)', 
     await hold(1_000);
     server.kill('SIGCONT');
     expect(await pending).toMatchObject({ value: 'patient' });
+  });
+});
+
+// Returns its keys and arguments as the server received them.
+const ECHO_ALL = defineScript(`return { KEYS, ARGV }`);
+
+/**
+ * A script call's keys and arguments reach the server as ioredis' own `evalsha` sends them,
+ * whichever way the command is built (the batched transport sets its argument list itself).
+ */
+describe('script call arguments', () => {
+  const clients: Redis[] = [];
+  afterAll(() => {
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+
+  const connect = async (keyPrefix?: string): Promise<Redis> => {
+    const client = new Redis(testRedisUrl(), {
+      lazyConnect: true,
+      commandTimeout: 5_000,
+      ...(keyPrefix === undefined ? {} : { keyPrefix }),
+    });
+    clients.push(client);
+    await client.connect();
+    await client.script('LOAD', ECHO_ALL.source);
+    return client;
+  };
+
+  const keys = ['a:{job}:lock', 'a:{job}:state'];
+  const args = ['token', '', 'é ✓ "quoted"', 30_000, 1_735_689_600_000, 0, -1, 2 ** 60, 0.5];
+
+  it.each([
+    ['no keyPrefix', undefined],
+    ['an ioredis keyPrefix', 'pre:'],
+  ])('sends text and numbers as ioredis does, on a client with %s', async (_label, keyPrefix) => {
+    const client = await connect(keyPrefix);
+    const reply = await runScript(client, ECHO_ALL, keys, args);
+    const expected = await client.evalsha(ECHO_ALL.sha, keys.length, ...keys, ...args);
+    expect(reply).toEqual(expected);
+    const prefix = keyPrefix ?? '';
+    expect(reply).toEqual([
+      keys.map((key) => `${prefix}${key}`),
+      [
+        'token',
+        '',
+        'é ✓ "quoted"',
+        '30000',
+        '1735689600000',
+        '0',
+        '-1',
+        '1152921504606846976',
+        '0.5',
+      ],
+    ]);
   });
 });

@@ -105,11 +105,7 @@ export function evalshaBatched(
     // The client's own choice: ioredis pipelines the call (and times it the usual way).
     return client.evalsha(sha, keys.length, ...keys, ...args);
   }
-  const command = new DeadlineCommand('evalsha', [sha, keys.length, ...keys, ...args], {
-    replyEncoding: 'utf8',
-    keyPrefix: options.keyPrefix,
-    errorStack: options.showFriendlyErrorStack ? new Error() : undefined,
-  });
+  const command = DeadlineCommand.evalsha(sha, keys, args, options);
   if (!(client instanceof Redis)) {
     return client.sendCommand(command) as Promise<unknown>;
   }
