@@ -14,6 +14,7 @@ import {
   type LockContext,
 } from 'nestjs-cron-lock';
 import { CronLockRegistry } from '../../lib/cron-lock.registry.js';
+import { storeWithMissedOccurrences } from '../support/cron-apps.js';
 import { waitFor } from '../support/redis.js';
 
 interface Run {
@@ -108,29 +109,15 @@ describe('a disabled job with catchUp or an overlap policy', () => {
     return app;
   }
 
-  /** A store whose markers say both report jobs last ran five minutes ago: each missed some. */
-  async function storeWithMissedOccurrences(): Promise<MemoryLockStore> {
-    const store = new MemoryLockStore();
-    const seed = await Test.createTestingModule({
-      imports: [CronLockModule.forRoot({ store, logger: false })],
-    }).compile();
-    await seed.init();
-    const minute = Date.now() - (Date.now() % 60_000);
-    for (const name of ['disabled-report', 'enabled-report']) {
-      await seed
-        .get(CronLockService)
-        .run(name, { scheduledAt: minute - 5 * 60_000 }, () => undefined);
-    }
-    await seed.close();
-    return store;
-  }
-
   /**
    * Both jobs booted on a store with missed occurrences, once the enabled sibling's catch-up (started
    * after the disabled job's would have been) has run.
    */
   async function bootAfterSiblingCatchUp(): Promise<TestingModule> {
-    const app = await boot(await storeWithMissedOccurrences(), [CatchUpJobs]);
+    const app = await boot(
+      await storeWithMissedOccurrences(['disabled-report', 'enabled-report']),
+      [CatchUpJobs],
+    );
     await waitFor(() => triggersOf('enabled-report').length === 1, {
       message: "the enabled sibling's catch-up",
     });

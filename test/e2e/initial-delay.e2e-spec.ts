@@ -5,13 +5,8 @@ import { Injectable } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CronLockModule,
-  CronLockService,
-  LockedCron,
-  MemoryLockStore,
-  type LockContext,
-} from 'nestjs-cron-lock';
+import { CronLockModule, LockedCron, MemoryLockStore, type LockContext } from 'nestjs-cron-lock';
+import { storeWithMissedOccurrences } from '../support/cron-apps.js';
 import { waitFor } from '../support/redis.js';
 
 interface Run {
@@ -85,25 +80,10 @@ describe('a job with initialDelay and catchUp', () => {
     return app;
   }
 
-  /** A store whose markers say both jobs last ran five minutes ago: each missed some. */
-  async function storeWithMissedOccurrences(): Promise<MemoryLockStore> {
-    const store = new MemoryLockStore();
-    const seed = await Test.createTestingModule({
-      imports: [CronLockModule.forRoot({ store, logger: false })],
-    }).compile();
-    await seed.init();
-    const minute = Date.now() - (Date.now() % 60_000);
-    for (const name of ['delayed-report', 'prompt-report']) {
-      await seed
-        .get(CronLockService)
-        .run(name, { scheduledAt: minute - 5 * 60_000 }, () => undefined);
-    }
-    await seed.close();
-    return store;
-  }
-
   it('does not catch up at bootstrap, before its delay is over', async () => {
-    await boot(await storeWithMissedOccurrences(), [LongDelayJobs]);
+    await boot(await storeWithMissedOccurrences(['delayed-report', 'prompt-report']), [
+      LongDelayJobs,
+    ]);
     // The sibling without a delay catches up at bootstrap; the delayed job's catch-up, had it
     // started there, started first on the same in-memory store and would have run by now.
     await waitFor(() => runsOf('prompt-report').length >= 1, {
@@ -115,7 +95,7 @@ describe('a job with initialDelay and catchUp', () => {
   });
 
   it('catches up once its delay is over', async () => {
-    const store = await storeWithMissedOccurrences();
+    const store = await storeWithMissedOccurrences(['delayed-report', 'prompt-report']);
     const booted = Date.now();
     await boot(store, [ShortDelayJob]);
 

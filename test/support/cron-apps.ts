@@ -1,6 +1,11 @@
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CronLockModule, CronLockService, type CronLockModuleOptions } from 'nestjs-cron-lock';
+import {
+  CronLockModule,
+  CronLockService,
+  MemoryLockStore,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
 
 /**
  * The Nest apps of one test, in one process: each a testing module with ScheduleModule,
@@ -36,4 +41,24 @@ export class CronApps {
     await Promise.all(this.apps.map((app) => app.close()));
     this.apps = [];
   }
+}
+
+/**
+ * A store whose markers say each named job last ran five minutes ago, on a minute: a job of a
+ * per-minute schedule booted on it has missed some occurrences.
+ */
+export async function storeWithMissedOccurrences(names: string[]): Promise<MemoryLockStore> {
+  const store = new MemoryLockStore();
+  const seed = await Test.createTestingModule({
+    imports: [CronLockModule.forRoot({ store, logger: false })],
+  }).compile();
+  await seed.init();
+  const minute = Date.now() - (Date.now() % 60_000);
+  for (const name of names) {
+    await seed
+      .get(CronLockService)
+      .run(name, { scheduledAt: minute - 5 * 60_000 }, () => undefined);
+  }
+  await seed.close();
+  return store;
 }
