@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LockedCron } from 'nestjs-cron-lock';
+import { CronLockConfigError, LockedCron } from 'nestjs-cron-lock';
 import { CronApps } from '../support/cron-apps.js';
 import { forkTs } from '../support/fork-ts.js';
 import { testRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -15,6 +15,13 @@ const YEARLY = '0 0 1 1 *';
 class ReportJobs {
   @LockedCron(YEARLY, { name: 'reports', ttl: '1m' })
   async reports(): Promise<void> {}
+}
+
+@Injectable()
+class SpacedNameJobs {
+  // Its lock name is `nightly_report`: a space in a job's name stands for '_'.
+  @LockedCron(YEARLY, { name: 'nightly report', ttl: '1m' })
+  async nightly(): Promise<void> {}
 }
 
 const apps = new CronApps();
@@ -57,5 +64,34 @@ describe('run() on ever-new lock names', () => {
     // A name kept forever costs a few hundred bytes: 20,000 of them would be several MB.
     expect(grownMb, `heap grew by ${grownMb.toFixed(2)} MB`).toBeLessThan(1.5);
     expect(message.listed).toBe(1_000);
+  });
+});
+
+describe('inspect(name)', () => {
+  it('rejects a name no lock can have with a CronLockConfigError, as pause() and trigger() do', async () => {
+    const locks = await apps.boot(
+      { redis: testRedisUrl(), keyPrefix: uniquePrefix('inspect-name'), logger: false },
+      [SpacedNameJobs],
+    );
+    // The job's name as written answered the empty state of a lock that cannot exist: never
+    // run, free, not paused, no schedule, while the job itself was running or paused.
+    const cases: Array<[unknown, string]> = [
+      ['nightly report', 'CronLockService.inspect("nightly report")'],
+      ['a{b}', 'CronLockService.inspect("a{b}")'],
+      ['', 'CronLockService.inspect("")'],
+      [null, 'CronLockService.inspect(null)'],
+      [42, 'CronLockService.inspect(42)'],
+    ];
+    for (const [name, call] of cases) {
+      const attempt = locks.inspect(name as string);
+      await expect(attempt).rejects.toBeInstanceOf(CronLockConfigError);
+      await expect(attempt).rejects.toThrow(call);
+      await expect(attempt).rejects.toThrow('Fix:');
+    }
+    expect(await locks.inspect('nightly_report')).toMatchObject({
+      name: 'nightly_report',
+      cron: YEARLY,
+    });
+    expect((await locks.inspect()).map((job) => job.name)).toEqual(['nightly_report']);
   });
 });
