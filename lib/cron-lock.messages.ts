@@ -32,6 +32,10 @@ export const MIN_HOLD_OVER_TTL = (job: string, minHold: number, ttl: number): st
   `${job}: minHold (${minHold}ms) is longer than ttl (${ttl}ms), so the lock would expire before it. ` +
   `Fix: lower minHold or raise ttl.`;
 
+/** How a message names a call of the service: `CronLockService.inspect("name")`, never throwing. */
+export const SERVICE_CALL = (method: string, name: unknown): string =>
+  `CronLockService.${method}(${describeValue(name, NAME_ECHO_MAX)})`;
+
 /** `spaces`: the name is a job's `name` option, where a space stands for '_' in the lock name. */
 export const INVALID_LOCK_NAME = (job: string, name: unknown, spaces = false): string =>
   `${job}: lock name ${describeValue(name, NAME_ECHO_MAX)} is not allowed. ` +

@@ -19,7 +19,12 @@ import type {
   CronLockListener,
 } from './observer/events.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
-import { FleetControl, type HistoryOptions, type PauseOptions } from './cron-lock.fleet.js';
+import {
+  FleetControl,
+  type HistoryOptions,
+  type LockInspection,
+  type PauseOptions,
+} from './cron-lock.fleet.js';
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
@@ -31,23 +36,13 @@ import { checkLockOptions, resolveLockSettings } from './options/job-options.js'
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { LockContext } from './runner/lock-context.interface.js';
 import type { RunOptions } from './options/run-options.interface.js';
-import type { HistoryEntry, JobState, LockStore } from './stores/lock-store.interface.js';
+import type { HistoryEntry, LockStore } from './stores/lock-store.interface.js';
 import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
 import { describeStoreError } from './utils/redact.js';
 
 export type { RunOptions } from './options/run-options.interface.js';
-
-/**
- * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
- * its times as `Date`s, and whether the job runs here.
- *
- * @publicApi
- */
-export interface LockInspection extends JobState<Date> {
-  /** Whether the job is running on this instance now. */
-  runningHere: boolean;
-}
+export type { LockInspection } from './cron-lock.fleet.js';
 
 /**
  * The lock service, injectable anywhere: lock any code by hand with {@link run}, read the
@@ -77,7 +72,7 @@ export class CronLockService
     private readonly triggers: TriggerDispatcher,
   ) {
     this.logger = new CronLockLogger(options.logger);
-    this.fleet = new FleetControl(store, observer, this.logger, options.instanceId);
+    this.fleet = new FleetControl(store, observer, this.logger, options.instanceId, tracker);
   }
 
   /** This instance's id, as it appears in logs, events and `inspect()`. */
@@ -156,7 +151,10 @@ export class CronLockService
     return this.triggers.trigger(name, options);
   }
 
-  /** The state of one job, read from the store. */
+  /**
+   * The state of one job, read from the store. Rejects with {@link CronLockConfigError} for a name
+   * no lock can have (a job's `name` with spaces: its lock name has `_` for each).
+   */
   inspect(name: string): Promise<LockInspection>;
   /**
    * The state of every job this app bound and of the 1,000 names `run()` used last: a read each.
@@ -164,9 +162,9 @@ export class CronLockService
   inspect(): Promise<LockInspection[]>;
   async inspect(name?: string): Promise<LockInspection | LockInspection[]> {
     if (name !== undefined) {
-      return this.inspectOne(name);
+      return this.fleet.inspect(name);
     }
-    return Promise.all(this.registry.names().map((jobName) => this.inspectOne(jobName)));
+    return Promise.all(this.registry.names().map((jobName) => this.fleet.inspect(jobName)));
   }
 
   /**
@@ -314,37 +312,9 @@ export class CronLockService
       await this.store.close();
     }
   }
-
-  private async inspectOne(name: string): Promise<LockInspection> {
-    const state = await this.store.inspect(name);
-    return {
-      name,
-      holder: state.holder,
-      ttlLeft: state.ttlLeft,
-      lastTick: state.lastTick === null ? null : new Date(state.lastTick),
-      fencingToken: state.fencingToken,
-      // `?? null`: a custom store written before these fields existed leaves them out.
-      lastSuccessAt: dateOrNull(state.lastSuccessAt),
-      lastDurationMs: state.lastDurationMs ?? null,
-      consecutiveFailures: state.consecutiveFailures ?? 0,
-      lastOutcome: state.lastOutcome ?? null,
-      lastFinishedAt: dateOrNull(state.lastFinishedAt),
-      paused: state.paused ?? false,
-      pauseReason: state.pauseReason ?? null,
-      pausedUntil: dateOrNull(state.pausedUntil),
-      cron: state.cron ?? null,
-      timeZone: state.timeZone ?? null,
-      nextAt: dateOrNull(state.nextAt),
-      runningHere: this.tracker.runningNames().includes(name),
-    };
-  }
 }
 
 /** How errors of `run()` name the call. */
 function runLabel(name: unknown): string {
   return `CronLockService.run("${String(name)}")`;
-}
-
-function dateOrNull(ms: number | null | undefined): Date | null {
-  return ms === null || ms === undefined ? null : new Date(ms);
 }
