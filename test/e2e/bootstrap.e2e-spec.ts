@@ -503,6 +503,34 @@ describe('bootstrap validation', () => {
       expectConfigError(error, 'CronLockModule', 'useFactory');
     });
 
+    it.each(['useClass', 'useExisting'] as const)(
+      'rejects a forRootAsync %s whose class has no createCronLockOptions()',
+      async (builder) => {
+        // Misspelt, as plain JavaScript or a cast lets it through: the options are never built.
+        @Injectable()
+        class LockOptionsFactory {
+          createCronlockOptions(): CronLockModuleOptions {
+            return { store: new MemoryLockStore(), logger: false };
+          }
+        }
+        const error = await bootstrapError({
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRootAsync({
+              [builder]: LockOptionsFactory as never,
+              extraProviders: builder === 'useExisting' ? [LockOptionsFactory] : [],
+            }),
+          ],
+        });
+        expectConfigError(
+          error,
+          'CronLockModule.forRootAsync',
+          `${builder} LockOptionsFactory`,
+          'createCronLockOptions()',
+        );
+      },
+    );
+
     it('rejects an app that imports CronLockModule but not ScheduleModule', async () => {
       const error = await bootstrapError({
         imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false })],
