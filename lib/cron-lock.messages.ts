@@ -166,6 +166,12 @@ const ASYNC_FIX =
 export const INVALID_ASYNC_OPTIONS = (problem: string): string =>
   `CronLockModule.forRootAsync: ${problem}. ${ASYNC_FIX}`;
 
+/** `builder` is `useClass` or `useExisting`; `className` the class given to it. */
+export const OPTIONS_FACTORY_WITHOUT_METHOD = (builder: string, className: string): string =>
+  `CronLockModule.forRootAsync: ${builder} ${className} has no createCronLockOptions() method, ` +
+  `so the options cannot be built. Fix: give the class a createCronLockOptions() that returns ` +
+  `the options (see the CronLockOptionsFactory interface), or pass useFactory instead.`;
+
 export const REDIS_AND_STORE = (): string =>
   `CronLockModule: options redis and store are exclusive. Fix: pass only one of them.`;
 

@@ -14,7 +14,11 @@ import { RunObserver } from './observer/run-observer.js';
 import { LockRunner } from './runner/runner.js';
 import { TriggerDispatcher } from './runner/trigger-dispatcher.js';
 import { RunTracker } from './runner/run-tracker.js';
-import { checkAsyncOptions, resolveModuleOptions } from './options/module-options.js';
+import {
+  checkAsyncOptions,
+  optionsFromFactory,
+  resolveModuleOptions,
+} from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
 import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
 import type {
@@ -59,7 +63,8 @@ export class CronLockModule {
    * ```
    *
    * @throws {@link CronLockConfigError} unless exactly one of `useFactory`, `useClass` or
-   *   `useExisting` is given, of the right kind, and no unknown key.
+   *   `useExisting` is given, of the right kind, and no unknown key. `app.init()` rejects with one
+   *   when the options built are not valid, or the class has no `createCronLockOptions()`.
    */
   static forRootAsync(options: CronLockModuleAsyncOptions): DynamicModule {
     checkAsyncOptions(options);
@@ -72,13 +77,15 @@ export class CronLockModule {
       });
     } else {
       // checkAsyncOptions made sure exactly one of the three is set.
+      const builder = options.useClass ? 'useClass' : 'useExisting';
       const factoryClass = (options.useClass ?? options.useExisting)!;
       if (options.useClass) {
         providers.push({ provide: options.useClass, useClass: options.useClass });
       }
       providers.push({
         provide: CRON_LOCK_RAW_OPTIONS,
-        useFactory: (factory: CronLockOptionsFactory) => factory.createCronLockOptions(),
+        useFactory: (factory: CronLockOptionsFactory) =>
+          optionsFromFactory(factory, builder, factoryClass.name),
         inject: [factoryClass],
       });
     }

@@ -14,12 +14,14 @@ import {
   DURATION_TOO_LONG,
   INVALID_ASYNC_OPTIONS,
   INVALID_MODULE_OPTION,
+  OPTIONS_FACTORY_WITHOUT_METHOD,
   OPTIONS_NOT_OBJECT,
   UNKNOWN_OPTION,
 } from '../cron-lock.messages.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
+  CronLockOptionsFactory,
   StoreErrorPolicy,
 } from './module-options.interface.js';
 import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
@@ -253,6 +255,22 @@ export function checkAsyncOptions(options: CronLockModuleAsyncOptions | undefine
       ),
     );
   }
+}
+
+/**
+ * The options a `useClass` / `useExisting` factory builds. Checked here, once Nest made the
+ * instance, rather than on the class: the method may be an instance property.
+ */
+export function optionsFromFactory(
+  factory: CronLockOptionsFactory,
+  builder: 'useClass' | 'useExisting',
+  className: string,
+): CronLockModuleOptions | Promise<CronLockModuleOptions> {
+  // Untyped or cast: a misspelt method would fail app.init() with a bare TypeError.
+  if (typeof factory?.createCronLockOptions !== 'function') {
+    throw new CronLockConfigError(OPTIONS_FACTORY_WITHOUT_METHOD(builder, className));
+  }
+  return factory.createCronLockOptions();
 }
 
 function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService | null {
