@@ -46,6 +46,9 @@ describe('CronLockService.run with scheduledAt out of bounds', () => {
     ['a negative number', -1],
     ['a string', '2025-01-15T10:00:00Z'],
     ['an invalid Date', new Date('not a date')],
+    // A whole number of ms that no Date can hold (the last Date is 8.64e15 ms since epoch): the
+    // store refused it, and reporting that refusal threw a bare RangeError out of run().
+    ['a number past the last Date', 8.64e15 + 1],
   ])('rejects %s with CronLockConfigError, without running', async (_label, scheduledAt) => {
     const locks = await bootLocks();
     let ran = false;
