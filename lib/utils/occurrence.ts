@@ -11,11 +11,16 @@ export type OccurrenceSchedule =
 /** Longest look-back for a previous cron occurrence (covers `0 0 29 2 *`: every 4 years). */
 const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
 
+/** The last instant a `Date` holds, in ms since epoch (ECMAScript's time value range). */
+const LAST_DATE_MS = 8.64e15;
+
 /**
  * The occurrence a caller names (`run({ scheduledAt })`), in ms since epoch; `undefined` when
  * absent. Only a valid `Date` or a whole, non-negative number of ms passes: a fraction would be
  * truncated silently by `Date`, and the lock store refuses anything but plain digits anyway
- * (`Infinity` or `NaN` would otherwise reach it as text). `call` names the API in the error.
+ * (`Infinity` or `NaN` would otherwise reach it as text). A number no `Date` holds is refused too:
+ * every report of the occurrence (log line, event, history) makes it a `Date`, and its
+ * `toISOString()` would throw a `RangeError` out of the run. `call` names the API in the error.
  *
  * @throws {CronLockConfigError} naming `call` and the fix.
  */
@@ -24,7 +29,7 @@ export function scheduledAtOf(value: unknown, call: string): number | undefined 
     return undefined;
   }
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0 || ms > LAST_DATE_MS) {
     throw new CronLockConfigError(INVALID_SCHEDULED_AT(call));
   }
   return ms;
