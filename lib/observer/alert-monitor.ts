@@ -27,6 +27,8 @@ export interface AlertedJob {
   name: string;
   /** Typical time between two occurrences (ms); absent for jobs without a schedule. */
   periodMs?: number;
+  /** The cron's occurrences strictly between two instants; absent for an `@Interval` job. */
+  missedBetween?: (after: number, before: number) => { occurrences: number[]; more: number };
 }
 
 /**
@@ -90,6 +92,13 @@ interface JobWatch {
   storeFailuresAlerted: boolean;
   /** The last occurrence seen while the job was paused: occurrences before it are not missed. */
   pausedThrough: number | null;
+  /**
+   * A cron job's count, kept from one tick to the next so that a tick in order costs no step of
+   * the cron: `counted` occurrences after `countedSince`, up to and with `countedThrough`.
+   */
+  countedSince: number | null;
+  countedThrough: number | null;
+  counted: number;
 }
 
 /**
@@ -146,12 +155,16 @@ export class AlertMonitor {
     const period = job.periodMs;
     watch.firstSeenAt ??= scheduledAt;
     const lastSuccessAt = maxOf(result.lastSuccessAt, watch.localSuccessAt);
-    // Never succeeded (as far as anyone knows): count as if a run had succeeded one period
-    // before the first occurrence this instance saw, so both cases alert after N occurrences.
-    const since = maxOf(lastSuccessAt ?? watch.firstSeenAt - period, watch.pausedThrough)!;
-    // Occurrences between the success and this one; rounding absorbs the run's duration and
-    // a clock skew below half a period between the instance that succeeded and this one.
-    const missed = Math.round((scheduledAt - since) / period) - 1;
+    // Never succeeded (as far as anyone knows): count as if a run had succeeded just before
+    // the first occurrence this instance saw, so both cases alert after N occurrences.
+    const before = job.missedBetween ? 1 : period;
+    const since = maxOf(lastSuccessAt ?? watch.firstSeenAt - before, watch.pausedThrough)!;
+    const missed =
+      (job.missedBetween &&
+        missedOccurrences(watch, job.missedBetween, since, scheduledAt, since === lastSuccessAt)) ??
+      // An interval's occurrences are evenly spaced: rounding absorbs the run's duration and a
+      // clock skew below half a period between the instance that succeeded and this one.
+      Math.round((scheduledAt - since) / period) - 1;
     if (missed < this.options.missedPeriods || watch.missedAlertedFor === since) {
       return;
     }
@@ -239,7 +252,73 @@ function newWatch(): JobWatch {
     storeFailures: 0,
     storeFailuresAlerted: false,
     pausedThrough: null,
+    countedSince: null,
+    countedThrough: null,
+    counted: 0,
   };
+}
+
+type Between = NonNullable<AlertedJob['missedBetween']>;
+
+/**
+ * The cron's occurrences strictly between `since` and `scheduledAt`: the schedule's own, so a
+ * weekday job's weekend is not missed, whatever the gap seen at startup. `fromSuccess`: `since`
+ * is a success's end, and an occurrence less than half its own gap after it is the one that
+ * success ran (a clock ahead of the store's is recorded at the store's time). `null` when the
+ * cron cannot say.
+ */
+function missedOccurrences(
+  watch: JobWatch,
+  between: Between,
+  since: number,
+  scheduledAt: number,
+  fromSuccess: boolean,
+): number | null {
+  // A success at or after the tick (another instance ran it already): nothing missed, and
+  // nothing kept, since a count is only extended from a tick after its `since`.
+  if (since >= scheduledAt) {
+    return -1;
+  }
+  try {
+    watch.counted = countThrough(watch, between, since, scheduledAt, fromSuccess);
+  } catch {
+    return null;
+  }
+  watch.countedSince = since;
+  watch.countedThrough = scheduledAt;
+  return watch.counted - 1;
+}
+
+/** Occurrences after `since` up to and with `scheduledAt`, from the last count when it can. */
+function countThrough(
+  watch: JobWatch,
+  between: Between,
+  since: number,
+  scheduledAt: number,
+  fromSuccess: boolean,
+): number {
+  const through = watch.countedThrough;
+  if (through !== null && scheduledAt >= through) {
+    // No step of the cron when the ticks came in order (see missedBetweenOf).
+    const added = scheduledAt === through ? 0 : sizeOf(between(through, scheduledAt)) + 1;
+    if (watch.countedSince === since) {
+      return watch.counted + added;
+    }
+    if (since >= through && added <= 1) {
+      return added;
+    }
+  }
+  const { occurrences, more } = between(since, scheduledAt);
+  const first = occurrences[0];
+  const ranBySuccess =
+    fromSuccess &&
+    first !== undefined &&
+    first - since < ((occurrences[1] ?? scheduledAt) - first) / 2;
+  return occurrences.length + more + (ranBySuccess ? 0 : 1);
+}
+
+function sizeOf({ occurrences, more }: { occurrences: number[]; more: number }): number {
+  return occurrences.length + more;
 }
 
 function maxOf(a: number | null | undefined, b: number | null | undefined): number | null {
