@@ -79,7 +79,11 @@ export interface CronLockEvents {
   /** The run did not happen on this instance, and why. */
   skipped: CronLockEventBase & {
     reason: SkipReason;
-    /** The store's round trip for the refused acquisition (`held`, `tick-done`), in ms. */
+    /**
+     * The store's round trip, in ms, when the store answered the acquisition: every refusal
+     * (`held`, `tick-done`, `paused`, `queued`, `merged`), and `shutting-down` when the answer came
+     * during shutdown; never for `store-error`.
+     */
     acquireMs?: number;
   };
   /**

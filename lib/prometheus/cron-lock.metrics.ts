@@ -171,7 +171,8 @@ export function registerCronLockMetrics(
     ),
     skips: counter(
       'skips_total',
-      'Runs skipped on this instance, by job and reason (held, tick-done, paused, store-error, shutting-down).',
+      // Listed from the record the type checks: a reason added later is named here too.
+      `Runs skipped on this instance, by job and reason (${Object.keys(SKIP_REASONS).join(', ')}).`,
       ['job', 'reason'],
     ),
     locksLost: counter(
