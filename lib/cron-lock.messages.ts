@@ -114,6 +114,11 @@ export const CRON_LOCK_SERVICE_MISSING = (integration: string): string =>
   `${integration}: CronLockService is not available. ` +
   'Fix: import CronLockModule.forRoot(...) (or forRootAsync) in the app module.';
 
+/** A getter of an integration (`api` names it) read before its module registered what it returns. */
+export const READ_BEFORE_INIT = (api: string): string =>
+  `${api}: not available before app.init(), which registers it. ` +
+  'Fix: read it after await app.init() (or in onApplicationBootstrap()).';
+
 /** `call` names the API, e.g. `CronLockService.run("job")`. */
 export const INVALID_SCHEDULED_AT = (call: string): string =>
   `${call}: scheduledAt is not a valid date. Fix: pass a Date or a whole number of ms since epoch.`;

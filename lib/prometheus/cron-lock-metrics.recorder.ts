@@ -6,7 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
+import { CRON_LOCK_SERVICE_MISSING, READ_BEFORE_INIT } from '../cron-lock.messages.js';
 import { CronLockService } from '../cron-lock.service.js';
 import {
   registerCronLockMetrics,
@@ -39,10 +39,14 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
     @Optional() @Inject(CronLockService) private readonly locks?: CronLockService,
   ) {}
 
-  /** The metric objects (registered once the app is initialised). */
+  /**
+   * The metric objects (registered once the app is initialised).
+   *
+   * @throws {CronLockConfigError} when read before `app.init()`.
+   */
   get metrics(): CronLockMetricSet {
     if (!this.registered) {
-      throw new Error('CronLockMetrics.metrics: the metrics are registered at app.init().');
+      throw new CronLockConfigError(READ_BEFORE_INIT('CronLockMetrics.metrics'));
     }
     return this.registered.metrics;
   }
