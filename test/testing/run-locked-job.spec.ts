@@ -11,6 +11,7 @@ import {
   CronLockService,
   LockedCron,
   MemoryLockStore,
+  ScheduledAtRefusedError,
   type LockContext,
 } from 'nestjs-cron-lock';
 import {
@@ -269,6 +270,27 @@ describe('CronLockTestingModule + runLockedJob', () => {
     await expect(
       runLockedJob(moduleRef, 'invoices', { scheduledAt: new Date('not a date') }),
     ).rejects.toThrow(/scheduledAt is not a valid date/);
+  });
+
+  it("rejects with the store's ScheduledAtRefusedError, without running the job, for a scheduledAt too far ahead", async () => {
+    const moduleRef = await boot();
+    const jobs = moduleRef.get(BillingJobs);
+    // A day ahead of the clock: the store refuses a tick more than 15 minutes ahead. Logs are off
+    // in tests, so an answer of store-error would not say why.
+    const tomorrow = Math.floor(Date.now() / HOUR) * HOUR + 24 * HOUR;
+    const refused = await runLockedJob(moduleRef, 'invoices', { scheduledAt: tomorrow }).then(
+      (result) => result,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(ScheduledAtRefusedError);
+    expect(refused).toMatchObject({
+      reason: 'ahead',
+      message: expect.stringMatching(/^runLockedJob\("invoices"\): .*15 minutes ahead/),
+    });
+    expect(jobs.seen).toEqual([]);
+    expect((await moduleRef.get(MemoryLockStore).inspect('invoices')).fencingToken).toBeNull();
+    // An occurrence within the bound still runs.
+    expect((await runLockedJob(moduleRef, 'invoices', { scheduledAt: NOON })).ran).toBe(true);
   });
 
   it('refuses, without running the job, a scheduledAt or an option that CronLockService.run() refuses', async () => {
