@@ -59,13 +59,15 @@ export class LockRunner {
    * `via` says who calls: a scheduler tick of a decorated method (`'tick'`) or application code
    * calling one (`'method'`) reach `fn` synchronously when the store can answer at once (the
    * in-memory store), as `@Cron` calls its method; `'api'` (CronLockService, runLockedJob) always
-   * answers asynchronously.
+   * answers asynchronously. `refusal: 'reject'` (runLockedJob, whose tests log nothing) rejects
+   * with the store's {@link ScheduledAtRefusedError} instead of the silent `store-error` skip.
    */
   execute<T>(
     job: LockJob,
     scheduledAt: number | undefined,
     fn: (ctx: LockContext) => Promise<T> | T,
     via: 'tick' | 'method' | 'api' = 'api',
+    refusal: 'skip' | 'reject' = 'skip',
   ): Promise<LockedRunResult<T>> {
     // Not `async`, and the losers of an occurrence never enter an async function: when many
     // jobs share a schedule, most attempts end in a skip, and every promise layer they hold
@@ -102,6 +104,7 @@ export class LockRunner {
         // The command may have run even though its reply was lost: free what it may have taken,
         // so the lock does not sit there with nobody running under it until the ttl ends.
         void this.releaseUnused(job, token, occurrence, false);
+        if (refusal === 'reject' && error instanceof ScheduledAtRefusedError) throw error;
         // A refused occurrence is the store's answer, not its absence: running it unlocked
         // would run it on every instance whose clock is as wrong.
         if (

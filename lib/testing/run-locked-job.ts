@@ -1,5 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { CronLockConfigError, CronLockError } from '../cron-lock.errors.js';
+import {
+  CronLockConfigError,
+  CronLockError,
+  ScheduledAtRefusedError,
+} from '../cron-lock.errors.js';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../cron-lock.constants.js';
 import { CronLockRegistry, type BoundJob } from '../cron-lock.registry.js';
 import type { LockedRunResult } from '../runner/runner.js';
 import { UNKNOWN_OPTION } from '../cron-lock.messages.js';
@@ -42,7 +47,9 @@ export interface RunLockedJobOptions {
  * @throws what the method throws (after the lock is released); a {@link CronLockError} naming
  *   the known jobs when `job` is not one of them; a {@link CronLockConfigError}, without running
  *   the method, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
- *   that is not a valid `Date` or a whole number of ms ≥ 0).
+ *   that is not a valid `Date` or a whole number of ms ≥ 0); a {@link ScheduledAtRefusedError}
+ *   (`reason: 'ahead'`), without running the method, for a `scheduledAt` more than 15 minutes
+ *   ahead of the store's clock, which the store refuses (a tick answers `store-error`).
  * @publicApi
  */
 export async function runLockedJob<T = unknown>(
@@ -59,10 +66,45 @@ export async function runLockedJob<T = unknown>(
   }
   const { binding, instance } = bound;
   const scheduledAt = requestedOccurrence(job, options) ?? occurrenceOfTick(binding, Date.now());
-  return binding.runner.execute(
-    binding.job,
-    scheduledAt,
-    (ctx) => original.call(instance, ctx) as T | Promise<T>,
+  let called = false;
+  try {
+    return await binding.runner.execute(
+      binding.job,
+      scheduledAt,
+      (ctx) => {
+        called = true;
+        return original.call(instance, ctx) as T | Promise<T>;
+      },
+      'api',
+      // Not the `store-error` skip of a tick: logs are off in tests, so it would not say why.
+      'reject',
+    );
+  } catch (error) {
+    // `called`: the same class thrown by the method itself is the method's to report.
+    if (!called && error instanceof ScheduledAtRefusedError) {
+      throw refusedIn(job, scheduledAt, error);
+    }
+    throw error;
+  }
+}
+
+/** The store's refusal of `scheduledAt`, naming the call, with a fix that fits a test. */
+function refusedIn(
+  job: string,
+  scheduledAt: number | undefined,
+  error: ScheduledAtRefusedError,
+): ScheduledAtRefusedError {
+  const call = `runLockedJob(${JSON.stringify(job)})`;
+  if (error.reason !== 'ahead' || scheduledAt === undefined) {
+    return new ScheduledAtRefusedError(error.reason, `${call}: ${error.message}`);
+  }
+  const minutes = MAX_SCHEDULED_AT_AHEAD_MS / 60_000;
+  return new ScheduledAtRefusedError(
+    'ahead',
+    `${call}: scheduledAt ${new Date(scheduledAt).toISOString()} is more than ${minutes} minutes ` +
+      "ahead of the lock store's clock: the store refused it, nothing was claimed and the job " +
+      "did not run. Fix: pass an occurrence in the past (e.g. new Date('2025-01-01T10:00:00Z')) " +
+      `or at most ${minutes} minutes ahead.`,
   );
 }
 
