@@ -16,7 +16,9 @@ import {
 } from 'nestjs-cron-lock';
 import {
   CronLockTestingModule,
+  overrideCronLockModule,
   runLockedJob,
+  type CronLockTestingOptions,
   type RunLockedJobOptions,
 } from 'nestjs-cron-lock/testing';
 
@@ -319,5 +321,25 @@ describe('CronLockTestingModule + runLockedJob', () => {
     ).rejects.toBeInstanceOf(CronLockConfigError);
     expect(jobs.seen).toEqual([]);
     expect((await moduleRef.get(MemoryLockStore).inspect('invoices')).fencingToken).toBeNull();
+  });
+
+  it('refuses options that are not an object with a CronLockConfigError naming the fix, as CronLockModule.forRoot() does', () => {
+    // An untyped caller, or `forRoot(config.cronLock)` with the key unset in some setup.
+    for (const options of [null, 'memory', ['store']]) {
+      const given = options as unknown as CronLockTestingOptions;
+      for (const call of [
+        () => CronLockTestingModule.forRoot(given),
+        () => overrideCronLockModule(Test.createTestingModule({}), given),
+      ]) {
+        let thrown: unknown;
+        try {
+          call();
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, JSON.stringify(options)).toBeInstanceOf(CronLockConfigError);
+        expect((thrown as Error).message).toMatch(/options must be an object, got .*Fix: /);
+      }
+    }
   });
 });
