@@ -1,8 +1,10 @@
 import { Module, type DynamicModule, type LoggerService } from '@nestjs/common';
 import { CRON_LOCK_SCHEDULER_OPTIONAL } from '../cron-lock.constants.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockModule } from '../cron-lock.module.js';
 import type { CronLockModuleOptions } from '../options/module-options.interface.js';
 import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * Options of {@link CronLockTestingModule.forRoot}: those of `CronLockModule`, without `redis`
@@ -43,7 +45,12 @@ export interface CronLockTestingOptions extends Omit<
  */
 @Module({})
 export class CronLockTestingModule {
+  /**
+   * @param options The module's options for the test (default: a new store, no logs).
+   * @throws {@link CronLockConfigError} when `options` is not an object (`null`, a string, …).
+   */
   static forRoot(options: CronLockTestingOptions = {}): DynamicModule {
+    checkTestingOptions('CronLockTestingModule.forRoot', options);
     const { store = new MemoryLockStore(), logger = false, ...moduleOptions } = options;
     return {
       module: CronLockTestingModule,
@@ -57,5 +64,19 @@ export class CronLockTestingModule {
       ],
       exports: [MemoryLockStore, CRON_LOCK_SCHEDULER_OPTIONAL],
     };
+  }
+}
+
+/**
+ * Throws {@link CronLockConfigError} unless `options` is an object: untyped callers can pass
+ * anything, destructuring `null` throws a bare TypeError, and a string or an array would be spread
+ * into options named `0`, `1`, ….
+ */
+export function checkTestingOptions(call: string, options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CronLockConfigError(
+      `${call}: the options must be an object, got ${describeValue(options)}. ` +
+        "Fix: pass e.g. { instanceId: 'a' } or { store }, or leave the argument out.",
+    );
   }
 }

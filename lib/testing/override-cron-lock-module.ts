@@ -2,7 +2,7 @@ import type { TestingModuleBuilder } from '@nestjs/testing';
 import { CRON_LOCK_RAW_OPTIONS } from '../cron-lock.constants.js';
 import type { CronLockModuleOptions } from '../options/module-options.interface.js';
 import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
-import type { CronLockTestingOptions } from './cron-lock-testing.module.js';
+import { checkTestingOptions, type CronLockTestingOptions } from './cron-lock-testing.module.js';
 
 /**
  * Runs an app's own `CronLockModule` (registered with `forRoot` or `forRootAsync`, however its
@@ -22,12 +22,14 @@ import type { CronLockTestingOptions } from './cron-lock-testing.module.js';
  * @param builder The result of `Test.createTestingModule(...)`, before `compile()`.
  * @param options The module options to test with (default: a new `MemoryLockStore`, no logs).
  * @returns the same builder, to chain more overrides and `compile()`.
+ * @throws `CronLockConfigError` when `options` is not an object (`null`, a string, …).
  * @publicApi
  */
 export function overrideCronLockModule(
   builder: TestingModuleBuilder,
   options: CronLockTestingOptions = {},
 ): TestingModuleBuilder {
+  checkTestingOptions('overrideCronLockModule', options);
   const { store = new MemoryLockStore(), logger = false, ...moduleOptions } = options;
   const value: CronLockModuleOptions = { ...moduleOptions, store, logger };
   return builder.overrideProvider(CRON_LOCK_RAW_OPTIONS).useValue(value);
