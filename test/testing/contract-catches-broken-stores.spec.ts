@@ -26,6 +26,15 @@ class KeepsHistoryByDefault extends MemoryLockStore {
   }
 }
 
+/** Records a paused acquisition's occurrence in a default history of 100 without historySize. */
+class KeepsPausedHistoryByDefault extends MemoryLockStore {
+  override async acquire(
+    request: Parameters<MemoryLockStore['acquire']>[0],
+  ): ReturnType<MemoryLockStore['acquire']> {
+    return super.acquire({ ...request, historySize: request.historySize ?? 100 });
+  }
+}
+
 /** Answers `renewed` to the owner of a plain lock without extending it (a leaner path left out). */
 class LeavesPlainLocksUnrenewed extends MemoryLockStore {
   private readonly plainOwners = new Set<string>();
@@ -104,6 +113,22 @@ describe('the shipped LockStore contract', () => {
       await contractCase(
         casesOn(() => new LeavesPlainLocksUnrenewed()),
         renewal,
+      ).run(),
+    ).toBeInstanceOf(Error);
+  });
+
+  it('fails a store that records a paused acquisition in the history without historySize', async () => {
+    const paused = 'records the occurrence a paused acquisition claims';
+    expect(
+      await contractCase(
+        casesOn(() => new MemoryLockStore()),
+        paused,
+      ).run(),
+    ).toBeUndefined();
+    expect(
+      await contractCase(
+        casesOn(() => new KeepsPausedHistoryByDefault()),
+        paused,
       ).run(),
     ).toBeInstanceOf(Error);
   });
