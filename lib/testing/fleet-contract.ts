@@ -260,7 +260,7 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
       ]);
     });
 
-    it('records the occurrence a paused acquisition claims, once for the fleet', async () => {
+    it('records the occurrence a paused acquisition claims, once for the fleet, none without historySize', async () => {
       const store = getStore();
       if (!store.history || !store.pause) return;
       await store.pause('job', { reason: null, until: null });
@@ -275,6 +275,13 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
         outcome: null,
         durationMs: null,
       });
+      // "0 or absent records none", as for a release: the key is left out, not `undefined`.
+      await store.pause('other', { reason: null, until: null });
+      await acquire('other', { scheduledAt: FIRST });
+      await acquire('other', { scheduledAt: SECOND, historySize: 0 });
+      expect(await store.history('other', 10)).toEqual([]);
+      // Claimed all the same: only the history entry was left out.
+      expect(await store.inspect('other')).toMatchObject({ lastTick: SECOND, paused: true });
     });
 
     it('answers an empty history for an unknown job', async () => {
