@@ -1,6 +1,7 @@
 // The shipped LockStore contract is how a user proves a store of their own: each case here runs
 // one contract case against a store broken in the way that case is about, and expects the case
 // to fail. The same case passes on the real MemoryLockStore, so the failure is the store's.
+import { CronTime } from 'cron';
 import { describe, expect, it } from 'vitest';
 import { MemoryLockStore } from 'nestjs-cron-lock';
 import { collectContractCases, contractCase } from '../support/contract-cases.js';
@@ -32,6 +33,17 @@ class KeepsPausedHistoryByDefault extends MemoryLockStore {
     request: Parameters<MemoryLockStore['acquire']>[0],
   ): ReturnType<MemoryLockStore['acquire']> {
     return super.acquire({ ...request, historySize: request.historySize ?? 100 });
+  }
+}
+
+/** Reports the registered time zone but works out nextAt in UTC, as if it were not there. */
+class IgnoresTimeZoneForNextAt extends MemoryLockStore {
+  override async inspect(name: string): ReturnType<MemoryLockStore['inspect']> {
+    const state = await super.inspect(name);
+    if (state.cron === null || state.cron === undefined) {
+      return state;
+    }
+    return { ...state, nextAt: new CronTime(state.cron, 'UTC').sendAt().toMillis() };
   }
 }
 
@@ -129,6 +141,22 @@ describe('the shipped LockStore contract', () => {
       await contractCase(
         casesOn(() => new KeepsPausedHistoryByDefault()),
         paused,
+      ).run(),
+    ).toBeInstanceOf(Error);
+  });
+
+  it("fails a store whose nextAt ignores the registered job's time zone", async () => {
+    const schedule = 'shows the registered cron, time zone and next occurrence';
+    expect(
+      await contractCase(
+        casesOn(() => new MemoryLockStore()),
+        schedule,
+      ).run(),
+    ).toBeUndefined();
+    expect(
+      await contractCase(
+        casesOn(() => new IgnoresTimeZoneForNextAt()),
+        schedule,
       ).run(),
     ).toBeInstanceOf(Error);
   });
