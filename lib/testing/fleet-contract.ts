@@ -13,6 +13,13 @@ const FIRST = Date.UTC(2025, 0, 15, 10, 0, 0);
 const SECOND = FIRST + MINUTE;
 const THIRD = SECOND + MINUTE;
 
+/** `ms` as the wall-clock time of `timeZone`, `HH:mm:ss.SSS`. */
+function wallClock(ms: number, timeZone: string): string {
+  const hms = { hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
+  const time = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', ...hms }).format(ms);
+  return `${time}.${String(ms % 1_000).padStart(3, '0')}`;
+}
+
 /**
  * The fleet-control part of the LockStore contract: pause and resume checked by the acquisition
  * itself, the job's history written by the release (and by a paused acquisition), the schedule
@@ -295,11 +302,16 @@ export function describeFleetContract(getStore: () => LockStore, test: ContractT
     it('shows the registered cron, time zone and next occurrence in inspect()', async () => {
       const store = getStore();
       if (!store.registerJob) return;
-      await store.registerJob('job', { cron: '0 3 * * *', timeZone: 'Europe/Paris' });
-      const state = await store.inspect('job');
-      expect(state).toMatchObject({ cron: '0 3 * * *', timeZone: 'Europe/Paris' });
-      expect(state.nextAt).toBeGreaterThan(Date.now());
-      expect(state.nextAt! - Date.now()).toBeLessThanOrEqual(25 * 3_600_000);
+      // One zone off the whole hour: a store working in another zone (UTC, its own) fails one.
+      for (const timeZone of ['Europe/Paris', 'Asia/Kathmandu']) {
+        const name = timeZone.replace('/', '.');
+        await store.registerJob(name, { cron: '0 3 * * *', timeZone });
+        const state = await store.inspect(name);
+        expect(state).toMatchObject({ cron: '0 3 * * *', timeZone });
+        expect(state.nextAt).toBeGreaterThan(Date.now());
+        expect(state.nextAt! - Date.now()).toBeLessThanOrEqual(25 * 3_600_000);
+        expect(wallClock(state.nextAt!, timeZone)).toBe('03:00:00.000');
+      }
     });
 
     it('lists every job it holds state for, sorted', async () => {
