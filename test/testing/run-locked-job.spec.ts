@@ -1,5 +1,7 @@
 // The test helpers as a user's test would use them: CronLockTestingModule (memory store, no
 // logs, nothing scheduled on the clock) and runLockedJob (one run through the job's lock, now).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { Interval, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -13,6 +15,7 @@ import {
   MemoryLockStore,
   ScheduledAtRefusedError,
   type LockContext,
+  type SkipReason,
 } from 'nestjs-cron-lock';
 import {
   CronLockTestingModule,
@@ -21,6 +24,7 @@ import {
   type CronLockTestingOptions,
   type RunLockedJobOptions,
 } from 'nestjs-cron-lock/testing';
+import { REPO_ROOT } from '../support/fork-ts.js';
 
 const HOUR = 3_600_000;
 /** An occurrence of the hourly job, far from "now" so nothing else claims it. */
@@ -70,6 +74,28 @@ class BillingJobs {
     return ctx.scheduledAt.getTime();
   }
 }
+
+/** A job whose overlapping occurrences queue behind the running one. */
+@Injectable()
+class ExportJobs {
+  hold: Promise<void> = Promise.resolve();
+
+  @LockedCron('0 * * * *', { name: 'exports', ttl: '1m', overlap: 'queue' })
+  async export(): Promise<void> {
+    await this.hold;
+  }
+}
+
+/** Every reason a skip can give: a reason added to the type must be added here to compile. */
+const SKIP_REASONS: Record<SkipReason, true> = {
+  held: true,
+  'tick-done': true,
+  paused: true,
+  'store-error': true,
+  'shutting-down': true,
+  queued: true,
+  merged: true,
+};
 
 describe('CronLockTestingModule + runLockedJob', () => {
   const modules: TestingModule[] = [];
@@ -340,6 +366,44 @@ describe('CronLockTestingModule + runLockedJob', () => {
         expect(thrown, JSON.stringify(options)).toBeInstanceOf(CronLockConfigError);
         expect((thrown as Error).message).toMatch(/options must be an object, got .*Fix: /);
       }
+    }
+  });
+
+  it('answers paused, queued and merged too, and its docs list every reason it can answer', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [CronLockTestingModule.forRoot()],
+      providers: [BillingJobs, ExportJobs],
+    }).compile();
+    modules.push(moduleRef);
+    await moduleRef.init();
+    await moduleRef.get(CronLockService).pause('invoices');
+    expect(await runLockedJob(moduleRef, 'invoices', { scheduledAt: NOON })).toEqual({
+      ran: false,
+      reason: 'paused',
+    });
+
+    const exports = moduleRef.get(ExportJobs);
+    const { opened, open } = gate();
+    exports.hold = opened;
+    const running = runLockedJob(moduleRef, 'exports', { scheduledAt: NOON });
+    await expect
+      .poll(() => moduleRef.get(MemoryLockStore).inspect('exports'))
+      .toMatchObject({ holder: moduleRef.get(CronLockService).instanceId });
+    const next = { scheduledAt: NOON + HOUR };
+    expect(await runLockedJob(moduleRef, 'exports', next)).toMatchObject({ reason: 'queued' });
+    const after = { scheduledAt: NOON + 2 * HOUR };
+    expect(await runLockedJob(moduleRef, 'exports', after)).toMatchObject({ reason: 'merged' });
+    open();
+    expect((await running).ran).toBe(true);
+
+    // What a user reads: the guide's runLockedJob entry and the function's JSDoc.
+    const guide = readFileSync(join(REPO_ROOT, 'docs/testing.md'), 'utf8');
+    const entry = guide.slice(guide.indexOf('- **`runLockedJob('), guide.indexOf('- **Several'));
+    const source = readFileSync(join(REPO_ROOT, 'lib/testing/run-locked-job.ts'), 'utf8');
+    const jsdoc = source.slice(source.indexOf(' * @returns'), source.indexOf(' * @throws'));
+    for (const reason of Object.keys(SKIP_REASONS)) {
+      expect(entry, `docs/testing.md: ${reason}`).toContain(`\`${reason}\``);
+      expect(jsdoc, `JSDoc: ${reason}`).toContain(`\`${reason}\``);
     }
   });
 });
