@@ -42,8 +42,9 @@ export interface RunLockedJobOptions {
  *
  * @param app The initialised app or testing module (`await moduleRef.init()` first).
  * @param job The job's lock name (its `name` option) or `Class.method`.
- * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` (`held`, `tick-done`,
- *   `store-error`, `shutting-down`).
+ * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }`: `tick-done`, `held`,
+ *   `paused` (see `CronLockService.pause()`), `queued` or `merged` (the job's `overlap`),
+ *   `store-error`, `shutting-down`.
  * @throws what the method throws (after the lock is released); a {@link CronLockError} naming
  *   the known jobs when `job` is not one of them; a {@link CronLockConfigError}, without running
  *   the method, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
