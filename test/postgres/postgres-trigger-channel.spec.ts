@@ -3,6 +3,7 @@ import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { waitFor } from '../support/redis.js';
 
@@ -157,5 +158,118 @@ describe('PostgresTriggerChannel closed while it connects (a pool passed in)', (
       poolEnd: 'ended',
       listening: 0,
     });
+  });
+});
+
+/** `promise`'s value, or `'still waiting'` after `ms`: for an answer that must come in time. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still waiting'>((resolve) => {
+    timer = setTimeout(() => resolve('still waiting'), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+describe('PostgresTriggerChannel when PostgreSQL stops answering', () => {
+  const TIMEOUT = 500;
+
+  /** A store whose pool reaches PostgreSQL through a proxy that can stop forwarding. */
+  async function storeBehindProxy(
+    label: string,
+    options: { max: number; logger?: CapturingLogger },
+  ) {
+    const admin = adminPool();
+    const proxy = await RedisTcpProxy.start(Number(new URL(testPostgresUrl()).port));
+    cleanup.push(() => proxy.close());
+    const viaProxy = new URL(testPostgresUrl());
+    viaProxy.port = String(proxy.port);
+    const { pool, app } = appPool(admin, {
+      connectionString: viaProxy.toString(),
+      max: options.max,
+      // The idle connection the test sets up must still be there when the channel takes it.
+      idleTimeoutMillis: 0,
+    });
+    cleanup.push(() => pool.end());
+    const name = table(label, admin);
+    const store = new PostgresLockStore(pool, {
+      logger: options.logger ?? false,
+      table: name,
+      operationTimeout: TIMEOUT,
+    });
+    cleanup.push(() => store.close());
+    // Another instance, reaching PostgreSQL directly: it sends the triggers.
+    const sender = new PostgresLockStore(admin, { logger: false, table: name });
+    cleanup.push(() => sender.close());
+    return { admin, proxy, pool, app, store, sender };
+  }
+
+  const request = (id: string) => ({ kind: 'request', id, name: 'report', force: false }) as const;
+
+  it('rejects a subscription whose LISTEN gets no answer within operationTimeout, then listens again once the server answers', async () => {
+    const { proxy, pool, store, sender } = await storeBehindProxy('silent', { max: 1 });
+    // The pool keeps an idle connection, opened while the network answered: the LISTEN goes out
+    // on it and its answer never comes back.
+    await store.ping();
+    proxy.partition();
+
+    const outcome = await within(settled(store.triggers.subscribe(() => undefined)), 10 * TIMEOUT);
+    expect({ outcome, pooled: pool.totalCount }).toEqual({
+      outcome: expect.stringMatching(/^LockStoreError: no answer from PostgreSQL within 500ms/),
+      // Destroyed, not returned: its late answer must not be read by the next borrower.
+      pooled: 0,
+    });
+
+    proxy.heal();
+    const received: string[] = [];
+    const subscription = await store.triggers.subscribe((message) => received.push(message.id));
+    cleanup.push(() => subscription.close());
+    await sender.triggers.publish(request('after-heal'));
+    await waitFor(() => received.includes('after-heal'), {
+      message: 'the trigger sent once the server answers again',
+    });
+  });
+
+  it('keeps listening again while its re-listen gets no answer, logs that once, and hears triggers once the server answers', async () => {
+    const logger = new CapturingLogger();
+    const { admin, proxy, pool, app, store, sender } = await storeBehindProxy('relisten_silent', {
+      max: 2,
+      logger,
+    });
+    const received: string[] = [];
+    const subscription = await store.triggers.subscribe((message) => received.push(message.id));
+    cleanup.push(() => subscription.close());
+    // A second, idle connection: the re-listen takes it and sends its LISTEN into the silence.
+    await store.ping();
+    expect(pool.idleCount).toBe(1);
+
+    let removed = 0;
+    // The network goes silent as soon as the channel drops its broken connection, before the
+    // re-listen (a second later) sends anything.
+    pool.once('remove', () => {
+      proxy.partition();
+      pool.on('remove', () => {
+        removed += 1;
+      });
+    });
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+      [app],
+    );
+    // The unanswered re-listen gives up on its connection (destroyed, not returned) and tries again.
+    await waitFor(() => removed >= 1, {
+      timeout: 10_000,
+      message: 'the re-listen to drop the connection whose LISTEN got no answer',
+    });
+
+    proxy.heal();
+    await waitFor(
+      async () => {
+        await sender.triggers.publish(request(`after-heal-${received.length}`));
+        return received.some((id) => id.startsWith('after-heal'));
+      },
+      { timeout: 15_000, interval: 250, message: 'a trigger sent once the server answers again' },
+    );
+    const warnings = logger.lines.filter((line) => line.message.includes('Trigger channel'));
+    expect(warnings).toHaveLength(1);
   });
 });
