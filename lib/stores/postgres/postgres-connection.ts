@@ -115,7 +115,8 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Leas
   });
 }
 
-function isReadTimeout(error: unknown): boolean {
+/** The client-side read timeout of {@link timedQuery} ran out: the connection is out of sync. */
+export function isReadTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Query read timeout';
 }
 

@@ -8,9 +8,15 @@ import {
   type TriggerMessage,
   type TriggerSubscription,
 } from '../trigger.interface.js';
-import { connectWithin, runStatement, type PostgresPool } from './postgres-connection.js';
+import {
+  connectWithin,
+  isReadTimeout,
+  runStatement,
+  timedQuery,
+  type PostgresPool,
+} from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
-import { POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
+import { POSTGRES_NO_ANSWER, POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
 
 /** Before listening again after the listening connection broke. */
 const RELISTEN_DELAY_MS = 1_000;
@@ -128,6 +134,7 @@ export class PostgresTriggerChannel implements TriggerChannel {
   /** Opens the listening connection, unless close() is called meanwhile (`closings` moved on). */
   private async connect(closings: number): Promise<void> {
     const closed = (): boolean => closings !== this.closings;
+    const started = performance.now();
     const lease = await connectWithin(this.pool, this.timeout).catch((error: unknown) => {
       throw closed() ? new LockStoreError(POSTGRES_TRIGGERS_CLOSED) : error;
     });
@@ -179,11 +186,14 @@ export class PostgresTriggerChannel implements TriggerChannel {
     this.abortListen = destroy;
     let failed = false;
     let failure: unknown;
+    // Bounded as every other statement (connection and round trip together): a server that
+    // stopped answering would otherwise hold the subscription, or the re-listen, for good.
+    const left = Math.max(1, Math.round(this.timeout - (performance.now() - started)));
     try {
-      await client.query(`LISTEN "${this.channel}"`);
+      await client.query(timedQuery(`LISTEN "${this.channel}"`, undefined, left));
     } catch (error) {
       failed = true;
-      failure = error;
+      failure = isReadTimeout(error) ? new LockStoreError(POSTGRES_NO_ANSWER(this.timeout)) : error;
     }
     if (this.abortListen === destroy) {
       this.abortListen = null;
