@@ -1,0 +1,82 @@
+// The arguments of CronLockService's fleet calls (pause, history, trigger) and of run(), checked
+// before any store call: a key present but empty is refused as the module options refuse one,
+// and a name of any type is refused with a CronLockConfigError naming the call.
+import { Injectable } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CronLockConfigError,
+  CronLockModule,
+  CronLockService,
+  LockedCron,
+  MemoryLockStore,
+} from 'nestjs-cron-lock';
+
+const JOB = 'arguments-yearly';
+
+@Injectable()
+class YearlyJob {
+  // Once a year: no scheduler tick gets in the way; trigger() runs it on this app.
+  @LockedCron('0 0 1 1 *', { name: JOB })
+  async report(): Promise<void> {}
+}
+
+let app: TestingModule;
+let locks: CronLockService;
+
+beforeAll(async () => {
+  app = await Test.createTestingModule({
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+    ],
+    providers: [YearlyJob],
+  }).compile();
+  await app.init();
+  locks = app.get(CronLockService);
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+/** What a call settled with: its rejection, or `undefined` if it resolved. */
+async function rejectionOf(attempt: () => Promise<unknown>): Promise<unknown> {
+  return attempt().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+describe('fleet call options present but empty (as config.get() of an unset variable gives)', () => {
+  const empties = [undefined, null];
+  const cases: Array<[string, string, (options: never) => Promise<unknown>]> = [
+    ['pause', 'until', (options) => locks.pause(JOB, options)],
+    ['pause', 'reason', (options) => locks.pause(JOB, options)],
+    ['history', 'limit', (options) => locks.history(JOB, options)],
+    ['trigger', 'force', (options) => locks.trigger(JOB, options)],
+    ['trigger', 'timeout', (options) => locks.trigger(JOB, options)],
+    ['trigger', 'wait', (options) => locks.trigger(JOB, options)],
+  ];
+
+  it.each(
+    cases.flatMap(([method, key, call]) => empties.map((empty) => [method, key, empty, call])),
+  )(
+    'rejects %s({ %s: %s }) instead of taking what leaving it out gives',
+    async (method, key, empty, call) => {
+      const error = await rejectionOf(() =>
+        (call as (options: never) => Promise<unknown>)({ [key as string]: empty } as never),
+      );
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain(`CronLockService.${method as string}("${JOB}")`);
+      expect(message).toContain(`option ${key as string} is present but ${String(empty)}`);
+      expect(message).toContain('Fix: set it, or leave the key out');
+      // Refused before the store: no pause until someone resumes, no triggered run.
+      expect((await locks.inspect(JOB)).paused).toBe(false);
+      expect((await locks.inspect(JOB)).lastOutcome).toBeNull();
+    },
+  );
+});
