@@ -25,6 +25,7 @@ import type {
   LockStore,
 } from './stores/lock-store.interface.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
+import { rejectEmptyOptions } from './utils/empty-options.js';
 import { describeStoreError } from './utils/redact.js';
 
 /**
@@ -111,7 +112,7 @@ export class FleetControl {
   async pause(name: string, options: PauseOptions | undefined): Promise<void> {
     const call = `CronLockService.pause(${JSON.stringify(name)})`;
     checkName(call, name);
-    const checked = checkOptions(call, options, ['reason', 'until']);
+    const checked = checkOptions(call, options, PAUSE_DEFAULTS);
     const reason = checkReason(call, checked.reason);
     const until = checkUntil(call, checked.until, Date.now());
     const store = this.store;
@@ -153,7 +154,7 @@ export class FleetControl {
   async history(name: string, options: HistoryOptions | undefined): Promise<HistoryEntry<Date>[]> {
     const call = `CronLockService.history(${JSON.stringify(name)})`;
     checkName(call, name);
-    const { limit = DEFAULT_HISTORY_SIZE } = checkOptions(call, options, ['limit']);
+    const { limit = DEFAULT_HISTORY_SIZE } = checkOptions(call, options, HISTORY_DEFAULTS);
     if (
       typeof limit !== 'number' ||
       !Number.isSafeInteger(limit) ||
@@ -222,14 +223,23 @@ function checkName(call: string, name: unknown): void {
   }
 }
 
+/**
+ * What leaving each option out gives, for the error on one present but empty: `until: undefined`
+ * (an unset variable) must not pause a job until someone happens to resume it.
+ */
+const PAUSE_DEFAULTS = { reason: 'no reason', until: 'a pause until resume()' };
+const HISTORY_DEFAULTS = { limit: `the default ${DEFAULT_HISTORY_SIZE}` };
+
+/** `defaults` names the known keys, with what leaving each out gives. */
 function checkOptions<T extends object>(
   call: string,
   options: T | undefined,
-  known: readonly string[],
+  defaults: Readonly<Record<string, string>>,
 ): Partial<Record<string, unknown>> & T {
   if (options === undefined) {
     return {} as T;
   }
+  const known = Object.keys(defaults);
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(call, 'options', `an object such as { ${known[0]}: … }`, options),
@@ -242,6 +252,7 @@ function checkOptions<T extends object>(
       );
     }
   }
+  rejectEmptyOptions(call, options, defaults);
   return options as Partial<Record<string, unknown>> & T;
 }
 

@@ -89,12 +89,19 @@ export class DashboardActionsController {
   private async perform(action: Action, name: string, body: ActionBody): Promise<string> {
     switch (action) {
       case 'pause':
-        await this.service.pause(name, { reason: body.reason, until: body.until });
+        // Only the fields the form filled in: the service refuses a key present but undefined.
+        await this.service.pause(name, {
+          ...(body.reason !== undefined && { reason: body.reason }),
+          ...(body.until !== undefined && { until: body.until }),
+        });
         return `paused ${name}${body.reason ? ` (reason: ${body.reason})` : ''}`;
       case 'resume':
         return (await this.service.resume(name)) ? `resumed ${name}` : `${name} was not paused`;
       case 'trigger': {
-        const result = await this.service.trigger(name, { force: body.force });
+        const result = await this.service.trigger(
+          name,
+          body.force === undefined ? undefined : { force: body.force },
+        );
         if (!result.ran) {
           throw new ConflictException(`${name} did not run: ${result.reason}.`);
         }

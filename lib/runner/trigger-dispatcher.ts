@@ -24,6 +24,7 @@ import type {
   TriggerSubscription,
 } from '../stores/trigger.interface.js';
 import { didYouMean } from '../utils/did-you-mean.js';
+import { rejectEmptyOptions } from '../utils/empty-options.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 import { describeStoreError } from '../utils/redact.js';
 import { withTimeout } from '../utils/with-timeout.js';
@@ -57,6 +58,12 @@ export interface TriggerOptions {
 }
 
 const TRIGGER_OPTION_KEYS = ['force', 'timeout', 'wait'] as const;
+/** What leaving each option out gives, for the error on one present but empty. */
+const TRIGGER_OPTION_DEFAULTS = {
+  force: 'the default false',
+  timeout: "the default '5s'",
+  wait: 'the default false',
+};
 
 /**
  * Both sides of `CronLockService.trigger()` on one instance: it sends requests and waits for
@@ -238,6 +245,7 @@ function checkTriggerCall(name: string, options: TriggerOptions | undefined): Tr
       throw new CronLockConfigError(UNKNOWN_OPTION(label, key, suggestion, TRIGGER_OPTION_KEYS));
     }
   }
+  rejectEmptyOptions(label, options, TRIGGER_OPTION_DEFAULTS);
   const { force = false, wait = false, timeout: rawTimeout } = options;
   for (const [option, value] of [
     ['force', force],
