@@ -80,3 +80,48 @@ describe('fleet call options present but empty (as config.get() of an unset vari
     },
   );
 });
+
+describe('a name no lock can have, of any type', () => {
+  // A BigInt breaks JSON.stringify; an object without a prototype breaks String().
+  const names: Array<[string, unknown]> = [
+    ['a BigInt', 42n],
+    ['an object without a prototype', Object.create(null)],
+  ];
+  let ran = false;
+  // [method, arguments after the name, call]
+  const calls: Array<[string, string, (name: never) => Promise<unknown>]> = [
+    [
+      'run',
+      'no options',
+      (name) =>
+        locks.run(name, undefined, () => {
+          ran = true;
+        }),
+    ],
+    ['run', 'options', (name) => locks.run(name, { ttl: '5s' }, () => (ran = true))],
+    ['trigger', 'no options', (name) => locks.trigger(name)],
+    ['pause', 'no options', (name) => locks.pause(name)],
+    ['resume', 'no options', (name) => locks.resume(name)],
+    ['history', 'no options', (name) => locks.history(name)],
+    ['inspect', 'no options', (name) => locks.inspect(name)],
+  ];
+
+  it.each(
+    calls.flatMap(([method, rest, call]) =>
+      names.map(([what, name]) => [method, what, rest, name, call]),
+    ),
+  )(
+    'rejects %s() with %s (%s) with a CronLockConfigError naming the call, not a TypeError',
+    async (method, _what, _rest, name, call) => {
+      const error = await rejectionOf(() =>
+        (call as (name: never) => Promise<unknown>)(name as never),
+      );
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^CronLockService\\.${method as string}\\((42|an object)\\): lock name`),
+      );
+      expect(ran).toBe(false);
+    },
+  );
+});
