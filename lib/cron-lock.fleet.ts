@@ -110,7 +110,7 @@ export class FleetControl {
   }
 
   async pause(name: string, options: PauseOptions | undefined): Promise<void> {
-    const call = `CronLockService.pause(${JSON.stringify(name)})`;
+    const call = SERVICE_CALL('pause', name);
     checkName(call, name);
     const checked = checkOptions(call, options, PAUSE_DEFAULTS);
     const reason = checkReason(call, checked.reason);
@@ -133,7 +133,7 @@ export class FleetControl {
   }
 
   async resume(name: string): Promise<boolean> {
-    const call = `CronLockService.resume(${JSON.stringify(name)})`;
+    const call = SERVICE_CALL('resume', name);
     checkName(call, name);
     const store = this.store;
     if (!store.resume) {
@@ -152,7 +152,7 @@ export class FleetControl {
   }
 
   async history(name: string, options: HistoryOptions | undefined): Promise<HistoryEntry<Date>[]> {
-    const call = `CronLockService.history(${JSON.stringify(name)})`;
+    const call = SERVICE_CALL('history', name);
     checkName(call, name);
     const { limit = DEFAULT_HISTORY_SIZE } = checkOptions(call, options, HISTORY_DEFAULTS);
     if (

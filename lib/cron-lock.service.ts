@@ -28,6 +28,7 @@ import {
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
+import { RUN_CALL, relabelRunError } from './runner/run-label.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { TriggerDispatcher, type TriggerOptions } from './runner/trigger-dispatcher.js';
 import type { TriggerResult } from './runner/trigger-requester.js';
@@ -101,15 +102,14 @@ export class CronLockService
     let scheduledAt: number | undefined;
     let record: boolean;
     try {
-      const label = runLabel(name);
       // `undefined` is the defaults, as an omitted argument; null or a non-object is an error.
       const checked: RunOptions =
-        options === undefined ? {} : checkLockOptions(label, options, 'run');
-      job = this.validate(name, checked, label);
-      scheduledAt = scheduledAtOf(checked.scheduledAt, label);
+        options === undefined ? {} : checkLockOptions(RUN_CALL, options, 'run');
+      job = this.validate(name, checked);
+      scheduledAt = scheduledAtOf(checked.scheduledAt, RUN_CALL);
       record = checked.record === true;
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(relabelRunError(error, name));
     }
     // Only a plain exclusion takes the lean path: an occurrence or a job's name needs the record
     // (marker, fencing token, last success) that the job's guarantees and alerts read.
@@ -121,15 +121,15 @@ export class CronLockService
   }
 
   /** The lock settings of one `run()` call; throws {@link CronLockConfigError} naming the fix. */
-  private validate(name: string, options: RunOptions, label: string): LockJob {
+  private validate(name: string, options: RunOptions): LockJob {
     // The registry's manual names passed this check already: skip the pattern for those.
     if (
       !this.registry.hasManual(name) &&
       (typeof name !== 'string' || !LOCK_NAME_PATTERN.test(name))
     ) {
-      throw new CronLockConfigError(INVALID_LOCK_NAME(label, name));
+      throw new CronLockConfigError(INVALID_LOCK_NAME(RUN_CALL, name));
     }
-    const { ttl, minHold, renew } = resolveLockSettings(label, options, this.options.defaultTtl);
+    const { ttl, minHold, renew } = resolveLockSettings(RUN_CALL, options, this.options.defaultTtl);
     return { name, ttl, minHold, renew };
   }
 
@@ -312,9 +312,4 @@ export class CronLockService
       await this.store.close();
     }
   }
-}
-
-/** How errors of `run()` name the call. */
-function runLabel(name: unknown): string {
-  return `CronLockService.run("${String(name)}")`;
 }

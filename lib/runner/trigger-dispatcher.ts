@@ -6,6 +6,7 @@ import {
   INVALID_LOCK_NAME,
   INVALID_OPTION,
   INVALID_OPTIONS_OBJECT,
+  SERVICE_CALL,
   TRIGGER_LISTEN_FAILED,
   TRIGGER_TAKEN,
   TRIGGER_UNSUPPORTED,
@@ -224,7 +225,7 @@ export class TriggerDispatcher {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function triggerLabel(name: unknown): string {
-  return `CronLockService.trigger("${String(name)}")`;
+  return SERVICE_CALL('trigger', name);
 }
 
 /** The checked arguments of `trigger()`; throws {@link CronLockConfigError} naming the fix. */

@@ -1,0 +1,24 @@
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { SERVICE_CALL } from '../cron-lock.messages.js';
+
+/**
+ * Stands for the call in the messages of `CronLockService.run()`'s checks. `run()` is on the hot
+ * path: naming the call from its `name` on every run would cost a string (and, through
+ * `SERVICE_CALL`, a redaction) that only a refused call reads, so the checks name this constant
+ * and {@link relabelRunError} writes the real call in when one of them throws.
+ */
+export const RUN_CALL = 'CronLockService.run(…)';
+
+/**
+ * `error` with {@link RUN_CALL} replaced by the call as `SERVICE_CALL` names it, which holds for a
+ * name of any type (`String()` throws for an object without a prototype, `JSON.stringify` for a
+ * BigInt). Anything else is returned as is.
+ */
+export function relabelRunError(error: unknown, name: unknown): unknown {
+  if (!(error instanceof CronLockConfigError) || !error.message.includes(RUN_CALL)) {
+    return error;
+  }
+  const call = SERVICE_CALL('run', name);
+  // A function, not a string: a `$&` in the name must not be read as a replacement pattern.
+  return new CronLockConfigError(error.message.replaceAll(RUN_CALL, () => call));
+}
