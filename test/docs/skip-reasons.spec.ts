@@ -63,3 +63,34 @@ describe('skip reasons in the metrics and the docs', () => {
     expect(sentence).toContain('never for `store-error`');
   });
 });
+
+/**
+ * What `CronLockService.run()` can answer (true), and the reasons of a job's `overlap` policy,
+ * which a `run()` does not take (false). A record: a reason added to the type must be placed here.
+ */
+const RUN_ANSWERS = {
+  held: true,
+  'tick-done': true,
+  paused: true,
+  'store-error': true,
+  'shutting-down': true,
+  queued: false,
+  merged: false,
+} satisfies Record<SkipReason, boolean>;
+
+describe("the skip reasons in CronLockService.run()'s JSDoc", () => {
+  it('lists every reason run() answers, and says why it never answers queued or merged', () => {
+    const source = readFileSync(join(REPO_ROOT, 'lib/cron-lock.service.ts'), 'utf8');
+    const signature = source.indexOf('  run<T>(');
+    expect(signature).toBeGreaterThan(-1);
+    const jsdoc = source.slice(source.lastIndexOf('/**', signature), signature);
+    const returns = jsdoc.slice(jsdoc.indexOf('@returns'), jsdoc.indexOf('@throws'));
+    expect(returns.length).toBeGreaterThan(0);
+    for (const [reason, answered] of Object.entries(RUN_ANSWERS)) {
+      expect(returns, reason).toContain(`\`${reason}\``);
+      if (!answered) {
+        expect(returns.replace(/\s+\*\s*/g, ' '), reason).toMatch(/never .*overlap/);
+      }
+    }
+  });
+});

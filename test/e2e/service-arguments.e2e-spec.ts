@@ -12,6 +12,7 @@ import {
   LockedCron,
   MemoryLockStore,
 } from 'nestjs-cron-lock';
+import { waitFor } from '../support/redis.js';
 
 const JOB = 'arguments-yearly';
 
@@ -19,6 +20,15 @@ const JOB = 'arguments-yearly';
 class YearlyJob {
   // Once a year: no scheduler tick gets in the way; trigger() runs it on this app.
   @LockedCron('0 0 1 1 *', { name: JOB })
+  async report(): Promise<void> {}
+}
+
+const QUEUE_JOB = 'arguments-queue';
+
+@Injectable()
+class QueueJob {
+  // Its ticks would queue behind a run in progress; a run() on its name takes no overlap policy.
+  @LockedCron('0 0 1 1 *', { name: QUEUE_JOB, overlap: 'queue' })
   async report(): Promise<void> {}
 }
 
@@ -31,7 +41,7 @@ beforeAll(async () => {
       ScheduleModule.forRoot(),
       CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
     ],
-    providers: [YearlyJob],
+    providers: [YearlyJob, QueueJob],
   }).compile();
   await app.init();
   locks = app.get(CronLockService);
@@ -124,4 +134,19 @@ describe('a name no lock can have, of any type', () => {
       expect(ran).toBe(false);
     },
   );
+});
+
+describe('the skip reasons of run()', () => {
+  it("answers held, never queued, on the name of an overlap: 'queue' job whose lock is held", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = locks.run(QUEUE_JOB, { scheduledAt: Date.now() - 2_000 }, () => gate);
+    await waitFor(() => locks.heldLocks.includes(QUEUE_JOB));
+
+    const second = await locks.run(QUEUE_JOB, { scheduledAt: Date.now() - 1_000 }, () => 'ran');
+
+    expect(second).toMatchObject({ ran: false, reason: 'held' });
+    release();
+    expect((await first).ran).toBe(true);
+  });
 });
