@@ -88,7 +88,9 @@ export class CronLockService
    * @param options `ttl`, `renew`, `minHold`, `scheduledAt`, `record`; `undefined` for the defaults. They
    *   are checked as `@LockedCron`'s are at bootstrap (unknown keys, types, ranges).
    * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }` with reason `held`,
-   *   `tick-done`, `store-error` or `shutting-down`.
+   *   `tick-done`, `paused` (the name of a job paused fleet-wide, on a run that records),
+   *   `store-error` or `shutting-down`; never `queued` or `merged`, which only a job's `overlap`
+   *   policy answers and `run()` does not take.
    * @throws what `fn` throws (after the lock is released); rejects with
    *   {@link CronLockConfigError} for a bad name or option, without calling `fn`.
    */
