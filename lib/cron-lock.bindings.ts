@@ -69,19 +69,29 @@ const sealedBindings = processWide(
  */
 const awaitingMount = processWide('awaiting-mount', () => new WeakMap<object, object[]>());
 
-/**
- * Bindings of the methods of request-scoped providers, by method: their instances are made per
- * request, after bootstrap, so none is known to bind; a call on any of them is a manual run.
- */
-const methodBindings = processWide('method-bindings', () => new WeakMap<object, JobBinding>());
-
 export function bindJob(
   instance: object,
   methodKey: string | symbol,
   method: object,
   binding: JobBinding,
 ): void {
-  let methods = methodsOf(instance);
+  bindInstance(instance, methodKey, binding);
+  const waiting = awaitingMount.get(method) ?? [];
+  waiting.push(binding.runner);
+  awaitingMount.set(method, waiting);
+}
+
+/**
+ * Binds an object's locked method to its app. The object is a provider instance, or the
+ * prototype of an app's own subclass of a scoped provider (see interop/nest-scopes.ts), which every
+ * instance the app makes of it after bootstrap reads through its prototype chain.
+ */
+export function bindInstance(
+  instance: object,
+  methodKey: string | symbol,
+  binding: JobBinding,
+): void {
+  let methods = ownMethodsOf(instance);
   if (!methods) {
     methods = new Map();
     if (Object.isExtensible(instance)) {
@@ -91,9 +101,6 @@ export function bindJob(
     }
   }
   methods.set(methodKey, binding);
-  const waiting = awaitingMount.get(method) ?? [];
-  waiting.push(binding.runner);
-  awaitingMount.set(method, waiting);
 }
 
 /**
@@ -102,6 +109,13 @@ export function bindJob(
  */
 export function claimMount(method: object): boolean {
   return awaitingMount.get(method)?.shift() !== undefined;
+}
+
+/** The bindings made on this very object, not those it reads from a prototype. */
+function ownMethodsOf(instance: object): Map<string | symbol, JobBinding> | undefined {
+  return Object.prototype.hasOwnProperty.call(instance, BINDINGS)
+    ? (instance as BindingHolder)[BINDINGS]
+    : sealedBindings.get(instance);
 }
 
 function methodsOf(instance: object): Map<string | symbol, JobBinding> | undefined {
@@ -121,20 +135,9 @@ export function withdrawMounts(runner: object, methods: Iterable<object>): void 
   }
 }
 
-/** Binds a method for every instance made later (request-scoped providers). */
-export function bindMethod(method: object, binding: JobBinding): void {
-  methodBindings.set(method, binding);
-}
-
-export function bindingOf(
-  instance: object,
-  methodKey: string | symbol,
-  method?: object,
-): JobBinding | undefined {
-  return (
-    methodsOf(instance)?.get(methodKey) ??
-    (method === undefined ? undefined : methodBindings.get(method))
-  );
+/** The binding of an instance's locked method: its own, or its app's subclass's (scoped providers). */
+export function bindingOf(instance: object, methodKey: string | symbol): JobBinding | undefined {
+  return methodsOf(instance)?.get(methodKey);
 }
 
 /**

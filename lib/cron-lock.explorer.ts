@@ -7,7 +7,8 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { CronTime } from 'cron';
-import { bindJob, bindMethod, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
+import { bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
+import { bindLaterInstances } from './interop/nest-scopes.js';
 import {
   CRON_LOCK_METADATA,
   CRON_LOCK_OPTIONS,
@@ -126,8 +127,11 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
           );
         }
         claims.set(binding.job.name, { owner, methodKey, label: binding.label });
+        if (!isStatic || wrapper.isTransient) {
+          // A copy: the driver made below belongs to the one instance the scheduler mounts.
+          bindLaterInstances(wrapper, methodKey, { ...binding });
+        }
         if (!isStatic) {
-          bindMethod(method, binding);
           continue;
         }
         if (metadata.cronTime !== undefined) {

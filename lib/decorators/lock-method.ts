@@ -29,7 +29,7 @@ export function originalMethodOf(locked: object): AnyMethod | undefined {
  */
 export function lockMethod(original: AnyMethod, methodKey: string | symbol): AnyMethod {
   const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
-    const binding = this ? bindingOf(this, methodKey, locked) : undefined;
+    const binding = this ? bindingOf(this, methodKey) : undefined;
     if (!binding) {
       const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
         ?.name;
