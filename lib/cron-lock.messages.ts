@@ -263,9 +263,14 @@ export const TRIGGER_UNSUPPORTED = (call: string): string =>
   `Fix: use RedisLockStore, PostgresLockStore or MemoryLockStore, or give your store a ` +
   `triggers property (see the TriggerChannel interface).`;
 
-export const TRIGGER_LISTEN_FAILED = (detail: string): string =>
+/** `maxRetryMs`: the longest wait between two tries in the background. */
+export const TRIGGER_LISTEN_FAILED = (detail: string, maxRetryMs: number): string =>
   `cannot listen for triggers: ${detail}; CronLockService.trigger() from other instances will not ` +
-  'reach this one until it listens (tried again at the next trigger() call here)';
+  `reach this one until it listens (tried again in the background, at most ${maxRetryMs / 1000}s ` +
+  'apart, and at every trigger() call here; listening again is logged)';
+
+export const TRIGGER_LISTENING_AGAIN =
+  'listening for triggers again: CronLockService.trigger() from other instances reaches this one';
 
 export const TRIGGER_TAKEN = (name: string, forced: boolean): string =>
   `${name}: triggered${forced ? ' (forced)' : ''}, running it on this instance`;

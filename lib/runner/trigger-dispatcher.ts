@@ -8,6 +8,7 @@ import {
   INVALID_OPTIONS_OBJECT,
   SERVICE_CALL,
   TRIGGER_LISTEN_FAILED,
+  TRIGGER_LISTENING_AGAIN,
   TRIGGER_TAKEN,
   TRIGGER_UNSUPPORTED,
   UNKNOWN_OPTION,
@@ -66,6 +67,10 @@ const TRIGGER_OPTION_DEFAULTS = {
   wait: 'the default false',
 };
 
+/** The wait before a failed bootstrap subscription is tried again, doubled up to the max. */
+const RELISTEN_FIRST_MS = 1_000;
+const RELISTEN_MAX_MS = 30_000;
+
 /**
  * Both sides of `CronLockService.trigger()` on one instance: it sends requests and waits for
  * their replies, and it takes the requests of the fleet for the jobs this app has. One listening
@@ -77,6 +82,11 @@ export class TriggerDispatcher {
   private subscription: Promise<TriggerSubscription> | null = null;
   private requester: TriggerRequester | null = null;
   private stopped = false;
+  /** The next try of a bootstrap subscription that failed, and the wait before the one after. */
+  private relisten: NodeJS.Timeout | null = null;
+  private relistenDelay = RELISTEN_FIRST_MS;
+  /** A failed subscription was logged, and listening again not yet: one line per outage. */
+  private listenFailed = false;
   private readonly log: CronLockLogger;
 
   constructor(
@@ -92,20 +102,20 @@ export class TriggerDispatcher {
   /** Listens for the fleet's triggers when this app has jobs to run (never fails the bootstrap). */
   start(): void {
     if (this.registry.all().length > 0 && canTrigger(this.store)) {
-      this.listen(this.store).catch((error: unknown) =>
-        this.log.warn(TRIGGER_LISTEN_FAILED(describeStoreError(error))),
-      );
+      this.keepListening(this.store);
     }
   }
 
   /** Takes no new trigger requests (the app is closing). */
   stop(): void {
     this.stopped = true;
+    this.stopRelisten();
   }
 
   /** Settles this app's requests in flight and stops listening, before the store closes. */
   async close(): Promise<void> {
     this.stopped = true;
+    this.stopRelisten();
     this.requester?.close();
     const subscription = this.subscription;
     this.subscription = null;
@@ -130,16 +140,60 @@ export class TriggerDispatcher {
     return this.requester.request(call, this.registry.get(name) !== undefined);
   }
 
+  /**
+   * Subscribes until it listens: a store that does not answer at bootstrap (a fleet restarted
+   * with its Redis or PostgreSQL) must not leave this instance deaf to the fleet's triggers until
+   * it calls trigger() itself. Tried again with a growing wait, logged once per outage.
+   */
+  private keepListening(store: TriggerStore): void {
+    this.relisten = null;
+    if (this.stopped) {
+      return;
+    }
+    this.listen(store).catch((error: unknown) => {
+      if (this.stopped || this.relisten !== null) {
+        return;
+      }
+      if (!this.listenFailed) {
+        this.listenFailed = true;
+        this.log.warn(TRIGGER_LISTEN_FAILED(describeStoreError(error), RELISTEN_MAX_MS));
+      }
+      const delay = this.relistenDelay;
+      this.relistenDelay = Math.min(delay * 2, RELISTEN_MAX_MS);
+      this.relisten = setTimeout(() => this.keepListening(store), delay);
+      // A retry never keeps the process alive by itself.
+      this.relisten.unref();
+    });
+  }
+
+  private stopRelisten(): void {
+    if (this.relisten !== null) {
+      clearTimeout(this.relisten);
+      this.relisten = null;
+    }
+  }
+
   private listen(store: TriggerStore): Promise<TriggerSubscription> {
     if (this.subscription === null) {
       const subscribing = store.triggers.subscribe((message) => this.onMessage(message));
       this.subscription = subscribing;
-      // A failed subscription is tried again by the next trigger() call.
-      subscribing.catch(() => {
-        if (this.subscription === subscribing) {
-          this.subscription = null;
-        }
-      });
+      subscribing.then(
+        () => {
+          // Whoever subscribed (the retry or a trigger() call), the retry is no longer needed.
+          this.stopRelisten();
+          this.relistenDelay = RELISTEN_FIRST_MS;
+          if (this.listenFailed && this.subscription === subscribing) {
+            this.listenFailed = false;
+            this.log.info(TRIGGER_LISTENING_AGAIN);
+          }
+        },
+        () => {
+          // Tried again by the retry of start() and by the next trigger() call.
+          if (this.subscription === subscribing) {
+            this.subscription = null;
+          }
+        },
+      );
     }
     return this.subscription;
   }
