@@ -10,17 +10,7 @@ import { resolvePrometheusOptions } from '../../lib/prometheus/cron-lock-prometh
 import { registerCronLockMetrics } from '../../lib/prometheus/cron-lock.metrics.js';
 import type { AcquireRefusal } from '../../lib/stores/lock-store.interface.js';
 import { REPO_ROOT } from '../support/fork-ts.js';
-
-// Records rather than arrays: a reason added to the type and not here is a type error.
-const SKIP_REASONS = Object.keys({
-  held: true,
-  'tick-done': true,
-  paused: true,
-  'store-error': true,
-  'shutting-down': true,
-  queued: true,
-  merged: true,
-} satisfies Record<SkipReason, true>);
+import { SKIP_REASONS } from '../support/skip-reasons.js';
 
 /** The refusals of an answered acquisition: the runner passes the round trip with each. */
 const REFUSALS = Object.keys({

@@ -81,82 +81,43 @@ function casesOn(build: () => MemoryLockStore): ReturnType<typeof collectContrac
 }
 
 describe('the shipped LockStore contract', () => {
-  it('fails a store whose listJobs() leaves out the jobs that ran and released their lock', async () => {
-    const listing = 'lists every job it holds state for';
+  it.each<[string, string, new () => MemoryLockStore]>([
+    [
+      'whose listJobs() leaves out the jobs that ran and released their lock',
+      'lists every job it holds state for',
+      ListsLockedJobsOnly,
+    ],
+    [
+      'that records history for a release without historySize',
+      'records nothing with historySize 0 or absent',
+      KeepsHistoryByDefault,
+    ],
+    [
+      'that answers renewed to a plain lock without extending it',
+      'renews a plain lock with an owner check',
+      LeavesPlainLocksUnrenewed,
+    ],
+    [
+      'that records a paused acquisition in the history without historySize',
+      'records the occurrence a paused acquisition claims',
+      KeepsPausedHistoryByDefault,
+    ],
+    [
+      "whose nextAt ignores the registered job's time zone",
+      'shows the registered cron, time zone and next occurrence',
+      IgnoresTimeZoneForNextAt,
+    ],
+  ])('fails a store %s', async (_store, title, Broken) => {
     expect(
       await contractCase(
         casesOn(() => new MemoryLockStore()),
-        listing,
+        title,
       ).run(),
     ).toBeUndefined();
     expect(
       await contractCase(
-        casesOn(() => new ListsLockedJobsOnly()),
-        listing,
-      ).run(),
-    ).toBeInstanceOf(Error);
-  });
-
-  it('fails a store that records history for a release without historySize', async () => {
-    const none = 'records nothing with historySize 0 or absent';
-    expect(
-      await contractCase(
-        casesOn(() => new MemoryLockStore()),
-        none,
-      ).run(),
-    ).toBeUndefined();
-    expect(
-      await contractCase(
-        casesOn(() => new KeepsHistoryByDefault()),
-        none,
-      ).run(),
-    ).toBeInstanceOf(Error);
-  });
-
-  it('fails a store that answers renewed to a plain lock without extending it', async () => {
-    const renewal = 'renews a plain lock with an owner check';
-    expect(
-      await contractCase(
-        casesOn(() => new MemoryLockStore()),
-        renewal,
-      ).run(),
-    ).toBeUndefined();
-    expect(
-      await contractCase(
-        casesOn(() => new LeavesPlainLocksUnrenewed()),
-        renewal,
-      ).run(),
-    ).toBeInstanceOf(Error);
-  });
-
-  it('fails a store that records a paused acquisition in the history without historySize', async () => {
-    const paused = 'records the occurrence a paused acquisition claims';
-    expect(
-      await contractCase(
-        casesOn(() => new MemoryLockStore()),
-        paused,
-      ).run(),
-    ).toBeUndefined();
-    expect(
-      await contractCase(
-        casesOn(() => new KeepsPausedHistoryByDefault()),
-        paused,
-      ).run(),
-    ).toBeInstanceOf(Error);
-  });
-
-  it("fails a store whose nextAt ignores the registered job's time zone", async () => {
-    const schedule = 'shows the registered cron, time zone and next occurrence';
-    expect(
-      await contractCase(
-        casesOn(() => new MemoryLockStore()),
-        schedule,
-      ).run(),
-    ).toBeUndefined();
-    expect(
-      await contractCase(
-        casesOn(() => new IgnoresTimeZoneForNextAt()),
-        schedule,
+        casesOn(() => new Broken()),
+        title,
       ).run(),
     ).toBeInstanceOf(Error);
   });

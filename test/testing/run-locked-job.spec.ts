@@ -15,7 +15,6 @@ import {
   MemoryLockStore,
   ScheduledAtRefusedError,
   type LockContext,
-  type SkipReason,
 } from 'nestjs-cron-lock';
 import {
   CronLockTestingModule,
@@ -25,6 +24,7 @@ import {
   type RunLockedJobOptions,
 } from 'nestjs-cron-lock/testing';
 import { REPO_ROOT } from '../support/fork-ts.js';
+import { SKIP_REASONS } from '../support/skip-reasons.js';
 
 const HOUR = 3_600_000;
 /** An occurrence of the hourly job, far from "now" so nothing else claims it. */
@@ -85,17 +85,6 @@ class ExportJobs {
     await this.hold;
   }
 }
-
-/** Every reason a skip can give: a reason added to the type must be added here to compile. */
-const SKIP_REASONS: Record<SkipReason, true> = {
-  held: true,
-  'tick-done': true,
-  paused: true,
-  'store-error': true,
-  'shutting-down': true,
-  queued: true,
-  merged: true,
-};
 
 describe('CronLockTestingModule + runLockedJob', () => {
   const modules: TestingModule[] = [];
@@ -401,7 +390,7 @@ describe('CronLockTestingModule + runLockedJob', () => {
     const entry = guide.slice(guide.indexOf('- **`runLockedJob('), guide.indexOf('- **Several'));
     const source = readFileSync(join(REPO_ROOT, 'lib/testing/run-locked-job.ts'), 'utf8');
     const jsdoc = source.slice(source.indexOf(' * @returns'), source.indexOf(' * @throws'));
-    for (const reason of Object.keys(SKIP_REASONS)) {
+    for (const reason of SKIP_REASONS) {
       expect(entry, `docs/testing.md: ${reason}`).toContain(`\`${reason}\``);
       expect(jsdoc, `JSDoc: ${reason}`).toContain(`\`${reason}\``);
     }
