@@ -1,9 +1,9 @@
 // One-shot jobs: @Cron(new Date(...)) runs once at that date; so does @LockedCron(date), once
 // across the fleet (issue: it failed at bootstrap with "invalid cron expression").
 import { Injectable } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryLockStore, type LockContext } from 'nestjs-cron-lock';
+import { CronLock, MemoryLockStore, type LockContext } from 'nestjs-cron-lock';
 import { bootWith, closeAll, LOCKED_CRON, settle, VARIANTS, type Variant } from './support.js';
 
 const START = new Date('2030-01-01T00:00:00.500Z');
@@ -55,5 +55,42 @@ describe('a one-shot date with @LockedCron on two instances', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     await settle();
     expect([...first.get(Launch).runs, ...second.get(Launch).runs]).toEqual([AT.getTime()]);
+  });
+});
+
+// Issue: @CronLock read no occurrence from a hand-written @Cron(date), so every instance up at
+// the date ran the job (the lock only kept the runs from overlapping), as manual runs.
+describe('a one-shot date with @Cron and @CronLock on two instances', () => {
+  function composed(at: Date) {
+    @Injectable()
+    class Launch {
+      readonly runs: { scheduledAt: number; trigger: string }[] = [];
+
+      @Cron(at, { name: 'launch-above' })
+      @CronLock()
+      async above(ctx: LockContext): Promise<void> {
+        this.runs.push({ scheduledAt: ctx.scheduledAt.getTime(), trigger: ctx.trigger });
+      }
+
+      @CronLock()
+      @Cron(at, { name: 'launch-below' })
+      async below(ctx: LockContext): Promise<void> {
+        this.runs.push({ scheduledAt: ctx.scheduledAt.getTime(), trigger: ctx.trigger });
+      }
+    }
+    return Launch;
+  }
+
+  it('runs each job once across both, above or below @Cron', async () => {
+    vi.useFakeTimers({ now: START });
+    const store = new MemoryLockStore();
+    const Launch = composed(AT);
+    const first = await bootWith(LOCKED_CRON, [Launch], { store });
+    const second = await bootWith(LOCKED_CRON, [Launch], { store });
+
+    await vi.advanceTimersByTimeAsync(5_000);
+    await settle();
+    const once = { scheduledAt: AT.getTime(), trigger: 'schedule' };
+    expect([...first.get(Launch).runs, ...second.get(Launch).runs]).toEqual([once, once]);
   });
 });
