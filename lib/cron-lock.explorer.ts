@@ -196,7 +196,8 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
     const settings = resolveLockSettings(label, options, this.options.defaultTtl);
 
-    const oneShotAt = oneShotOf(label, metadata.cronTime);
+    // `@CronLock` under a hand-written `@Cron(date)` is as much a one-shot as `@LockedCron(date)`.
+    const oneShotAt = oneShotOf(label, metadata.cronTime ?? readCronOptions(method)?.cronTime);
     const { schedule, cronTime } =
       oneShotAt === undefined ? this.scheduleOf(label, method, metadata) : {};
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;
@@ -296,9 +297,10 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 }
 
 /**
- * The one occurrence of `@LockedCron(date)` in ms since epoch; `undefined` for an expression.
- * A `Date` (or a luxon `DateTime`, which `@Cron` also takes) is a one-shot job, run at that time
- * by whichever instances are up then, once across them.
+ * The one occurrence of `@LockedCron(date)` (or of `@CronLock` with `@Cron(date)`) in ms since
+ * epoch; `undefined` for an expression or no schedule. A `Date` (or a luxon `DateTime`, which
+ * `@Cron` also takes) is a one-shot job, run at that time by whichever instances are up then,
+ * once across them.
  */
 function oneShotOf(label: string, cronTime: unknown): number | undefined {
   if (cronTime === undefined || typeof cronTime === 'string') {

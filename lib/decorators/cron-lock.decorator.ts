@@ -24,8 +24,9 @@ export interface CronLockMetadata {
  * @CronLock({ ttl: '5m' })
  * async report(ctx: LockContext) {}
  * ```
- * With `@Cron` the occurrence comes from the cron expression; with `@Interval` from the
- * interval-aligned wall clock; alone, the lock only excludes overlapping runs.
+ * With `@Cron` the occurrence comes from the cron expression (`@Cron(date)`: that date, run once
+ * across the fleet); with `@Interval` from the interval-aligned wall clock; alone (or with
+ * `@Timeout`, whose moment is each instance's own), the lock only excludes overlapping runs.
  *
  * @publicApi
  */
