@@ -61,6 +61,20 @@ export type SkipReason =
   'held' | 'tick-done' | 'paused' | 'store-error' | 'shutting-down' | 'queued' | 'merged';
 
 /**
+ * Every {@link SkipReason}, for the metrics' zero series and help text. Written as a record: a
+ * reason added to the type and not here is a type error.
+ */
+export const SKIP_REASONS = Object.keys({
+  held: true,
+  'tick-done': true,
+  paused: true,
+  'store-error': true,
+  'shutting-down': true,
+  queued: true,
+  merged: true,
+} satisfies Record<SkipReason, true>) as readonly SkipReason[];
+
+/**
  * Why an occurrence ran nowhere, when known: this instance skipped it (`held`, `store-error`,
  * `shutting-down`), it lies outside `catchUpWindow` (`outside-window`), or `catchUp` ran a later
  * one instead (`superseded`: `'latest'`, or past the cap of `'all'`).

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import type { CronLockEvents, SkipReason } from '../observer/events.js';
+import { SKIP_REASONS, type CronLockEvents } from '../observer/events.js';
 import type { ResolvedCronLockPrometheusOptions } from './cron-lock-prometheus.options.js';
 import type { LossReason } from '../stores/lock-store.interface.js';
 
@@ -16,15 +16,6 @@ export type AlertKindLabel = CronLockEvents['alert']['kind'];
 // Records rather than arrays: adding a reason to the event types without adding it here is a
 // type error, so the zero-initialised series can never miss one.
 const OUTCOMES: Record<RunOutcomeLabel, true> = { completed: true, failed: true };
-const SKIP_REASONS: Record<SkipReason, true> = {
-  held: true,
-  'tick-done': true,
-  paused: true,
-  'store-error': true,
-  'shutting-down': true,
-  queued: true,
-  merged: true,
-};
 const LOSS_REASONS: Record<LossReasonLabel, true> = {
   expired: true,
   taken: true,
@@ -172,7 +163,7 @@ export function registerCronLockMetrics(
     skips: counter(
       'skips_total',
       // Listed from the record the type checks: a reason added later is named here too.
-      `Runs skipped on this instance, by job and reason (${Object.keys(SKIP_REASONS).join(', ')}).`,
+      `Runs skipped on this instance, by job and reason (${SKIP_REASONS.join(', ')}).`,
       ['job', 'reason'],
     ),
     locksLost: counter(
@@ -221,7 +212,7 @@ export function zeroJobSeries(metrics: CronLockMetricSet, job: string): void {
   for (const outcome of Object.keys(OUTCOMES)) {
     metrics.runs.inc({ job, outcome }, 0);
   }
-  for (const reason of Object.keys(SKIP_REASONS)) {
+  for (const reason of SKIP_REASONS) {
     metrics.skips.inc({ job, reason }, 0);
   }
   for (const reason of Object.keys(LOSS_REASONS)) {

@@ -10,7 +10,7 @@ import { resolvePrometheusOptions } from '../../lib/prometheus/cron-lock-prometh
 import { registerCronLockMetrics } from '../../lib/prometheus/cron-lock.metrics.js';
 import type { AcquireRefusal } from '../../lib/stores/lock-store.interface.js';
 import { REPO_ROOT } from '../support/fork-ts.js';
-import { SKIP_REASONS } from '../support/skip-reasons.js';
+import { SKIP_REASONS } from '../../lib/observer/events.js';
 
 /** The refusals of an answered acquisition: the runner passes the round trip with each. */
 const REFUSALS = Object.keys({

@@ -24,7 +24,7 @@ import {
   type RunLockedJobOptions,
 } from 'nestjs-cron-lock/testing';
 import { REPO_ROOT } from '../support/fork-ts.js';
-import { SKIP_REASONS } from '../support/skip-reasons.js';
+import { SKIP_REASONS } from '../../lib/observer/events.js';
 
 const HOUR = 3_600_000;
 /** An occurrence of the hourly job, far from "now" so nothing else claims it. */
