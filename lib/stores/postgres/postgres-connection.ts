@@ -39,19 +39,17 @@ export async function runStatement<Row extends QueryResultRow>(
 ): Promise<Row[]> {
   const started = performance.now();
   const lease = await connectWithin(pool, timeout);
-  const left = Math.max(1, Math.round(timeout - (performance.now() - started)));
   let failure: unknown;
   try {
     const { text, name } =
       typeof statement === 'string' ? { text: statement, name: undefined } : statement;
-    const result = await lease.client.query<Row>(timedQuery(text, [...values], left, name));
+    const result = await lease.client.query<Row>(
+      timedQuery(text, [...values], timeLeft(started, timeout), name),
+    );
     return result.rows;
   } catch (error) {
     failure = error;
-    if (isReadTimeout(error)) {
-      throw new LockStoreError(POSTGRES_NO_ANSWER(timeout));
-    }
-    throw error;
+    throw noAnswerIfTimedOut(error, timeout);
   } finally {
     // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
     // or timed-out one must not go back to the pool.
@@ -116,8 +114,21 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Leas
 }
 
 /** The client-side read timeout of {@link timedQuery} ran out: the connection is out of sync. */
-export function isReadTimeout(error: unknown): boolean {
+function isReadTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/**
+ * What is left of one `timeout` budget begun at `started` (`performance.now()`), at least 1 ms:
+ * getting the connection and the round trip share it.
+ */
+export function timeLeft(started: number, timeout: number): number {
+  return Math.max(1, Math.round(timeout - (performance.now() - started)));
+}
+
+/** `error`, or the store's "no answer within `timeout`" when it is {@link timedQuery}'s timeout. */
+export function noAnswerIfTimedOut(error: unknown, timeout: number): unknown {
+  return isReadTimeout(error) ? new LockStoreError(POSTGRES_NO_ANSWER(timeout)) : error;
 }
 
 /** An error the server answered with (it has a SQLSTATE); the connection is still in sync. */

@@ -10,13 +10,14 @@ import {
 } from '../trigger.interface.js';
 import {
   connectWithin,
-  isReadTimeout,
+  noAnswerIfTimedOut,
   runStatement,
   timedQuery,
+  timeLeft,
   type PostgresPool,
 } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
-import { POSTGRES_NO_ANSWER, POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
+import { POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
 
 /** Before listening again after the listening connection broke. */
 const RELISTEN_DELAY_MS = 1_000;
@@ -188,12 +189,13 @@ export class PostgresTriggerChannel implements TriggerChannel {
     let failure: unknown;
     // Bounded as every other statement (connection and round trip together): a server that
     // stopped answering would otherwise hold the subscription, or the re-listen, for good.
-    const left = Math.max(1, Math.round(this.timeout - (performance.now() - started)));
     try {
-      await client.query(timedQuery(`LISTEN "${this.channel}"`, undefined, left));
+      await client.query(
+        timedQuery(`LISTEN "${this.channel}"`, undefined, timeLeft(started, this.timeout)),
+      );
     } catch (error) {
       failed = true;
-      failure = isReadTimeout(error) ? new LockStoreError(POSTGRES_NO_ANSWER(this.timeout)) : error;
+      failure = noAnswerIfTimedOut(error, this.timeout);
     }
     if (this.abortListen === destroy) {
       this.abortListen = null;
