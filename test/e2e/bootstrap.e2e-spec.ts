@@ -493,6 +493,75 @@ describe('bootstrap validation', () => {
       expectConfigError(caught as Error, 'CronLockModule.forRootAsync');
     });
 
+    it.each<[string, unknown]>([
+      ['a string', 'false'],
+      ['a number', 0],
+      ['null', null],
+      ['present but undefined', undefined],
+    ])('throws a CronLockConfigError for isGlobal given as %s', (_label, isGlobal) => {
+      // From an environment variable, 'false' made the module global, null made it local and
+      // undefined global: each a silent choice the app did not make.
+      const store = new MemoryLockStore();
+      const calls: Array<[string, () => unknown]> = [
+        ['CronLockModule.forRoot', () => CronLockModule.forRoot({ store, isGlobal } as never)],
+        [
+          'CronLockModule.forRootAsync',
+          () => CronLockModule.forRootAsync({ useFactory: () => ({ store }), isGlobal } as never),
+        ],
+      ];
+      for (const [method, call] of calls) {
+        let caught: unknown;
+        try {
+          call();
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, method).toBeInstanceOf(CronLockConfigError);
+        expectConfigError(caught as Error, method, 'isGlobal');
+      }
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['imports that is not an array', { imports: {} }],
+      ['inject that is not an array', { inject: 'ConfigService' }],
+      ['extraProviders that is not an array', { extraProviders: {} }],
+    ])('throws a CronLockConfigError for forRootAsync with %s', (label, extra) => {
+      let caught: unknown;
+      try {
+        CronLockModule.forRootAsync({ useFactory: () => ({}), ...extra } as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CronLockConfigError);
+      expectConfigError(caught as Error, 'CronLockModule.forRootAsync', label.split(' ')[0]!);
+    });
+
+    it.each([true, false])(
+      'boots with isGlobal %s in forRoot and forRootAsync',
+      async (isGlobal) => {
+        const sync = await boot({
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false, isGlobal }),
+          ],
+        });
+        const async = await boot({
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRootAsync({
+              useFactory: () => ({ store: new MemoryLockStore(), logger: false }),
+              isGlobal,
+              imports: [],
+              inject: [],
+              extraProviders: [],
+            }),
+          ],
+        });
+        expect(sync.get(CronLockService)).toBeInstanceOf(CronLockService);
+        expect(async.get(CronLockService)).toBeInstanceOf(CronLockService);
+      },
+    );
+
     it('rejects a forRootAsync factory that returns no options object', async () => {
       const error = await bootstrapError({
         imports: [
