@@ -16,6 +16,7 @@ import { TriggerDispatcher } from './runner/trigger-dispatcher.js';
 import { RunTracker } from './runner/run-tracker.js';
 import {
   checkAsyncOptions,
+  checkIsGlobal,
   optionsFromFactory,
   resolveModuleOptions,
 } from './options/module-options.js';
@@ -47,7 +48,8 @@ export class CronLockModule {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new CronLockConfigError(FOR_ROOT_NOT_OBJECT(options));
     }
-    const { isGlobal = true, ...moduleOptions } = options;
+    const isGlobal = checkIsGlobal('CronLockModule.forRoot', options);
+    const { isGlobal: _isGlobal, ...moduleOptions } = options;
     return this.build([{ provide: CRON_LOCK_RAW_OPTIONS, useValue: moduleOptions }], [], isGlobal);
   }
 

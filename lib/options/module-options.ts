@@ -14,6 +14,8 @@ import {
   DURATION_TOO_LONG,
   INVALID_ASYNC_OPTIONS,
   INVALID_MODULE_OPTION,
+  INVALID_OPTION,
+  OPTION_EMPTY,
   OPTIONS_FACTORY_WITHOUT_METHOD,
   OPTIONS_NOT_OBJECT,
   UNKNOWN_OPTION,
@@ -255,6 +257,37 @@ export function checkAsyncOptions(options: CronLockModuleAsyncOptions | undefine
       ),
     );
   }
+  // Left unchecked, Nest spreads a string's characters as imports, and a non-iterable
+  // extraProviders fails with a bare TypeError. Undefined means none, as leaving the key out does.
+  for (const key of ['imports', 'inject', 'extraProviders'] as const) {
+    if (options[key] !== undefined && !Array.isArray(options[key])) {
+      throw new CronLockConfigError(
+        INVALID_OPTION('CronLockModule.forRootAsync', key, 'an array', options[key]),
+      );
+    }
+  }
+  checkIsGlobal('CronLockModule.forRootAsync', options);
+}
+
+/**
+ * `isGlobal` as given to `forRoot` or `forRootAsync`: a boolean, or left out for `true`. Present
+ * but empty it is refused: from an unset variable it would pick the default silently, and a
+ * string such as `'false'` would make the module global.
+ */
+export function checkIsGlobal(where: string, options: { isGlobal?: unknown }): boolean {
+  if (!('isGlobal' in options)) {
+    return true;
+  }
+  const { isGlobal } = options;
+  if (isGlobal === undefined || isGlobal === null) {
+    throw new CronLockConfigError(
+      OPTION_EMPTY(where, 'isGlobal', isGlobal, 'true (a global module)'),
+    );
+  }
+  if (typeof isGlobal !== 'boolean') {
+    throw new CronLockConfigError(INVALID_OPTION(where, 'isGlobal', 'true or false', isGlobal));
+  }
+  return isGlobal;
 }
 
 /**
