@@ -234,6 +234,20 @@ describe('CronLockTestingModule + runLockedJob', () => {
     );
   });
 
+  it('refuses a job that is not a string with a CronLockConfigError, without running anything', async () => {
+    const moduleRef = await boot();
+    const jobs = moduleRef.get(BillingJobs);
+    // The method itself (a reference instead of its name), a BigInt, a name without a prototype.
+    for (const job of [jobs.sendInvoices, 10n, Object.create(null), undefined]) {
+      const attempt = runLockedJob(moduleRef, job as unknown as string);
+      await expect(attempt).rejects.toBeInstanceOf(CronLockConfigError);
+      await expect(attempt).rejects.toThrow(
+        /^runLockedJob: .*lock name or Class\.method.*Fix: [^\n]*$/,
+      );
+    }
+    expect(jobs.seen).toEqual([]);
+  });
+
   it('says to initialise the module when no job is bound yet', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [CronLockTestingModule.forRoot()],
