@@ -47,7 +47,7 @@ export interface RunLockedJobOptions {
  *   `store-error`, `shutting-down`.
  * @throws what the method throws (after the lock is released); a {@link CronLockError} naming
  *   the known jobs when `job` is not one of them; a {@link CronLockConfigError}, without running
- *   the method, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
+ *   the method, for a `job` that is not a string, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
  *   that is not a valid `Date` or a whole number of ms ≥ 0); a {@link ScheduledAtRefusedError}
  *   (`reason: 'ahead'`), without running the method, for a `scheduledAt` more than 15 minutes
  *   ahead of the store's clock, which the store refuses (a tick answers `store-error`).
@@ -58,6 +58,13 @@ export async function runLockedJob<T = unknown>(
   job: string,
   options: RunLockedJobOptions = {},
 ): Promise<LockedRunResult<T>> {
+  if (typeof job !== 'string') {
+    // The method itself is an easy slip; quoting a BigInt would throw a bare TypeError.
+    throw new CronLockConfigError(
+      `runLockedJob: the job must be its lock name or Class.method, as a string, got ` +
+        `${describeValue(job)}. Fix: pass e.g. 'ReportsService.hourly'.`,
+    );
+  }
   const registry = registryOf(app);
   const bound = findJob(registry, job);
   const original = originalMethodOf(bound.method);

@@ -10,12 +10,16 @@ export function describeKey(key: string): string {
  * A rejected value as a message quotes it. A string may be a connection string given to the
  * wrong option (two environment variables swapped), so its URLs lose their passwords before it
  * is cut to `max` characters: a cut first could leave a password without the `@` that marks it.
- * An object is only named: it may be a client with its options.
+ * An object is only named: it may be a client with its options. A function is named too.
  */
 export function describeValue(value: unknown, max = 60): string {
   if (typeof value === 'string') {
     const safe = redactUrl(value);
     return JSON.stringify(safe.length > max ? `${safe.slice(0, max)}…` : safe);
+  }
+  if (typeof value === 'function') {
+    // String() would quote the whole source of the function.
+    return value.name ? `a function (${value.name.slice(0, max)})` : 'a function';
   }
   if (value === null || typeof value !== 'object') {
     return String(value);
