@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CronLockConfigError, LockStoreError } from 'nestjs-cron-lock';
 import { createTableSql, lockTable, PostgresLockStore } from 'nestjs-cron-lock/postgres';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
 import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
@@ -326,6 +326,33 @@ describe('PostgresLockStore', () => {
       await s.ping();
       await s.close();
       expect((await app.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    });
+
+    it('refuses a pg Client (connected, not yet connected, or lent by a pool) when built, naming the fix, and leaves it alone', async () => {
+      // A Client has connect() and end() as a Pool has, but one connection and no checkout: taken
+      // for a pool, every operation failed later with the driver's "cannot reuse a client".
+      const connected = new pg.Client({ connectionString: testPostgresUrl() });
+      await connected.connect();
+      cleanup.push(() => connected.end());
+      const fresh = new pg.Client({ connectionString: testPostgresUrl() });
+      const lender = pool();
+      const lent = await lender.connect();
+      cleanup.push(async () => lent.release());
+      for (const client of [connected, fresh, lent]) {
+        let thrown: unknown;
+        try {
+          store(client as unknown as pg.Pool, { table: table('client', lender) });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(CronLockConfigError);
+        expect((thrown as Error).message).toMatch(
+          /^PostgresLockStore\.constructor: .*pg Client.*Fix: .*new Pool/,
+        );
+        expect(everyText(thrown)).not.toContain(TEST_POSTGRES_PASSWORD);
+      }
+      expect((await connected.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect((await lent.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     });
 
     it('closes the pool it made from a connection string', async () => {
