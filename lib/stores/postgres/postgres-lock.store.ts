@@ -28,6 +28,7 @@ import { describePostgresError, secretsOfConnectionString } from './postgres-err
 import {
   booleanOption,
   isPool,
+  rejectClient,
   rejectEmptyStoreOptions,
   secretsOfPool,
   timeoutOption,
@@ -123,6 +124,7 @@ export class PostgresLockStore implements LockStore {
 
   constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
     rejectEmptyStoreOptions(options);
+    rejectClient(pool);
     this.table = lockTable(options.schema, options.table);
     this.tableName = this.table.display;
     this.createTable = booleanOption('createTable', options.createTable, true);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
-import { INVALID_POSTGRES_OPTION } from './postgres.messages.js';
+import { INVALID_POSTGRES_OPTION, POSTGRES_CLIENT_NOT_POOL } from './postgres.messages.js';
 import { MAX_DURATION_MS } from '../../utils/duration.js';
 import { secretsOfConnectionString } from './postgres-errors.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
@@ -17,6 +17,34 @@ export function isPool(value: unknown): value is pg.Pool {
     typeof pool.connect === 'function' &&
     typeof pool.end === 'function'
   );
+}
+
+/**
+ * Whether `value` is a `pg` `Client` (also a `PoolClient` a pool lent): it has `connect()` and
+ * `end()` as a pool has, but one connection, which `connect()` opens instead of lending. Its
+ * `connectionParameters` and `processID` are what no pool has (duck-typed, as {@link isPool}).
+ */
+function isClient(value: unknown): boolean {
+  const client = value as { connectionParameters?: unknown; processID?: unknown } | null;
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof client.connectionParameters === 'object' &&
+    client.connectionParameters !== null &&
+    'processID' in client
+  );
+}
+
+/**
+ * Refuses a `pg` `Client` when the store is built: taken for a pool, every operation would fail
+ * later with the driver's "cannot reuse a client" (or a TypeError, from the `undefined` an
+ * unconnected client's `connect()` resolves with), a message that names neither the store nor
+ * the fix.
+ */
+export function rejectClient(value: unknown): void {
+  if (isClient(value)) {
+    throw new CronLockConfigError(POSTGRES_CLIENT_NOT_POOL);
+  }
 }
 
 /** The password and connection string of a pool passed in, hidden in errors all the same. */

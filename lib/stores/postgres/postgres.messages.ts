@@ -10,6 +10,11 @@ export const INVALID_POSTGRES_INPUT = (value: unknown): string =>
     typeof value === 'string' ? 'an empty or non-postgres string' : typeof value
   }. Fix: pass new Pool({ connectionString }) from 'pg', or the connection string itself.`;
 
+export const POSTGRES_CLIENT_NOT_POOL =
+  'PostgresLockStore.constructor: got a pg Client, which is one connection: the store runs ' +
+  'statements of several jobs at once and keeps a connection of its own for triggers. ' +
+  "Fix: pass new Pool({ connectionString }) from 'pg' (the store never ends it), or the connection string itself.";
+
 export const INVALID_POSTGRES_OPTION = (option: string, expected: string, value: unknown): string =>
   `PostgresLockStore.constructor: ${option} must be ${expected}, got ${describeValue(value)}.`;
 
