@@ -3,6 +3,7 @@ import { LOG_CONTEXT } from '../cron-lock.constants.js';
 import type { SkipReason } from './events.js';
 import type { StoreErrorPolicy } from '../options/module-options.interface.js';
 import { formatDuration } from '../utils/duration.js';
+import { redactThrownText } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 
 /**
@@ -175,10 +176,11 @@ export class CronLockLogger {
   ): void {
     const thrown = describeThrown(error);
     const reason = thrown.isError ? `${thrown.name}: ${thrown.message}` : thrown.message;
+    // A driver's error quotes its connection string; the stack's first line repeats the message.
     this.write(
       this.levels.failed,
-      `${label(name, at)} failed after ${formatDuration(durationMs)} (fence ${fence ?? 'none'}): ${reason}`,
-      thrown.stack,
+      `${label(name, at)} failed after ${formatDuration(durationMs)} (fence ${fence ?? 'none'}): ${redactThrownText(reason)}`,
+      thrown.stack === undefined ? undefined : redactThrownText(thrown.stack),
     );
   }
 
@@ -231,7 +233,10 @@ export class CronLockLogger {
   }
 
   listenerFailed(event: string, message: string): void {
-    this.write(this.levels.listenerFailed, `A listener of the "${event}" event threw: ${message}`);
+    this.write(
+      this.levels.listenerFailed,
+      `A listener of the "${event}" event threw: ${redactThrownText(message)}`,
+    );
   }
 
   info(message: string): void {

@@ -1,12 +1,9 @@
 import type { RunOutcome, RunRecord, RunStatus } from '../stores/lock-store.interface.js';
 import { HISTORY_ERROR_MAX } from '../stores/history-entries.js';
-import { redactUrl } from '../utils/redact.js';
+import { redactThrownText } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 import type { RunContext } from './run-context.js';
 import type { ActiveRun } from './run-tracker.js';
-
-/** 32 hex characters: an owner token, kept to a prefix as in every other message. */
-const OWNER_TOKEN = /\b([0-9a-f]{6})[0-9a-f]{26}\b/g;
 
 /**
  * The outcome a run's release records, with what the job's history keeps about the run (see
@@ -43,6 +40,6 @@ export function runOutcome(
  */
 export function historyError(error: unknown): string {
   const { name, message } = describeThrown(error);
-  const text = redactUrl(`${name}: ${message}`).replace(OWNER_TOKEN, '$1…');
+  const text = redactThrownText(`${name}: ${message}`);
   return text.length > HISTORY_ERROR_MAX ? `${text.slice(0, HISTORY_ERROR_MAX - 1)}…` : text;
 }

@@ -20,6 +20,18 @@ export function redactUrl(text: string): string {
   });
 }
 
+/** 32 hex characters: an owner token, kept to a prefix as in every other message. */
+const OWNER_TOKEN = /\b([0-9a-f]{6})[0-9a-f]{26}\b/g;
+
+/**
+ * Hides what a job's or a listener's error text may quote: the user info of every URL, and all
+ * but a 6-character prefix of an owner token (32 hex characters). The history, the failed-run and
+ * listener log lines use it, so a failure is reported with the same text wherever it shows.
+ */
+export function redactThrownText(text: string): string {
+  return redactUrl(text).replace(OWNER_TOKEN, '$1…');
+}
+
 /**
  * A rejected `redis` string for the error message. It is malformed by definition, so
  * redactUrl's `scheme://user:pass@` pattern may miss its credentials (`redis//u:pw@h`,
