@@ -147,10 +147,15 @@ export function defaultLogger(): LoggerService {
  * object or an owner token.
  */
 export class CronLockLogger {
+  /** The context each line passes; none to a logger that adds its own (see contextFor). */
+  private readonly context: string | undefined;
+
   constructor(
     private readonly logger: LoggerService | null,
     private readonly levels: Required<CronLockLogLevels> = DEFAULT_LOG_LEVELS,
-  ) {}
+  ) {
+    this.context = contextFor(logger);
+  }
 
   completed(
     name: string,
@@ -262,21 +267,37 @@ export class CronLockLogger {
     if (!logger || !level) {
       return;
     }
+    const context = this.context === undefined ? [] : [this.context];
     try {
       if (level === 'error' || (level === 'fatal' && !logger.fatal)) {
         // Nest loggers read a trailing string as the context: pass the stack only when there is one.
         if (stack) {
-          logger.error(message, stack, LOG_CONTEXT);
+          logger.error(message, stack, ...context);
         } else {
-          logger.error(message, LOG_CONTEXT);
+          logger.error(message, ...context);
         }
         return;
       }
-      logger[level]?.(message, LOG_CONTEXT);
+      logger[level]?.(message, ...context);
     } catch {
       // Dropped (see above).
     }
   }
+}
+
+/**
+ * `CronLock`, except for a Nest `Logger` built with a context (`new Logger('Locks')`, as the usage
+ * guide shows): it appends its own context after whatever a line passes, so ours would print as
+ * one more message, a second line reading "CronLock" after each. The app chose that context.
+ */
+function contextFor(logger: LoggerService | null): string | undefined {
+  if (logger instanceof Logger) {
+    const own: unknown = (logger as unknown as { context?: unknown }).context;
+    if (typeof own === 'string' && own !== '') {
+      return undefined;
+    }
+  }
+  return LOG_CONTEXT;
 }
 
 /** `name @ <ISO time>`; `at` is a Date or ms since epoch (a skip never builds a Date). */
