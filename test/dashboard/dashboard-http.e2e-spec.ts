@@ -341,3 +341,40 @@ describe('dashboard behind the app’s own guard class', () => {
     }
   });
 });
+
+describe('dashboard with actions while the lock store is unreachable', () => {
+  let down: FleetApp;
+  let page: string;
+
+  beforeAll(async () => {
+    down = await startInstance(
+      'redis://dash-user:hunter2-secret@127.0.0.1:1',
+      uniquePrefix('dash-down-actions'),
+      'instance-d',
+      { path: '/cron-lock', guard: OpenGuard, actions: true },
+    );
+    page = `${await urlOf(down.app)}/cron-lock`;
+  });
+
+  afterAll(async () => {
+    await down?.app.close();
+  });
+
+  it('answers an action 503 with a redacted reason, as documented, not a bare 500', async () => {
+    // A well-formed double-submit pair: the CSRF check passes, the store is what fails.
+    const token = 'A'.repeat(43);
+    const response = await fetch(`${page}/api/jobs/sync/pause`, {
+      method: 'POST',
+      headers: {
+        cookie: `cron_lock_csrf=${token}`,
+        'x-cron-lock-csrf': token,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ reason: 'maintenance' }),
+    });
+    expect(response.status).toBe(503);
+    const answer = (await response.json()) as { message: string };
+    expect(answer.message).toMatch(/lock store did not answer: LockStoreError/);
+    expect(answer.message).not.toContain('hunter2-secret');
+  });
+});
