@@ -43,9 +43,7 @@ export class DashboardData {
       const names = await this.jobNames();
       jobs = await Promise.all(names.map((name) => this.job(name)));
     } catch (error) {
-      throw new ServiceUnavailableException(
-        `The lock store did not answer: ${describeStoreError(error)}`,
-      );
+      throw storeUnavailable(error);
     }
     return {
       generatedAt: new Date().toISOString(),
@@ -56,9 +54,17 @@ export class DashboardData {
     };
   }
 
-  /** Whether `name` is a job the page lists (the actions refuse any other name). */
+  /**
+   * Whether `name` is a job the page lists (the actions refuse any other name). Rejects with the
+   * same redacted 503 as {@link snapshot} when the store fails: an action is the first thing to
+   * read the store, and an unhandled error there would answer a bare 500.
+   */
   async knows(name: string): Promise<boolean> {
-    return (await this.jobNames()).includes(name);
+    try {
+      return (await this.jobNames()).includes(name);
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
   }
 
   private async jobNames(): Promise<string[]> {
@@ -81,6 +87,13 @@ export class DashboardData {
     const entries = await this.service.history(name, { limit: this.options.historyLimit });
     return entries.map(toHistoryEntry);
   }
+}
+
+/** A 503 whose message names no address or credential: a raw driver error could carry both. */
+function storeUnavailable(error: unknown): ServiceUnavailableException {
+  return new ServiceUnavailableException(
+    `The lock store did not answer: ${describeStoreError(error)}`,
+  );
 }
 
 function toJob(state: LockInspection, history: DashboardHistoryEntry[]): DashboardJob {
