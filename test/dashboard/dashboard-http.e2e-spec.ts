@@ -360,6 +360,23 @@ describe('dashboard with actions while the lock store is unreachable', () => {
     await down?.app.close();
   });
 
+  it('renders the page as HTML with the store error, not a raw JSON error', async () => {
+    const response = await fetch(page);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toBe(CSP);
+    const html = await response.text();
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toMatch(
+      /<p id="store-error" role="alert">The lock store did not answer: LockStoreError: [^<]+<\/p>/,
+    );
+    expect(html).not.toContain('hunter2-secret');
+    // Neither "no job yet", which would be untrue, nor a page without its script, which
+    // redraws the table once the store answers again.
+    expect(html).toContain('<p id="empty" hidden>');
+    expect(html).toContain('<script src="cron-lock/dashboard.js" defer></script>');
+  });
+
   it('answers an action 503 with a redacted reason, as documented, not a bare 500', async () => {
     // A well-formed double-submit pair: the CSRF check passes, the store is what fails.
     const token = 'A'.repeat(43);
