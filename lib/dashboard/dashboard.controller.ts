@@ -1,4 +1,12 @@
-import { Get, Header, Inject, Injectable, Req, Res } from '@nestjs/common';
+import {
+  Get,
+  Header,
+  Inject,
+  Injectable,
+  Req,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { CONTENT_SECURITY_POLICY } from './dashboard.constants.js';
 import { DashboardData } from './dashboard.data.js';
@@ -49,12 +57,27 @@ export class DashboardController {
         csrfCookie(csrfToken, isHttps(request)),
       );
     }
-    const snapshot = await this.data.snapshot();
+    let snapshot: DashboardSnapshot;
+    let storeError: string | null = null;
+    try {
+      snapshot = await this.data.snapshot();
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) {
+        throw error;
+      }
+      // A person opened this page: the exception filter would answer them a JSON blob. They get
+      // the page, empty, with the (already redacted) reason, and its script fills the table in
+      // once the store answers again.
+      this.adapterHost.httpAdapter.status(response, 503);
+      storeError = error.message;
+      snapshot = this.data.emptySnapshot();
+    }
     return renderPage(snapshot, {
       base: this.baseOf(request),
       csrfToken,
       refreshIntervalMs: this.options.refreshIntervalMs,
       historyLimit: this.options.historyLimit,
+      storeError,
     });
   }
 

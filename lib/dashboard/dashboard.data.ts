@@ -45,12 +45,17 @@ export class DashboardData {
     } catch (error) {
       throw storeUnavailable(error);
     }
+    return { ...this.emptySnapshot(), jobs };
+  }
+
+  /** A snapshot without jobs: what the page shows around a store error. */
+  emptySnapshot(): DashboardSnapshot {
     return {
       generatedAt: new Date().toISOString(),
       servedBy: safeText(this.instanceId),
       actions: this.options.actions,
       historyAvailable: typeof this.store.history === 'function',
-      jobs,
+      jobs: [],
     };
   }
 

@@ -140,6 +140,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     snapshot.jobs.forEach(function (job) { blocks.appendChild(historyBlock(job, open[job.name])); });
     histories.replaceChildren(blocks);
     document.getElementById('empty').hidden = snapshot.jobs.length > 0;
+    // The page was served during a store outage: the store answers again.
+    var storeError = document.getElementById('store-error');
+    if (storeError) storeError.remove();
     document.getElementById('job-count').textContent = String(snapshot.jobs.length);
     document.getElementById('served-by').textContent = snapshot.servedBy || NONE;
     var at = document.getElementById('generated-at');
@@ -239,5 +242,6 @@ button:focus-visible, summary:focus-visible, input:focus-visible { outline: 2px 
 details { margin: .25rem 0; }
 .history td, .history th { font-size: .9em; }
 #status:empty { display: none; }
+#store-error { color: #cf222e; font-weight: 600; }
 dialog { max-width: 32rem; }
 `;

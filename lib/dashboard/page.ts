@@ -9,6 +9,8 @@ export interface PageContext {
   csrfToken: string | null;
   refreshIntervalMs: number;
   historyLimit: number;
+  /** Why the store could not be read (already redacted), or `null`: the page shows it instead of the jobs. */
+  storeError: string | null;
 }
 
 /** The words and symbols of each state: readable without colour. */
@@ -59,7 +61,7 @@ ${csrfToken === null ? '' : `<meta name="cron-lock-csrf" content="${escapeHtml(c
 <h1>Cron locks</h1>
 <p class="meta">${renderMeta(snapshot)}</p>
 <p id="status" role="status" aria-live="polite"></p>
-</header>
+${context.storeError === null ? '' : `<p id="store-error" role="alert">${escapeHtml(context.storeError)}</p>\n`}</header>
 <main>
 <table id="jobs" data-actions="${snapshot.actions}">
 <caption>Every job of the key prefix, across all instances. Times are UTC. <a href="${escapeHtml(base)}api/jobs">JSON</a></caption>
@@ -68,7 +70,7 @@ ${csrfToken === null ? '' : `<meta name="cron-lock-csrf" content="${escapeHtml(c
 ${snapshot.jobs.map((job) => renderRow(job, snapshot.actions, context.historyLimit)).join('\n')}
 </tbody>
 </table>
-<p id="empty"${snapshot.jobs.length === 0 ? '' : ' hidden'}>No job under this key prefix yet.</p>
+<p id="empty"${snapshot.jobs.length === 0 && context.storeError === null ? '' : ' hidden'}>No job under this key prefix yet.</p>
 <section aria-labelledby="history-heading">
 <h2 id="history-heading">History</h2>
 <div id="histories">
