@@ -148,6 +148,23 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
     }
   });
 
+  it('refuses a body that is not JSON instead of acting without it', async () => {
+    const { cookie, token } = await csrfOf(page);
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    // fetch() sends a string body as text/plain unless told otherwise: a script's usual slip.
+    const response = await fetch(`${page}/api/jobs/sync/pause`, {
+      method: 'POST',
+      headers: { ...AUTH, cookie, 'x-cron-lock-csrf': token },
+      body: JSON.stringify({ reason: 'deploy', until }),
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /content-type: application\/json/,
+    );
+    // Not paused for good, without the reason and the end it was given.
+    expect((await instance.locks.inspect('sync')).paused).toBe(false);
+  });
+
   it('answers 404 for a job outside the prefix and 400 for an unknown field', async () => {
     const { cookie, token } = await csrfOf(page);
     const headers = {
