@@ -14,6 +14,7 @@ import {
   Post,
   Req,
   ServiceUnavailableException,
+  UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { CRON_LOCK_STORE, LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
@@ -62,6 +63,7 @@ export class DashboardActionsController {
         `No action "${safeText(action)}": use pause, resume, trigger or release.`,
       );
     }
+    checkJsonBody(request);
     if (!LOCK_NAME_PATTERN.test(name) || !(await this.data.knows(name))) {
       throw new NotFoundException(`No job "${safeText(name)}" under this key prefix.`);
     }
@@ -140,6 +142,22 @@ export class DashboardActionsController {
 
 function isAction(action: string): action is Action {
   return action === 'pause' || action === 'resume' || action === 'trigger' || action === 'release';
+}
+
+/**
+ * A body must be sent as JSON. Express leaves a body of another type unread, so the action would
+ * run without its fields: `fetch()` with a string body and no content type sends `text/plain`,
+ * and a pause until a given time would pause the job for good. No body at all is fine.
+ */
+function checkJsonBody(request: AnyRequest): void {
+  const length = Number(header(request, 'content-length') ?? 0);
+  const hasBody = header(request, 'transfer-encoding') !== undefined || length > 0;
+  const type = header(request, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (hasBody && type !== 'application/json') {
+    throw new UnsupportedMediaTypeException(
+      'The body must be JSON, sent with content-type: application/json.',
+    );
+  }
 }
 
 function checkCsrf(request: AnyRequest): void {
