@@ -1,10 +1,25 @@
-import { Injectable, Module, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Injectable,
+  Module,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { ScheduleModule } from '@nestjs/schedule';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRON_LOCK_STORE, CronLockConfigError, type RedisLockStore } from 'nestjs-cron-lock';
+import {
+  CRON_LOCK_STORE,
+  CronLockConfigError,
+  CronLockModule,
+  type RedisLockStore,
+} from 'nestjs-cron-lock';
 import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import {
+  DashboardJobs,
   holdLock,
   OpenGuard,
   startInstance,
@@ -410,5 +425,48 @@ describe('dashboard with actions while the lock store is unreachable', () => {
     const answer = (await response.json()) as { message: string };
     expect(answer.message).toMatch(/lock store did not answer: LockStoreError/);
     expect(answer.message).not.toContain('hunter2-secret');
+  });
+});
+
+describe("dashboard actions log through CronLockModule's logger", () => {
+  let app: INestApplication | undefined;
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('writes the action line to the module logger, and nothing to the app logger', async () => {
+    const moduleLogger = new CapturingLogger();
+    const appLogger = new CapturingLogger();
+    @Module({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({
+          redis: testRedisUrl(),
+          keyPrefix: uniquePrefix('dash-log'),
+          logger: moduleLogger,
+        }),
+        CronLockDashboardModule.forRoot({ path: '/cron-lock', guard: OpenGuard, actions: true }),
+      ],
+      providers: [DashboardJobs],
+    })
+    class LoggedApp {}
+    app = await NestFactory.create(LoggedApp, { logger: appLogger });
+    await app.listen(0, '127.0.0.1');
+    const page = `${await urlOf(app)}/cron-lock`;
+    const response = await fetch(page);
+    const cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+    const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(await response.text())![1]!;
+    const paused = await fetch(`${page}/api/jobs/sync/pause`, {
+      method: 'POST',
+      headers: { cookie, 'x-cron-lock-csrf': token, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'audit' }),
+    });
+    expect(paused.status).toBe(200);
+    const dashboardLines = (logger: CapturingLogger): string[] =>
+      logger.lines.map((line) => line.message).filter((message) => message.startsWith('Dashboard'));
+    // The module's logger (and its logger: false) governs every line the package writes.
+    expect(dashboardLines(moduleLogger)).toEqual([expect.stringContaining('sync')]);
+    expect(dashboardLines(appLogger)).toEqual([]);
   });
 });
