@@ -129,7 +129,8 @@ export class CronLockModule {
         TriggerDispatcher,
         CronLockService,
       ],
-      exports: [CronLockService, CRON_LOCK_STORE],
+      // The options are exported for the dashboard's logger; the token is not public API.
+      exports: [CronLockService, CRON_LOCK_STORE, CRON_LOCK_OPTIONS],
     };
   }
 }
