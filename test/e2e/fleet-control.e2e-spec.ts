@@ -254,6 +254,12 @@ describe.each([
       [locks.pause(JOB, { reason: 'two\nlines' }), /reason/],
       [locks.pause(JOB, { until: new Date(now - 1_000) }), /until.*future/],
       [locks.pause(JOB, { until: '30d' }), /until.*2147483647ms/],
+      // The refused Date is quoted as a date, not as "an object".
+      [
+        locks.pause(JOB, { until: new Date(Date.UTC(2099, 0, 2, 3, 4, 5)) }),
+        /until 2099-01-02T03:04:05\.000Z is not allowed/,
+      ],
+      [locks.pause(JOB, { until: new Date(NaN) }), /until Invalid Date is not allowed/],
       [locks.pause(JOB, { until: 'soon' as never }), /until/],
       [locks.pause(JOB, { untill: '1h' } as never), /untill/],
       [locks.resume(''), /resume/],
