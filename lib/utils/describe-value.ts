@@ -10,7 +10,8 @@ export function describeKey(key: string): string {
  * A rejected value as a message quotes it. A string may be a connection string given to the
  * wrong option (two environment variables swapped), so its URLs lose their passwords before it
  * is cut to `max` characters: a cut first could leave a password without the `@` that marks it.
- * An object is only named: it may be a client with its options. A function is named too.
+ * An object is only named: it may be a client with its options. A function is named too, and a
+ * `Date` is quoted as an ISO date.
  */
 export function describeValue(value: unknown, max = 60): string {
   if (typeof value === 'string') {
@@ -24,6 +25,10 @@ export function describeValue(value: unknown, max = 60): string {
   if (value === null || typeof value !== 'object') {
     return String(value);
   }
+  if (value instanceof Date) {
+    // A date is what the caller chose, and never a client or a secret: quote it.
+    return describeDate(value);
+  }
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
@@ -33,4 +38,13 @@ export function oneOf(allowed: readonly string[]): string {
   return quoted.length > 1
     ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
     : quoted.join('');
+}
+
+function describeDate(date: Date): string {
+  try {
+    return Number.isNaN(date.getTime()) ? 'Invalid Date' : date.toISOString();
+  } catch {
+    // An object that only has Date's prototype: getTime() throws for it.
+    return 'an object';
+  }
 }
