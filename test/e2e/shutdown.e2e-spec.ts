@@ -120,6 +120,54 @@ describe('graceful shutdown (real redis-server)', () => {
     expect(JSON.stringify(app.logger.lines)).not.toContain('Connection is closed');
   });
 
+  describe('with a private redis-server that stops answering (SIGSTOP)', () => {
+    let server: RedisServerHandle | undefined;
+
+    afterEach(async () => {
+      server?.kill('SIGCONT');
+      await server?.stop();
+      server = undefined;
+    });
+
+    /** How `app.close()` ended: `'closed'`, or `'hung'` if still pending after 15 s. */
+    async function closeWithin15s(app: App): Promise<'closed' | 'hung'> {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(resolve, 15_000, 'hung')));
+      const outcome = await Promise.race([close(app).then(() => 'closed' as const), hung]);
+      clearTimeout(timer);
+      return outcome;
+    }
+
+    it('ends app.close() within a bounded time when Redis stops answering after the trigger channel listened', async () => {
+      server = await startRedisServer();
+      const app = await boot('frozen-listening', { redis: server.url });
+      // Opens the trigger channel's subscriber connection (nobody has the job: no instance takes it).
+      expect(await app.locks.trigger('elsewhere', { timeout: '200ms' })).toMatchObject({
+        ran: false,
+      });
+      server.kill('SIGSTOP');
+
+      const started = Date.now();
+      expect(await closeWithin15s(app)).toBe('closed');
+      // The lock client's 2 s command timeout and the subscriber's 2 s bound, with slack.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
+    it('ends app.close() within a bounded time when Redis stops answering before the trigger channel listened', async () => {
+      server = await startRedisServer();
+      const app = await boot('frozen-subscribing', { redis: server.url });
+      server.kill('SIGSTOP');
+      // The subscription waits for Redis (offline queue, no command timeout, by design).
+      await expect(app.locks.trigger('elsewhere', { timeout: '200ms' })).rejects.toThrow(
+        /not listening/,
+      );
+
+      const started = Date.now();
+      expect(await closeWithin15s(app)).toBe('closed');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+  });
+
   describe('with a private redis-server that pauses writes', () => {
     let server: RedisServerHandle | undefined;
     let admin: Redis | undefined;
