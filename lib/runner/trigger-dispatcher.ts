@@ -70,6 +70,8 @@ const TRIGGER_OPTION_DEFAULTS = {
 /** The wait before a failed bootstrap subscription is tried again, doubled up to the max. */
 const RELISTEN_FIRST_MS = 1_000;
 const RELISTEN_MAX_MS = 30_000;
+/** How long shutdown waits for the subscription to close (listening first, if still opening). */
+const SUBSCRIPTION_CLOSE_LIMIT_MS = 2_000;
 
 /**
  * Both sides of `CronLockService.trigger()` on one instance: it sends requests and waits for
@@ -119,7 +121,14 @@ export class TriggerDispatcher {
     this.requester?.close();
     const subscription = this.subscription;
     this.subscription = null;
-    await subscription?.then((listening) => listening.close()).catch(() => undefined);
+    if (subscription === null) {
+      return;
+    }
+    // Bounded: a subscription still being opened on a store that stops answering (Redis: a
+    // SUBSCRIBE in the subscriber's offline queue) settles only when the store closes, which
+    // comes after this; it is closed whenever it does listen.
+    const closing = subscription.then((listening) => listening.close()).catch(() => undefined);
+    await withTimeout(closing, SUBSCRIPTION_CLOSE_LIMIT_MS, 'unanswered').catch(() => undefined);
   }
 
   async trigger(name: string, options?: TriggerOptions): Promise<TriggerResult> {

@@ -12,6 +12,14 @@ import {
 const RESUBSCRIBE_RETRY_MS = 2_000;
 
 /**
+ * How long close() waits for the subscriber's `QUIT` to be answered before dropping the
+ * connection: the subscriber has no command timeout, so a Redis that stops answering (a
+ * partition, a frozen server) would otherwise hold `app.close()` forever. The lock client's
+ * command timeout, so a close takes no longer for the subscriber than for the lock client.
+ */
+const QUIT_LIMIT_MS = 2_000;
+
+/**
  * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
  * subscriber connection per store to listen, and a `SET NX PX` claim per request.
  *
@@ -82,9 +90,19 @@ export class RedisTriggerChannel implements TriggerChannel {
     if (subscriber === null || subscriber.status === 'end') {
       return;
     }
-    try {
-      await subscriber.quit();
-    } catch {
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<'unanswered'>((resolve) => {
+      timer = setTimeout(resolve, QUIT_LIMIT_MS, 'unanswered');
+    });
+    // A SUBSCRIBE still waiting in the offline queue fails with the connection: its caller has
+    // a rejection handler (see connect).
+    const quit = subscriber.quit().then(
+      () => 'quit' as const,
+      () => 'unanswered' as const,
+    );
+    const outcome = await Promise.race([quit, unanswered]);
+    clearTimeout(timer);
+    if (outcome === 'unanswered') {
       subscriber.disconnect();
     }
   }
