@@ -251,6 +251,23 @@ describe('CronLockService.trigger()', () => {
       }
     });
 
+    it("answers shutting-down, and sends nothing, when the caller's app closes while its first trigger() subscribes", async () => {
+      const { caller } = await redisFleet();
+
+      // The caller has no job: its first trigger() opens the subscriber connection, and the app
+      // starts closing before that connection listens.
+      const result = caller.locks.trigger('trigger-yearly', { timeout: '3s' });
+      const closing = closeApp(caller);
+      const started = Date.now();
+
+      expect(await result).toEqual({ ran: false, name: 'trigger-yearly', reason: 'shutting-down' });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await closing;
+      // A request sent anyway reaches a worker within milliseconds; 300ms shows none was.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(runs).toEqual([]);
+    });
+
     it('never reaches the jobs of another key prefix', async () => {
       await boot('w-1', { redis: testRedisUrl(), keyPrefix: uniquePrefix('a') });
       const caller = await boot(
