@@ -140,11 +140,23 @@ export class TriggerDispatcher {
     if (this.stopped || this.tracker.isShuttingDown) {
       return { ran: false, name, reason: 'shutting-down' };
     }
-    await withTimeout(
+    // The app may start closing while this call subscribes: its replies can no longer arrive
+    // then, so a request sent anyway could run the job and still be answered `no-live-instance`,
+    // and a subscription the close ended rejects with the channel's "closed" error.
+    const failed = await withTimeout(
       this.listen(store),
       call.timeout,
       `not listening for trigger replies within ${call.timeout}ms`,
+    ).then(
+      () => null,
+      (error: unknown) => ({ error }),
     );
+    if (this.stopped) {
+      return { ran: false, name, reason: 'shutting-down' };
+    }
+    if (failed !== null) {
+      throw failed.error;
+    }
     this.requester ??= new TriggerRequester(store);
     return this.requester.request(call, this.registry.get(name) !== undefined);
   }
