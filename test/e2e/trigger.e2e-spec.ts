@@ -7,6 +7,7 @@ import {
   CronLockModule,
   CronLockService,
   LockedCron,
+  LockStoreError,
   MemoryLockStore,
   type CronLockEvents,
   type CronLockModuleOptions,
@@ -15,6 +16,7 @@ import {
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { startRedisServer } from '../support/redis-server.js';
 
 /** Runs of the yearly job, from every app of the running test. */
 const runs: Array<{ instanceId: string; trigger: string; fencingToken: number }> = [];
@@ -266,6 +268,35 @@ describe('CronLockService.trigger()', () => {
       // A request sent anyway reaches a worker within milliseconds; 300ms shows none was.
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(runs).toEqual([]);
+    });
+
+    it('rejects with a LockStoreError naming the call when Redis accepts connections but does not answer', async () => {
+      const server = await startRedisServer();
+      try {
+        const caller = await boot(
+          'caller',
+          { redis: server.url, keyPrefix: uniquePrefix('t') },
+          [],
+        );
+        // Frozen (as behind a partition): the subscriber connects, and its SUBSCRIBE waits.
+        server.kill('SIGSTOP');
+
+        const error: unknown = await caller.locks
+          .trigger('trigger-yearly', { timeout: '300ms' })
+          .then(
+            () => null,
+            (rejection: unknown) => rejection,
+          );
+
+        expect(error).toBeInstanceOf(LockStoreError);
+        expect((error as Error).message).toContain('CronLockService.trigger("trigger-yearly")');
+        expect((error as Error).message).toContain('300ms');
+        server.kill('SIGCONT');
+        await closeApp(caller);
+      } finally {
+        server.kill('SIGCONT');
+        await server.stop();
+      }
     });
 
     it('never reaches the jobs of another key prefix', async () => {
