@@ -35,6 +35,7 @@ import { RunTracker } from './run-tracker.js';
 import {
   canTrigger,
   DEFAULT_TRIGGER_TIMEOUT_MS,
+  listenWithin,
   TRIGGER_CLAIM_TTL_MS,
   TriggerRequester,
   type TriggerCall,
@@ -143,14 +144,7 @@ export class TriggerDispatcher {
     // The app may start closing while this call subscribes: its replies can no longer arrive
     // then, so a request sent anyway could run the job and still be answered `no-live-instance`,
     // and a subscription the close ended rejects with the channel's "closed" error.
-    const failed = await withTimeout(
-      this.listen(store),
-      call.timeout,
-      `not listening for trigger replies within ${call.timeout}ms`,
-    ).then(
-      () => null,
-      (error: unknown) => ({ error }),
-    );
+    const failed = await listenWithin(this.listen(store), call, triggerLabel(name));
     if (this.stopped) {
       return { ran: false, name, reason: 'shutting-down' };
     }

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { LockStoreError } from '../cron-lock.errors.js';
+import { TRIGGER_NOT_LISTENING } from '../cron-lock.messages.js';
+import { withTimeout } from '../utils/with-timeout.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
 
@@ -76,6 +79,27 @@ export interface TriggerCall {
   /** ms to wait for an instance to take it. */
   timeout: number;
   wait: boolean;
+}
+
+/**
+ * Waits for the caller's subscription, at most the call's timeout: `null` once it listens, else
+ * what failed. A store that takes the connection but never answers (a partition) fails only
+ * through this timeout, reported as the store failure `trigger()` documents.
+ */
+export function listenWithin(
+  listening: Promise<unknown>,
+  call: TriggerCall,
+  label: string,
+): Promise<{ error: unknown } | null> {
+  return withTimeout(listening, call.timeout, '').then(
+    () => null,
+    (error: unknown) => ({
+      error:
+        error instanceof LockStoreError
+          ? error
+          : new LockStoreError(TRIGGER_NOT_LISTENING(label, call.timeout)),
+    }),
+  );
 }
 
 /**
