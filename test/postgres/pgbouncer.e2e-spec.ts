@@ -4,8 +4,10 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import {
   CronLockModule,
   LockedCron,
+  LockStoreError,
   type AcquireRequest,
   type LockContext,
+  type TriggerMessage,
 } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import pg from 'pg';
@@ -434,5 +436,158 @@ describe('two Nest apps behind PgBouncer in transaction mode', () => {
     expect(duplicateOccurrences(runs)).toEqual([]);
     expect(nonIncreasingFences(runs)).toEqual([]);
     expect(overlappingRuns(runs)).toEqual([]);
+  });
+});
+
+/** A valid trigger request: what `CronLockService.trigger()` sends. */
+const triggerRequest = (id: string) =>
+  ({ kind: 'request', id, name: 'report', force: false }) as const;
+
+describe('triggers behind PgBouncer in transaction mode', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo().catch(() => undefined);
+  });
+
+  function pooled(pool: pg.Pool, table: string, logger: CapturingLogger | false = false) {
+    cleanup.push(() => pool.end());
+    const created = new PostgresLockStore(pool, { table, logger });
+    cleanup.push(() => created.close());
+    return created;
+  }
+
+  it('subscribe rejects with a LockStoreError that says the connection keeps no session and names the fix, instead of listening deaf', async () => {
+    const table = uniqueTable('bouncer_trigger');
+    cleanup.push(() => dropDirect(table));
+    const pool = bouncerPool();
+    const listener = pooled(pool, table);
+    const sender = pooled(bouncerPool(), table);
+    const received: string[] = [];
+
+    const outcome = await listener.triggers
+      .subscribe((message) => received.push(message.id))
+      .then(
+        async (subscription) => {
+          for (let i = 0; i < 5; i++) await sender.triggers.publish(triggerRequest(`bounced-${i}`));
+          // Bounded on purpose: shows that none of the five arrives (on a direct connection they
+          // arrive within milliseconds).
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await subscription.close();
+          return `a working subscription that heard ${received.length} of 5 triggers`;
+        },
+        (error: unknown) => error,
+      );
+
+    expect(outcome).toBeInstanceOf(LockStoreError);
+    const message = (outcome as LockStoreError).message;
+    expect(message).toMatch(/did not arrive on the listening connection/);
+    expect(message).toMatch(/keeps no session/);
+    expect(message).toMatch(
+      /Fix: point the store at PostgreSQL directly or through a pooler in session mode/,
+    );
+    expect(message).not.toContain(TEST_POSTGRES_PASSWORD);
+    expect(message).not.toContain(bouncer.url);
+    // The deaf connection is not kept, nor given back to the pool to listen for someone else.
+    expect({ lent: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }).toEqual({
+      lent: 0,
+      waiting: 0,
+    });
+  });
+
+  it('on a direct connection, subscribe still listens and hears a trigger; the check reaches no listener and logs nothing', async () => {
+    const table = uniqueTable('direct_trigger');
+    const admin = newPool({ max: 1 });
+    cleanup.push(() => admin.end());
+    cleanup.push(() => dropTable(admin, table));
+    const loggers = [new CapturingLogger(), new CapturingLogger()];
+    const [first, second] = loggers.map((logger) => pooled(newPool(), table, logger));
+    const heard: TriggerMessage[][] = [[], []];
+    const subscriptions = [
+      await first.triggers.subscribe((message) => heard[0].push(message)),
+      // Subscribed while the first listens: whatever it sends to check its own connection must
+      // not reach the first's listener.
+      await second.triggers.subscribe((message) => heard[1].push(message)),
+    ];
+    for (const subscription of subscriptions) cleanup.push(() => subscription.close());
+
+    await first.triggers.publish(triggerRequest('direct-1'));
+    await waitFor(() => heard.every((messages) => messages.length > 0), {
+      message: 'the trigger on both direct listeners',
+    });
+    expect(heard.map((messages) => messages.map((message) => message.id))).toEqual([
+      ['direct-1'],
+      ['direct-1'],
+    ]);
+    for (const logger of loggers) {
+      expect(
+        logger.lines.filter((line) => line.level === 'warn' || line.level === 'error'),
+      ).toEqual([]);
+    }
+  });
+});
+
+/** Runs of the per-second job of the app that cannot hear triggers. */
+const deafRuns: RunRecord[] = [];
+
+@Injectable()
+class DeafAppJob {
+  @LockedCron('* * * * * *', { ttl: '5s', name: 'bouncer-deaf-every-second' })
+  async tick(ctx: LockContext): Promise<void> {
+    deafRuns.push(await recordedRun(ctx));
+  }
+}
+
+describe('a Nest app with triggers behind PgBouncer in transaction mode', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo().catch(() => undefined);
+    deafRuns.length = 0;
+  });
+
+  it('logs once that it cannot listen for triggers and why, keeps trying in the background, and runs its crons', async () => {
+    const table = uniqueTable('bouncer_deaf');
+    cleanup.push(() => dropDirect(table));
+    const pool = bouncerPool(3);
+    cleanup.push(() => pool.end());
+    const store = new PostgresLockStore(pool, { table, logger: false, operationTimeout: 1_000 });
+    let attempts = 0;
+    const subscribe = store.triggers.subscribe.bind(store.triggers);
+    store.triggers.subscribe = (listener) => {
+      attempts += 1;
+      return subscribe(listener);
+    };
+    const logger = new CapturingLogger();
+    const module = await Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ store, instanceId: 'bouncer-deaf', logger }),
+      ],
+      providers: [DeafAppJob],
+    }).compile();
+    cleanup.push(() => module.close());
+    await module.init();
+
+    const listenFailures = () =>
+      logger.lines.filter((line) => line.message.includes('cannot listen for triggers'));
+    await waitFor(() => listenFailures().length > 0, {
+      timeout: 10_000,
+      message: 'the app to log that it cannot listen for triggers',
+    });
+    // Tried again in the background (1 s, then 2 s later), and the crons keep running meanwhile.
+    await waitFor(
+      () => attempts >= 3 && new Set(deafRuns.map((run) => run.scheduledAt)).size >= 3,
+      {
+        timeout: 20_000,
+        message: 'two background retries and three runs of the per-second job',
+      },
+    );
+
+    expect(listenFailures()).toHaveLength(1);
+    const [failure] = listenFailures();
+    expect(failure.level).toBe('warn');
+    expect(failure.message).toMatch(/did not arrive on the listening connection/);
+    expect(failure.message).toMatch(/pooler in session mode/);
+    expect(failure.message).not.toContain(TEST_POSTGRES_PASSWORD);
+    expect(duplicateOccurrences(deafRuns)).toEqual([]);
   });
 });
