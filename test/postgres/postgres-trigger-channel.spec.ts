@@ -161,6 +161,60 @@ describe('PostgresTriggerChannel closed while it connects (a pool passed in)', (
   });
 });
 
+describe('PostgresTriggerChannel checks that its listening connection hears the channel', () => {
+  it('gives the connection back at once when the store closes while the check waits for a second connection', async () => {
+    const admin = adminPool();
+    const { pool, app } = appPool(admin, { max: 2 });
+    // A long budget: the check must end with the store, not with its deadline.
+    const store = new PostgresLockStore(pool, {
+      logger: false,
+      table: table('probe_close', admin),
+      operationTimeout: 60_000,
+    });
+    await store.ping();
+    // The app holds the pool's other connection: the check's probe waits for it.
+    const busy = await pool.connect();
+    const subscribing = settled(store.triggers.subscribe(() => undefined));
+    await waitFor(() => pool.waitingCount === 1, {
+      timeout: 10_000,
+      message: 'the check to wait for a second connection',
+    });
+    await store.close();
+
+    expect(await within(subscribing, 5_000)).toMatch(/^LockStoreError: .*closed/);
+    busy.release();
+    const poolEnd = await endWithin(pool, 5_000);
+    expect({ poolEnd, listening: await listeningLeft(admin, app) }).toEqual({
+      poolEnd: 'ended',
+      listening: 0,
+    });
+  });
+
+  it('listens unchecked on a pool of one connection, says so at debug, and hears triggers', async () => {
+    const admin = adminPool();
+    const { pool } = appPool(admin);
+    cleanup.push(() => pool.end());
+    const logger = new CapturingLogger();
+    const name = table('probe_single', admin);
+    const store = new PostgresLockStore(pool, { logger, table: name });
+    cleanup.push(() => store.close());
+    const sender = new PostgresLockStore(admin, { logger: false, table: name });
+    cleanup.push(() => sender.close());
+    const received: string[] = [];
+    const subscription = await store.triggers.subscribe((message) => received.push(message.id));
+    cleanup.push(() => subscription.close());
+
+    await sender.triggers.publish({ kind: 'request', id: 'single', name: 'report', force: false });
+    await waitFor(() => received.includes('single'), { message: 'the trigger on one connection' });
+    expect(logger.lines.map((line) => [line.level, line.message])).toEqual([
+      [
+        'debug',
+        expect.stringMatching(/not checked that notifications arrive \(the pool has max 1/),
+      ],
+    ]);
+  });
+});
+
 /** `promise`'s value, or `'still waiting'` after `ms`: for an answer that must come in time. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
   let timer: NodeJS.Timeout | undefined;

@@ -36,6 +36,19 @@ export const POSTGRES_CREATE_DENIED = (table: string, history: string, detail: s
 export const POSTGRES_TRIGGERS_CLOSED =
   'the trigger channel was closed before it listened (the store or the last subscription closed meanwhile)';
 
+/** Short enough to be logged whole (a store error is cut at 300 characters). */
+export const POSTGRES_TRIGGERS_UNHEARD = (timeout: number): string =>
+  `notifications did not arrive on the listening connection within ${timeout}ms, as behind a pooler ` +
+  `in transaction mode: the connection keeps no session. Fix: point the store at PostgreSQL directly ` +
+  `or through a pooler in session mode for triggers (or leave triggers unused)`;
+
+export const POSTGRES_TRIGGERS_LISTENER_LOST =
+  'the listening connection closed while it was checked for notifications';
+
+/** `why`: what kept the check from running. */
+export const POSTGRES_TRIGGERS_UNCHECKED = (why: string): string =>
+  `trigger channel: listening, not checked that notifications arrive (${why})`;
+
 export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
   `no PostgreSQL connection from the pool within ${timeout}ms (pool exhausted or database unreachable). ` +
   `Fix: raise the pool's max, or give the lock store a pool of its own.`;

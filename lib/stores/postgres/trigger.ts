@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import type { CronLockLogger } from '../../observer/logger.js';
 import {
@@ -17,7 +18,13 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
-import { POSTGRES_TRIGGERS_CLOSED } from './postgres.messages.js';
+import {
+  POSTGRES_TRIGGERS_CLOSED,
+  POSTGRES_TRIGGERS_LISTENER_LOST,
+  POSTGRES_TRIGGERS_UNCHECKED,
+  POSTGRES_TRIGGERS_UNHEARD,
+} from './postgres.messages.js';
+import { canLendSecond, probeListening, type Probe } from './trigger-probe.js';
 
 /** Before listening again after the listening connection broke. */
 const RELISTEN_DELAY_MS = 1_000;
@@ -45,7 +52,9 @@ ON CONFLICT (name) DO NOTHING RETURNING name`;
  *
  * LISTEN needs a session: the listening connection is taken from the pool and kept (one per
  * store), and it must reach PostgreSQL directly or through a pooler in session mode (PgBouncer
- * in transaction mode drops notifications). Sending and claiming work through any pooler.
+ * in transaction mode drops notifications). Sending and claiming work through any pooler. As
+ * `LISTEN` succeeds either way, each (re-)listen is checked with one probe notification (see
+ * trigger-probe.ts); a connection that does not hear it is refused, never kept deaf.
  */
 export class PostgresTriggerChannel implements TriggerChannel {
   /** One channel per table: an identifier of at most 63 bytes, whatever the names. */
@@ -155,11 +164,15 @@ export class PostgresTriggerChannel implements TriggerChannel {
       }
     };
     let broken = false;
+    let lostBy: unknown;
+    let probe: Probe | null = null;
     const onBroken = (error?: unknown): void => {
       if (broken) {
         return;
       }
       broken = true;
+      lostBy = error;
+      probe?.stop();
       client.off('notification', onNotification);
       if (this.release === destroy) {
         this.release = null;
@@ -184,7 +197,12 @@ export class PostgresTriggerChannel implements TriggerChannel {
     client.on('notification', onNotification);
     client.on('error', onBroken);
     client.on('end', onBroken);
-    this.abortListen = destroy;
+    // The check after the LISTEN is stopped with it: close() must not wait for its deadline.
+    const abort = (): void => {
+      destroy();
+      probe?.stop();
+    };
+    this.abortListen = abort;
     let failed = false;
     let failure: unknown;
     // Bounded as every other statement (connection and round trip together): a server that
@@ -197,17 +215,61 @@ export class PostgresTriggerChannel implements TriggerChannel {
       failed = true;
       failure = noAnswerIfTimedOut(error, this.timeout);
     }
-    if (this.abortListen === destroy) {
+    if (!failed && !closed() && !broken) {
+      try {
+        await this.verify(client, started, (running) => {
+          probe = running;
+        });
+      } catch (error) {
+        failed = true;
+        failure = error;
+      }
+    }
+    if (this.abortListen === abort) {
       this.abortListen = null;
     }
-    if (failed || closed()) {
+    if (failed || closed() || broken) {
+      const lost = !failed && broken;
       broken = true;
       client.off('notification', onNotification);
       destroy();
-      throw closed() ? new LockStoreError(POSTGRES_TRIGGERS_CLOSED) : failure;
+      if (closed()) {
+        throw new LockStoreError(POSTGRES_TRIGGERS_CLOSED);
+      }
+      throw lost ? (lostBy ?? new LockStoreError(POSTGRES_TRIGGERS_LISTENER_LOST)) : failure;
     }
     this.release = destroy;
     this.reportedError = false;
+  }
+
+  /**
+   * Throws when the listening `client` does not hear the channel within the budget begun at
+   * `started`. Skipped (logged at debug) when the pool cannot lend a second connection to send the
+   * probe from: a pool of one connection, which the listener holds, or one busy for the whole
+   * budget. Refusing then would leave a working direct connection deaf for an unrelated reason.
+   */
+  private async verify(
+    client: PoolClient,
+    started: number,
+    running: (probe: Probe) => void,
+  ): Promise<void> {
+    if (!canLendSecond(this.pool)) {
+      this.log.debug(
+        POSTGRES_TRIGGERS_UNCHECKED('the pool has max 1 connection, the listening one'),
+      );
+      return;
+    }
+    const probe = probeListening(this.pool, client, this.channel, started, this.timeout);
+    running(probe);
+    const outcome = await probe.outcome;
+    if (outcome === 'unheard') {
+      throw new LockStoreError(POSTGRES_TRIGGERS_UNHEARD(this.timeout));
+    }
+    if (outcome === 'no-connection') {
+      this.log.debug(
+        POSTGRES_TRIGGERS_UNCHECKED(`the pool lent no second connection within ${this.timeout}ms`),
+      );
+    }
   }
 
   /** A broken listening connection is replaced while anyone listens. */
