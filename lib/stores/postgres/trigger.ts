@@ -52,7 +52,8 @@ ON CONFLICT (name) DO NOTHING RETURNING name`;
  *
  * LISTEN needs a session: the listening connection is taken from the pool and kept (one per
  * store), and it must reach PostgreSQL directly or through a pooler in session mode (PgBouncer
- * in transaction mode drops notifications). Sending and claiming work through any pooler. As
+ * in transaction mode drops notifications). Sending and claiming work through any pooler, but a
+ * `trigger()` caller also listens for the replies, so it needs a session as well. As
  * `LISTEN` succeeds either way, each (re-)listen is checked with one probe notification (see
  * trigger-probe.ts); a connection that does not hear it is refused, never kept deaf.
  */
