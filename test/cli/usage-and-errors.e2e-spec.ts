@@ -114,6 +114,30 @@ describe('nestjs-cron-lock usage', () => {
   });
 });
 
+// ioredis takes a URL with no host as localhost:6379: the command would read, or release and
+// pause, the locks of whatever Redis runs on the machine it was typed on.
+describe('nestjs-cron-lock with a Redis URL that names no server', () => {
+  it.each<[string, string[], NodeJS.ProcessEnv, string]>([
+    ['--redis redis://', ['status', '--redis', 'redis://'], {}, '--redis'],
+    ['--redis redis:///0', ['release', 'job', '--yes', '--redis', 'redis:///0'], {}, '--redis'],
+    [
+      '--redis with a password and no host',
+      ['pause', 'job', '--yes', '--redis', `redis://:${PASSWORD}@/0`],
+      {},
+      '--redis',
+    ],
+    ['REDIS_URL=redis://', ['status', '--json'], { REDIS_URL: 'redis://' }, 'REDIS_URL'],
+    ['REDIS_URL=rediss:///2', ['history', 'job'], { REDIS_URL: 'rediss:///2' }, 'REDIS_URL'],
+  ])('exits 2 naming the setting, without connecting, for %s', async (_label, args, env, name) => {
+    const run = await runCli(args, { env });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`nestjs-cron-lock: ${name} names no Redis server`);
+    expect(run.stderr).not.toContain('Cannot reach');
+    expect(run.stderr).not.toContain(PASSWORD);
+  });
+});
+
 describe('nestjs-cron-lock when Redis cannot be used', () => {
   let secured: RedisServerHandle;
 
