@@ -8,11 +8,11 @@ import { secretsOf } from '../stores/redis/redis-connection.js';
 import {
   DEFAULT_POSTGRES_SCHEMA,
   DEFAULT_POSTGRES_TABLE,
-  POSTGRES_IDENTIFIER_PATTERN,
 } from '../stores/postgres/postgres-table.js';
 import { redactLooseUrl } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 import { CliUsageError } from './cli.errors.js';
+import { storeTarget, whereJobsLive, type StoreTarget } from './store-target.js';
 import {
   checkFlags,
   COMMAND_LIST,
@@ -68,9 +68,7 @@ Options:
 Exit codes: 0 done, 1 error (e.g. Redis unreachable, a triggered run that did not start or
 failed), 2 wrong usage or confirmation missing.`;
 
-/** Where the locks are: a Redis URL, or a PostgreSQL URL with the store's schema and table. */
-export type StoreTarget =
-  { kind: 'redis'; url: string } | { kind: 'postgres'; url: string; schema: string; table: string };
+export type { StoreTarget } from './store-target.js';
 
 /**
  * A parsed command. `prefix` names where the jobs live in messages: the key prefix for Redis,
@@ -231,6 +229,9 @@ export function echoValue(value: string, secrets: readonly string[] = []): strin
   return JSON.stringify(safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}…` : safe);
 }
 
+/** The parsed flags, as `parseArgs` gives them. */
+export type CliFlags = ReturnType<typeof parse>['values'];
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
@@ -253,82 +254,4 @@ function parse(argv: readonly string[]) {
       version: { type: 'boolean' },
     },
   });
-}
-
-function redisUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  const url = option ?? env.REDIS_URL;
-  const source = option === undefined ? 'REDIS_URL' : '--redis';
-  if (url === undefined || url === '') {
-    throw new CliUsageError(
-      'No Redis to connect to: pass --redis redis://host:6379 or set REDIS_URL.',
-    );
-  }
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    protocol = undefined;
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') {
-    throw new CliUsageError(
-      `${source} must be a redis:// or rediss:// URL, got ${JSON.stringify(redactLooseUrl(url))}.`,
-    );
-  }
-  return url;
-}
-
-function whereJobsLive(store: StoreTarget, prefix: string): string {
-  return store.kind === 'postgres' ? `${store.schema}.${store.table}` : prefix;
-}
-
-/**
- * Redis unless PostgreSQL is asked for: `--database`, or `DATABASE_URL` when neither `--redis`
- * nor `REDIS_URL` (nor a Redis `--prefix`) is there: an app whose locks are in Redis often has a
- * DATABASE_URL too.
- */
-function storeTarget(
-  values: ReturnType<typeof parse>['values'],
-  env: NodeJS.ProcessEnv,
-): StoreTarget {
-  const postgres =
-    values.database !== undefined ||
-    (values.redis === undefined &&
-      values.prefix === undefined &&
-      !env.REDIS_URL &&
-      Boolean(env.DATABASE_URL));
-  if (!postgres) {
-    if (values.schema !== undefined || values.table !== undefined) {
-      throw new CliUsageError('--schema and --table only apply to PostgreSQL (--database).');
-    }
-    return { kind: 'redis', url: redisUrl(values.redis, env) };
-  }
-  if (values.redis !== undefined) {
-    throw new CliUsageError('Pass either --redis or --database, not both.');
-  }
-  if (values.prefix !== undefined) {
-    throw new CliUsageError(
-      '--prefix only applies to Redis: use --schema and --table for PostgreSQL.',
-    );
-  }
-  const source = values.database === undefined ? 'DATABASE_URL' : '--database';
-  const url = values.database ?? env.DATABASE_URL ?? '';
-  if (url === '' || !/^postgres(ql)?:\/\/./.test(url)) {
-    throw new CliUsageError(
-      `${source} must be a postgres:// or postgresql:// URL, got ${JSON.stringify(redactLooseUrl(url))}.`,
-    );
-  }
-  const schema = values.schema ?? DEFAULT_POSTGRES_SCHEMA;
-  const table = values.table ?? DEFAULT_POSTGRES_TABLE;
-  for (const [option, name] of [
-    ['--schema', schema],
-    ['--table', table],
-  ] as const) {
-    if (!POSTGRES_IDENTIFIER_PATTERN.test(name)) {
-      throw new CliUsageError(
-        `${option} ${JSON.stringify(name)} is not a name the store accepts ` +
-          '(1 to 40 characters among a-z 0-9 _, not starting with a digit).',
-      );
-    }
-  }
-  return { kind: 'postgres', url, schema, table };
 }

@@ -100,7 +100,7 @@ function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSe
  * Whether a redis:// URL names a server as ioredis reads it: a host, or a `host` or `path`
  * (socket) query parameter. `redis://` and `redis:///0` name none: ioredis takes localhost.
  */
-function urlNamesServer(url: string): boolean {
+export function urlNamesServer(url: string): boolean {
   let parsed: URL;
   try {
     parsed = new URL(url);
