@@ -138,6 +138,47 @@ describe('nestjs-cron-lock with a Redis URL that names no server', () => {
   });
 });
 
+// An empty variable (`REDIS_URL=` in a .env file, a secret that did not mount) is a mistake to
+// report, not a setting to skip: skipped, REDIS_URL let DATABASE_URL pick another store.
+describe('nestjs-cron-lock with a store setting that is present but empty', () => {
+  const DATABASE_URL = `postgres://app:${PASSWORD}@127.0.0.1:1/app`;
+  it.each<[string, string[], NodeJS.ProcessEnv, string]>([
+    [
+      'REDIS_URL empty beside DATABASE_URL',
+      ['status'],
+      { REDIS_URL: '', DATABASE_URL },
+      'REDIS_URL is set but empty',
+    ],
+    [
+      'REDIS_URL blank',
+      ['release', 'job', '--yes'],
+      { REDIS_URL: '  ' },
+      'REDIS_URL is set but empty',
+    ],
+    [
+      'DATABASE_URL empty',
+      ['history', 'job'],
+      { DATABASE_URL: '' },
+      'DATABASE_URL is set but empty',
+    ],
+    ['--redis empty', ['status', '--redis', ''], {}, '--redis is empty'],
+    [
+      '--redis empty beside REDIS_URL',
+      ['status', '--redis', ''],
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      '--redis is empty',
+    ],
+    ['--database empty', ['pause', 'job', '--yes', '--database', ' '], {}, '--database is empty'],
+  ])('exits 2 naming it, without connecting, for %s', async (_label, args, env, message) => {
+    const run = await runCli(args, { env: { DATABASE_URL: undefined, ...env } });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`nestjs-cron-lock: ${message}`);
+    expect(run.stderr).not.toContain('Cannot reach');
+    expect(run.stderr).not.toContain(PASSWORD);
+  });
+});
+
 describe('nestjs-cron-lock when Redis cannot be used', () => {
   let secured: RedisServerHandle;
 
