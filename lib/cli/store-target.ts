@@ -43,6 +43,44 @@ function redisUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * A store setting given but empty is a mistake to report, never one to skip: a skipped empty
+ * `REDIS_URL` let `DATABASE_URL` pick another store. A variable is checked only when the command
+ * would read it (an empty `DATABASE_URL` beside a Redis URL is none of its business).
+ */
+function rejectEmptySettings(values: CliFlags, env: NodeJS.ProcessEnv): void {
+  for (const [flag, value] of [
+    ['--redis', values.redis],
+    ['--database', values.database],
+  ] as const) {
+    if (isBlank(value)) {
+      throw new CliUsageError(
+        `${flag} is empty: give the store's URL, or leave ${flag} out to use ` +
+          `${flag === '--redis' ? 'REDIS_URL' : 'DATABASE_URL'}.`,
+      );
+    }
+  }
+  if (values.redis !== undefined || values.database !== undefined) {
+    return;
+  }
+  if (isBlank(env.REDIS_URL)) {
+    throw new CliUsageError(
+      'REDIS_URL is set but empty: set it to the Redis URL (redis://host:6379), or unset it ' +
+        '(to use DATABASE_URL, or --redis).',
+    );
+  }
+  if (env.REDIS_URL === undefined && values.prefix === undefined && isBlank(env.DATABASE_URL)) {
+    throw new CliUsageError(
+      'DATABASE_URL is set but empty: set it to the PostgreSQL URL (postgres://host/db), or ' +
+        'unset it and pass --redis or --database.',
+    );
+  }
+}
+
+function isBlank(value: string | undefined): boolean {
+  return value !== undefined && value.trim() === '';
+}
+
+/**
  * A redis:// URL with no host (`redis://`, `redis:///0`, `redis://:password@/0`). The user info
  * is cut at its last `@`, as ioredis cuts it, so a password the URL parser refuses still counts.
  */
@@ -64,6 +102,7 @@ export function whereJobsLive(store: StoreTarget, prefix: string): string {
  * DATABASE_URL too.
  */
 export function storeTarget(values: CliFlags, env: NodeJS.ProcessEnv): StoreTarget {
+  rejectEmptySettings(values, env);
   const postgres =
     values.database !== undefined ||
     (values.redis === undefined &&
