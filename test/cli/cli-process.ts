@@ -21,6 +21,11 @@ export interface CliRunOptions {
    * typed once `waitFor` appears in the output.
    */
   tty?: { waitFor: string; answer: string };
+  /**
+   * Close the read end of the command's stdout before it prints anything, as `| head -1` does
+   * once it has its line: every write of the command then meets a closed pipe (EPIPE).
+   */
+  closeStdout?: boolean;
 }
 
 /** Whether a pseudo-terminal tool (`script` from util-linux) is available. */
@@ -55,6 +60,10 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  if (options.closeStdout) {
+    // The loader takes far longer to start than this close, so no write comes before it.
+    child.stdout.destroy();
+  }
   if (!options.tty) {
     // A pipe that ends at once: not a terminal, nothing to read.
     child.stdin.end();
