@@ -114,8 +114,8 @@ describe('nestjs-cron-lock usage', () => {
   });
 });
 
-// ioredis takes a URL with no host as localhost:6379: the command would read, or release and
-// pause, the locks of whatever Redis runs on the machine it was typed on.
+// ioredis takes a URL with no host as the default local server: the command would read, or
+// release and pause, the locks of whatever Redis runs on the machine it was typed on.
 describe('nestjs-cron-lock with a Redis URL that names no server', () => {
   it.each<[string, string[], NodeJS.ProcessEnv, string]>([
     ['--redis redis://', ['status', '--redis', 'redis://'], {}, '--redis'],
