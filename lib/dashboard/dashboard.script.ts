@@ -155,13 +155,20 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       });
     }
   }
-  function say(text) { statusEl.textContent = text; }
+  // Whether the status line shows a failed refresh: the next refresh that succeeds takes it down
+  // (an action's answer stays until the next action).
+  var refreshFailed = false;
+  function say(text) { statusEl.textContent = text; refreshFailed = false; }
   function refresh() {
     if (busy || (dialog && dialog.open)) return Promise.resolve();
     return fetch(api + 'jobs', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json(); })
-      .then(function (snapshot) { render(snapshot); document.body.setAttribute('data-refreshed', snapshot.generatedAt); })
-      .catch(function (error) { say('Refresh failed: ' + error.message); });
+      .then(function (snapshot) {
+        render(snapshot);
+        if (refreshFailed) say('');
+        document.body.setAttribute('data-refreshed', snapshot.generatedAt);
+      })
+      .catch(function (error) { say('Refresh failed: ' + error.message); refreshFailed = true; });
   }
   function send(action, job, body) {
     busy = true;
