@@ -47,10 +47,11 @@ export interface RunLockedJobOptions {
  *   `store-error`, `shutting-down`.
  * @throws what the method throws (after the lock is released); a {@link CronLockError} naming
  *   the known jobs when `job` is not one of them; a {@link CronLockConfigError}, without running
- *   the method, for a `job` that is not a string, for options `CronLockService.run()` would refuse (an unknown key, a `scheduledAt`
- *   that is not a valid `Date` or a whole number of ms ≥ 0); a {@link ScheduledAtRefusedError}
- *   (`reason: 'ahead'`), without running the method, for a `scheduledAt` more than 15 minutes
- *   ahead of the store's clock, which the store refuses (a tick answers `store-error`).
+ *   the method, for a `job` that is not a string, or for options `CronLockService.run()` would
+ *   refuse (an unknown key, a `scheduledAt` that is not a valid `Date` or a whole number of
+ *   ms ≥ 0); a {@link ScheduledAtRefusedError} (`reason: 'ahead'`), without running the method,
+ *   for a `scheduledAt` more than 15 minutes ahead of the store's clock, which the store refuses
+ *   (a tick answers `store-error`).
  * @publicApi
  */
 export async function runLockedJob<T = unknown>(

@@ -14,8 +14,8 @@ const RESUBSCRIBE_RETRY_MS = 2_000;
 /**
  * How long close() waits for the subscriber's `QUIT` to be answered before dropping the
  * connection: the subscriber has no command timeout, so a Redis that stops answering (a
- * partition, a frozen server) would otherwise hold `app.close()` forever. The lock client's
- * command timeout, so a close takes no longer for the subscriber than for the lock client.
+ * partition, a frozen server) would otherwise hold `app.close()` forever. The same as the lock
+ * client's command timeout, so a close takes no longer for the subscriber than for that client.
  */
 const QUIT_LIMIT_MS = 2_000;
 
