@@ -10,6 +10,7 @@ import {
   LOCK_CLUSTER_DEFAULTS,
   LockedCron,
   RedisLockStore,
+  cronLockAclRule,
   type CronLockEvents,
   type LockContext,
 } from 'nestjs-cron-lock';
@@ -202,6 +203,47 @@ describe('Redis Cluster: an existing Cluster client passed as `redis`', () => {
     expect(owners.size).toBeGreaterThan(1);
     expect(await store.listJobs()).toEqual([...names].sort());
     await store.close();
+  });
+
+  it('works under the least-privilege ACL user of cronLockAclRule, as the deploying guide gives it', async () => {
+    const keyPrefix = uniquePrefix('cluster-acl');
+    const user = 'cluster-locker';
+    const password = 'cluster-acl-Pa55word-4d1c';
+    // ACL users are per node: a Cluster deployment defines the user on every one.
+    for (const node of topology.nodes) {
+      await command(node.port, 'ACL', 'SETUSER', user, 'reset', 'on', `>${password}`);
+      await command(node.port, 'ACL', 'SETUSER', user, ...cronLockAclRule(keyPrefix).split(' '));
+      await command(node.port, 'ACL', 'LOG', 'RESET');
+    }
+    const cluster = new Cluster(topology.startupNodes, {
+      ...LOCK_CLUSTER_DEFAULTS,
+      redisOptions: { ...LOCK_CLUSTER_DEFAULTS.redisOptions, username: user, password },
+    });
+    clients.push(cluster);
+    cluster.on('error', () => undefined);
+    await waitFor(() => cluster.status === 'ready', {
+      timeout: 10_000,
+      message: 'Cluster client ready under the lock user',
+    });
+    const store = new RedisLockStore(cluster, { keyPrefix, logger: false });
+    const names = Array.from({ length: 6 }, (_, i) => `acl-${i}`);
+    for (const name of names) {
+      const token = `token-${name}`;
+      const request = { name, token, ttl: 5_000, scheduledAt: 1_000, instanceId: 'i1' };
+      expect(await store.acquire(request)).toMatchObject({ acquired: true });
+      expect(await store.renew({ name, token, ttl: 5_000 })).toEqual({ renewed: true });
+      expect(await store.release({ name, token })).toBe(true);
+    }
+    await store.close();
+
+    const denied = new Set<string>();
+    for (const node of topology.nodes) {
+      for (const entry of (await command(node.port, 'ACL', 'LOG')) as unknown[][]) {
+        denied.add(String(entry[entry.indexOf('object') + 1]));
+      }
+    }
+    // The one refusal: ioredis names its slot-refresh connection and ignores the refusal.
+    expect([...denied].filter((object) => object !== 'client|setname')).toEqual([]);
   });
 
   it('runs 60 jobs spread over the three masters once per occurrence across two apps, through SCRIPT FLUSH on every node', async () => {
