@@ -15,7 +15,16 @@ import { bootApp, runOnce } from './support/app.js';
 import { startCapture, type Capture } from './support/capture.js';
 
 /** Commands the store and ioredis send themselves (not from inside a script). */
-const CLIENT_COMMANDS = ['evalsha', 'eval', 'ping', 'info', 'publish', 'subscribe'];
+const CLIENT_COMMANDS = [
+  'evalsha',
+  'eval',
+  'ping',
+  'info',
+  'cluster|slots',
+  'cluster|info',
+  'publish',
+  'subscribe',
+];
 const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 const PASSWORD = 'acl-test-Pa55word-7f3e';
 

@@ -10,6 +10,10 @@ import { describeThrown } from '../../utils/thrown.js';
  * - sent by ioredis on connect: `info` (its ready check; refused, ioredis prints a warning on
  *   every connection). `AUTH`/`HELLO` need no rule; `CLIENT SETINFO` (Redis 7.2+) may be refused,
  *   ioredis ignores that;
+ * - sent by an ioredis `Cluster` client: `cluster|slots` (which master serves each slot) and
+ *   `cluster|info` (its ready check). Refused, the client never becomes ready and every lock
+ *   command fails. Both read the cluster's layout and state only; a standalone server accepts
+ *   the rules too;
  * - called inside the acquire, renew, release, inspect, pause, resume, register and history
  *   scripts. `SCAN` (listJobs(), for the CLI's status) is not in the list: it reads every key
  *   name of the database, whatever the key pattern; grant it to the CLI's user only.
@@ -24,6 +28,8 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
   'eval',
   'ping',
   'info',
+  'cluster|slots',
+  'cluster|info',
   'get',
   'set',
   'del',
