@@ -12,6 +12,7 @@ import {
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../support/redis.js';
 import { bootApp, runOnce } from './support/app.js';
+import { startInstance, urlOf } from '../dashboard/support/fleet.js';
 import { startCapture, type Capture } from './support/capture.js';
 
 /** Commands the store and ioredis send themselves (not from inside a script). */
@@ -194,5 +195,25 @@ describe('the least-privilege ACL rule', () => {
     expect(capture.at('warn').join('\n')).toContain(
       `Lock store not reachable at startup: LockStoreError: Redis user lacks permission for PING: ${ACL_SECTION}`,
     );
+  });
+
+  it("lets the dashboard show the app's jobs, though the rule gives no SCAN to list the prefix", async () => {
+    const url = await createUser('dash-locker', cronLockAclRule('acl-dash'));
+    const instance = await startInstance(url, 'acl-dash', 'instance-acl', { path: '/cron-lock' });
+    try {
+      await instance.locks.run('sync', { ttl: '5s', scheduledAt: Date.now() }, () => 'done');
+      const base = `${await urlOf(instance.app)}/cron-lock`;
+
+      const api = await fetch(`${base}/api/jobs`);
+      const page = await fetch(base);
+
+      expect(api.status).toBe(200);
+      const snapshot = (await api.json()) as { jobs: Array<{ name: string }> };
+      expect(snapshot.jobs.map((job) => job.name)).toEqual(['reports.yearly', 'sync']);
+      expect(page.status).toBe(200);
+      expect(await deniedFor('dash-locker')).toContain('command: scan');
+    } finally {
+      await instance.app.close();
+    }
   });
 });
