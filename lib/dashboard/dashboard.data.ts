@@ -1,6 +1,8 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { CRON_LOCK_STORE } from '../cron-lock.constants.js';
+import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { CronLockService, type LockInspection } from '../cron-lock.service.js';
+import { CronLockLogger } from '../observer/logger.js';
+import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { HistoryEntry, LockStore } from '../stores/lock-store.interface.js';
 import { DASHBOARD_OPTIONS } from './dashboard.constants.js';
 import type { ResolvedDashboardOptions } from './dashboard.options.js';
@@ -12,20 +14,27 @@ import type {
 } from './dashboard.types.js';
 import { describeStoreError } from '../utils/redact.js';
 import { safeText } from './escape.js';
+import { DASHBOARD_LISTING_REFUSED } from './dashboard.messages.js';
 
 /**
  * @internal What the page and its JSON show: every job of the store's key prefix (or, on a
- * store that cannot list them, every job this app knows), with its state and recent history.
- * Values are picked field by field, never spread, so nothing the store adds later (a token, a
+ * store that cannot or may not list them, every job this app knows), with its state and recent
+ * history. Values are picked field by field, never spread, so nothing the store adds later (a token, a
  * client option) reaches the page unread.
  */
 @Injectable()
 export class DashboardData {
+  private readonly logger: CronLockLogger;
+  private reportedListingRefused = false;
+
   constructor(
     private readonly service: CronLockService,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
-  ) {}
+    @Inject(CRON_LOCK_OPTIONS) moduleOptions: ResolvedCronLockOptions,
+  ) {
+    this.logger = new CronLockLogger(moduleOptions.logger);
+  }
 
   /** The id of the instance serving the page. */
   get instanceId(): string {
@@ -75,9 +84,29 @@ export class DashboardData {
   private async jobNames(): Promise<string[]> {
     // The store lists every job of its prefix (all instances'); the app's own jobs are added
     // for a store that cannot list, and for a job registered here before it first ran.
-    const listed = await this.store.listJobs?.();
+    const listed = await this.listedJobs();
     const here = (await this.service.inspect()).map((job) => job.name);
     return [...new Set([...(listed ?? []), ...here])].sort();
+  }
+
+  /**
+   * The store's list of its prefix, or none when the store's user may not list it: the
+   * least-privilege Redis user has no `SCAN` (it reads every key name of the database), and the
+   * page then shows this app's own jobs rather than no page at all. Any other failure rejects.
+   */
+  private async listedJobs(): Promise<string[] | undefined> {
+    try {
+      return await this.store.listJobs?.();
+    } catch (error) {
+      if (!isPermissionRefusal(error)) {
+        throw error;
+      }
+      if (!this.reportedListingRefused) {
+        this.reportedListingRefused = true;
+        this.logger.warn(DASHBOARD_LISTING_REFUSED(describeStoreError(error)));
+      }
+      return undefined;
+    }
   }
 
   private async job(name: string): Promise<DashboardJob> {
@@ -92,6 +121,12 @@ export class DashboardData {
     const entries = await this.service.history(name, { limit: this.options.historyLimit });
     return entries.map(toHistoryEntry);
   }
+}
+
+/** A Redis store error saying its user lacks a permission (`NOPERM`, led by the store's hint). */
+function isPermissionRefusal(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : '';
+  return /\bNOPERM\b|lacks permission for/.test(text);
 }
 
 /** A 503 whose message names no address or credential: a raw driver error could carry both. */

@@ -28,3 +28,9 @@ export const DASHBOARD_INVALID_OPTION = (
   expected: string,
   value: unknown,
 ): string => `${DASHBOARD}: ${option} must be ${expected}, got ${describeValue(value)}.`;
+
+/** Logged once per process: the store's user may not list the prefix (no `SCAN` for Redis). */
+export const DASHBOARD_LISTING_REFUSED = (reason: string): string =>
+  `Dashboard: the lock store may not list the jobs of its prefix (${reason}), so the page shows ` +
+  `this app's jobs only. Fix, to list every instance's jobs: grant the app's Redis user +scan ` +
+  `(see docs/deploying.md, 'A least-privilege ACL user').`;
