@@ -15,6 +15,8 @@ import {
 } from 'nestjs-cron-lock';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { uniquePrefix, waitFor } from '../support/redis.js';
+import { bootApp, runOnce } from './support/app.js';
+import { startCapture } from './support/capture.js';
 import { duplicateOccurrences, recordedRun, type RunRecord } from '../support/run-log.js';
 import {
   command,
@@ -366,5 +368,43 @@ describe('READONLY: a master demoted under a held lock', () => {
       await sleep(100);
     }
     expect(attempts).toBeGreaterThan(5);
+  });
+});
+
+describe('Sentinel: a master name the Sentinels do not know', () => {
+  let topology: SentinelTopology;
+
+  beforeAll(async () => {
+    topology = await startSentinelTopology();
+  });
+
+  afterAll(async () => {
+    await topology?.stop();
+  });
+
+  it('skips the runs with a line that names redis.name and the fix, and no password', async () => {
+    const password = 'sentinel-data-Pa55word-91c2';
+    const capture = startCapture();
+    try {
+      const app = await bootApp({
+        redis: { sentinels: topology.sentinels, name: 'no-such-master', password },
+        keyPrefix: uniquePrefix('sentinel-name'),
+        logger: capture.logger,
+      });
+      const result = await runOnce(app, 'sentinel.named');
+      await app.close();
+
+      expect(result.reason).toBe('store-error');
+      const fix = 'Fix: set redis.name to the master group of `sentinel monitor <name> …`';
+      expect(result.storeErrors[0]).toContain(
+        `Sentinel knows no master by the name set as redis.name. ${fix}`,
+      );
+      expect(capture.at('warn').join('\n')).toContain(
+        `Redis connection error: Sentinel knows no master`,
+      );
+      expect(capture.text()).not.toContain(password);
+    } finally {
+      capture.stop();
+    }
   });
 });
