@@ -1,14 +1,30 @@
 import { describeStoreError } from '../../utils/redact.js';
+import { describeThrown } from '../../utils/thrown.js';
 import { accessHint } from './acl.js';
 import { tlsHint } from './tls.js';
 
 /**
  * A redacted one-line description of a Redis error, led by what it means and the fix when it is
  * a known deployment mistake (an untrusted TLS certificate, a missing ACL permission, a wrong
- * password), so the store-error line itself tells the operator what to change.
+ * password, a Sentinel master name that does not exist), so the store-error line itself tells
+ * the operator what to change.
  */
 export function describeRedisError(error: unknown, secrets: readonly string[] = []): string {
   const detail = describeStoreError(error, secrets);
-  const hint = tlsHint(error) ?? accessHint(error);
+  const hint = tlsHint(error) ?? accessHint(error) ?? sentinelHint(error);
   return hint === undefined ? detail : `${hint} (${detail})`;
+}
+
+/**
+ * ioredis retries a master name the Sentinels do not know forever, and says only "All sentinels
+ * are unreachable", which sends the operator to the network: the name is the mistake.
+ */
+function sentinelHint(error: unknown): string | undefined {
+  if (!/No such master with that name/i.test(describeThrown(error).message)) {
+    return undefined;
+  }
+  return (
+    'Sentinel knows no master by the name set as redis.name. Fix: set redis.name to the master ' +
+    "group of `sentinel monitor <name> …`; see docs/deploying.md, 'Sentinel'"
+  );
 }
