@@ -42,6 +42,10 @@ export async function openPostgresConnection(
     namespace: 'table',
     jobNames: () => store.jobNames(),
     lockToken: (job) => store.currentToken(job),
+    // A backstop only: the store bounds its own subscription (connection, LISTEN and the check
+    // that notifications arrive) by operationTimeout, and its reason (a pooler in transaction
+    // mode) says more than a deadline here would.
+    listenTimeout: 2 * CLI_TIMEOUT_MS,
     describe,
     close: () => store.close(),
   };

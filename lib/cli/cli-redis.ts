@@ -27,6 +27,11 @@ export interface CliConnection {
   jobNames(): Promise<string[]>;
   /** The owner token of the job's live lock, `null` when free. */
   lockToken(job: string): Promise<string | null>;
+  /**
+   * How long `trigger` waits for the trigger channel to listen before it gives up, in ms: the
+   * Redis store's subscriber has no deadline of its own.
+   */
+  readonly listenTimeout: number;
   /** Makes any error text safe to print (no password, no URL user info, no full token). */
   describe(error: unknown): string;
   close(): Promise<void>;
@@ -78,8 +83,11 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
     // SCAN on every master of a Cluster, on the one server otherwise.
     jobNames: () => store.listJobs(),
     lockToken: (job) => lockClient.get(store.keysOf(job).lock),
+    listenTimeout: CLI_TIMEOUT_MS,
     describe,
     close: async () => {
+      // The trigger channel's subscriber first: one still connecting would keep the process up.
+      await store.close();
       try {
         await lockClient.quit();
       } catch {

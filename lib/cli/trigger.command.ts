@@ -7,6 +7,7 @@ import {
 import { CliError } from './cli.errors.js';
 import { formatMs, formatTime, isoTime } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
+import { withTimeout } from '../utils/with-timeout.js';
 import { confirm } from './confirm.js';
 import type { ReleaseIo } from './release.command.js';
 import { where } from './status.command.js';
@@ -60,11 +61,28 @@ export async function triggerCommand(
     return 'declined';
   }
   const requester = new TriggerRequester(store);
-  const subscription = await store.triggers.subscribe((message) => {
+  const subscribing = store.triggers.subscribe((message) => {
     if (message.kind === 'reply') {
       requester.onReply(message);
     }
   });
+  const noAnswer = `no answer within ${connection.listenTimeout / 1_000}s`;
+  let subscription: Awaited<typeof subscribing>;
+  try {
+    // Bounded here: the Redis store's subscriber waits for a server that stops answering (an app
+    // must hear the fleet again once it is back), which would hold a command for good.
+    subscription = await withTimeout(subscribing, connection.listenTimeout, noAnswer);
+  } catch (error) {
+    // Closed if it ever listens; the connection's close ends one still being opened.
+    subscribing.then((late) => late.close()).catch(() => undefined);
+    const why =
+      error instanceof Error && error.message === noAnswer ? noAnswer : connection.describe(error);
+    const store = connection.namespace === 'table' ? 'PostgreSQL' : 'Redis';
+    throw new CliError(
+      `Cannot listen for the instances' replies on ${store} at ${connection.address}: ${why}; ` +
+        'no request was sent.',
+    );
+  }
   let result: TriggerResult;
   try {
     result = await requester.request(
