@@ -3,6 +3,12 @@ import {
   describePostgresError,
   secretsOfConnectionString,
 } from '../stores/postgres/postgres-errors.js';
+import { LockStoreError } from '../cron-lock.errors.js';
+import {
+  POSTGRES_NO_ANSWER,
+  POSTGRES_POOL_EXHAUSTED,
+  POSTGRES_TRIGGERS_UNHEARD,
+} from '../stores/postgres/postgres.messages.js';
 import { redactUrl } from '../utils/redact.js';
 import { CliError } from './cli.errors.js';
 import type { CliConnection } from './cli-redis.js';
@@ -22,7 +28,11 @@ export async function openPostgresConnection(
 ): Promise<CliConnection> {
   const secrets = secretsOfConnectionString(url);
   const address = redactUrl(url);
-  const describe = (error: unknown): string => describePostgresError(error, secrets);
+  const reason = (error: unknown): string =>
+    forTheCommand(error) ?? describePostgresError(error, secrets);
+  // Past the connection, a message has no "Cannot reach … at" before it to say which server.
+  const describe = (error: unknown): string =>
+    isNoAnswer(error) ? `PostgreSQL at ${address}: ${reason(error)}` : reason(error);
   const store = new PostgresLockStore(url, {
     schema,
     table,
@@ -34,7 +44,7 @@ export async function openPostgresConnection(
     await store.ping();
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw new CliError(`Cannot reach PostgreSQL at ${address}: ${describe(error)}`);
+    throw new CliError(`Cannot reach PostgreSQL at ${address}: ${reason(error)}`);
   }
   return {
     store,
@@ -49,4 +59,34 @@ export async function openPostgresConnection(
     describe,
     close: () => store.close(),
   };
+}
+
+/**
+ * The store's messages whose advice is for an app's configuration, said for the command: it
+ * makes its own pool, so "no connection from the pool" only means PostgreSQL did not answer, and
+ * the fix for a pooler in transaction mode is another URL. `undefined` for any other error.
+ */
+function forTheCommand(error: unknown): string | undefined {
+  if (isNoAnswer(error)) {
+    return `no answer within ${CLI_TIMEOUT_MS / 1_000}s: check that the server is up and reachable from here`;
+  }
+  switch (error instanceof LockStoreError ? error.message : undefined) {
+    case POSTGRES_TRIGGERS_UNHEARD(CLI_TIMEOUT_MS):
+      return (
+        `notifications did not arrive on the listening connection within ${CLI_TIMEOUT_MS / 1_000}s, ` +
+        'as behind a pooler in transaction mode (it keeps no session). Fix: pass --database ' +
+        '(or DATABASE_URL) the URL of PostgreSQL itself or of a pooler in session mode'
+      );
+    default:
+      return undefined;
+  }
+}
+
+/** The store got no connection, or no reply, within the command's timeout. */
+function isNoAnswer(error: unknown): boolean {
+  return (
+    error instanceof LockStoreError &&
+    (error.message === POSTGRES_POOL_EXHAUSTED(CLI_TIMEOUT_MS) ||
+      error.message === POSTGRES_NO_ANSWER(CLI_TIMEOUT_MS))
+  );
 }
