@@ -117,7 +117,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     // parseArgs names the option, never its value, so its message is safe to print.
     throw new CliUsageError(describeThrown(error).message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  rejectRepeatedValues(tokens);
   // The passwords of the URL in use, however given: hidden in every value echoed below, since a
   // mistyped command line may carry one anywhere (a URL as the command, a password as --prefix).
   const secrets = [values.redis, env.REDIS_URL, values.database, env.DATABASE_URL].flatMap((url) =>
@@ -229,6 +230,24 @@ export function echoValue(value: string, secrets: readonly string[] = []): strin
   return JSON.stringify(safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}…` : safe);
 }
 
+/**
+ * A flag that takes a value, given twice, is a usage error: `parseArgs` keeps the last one, and
+ * a repeat (a shell alias plus a typed flag) most likely points at another store or prefix than
+ * meant. A repeated switch (`--yes -y`) means the same as one and passes.
+ */
+function rejectRepeatedValues(tokens: ReturnType<typeof parse>['tokens']): void {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.value === undefined) {
+      continue;
+    }
+    if (seen.has(token.name)) {
+      throw new CliUsageError(`--${token.name} is given twice: pass it once.`, false);
+    }
+    seen.add(token.name);
+  }
+}
+
 /** The parsed flags, as `parseArgs` gives them. */
 export type CliFlags = ReturnType<typeof parse>['values'];
 
@@ -237,6 +256,7 @@ function parse(argv: readonly string[]) {
     args: [...argv],
     allowPositionals: true,
     strict: true,
+    tokens: true,
     options: {
       redis: { type: 'string' },
       prefix: { type: 'string' },
