@@ -137,9 +137,12 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         if (metadata.cronTime !== undefined) {
           needsScheduler ??= binding.label;
         }
-        this.drive(instance, method, binding);
-        bindJob(instance, methodKey, method, binding);
-        this.registry.add({ instance, methodKey, method, binding });
+        // Not `method`, which may be another decorator's wrapper carrying a copy of the metadata:
+        // the scheduler's mount check and every run of our own go through the locked function.
+        const locked = metadata.locked ?? method;
+        this.drive(instance, locked, binding);
+        bindJob(instance, methodKey, locked, binding);
+        this.registry.add({ instance, methodKey, method: locked, binding });
       }
     }
     if (

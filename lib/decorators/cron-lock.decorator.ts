@@ -13,6 +13,11 @@ export interface CronLockMetadata {
   cronTime?: string | Date;
   /** The class that declared the method, for messages. */
   declaredBy: string;
+  /**
+   * The locked replacement this decorator installed. A decorator stacked above it (tracing,
+   * logging) may wrap it and copy this metadata onto its wrapper: the job is still this function's.
+   */
+  locked: object;
 }
 
 /**
@@ -44,6 +49,7 @@ export function CronLock(options: CronLockOptions = {}): MethodDecorator {
     const metadata: CronLockMetadata = {
       options: { ...options },
       declaredBy: (target as { constructor: { name: string } }).constructor.name,
+      locked,
     };
     Reflect.defineMetadata(CRON_LOCK_METADATA, metadata, locked);
     return { ...descriptor, value: locked as T };
