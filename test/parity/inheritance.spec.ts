@@ -1,0 +1,81 @@
+// A decorated method of a base class behaves under @LockedCron as under @Cron: a subclass that
+// overrides it and re-decorates the override is the job, and `super.method()` inside it runs the
+// base's body as part of that run. (issue: under @LockedCron the super call was a second, nested
+// run of the same lock, skipped as `held`: the base's body never ran and the call gave undefined.)
+import { Injectable } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CronLock, LockedCron, type LockContext } from 'nestjs-cron-lock';
+import { bootWith, closeAll, LOCKED_CRON, VARIANTS, type Variant } from './support.js';
+
+/** Never fires by itself during a test. */
+const YEARLY = '0 0 1 1 *';
+/** So that `fireOnTick()` returns once the run (and its release) is over. */
+const AWAITED = { waitForCompletion: true };
+
+function overriding(variant: Variant) {
+  class BaseReport {
+    readonly runs: string[] = [];
+
+    @variant.decorate(YEARLY, { name: 'base-report', ...AWAITED })
+    async report(ctx?: LockContext): Promise<string> {
+      this.runs.push(`base ${ctx?.fencingToken ?? '-'}`);
+      return 'base';
+    }
+  }
+
+  @Injectable()
+  class DailyReport extends BaseReport {
+    @variant.decorate(YEARLY, { name: 'daily-report', ...AWAITED })
+    override async report(ctx?: LockContext): Promise<string> {
+      this.runs.push(`daily ${ctx?.fencingToken ?? '-'}`);
+      return `daily+${await super.report(ctx)}`;
+    }
+  }
+  return DailyReport;
+}
+
+afterEach(closeAll);
+
+describe.each(VARIANTS)('an overriding subclass with %s', (_label, variant) => {
+  it('ticks run the override and, through super, the base body in the same run', async () => {
+    const DailyReport = overriding(variant);
+    const ref = await bootWith(variant, [DailyReport]);
+    const daily = ref.get(DailyReport);
+    const registry = ref.get(SchedulerRegistry);
+
+    expect(registry.doesExist('cron', 'daily-report')).toBe(true);
+    await registry.getCronJob('daily-report').fireOnTick();
+    const token = variant.locked ? '1' : '-';
+    expect(daily.runs).toEqual([`daily ${token}`, `base ${token}`]);
+  });
+
+  it('a direct call returns what the override makes of the base value', async () => {
+    const DailyReport = overriding(variant);
+    const daily = (await bootWith(variant, [DailyReport])).get(DailyReport);
+
+    expect(await daily.report()).toBe('daily+base');
+    expect(daily.runs).toHaveLength(2);
+  });
+});
+
+describe('a method under two lock decorators', () => {
+  it('runs once per tick and per direct call, under the outer one', async () => {
+    @Injectable()
+    class Twice {
+      calls = 0;
+
+      @LockedCron(YEARLY, { name: 'twice', ...AWAITED })
+      @CronLock({ ttl: '1m' })
+      async work(): Promise<number> {
+        return ++this.calls;
+      }
+    }
+    const ref = await bootWith(LOCKED_CRON, [Twice]);
+    const twice = ref.get(Twice);
+
+    await ref.get(SchedulerRegistry).getCronJob('twice').fireOnTick();
+    expect(twice.calls).toBe(1);
+    expect(await twice.work()).toBe(2);
+  });
+});
