@@ -24,6 +24,12 @@ export interface JobBinding {
    * then a call that is not a tick is a manual run. Otherwise every call counts as a tick.
    */
   tellsManualCalls: boolean;
+  /**
+   * The locked function this binding was made for: the most derived one on the instance. Another
+   * locked function under the same key (a base class's, reached through `super`, or a second lock
+   * decorator below) runs inside this one's run, so it calls its body directly.
+   */
+  locked: object;
   runner: LockRunner;
   /** `catchUp`, `catchUpWindow`, `overlap` of a `@LockedCron` job. */
   policy?: OccurrencePolicy;

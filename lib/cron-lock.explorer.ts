@@ -116,7 +116,10 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         if (!metadata) {
           continue;
         }
-        const binding = this.resolve(instance, methodKey, method, metadata);
+        // Not `method`, which may be another decorator's wrapper carrying a copy of the metadata:
+        // the scheduler's mount check and every run of our own go through the locked function.
+        const locked = metadata.locked ?? method;
+        const binding = this.resolve(instance, methodKey, method, metadata, locked);
         const previous = claims.get(binding.job.name);
         const owner = instance.constructor as { name: string };
         if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
@@ -137,9 +140,6 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         if (metadata.cronTime !== undefined) {
           needsScheduler ??= binding.label;
         }
-        // Not `method`, which may be another decorator's wrapper carrying a copy of the metadata:
-        // the scheduler's mount check and every run of our own go through the locked function.
-        const locked = metadata.locked ?? method;
         this.drive(instance, locked, binding);
         bindJob(instance, methodKey, locked, binding);
         this.registry.add({ instance, methodKey, method: locked, binding });
@@ -177,6 +177,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     methodKey: string | symbol,
     method: object,
     metadata: CronLockMetadata,
+    locked: object,
   ): JobBinding {
     const className = instance.constructor.name;
     const label = `${className}.${String(methodKey)}`;
@@ -225,6 +226,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       ...(oneShotAt === undefined ? {} : { oneShotAt }),
       // @LockedCron marks its ticks (see interop/nestjs-schedule.ts); @CronLock cannot tell.
       tellsManualCalls: metadata.cronTime !== undefined,
+      locked,
       runner: this.runner,
       ...(policy ? { policy } : {}),
       ...(range ? { range } : {}),

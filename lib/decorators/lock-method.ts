@@ -37,6 +37,11 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
         MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
       );
     }
+    if (binding.locked !== locked) {
+      // The instance's job is a subclass's override (or an outer lock decorator) that reached
+      // this one through `super`: its run holds the lock, and a nested run would be skipped as held.
+      return original.apply(this, args);
+    }
     if (binding.tellsManualCalls && !isSchedulerTick(args)) {
       const result = await binding.runner.execute(
         binding.job,
