@@ -7,8 +7,9 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { CronTime } from 'cron';
-import { bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
+import { bindInstance, bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import { bindLaterInstances } from './interop/nest-scopes.js';
+import { addLateBinder, removeLateBinder } from './interop/lazy-modules.js';
 import {
   CRON_LOCK_METADATA,
   CRON_LOCK_OPTIONS,
@@ -35,13 +36,13 @@ import {
 } from './options/job-options.js';
 import { missedBetweenOf, OccurrenceRange } from './utils/occurrence-range.js';
 import { describeThrown } from './utils/thrown.js';
+import { isTimeZone, oneShotOf } from './options/schedule-values.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
   EXCLUSIVE_ZONE,
   INVALID_CRON,
   INVALID_LOCK_NAME,
-  INVALID_ONE_SHOT,
   INVALID_OPTION,
   INVALID_TIME_ZONE,
   SCHEDULE_MODULE_MISSING,
@@ -55,6 +56,9 @@ import {
   shortestPeriodAfter,
   type OccurrenceSchedule,
 } from './utils/occurrence.js';
+
+/** Nest's wrapper of a provider or controller, as discovery lists it. */
+type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
 interface Claim {
   owner: object;
@@ -85,65 +89,13 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     private readonly schedulerOptional: boolean = false,
   ) {}
 
+  private readonly claims = new Map<string, Claim>();
+
   onModuleInit(): void {
-    const claims = new Map<string, Claim>();
     let needsScheduler: string | undefined;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      const isStatic = wrapper.isDependencyTreeStatic();
-      // Request-scoped providers are not scheduled by @nestjs/schedule either, and their
-      // instances are made per request: their methods are bound for manual calls only.
-      const instance = (
-        isStatic
-          ? wrapper.instance
-          : (wrapper.metatype as { prototype?: unknown } | null)?.prototype
-      ) as Record<string | symbol, unknown> | undefined;
-      if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
-        continue;
-      }
-      const prototype = (isStatic ? Object.getPrototypeOf(instance) : instance) as Record<
-        string | symbol,
-        unknown
-      >;
-      for (const methodKey of this.scanner.getAllMethodNames(prototype)) {
-        // The prototype's function, not `instance[methodKey]`: the proxy of an instrumented app
-        // (see cron-lock.bindings.ts) hands out a wrapper carrying the locked method's metadata.
-        const method = prototype[methodKey];
-        if (typeof method !== 'function') {
-          continue;
-        }
-        const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as
-          CronLockMetadata | undefined;
-        if (!metadata) {
-          continue;
-        }
-        // Not `method`, which may be another decorator's wrapper carrying a copy of the metadata:
-        // the scheduler's mount check and every run of our own go through the locked function.
-        const locked = metadata.locked ?? method;
-        const binding = this.resolve(instance, methodKey, method, metadata, locked);
-        const previous = claims.get(binding.job.name);
-        const owner = instance.constructor as { name: string };
-        if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
-          throw new CronLockConfigError(
-            previous.label === binding.label && metadata.options.name === undefined
-              ? CLASS_NAME_CLASH(binding.label, owner.name)
-              : DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label),
-          );
-        }
-        claims.set(binding.job.name, { owner, methodKey, label: binding.label });
-        if (!isStatic || wrapper.isTransient) {
-          // A copy: the driver made below belongs to the one instance the scheduler mounts.
-          bindLaterInstances(wrapper, methodKey, { ...binding });
-        }
-        if (!isStatic) {
-          continue;
-        }
-        if (metadata.cronTime !== undefined) {
-          needsScheduler ??= binding.label;
-        }
-        this.drive(instance, locked, binding);
-        bindJob(instance, methodKey, locked, binding);
-        this.registry.add({ instance, methodKey, method: locked, binding });
-      }
+      const label = this.bindWrapper(wrapper, true);
+      needsScheduler ??= label;
     }
     if (
       needsScheduler !== undefined &&
@@ -152,10 +104,93 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     ) {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
+    addLateBinder(this.bindLate);
+  }
+
+  /**
+   * A provider made after bootstrap (a lazily loaded module's): bound for calls only, since
+   * `@nestjs/schedule` explores once, at bootstrap, and never schedules it.
+   */
+  private readonly bindLate = (target: object): boolean => {
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      if (wrapper.instance === target && wrapper.isDependencyTreeStatic()) {
+        this.bindWrapper(wrapper, false);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  /**
+   * Binds one provider's locked methods; with `mounted`, for the scheduler to mount them too.
+   * Returns the label of a method that needs `ScheduleModule`, if any.
+   */
+  private bindWrapper(wrapper: InstanceWrapper, mounted: boolean): string | undefined {
+    let needsScheduler: string | undefined;
+    const isStatic = wrapper.isDependencyTreeStatic();
+    // Request-scoped providers are not scheduled by @nestjs/schedule either, and their
+    // instances are made per request: their methods are bound for manual calls only.
+    const instance = (
+      isStatic ? wrapper.instance : (wrapper.metatype as { prototype?: unknown } | null)?.prototype
+    ) as Record<string | symbol, unknown> | undefined;
+    if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
+      return undefined;
+    }
+    const prototype = (isStatic ? Object.getPrototypeOf(instance) : instance) as Record<
+      string | symbol,
+      unknown
+    >;
+    for (const methodKey of this.scanner.getAllMethodNames(prototype)) {
+      // The prototype's function, not `instance[methodKey]`: the proxy of an instrumented app
+      // (see cron-lock.bindings.ts) hands out a wrapper carrying the locked method's metadata.
+      const method = prototype[methodKey];
+      if (typeof method !== 'function') {
+        continue;
+      }
+      const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as
+        CronLockMetadata | undefined;
+      if (!metadata) {
+        continue;
+      }
+      // Not `method`, which may be another decorator's wrapper carrying a copy of the metadata:
+      // the scheduler's mount check and every run of our own go through the locked function.
+      const locked = metadata.locked ?? method;
+      const binding = this.resolve(instance, methodKey, method, metadata, locked);
+      const previous = this.claims.get(binding.job.name);
+      const owner = instance.constructor as { name: string };
+      if (previous && (previous.owner !== owner || previous.methodKey !== methodKey)) {
+        throw new CronLockConfigError(
+          previous.label === binding.label && metadata.options.name === undefined
+            ? CLASS_NAME_CLASH(binding.label, owner.name)
+            : DUPLICATE_LOCK_NAME(binding.job.name, previous.label, binding.label),
+        );
+      }
+      this.claims.set(binding.job.name, { owner, methodKey, label: binding.label });
+      if (!isStatic || wrapper.isTransient) {
+        // A copy: the driver made below belongs to the one instance the scheduler mounts.
+        bindLaterInstances(wrapper, methodKey, { ...binding });
+      }
+      if (!isStatic) {
+        continue;
+      }
+      if (!mounted) {
+        bindInstance(instance, methodKey, binding);
+        this.registry.add({ instance, methodKey, method: locked, binding });
+        continue;
+      }
+      if (metadata.cronTime !== undefined) {
+        needsScheduler ??= binding.label;
+      }
+      this.drive(instance, locked, binding);
+      bindJob(instance, methodKey, locked, binding);
+      this.registry.add({ instance, methodKey, method: locked, binding });
+    }
+    return needsScheduler;
   }
 
   /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
   onModuleDestroy(): void {
+    removeLateBinder(this.bindLate);
     withdrawMounts(
       this.runner,
       this.registry.all().map((bound) => bound.method),
@@ -298,40 +333,5 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       throw new CronLockConfigError(INVALID_CRON(label, cronTime, reason));
     }
     return { schedule: { kind: 'cron', cronTime, timeZone, utcOffset }, cronTime: parsed };
-  }
-}
-
-/**
- * The one occurrence of `@LockedCron(date)` (or of `@CronLock` with `@Cron(date)`) in ms since
- * epoch; `undefined` for an expression or no schedule. A `Date` (or a luxon `DateTime`, which
- * `@Cron` also takes) is a one-shot job, run at that time by whichever instances are up then,
- * once across them.
- */
-function oneShotOf(label: string, cronTime: unknown): number | undefined {
-  if (cronTime === undefined || typeof cronTime === 'string') {
-    return undefined;
-  }
-  const at =
-    cronTime instanceof Date
-      ? cronTime.getTime()
-      : typeof (cronTime as { toMillis?: unknown }).toMillis === 'function'
-        ? (cronTime as { toMillis(): number }).toMillis()
-        : Number.NaN;
-  if (!Number.isFinite(at)) {
-    throw new CronLockConfigError(INVALID_ONE_SHOT(label, cronTime));
-  }
-  return at;
-}
-
-/** Whether the `cron` package (which @nestjs/schedule runs jobs with) accepts this zone. */
-function isTimeZone(timeZone: unknown): boolean {
-  if (typeof timeZone !== 'string' || timeZone.length === 0) {
-    return false;
-  }
-  try {
-    new CronTime('* * * * *', timeZone);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -3,6 +3,7 @@ import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
 import { isSchedulerTick } from '../interop/nestjs-schedule.js';
+import { bindLate } from '../interop/lazy-modules.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -29,7 +30,9 @@ export function originalMethodOf(locked: object): AnyMethod | undefined {
  */
 export function lockMethod(original: AnyMethod, methodKey: string | symbol): AnyMethod {
   const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
-    const binding = this ? bindingOf(this, methodKey) : undefined;
+    const binding = !this
+      ? undefined
+      : (bindingOf(this, methodKey) ?? (bindLate(this) ? bindingOf(this, methodKey) : undefined));
     if (!binding) {
       const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
         ?.name;

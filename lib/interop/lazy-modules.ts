@@ -1,0 +1,33 @@
+import { processWide } from '../utils/process-wide.js';
+
+/** Binds `instance`'s locked methods if it is one of its app's providers; whether it did. */
+export type LateBinder = (instance: object) => boolean;
+
+/** One per app with a CronLockModule, from its initialisation to its close. */
+const binders = processWide('late-binders', () => new Set<LateBinder>());
+
+/** Registers an app's binder of the instances it makes after bootstrap. */
+export function addLateBinder(binder: LateBinder): void {
+  binders.add(binder);
+}
+
+/** Withdraws an app's binder as the app closes. */
+export function removeLateBinder(binder: LateBinder): void {
+  binders.delete(binder);
+}
+
+/**
+ * Binds an instance that no app bound at bootstrap, at the first call of one of its locked
+ * methods: a provider of a module loaded with `LazyModuleLoader` after the app initialised,
+ * which no module hook of ours sees. The app that made it finds it among its own providers, so
+ * the call runs under that app's lock. Only an instance no app bound gets here (a missing module
+ * included), so a bound method's call never pays for the search.
+ */
+export function bindLate(instance: object): boolean {
+  for (const binder of binders) {
+    if (binder(instance)) {
+      return true;
+    }
+  }
+  return false;
+}
