@@ -31,6 +31,24 @@ describe('nestjs-cron-lock fleet commands against PostgreSQL', () => {
     runs.length = 0;
   });
 
+  it('exits 1 saying no live instance has the job on this table when none runs', async () => {
+    // The table exists (an app created it), but no app with the job is up.
+    const table = uniqueTable('cli-none');
+    const store = new PostgresLockStore(testPostgresUrl(), { table, logger: false });
+    stores.push(store);
+    await store.inspect('pg-cli-none');
+    const run = await runCli(['trigger', 'pg-cli-none', '--table', table, '--yes'], {
+      env: { DATABASE_URL: testPostgresUrl() },
+    });
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    // The jobs of a PostgreSQL store live in a table: a key prefix is Redis' word.
+    expect(run.stdout).toContain('"pg-cli-none" did not run: no live instance has this job');
+    expect(run.stdout).toContain('running on this table?');
+    expect(run.stdout).not.toContain('prefix');
+  });
+
   it('triggers a run on one of three instances, pauses, refuses a paused trigger, resumes, and shows the history', async () => {
     const table = uniqueTable('cli-fleet');
     for (const instanceId of ['p-1', 'p-2', 'p-3']) {

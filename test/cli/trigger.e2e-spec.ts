@@ -109,6 +109,7 @@ describe('nestjs-cron-lock trigger', () => {
 
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('"cli-yearly" did not run: no live instance has this job');
+    expect(run.stdout).toContain('running on this key prefix?');
   });
 
   it('refuses without --yes when stdin is not a terminal, and runs nothing', async () => {
