@@ -92,19 +92,21 @@ export async function triggerCommand(
   } finally {
     await subscription.close();
   }
-  io.print(options.json ? JSON.stringify(toJson(result), null, 2) : describe(result));
+  const home = connection.namespace === 'table' ? 'table' : 'key prefix';
+  io.print(options.json ? JSON.stringify(toJson(result), null, 2) : describe(result, home));
   const succeeded = result.ran && (!options.wait || result.outcome === 'completed');
   return succeeded ? 'ran' : 'not-ran';
 }
 
-function describe(result: TriggerResult): string {
+/** `home`: where the jobs live, in the store's words (`key prefix` or `table`). */
+function describe(result: TriggerResult, home: string): string {
   const job = `"${result.name}"`;
   if (!result.ran) {
     switch (result.reason) {
       case 'no-live-instance':
         return (
           `${job} did not run: no live instance has this job (none answered within ` +
-          `${DEFAULT_TRIGGER_TIMEOUT_MS / 1_000}s). Is an app with the job running on this prefix?`
+          `${DEFAULT_TRIGGER_TIMEOUT_MS / 1_000}s). Is an app with the job running on this ${home}?`
         );
       case 'paused':
         return `${job} did not run: it is paused. Pass --force to run it anyway, or resume it.`;
