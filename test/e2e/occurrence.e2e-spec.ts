@@ -7,6 +7,7 @@ import {
   CronLockModule,
   CronLockService,
   LockedCron,
+  MemoryLockStore,
   type CronLockEvents,
   type CronLockModuleOptions,
   type LockContext,
@@ -156,4 +157,77 @@ describe('a zoned job across the daylight-saving fall-back, on two instances', (
       }),
     ]);
   });
+});
+
+/** Occurrences run by the hourly zoned job, from every app of the running test. */
+const parisHourlyRuns: number[] = [];
+
+@Injectable()
+class ParisHourly {
+  @LockedCron('0 * * * *', { ttl: '5s', name: 'paris-hourly', timeZone: 'Europe/Paris' })
+  run(ctx: LockContext): void {
+    parisHourlyRuns.push(ctx.scheduledAt.getTime());
+  }
+}
+
+describe('occurrences missed across the daylight-saving fall-back, on two instances', () => {
+  it.each([['Redis' as const], ['the memory store' as const]])(
+    'reports the repeated local hour once, in events and history (%s)',
+    async (storeName) => {
+      parisHourlyRuns.length = 0;
+      const store =
+        storeName === 'Redis'
+          ? { redis: testRedisUrl(), keyPrefix: uniquePrefix('dst-missed') }
+          : { store: new MemoryLockStore() };
+      const boot = async (instanceId: string, providers: Array<new () => unknown>) => {
+        const ref = await Test.createTestingModule({
+          imports: [
+            ScheduleModule.forRoot(),
+            CronLockModule.forRoot({ ...store, instanceId, logger: false }),
+          ],
+          providers,
+        }).compile();
+        open.push(ref);
+        const locks = ref.get(CronLockService);
+        const missed: Array<CronLockEvents['missed']> = [];
+        locks.on('missed', (event) => missed.push(event));
+        await ref.init();
+        return { locks, missed };
+      };
+
+      // Europe/Paris falls back on 2025-10-26 at 03:00 CEST to 02:00 CET. The job last ran at
+      // 01:00 CEST (23:00Z the day before); the fleet was down until just before 04:00 CET.
+      // Missed since then: 02:00 (00:00Z, and its repeat at 01:00Z is the same occurrence) and
+      // 03:00 CET (02:00Z).
+      setWallClock(Date.UTC(2025, 9, 26, 2, 59, 54));
+      const seed = await boot('seed', []);
+      await seed.locks.run('paris-hourly', { scheduledAt: Date.UTC(2025, 9, 25, 23) }, () => 0);
+      const a = await boot('instance-a', [ParisHourly]);
+      const b = await boot('instance-b', [ParisHourly]);
+
+      // The 04:00 CET tick (03:00Z): one instance claims it and reports the gap.
+      await waitFor(() => parisHourlyRuns.length > 0, {
+        timeout: 20_000,
+        message: 'the 03:00Z run',
+      });
+      const runEntry = async () =>
+        (await a.locks.history('paris-hourly')).some(
+          (entry) =>
+            entry.kind === 'run' && entry.scheduledAt?.getTime() === Date.UTC(2025, 9, 26, 3),
+        );
+      // The run's release writes its missed entries, after its missed events were emitted.
+      await waitFor(runEntry, { timeout: 20_000, message: "the 03:00Z run's history entry" });
+
+      const expected = [Date.UTC(2025, 9, 26, 0), Date.UTC(2025, 9, 26, 2)];
+      expect(parisHourlyRuns).toEqual([Date.UTC(2025, 9, 26, 3)]);
+      const events = [...a.missed, ...b.missed].map((event) => event.scheduledAt.getTime());
+      expect(events).toEqual(expected);
+      const history = await b.locks.history('paris-hourly');
+      const missedEntries = history
+        .filter((entry) => entry.kind === 'missed')
+        .map((entry) => entry.scheduledAt?.getTime());
+      // Newest first.
+      expect(missedEntries).toEqual([...expected].reverse());
+    },
+  );
 });

@@ -37,6 +37,30 @@ describe('OccurrenceRange', () => {
     expect(occurrences).toEqual([Date.UTC(2025, 9, 26, 2, 0, 0)]);
   });
 
+  it('lists each repeated wall-clock time once when the range starts before the fall-back', () => {
+    // Europe/Paris, 2025-10-26: 02:00 and 02:30 happen in CEST (00:00Z, 00:30Z) and again in CET
+    // (01:00Z, 01:30Z), each one occurrence named by its first instant.
+    const halfHourly = new OccurrenceRange(new CronTime('*/30 * * * *', 'Europe/Paris'));
+    const after = Date.UTC(2025, 9, 25, 23, 0, 0); // 01:00 CEST
+    const before = Date.UTC(2025, 9, 26, 3, 0, 0); // 04:00 CET
+    const once = [
+      Date.UTC(2025, 9, 25, 23, 30),
+      Date.UTC(2025, 9, 26, 0, 0),
+      Date.UTC(2025, 9, 26, 0, 30),
+      Date.UTC(2025, 9, 26, 2, 0),
+      Date.UTC(2025, 9, 26, 2, 30),
+    ];
+    expect(halfHourly.between(after, before)).toEqual({ occurrences: once, more: 0 });
+    expect(halfHourly.recent(after, before - 1, 100)).toEqual({
+      occurrences: once,
+      dropped: false,
+    });
+    expect(halfHourly.recent(after, before - 1, 2)).toEqual({
+      occurrences: once.slice(-2),
+      dropped: true,
+    });
+  });
+
   it('gives the latest due occurrence, and the most recent ones up to a limit', () => {
     const now = T0 + 10 * MINUTE + 30_000;
     expect(everyMinute.latestDue(now)).toBe(T0 + 10 * MINUTE);
