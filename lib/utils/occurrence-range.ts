@@ -46,14 +46,22 @@ export class OccurrenceRange {
   ): { occurrences: number[]; more: number } {
     const occurrences: number[] = [];
     let instant = after;
+    // The latest name listed (or `after`): names only go back in a repeated wall-clock hour.
+    let newest = after;
     while (occurrences.length < limit) {
       const next = this.next(instant);
-      if (next === null || this.nameOf(next) >= before) {
+      if (next === null) {
         return { occurrences, more: 0 };
       }
-      // A name at or before `after` is the second pass of a repeated wall-clock time: not new.
-      if (this.nameOf(next) > after) {
-        occurrences.push(this.nameOf(next));
+      const name = this.nameOf(next);
+      if (name >= before) {
+        return { occurrences, more: 0 };
+      }
+      // A name no later than one already listed (or than `after`) is the second pass of a
+      // repeated wall-clock time, whose first pass was listed or claimed: not a new occurrence.
+      if (name > newest) {
+        occurrences.push(name);
+        newest = name;
       }
       instant = next;
     }
@@ -80,10 +88,13 @@ export class OccurrenceRange {
       if (name <= after) {
         break;
       }
-      if (newestFirst.length === limit) {
-        return { occurrences: newestFirst.reverse(), dropped: true };
-      }
-      if (newestFirst[newestFirst.length - 1] !== name) {
+      // Walking back through a repeated wall-clock hour meets each of its times twice (second
+      // pass, then first), both named by the first pass: listed once, at the first.
+      const oldest = newestFirst[newestFirst.length - 1];
+      if (oldest === undefined || name < oldest) {
+        if (newestFirst.length === limit) {
+          return { occurrences: newestFirst.reverse(), dropped: true };
+        }
         newestFirst.push(name);
       }
       instant = found - 1;
