@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   LockedCron,
+  MemoryLockStore,
   ReplacedError,
   type CronLockEvents,
   type CronLockModuleOptions,
@@ -48,6 +49,21 @@ class CatchUpAllJob {
   @LockedCron('*/3 * * * * *', { ttl: '10s', name: 'all', catchUp: 'all', catchUpWindow: '1h' })
   async run(ctx: LockContext): Promise<void> {
     await recordJobRun(runs, 'all', ctx, () => sleep(5));
+  }
+}
+
+/** Keeps its lock 800 ms after each run starts (`minHold`), much longer than the run. */
+@Injectable()
+class CatchUpAllHoldJob {
+  @LockedCron('*/3 * * * * *', {
+    ttl: '10s',
+    name: 'all-hold',
+    catchUp: 'all',
+    catchUpWindow: '1h',
+    minHold: '800ms',
+  })
+  async run(ctx: LockContext): Promise<void> {
+    await recordJobRun(runs, 'all-hold', ctx, () => sleep(5));
   }
 }
 
@@ -213,6 +229,31 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     expect(catchUps.map((run) => run.scheduledAt)).toEqual(range(last + PERIOD, latest + 1));
     expect(duplicateOccurrences(runsOf('all'))).toEqual([]);
   }, 60_000);
+
+  it.each([
+    ['Redis', () => redis('all-hold')],
+    [
+      'the memory store',
+      (): StoreOptions => {
+        const store = new MemoryLockStore();
+        return () => ({ store });
+      },
+    ],
+  ])(
+    "catchUp 'all' with minHold runs every missed occurrence once, not only the first (%s)",
+    async (_label, storeOf) => {
+      // Each catch-up run keeps the lock for minHold after it ends: the next claim must wait for
+      // that hold, not give up as if another instance were running the job.
+      const { last, latest } = await stopAcross(CatchUpAllHoldJob, 'all-hold', 2, storeOf());
+      await regularRunAfter('all-hold', latest);
+      const catchUps = runsOf('all-hold').filter((run) => run.trigger === 'catch-up');
+      expect(catchUps.map((run) => run.scheduledAt)).toEqual(range(last + PERIOD, latest + 1));
+      expect(missed).toEqual([]);
+      expect(duplicateOccurrences(runsOf('all-hold'))).toEqual([]);
+      expect(overlappingRuns(runsOf('all-hold'))).toEqual([]);
+    },
+    60_000,
+  );
 
   it("reports an occurrence skipped as held everywhere as missed, with the reason 'held'", async () => {
     await bootAll(['app-1', 'app-2'], SkipJob, redis('skip'));
