@@ -6,6 +6,7 @@ import type { LockStore } from '../stores/lock-store.interface.js';
 import type { CronOccurrences } from '../utils/occurrence.js';
 import type { OccurrenceRange } from '../utils/occurrence-range.js';
 import type { LockContext } from './lock-context.interface.js';
+import { claimMissed, HoldWait } from './missed-claim.js';
 import type { LockedRunResult, LockRunner } from './runner.js';
 
 /** Missed occurrences `catchUp: 'all'` runs at most in one go (the most recent ones). */
@@ -49,6 +50,8 @@ export class OccurrenceDriver {
   private stopped = false;
   /** Wakes an `initialDelay` job when its delay is over (armed by the bootstrap's catch-up). */
   private delayTimer: NodeJS.Timeout | undefined;
+  /** A catch-up waiting for a run's `minHold` to be over (see claimMissed). */
+  private readonly hold = new HoldWait();
 
   constructor(
     private readonly job: LockJob,
@@ -148,6 +151,7 @@ export class OccurrenceDriver {
   /** The app is closing: no more retries or catch-up runs start. */
   stop(): void {
     this.stopped = true;
+    this.hold.stop();
     clearTimeout(this.delayTimer);
     for (const timer of this.retries.values()) {
       clearTimeout(timer);
@@ -184,13 +188,7 @@ export class OccurrenceDriver {
         return;
       }
       for (const at of candidates) {
-        let refused: LockedRunResult<unknown> | null = null;
-        try {
-          const result = await this.app.runner.execute(this.catchUpJob, at, this.fn, 'api');
-          refused = result.ran || result.reason === 'tick-done' ? null : result;
-        } catch {
-          // The job threw (the runner reported it): the occurrence ran.
-        }
+        const refused = await claimMissed(this.app.runner, this.catchUpJob, at, this.fn, this.hold);
         if (refused) {
           // Held (another instance runs, and catches up after), queued, or store trouble.
           this.after(at, refused);
