@@ -255,6 +255,52 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     60_000,
   );
 
+  it.each([
+    ['Redis', () => redis('all-paused')],
+    [
+      'the memory store',
+      (): StoreOptions => {
+        const store = new MemoryLockStore();
+        return () => ({ store });
+      },
+    ],
+  ])(
+    "catchUp 'all' at a restart while paused records every missed occurrence as paused, and runs none after the resume (%s)",
+    async (_label, storeOf) => {
+      const store = storeOf();
+      const control = await apps.boot({ instanceId: 'control', logger: false, ...store() }, []);
+      // The job last ran three periods ago, and was paused while no app ran it.
+      const latest = Math.floor(Date.now() / PERIOD) * PERIOD;
+      const last = latest - 3 * PERIOD;
+      await control.run('all', { scheduledAt: last }, () => undefined);
+      await control.pause('all');
+      await bootAll(['app-1', 'app-2'], CatchUpAllJob, store);
+      const paused = async (): Promise<number[]> =>
+        (await control.history('all'))
+          .filter((entry) => entry.kind === 'paused')
+          .map((entry) => entry.scheduledAt!.getTime())
+          .sort((a, b) => a - b);
+      // The first tick after the restart is skipped as paused too.
+      await waitFor(async () => (await paused()).some((at) => at > latest), {
+        timeout: 15_000,
+        message: 'a tick skipped while paused',
+      });
+      const tick = Math.max(...(await paused()));
+      expect(await paused()).toEqual(range(last + PERIOD, tick + 1));
+      expect(runsOf('all')).toEqual([]);
+
+      await control.resume('all');
+      await waitFor(() => runsOf('all').length > 0, { timeout: 15_000, message: 'a run' });
+      await apps.closeAll();
+      // Skipped while paused counts as done: nothing of the paused window is caught up.
+      expect(
+        runsOf('all').every((run) => run.trigger === 'schedule' && run.scheduledAt > tick),
+      ).toBe(true);
+      expect(missed).toEqual([]);
+    },
+    60_000,
+  );
+
   it("reports an occurrence skipped as held everywhere as missed, with the reason 'held'", async () => {
     await bootAll(['app-1', 'app-2'], SkipJob, redis('skip'));
     await waitFor(() => missed.length >= 1 && runsOf('skip').length >= 3, {
