@@ -7,7 +7,8 @@ const HOLD_MARGIN_MS = 50;
 
 /**
  * Claims missed occurrence `at` for a catch-up and runs it. Resolves with the refusal that ends
- * the catch-up, or `null` when the occurrence ran (here, or elsewhere: `tick-done`); never rejects.
+ * the catch-up, or `null` when the occurrence is done: it ran (here, or elsewhere: `tick-done`),
+ * or it was skipped because the job is paused; never rejects.
  *
  * A `held` answer under `minHold` is most likely the hold a run keeps after it ended: the
  * catch-up's own previous run, or the run whose end started this catch-up. Nothing catches up
@@ -29,7 +30,9 @@ export async function claimMissed(
       // The job threw (the runner reported it): the occurrence ran.
       return null;
     }
-    if (result.ran || result.reason === 'tick-done') {
+    // `paused` claimed the occurrence and recorded it as skipped while paused, as a tick's claim
+    // does: done, and the next one is claimed (and recorded) in turn.
+    if (result.ran || result.reason === 'tick-done' || result.reason === 'paused') {
       return null;
     }
     if (retried || result.reason !== 'held' || job.minHold <= 0) {
