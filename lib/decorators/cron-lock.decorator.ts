@@ -1,6 +1,6 @@
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import type { CronLockOptions, LockedCronOptions } from '../options/job-options.interface.js';
-import { lockMethod } from './lock-method.js';
+import { checkInstanceMethod, lockMethod } from './lock-method.js';
 
 /** What the decorators leave on a locked method for the explorer to validate and bind. */
 export interface CronLockMetadata {
@@ -41,10 +41,8 @@ export function CronLock(options: CronLockOptions = {}): MethodDecorator {
     methodKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,
   ): TypedPropertyDescriptor<T> => {
+    checkInstanceMethod('@CronLock', target, methodKey, descriptor);
     const original = descriptor.value;
-    if (typeof original !== 'function') {
-      throw new TypeError(`@CronLock can only decorate methods (${String(methodKey)})`);
-    }
     const locked = lockMethod(original as never, methodKey);
     const metadata: CronLockMetadata = {
       options: { ...options },

@@ -4,6 +4,7 @@ import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
 import { isSchedulerTick } from '../interop/nestjs-schedule.js';
 import { bindLate } from '../interop/lazy-modules.js';
+import { NOT_AN_INSTANCE_METHOD } from './decorator.messages.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -83,4 +84,28 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
     Reflect.defineMetadata(key, Reflect.getMetadata(key, original), locked);
   }
   return locked;
+}
+
+/**
+ * Refuses anything but an instance method, naming it: a static method's target is the class (so
+ * `constructor.name` would read `Function`), and an accessor has no `value`.
+ */
+export function checkInstanceMethod(
+  decorator: string,
+  target: object,
+  methodKey: string | symbol,
+  descriptor: PropertyDescriptor | undefined,
+): void {
+  const isStatic = typeof target === 'function';
+  const className = isStatic
+    ? (target as { name: string }).name
+    : (target as { constructor: { name: string } }).constructor.name;
+  const member = `${className}.${String(methodKey)}`;
+  if (isStatic) {
+    throw new CronLockConfigError(NOT_AN_INSTANCE_METHOD(decorator, member, 'a static method'));
+  }
+  if (typeof descriptor?.value !== 'function') {
+    const kind = descriptor?.get || descriptor?.set ? 'a getter or setter' : 'not a method';
+    throw new CronLockConfigError(NOT_AN_INSTANCE_METHOD(decorator, member, kind));
+  }
 }

@@ -2,6 +2,7 @@ import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import type { LockedCronOptions } from '../options/job-options.interface.js';
 import type { Duration } from '../utils/duration.js';
 import { CronLock, type CronLockMetadata } from './cron-lock.decorator.js';
+import { checkInstanceMethod } from './lock-method.js';
 import { scheduleLockedMethod } from '../interop/nestjs-schedule.js';
 
 /**
@@ -44,6 +45,7 @@ export function LockedCron(
     methodKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,
   ): TypedPropertyDescriptor<T> => {
+    checkInstanceMethod('@LockedCron', target, methodKey, descriptor);
     const locked = CronLock(options)(target, methodKey, descriptor) as TypedPropertyDescriptor<T>;
     const method = locked.value as object;
     const metadata = Reflect.getMetadata(CRON_LOCK_METADATA, method) as CronLockMetadata;
