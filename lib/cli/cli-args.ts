@@ -47,7 +47,8 @@ Options:
   --redis <url>      redis:// or rediss:// URL (default: the REDIS_URL environment variable);
                      a Redis Cluster node's URL works too. A password in --redis is visible to
                      other users of the machine in the process list (ps): prefer REDIS_URL.
-  --prefix <prefix>  The module's keyPrefix (default: ${DEFAULT_KEY_PREFIX})
+  --prefix <prefix>  The module's keyPrefix (default: ${DEFAULT_KEY_PREFIX}), after the app's
+                     client's own ioredis keyPrefix if it has one (app:cron-lock for 'app:')
   --database <url>   postgres:// URL of a PostgresLockStore's database (default: the
                      DATABASE_URL environment variable, when neither --redis nor REDIS_URL is set).
                      A password in it shows in the process list too: prefer DATABASE_URL.

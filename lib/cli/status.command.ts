@@ -50,7 +50,8 @@ export async function statusCommand(
     print(
       connection.namespace === 'prefix'
         ? `No jobs under prefix "${options.prefix}" at ${connection.address} ` +
-            `(no ${options.prefix}:{*}:state keys). Check --prefix: it is the module's keyPrefix.`
+            `(no ${options.prefix}:{*}:state keys). Check --prefix: it is the module's keyPrefix ` +
+            `(after the client's own ioredis keyPrefix, if it has one).`
         : `No jobs in table ${options.prefix} at ${connection.address}. ` +
             `Check --schema and --table: they are the store's schema and table options.`,
     );

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
 import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
+import { clientKeyPrefix } from './redis-connection.js';
 import { defineScript, runScript } from './redis-script.js';
 
 /**
@@ -32,27 +33,31 @@ export async function readHistory(
 /**
  * Names of every job with state under `prefix`, sorted: `SCAN MATCH <prefix>:{*}:state` on the
  * server, or on every master of a Cluster (a SCAN reaches one node's keys only). The `{` right
- * after `<prefix>:` keeps another prefix's keys out (`a` never matches `a:b:{job}:state`); a prefix
- * has no glob characters (it is validated), so it needs no escaping.
+ * after `<prefix>:` keeps another prefix's keys out (`a` never matches `a:b:{job}:state`).
+ *
+ * The client's own ioredis `keyPrefix` goes before `prefix` here by hand: ioredis prefixes the
+ * keys the scripts write, not a SCAN pattern, and returns the keys as the server has them. The
+ * module's prefix has no glob characters (it is validated), the client's may have: escaped.
  */
 export async function listJobNames(client: Redis | Cluster, prefix: string): Promise<string[]> {
   const nodes: Redis[] = isCluster(client) ? client.nodes('master') : [client];
+  const head = `${clientKeyPrefix(client)}${prefix}:{`;
   const names = new Set<string>();
   for (const node of nodes) {
-    for (const name of await scanNode(node, prefix)) {
+    for (const name of await scanNode(node, head)) {
       names.add(name);
     }
   }
   return [...names].sort();
 }
 
-async function scanNode(node: Redis, prefix: string): Promise<string[]> {
-  const head = `${prefix}:{`;
+async function scanNode(node: Redis, head: string): Promise<string[]> {
   const tail = '}:state';
+  const pattern = `${head.replace(/[*?[\]\\]/g, '\\$&')}*${tail}`;
   const names: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await node.scan(cursor, 'MATCH', `${head}*${tail}`, 'COUNT', 1_000);
+    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
     cursor = next;
     for (const key of keys) {
       const name = key.slice(head.length, key.length - tail.length);

@@ -99,6 +99,16 @@ export function connectionOptionsOf(client: Redis | Cluster): Partial<RedisOptio
   return client instanceof Cluster ? client.options.redisOptions : client.options;
 }
 
+/**
+ * The `keyPrefix` ioredis puts before every key of the client's commands (`''` for none), a
+ * `Cluster`'s own included. ioredis adds it to keys only: a `SCAN` pattern, the keys a `SCAN`
+ * returns and a pub/sub channel need it written out, or they miss the keys the scripts wrote.
+ */
+export function clientKeyPrefix(client: Redis | Cluster): string {
+  const prefix = client.options.keyPrefix;
+  return typeof prefix === 'string' ? prefix : '';
+}
+
 /** Creates a client with the lock defaults from a URL or options (never from a client). */
 export function createLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {

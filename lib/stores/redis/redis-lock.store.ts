@@ -127,7 +127,7 @@ export class RedisLockStore implements LockStore {
     this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
   }
 
-  /** The keys of one job; the braces make Redis Cluster keep them in one slot. */
+  /** A job's keys as sent (an ioredis keyPrefix of the client goes before); braces: one slot. */
   keysOf(name: string): { lock: string; state: string; history: string } {
     const [lock, state, history] = this.keyPair(name);
     return { lock, state, history };
@@ -188,7 +188,7 @@ export class RedisLockStore implements LockStore {
     );
   }
 
-  /** Every job with state under the key prefix, on every master of a Cluster. */
+  /** Every job with state under the (client's + store's) key prefix, on every Cluster master. */
   listJobs(): Promise<string[]> {
     return this.guard(() => listJobNames(this.client, this.keyPrefix));
   }

@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
+import { clientKeyPrefix } from './redis-connection.js';
 import {
   parseTriggerMessage,
   subscribeListener,
@@ -21,7 +22,8 @@ const QUIT_LIMIT_MS = 2_000;
 
 /**
  * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
- * subscriber connection per store to listen, and a `SET NX PX` claim per request.
+ * subscriber connection per store to listen, and a `SET NX PX` claim per request. `<prefix>` is
+ * the client's own ioredis `keyPrefix` followed by the store's, as for every key.
  *
  * One channel per prefix, not per job: an instance listens with one `SUBSCRIBE` whatever its
  * jobs, and an idle fleet sends nothing at all (no polling). Plain (not sharded) pub/sub: on a
@@ -45,7 +47,9 @@ export class RedisTriggerChannel implements TriggerChannel {
     private readonly fail: (error: unknown) => never,
     private readonly log: CronLockLogger,
   ) {
-    this.channel = `${keyPrefix}:triggers`;
+    // ioredis prefixes the claim's key with the client's own keyPrefix, never a channel: written
+    // out here, so the channel is the one of the keys (and of the CLI and ACL rule given them).
+    this.channel = `${clientKeyPrefix(client)}${keyPrefix}:triggers`;
   }
 
   /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
