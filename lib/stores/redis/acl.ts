@@ -52,8 +52,9 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
 /**
  * The ACL rules of a least-privilege lock user for one `keyPrefix`: its keys only, its trigger
  * channel only, no command but {@link LOCK_USER_COMMANDS}. For a client with its own ioredis
- * `keyPrefix`, give the effective prefix: the client's followed by the module's (`app:cron-lock`). Use it after `ACL SETUSER <user> on
- * ><password>` (or in an ACL file: `user <user> on ><password> <rules>`).
+ * `keyPrefix`, give the effective prefix: the client's followed by the module's
+ * (`app:cron-lock`). Use it after `ACL SETUSER <user> on ><password>` (or in an ACL file:
+ * `user <user> on ><password> <rules>`).
  *
  * @example cronLockAclRule('cron-lock')
  *   // 'resetkeys ~cron-lock:* resetchannels &cron-lock:triggers -@all +evalsha +eval +ping …'
