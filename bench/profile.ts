@@ -12,9 +12,11 @@
  *     --import ./scripts/register-ts.mjs bench/profile.ts module 16000
  *
  * Contenders: layer (`run()` on a plain lock, around a store that answers at once) | floor |
- * floor-timeout (floor on a client with the module's commandTimeout) | floor-pipelined (enableAutoPipelining) | module (sequential plain-lock cycles; the number is
- * the cycle count) | cron (`run()` with a new `scheduledAt` each cycle) | store-plain (the store's
- * plain path alone, no Nest) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
+ * floor-timeout (floor on a client with the module's commandTimeout) | floor-pipelined
+ * (enableAutoPipelining) | scripts (the cron path's two scripts on the server, each against a
+ * stand-in) | module (sequential plain-lock cycles; the number is the cycle count) | cron
+ * (`run()` with a new `scheduledAt` each cycle) | store-plain (the store's plain path alone, no
+ * Nest) | storm-floor | storm-module (1,000 jobs × 4 instances; the number is the storm count,
  * PIPELINE=1 turns on ioredis' enableAutoPipelining for both). WARMUP sets the warm-up cycles.
  * Instruction counts are taken by difference: run the same contender with two cycle counts (and
  * the same WARMUP) and divide the difference in instructions by the difference in cycles, which
@@ -154,6 +156,9 @@ async function main(): Promise<void> {
     } else if (contender.startsWith('storm-')) {
       await storm(contender, server.url, cycles, closers);
       return;
+    } else if (contender === 'scripts') {
+      await scriptCosts(server.url, cycles, closers);
+      return;
     } else {
       throw new Error(`unknown contender ${contender}`);
     }
@@ -192,6 +197,76 @@ async function main(): Promise<void> {
       await close().catch(() => undefined);
     }
     await server.stop();
+  }
+}
+
+/**
+ * Where the cron path's Redis time goes: the store's acquire and release scripts run on the
+ * server as a cron cycle sends them (a new occurrence each cycle, history on, one run entry),
+ * pipelined so that only the server is measured, each against a stand-in (`return 1`) for the
+ * other, and both stand-ins alone: the cost of two EVALSHA calls with their arguments. Five
+ * interleaved rounds, the lowest µs per cycle of each (`INFO commandstats`, scripts included).
+ */
+async function scriptCosts(
+  url: string,
+  cycles: number,
+  closers: Array<() => Promise<unknown>>,
+): Promise<void> {
+  const { ACQUIRE_SCRIPT } = await import('../lib/stores/redis/acquire.js');
+  const { RELEASE_SCRIPT } = await import('../lib/stores/redis/release.js');
+  const redis = await connectedClient(url);
+  closers.push(() => redis.quit());
+  const stub = 'return 1';
+  const variants: Record<string, [string, string]> = {
+    'acquire + release': [ACQUIRE_SCRIPT.source, RELEASE_SCRIPT.source],
+    'acquire + stub': [ACQUIRE_SCRIPT.source, stub],
+    'stub + release': [stub, RELEASE_SCRIPT.source],
+    'stub + stub (two EVALSHA calls)': [stub, stub],
+  };
+  const keys = ['profile:{per-run}:lock', 'profile:{per-run}:state', 'profile:{per-run}:history'];
+  const best = new Map<string, number>();
+  let tick = Date.now() - 1_000_000_000;
+  for (let round = 0; round < 5; round++) {
+    for (const [name, [acquire, release]] of Object.entries(variants)) {
+      const shaA = (await redis.script('LOAD', acquire)) as string;
+      const shaR = (await redis.script('LOAD', release)) as string;
+      await redis.del(...keys);
+      await redis.config('RESETSTAT');
+      for (let done = 0; done < cycles; done += 100) {
+        const batch = redis.pipeline();
+        for (let i = 0; i < 100; i++) {
+          tick += 1;
+          const token = `token-${tick}`;
+          const entry =
+            `{"kind":"run","scheduledAt":${tick},"startedAt":${tick},"finishedAt":${tick},` +
+            `"durationMs":0,"instanceId":"profile","fencingToken":1,"trigger":"api","outcome":"completed"}`;
+          // ARGV as acquireLock and releaseLock send them (history size 20, no overlap).
+          batch.evalsha(shaA, 3, ...keys, token, TTL, tick, 172_800_000, 'profile', 20, '', '');
+          batch.evalsha(
+            shaR,
+            3,
+            ...keys,
+            token,
+            0,
+            'completed',
+            0,
+            tick,
+            172_800_000,
+            '0',
+            20,
+            entry,
+          );
+        }
+        await batch.exec();
+      }
+      const stats = await redis.info('commandstats');
+      const usec = Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(stats)?.[1] ?? NaN);
+      const perCycle = usec / cycles;
+      best.set(name, Math.min(best.get(name) ?? Infinity, perCycle));
+    }
+  }
+  for (const [name, perCycle] of best) {
+    console.log(`  ${name}: ${perCycle.toFixed(2)} µs/cycle (lowest of 5 rounds)`);
   }
 }
 
