@@ -260,10 +260,9 @@ describe('CronLockService.trigger()', () => {
       // starts closing before that connection listens.
       const result = caller.locks.trigger('trigger-yearly', { timeout: '3s' });
       const closing = closeApp(caller);
-      const started = Date.now();
 
+      // Not `no-live-instance` after the call's 3 s timeout, which a request sent anyway gave.
       expect(await result).toEqual({ ran: false, name: 'trigger-yearly', reason: 'shutting-down' });
-      expect(Date.now() - started).toBeLessThan(2_000);
       await closing;
       // A request sent anyway reaches a worker within milliseconds; 300ms shows none was.
       await new Promise((resolve) => setTimeout(resolve, 300));
