@@ -70,16 +70,17 @@ function forTheCommand(error: unknown): string | undefined {
   if (isNoAnswer(error)) {
     return `no answer within ${CLI_TIMEOUT_MS / 1_000}s: check that the server is up and reachable from here`;
   }
-  switch (error instanceof LockStoreError ? error.message : undefined) {
-    case POSTGRES_TRIGGERS_UNHEARD(CLI_TIMEOUT_MS):
-      return (
-        `notifications did not arrive on the listening connection within ${CLI_TIMEOUT_MS / 1_000}s, ` +
-        'as behind a pooler in transaction mode (it keeps no session). Fix: pass --database ' +
-        '(or DATABASE_URL) the URL of PostgreSQL itself or of a pooler in session mode'
-      );
-    default:
-      return undefined;
+  if (
+    error instanceof LockStoreError &&
+    error.message === POSTGRES_TRIGGERS_UNHEARD(CLI_TIMEOUT_MS)
+  ) {
+    return (
+      `notifications did not arrive on the listening connection within ${CLI_TIMEOUT_MS / 1_000}s, ` +
+      'as behind a pooler in transaction mode (it keeps no session). Fix: pass --database ' +
+      '(or DATABASE_URL) the URL of PostgreSQL itself or of a pooler in session mode'
+    );
   }
+  return undefined;
 }
 
 /** The store got no connection, or no reply, within the command's timeout. */

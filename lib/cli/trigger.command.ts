@@ -77,9 +77,9 @@ export async function triggerCommand(
     subscribing.then((late) => late.close()).catch(() => undefined);
     const why =
       error instanceof Error && error.message === noAnswer ? noAnswer : connection.describe(error);
-    const store = connection.namespace === 'table' ? 'PostgreSQL' : 'Redis';
+    const server = connection.namespace === 'table' ? 'PostgreSQL' : 'Redis';
     throw new CliError(
-      `Cannot listen for the instances' replies on ${store} at ${connection.address}: ${why}; ` +
+      `Cannot listen for the instances' replies on ${server} at ${connection.address}: ${why}; ` +
         'no request was sent.',
     );
   }

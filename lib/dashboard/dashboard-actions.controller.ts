@@ -15,7 +15,7 @@ import {
   ServiceUnavailableException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE, LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+import { CRON_LOCK_STORE, LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockService } from '../cron-lock.service.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
@@ -25,8 +25,6 @@ import { header, type AnyRequest } from './dashboard.controller.js';
 import { DashboardData } from './dashboard.data.js';
 import { csrfTokensMatch } from './csrf.js';
 import { CONTENT_SECURITY_POLICY, CSRF_HEADER } from './dashboard.constants.js';
-import { CronLockLogger } from '../observer/logger.js';
-import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import { safeText } from './escape.js';
 import { parseActionBody, type ActionBody } from './action-body.js';
 
@@ -39,17 +37,11 @@ type Action = 'pause' | 'resume' | 'trigger' | 'release';
  */
 @Injectable()
 export class DashboardActionsController {
-  /** The module's logger: `logger: false` or the app's own logger governs this line too. */
-  private readonly logger: CronLockLogger;
-
   constructor(
     private readonly data: DashboardData,
     private readonly service: CronLockService,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
-    @Inject(CRON_LOCK_OPTIONS) options: ResolvedCronLockOptions,
-  ) {
-    this.logger = new CronLockLogger(options.logger);
-  }
+  ) {}
 
   @Post('api/jobs/:name/:action')
   @HttpCode(200)
@@ -74,7 +66,7 @@ export class DashboardActionsController {
     const parsed = parseActionBody(action, name, body);
     try {
       const message = await this.perform(action, name, parsed);
-      this.logger.info(`Dashboard: ${message}`);
+      this.data.logger.info(`Dashboard: ${message}`);
       return { message };
     } catch (error) {
       if (error instanceof Error && 'getStatus' in error) {

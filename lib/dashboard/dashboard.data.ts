@@ -19,12 +19,16 @@ import { DASHBOARD_LISTING_REFUSED } from './dashboard.messages.js';
 /**
  * @internal What the page and its JSON show: every job of the store's key prefix (or, on a
  * store that cannot or may not list them, every job this app knows), with its state and recent
- * history. Values are picked field by field, never spread, so nothing the store adds later (a token, a
- * client option) reaches the page unread.
+ * history. Values are picked field by field, never spread, so nothing the store adds later (a
+ * token, a client option) reaches the page unread.
  */
 @Injectable()
 export class DashboardData {
-  private readonly logger: CronLockLogger;
+  /**
+   * The module's logger, for every dashboard line (the actions' too): `logger: false` or the
+   * app's own logger governs them as every other line of the package.
+   */
+  readonly logger: CronLockLogger;
   private reportedListingRefused = false;
 
   constructor(

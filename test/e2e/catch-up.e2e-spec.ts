@@ -178,6 +178,17 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     const keyPrefix = uniquePrefix(label);
     return () => ({ redis: testRedisUrl(), keyPrefix });
   };
+  /** `[store label, store]` rows for `it.each`: a Redis prefix of its own, and one memory store. */
+  const redisAndMemory = (label: string): Array<[string, () => StoreOptions]> => [
+    ['Redis', () => redis(label)],
+    [
+      'the memory store',
+      () => {
+        const store = new MemoryLockStore();
+        return () => ({ store });
+      },
+    ],
+  ];
 
   it('reports each occurrence that ran nowhere once, fleet-wide, and runs none without catchUp', async () => {
     const { last, latest } = await stopAcross(RecordedJob, 'recorded', 2, redis('missed'));
@@ -230,16 +241,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     expect(duplicateOccurrences(runsOf('all'))).toEqual([]);
   }, 60_000);
 
-  it.each([
-    ['Redis', () => redis('all-hold')],
-    [
-      'the memory store',
-      (): StoreOptions => {
-        const store = new MemoryLockStore();
-        return () => ({ store });
-      },
-    ],
-  ])(
+  it.each(redisAndMemory('all-hold'))(
     "catchUp 'all' with minHold runs every missed occurrence once, not only the first (%s)",
     async (_label, storeOf) => {
       // Each catch-up run keeps the lock for minHold after it ends: the next claim must wait for
@@ -255,16 +257,7 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     60_000,
   );
 
-  it.each([
-    ['Redis', () => redis('all-paused')],
-    [
-      'the memory store',
-      (): StoreOptions => {
-        const store = new MemoryLockStore();
-        return () => ({ store });
-      },
-    ],
-  ])(
+  it.each(redisAndMemory('all-paused'))(
     "catchUp 'all' at a restart while paused records every missed occurrence as paused, and runs none after the resume (%s)",
     async (_label, storeOf) => {
       const store = storeOf();

@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
+import { withTimeout } from '../../utils/with-timeout.js';
 import { clientKeyPrefix } from './redis-connection.js';
 import {
   parseTriggerMessage,
@@ -94,19 +95,11 @@ export class RedisTriggerChannel implements TriggerChannel {
     if (subscriber === null || subscriber.status === 'end') {
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const unanswered = new Promise<'unanswered'>((resolve) => {
-      timer = setTimeout(resolve, QUIT_LIMIT_MS, 'unanswered');
-    });
     // A SUBSCRIBE still waiting in the offline queue fails with the connection: its caller has
-    // a rejection handler (see connect).
-    const quit = subscriber.quit().then(
-      () => 'quit' as const,
-      () => 'unanswered' as const,
-    );
-    const outcome = await Promise.race([quit, unanswered]);
-    clearTimeout(timer);
-    if (outcome === 'unanswered') {
+    // a rejection handler (see connect). Unanswered or refused, the connection is dropped.
+    try {
+      await withTimeout(subscriber.quit(), QUIT_LIMIT_MS, 'QUIT unanswered');
+    } catch {
       subscriber.disconnect();
     }
   }
