@@ -326,4 +326,64 @@ describe('PostgresTriggerChannel when PostgreSQL stops answering', () => {
     const warnings = logger.lines.filter((line) => line.message.includes('Trigger channel'));
     expect(warnings).toHaveLength(1);
   });
+
+  it('notices a listening connection that goes half-open, logs that once, and hears triggers again on a new connection', async () => {
+    const logger = new CapturingLogger();
+    const { proxy, store, sender } = await storeBehindProxy('halfopen', { max: 2, logger });
+    const received: string[] = [];
+    const subscription = await store.triggers.subscribe((message) => received.push(message.id));
+    cleanup.push(() => subscription.close());
+    await sender.triggers.publish(request('before'));
+    await waitFor(() => received.includes('before'), { message: 'a trigger before the freeze' });
+
+    // The network forgets the connections open now, without a RST or FIN: the listening one (and
+    // any idle one) stay open and carry nothing; new connections get through.
+    proxy.freezeOpen();
+    // The check runs every 10 × operationTimeout (5 s here): detected within 5.5 s, listening
+    // again a second later (after dropping any idle connection frozen too).
+    await waitFor(
+      async () => {
+        await sender.triggers.publish(request(`after-freeze-${received.length}`));
+        return received.some((id) => id.startsWith('after-freeze'));
+      },
+      {
+        timeout: 25_000,
+        interval: 250,
+        message: 'a trigger sent after the listener went half-open',
+      },
+    );
+    const lines = logger.lines.filter((line) => line.message.includes('Trigger channel'));
+    expect(lines.map((line) => [line.level, line.message])).toEqual([
+      ['warn', expect.stringMatching(/no answer from PostgreSQL within 500ms.*listening again/)],
+    ]);
+    const password = decodeURIComponent(new URL(testPostgresUrl()).password);
+    const secrets = [password, testPostgresUrl()].filter((secret) => secret !== '');
+    for (const line of logger.lines) {
+      for (const secret of secrets) {
+        expect(line.message).not.toContain(secret);
+      }
+    }
+  });
+
+  it('closes at once while its check of a half-open listening connection waits for an answer', async () => {
+    const logger = new CapturingLogger();
+    const { admin, proxy, pool, app, store } = await storeBehindProxy('halfopen_close', {
+      max: 2,
+      logger,
+    });
+    const subscription = await store.triggers.subscribe(() => undefined);
+    proxy.freezeOpen();
+    // The check goes out into the silence: the store closes while it waits for its answer.
+    await waitFor(() => proxy.droppedUp > 0, {
+      timeout: 15_000,
+      message: 'the check of the listening connection to be sent',
+    });
+    const closing = Promise.all([subscription.close(), store.close()]).then(() => 'closed');
+
+    expect(await within(closing, 1_000)).toBe('closed');
+    expect(await endWithin(pool, 5_000)).toBe('ended');
+    // Its check ended with it: nothing reported, no connection opened again.
+    expect(logger.lines.filter((line) => line.message.includes('Trigger channel'))).toEqual([]);
+    expect(await listeningLeft(admin, app)).toBe(0);
+  });
 });

@@ -12,6 +12,8 @@ interface Pair {
   server: Socket;
   /** Bytes held back while partitioned, per direction. */
   held: { up: Buffer[]; down: Buffer[] };
+  /** Half-open for good (see `freezeOpen()`): every byte dropped, in both directions. */
+  frozen: boolean;
 }
 
 /** What the proxy did when it dropped an acquire reply. */
@@ -27,6 +29,9 @@ export interface DroppedReply {
  *   either direction, and new connections are accepted but not forwarded; bytes in flight are
  *   held, as TCP retransmission would, and delivered in order on heal. (Dropping them instead
  *   would corrupt the RESP stream, which no real network does to a live TCP connection.)
+ * - `freezeOpen()`: the connections open now go half-open for good, as when a NAT or a load
+ *   balancer silently forgets an idle flow: they stay open, every byte on them is dropped, and
+ *   connections made afterwards are forwarded as usual.
  * - `dropNextAcquireReply()`: forwards the next acquire command, lets the server run it, then
  *   drops its successful reply and resets that client's connection — a lost reply.
  */
@@ -34,6 +39,8 @@ export class RedisTcpProxy {
   private readonly pairs = new Set<Pair>();
   private partitioned = false;
   private armed: ((dropped: DroppedReply) => void) | null = null;
+  /** Bytes clients sent into connections frozen by `freezeOpen()`, all dropped. */
+  droppedUp = 0;
   private server!: Server;
   port = 0;
 
@@ -75,6 +82,14 @@ export class RedisTcpProxy {
     }
   }
 
+  freezeOpen(): void {
+    for (const pair of this.pairs) {
+      pair.frozen = true;
+      pair.held.up.length = 0;
+      pair.held.down.length = 0;
+    }
+  }
+
   /** Resolves when the next successful acquire reply has been dropped. */
   dropNextAcquireReply(): Promise<DroppedReply> {
     return new Promise((resolve) => {
@@ -92,7 +107,12 @@ export class RedisTcpProxy {
   }
 
   private accept(client: Socket): void {
-    const pair: Pair = { client, server: new Socket(), held: { up: [], down: [] } };
+    const pair: Pair = {
+      client,
+      server: new Socket(),
+      held: { up: [], down: [] },
+      frozen: false,
+    };
     this.pairs.add(pair);
     const end = (): void => {
       this.pairs.delete(pair);
@@ -104,7 +124,9 @@ export class RedisTcpProxy {
     pair.server.on('error', end);
     pair.server.on('close', end);
     client.on('data', (chunk: Buffer) => {
-      if (this.partitioned || pair.server.connecting || pair.server.readyState !== 'open') {
+      if (pair.frozen) {
+        this.droppedUp += chunk.length;
+      } else if (this.partitioned || pair.server.connecting || pair.server.readyState !== 'open') {
         pair.held.up.push(chunk);
       } else {
         pair.server.write(chunk);
@@ -122,6 +144,9 @@ export class RedisTcpProxy {
   }
 
   private downstream(pair: Pair, chunk: Buffer): void {
+    if (pair.frozen) {
+      return;
+    }
     if (this.partitioned) {
       pair.held.down.push(chunk);
       return;
