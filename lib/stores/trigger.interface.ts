@@ -49,7 +49,7 @@ export type TriggerMessage = TriggerRequest | TriggerReply;
 
 /**
  * A store's channel for `CronLockService.trigger()`: every instance of a prefix (or table)
- * listens on it; nothing is polled, so an idle fleet costs nothing.
+ * listens on it; nothing is polled for requests (a store may check its listening connection).
  *
  * @publicApi
  */

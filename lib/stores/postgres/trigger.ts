@@ -18,6 +18,7 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { watchListener, type Liveness } from './listener-liveness.js';
 import {
   POSTGRES_TRIGGERS_CLOSED,
   POSTGRES_TRIGGERS_LISTENER_LOST,
@@ -55,11 +56,14 @@ ON CONFLICT (name) DO NOTHING RETURNING name`;
  * in transaction mode drops notifications). Sending and claiming work through any pooler, but a
  * `trigger()` caller also listens for the replies, so it needs a session as well. As
  * `LISTEN` succeeds either way, each (re-)listen is checked with one probe notification (see
- * trigger-probe.ts); a connection that does not hear it is refused, never kept deaf.
+ * trigger-probe.ts); a connection that does not hear it is refused, never kept deaf. While it
+ * listens, a periodic round trip on it (listener-liveness.ts) notices one that went half-open.
  */
 export class PostgresTriggerChannel implements TriggerChannel {
   /** One channel per table: an identifier of at most 63 bytes, whatever the names. */
   private readonly channel: string;
+  /** Sent to listen, and again on the listening connection to check it (a no-op there). */
+  private readonly listenSql: string;
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
   private listening: Promise<void> | null = null;
   /** Destroys the listening connection. */
@@ -80,6 +84,7 @@ export class PostgresTriggerChannel implements TriggerChannel {
   ) {
     const digest = createHash('sha256').update(table.display).digest('hex').slice(0, 24);
     this.channel = `cron_lock_triggers_${digest}`;
+    this.listenSql = `LISTEN "${this.channel}"`;
   }
 
   /** `null`: NOTIFY does not say how many listened. */
@@ -156,9 +161,11 @@ export class PostgresTriggerChannel implements TriggerChannel {
     }
     const { client } = lease;
     let released = false;
+    let liveness: Liveness | null = null;
     // Destroyed, not returned: a pooled connection must not keep listening for someone else.
     // Once only: close() and the failed LISTEN it causes may both give it back.
     const destroy = (): void => {
+      liveness?.stop();
       if (!released) {
         released = true;
         lease.release(true);
@@ -209,9 +216,7 @@ export class PostgresTriggerChannel implements TriggerChannel {
     // Bounded as every other statement (connection and round trip together): a server that
     // stopped answering would otherwise hold the subscription, or the re-listen, for good.
     try {
-      await client.query(
-        timedQuery(`LISTEN "${this.channel}"`, undefined, timeLeft(started, this.timeout)),
-      );
+      await client.query(timedQuery(this.listenSql, undefined, timeLeft(started, this.timeout)));
     } catch (error) {
       failed = true;
       failure = noAnswerIfTimedOut(error, this.timeout);
@@ -239,6 +244,8 @@ export class PostgresTriggerChannel implements TriggerChannel {
       }
       throw lost ? (lostBy ?? new LockStoreError(POSTGRES_TRIGGERS_LISTENER_LOST)) : failure;
     }
+    // Nothing else would tell a connection the network silently dropped: see listener-liveness.ts.
+    liveness = watchListener(client, this.listenSql, this.timeout, onBroken);
     this.release = destroy;
     this.reportedError = false;
   }
