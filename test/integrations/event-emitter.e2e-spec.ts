@@ -1,8 +1,9 @@
-import { Injectable, Module, type Provider } from '@nestjs/common';
+import { Injectable, Module, Scope, type Provider } from '@nestjs/common';
 import { EventEmitter2, EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  CronLockConfigError,
   CronLockModule,
   CronLockService,
   MemoryLockStore,
@@ -49,6 +50,57 @@ class StrictHandler {
   @OnEvent('cron-lock.completed', { suppressErrors: false })
   onCompleted(): void {
     throw new Error('handler failed');
+  }
+}
+
+/**
+ * Deferred handlers that do not suppress their errors. EventEmitter2 runs them from
+ * `setImmediate` / `process.nextTick` and keeps no promise of them: an error is an unhandled
+ * rejection, which ends a Node process.
+ */
+@Injectable()
+class DeferredStrictHandler {
+  @OnEvent('cron-lock.completed', { async: true, suppressErrors: false })
+  async onCompleted(): Promise<void> {
+    throw new Error('deferred handler failed');
+  }
+}
+
+@Injectable()
+class NextTickWildcardHandler {
+  @OnEvent('cron-lock.*', { nextTick: true, suppressErrors: false })
+  onAny(): void {
+    throw new Error('next-tick handler failed');
+  }
+}
+
+/** The same handler with `promisify: true`: EventEmitter2 returns its promise to the emitter. */
+@Injectable()
+class PromisifiedStrictHandler {
+  @OnEvent('cron-lock.completed', { async: true, promisify: true, suppressErrors: false })
+  async onCompleted(): Promise<void> {
+    throw new Error('promisified handler failed');
+  }
+}
+
+/**
+ * Request-scoped: @nestjs/event-emitter registers an `async` function for it, which EventEmitter2
+ * promisifies, so its promise reaches the emitter and the lock logs its error.
+ */
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedStrictHandler {
+  @OnEvent('cron-lock.completed', { async: true, suppressErrors: false })
+  async onCompleted(): Promise<void> {
+    throw new Error('request-scoped handler failed');
+  }
+}
+
+/** A deferred strict handler of the app's own events only: none of the lock's reach it. */
+@Injectable()
+class OtherEventsStrictHandler {
+  @OnEvent('orders.*', { async: true, suppressErrors: false })
+  async onOrder(): Promise<void> {
+    throw new Error('order handler failed');
   }
 }
 
@@ -211,6 +263,69 @@ describe('CronLockEventEmitterModule', () => {
       process.off('unhandledRejection', onUnhandled);
     }
   });
+
+  it.each([
+    ['DeferredStrictHandler.onCompleted', DeferredStrictHandler, false, /async: true/],
+    ['NextTickWildcardHandler.onAny', NextTickWildcardHandler, true, /nextTick: true/],
+  ] as const)(
+    'fails app.init() naming %s, a deferred handler of a forwarded event whose error would end the process',
+    async (label, handler, wildcard, option) => {
+      @Module({
+        imports: [
+          EventEmitterModule.forRoot({ wildcard }),
+          CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+          CronLockEventEmitterModule.forRoot(),
+        ],
+        providers: [handler],
+      })
+      class AppModule {}
+      const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      apps.push(app);
+
+      const failure = await app.init().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+      expect(failure).toBeInstanceOf(CronLockConfigError);
+      const message = (failure as Error).message;
+      expect(message).toContain(`CronLockEventEmitterModule: ${label}`);
+      expect(message).toMatch(option);
+      expect(message).toMatch(/suppressErrors: false.*Fix: .*promisify: true/s);
+    },
+  );
+
+  it.each([
+    ['with promisify: true', PromisifiedStrictHandler, 'promisified handler failed'],
+    ['of a request-scoped provider', RequestScopedStrictHandler, 'request-scoped handler failed'],
+  ] as const)(
+    'logs the error of a deferred handler %s, and leaves no unhandled rejection',
+    async (_case, handler, text) => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const logger = new CapturingLogger();
+        const app = await boot({
+          lock: { store: new MemoryLockStore(), logger },
+          providers: [handler, OtherEventsStrictHandler],
+        });
+
+        const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+        expect(result).toMatchObject({ ran: true, value: 'done' });
+        await waitFor(
+          () => logger.errors().includes(`A listener of the "completed" event threw: ${text}`),
+          { timeout: 10_000, message: "the deferred handler's error logged by the lock" },
+        );
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    },
+  );
 
   it('delivers cron-lock.lost and cron-lock.alert to @OnEvent when the Redis lock key is deleted mid-run', async () => {
     const keyPrefix = uniquePrefix('event-emitter');
