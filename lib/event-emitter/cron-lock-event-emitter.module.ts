@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { CronLockEventForwarder } from './cron-lock-event-forwarder.js';
 import {
   CRON_LOCK_EVENT_EMITTER_OPTIONS,
@@ -27,6 +28,8 @@ export class CronLockEventEmitterModule {
   static forRoot(options: CronLockEventEmitterOptions = {}): DynamicModule {
     return {
       module: CronLockEventEmitterModule,
+      // Lists the app's @OnEvent handlers, to reject those whose errors nothing could catch.
+      imports: [DiscoveryModule],
       providers: [
         {
           provide: CRON_LOCK_EVENT_EMITTER_OPTIONS,

@@ -5,6 +5,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CRON_LOCK_SERVICE_MISSING } from '../cron-lock.messages.js';
@@ -13,6 +14,7 @@ import {
   CRON_LOCK_EVENT_EMITTER_OPTIONS,
   type ResolvedCronLockEventEmitterOptions,
 } from './cron-lock-event-emitter.options.js';
+import { rejectUncatchableHandlers } from './deferred-handlers.js';
 
 /**
  * Re-emits every {@link CronLockService} event on `@nestjs/event-emitter`'s `EventEmitter2`
@@ -31,9 +33,14 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
     // Optional so that a missing module fails with our message, not a bare DI error.
     @Optional() @Inject(CronLockService) private readonly locks?: CronLockService,
     @Optional() @Inject(EventEmitter2) private readonly emitter?: EventEmitter2,
+    @Optional() private readonly discovery?: DiscoveryService,
+    @Optional() private readonly scanner?: MetadataScanner,
   ) {}
 
-  /** @internal Starts forwarding; `app.init()` rejects if either module is missing. */
+  /**
+   * @internal Starts forwarding; `app.init()` rejects if either module is missing, or if a
+   * deferred `@OnEvent` handler of a forwarded event would let an error end the process.
+   */
   onModuleInit(): void {
     if (!this.locks) {
       throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockEventEmitterModule'));
@@ -46,6 +53,9 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
     }
     const emitter = this.emitter;
     const prefix = this.options.prefix;
+    if (this.discovery && this.scanner) {
+      rejectUncatchableHandlers(this.discovery, this.scanner, emitter, prefix);
+    }
     // emitAsync, not emit: @nestjs/event-emitter wraps every handler in an async function, so a
     // handler with `suppressErrors: false` fails as a rejected promise. emit() drops that promise
     // (an unhandled rejection, which ends the process mid-run, lock held); returned to the lock's

@@ -144,6 +144,26 @@ export interface CronLockEvents {
 export type CronLockEventName = keyof CronLockEvents;
 
 /**
+ * Every {@link CronLockEventName}, for the integrations that check what listens to them. Written
+ * as a record: an event added to the interface and not here is a type error.
+ */
+export const CRON_LOCK_EVENT_NAMES = Object.keys({
+  acquired: true,
+  skipped: true,
+  missed: true,
+  renewed: true,
+  lost: true,
+  released: true,
+  completed: true,
+  failed: true,
+  alert: true,
+  triggered: true,
+  paused: true,
+  resumed: true,
+  'store-error': true,
+} satisfies Record<CronLockEventName, true>) as readonly CronLockEventName[];
+
+/**
  * A listener of one event. It may be `async`: a promise it returns that rejects is logged like
  * an error it throws, and affects the run no more.
  */
