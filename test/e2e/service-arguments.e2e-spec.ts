@@ -150,3 +150,32 @@ describe('the skip reasons of run()', () => {
     expect((await first).ran).toBe(true);
   });
 });
+
+describe('run() without a function to run', () => {
+  // The likeliest slip passes the work's promise, `run(name, options, this.rebuild())`: the work
+  // then runs outside the lock, and the lock must not also claim the occurrence for nothing.
+  const callbacks: Array<[string, unknown, string]> = [
+    ['undefined', undefined, 'no-callback-undefined'],
+    ['a promise (the work called, not passed)', Promise.resolve('done'), 'no-callback-promise'],
+    ['a string', 'rebuild', 'no-callback-string'],
+  ];
+
+  it.each(callbacks)(
+    'rejects %s with a CronLockConfigError naming the call, and claims nothing',
+    async (_what, fn, name) => {
+      const scheduledAt = Date.now() - 1_000;
+
+      const error = await rejectionOf(() => locks.run(name, { scheduledAt }, fn as never));
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^CronLockService\\.run\\("${name}"\\): .*function.*Fix:`),
+      );
+      // The occurrence is still free, and no failed run was recorded against the name.
+      const state = await locks.inspect(name);
+      expect(state).toMatchObject({ lastTick: null, consecutiveFailures: 0, lastOutcome: null });
+      const retried = await locks.run(name, { scheduledAt }, () => 'ran');
+      expect(retried).toMatchObject({ ran: true, value: 'ran' });
+    },
+  );
+});
