@@ -28,7 +28,7 @@ import {
 import { CronLockLogger } from './observer/logger.js';
 import { RunObserver } from './observer/run-observer.js';
 import { LockRunner, type LockJob, type LockedRunResult } from './runner/runner.js';
-import { RUN_CALL, relabelRunError } from './runner/run-label.js';
+import { RUN_CALL, RUN_CALLBACK_NOT_FUNCTION, relabelRunError } from './runner/run-label.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { TriggerDispatcher, type TriggerOptions } from './runner/trigger-dispatcher.js';
 import type { TriggerResult } from './runner/trigger-requester.js';
@@ -92,7 +92,8 @@ export class CronLockService
    *   `store-error` or `shutting-down`; never `queued` or `merged`, which only a job's `overlap`
    *   policy answers and `run()` does not take.
    * @throws what `fn` throws (after the lock is released); rejects with
-   *   {@link CronLockConfigError} for a bad name or option, without calling `fn`.
+   *   {@link CronLockConfigError} for a bad name or option, without calling `fn`, and for an
+   *   `fn` that is not a function, before any store call.
    */
   run<T>(
     name: string,
@@ -108,6 +109,11 @@ export class CronLockService
       const checked: RunOptions =
         options === undefined ? {} : checkLockOptions(RUN_CALL, options, 'run');
       job = this.validate(name, checked);
+      // Refused before the store: the lock would claim the occurrence (and record a failure)
+      // for a run that can never happen.
+      if (typeof fn !== 'function') {
+        throw new CronLockConfigError(RUN_CALLBACK_NOT_FUNCTION(fn));
+      }
       scheduledAt = scheduledAtOf(checked.scheduledAt, RUN_CALL);
       record = checked.record === true;
     } catch (error) {

@@ -1,5 +1,6 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { SERVICE_CALL } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * Stands for the call in the messages of `CronLockService.run()`'s checks. `run()` is on the hot
@@ -22,3 +23,11 @@ export function relabelRunError(error: unknown, name: unknown): unknown {
   // A function, not a string: a `$&` in the name must not be read as a replacement pattern.
   return new CronLockConfigError(error.message.replaceAll(RUN_CALL, () => call));
 }
+
+/**
+ * `run()`'s third argument is not a function: most often the work's promise, called instead of
+ * passed (`run(name, options, this.rebuild())`), which then runs outside the lock.
+ */
+export const RUN_CALLBACK_NOT_FUNCTION = (value: unknown): string =>
+  `${RUN_CALL}: the code to run under the lock must be a function, got ${describeValue(value)}. ` +
+  'Fix: pass the function itself, e.g. run(name, options, (ctx) => this.rebuild(ctx)), not what calling it returns.';
