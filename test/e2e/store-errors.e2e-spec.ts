@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  CronLockConfigError,
   CronLockModule,
   CronLockService,
   LockStoreError,
@@ -87,6 +88,44 @@ describe('when the lock store fails', () => {
     expect(lines.some((line) => line.startsWith('error report lock store error on acquire'))).toBe(
       true,
     );
+  });
+
+  it.each<[string, unknown]>([
+    ['0', 0],
+    ['a negative number', -1],
+    ['NaN', Number.NaN],
+    ['past what a timer holds', 2 ** 31],
+  ])(
+    "rejects ctx.extend(%s) in a run without the lock as under the lock, under onStoreError: 'run'",
+    async (_what, ttl) => {
+      const app = await boot({ store: new FailingStore(), onStoreError: 'run', logger: false });
+      const locks = app.get(CronLockService);
+
+      const result = await locks.run('report', { ttl: '5s' }, (ctx) =>
+        ctx.extend(ttl as never).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      );
+
+      expect(result.ran).toBe(true);
+      const error = result.ran ? result.value : undefined;
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toContain('report ctx.extend');
+    },
+  );
+
+  it('resolves a valid ctx.extend() in a run without the lock, which has nothing to extend', async () => {
+    const app = await boot({ store: new FailingStore(), onStoreError: 'run', logger: false });
+    const locks = app.get(CronLockService);
+
+    const result = await locks.run('report', { ttl: '5s' }, async (ctx) => {
+      await ctx.extend('1m');
+      await ctx.extend();
+      return ctx.signal.aborted;
+    });
+
+    expect(result).toMatchObject({ ran: true, value: false });
   });
 
   it('makes app.close() wait for a run started without a lock', async () => {
