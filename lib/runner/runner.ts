@@ -217,7 +217,9 @@ export class LockRunner {
       0,
       this.instanceId,
       controller,
-      async () => undefined,
+      // No lock to extend, but the ttl is checked as under the lock: a bad one must not surface
+      // only once the store is back.
+      async (ttl) => void resolveExtendTtl(job.name, ttl, job.ttl),
       occurrence === null ? 'manual' : 'schedule',
     );
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
