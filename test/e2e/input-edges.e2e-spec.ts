@@ -58,6 +58,32 @@ describe('ctx.extend()', () => {
     expect((error as Error).message).toContain('extend-infinite');
   });
 
+  it('extends to the longest ttl a timer holds without overflowing a timer', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(`${warning.name}: ${warning.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      const result = await locks.run('extend-longest', { ttl: '10s' }, async (ctx) => {
+        await ctx.extend(MAX_DURATION_MS);
+        // Node emits the warning of a timer it had to shorten on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+        return {
+          ttlLeft: (await locks.inspect('extend-longest')).ttlLeft,
+          aborted: ctx.signal.aborted,
+        };
+      });
+      expect(result).toMatchObject({ ran: true, value: { aborted: false } });
+      expect((result as { value: { ttlLeft: number } }).value.ttlLeft).toBeGreaterThan(86_400_000);
+      expect(warnings.filter((warning) => warning.startsWith('TimeoutOverflowWarning'))).toEqual(
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('still extends by a duration a timer holds', async () => {
     const result = await locks.run('extend-ok', { ttl: '10s' }, async (ctx) => {
       await ctx.extend('1m');
