@@ -1,5 +1,6 @@
 import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
 import { isKnownLost } from '../stores/capabilities.js';
+import { MAX_DURATION_MS } from '../utils/duration.js';
 
 /** What the renewer reports to the runner that owns it. */
 export interface RenewerHooks {
@@ -221,6 +222,9 @@ export class LockRenewer {
   private armDeadline(): void {
     clearTimeout(this.deadlineTimer);
     const left = Math.max(0, this.deadline - performance.now());
+    // At the longest ttl, `left + 1` is past what a timer holds, and Node would fire it after 1 ms
+    // with a warning: capped, it may fire early, and then re-arms below.
+    const delay = Math.min(left + 1, MAX_DURATION_MS);
     this.deadlineTimer = setTimeout(() => {
       if (this.stopped || this.isLost) {
         return;
@@ -232,7 +236,7 @@ export class LockRenewer {
       }
       // Without renewal the lock has simply run out; with it, nobody confirmed it in time.
       this.declareLost(this.autoRenew ? 'unconfirmed' : 'expired');
-    }, left + 1);
+    }, delay);
     this.deadlineTimer.unref();
   }
 
