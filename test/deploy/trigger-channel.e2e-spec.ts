@@ -5,9 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CronLockService,
   LockedCron,
+  RedisLockStore,
   cronLockAclRule,
   type CronLockModuleOptions,
 } from 'nestjs-cron-lock';
+import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../support/redis.js';
 import { bootApp } from './support/app.js';
@@ -173,6 +176,102 @@ describe('the trigger channel when Redis drops its subscription (real redis-serv
     }
     // A rejection nobody handled is reported after the microtasks of its turn.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('the trigger channel when its subscriber connection goes half-open (real redis-server)', () => {
+  /** Undone after each test, last first. */
+  const undo: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const step of undo.splice(0).reverse()) {
+      await step().catch(() => undefined);
+    }
+  });
+
+  const request = (id: string) =>
+    ({ kind: 'request', id, name: 'channel-yearly', force: false }) as const;
+
+  /**
+   * A store on the app's own client (user with a password, `commandTimeout: 500`, so a check every
+   * 5 s) reaching Redis through a proxy, and a sender store on a direct connection.
+   */
+  async function storeBehindProxy(logger: CapturingLogger) {
+    await setWorkerRules(true);
+    const proxy = await RedisTcpProxy.start(server.port);
+    undo.push(() => proxy.close());
+    const client = new Redis(`redis://${USER}:${PASSWORD}@127.0.0.1:${proxy.port}`, {
+      commandTimeout: 500,
+    });
+    undo.push(async () => client.disconnect());
+    const store = new RedisLockStore(client, { keyPrefix: PREFIX, logger });
+    undo.push(() => store.close());
+    const sender = new RedisLockStore(server.url, { keyPrefix: PREFIX, logger: false });
+    undo.push(() => sender.close());
+    return { proxy, store, sender };
+  }
+
+  it('notices a subscriber connection that goes half-open, logs that once, and hears triggers again on a new connection', async () => {
+    const logger = new CapturingLogger();
+    const { proxy, store, sender } = await storeBehindProxy(logger);
+    const received: string[] = [];
+    const subscription = await store.triggers.subscribe((message) => received.push(message.id));
+    undo.push(() => subscription.close());
+    await sender.triggers.publish(request('before'));
+    await waitFor(() => received.includes('before'), { message: 'a trigger before the freeze' });
+
+    // The network forgets the connections open now, without a RST or FIN: the subscriber's stays
+    // open and carries nothing; new connections get through.
+    proxy.freezeOpen();
+    // The check runs every 10 × commandTimeout (5 s here): detected within 5.5 s, then ioredis
+    // connects again (after at most its 2 s disconnectTimeout) and subscribes again.
+    await waitFor(
+      async () => {
+        await sender.triggers.publish(request(`after-freeze-${received.length}`));
+        return received.some((id) => id.startsWith('after-freeze'));
+      },
+      {
+        timeout: 25_000,
+        interval: 250,
+        message: 'a trigger sent after the subscriber went half-open',
+      },
+    );
+    const lines = logger.lines.filter((line) => line.message.includes('Trigger channel'));
+    expect(lines.map((line) => [line.level, line.message])).toEqual([
+      ['warn', expect.stringMatching(/no answer from Redis within 500ms.*subscribing again/)],
+    ]);
+    for (const line of logger.lines) {
+      expect(line.message).not.toContain(PASSWORD);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('closes promptly while its check of a half-open subscriber connection waits for an answer', async () => {
+    const logger = new CapturingLogger();
+    const { proxy, store } = await storeBehindProxy(logger);
+    const subscription = await store.triggers.subscribe(() => undefined);
+    await untilSubscribed('the store subscribed to the trigger channel');
+    proxy.freezeOpen();
+    // The check goes out into the silence: the channel closes while it waits for its answer.
+    await waitFor(() => proxy.droppedUp > 0, {
+      timeout: 15_000,
+      message: 'the check of the subscriber connection to be sent',
+    });
+    const started = Date.now();
+    await Promise.all([subscription.close(), store.triggers.close()]);
+
+    // Within the subscriber's 2 s bound on QUIT, not after the check's deadline and a reconnect.
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // Its check ended with it: nothing reported, no connection opened again (the proxy would
+    // forward a new one to the server, where it would show up as a subscriber).
+    await waitFor(() => proxy.connections === 1, {
+      timeout: 5_000,
+      message: 'only the lock client left connected through the proxy',
+    });
+    // Bounded wait for something that must not happen: a reconnect after the check's deadline.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(proxy.connections).toBe(1);
+    expect(logger.lines.filter((line) => line.message.includes('Trigger channel'))).toEqual([]);
     expect(unhandled).toEqual([]);
   });
 });
