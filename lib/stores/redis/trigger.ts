@@ -1,7 +1,8 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
+import { watchConnection, type Liveness } from '../../utils/connection-liveness.js';
 import { withTimeout } from '../../utils/with-timeout.js';
-import { clientKeyPrefix } from './redis-connection.js';
+import { clientKeyPrefix, connectionOptionsOf, LOCK_CLIENT_DEFAULTS } from './redis-connection.js';
 import {
   parseTriggerMessage,
   subscribeListener,
@@ -22,13 +23,21 @@ const RESUBSCRIBE_RETRY_MS = 2_000;
 const QUIT_LIMIT_MS = 2_000;
 
 /**
+ * The subscriber's states in which a check is sent: connected (listening), or connected but still
+ * in its handshake, which a half-open flow would also hold for good. While ioredis is connecting
+ * or waiting to reconnect, it is already dealing with the connection.
+ */
+const CHECKED_STATUSES: ReadonlySet<string> = new Set(['ready', 'connect']);
+
+/**
  * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
  * subscriber connection per store to listen, and a `SET NX PX` claim per request. `<prefix>` is
  * the client's own ioredis `keyPrefix` followed by the store's, as for every key.
  *
  * One channel per prefix, not per job: an instance listens with one `SUBSCRIBE` whatever its
- * jobs, and an idle fleet sends nothing at all (no polling). Plain (not sharded) pub/sub: on a
- * Cluster, `PUBLISH` reaches the subscribers of every node.
+ * jobs, and an idle fleet sends no trigger traffic (no polling; each instance checks its own
+ * subscriber connection with a `PING`, see watch()). Plain (not sharded) pub/sub: on a Cluster,
+ * `PUBLISH` reaches the subscribers of every node.
  */
 export class RedisTriggerChannel implements TriggerChannel {
   private subscriber: Redis | Cluster | null = null;
@@ -37,6 +46,12 @@ export class RedisTriggerChannel implements TriggerChannel {
   private reportedError = false;
   /** A resubscription was refused and not yet accepted (reported once). */
   private refused = false;
+  /** The checks of the subscriber connection (not on a Cluster, see watch()). */
+  private liveness: Liveness | null = null;
+  /** A check went unanswered and no subscription was answered since (reported once). */
+  private lost = false;
+  /** How long a check waits for its answer: the lock client's command timeout. */
+  private readonly checkTimeout: number;
   private readonly channel: string;
 
   /**
@@ -51,6 +66,8 @@ export class RedisTriggerChannel implements TriggerChannel {
     // ioredis prefixes the claim's key with the client's own keyPrefix, never a channel: written
     // out here, so the channel is the one of the keys (and of the CLI and ACL rule given them).
     this.channel = `${clientKeyPrefix(client)}${keyPrefix}:triggers`;
+    this.checkTimeout =
+      connectionOptionsOf(client)?.commandTimeout ?? LOCK_CLIENT_DEFAULTS.commandTimeout!;
   }
 
   /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
@@ -92,6 +109,9 @@ export class RedisTriggerChannel implements TriggerChannel {
     this.subscriber = null;
     this.subscribed = null;
     this.refused = false;
+    this.lost = false;
+    this.liveness?.stop();
+    this.liveness = null;
     if (subscriber === null || subscriber.status === 'end') {
       return;
     }
@@ -112,6 +132,7 @@ export class RedisTriggerChannel implements TriggerChannel {
   private resubscribe(subscriber: Redis): void {
     subscriber.subscribe(this.channel).then(
       () => {
+        this.lost = false;
         if (this.refused) {
           this.refused = false;
           this.log.info('Trigger channel listening again');
@@ -197,6 +218,9 @@ export class RedisTriggerChannel implements TriggerChannel {
     });
     const subscribed = subscriber.subscribe(this.channel).then(() => {
       listening = true;
+      if (!(subscriber instanceof Cluster) && this.subscriber === subscriber) {
+        this.watch(subscriber);
+      }
     });
     this.subscribed = subscribed;
     subscribed.catch(() => {
@@ -206,5 +230,45 @@ export class RedisTriggerChannel implements TriggerChannel {
       }
     });
     return subscribed;
+  }
+
+  /**
+   * Sends a `PING` on the subscriber connection every `checkInterval(checkTimeout)` (20 s with the
+   * default command timeout; see utils/connection-liveness.ts); one unanswered within
+   * `checkTimeout` drops the connection, logged once per outage, and ioredis connects again, after
+   * which resubscribe() listens again. The connection carries nothing while nobody triggers, so
+   * one a network silently forgot (a NAT or load balancer dropping an idle flow, a frozen proxy)
+   * is reported by nothing else: ioredis sends nothing on an idle connection, and TCP keepalive
+   * is answered by a stopped proxy's kernel. `PING` is allowed while subscribed (RESP2 and RESP3),
+   * reaches no other instance, and is in `cronLockAclRule()`.
+   *
+   * Not on a Cluster: its `PING` goes to any node, not to the connection that subscribed.
+   */
+  private watch(subscriber: Redis): void {
+    const timeout = this.checkTimeout;
+    const silence = `no answer from Redis within ${timeout}ms to a PING`;
+    const check = (): Promise<unknown> =>
+      CHECKED_STATUSES.has(subscriber.status)
+        ? // Any answer, an error reply or a closed connection included, is no silent connection:
+          // ioredis reconnects a closed one by itself.
+          withTimeout(
+            subscriber.ping().catch(() => undefined),
+            timeout,
+            silence,
+          )
+        : Promise.resolve();
+    this.liveness = watchConnection(check, timeout, () => {
+      if (this.subscriber !== subscriber) {
+        return;
+      }
+      if (!this.lost) {
+        this.lost = true;
+        this.log.warn(`Trigger channel connection lost: ${silence}; subscribing again`);
+      }
+      // Reconnects (a half-open socket is destroyed after ioredis' disconnectTimeout), and
+      // resubscribe() listens again on the new connection.
+      subscriber.disconnect(true);
+      this.watch(subscriber);
+    });
   }
 }
