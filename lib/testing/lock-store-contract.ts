@@ -1,6 +1,7 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import { describeFleetContract } from './fleet-contract.js';
+import { describeJobIsolationContract } from './job-isolation-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
 import { newLockToken, sleepUpTo, tinyYield } from './contract-support.js';
@@ -734,6 +735,7 @@ export function describeLockStoreContract(
     });
 
     describeFleetContract(() => store, test);
+    describeJobIsolationContract(test, () => store);
   });
   describePlainLockContract(label, factory, test);
 }
