@@ -7,6 +7,7 @@ import { MemoryLockStore, type AcquireRequest, type AcquireResult } from 'nestjs
 import { collectContractCases } from '../support/contract-cases.js';
 
 type Pause = Parameters<MemoryLockStore['pause']>[1];
+type Release = Parameters<MemoryLockStore['release']>[0];
 
 /**
  * Keeps one occurrence marker for all its jobs (a marker key left without the job's name): an
@@ -63,6 +64,36 @@ class SharesOnePause extends MemoryLockStore {
   }
 }
 
+/**
+ * Hands a forced acquisition (a manual run of a paused job) the fencing token of the run before
+ * it, as a path that skips the counter would: two holders in a row with one token.
+ */
+class ForceRepeatsFencingToken extends MemoryLockStore {
+  override async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const before = (await this.inspect(request.name)).fencingToken;
+    const result = await super.acquire(request);
+    if (request.force && result.acquired && before !== null) {
+      return { ...result, fencingToken: before };
+    }
+    return result;
+  }
+}
+
+/**
+ * Applies a release's `keepFor` to the lock whoever holds it (the expiry set before the owner is
+ * checked): a run that lost its lock shortens the new holder's to its minHold.
+ */
+class KeepForWithoutOwnerCheck extends MemoryLockStore {
+  override async release(request: Release): Promise<boolean> {
+    const released = await super.release(request);
+    const holder = await this.currentToken(request.name);
+    if (!released && request.keepFor && holder !== null) {
+      await super.release({ name: request.name, token: holder, keepFor: request.keepFor });
+    }
+    return released;
+  }
+}
+
 /** The titles of the contract cases that fail for the stores `build` makes, one case at a time. */
 async function failingCases(build: () => MemoryLockStore): Promise<string[]> {
   const cases = collectContractCases(async () => {
@@ -85,5 +116,15 @@ describe('the shipped LockStore contract fails a store that mixes up its jobs', 
 
   it('whose pause of one job pauses every job', async () => {
     expect(await failingCases(() => new SharesOnePause())).not.toEqual([]);
+  }, 120_000);
+});
+
+describe('the shipped LockStore contract fails a store whose side paths skip a guarantee', () => {
+  it('whose forced acquisition repeats the fencing token of the run before it', async () => {
+    expect(await failingCases(() => new ForceRepeatsFencingToken())).not.toEqual([]);
+  }, 120_000);
+
+  it("whose release with keepFor shortens another owner's lock", async () => {
+    expect(await failingCases(() => new KeepForWithoutOwnerCheck())).not.toEqual([]);
   }, 120_000);
 });
