@@ -4,6 +4,7 @@ import { describeFleetContract } from './fleet-contract.js';
 import { describeJobIsolationContract } from './job-isolation-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
+import { describeSidePathContract } from './side-path-contract.js';
 import { newLockToken, sleepUpTo, tinyYield } from './contract-support.js';
 
 /** A store under test and how to dispose of it. */
@@ -736,6 +737,7 @@ export function describeLockStoreContract(
 
     describeFleetContract(() => store, test);
     describeJobIsolationContract(test, () => store);
+    describeSidePathContract(test, () => store);
   });
   describePlainLockContract(label, factory, test);
 }
