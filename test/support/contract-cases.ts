@@ -19,6 +19,8 @@ export interface ContractCase {
   title: string;
   /** Runs the case with its hooks, as a test runner would; resolves to what it threw, if anything. */
   run(): Promise<unknown>;
+  /** The timeout the suite asked the runner for (ms), if any: without one, the runner's default. */
+  timeout: number | undefined;
 }
 
 /**
@@ -40,9 +42,13 @@ export function collectContractCases(factory: () => Promise<LockStoreFixture>): 
       titles.pop();
       current = parent;
     },
-    it(name, body) {
+    it(name, body, timeout) {
       const suite = current;
-      cases.push({ title: [...titles, name].join(' > '), run: () => runCase(suite, body) });
+      cases.push({
+        title: [...titles, name].join(' > '),
+        run: () => runCase(suite, body),
+        timeout,
+      });
     },
     beforeEach(body) {
       current.before.push(body);

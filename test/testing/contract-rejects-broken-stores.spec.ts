@@ -3,7 +3,12 @@
 // against a MemoryLockStore broken in one realistic way and expects at least one contract case to
 // fail (the same suite passes the real MemoryLockStore: test/contract/memory-lock-store.spec.ts).
 import { describe, expect, it } from 'vitest';
-import { MemoryLockStore, type AcquireRequest, type AcquireResult } from 'nestjs-cron-lock';
+import {
+  MemoryLockStore,
+  type AcquireRequest,
+  type AcquireResult,
+  type LockStore,
+} from 'nestjs-cron-lock';
 import { collectContractCases } from '../support/contract-cases.js';
 
 type Pause = Parameters<MemoryLockStore['pause']>[1];
@@ -126,5 +131,47 @@ describe('the shipped LockStore contract fails a store whose side paths skip a g
 
   it("whose release with keepFor shortens another owner's lock", async () => {
     expect(await failingCases(() => new KeepForWithoutOwnerCheck())).not.toEqual([]);
+  }, 120_000);
+});
+
+/** Vitest's and Jest's default test timeout, which a case gets unless the suite asks for another. */
+const RUNNER_DEFAULT_TIMEOUT_MS = 5_000;
+
+/** A correct store over a network: every call takes `latencyMs` more (e.g. a managed database). */
+function overNetwork(store: MemoryLockStore, latencyMs: number): LockStore {
+  const wait = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, latencyMs));
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        await wait();
+        return (value as (...args: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+describe('the shipped LockStore contract under a test runner', () => {
+  it("passes a correct store 40 ms away within the timeout it asks for, not cut off by the runner's 5 s default", async () => {
+    const cases = collectContractCases(async () => {
+      const store = overNetwork(new MemoryLockStore(), 40);
+      return { store, close: () => store.close() };
+    });
+    // 160 locked increments, each ending with a release that takes 40 ms: over 6.4 s on such a store.
+    const fuzz = cases.find((candidate) =>
+      candidate.title.endsWith(
+        'loses no update of an unsynchronised counter across 8 concurrent workers',
+      ),
+    );
+    expect(fuzz).toBeDefined();
+    const budget = fuzz!.timeout ?? RUNNER_DEFAULT_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<Error>((resolve) => {
+      timer = setTimeout(() => resolve(new Error(`Test timed out in ${budget}ms.`)), budget);
+    });
+    const outcome = await Promise.race([fuzz!.run(), timedOut]);
+    clearTimeout(timer);
+    expect(outcome).toBeUndefined();
   }, 120_000);
 });
