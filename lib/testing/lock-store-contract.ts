@@ -5,7 +5,7 @@ import { describeJobIsolationContract } from './job-isolation-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
 import { describeSidePathContract } from './side-path-contract.js';
-import { newLockToken, sleepUpTo, tinyYield } from './contract-support.js';
+import { newLockToken, sleepUpTo, tinyYield, withCaseTimeout } from './contract-support.js';
 
 /** A store under test and how to dispose of it. */
 export interface LockStoreFixture {
@@ -15,13 +15,14 @@ export interface LockStoreFixture {
 
 /**
  * The test functions of the runner in use (Vitest's or Jest's):
- * `{ describe, it, expect, beforeEach, afterEach }`.
+ * `{ describe, it, expect, beforeEach, afterEach }`. The suite passes each case and hook a
+ * timeout of its own (30 s), so the runner's default (5 s) needs no change.
  */
 export interface ContractTestApi {
   describe(name: string, body: () => void): void;
   it(name: string, body: () => Promise<void>, timeout?: number): void;
-  beforeEach(body: () => Promise<void>): void;
-  afterEach(body: () => Promise<void>): void;
+  beforeEach(body: () => Promise<void>, timeout?: number): void;
+  afterEach(body: () => Promise<void>, timeout?: number): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Vitest's and Jest's expect differ in type only
   expect: (actual: unknown) => any;
 }
@@ -53,13 +54,16 @@ const NO_HISTORY = {
  * runner can rely on identical answers from the memory store and from Redis.
  *
  * `factory` is called before every test and must return an isolated store (e.g. a unique key
- * prefix), so that tests can use fixed lock names.
+ * prefix), so that tests can use fixed lock names. `runner`: the runner's functions; each case
+ * and hook is given a 30 s timeout, so a store over the network is not cut off by the runner's
+ * 5 s default.
  */
 export function describeLockStoreContract(
   label: string,
   factory: () => Promise<LockStoreFixture>,
-  test: ContractTestApi,
+  runner: ContractTestApi,
 ): void {
+  const test = withCaseTimeout(runner);
   const { describe, it, expect, beforeEach, afterEach } = test;
   describe(`${label} honours the LockStore contract`, () => {
     let fixture: LockStoreFixture;
