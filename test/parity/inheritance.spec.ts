@@ -3,9 +3,9 @@
 // base's body as part of that run. (issue: under @LockedCron the super call was a second, nested
 // run of the same lock, skipped as `held`: the base's body never ran and the call gave undefined.)
 import { Injectable } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLock, LockedCron, type LockContext } from 'nestjs-cron-lock';
+import { CronLock, CronLockConfigError, LockedCron, type LockContext } from 'nestjs-cron-lock';
 import { bootWith, closeAll, LOCKED_CRON, VARIANTS, type Variant } from './support.js';
 
 /** Never fires by itself during a test. */
@@ -58,6 +58,65 @@ describe.each(VARIANTS)('an overriding subclass with %s', (_label, variant) => {
     expect(daily.runs).toHaveLength(2);
   });
 });
+
+// An override left undecorated is no job under either decorator (nothing schedules it). With
+// @Cron its super call just runs the base body; with a lock decorator that body has no lock to
+// run under, so the call must say so. (issue: it said CronLockModule was not imported, which was
+// false, and sent the user to their module imports.)
+describe('an override left undecorated', () => {
+  function undecorated(base: MethodDecorator[]) {
+    class BaseReport {
+      runs = 0;
+
+      @applyAll(base)
+      async report(): Promise<string> {
+        this.runs++;
+        return 'base';
+      }
+    }
+
+    @Injectable()
+    class DailyReport extends BaseReport {
+      override async report(): Promise<string> {
+        return `daily+${await super.report()}`;
+      }
+    }
+    return DailyReport;
+  }
+
+  it.each([
+    ['@LockedCron', [LockedCron(YEARLY, { name: 'base-report' })]],
+    ['@CronLock', [Cron(YEARLY, { name: 'base-report' }), CronLock({ ttl: '1m' })]],
+  ])('under %s: its super call names both methods and the fix', async (decorator, base) => {
+    const DailyReport = undecorated(base);
+    const ref = await bootWith(LOCKED_CRON, [DailyReport]);
+    const daily = ref.get(DailyReport);
+
+    expect(ref.get(SchedulerRegistry).doesExist('cron', 'base-report')).toBe(false);
+    const error = await daily.report().then(
+      () => new Error('the call resolved'),
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(`DailyReport.report overrides BaseReport.report`);
+    expect(message).toContain(`decorated with ${decorator}`);
+    expect(message).toContain('Fix: decorate DailyReport.report');
+    expect(message).not.toContain('CronLockModule is not imported');
+    expect(daily.runs).toBe(0);
+  });
+});
+
+/** Applies `decorators` as if written top to bottom above the method. */
+function applyAll(decorators: MethodDecorator[]): MethodDecorator {
+  return (target, key, descriptor) => {
+    let current = descriptor;
+    for (const decorator of [...decorators].reverse()) {
+      current = (decorator(target, key, current) as typeof descriptor | undefined) ?? current;
+    }
+    return current;
+  };
+}
 
 describe('a method under two lock decorators', () => {
   it('runs once per tick and per direct call, under the outer one', async () => {
