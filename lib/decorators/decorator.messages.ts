@@ -6,3 +6,20 @@ export const NOT_AN_INSTANCE_METHOD = (decorator: string, member: string, kind: 
   `${member}: ${decorator} decorates instance methods only, and this is ${kind}, which would ` +
   `never be scheduled or locked. Fix: move the decorator to an instance method of a provider ` +
   `(for a static method, an instance method that calls it).`;
+
+/**
+ * `override` (`Class.method`) replaces `base`, a locked method, without a decorator of its own,
+ * and reached it through `super`: thrown by that call. `decorator` is the base's.
+ */
+export const UNDECORATED_OVERRIDE = (
+  override: string,
+  base: string,
+  decorator: string,
+  method: string,
+): string =>
+  `${override} overrides ${base}, which is decorated with ${decorator}, without a lock ` +
+  `decorator of its own, so ${override} is no job: as with @Cron, nothing schedules it, and ` +
+  `its super.${method}() call has no lock to run the base body under. Fix: decorate ` +
+  `${override} as ${base} is; super.${method}(ctx) then runs the base body inside the ` +
+  `override's run. To keep the override unscheduled, move the base body to an undecorated ` +
+  `method and call that instead.`;

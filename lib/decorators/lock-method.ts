@@ -1,10 +1,12 @@
 import { bindingOf, occurrenceOfTick } from '../cron-lock.bindings.js';
+import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
 import { isSchedulerTick } from '../interop/nestjs-schedule.js';
 import { bindLate } from '../interop/lazy-modules.js';
-import { NOT_AN_INSTANCE_METHOD } from './decorator.messages.js';
+import { NOT_AN_INSTANCE_METHOD, UNDECORATED_OVERRIDE } from './decorator.messages.js';
+import type { CronLockMetadata } from './cron-lock.decorator.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
 
@@ -35,11 +37,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       ? undefined
       : (bindingOf(this, methodKey) ?? (bindLate(this) ? bindingOf(this, methodKey) : undefined));
     if (!binding) {
-      const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
-        ?.name;
-      throw new CronLockConfigError(
-        MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
-      );
+      throw new CronLockConfigError(unboundCallMessage(this, methodKey, locked));
     }
     if (binding.locked !== locked) {
       // The instance's job is a subclass's override (or an outer lock decorator) that reached
@@ -84,6 +82,56 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
     Reflect.defineMetadata(key, Reflect.getMetadata(key, original), locked);
   }
   return locked;
+}
+
+/** The metadata of a locked function, or of a wrapper stacked above one (a copy), if any. */
+function lockMetadataOf(method: unknown): CronLockMetadata | undefined {
+  return typeof method === 'function'
+    ? (Reflect.getMetadata(CRON_LOCK_METADATA, method) as CronLockMetadata | undefined)
+    : undefined;
+}
+
+/**
+ * Why a call of `locked` found no binding. Either no app bound the instance (no CronLockModule),
+ * or `locked` was reached through `super` from an override left undecorated: such an override is
+ * no job (nothing schedules or binds it, as with `@Cron`), so the base body has no lock to run
+ * under, and "module not imported" would send the user to the wrong place.
+ */
+function unboundCallMessage(
+  instance: object | undefined,
+  methodKey: string | symbol,
+  locked: object,
+): string {
+  const className = (instance as { constructor?: { name?: string } } | undefined)?.constructor
+    ?.name;
+  const member = `${className ?? 'unknown'}.${String(methodKey)}`;
+  // From the prototype, not the instance: a method bound in the constructor is an own property.
+  let owner: object | null = instance ? Object.getPrototypeOf(instance) : null;
+  while (owner && !Object.prototype.hasOwnProperty.call(owner, methodKey)) {
+    owner = Object.getPrototypeOf(owner);
+  }
+  const mostDerived = owner ? (owner as Record<string | symbol, unknown>)[methodKey] : undefined;
+  if (!owner || mostDerived === locked || lockMetadataOf(mostDerived)) {
+    return MODULE_MISSING(member);
+  }
+  // The undecorated override must sit above the class whose method is `locked`.
+  for (let base = Object.getPrototypeOf(owner); base; base = Object.getPrototypeOf(base)) {
+    if (!Object.prototype.hasOwnProperty.call(base, methodKey)) {
+      continue;
+    }
+    const method = (base as Record<string | symbol, unknown>)[methodKey];
+    const metadata = lockMetadataOf(method);
+    if (method === locked || metadata?.locked === locked) {
+      const own = lockMetadataOf(locked) ?? metadata;
+      return UNDECORATED_OVERRIDE(
+        `${(owner as { constructor: { name: string } }).constructor.name}.${String(methodKey)}`,
+        `${(base as { constructor: { name: string } }).constructor.name}.${String(methodKey)}`,
+        own?.cronTime === undefined ? '@CronLock' : '@LockedCron',
+        String(methodKey),
+      );
+    }
+  }
+  return MODULE_MISSING(member);
 }
 
 /**
