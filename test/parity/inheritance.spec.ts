@@ -6,7 +6,7 @@ import { Injectable } from '@nestjs/common';
 import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CronLock, CronLockConfigError, LockedCron, type LockContext } from 'nestjs-cron-lock';
-import { bootWith, closeAll, LOCKED_CRON, VARIANTS, type Variant } from './support.js';
+import { bootError, bootWith, closeAll, LOCKED_CRON, VARIANTS, type Variant } from './support.js';
 
 /** Never fires by itself during a test. */
 const YEARLY = '0 0 1 1 *';
@@ -136,5 +136,21 @@ describe('a method under two lock decorators', () => {
     await ref.get(SchedulerRegistry).getCronJob('twice').fireOnTick();
     expect(twice.calls).toBe(1);
     expect(await twice.work()).toBe(2);
+  });
+
+  // (issue: written in this order, bootstrap failed saying CronLockModule was not imported.)
+  it('with @CronLock above @LockedCron, bootstrap names the method, the order and the fix', async () => {
+    @Injectable()
+    class Upside {
+      @CronLock({ ttl: '1m' })
+      @LockedCron(YEARLY, { name: 'upside' })
+      async work(): Promise<void> {}
+    }
+    const error = await bootError(LOCKED_CRON, [Upside]);
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect(error.message).toContain('Upside.work: @CronLock is written above @LockedCron');
+    expect(error.message).toContain('Fix: remove @CronLock');
+    expect(error.message).not.toContain('CronLockModule is not imported');
   });
 });
