@@ -49,6 +49,7 @@ import {
 } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
+import { checkLockOrder } from './decorators/lock-method.js';
 import {
   createCronTime,
   CronOccurrences,
@@ -217,6 +218,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     const className = instance.constructor.name;
     const label = `${className}.${String(methodKey)}`;
     const options = metadata.options;
+    checkLockOrder(label, metadata);
     checkLockOptions(label, options, metadata.cronTime === undefined ? 'CronLock' : 'LockedCron');
 
     if (options.name !== undefined && typeof options.name !== 'string') {

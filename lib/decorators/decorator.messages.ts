@@ -23,3 +23,10 @@ export const UNDECORATED_OVERRIDE = (
   `${override} as ${base} is; super.${method}(ctx) then runs the base body inside the ` +
   `override's run. To keep the override unscheduled, move the base body to an undecorated ` +
   `method and call that instead.`;
+
+/** `job` (`Class.method`) has `@CronLock` written above `@LockedCron`: thrown at bootstrap. */
+export const LOCK_ABOVE_LOCKED_CRON = (job: string): string =>
+  `${job}: @CronLock is written above @LockedCron on the same method. @LockedCron already runs ` +
+  `every tick and every call under the job's lock, and a second lock around it leaves the job ` +
+  `the scheduler mounts without its binding. Fix: remove @CronLock and pass its options to ` +
+  `@LockedCron, which takes the same lock options.`;

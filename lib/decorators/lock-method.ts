@@ -5,7 +5,11 @@ import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
 import { isSchedulerTick } from '../interop/nestjs-schedule.js';
 import { bindLate } from '../interop/lazy-modules.js';
-import { NOT_AN_INSTANCE_METHOD, UNDECORATED_OVERRIDE } from './decorator.messages.js';
+import {
+  LOCK_ABOVE_LOCKED_CRON,
+  NOT_AN_INSTANCE_METHOD,
+  UNDECORATED_OVERRIDE,
+} from './decorator.messages.js';
 import type { CronLockMetadata } from './cron-lock.decorator.js';
 
 type AnyMethod = (this: object, ...args: unknown[]) => unknown;
@@ -132,6 +136,23 @@ function unboundCallMessage(
     }
   }
   return MODULE_MISSING(member);
+}
+
+/**
+ * Refuses `@CronLock` written above `@LockedCron` (`label`: `Class.method`), at bootstrap. The
+ * scheduler mounts the job `@LockedCron` declared, whose mount check looks for a binding of its
+ * own locked function; the explorer binds the outer one, so `app.init()` rejected as if
+ * CronLockModule were missing. Made to work, the outer lock could not tell a direct call from a
+ * tick (a call would claim the occurrence) and its options would compete with `@LockedCron`'s.
+ */
+export function checkLockOrder(label: string, metadata: CronLockMetadata): void {
+  if (metadata.cronTime !== undefined || metadata.locked === undefined) {
+    return;
+  }
+  const below = originals.get(metadata.locked);
+  if (lockMetadataOf(below)?.cronTime !== undefined) {
+    throw new CronLockConfigError(LOCK_ABOVE_LOCKED_CRON(label));
+  }
 }
 
 /**
