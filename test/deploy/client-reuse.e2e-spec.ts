@@ -3,6 +3,7 @@ import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../support/redis.js';
 import { bootApp, runOnce } from './support/app.js';
@@ -85,6 +86,28 @@ describe('a client passed in', () => {
     await app.close();
 
     expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+  });
+});
+
+// A lazy client has not connected yet, and without an offline queue (as LOCK_CLIENT_DEFAULTS
+// set it) ioredis refuses the first commands instead of connecting first. (issue: the startup
+// line said the store was not reachable, and the first runs were skipped as store errors.)
+describe('a client passed in with lazyConnect', () => {
+  it('is connected at bootstrap: the store is ready and the first run takes its lock', async () => {
+    const logger = new CapturingLogger();
+    const client = new Redis(server.url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
+    expect(client.status).toBe('wait');
+    const app = await bootApp({ redis: client, keyPrefix: 'lazy', logger });
+
+    expect(await runOnce(app, 'lazy.first')).toEqual({ ran: true, storeErrors: [] });
+    const messages = logger.lines.map((line) => line.message);
+    expect(messages.filter((message) => /not reachable|store error/.test(message))).toEqual([]);
+    expect(messages.some((message) => message.startsWith('Lock store ready'))).toBe(true);
+    await app.close();
+
+    // Still the user's to close.
+    expect(client.status).toBe('ready');
     client.disconnect();
   });
 });
