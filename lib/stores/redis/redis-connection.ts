@@ -109,6 +109,18 @@ export function clientKeyPrefix(client: Redis | Cluster): string {
   return typeof prefix === 'string' ? prefix : '';
 }
 
+/**
+ * Whether a store's command must first wait (bounded) for the client to connect: the store's
+ * own client until it is ready; a client passed in only while `lazyConnect` keeps it unconnected
+ * (`wait`). Without an offline queue ioredis refuses such a client's first commands while it
+ * connects, so the startup check would call Redis unreachable and the first ticks would be
+ * skipped. Once connected, a client passed in is used exactly as configured.
+ */
+export function mustConnectFirst(client: Redis | Cluster, owned: boolean): boolean {
+  const status = client.status;
+  return status !== 'ready' && (owned || status === 'wait');
+}
+
 /** Creates a client with the lock defaults from a URL or options (never from a client). */
 export function createLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {

@@ -26,6 +26,7 @@ import {
   createLockClient,
   isReadOnlyReply,
   isRedisClient,
+  mustConnectFirst,
   secretsOf,
   type RedisInput,
 } from './redis-connection.js';
@@ -231,24 +232,20 @@ export class RedisLockStore implements LockStore {
 
   /**
    * Sends one lock command: at once when connected (the command maps its own errors, see `fail`),
-   * through {@link guard} when our own client must first connect. Checked before each command
+   * through {@link guard} when the client must first connect. Checked before each command
    * rather than by awaiting a resolved promise: the connected case costs no microtask hop.
    */
   private send<T>(command: () => Promise<T>): Promise<T> {
-    return this.mustWaitForReady() ? this.guard(command) : command();
-  }
-
-  private mustWaitForReady(): boolean {
-    return this.ownsClient && this.client.status !== 'ready';
+    return mustConnectFirst(this.client, this.ownsClient) ? this.guard(command) : command();
   }
 
   /**
-   * Runs one store operation the slow way: waits (bounded) for our own client to be connected,
+   * Runs one store operation the slow way: waits (bounded) for the client to be connected,
    * and turns any failure into a {@link LockStoreError} whose message carries no secret.
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      if (this.mustWaitForReady()) {
+      if (mustConnectFirst(this.client, this.ownsClient)) {
         await this.waitUntilReady();
       }
       return await operation();
