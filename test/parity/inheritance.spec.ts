@@ -5,7 +5,14 @@
 import { Injectable } from '@nestjs/common';
 import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLock, CronLockConfigError, LockedCron, type LockContext } from 'nestjs-cron-lock';
+import {
+  CronLock,
+  CronLockConfigError,
+  CronLockService,
+  LockedCron,
+  type LockContext,
+} from 'nestjs-cron-lock';
+import { waitFor } from '../support/redis.js';
 import { bootError, bootWith, closeAll, LOCKED_CRON, VARIANTS, type Variant } from './support.js';
 
 /** Never fires by itself during a test. */
@@ -105,6 +112,59 @@ describe('an override left undecorated', () => {
     expect(message).not.toContain('CronLockModule is not imported');
     expect(daily.runs).toBe(0);
   });
+});
+
+// (issue: before throwing, that call had the app bind the instance again as if made after
+// bootstrap, for calls only: its other jobs lost what drives their overlap policy and catch-up.)
+it("an undecorated override's super call leaves the instance's other jobs as they were", async () => {
+  class BaseReport {
+    @LockedCron(YEARLY, { name: 'base-report' })
+    async report(): Promise<string> {
+      return 'base';
+    }
+  }
+
+  @Injectable()
+  class DailyReport extends BaseReport {
+    readonly runs: number[] = [];
+    /** Ends the first run, which holds the lock until then. */
+    readonly firstDone = new AbortController();
+
+    override async report(): Promise<string> {
+      return `daily+${await super.report()}`;
+    }
+
+    @LockedCron('* * * * * *', { name: 'every-second', overlap: 'queue' })
+    async tick(ctx: LockContext): Promise<void> {
+      this.runs.push(ctx.scheduledAt.getTime());
+      if (this.runs.length === 1) {
+        const signal = this.firstDone.signal;
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      }
+    }
+  }
+  const ref = await bootWith(LOCKED_CRON, [DailyReport]);
+  const daily = ref.get(DailyReport);
+  const queued: number[] = [];
+  ref.get(CronLockService).on('skipped', (event) => {
+    if (event.reason === 'queued' && event.scheduledAt) {
+      queued.push(event.scheduledAt.getTime());
+    }
+  });
+
+  try {
+    await expect(daily.report()).rejects.toThrow(CronLockConfigError);
+    // The next occurrence, due while the first run holds the lock, queues behind it...
+    await waitFor(() => queued.length > 0, {
+      message: 'an occurrence of every-second queued behind the first run',
+    });
+    daily.firstDone.abort();
+    // ...and runs as that run releases (ticks of later occurrences would have later times).
+    await waitFor(() => daily.runs.length > 1, { message: 'a second run of every-second' });
+    expect(daily.runs[1]).toBe(queued[0]);
+  } finally {
+    daily.firstDone.abort();
+  }
 });
 
 /** Applies `decorators` as if written top to bottom above the method. */
