@@ -37,11 +37,22 @@ export function originalMethodOf(locked: object): AnyMethod | undefined {
  */
 export function lockMethod(original: AnyMethod, methodKey: string | symbol): AnyMethod {
   const locked = async function (this: object, ...args: unknown[]): Promise<unknown> {
-    const binding = !this
-      ? undefined
-      : (bindingOf(this, methodKey) ?? (bindLate(this) ? bindingOf(this, methodKey) : undefined));
+    let binding = this ? bindingOf(this, methodKey) : undefined;
     if (!binding) {
-      throw new CronLockConfigError(unboundCallMessage(this, methodKey, locked));
+      // Before bindLate(): that would bind an instance the app bound at bootstrap once more, as
+      // made later (for calls only), and its other jobs would lose their drivers.
+      const override = this ? undecoratedOverrideOf(this, methodKey, locked) : undefined;
+      if (override !== undefined) {
+        throw new CronLockConfigError(override);
+      }
+      binding = this && bindLate(this) ? bindingOf(this, methodKey) : undefined;
+    }
+    if (!binding) {
+      const className = (this as { constructor?: { name?: string } } | undefined)?.constructor
+        ?.name;
+      throw new CronLockConfigError(
+        MODULE_MISSING(`${className ?? 'unknown'}.${String(methodKey)}`),
+      );
     }
     if (binding.locked !== locked) {
       // The instance's job is a subclass's override (or an outer lock decorator) that reached
@@ -96,27 +107,24 @@ function lockMetadataOf(method: unknown): CronLockMetadata | undefined {
 }
 
 /**
- * Why a call of `locked` found no binding. Either no app bound the instance (no CronLockModule),
- * or `locked` was reached through `super` from an override left undecorated: such an override is
- * no job (nothing schedules or binds it, as with `@Cron`), so the base body has no lock to run
- * under, and "module not imported" would send the user to the wrong place.
+ * The message for a call of `locked` reached through `super` from an override left undecorated,
+ * or `undefined` for any other call. Such an override is no job (nothing schedules or binds it,
+ * as with `@Cron`), so the base body has no lock to run under, and "module not imported" would
+ * send the user to the wrong place.
  */
-function unboundCallMessage(
-  instance: object | undefined,
+function undecoratedOverrideOf(
+  instance: object,
   methodKey: string | symbol,
   locked: object,
-): string {
-  const className = (instance as { constructor?: { name?: string } } | undefined)?.constructor
-    ?.name;
-  const member = `${className ?? 'unknown'}.${String(methodKey)}`;
+): string | undefined {
   // From the prototype, not the instance: a method bound in the constructor is an own property.
-  let owner: object | null = instance ? Object.getPrototypeOf(instance) : null;
+  let owner: object | null = Object.getPrototypeOf(instance);
   while (owner && !Object.prototype.hasOwnProperty.call(owner, methodKey)) {
     owner = Object.getPrototypeOf(owner);
   }
   const mostDerived = owner ? (owner as Record<string | symbol, unknown>)[methodKey] : undefined;
   if (!owner || mostDerived === locked || lockMetadataOf(mostDerived)) {
-    return MODULE_MISSING(member);
+    return undefined;
   }
   // The undecorated override must sit above the class whose method is `locked`.
   for (let base = Object.getPrototypeOf(owner); base; base = Object.getPrototypeOf(base)) {
@@ -135,7 +143,7 @@ function unboundCallMessage(
       );
     }
   }
-  return MODULE_MISSING(member);
+  return undefined;
 }
 
 /**
