@@ -273,6 +273,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
         : {}),
       job: {
         name,
+        label,
         ...settings,
         ...(period > 0 ? { periodMs: period, markerTtl } : {}),
         ...(policy && policy.overlap !== 'skip' ? { overlap: policy.overlap } : {}),

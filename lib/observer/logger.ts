@@ -244,6 +244,21 @@ export class CronLockLogger {
     );
   }
 
+  /**
+   * A listener of a run's `ctx.signal` threw when the module aborted it. `job` names the method
+   * (`Class.method`) when there is one. At the `listenerFailed` level, with the error's stack.
+   */
+  signalListenerFailed(job: string, at: Date | null, error: unknown): void {
+    const thrown = describeThrown(error);
+    const reason = thrown.isError ? `${thrown.name}: ${thrown.message}` : thrown.message;
+    this.write(
+      this.levels.listenerFailed,
+      `${label(job, at)}: a listener of ctx.signal threw, and is ignored ` +
+        `(fix: catch errors inside the listener): ${redactThrownText(reason)}`,
+      thrown.stack === undefined ? undefined : redactThrownText(thrown.stack),
+    );
+  }
+
   info(message: string): void {
     this.write('log', message);
   }

@@ -10,7 +10,7 @@ import {
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { LockJob } from '../options/job-options.js';
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
-import type { LazyAbortController } from '../utils/lazy-abort.js';
+import { LazyAbortController } from '../utils/lazy-abort.js';
 import { describeStoreError } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 import { tokenTag } from '../utils/token.js';
@@ -151,6 +151,20 @@ export class RunObserver {
     const message = REPLACED(job.name);
     this.log.warn(message);
     controller.abort(new ReplacedError(job.name, message));
+  }
+
+  /**
+   * The controller of a run's `ctx.signal`, whose listeners' errors are logged here rather than
+   * ending the process (see guardSignal).
+   */
+  signalController(job: LockJob, occurrence: Date | null): LazyAbortController {
+    return new LazyAbortController((error) => {
+      const named =
+        job.label === undefined || job.label === job.name
+          ? job.name
+          : `${job.label} (lock "${job.name}")`;
+      this.log.signalListenerFailed(named, occurrence, error);
+    });
   }
 
   /** A warning of the lock's own (e.g. catch-up capped). */

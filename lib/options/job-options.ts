@@ -21,6 +21,8 @@ import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 export interface LockJob {
   /** The lock name. */
   name: string;
+  /** `Class.method` of a decorated method, for messages; absent for `CronLockService.run()`. */
+  label?: string;
   /** Lock ttl in ms. */
   ttl: number;
   /** Renew while running. */

@@ -8,7 +8,6 @@ import { resolveExtendTtl, type LockJob } from '../options/job-options.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import { acquireNow } from '../stores/capabilities.js';
 import type { AcquireResult, LockStore, RunOutcome } from '../stores/lock-store.interface.js';
-import { LazyAbortController } from '../utils/lazy-abort.js';
 import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
 import { LockRenewer } from './renewer.js';
@@ -160,7 +159,7 @@ export class LockRunner {
     const occurrence = occurrenceDate(scheduledAt);
     this.observer.acquired(job, occurrence, fencingToken, token, acquireMs);
 
-    const controller = new LazyAbortController();
+    const controller = this.observer.signalController(job, occurrence);
     const run = this.tracker.track(job, controller);
     const renewer = new LockRenewer(this.store, job.name, token, job.ttl, job.renew, sentAt, {
       renewed: (ttl) => this.observer.renewed(job, occurrence, fencingToken, ttl),
@@ -210,7 +209,7 @@ export class LockRunner {
     occurrence: Date | null,
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
-    const controller = new LazyAbortController();
+    const controller = this.observer.signalController(job, occurrence);
     const ctx = new RunContext(
       job.name,
       occurrence ?? new Date(),
