@@ -40,6 +40,7 @@ import { checkRedisSetting } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
+import { SilentConnectionCheck } from './silent-connection.js';
 
 /** What leaving each option out gives (`keyPrefix` has its own check). */
 const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
@@ -91,6 +92,7 @@ export class RedisLockStore implements LockStore {
   private readyWait: Promise<void> | null = null;
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string, string]>();
+  private readonly silence: SilentConnectionCheck;
   readonly triggers: RedisTriggerChannel;
 
   /**
@@ -125,6 +127,7 @@ export class RedisLockStore implements LockStore {
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
+    this.silence = new SilentConnectionCheck(this.client, this.log);
     this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
   }
 
@@ -217,17 +220,13 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    this.silence.stop(); // a check in flight must not reconnect a closing client
     await this.triggers.close(); // its own connection, whoever owns the lock client
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
     flushPending(this.client);
-    try {
-      await this.client.quit();
-    } catch {
-      // Already disconnected: nothing left to close gracefully.
-      this.client.disconnect();
-    }
+    await this.client.quit().catch(() => this.client.disconnect()); // failed: already gone
   }
 
   /**
@@ -259,6 +258,7 @@ export class RedisLockStore implements LockStore {
     if (error instanceof LockStoreError) {
       throw error;
     }
+    this.silence.failed(error); // a command timeout: is the connection half-open?
     throw new LockStoreError(describeRedisError(error, this.secrets));
   };
 
