@@ -12,6 +12,7 @@ import {
   LockedCron,
   MemoryLockStore,
 } from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { waitFor } from '../support/redis.js';
 
 const JOB = 'arguments-yearly';
@@ -178,4 +179,117 @@ describe('run() without a function to run', () => {
       expect(retried).toMatchObject({ ran: true, value: 'ran' });
     },
   );
+});
+
+describe('on(), off() and onAny() with a listener that cannot be called or an event that does not exist', () => {
+  // Taken as is, such a listener failed on every event of every run (one error line each) or, for
+  // a misspelt event, never heard anything: the mistake must surface at the call instead.
+  let logged: TestingModule;
+  let logger: CapturingLogger;
+  let service: CronLockService;
+
+  beforeAll(async () => {
+    logger = new CapturingLogger();
+    logged = await Test.createTestingModule({
+      imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger })],
+    }).compile();
+    await logged.init();
+    service = logged.get(CronLockService);
+  });
+
+  afterAll(async () => {
+    await logged.close();
+  });
+
+  const listener = (): void => undefined;
+  // [call, what, expected in the message, attempt]
+  const cases: Array<[string, string, RegExp, (locks: CronLockService) => unknown]> = [
+    [
+      'on',
+      'an undefined listener',
+      /listener.*undefined.*Fix:/,
+      (l) => l.on('acquired', undefined as never),
+    ],
+    [
+      'on',
+      'a string listener',
+      /listener.*"done".*Fix:/,
+      (l) => l.on('completed', 'done' as never),
+    ],
+    [
+      'on',
+      'a promise as listener',
+      /listener.*an object.*Fix:/,
+      (l) => l.on('failed', Promise.resolve() as never),
+    ],
+    [
+      'on',
+      'a misspelt event',
+      /"aquired".*did you mean "acquired"\?.*Fix:.*store-error/,
+      (l) => l.on('aquired' as never, listener),
+    ],
+    [
+      'on',
+      'an undefined event',
+      /undefined is not an event.*Fix:.*acquired, skipped/,
+      (l) => l.on(undefined as never, listener),
+    ],
+    [
+      'off',
+      'a misspelt event',
+      /"Lost".*did you mean "lost"\?/,
+      (l) => l.off('Lost' as never, listener),
+    ],
+    [
+      'off',
+      'an undefined listener',
+      /listener.*undefined.*Fix:/,
+      (l) => l.off('lost', undefined as never),
+    ],
+    [
+      'onAny',
+      'an undefined listener',
+      /listener.*undefined.*Fix:/,
+      (l) => l.onAny(undefined as never),
+    ],
+    ['onAny', 'a number as listener', /listener.*42.*Fix:/, (l) => l.onAny(42 as never)],
+  ];
+
+  it.each(cases)(
+    'refuses %s() with %s: a CronLockConfigError naming the call, and nothing listens',
+    async (method, _what, expected, attempt) => {
+      let thrown: unknown;
+      try {
+        attempt(service);
+      } catch (error) {
+        thrown = error;
+      }
+
+      expect(thrown).toBeInstanceOf(CronLockConfigError);
+      const message = (thrown as Error).message;
+      expect(message.startsWith(`CronLockService.${method}: `)).toBe(true);
+      expect(message).toMatch(expected);
+      // Nothing was added: a run emits its events without a listener failing on any of them.
+      const linesBefore = logger.lines.length;
+      expect(await service.run('listener-arguments', undefined, () => 'ran')).toMatchObject({
+        ran: true,
+      });
+      const failures = logger.lines
+        .slice(linesBefore)
+        .filter((line) => line.message.includes('A listener of the'));
+      expect(failures).toEqual([]);
+    },
+  );
+
+  it('still takes a function on a known event, and off() removes it', async () => {
+    const heard: string[] = [];
+    const record = (): void => void heard.push('completed');
+    const stop = service.on('completed', record);
+    await service.run('listener-arguments', undefined, () => 'ran');
+    service.off('completed', record);
+    await service.run('listener-arguments', undefined, () => 'ran');
+    stop();
+
+    expect(heard).toEqual(['completed']);
+  });
 });
