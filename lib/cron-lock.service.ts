@@ -13,10 +13,11 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
-import type {
-  CronLockAnyListener,
-  CronLockEventName,
-  CronLockListener,
+import {
+  checkSubscription,
+  type CronLockAnyListener,
+  type CronLockEventName,
+  type CronLockListener,
 } from './observer/events.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
 import {
@@ -210,21 +211,34 @@ export class CronLockService
   /**
    * Listens to one event of every locked run of this app. Returns a function that stops
    * listening. A listener that throws is logged and does not affect the run.
+   *
+   * @throws {@link CronLockConfigError} for a listener that is not a function, or an event that
+   *   is not one of `CronLockEvents` (the message names the closest one).
    */
   on<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): () => void {
+    checkSubscription('on', listener, event);
     return this.observer.events.on(event, listener);
   }
 
-  /** Stops a listener added with {@link on}. */
+  /**
+   * Stops a listener added with {@link on}.
+   *
+   * @throws {@link CronLockConfigError} for the same arguments as {@link on}: a misspelt event
+   *   would leave the listener in place.
+   */
   off<E extends CronLockEventName>(event: E, listener: CronLockListener<E>): void {
+    checkSubscription('off', listener, event);
     this.observer.events.off(event, listener);
   }
 
   /**
    * Listens to every event, with its name (`{ event, payload }`), including events added in
    * later versions: for forwarding them all to another bus. Returns a function that stops it.
+   *
+   * @throws {@link CronLockConfigError} for a listener that is not a function.
    */
   onAny(listener: CronLockAnyListener): () => void {
+    checkSubscription('onAny', listener);
     return this.observer.events.onAny(listener);
   }
 

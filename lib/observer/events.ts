@@ -1,4 +1,7 @@
+import { CronLockConfigError } from '../cron-lock.errors.js';
 import type { LossReason } from '../stores/lock-store.interface.js';
+import { didYouMean } from '../utils/did-you-mean.js';
+import { LISTENER_NOT_FUNCTION, UNKNOWN_EVENT } from './observer.messages.js';
 
 /** Fields every event carries. */
 export interface CronLockEventBase {
@@ -162,6 +165,35 @@ export const CRON_LOCK_EVENT_NAMES = Object.keys({
   resumed: true,
   'store-error': true,
 } satisfies Record<CronLockEventName, true>) as readonly CronLockEventName[];
+
+/**
+ * Checks the arguments of `CronLockService.on()` / `off()` (`event` given) or `onAny()` (`event`
+ * omitted), before anything is added. A listener that is not a function would fail on every
+ * event, one error line each, and a misspelt event would never be heard: both are refused at the
+ * call, with a {@link CronLockConfigError} naming it and the fix.
+ */
+export function checkSubscription(
+  method: 'on' | 'off' | 'onAny',
+  listener: unknown,
+  ...event: [] | [unknown]
+): void {
+  const call = `CronLockService.${method}`;
+  if (event.length === 1) {
+    const [name] = event;
+    if (!(CRON_LOCK_EVENT_NAMES as readonly unknown[]).includes(name)) {
+      const suggestion =
+        typeof name === 'string' ? didYouMean(name, CRON_LOCK_EVENT_NAMES) : undefined;
+      throw new CronLockConfigError(UNKNOWN_EVENT(call, name, suggestion, CRON_LOCK_EVENT_NAMES));
+    }
+  }
+  if (typeof listener !== 'function') {
+    const example =
+      method === 'onAny'
+        ? 'locks.onAny(({ event, payload }) => …)'
+        : `locks.${method}('${String(event[0])}', (payload) => …)`;
+    throw new CronLockConfigError(LISTENER_NOT_FUNCTION(call, listener, example));
+  }
+}
 
 /**
  * A listener of one event. It may be `async`: a promise it returns that rejects is logged like

@@ -1,0 +1,24 @@
+/* Messages of the event listeners and alerts (`cron-lock.messages.ts` is at its line limit). */
+import { describeValue } from '../utils/describe-value.js';
+
+/** `call` is `CronLockService.on` (or `off`, `onAny`); `example` a call that works. */
+export const LISTENER_NOT_FUNCTION = (call: string, listener: unknown, example: string): string =>
+  `${call}: the listener must be a function, got ${describeValue(listener)}` +
+  (call.endsWith('.off') ? '; no listener was added as that' : '; it would fail on every event') +
+  `. Fix: pass the function itself, e.g. ${example}.`;
+
+/** `suggestion` is the known event a misspelt one most likely meant. */
+export const UNKNOWN_EVENT = (
+  call: string,
+  event: unknown,
+  suggestion: string | undefined,
+  known: readonly string[],
+): string =>
+  `${call}: ${describeValue(event)} is not an event of CronLockService` +
+  (suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`) +
+  (call.endsWith('.off')
+    ? ', so the listener would stay'
+    : ', so the listener would never be called') +
+  `. Fix: ` +
+  (suggestion === undefined ? 'use one of the events' : `use "${suggestion}"`) +
+  `; the events are ${known.join(', ')} (onAny() listens to all of them).`;
