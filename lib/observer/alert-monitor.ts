@@ -10,6 +10,8 @@ import type { CronLockAlertOptions } from '../options/module-options.interface.j
 import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
 import { PerName } from '../utils/recent-names.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
+import { LAST_DATE_MS } from '../utils/occurrence.js';
+import { STORE_LAST_SUCCESS_INVALID } from './observer.messages.js';
 
 /** Default of `alerts.missedPeriods`. */
 export const DEFAULT_MISSED_PERIODS = 3;
@@ -99,6 +101,8 @@ interface JobWatch {
   countedSince: number | null;
   countedThrough: number | null;
   counted: number;
+  /** The store's last answer had a `lastSuccessAt` that is no time, and that was logged. */
+  badSuccessLogged: boolean;
 }
 
 /**
@@ -119,6 +123,7 @@ export class AlertMonitor {
     private readonly options: ResolvedAlertOptions | null,
     private readonly raise: (alert: CronLockAlert) => void,
     private readonly instanceId: string,
+    private readonly warn: (message: string) => void,
   ) {}
 
   /**
@@ -143,7 +148,7 @@ export class AlertMonitor {
     const watch = this.watchOf(job);
     watch.storeFailures = 0;
     watch.storeFailuresAlerted = false;
-    if (result.lastSuccessAt === undefined) {
+    if (!this.isSuccessTime(job.name, watch, result.lastSuccessAt)) {
       return;
     }
     // A paused job misses its occurrences on purpose: quiet while paused, and counted again
@@ -234,6 +239,21 @@ export class AlertMonitor {
     });
   }
 
+  /**
+   * Whether `lastSuccessAt` is a time or `null` (`undefined`: the store does not say). A custom
+   * store's NaN, negative number or one no `Date` holds made the alert's text throw out of the run
+   * (its lock left held): store trouble, logged once until a valid answer, and ignored.
+   */
+  private isSuccessTime(name: string, watch: JobWatch, at: unknown): boolean {
+    const valid = at === null || (typeof at === 'number' && at >= 0 && at <= LAST_DATE_MS);
+    const bad = !valid && at !== undefined;
+    if (bad && !watch.badSuccessLogged) {
+      this.warn(STORE_LAST_SUCCESS_INVALID(name, at));
+    }
+    watch.badSuccessLogged = bad;
+    return valid;
+  }
+
   private watchOf(job: AlertedJob): JobWatch {
     return this.jobs.use(job.name, hasPeriod(job), newWatch);
   }
@@ -255,6 +275,7 @@ function newWatch(): JobWatch {
     countedSince: null,
     countedThrough: null,
     counted: 0,
+    badSuccessLogged: false,
   };
 }
 

@@ -1,6 +1,14 @@
 /* Messages of the event listeners and alerts (`cron-lock.messages.ts` is at its line limit). */
 import { describeValue } from '../utils/describe-value.js';
 
+/** A custom store answered an acquisition with a `lastSuccessAt` that is no time. */
+export const STORE_LAST_SUCCESS_INVALID = (name: string, value: unknown): string =>
+  `The lock store answered an acquisition of job "${name}" with lastSuccessAt ` +
+  `${describeValue(value)}, which is no time: the missed-success alert of this job is not ` +
+  `checked until the store answers one. Fix: the store's acquire() must answer the end of the ` +
+  `job's last successful run in ms since epoch (0 to 8.64e15), or null if none; ` +
+  `describeLockStoreContract checks it.`;
+
 /** `call` is `CronLockService.on` (or `off`, `onAny`); `example` a call that works. */
 export const LISTENER_NOT_FUNCTION = (call: string, listener: unknown, example: string): string =>
   `${call}: the listener must be a function, got ${describeValue(listener)}` +

@@ -46,6 +46,7 @@ export class RunObserver {
         this.events.emit('alert', alert);
       },
       options.instanceId,
+      (message) => this.log.warn(message),
     );
   }
 

@@ -93,11 +93,15 @@ export interface AcquireRequest {
 /**
  * What the store knows about the job's last successful run, read in the same step as an
  * acquisition so that every instance can tell "no success for N periods" without another
- * round trip. Optional: a custom store that does not record outcomes may leave it out (alerting
- * then counts from the first time this instance saw the job).
+ * round trip. Optional: a custom store that does not record outcomes may leave it out (its jobs
+ * then get no missed-success alert: another instance's success would be invisible).
  */
 export interface AcquireHistory {
-  /** When the last successful run of the job ended (ms since epoch), fleet-wide; `null` if never. */
+  /**
+   * When the last successful run of the job ended (ms since epoch), fleet-wide; `null` if never.
+   * Anything else (NaN, a negative number, one past what a `Date` holds) is logged as store
+   * trouble, once, and the job's missed-success alert is not checked on that answer.
+   */
   lastSuccessAt?: number | null;
   /**
    * Whether the job is paused fleet-wide now, on a `paused` or `tick-done` answer: an instance

@@ -12,7 +12,7 @@ export type OccurrenceSchedule =
 const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
 
 /** The last instant a `Date` holds, in ms since epoch (ECMAScript's time value range). */
-const LAST_DATE_MS = 8.64e15;
+export const LAST_DATE_MS = 8.64e15;
 
 /**
  * The occurrence a caller names (`run({ scheduledAt })`), in ms since epoch; `undefined` when
