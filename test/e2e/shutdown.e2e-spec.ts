@@ -6,6 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   CronLockModule,
   CronLockService,
+  LockLostError,
+  ShutdownTimeoutError,
   type CronLockEventName,
   type CronLockEvents,
   type CronLockModuleOptions,
@@ -199,5 +201,33 @@ describe('graceful shutdown (real redis-server)', () => {
       expect(app.events.acquired).toEqual([]);
       expect(JSON.stringify(app.logger.lines)).not.toContain('Connection is closed');
     });
+  });
+
+  it("rejects ctx.extend() after shutdown gave up on the run with the signal's ShutdownTimeoutError, not a lost lock", async () => {
+    const app = await boot('given-up', { shutdownTimeout: 200 });
+    const running = gate();
+    const result = app.locks.run('given-up-extend', { ttl: '10m' }, async (ctx) => {
+      running.open();
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+      const extended = await ctx.extend().then(
+        () => null,
+        (error: unknown) => error,
+      );
+      return { told: ctx.signal.reason as unknown, extended };
+    });
+    await running.promise;
+
+    const closing = close(app);
+    const outcome = await result;
+    await closing;
+
+    expect(outcome.ran).toBe(true);
+    if (!outcome.ran) return;
+    expect(outcome.value.told).toBeInstanceOf(ShutdownTimeoutError);
+    // The run is told one story: the lock was not lost (it stays until its ttl, as the job may
+    // still be writing), shutdown gave up on the run.
+    expect(outcome.value.extended).toBe(outcome.value.told);
+    expect(outcome.value.extended).not.toBeInstanceOf(LockLostError);
+    expect(await redis.pttl(lockKey('given-up-extend'))).toBeGreaterThan(60_000);
   });
 });
