@@ -38,7 +38,8 @@ export interface LockContext {
   readonly instanceId: string;
   /**
    * Extends the lock now to `ttl` (default: the job's ttl) and keeps renewing at that ttl.
-   * Rejects with {@link LockLostError} if the lock is no longer ours.
+   * Rejects with {@link LockLostError} if the lock is no longer ours; once shutdown gave up on
+   * the run, with the signal's {@link ShutdownTimeoutError} (the lock is kept until it expires).
    */
   extend(ttl?: Duration): Promise<void>;
 }

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE } from '../cron-lock.constants.js';
-import { LockLostError, ScheduledAtRefusedError } from '../cron-lock.errors.js';
-import { LOCK_LOST } from '../cron-lock.messages.js';
+import { ScheduledAtRefusedError } from '../cron-lock.errors.js';
 import type { SkipReason } from '../observer/events.js';
 import { occurrenceDate, RunObserver } from '../observer/run-observer.js';
 import { resolveExtendTtl, type LockJob } from '../options/job-options.js';
@@ -10,6 +9,7 @@ import { acquireNow } from '../stores/capabilities.js';
 import type { AcquireResult, LockStore, RunOutcome } from '../stores/lock-store.interface.js';
 import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
+import { extendRefusal } from './extend-refusal.js';
 import { LockRenewer } from './renewer.js';
 import { RunContext } from './run-context.js';
 import { runOutcome } from './run-record.js';
@@ -188,7 +188,7 @@ export class LockRunner {
         const next = resolveExtendTtl(job.name, ttl, job.ttl);
         const result = await renewer.extend(next);
         if (!result.renewed) {
-          throw new LockLostError(job.name, result.reason, LOCK_LOST(job.name, result.reason));
+          throw extendRefusal(job.name, result.reason, run);
         }
         this.observer.renewed(job, occurrence, fencingToken, next, true);
       },
