@@ -1,3 +1,6 @@
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { INVALID_FLEET_ARGUMENT } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
 import type {
   HistoryEntry,
   HistoryKind,
@@ -20,6 +23,25 @@ const OUTCOMES: ReadonlySet<string> = new Set<HistoryOutcome>([
   'aborted',
 ]);
 const TRIGGERS: ReadonlySet<string> = new Set<RunTrigger>(['schedule', 'catch-up', 'manual']);
+
+/**
+ * Rejects the `limit` of a store's own `history(name, limit)` unless it is a whole number from 0
+ * (no entries) up. Checked before the database is asked, so the three built-in stores answer a
+ * fraction, `NaN` or a numeric string alike: Redis and PostgreSQL would otherwise refuse it with
+ * their own error text (as a store failure), the memory store answer it.
+ */
+export function checkHistoryLimit(store: string, name: unknown, limit: unknown): void {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
+    throw new CronLockConfigError(
+      INVALID_FLEET_ARGUMENT(
+        `${store}.history(${describeValue(name, 200)})`,
+        'limit',
+        'a whole number of entries, 0 or more (CronLockService.history() takes 1 to 1000)',
+        limit,
+      ),
+    );
+  }
+}
 
 /**
  * The entries one release records, oldest first: the occurrences the run found missed (the

@@ -292,7 +292,10 @@ export interface LockStore {
   pause?(name: string, pause: PauseRequest): Promise<void>;
   /** Optional. Ends a pause; resolves `true` if the job was paused. */
   resume?(name: string): Promise<boolean>;
-  /** Optional. The job's last `limit` history entries, newest first. */
+  /**
+   * Optional. The job's last `limit` history entries, newest first. The built-in stores reject a
+   * `limit` that is not a whole number ≥ 0 with a `CronLockConfigError`, before any round trip.
+   */
   history?(name: string, limit: number): Promise<HistoryEntry[]>;
   /** Optional. Records the job's schedule (cron, time zone) for `inspect()` and the CLI. */
   registerJob?(name: string, schedule: JobSchedule): Promise<void>;

@@ -16,7 +16,7 @@ import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
 import { MemoryTriggerChannel } from './trigger.js';
-import { occurrenceEntry, releaseEntries } from '../history-entries.js';
+import { checkHistoryLimit, occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
 
 import {
@@ -250,7 +250,8 @@ export class MemoryLockStore implements LockStore {
   }
 
   async history(name: string, limit: number): Promise<HistoryEntry[]> {
-    return (this.jobs.get(name)?.history ?? []).slice(0, Math.max(0, limit));
+    checkHistoryLimit('MemoryLockStore', name, limit);
+    return (this.jobs.get(name)?.history ?? []).slice(0, limit);
   }
 
   async registerJob(name: string, schedule: JobSchedule): Promise<void> {

@@ -3,6 +3,9 @@ import { parseEntry } from '../history-entries.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 
+// Checked by the store before its guard, so that a bad limit is never reported as a store error.
+export { checkHistoryLimit } from '../history-entries.js';
+
 /**
  * The job's last entries, newest first (by `id`), expired ones left out: the release and the
  * acquire write them (see releaseSql, acquireSql). $1 name · $2 limit

@@ -36,7 +36,7 @@ import {
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
-import { readHistory } from './history.js';
+import { checkHistoryLimit, readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
 import { renewLock } from './renew.js';
 import { ensureLockTable } from './schema.js';
@@ -170,8 +170,7 @@ export class PostgresLockStore implements LockStore {
   };
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
-    // Twice the marker ttl and the lock ttl: the acquire refreshes the row's expiry only once less
-    // than half of it is left (see acquireSql), as the Redis store does.
+    // Twice the marker and lock ttl: the acquire refreshes it at half left (see acquireSql).
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
     if (request.plain === true && request.scheduledAt === undefined) {
       return this.guard((sql) =>
@@ -215,7 +214,8 @@ export class PostgresLockStore implements LockStore {
     return this.guard(() => resumeJob(this.pool, this.table, name, this.timeout));
   }
 
-  history(name: string, limit: number): Promise<HistoryEntry[]> {
+  async history(name: string, limit: number): Promise<HistoryEntry[]> {
+    checkHistoryLimit('PostgresLockStore', name, limit);
     return this.guard(() => readHistory(this.pool, this.table, name, limit, this.timeout));
   }
 

@@ -5,6 +5,9 @@ import { parseEntry } from '../history-entries.js';
 import { clientKeyPrefix } from './redis-connection.js';
 import { defineScript, runScript } from './redis-script.js';
 
+// Checked by the store before its guard, so that a bad limit is never reported as a store error.
+export { checkHistoryLimit } from '../history-entries.js';
+
 /**
  * A script rather than a plain `LRANGE`: every key command of the store goes through a script, so
  * the least-privilege ACL rule lists script calls only. KEYS[1] history · ARGV: last index

@@ -19,7 +19,7 @@ import type {
 import { acquireLock } from './acquire.js';
 import { acquirePlainLock } from './acquire-plain.js';
 import { inspectLock } from './inspect.js';
-import { listJobNames, readHistory } from './history.js';
+import { checkHistoryLimit, listJobNames, readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
 import {
   connectionOptionsOf,
@@ -142,8 +142,7 @@ export class RedisLockStore implements LockStore {
       const [lock, state] = this.keyPair(request.name);
       return this.send(() => acquirePlainLock(this.client, [lock, state], request, this.fail));
     }
-    // Twice the marker ttl and the lock ttl: the acquire refreshes the state's expiry only once
-    // less than half of it is left (see ACQUIRE_SCRIPT).
+    // Twice the marker and lock ttl: the acquire refreshes it at half left (see ACQUIRE_SCRIPT).
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
     const keys = this.keyPair(request.name);
     return this.send(() => acquireLock(this.client, keys, request, stateTtl, this.fail));
@@ -182,7 +181,8 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => resumeJob(this.client, this.keyPair(name)[1]));
   }
 
-  history(name: string, limit: number): Promise<HistoryEntry[]> {
+  async history(name: string, limit: number): Promise<HistoryEntry[]> {
+    checkHistoryLimit('RedisLockStore', name, limit);
     return this.guard(() => readHistory(this.client, this.keyPair(name)[2], limit));
   }
 
