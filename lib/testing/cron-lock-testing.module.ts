@@ -3,6 +3,7 @@ import { CRON_LOCK_SCHEDULER_OPTIONAL } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockModule } from '../cron-lock.module.js';
 import type { CronLockModuleOptions } from '../options/module-options.interface.js';
+import type { LockStore } from '../stores/lock-store.interface.js';
 import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
 import { describeValue } from '../utils/describe-value.js';
 
@@ -17,10 +18,11 @@ export interface CronLockTestingOptions extends Omit<
   'redis' | 'store' | 'logger' | 'keyPrefix'
 > {
   /**
-   * The store to lock in. Default: a new `MemoryLockStore` per module. Pass one store to
-   * several apps of one test to test several instances against each other.
+   * The store to lock in: a `MemoryLockStore` or any other `LockStore` (a store of your own).
+   * Default: a new `MemoryLockStore` per module. Pass one store to several apps of one test to
+   * test several instances against each other.
    */
-  store?: MemoryLockStore;
+  store?: LockStore;
   /** Where the module logs. Default `false` (no logs in test output). */
   logger?: LoggerService | false;
 }
@@ -29,7 +31,7 @@ export interface CronLockTestingOptions extends Omit<
  * `CronLockModule` for tests: locks in a {@link MemoryLockStore} (no Redis), logs nothing, and
  * schedules nothing by itself, so jobs run only when the test runs them with
  * {@link runLockedJob} (import `ScheduleModule.forRoot()` too if you want them to fire on the
- * clock). The store is injectable as `MemoryLockStore`:
+ * clock). The store is injectable as `CRON_LOCK_STORE`, and a `MemoryLockStore` also as such:
  *
  * ```ts
  * const moduleRef = await Test.createTestingModule({
@@ -52,17 +54,21 @@ export class CronLockTestingModule {
   static forRoot(options: CronLockTestingOptions = {}): DynamicModule {
     checkTestingOptions('CronLockTestingModule.forRoot', options);
     const { store = new MemoryLockStore(), logger = false, ...moduleOptions } = options;
+    // Another store under the MemoryLockStore token would answer `get(MemoryLockStore)` with an
+    // object lacking that class's methods: only a memory store is provided as one.
+    const memory = store instanceof MemoryLockStore ? [MemoryLockStore] : [];
+    const asMemory = memory.map((token) => ({ provide: token, useValue: store }));
     return {
       module: CronLockTestingModule,
       global: true,
       imports: [CronLockModule.forRoot({ ...moduleOptions, store, logger })],
       providers: [
-        { provide: MemoryLockStore, useValue: store },
+        ...asMemory,
         // @LockedCron refuses to bootstrap without a scheduler (it would never run). Here nothing
         // has to fire on the clock: the test may run jobs with runLockedJob() instead.
         { provide: CRON_LOCK_SCHEDULER_OPTIONAL, useValue: true },
       ],
-      exports: [MemoryLockStore, CRON_LOCK_SCHEDULER_OPTIONAL],
+      exports: [...memory, CRON_LOCK_SCHEDULER_OPTIONAL],
     };
   }
 }
