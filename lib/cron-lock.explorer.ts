@@ -218,7 +218,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     const className = instance.constructor.name;
     const label = `${className}.${String(methodKey)}`;
     const options = metadata.options;
-    checkLockOrder(label, metadata);
+    checkLockOrder(label, metadata, method);
     checkLockOptions(label, options, metadata.cronTime === undefined ? 'CronLock' : 'LockedCron');
 
     if (options.name !== undefined && typeof options.name !== 'string') {

@@ -30,3 +30,24 @@ export const LOCK_ABOVE_LOCKED_CRON = (job: string): string =>
   `every tick and every call under the job's lock, and a second lock around it leaves the job ` +
   `the scheduler mounts without its binding. Fix: remove @CronLock and pass its options to ` +
   `@LockedCron, which takes the same lock options.`;
+
+/**
+ * `job` (`Class.method`) has `decorator` (`@Cron`, `@Interval` or `@Timeout`) written `position`
+ * `@LockedCron`: thrown at bootstrap. `@nestjs/schedule` mounts one job per method.
+ */
+export const SCHEDULE_BESIDE_LOCKED_CRON = (
+  job: string,
+  decorator: string,
+  position: 'above' | 'below',
+): string =>
+  `${job}: ${decorator} is written ${position} @LockedCron on the same method. @LockedCron ` +
+  `already schedules the method, and the scheduler mounts one job per method: ` +
+  (position === 'above'
+    ? `it would run ${decorator}'s job instead, each run a manual run on every instance, not ` +
+      `one run per occurrence across the fleet. `
+    : `${decorator}'s schedule and options would be ignored. `) +
+  (decorator === '@Cron'
+    ? `Fix: remove @Cron and pass its cron expression and options to @LockedCron, which takes ` +
+      `every CronOptions key.`
+    : `Fix: keep @LockedCron alone for a cron schedule, or replace it with @CronLock to lock ` +
+      `the ${decorator}.`);

@@ -3,11 +3,12 @@ import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
 import { processWide } from '../utils/process-wide.js';
-import { isSchedulerTick } from '../interop/nestjs-schedule.js';
+import { isSchedulerTick, scheduleDecoratorOf } from '../interop/nestjs-schedule.js';
 import { bindLate } from '../interop/lazy-modules.js';
 import {
   LOCK_ABOVE_LOCKED_CRON,
   NOT_AN_INSTANCE_METHOD,
+  SCHEDULE_BESIDE_LOCKED_CRON,
   UNDECORATED_OVERRIDE,
 } from './decorator.messages.js';
 import type { CronLockMetadata } from './cron-lock.decorator.js';
@@ -147,19 +148,36 @@ function undecoratedOverrideOf(
 }
 
 /**
- * Refuses `@CronLock` written above `@LockedCron` (`label`: `Class.method`), at bootstrap. The
- * scheduler mounts the job `@LockedCron` declared, whose mount check looks for a binding of its
- * own locked function; the explorer binds the outer one, so `app.init()` rejected as if
- * CronLockModule were missing. Made to work, the outer lock could not tell a direct call from a
- * tick (a call would claim the occurrence) and its options would compete with `@LockedCron`'s.
+ * Refuses, at bootstrap, what would leave part of a method's decorators without effect
+ * (`label`: `Class.method`; `method`: the function the scheduler mounts, maybe a wrapper above).
+ *
+ * `@CronLock` above `@LockedCron`: the scheduler mounts the job `@LockedCron` declared, whose mount
+ * check looks for a binding of its own locked function; the explorer binds the outer one, so
+ * `app.init()` rejected as if CronLockModule were missing. Made to work, the outer lock could not
+ * tell a direct call from a tick (a call would claim the occurrence) and its options would
+ * compete with `@LockedCron`'s.
+ *
+ * `@Cron`, `@Interval` or `@Timeout` beside `@LockedCron`: `@nestjs/schedule` mounts one job per
+ * method, from the outermost decorator. Above, its ticks lack the marker of a tick, so each was
+ * a manual run on every instance, not once across the fleet; below, it was dropped unseen.
  */
-export function checkLockOrder(label: string, metadata: CronLockMetadata): void {
-  if (metadata.cronTime !== undefined || metadata.locked === undefined) {
+export function checkLockOrder(label: string, metadata: CronLockMetadata, method: object): void {
+  if (metadata.locked === undefined) {
     return;
   }
   const below = originals.get(metadata.locked);
-  if (lockMetadataOf(below)?.cronTime !== undefined) {
-    throw new CronLockConfigError(LOCK_ABOVE_LOCKED_CRON(label));
+  if (metadata.cronTime === undefined) {
+    if (lockMetadataOf(below)?.cronTime !== undefined) {
+      throw new CronLockConfigError(LOCK_ABOVE_LOCKED_CRON(label));
+    }
+    return;
+  }
+  const underneath = below === undefined ? undefined : scheduleDecoratorOf(below);
+  const schedule = underneath ?? scheduleDecoratorOf(method);
+  if (schedule !== undefined) {
+    throw new CronLockConfigError(
+      SCHEDULE_BESIDE_LOCKED_CRON(label, schedule, underneath === undefined ? 'above' : 'below'),
+    );
   }
 }
 

@@ -18,6 +18,9 @@ export const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
 /** `@nestjs/schedule`'s metadata key for `@Interval` options (not exported by the package). */
 export const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
 
+/** `@nestjs/schedule`'s metadata key for `@Timeout` options (not exported by the package). */
+export const SCHEDULE_TIMEOUT_OPTIONS = 'SCHEDULE_TIMEOUT_OPTIONS';
+
 /** What `@Cron` (or `@LockedCron`, through it) keeps on a method: its options and `cronTime`. */
 export function readCronOptions(
   method: object,
@@ -30,6 +33,33 @@ export function readCronOptions(
 export function readIntervalOptions(method: object): { timeout?: unknown } | undefined {
   return Reflect.getMetadata(SCHEDULE_INTERVAL_OPTIONS, method) as
     { timeout?: unknown } | undefined;
+}
+
+/** What `@Timeout` keeps on a method: its delay in ms as `timeout`. */
+export function readTimeoutOptions(method: object): { timeout?: unknown } | undefined {
+  return Reflect.getMetadata(SCHEDULE_TIMEOUT_OPTIONS, method) as { timeout?: unknown } | undefined;
+}
+
+/**
+ * The `@Cron` options objects `@LockedCron` wrote. A decorator that wraps the method copies the
+ * object itself, so `@LockedCron`'s job is recognised through it; a `@Cron` written above
+ * replaces it by its own. Process-wide: the module may come from the other build.
+ */
+const lockedCronSchedules = processWide('locked-cron-schedules', () => new WeakSet<object>());
+
+/**
+ * The `@nestjs/schedule` decorator (`'@Cron'`, `'@Interval'` or `'@Timeout'`) whose metadata
+ * `method` carries, other than the `@Cron` options `@LockedCron` wrote, or `undefined`.
+ */
+export function scheduleDecoratorOf(method: object): string | undefined {
+  if (readTimeoutOptions(method) !== undefined) {
+    return '@Timeout';
+  }
+  if (readIntervalOptions(method) !== undefined) {
+    return '@Interval';
+  }
+  const cron = readCronOptions(method);
+  return cron !== undefined && !lockedCronSchedules.has(cron) ? '@Cron' : undefined;
 }
 
 /** Whether the app has `ScheduleModule.forRoot()` (its `SchedulerRegistry` is provided). */
@@ -149,6 +179,7 @@ export function scheduleLockedMethod<T>(
 
   const method = locked.value as object;
   const metadata = readCronOptions(method)!;
+  lockedCronSchedules.add(metadata);
   const guarded = !('disabled' in cronOptions)
     ? 'disabled'
     : !('initialDelay' in cronOptions)
