@@ -32,6 +32,23 @@ export const LOCK_ABOVE_LOCKED_CRON = (job: string): string =>
   `@LockedCron, which takes the same lock options.`;
 
 /**
+ * `job` (`Class.method`) has the lock decorator `inner` written under `outer`, other than
+ * `@CronLock` above `@LockedCron` (see LOCK_ABOVE_LOCKED_CRON): thrown at bootstrap.
+ */
+export const LOCKS_STACKED = (job: string, outer: string, inner: string): string =>
+  outer === inner
+    ? `${job}: ${outer} is written twice on the same method. The method is one job with one ` +
+      `lock: the outer ${outer} would run every call under its lock, and the inner one's ` +
+      `options${outer === '@LockedCron' ? ', its schedule included,' : ''} would be ignored. ` +
+      `Fix: keep one ${outer}, with the options you mean; for a second ` +
+      `${outer === '@LockedCron' ? 'schedule' : 'lock'}, decorate another method that calls a ` +
+      `shared undecorated one.`
+    : `${job}: ${outer} is written above ${inner} on the same method. ${outer} already runs ` +
+      `every tick and every call under the job's lock, so the ${inner} below it would take no ` +
+      `lock and its options would be ignored. Fix: remove ${inner} and pass its options to ` +
+      `${outer}, which takes the same lock options.`;
+
+/**
  * `job` (`Class.method`) has `decorator` (`@Cron`, `@Interval` or `@Timeout`) written `position`
  * `@LockedCron`: thrown at bootstrap. `@nestjs/schedule` mounts one job per method.
  */

@@ -7,6 +7,7 @@ import { isSchedulerTick, scheduleDecoratorOf } from '../interop/nestjs-schedule
 import { bindLate } from '../interop/lazy-modules.js';
 import {
   LOCK_ABOVE_LOCKED_CRON,
+  LOCKS_STACKED,
   NOT_AN_INSTANCE_METHOD,
   SCHEDULE_BESIDE_LOCKED_CRON,
   UNDECORATED_OVERRIDE,
@@ -56,8 +57,9 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       );
     }
     if (binding.locked !== locked) {
-      // The instance's job is a subclass's override (or an outer lock decorator) that reached
-      // this one through `super`: its run holds the lock, and a nested run would be skipped as held.
+      // The instance's job is a subclass's override that reached this one through `super`: its
+      // run holds the lock, and a nested run would be skipped as held. (Two lock decorators on
+      // one method never get here: checkLockOrder refuses them at bootstrap.)
       return original.apply(this, args);
     }
     if (binding.tellsManualCalls && !isSchedulerTick(args)) {
@@ -151,11 +153,13 @@ function undecoratedOverrideOf(
  * Refuses, at bootstrap, what would leave part of a method's decorators without effect
  * (`label`: `Class.method`; `method`: the function the scheduler mounts, maybe a wrapper above).
  *
- * `@CronLock` above `@LockedCron`: the scheduler mounts the job `@LockedCron` declared, whose mount
- * check looks for a binding of its own locked function; the explorer binds the outer one, so
- * `app.init()` rejected as if CronLockModule were missing. Made to work, the outer lock could not
- * tell a direct call from a tick (a call would claim the occurrence) and its options would
- * compete with `@LockedCron`'s.
+ * A second lock decorator under the first: the outer one is the job and runs every call, so the
+ * inner one takes no lock and its options (a second `@LockedCron`'s schedule too) went unused.
+ * `@CronLock` above `@LockedCron` is worse: the scheduler mounts the job `@LockedCron` declared,
+ * whose mount check looks for a binding of its own locked function; the explorer binds the outer
+ * one, so `app.init()` rejected as if CronLockModule were missing. Made to work, the outer lock
+ * could not tell a direct call from a tick (a call would claim the occurrence) and its options
+ * would compete with `@LockedCron`'s.
  *
  * `@Cron`, `@Interval` or `@Timeout` beside `@LockedCron`: `@nestjs/schedule` mounts one job per
  * method, from the outermost decorator. Above, its ticks lack the marker of a tick, so each was
@@ -166,10 +170,17 @@ export function checkLockOrder(label: string, metadata: CronLockMetadata, method
     return;
   }
   const below = originals.get(metadata.locked);
+  const inner = lockMetadataOf(below);
+  if (inner !== undefined) {
+    const outerName = metadata.cronTime === undefined ? '@CronLock' : '@LockedCron';
+    const innerName = inner.cronTime === undefined ? '@CronLock' : '@LockedCron';
+    throw new CronLockConfigError(
+      outerName === '@CronLock' && innerName === '@LockedCron'
+        ? LOCK_ABOVE_LOCKED_CRON(label)
+        : LOCKS_STACKED(label, outerName, innerName),
+    );
+  }
   if (metadata.cronTime === undefined) {
-    if (lockMetadataOf(below)?.cronTime !== undefined) {
-      throw new CronLockConfigError(LOCK_ABOVE_LOCKED_CRON(label));
-    }
     return;
   }
   const underneath = below === undefined ? undefined : scheduleDecoratorOf(below);
