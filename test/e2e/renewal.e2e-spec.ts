@@ -44,6 +44,11 @@ function whenAborted(signal: AbortSignal, timeoutMs: number): Promise<number> {
   });
 }
 
+/** Blocks the event loop for `ms`, as CPU-bound work or a synchronous call does. */
+function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 describe('renewal and loss of a held lock (real redis-server)', () => {
   let redis: Redis;
   let apps: App[] = [];
@@ -241,6 +246,27 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
     expect(result.value.afterMs).toBeLessThanOrEqual(ttl + 600);
     expect(app.events.renewed).toEqual([]);
     expect(app.events.lost).toMatchObject([{ reason: 'expired' }]);
+  });
+
+  it('reports a run that blocked the event loop past its ttl as lost, not completed', async () => {
+    const app = await boot('blocker');
+    const ttl = 300;
+    // A whole second: the occurrence need not be a tick of any schedule, only not in the future.
+    const scheduledAt = new Date(Math.floor(Date.now() / 1_000) * 1_000 - 1_000);
+    const result = await app.locks.run('blocked-loop', { ttl, scheduledAt }, () => {
+      // CPU-bound work with no await: no timer of the renewer can fire until it returns.
+      blockEventLoop(ttl * 2);
+      return 'done';
+    });
+
+    expect(result).toMatchObject({ ran: true, value: 'done' });
+    // The lock went unconfirmed past its deadline: another instance may have run meanwhile.
+    expect(app.events.lost).toMatchObject([{ name: 'blocked-loop', reason: 'unconfirmed' }]);
+    expect(
+      app.logger.errors().some((line) => line.includes('Lock of job "blocked-loop" was lost')),
+    ).toBe(true);
+    const [entry] = await app.locks.history('blocked-loop');
+    expect(entry).toMatchObject({ kind: 'run', outcome: 'lost' });
   });
 
   it('keeps the lock for minHold after a 5 ms job', async () => {
