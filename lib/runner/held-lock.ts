@@ -10,3 +10,14 @@ export interface HeldLock {
   /** The occurrences this run's acquisition found missed, for the release (job history). */
   missed: number[] | undefined;
 }
+
+/**
+ * The run's duration, read as its job settles. A lock whose deadline passed unconfirmed is declared
+ * lost first: a job that blocked the event loop past its ttl ends before any timer of its renewer
+ * can fire, and its outcome, log line and `lost` event must say so, as the timer would have.
+ */
+export function settledRun(lock: HeldLock | null, startedAt: number): number {
+  const now = performance.now();
+  lock?.renewer.checkDeadline(now);
+  return now - startedAt;
+}

@@ -125,6 +125,18 @@ export class LockRenewer {
     return sent.result;
   }
 
+  /**
+   * Declares the lock lost now if its deadline passed unconfirmed, as the deadline timer would on
+   * its next turn: for a caller that cannot wait for that turn, because the job blocked the event
+   * loop (or the process was frozen) past the deadline and no timer has run since. `now`: the
+   * monotonic time, when the caller has just read it.
+   */
+  checkDeadline(now = performance.now()): void {
+    if (!this.stopped && !this.isLost && now >= this.deadline) {
+      this.declareLost(this.autoRenew ? 'unconfirmed' : 'expired');
+    }
+  }
+
   /** Stops renewing (the run ended, or shutdown gave up on it). Idempotent. */
   stop(): void {
     this.stopped = true;

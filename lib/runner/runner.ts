@@ -15,7 +15,7 @@ import { RunContext } from './run-context.js';
 import { runOutcome } from './run-record.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
 import { RunTracker, type ActiveRun } from './run-tracker.js';
-import type { HeldLock } from './held-lock.js';
+import { settledRun, type HeldLock } from './held-lock.js';
 import { acquireRequestOf, releaseRequestOf } from './store-requests.js';
 
 export type { LockJob } from '../options/job-options.js';
@@ -248,7 +248,7 @@ export class LockRunner {
     const scope = this.options.asyncContext ? new RunScope(ctx, lock !== null) : null;
     try {
       const value = await (scope ? scope.run(() => fn(ctx)) : fn(ctx));
-      const durationMs = performance.now() - startedAt;
+      const durationMs = settledRun(lock, startedAt);
       const finishedAt = Date.now();
       // A plain lock's release records nothing (see releaseRequestOf).
       if (lock && !job.plain) {
@@ -264,7 +264,7 @@ export class LockRunner {
       );
       return { ran: true, value, ctx };
     } catch (error) {
-      const durationMs = performance.now() - startedAt;
+      const durationMs = settledRun(lock, startedAt);
       if (lock && !job.plain) {
         outcome = runOutcome('failed', durationMs, Date.now(), ctx, run, occurrence, error);
       }
