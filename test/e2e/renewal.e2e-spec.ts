@@ -269,6 +269,28 @@ describe('renewal and loss of a held lock (real redis-server)', () => {
     expect(entry).toMatchObject({ kind: 'run', outcome: 'lost' });
   });
 
+  it('shows ctx.signal aborted to a job that resumes after a freeze, before the renewer’s timer runs', async () => {
+    const app = await boot('frozen');
+    const ttl = 300;
+    const result = await app.locks.run('frozen-loop', { ttl }, async (ctx) => {
+      // Due before the renewer's first timer (ttl / 3): after the freeze it runs first.
+      const resumed = sleep(5);
+      // A freeze past the deadline (SIGSTOP, a long GC pause, a blocking call).
+      blockEventLoop(ttl * 3);
+      await resumed;
+      // What a job checks before a write it cannot fence.
+      return { aborted: ctx.signal.aborted, reason: ctx.signal.reason as unknown };
+    });
+
+    expect(result).toMatchObject({ ran: true });
+    if (!result.ran) return;
+    expect(result.value.aborted).toBe(true);
+    expect(result.value.reason).toBeInstanceOf(LockLostError);
+    expect(result.value.reason).toMatchObject({ reason: 'unconfirmed', lockName: 'frozen-loop' });
+    // Told once, however many ways the loss was noticed.
+    expect(app.events.lost).toMatchObject([{ reason: 'unconfirmed' }]);
+  });
+
   it('keeps the lock for minHold after a 5 ms job', async () => {
     const app = await boot('min-hold');
     const other = await boot('other');
