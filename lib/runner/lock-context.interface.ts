@@ -23,7 +23,9 @@ export interface LockContext {
   readonly fencingToken: number;
   /**
    * Aborts when the lock is lost (reason: {@link LockLostError}) or when shutdown times out
-   * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable.
+   * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable. Each read checks the
+   * lock's deadline: after a freeze or a blocking call past it, `ctx.signal.aborted` is already
+   * `true`, before the renewer's timer runs.
    */
   readonly signal: AbortSignal;
   /**

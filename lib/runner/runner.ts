@@ -193,6 +193,7 @@ export class LockRunner {
         this.observer.renewed(job, occurrence, fencingToken, next, true);
       },
       job.trigger ?? (occurrence === null ? 'manual' : 'schedule'),
+      renewer,
     );
     const lock: HeldLock = { token, fencingToken, sentAt, renewer, missed: undefined };
     // After the job's synchronous start: off the path from the tick to its first line. Only
