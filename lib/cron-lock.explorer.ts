@@ -10,6 +10,7 @@ import { CronTime } from 'cron';
 import { bindInstance, bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import { bindLaterInstances } from './interop/nest-scopes.js';
 import { addLateBinder, removeLateBinder } from './interop/lazy-modules.js';
+import { checkOneLockModule } from './interop/module-graph.js';
 import {
   CRON_LOCK_METADATA,
   CRON_LOCK_OPTIONS,
@@ -93,6 +94,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   private readonly claims = new Map<string, Claim>();
 
   onModuleInit(): void {
+    checkOneLockModule(this.discovery);
     let needsScheduler: string | undefined;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const label = this.bindWrapper(wrapper, true);
