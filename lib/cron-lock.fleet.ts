@@ -26,6 +26,7 @@ import type {
 } from './stores/lock-store.interface.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
+import { isPauseNote } from './stores/store-arguments.js';
 import { describeStoreError } from './utils/redact.js';
 
 /**
@@ -63,10 +64,6 @@ export interface HistoryOptions {
   /** How many entries, newest first: a whole number from 1 to 1000. Default 100. */
   limit?: number;
 }
-
-// Control characters would let a note forge or split log lines.
-// eslint-disable-next-line no-control-regex -- matching them is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /**
  * Fleet control behind {@link CronLockService}: inspect, pause, resume and history, kept in the lock
@@ -260,12 +257,8 @@ function checkReason(call: string, reason: unknown): string | null {
   if (reason === undefined) {
     return null;
   }
-  if (
-    typeof reason !== 'string' ||
-    reason.trim().length === 0 ||
-    reason.length > MAX_PAUSE_REASON_LENGTH ||
-    CONTROL_CHARACTERS.test(reason)
-  ) {
+  // The stores' own pause() takes the same notes (and checks them again).
+  if (!isPauseNote(reason)) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(
         call,

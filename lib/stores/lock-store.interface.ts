@@ -287,7 +287,9 @@ export interface LockStore {
    * `paused` (unless `force`) until {@link resume} or `until` (store clock). The first
    * acquisition of an occurrence while paused claims that occurrence and records it in the
    * history, so the other instances are refused as `tick-done`. A job no instance has run yet can
-   * be paused too. A lock held now is left alone.
+   * be paused too. A lock held now is left alone. The built-in stores reject, before any round
+   * trip, a `PauseRequest` whose `until` is not `null` or a whole number of ms a `Date` holds, or
+   * whose `reason` is not `null` or a note of 1 to 500 characters on one line.
    */
   pause?(name: string, pause: PauseRequest): Promise<void>;
   /** Optional. Ends a pause; resolves `true` if the job was paused. */

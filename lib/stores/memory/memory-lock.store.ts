@@ -18,6 +18,7 @@ import { synchronousTurn } from '../capabilities.js';
 import { MemoryTriggerChannel } from './trigger.js';
 import { checkHistoryLimit, occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
+import { checkPauseRequest } from '../store-arguments.js';
 
 import {
   emptyJobState,
@@ -237,6 +238,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async pause(name: string, pause: PauseRequest): Promise<void> {
+    checkPauseRequest('MemoryLockStore', name, pause);
     this.jobState(name).pause = { reason: pause.reason, until: pause.until };
   }
 

@@ -22,6 +22,22 @@ export function jobNamesSql(table: LockTable): string {
   return `SELECT name FROM ${table.qualified} WHERE name NOT LIKE '~%' ORDER BY name`;
 }
 
+/** The owner token of the job's live lock, or `null` when it is free (an operator's release). */
+export async function currentLockToken(
+  pool: PostgresPool,
+  table: LockTable,
+  name: string,
+  timeout: number,
+): Promise<string | null> {
+  const [row] = await runStatement<{ token: string | null }>(
+    pool,
+    `SELECT token FROM ${table.qualified} WHERE name = $1 AND expires_at > clock_timestamp()`,
+    [name],
+    timeout,
+  );
+  return row?.token ?? null;
+}
+
 interface InspectRow {
   holder: string | null;
   tick: string | null;

@@ -18,7 +18,7 @@ import type {
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { acquirePlainLock } from './acquire-plain.js';
-import { inspectLock, jobNamesSql } from './inspect.js';
+import { currentLockToken, inspectLock, jobNamesSql } from './inspect.js';
 import {
   isPreparedStatementTrouble,
   runStatement,
@@ -42,6 +42,7 @@ import { renewLock } from './renew.js';
 import { ensureLockTable } from './schema.js';
 import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
+import { checkPauseRequest } from '../store-arguments.js';
 
 /**
  * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
@@ -204,7 +205,8 @@ export class PostgresLockStore implements LockStore {
   }
 
   /** Pauses the job fleet-wide (columns of its row, read by the acquire statement). */
-  pause(name: string, pause: PauseRequest): Promise<void> {
+  async pause(name: string, pause: PauseRequest): Promise<void> {
+    checkPauseRequest('PostgresLockStore', name, pause);
     return this.guard(() =>
       pauseJob(this.pool, this.table, name, pause, STATE_TTL_MS, this.timeout),
     );
@@ -248,15 +250,7 @@ export class PostgresLockStore implements LockStore {
    * release (the CLI's `release`) hands to the owner-checked {@link release}.
    */
   currentToken(name: string): Promise<string | null> {
-    return this.guard(async () => {
-      const [row] = await runStatement<{ token: string | null }>(
-        this.pool,
-        `SELECT token FROM ${this.table.qualified} WHERE name = $1 AND expires_at > clock_timestamp()`,
-        [name],
-        this.timeout,
-      );
-      return row?.token ?? null;
-    });
+    return this.guard(() => currentLockToken(this.pool, this.table, name, this.timeout));
   }
 
   async ping(): Promise<number> {

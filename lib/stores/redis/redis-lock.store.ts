@@ -41,6 +41,7 @@ import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
 import { SilentConnectionCheck } from './silent-connection.js';
+import { checkPauseRequest } from '../store-arguments.js';
 
 /** What leaving each option out gives (`keyPrefix` has its own check). */
 const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
@@ -172,7 +173,8 @@ export class RedisLockStore implements LockStore {
   }
 
   /** Pauses the job fleet-wide (fields of its state hash, read by the acquire script). */
-  pause(name: string, pause: PauseRequest): Promise<void> {
+  async pause(name: string, pause: PauseRequest): Promise<void> {
+    checkPauseRequest('RedisLockStore', name, pause);
     const [, state, history] = this.keyPair(name);
     return this.guard(() => pauseJob(this.client, [state, history], pause, STATE_TTL_MS));
   }
