@@ -38,6 +38,29 @@ const BAD_PAUSES: Array<[label: string, pause: unknown, field: string]> = [
   ['a null pause', null, 'pause'],
 ];
 
+const BAD_NAMES: Array<[label: string, name: unknown]> = [
+  ['an empty name', ''],
+  ['a name of 129 characters', 'x'.repeat(129)],
+  ['undefined', undefined],
+  ['null', null],
+  ['a number', 5],
+  ['a name with a space', 'nightly report'],
+  ['a name with braces', 'a{b}'],
+  ['a name with a NUL', 'a\u0000b'],
+  ['a name with a glob character', 'jobs*'],
+  ['a non-ASCII name', 'rapport-été'],
+];
+
+/** Every fleet method that takes a job name, with good other arguments. */
+const NAMED_CALLS: Array<[method: string, call: (store: LockStore, name: string) => unknown]> = [
+  ['inspect', (store, name) => store.inspect(name)],
+  ['pause', (store, name) => store.pause!(name, { reason: null, until: null })],
+  ['resume', (store, name) => store.resume!(name)],
+  ['history', (store, name) => store.history!(name, 5)],
+  ['registerJob', (store, name) => store.registerJob!(name, { cron: '0 3 * * *', timeZone: null })],
+  ['currentToken', (store, name) => store.currentToken?.(name)],
+];
+
 interface StoreUnderTest {
   label: string;
   build: () => Promise<{ store: LockStore; close: () => Promise<void> }>;
@@ -125,5 +148,55 @@ describe.each(STORES)('$label fleet methods called directly', ({ label, build })
         expect(await store.inspect(JOB)).toMatchObject({ paused: false, pauseReason: null });
       },
     );
+  });
+
+  describe('a name no lock can have', () => {
+    const cases = BAD_NAMES.flatMap(([nameLabel, name]) =>
+      NAMED_CALLS.map(([method, call]) => [method, nameLabel, name, call] as const),
+    );
+
+    it.each(cases)(
+      'rejects %s() with %s: a CronLockConfigError naming the call and the fix',
+      async (method, _nameLabel, name, call) => {
+        if (method === 'currentToken' && !store.currentToken) return; // RedisLockStore has none
+        const error = await rejectionOf(async () => call(store, name as string));
+        expect(error).toBeInstanceOf(CronLockConfigError);
+        const message = (error as Error).message;
+        expect(message).toContain(`${label}.${method}(`);
+        expect(message).toContain('lock name');
+        expect(message).toContain('Fix: use 1 to 128 characters');
+        expect(message).not.toMatch(DRIVER_WORDS);
+      },
+    );
+
+    it('keeps none of them: listJobs() names no job but the good one', async () => {
+      await store.pause!(JOB, { reason: null, until: null });
+      expect(await store.listJobs!()).toEqual([JOB]);
+    });
+  });
+});
+
+describe('PostgresLockStore listJobs() with a row no lock can have', () => {
+  const pool = newPool();
+  const table = uniqueTable('store_arguments_rows');
+  const store = new PostgresLockStore(pool, { table, logger: false });
+
+  afterAll(async () => {
+    await store.close();
+    await dropTable(pool, table);
+    await pool.end();
+  });
+
+  it('lists only the names inspect() takes, as RedisLockStore does', async () => {
+    await store.pause(JOB, { reason: null, until: null });
+    // As a store of an earlier version, called with any name, may have left it.
+    await pool.query(
+      `INSERT INTO "public"."${table}" (name, state_expires_at)
+       VALUES ($1, now() + interval '1 hour'), ($2, now() + interval '1 hour')`,
+      ['nightly report', ''],
+    );
+    const names = await store.listJobs();
+    expect(names).toEqual([JOB]);
+    await Promise.all(names.map((name) => store.inspect(name)));
   });
 });
