@@ -1,6 +1,7 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_FLEET_ARGUMENT } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
+import { checkJobName } from './store-arguments.js';
 import type {
   HistoryEntry,
   HistoryKind,
@@ -26,11 +27,12 @@ const TRIGGERS: ReadonlySet<string> = new Set<RunTrigger>(['schedule', 'catch-up
 
 /**
  * Rejects the `limit` of a store's own `history(name, limit)` unless it is a whole number from 0
- * (no entries) up. Checked before the database is asked, so the three built-in stores answer a
+ * (no entries) up, and a name no lock can have. Checked before the database is asked, so the three built-in stores answer a
  * fraction, `NaN` or a numeric string alike: Redis and PostgreSQL would otherwise refuse it with
  * their own error text (as a store failure), the memory store answer it.
  */
 export function checkHistoryLimit(store: string, name: unknown, limit: unknown): void {
+  checkJobName(store, 'history', name);
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(

@@ -243,6 +243,10 @@ export type LossReason = 'expired' | 'taken' | 'unconfirmed';
  * Every method may reject on a store failure (network, server error); the runner turns
  * that into a `store-error` outcome and never into a crash.
  *
+ * The built-in stores' methods that take a job `name` on their own (`inspect()`, `pause()`,
+ * `resume()`, `history()`, `registerJob()`, `currentToken()`) reject one no lock can have (1 to 128
+ * characters among `A-Z a-z 0-9 . _ : -`) with a `CronLockConfigError`, before any round trip.
+ *
  * @publicApi
  */
 export interface LockStore {

@@ -50,6 +50,7 @@ export function checkJobName(store: string, method: string, name: unknown): void
  * and such a pause is simply over.
  */
 export function checkPauseRequest(store: string, name: unknown, pause: unknown): void {
+  checkJobName(store, 'pause', name);
   const call = storeCall(store, 'pause', name);
   if (typeof pause !== 'object' || pause === null) {
     throw new CronLockConfigError(

@@ -18,7 +18,7 @@ import { synchronousTurn } from '../capabilities.js';
 import { MemoryTriggerChannel } from './trigger.js';
 import { checkHistoryLimit, occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
-import { checkPauseRequest } from '../store-arguments.js';
+import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 
 import {
   emptyJobState,
@@ -213,6 +213,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async inspect(name: string): Promise<StoredLockState> {
+    checkJobName('MemoryLockStore', 'inspect', name);
     const lock = this.liveLock(name);
     const state = this.jobs.get(name);
     const pause = pauseInForce(state, Date.now());
@@ -243,6 +244,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async resume(name: string): Promise<boolean> {
+    checkJobName('MemoryLockStore', 'resume', name);
     const state = this.jobs.get(name);
     const wasPaused = pauseInForce(state, Date.now()) !== null;
     if (state) {
@@ -257,6 +259,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    checkJobName('MemoryLockStore', 'registerJob', name);
     this.jobState(name).schedule = { cron: schedule.cron, timeZone: schedule.timeZone };
   }
 
@@ -266,6 +269,7 @@ export class MemoryLockStore implements LockStore {
 
   /** The owner token of the job's live lock, or `null` when free (an operator's forced release). */
   async currentToken(name: string): Promise<string | null> {
+    checkJobName('MemoryLockStore', 'currentToken', name);
     const lock = this.liveLock(name);
     return lock ? ([...lock.tokens][0] ?? null) : null;
   }

@@ -1,3 +1,4 @@
+import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
 import type { StoredLockState } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
@@ -20,6 +21,20 @@ FROM (SELECT clock_timestamp() AS now) AS c LEFT JOIN ${table.qualified} AS l ON
 /** Also the list query of the CLI: every job name of the table (not the trigger claims, `~…`). */
 export function jobNamesSql(table: LockTable): string {
   return `SELECT name FROM ${table.qualified} WHERE name NOT LIKE '~%' ORDER BY name`;
+}
+
+/**
+ * {@link jobNamesSql}'s names that a lock can have: a row another caller left under a name the
+ * store's methods refuse (a store of an earlier version took any) would fail every `inspect()` of
+ * a listing, as RedisLockStore's `SCAN` leaves such keys out.
+ */
+export async function listJobNames(
+  pool: PostgresPool,
+  table: LockTable,
+  timeout: number,
+): Promise<string[]> {
+  const rows = await runStatement<{ name: string }>(pool, jobNamesSql(table), [], timeout);
+  return rows.map((row) => row.name).filter((name) => LOCK_NAME_PATTERN.test(name));
 }
 
 /** The owner token of the job's live lock, or `null` when it is free (an operator's release). */

@@ -18,7 +18,7 @@ import type {
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
 import { acquirePlainLock } from './acquire-plain.js';
-import { currentLockToken, inspectLock, jobNamesSql } from './inspect.js';
+import { currentLockToken, inspectLock, listJobNames } from './inspect.js';
 import {
   isPreparedStatementTrouble,
   runStatement,
@@ -42,7 +42,7 @@ import { renewLock } from './renew.js';
 import { ensureLockTable } from './schema.js';
 import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
-import { checkPauseRequest } from '../store-arguments.js';
+import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 
 /**
  * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
@@ -200,7 +200,8 @@ export class PostgresLockStore implements LockStore {
     );
   }
 
-  inspect(name: string): Promise<StoredLockState> {
+  async inspect(name: string): Promise<StoredLockState> {
+    checkJobName('PostgresLockStore', 'inspect', name);
     return this.guard((sql) => inspectLock(this.pool, sql.inspect, name, this.timeout));
   }
 
@@ -212,7 +213,8 @@ export class PostgresLockStore implements LockStore {
     );
   }
 
-  resume(name: string): Promise<boolean> {
+  async resume(name: string): Promise<boolean> {
+    checkJobName('PostgresLockStore', 'resume', name);
     return this.guard(() => resumeJob(this.pool, this.table, name, this.timeout));
   }
 
@@ -221,7 +223,8 @@ export class PostgresLockStore implements LockStore {
     return this.guard(() => readHistory(this.pool, this.table, name, limit, this.timeout));
   }
 
-  registerJob(name: string, schedule: JobSchedule): Promise<void> {
+  async registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    checkJobName('PostgresLockStore', 'registerJob', name);
     return this.guard(() =>
       registerJob(this.pool, this.table, name, schedule, STATE_TTL_MS, this.timeout),
     );
@@ -232,24 +235,17 @@ export class PostgresLockStore implements LockStore {
     return this.jobNames();
   }
 
-  /** Every job name that has a row, sorted (for `status` listings). */
+  /** Every job name that has a row, sorted (for `status` listings): only names a lock can have. */
   jobNames(): Promise<string[]> {
-    return this.guard(async () => {
-      const rows = await runStatement<{ name: string }>(
-        this.pool,
-        jobNamesSql(this.table),
-        [],
-        this.timeout,
-      );
-      return rows.map((row) => row.name);
-    });
+    return this.guard(() => listJobNames(this.pool, this.table, this.timeout));
   }
 
   /**
    * The owner token of the job's live lock, or `null` when free: what an operator's forced
    * release (the CLI's `release`) hands to the owner-checked {@link release}.
    */
-  currentToken(name: string): Promise<string | null> {
+  async currentToken(name: string): Promise<string | null> {
+    checkJobName('PostgresLockStore', 'currentToken', name);
     return this.guard(() => currentLockToken(this.pool, this.table, name, this.timeout));
   }
 

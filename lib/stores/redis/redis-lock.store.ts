@@ -2,8 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
-import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
-import { INVALID_OPTION } from '../../cron-lock.messages.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -36,12 +35,12 @@ import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment } from './server-check.js';
-import { checkRedisSetting } from './redis-options.js';
+import { checkRedisSetting, checkScriptTransport } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
 import { SilentConnectionCheck } from './silent-connection.js';
-import { checkPauseRequest } from '../store-arguments.js';
+import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 
 /** What leaving each option out gives (`keyPrefix` has its own check). */
 const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
@@ -102,12 +101,7 @@ export class RedisLockStore implements LockStore {
    */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
     rejectEmptyOptions('RedisLockStore', options, STORE_OPTION_DEFAULTS);
-    const transport = options.scriptTransport;
-    if (transport !== undefined && transport !== 'batched' && transport !== 'plain') {
-      throw new CronLockConfigError(
-        INVALID_OPTION('RedisLockStore', 'scriptTransport', "'batched' or 'plain'", transport),
-      );
-    }
+    checkScriptTransport(options.scriptTransport);
     this.keyPrefix =
       'keyPrefix' in options
         ? checkKeyPrefix('RedisLockStore', options.keyPrefix)
@@ -169,6 +163,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async inspect(name: string): Promise<StoredLockState> {
+    checkJobName('RedisLockStore', 'inspect', name);
     return this.guard(() => inspectLock(this.client, name, this.keysOf(name)));
   }
 
@@ -179,7 +174,8 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => pauseJob(this.client, [state, history], pause, STATE_TTL_MS));
   }
 
-  resume(name: string): Promise<boolean> {
+  async resume(name: string): Promise<boolean> {
+    checkJobName('RedisLockStore', 'resume', name);
     return this.guard(() => resumeJob(this.client, this.keyPair(name)[1]));
   }
 
@@ -188,10 +184,10 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => readHistory(this.client, this.keyPair(name)[2], limit));
   }
 
-  registerJob(name: string, schedule: JobSchedule): Promise<void> {
-    return this.guard(() =>
-      registerJob(this.client, this.keyPair(name)[1], schedule, STATE_TTL_MS),
-    );
+  async registerJob(name: string, schedule: JobSchedule): Promise<void> {
+    checkJobName('RedisLockStore', 'registerJob', name);
+    const state = this.keyPair(name)[1];
+    return this.guard(() => registerJob(this.client, state, schedule, STATE_TTL_MS));
   }
 
   /** Every job with state under the (client's + store's) key prefix, on every Cluster master. */

@@ -1,4 +1,5 @@
 import { CronLockConfigError } from '../../cron-lock.errors.js';
+import { INVALID_OPTION } from '../../cron-lock.messages.js';
 import { redactLooseUrl } from '../../utils/redact.js';
 import { isRedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { tlsSettingsProblem } from './tls.js';
@@ -122,4 +123,13 @@ function isEmpty(value: unknown): boolean {
 
 function isBlank(value: unknown): boolean {
   return typeof value === 'string' && value.trim() === '';
+}
+
+/** `RedisLockStore`'s `scriptTransport`: absent, `'batched'` or `'plain'`. */
+export function checkScriptTransport(transport: unknown): void {
+  if (transport !== undefined && transport !== 'batched' && transport !== 'plain') {
+    throw new CronLockConfigError(
+      INVALID_OPTION('RedisLockStore', 'scriptTransport', "'batched' or 'plain'", transport),
+    );
+  }
 }
