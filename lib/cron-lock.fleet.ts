@@ -27,7 +27,7 @@ import type {
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
-import { describeStoreError } from './utils/redact.js';
+import { describeStoreError, redactUrl } from './utils/redact.js';
 
 /**
  * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
@@ -46,7 +46,10 @@ export interface LockInspection extends JobState<Date> {
  * @publicApi
  */
 export interface PauseOptions {
-  /** A note for operators (shown by `inspect()`, the CLI and the logs): 1 to 500 characters. */
+  /**
+   * A note for operators (shown by `inspect()`, the CLI and the logs): 1 to 500 characters. The
+   * password of a URL it quotes is hidden (`redis://user:***@host`) before it is kept.
+   */
   reason?: string;
   /**
    * When the pause ends by itself: a `Date`, or a duration from now (`'2h'`, ms). In the future
@@ -97,7 +100,8 @@ export class FleetControl {
       lastOutcome: state.lastOutcome ?? null,
       lastFinishedAt: dateOrNull(state.lastFinishedAt),
       paused: state.paused ?? false,
-      pauseReason: state.pauseReason ?? null,
+      // Also a note the store's own pause() kept as given (see checkReason).
+      pauseReason: typeof state.pauseReason === 'string' ? redactUrl(state.pauseReason) : null,
       pausedUntil: dateOrNull(state.pausedUntil),
       cron: state.cron ?? null,
       timeZone: state.timeZone ?? null,
@@ -257,8 +261,11 @@ function checkReason(call: string, reason: unknown): string | null {
   if (reason === undefined) {
     return null;
   }
-  // The stores' own pause() takes the same notes (and checks them again).
-  if (!isPauseNote(reason)) {
+  // Shown to every operator and logged: a quoted connection string keeps no password (as the
+  // dashboard shows it), kept so in the store too, so that every output says the same. Checked
+  // as redacted, as the store's own pause() checks it again.
+  const note = typeof reason === 'string' ? redactUrl(reason) : reason;
+  if (!isPauseNote(note)) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(
         call,
@@ -268,7 +275,7 @@ function checkReason(call: string, reason: unknown): string | null {
       ),
     );
   }
-  return reason;
+  return note;
 }
 
 /** `until` as ms since epoch (`null`: until resumed), in the future and within a timer's range. */

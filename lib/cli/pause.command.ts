@@ -1,3 +1,4 @@
+import { redactUrl } from '../utils/redact.js';
 import { formatTime } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { confirm } from './confirm.js';
@@ -20,7 +21,9 @@ export async function pauseCommand(
   requireMethod(store, 'pause', 'pause jobs');
   await requireJob(connection, prefix, job);
   const until = options.until === undefined ? '' : ` until ${formatTime(options.until)} UTC`;
-  const reason = options.reason === undefined ? '' : ` (reason: ${options.reason})`;
+  // Shown on other operators' terminals, as `CronLockService.pause()` keeps it: no password.
+  const note = options.reason === undefined ? null : redactUrl(options.reason);
+  const reason = note === null ? '' : ` (reason: ${note})`;
   const here = where(connection, prefix).replace(/^under /, '');
   if (
     !(await confirm(
@@ -32,7 +35,7 @@ export async function pauseCommand(
   ) {
     return 'declined';
   }
-  await store.pause(job, { reason: options.reason ?? null, until: options.until ?? null });
+  await store.pause(job, { reason: note, until: options.until ?? null });
   io.print(
     `Paused "${job}" (${here})${until}${reason}. Every instance skips it from its next ` +
       'occurrence (reason: paused); a run in progress goes on. Undo with: ' +

@@ -2,6 +2,7 @@ import type { JobState, StoredLockState } from '../stores/lock-store.interface.j
 import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';
+import { redactUrl } from '../utils/redact.js';
 
 /**
  * One job in `status --json`: the fields of `CronLockService.inspect()` ({@link JobState}), times
@@ -134,7 +135,8 @@ function toJson(state: StoredLockState): JobStatusJson {
     lastOutcome: state.lastOutcome ?? null,
     lastFinishedAt: isoTime(state.lastFinishedAt),
     paused: state.paused ?? false,
-    pauseReason: state.pauseReason ?? null,
+    // A note kept by a store's own pause() may quote a password: redacted, as on the dashboard.
+    pauseReason: typeof state.pauseReason === 'string' ? redactUrl(state.pauseReason) : null,
     pausedUntil: isoTime(state.pausedUntil),
     cron: state.cron ?? null,
     timeZone: state.timeZone ?? null,
