@@ -147,12 +147,22 @@ export function bindingOf(instance: object, methodKey: string | symbol): JobBind
 }
 
 /**
+ * How long before a one-shot date a tick still claims it. `cron` fires its timer no earlier than
+ * the date (it re-arms a timer that lands early); the margin keeps a timer that lands a few ms
+ * early, in some other version, from making a manual run on every instance.
+ */
+const ONE_SHOT_EARLY_TICK_MS = 1_000;
+
+/**
  * The occurrence a tick of this job at `now` belongs to; `undefined` for a lock without a
- * schedule. A cron job finds it among those its previous run worked out (CronOccurrences).
+ * schedule, or for a tick of a one-shot job before its date (`fireOnTick()`, `runLockedJob`),
+ * which is a manual run. A cron job finds it among those its previous run worked out
+ * (CronOccurrences).
  */
 export function occurrenceOfTick(binding: JobBinding, now: number): number | undefined {
   if (binding.oneShotAt !== undefined) {
-    return binding.oneShotAt;
+    // Claimed early, the date would be done fleet-wide and its scheduled tick skipped everywhere.
+    return now >= binding.oneShotAt - ONE_SHOT_EARLY_TICK_MS ? binding.oneShotAt : undefined;
   }
   if (binding.occurrences) {
     return binding.occurrences.at(now);
