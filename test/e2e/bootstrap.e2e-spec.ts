@@ -420,6 +420,63 @@ describe('bootstrap validation', () => {
     });
   });
 
+  describe('one-shot dates', () => {
+    /** A one-method job class run once at `at`, named `className`. */
+    function oneShotClass(className: string, at: Date, options: LockedCronOptions) {
+      @Injectable()
+      class OneShot {
+        @LockedCron(at, options)
+        async work(ctx: LockContext): Promise<string> {
+          return `ran ${ctx.name}`;
+        }
+      }
+      Object.defineProperty(OneShot, 'name', { value: className });
+      return OneShot;
+    }
+    const inAnHour = (): Date => new Date(Date.now() + 3_600_000);
+
+    it.each<[string, LockedCronOptions, string[]]>([
+      ["timeZone ''", { timeZone: '' }, ['timeZone', '""']],
+      ['an unknown timeZone', { timeZone: 'Mars/Olympus_Mons' }, ['Mars/Olympus_Mons']],
+      ['timeZone and utcOffset', { timeZone: 'Europe/Paris', utcOffset: 60 }, ['utcOffset']],
+      ['utcOffset as a string', { utcOffset: '60' as unknown as number }, ['utcOffset', '"60"']],
+    ])('rejects %s on a one-shot date as on an expression', async (_label, options, fragments) => {
+      const error = await bootstrapError(
+        appWith([oneShotClass('OneShotZone', inAnHour(), options)]),
+      );
+      expectConfigError(error, 'OneShotZone.work', ...fragments);
+    });
+
+    it('rejects a one-shot date that has passed, naming the date', async () => {
+      const at = new Date(Date.now() - 60_000);
+      const error = await bootstrapError(appWith([oneShotClass('PastOneShot', at, {})]));
+      expectConfigError(error, 'PastOneShot.work', at.toISOString(), 'has passed');
+    });
+
+    it('rejects a one-shot date that comes before its initialDelay ends', async () => {
+      // @nestjs/schedule would start the job after the delay, and `cron` would throw out of
+      // that timer, past the date: an uncaught exception in a running app.
+      const at = new Date(Date.now() + 60_000);
+      const error = await bootstrapError(
+        appWith([oneShotClass('DelayedOneShot', at, { initialDelay: 120_000 })]),
+      );
+      expectConfigError(error, 'DelayedOneShot.work', at.toISOString(), 'initialDelay');
+    });
+
+    it.each<[string, LockedCronOptions, () => Date]>([
+      ['timeZone', { timeZone: 'Europe/Paris' }, inAnHour],
+      ['utcOffset', { utcOffset: -330 }, inAnHour],
+      ['an initialDelay that ends before it', { initialDelay: 1_000 }, inAnHour],
+      // As with @Cron: a disabled job is not started, so its date is not read until start().
+      ['disabled: true, its date passed', { disabled: true }, () => new Date(Date.now() - 60_000)],
+    ])('boots a one-shot date with %s', async (_label, options, at) => {
+      const Job = oneShotClass('GoodOneShot', at(), options);
+      const ref = await boot(appWith([Job]));
+      const job = ref.get(Job);
+      expect(await callLocked(job, job.work)).toBe('ran GoodOneShot.work');
+    });
+  });
+
   describe('modules', () => {
     it('rejects an app that imports ScheduleModule but not CronLockModule', async () => {
       // A class of its own: whether a method was bound is remembered per method.
