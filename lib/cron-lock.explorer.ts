@@ -37,15 +37,13 @@ import {
 } from './options/job-options.js';
 import { missedBetweenOf, OccurrenceRange } from './utils/occurrence-range.js';
 import { describeThrown } from './utils/thrown.js';
-import { isTimeZone, oneShotOf } from './options/schedule-values.js';
+import { checkOneShotDate, checkZoneOptions, oneShotOf } from './options/schedule-values.js';
 import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
-  EXCLUSIVE_ZONE,
   INVALID_CRON,
   INVALID_LOCK_NAME,
   INVALID_OPTION,
-  INVALID_TIME_ZONE,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
@@ -241,6 +239,11 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
     // `@CronLock` under a hand-written `@Cron(date)` is as much a one-shot as `@LockedCron(date)`.
     const oneShotAt = oneShotOf(label, metadata.cronTime ?? readCronOptions(method)?.cronTime);
+    if (oneShotAt !== undefined && metadata.cronTime !== undefined) {
+      // `@LockedCron(date)`'s own options; a hand-written `@Cron(date)` keeps its own checks.
+      checkZoneOptions(label, options.timeZone, options.utcOffset);
+      checkOneShotDate(label, oneShotAt, options);
+    }
     const { schedule, cronTime } =
       oneShotAt === undefined ? this.scheduleOf(label, method, metadata) : {};
     const period = schedule ? periodAfter(schedule, Date.now(), cronTime) : 0;
@@ -315,18 +318,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     if (typeof cronTime !== 'string') {
       throw new CronLockConfigError(INVALID_CRON(label, cronTime, 'not a string'));
     }
-    if (timeZone !== undefined && utcOffset !== undefined) {
-      throw new CronLockConfigError(EXCLUSIVE_ZONE(label));
-    }
-    if (timeZone !== undefined && !isTimeZone(timeZone)) {
-      // The cron parser would report it as a bad expression, pointing at the wrong fix.
-      throw new CronLockConfigError(INVALID_TIME_ZONE(label, timeZone));
-    }
-    if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
-      throw new CronLockConfigError(
-        INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset),
-      );
-    }
+    checkZoneOptions(label, timeZone, utcOffset);
     let parsed: CronTime;
     try {
       parsed = createCronTime(cronTime, timeZone, utcOffset);

@@ -1,6 +1,12 @@
 import { CronTime } from 'cron';
 import { CronLockConfigError } from '../cron-lock.errors.js';
-import { INVALID_ONE_SHOT } from '../cron-lock.messages.js';
+import {
+  EXCLUSIVE_ZONE,
+  INVALID_ONE_SHOT,
+  INVALID_OPTION,
+  INVALID_TIME_ZONE,
+} from '../cron-lock.messages.js';
+import { ONE_SHOT_PASSED } from './schedule.messages.js';
 
 /**
  * The one occurrence of `@LockedCron(date)` (or of `@CronLock` with `@Cron(date)`) in ms since
@@ -34,5 +40,48 @@ export function isTimeZone(timeZone: unknown): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Checks a job's `timeZone` and `utcOffset` as `cron` will read them, for an expression and a
+ * one-shot date alike: `cron` would report a bad zone without naming the job (as a bad
+ * expression, through the parser), and read `timeZone: ''` as no zone at all.
+ *
+ * @throws {CronLockConfigError} naming `label` and the fix.
+ */
+export function checkZoneOptions(label: string, timeZone: unknown, utcOffset: unknown): void {
+  if (timeZone !== undefined && utcOffset !== undefined) {
+    throw new CronLockConfigError(EXCLUSIVE_ZONE(label));
+  }
+  if (timeZone !== undefined && !isTimeZone(timeZone)) {
+    throw new CronLockConfigError(INVALID_TIME_ZONE(label, timeZone));
+  }
+  if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
+    throw new CronLockConfigError(
+      INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset),
+    );
+  }
+}
+
+/**
+ * Checks that `@nestjs/schedule` can start a one-shot job: its date must come after bootstrap, or
+ * after `initialDelay` (a throw out of that timer would be an uncaught exception in a running
+ * app). A `disabled` job is not started, so its date is read at `start()` only, as with `@Cron`.
+ *
+ * @throws {CronLockConfigError} naming `label`, the date and the fix.
+ */
+export function checkOneShotDate(
+  label: string,
+  at: number,
+  options: { disabled?: unknown; initialDelay?: unknown },
+  now: number = Date.now(),
+): void {
+  if (options.disabled === true) {
+    return;
+  }
+  const delay = typeof options.initialDelay === 'number' ? options.initialDelay : 0;
+  if (at <= now + delay) {
+    throw new CronLockConfigError(ONE_SHOT_PASSED(label, at, delay));
   }
 }
