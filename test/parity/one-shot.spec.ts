@@ -1,20 +1,38 @@
 // One-shot jobs: @Cron(new Date(...)) runs once at that date; so does @LockedCron(date), once
 // across the fleet (issue: it failed at bootstrap with "invalid cron expression").
+import { createRequire } from 'node:module';
 import { Injectable } from '@nestjs/common';
 import { Cron, SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DateTime as LuxonDateTime } from 'luxon';
 import { CronLock, MemoryLockStore, type LockContext } from 'nestjs-cron-lock';
-import { bootWith, closeAll, LOCKED_CRON, settle, VARIANTS, type Variant } from './support.js';
+import {
+  bootWith,
+  closeAll,
+  LOCKED_CRON,
+  settle,
+  VARIANTS,
+  type CronTimeInput,
+  type Variant,
+} from './support.js';
+
+/**
+ * luxon as `cron` loads it (CommonJS), so that `cron` knows its `DateTime` as a CommonJS app's
+ * own: an ES module import here would load luxon's ES build, another class.
+ */
+const { DateTime } = createRequire(import.meta.url)('luxon') as {
+  DateTime: typeof LuxonDateTime;
+};
 
 const START = new Date('2030-01-01T00:00:00.500Z');
 const AT = new Date('2030-01-01T00:00:02.000Z');
 
-function oneShot(variant: Variant) {
+function oneShot(variant: Variant, at: CronTimeInput = AT) {
   @Injectable()
   class Launch {
     readonly runs: (number | null)[] = [];
 
-    @variant.decorate(AT, { name: 'launch' })
+    @variant.decorate(at, { name: 'launch' })
     async go(ctx?: LockContext): Promise<void> {
       this.runs.push(ctx ? ctx.scheduledAt.getTime() : null);
     }
@@ -41,6 +59,31 @@ describe.each(VARIANTS)('a one-shot date with %s', (_label, variant) => {
     await vi.advanceTimersByTimeAsync(10_000);
     await settle();
     expect(ref.get(Launch).runs).toEqual([variant.locked ? AT.getTime() : null]);
+  });
+});
+
+// Issue: @LockedCron typed its first argument `string | Date`, so a luxon DateTime, which @Cron
+// takes, did not compile.
+describe('a one-shot luxon DateTime', () => {
+  it('runs once at that time across two instances, as @Cron runs it once', async () => {
+    vi.useFakeTimers({ now: START });
+    const at: LuxonDateTime = DateTime.fromJSDate(AT);
+    const runs = async (variant: Variant, instances: number): Promise<(number | null)[]> => {
+      const Launch = oneShot(variant, at);
+      const store = new MemoryLockStore();
+      const apps = [];
+      for (let i = 0; i < instances; i++) {
+        apps.push(await bootWith(variant, [Launch], { store }));
+      }
+      await vi.advanceTimersByTimeAsync(5_000);
+      await settle();
+      const all = apps.flatMap((app) => app.get(Launch).runs);
+      await closeAll();
+      return all;
+    };
+    expect(await runs(LOCKED_CRON, 2)).toEqual([AT.getTime()]);
+    vi.setSystemTime(START);
+    expect(await runs(VARIANTS[0]![1], 1)).toEqual([null]);
   });
 });
 

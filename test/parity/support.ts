@@ -4,6 +4,7 @@
 import type { DynamicModule, LoggerService, Provider, Type } from '@nestjs/common';
 import { Cron, ScheduleModule, type CronOptions } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
+import type { CronJobParams } from 'cron';
 import { LockedCron, MemoryLockStore } from 'nestjs-cron-lock';
 import { CronLockTestingModule, type CronLockTestingOptions } from 'nestjs-cron-lock/testing';
 
@@ -15,8 +16,8 @@ export interface BootOptions {
   lock?: Omit<CronLockTestingOptions, 'store' | 'logger'>;
 }
 
-/** What a scheduled method may be given: a cron expression or a one-shot date. */
-export type CronTimeInput = string | Date;
+/** What a scheduled method may be given, as `@Cron` types it: an expression, a `Date` or a luxon `DateTime`. */
+export type CronTimeInput = CronJobParams['cronTime'];
 
 export interface Variant {
   label: '@Cron' | '@LockedCron';
