@@ -1,3 +1,4 @@
+import type { CronJobParams } from 'cron';
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import type { CronLockOptions, LockedCronOptions } from '../options/job-options.interface.js';
 import { checkInstanceMethod, lockMethod } from './lock-method.js';
@@ -10,7 +11,7 @@ export interface CronLockMetadata {
    * The cron expression (or one-shot date) of `@LockedCron`; for `@CronLock` it is read from
    * `@Cron`'s metadata.
    */
-  cronTime?: string | Date;
+  cronTime?: CronJobParams['cronTime'];
   /** The class that declared the method, for messages. */
   declaredBy: string;
   /**

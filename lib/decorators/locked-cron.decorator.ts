@@ -1,3 +1,4 @@
+import type { CronJobParams } from 'cron';
 import { CRON_LOCK_METADATA } from '../cron-lock.constants.js';
 import type { LockedCronOptions } from '../options/job-options.interface.js';
 import type { Duration } from '../utils/duration.js';
@@ -24,14 +25,14 @@ import { scheduleLockedMethod } from '../interop/nestjs-schedule.js';
  * async launch() {}
  * ```
  *
- * @param cronTime A cron expression (5 or 6 fields), a `CronExpression` value, or a `Date`
- *   (a one-shot job, as with `@Cron`).
+ * @param cronTime A cron expression (5 or 6 fields), a `CronExpression` value, or a `Date` or
+ *   luxon `DateTime` (a one-shot job), as `@Cron` takes it.
  * @param ttlOrOptions The lock ttl, or {@link LockedCronOptions} (every `CronOptions` key of
  *   `@nestjs/schedule` plus the lock's own).
  * @publicApi
  */
 export function LockedCron(
-  cronTime: string | Date,
+  cronTime: CronJobParams['cronTime'],
   ttlOrOptions?: Duration | LockedCronOptions,
 ): MethodDecorator {
   const options: LockedCronOptions =

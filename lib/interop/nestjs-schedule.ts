@@ -1,5 +1,6 @@
 import type { ModuleRef } from '@nestjs/core';
 import { Cron, SchedulerRegistry } from '@nestjs/schedule';
+import type { CronJobParams } from 'cron';
 import { claimMount } from '../cron-lock.bindings.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { MODULE_MISSING } from '../cron-lock.messages.js';
@@ -163,7 +164,7 @@ export function scheduleLockedMethod<T>(
   target: object,
   methodKey: string | symbol,
   locked: TypedPropertyDescriptor<T>,
-  cronTime: string | Date,
+  cronTime: CronJobParams['cronTime'],
   options: LockedCronOptions,
   label: string,
 ): TypedPropertyDescriptor<T> {
