@@ -1,0 +1,114 @@
+// The TypeScript examples of the user's guide, as a reader pastes them into an app: every block
+// that imports from the package is type-checked against the entry points (`nestjs-cron-lock` and
+// its subpaths, as the published `exports` resolve them), so a renamed export, an option that
+// does not exist or a class used before its declaration (a `ReferenceError` when the file loads)
+// cannot stay in the docs. The README's own app and test examples also run in the consumer apps.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/fork-ts.js';
+
+const pages = [
+  'README.md',
+  ...readdirSync(join(REPO_ROOT, 'docs'))
+    .filter((file) => file.endsWith('.md') && file !== 'DESIGN-NOTES.md')
+    .map((file) => `docs/${file}`),
+];
+
+interface Example {
+  /** `docs/usage.md:48`: the page and the line of the block's first line of code. */
+  where: string;
+  file: string;
+  code: string;
+}
+
+/** The ```ts blocks of a page that import from the package: whole files, not fragments. */
+function examplesOf(page: string): Example[] {
+  const lines = readFileSync(join(REPO_ROOT, page), 'utf8').split('\n');
+  const examples: Example[] = [];
+  for (let start = 0; start < lines.length; start++) {
+    if (!/^```(ts|typescript)\s*$/.test(lines[start]!)) continue;
+    let end = start + 1;
+    while (!lines[end]!.startsWith('```')) end++;
+    const code = lines.slice(start + 1, end).join('\n');
+    if (/^import .* from 'nestjs-cron-lock(\/[a-z-]+)?';$/m.test(code)) {
+      const where = `${page}:${start + 2}`;
+      const file = join(REPO_ROOT, '.docs-examples', `${where.replace(/[/:.]/g, '_')}.ts`);
+      examples.push({ where, file, code: `${code}\nexport {};\n` });
+    }
+    start = end;
+  }
+  return examples;
+}
+
+/**
+ * What an example may leave to the reader: its own services, modules and helpers (`AppModule`,
+ * `notify()`, `./reports.service`), and the test runner's globals. Anything else is a mistake in
+ * the example.
+ */
+const LEFT_TO_THE_READER = new Set([
+  2304, // Cannot find name 'X'.
+  2552, // Cannot find name 'X'. Did you mean 'Y'?
+  2582, // Cannot find name 'it' (a test runner's global).
+  2593, // Cannot find name 'describe' (a test runner's global).
+]);
+
+function isLeftToTheReader(diagnostic: ts.Diagnostic): boolean {
+  if (LEFT_TO_THE_READER.has(diagnostic.code)) return true;
+  // The reader's own files: `import { ReportsService } from './reports.service'`.
+  const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
+  return diagnostic.code === 2307 && /Cannot find module '\.\.?\//.test(text);
+}
+
+/** Type-checks the examples as files of one program, with the repository's compiler options. */
+function check(examples: Example[]): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(REPO_ROOT, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  )!;
+  const byFile = new Map(examples.map((example) => [example.file, example]));
+  const host = ts.createCompilerHost(config.options);
+  const readFile = host.readFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.readFile = (file) => byFile.get(file)?.code ?? readFile(file);
+  host.fileExists = (file) => byFile.has(file) || fileExists(file);
+  host.getSourceFile = (file, language, ...rest) => {
+    const example = byFile.get(file);
+    return example === undefined
+      ? getSourceFile(file, language, ...rest)
+      : ts.createSourceFile(file, example.code, language, true);
+  };
+  const program = ts.createProgram([...byFile.keys()], config.options, host);
+  const problems: string[] = [];
+  for (const example of examples) {
+    const source = program.getSourceFile(example.file)!;
+    const diagnostics = [
+      ...program.getSyntacticDiagnostics(source),
+      ...program.getSemanticDiagnostics(source),
+    ];
+    for (const diagnostic of diagnostics.filter((d) => !isLeftToTheReader(d))) {
+      const line = source.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line;
+      const [page, first] = example.where.split(':') as [string, string];
+      problems.push(
+        `${page}:${Number(first) + line}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
+      );
+    }
+  }
+  return problems;
+}
+
+describe('the TypeScript examples of the README and docs/', () => {
+  const examples = pages.flatMap(examplesOf);
+
+  it('finds the examples that import from the package', () => {
+    // A guard against a page format change that would leave the check below with nothing to do.
+    expect(examples.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('type-check against the entry points, as written', () => {
+    expect(check(examples)).toEqual([]);
+  });
+});
