@@ -200,6 +200,18 @@ describe('nestjs-cron-lock release', () => {
     );
   });
 
+  it('says a job an instance registered but never ran has nothing to release (exit 0), not that it does not exist', async () => {
+    // What an app's bootstrap leaves for a job whose first occurrence has not come yet (an
+    // hourly job just deployed): its schedule, which status lists, and no lock.
+    await store.registerJob('fresh', { cron: '0 * * * *', timeZone: 'UTC' });
+    const run = await runCli(cli('fresh'));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      'The lock of "fresh" is free (last tick - UTC, fence -): nothing to release.\n',
+    );
+  });
+
   it('names the jobs under the prefix when the job does not exist (exit 1)', async () => {
     const run = await runCli(cli('stuk', '--yes'));
     expect(run.code).toBe(1);
