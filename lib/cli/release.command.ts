@@ -3,7 +3,8 @@ import type { StoredLockState } from '../stores/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
 import { formatMs, formatTime, NONE } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
-import { findJobNames, where } from './status.command.js';
+import { requireJob } from './fleet-store.js';
+import { where } from './status.command.js';
 
 /** Where release talks to the person running it. */
 export interface ReleaseIo {
@@ -11,9 +12,6 @@ export interface ReleaseIo {
   stdout: NodeJS.WritableStream;
   print: (text: string) => void;
 }
-
-/** At most this many job names in the "no such job" message. */
-const MAX_NAMES_LISTED = 20;
 
 /**
  * `nestjs-cron-lock release <job>`: force-frees a stuck lock after showing who holds it.
@@ -39,15 +37,9 @@ export async function releaseCommand(
 
   if (token === null || state.ttlLeft === null) {
     if (state.lastTick === null && state.fencingToken === null) {
-      const known = await findJobNames(connection);
-      const list =
-        known.length === 0
-          ? 'there are no jobs under it'
-          : `jobs there: ${known.slice(0, MAX_NAMES_LISTED).join(', ')}${known.length > MAX_NAMES_LISTED ? ', …' : ''}`;
-      throw new CliError(
-        `No job "${job}" ${where(connection, prefix)} at ${connection.address} (${list}). ` +
-          `Check the job name (its lock name) and ${connection.namespace === 'prefix' ? '--prefix' : '--schema and --table'}.`,
-      );
+      // Nothing claimed yet is not "no such job": an instance registers a job's schedule at
+      // bootstrap, before its first occurrence, and status lists it from then on.
+      await requireJob(connection, prefix, job);
     }
     io.print(
       `The lock of "${job}" is free (last tick ${formatTime(state.lastTick)} UTC, ` +
