@@ -3,6 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CronLockModule,
@@ -12,6 +14,7 @@ import {
   type LockContext,
 } from 'nestjs-cron-lock';
 import { newRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { REPO_ROOT } from '../support/fork-ts.js';
 import { runCli } from './cli-process.js';
 
 /** Never fires during the test: the test calls the methods (each call is a tick, locked). */
@@ -96,6 +99,23 @@ describe('nestjs-cron-lock status', () => {
     await moduleRef?.close();
     await other?.close();
     await redis?.quit();
+  });
+
+  it('is shown in docs/cli.md with the columns it prints, each explained', async () => {
+    const run = await runCli(['status', '--redis', testRedisUrl(), '--prefix', prefix]);
+    expect(run.code, run.stderr).toBe(0);
+    const columns = run.stdout.split('\n')[0]!.trim().split(/ {2,}/);
+    const guide = readFileSync(join(REPO_ROOT, 'docs/cli.md'), 'utf8');
+    const section = guide.slice(
+      guide.indexOf('## `status`'),
+      guide.indexOf('\n## ', guide.indexOf('## `status`') + 1),
+    );
+    const example = section.split('\n').find((line) => line.startsWith('JOB '));
+    expect(example?.trim().split(/ {2,}/)).toEqual(columns);
+    // The column table names each column but the job's, without the unit in brackets.
+    for (const column of columns.slice(1)) {
+      expect(section, column).toContain(`| \`${column.replace(/ \(.*\)$/, '')}\``);
+    }
   });
 
   it('prints a table of held and free jobs with their history', async () => {
