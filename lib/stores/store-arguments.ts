@@ -9,9 +9,7 @@ import { LOCK_NAME_PATTERN, MAX_PAUSE_REASON_LENGTH } from '../cron-lock.constan
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_FLEET_ARGUMENT, INVALID_LOCK_NAME } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
-
-/** The latest time a `Date` holds, in ms since epoch: a later `until` reads back as no time. */
-const MAX_DATE_MS = 8.64e15;
+import { LAST_DATE_MS } from '../utils/occurrence.js';
 
 // Control characters would let a note forge or split log lines; NUL is refused by PostgreSQL.
 // eslint-disable-next-line no-control-regex -- matching them is the point
@@ -70,13 +68,13 @@ export function checkPauseRequest(store: string, name: unknown, pause: unknown):
   }
   if (
     until !== null &&
-    (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 0 || until > MAX_DATE_MS)
+    (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 0 || until > LAST_DATE_MS)
   ) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(
         call,
         'until',
-        `null (until resumed) or a whole number of ms since epoch, 0 to ${MAX_DATE_MS}, such as Date.now() + 3_600_000`,
+        `null (until resumed) or a whole number of ms since epoch, 0 to ${LAST_DATE_MS}, such as Date.now() + 3_600_000`,
         until,
       ),
     );

@@ -1,17 +1,10 @@
 // A store's own history(name, limit), called directly (an admin tool, a script), as the three
 // built-in stores answer it: the same entries for a good limit, the same CronLockConfigError for
 // a bad one, and never a database's own complaint about the number.
-import {
-  CronLockConfigError,
-  MemoryLockStore,
-  RedisLockStore,
-  type LockStore,
-} from 'nestjs-cron-lock';
-import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { CronLockConfigError, type LockStore } from 'nestjs-cron-lock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+import { builtInStores } from '../support/built-in-stores.js';
 import { recordRun } from '../support/recorded-run.js';
-import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 
 const JOB = 'history-limit';
 const HOUR = 3_600_000;
@@ -27,46 +20,7 @@ const BAD_LIMITS: Array<[label: string, limit: unknown]> = [
   ['null', null],
 ];
 
-interface StoreUnderTest {
-  label: string;
-  build: () => Promise<{ store: LockStore; close: () => Promise<void> }>;
-}
-
-const STORES: StoreUnderTest[] = [
-  {
-    label: 'MemoryLockStore',
-    build: async () => {
-      const store = new MemoryLockStore();
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    label: 'RedisLockStore',
-    build: async () => {
-      const store = new RedisLockStore(testRedisUrl(), {
-        keyPrefix: uniquePrefix('history-limit'),
-        logger: false,
-      });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    label: 'PostgresLockStore',
-    build: async () => {
-      const pool = newPool();
-      const table = uniqueTable('history_limit');
-      const store = new PostgresLockStore(pool, { table, logger: false });
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          await dropTable(pool, table);
-          await pool.end();
-        },
-      };
-    },
-  },
-];
+const STORES = builtInStores('history_limit');
 
 describe.each(STORES)('$label history(name, limit) called directly', ({ label, build }) => {
   let store: LockStore;

@@ -1,16 +1,11 @@
 // The built-in stores' own fleet methods, called directly (an admin tool, a script), as the three
 // stores answer a caller's mistake: the same CronLockConfigError naming the call, before any round
 // trip, never a database's own complaint, and nothing kept.
-import {
-  CronLockConfigError,
-  MemoryLockStore,
-  RedisLockStore,
-  type LockStore,
-} from 'nestjs-cron-lock';
+import { CronLockConfigError, type LockStore } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
-import { testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { builtInStores } from '../support/built-in-stores.js';
 
 const JOB = 'store-arguments';
 const HOUR = 3_600_000;
@@ -61,46 +56,7 @@ const NAMED_CALLS: Array<[method: string, call: (store: LockStore, name: string)
   ['currentToken', (store, name) => store.currentToken?.(name)],
 ];
 
-interface StoreUnderTest {
-  label: string;
-  build: () => Promise<{ store: LockStore; close: () => Promise<void> }>;
-}
-
-const STORES: StoreUnderTest[] = [
-  {
-    label: 'MemoryLockStore',
-    build: async () => {
-      const store = new MemoryLockStore();
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    label: 'RedisLockStore',
-    build: async () => {
-      const store = new RedisLockStore(testRedisUrl(), {
-        keyPrefix: uniquePrefix('store-arguments'),
-        logger: false,
-      });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    label: 'PostgresLockStore',
-    build: async () => {
-      const pool = newPool();
-      const table = uniqueTable('store_arguments');
-      const store = new PostgresLockStore(pool, { table, logger: false });
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          await dropTable(pool, table);
-          await pool.end();
-        },
-      };
-    },
-  },
-];
+const STORES = builtInStores('store_arguments');
 
 /** What a call settled with: its rejection, or `undefined` if it resolved. */
 async function rejectionOf(attempt: () => Promise<unknown>): Promise<unknown> {
