@@ -26,10 +26,14 @@ import { RunTracker } from './runner/run-tracker.js';
 import { RunObserver } from './observer/run-observer.js';
 import type { LockStore } from './stores/lock-store.interface.js';
 import {
+  addNameCheck,
   findSchedulerRegistry,
   readCronOptions,
   readIntervalOptions,
+  removeNameCheck,
+  schedulesCronJobs,
 } from './interop/nestjs-schedule.js';
+import { cronNameCheck } from './interop/cron-names.js';
 import {
   checkLockOptions,
   resolveLockSettings,
@@ -87,12 +91,21 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     @Optional()
     @Inject(CRON_LOCK_SCHEDULER_OPTIONAL)
     private readonly schedulerOptional: boolean = false,
-  ) {}
+  ) {
+    // From now: @nestjs/schedule's explorer may run before ours (module order).
+    this.names = cronNameCheck(discovery, scanner);
+    addNameCheck(this.names.check);
+  }
 
   private readonly claims = new Map<string, Claim>();
+  private readonly names: ReturnType<typeof cronNameCheck>;
 
   onModuleInit(): void {
     checkOneLockModule(this.discovery);
+    removeNameCheck(this.names.check);
+    if (schedulesCronJobs(this.moduleRef)) {
+      this.names.runNow();
+    }
     let needsScheduler: string | undefined;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const label = this.bindWrapper(wrapper, true);
@@ -191,6 +204,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
   /** @internal Withdraws this app's bindings that no scheduler mounted (see claimMount). */
   onModuleDestroy(): void {
+    removeNameCheck(this.names.check);
     removeLateBinder(this.bindLate);
     withdrawMounts(
       this.runner,

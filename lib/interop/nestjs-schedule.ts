@@ -16,6 +16,15 @@ import type { LockedCronOptions } from '../options/job-options.interface.js';
 /** `@nestjs/schedule`'s metadata key for `@Cron` options (not exported by the package). */
 export const SCHEDULE_CRON_OPTIONS = 'SCHEDULE_CRON_OPTIONS';
 
+/** `@nestjs/schedule`'s metadata key for the kind of job a method is (not exported). */
+const SCHEDULER_TYPE = 'SCHEDULER_TYPE';
+
+/** Its value for a cron job: `SchedulerType.CRON`, an enum the package does not export. */
+const SCHEDULER_TYPE_CRON = 1;
+
+/** `@nestjs/schedule`'s provider token of `ScheduleModule.forRoot()`'s options (not exported). */
+const SCHEDULE_MODULE_OPTIONS = 'SCHEDULE_MODULE_OPTIONS';
+
 /** `@nestjs/schedule`'s metadata key for `@Interval` options (not exported by the package). */
 export const SCHEDULE_INTERVAL_OPTIONS = 'SCHEDULE_INTERVAL_OPTIONS';
 
@@ -28,6 +37,26 @@ export function readCronOptions(
 ): (Record<string, unknown> & { cronTime?: unknown }) | undefined {
   return Reflect.getMetadata(SCHEDULE_CRON_OPTIONS, method) as
     (Record<string, unknown> & { cronTime?: unknown }) | undefined;
+}
+
+/**
+ * The name `@nestjs/schedule` registers `method`'s cron job under, read without side effects
+ * (the getter `@LockedCron` puts on its name is not called), with the options object that names
+ * the job and whether `@LockedCron` wrote it; `undefined` for a job it gives a random name.
+ */
+export function cronJobNameOf(
+  method: object,
+): { name: string; schedule: object; locked: boolean } | undefined {
+  if (Reflect.getMetadata(SCHEDULER_TYPE, method) !== SCHEDULER_TYPE_CRON) {
+    return undefined;
+  }
+  const schedule = readCronOptions(method);
+  if (schedule === undefined) {
+    return undefined;
+  }
+  const locked = lockedCronSchedules.has(schedule);
+  const name = locked ? lockedCronNames.get(schedule) : schedule.name;
+  return typeof name === 'string' && name !== '' ? { name, schedule, locked } : undefined;
 }
 
 /** What `@Interval` keeps on a method: its period in ms as `timeout`. */
@@ -48,6 +77,44 @@ export function readTimeoutOptions(method: object): { timeout?: unknown } | unde
  */
 const lockedCronSchedules = processWide('locked-cron-schedules', () => new WeakSet<object>());
 
+/** The `name` option of each `@LockedCron` options object (its own `name` is a getter). */
+const lockedCronNames = processWide('locked-cron-names', () => new WeakMap<object, string>());
+
+/**
+ * Checks, one per app being bootstrapped, of the cron job names `@nestjs/schedule` is about to
+ * register (see CronLockExplorer). Weakly held: an app whose bootstrap failed before its check
+ * ran never withdraws it, and must not be kept alive by it.
+ */
+const nameChecks = processWide('cron-name-checks', () => new Set<WeakRef<NameCheck>>());
+
+/** Throws if the app it belongs to holds the job of `schedule` and a job name clashes there. */
+export type NameCheck = (schedule: object) => void;
+
+/** Runs `check` whenever `@nestjs/schedule` reads a `@LockedCron` job's name, until withdrawn. */
+export function addNameCheck(check: NameCheck): void {
+  nameChecks.add(new WeakRef(check));
+}
+
+export function removeNameCheck(check: NameCheck): void {
+  for (const ref of nameChecks) {
+    const held = ref.deref();
+    if (held === undefined || held === check) {
+      nameChecks.delete(ref);
+    }
+  }
+}
+
+function runNameChecks(schedule: object): void {
+  for (const ref of [...nameChecks]) {
+    const check = ref.deref();
+    if (check === undefined) {
+      nameChecks.delete(ref);
+    } else {
+      check(schedule);
+    }
+  }
+}
+
 /**
  * The `@nestjs/schedule` decorator (`'@Cron'`, `'@Interval'` or `'@Timeout'`) whose metadata
  * `method` carries, other than the `@Cron` options `@LockedCron` wrote, or `undefined`.
@@ -61,6 +128,18 @@ export function scheduleDecoratorOf(method: object): string | undefined {
   }
   const cron = readCronOptions(method);
   return cron !== undefined && !lockedCronSchedules.has(cron) ? '@Cron' : undefined;
+}
+
+/** Whether the app's `ScheduleModule.forRoot()` registers `@Cron` jobs (not `cronJobs: false`). */
+export function schedulesCronJobs(moduleRef: ModuleRef): boolean {
+  try {
+    const options = moduleRef.get<string, { cronJobs?: boolean }>(SCHEDULE_MODULE_OPTIONS, {
+      strict: false,
+    });
+    return options.cronJobs !== false;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the app has `ScheduleModule.forRoot()` (its `SchedulerRegistry` is provided). */
@@ -200,10 +279,16 @@ export function scheduleLockedMethod<T>(
   }
   if (typeof options.name === 'string') {
     const name = options.name;
+    lockedCronNames.set(metadata, name);
     Object.defineProperty(metadata, 'name', {
       enumerable: true,
       configurable: true,
-      get: () => scheduledName(name, method),
+      // Read by @nestjs/schedule's explorer as it registers the job, maybe before the
+      // CronLockExplorer ran: the app's own check reports a clash first, in its words.
+      get: () => {
+        runNameChecks(metadata);
+        return scheduledName(name, method);
+      },
     });
   }
   return scheduled;
