@@ -59,6 +59,7 @@ describe('nestjs-cron-lock usage', () => {
     [['pause', 'job', '--until', '30d'], '--until is more than 2147483647ms'],
     [['pause', 'job', '--reason', ''], '--reason must be a non-empty one-line text'],
     [['pause', 'job', '--reason', 'a\u001b[2Jb'], '--reason must be a non-empty one-line text'],
+    [['pause', 'job', '--reason', 'a\u2028b'], '--reason must be a non-empty one-line text'],
     [['status'], 'No Redis to connect to: pass --redis redis://host:6379 or set REDIS_URL.'],
     [
       ['status', '--redis', 'http://user:hunter2@example.com'],

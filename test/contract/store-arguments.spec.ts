@@ -27,6 +27,11 @@ const BAD_PAUSES: Array<[label: string, pause: unknown, field: string]> = [
   ['reason blank', { reason: '   ', until: null }, 'reason'],
   ['reason with a NUL', { reason: 'a\u0000b', until: null }, 'reason'],
   ['reason on two lines', { reason: 'a\nb', until: null }, 'reason'],
+  // C1 controls and Unicode separators: a line break or terminal escape in a log viewer or terminal.
+  ['reason with a NEL (U+0085)', { reason: 'a\u0085b', until: null }, 'reason'],
+  ['reason with a CSI (U+009B)', { reason: 'a\u009b2Jb', until: null }, 'reason'],
+  ['reason with a line separator (U+2028)', { reason: 'a\u2028b', until: null }, 'reason'],
+  ['reason with a paragraph separator (U+2029)', { reason: 'a\u2029b', until: null }, 'reason'],
   ['reason of 501 characters', { reason: 'x'.repeat(501), until: null }, 'reason'],
   ['reason left out', { until: null }, 'reason'],
   ['no pause object', undefined, 'pause'],

@@ -137,6 +137,39 @@ describe('a name no lock can have, of any type', () => {
   );
 });
 
+describe('a pause note that would not stay on one line', () => {
+  // A note is printed in log lines, by the CLI's status and on the dashboard: a C1 control
+  // (NEL is a line break in some log viewers, CSI starts a terminal escape) or a Unicode line
+  // separator would split or forge a line there, as a C0 control would.
+  const notes: Array<[string, string]> = [
+    ['a NEL (U+0085)', 'vendor\u0085[ERROR] forged line'],
+    ['a CSI (U+009B)', 'vendor\u009b2J outage'],
+    ['a line separator (U+2028)', 'vendor\u2028outage'],
+    ['a paragraph separator (U+2029)', 'vendor\u2029outage'],
+  ];
+
+  it.each(notes)(
+    'rejects a reason with %s, as the CLI does, and pauses nothing',
+    async (_what, reason) => {
+      const error = await rejectionOf(() => locks.pause(JOB, { reason }));
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toContain(`CronLockService.pause("${JOB}"): reason`);
+      expect((error as Error).message).toContain('on one line');
+      expect((await locks.inspect(JOB)).paused).toBe(false);
+    },
+  );
+
+  it('still takes a note with accents, symbols and emoji', async () => {
+    await locks.pause(JOB, { reason: 'fournisseur en panne — café ☕ 🚧' });
+    try {
+      expect((await locks.inspect(JOB)).pauseReason).toBe('fournisseur en panne — café ☕ 🚧');
+    } finally {
+      await locks.resume(JOB);
+    }
+  });
+});
+
 describe('the skip reasons of run()', () => {
   it("answers held, never queued, on the name of an overlap: 'queue' job whose lock is held", async () => {
     let release!: () => void;
