@@ -1,3 +1,4 @@
+import { PAUSE_NOTE_FORBIDDEN } from '../cron-lock.constants.js';
 import { MAX_DURATION_MS, parseDuration } from '../utils/duration.js';
 import { CliUsageError } from './cli.errors.js';
 
@@ -43,14 +44,14 @@ const MAX_REASON_LENGTH = 200;
 
 /**
  * The `--reason` of `pause`: printed by `status` on other operators' terminals, so it may not
- * carry control characters (which could rewrite the terminal).
+ * carry what the library refuses in any pause note (control characters could rewrite the
+ * terminal, line separators split the line).
  */
 export function parseReason(value: string | undefined): string | undefined {
   if (value === undefined) {
     return undefined;
   }
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (value.trim() === '' || /[\u0000-\u001f\u007f-\u009f]/.test(value)) {
+  if (value.trim() === '' || PAUSE_NOTE_FORBIDDEN.test(value)) {
     throw new CliUsageError(
       '--reason must be a non-empty one-line text (no control characters), e.g. --reason "vendor outage".',
     );

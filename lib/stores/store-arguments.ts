@@ -5,15 +5,15 @@
  * a key, PostgreSQL refused it with its own error text (as a store failure), and the memory store
  * kept anything: three answers to one mistake.
  */
-import { LOCK_NAME_PATTERN, MAX_PAUSE_REASON_LENGTH } from '../cron-lock.constants.js';
+import {
+  LOCK_NAME_PATTERN,
+  MAX_PAUSE_REASON_LENGTH,
+  PAUSE_NOTE_FORBIDDEN,
+} from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_FLEET_ARGUMENT, INVALID_LOCK_NAME } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
 import { LAST_DATE_MS } from '../utils/occurrence.js';
-
-// Control characters would let a note forge or split log lines; NUL is refused by PostgreSQL.
-// eslint-disable-next-line no-control-regex -- matching them is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** A pause note as every caller takes it: 1 to 500 characters, on one line, not blank. */
 export function isPauseNote(reason: unknown): reason is string {
@@ -21,7 +21,7 @@ export function isPauseNote(reason: unknown): reason is string {
     typeof reason === 'string' &&
     reason.trim().length > 0 &&
     reason.length <= MAX_PAUSE_REASON_LENGTH &&
-    !CONTROL_CHARACTERS.test(reason)
+    !PAUSE_NOTE_FORBIDDEN.test(reason)
   );
 }
 
