@@ -184,8 +184,29 @@ describe('the least-privilege ACL rule', () => {
 
     expect(result.reason).toBe('store-error');
     expect(result.storeErrors[0]).toContain(
-      "Redis user may not access the lock keys (its key pattern must cover '<keyPrefix>:*')",
+      "Redis user may not access the lock keys (its key pattern must cover 'acl-mine:*'",
     );
+    expect(result.storeErrors[0]).toContain("cronLockAclRule('acl-mine')");
+  });
+
+  it("names the key pattern with the client's own ioredis keyPrefix in front", async () => {
+    // The rule written for the module's keyPrefix alone: the client's prefix puts its keys elsewhere.
+    const url = await createUser('client-prefix', cronLockAclRule('acl-module'));
+    const client = new Redis(url, { keyPrefix: 'acl-app:' });
+    try {
+      const app = await boot({ redis: client, keyPrefix: 'acl-module' });
+
+      const result = await runOnce(app, 'acl.job');
+
+      expect(result.reason).toBe('store-error');
+      expect(result.storeErrors[0]).toContain(
+        "Redis user may not access the lock keys (its key pattern must cover 'acl-app:acl-module:*'",
+      );
+      expect(result.storeErrors[0]).toContain("cronLockAclRule('acl-app:acl-module')");
+      expect(result.storeErrors[0]).not.toContain(PASSWORD);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('says at startup when PING is missing', async () => {
