@@ -76,9 +76,11 @@ const ACL_SECTION = "see docs/deploying.md, 'A least-privilege ACL user'";
 /**
  * What an authentication or permission error means and how to fix it, or `undefined` for any
  * other error. Redis names the refused command (`NOPERM … run the 'evalsha' command`); up to 7.0
- * a refusal inside a script does not, so the hint says it came from the lock script.
+ * a refusal inside a script does not, so the hint says it came from the lock script. A refused
+ * key is named by the pattern the user's rule must cover, built from `keyPrefix`: the prefix the
+ * keys are sent with (a client's own ioredis `keyPrefix` followed by the store's).
  */
-export function accessHint(error: unknown): string | undefined {
+export function accessHint(error: unknown, keyPrefix?: string): string | undefined {
   const message = describeThrown(error).message;
   const command = /no permissions to run the '([^']+)' command/i.exec(message)?.[1];
   if (command !== undefined) {
@@ -88,7 +90,7 @@ export function accessHint(error: unknown): string | undefined {
     return `Redis user lacks permission for a command the lock script runs: ${ACL_SECTION}`;
   }
   if (/NOPERM.*\bkeys?\b/i.test(message)) {
-    return `Redis user may not access the lock keys (its key pattern must cover '<keyPrefix>:*'): ${ACL_SECTION}`;
+    return `Redis user may not access the lock keys (${keyPatternHint(keyPrefix)}): ${ACL_SECTION}`;
   }
   if (/\bWRONGPASS\b/.test(message)) {
     return 'Redis rejected the username or password (WRONGPASS): fix the credentials of the redis option';
@@ -97,4 +99,23 @@ export function accessHint(error: unknown): string | undefined {
     return 'Redis requires a password (NOAUTH): add it to the redis URL or the password option';
   }
   return undefined;
+}
+
+/**
+ * What the key pattern must cover. Redis's message names no key, and `'<keyPrefix>:*'` read as
+ * the store's prefix alone sent a user whose client has its own ioredis `keyPrefix` to the very
+ * rule that failed. A client prefix outside the module's rule cannot go into `cronLockAclRule()`
+ * and is shown cleaned and capped, as it lands in a log line.
+ */
+function keyPatternHint(keyPrefix: string | undefined): string {
+  if (keyPrefix === undefined) {
+    return "its key pattern must cover '<keyPrefix>:*'";
+  }
+  if (KEY_PREFIX_PATTERN.test(keyPrefix)) {
+    return `its key pattern must cover '${keyPrefix}:*', as cronLockAclRule('${keyPrefix}') gives`;
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
+  const shown = keyPrefix.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  const capped = shown.length > 100 ? `${shown.slice(0, 100)}…` : shown;
+  return `its key pattern must cover '${capped}:*'`;
 }

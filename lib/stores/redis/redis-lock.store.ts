@@ -251,19 +251,24 @@ export class RedisLockStore implements LockStore {
     }
   }
 
+  /** A Redis error as logged and thrown: no secret, an ACL hint naming the keys' prefix. */
+  private describe(error: unknown): string {
+    return describeRedisError(error, this.secrets, this.client, this.keyPrefix);
+  }
+
   /** Rejects with a {@link LockStoreError} whose message carries no secret. */
   private readonly fail = (error: unknown): never => {
     if (error instanceof LockStoreError) {
       throw error;
     }
     this.silence.failed(error); // a command timeout: is the connection half-open?
-    throw new LockStoreError(describeRedisError(error, this.secrets));
+    throw new LockStoreError(this.describe(error));
   };
 
   /** As {@link fail}, marking a `READONLY` reply as a lost lock (see {@link renew}). */
   private readonly failRenew = (error: unknown): never => {
     if (isReadOnlyReply(error)) {
-      throw new LockStoreError(describeRedisError(error, this.secrets), { lockLost: true });
+      throw new LockStoreError(this.describe(error), { lockLost: true });
     }
     return this.fail(error);
   };
@@ -327,7 +332,7 @@ export class RedisLockStore implements LockStore {
    */
   private watchConnection(client: Redis): void {
     client.on('error', (error: unknown) => {
-      this.lastConnectionError = describeRedisError(error, this.secrets);
+      this.lastConnectionError = this.describe(error);
       if (this.disconnectedSince === null) {
         this.disconnectedSince = Date.now();
         this.log.warn(`Redis connection error: ${this.lastConnectionError}`);
