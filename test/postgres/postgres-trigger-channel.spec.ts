@@ -6,6 +6,7 @@ import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { waitFor } from '../support/redis.js';
+import { expectOneChannelWarning, publishUntilHeard } from '../support/trigger-delivery.js';
 
 /** Every pool, proxy, table and connection a test made, undone after it. */
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -316,13 +317,10 @@ describe('PostgresTriggerChannel when PostgreSQL stops answering', () => {
     });
 
     proxy.heal();
-    await waitFor(
-      async () => {
-        await sender.triggers.publish(request(`after-heal-${received.length}`));
-        return received.some((id) => id.startsWith('after-heal'));
-      },
-      { timeout: 15_000, interval: 250, message: 'a trigger sent once the server answers again' },
-    );
+    await publishUntilHeard((id) => sender.triggers.publish(request(id)), received, 'after-heal', {
+      timeout: 15_000,
+      message: 'a trigger sent once the server answers again',
+    });
     const warnings = logger.lines.filter((line) => line.message.includes('Trigger channel'));
     expect(warnings).toHaveLength(1);
   });
@@ -341,21 +339,16 @@ describe('PostgresTriggerChannel when PostgreSQL stops answering', () => {
     proxy.freezeOpen();
     // The check runs every 10 × operationTimeout (5 s here): detected within 5.5 s, listening
     // again a second later (after dropping any idle connection frozen too).
-    await waitFor(
-      async () => {
-        await sender.triggers.publish(request(`after-freeze-${received.length}`));
-        return received.some((id) => id.startsWith('after-freeze'));
-      },
+    await publishUntilHeard(
+      (id) => sender.triggers.publish(request(id)),
+      received,
+      'after-freeze',
       {
         timeout: 25_000,
-        interval: 250,
         message: 'a trigger sent after the listener went half-open',
       },
     );
-    const lines = logger.lines.filter((line) => line.message.includes('Trigger channel'));
-    expect(lines.map((line) => [line.level, line.message])).toEqual([
-      ['warn', expect.stringMatching(/no answer from PostgreSQL within 500ms.*listening again/)],
-    ]);
+    expectOneChannelWarning(logger, /no answer from PostgreSQL within 500ms.*listening again/);
     const password = decodeURIComponent(new URL(testPostgresUrl()).password);
     const secrets = [password, testPostgresUrl()].filter((secret) => secret !== '');
     for (const line of logger.lines) {

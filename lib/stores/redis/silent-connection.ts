@@ -1,11 +1,9 @@
 import { Redis, type Cluster } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
-
-/** ioredis' error for a command unanswered within `commandTimeout` (DeadlineCommand's too). */
-const TIMED_OUT = 'Command timed out';
+import { COMMAND_TIMED_OUT } from './ioredis/command-deadline.js';
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.message === TIMED_OUT;
+  return error instanceof Error && error.message === COMMAND_TIMED_OUT;
 }
 
 /**

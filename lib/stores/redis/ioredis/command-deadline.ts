@@ -1,6 +1,12 @@
 import { Command } from 'ioredis';
 
 /**
+ * ioredis' own error text for a command unanswered within `commandTimeout`, which
+ * {@link DeadlineCommand} rejects with too, so one check reads either.
+ */
+export const COMMAND_TIMED_OUT = 'Command timed out';
+
+/**
  * The commands waiting under one timeout value, oldest first. Their deadlines only grow (same
  * timeout, later start), so the head is always the first one due.
  */
@@ -29,7 +35,7 @@ class DeadlineQueue {
         if (command.deadline > now) {
           break;
         }
-        command.reject(new Error('Command timed out'));
+        command.reject(new Error(COMMAND_TIMED_OUT));
       }
       this.head++;
     }
