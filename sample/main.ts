@@ -36,8 +36,9 @@ async function main(): Promise<void> {
       `SAMPLE_SECONDS must be a positive number of seconds, got "${process.env.SAMPLE_SECONDS}"`,
     );
   }
-  const redisUrl = process.env.REDIS_URL;
-  const databaseUrl = redisUrl ? undefined : process.env.DATABASE_URL;
+  const redisUrl = storeSetting('REDIS_URL');
+  // Read only when it decides the mode, as the command line does: beside a Redis URL it is unused.
+  const databaseUrl = redisUrl ? undefined : storeSetting('DATABASE_URL');
   const report = new RunReport(INSTANCES);
 
   if (redisUrl) {
@@ -94,6 +95,20 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   }
   await catchUpAfterOutage(start);
+}
+
+/**
+ * A store setting from the environment. Unset means the in-memory store; set but blank (a
+ * deployment template's empty value) is a mistake, not a request for memory mode or localhost.
+ */
+function storeSetting(name: 'REDIS_URL' | 'DATABASE_URL'): string | undefined {
+  const value = process.env[name];
+  if (value !== undefined && value.trim() === '') {
+    throw new Error(
+      `${name} is set but empty. Fix: set it to a URL, or unset it to run on the in-memory store.`,
+    );
+  }
+  return value;
 }
 
 /** How long the restarted instance gets to boot and catch up, on a slow machine. */
@@ -296,15 +311,28 @@ async function checkRedis(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (error) {
-    const reason = lastError ?? error;
     throw new Error(
-      `Cannot reach Redis at ${safeAddress(url)} (${reason instanceof Error ? reason.message : reason}). ` +
+      `Cannot reach Redis at ${safeAddress(url)} (${failureCode(lastError ?? error)}). ` +
         'Start one (redis-server) or unset REDIS_URL to use the in-memory store.',
       { cause: error },
     );
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * Why a connection failed, in words that carry no secret: the system's error code
+ * (`ECONNREFUSED`, `ENOTFOUND`) or the first word of Redis' reply (`WRONGPASS`, `NOAUTH`), never
+ * the driver's whole message.
+ */
+function failureCode(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) {
+    return code;
+  }
+  const word = error instanceof Error ? /^[A-Z]+(?= )/.exec(error.message)?.[0] : undefined;
+  return word ?? 'no answer';
 }
 
 /** host:port of a Redis URL, never its user name or password. */
