@@ -3,7 +3,7 @@ import type { TriggerChannel, TriggerMessage, TriggerSubscription } from '../tri
 /**
  * The trigger channel of a {@link MemoryLockStore}: the apps of one process that share the
  * store hear each other's triggers, as the instances of a fleet do through Redis. Messages are
- * delivered on a later turn, as from a network, never inside the sender's call.
+ * delivered after the sender's call returns, as from a network, never inside it.
  */
 export class MemoryTriggerChannel implements TriggerChannel {
   private readonly listeners = new Set<(message: TriggerMessage) => void>();
@@ -14,7 +14,9 @@ export class MemoryTriggerChannel implements TriggerChannel {
     const listeners = [...this.listeners];
     // A copy per listener, as each instance parses its own from the wire.
     const text = JSON.stringify(message);
-    setImmediate(() => {
+    // A promise job, not `setImmediate`: fake timers (Vitest's defaults, Jest's) fake the latter,
+    // and a test on this store would wait for the clock it never advances (`trigger()` hung).
+    void Promise.resolve().then(() => {
       for (const listener of listeners) {
         try {
           listener(JSON.parse(text) as TriggerMessage);
