@@ -6,7 +6,7 @@ import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CronLockService, LockedCron, type LockContext } from 'nestjs-cron-lock';
-import { CronLockTestingModule } from 'nestjs-cron-lock/testing';
+import { CronLockTestingModule, runLockedJob } from 'nestjs-cron-lock/testing';
 
 /** Taken before any test fakes the timers: the bound on a call that would otherwise hang. */
 const realSetTimeout = globalThis.setTimeout;
@@ -37,12 +37,41 @@ class SyncJobs {
   }
 }
 
+/** A job whose first run waits for the test, so that the next occurrence queues behind it. */
+@Injectable()
+class QueuedJobs {
+  readonly seen: string[] = [];
+  private readonly gate = deferred();
+  private readonly first = deferred();
+  private readonly queued = deferred();
+  readonly started = this.first.promise;
+  readonly queuedRan = this.queued.promise;
+  readonly release = this.gate.resolve;
+
+  @LockedCron('*/15 * * * *', { name: 'queued', overlap: 'queue' })
+  async run(ctx: LockContext): Promise<void> {
+    this.seen.push(ctx.scheduledAt.toISOString());
+    if (this.seen.length === 1) {
+      this.first.resolve();
+      await this.gate.promise;
+    } else {
+      this.queued.resolve();
+    }
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
 const open: TestingModule[] = [];
 
 async function boot(): Promise<TestingModule> {
   const ref = await Test.createTestingModule({
     imports: [CronLockTestingModule.forRoot()],
-    providers: [SyncJobs],
+    providers: [SyncJobs, QueuedJobs],
   }).compile();
   open.push(ref);
   await ref.init();
@@ -76,5 +105,72 @@ describe('CronLockService.trigger() under fake timers, on the testing module', (
 
     expect(result).toMatchObject({ ran: true, name: 'sync' });
     expect(ref.get(SyncJobs).seen).toHaveLength(1);
+  });
+});
+
+describe("under Jest's default fake timers (queueMicrotask faked too)", () => {
+  // Jest is no dependency of this project: its modern timers' defaults are reproduced with
+  // Vitest's (the same @sinonjs/fake-timers underneath). nextTick cannot be faked in Vitest's
+  // forks pool.
+  const jestDefaults = {
+    now: NOW,
+    toFake: [
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'setImmediate',
+      'clearImmediate',
+      'Date',
+      'performance',
+      'hrtime',
+      'queueMicrotask',
+    ] as ('setTimeout' | 'Date' | 'queueMicrotask')[],
+  };
+
+  it('reports the occurrences missed between two runs: the event and the history', async () => {
+    vi.useFakeTimers(jestDefaults);
+    const ref = await boot();
+    const missed: Date[] = [];
+    ref.get(CronLockService).on('missed', (event) => missed.push(event.scheduledAt));
+
+    await runLockedJob(ref, 'sync', { scheduledAt: new Date('2025-06-01T09:00:00.000Z') });
+    const later = await runLockedJob(ref, 'sync', {
+      scheduledAt: new Date('2025-06-01T10:00:00.000Z'),
+    });
+
+    expect(later.ran).toBe(true);
+    const expected = [
+      '2025-06-01T09:15:00.000Z',
+      '2025-06-01T09:30:00.000Z',
+      '2025-06-01T09:45:00.000Z',
+    ];
+    expect(missed.map((at) => at.toISOString())).toEqual(expected);
+    const history = await ref.get(CronLockService).history('sync');
+    expect(
+      history
+        .filter((entry) => entry.kind === 'missed')
+        .map((entry) => entry.scheduledAt?.toISOString()),
+    ).toEqual([...expected].reverse());
+  });
+
+  it("runs an occurrence queued behind a run (overlap: 'queue') at that run's release", async () => {
+    vi.useFakeTimers(jestDefaults);
+    const ref = await boot();
+    const jobs = ref.get(QueuedJobs);
+
+    const first = runLockedJob(ref, 'queued', {
+      scheduledAt: new Date('2025-06-01T09:45:00.000Z'),
+    });
+    await within(jobs.started, 'the first run');
+    const second = await runLockedJob(ref, 'queued', {
+      scheduledAt: new Date('2025-06-01T10:00:00.000Z'),
+    });
+    expect(second).toEqual({ ran: false, reason: 'queued', retryIn: expect.any(Number) });
+    jobs.release();
+    await first;
+
+    await within(jobs.queuedRan, 'the queued occurrence');
+    expect(jobs.seen).toEqual(['2025-06-01T09:45:00.000Z', '2025-06-01T10:00:00.000Z']);
   });
 });
