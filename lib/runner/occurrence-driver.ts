@@ -3,6 +3,7 @@ import { originalMethodOf } from '../decorators/lock-method.js';
 import type { MissedReason } from '../observer/events.js';
 import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
+import { afterThisTurn } from '../utils/after-this-turn.js';
 import type { CronOccurrences } from '../utils/occurrence.js';
 import type { OccurrenceRange } from '../utils/occurrence-range.js';
 import type { LockContext } from './lock-context.interface.js';
@@ -70,10 +71,11 @@ export class OccurrenceDriver {
     if (policy.overlap !== 'skip') {
       // Called inside the store's reply to a release: run after it, not inside it. A dormant job
       // leaves it queued: the store still has it, and the retry of the instance that queued it
-      // (or the next tick of any enabled one) claims it.
+      // (or the next tick of any enabled one) claims it. Not queueMicrotask, which Jest's fake
+      // timers fake: the queued occurrence would wait for a clock the test never advances.
       job.onQueued = (at) => {
         if (!this.dormant) {
-          queueMicrotask(() => void this.runQueued(at));
+          afterThisTurn(() => this.runQueued(at));
         }
       };
     }

@@ -7,6 +7,7 @@ import { resolveExtendTtl, type LockJob } from '../options/job-options.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import { acquireNow } from '../stores/capabilities.js';
 import type { AcquireResult, LockStore, RunOutcome } from '../stores/lock-store.interface.js';
+import { afterThisTurn } from '../utils/after-this-turn.js';
 import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
 import { extendRefusal } from './extend-refusal.js';
@@ -198,9 +199,9 @@ export class LockRunner {
     const lock: HeldLock = { token, fencingToken, sentAt, renewer, missed: undefined };
     // After the job's synchronous start: off the path from the tick to its first line. Only
     // when there can be a gap: a plain lock, or an occurrence claimed first, has none (and a
-    // microtask queued through Node costs more than the run's other bookkeeping).
+    // microtask costs more than the run's other bookkeeping). Not queueMicrotask: Jest fakes it.
     if (scheduledAt !== undefined && previousTick !== undefined && previousTick !== null) {
-      queueMicrotask(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
+      afterThisTurn(() => (lock.missed = this.observer.missed(job, scheduledAt, previousTick)));
     }
     return this.runJob(job, occurrence, ctx, fn, run, lock, answeredAt);
   }
