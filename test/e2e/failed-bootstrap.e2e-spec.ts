@@ -1,0 +1,60 @@
+// A bootstrap that fails (here on a @LockedCron option, which the docs promise rejects app.init())
+// must leave nothing open behind it: `NestFactory.createApplicationContext()` initialises the
+// context itself and never hands it back on failure, so no `app.close()` can release what the
+// module opened. The app runs as a child process, which must end on its own once it failed.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { forkTs } from '../support/fork-ts.js';
+import { waitForExit } from '../support/processes.js';
+import { findFreePort } from '../support/redis-server.js';
+import { testRedisUrl, waitFor } from '../support/redis.js';
+
+/** Forking a TypeScript app on a loaded 2-core machine takes a few seconds. */
+const START_TIMEOUT_MS = 30_000;
+
+/** Once it printed its failure, the process has nothing left to do: a few seconds is ample. */
+const EXIT_TIMEOUT_MS = 5_000;
+
+describe('a standalone app whose bootstrap fails (child process)', () => {
+  let child: ChildProcess | undefined;
+
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await waitForExit(child, 5_000);
+    }
+    child = undefined;
+  });
+
+  async function failedBoot(redisUrl: string): Promise<{ message: string; exited: boolean }> {
+    child = forkTs('test/fixtures/failed-bootstrap-app.ts', [], {
+      env: { ...process.env, FAILED_BOOT_REDIS_URL: redisUrl },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const line = await waitFor(
+      () => stdout.split('\n').find((printed) => printed.startsWith('{"type":"failed"')),
+      { timeout: START_TIMEOUT_MS, message: 'the bootstrap to fail' },
+    );
+    const { message } = JSON.parse(line) as { message: string };
+    return { message, exited: await waitForExit(child, EXIT_TIMEOUT_MS) };
+  }
+
+  it('ends on its own, with exit code 1, when Redis is reachable', async () => {
+    const { message, exited } = await failedBoot(testRedisUrl());
+
+    expect(message).toContain('Reports.monthly');
+    expect(exited).toBe(true);
+    expect(child!.exitCode).toBe(1);
+  });
+
+  it('ends on its own, with exit code 1, when Redis is unreachable', async () => {
+    // A free port: nothing listens there, so a connection would retry forever.
+    const { message, exited } = await failedBoot(`redis://127.0.0.1:${await findFreePort()}`);
+
+    expect(message).toContain('Reports.monthly');
+    expect(exited).toBe(true);
+    expect(child!.exitCode).toBe(1);
+  });
+});
