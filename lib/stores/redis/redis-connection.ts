@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { flushPending } from './ioredis/send.js';
 
 /**
  * A `READONLY` reply: the server this connection reaches was demoted to a replica (a Sentinel
@@ -121,16 +122,37 @@ export function mustConnectFirst(client: Redis | Cluster, owned: boolean): boole
   return status !== 'ready' && (owned || status === 'wait');
 }
 
-/** Creates a client with the lock defaults from a URL or options (never from a client). */
+/**
+ * Ends a client a store created: its batched commands sent, then `QUIT`. A plain disconnect when
+ * it never connected (a bootstrap that failed before its first command), since a `QUIT` would
+ * connect it first, or when the `QUIT` failed (the connection is already gone).
+ */
+export async function quitOwnClient(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'wait') {
+    client.disconnect();
+    return;
+  }
+  flushPending(client);
+  await client.quit().catch(() => client.disconnect());
+}
+
+/**
+ * Creates a client with the lock defaults from a URL or options (never from a client). It
+ * connects on its first command (`lazyConnect`, unless the options say otherwise), which the
+ * store's ready-wait sends: the module's first is at `onApplicationBootstrap`, so a bootstrap that
+ * fails before it (an invalid job option, another module's hook) leaves no socket and no
+ * reconnection timer open. `NestFactory.createApplicationContext()` never returns a context whose
+ * init failed, so nothing could close them, and the process would never exit.
+ */
 export function createLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {
-    return new Redis(input, { ...LOCK_CLIENT_DEFAULTS });
+    return new Redis(input, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
   }
   const { url, ...options } = input;
   if (url !== undefined) {
-    return new Redis(url, { ...LOCK_CLIENT_DEFAULTS, ...options });
+    return new Redis(url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true, ...options });
   }
-  return new Redis({ ...LOCK_CLIENT_DEFAULTS, ...options });
+  return new Redis({ ...LOCK_CLIENT_DEFAULTS, lazyConnect: true, ...options });
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   isReadOnlyReply,
   isRedisClient,
   mustConnectFirst,
+  quitOwnClient,
   secretsOf,
   type RedisInput,
 } from './redis-connection.js';
@@ -33,7 +34,7 @@ import { describeRedisError } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
-import { flushPending, usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
+import { usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment } from './server-check.js';
 import { checkRedisSetting, checkScriptTransport } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
@@ -223,8 +224,7 @@ export class RedisLockStore implements LockStore {
     if (!this.ownsClient || this.client.status === 'end') {
       return;
     }
-    flushPending(this.client);
-    await this.client.quit().catch(() => this.client.disconnect()); // failed: already gone
+    await quitOwnClient(this.client);
   }
 
   /**
