@@ -2,7 +2,7 @@
 // @LockedCron as under @Cron: the scheduler, done exploring, does not schedule it, and calling the
 // method runs it and returns its value (under @LockedCron, a manual run under the app's lock).
 // (issue: under @LockedCron the call threw "CronLockModule is not imported in this app".)
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, Scope } from '@nestjs/common';
 import { LazyModuleLoader } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,3 +59,53 @@ describe('a module loaded lazily, with @LockedCron', () => {
     expect(exports.triggers).toEqual([]);
   });
 });
+
+describe.each(VARIANTS)(
+  'a transient provider of a module loaded lazily, with %s',
+  (_label, variant) => {
+    it('is not scheduled, and a call on each instance made for another provider runs it', async () => {
+      @Injectable({ scope: Scope.TRANSIENT })
+      class Exporter {
+        readonly triggers: string[] = [];
+
+        @variant.decorate(YEARLY, { name: 'lazy-transient-export' })
+        async export(ctx?: LockContext, format = 'csv'): Promise<string> {
+          this.triggers.push((ctx as { trigger?: string } | undefined)?.trigger ?? 'none');
+          return `exported ${format}`;
+        }
+      }
+
+      @Injectable()
+      class Invoices {
+        constructor(readonly exporter: Exporter) {}
+      }
+
+      @Injectable()
+      class Receipts {
+        constructor(readonly exporter: Exporter) {}
+      }
+
+      @Module({ providers: [Exporter, Invoices, Receipts] })
+      class ExportersModule {}
+
+      const ref = await bootWith(variant, []);
+      const loaded = await ref.get(LazyModuleLoader).load(() => ExportersModule);
+      const invoices = loaded.get(Invoices).exporter;
+      const receipts = loaded.get(Receipts).exporter;
+
+      expect(invoices).not.toBe(receipts);
+      expect(ref.get(SchedulerRegistry).doesExist('cron', 'lazy-transient-export')).toBe(false);
+      expect(await invoices.export()).toBe('exported csv');
+      expect(await receipts.export()).toBe('exported csv');
+      // Made after the first call: by then the app knows the provider.
+      const resolved = await loaded.resolve(Exporter);
+      expect(await resolved.export()).toBe('exported csv');
+      const trigger = variant.locked ? 'manual' : 'none';
+      expect([invoices.triggers, receipts.triggers, resolved.triggers]).toEqual([
+        [trigger],
+        [trigger],
+        [trigger],
+      ]);
+    });
+  },
+);
