@@ -9,7 +9,7 @@ import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { CronTime } from 'cron';
 import { bindInstance, bindJob, withdrawMounts, type JobBinding } from './cron-lock.bindings.js';
 import { bindLaterInstances } from './interop/nest-scopes.js';
-import { addLateBinder, removeLateBinder } from './interop/lazy-modules.js';
+import { addLateBinder, madeAtLoad, removeLateBinder } from './interop/lazy-modules.js';
 import { checkOneLockModule } from './interop/module-graph.js';
 import {
   CRON_LOCK_METADATA,
@@ -123,11 +123,12 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
   /**
    * A provider made after bootstrap (a lazily loaded module's): bound for calls only, since
-   * `@nestjs/schedule` explores once, at bootstrap, and never schedules it.
+   * `@nestjs/schedule` explores once, at bootstrap, and never schedules it. A transient one is
+   * bound with every instance its module made of it, and those the app makes from then on.
    */
   private readonly bindLate = (target: object): boolean => {
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      if (wrapper.instance === target && wrapper.isDependencyTreeStatic()) {
+      if (wrapper.isDependencyTreeStatic() && madeAtLoad(wrapper, target)) {
         this.bindWrapper(wrapper, false);
         return true;
       }

@@ -1,4 +1,5 @@
 import { processWide } from '../utils/process-wide.js';
+import type { ScopedProviderWrapper } from './nest-scopes.js';
 
 /** Binds `instance`'s locked methods if it is one of its app's providers; whether it did. */
 export type LateBinder = (instance: object) => boolean;
@@ -30,4 +31,19 @@ export function bindLate(instance: object): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Whether `target` is an instance of the provider of `wrapper` made as its module loaded: the
+ * wrapper's own or, for a transient provider, one made for each provider that injects it, which
+ * a search by the wrapper's instance alone never found ("CronLockModule is not imported").
+ */
+export function madeAtLoad(wrapper: ScopedProviderWrapper, target: object): boolean {
+  if (wrapper.instance === target) {
+    return true;
+  }
+  return (
+    wrapper.isTransient &&
+    (wrapper.getStaticTransientInstances?.() ?? []).some((made) => made?.instance === target)
+  );
 }
