@@ -58,6 +58,8 @@ export class RunTracker {
    */
   private drained = false;
   private storeClosed = false;
+  /** The close let the store answer what was in flight: nothing more is sent for this app. */
+  private storeSettled = false;
 
   constructor(private readonly observer: RunObserver) {}
 
@@ -74,6 +76,14 @@ export class RunTracker {
   /** The store is closed: nothing may be sent through it. */
   get isStoreClosed(): boolean {
     return this.storeClosed;
+  }
+
+  /**
+   * The app's close is past its wait for the store (see {@link settleStoreWork}): work that could
+   * go on through a client passed in, which stays open, must not outlive the app.
+   */
+  get isStoreSettled(): boolean {
+    return this.storeSettled;
   }
 
   /** Number of runs in progress on this instance. */
@@ -216,6 +226,7 @@ export class RunTracker {
     await Promise.race([this.acquisitions.settled(), timedOut]);
     await Promise.race([this.releases.settled(), timedOut]);
     clearTimeout(timer);
+    this.storeSettled = true;
   }
 
   /** The store is closed: runs that end later must not try to release through it. */

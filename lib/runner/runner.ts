@@ -12,6 +12,7 @@ import { createOwnerToken } from '../utils/token.js';
 import type { LockContext } from './lock-context.interface.js';
 import { extendRefusal } from './extend-refusal.js';
 import { LockRenewer } from './renewer.js';
+import { OrphanReleases } from './orphan-releases.js';
 import { RunContext } from './run-context.js';
 import { runOutcome } from './run-record.js';
 import { enableRunScopes, RunScope } from './run-scope.js';
@@ -36,12 +37,15 @@ export type LockedRunResult<T> =
  */
 @Injectable()
 export class LockRunner {
+  private readonly orphans: OrphanReleases;
+
   constructor(
     @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     private readonly observer: RunObserver,
     private readonly tracker: RunTracker,
   ) {
+    this.orphans = new OrphanReleases(store, tracker);
     if (options.asyncContext) {
       enableRunScopes();
     }
@@ -101,9 +105,9 @@ export class LockRunner {
         this.tracker.acquireAnswered();
         const occurrence = occurrenceDate(scheduledAt);
         this.observer.acquireFailed(job, occurrence, error);
-        // The command may have run even though its reply was lost: free what it may have taken,
-        // so the lock does not sit there with nobody running under it until the ttl ends.
-        void this.releaseUnused(job, token, occurrence, false);
+        // The command may have run even though its reply was lost, or may run later: free what it
+        // may take, so the lock does not sit there with nobody running under it until the ttl ends.
+        this.orphans.free(job.name, token);
         if (refusal === 'reject' && error instanceof ScheduledAtRefusedError) throw error;
         // A refused occurrence is the store's answer, not its absence: running it unlocked
         // would run it on every instance whose clock is as wrong.
@@ -136,7 +140,7 @@ export class LockRunner {
       return this.skip(job, scheduledAt, acquired.reason, acquireMs, acquired.retryIn);
     }
     if (this.tracker.isDrained) {
-      void this.releaseUnused(job, token, occurrenceDate(scheduledAt), true);
+      void this.releaseUnused(job, token, occurrenceDate(scheduledAt));
       return this.skip(job, scheduledAt, 'shutting-down', acquireMs);
     }
     return this.runHeld(job, scheduledAt, fn, token, sentAt, acquired, acquireMs);
@@ -312,15 +316,9 @@ export class LockRunner {
 
   /**
    * Frees, owner-checked, a lock that no run will use: taken by an acquisition that answered
-   * after shutdown gave up, or possibly taken by one whose reply was lost. Never throws.
+   * after shutdown gave up. Never throws.
    */
-  private async releaseUnused(
-    job: LockJob,
-    token: string,
-    occurrence: Date | null,
-    /** Whether a failure is worth reporting: the lock is known to be taken. */
-    report: boolean,
-  ): Promise<void> {
+  private async releaseUnused(job: LockJob, token: string, occurrence: Date | null): Promise<void> {
     if (this.tracker.isStoreClosed) {
       return;
     }
@@ -328,10 +326,7 @@ export class LockRunner {
     try {
       await this.store.release({ name: job.name, token });
     } catch (error) {
-      // After a failed acquire the lock is only a guess (and the store is known to be failing).
-      if (report) {
-        this.observer.storeFailed(job, occurrence, 'release', error);
-      }
+      this.observer.storeFailed(job, occurrence, 'release', error);
     } finally {
       this.tracker.releaseAnswered();
     }
