@@ -144,7 +144,8 @@ export class CronLockService
 
   /**
    * Runs job `name` now on one live instance that has it (this one or another), exactly once
-   * across the fleet, through its lock and overlap policy, with `ctx.trigger === 'manual'`.
+   * across the fleet, through its lock, with `ctx.trigger === 'manual'`: a run in progress
+   * answers `held`, whatever the job's `overlap` policy (it acts on scheduled occurrences).
    * The request goes out on the store's trigger channel (Redis pub/sub, PostgreSQL
    * LISTEN/NOTIFY, in-process for the memory store); the instances with the job race on a claim
    * and the winner runs it and answers. A live instance starts it within a few store round trips.
