@@ -19,3 +19,12 @@ export class CliError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
+
+/**
+ * A PostgreSQL store was asked for, and `pg` (an optional peer, which `npx` does not fetch with
+ * the package) is not installed beside the package.
+ */
+export const PG_NOT_INSTALLED =
+  'The PostgreSQL store needs the pg package, which is not installed beside nestjs-cron-lock. ' +
+  'Fix: npm install pg in the app, or run the command with both packages: ' +
+  'npx -p nestjs-cron-lock -p pg nestjs-cron-lock <command> …';

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describeStoreError } from '../utils/redact.js';
 import { parseCliArgs, USAGE } from './cli-args.js';
-import { CliError, CliUsageError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './cli.errors.js';
+import {
+  CliError,
+  CliUsageError,
+  EXIT_ERROR,
+  EXIT_OK,
+  EXIT_USAGE,
+  PG_NOT_INSTALLED,
+} from './cli.errors.js';
 import type { StoreTarget } from './cli-args.js';
 import { openConnection, type CliConnection } from './cli-redis.js';
 import { historyCommand } from './history.command.js';
@@ -103,10 +110,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
  */
 async function connect(store: StoreTarget, prefix: string): Promise<CliConnection> {
   if (store.kind === 'postgres') {
-    const { openPostgresConnection } = await import('./cli-postgres.js');
+    const { openPostgresConnection } = await import('./cli-postgres.js').catch((error: unknown) => {
+      // Node's own error names the missing package by where it looked on this machine, and
+      // says nothing of the fix; `npx` from its cache never has `pg` beside the package.
+      throw isMissingPackage(error, 'pg') ? new CliError(PG_NOT_INSTALLED) : error;
+    });
     return openPostgresConnection(store.url, store.schema, store.table);
   }
   return openConnection(store.url, prefix);
+}
+
+/** Whether `error` is Node's failure to find the package `name` (not a file inside it). */
+function isMissingPackage(error: unknown, name: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+    typeof message === 'string' &&
+    (message.includes(`package '${name}'`) || message.includes(`module '${name}'`))
+  );
 }
 
 function packageVersion(): string {
