@@ -1,0 +1,109 @@
+// The package's declarations in a CommonJS app on TypeScript's defaults (`moduleResolution`
+// node10, no `esModuleInterop`, `skipLibCheck` off): the packed tarball installed with a plain
+// `npm install` beside the Nest 11 line of every peer, optional ones included, outside the
+// repository, and type-checked with every entry point imported.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/fork-ts.js';
+
+const run = promisify(execFile);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const TSC = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+
+const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  exports: Record<string, unknown>;
+};
+/** The module entry points (schema.sql and package.json are files, not modules). */
+const entries = Object.keys(manifest.exports)
+  .filter((key) => typeof manifest.exports[key] !== 'string' && key !== './package.json')
+  .map((key) => (key === '.' ? 'nestjs-cron-lock' : `nestjs-cron-lock/${key.slice(2)}`));
+
+describe("the declarations on TypeScript's defaults, in a CommonJS app", () => {
+  let workDir = '';
+  let appDir = '';
+
+  beforeAll(async () => {
+    // Built by the CI before the tests; built here when a plain `npm test` runs in a fresh clone.
+    if (!existsSync(join(REPO_ROOT, 'dist/index.js')) || !existsSync(join(REPO_ROOT, 'dist/cjs'))) {
+      await run(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, timeout: 300_000 });
+    }
+    workDir = await mkdtemp(join(tmpdir(), 'cron-lock-ts-defaults-'));
+    const { stdout: packed } = await run(
+      npm,
+      ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir],
+      { cwd: REPO_ROOT, timeout: 120_000 },
+    );
+    const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
+    appDir = join(workDir, 'app');
+    await mkdir(appDir);
+    await writeFile(join(appDir, 'package.json'), '{ "name": "app", "private": true }\n');
+    // The CommonJS lines of the peers (the Nest 11 consumer's), and the types pg needs.
+    await run(
+      npm,
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        join(workDir, filename),
+        '@nestjs/common@11',
+        '@nestjs/core@11',
+        '@nestjs/schedule@6',
+        '@nestjs/testing@11',
+        '@nestjs/event-emitter@3',
+        '@nestjs/terminus@11',
+        'prom-client@15',
+        'pg@8',
+        '@types/pg@8',
+        '@types/node@20',
+      ],
+      { cwd: appDir, timeout: 540_000 },
+    );
+    // Only what a CommonJS app with decorators must set; everything else is TypeScript's default.
+    await writeFile(
+      join(appDir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'commonjs',
+          target: 'es2022',
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          noEmit: true,
+        },
+        files: ['index.ts'],
+      }),
+    );
+    await writeFile(
+      join(appDir, 'index.ts'),
+      entries.map((entry, i) => `import * as entry${i} from '${entry}';`).join('\n') +
+        `\nexport const loaded = [${entries.map((_, i) => `entry${i}`).join(', ')}];\n`,
+    );
+  }, 600_000);
+
+  afterAll(async () => {
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('type-checks every entry point with no error in the package', async () => {
+    let output = '';
+    try {
+      await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: appDir, timeout: 240_000 });
+    } catch (error) {
+      output = (error as { stdout?: string }).stdout ?? String(error);
+    }
+    // A compiler that failed without diagnostics (a crash) must not pass for a clean check.
+    expect(output === '' || /error TS\d+/.test(output), output).toBe(true);
+    // Another package's own declarations are its business (a user turns skipLibCheck on for it);
+    // an error in this package's is one every user of these settings gets.
+    const ours = output
+      .split('\n')
+      .filter((line) => /^(node_modules\/nestjs-cron-lock\/|index\.ts)/.test(line));
+    expect(ours).toEqual([]);
+  });
+});
