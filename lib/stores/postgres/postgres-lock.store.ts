@@ -1,5 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
-import pg from 'pg';
+// The constructor's type by name: a declaration written `pg.Pool` keeps `import pg from 'pg'`,
+// which a CommonJS app without esModuleInterop cannot type-check.
+import pg, { type Pool } from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
 import { CronLockLogger, defaultLogger } from '../../observer/logger.js';
@@ -123,7 +125,7 @@ export class PostgresLockStore implements LockStore {
   private readonly historyToRefresh = new Set<string>();
   readonly triggers: PostgresTriggerChannel;
 
-  constructor(pool: pg.Pool | string, options: PostgresLockStoreOptions = {}) {
+  constructor(pool: Pool | string, options: PostgresLockStoreOptions = {}) {
     rejectEmptyStoreOptions(options);
     rejectClient(pool);
     this.table = lockTable(options.schema, options.table);

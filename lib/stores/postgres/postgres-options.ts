@@ -1,4 +1,5 @@
-import pg from 'pg';
+// A named type import: the declarations of `import pg from 'pg'` need esModuleInterop in the app.
+import type { Pool } from 'pg';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { INVALID_POSTGRES_OPTION, POSTGRES_CLIENT_NOT_POOL } from './postgres.messages.js';
 import { MAX_DURATION_MS } from '../../utils/duration.js';
@@ -9,8 +10,8 @@ import { rejectEmptyOptions } from '../../utils/empty-options.js';
 const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
 
 /** Whether `value` is a `pg` pool (duck-typed: another copy of `pg` makes other classes). */
-export function isPool(value: unknown): value is pg.Pool {
-  const pool = value as Partial<pg.Pool> | null;
+export function isPool(value: unknown): value is Pool {
+  const pool = value as Partial<Pool> | null;
   return (
     typeof pool === 'object' &&
     pool !== null &&
@@ -48,7 +49,7 @@ export function rejectClient(value: unknown): void {
 }
 
 /** The password and connection string of a pool passed in, hidden in errors all the same. */
-export function secretsOfPool(pool: pg.Pool): string[] {
+export function secretsOfPool(pool: Pool): string[] {
   const options = (pool as { options?: { password?: unknown; connectionString?: unknown } })
     .options;
   const secrets: string[] = [];
