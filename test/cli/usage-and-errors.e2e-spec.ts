@@ -40,7 +40,8 @@ describe('nestjs-cron-lock usage', () => {
   it.each([
     [[], 'Missing command: status, release, pause, resume, trigger or history.'],
     [['stats'], 'Unknown command "stats": use status, release, pause, resume, trigger or history.'],
-    [['status', '--jsn'], "Unknown option '--jsn'"],
+    [['status', '--jsn'], "Unknown option '--jsn': did you mean --json?"],
+    [['history', 'job', '-l', '5'], "Unknown option '-l'. Options: --redis, --prefix,"],
     [['status', 'extra'], 'status takes no argument'],
     [['status', '--prefix', 'bad prefix'], '--prefix "bad prefix" is not a key prefix'],
     [['status', '--yes'], '--yes only applies to release, pause, resume and trigger.'],
@@ -72,6 +73,8 @@ describe('nestjs-cron-lock usage', () => {
     expect(run.stderr).toContain(`nestjs-cron-lock: ${message}`);
     expect(run.stderr).toContain('Run nestjs-cron-lock --help for usage.');
     expect(run.stderr).not.toContain('hunter2');
+    // Node's own advice on positional arguments after '--' fits no command of this tool.
+    expect(run.stderr).not.toContain('positional argument');
   });
 
   it('says in --help that a password in --redis is visible in the process list', async () => {
