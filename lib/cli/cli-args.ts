@@ -9,6 +9,7 @@ import {
   DEFAULT_POSTGRES_SCHEMA,
   DEFAULT_POSTGRES_TABLE,
 } from '../stores/postgres/postgres-table.js';
+import { didYouMean } from '../utils/did-you-mean.js';
 import { redactLooseUrl } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 import { CliUsageError } from './cli.errors.js';
@@ -116,7 +117,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     parsed = parse(argv);
   } catch (error) {
     // parseArgs names the option, never its value, so its message is safe to print.
-    throw new CliUsageError(describeThrown(error).message);
+    throw new CliUsageError(unknownOption(error) ?? describeThrown(error).message);
   }
   const { values, positionals, tokens } = parsed;
   rejectRepeatedValues(tokens);
@@ -252,27 +253,49 @@ function rejectRepeatedValues(tokens: ReturnType<typeof parse>['tokens']): void 
 /** The parsed flags, as `parseArgs` gives them. */
 export type CliFlags = ReturnType<typeof parse>['values'];
 
+const OPTIONS = {
+  redis: { type: 'string' },
+  prefix: { type: 'string' },
+  database: { type: 'string' },
+  schema: { type: 'string' },
+  table: { type: 'string' },
+  json: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  reason: { type: 'string' },
+  until: { type: 'string' },
+  limit: { type: 'string' },
+  force: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
     allowPositionals: true,
     strict: true,
     tokens: true,
-    options: {
-      redis: { type: 'string' },
-      prefix: { type: 'string' },
-      database: { type: 'string' },
-      schema: { type: 'string' },
-      table: { type: 'string' },
-      json: { type: 'boolean' },
-      yes: { type: 'boolean', short: 'y' },
-      reason: { type: 'string' },
-      until: { type: 'string' },
-      limit: { type: 'string' },
-      force: { type: 'boolean' },
-      wait: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    },
+    options: OPTIONS,
   });
+}
+
+/**
+ * parseArgs' message for an unknown option, in this tool's words: the option meant when one is
+ * close, else the list. Its own text ends with advice on positional arguments after `--`, which
+ * fits no command here (a job name never starts with `-`), and quotes them unbalanced.
+ */
+function unknownOption(error: unknown): string | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    return undefined;
+  }
+  const option = /^Unknown option '(-[^']*)'/.exec(describeThrown(error).message)?.[1];
+  if (option === undefined) {
+    return undefined;
+  }
+  const names = Object.keys(OPTIONS);
+  const meant = didYouMean(option.replace(/^-+/, ''), names);
+  return meant !== undefined
+    ? `Unknown option '${option}': did you mean --${meant}?`
+    : `Unknown option '${option}'. Options: ${names.map((name) => `--${name}`).join(', ')}.`;
 }
