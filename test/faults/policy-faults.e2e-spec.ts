@@ -1,0 +1,131 @@
+// Catch-up and overlap policies when a process faults in the middle of them: three workers
+// catch up what the fleet missed (`catchUp: 'all'`) and the one running the catch-up is killed
+// with SIGKILL. Every worker is a forked Nest app (fixtures/worker.ts) that records its runs to a
+// file sink outside the store; the checks read those records. On Redis and on PostgreSQL.
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/redis.js';
+import { BACKENDS, onBackend } from './support/backends.js';
+import { alwaysViolations, collectRuns, occurrencesBetween, overlaps } from './support/oracles.js';
+import { baseSeed } from './support/prng.js';
+import { monoNow } from './support/records.js';
+import { expectHolds, faultScenarios, hold, LOAD_MARGIN_MS } from './support/scenario.js';
+import { firstTickAfter, ranOnceAs, withTriggers } from './support/scheduling-oracles.js';
+
+const SEED = baseSeed();
+/** The job fires every 2 seconds. */
+const PERIOD_MS = 2_000;
+const CRON = '*/2 * * * * *';
+/**
+ * Long enough for the test to see a catch-up run start and kill its worker mid-run; not a divisor
+ * of the period, so that back-to-back catch-up runs do not end just as a tick is due.
+ */
+const JOB_MS = 900;
+const TTL_MS = 3_000;
+/** How long a worker may take to boot on a loaded machine. */
+const BOOT_TIMEOUT_MS = 60_000;
+const TIMEOUT_MS = 180_000;
+
+describe.each(BACKENDS)(
+  `catch-up and overlap under process faults, on %s (FAULT_SEED=${SEED})`,
+  { timeout: TIMEOUT_MS },
+  (backend) => {
+    const scenarios = faultScenarios(SEED);
+
+    it("catchUp 'all': the occurrences still to catch up run once each after the worker catching up is SIGKILLed", async () => {
+      const s = scenarios.begin(`catch-up-kill-${backend}`);
+      const store = onBackend(s, backend);
+      const shared = {
+        ...store.worker,
+        cron: CRON,
+        ttlMs: TTL_MS,
+        jobMs: JOB_MS,
+        catchUp: 'all' as const,
+      };
+
+      // One worker leaves the store an occurrence marker, then the fleet is down for a while.
+      const first = s.cluster.spawn({ ...shared, instance: 'w1', keyPrefix: s.keyPrefix, seed: 1 });
+      await s.cluster.ready(BOOT_TIMEOUT_MS, [first]);
+      const firstRun = await s.cluster.waitForRecord('start', () => true, {
+        timeout: PERIOD_MS + LOAD_MARGIN_MS,
+        message: 'a first run',
+      });
+      await s.cluster.waitForRecord(
+        'end',
+        (r) => r.instance === 'w1' && r.fencingToken === firstRun.fencingToken,
+        { timeout: JOB_MS + LOAD_MARGIN_MS, message: 'the first run to end' },
+      );
+      first.kill();
+      await first.exited;
+      const { lastTick } = await store.inspect();
+      expect(lastTick, 'the store remembers the last occurrence claimed').not.toBeNull();
+      // The outage: three occurrences pass with no worker up.
+      await hold(Math.max(0, lastTick! + 3 * PERIOD_MS + 250 - Date.now()));
+
+      // Three workers come back; one of them starts the catch-up, oldest first, and is killed
+      // in the middle of its first catch-up run.
+      const spawnedAt = monoNow();
+      const fleet = ['w2', 'w3', 'w4'].map((instance) =>
+        s.cluster.spawn({ ...shared, instance, keyPrefix: s.keyPrefix, seed: s.random.fork() }),
+      );
+      await s.cluster.ready(BOOT_TIMEOUT_MS, fleet);
+      const victimRun = await s.cluster.waitForRecord(
+        'start',
+        (r) => r.mono > spawnedAt && r.trigger === 'catch-up',
+        { timeout: PERIOD_MS + LOAD_MARGIN_MS, message: 'a first catch-up run' },
+      );
+      const victim = s.cluster.worker(victimRun.instance);
+      victim.kill();
+      await victim.exited;
+
+      // Every occurrence the fleet missed, the killed one aside, is caught up once by the
+      // survivors: after the dead worker's lock expired, at their next tick or the one after.
+      // The catch-up starts at boot, before the restarted schedulers' first tick: what they
+      // first ticked bounds what the fleet missed.
+      await s.cluster.waitForRecord('tick', (r) => r.mono > spawnedAt, {
+        timeout: PERIOD_MS + LOAD_MARGIN_MS,
+        message: 'a first tick of the restarted fleet',
+      });
+      const firstTick = firstTickAfter(s.cluster.records(), spawnedAt);
+      const missed = occurrencesBetween(lastTick! + 1, firstTick - 1, PERIOD_MS);
+      expect(missed[0], 'the catch-up starts with the oldest missed occurrence').toBe(
+        victimRun.scheduledAt,
+      );
+      const toCatchUp = missed.filter((at) => at !== victimRun.scheduledAt);
+      const caughtUp = (): boolean => {
+        const starts = s.cluster.recordsOf('start');
+        return toCatchUp.every((at) => starts.some((r) => r.scheduledAt === at));
+      };
+      const deadline = TTL_MS + 2 * PERIOD_MS + toCatchUp.length * JOB_MS + LOAD_MARGIN_MS;
+      // Not a failure by itself: the checks below say which occurrences never ran.
+      await waitFor(caughtUp, { timeout: deadline, interval: 50 }).catch(() => undefined);
+      // The last catch-up run has ended, so no run is left unchecked.
+      await waitFor(
+        () => {
+          const records = s.cluster.records();
+          const ended = new Set(
+            s.cluster.recordsOf('end', records).map((r) => `${r.instance}/${r.fencingToken}`),
+          );
+          return s.cluster
+            .recordsOf('start', records)
+            .filter((r) => r.instance !== victim.instance)
+            .every((r) => ended.has(`${r.instance}/${r.fencingToken}`));
+        },
+        { timeout: JOB_MS + LOAD_MARGIN_MS, message: 'no run in progress' },
+      ).catch(() => undefined);
+
+      const records = s.cluster.records();
+      const runs = withTriggers(collectRuns(records, s.cluster.workers), records);
+      expectHolds({
+        ...alwaysViolations(records, runs),
+        'overlapping runs': overlaps(runs),
+        'missed occurrences not caught up exactly once after the kill': ranOnceAs(
+          runs,
+          toCatchUp,
+          'catch-up',
+        ),
+      });
+      // At most once: the killed run's occurrence never ran again.
+      expect(runs.filter((run) => run.scheduledAt === victimRun.scheduledAt)).toHaveLength(1);
+    });
+  },
+);
