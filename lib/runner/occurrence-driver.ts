@@ -192,7 +192,8 @@ export class OccurrenceDriver {
       for (const at of candidates) {
         const refused = await claimMissed(this.app.runner, this.catchUpJob, at, this.fn, this.hold);
         if (refused) {
-          // Held (another instance runs, and catches up after), queued, or store trouble.
+          // Held (another instance runs, and catches up after; looked at again at the next tick
+          // in case it dies), queued, or store trouble.
           this.after(at, refused);
           return;
         }
@@ -265,7 +266,9 @@ export class OccurrenceDriver {
       }
     } else if (result.reason === 'queued') {
       this.retryQueued(at, result.retryIn ?? this.job.ttl);
-    } else if (result.reason === 'store-error') {
+    } else if (result.reason === 'store-error' || result.reason === 'held') {
+      // Held: the holder catches up after its run, unless it dies first (kill -9, a lost
+      // lock), and then nobody else would. The next tick looks again, from the store's marker.
       this.catchUpDue = true;
     }
   }
