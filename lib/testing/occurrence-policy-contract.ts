@@ -164,6 +164,28 @@ export function describeOccurrencePolicyContract(
       ).toMatchObject({ acquired: true, previousTick: at(2) });
     });
 
+    it('tells an occurrence that merges behind a held lock which one is queued, and when that lock would expire', async () => {
+      const owner = newLockToken();
+      await acquire('job', owner, { scheduledAt: at(0) });
+      // The holder's own instance queues the next occurrence behind its run...
+      await acquire('job', newLockToken(), { scheduledAt: at(1), overlap: 'queue' });
+      // ...so another instance, merging, must be able to claim it if that holder never releases.
+      const handed: Array<[number, number | undefined]> = [];
+      expect(
+        await acquire('job', newLockToken(), {
+          scheduledAt: at(2),
+          overlap: 'queue',
+          instanceId: 'instance-b',
+          onQueued: (scheduledAt, retryIn) => handed.push([scheduledAt, retryIn]),
+        }),
+      ).toMatchObject({ acquired: false, reason: 'merged' });
+      expect(handed).toHaveLength(1);
+      const [queued, retryIn] = handed[0];
+      expect(queued).toBe(at(1));
+      expect(retryIn).toBeGreaterThan(0);
+      expect(retryIn).toBeLessThanOrEqual(MINUTE);
+    });
+
     it('records a merged occurrence in the history once fleet-wide, trimmed to historySize', async () => {
       const store = currentStore();
       if (!store.history) return;

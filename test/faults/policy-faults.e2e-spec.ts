@@ -1,7 +1,9 @@
 // Catch-up and overlap policies when a process faults in the middle of them: three workers
 // catch up what the fleet missed (`catchUp: 'all'`) and the one running the catch-up is killed
-// with SIGKILL. Every worker is a forked Nest app (fixtures/worker.ts) that records its runs to a
-// file sink outside the store; the checks read those records. On Redis and on PostgreSQL.
+// with SIGKILL; under `overlap: 'queue'`, the holder that queued the next occurrence behind its
+// own run is killed or stopped (SIGTERM) while the others' ticks merge into it. Every worker is
+// a forked Nest app (fixtures/worker.ts) that records its runs to a file sink outside the store;
+// the checks read those records. On Redis and on PostgreSQL.
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/redis.js';
 import { BACKENDS, onBackend } from './support/backends.js';
@@ -127,5 +129,73 @@ describe.each(BACKENDS)(
       // At most once: the killed run's occurrence never ran again.
       expect(runs.filter((run) => run.scheduledAt === victimRun.scheduledAt)).toHaveLength(1);
     });
+
+    it.each(['SIGKILL', 'SIGTERM'] as const)(
+      'queue: after a %s of the holder that queued the next occurrence itself, that occurrence runs within one ttl, on another worker',
+      async (signal) => {
+        const s = scenarios.begin(`queue-own-${signal}-${backend}`);
+        const store = onBackend(s, backend);
+        // Ticks far apart, a short ttl renewed while a long run holds it: the next tick cannot
+        // stand in for the hand-over of the queued occurrence within the bound checked below.
+        const period = 10_000;
+        const ttlMs = 2_000;
+        const shared = {
+          ...store.worker,
+          cron: '*/10 * * * * *',
+          ttlMs,
+          jobMs: 60_000,
+          overlap: 'queue' as const,
+          // SIGTERM: shutdown gives up on the long run at once; it honours its signal and ends.
+          shutdownTimeoutMs: 200,
+        };
+        // Alone, the holder queues the next occurrence behind its own run.
+        const holder = s.cluster.spawn({
+          ...shared,
+          instance: 'w1',
+          keyPrefix: s.keyPrefix,
+          seed: 1,
+        });
+        await s.cluster.ready(BOOT_TIMEOUT_MS, [holder]);
+        const held = await s.cluster.waitForRecord('start', () => true, {
+          timeout: period + LOAD_MARGIN_MS,
+          message: 'a first run',
+        });
+        const queued = await s.cluster.waitForRecord(
+          'skipped',
+          (r) => r.reason === 'queued' && r.scheduledAt! > held.scheduledAt,
+          { timeout: period + LOAD_MARGIN_MS, message: 'the next occurrence queued by the holder' },
+        );
+        // Two more workers, whose ticks merge into it while the holder runs.
+        const spawnedAt = monoNow();
+        const others = ['w2', 'w3'].map((instance) =>
+          s.cluster.spawn({ ...shared, instance, keyPrefix: s.keyPrefix, seed: s.random.fork() }),
+        );
+        await s.cluster.ready(BOOT_TIMEOUT_MS, others);
+        await s.cluster.waitForRecord(
+          'skipped',
+          (r) => r.instance !== 'w1' && r.mono > spawnedAt && r.reason === 'merged',
+          { timeout: period + LOAD_MARGIN_MS, message: 'a tick of another worker merged' },
+        );
+        // Just after a tick, the holder goes: killed, or stopped as a deploy stops it.
+        const goneAt = monoNow();
+        holder.signal(signal);
+        await holder.exited;
+
+        const next = await s.cluster
+          .waitForRecord('start', (r) => r.mono > goneAt, {
+            timeout: period + ttlMs + LOAD_MARGIN_MS,
+            message: 'a run after the holder went',
+          })
+          .catch(() => null);
+        expect(next?.scheduledAt, 'the queued occurrence runs next').toBe(queued.scheduledAt);
+        expect(
+          next!.mono - goneAt,
+          `the queued occurrence waited at most one ttl (${ttlMs} ms) after the ${signal}`,
+        ).toBeLessThanOrEqual(ttlMs + LOAD_MARGIN_MS);
+        const records = s.cluster.records();
+        const runs = collectRuns(records, s.cluster.workers);
+        expectHolds({ ...alwaysViolations(records, runs), 'overlapping runs': overlaps(runs) });
+      },
+    );
   },
 );
