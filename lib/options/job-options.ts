@@ -49,9 +49,10 @@ export interface LockJob {
   trigger?: 'catch-up';
   /**
    * Called with the occurrence queued behind a run when its release finds one, or when an
-   * acquisition found the lock free with an earlier one still queued (overlap).
+   * acquisition found the lock free with an earlier one still queued (overlap); with `retryIn`
+   * (ms) when an acquisition merged into it while the lock is held: claim it then.
    */
-  onQueued?: (scheduledAt: number) => void;
+  onQueued?: (scheduledAt: number, retryIn?: number) => void;
   /**
    * A plain lock (`run()` without `scheduledAt` or `record`, on a name no job is bound to): the
    * store may take its lean path, recording nothing but the lock.

@@ -69,12 +69,14 @@ export class OccurrenceDriver {
   ) {
     this.dormant ||= initialDelay > 0;
     if (policy.overlap !== 'skip') {
-      // Called inside the store's reply to a release: run after it, not inside it. A dormant job
-      // leaves it queued: the store still has it, and the retry of the instance that queued it
-      // (or the next tick of any enabled one) claims it. Not queueMicrotask, which Jest's fake
-      // timers fake: the queued occurrence would wait for a clock the test never advances.
-      job.onQueued = (at) => {
-        if (!this.dormant) {
+      // Called inside the store's reply to a release: run after it (afterThisTurn, which fake
+      // timers cannot hold back). With `retryIn`, merged behind a held lock: tried when that lock
+      // would expire (see retryQueued). A dormant job leaves it queued for the retry of the
+      // instance that queued it, or the next tick of any enabled one.
+      job.onQueued = (at, retryIn) => {
+        if (!this.dormant && retryIn !== undefined) {
+          this.retryQueued(at, retryIn);
+        } else if (!this.dormant) {
           afterThisTurn(() => this.runQueued(at));
         }
       };
@@ -192,8 +194,7 @@ export class OccurrenceDriver {
       for (const at of candidates) {
         const refused = await claimMissed(this.app.runner, this.catchUpJob, at, this.fn, this.hold);
         if (refused) {
-          // Held (another instance runs, and catches up after; looked at again at the next tick
-          // in case it dies), queued, or store trouble.
+          // Held (another instance runs, and catches up after; see after()), queued, or trouble.
           this.after(at, refused);
           return;
         }
@@ -267,27 +268,24 @@ export class OccurrenceDriver {
     } else if (result.reason === 'queued') {
       this.retryQueued(at, result.retryIn ?? this.job.ttl);
     } else if (result.reason === 'store-error' || result.reason === 'held') {
-      // Held: the holder catches up after its run, unless it dies first (kill -9, a lost
-      // lock), and then nobody else would. The next tick looks again, from the store's marker.
+      // Held: its holder may die before it catches up (kill -9): the next tick looks again.
       this.catchUpDue = true;
     }
   }
 
   /**
-   * Tries a queued occurrence again once the holder's lock expires: the holder's release claims
-   * it at once, but a holder killed with -9 never releases.
+   * Tries a queued occurrence again once the holder's lock expires, on each instance that queued
+   * or merged into it: a holder killed with -9, or closing, never hands it over at its release.
    */
   private retryQueued(at: number, retryIn: number): void {
     if (this.retries.has(at)) {
       return;
     }
-    const timer = setTimeout(
-      () => {
-        this.retries.delete(at);
-        void this.runQueued(at);
-      },
-      Math.min(Math.max(0, retryIn) + RETRY_MARGIN_MS, this.job.ttl + RETRY_MARGIN_MS),
-    );
+    const delay = Math.min(Math.max(0, retryIn), this.job.ttl) + RETRY_MARGIN_MS;
+    const timer = setTimeout(() => {
+      this.retries.delete(at);
+      void this.runQueued(at);
+    }, delay);
     timer.unref();
     this.retries.set(at, timer);
   }

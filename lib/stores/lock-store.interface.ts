@@ -80,8 +80,12 @@ export interface AcquireRequest {
   /**
    * Called with the job's queued occurrence when this acquisition found the lock free but an
    * earlier occurrence queued (see {@link overlap}), so that this instance claims it at once.
+   * Called with `retryIn` as well when this occurrence merged while the lock is held: the ms the
+   * holder's lock has left, after which this instance claims the queued one in case its holder
+   * never hands it over (killed, or closing, after queueing it behind its own run). A store that
+   * does not say leaves that to the instance that queued it and to the next tick.
    */
-  onQueued?: (scheduledAt: number) => void;
+  onQueued?: (scheduledAt: number, retryIn?: number) => void;
   /**
    * A plain mutual exclusion that records nothing but the lock and its fencing token: no
    * occurrence (`scheduledAt` absent), no holder, no outcome. A store may then take a leaner path

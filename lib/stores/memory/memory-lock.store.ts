@@ -134,6 +134,10 @@ export class MemoryLockStore implements LockStore {
       ) {
         this.jobs.set(request.name, state);
         const answer = queueBehind(state, scheduledAt, request.overlap, held, this.now(), request);
+        const live = queuedOf(state);
+        if (answer.reason === 'merged' && live !== null) {
+          request.onQueued?.(live, Math.max(0, held.expiresAt - this.now()));
+        }
         return { ...answer, lastSuccessAt };
       }
       return { acquired: false, reason: 'held', lastSuccessAt };

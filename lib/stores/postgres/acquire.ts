@@ -62,8 +62,9 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
- * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued'),
- * claim_queued (the queued occurrence to claim, with 'merged' on a free lock), refreshed (the lock
+ * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued' and 'merged'),
+ * claim_queued (the queued occurrence to claim, with 'merged' on a free lock), queued_held (the
+ * queued occurrence, with 'merged' on a held lock: retried after retry_in), refreshed (the lock
  * was taken, or a paused occurrence claimed, and the row's expiry moved)
  */
 export function acquireSql(table: LockTable): string {
@@ -145,6 +146,8 @@ SELECT (SELECT fence FROM taken) AS fence,
   (SELECT retry_in FROM queue) AS retry_in,
   CASE WHEN cur.queued_first AND NOT coalesce(cur.expires_at > clock.now, false)
     AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued,
+  CASE WHEN cur.expires_at > clock.now AND (SELECT reason FROM queue) = 'merged'
+    THEN cur.queued END AS queued_held,
   coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
     AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed)) AS refreshed
 FROM clock LEFT JOIN cur ON true`;
@@ -158,6 +161,7 @@ interface AcquireRow {
   prev: string | null;
   retry_in: number | null;
   claim_queued: string | null;
+  queued_held: string | null;
   refreshed: boolean;
 }
 
@@ -219,6 +223,8 @@ export async function acquireLock(
   }
   if (row?.reason === 'merged' && row.claim_queued !== null && request.onQueued) {
     request.onQueued(Number(row.claim_queued));
+  } else if (row?.reason === 'merged' && row.queued_held !== null && request.onQueued) {
+    request.onQueued(Number(row.queued_held), Math.max(0, Number(row.retry_in)));
   }
   const reason =
     row?.reason === 'tick-done' || row?.reason === 'paused' || row?.reason === 'merged'

@@ -19,6 +19,7 @@ import { defineScript, runScript } from './redis-script.js';
  * returns one text of fields separated by single spaces (empty fields kept):
  * '1 fence ok_at previous-tick' · '0 tick-done|held|merged|paused ok_at[  1 when paused]' ·
  * '0 queued ok_at  lock-pttl' · '0 merged ok_at  queued-occurrence-to-claim' (the lock was free) ·
+ * '0 merged ok_at  queued-occurrence lock-pttl' (held: retried when the lock would expire) ·
  * '0 invalid|ahead ok_at scheduledAt': refused, nothing written (ok_at and previous-tick empty when
  * unknown).
  * One text, not a Lua table: the client decodes an array reply element by element, each string
@@ -175,10 +176,13 @@ end
 if queued and queued < claim then
   merge()
   -- PTTL -2: no lock key (PTTL, not EXISTS: the least-privilege ACL rule already allows it).
-  if redis.call('PTTL', KEYS[1]) == -2 then
+  local left = redis.call('PTTL', KEYS[1])
+  if left == -2 then
     return '0 merged ' .. okAt .. '  ' .. state[7]
   end
-  return '0 merged ' .. okAt
+  -- Held: the queued one and the lock's time left, for a retry in case the holder never hands
+  -- it over (killed, or closing, after queueing it behind its own run).
+  return '0 merged ' .. okAt .. '  ' .. state[7] .. ' ' .. left
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if tick == '' or ARGV[8] == '' then
@@ -186,7 +190,7 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   end
   if queued and queued ~= claim then
     merge()
-    return '0 merged ' .. okAt
+    return '0 merged ' .. okAt .. '  ' .. state[7] .. ' ' .. redis.call('PTTL', KEYS[1])
   end
   if ARGV[8] == 'replace' then
     redis.call('HSET', KEYS[2], 'queued', tick, 'repl', redis.call('GET', KEYS[1]))
@@ -268,9 +272,12 @@ export function acquireLock(
   );
 }
 
-function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => void): AcquireResult {
-  // The fifth field is the lock's pttl with `queued`, the queued occurrence to claim with
-  // `merged` (the lock was free), 1 when the job is paused otherwise.
+function readAcquireReply(
+  reply: unknown,
+  onQueued?: (scheduledAt: number, retryIn?: number) => void,
+): AcquireResult {
+  // The fifth field is the lock's pttl with `queued`, the queued occurrence with `merged` (to
+  // claim now, or after the sixth field, the lock's pttl, when held), 1 when the job is paused.
   const fields = String(reply).split(' ');
   const [won, detail, okAt, tick, fifth] = fields as [string, string, string, string?, string?];
   const lastSuccessAt = numberOrNull(okAt);
@@ -290,7 +297,12 @@ function readAcquireReply(reply: unknown, onQueued?: (scheduledAt: number) => vo
   }
   if (detail === 'merged') {
     if (onQueued && fifth !== undefined && fifth !== '') {
-      onQueued(Number(fifth));
+      const left = fields[5];
+      if (left === undefined) {
+        onQueued(Number(fifth));
+      } else {
+        onQueued(Number(fifth), Math.max(0, Number(left)));
+      }
     }
     return { acquired: false, reason: 'merged', lastSuccessAt };
   }
