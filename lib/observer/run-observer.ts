@@ -61,7 +61,9 @@ export class RunObserver {
   answered(job: LockJob, scheduledAt: number | undefined, result: AcquireResult): void {
     if (result.paused === true || (!result.acquired && result.reason === 'paused')) {
       this.pausedJobs.add(job.name);
-    } else if (scheduledAt !== undefined || result.acquired) {
+    } else if ((scheduledAt !== undefined || result.acquired) && !job.plain && !job.force) {
+      // A plain lock's lean path reads no pause, and a forced run takes the lock through one:
+      // their answers say nothing about it, and must not clear a pause still in force.
       this.pausedJobs.delete(job.name);
     }
     this.alerts.answered(job, scheduledAt, result);
