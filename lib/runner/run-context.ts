@@ -8,19 +8,30 @@ import type { LockRenewer } from './renewer.js';
  * getter (the `AbortSignal` is created on first read, see LazyAbortController), and V8 builds an
  * object literal with a getter on its slow path; a class keeps the context of every run on the
  * fast one.
+ *
+ * The controller and the lock are `#private`: user code logs its context (`console.log(ctx)`, a
+ * JSON logger), and neither inspect nor a serializer reads private fields, so what it prints is
+ * the documented members, never the owner token the renewer holds or the store's client (whose
+ * options carry the Redis password).
  */
 export class RunContext implements LockContext {
+  readonly #controller: LazyAbortController;
+  /** The run's lock, when it holds one: each read of `signal` checks its deadline first. */
+  readonly #lock: Pick<LockRenewer, 'checkDeadline'> | undefined;
+
   constructor(
     readonly name: string,
     readonly scheduledAt: Date,
     readonly fencingToken: number,
     readonly instanceId: string,
-    private readonly controller: LazyAbortController,
+    controller: LazyAbortController,
     readonly extend: (ttl?: Duration) => Promise<void>,
     readonly trigger: 'schedule' | 'catch-up' | 'manual' = 'schedule',
-    /** The run's lock, when it holds one: each read of `signal` checks its deadline first. */
-    private readonly lock?: Pick<LockRenewer, 'checkDeadline'>,
-  ) {}
+    lock?: Pick<LockRenewer, 'checkDeadline'>,
+  ) {
+    this.#controller = controller;
+    this.#lock = lock;
+  }
 
   /**
    * Checks the lock's deadline on every read: a job that resumes after a freeze (SIGSTOP, a long
@@ -28,7 +39,7 @@ export class RunContext implements LockContext {
    * first, and must not read a lock gone unconfirmed as still held before a write.
    */
   get signal(): AbortSignal {
-    this.lock?.checkDeadline();
-    return this.controller.signal;
+    this.#lock?.checkDeadline();
+    return this.#controller.signal;
   }
 }
