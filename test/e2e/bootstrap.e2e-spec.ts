@@ -407,11 +407,23 @@ describe('bootstrap validation', () => {
       expectConfigError(error, 'BadZone.work', 'Mars/Olympus_Mons');
     });
 
+    // Hours where minutes are meant (5.5 for +05:30), or past what `cron` reads (±99:59): the
+    // option is wrong, not the expression, and the message must say so.
+    it.each([5.5, 330.5, 6000, -6000])(
+      'rejects utcOffset %j naming the option and its range, not the expression',
+      async (utcOffset) => {
+        const error = await bootstrapError(appWith([jobClass('OddOffset', YEARLY, { utcOffset })]));
+        expectConfigError(error, 'OddOffset.work', 'utcOffset', 'whole number of minutes');
+        expect(error.message).not.toContain('cron expression');
+      },
+    );
+
     it.each([
       { timeZone: 'Europe/Paris' },
       { timeZone: 'UTC' },
       { utcOffset: 120 },
       { utcOffset: -330 },
+      { utcOffset: 5999 },
     ])('boots with %j', async (zone) => {
       const Job = jobClass('GoodZone', YEARLY, zone);
       const ref = await boot(appWith([Job]));
