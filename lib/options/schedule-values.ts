@@ -43,6 +43,9 @@ export function isTimeZone(timeZone: unknown): boolean {
   }
 }
 
+/** The largest `utcOffset` `cron` reads, in minutes: `UTC+99:59`. */
+const MAX_UTC_OFFSET_MINUTES = 99 * 60 + 59;
+
 /**
  * Checks a job's `timeZone` and `utcOffset` as `cron` will read them, for an expression and a
  * one-shot date alike: `cron` would report a bad zone without naming the job (as a bad
@@ -57,9 +60,24 @@ export function checkZoneOptions(label: string, timeZone: unknown, utcOffset: un
   if (timeZone !== undefined && !isTimeZone(timeZone)) {
     throw new CronLockConfigError(INVALID_TIME_ZONE(label, timeZone));
   }
-  if (utcOffset !== undefined && (typeof utcOffset !== 'number' || !Number.isFinite(utcOffset))) {
+  // `cron` reads the offset as a `UTC±HH:MM` zone: a fraction (hours such as 5.5 where minutes
+  // are meant) or more than 99:59 fails there as an "invalid cron expression", naming the wrong fix.
+  if (
+    utcOffset !== undefined &&
+    !(
+      typeof utcOffset === 'number' &&
+      Number.isInteger(utcOffset) &&
+      Math.abs(utcOffset) <= MAX_UTC_OFFSET_MINUTES
+    )
+  ) {
     throw new CronLockConfigError(
-      INVALID_OPTION(label, 'utcOffset', 'a number of minutes', utcOffset),
+      INVALID_OPTION(
+        label,
+        'utcOffset',
+        `a whole number of minutes from -${MAX_UTC_OFFSET_MINUTES} to ${MAX_UTC_OFFSET_MINUTES} ` +
+          '(330 for UTC+05:30)',
+        utcOffset,
+      ),
     );
   }
 }
