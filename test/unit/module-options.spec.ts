@@ -1,5 +1,5 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
   CronLockConfigError,
@@ -415,6 +415,55 @@ describe('resolveModuleOptions', () => {
       expect(error.message).toContain('Fix:');
       expect(error.message).not.toContain('hunter2pw');
       expect(String(error.stack)).not.toContain('hunter2pw');
+    });
+
+    // Nest's LoggerService requires warn: the lines it carries (a run without a lock, missed
+    // occurrences, a store unreachable at startup, a job outliving shutdownTimeout) must not be
+    // dropped without a word because an adapter written in plain JavaScript left it out.
+    it('fails app.init() for a logger without warn, naming the option and the missing method', async () => {
+      const lines: string[] = [];
+      const withoutWarn = {
+        log: (message: string) => lines.push(message),
+        error: (message: string) => lines.push(message),
+      };
+      let app: TestingModule | undefined;
+      // compile() or init(): wherever Nest builds the options, the app must not boot.
+      const failure = await (async () => {
+        app = await Test.createTestingModule({
+          imports: [
+            CronLockModule.forRoot({
+              store: new MemoryLockStore(),
+              logger: withoutWarn as unknown as LoggerService,
+            }),
+          ],
+        }).compile();
+        await app.init();
+      })().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await app?.close();
+      expect(failure).toBeInstanceOf(CronLockConfigError);
+      const message = (failure as Error).message;
+      expect(message).toContain('option logger');
+      expect(message).toContain('warn');
+      expect(message).toContain('Fix:');
+      expect(lines).toEqual([]);
+    });
+
+    it('boots with a logger that has log, error and warn only, and writes its warn lines to it', async () => {
+      const warnings: string[] = [];
+      const minimal: LoggerService = {
+        log: () => undefined,
+        error: () => undefined,
+        warn: (message: string) => warnings.push(message),
+      };
+      const app = await Test.createTestingModule({
+        imports: [CronLockModule.forRoot({ store: new MemoryLockStore(), logger: minimal })],
+      }).compile();
+      await app.init();
+      await app.close();
+      expect(warnings.some((line) => line.includes('in-memory lock store'))).toBe(true);
     });
   });
 });
