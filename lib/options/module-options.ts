@@ -313,10 +313,13 @@ function resolveLogger(logger: CronLockModuleOptions['logger']): LoggerService |
   if (logger === undefined) {
     return defaultLogger();
   }
+  // warn too, as Nest's LoggerService requires: without it, every warn line (a run without a
+  // lock, missed occurrences, a store unreachable at startup) would be dropped without a word.
   if (
     typeof logger !== 'object' ||
     typeof logger.log !== 'function' ||
-    typeof logger.error !== 'function'
+    typeof logger.error !== 'function' ||
+    typeof logger.warn !== 'function'
   ) {
     throw new CronLockConfigError(
       INVALID_MODULE_OPTION('logger', 'a Nest LoggerService (log, error, warn) or false', logger),
