@@ -121,7 +121,7 @@ export class FleetControl {
       throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'pause'));
     }
     await store.pause(name, { reason, until });
-    this.observer.pausedJobs.add(name);
+    this.observer.pausedJobs.paused(name, until);
     const untilDate = until === null ? null : new Date(until);
     this.logger.info(JOB_PAUSED(name, reason, untilDate?.toISOString() ?? null));
     this.observer.events.emit('paused', {
@@ -141,7 +141,7 @@ export class FleetControl {
       throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'resume'));
     }
     const wasPaused = await store.resume(name);
-    this.observer.pausedJobs.delete(name);
+    this.observer.pausedJobs.notPaused(name);
     this.logger.info(JOB_RESUMED(name, wasPaused));
     this.observer.events.emit('resumed', {
       name,

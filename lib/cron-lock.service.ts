@@ -253,12 +253,13 @@ export class CronLockService
 
   /**
    * Names of the jobs paused fleet-wide as this instance last learned it (the answers to its own
-   * ticks, refreshed at every occurrence, and its own {@link pause} / {@link resume}), sorted.
+   * ticks, refreshed at every occurrence, and its own {@link pause} / {@link resume}; its own pause
+   * with `until` leaves the list at `until`), sorted.
    * Read in memory, no store round trip: for metrics and health checks. {@link inspect} asks the
    * store.
    */
   get pausedJobs(): string[] {
-    return [...this.observer.pausedJobs].sort();
+    return this.observer.pausedJobs.names();
   }
 
   /** Round trip to the lock store, in ms; rejects when the store is unreachable. */

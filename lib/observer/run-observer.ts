@@ -16,6 +16,7 @@ import { describeThrown } from '../utils/thrown.js';
 import { tokenTag } from '../utils/token.js';
 import { AlertMonitor, hasPeriod } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
+import { KnownPauses } from './known-pauses.js';
 import { CronLockLogger } from './logger.js';
 import { RecentSkips } from './missed-occurrences.js';
 
@@ -52,19 +53,19 @@ export class RunObserver {
 
   /**
    * Jobs paused fleet-wide as this instance last learned it: from the answers to its own
-   * acquisitions (refreshed at every occurrence) and its own pause() and resume() calls. Read by
-   * the metrics and the health indicator without a store round trip.
+   * acquisitions (refreshed at every occurrence) and its own pause() (with its `until`) and
+   * resume() calls. Read by the metrics and the health indicator without a store round trip.
    */
-  readonly pausedJobs = new Set<string>();
+  readonly pausedJobs = new KnownPauses();
 
   /** The store answered an acquisition (won or not). */
   answered(job: LockJob, scheduledAt: number | undefined, result: AcquireResult): void {
     if (result.paused === true || (!result.acquired && result.reason === 'paused')) {
-      this.pausedJobs.add(job.name);
+      this.pausedJobs.answeredPaused(job.name);
     } else if ((scheduledAt !== undefined || result.acquired) && !job.plain && !job.force) {
       // A plain lock's lean path reads no pause, and a forced run takes the lock through one:
       // their answers say nothing about it, and must not clear a pause still in force.
-      this.pausedJobs.delete(job.name);
+      this.pausedJobs.notPaused(job.name);
     }
     this.alerts.answered(job, scheduledAt, result);
   }
