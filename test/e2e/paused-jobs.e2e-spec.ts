@@ -106,4 +106,22 @@ describe.each([
     expect((await worker.inspect(JOB)).paused).toBe(false);
     expect((await admin.inspect('paused-jobs-elsewhere')).paused).toBe(false);
   }, 30_000);
+
+  it('keeps a paused job listed on the instance that ran a forced trigger of it', async () => {
+    backend = makeBackend();
+    const worker = await boot('paused-jobs-worker', true);
+    const caller = await boot('paused-jobs-caller', false);
+    await worker.pause(JOB, { reason: 'vendor outage' });
+    expect(worker.pausedJobs).toEqual([JOB]);
+
+    // The store took the lock because it was told to ignore the pause: that says nothing of it.
+    const forced = await caller.trigger(JOB, { force: true, wait: true });
+
+    expect(forced).toMatchObject({ ran: true, instanceId: 'paused-jobs-worker' });
+    expect((await worker.inspect(JOB)).paused).toBe(true);
+    expect(worker.pausedJobs).toEqual([JOB]);
+    // Still paused: a trigger without force is refused, and the list stays as it was.
+    expect(await caller.trigger(JOB)).toMatchObject({ ran: false, reason: 'paused' });
+    expect(worker.pausedJobs).toEqual([JOB]);
+  }, 30_000);
 });
