@@ -65,8 +65,9 @@ export type RunTrigger = 'schedule' | 'catch-up' | 'manual';
 
 /**
  * How a run recorded in the history ended: `completed` (returned), `failed` (threw), `lost` (its
- * lock was lost while it ran, whatever it returned), `aborted` (its signal was aborted by
- * shutdown).
+ * lock was lost while it ran, whatever it returned), `aborted` (replaced by a later occurrence
+ * under `overlap: 'replace'`: its signal aborted with a `ReplacedError`, whatever it returned). A
+ * run that shutdown gave up on is not released, so it has no entry.
  *
  * @publicApi
  */
