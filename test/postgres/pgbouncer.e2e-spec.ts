@@ -275,6 +275,53 @@ describe('PgBouncer in transaction mode', () => {
     expect(logger.lines.filter((line) => line.level !== 'log')).toEqual([]);
   });
 
+  it('stops on the server an operation that gave up waiting for a locked row, through the pooler, which keeps running', async () => {
+    const subject = store({ preparedStatements: false });
+    const table = tables[0]!;
+    const token = newToken();
+    await subject.acquire({ name: 'job', token, ttl: 60_000, instanceId: 'bouncer-a' });
+    const direct = newPool({ max: 2 });
+    pools.push(direct);
+    const blocker = await direct.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM public.${table} WHERE name = 'job' FOR UPDATE`);
+      const impatientPool = bouncerPool();
+      pools.push(impatientPool);
+      const impatient = new PostgresLockStore(impatientPool, {
+        table,
+        operationTimeout: 300,
+        logger: false,
+      });
+      stores.push(impatient);
+      // As many as PgBouncer has server connections: each would keep one while it waits.
+      for (let i = 0; i < 2; i++) {
+        const started = performance.now();
+        await expect(impatient.renew({ name: 'job', token, ttl: 60_000 })).rejects.toThrow(
+          /no answer from PostgreSQL within 300ms/,
+        );
+        expect(performance.now() - started).toBeLessThan(5_000);
+      }
+      await waitFor(
+        async () => {
+          const { rows } = await direct.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND position($1 IN query) > 0 AND pid <> pg_backend_pid()`,
+            [table],
+          );
+          return rows[0]!.n === 0;
+        },
+        { timeout: 5_000, interval: 50, message: 'the abandoned statements to stop on the server' },
+      );
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    // The pooler took the cancel requests in its stride and still answers.
+    expect(await subject.renew({ name: 'job', token, ttl: 60_000 })).toEqual({ renewed: true });
+    expect(await subject.release({ name: 'job', token })).toBe(true);
+  });
+
   it('creates the table once when four stores start on it at once', async () => {
     const starting = [store(), store(), store({ preparedStatements: false }), store()];
     const results = await Promise.all(

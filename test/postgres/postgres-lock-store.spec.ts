@@ -424,6 +424,55 @@ describe('PostgresLockStore', () => {
       expect(await s.release({ name: 'job', token })).toBe(true);
     });
 
+    it('stops on the server each operation that gave up waiting for a row another session keeps locked: no backend left waiting, nothing taken later', async () => {
+      const admin = pool();
+      const name = table('cancel', admin);
+      const app = `cron_lock_cancel_${newToken().slice(0, 8)}`;
+      const s = store(pool({ application_name: app }), { table: name, operationTimeout: 300 });
+      const token = newToken();
+      await s.acquire({ name: 'job', token, ttl: MINUTE, instanceId: 'a' });
+      expect(await s.release({ name: 'job', token })).toBe(true);
+      const before = await s.inspect('job');
+      /** The store's server processes still waiting for a lock. */
+      const waiting = async (): Promise<number> => {
+        const { rows } = await admin.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [app],
+        );
+        return rows[0]!.n;
+      };
+      const blocker = await admin.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT * FROM public.${name} WHERE name = 'job' FOR UPDATE`);
+        // Each retry a caller makes while the row stays locked (the runner's renewals and its
+        // releases of an unanswered acquire) must not leave one more server process behind.
+        for (let i = 0; i < 3; i++) {
+          await expect(
+            s.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'b' }),
+          ).rejects.toThrow(/no answer from PostgreSQL within 300ms/);
+        }
+        await waitFor(async () => (await waiting()) === 0, {
+          timeout: 5_000,
+          interval: 50,
+          message: 'the statements that got no answer to stop on the server',
+        });
+      } finally {
+        await blocker.query('ROLLBACK');
+        blocker.release();
+      }
+      // None of the abandoned acquires ran once the row was free: the lock stays free, with no
+      // holder, and no fencing token was handed out to an owner nobody knows.
+      const after = await s.inspect('job');
+      expect(after.ttlLeft).toBeNull();
+      expect(after.fencingToken).toBe(before.fencingToken);
+      expect(
+        (await s.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+    });
+
     it('bounds a statement cut off by the network, discards its connection, and works once the network heals', async () => {
       const admin = pool();
       const direct = new URL(testPostgresUrl());
