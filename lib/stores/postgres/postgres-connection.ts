@@ -2,6 +2,7 @@ import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
 import { sqlState } from './postgres-errors.js';
+import { cancelStatement } from './cancel-statement.js';
 
 /**
  * The part of a `pg` `Pool` the store uses. A `Pool` from the app (TypeORM's and Prisma's driver
@@ -23,9 +24,11 @@ export interface Statement {
  * waiting for a free connection and the round trip together. One statement is one round trip.
  *
  * A connection whose statement got no answer in time is destroyed, not returned to the pool: its
- * reply may still arrive and would be read as the answer to the next statement. The statement
- * itself may still have run on the server (a lost reply), which the callers allow for as the
- * Redis store does: an acquire that got no answer is released by the runner.
+ * reply may still arrive and would be read as the answer to the next statement. The statement is
+ * also cancelled on the server (see cancelStatement), so one waiting for a row lock neither keeps
+ * a server process nor runs later. It may still have run before the cancel arrived, or the cancel
+ * may not reach the server (a lost reply), which the callers allow for as the Redis store does:
+ * an acquire that got no answer is released by the runner.
  *
  * A named statement is parsed and planned once per connection (the store's statements are long
  * enough that planning them costs more than running them); see `PostgresLockStore` for the
@@ -40,6 +43,7 @@ export async function runStatement<Row extends QueryResultRow>(
   const started = performance.now();
   const lease = await connectWithin(pool, timeout);
   let failure: unknown;
+  let cancelling: Promise<void> | undefined;
   try {
     const { text, name } =
       typeof statement === 'string' ? { text: statement, name: undefined } : statement;
@@ -49,11 +53,22 @@ export async function runStatement<Row extends QueryResultRow>(
     return result.rows;
   } catch (error) {
     failure = error;
+    if (isReadTimeout(error)) {
+      // Destroying the connection alone leaves the statement waiting (and able to run) on the
+      // server: see cancelStatement.
+      cancelling = cancelStatement(lease.client, timeout);
+    }
     throw noAnswerIfTimedOut(error, timeout);
   } finally {
     // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
-    // or timed-out one must not go back to the pool.
-    lease.release(failure !== undefined && !isServerError(failure));
+    // or timed-out one must not go back to the pool, and a timed-out one is destroyed only once
+    // its cancel is sent (the caller is answered at once all the same).
+    if (cancelling) {
+      // Nothing may reject unheard here: no caller waits for this.
+      cancelling.then(() => lease.release(true)).catch(() => undefined);
+    } else {
+      lease.release(failure !== undefined && !isServerError(failure));
+    }
   }
 }
 
