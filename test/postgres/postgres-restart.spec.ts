@@ -3,6 +3,7 @@ import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import {
   startPostgresServer,
   TEST_POSTGRES_PASSWORD,
@@ -106,6 +107,59 @@ describe('PostgresLockStore across a database restart', () => {
       ).toBe(true);
     } finally {
       await store.close();
+    }
+  });
+
+  it('survives a restart on a pool passed in with no error listener (as the docs build it): its idle connections logged once, redacted', async () => {
+    // No pool.on('error'): the store left its idle connections in the pool, whose errors at a
+    // restart would otherwise be thrown from the socket, ending the process (and printing the
+    // client's settings, password included).
+    const bare = new pg.Pool({ connectionString: server.url, max: 3 });
+    const logger = new CapturingLogger();
+    const store = new PostgresLockStore(bare, { table: uniqueTable('bare'), logger });
+    const idleErrors = () =>
+      logger.lines.filter((line) => /PostgreSQL idle connection error/.test(line.message));
+    try {
+      await Promise.all([store.ping(), store.ping(), store.ping()]);
+      await server.restart('fast');
+      await waitFor(() => idleErrors().length > 0, {
+        timeout: 10_000,
+        message: 'the idle connections’ errors to be logged',
+      });
+      await answered(store);
+      expect(idleErrors()).toHaveLength(1);
+      expect(idleErrors()[0]!.level).toBe('warn');
+      expect(JSON.stringify(logger.lines)).not.toContain(TEST_POSTGRES_PASSWORD);
+      expect(
+        (await store.acquire({ name: 'job', token: newToken(), ttl: MINUTE, instanceId: 'a' }))
+          .acquired,
+      ).toBe(true);
+    } finally {
+      await store.close();
+    }
+    // Closed, the store leaves the app's pool as it found it.
+    expect(bare.listenerCount('error')).toBe(0);
+    await bare.end();
+  });
+
+  it('leaves the errors of a pool passed in to the listener the app gave it', async () => {
+    const appPool = new pg.Pool({ connectionString: server.url, max: 3 });
+    const seen: unknown[] = [];
+    appPool.on('error', (error) => seen.push(error));
+    const logger = new CapturingLogger();
+    const store = new PostgresLockStore(appPool, { table: uniqueTable('own'), logger });
+    try {
+      await Promise.all([store.ping(), store.ping()]);
+      await server.restart('fast');
+      await waitFor(() => seen.length > 0, {
+        timeout: 10_000,
+        message: 'the app’s listener to hear the idle connections’ errors',
+      });
+      await answered(store);
+      expect(logger.lines.filter((line) => line.level !== 'log')).toEqual([]);
+    } finally {
+      await store.close();
+      await appPool.end();
     }
   });
 
