@@ -34,6 +34,7 @@ import {
   rejectEmptyStoreOptions,
   secretsOfPool,
   timeoutOption,
+  watchIdleErrors,
 } from './postgres-options.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock } from './release.js';
@@ -117,6 +118,7 @@ export class PostgresLockStore implements LockStore {
   private ready: Promise<void> | null = null;
   private idleErrorReported = false;
   private closed = false;
+  private unwatchPool = (): void => undefined;
   /**
    * Jobs whose last acquisition here moved their row's expiry: their release, or their paused
    * occurrence's claim, also moves their history's (see releaseSql, acquireLock). At most one name
@@ -152,6 +154,7 @@ export class PostgresLockStore implements LockStore {
       this.secrets = secretsOfPool(pool);
       this.pool = pool;
       this.ownsPool = false;
+      this.unwatchPool = watchIdleErrors(pool, (error) => this.idleConnectionFailed(error));
     } else {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }
@@ -262,6 +265,7 @@ export class PostgresLockStore implements LockStore {
   /** Closes the pool this store created from a connection string; never a pool passed in. */
   async close(): Promise<void> {
     await this.triggers.close(); // its listening connection, whoever owns the pool
+    this.unwatchPool();
     if (!this.ownsPool || this.closed) {
       return;
     }
