@@ -1,9 +1,11 @@
-import { LockStoreError } from 'nestjs-cron-lock';
+import { Injectable } from '@nestjs/common';
+import { LockedCron, LockStoreError, type CronLockAlert } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
+import { CronApps } from '../support/cron-apps.js';
 import {
   startPostgresServer,
   TEST_POSTGRES_PASSWORD,
@@ -14,6 +16,12 @@ import { waitFor } from '../support/redis.js';
 
 const MINUTE = 60_000;
 const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+@Injectable()
+class EverySecond {
+  @LockedCron('* * * * * *', { name: 'every-second' })
+  tick(): void {}
+}
 
 /** A PostgreSQL of this file's own: restarting it must not disturb the other test files. */
 describe('PostgresLockStore across a database restart', () => {
@@ -160,6 +168,36 @@ describe('PostgresLockStore across a database restart', () => {
     } finally {
       await store.close();
       await appPool.end();
+    }
+  });
+
+  it('raises the store-failures alert of a database outage without sending the operator to Redis', async () => {
+    const store = new PostgresLockStore(server.url, {
+      table: uniqueTable('alert'),
+      operationTimeout: 500,
+      logger: false,
+    });
+    const apps = new CronApps();
+    const alerts: CronLockAlert[] = [];
+    try {
+      await apps.boot(
+        { store, logger: false, alerts: { storeFailures: 2, missedPeriods: 1_000 } },
+        [EverySecond],
+        (locks) => locks.on('alert', (alert) => alerts.push(alert)),
+      );
+      await server.halt();
+      const alert = await waitFor(() => alerts.find((a) => a.kind === 'store-failures'), {
+        timeout: 20_000,
+        message: 'a store-failures alert',
+      });
+      expect(alert.message).toMatch(/the lock store failed 2 acquisitions in a row/);
+      expect(alert.message).not.toMatch(/Redis/);
+      expect(alert.message).toMatch(/Check that the lock store is reachable from this instance\./);
+      expect(alert.message).not.toContain(TEST_POSTGRES_PASSWORD);
+    } finally {
+      await server.start();
+      await apps.closeAll();
+      await store.close();
     }
   });
 
