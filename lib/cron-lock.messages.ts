@@ -211,7 +211,7 @@ export const ALERT_MISSED_SUCCESS = (
 
 export const ALERT_STORE_FAILURES = (name: string, failures: number, error: string): string =>
   `ALERT job "${name}": the lock store failed ${failures} acquisitions in a row on this instance ` +
-  `(last error: ${error}). Check that Redis is reachable.`;
+  `(last error: ${error}). Check that the lock store is reachable from this instance.`;
 
 export const ALERT_LOST = (name: string, reason: string, fencingToken: number): string =>
   `ALERT job "${name}": a run lost its lock (${reason}, fence ${fencingToken}); ` +
