@@ -64,9 +64,8 @@ export interface RedisLockStoreOptions {
   logger?: LoggerService | false;
   /**
    * How script calls reach Redis. Default `'batched'`: the calls of one event-loop turn share one
-   * socket write, through ioredis internals. `'plain'` uses `client.evalsha` only: the escape
-   * hatch for an ioredis release whose internals changed. Set on a client passed in, it applies
-   * to that client.
+   * socket write, through ioredis internals. `'plain'` uses `client.evalsha` only: the escape hatch
+   * for an ioredis release whose internals changed. Set on a client passed in, it applies to it.
    */
   scriptTransport?: ScriptTransport;
 }
@@ -124,7 +123,10 @@ export class RedisLockStore implements LockStore {
       usePlainEvalsha(this.client);
     }
     this.silence = new SilentConnectionCheck(this.client, this.log);
-    this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.fail, this.log);
+    this.triggers = new RedisTriggerChannel(this.client, this.keyPrefix, this.log, {
+      fail: this.fail,
+      guard: <T>(command: () => Promise<T>) => this.guard(command),
+    });
   }
 
   /** A job's keys as sent (an ioredis keyPrefix of the client goes before); braces: one slot. */
@@ -274,9 +276,8 @@ export class RedisLockStore implements LockStore {
   };
 
   /**
-   * `[lock, state, history]` of one job, built once per name: the keys are written on every command, and
-   * a flat string costs ioredis less than a fresh concatenation. Bounded, in case names are
-   * generated per call (`run()` accepts any valid name).
+   * `[lock, state, history]` of one job, built once per name (written on every command; a flat string
+   * costs ioredis less than a concatenation). Bounded: `run()` takes names generated per call.
    */
   private keyPair(name: string): readonly [string, string, string] {
     let pair = this.keys.get(name);
@@ -299,8 +300,7 @@ export class RedisLockStore implements LockStore {
     if (client.status === 'end') {
       return Promise.reject(new LockStoreError('Redis connection is closed'));
     }
-    // One shared wait, however many ticks arrive while connecting (1,000 jobs on one
-    // schedule must not add 1,000 listeners).
+    // One shared wait: 1,000 jobs ticking while it connects must not add 1,000 listeners.
     this.readyWait ??= new Promise<void>((resolve, reject) => {
       if (client.status === 'wait') {
         // lazyConnect: connect on first use; failures surface as the timeout below.

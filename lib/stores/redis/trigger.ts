@@ -29,6 +29,12 @@ const QUIT_LIMIT_MS = 2_000;
  */
 const CHECKED_STATUSES: ReadonlySet<string> = new Set(['ready', 'connect']);
 
+/** What the channel uses of its store: its error mapping and its wait for the connection. */
+interface StoreGuard {
+  fail: (error: unknown) => never;
+  guard: <T>(command: () => Promise<T>) => Promise<T>;
+}
+
 /**
  * The trigger channel of one key prefix on Redis: `PUBLISH <prefix>:triggers` to send, one
  * subscriber connection per store to listen, and a `SET NX PX` claim per request. `<prefix>` is
@@ -54,15 +60,22 @@ export class RedisTriggerChannel implements TriggerChannel {
   private readonly checkTimeout: number;
   private readonly channel: string;
 
+  private readonly fail: (error: unknown) => never;
+  private readonly guard: StoreGuard['guard'];
+
   /**
-   * @param fail Turns a Redis error into the store's `LockStoreError`, with no secret in it.
+   * @param store `fail` turns a Redis error into the store's `LockStoreError`, with no secret in
+   *   it; `guard` runs a command once the client is connected, as the store's own commands are (a
+   *   client the store created connects on its first command), mapping its error with `fail`.
    */
   constructor(
     private readonly client: Redis | Cluster,
     private readonly keyPrefix: string,
-    private readonly fail: (error: unknown) => never,
     private readonly log: CronLockLogger,
+    store: StoreGuard,
   ) {
+    this.fail = store.fail;
+    this.guard = store.guard;
     // ioredis prefixes the claim's key with the client's own keyPrefix, never a channel: written
     // out here, so the channel is the one of the keys (and of the CLI and ACL rule given them).
     this.channel = `${clientKeyPrefix(client)}${keyPrefix}:triggers`;
@@ -72,9 +85,9 @@ export class RedisTriggerChannel implements TriggerChannel {
 
   /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
   async publish(message: TriggerMessage): Promise<number | null> {
-    const receivers = await this.client
-      .publish(this.channel, JSON.stringify(message))
-      .catch(this.fail);
+    const receivers = await this.guard(() =>
+      this.client.publish(this.channel, JSON.stringify(message)),
+    );
     // A Cluster node answers with its own subscribers only: no count of the fleet's.
     return this.client instanceof Cluster ? null : receivers;
   }
@@ -85,7 +98,7 @@ export class RedisTriggerChannel implements TriggerChannel {
    */
   async claim(name: string, id: string, instanceId: string, ttl: number): Promise<boolean> {
     const key = `${this.keyPrefix}:{${name}}:trigger:${id}`;
-    const answer = await this.client.set(key, instanceId, 'PX', ttl, 'NX').catch(this.fail);
+    const answer = await this.guard(() => this.client.set(key, instanceId, 'PX', ttl, 'NX'));
     return answer === 'OK';
   }
 
