@@ -78,6 +78,47 @@ describe('lock names', () => {
     },
   );
 
+  it.each([
+    ['spaces', '   '],
+    ['one space', ' '],
+    ['a tab', '\t'],
+  ])(
+    'are rejected at bootstrap when present but blank (%s), naming Class.method, the option and the fix',
+    async (_case, name) => {
+      // '   ' passed as the lock name '___' (a space stands for '_'), and a job named by a blank
+      // setting would have shared its lock with every other job so named.
+      const error = await bootWithLockName(name);
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain(
+        `ReportJobs.nightly: option name is present but ${JSON.stringify(name)}`,
+      );
+      expect(message).toContain(
+        'Fix: set it, or leave the key out for the default ClassName.methodName',
+      );
+    },
+  );
+
+  it('are rejected blank by CronLockService.run and the methods taking a name', async () => {
+    const locks = (await boot('names-blank', 'a')).get(CronLockService);
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['run', () => locks.run('   ', {}, () => 1)],
+      ['inspect', () => locks.inspect('   ')],
+      ['pause', () => locks.pause('   ')],
+      ['resume', () => locks.resume('   ')],
+      ['trigger', () => locks.trigger('   ')],
+      ['history', () => locks.history('   ')],
+    ];
+    for (const [method, call] of calls) {
+      const attempt = call();
+      await expect(attempt, method).rejects.toBeInstanceOf(CronLockConfigError);
+      await expect(attempt, method).rejects.toThrow(
+        `CronLockService.${method}("   "): lock name "   " is not allowed. Fix:`,
+      );
+    }
+  });
+
   it('accept every allowed character, up to 128 of them', async () => {
     expect(await bootWithLockName('Billing.invoices_v2:eu-west-1')).toBeNull();
     expect(await bootWithLockName('n'.repeat(128))).toBeNull();
