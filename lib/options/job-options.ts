@@ -154,6 +154,11 @@ export function checkLockOptions(
     if (key === 'name' && typeof value !== 'string') {
       throw new CronLockConfigError(INVALID_OPTION(where, key, 'a string', value));
     }
+    if (key === 'name' && value !== '' && (value as string).trim() === '') {
+      // A setting left blank: '   ' passed the name pattern as '___' (a space stands for '_'),
+      // so every job named by such a setting shared one lock. '' fails the pattern itself.
+      throw new CronLockConfigError(OPTION_EMPTY(where, key, value, OPTION_DEFAULTS[key]));
+    }
     if (
       MILLISECOND_KEYS.has(key) &&
       !(typeof value === 'number' && value >= 0 && value <= MAX_DURATION_MS)
