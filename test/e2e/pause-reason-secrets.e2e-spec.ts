@@ -66,3 +66,34 @@ describe('a pause note quoting a URL with its password', () => {
     await locks.resume(JOB);
   });
 });
+
+describe('the length of a pause note', () => {
+  // `p@` is hidden as `***@`: the kept note is longer than the one the user typed.
+  const QUOTE = 'redis://u:p@h';
+
+  it('is counted on the note as given, not as the hidden password made it', async () => {
+    const note = `${QUOTE} ${'x'.repeat(499 - QUOTE.length - 1)}`;
+    expect(note).toHaveLength(499);
+    await locks.pause(JOB, { reason: note });
+
+    // Hiding the password made it 501 characters: the kept note ends where the store's limit does.
+    const kept = (await locks.inspect(JOB)).pauseReason;
+    expect(kept).toMatch(/^redis:\/\/u:\*\*\*@h x+…$/);
+    expect(kept).toHaveLength(500);
+    expect((await store.inspect(JOB)).pauseReason).toBe(kept);
+    await locks.resume(JOB);
+  });
+
+  it('keeps a note of exactly 500 characters whole, and refuses 501 as given', async () => {
+    const note = 'y'.repeat(500);
+    await locks.pause(JOB, { reason: note });
+    expect((await locks.inspect(JOB)).pauseReason).toBe(note);
+    await locks.resume(JOB);
+
+    const attempt = locks.pause(JOB, { reason: `${QUOTE} ${'z'.repeat(501 - QUOTE.length - 1)}` });
+    await expect(attempt).rejects.toThrow('Fix: pass a note of 1 to 500 characters');
+    // The refusal quotes the note with the password hidden.
+    await expect(attempt).rejects.toThrow('redis://u:***@h');
+    expect((await locks.inspect(JOB)).paused).toBe(false);
+  });
+});
