@@ -261,11 +261,9 @@ function checkReason(call: string, reason: unknown): string | null {
   if (reason === undefined) {
     return null;
   }
-  // Shown to every operator and logged: a quoted connection string keeps no password (as the
-  // dashboard shows it), kept so in the store too, so that every output says the same. Checked
-  // as redacted, as the store's own pause() checks it again.
-  const note = typeof reason === 'string' ? redactUrl(reason) : reason;
-  if (!isPauseNote(note)) {
+  // Checked as the user gave it: the limit is theirs to count, and a hidden password can be
+  // longer than what it hid (`u:p@` becomes `u:***@`).
+  if (!isPauseNote(reason)) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(
         call,
@@ -275,7 +273,19 @@ function checkReason(call: string, reason: unknown): string | null {
       ),
     );
   }
-  return note;
+  // Shown to every operator and logged: a quoted connection string keeps no password (as the
+  // dashboard shows it), kept so in the store too, so that every output says the same. Cut to
+  // the limit the store's own pause() checks again, after the redaction, so no secret is cut open.
+  const note = redactUrl(reason);
+  if (note.length <= MAX_PAUSE_REASON_LENGTH) {
+    return note;
+  }
+  let end = MAX_PAUSE_REASON_LENGTH - 1;
+  // Not between the two halves of a surrogate pair: PostgreSQL would keep a lone half as U+FFFD.
+  if (/[\uD800-\uDBFF]/.test(note.charAt(end - 1))) {
+    end -= 1;
+  }
+  return `${note.slice(0, end)}…`;
 }
 
 /** `until` as ms since epoch (`null`: until resumed), in the future and within a timer's range. */
