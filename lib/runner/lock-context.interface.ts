@@ -39,7 +39,9 @@ export interface LockContext {
   /** The instance running this job. */
   readonly instanceId: string;
   /**
-   * Extends the lock now to `ttl` (default: the job's ttl) and keeps renewing at that ttl.
+   * Extends the lock now to `ttl` (default: the job's ttl) and keeps renewing at that ttl. With
+   * `renew: false` it extends once: the lock expires at that ttl from the extend (the signal
+   * aborts with reason `expired`) unless `extend()` is called again.
    * Rejects with {@link LockLostError} if the lock is no longer ours; once shutdown gave up on
    * the run, with the signal's {@link ShutdownTimeoutError} (the lock is kept until it expires).
    */
