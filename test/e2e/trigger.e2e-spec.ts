@@ -14,6 +14,7 @@ import {
   type LockContext,
 } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
@@ -169,6 +170,37 @@ describe('CronLockService.trigger()', () => {
       const forced = await caller.locks.trigger('trigger-yearly', { force: true, wait: true });
       expect(forced).toMatchObject({ ran: true, outcome: 'completed' });
       expect(runs).toHaveLength(1);
+    });
+
+    it('reports a trigger of a paused job as refused on the instance that took it, never as taken', async () => {
+      const keyPrefix = uniquePrefix('trigger-paused');
+      const redis = testRedisUrl();
+      const logger = new CapturingLogger();
+      const worker = await boot('w-1', { redis, keyPrefix, logger });
+      const caller = await boot('caller', { redis, keyPrefix }, []);
+      await caller.locks.pause('trigger-yearly');
+
+      const refused = await caller.locks.trigger('trigger-yearly');
+
+      expect(refused).toMatchObject({ ran: false, reason: 'paused', instanceId: 'w-1' });
+      // The taker logs and emits before it replies: nothing more can come of this request.
+      const triggerLines = logger.lines.filter((line) =>
+        /triggered|trigger refused/.test(line.message),
+      );
+      expect(triggerLines.map((line) => line.message)).toEqual([
+        expect.stringMatching(
+          /^trigger-yearly: trigger refused, not run: the job is paused .*force/,
+        ),
+      ]);
+      expect(triggerLines[0].level).toBe('log');
+      expect(worker.triggered).toEqual([]);
+
+      const forced = await caller.locks.trigger('trigger-yearly', { force: true, wait: true });
+      expect(forced).toMatchObject({ ran: true, outcome: 'completed' });
+      expect(worker.triggered).toEqual([expect.objectContaining({ forced: true })]);
+      expect(logger.lines.map((line) => line.message)).toContain(
+        'trigger-yearly: triggered (forced), running it on this instance',
+      );
     });
 
     it('answers no-live-instance at once when nobody else listens', async () => {
