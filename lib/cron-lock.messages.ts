@@ -274,9 +274,6 @@ export const TRIGGER_NOT_LISTENING = (call: string, timeout: number): string =>
 export const TRIGGER_LISTENING_AGAIN =
   'listening for triggers again: CronLockService.trigger() from other instances reaches this one';
 
-export const TRIGGER_TAKEN = (name: string, forced: boolean): string =>
-  `${name}: triggered${forced ? ' (forced)' : ''}, running it on this instance`;
-
 /** `call` is e.g. `CronLockService.pause("reports")`. */
 export const INVALID_FLEET_ARGUMENT = (
   call: string,

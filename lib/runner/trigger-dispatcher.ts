@@ -9,7 +9,6 @@ import {
   SERVICE_CALL,
   TRIGGER_LISTEN_FAILED,
   TRIGGER_LISTENING_AGAIN,
-  TRIGGER_TAKEN,
   TRIGGER_UNSUPPORTED,
   UNKNOWN_OPTION,
 } from '../cron-lock.messages.js';
@@ -42,6 +41,7 @@ import {
   type TriggerResult,
   type TriggerStore,
 } from './trigger-requester.js';
+import { TRIGGER_REFUSED, TRIGGER_TAKEN } from './trigger.messages.js';
 
 /**
  * Options of {@link CronLockService.trigger}.
@@ -229,7 +229,8 @@ export class TriggerDispatcher {
 
   /**
    * Races the other instances on the request's claim; the winner runs the job through its lock
-   * (as a manual run: `ctx.trigger === 'manual'`) and says what happened on the channel.
+   * (as a manual run: `ctx.trigger === 'manual'`) and says what happened on the channel and in
+   * its log: taken (with the `triggered` event) once the run starts, or refused and why.
    */
   private async take(request: TriggerRequest, bound: BoundJob): Promise<void> {
     const store = this.store as TriggerStore;
@@ -239,16 +240,6 @@ export class TriggerDispatcher {
     const claimed = await store.triggers.claim(name, id, instanceId, TRIGGER_CLAIM_TTL_MS);
     if (!claimed) {
       return;
-    }
-    this.log.info(TRIGGER_TAKEN(name, request.force));
-    if (this.observer.events.has('triggered')) {
-      this.observer.events.emit('triggered', {
-        name,
-        scheduledAt: null,
-        instanceId,
-        requestId: id,
-        forced: request.force,
-      });
     }
     const reply = (body: DistributiveOmit<TriggerReply, 'kind' | 'id' | 'name' | 'instanceId'>) =>
       store.triggers
@@ -263,6 +254,18 @@ export class TriggerDispatcher {
     let started: { at: number; fencingToken: number } | null = null;
     const run = (ctx: LockContext): unknown => {
       started = { at: performance.now(), fencingToken: ctx.fencingToken };
+      // Said only now that the lock let it run: the claim alone says nothing of a pause (read by
+      // the acquisition), and a "taken" line before a refusal reads as a run that never was.
+      this.log.info(TRIGGER_TAKEN(name, request.force));
+      if (this.observer.events.has('triggered')) {
+        this.observer.events.emit('triggered', {
+          name,
+          scheduledAt: null,
+          instanceId,
+          requestId: id,
+          forced: request.force,
+        });
+      }
       void reply({
         status: 'started',
         fencingToken: ctx.fencingToken,
@@ -276,6 +279,7 @@ export class TriggerDispatcher {
       const job = request.force ? { ...bound.binding.job, force: true } : bound.binding.job;
       const result = await bound.binding.runner.execute(job, undefined, run);
       if (!result.ran) {
+        this.log.info(TRIGGER_REFUSED(name, result.reason));
         await reply({ status: 'skipped', reason: result.reason });
         return;
       }

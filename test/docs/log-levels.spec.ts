@@ -35,7 +35,7 @@ describe('the logLevels option in docs/usage.md', () => {
     expect(section, 'a sentence on the lines with a fixed level').toContain('fixed level');
     const fixed = section.slice(section.indexOf('fixed level'));
     expect(fixed).toMatch(/missed occurrences[^.]*`warn`/);
-    expect(fixed).toMatch(/a pause, a resume and a trigger taken[^.]*`log`/);
+    expect(fixed).toMatch(/a pause, a resume, a trigger taken or\s+refused[^.]*`log`/);
     for (const kind of ['missed', 'paused', 'resumed', 'triggered', 'triggerTaken']) {
       expect(resolveLogLevels({ [kind]: false }), kind).toEqual([
         `logLevels.${kind}`,
