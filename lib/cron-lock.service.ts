@@ -286,8 +286,10 @@ export class CronLockService
     }
     try {
       const rtt = await store.ping();
+      // The store names itself: the core imports no backend, so it cannot tell PostgreSQL apart.
+      const kind = typeof store.kind === 'string' && store.kind !== '' ? store.kind : storeKind;
       this.logger.info(
-        `Lock store ready (${storeKind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`,
+        `Lock store ready (${kind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`,
       );
     } catch (error) {
       // Not fatal: ticks are skipped (or run, per onStoreError) until the store answers.

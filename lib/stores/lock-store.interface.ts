@@ -272,6 +272,12 @@ export interface LockStore {
   /** Frees the store's own resources (never a client the user passed in). */
   close(): Promise<void>;
   /**
+   * Optional. What the store is, in one word, for the startup line `Lock store ready (<kind>, …)`:
+   * `redis`, `postgresql` and `memory` for the built-in stores. Never a host, URL or secret. A
+   * store without it is shown as `custom`.
+   */
+  readonly kind?: string;
+  /**
    * Optional. Startup checks, run once after the first ping: warn (never throw) about a
    * deployment that can lose locks, e.g. RedisLockStore on an evicting maxmemory-policy or with
    * TLS verification off.

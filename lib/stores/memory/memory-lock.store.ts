@@ -45,6 +45,7 @@ export class MemoryLockStore implements LockStore {
   private readonly jobs = new Map<string, MemoryJobState>();
   /** Triggers among the apps of this process that share the store. */
   readonly triggers = new MemoryTriggerChannel();
+  readonly kind = 'memory';
 
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock

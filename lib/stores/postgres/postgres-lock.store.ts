@@ -126,6 +126,7 @@ export class PostgresLockStore implements LockStore {
    */
   private readonly historyToRefresh = new Set<string>();
   readonly triggers: PostgresTriggerChannel;
+  readonly kind = 'postgresql';
 
   constructor(pool: Pool | string, options: PostgresLockStoreOptions = {}) {
     rejectEmptyStoreOptions(options);

@@ -46,7 +46,7 @@ import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 /** What leaving each option out gives (`keyPrefix` has its own check). */
 const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
 
-/** Job names whose keys are kept built; far above the jobs of any app. */
+/** Job names whose keys are kept built: above any app's jobs; bounds names `run()` generates. */
 const KEY_CACHE_SIZE = 10_000;
 
 /**
@@ -94,6 +94,7 @@ export class RedisLockStore implements LockStore {
   private readonly keys = new Map<string, readonly [string, string, string]>();
   private readonly silence: SilentConnectionCheck;
   readonly triggers: RedisTriggerChannel;
+  readonly kind = 'redis';
 
   /**
    * @throws {@link CronLockConfigError} for a `keyPrefix` or a connection the module would refuse
@@ -275,10 +276,7 @@ export class RedisLockStore implements LockStore {
     return this.fail(error);
   };
 
-  /**
-   * `[lock, state, history]` of one job, built once per name (written on every command; a flat string
-   * costs ioredis less than a concatenation). Bounded: `run()` takes names generated per call.
-   */
+  /** `[lock, state, history]` of one job, kept: a flat string costs ioredis less than a join. */
   private keyPair(name: string): readonly [string, string, string] {
     let pair = this.keys.get(name);
     if (pair === undefined) {
