@@ -9,7 +9,8 @@ import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { CronLockPrometheusModule } from 'nestjs-cron-lock/prometheus';
 import { CronLockHealthIndicator, CronLockHealthModule } from 'nestjs-cron-lock/terminus';
-import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+import { startSilentProxy, type SilentProxy } from '../cli/silent-proxy.js';
+import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { parseMetrics, sampleValue } from './support/metrics-text.js';
 
 const apps: TestingModule[] = [];
@@ -73,5 +74,73 @@ describe('metrics and health check on PostgresLockStore', () => {
 
     await locks.resume('report');
     expect(await paused()).toBe(0);
+  });
+});
+
+describe('health check on PostgresLockStore when no connection comes from the pool', () => {
+  const proxies: SilentProxy[] = [];
+  const stores: PostgresLockStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+  });
+
+  async function healthOf(store: PostgresLockStore): Promise<string> {
+    stores.push(store);
+    @Module({
+      imports: [
+        CronLockModule.forRoot({ store, logger: false }),
+        TerminusModule.forRoot({ logger: false }),
+        CronLockHealthModule,
+      ],
+    })
+    class AppModule {}
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    apps.push(app);
+    await app.init();
+    const health = await app.get(CronLockHealthIndicator).isHealthy('cron-lock', { timeout: '5s' });
+    expect(health['cron-lock'].status).toBe('down');
+    return String(health['cron-lock'].message);
+  }
+
+  it('sends the operator to the database, not to the pool size, when PostgreSQL stops answering', async () => {
+    // A server that takes connections and never answers: a frozen database, or one cut off.
+    const target = new URL(testPostgresUrl());
+    const proxy = await startSilentProxy(Number(target.port), 0);
+    proxies.push(proxy);
+    target.port = String(proxy.port);
+    const store = new PostgresLockStore(target.toString(), {
+      table: uniqueTable('hung'),
+      operationTimeout: 300,
+      logger: false,
+    });
+
+    const message = await healthOf(store);
+
+    expect(message).toContain('no PostgreSQL connection from the pool within 300ms');
+    expect(message).toMatch(/check that PostgreSQL is up and reachable/);
+    expect(message).not.toMatch(/raise the pool's max/);
+  });
+
+  it('names both causes, the database first, when the app holds every connection of the pool it passed', async () => {
+    const pool = newPool({ max: 1 });
+    pools.push(pool);
+    const table = uniqueTable('pool_full');
+    tables.push(table);
+    const store = new PostgresLockStore(pool, { table, operationTimeout: 300, logger: false });
+    await store.ping();
+    const held = await pool.connect();
+
+    try {
+      const message = await healthOf(store);
+
+      expect(message).toContain('no PostgreSQL connection from the pool within 300ms');
+      expect(message).toMatch(/all 1 connection\(s\) of the pool .*in use/);
+      // Both causes, the database's first: from here the store cannot tell a database that
+      // answers none of those connections from an app that keeps them.
+      expect(message).toMatch(/check that PostgreSQL .* if it (is|does), raise the pool's max/);
+    } finally {
+      held.release();
+    }
   });
 });
