@@ -6,12 +6,12 @@ import {
 import { LockStoreError } from '../cron-lock.errors.js';
 import {
   POSTGRES_NO_ANSWER,
-  POSTGRES_POOL_EXHAUSTED,
   POSTGRES_TRIGGERS_UNHEARD,
 } from '../stores/postgres/postgres.messages.js';
 import { redactUrl } from '../utils/redact.js';
 import { CliError } from './cli.errors.js';
 import type { CliConnection } from './cli-redis.js';
+import { isNoConnection } from '../stores/postgres/postgres-connection.js';
 
 /** How long the command waits for PostgreSQL to answer, connecting included. */
 const CLI_TIMEOUT_MS = 5_000;
@@ -87,7 +87,6 @@ function forTheCommand(error: unknown): string | undefined {
 function isNoAnswer(error: unknown): boolean {
   return (
     error instanceof LockStoreError &&
-    (error.message === POSTGRES_POOL_EXHAUSTED(CLI_TIMEOUT_MS) ||
-      error.message === POSTGRES_NO_ANSWER(CLI_TIMEOUT_MS))
+    (isNoConnection(error) || error.message === POSTGRES_NO_ANSWER(CLI_TIMEOUT_MS))
   );
 }

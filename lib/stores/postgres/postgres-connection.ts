@@ -93,7 +93,9 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Leas
     let settled = false;
     const timer = setTimeout(() => {
       settled = true;
-      reject(new LockStoreError(POSTGRES_POOL_EXHAUSTED(timeout)));
+      const error = new LockStoreError(POSTGRES_POOL_EXHAUSTED(timeout, poolFull(pool)));
+      noConnection.add(error);
+      reject(error);
     }, timeout);
     pool.connect().then(
       (client) => {
@@ -126,6 +128,28 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Leas
       },
     );
   });
+}
+
+/** The errors of {@link connectWithin}'s deadline, whichever cause their message names. */
+const noConnection = new WeakSet<Error>();
+
+/** No connection came from the pool in time (see {@link connectWithin}). */
+export function isNoConnection(error: unknown): boolean {
+  return error instanceof LockStoreError && noConnection.has(error);
+}
+
+/**
+ * Why a `pg` pool lent no connection, read from its counts (which include connections still
+ * opening): its `max` when it had none left, `null` when it had room (so the database did not
+ * accept a new one), `undefined` for a pool that does not say.
+ */
+function poolFull(pool: PostgresPool): number | null | undefined {
+  const { totalCount, options } = pool as Partial<Pick<Pool, 'totalCount' | 'options'>>;
+  const max = options?.max;
+  if (typeof totalCount !== 'number' || typeof max !== 'number') {
+    return undefined;
+  }
+  return totalCount >= max ? max : null;
 }
 
 /** The client-side read timeout of {@link timedQuery} ran out: the connection is out of sync. */

@@ -49,9 +49,21 @@ export const POSTGRES_TRIGGERS_LISTENER_LOST =
 export const POSTGRES_TRIGGERS_UNCHECKED = (why: string): string =>
   `trigger channel: listening, not checked that notifications arrive (${why})`;
 
-export const POSTGRES_POOL_EXHAUSTED = (timeout: number): string =>
-  `no PostgreSQL connection from the pool within ${timeout}ms (pool exhausted or database unreachable). ` +
-  `Fix: raise the pool's max, or give the lock store a pool of its own.`;
+const CHECK_DATABASE = 'check that PostgreSQL is up and reachable from this instance';
+const GROW_POOL = "raise the pool's max, or give the lock store a pool of its own";
+
+/**
+ * `max`: the pool's size when every connection of it was in use or opening (the database not
+ * answering them, or the app keeping them: both, the database first, since an outage fills a
+ * pool too); `null` when the pool had room, so only the database kept a new one from coming;
+ * `undefined` for a pool that does not tell.
+ */
+export const POSTGRES_POOL_EXHAUSTED = (timeout: number, max?: number | null): string =>
+  `no PostgreSQL connection from the pool within ${timeout}ms ` +
+  (max === null
+    ? `(the pool had room, and the database did not accept a new connection: down, unreachable or not answering). Fix: ${CHECK_DATABASE}.`
+    : `(${max === undefined ? 'database unreachable or pool exhausted' : `all ${max} connection(s) of the pool in use or opening`}). ` +
+      `Fix: ${CHECK_DATABASE}; if it is, ${GROW_POOL}.`);
 
 export const POSTGRES_NO_ANSWER = (timeout: number): string =>
   `no answer from PostgreSQL within ${timeout}ms; the connection was discarded`;

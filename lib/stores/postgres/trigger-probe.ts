@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { LockStoreError } from '../../cron-lock.errors.js';
-import { POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
-import { runStatement, timeLeft, type PostgresPool } from './postgres-connection.js';
+import {
+  isNoConnection,
+  runStatement,
+  timeLeft,
+  type PostgresPool,
+} from './postgres-connection.js';
 
 /**
  * How a check of a listening connection ended: `'no-connection'` when the pool lent no second
@@ -85,9 +88,7 @@ export function probeListening(
       }
     },
     (error: unknown) => {
-      const exhausted =
-        error instanceof LockStoreError && error.message === POSTGRES_POOL_EXHAUSTED(budget);
-      finish(exhausted ? { outcome: 'no-connection' } : { error });
+      finish(isNoConnection(error) ? { outcome: 'no-connection' } : { error });
     },
   );
   return { outcome, stop: () => finish({ outcome: 'stopped' }) };
