@@ -25,6 +25,12 @@ export class KnownPauses {
     }
   }
 
+  /** The job is paused now as far as this instance knows (a pause past its known end is not). */
+  has(name: string): boolean {
+    const end = this.ends.get(name);
+    return end === null || (end !== undefined && end > Date.now());
+  }
+
   /** The job is not paused (resumed here, or a store's answer said so). */
   notPaused(name: string): void {
     this.ends.delete(name);

@@ -30,3 +30,10 @@ export const UNKNOWN_EVENT = (
   `. Fix: ` +
   (suggestion === undefined ? 'use one of the events' : `use "${suggestion}"`) +
   `; the events are ${known.join(', ')} (onAny() listens to all of them).`;
+
+/** A pause this instance knew is gone with the rest of the job's state, not resumed. */
+export const PAUSE_LOST = (name: string): string =>
+  `Job "${name}" was paused, and the lock store now has neither its pause nor any earlier ` +
+  `occurrence of it: the job's state was lost (a Redis restart without persistence, or its key ` +
+  `deleted), so it runs again. Fix: pause it again if it must stay paused, and give Redis ` +
+  `persistence (appendonly yes) to keep pauses across restarts.`;

@@ -17,6 +17,7 @@ import { tokenTag } from '../utils/token.js';
 import { AlertMonitor, hasPeriod } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
 import { KnownPauses } from './known-pauses.js';
+import { PAUSE_LOST } from './observer.messages.js';
 import { CronLockLogger } from './logger.js';
 import { RecentSkips } from './missed-occurrences.js';
 
@@ -65,6 +66,14 @@ export class RunObserver {
     } else if ((scheduledAt !== undefined || result.acquired) && !job.plain && !job.force) {
       // A plain lock's lean path reads no pause, and a forced run takes the lock through one:
       // their answers say nothing about it, and must not clear a pause still in force.
+      const noEarlierTick =
+        result.acquired && scheduledAt !== undefined && result.previousTick == null;
+      if (noEarlierTick && this.pausedJobs.has(job.name)) {
+        // No earlier occurrence either (the built-in stores leave it out then): the job's state
+        // is gone (a Redis restart without persistence). A resume keeps the occurrences claimed
+        // while paused. One line: the job is no longer known paused after it.
+        this.log.warn(PAUSE_LOST(job.name));
+      }
       this.pausedJobs.notPaused(job.name);
     }
     this.alerts.answered(job, scheduledAt, result);
