@@ -21,7 +21,7 @@ import {
 import { CronLockConfigError } from './cron-lock.errors.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
 import { LockRunner } from './runner/runner.js';
-import { driverFor } from './runner/occurrence-driver.js';
+import { driverFor } from './runner/driver-for.js';
 import { RunTracker } from './runner/run-tracker.js';
 import { RunObserver } from './observer/run-observer.js';
 import type { LockStore } from './stores/lock-store.interface.js';

@@ -1,5 +1,4 @@
 import { CATCH_UP_CAPPED } from '../cron-lock.messages.js';
-import { originalMethodOf } from '../decorators/lock-method.js';
 import type { MissedReason } from '../observer/events.js';
 import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
@@ -47,6 +46,8 @@ export class OccurrenceDriver {
   private started = false;
   /** The store failed since the last catch-up looked: look again before the next tick. */
   private catchUpDue = false;
+  /** The oldest missed occurrence the last catch-up left unclaimed, finding the lock held. */
+  private heldBehind: number | undefined;
   private readonly retries = new Map<number, NodeJS.Timeout>();
   private stopped = false;
   /** Wakes an `initialDelay` job when its delay is over (armed by the bootstrap's catch-up). */
@@ -97,6 +98,14 @@ export class OccurrenceDriver {
     // two catch-up runs would move the marker past the missed ones still to run, and lose them.
     if (this.catchingUp) {
       await this.catchingUp;
+    }
+    // Its holder runs the missed ones left and catches up after (see after()); claimed now, while
+    // that holder is between two catch-up runs, this occurrence would pass them and lose them.
+    // Skipped as held, as the store would answer now: the holder's catch-up runs it in turn.
+    if (scheduledAt !== undefined && (this.heldBehind ?? Infinity) < scheduledAt) {
+      const held = this.app.runner.skip<unknown>(this.job, scheduledAt, 'held');
+      this.after(scheduledAt, held);
+      return held;
     }
     // A queued occurrence whose retry is armed here goes first: when its holder died (kill -9), it
     // waits for the lock to expire, and this tick must not take the freed lock ahead of it. Its
@@ -167,6 +176,7 @@ export class OccurrenceDriver {
     ranUpTo: number | undefined,
     before: number | undefined,
   ): Promise<void> {
+    this.heldBehind = undefined;
     let last: number;
     if (ranUpTo === undefined) {
       try {
@@ -195,6 +205,9 @@ export class OccurrenceDriver {
         const refused = await claimMissed(this.app.runner, this.catchUpJob, at, this.fn, this.hold);
         if (refused) {
           // Held (another instance runs, and catches up after; see after()), queued, or trouble.
+          if (!refused.ran && refused.reason === 'held') {
+            this.heldBehind = at;
+          }
           this.after(at, refused);
           return;
         }
@@ -311,39 +324,4 @@ export class OccurrenceDriver {
   private isClosing(): boolean {
     return this.stopped || this.app.isShuttingDown();
   }
-}
-
-/**
- * The driver of a scheduled `@LockedCron` job with `catchUp` or an overlap policy, calling the
- * method itself on `instance` (as a tick does); `undefined` for any other job.
- */
-export function driverFor(
-  instance: object,
-  method: object,
-  binding: {
-    job: LockJob;
-    policy?: OccurrencePolicy;
-    range?: OccurrenceRange;
-    occurrences?: CronOccurrences;
-    disabled?: boolean;
-    initialDelay?: number;
-  },
-  app: DriverContext,
-): OccurrenceDriver | undefined {
-  const { policy, range } = binding;
-  const original = originalMethodOf(method);
-  if (!policy || !range || !original || (!policy.catchUp && policy.overlap === 'skip')) {
-    return undefined;
-  }
-  return new OccurrenceDriver(
-    binding.job,
-    policy,
-    range,
-    (ctx) => original.call(instance, ctx),
-    app,
-    binding.occurrences,
-    binding.disabled === true,
-    // A disabled job ignores its delay, as `@nestjs/schedule` does: `start()` starts it at once.
-    binding.disabled === true ? 0 : binding.initialDelay,
-  );
 }

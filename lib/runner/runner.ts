@@ -332,7 +332,8 @@ export class LockRunner {
     }
   }
 
-  private skip<T>(
+  /** Skips occurrence `scheduledAt` without asking the store, reported as the store's refusal. */
+  skip<T>(
     job: LockJob,
     scheduledAt: number | undefined,
     reason: SkipReason,
