@@ -107,7 +107,8 @@ describe('commandTimeout of script calls (one timer for every call in flight)', 
     // A timer is still armed for the first deadline, a minute away; unref'd, so a process whose
     // work is done exits now instead of a minute later.
     const timersAfter = process.getActiveResourcesInfo().filter((type) => type === 'Timeout');
-    expect(timersAfter.length).toBe(timersBefore.length);
+    // At most as many as before: a timer of an earlier test may end meanwhile, never one more.
+    expect(timersAfter.length).toBeLessThanOrEqual(timersBefore.length);
   });
 
   it('leaves a client without commandTimeout waiting, as ioredis does', async () => {
