@@ -17,7 +17,7 @@ export type CronLockLogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'v
  * The level of each kind of line the module writes (`logLevels` module option); `false` writes
  * none of that kind. Every kind also has an event (see `CronLockService.on`), whatever its level.
  * The other lines have a fixed level: missed occurrences at `warn`; a pause, a resume and a
- * trigger taken at `log`. A key not listed here fails the bootstrap.
+ * trigger taken or refused at `log`. A key not listed here fails the bootstrap.
  *
  * @publicApi
  */

@@ -88,10 +88,10 @@ export class LockRenewer {
   }
 
   /**
-   * Extends the lock to `ttl` and, with renewal on, renews at that ttl from then on. Waits for a renewal already
-   * in flight, then sends. Resolves when the store answered (`renewed: false` with the reason
-   * when the lock is no longer ours; once the lock was declared lost, the reason the run was told,
-   * without a command); rejects when the store failed.
+   * Extends the lock to `ttl` and, with renewal on, renews at that ttl from then on. Waits for a
+   * renewal already in flight, then sends. Resolves when the store answered (`renewed: false`
+   * with the reason when the lock is no longer ours; once the lock was declared lost, the reason
+   * the run was told, without a command); rejects when the store failed.
    */
   async extend(ttl: number): Promise<Extended> {
     while (this.inFlight !== null) {
