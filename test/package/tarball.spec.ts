@@ -1,15 +1,14 @@
 // The published package, as a user gets it: the files `npm pack` puts in the tarball, and every
 // entry point of its `exports` map loaded from an installed copy with `require` and with `import`.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/fork-ts.js';
+import { npm, packInto } from './support/pack.js';
 
 const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 interface Manifest {
   main: string;
@@ -43,10 +42,7 @@ describe('the packed tarball', () => {
   let appDir = '';
 
   beforeAll(async () => {
-    // Built by the CI before the tests; built here when a plain `npm test` runs in a fresh clone.
-    if (!existsSync(join(REPO_ROOT, 'dist/index.js')) || !existsSync(join(REPO_ROOT, 'dist/cjs'))) {
-      await run(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, timeout: 300_000 });
-    }
+    // The build is the test run's (built by the CI, or by the global setup in a fresh clone).
     const { stdout } = await run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: REPO_ROOT,
       timeout: 120_000,
@@ -58,16 +54,11 @@ describe('the packed tarball', () => {
     // repository's node_modules, as an app finds them in its own.
     await mkdir(join(REPO_ROOT, '.tmp'), { recursive: true });
     workDir = await mkdtemp(join(REPO_ROOT, '.tmp', 'tarball-'));
-    const { stdout: packed } = await run(
-      npm,
-      ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir],
-      { cwd: REPO_ROOT, timeout: 120_000 },
-    );
-    const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
+    const tarball = await packInto(workDir);
     appDir = join(workDir, 'app');
     const installed = join(appDir, 'node_modules', 'nestjs-cron-lock');
     await mkdir(installed, { recursive: true });
-    await run('tar', ['xzf', join(workDir, filename), '-C', installed, '--strip-components=1']);
+    await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1']);
     await writeFile(join(appDir, 'package.json'), '{ "name": "app", "private": true }\n');
   }, 600_000);
 

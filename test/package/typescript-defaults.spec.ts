@@ -3,16 +3,16 @@
 // `npm install` beside the Nest 11 line of every peer, optional ones included, outside the
 // repository, and type-checked with every entry point imported.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/fork-ts.js';
+import { npm, packInto } from './support/pack.js';
 
 const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const TSC = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
 
 const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -28,17 +28,9 @@ describe("the declarations on TypeScript's defaults, in a CommonJS app", () => {
   let appDir = '';
 
   beforeAll(async () => {
-    // Built by the CI before the tests; built here when a plain `npm test` runs in a fresh clone.
-    if (!existsSync(join(REPO_ROOT, 'dist/index.js')) || !existsSync(join(REPO_ROOT, 'dist/cjs'))) {
-      await run(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, timeout: 300_000 });
-    }
+    // The build is the test run's (built by the CI, or by the global setup in a fresh clone).
     workDir = await mkdtemp(join(tmpdir(), 'cron-lock-ts-defaults-'));
-    const { stdout: packed } = await run(
-      npm,
-      ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir],
-      { cwd: REPO_ROOT, timeout: 120_000 },
-    );
-    const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
+    const tarball = await packInto(workDir);
     appDir = join(workDir, 'app');
     await mkdir(appDir);
     await writeFile(join(appDir, 'package.json'), '{ "name": "app", "private": true }\n');
@@ -50,7 +42,7 @@ describe("the declarations on TypeScript's defaults, in a CommonJS app", () => {
         '--prefer-offline',
         '--no-audit',
         '--no-fund',
-        join(workDir, filename),
+        tarball,
         '@nestjs/common@11',
         '@nestjs/core@11',
         '@nestjs/schedule@6',

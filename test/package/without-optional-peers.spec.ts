@@ -8,10 +8,9 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/fork-ts.js';
+import { npm, packInto } from './support/pack.js';
 
 const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 const OPTIONAL_PEERS = ['pg', 'prom-client', '@nestjs/terminus', '@nestjs/event-emitter'];
 
@@ -43,27 +42,18 @@ describe('an app without the optional peers', () => {
   }
 
   beforeAll(async () => {
-    // Built by the CI before the tests; built here when a plain `npm test` runs in a fresh clone.
-    if (!existsSync(join(REPO_ROOT, 'dist/index.js')) || !existsSync(join(REPO_ROOT, 'dist/cjs'))) {
-      await run(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, timeout: 300_000 });
-    }
+    // The build is the test run's (built by the CI, or by the global setup in a fresh clone).
     workDir = await mkdtemp(join(tmpdir(), 'cron-lock-no-peers-'));
-    const { stdout: packed } = await run(
-      npm,
-      ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir],
-      { cwd: REPO_ROOT, timeout: 120_000 },
-    );
-    const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
+    const tarball = await packInto(workDir);
     appDir = join(workDir, 'app');
     await mkdir(appDir);
     await writeFile(join(appDir, 'package.json'), '{ "name": "app", "private": true }\n');
     // The plain install a user runs: npm adds the required peers (Nest, ioredis) by itself and
     // leaves the optional ones out. --prefer-offline: the cache answers what it holds.
-    await run(
-      npm,
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', join(workDir, filename)],
-      { cwd: appDir, timeout: 540_000 },
-    );
+    await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: appDir,
+      timeout: 540_000,
+    });
   }, 600_000);
 
   afterAll(async () => {

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { ensureBuilt } from './built-package.js';
 import { startPostgresServer, type PostgresServerHandle } from './postgres-server.js';
 import { startRedisServer, type RedisServerHandle } from './redis-server.js';
 
@@ -21,6 +22,7 @@ let server: RedisServerHandle | undefined;
 let postgres: PostgresServerHandle | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureBuilt();
   let url = process.env.REDIS_URL;
   if (url) {
     // Never print the URL itself: it may carry a password.
