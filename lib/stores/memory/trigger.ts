@@ -1,3 +1,4 @@
+import { afterThisTurn } from '../../utils/after-this-turn.js';
 import type { TriggerChannel, TriggerMessage, TriggerSubscription } from '../trigger.interface.js';
 
 /**
@@ -14,9 +15,9 @@ export class MemoryTriggerChannel implements TriggerChannel {
     const listeners = [...this.listeners];
     // A copy per listener, as each instance parses its own from the wire.
     const text = JSON.stringify(message);
-    // A promise job, not `setImmediate`: fake timers (Vitest's defaults, Jest's) fake the latter,
-    // and a test on this store would wait for the clock it never advances (`trigger()` hung).
-    void Promise.resolve().then(() => {
+    // Not `setImmediate`: fake timers (Vitest's defaults, Jest's) fake it, and a test on this
+    // store would wait for the clock it never advances (`trigger()` hung).
+    afterThisTurn(() => {
       for (const listener of listeners) {
         try {
           listener(JSON.parse(text) as TriggerMessage);
