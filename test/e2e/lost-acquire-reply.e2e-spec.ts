@@ -1,8 +1,10 @@
 // An acquisition whose reply is lost may still run on the server later: Redis froze (a long fork,
 // a VM pause) with the command already in its socket buffer, and runs it when it resumes. The
 // release sent for it must not be given up while the store is still unreachable, or that lock
-// sits there for its whole ttl with nobody running under it (real redis-server, SIGSTOP).
+// sits there for its whole ttl with nobody running under it (real redis-server, SIGSTOP). A
+// release the server refuses is answered all the same, and is not sent again.
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
 import { CapturingLogger } from '../support/capturing-logger.js';
@@ -86,3 +88,65 @@ describe('an acquisition whose reply was lost while Redis was frozen', () => {
     expect(last).toMatchObject({ ran: true, value: 'after' });
   }, 60_000);
 });
+
+describe('an acquisition the server refused', () => {
+  it('is released once when the server refuses the release too (a missing ACL permission), not again every 2 s', async () => {
+    process.on('unhandledRejection', onUnhandled);
+    server = await startRedisServer();
+    const admin = new Redis(server.url);
+    try {
+      // A user that may do anything but run scripts: every acquisition and release is refused.
+      await admin.call('ACL', 'SETUSER', 'no-scripts', 'reset', 'on', '>pw', '~*', '&*', '+@all');
+      await admin.call('ACL', 'SETUSER', 'no-scripts', '-evalsha', '-eval', '-script');
+      const logger = new CapturingLogger();
+      app = await Test.createTestingModule({
+        imports: [
+          CronLockModule.forRoot({
+            redis: `redis://no-scripts:pw@127.0.0.1:${server.port}`,
+            keyPrefix: uniquePrefix('refused'),
+            logger,
+          }),
+        ],
+      }).compile();
+      await app.init();
+      const locks = app.get(CronLockService);
+      await admin.call('ACL', 'LOG', 'RESET');
+      for (let i = 0; i < 3; i++) {
+        expect(await locks.run('job', { ttl: '60s' }, () => 'never')).toEqual({
+          ran: false,
+          reason: 'store-error',
+        });
+      }
+      // Each refused acquisition, and the release sent for it, refused in turn.
+      await waitFor(async () => (await deniedScripts(admin)) >= 6, {
+        message: 'the three acquisitions and their releases refused',
+      });
+      // A refusal is the server's answer: whatever it held before was run, so nothing is left to
+      // free. Before, each release was sent again 250 ms later, then every 0.5, 1 and 2 s, for as
+      // long as the app ran. A bounded wait: long enough for two of those rounds.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await deniedScripts(admin)).toBe(6);
+      // The refusal itself is still reported, once per acquisition, with the permission to grant.
+      const refusals = logger.lines.filter(
+        (line) =>
+          line.message.includes('lock store error on acquire') && line.message.includes('EVALSHA'),
+      );
+      expect(refusals).toHaveLength(3);
+    } finally {
+      admin.disconnect();
+    }
+  }, 30_000);
+});
+
+/** Script calls the server refused since the ACL log was reset (entries count repeats). */
+async function deniedScripts(admin: Redis): Promise<number> {
+  const entries = (await admin.call('ACL', 'LOG', '128')) as unknown[][];
+  let total = 0;
+  for (const entry of entries) {
+    const field = (name: string): unknown => entry[entry.indexOf(name) + 1];
+    if (field('object') === 'evalsha' || field('object') === 'eval') {
+      total += Number(field('count'));
+    }
+  }
+  return total;
+}
