@@ -81,9 +81,18 @@ export class LockStoreError extends CronLockError {
   override name = 'LockStoreError';
   /** The store knows the lock it was asked about is lost (see `LockStore.renew`). */
   readonly lockLost: boolean;
-  constructor(message: string, options: { lockLost?: boolean } = {}) {
+  /**
+   * The store's server read the command and refused it for a reason that sending it again does
+   * not change (a permission the user lacks, for one): an answer, after everything sent to it
+   * before. `false` when no answer came (a timeout, a lost connection) or the server is in a
+   * passing state. A store sets it; the module then sends no release again for that lock (see
+   * `LockStore.release`).
+   */
+  readonly answered: boolean;
+  constructor(message: string, options: { lockLost?: boolean; answered?: boolean } = {}) {
     super(message);
     this.lockLost = options.lockLost ?? false;
+    this.answered = options.answered ?? false;
   }
 }
 

@@ -1,3 +1,4 @@
+import { isAnswered } from '../stores/capabilities.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import type { RunTracker } from './run-tracker.js';
 
@@ -26,9 +27,11 @@ const MAX_PENDING = 10_000;
  * running under it. So a failed release is sent again, in rounds (250 ms apart, then up to 2 s
  * apart while they keep failing), until the store answers it: an answer, whatever it says, comes
  * after the commands the frozen server held (they were in its buffer first), so the lock is freed,
- * or was never taken. Nothing here is logged: the store's trouble was reported by the acquisition
- * that failed. Nothing is sent once the app's close let the store answer what was in flight: a
- * client passed in stays open, but the app is gone.
+ * or was never taken. A refusal the store marks `answered` (a permission the user lacks) is such
+ * an answer: sent again, it would be refused again, every 2 s for as long as the app runs, one
+ * more for each acquisition refused the same way. Nothing here is logged: the store's trouble
+ * was reported by the acquisition that failed. Nothing is sent once the app's close let the
+ * store answer what was in flight: a client passed in stays open, but the app is gone.
  */
 export class OrphanReleases {
   /** Owner token → lock name, oldest first. */
@@ -106,8 +109,8 @@ export class OrphanReleases {
     try {
       await this.store.release({ name, token });
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      return isAnswered(error);
     } finally {
       this.tracker.releaseAnswered();
     }

@@ -28,6 +28,19 @@ export function isKnownLost(error: unknown): boolean {
   );
 }
 
+/**
+ * Whether a store error is its server's answer, a refusal that sending the command again does not
+ * change: the error's `answered` is `true` (RedisLockStore's for `NOPERM`, for one). Duck-typed,
+ * as {@link isKnownLost}.
+ */
+export function isAnswered(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { answered?: unknown }).answered === true
+  );
+}
+
 let turn = 0;
 let turnOpen = false;
 

@@ -263,7 +263,12 @@ export interface LockStore {
    * `unconfirmed` at once instead of retrying until the deadline.
    */
   renew(request: RenewRequest): Promise<RenewResult>;
-  /** Frees (or shortens to `keepFor`) a lock still owned by `request.token`; `true` if it did. Idempotent. */
+  /**
+   * Frees (or shortens to `keepFor`) a lock still owned by `request.token`; `true` if it did.
+   * Idempotent. The release of an acquisition that failed is sent again until the store answers:
+   * a store whose server refused it for good (a permission the user lacks) rejects with a
+   * `LockStoreError` whose `answered` is `true`, and it is not sent again.
+   */
   release(request: ReleaseRequest): Promise<boolean>;
   /** Reads the state of one job. */
   inspect(name: string): Promise<StoredLockState>;

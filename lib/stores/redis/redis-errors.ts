@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { describeStoreError } from '../../utils/redact.js';
 import { describeThrown } from '../../utils/thrown.js';
 import { accessHint } from './acl.js';
@@ -39,5 +39,20 @@ function sentinelHint(error: unknown): string | undefined {
   return (
     'Sentinel knows no master by the name set as redis.name. Fix: set redis.name to the master ' +
     "group of `sentinel monitor <name> …`; see docs/deploying.md, 'Sentinel'"
+  );
+}
+
+/**
+ * Whether a Redis error is the server's refusal of the command itself, which the same command
+ * meets again however soon it is sent: a permission the user lacks (`NOPERM`), a key of another
+ * type under a lock's name (`WRONGTYPE`), a command the server does not have (renamed or
+ * disabled). The server read it, after everything sent to it before. Not a state the server is
+ * in for a while (`LOADING`, `BUSY`, `READONLY` during a failover, `OOM`, too many clients) nor
+ * an error of the client (a timeout, a closed connection): those are no answer.
+ */
+export function isServerRefusal(error: unknown): boolean {
+  return (
+    error instanceof (ReplyError as new () => Error) &&
+    /^(?:NOPERM|WRONGTYPE|ERR unknown command)\b/.test(error.message)
   );
 }

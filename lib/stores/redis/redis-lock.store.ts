@@ -30,7 +30,7 @@ import {
   secretsOf,
   type RedisInput,
 } from './redis-connection.js';
-import { describeRedisError } from './redis-errors.js';
+import { describeRedisError, isServerRefusal } from './redis-errors.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
@@ -265,7 +265,7 @@ export class RedisLockStore implements LockStore {
       throw error;
     }
     this.silence.failed(error); // a command timeout: is the connection half-open?
-    throw new LockStoreError(this.describe(error));
+    throw new LockStoreError(this.describe(error), { answered: isServerRefusal(error) });
   };
 
   /** As {@link fail}, marking a `READONLY` reply as a lost lock (see {@link renew}). */
