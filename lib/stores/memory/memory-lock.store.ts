@@ -12,13 +12,14 @@ import type {
   StoredLockState,
 } from '../lock-store.interface.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
-import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { CronLockConfigError, ScheduledAtRefusedError } from '../../cron-lock.errors.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 import { synchronousTurn } from '../capabilities.js';
 import { MemoryTriggerChannel } from './trigger.js';
 import { checkHistoryLimit, occurrenceEntry, releaseEntries } from '../history-entries.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
 import { checkJobName, checkPauseRequest } from '../store-arguments.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 import {
   emptyJobState,
@@ -50,8 +51,17 @@ export class MemoryLockStore implements LockStore {
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock
    *   so that a wall-clock step never expires or revives a lock.
+   * @throws {@link CronLockConfigError} when `now` is not a function (options, as the other stores
+   *   take, would otherwise fail every acquire at run time).
    */
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: () => number = () => performance.now()) {
+    if (typeof now !== 'function') {
+      throw new CronLockConfigError(
+        `MemoryLockStore: the argument is a clock () => number, for tests, got ${describeValue(now)}; ` +
+          'the store takes no options. Fix: new MemoryLockStore(), or pass a clock function.',
+      );
+    }
+  }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     return this.acquireNow(request);

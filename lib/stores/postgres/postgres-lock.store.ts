@@ -31,7 +31,7 @@ import {
   booleanOption,
   isPool,
   rejectClient,
-  rejectEmptyStoreOptions,
+  checkStoreOptions,
   secretsOfPool,
   timeoutOption,
   watchIdleErrors,
@@ -129,7 +129,7 @@ export class PostgresLockStore implements LockStore {
   readonly kind = 'postgresql';
 
   constructor(pool: Pool | string, options: PostgresLockStoreOptions = {}) {
-    rejectEmptyStoreOptions(options);
+    checkStoreOptions(options);
     rejectClient(pool);
     this.table = lockTable(options.schema, options.table);
     this.tableName = this.table.display;

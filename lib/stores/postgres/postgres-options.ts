@@ -5,6 +5,7 @@ import { INVALID_POSTGRES_OPTION, POSTGRES_CLIENT_NOT_POOL } from './postgres.me
 import { MAX_DURATION_MS } from '../../utils/duration.js';
 import { secretsOfConnectionString } from './postgres-errors.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
+import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 
 /** Bound of one operation (waiting for a pooled connection included), as the Redis store's commandTimeout. */
 const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
@@ -93,19 +94,26 @@ export function timeoutOption(value: unknown): number {
   return value;
 }
 
+/** What leaving each option out gives, for the error on one present but empty. */
+const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
+  schema: 'the default public',
+  table: 'the default cron_lock',
+  createTable: 'the default true',
+  operationTimeout: 'the default 2000',
+  preparedStatements: 'the default true',
+  logger: "Nest's Logger",
+};
+
 /**
- * An option present but undefined or null (`{ schema: config.get('LOCK_SCHEMA') }` unset) is an
- * error, never its default: apps meant to be apart would share the default table.
+ * An object of known keys (a misspelt `tabel` would put apps meant to be apart in the default
+ * table), none present but undefined or null (`{ schema: config.get('LOCK_SCHEMA') }` unset is an
+ * error, never its default, for the same reason), and a logger that logs.
  */
-export function rejectEmptyStoreOptions(options: object): void {
-  rejectEmptyOptions('PostgresLockStore.constructor', options, {
-    schema: 'the default public',
-    table: 'the default cron_lock',
-    createTable: 'the default true',
-    operationTimeout: 'the default 2000',
-    preparedStatements: 'the default true',
-    logger: "Nest's Logger",
-  });
+export function checkStoreOptions(options: unknown): void {
+  const where = 'PostgresLockStore.constructor';
+  checkOptionKeys(where, options, Object.keys(OPTION_DEFAULTS), "{ table: 'my_app_locks' }");
+  rejectEmptyOptions(where, options as object, OPTION_DEFAULTS);
+  checkLoggerOption(where, (options as { logger?: unknown }).logger);
 }
 
 /** The stores' listeners on pools passed in: any other listener of a pool is the app's own. */

@@ -36,15 +36,11 @@ import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment } from './server-check.js';
-import { checkRedisSetting, checkScriptTransport } from './redis-options.js';
+import { checkRedisSetting, checkStoreOptions } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
-import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { RedisTriggerChannel } from './trigger.js';
 import { SilentConnectionCheck } from './silent-connection.js';
 import { checkJobName, checkPauseRequest } from '../store-arguments.js';
-
-/** What leaving each option out gives (`keyPrefix` has its own check). */
-const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
 
 /** Job names whose keys are kept built: above any app's jobs; bounds names `run()` generates. */
 const KEY_CACHE_SIZE = 10_000;
@@ -97,12 +93,12 @@ export class RedisLockStore implements LockStore {
   readonly kind = 'redis';
 
   /**
-   * @throws {@link CronLockConfigError} for a `keyPrefix` or a connection the module would refuse
-   *   too (one naming no server, as an unset variable gives), before any client is created.
+   * @throws {@link CronLockConfigError} for options that are not an object, an unknown or empty
+   *   option, a `keyPrefix`, `logger` or a connection the module would refuse too (one naming no
+   *   server, as an unset variable gives), before any client is created.
    */
   constructor(redis: RedisInput, options: RedisLockStoreOptions = {}) {
-    rejectEmptyOptions('RedisLockStore', options, STORE_OPTION_DEFAULTS);
-    checkScriptTransport(options.scriptTransport);
+    checkStoreOptions(options);
     this.keyPrefix =
       'keyPrefix' in options
         ? checkKeyPrefix('RedisLockStore', options.keyPrefix)

@@ -1,6 +1,8 @@
 import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { INVALID_OPTION } from '../../cron-lock.messages.js';
 import { redactLooseUrl } from '../../utils/redact.js';
+import { rejectEmptyOptions } from '../../utils/empty-options.js';
+import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 import { isRedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { tlsSettingsProblem } from './tls.js';
 import {
@@ -125,8 +127,28 @@ function isBlank(value: unknown): boolean {
   return typeof value === 'string' && value.trim() === '';
 }
 
+/** What leaving each option out gives (`keyPrefix` has its own check). */
+const STORE_OPTION_DEFAULTS = { logger: "Nest's Logger", scriptTransport: "the default 'batched'" };
+
+/**
+ * The options of a `RedisLockStore` built by hand, but its `keyPrefix` (checked where it is
+ * read): an object of known keys, none present but empty, a logger that logs, a transport.
+ */
+export function checkStoreOptions(options: unknown): void {
+  checkOptionKeys(
+    'RedisLockStore',
+    options,
+    ['keyPrefix', 'logger', 'scriptTransport'],
+    "{ keyPrefix: 'my-app' }",
+  );
+  rejectEmptyOptions('RedisLockStore', options as object, STORE_OPTION_DEFAULTS);
+  const { logger, scriptTransport } = options as { logger?: unknown; scriptTransport?: unknown };
+  checkLoggerOption('RedisLockStore', logger);
+  checkScriptTransport(scriptTransport);
+}
+
 /** `RedisLockStore`'s `scriptTransport`: absent, `'batched'` or `'plain'`. */
-export function checkScriptTransport(transport: unknown): void {
+function checkScriptTransport(transport: unknown): void {
   if (transport !== undefined && transport !== 'batched' && transport !== 'plain') {
     throw new CronLockConfigError(
       INVALID_OPTION('RedisLockStore', 'scriptTransport', "'batched' or 'plain'", transport),
