@@ -1,6 +1,7 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { describeValue } from '../utils/describe-value.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
+import { checkOptionKeys } from '../utils/option-keys.js';
 
 /**
  * Options of {@link CronLockEventEmitterModule.forRoot}.
@@ -30,11 +31,16 @@ export const DEFAULT_EVENT_PREFIX = 'cron-lock';
 /** Characters allowed in a prefix: those of event names people write in `@OnEvent()`. */
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
+/**
+ * Validates the options (an object of known keys, none present but empty); throws
+ * {@link CronLockConfigError} naming the option and the fix.
+ */
 export function resolveEventEmitterOptions(
   options: CronLockEventEmitterOptions = {},
 ): ResolvedCronLockEventEmitterOptions {
-  // An unset variable must not move the events back under the names other handlers listen to.
+  // An unset variable (or a misspelt key) must not move the events back under the names other
+  // handlers listen to.
+  checkOptionKeys('CronLockEventEmitterModule.forRoot', options, ['prefix'], "{ prefix: 'jobs' }");
   rejectEmptyOptions('CronLockEventEmitterModule.forRoot', options, {
     prefix: `the default '${DEFAULT_EVENT_PREFIX}'`,
   });

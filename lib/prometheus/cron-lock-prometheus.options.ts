@@ -2,6 +2,7 @@ import { register, type Registry } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { describeValue } from '../utils/describe-value.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
+import { checkOptionKeys } from '../utils/option-keys.js';
 
 /**
  * Options of {@link CronLockPrometheusModule.forRoot}.
@@ -57,12 +58,16 @@ const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   acquireDurationBuckets: 'the default buckets (0.5 ms to 2.5 s)',
 };
 
-/** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
+/**
+ * Validates the options (an object of known keys, none present but empty); throws
+ * {@link CronLockConfigError} naming the option and the fix.
+ */
 export function resolvePrometheusOptions(
   options: CronLockPrometheusOptions = {},
 ): ResolvedCronLockPrometheusOptions {
-  // `registry: config.registry` unset must not put the metrics in the global register, nor
-  // `prefix: process.env.METRICS_PREFIX` unset give two apps one set of names.
+  // `registry: config.registry` unset (or `registery` misspelt) must not put the metrics in the
+  // global register, nor `prefix: process.env.METRICS_PREFIX` unset give two apps one set of names.
+  checkOptionKeys(where, options, Object.keys(OPTION_DEFAULTS), "{ prefix: 'jobs_' }");
   rejectEmptyOptions(where, options, OPTION_DEFAULTS);
   const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {

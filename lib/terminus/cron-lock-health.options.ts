@@ -2,6 +2,7 @@ import { CronLockConfigError } from '../cron-lock.errors.js';
 import { DURATION_TOO_LONG } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
+import { checkOptionKeys } from '../utils/option-keys.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 
 /**
@@ -45,12 +46,16 @@ const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
   storeErrorThreshold: `the default ${DEFAULT_STORE_ERROR_THRESHOLD}`,
 };
 
-/** Validates the options; throws {@link CronLockConfigError} naming the option and the fix. */
+/**
+ * Validates the options (an object of known keys, none present but empty); throws
+ * {@link CronLockConfigError} naming the option and the fix.
+ */
 export function resolveHealthCheckOptions(
   options: CronLockHealthCheckOptions = {},
 ): ResolvedCronLockHealthCheckOptions {
-  // `maxRoundTripMs: config.get('X')` unset must not quietly mean "no limit": the check would
-  // stay up on a store far slower than the operator allowed.
+  // `maxRoundTripMs: config.get('X')` unset (or `maxRoundTrip` misspelt) must not quietly mean
+  // "no limit": the check would stay up on a store far slower than the operator allowed.
+  checkOptionKeys(where, options, Object.keys(OPTION_DEFAULTS), '{ maxRoundTripMs: 100 }');
   rejectEmptyOptions(where, options, OPTION_DEFAULTS);
   const { maxRoundTripMs, storeErrorThreshold = DEFAULT_STORE_ERROR_THRESHOLD } = options;
   if (maxRoundTripMs !== undefined && !(typeof maxRoundTripMs === 'number' && maxRoundTripMs > 0)) {
