@@ -22,6 +22,24 @@ export function sqlState(error: unknown): string | undefined {
 }
 
 /**
+ * SQLSTATEs of a statement the server refuses whatever the moment it is sent: a privilege the
+ * role lacks on the table (`42501`), a table or a column that is not there (`42P01`, `42703`).
+ */
+const REFUSALS = new Set(['42501', '42P01', '42703']);
+
+/**
+ * Whether a `pg` error is the server's refusal of the statement itself, which the same statement
+ * meets again however soon it is sent (see `LockStoreError.answered`): it ran nothing. Not a
+ * state the server is in for a while (a statement timeout, a lock or serialization failure, too
+ * many connections, a shutdown) nor an error of the client (a timeout, a closed connection):
+ * those are no answer.
+ */
+export function isRefusal(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && REFUSALS.has(code);
+}
+
+/**
  * The secrets of a connection string: the whole string and its password, each hidden wherever
  * it shows up in an error.
  */

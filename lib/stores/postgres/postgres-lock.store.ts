@@ -26,7 +26,7 @@ import {
   runStatement,
   type PostgresPool,
 } from './postgres-connection.js';
-import { describePostgresError, secretsOfConnectionString } from './postgres-errors.js';
+import { describePostgresError, isRefusal, secretsOfConnectionString } from './postgres-errors.js';
 import {
   booleanOption,
   isPool,
@@ -276,7 +276,7 @@ export class PostgresLockStore implements LockStore {
 
   /**
    * Runs one operation once the table is known to exist, and turns any failure into a
-   * {@link LockStoreError} whose message carries no secret.
+   * {@link LockStoreError} whose message carries no secret, `answered` for a refusal (isRefusal).
    */
   private async guard<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
     try {
@@ -291,7 +291,7 @@ export class PostgresLockStore implements LockStore {
       if (error instanceof LockStoreError) {
         throw error;
       }
-      throw new LockStoreError(this.describe(error));
+      throw new LockStoreError(this.describe(error), { answered: isRefusal(error) });
     }
   }
 

@@ -41,6 +41,11 @@ const ADDED_COLUMNS = [
  *
  * The creation is one transaction on one connection: the advisory lock is held until the table,
  * its columns, its indexes and the history table exist.
+ *
+ * Its refusals (no table or an earlier one with `createTable: false`, no right to create it) are
+ * `answered`: no statement of the store ran before this check passed, so nothing an operation
+ * failed here may have taken is left to free, and sending the release of a failed acquisition
+ * again would only repeat the refusal (see `LockStoreError.answered`).
  */
 export async function ensureLockTable(
   pool: PostgresPool,
@@ -57,6 +62,7 @@ export async function ensureLockTable(
       found?.has_table
         ? POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS)
         : POSTGRES_TABLE_MISSING(table.display),
+      { answered: true },
     );
   }
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
@@ -96,6 +102,7 @@ export async function ensureLockTable(
           table.historyDisplay,
           'permission denied (SQLSTATE 42501)',
         ),
+        { answered: true },
       );
     }
     throw error;
