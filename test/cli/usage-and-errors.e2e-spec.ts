@@ -247,6 +247,42 @@ describe('nestjs-cron-lock when Redis cannot be used', () => {
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
   });
 
+  // ioredis also reads the password from the URL's query string.
+  it('exits 1 without the password when Redis refuses one given as ?password=', async () => {
+    const run = await runCli(['status'], {
+      env: { REDIS_URL: `redis://127.0.0.1:${secured.port}?password=not-${PASSWORD}` },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `Cannot reach Redis at redis://127.0.0.1:${secured.port}?password=***: `,
+    );
+    expect(run.stderr).toContain('WRONGPASS');
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
+  it('warns that a ?password= in --redis is visible in the process list', async () => {
+    const port = await closedPort();
+    const run = await runCli([
+      'status',
+      '--redis',
+      `redis://127.0.0.1:${port}?password=${PASSWORD}`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/warning: --redis carries a password.*process list.*REDIS_URL/);
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
+  it('works with the right password given as ?password= (and never prints it)', async () => {
+    const run = await runCli(['status', '--prefix', 'nothing-here'], {
+      env: { REDIS_URL: `redis://127.0.0.1:${secured.port}?password=${PASSWORD}` },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(
+      `No jobs under prefix "nothing-here" at redis://127.0.0.1:${secured.port}?password=***`,
+    );
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
   it('works with the right password (and never prints it)', async () => {
     const run = await runCli(['status', '--json', '--prefix', 'nothing-here'], {
       env: { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${secured.port}` },

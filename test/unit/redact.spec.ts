@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { safeText } from '../../lib/dashboard/escape.js';
 import { historyError } from '../../lib/runner/run-record.js';
 import { describePostgresError } from '../../lib/stores/postgres/postgres-errors.js';
-import { describeStoreError, redactUrl } from '../../lib/utils/redact.js';
+import { RedisLockStore } from '../../lib/stores/redis/redis-lock.store.js';
+import { describeStoreError, redactLooseUrl, redactUrl } from '../../lib/utils/redact.js';
 
 describe('redactUrl', () => {
   it('hides the password and keeps the user, host, port and database', () => {
@@ -107,6 +108,47 @@ describe('a password containing a raw @', () => {
     expect(safeText('redis://app:hunter@2secret@db:6379')).toBe('redis://app:***@db:6379');
     expect(safeText('failed: amqp://:a@b@c@mq:5672/vhost and more')).toBe(
       'failed: amqp://***@mq:5672/vhost and more',
+    );
+  });
+});
+
+// ioredis (`?password=`, `?sentinelPassword=`) and pg (`?password=`, `?sslpassword=`) also read
+// a password from the query string of their URL: it is hidden wherever a URL is printed.
+describe('a password given as a query parameter of a URL', () => {
+  it('is hidden, with the other parameters kept', () => {
+    expect(redactUrl('redis://127.0.0.1:6379?password=hunter2')).toBe(
+      'redis://127.0.0.1:6379?password=***',
+    );
+    expect(redactUrl('redis://10.0.0.1:26379?name=main&sentinelPassword=s3nt&db=2')).toBe(
+      'redis://10.0.0.1:26379?name=main&sentinelPassword=***&db=2',
+    );
+    expect(
+      redactUrl('postgres://db/app?sslmode=require&password=hunter2&application_name=jobs'),
+    ).toBe('postgres://db/app?sslmode=require&password=***&application_name=jobs');
+    expect(redactUrl('postgresql://db/app?sslpassword=k3y-pass')).toBe(
+      'postgresql://db/app?sslpassword=***',
+    );
+  });
+
+  it('is hidden in a store error, in a history entry and in text the dashboard shows', () => {
+    const error = new Error('connect to redis://cache:6379/0?password=hunter2 failed');
+    expect(describeStoreError(error)).toBe(
+      'Error: connect to redis://cache:6379/0?password=*** failed',
+    );
+    expect(historyError(error)).toBe('Error: connect to redis://cache:6379/0?password=*** failed');
+    expect(safeText('postgres://db/app?password=hunter2')).toBe('postgres://db/app?password=***');
+  });
+
+  it('is hidden in the bootstrap error about a URL that names no server', () => {
+    expect(redactLooseUrl('redis://?password=hunter2')).toBe('redis://?password=***');
+    expect(() => new RedisLockStore('redis:///0?password=hunter2', { logger: false })).toThrow(
+      /"redis:\/\/\/0\?password=\*\*\*" names no server/,
+    );
+  });
+
+  it('leaves a URL whose parameters hold no password unchanged', () => {
+    expect(redactUrl('redis://host:6379/0?family=6&name=passes')).toBe(
+      'redis://host:6379/0?family=6&name=passes',
     );
   });
 });

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { secretsOfConnectionString } from '../../lib/stores/postgres/postgres-errors.js';
 import { secretsOf } from '../../lib/stores/redis/redis-connection.js';
 
 // Every secret a connection input can carry is collected, so store errors can be scrubbed of it
@@ -7,6 +8,13 @@ import { secretsOf } from '../../lib/stores/redis/redis-connection.js';
 describe('secretsOf', () => {
   it('reads the password of a URL, raw and decoded', () => {
     expect(secretsOf('redis://user:p%40ss@127.0.0.1:1')).toEqual(['p@ss', 'p%40ss']);
+  });
+
+  it('reads a password given as a query parameter of the URL', () => {
+    expect(secretsOf('redis://127.0.0.1:1?password=q-secret&sentinelPassword=s-secret')).toEqual([
+      'q-secret',
+      's-secret',
+    ]);
   });
 
   it('reads password, Sentinel password and TLS passphrase from options', () => {
@@ -32,5 +40,12 @@ describe('secretsOf', () => {
     });
     expect(secretsOf(cluster)).toEqual(['node-secret', 'unused-but-secret']);
     cluster.disconnect();
+  });
+});
+
+describe('secretsOfConnectionString', () => {
+  it('reads a password given as a query parameter of the URL', () => {
+    const url = 'postgres://app@127.0.0.1:1/app?password=q-secret&sslpassword=k-secret';
+    expect(secretsOfConnectionString(url)).toEqual([url, 'q-secret', 'k-secret']);
   });
 });
