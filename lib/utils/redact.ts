@@ -10,14 +10,66 @@ const URL_USER_INFO = /\b([a-z][\w+.-]*:\/\/)([^\s/]*)@/gi;
 /**
  * Removes credentials from anything that may reach a log line, an error message, the history or
  * a page: the user info of every URL in `text`, whatever its scheme (a job's error may quote any
- * connection string). The user name stays when there is one (`redis://user:***@host`). The one
+ * connection string), and the value of every query parameter named like a secret
+ * (`?password=***`). The user name stays when there is one (`redis://user:***@host`). The one
  * redaction of URLs in free text, so that every output hides the same thing.
  */
 export function redactUrl(text: string): string {
-  return text.replace(URL_USER_INFO, (_all, scheme: string, userInfo: string) => {
-    const colon = userInfo.indexOf(':');
-    return `${scheme}${colon > 0 ? `${userInfo.slice(0, colon)}:` : ''}***@`;
+  return redactSecretParams(
+    text.replace(URL_USER_INFO, (_all, scheme: string, userInfo: string) => {
+      const colon = userInfo.indexOf(':');
+      return `${scheme}${colon > 0 ? `${userInfo.slice(0, colon)}:` : ''}***@`;
+    }),
+  );
+}
+
+/** A URL in free text: its scheme, then everything up to a space or a quote. */
+const URL_IN_TEXT = /\b[a-z][\w+.-]*:\/\/[^\s"'<>`]*/gi;
+
+/**
+ * The name of a query parameter that holds a secret: ioredis reads `password` and
+ * `sentinelPassword` from its URL's query string, pg `password` and `sslpassword`, and a job's
+ * error may quote any other URL (`token`, `secret`, `api_key`).
+ */
+const SECRET_PARAM_NAME = /pass|pwd|secret|token|key$/i;
+
+/** One `name=value` parameter of a query string (`value` up to the next `&` or `#`). */
+const QUERY_PARAM = /([?&])([^=&#]*)=([^&#]*)/g;
+
+/**
+ * Hides the value of every secret-named query parameter of the URLs in `text`: both clients take
+ * a password there as readily as in the user info.
+ */
+function redactSecretParams(text: string): string {
+  return text.replace(URL_IN_TEXT, redactQuery);
+}
+
+/** One URL with the values of its secret-named query parameters hidden. */
+function redactQuery(url: string): string {
+  const query = url.indexOf('?');
+  if (query < 0) {
+    return url;
+  }
+  const params = url
+    .slice(query)
+    .replace(QUERY_PARAM, (param, sep: string, name: string, value: string) =>
+      value.length > 0 && SECRET_PARAM_NAME.test(name) ? `${sep}${name}=***` : param,
+    );
+  return url.slice(0, query) + params;
+}
+
+/**
+ * The values of the secret-named query parameters of a parsed URL (decoded), so that error text
+ * can be scrubbed of a password given as `?password=` too.
+ */
+export function secretParamsOf(url: URL): string[] {
+  const secrets: string[] = [];
+  url.searchParams.forEach((value, name) => {
+    if (value.length > 0 && SECRET_PARAM_NAME.test(name)) {
+      secrets.push(value);
+    }
   });
+  return secrets;
 }
 
 /** 32 hex characters: an owner token, kept to a prefix as in every other message. */
@@ -40,10 +92,10 @@ export function redactThrownText(text: string): string {
 export function redactLooseUrl(value: string): string {
   const at = value.lastIndexOf('@');
   if (at < 0) {
-    return value;
+    return redactQuery(value);
   }
   const scheme = /^[A-Za-z][\w+.-]*:\/*/.exec(value)?.[0] ?? '';
-  return `${scheme}***@${value.slice(at + 1)}`;
+  return redactQuery(`${scheme}***@${value.slice(at + 1)}`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { describeStoreError } from '../../utils/redact.js';
+import { describeStoreError, secretParamsOf } from '../../utils/redact.js';
 
 /**
  * A redacted one-line description of a `pg` error: its class, its SQLSTATE when the server sent
@@ -46,10 +46,13 @@ export function isRefusal(error: unknown): boolean {
 export function secretsOfConnectionString(connectionString: string): string[] {
   const secrets = [connectionString];
   try {
-    const password = decodeURIComponent(new URL(connectionString).password);
+    const url = new URL(connectionString);
+    const password = decodeURIComponent(url.password);
     if (password.length > 0) {
       secrets.push(password);
     }
+    // pg also takes `?password=` and `?sslpassword=` from the query string.
+    secrets.push(...secretParamsOf(url));
   } catch {
     // Not a URL (a key=value string): the whole string is already hidden.
   }

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { flushPending } from './ioredis/send.js';
+import { secretParamsOf } from '../../utils/redact.js';
 
 /**
  * A `READONLY` reply: the server this connection reaches was demoted to a replica (a Sentinel
@@ -167,6 +168,8 @@ export function secretsOf(input: RedisInput): string[] {
       if (url.password) {
         secrets.push(decodeURIComponent(url.password), url.password);
       }
+      // ioredis also takes `?password=` and `?sentinelPassword=` from the query string.
+      secrets.push(...secretParamsOf(url));
     } catch {
       // Not a parsable URL: ioredis will reject it; nothing to scrub.
     }
