@@ -2,6 +2,7 @@
 // must leave nothing open behind it: `NestFactory.createApplicationContext()` initialises the
 // context itself and never hands it back on failure, so no `app.close()` can release what the
 // module opened. The app runs as a child process, which must end on its own once it failed.
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { forkTs } from '../support/fork-ts.js';
@@ -56,5 +57,23 @@ describe('a standalone app whose bootstrap fails (child process)', () => {
     expect(message).toContain('Reports.monthly');
     expect(exited).toBe(true);
     expect(child!.exitCode).toBe(1);
+  });
+});
+
+// A worker that retries a failed bootstrap in the same process (another module's onModuleInit
+// failing after CronLockModule's): the failed attempts cannot be closed, so the module must not
+// keep them alive in its process-wide state.
+describe('standalone bootstraps that fail after CronLockModule initialised (child process)', () => {
+  it('leaves none of the failed apps in memory', async () => {
+    const child = forkTs('test/fixtures/failed-bootstraps-retry.ts', [testRedisUrl(), '10'], {
+      execArgv: ['--expose-gc'],
+    });
+    let report: { failures: number; made: number; alive: number } | undefined;
+    child.on('message', (sent: typeof report) => (report = sent));
+    const [code] = (await once(child, 'exit')) as [number | null];
+
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ failures: 10, made: 10 });
+    expect(report!.alive, `${report!.alive} of the 10 failed apps still in memory`).toBe(0);
   });
 });
