@@ -4,17 +4,27 @@ import type { ScopedProviderWrapper } from './nest-scopes.js';
 /** Binds `instance`'s locked methods if it is one of its app's providers; whether it did. */
 export type LateBinder = (instance: object) => boolean;
 
-/** One per app with a CronLockModule, from its initialisation to its close. */
-const binders = processWide('late-binders', () => new Set<LateBinder>());
+/**
+ * One per app with a CronLockModule, from its initialisation to its close. Weakly held: an app
+ * whose bootstrap failed after ours initialised (another module's hook threw) is never closed,
+ * since `createApplicationContext()` hands nothing back, and must not be kept alive by it. A
+ * started app keeps its binder alive (a field of its explorer, which its container holds).
+ */
+const binders = processWide('weak-late-binders', () => new Set<WeakRef<LateBinder>>());
 
 /** Registers an app's binder of the instances it makes after bootstrap. */
 export function addLateBinder(binder: LateBinder): void {
-  binders.add(binder);
+  binders.add(new WeakRef(binder));
 }
 
-/** Withdraws an app's binder as the app closes. */
+/** Withdraws an app's binder as the app closes, with those of apps collected since. */
 export function removeLateBinder(binder: LateBinder): void {
-  binders.delete(binder);
+  for (const ref of binders) {
+    const held = ref.deref();
+    if (held === undefined || held === binder) {
+      binders.delete(ref);
+    }
+  }
 }
 
 /**
@@ -25,8 +35,11 @@ export function removeLateBinder(binder: LateBinder): void {
  * included), so a bound method's call never pays for the search.
  */
 export function bindLate(instance: object): boolean {
-  for (const binder of binders) {
-    if (binder(instance)) {
+  for (const ref of binders) {
+    const binder = ref.deref();
+    if (binder === undefined) {
+      binders.delete(ref);
+    } else if (binder(instance)) {
       return true;
     }
   }
