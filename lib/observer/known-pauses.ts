@@ -1,3 +1,6 @@
+/** Pauses known before the first sweep of ended ones: more than an app's own jobs, as a rule. */
+const FIRST_SWEEP_AT = 1_000;
+
 /**
  * The jobs paused fleet-wide as this instance last learned it, with when each pause ends when the
  * instance knows it: its own `pause()` says `until`, while a store's answer to a tick only says
@@ -8,10 +11,22 @@
 export class KnownPauses {
   /** Job name → end of its pause (ms, this instance's wall clock), `null` when not known. */
   private readonly ends = new Map<string, number | null>();
+  /**
+   * The size at which the next pause drops the ended ones. An app that pauses one entity's lock
+   * at a time (`pause('sync:<tenant>', { until })`) names a new job at each pause, and only a read
+   * of {@link names} (a metrics scrape, a health check) dropped ended pauses: an app without
+   * either kept every name it ever paused. Doubled from what is left, so a sweep costs O(1) per
+   * pause over time.
+   */
+  private sweepAt = FIRST_SWEEP_AT;
 
   /** This instance paused the job (`until`: ms, or `null` until resumed). */
   paused(name: string, until: number | null): void {
     this.ends.set(name, until);
+    if (this.ends.size >= this.sweepAt) {
+      this.dropEnded(Date.now());
+      this.sweepAt = Math.max(FIRST_SWEEP_AT, 2 * this.ends.size);
+    }
   }
 
   /**
@@ -38,15 +53,15 @@ export class KnownPauses {
 
   /** The jobs paused now as far as this instance knows, sorted; pauses past their end dropped. */
   names(): string[] {
-    const now = Date.now();
-    const names: string[] = [];
+    this.dropEnded(Date.now());
+    return [...this.ends.keys()].sort();
+  }
+
+  private dropEnded(now: number): void {
     for (const [name, end] of this.ends) {
       if (end !== null && end <= now) {
         this.ends.delete(name);
-      } else {
-        names.push(name);
       }
     }
-    return names.sort();
   }
 }
