@@ -1,8 +1,8 @@
 // The TypeScript examples of the user's guide, as a reader pastes them into an app: every block
 // that imports from the package is type-checked against the entry points (`nestjs-cron-lock` and
 // its subpaths, as the published `exports` resolve them), so a renamed export, an option that
-// does not exist or a class used before its declaration (a `ReferenceError` when the file loads)
-// cannot stay in the docs. The README's own app and test examples also run in the consumer apps.
+// does not exist, a class used before its declaration (a `ReferenceError` when the file loads) or
+// a name from the package or Nest left unimported cannot stay in the docs. The README's own app and test examples also run in the consumer apps.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -54,10 +54,51 @@ const LEFT_TO_THE_READER = new Set([
   2593, // Cannot find name 'describe' (a test runner's global).
 ]);
 
-function isLeftToTheReader(diagnostic: ts.Diagnostic): boolean {
-  if (LEFT_TO_THE_READER.has(diagnostic.code)) return true;
-  // The reader's own files: `import { ReportsService } from './reports.service'`.
+/**
+ * The modules an example's names come from when they are not the reader's own: the package's
+ * entry points and the Nest packages every app has. An example that imports from the package is
+ * a file to paste, so a name one of these exports (`Module`, `ScheduleModule`, `CronLockModule`)
+ * must be imported, or the pasted file fails with "Cannot find name". (`@nestjs/testing` is left
+ * out: its recipes are lines for the starter's e2e test, which imports `Test` already.)
+ */
+const FRAMEWORK_MODULES = [
+  'nestjs-cron-lock',
+  ...['testing', 'postgres', 'prometheus', 'terminus', 'event-emitter', 'dashboard'].map(
+    (entry) => `nestjs-cron-lock/${entry}`,
+  ),
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/schedule',
+  '@nestjs/config',
+];
+
+/** The declaration file of each of the {@link FRAMEWORK_MODULES}, as an example resolves it. */
+function frameworkFiles(options: ts.CompilerOptions, from: string): string[] {
+  return FRAMEWORK_MODULES.map((module) => {
+    const resolved = ts.resolveModuleName(module, from, options, ts.sys).resolvedModule;
+    expect(resolved, `${module} resolves`).toBeDefined();
+    return resolved!.resolvedFileName;
+  });
+}
+
+/** Every name the given modules export. */
+function exportedNames(program: ts.Program, files: string[]): Set<string> {
+  const checker = program.getTypeChecker();
+  const names = new Set<string>();
+  for (const file of files) {
+    const symbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+    for (const exported of checker.getExportsOfModule(symbol)) names.add(exported.name);
+  }
+  return names;
+}
+
+function isLeftToTheReader(diagnostic: ts.Diagnostic, framework: Set<string>): boolean {
   const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
+  if (LEFT_TO_THE_READER.has(diagnostic.code)) {
+    const name = /Cannot find name '(\w+)'/.exec(text)?.[1];
+    return name === undefined || !framework.has(name);
+  }
+  // The reader's own files: `import { ReportsService } from './reports.service'`.
   return diagnostic.code === 2307 && /Cannot find module '\.\.?\//.test(text);
 }
 
@@ -81,7 +122,9 @@ function check(examples: Example[]): string[] {
       ? getSourceFile(file, language, ...rest)
       : ts.createSourceFile(file, example.code, language, true);
   };
-  const program = ts.createProgram([...byFile.keys()], config.options, host);
+  const framework = frameworkFiles(config.options, examples[0]!.file);
+  const program = ts.createProgram([...byFile.keys(), ...framework], config.options, host);
+  const frameworkExports = exportedNames(program, framework);
   const problems: string[] = [];
   for (const example of examples) {
     const source = program.getSourceFile(example.file)!;
@@ -89,7 +132,7 @@ function check(examples: Example[]): string[] {
       ...program.getSyntacticDiagnostics(source),
       ...program.getSemanticDiagnostics(source),
     ];
-    for (const diagnostic of diagnostics.filter((d) => !isLeftToTheReader(d))) {
+    for (const diagnostic of diagnostics.filter((d) => !isLeftToTheReader(d, frameworkExports))) {
       const line = source.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line;
       const [page, first] = example.where.split(':') as [string, string];
       problems.push(
