@@ -102,7 +102,13 @@ describe('nestjs-cron-lock against PostgreSQL', () => {
       'no_such_table',
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/public\.no_such_table does not exist/);
+    // PostgreSQL answered: the table is what is missing, and the command has no createTable to set.
+    expect(missing.stderr).toMatch(
+      /^nestjs-cron-lock: No lock table public\.no_such_table at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres: /m,
+    );
+    expect(missing.stderr).toContain('the command never creates it');
+    expect(missing.stderr).toMatch(/Fix: .*--schema and --table/);
+    expect(missing.stderr).not.toMatch(/Cannot reach|createTable|LockStoreError/);
     expect(missing.stderr).not.toContain(TEST_POSTGRES_PASSWORD);
 
     const down = new URL(testPostgresUrl());
