@@ -6,10 +6,11 @@ import {
 import { LockStoreError } from '../cron-lock.errors.js';
 import {
   POSTGRES_NO_ANSWER,
+  POSTGRES_TABLE_MISSING,
   POSTGRES_TRIGGERS_UNHEARD,
 } from '../stores/postgres/postgres.messages.js';
 import { redactUrl } from '../utils/redact.js';
-import { CliError } from './cli.errors.js';
+import { CLI_POSTGRES_TABLE_MISSING, CliError } from './cli.errors.js';
 import type { CliConnection } from './cli-redis.js';
 import { isNoConnection } from '../stores/postgres/postgres-connection.js';
 
@@ -44,6 +45,14 @@ export async function openPostgresConnection(
     await store.ping();
   } catch (error) {
     await store.close().catch(() => undefined);
+    // The server answered the store's check for its table: "Cannot reach" would send the reader
+    // to the network, and the store's fix names an option the command does not have.
+    if (
+      error instanceof LockStoreError &&
+      error.message === POSTGRES_TABLE_MISSING(store.tableName)
+    ) {
+      throw new CliError(CLI_POSTGRES_TABLE_MISSING(store.tableName, address));
+    }
     throw new CliError(`Cannot reach PostgreSQL at ${address}: ${reason(error)}`);
   }
   return {

@@ -28,3 +28,13 @@ export const PG_NOT_INSTALLED =
   'The PostgreSQL store needs the pg package, which is not installed beside nestjs-cron-lock. ' +
   'Fix: npm install pg in the app, or run the command with both packages: ' +
   'npx -p nestjs-cron-lock -p pg nestjs-cron-lock <command> …';
+
+/**
+ * PostgreSQL answered, but the lock table is not there: no app has created it yet, or `--schema`
+ * / `--table` name another one. The command never creates it, so the store's own fix
+ * (`createTable: true`) is no option here.
+ */
+export const CLI_POSTGRES_TABLE_MISSING = (table: string, address: string): string =>
+  `No lock table ${table} at ${address}: no app has created it yet, or --schema and --table ` +
+  'name another table (the command never creates it). Fix: pass the --schema and --table of ' +
+  "the app's PostgresLockStore, or start the app once (or apply its schema.sql) to create it.";
