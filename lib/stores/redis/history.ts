@@ -1,9 +1,11 @@
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
 import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
 import { clientKeyPrefix } from './redis-connection.js';
 import { defineScript, runScript } from './redis-script.js';
+import { CLUSTER_SLOTS_UNREACHED } from './redis.messages.js';
 
 // Checked by the store before its guard, so that a bad limit is never reported as a store error.
 export { checkHistoryLimit } from '../history-entries.js';
@@ -41,17 +43,76 @@ export async function readHistory(
  * The client's own ioredis `keyPrefix` goes before `prefix` here by hand: ioredis prefixes the
  * keys the scripts write, not a SCAN pattern, and returns the keys as the server has them. The
  * module's prefix has no glob characters (it is validated), the client's may have: escaped.
+ *
+ * @throws {@link LockStoreError} on a Cluster when some slot's master is out of reach (see
+ *   {@link listClusterJobs}): never a list that leaves out the jobs stored there without saying so.
  */
 export async function listJobNames(client: Redis | Cluster, prefix: string): Promise<string[]> {
-  const nodes: Redis[] = isCluster(client) ? client.nodes('master') : [client];
   const head = `${clientKeyPrefix(client)}${prefix}:{`;
-  const names = new Set<string>();
-  for (const node of nodes) {
-    for (const name of await scanNode(node, head)) {
-      names.add(name);
+  const names = isCluster(client)
+    ? await listClusterJobs(client, head)
+    : await scanNode(client, head);
+  return [...new Set(names)].sort();
+}
+
+/**
+ * One SCAN per master of the client's slot map, refused when a slot's master cannot be read: a
+ * crashed master, before a replica takes over. ioredis drops such a node from its pool (so the
+ * masters left are scanned without error) and only adds it back, or its replacement, at its next
+ * slot refresh, which nothing may cause (no periodic refresh by default): this listing asks for
+ * one. Without the check the CLI's `status` and the dashboard would show part of the fleet as all
+ * of it, during the outage the operator is looking into. A slot no node serves holds no keys.
+ */
+async function listClusterJobs(cluster: Cluster, head: string): Promise<string[]> {
+  if (unreachedSlots(cluster, new Set()).size > 0) {
+    await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+  }
+  const names: string[] = [];
+  const failed = new Set<string>();
+  for (const node of cluster.nodes('master')) {
+    try {
+      names.push(...(await scanNode(node, head)));
+    } catch (error) {
+      // A server's refusal (NOPERM) is its answer, and says more than "out of reach".
+      if (error instanceof (ReplyError as new () => Error)) {
+        throw error;
+      }
+      failed.add(nodeKey(node));
     }
   }
-  return [...names].sort();
+  const unreached = unreachedSlots(cluster, failed);
+  if (unreached.size > 0) {
+    throw new LockStoreError(CLUSTER_SLOTS_UNREACHED([...unreached]));
+  }
+  return names;
+}
+
+/** Per master address out of reach (left the pool, or in `failed`), its slots: `0-5460, 7000`. */
+function unreachedSlots(cluster: Cluster, failed: ReadonlySet<string>): Map<string, string> {
+  const known = new Set(cluster.nodes('master').map(nodeKey));
+  const ranges = new Map<string, Array<[number, number]>>();
+  cluster.slots.forEach((owners, slot) => {
+    const owner = owners?.[0];
+    if (owner === undefined || (known.has(owner) && !failed.has(owner))) {
+      return;
+    }
+    const own = ranges.get(owner) ?? [];
+    const last = own[own.length - 1];
+    if (last !== undefined && last[1] === slot - 1) {
+      last[1] = slot;
+    } else {
+      own.push([slot, slot]);
+    }
+    ranges.set(owner, own);
+  });
+  const shown = ([first, last]: [number, number]): string =>
+    first === last ? `${first}` : `${first}-${last}`;
+  return new Map([...ranges].map(([owner, own]) => [owner, own.map(shown).join(', ')]));
+}
+
+/** The address ioredis keys a node by in its pool and slot map. */
+function nodeKey(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
 }
 
 async function scanNode(node: Redis, head: string): Promise<string[]> {

@@ -67,3 +67,16 @@ export const REDIS_NO_SERVER = (source: RedisSettingSource): string =>
 export const TLS_WITHOUT_REDISS = (source: RedisSettingSource): string =>
   `${settingName(source, 'redis.tls')} is set but redis.url is a plain redis:// URL, so ioredis ` +
   `would speak TLS to a plain port. Fix: use the rediss:// URL of the TLS port, or remove tls.`;
+
+/**
+ * `RedisLockStore.listJobs()` on a Cluster whose client reaches no master for some slots (`ranges`
+ * like `10923-16383`, per node address): the SCAN of the masters still up would pass off part of
+ * the jobs as all of them.
+ */
+export const CLUSTER_SLOTS_UNREACHED = (
+  unreached: ReadonlyArray<[node: string, ranges: string]>,
+): string =>
+  `RedisLockStore.listJobs: the Redis Cluster client reaches no master for ` +
+  unreached.map(([node, ranges]) => `slots ${ranges} (served by ${node})`).join(', ') +
+  `, so the jobs stored there cannot be listed and a list without them would look complete. ` +
+  `Fix: try again once that master is back or a replica has taken over its slots.`;
