@@ -6,9 +6,9 @@ import { certificateVerificationOff } from './tls.js';
 
 /**
  * The startup checks of RedisLockStore: warns when TLS certificate verification is off (for a
- * client passed in too), and when the server's `maxmemory-policy` may evict lock keys. Says
- * nothing more than a debug line when the policy is safe or `CONFIG` is refused (managed services
- * block it), and never fails.
+ * client passed in too), and when the server's `maxmemory-policy` (on a Cluster, any master's)
+ * may evict lock keys. Says nothing more than a debug line when the policy is safe or `CONFIG` is
+ * refused (managed services block it), and never fails.
  */
 export async function checkRedisDeployment(
   client: Redis | Cluster,
@@ -18,7 +18,14 @@ export async function checkRedisDeployment(
   if (certificateVerificationOff(client)) {
     log.warn(TLS_VERIFICATION_OFF());
   }
-  const policy = await readEvictionPolicy(client, readyTimeout);
+  // A Cluster sends a command without a key to any one node, and each master has its own
+  // setting, while a lock lives on the master of its slot: every master is read.
+  const nodes = isCluster(client) ? client.nodes('master') : [client];
+  const policies = await Promise.all(nodes.map((node) => readEvictionPolicy(node, readyTimeout)));
+  const policy =
+    policies.find((read) => read !== null && canEvictLockKeys(read)) ??
+    policies.find((read) => read !== null) ??
+    null;
   if (policy === null) {
     log.debug(
       'maxmemory-policy not readable (CONFIG GET refused or unavailable): eviction check skipped',
@@ -56,4 +63,8 @@ export async function readEvictionPolicy(
  */
 export function canEvictLockKeys(policy: string): boolean {
   return /^(allkeys|volatile)-/i.test(policy);
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
