@@ -129,8 +129,9 @@ export class CronLockModule {
         TriggerDispatcher,
         CronLockService,
       ],
-      // The options are exported for the dashboard's logger; the token is not public API.
-      exports: [CronLockService, CRON_LOCK_STORE, CRON_LOCK_OPTIONS],
+      // The options are exported for the dashboard's logger, the registry for its list of this
+      // app's job names (read without a store call per name); neither is public API.
+      exports: [CronLockService, CRON_LOCK_STORE, CRON_LOCK_OPTIONS, CronLockRegistry],
     };
   }
 }

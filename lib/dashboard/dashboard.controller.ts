@@ -3,6 +3,7 @@ import {
   Header,
   Inject,
   Injectable,
+  Query,
   Req,
   Res,
   ServiceUnavailableException,
@@ -46,6 +47,7 @@ export class DashboardController {
   async page(
     @Req() request: AnyRequest,
     @Res({ passthrough: true }) response: unknown,
+    @Query('job') filter: unknown,
   ): Promise<string> {
     let csrfToken: string | null = null;
     if (this.options.actions) {
@@ -60,7 +62,7 @@ export class DashboardController {
     let snapshot: DashboardSnapshot;
     let storeError: string | null = null;
     try {
-      snapshot = await this.data.snapshot();
+      snapshot = await this.data.snapshot(filter);
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) {
         throw error;
@@ -70,7 +72,7 @@ export class DashboardController {
       // once the store answers again.
       this.adapterHost.httpAdapter.status(response, 503);
       storeError = error.message;
-      snapshot = this.data.emptySnapshot();
+      snapshot = this.data.emptySnapshot(filter);
     }
     return renderPage(snapshot, {
       base: this.baseOf(request),
@@ -103,8 +105,8 @@ export class DashboardController {
   @Header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
   @Header('Cache-Control', 'no-store')
   @Header('X-Content-Type-Options', 'nosniff')
-  jobs(): Promise<DashboardSnapshot> {
-    return this.data.snapshot();
+  jobs(@Query('job') filter: unknown): Promise<DashboardSnapshot> {
+    return this.data.snapshot(filter);
   }
 
   /**

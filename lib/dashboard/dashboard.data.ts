@@ -1,6 +1,7 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { CronLockService, type LockInspection } from '../cron-lock.service.js';
+import { CronLockRegistry } from '../cron-lock.registry.js';
 import { CronLockLogger } from '../observer/logger.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { HistoryEntry, LockStore } from '../stores/lock-store.interface.js';
@@ -15,10 +16,26 @@ import type {
 import { describeStoreError } from '../utils/redact.js';
 import { safeText } from './escape.js';
 import { DASHBOARD_LISTING_REFUSED } from './dashboard.messages.js';
+import { mapBounded } from '../utils/bounded-map.js';
 
 /**
- * @internal What the page and its JSON show: every job of the store's key prefix (or, on a
- * store that cannot or may not list them, every job this app knows), with its state and recent
+ * The most jobs one load reads and shows. A store may hold a name per entity an app locks
+ * (`run('sync:<tenant>', …)`): tens of thousands, each two reads, on every refresh of every
+ * open page. Past this, the page says the list is cut and the `job` filter finds the rest.
+ */
+export const MAX_JOBS_SHOWN = 200;
+/**
+ * Jobs read at once (two reads each): a PostgreSQL pool (10 connections by default) keeps room
+ * for the app's own locks, whose acquisitions would otherwise queue behind the page's reads.
+ */
+const JOBS_READ_AT_ONCE = 4;
+/** A filter longer than any lock name (128) matches nothing: cut, not echoed whole. */
+const MAX_FILTER_LENGTH = 200;
+
+/**
+ * @internal What the page and its JSON show: the jobs of the store's key prefix (or, on a
+ * store that cannot or may not list them, the jobs this app knows), at most
+ * {@link MAX_JOBS_SHOWN} of those whose name matches the filter, with their state and recent
  * history. Values are picked field by field, never spread, so nothing the store adds later (a
  * token, a client option) reaches the page unread.
  */
@@ -36,6 +53,7 @@ export class DashboardData {
     @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
     @Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
     @Inject(CRON_LOCK_OPTIONS) moduleOptions: ResolvedCronLockOptions,
+    private readonly registry: CronLockRegistry,
   ) {
     this.logger = new CronLockLogger(moduleOptions.logger);
   }
@@ -46,28 +64,35 @@ export class DashboardData {
   }
 
   /**
-   * Everything the page shows. Rejects with a 503 whose message is redacted when the store
-   * fails: Nest's default answer to another error would hide why, and a raw driver error could
-   * carry the store's address or credentials.
+   * Everything the page shows: the jobs whose name contains `filter` (any case; all without
+   * one), the first {@link MAX_JOBS_SHOWN} of them, read a few at a time. Rejects with a 503
+   * whose message is redacted when the store fails: Nest's default answer to another error would
+   * hide why, and a raw driver error could carry the store's address or credentials.
    */
-  async snapshot(): Promise<DashboardSnapshot> {
+  async snapshot(filter?: unknown): Promise<DashboardSnapshot> {
+    const empty = this.emptySnapshot(filter);
     let jobs: DashboardJob[];
+    let matching: string[];
     try {
-      const names = await this.jobNames();
-      jobs = await Promise.all(names.map((name) => this.job(name)));
+      matching = matchingNames(await this.jobNames(), empty.filter);
+      jobs = await mapBounded(matching.slice(0, MAX_JOBS_SHOWN), JOBS_READ_AT_ONCE, (name) =>
+        this.job(name),
+      );
     } catch (error) {
       throw storeUnavailable(error);
     }
-    return { ...this.emptySnapshot(), jobs };
+    return { ...empty, totalJobs: matching.length, jobs };
   }
 
   /** A snapshot without jobs: what the page shows around a store error. */
-  emptySnapshot(): DashboardSnapshot {
+  emptySnapshot(filter?: unknown): DashboardSnapshot {
     return {
       generatedAt: new Date().toISOString(),
       servedBy: safeText(this.instanceId),
       actions: this.options.actions,
       historyAvailable: typeof this.store.history === 'function',
+      filter: filterOf(filter),
+      totalJobs: 0,
       jobs: [],
     };
   }
@@ -87,9 +112,10 @@ export class DashboardData {
 
   private async jobNames(): Promise<string[]> {
     // The store lists every job of its prefix (all instances'); the app's own jobs are added
-    // for a store that cannot list, and for a job registered here before it first ran.
+    // for a store that cannot list, and for a job registered here before it first ran. Their
+    // names only: inspecting each of them here cost a store call per name `run()` used.
     const listed = await this.listedJobs();
-    const here = (await this.service.inspect()).map((job) => job.name);
+    const here = this.registry.names();
     return [...new Set([...(listed ?? []), ...here])].sort();
   }
 
@@ -125,6 +151,29 @@ export class DashboardData {
     const entries = await this.service.history(name, { limit: this.options.historyLimit });
     return entries.map(toHistoryEntry);
   }
+}
+
+/**
+ * The `job` query parameter as a filter: its first value when repeated, `null` when absent or
+ * blank (an empty search box lists everything).
+ */
+function filterOf(value: unknown): string | null {
+  const first: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof first !== 'string' || first.trim() === '') {
+    return null;
+  }
+  return first.trim().slice(0, MAX_FILTER_LENGTH);
+}
+
+/** The names containing `filter` in any case, by name, the one named exactly so first. */
+function matchingNames(names: string[], filter: string | null): string[] {
+  if (filter === null) {
+    return names;
+  }
+  const wanted = filter.toLowerCase();
+  const matching = names.filter((name) => name.toLowerCase().includes(wanted));
+  const exact = matching.indexOf(filter);
+  return exact <= 0 ? matching : [filter, ...matching.filter((name) => name !== filter)];
 }
 
 /** A Redis store error saying its user lacks a permission (`NOPERM`, led by the store's hint). */

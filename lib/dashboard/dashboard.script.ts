@@ -15,6 +15,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var csrf = meta('cron-lock-csrf');
   var refreshMs = Number(meta('cron-lock-refresh')) || 5000;
   var historyLimit = Number(meta('cron-lock-history-limit')) || 30;
+  // The page's own filter, so that a refresh reads the jobs it shows, not the first of all.
+  var filter = meta('cron-lock-filter') || '';
+  var jobsUrl = api + 'jobs' + (filter ? '?job=' + encodeURIComponent(filter) : '');
   var table = document.getElementById('jobs');
   var actions = table.getAttribute('data-actions') === 'true';
   var statusEl = document.getElementById('status');
@@ -140,6 +143,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     snapshot.jobs.forEach(function (job) { blocks.appendChild(historyBlock(job, open[job.name])); });
     histories.replaceChildren(blocks);
     document.getElementById('empty').hidden = snapshot.jobs.length > 0;
+    var cut = document.getElementById('cut');
+    var left = snapshot.jobs.length < snapshot.totalJobs;
+    cut.textContent = left ? 'Showing the first ' + snapshot.jobs.length + ' of ' + snapshot.totalJobs + ' jobs (by name). Filter by name to find one.' : '';
+    cut.hidden = !left;
+    if (left) cut.setAttribute('role', 'note'); else cut.removeAttribute('role');
     // The page was served during a store outage: the store answers again.
     var storeError = document.getElementById('store-error');
     if (storeError) storeError.remove();
@@ -161,7 +169,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function say(text) { statusEl.textContent = text; refreshFailed = false; }
   function refresh() {
     if (busy || (dialog && dialog.open)) return Promise.resolve();
-    return fetch(api + 'jobs', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+    return fetch(jobsUrl, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json(); })
       .then(function (snapshot) {
         render(snapshot);
@@ -244,11 +252,14 @@ tbody th { font-family: ui-monospace, monospace; font-weight: 500; }
 .tl-missed { fill: none; stroke: #9a6700; stroke-width: 1.5; }
 .tl-skip { fill: #888; }
 .actions { white-space: nowrap; }
-button { font: inherit; padding: .15rem .6rem; }
+button, input[type="submit"] { font: inherit; padding: .15rem .6rem; }
 button:focus-visible, summary:focus-visible, input:focus-visible { outline: 2px solid Highlight; outline-offset: 2px; }
 details { margin: .25rem 0; }
 .history td, .history th { font-size: .9em; }
 #status:empty { display: none; }
 #store-error { color: #cf222e; font-weight: 600; }
+#filter-form { margin: .5rem 0; }
+#filter-form input { font: inherit; margin: 0 .4rem; }
+#cut { font-weight: 600; }
 dialog { max-width: 32rem; }
 `;

@@ -68,5 +68,10 @@ export interface DashboardSnapshot {
   actions: boolean;
   /** Whether the service keeps run history (the fleet-control API). */
   historyAvailable: boolean;
+  /** The `job` filter the snapshot was asked with (a part of the name), or `null` for none. */
+  filter: string | null;
+  /** How many jobs match the filter (all of them without one); `jobs` holds at most 200. */
+  totalJobs: number;
+  /** The first of the matching jobs by name (the one named exactly as the filter first). */
   jobs: DashboardJob[];
 }

@@ -52,6 +52,7 @@ export function renderPage(snapshot: DashboardSnapshot, context: PageContext): s
 <meta name="cron-lock-api" content="${escapeHtml(base)}api/">
 <meta name="cron-lock-refresh" content="${context.refreshIntervalMs}">
 <meta name="cron-lock-history-limit" content="${context.historyLimit}">
+<meta name="cron-lock-filter" content="${escapeHtml(snapshot.filter ?? '')}">
 ${csrfToken === null ? '' : `<meta name="cron-lock-csrf" content="${escapeHtml(csrfToken)}">\n`}<title>Cron locks</title>
 <link rel="stylesheet" href="${escapeHtml(base)}dashboard.css">
 <script src="${escapeHtml(base)}dashboard.js" defer></script>
@@ -63,6 +64,10 @@ ${csrfToken === null ? '' : `<meta name="cron-lock-csrf" content="${escapeHtml(c
 <p id="status" role="status" aria-live="polite"></p>
 ${context.storeError === null ? '' : `<p id="store-error" role="alert">${escapeHtml(context.storeError)}</p>\n`}</header>
 <main>
+<form id="filter-form" method="get" role="search"><label for="filter">Filter by name</label>
+<input id="filter" name="job" type="search" maxlength="200" autocomplete="off" value="${escapeHtml(snapshot.filter ?? '')}">
+<input type="submit" value="Filter"></form>
+${renderCut(snapshot)}
 <table id="jobs" data-actions="${snapshot.actions}">
 <caption>Every job of the key prefix, across all instances. Times are UTC. <a href="${escapeHtml(base)}api/jobs">JSON</a></caption>
 <thead><tr>${columns.map((column) => `<th scope="col">${column}</th>`).join('')}</tr></thead>
@@ -70,7 +75,7 @@ ${context.storeError === null ? '' : `<p id="store-error" role="alert">${escapeH
 ${snapshot.jobs.map((job) => renderRow(job, snapshot.actions, context.historyLimit)).join('\n')}
 </tbody>
 </table>
-<p id="empty"${snapshot.jobs.length === 0 && context.storeError === null ? '' : ' hidden'}>No job under this key prefix yet.</p>
+<p id="empty"${snapshot.jobs.length === 0 && context.storeError === null ? '' : ' hidden'}>${escapeHtml(emptyText(snapshot.filter))}</p>
 <section aria-labelledby="history-heading">
 <h2 id="history-heading">History</h2>
 <div id="histories">
@@ -82,6 +87,27 @@ ${snapshot.actions ? renderDialog() : ''}
 </body>
 </html>
 `;
+}
+
+/**
+ * The notice that the list is cut: a store may hold a lock name per entity an app locks, far
+ * more than one page reads. Hidden (and kept for the script) while every match is shown.
+ */
+function renderCut(snapshot: DashboardSnapshot): string {
+  const text = cutText(snapshot.jobs.length, snapshot.totalJobs);
+  return `<p id="cut"${text === '' ? ' hidden' : ' role="note"'}>${escapeHtml(text)}</p>`;
+}
+
+/** `Showing the first 200 of 10000 jobs (by name). …`, or nothing when none is left out. */
+export function cutText(shown: number, total: number): string {
+  return shown < total
+    ? `Showing the first ${shown} of ${total} jobs (by name). Filter by name to find one.`
+    : '';
+}
+
+/** What an empty table says: nothing under the prefix, or nothing matching the filter. */
+export function emptyText(filter: string | null): string {
+  return filter === null ? 'No job under this key prefix yet.' : `No job matches "${filter}".`;
 }
 
 export function renderMeta(snapshot: DashboardSnapshot): string {
