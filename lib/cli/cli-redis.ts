@@ -6,6 +6,8 @@ import {
   LOCK_CLUSTER_DEFAULTS,
   secretsOf,
 } from '../stores/redis/redis-connection.js';
+import { refusedSelectOf } from '../stores/redis/database-select.js';
+import { describeRedisError } from '../stores/redis/redis-errors.js';
 import { describeStoreError, redactUrl } from '../utils/redact.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import { CliError } from './cli.errors.js';
@@ -68,7 +70,13 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
       // Only while still connecting: on an ended client it would hold the process ~2 s more.
       client.disconnect();
     }
-    throw new CliError(`Cannot reach Redis at ${address}: ${describe(lastError ?? error)}`);
+    // A refused SELECT dropped the connection: its reply names the database, the drop does not.
+    const refused = refusedSelectOf(client);
+    throw new CliError(
+      refused === undefined
+        ? `Cannot reach Redis at ${address}: ${describe(lastError ?? error)}`
+        : `Cannot use Redis at ${address}: ${describeRedisError(refused, secrets)}`,
+    );
   }
 
   // A Cluster node's URL: reconnect as a Cluster client, so every command reaches every master.

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { flushPending } from './ioredis/send.js';
+import { dropOnRefusedSelect } from './database-select.js';
 import { secretParamsOf } from '../../utils/redact.js';
 
 /**
@@ -143,9 +144,16 @@ export async function quitOwnClient(client: Redis | Cluster): Promise<void> {
  * store's ready-wait sends: the module's first is at `onApplicationBootstrap`, so a bootstrap that
  * fails before it (an invalid job option, another module's hook) leaves no socket and no
  * reconnection timer open. `NestFactory.createApplicationContext()` never returns a context whose
- * init failed, so nothing could close them, and the process would never exit.
+ * init failed, so nothing could close them, and the process would never exit. A connection whose
+ * `SELECT` of the URL's database is refused is dropped, never used on database 0.
  */
 export function createLockClient(input: string | RedisConnectionOptions): Redis {
+  const client = newLockClient(input);
+  dropOnRefusedSelect(client);
+  return client;
+}
+
+function newLockClient(input: string | RedisConnectionOptions): Redis {
   if (typeof input === 'string') {
     return new Redis(input, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
   }

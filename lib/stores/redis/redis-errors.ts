@@ -2,13 +2,14 @@ import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { describeStoreError } from '../../utils/redact.js';
 import { describeThrown } from '../../utils/thrown.js';
 import { accessHint } from './acl.js';
+import { databaseHint } from './database-select.js';
 import { clientKeyPrefix } from './redis-connection.js';
 import { tlsHint } from './tls.js';
 
 /**
  * A redacted one-line description of a Redis error, led by what it means and the fix when it is
  * a known deployment mistake (an untrusted TLS certificate, a missing ACL permission, a wrong
- * password, a Sentinel master name that does not exist), so the store-error line itself tells
+ * password, a Sentinel master name that does not exist, a database the server refuses), so the store-error line itself tells
  * the operator what to change. With the store's `client` and `keyPrefix`, an ACL refusal of the
  * lock keys names the pattern to allow as the keys are sent: the client's own ioredis `keyPrefix`
  * followed by the store's.
@@ -24,7 +25,8 @@ export function describeRedisError(
     client === undefined || keyPrefix === undefined
       ? undefined
       : clientKeyPrefix(client) + keyPrefix;
-  const hint = tlsHint(error) ?? accessHint(error, sentAs) ?? sentinelHint(error);
+  const hint =
+    databaseHint(error) ?? tlsHint(error) ?? accessHint(error, sentAs) ?? sentinelHint(error);
   return hint === undefined ? detail : `${hint} (${detail})`;
 }
 

@@ -31,6 +31,7 @@ import {
   type RedisInput,
 } from './redis-connection.js';
 import { describeRedisError, isServerRefusal } from './redis-errors.js';
+import { refusedSelectOf } from './database-select.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
@@ -326,7 +327,8 @@ export class RedisLockStore implements LockStore {
    */
   private watchConnection(client: Redis): void {
     client.on('error', (error: unknown) => {
-      this.lastConnectionError = this.describe(error);
+      // After a refused SELECT, the ready check failing on the dropped connection is no reason.
+      this.lastConnectionError = this.describe(refusedSelectOf(client) ?? error);
       if (this.disconnectedSince === null) {
         this.disconnectedSince = Date.now();
         this.log.warn(`Redis connection error: ${this.lastConnectionError}`);
