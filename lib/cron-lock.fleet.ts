@@ -27,7 +27,7 @@ import type {
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
-import { describeStoreError, redactUrl } from './utils/redact.js';
+import { describeStoreError, redactThrownText, redactUrl } from './utils/redact.js';
 
 /**
  * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
@@ -312,6 +312,8 @@ function checkUntil(call: string, until: unknown, now: number): number | null {
 function historyDates(entry: HistoryEntry): HistoryEntry<Date> {
   return {
     ...entry,
+    // An older version or a custom store may have kept it unredacted: redacted when read, as notes.
+    error: typeof entry.error === 'string' ? redactThrownText(entry.error) : entry.error,
     scheduledAt: dateOrNull(entry.scheduledAt),
     startedAt: dateOrNull(entry.startedAt),
     finishedAt: dateOrNull(entry.finishedAt),

@@ -4,6 +4,7 @@ import type { CliConnection } from './cli-redis.js';
 import { requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
 import { formatTable } from './table.js';
+import { redactThrownText } from '../utils/redact.js';
 
 /** The whole of `history --json`: the store's entries, newest first, times as ISO strings. */
 export interface HistoryJson {
@@ -64,7 +65,7 @@ export async function historyCommand(
         formatTime(entry.startedAt),
         formatMs(entry.durationMs),
         textOf(entry.fencingToken),
-        textOf(entry.error),
+        textOf(errorOf(entry)),
       ]),
     ),
   );
@@ -77,10 +78,19 @@ export async function historyCommand(
 function toJson(entry: HistoryEntry): HistoryEntry<string> {
   return {
     ...entry,
+    error: errorOf(entry),
     scheduledAt: isoTime(entry.scheduledAt),
     startedAt: isoTime(entry.startedAt),
     finishedAt: isoTime(entry.finishedAt),
   };
+}
+
+/**
+ * The entry's error, redacted as the dashboard and `status` show pause notes: an older version or
+ * a custom store may have kept a URL password or a whole owner token in it.
+ */
+function errorOf(entry: HistoryEntry): string | null {
+  return typeof entry.error === 'string' ? redactThrownText(entry.error) : entry.error;
 }
 
 /** A value for the table: one line, no control characters (an error text may carry any). */
