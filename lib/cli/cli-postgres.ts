@@ -16,6 +16,11 @@ import { isNoConnection } from '../stores/postgres/postgres-connection.js';
 
 /** How long the command waits for PostgreSQL to answer, connecting included. */
 const CLI_TIMEOUT_MS = 5_000;
+/**
+ * Jobs `status` reads at once: below the store's own pool (10 connections), so no read waits
+ * for a connection behind the others, and each one's deadline counts its own round trip only.
+ */
+const POSTGRES_READS_AT_ONCE = 8;
 
 /**
  * A PostgreSQL connection for one command, through the module's own store (its own small pool),
@@ -60,6 +65,7 @@ export async function openPostgresConnection(
     address,
     namespace: 'table',
     jobNames: () => store.jobNames(),
+    readsAtOnce: POSTGRES_READS_AT_ONCE,
     lockToken: (job) => store.currentToken(job),
     // A backstop only: the store bounds its own subscription (connection, LISTEN and the check
     // that notifications arrive) by operationTimeout, and its reason (a pooler in transaction

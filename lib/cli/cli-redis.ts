@@ -14,6 +14,11 @@ import { CliError } from './cli.errors.js';
 
 /** How long the command waits for Redis to answer, connecting included. */
 const CLI_TIMEOUT_MS = 5_000;
+/**
+ * Jobs `status` reads at once on Redis: one connection pipelines them, so more than PostgreSQL's
+ * pool allows keeps a remote server's round trips from adding up, and the queue stays short.
+ */
+const REDIS_READS_AT_ONCE = 32;
 
 /**
  * A connection for one command, to Redis or to PostgreSQL: the store reads and frees locks
@@ -27,6 +32,12 @@ export interface CliConnection {
   readonly namespace: 'prefix' | 'table';
   /** Every job with state, sorted. */
   jobNames(): Promise<string[]>;
+  /**
+   * How many jobs `status` reads at once. A store may hold a name per entity an app locks: tens
+   * of thousands of reads sent together would wait past the command's deadline (for a pooled
+   * connection on PostgreSQL, in the pipeline on Redis).
+   */
+  readonly readsAtOnce: number;
   /** The owner token of the job's live lock, `null` when free. */
   lockToken(job: string): Promise<string | null>;
   /**
@@ -90,6 +101,7 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
     namespace: 'prefix',
     // SCAN on every master of a Cluster, on the one server otherwise.
     jobNames: () => store.listJobs(),
+    readsAtOnce: REDIS_READS_AT_ONCE,
     lockToken: (job) => lockClient.get(store.keysOf(job).lock),
     listenTimeout: CLI_TIMEOUT_MS,
     describe,

@@ -3,6 +3,7 @@ import type { CliConnection } from './cli-redis.js';
 import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';
 import { redactUrl } from '../utils/redact.js';
+import { mapBounded } from '../utils/bounded-map.js';
 
 /**
  * One job in `status --json`: the fields of `CronLockService.inspect()` ({@link JobState}), times
@@ -26,7 +27,10 @@ export function findJobNames(connection: CliConnection): Promise<string[]> {
   return connection.jobNames();
 }
 
-/** `nestjs-cron-lock status`: every job's lock and history, as a table or JSON. */
+/**
+ * `nestjs-cron-lock status`: every job's lock and history, as a table or JSON, read
+ * `connection.readsAtOnce` jobs at a time.
+ */
 export async function statusCommand(
   connection: CliConnection,
   options: { prefix: string; json: boolean },
@@ -34,7 +38,11 @@ export async function statusCommand(
 ): Promise<void> {
   const names = await findJobNames(connection);
   // Each read is the module's own inspect script: the lock's ttl and the state at one instant.
-  const states = await Promise.all(names.map((name) => connection.store.inspect(name)));
+  // A few at a time: every read's deadline starts when it is sent, and thousands sent at once
+  // (a name per tenant) would queue past it, failing the command as if the server were down.
+  const states = await mapBounded(names, connection.readsAtOnce, (name) =>
+    connection.store.inspect(name),
+  );
   const checkedAt = Date.now();
 
   if (options.json) {
