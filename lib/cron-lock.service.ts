@@ -20,6 +20,7 @@ import {
   type CronLockListener,
 } from './observer/events.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
+import { mapBounded } from './utils/bounded-map.js';
 import {
   FleetControl,
   type HistoryOptions,
@@ -45,6 +46,9 @@ import { describeStoreError } from './utils/redact.js';
 
 export type { RunOptions } from './options/run-options.interface.js';
 export type { LockInspection } from './cron-lock.fleet.js';
+
+/** Names `inspect()` reads at once: most of a PostgreSQL pool stays free for the app's locks. */
+const INSPECT_READS_AT_ONCE = 4;
 
 /**
  * The lock service, injectable anywhere: lock any code by hand with {@link run}, read the
@@ -167,14 +171,18 @@ export class CronLockService
    */
   inspect(name: string): Promise<LockInspection>;
   /**
-   * The state of every job this app bound and of the 1,000 names `run()` used last: a read each.
+   * The state of every job this app bound and of the 1,000 names `run()` used last: a read each,
+   * four at a time, so that the app's own locks still find a store connection meanwhile.
    */
   inspect(): Promise<LockInspection[]>;
   async inspect(name?: string): Promise<LockInspection | LockInspection[]> {
     if (name !== undefined) {
       return this.fleet.inspect(name);
     }
-    return Promise.all(this.registry.names().map((jobName) => this.fleet.inspect(jobName)));
+    // All at once, a thousand reads would queue on the pool ahead of the app's acquisitions.
+    return mapBounded(this.registry.names(), INSPECT_READS_AT_ONCE, (jobName) =>
+      this.fleet.inspect(jobName),
+    );
   }
 
   /**
