@@ -105,6 +105,32 @@ describe('run() on PostgresLockStore under database trouble', () => {
       expect((await locks.run('job', { ttl: MINUTE }, async () => 'ok')).ran).toBe(true);
     },
   );
+
+  it('sends nothing more for acquisitions that got no pooled connection, so a burst that outgrew the pool does not keep it full', async () => {
+    const { pool, table } = setup('unsent', 1);
+    const store = new PostgresLockStore(pool, { table, operationTimeout: 300, logger: false });
+    const locks = await boot(store);
+    await store.ping();
+    const held = await pool.connect();
+    const sent = countStatements(pool);
+    const burst = ['burst-1', 'burst-2', 'burst-3'];
+    const scheduledAt = Date.now() - (Date.now() % MINUTE);
+    const results = await Promise.all(
+      burst.map((name) => locks.run(name, { scheduledAt, ttl: MINUTE }, () => 'ran')),
+    );
+    expect(results).toEqual(burst.map(() => ({ ran: false, reason: 'store-error' })));
+    held.release();
+
+    // Their statements never left this instance, so they took no lock: a release of each would
+    // only wait for the same pool (and, failing there, be sent again every 250 ms to 2 s). What
+    // was queued on the pool goes first, so once this run is through, nothing about the burst is.
+    expect((await locks.run('after', { ttl: MINUTE }, () => 'ok')).ran).toBe(true);
+    expect(sent.jobs.filter((job) => burst.includes(job))).toEqual([]);
+    expect(sent.jobs).toContain('after');
+    for (const name of burst) {
+      expect((await locks.run(name, { scheduledAt, ttl: MINUTE }, () => 'ran')).ran).toBe(true);
+    }
+  });
 });
 
 describe('the release of an acquisition PostgreSQL refused', () => {
@@ -262,9 +288,12 @@ describe('the release of an acquisition PostgreSQL refused', () => {
   );
 });
 
-/** Counts the statements sent on `pool`'s connections from now on. */
-function countStatements(pool: pg.Pool): { readonly count: number } {
-  const counter = { count: 0 };
+/**
+ * Counts the statements sent on `pool`'s connections from now on, and keeps the job each one
+ * names (the store's statements take the job's name first).
+ */
+function countStatements(pool: pg.Pool): { readonly count: number; readonly jobs: string[] } {
+  const counter = { count: 0, jobs: [] as string[] };
   const counted = new WeakSet<pg.PoolClient>();
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   pool.connect = (async () => {
@@ -274,6 +303,8 @@ function countStatements(pool: pg.Pool): { readonly count: number } {
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       client.query = ((...args: unknown[]) => {
         counter.count++;
+        const values = (args[0] as { values?: unknown[] } | undefined)?.values;
+        if (typeof values?.[0] === 'string') counter.jobs.push(values[0]);
         return query(...args);
       }) as typeof client.query;
     }
