@@ -45,6 +45,7 @@ import { renewLock } from './renew.js';
 import { ensureLockTable } from './schema.js';
 import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
+import { UnsentAcquisitions } from './unsent-acquisitions.js';
 import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 
 /**
@@ -125,6 +126,8 @@ export class PostgresLockStore implements LockStore {
    * per lock held or paused job.
    */
   private readonly historyToRefresh = new Set<string>();
+  /** Acquisitions that got no pooled connection: their release has nothing to free. */
+  private readonly unsent = new UnsentAcquisitions();
   readonly triggers: PostgresTriggerChannel;
   readonly kind = 'postgresql';
 
@@ -179,14 +182,13 @@ export class PostgresLockStore implements LockStore {
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     // Twice the marker and lock ttl: the acquire refreshes it at half left (see acquireSql).
     const stateTtl = Math.max(STATE_TTL_MS, 2 * (request.markerTtl ?? 0), 2 * request.ttl);
-    if (request.plain === true && request.scheduledAt === undefined) {
-      return this.guard((sql) =>
-        acquirePlainLock(this.pool, sql.acquirePlain, request, stateTtl, this.timeout),
-      );
-    }
-    return this.guard((sql) =>
-      acquireLock(this.pool, sql, request, stateTtl, this.timeout, this.historyToRefresh),
+    const plain = request.plain === true && request.scheduledAt === undefined;
+    const acquisition = this.guard((sql) =>
+      plain
+        ? acquirePlainLock(this.pool, sql.acquirePlain, request, stateTtl, this.timeout)
+        : acquireLock(this.pool, sql, request, stateTtl, this.timeout, this.historyToRefresh),
     );
+    return this.unsent.watch(request.token, acquisition);
   }
 
   renew(request: RenewRequest): Promise<RenewResult> {
@@ -194,6 +196,7 @@ export class PostgresLockStore implements LockStore {
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
+    if (this.unsent.take(request.token)) return Promise.resolve(false); // nothing was taken
     // A plain release with `keepFor` (minHold) shortens the lock instead: the full statement.
     if (request.plain === true && !(request.keepFor && request.keepFor > 0)) {
       const { name, token } = request;
