@@ -215,7 +215,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
 
   /** A job with `catchUp` or an overlap policy gets the driver of its missed and queued runs. */
   private drive(instance: object, method: object, binding: JobBinding): void {
-    binding.driver = driverFor(instance, method, binding, {
+    binding.driver = driverFor(instance, method, binding, this.moduleRef, {
       runner: this.runner,
       store: this.store,
       isShuttingDown: () => this.tracker.isShuttingDown,

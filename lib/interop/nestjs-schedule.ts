@@ -165,17 +165,55 @@ export const CRON_OPTION_KEYS = [
 ] as const satisfies readonly (keyof LockedCronOptions)[];
 
 /**
- * Passed to `cron` as the job's `onComplete`. `cron` calls each tick's callback with its
- * `onComplete` as the only argument, and `@nestjs/schedule` passes its arguments on to the
- * method: a call whose first argument is this function comes from a scheduler tick (the timer,
- * or `fireOnTick()`); any other call is application code calling the method (a manual run).
- * `cron` also calls it when the job stops, where it does nothing.
+ * The tick markers of the locked methods. Each `@LockedCron` method passes its own to `cron` as
+ * the job's `onComplete`. `cron` calls each tick's callback with its `onComplete` as the only
+ * argument, and `@nestjs/schedule` passes its arguments on to the method: a call whose first
+ * argument is a marker comes from a scheduler tick (the timer, or `fireOnTick()`); any other
+ * call is application code calling the method (a manual run). `cron` also calls it when the job
+ * stops, where it does nothing. One per method, so that the job's `CronJob` can be told apart
+ * in `SchedulerRegistry`, also when it has no name (see cronJobStopped).
  */
-export function cronLockSchedulerTick(): void {}
+const tickMarkers = processWide('tick-markers', () => new WeakSet<object>());
 
 /** Whether a call of a locked method with these arguments is a scheduler tick. */
 export function isSchedulerTick(args: readonly unknown[]): boolean {
-  return args[0] === cronLockSchedulerTick;
+  return typeof args[0] === 'function' && tickMarkers.has(args[0]);
+}
+
+/**
+ * Whether the app's `CronJob` of the locked `method` was stopped at run time (`stop()`, or
+ * `deleteCronJob()`, which stops it first): seen running once, and no longer. Read from its
+ * `isActive`, which `cron` clears at once, also with `waitForCompletion`. Not stopped: a job
+ * not started yet (`disabled`, `initialDelay`), one not found (before the scheduler mounted it,
+ * or deleted before it was ever looked at), or one of several jobs of the method in the app,
+ * which cannot be told apart. Each call looks, so call it while the job runs (ticks, bootstrap).
+ */
+export function cronJobStopped(moduleRef: ModuleRef, method: object): () => boolean {
+  const marker = readCronOptions(method)?.onComplete;
+  let job: { isActive: boolean } | undefined;
+  let seenActive = false;
+  return () => {
+    if (job === undefined && typeof marker === 'function') {
+      job = findCronJob(moduleRef, marker);
+    }
+    if (job?.isActive) {
+      seenActive = true;
+      return false;
+    }
+    return seenActive;
+  };
+}
+
+/** The one `CronJob` of the app whose tick marker is `marker`, if there is exactly one. */
+function findCronJob(moduleRef: ModuleRef, marker: object): { isActive: boolean } | undefined {
+  let jobs: Map<string, { onComplete?: unknown; isActive: boolean }>;
+  try {
+    jobs = moduleRef.get(SchedulerRegistry, { strict: false }).getCronJobs();
+  } catch {
+    return undefined;
+  }
+  const found = [...jobs.values()].filter((job) => job.onComplete === marker);
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /**
@@ -253,7 +291,9 @@ export function scheduleLockedMethod<T>(
       cronOptions[key] = options[key];
     }
   }
-  cronOptions.onComplete = cronLockSchedulerTick;
+  const marker = function cronLockSchedulerTick(): void {};
+  tickMarkers.add(marker);
+  cronOptions.onComplete = marker;
   const scheduled = (Cron(cronTime, cronOptions)(target, methodKey, locked) ??
     locked) as TypedPropertyDescriptor<T>;
 

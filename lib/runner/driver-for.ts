@@ -1,3 +1,5 @@
+import type { ModuleRef } from '@nestjs/core';
+import { cronJobStopped } from '../interop/nestjs-schedule.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
 import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
 import type { CronOccurrences } from '../utils/occurrence.js';
@@ -6,7 +8,8 @@ import { OccurrenceDriver, type DriverContext } from './occurrence-driver.js';
 
 /**
  * The driver of a scheduled `@LockedCron` job with `catchUp` or an overlap policy, calling the
- * method itself on `instance` (as a tick does); `undefined` for any other job.
+ * method itself on `instance` (as a tick does); `undefined` for any other job. `moduleRef`: the
+ * app's, whose `SchedulerRegistry` tells when the job's CronJob is stopped at run time.
  */
 export function driverFor(
   instance: object,
@@ -19,7 +22,8 @@ export function driverFor(
     disabled?: boolean;
     initialDelay?: number;
   },
-  app: DriverContext,
+  moduleRef: ModuleRef,
+  app: Omit<DriverContext, 'isStopped'>,
 ): OccurrenceDriver | undefined {
   const { policy, range } = binding;
   const original = originalMethodOf(method);
@@ -31,7 +35,7 @@ export function driverFor(
     policy,
     range,
     (ctx) => original.call(instance, ctx),
-    app,
+    { ...app, isStopped: cronJobStopped(moduleRef, method) },
     binding.occurrences,
     binding.disabled === true,
     // A disabled job ignores its delay, as `@nestjs/schedule` does: `start()` starts it at once.

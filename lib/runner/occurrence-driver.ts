@@ -22,6 +22,11 @@ export interface DriverContext {
   /** Whether the app is closing: nothing new starts then. */
   isShuttingDown: () => boolean;
   warn: (message: string) => void;
+  /**
+   * Whether the job's CronJob was stopped at run time (`stop()`, `deleteCronJob()`): then, as
+   * while dormant, nothing of the job starts here by itself until a tick of it comes again.
+   */
+  isStopped?: () => boolean;
 }
 
 /**
@@ -38,6 +43,8 @@ export interface DriverContext {
  * up at bootstrap nor takes over the fleet's queued occurrences, which stay for the instances
  * whose ticks queued them. Calls of the method and `trigger()` run it as any manual run. So is a
  * job with `initialDelay` until the delay is over: then it catches up, as it would at bootstrap.
+ * A job whose CronJob was stopped or deleted at run time starts nothing by itself either, as
+ * `@Cron` calls its method no more; after `start()` its ticks run it again.
  */
 export class OccurrenceDriver {
   private readonly catchUpJob: LockJob;
@@ -90,6 +97,8 @@ export class OccurrenceDriver {
     // Only a started CronJob ticks: a disabled job's first tick is its start, and it catches up
     // then, as an instance does when it starts.
     this.dormant = false;
+    // Sees the CronJob running, so that a later stop() is told (see isClosing).
+    this.app.isStopped?.();
     if (this.policy.catchUp && (!this.started || this.catchUpDue)) {
       // Missed ones before this tick's occurrence, which the tick itself runs.
       void this.catchUp(undefined, scheduledAt);
@@ -131,6 +140,8 @@ export class OccurrenceDriver {
    * this instance; never rejects.
    */
   catchUp(ranUpTo?: number, before?: number): Promise<void> {
+    // Called at bootstrap for every driver: sees a started CronJob before any tick of it.
+    this.app.isStopped?.();
     if (this.dormant && this.initialDelay > 0 && this.delayTimer === undefined && !this.stopped) {
       // Counted from here, after the scheduler armed its own: never before the CronJob starts.
       this.delayTimer = setTimeout(() => this.dormant && void this.wake(), this.initialDelay);
@@ -321,7 +332,8 @@ export class OccurrenceDriver {
     }
   }
 
+  /** Whether nothing may start by itself: the app is closing, or the job's CronJob stopped. */
   private isClosing(): boolean {
-    return this.stopped || this.app.isShuttingDown();
+    return this.stopped || this.app.isShuttingDown() || this.app.isStopped?.() === true;
   }
 }
