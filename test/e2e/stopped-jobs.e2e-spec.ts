@@ -17,6 +17,7 @@ import {
   type CronLockModuleOptions,
   type LockContext,
 } from 'nestjs-cron-lock';
+import { storeWithMissedOccurrences } from '../support/cron-apps.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
 interface Run {
@@ -42,6 +43,30 @@ class CatchUpJob {
     if (hold) {
       await hold;
     }
+  }
+}
+
+/** Two jobs whose CronJobs `@nestjs/schedule` starts 500 ms after bootstrap. */
+@Injectable()
+class DelayedJobs {
+  @LockedCron('* * * * *', {
+    name: 'deleted-delayed',
+    catchUp: 'latest',
+    ttl: '10s',
+    initialDelay: 500,
+  })
+  deleted(ctx: LockContext): void {
+    runs.push({ instanceId: 'deleted-delayed', trigger: ctx.trigger, startedAt: Date.now() });
+  }
+
+  @LockedCron('* * * * *', {
+    name: 'kept-delayed',
+    catchUp: 'latest',
+    ttl: '10s',
+    initialDelay: 500,
+  })
+  kept(ctx: LockContext): void {
+    runs.push({ instanceId: 'kept-delayed', trigger: ctx.trigger, startedAt: Date.now() });
   }
 }
 
@@ -141,6 +166,22 @@ describe('a job stopped or deleted through SchedulerRegistry at run time', () =>
     expect(runs.map(({ instanceId, trigger }) => ({ instanceId, trigger }))).toEqual([
       { instanceId: 'stopped', trigger: 'manual' },
       { instanceId: 'live', trigger: 'schedule' },
+    ]);
+  });
+
+  it('deleteCronJob() during initialDelay: the job does not catch up when the delay ends', async () => {
+    const store = await storeWithMissedOccurrences(['deleted-delayed', 'kept-delayed']);
+    const app = await boot({ store, instanceId: 'only', logger: false }, [DelayedJobs]);
+    // As @nestjs/schedule, which then does not start the deleted job.
+    app.get(SchedulerRegistry).deleteCronJob('deleted-delayed');
+
+    await waitFor(() => runs.some((run) => run.instanceId === 'kept-delayed'), {
+      message: "the kept job's catch-up when the delay ends",
+    });
+    // Proves that the deleted job's catch-up, due at the same moment, does not follow.
+    await sleep(500);
+    expect(runs.map(({ instanceId, trigger }) => ({ instanceId, trigger }))).toEqual([
+      { instanceId: 'kept-delayed', trigger: 'catch-up' },
     ]);
   });
 });
