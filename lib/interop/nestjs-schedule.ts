@@ -181,12 +181,13 @@ export function isSchedulerTick(args: readonly unknown[]): boolean {
 }
 
 /**
- * Whether the app's `CronJob` of the locked `method` was stopped at run time (`stop()`, or
- * `deleteCronJob()`, which stops it first): seen running once, and no longer. Read from its
- * `isActive`, which `cron` clears at once, also with `waitForCompletion`. Not stopped: a job
- * not started yet (`disabled`, `initialDelay`), one not found (before the scheduler mounted it,
- * or deleted before it was ever looked at), or one of several jobs of the method in the app,
- * which cannot be told apart. Each call looks, so call it while the job runs (ticks, bootstrap).
+ * Whether the app's `CronJob` of the locked `method` was stopped at run time: seen running once
+ * and no longer (`stop()`; `isActive`, which `cron` clears at once, also with
+ * `waitForCompletion`), or gone from `SchedulerRegistry` (`deleteCronJob()`, also during an
+ * `initialDelay`, after which `@nestjs/schedule` no longer starts it). Not stopped: a job not
+ * started yet (`disabled`, `initialDelay`), one not found (before the scheduler mounted it, or
+ * deleted before it was ever looked at), or one of several jobs of the method in the app, which
+ * cannot be told apart. Each call looks, so call it while the job runs (ticks, bootstrap).
  */
 export function cronJobStopped(moduleRef: ModuleRef, method: object): () => boolean {
   const marker = readCronOptions(method)?.onComplete;
@@ -194,26 +195,28 @@ export function cronJobStopped(moduleRef: ModuleRef, method: object): () => bool
   let seenActive = false;
   return () => {
     if (job === undefined && typeof marker === 'function') {
-      job = findCronJob(moduleRef, marker);
+      const mounted = cronJobsOf(moduleRef).filter((found) => found.onComplete === marker);
+      job = mounted.length === 1 ? mounted[0] : undefined;
     }
-    if (job?.isActive) {
+    if (job === undefined) {
+      return false;
+    }
+    if (job.isActive) {
       seenActive = true;
       return false;
     }
-    return seenActive;
+    // Stopped first, then deleted: only an inactive job can be gone.
+    return seenActive || !cronJobsOf(moduleRef).includes(job);
   };
 }
 
-/** The one `CronJob` of the app whose tick marker is `marker`, if there is exactly one. */
-function findCronJob(moduleRef: ModuleRef, marker: object): { isActive: boolean } | undefined {
-  let jobs: Map<string, { onComplete?: unknown; isActive: boolean }>;
+/** The app's cron jobs, or none when it has no scheduler. */
+function cronJobsOf(moduleRef: ModuleRef): Array<{ onComplete?: unknown; isActive: boolean }> {
   try {
-    jobs = moduleRef.get(SchedulerRegistry, { strict: false }).getCronJobs();
+    return [...moduleRef.get(SchedulerRegistry, { strict: false }).getCronJobs().values()];
   } catch {
-    return undefined;
+    return [];
   }
-  const found = [...jobs.values()].filter((job) => job.onComplete === marker);
-  return found.length === 1 ? found[0] : undefined;
 }
 
 /**
