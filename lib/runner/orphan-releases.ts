@@ -1,5 +1,6 @@
 import { isAnswered } from '../stores/capabilities.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
+import { mapBounded } from '../utils/bounded-map.js';
 import type { RunTracker } from './run-tracker.js';
 
 /** Pause before the first round of the releases the store failed; doubled after each failed one. */
@@ -18,6 +19,15 @@ const MAX_RETRY_MS = 2_000;
 const MAX_PENDING = 10_000;
 
 /**
+ * Releases of one round in flight at once. A busy app's outage leaves thousands: sent all at once
+ * when the store returns, they fill a PostgreSQL pool's queue (10 connections by default), the
+ * last ones time out waiting for a connection and are kept again, and the app's own acquisitions,
+ * queued behind them, fail as `store-error`. Four leave six of a default pool's connections to
+ * the app, as `inspect()` does; one bound for every store, which the runner knows nothing of.
+ */
+const RELEASES_AT_ONCE = 4;
+
+/**
  * Frees, owner-checked, the locks that acquisitions whose reply was lost may have taken.
  *
  * Such an acquisition may run on the server long after its caller gave up on it: a Redis that froze
@@ -25,11 +35,11 @@ const MAX_PENDING = 10_000;
  * and by then the connection it came on may be gone. A release sent once, while the store was still
  * unreachable, fails, and given up on, that lock would sit there for its whole ttl with nobody
  * running under it. So a failed release is sent again, in rounds (250 ms apart, then up to 2 s
- * apart while they keep failing), until the store answers it: an answer, whatever it says, comes
- * after the commands the frozen server held (they were in its buffer first), so the lock is freed,
- * or was never taken. A refusal the store marks `answered` (a permission the user lacks) is such
- * an answer: sent again, it would be refused again, every 2 s for as long as the app runs, one
- * more for each acquisition refused the same way. Nothing here is logged: the store's trouble
+ * apart while they keep failing; a few releases at a time), until the store answers it: an
+ * answer, whatever it says, comes after the commands the frozen server held (they were in its
+ * buffer first), so the lock is freed, or was never taken. A refusal the store marks `answered`
+ * (a permission the user lacks) is such an answer: sent again, it would be refused again, every
+ * 2 s for as long as the app runs, one more for each acquisition refused the same way. Nothing here is logged: the store's trouble
  * was reported by the acquisition that failed. Nothing is sent once the app's close let the
  * store answer what was in flight: a client passed in stays open, but the app is gone.
  */
@@ -77,25 +87,34 @@ export class OrphanReleases {
     this.timer.unref();
   }
 
-  /** One round: every release still pending, at once; those the store answered are done. */
+  /**
+   * One round: every release still pending, {@link RELEASES_AT_ONCE} at a time; those the store
+   * answered are done, the others kept for the next round.
+   */
   private async retry(): Promise<void> {
     if (this.tracker.isStoreSettled) {
       this.pending.clear();
       return;
     }
     this.sending = true;
-    const round = [...this.pending];
     let answered = false;
-    await Promise.all(
-      round.map(async ([token, name]) => {
-        if (await this.send(name, token)) {
-          this.pending.delete(token);
-          answered = true;
-        }
-      }),
-    );
-    this.delay = answered ? FIRST_RETRY_MS : Math.min(2 * this.delay, MAX_RETRY_MS);
+    await mapBounded([...this.pending], RELEASES_AT_ONCE, async ([token, name]) => {
+      // Sent a few at a time, a round can outlast the close's wait for the store, and a release
+      // can give way to newer ones while it waits its turn.
+      if (this.tracker.isStoreSettled || !this.pending.has(token)) {
+        return;
+      }
+      if (await this.send(name, token)) {
+        this.pending.delete(token);
+        answered = true;
+      }
+    });
     this.sending = false;
+    if (this.tracker.isStoreSettled) {
+      this.pending.clear();
+      return;
+    }
+    this.delay = answered ? FIRST_RETRY_MS : Math.min(2 * this.delay, MAX_RETRY_MS);
     this.schedule();
   }
 
