@@ -39,9 +39,10 @@ const RELEASES_AT_ONCE = 4;
  * answer, whatever it says, comes after the commands the frozen server held (they were in its
  * buffer first), so the lock is freed, or was never taken. A refusal the store marks `answered`
  * (a permission the user lacks) is such an answer: sent again, it would be refused again, every
- * 2 s for as long as the app runs, one more for each acquisition refused the same way. Nothing here is logged: the store's trouble
- * was reported by the acquisition that failed. Nothing is sent once the app's close let the
- * store answer what was in flight: a client passed in stays open, but the app is gone.
+ * 2 s for as long as the app runs, one more for each acquisition refused the same way. Nothing
+ * here is logged: the store's trouble was reported by the acquisition that failed. Nothing is
+ * sent once the app's close let the store answer what was in flight: a client passed in stays
+ * open, but the app is gone.
  */
 export class OrphanReleases {
   /** Owner token → lock name, oldest first. */

@@ -9,10 +9,10 @@ import { tlsHint } from './tls.js';
 /**
  * A redacted one-line description of a Redis error, led by what it means and the fix when it is
  * a known deployment mistake (an untrusted TLS certificate, a missing ACL permission, a wrong
- * password, a Sentinel master name that does not exist, a database the server refuses), so the store-error line itself tells
- * the operator what to change. With the store's `client` and `keyPrefix`, an ACL refusal of the
- * lock keys names the pattern to allow as the keys are sent: the client's own ioredis `keyPrefix`
- * followed by the store's.
+ * password, a Sentinel master name that does not exist, a database the server refuses), so the
+ * store-error line itself tells the operator what to change. With the store's `client` and
+ * `keyPrefix`, an ACL refusal of the lock keys names the pattern to allow as the keys are sent:
+ * the client's own ioredis `keyPrefix` followed by the store's.
  */
 export function describeRedisError(
   error: unknown,
