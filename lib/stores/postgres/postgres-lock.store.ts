@@ -19,6 +19,7 @@ import type {
   StoredLockState,
 } from '../lock-store.interface.js';
 import { acquireLock } from './acquire.js';
+import { ConnectionLanes } from './connection-lanes.js';
 import { acquirePlainLock } from './acquire-plain.js';
 import { currentLockToken, inspectLock, listJobNames } from './inspect.js';
 import {
@@ -48,11 +49,7 @@ import { PostgresTriggerChannel } from './trigger.js';
 import { UnsentAcquisitions } from './unsent-acquisitions.js';
 import { checkJobName, checkPauseRequest } from '../store-arguments.js';
 
-/**
- * Connections of a pool the store creates from a connection string: `pg`'s own default. Every
- * job due on one tick takes one for one statement, so fewer would queue a burst of jobs behind
- * each other, against `operationTimeout`.
- */
+/** Connections of a pool made from a connection string: `pg`'s default (see docs/stores.md). */
 const OWN_POOL_SIZE = 10;
 
 /**
@@ -100,7 +97,7 @@ export interface PostgresLockStoreOptions {
  * works behind PgBouncer in transaction mode and on managed PostgreSQL.
  *
  * Given a `pg` `Pool`, it uses it and never closes it. Given a connection string, it creates a
- * pool of its own and closes it on `close()`.
+ * pool of its own and closes it on `close()`. A held lock's renewal goes first (ConnectionLanes).
  *
  * @publicApi
  */
@@ -108,6 +105,7 @@ export class PostgresLockStore implements LockStore {
   /** The table in use, e.g. `public.cron_lock`. */
   readonly tableName: string;
   private readonly pool: PostgresPool;
+  private readonly lanes: ConnectionLanes;
   private readonly ownsPool: boolean;
   private readonly table: LockTable;
   private readonly createTable: boolean;
@@ -152,22 +150,23 @@ export class PostgresLockStore implements LockStore {
       });
       // Without a listener, an idle connection's error (a server restart) would crash the process.
       own.on('error', (error) => this.idleConnectionFailed(error));
-      this.pool = own;
+      this.lanes = new ConnectionLanes(own, this.timeout);
       this.ownsPool = true;
     } else if (isPool(pool)) {
       this.secrets = secretsOfPool(pool);
-      this.pool = pool;
+      this.lanes = new ConnectionLanes(pool, this.timeout);
       this.ownsPool = false;
       this.unwatchPool = watchIdleErrors(pool, (error) => this.idleConnectionFailed(error));
     } else {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }
+    this.pool = this.lanes.others; // all but renewals and releases
     this.unnamed = unnamedStatements(this.table);
     this.statements = booleanOption('preparedStatements', options.preparedStatements, true)
       ? namedStatements(this.unnamed)
       : this.unnamed;
     this.triggers = new PostgresTriggerChannel(
-      this.pool,
+      this.lanes.pool, // the listening connection is held apart from the lanes
       this.table,
       this.timeout,
       this.fail,
@@ -192,20 +191,21 @@ export class PostgresLockStore implements LockStore {
   }
 
   renew(request: RenewRequest): Promise<RenewResult> {
-    return this.guard((sql) => renewLock(this.pool, sql.renew, request, this.timeout));
+    return this.guard((sql) => renewLock(this.lanes.renew, sql.renew, request, this.timeout));
   }
 
   release(request: ReleaseRequest): Promise<boolean> {
     if (this.unsent.take(request.token)) return Promise.resolve(false); // nothing was taken
+    const lane = this.lanes.release;
     // A plain release with `keepFor` (minHold) shortens the lock instead: the full statement.
     if (request.plain === true && !(request.keepFor && request.keepFor > 0)) {
       const { name, token } = request;
       return this.guard((sql) =>
-        releasePlainLock(this.pool, sql.releasePlain, name, token, this.timeout),
+        releasePlainLock(lane, sql.releasePlain, name, token, this.timeout),
       );
     }
     return this.guard((sql) =>
-      releaseLock(this.pool, sql, request, STATE_TTL_MS, this.timeout, this.historyToRefresh),
+      releaseLock(lane, sql, request, STATE_TTL_MS, this.timeout, this.historyToRefresh),
     );
   }
 
