@@ -181,45 +181,6 @@ export function isSchedulerTick(args: readonly unknown[]): boolean {
 }
 
 /**
- * Whether the app's `CronJob` of the locked `method` was stopped at run time: seen running once
- * and no longer (`stop()`; `isActive`, which `cron` clears at once, also with
- * `waitForCompletion`), or gone from `SchedulerRegistry` (`deleteCronJob()`, also during an
- * `initialDelay`, after which `@nestjs/schedule` no longer starts it). Not stopped: a job not
- * started yet (`disabled`, `initialDelay`), one not found (before the scheduler mounted it, or
- * deleted before it was ever looked at), or one of several jobs of the method in the app, which
- * cannot be told apart. Each call looks, so call it while the job runs (ticks, bootstrap).
- */
-export function cronJobStopped(moduleRef: ModuleRef, method: object): () => boolean {
-  const marker = readCronOptions(method)?.onComplete;
-  let job: { isActive: boolean } | undefined;
-  let seenActive = false;
-  return () => {
-    if (job === undefined && typeof marker === 'function') {
-      const mounted = cronJobsOf(moduleRef).filter((found) => found.onComplete === marker);
-      job = mounted.length === 1 ? mounted[0] : undefined;
-    }
-    if (job === undefined) {
-      return false;
-    }
-    if (job.isActive) {
-      seenActive = true;
-      return false;
-    }
-    // Stopped first, then deleted: only an inactive job can be gone.
-    return seenActive || !cronJobsOf(moduleRef).includes(job);
-  };
-}
-
-/** The app's cron jobs, or none when it has no scheduler. */
-function cronJobsOf(moduleRef: ModuleRef): Array<{ onComplete?: unknown; isActive: boolean }> {
-  try {
-    return [...moduleRef.get(SchedulerRegistry, { strict: false }).getCronJobs().values()];
-  } catch {
-    return [];
-  }
-}
-
-/**
  * Lock names `@nestjs/schedule` has read in the current synchronous pass, with the method that
  * claimed each. Its explorer reads every job's name in one synchronous loop per app and throws
  * its own message on a duplicate; when it runs before ours (module order), that message would

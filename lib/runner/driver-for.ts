@@ -1,5 +1,5 @@
 import type { ModuleRef } from '@nestjs/core';
-import { cronJobStopped } from '../interop/nestjs-schedule.js';
+import { cronJobStopped } from '../interop/stopped-jobs.js';
 import { originalMethodOf } from '../decorators/lock-method.js';
 import type { LockJob, OccurrencePolicy } from '../options/job-options.js';
 import type { CronOccurrences } from '../utils/occurrence.js';
