@@ -12,35 +12,11 @@ import { statusCommand, type StatusJson } from '../../lib/cli/status.command.js'
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 import { runCli } from './cli-process.js';
+import { CountedReads } from '../support/counted-reads.js';
 
 const NAMES = 2_000;
 /** The connections of the command's own PostgreSQL pool. */
 const CLI_POOL_SIZE = 10;
-
-/** Counts the store's `inspect` calls, and how many were in flight at once at most. */
-class CountedReads {
-  calls = 0;
-  inFlight = 0;
-  maxInFlight = 0;
-  wrap(store: LockStore): LockStore {
-    return new Proxy(store, {
-      get: (target, key, receiver) => {
-        const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== 'function') return value;
-        if (key !== 'inspect') return value.bind(target);
-        return async (...args: unknown[]) => {
-          this.calls++;
-          this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            this.inFlight--;
-          }
-        };
-      },
-    });
-  }
-}
 
 /** Gives `count` jobs state in the store (`tenant:0` …), 100 at a time, as their apps would. */
 async function seed(store: LockStore, count: number): Promise<void> {

@@ -12,38 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
 import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 import { urlOf } from './support/fleet.js';
+import { CountedReads } from '../support/counted-reads.js';
 
 const NAMES = 450;
 const READS = new Set(['inspect', 'history']);
-
-/** Counts the per-job reads sent to the store, and how many were in flight at once at most. */
-class CountedReads {
-  calls = 0;
-  inFlight = 0;
-  maxInFlight = 0;
-  reset(): void {
-    this.calls = 0;
-    this.maxInFlight = 0;
-  }
-  wrap(store: LockStore): LockStore {
-    return new Proxy(store, {
-      get: (target, key, receiver) => {
-        const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== 'function') return value;
-        if (!READS.has(String(key))) return value.bind(target);
-        return async (...args: unknown[]) => {
-          this.calls++;
-          this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            this.inFlight--;
-          }
-        };
-      },
-    });
-  }
-}
 
 @Module({})
 class ManyJobsApp {
@@ -90,7 +62,7 @@ const backends: Backend[] = [
 ];
 
 describe.each(backends)('dashboard on $label holding hundreds of lock names', (backend) => {
-  const reads = new CountedReads();
+  const reads = new CountedReads(READS);
   let app: INestApplication;
   let close: () => Promise<void>;
   let base: string;

@@ -4,13 +4,14 @@
 // app's own locks wait behind the whole call for a connection (within `operationTimeout`, past
 // which their runs are skipped). The reads must go a few at a time.
 import { Injectable } from '@nestjs/common';
-import { LockedCron, type LockStore } from 'nestjs-cron-lock';
+import { LockedCron } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CronLockService } from 'nestjs-cron-lock';
 import { CronApps } from '../support/cron-apps.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+import { CountedReads } from '../support/counted-reads.js';
 
 const TENANTS = 1_000;
 /** A default `pg` pool's size. */
@@ -21,38 +22,6 @@ class ReportJobs {
   // Never fires during the test.
   @LockedCron('0 0 1 1 *', { name: 'reports', ttl: '1m' })
   async reports(): Promise<void> {}
-}
-
-/** Counts the store's `inspect` reads: sent, answered, and in flight at once at most. */
-class CountedReads {
-  calls = 0;
-  answered = 0;
-  inFlight = 0;
-  maxInFlight = 0;
-  reset(): void {
-    this.calls = 0;
-    this.answered = 0;
-    this.maxInFlight = 0;
-  }
-  wrap(store: LockStore): LockStore {
-    return new Proxy(store, {
-      get: (target, key, receiver) => {
-        const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== 'function') return value;
-        if (key !== 'inspect') return value.bind(target);
-        return async (...args: unknown[]) => {
-          this.calls++;
-          this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            this.inFlight--;
-            this.answered++;
-          }
-        };
-      },
-    });
-  }
 }
 
 describe('inspect() on PostgreSQL after run() used 1,000 names, on a pool of 10', () => {

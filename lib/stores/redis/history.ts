@@ -3,7 +3,7 @@ import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
-import { clientKeyPrefix } from './redis-connection.js';
+import { clientKeyPrefix, isClusterClient } from './redis-connection.js';
 import { defineScript, runScript } from './redis-script.js';
 import { CLUSTER_SLOTS_UNREACHED } from './redis.messages.js';
 
@@ -49,7 +49,7 @@ export async function readHistory(
  */
 export async function listJobNames(client: Redis | Cluster, prefix: string): Promise<string[]> {
   const head = `${clientKeyPrefix(client)}${prefix}:{`;
-  const names = isCluster(client)
+  const names = isClusterClient(client)
     ? await listClusterJobs(client, head)
     : await scanNode(client, head);
   return [...new Set(names)].sort();
@@ -132,8 +132,4 @@ async function scanNode(node: Redis, head: string): Promise<string[]> {
     }
   } while (cursor !== '0');
   return names;
-}
-
-function isCluster(client: Redis | Cluster): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
 }

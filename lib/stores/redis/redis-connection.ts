@@ -103,6 +103,14 @@ export function connectionOptionsOf(client: Redis | Cluster): Partial<RedisOptio
 }
 
 /**
+ * Whether `client` is a Cluster client, read from ioredis' own flag rather than `instanceof`, so
+ * that a client made by another copy of ioredis in the app is told apart too.
+ */
+export function isClusterClient(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
  * The `keyPrefix` ioredis puts before every key of the client's commands (`''` for none), a
  * `Cluster`'s own included. ioredis adds it to keys only: a `SCAN` pattern, the keys a `SCAN`
  * returns and a pub/sub channel need it written out, or they miss the keys the scripts wrote.

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import { withTimeout } from '../../utils/with-timeout.js';
+import { isClusterClient } from './redis-connection.js';
 import { certificateVerificationOff } from './tls.js';
 
 /**
@@ -20,7 +21,7 @@ export async function checkRedisDeployment(
   }
   // A Cluster sends a command without a key to any one node, and each master has its own
   // setting, while a lock lives on the master of its slot: every master is read.
-  const nodes = isCluster(client) ? client.nodes('master') : [client];
+  const nodes = isClusterClient(client) ? client.nodes('master') : [client];
   const policies = await Promise.all(nodes.map((node) => readEvictionPolicy(node, readyTimeout)));
   const policy =
     policies.find((read) => read !== null && canEvictLockKeys(read)) ??
@@ -63,8 +64,4 @@ export async function readEvictionPolicy(
  */
 export function canEvictLockKeys(policy: string): boolean {
   return /^(allkeys|volatile)-/i.test(policy);
-}
-
-function isCluster(client: Redis | Cluster): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
 }
