@@ -152,3 +152,39 @@ describe('a password given as a query parameter of a URL', () => {
     );
   });
 });
+
+// A job's error is redacted for its log line, its stack and its history entry before anything is
+// cut. A long message made of one run of dotted or hyphenated words (a key path, a slug list)
+// made each redaction pattern start again at every word of the run: 50,000 characters blocked
+// the event loop for seconds, three times per failed run, long enough for its lock to be lost.
+describe('a very long error message', () => {
+  const runs = [
+    ['dotted words', 'a.'.repeat(30_000)],
+    ['hyphenated words', 'x-'.repeat(30_000)],
+  ] as const;
+
+  it.each(runs)(
+    'of %s is redacted in time linear in its length, its URLs still hidden',
+    (_label, run) => {
+      const text = `${run} then redis://ops:secret@cache:6379 and ${run}`;
+      const started = performance.now();
+      const redacted = redactUrl(text);
+      const entry = historyError(new Error(text));
+      // Well above the few milliseconds this takes; the quadratic scan took over ten seconds.
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(redacted).toContain('redis://ops:***@cache:6379');
+      expect(redacted).not.toContain('secret');
+      expect(redacted).toHaveLength(text.length - 3);
+      expect(entry.length).toBeLessThanOrEqual(500);
+    },
+  );
+
+  it('still hides the user info of a URL whose scheme follows other word characters', () => {
+    expect(redactUrl('9.redis://u:pw@h')).toBe('9.redis://u:***@h');
+    expect(redactUrl('x-y+rediss://u:pw@h')).toBe('x-y+rediss://u:***@h');
+    expect(redactUrl('(postgres://app:pw@db/x?password=p2 ok')).toBe(
+      '(postgres://app:***@db/x?password=*** ok',
+    );
+    expect(redactUrl('123://u:pw@h')).toBe('123://u:pw@h');
+  });
+});
