@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
-import { sqlState } from './postgres-errors.js';
+import { keepsConnection, sqlState } from './postgres-errors.js';
 import { cancelStatement } from './cancel-statement.js';
 
 /**
@@ -60,14 +60,14 @@ export async function runStatement<Row extends QueryResultRow>(
     }
     throw noAnswerIfTimedOut(error, timeout);
   } finally {
-    // A server error (a constraint, a statement timeout) leaves the connection usable; a broken
-    // or timed-out one must not go back to the pool, and a timed-out one is destroyed only once
-    // its cancel is sent (the caller is answered at once all the same).
+    // A server error (a constraint, a statement timeout) leaves the connection usable; a broken,
+    // timed-out or read-only one must not go back to the pool (keepsConnection), and a timed-out
+    // one is destroyed only once its cancel is sent (the caller is answered at once all the same).
     if (cancelling) {
       // Nothing may reject unheard here: no caller waits for this.
       cancelling.then(() => lease.release(true)).catch(() => undefined);
     } else {
-      lease.release(failure !== undefined && !isServerError(failure));
+      lease.release(failure !== undefined && !keepsConnection(failure));
     }
   }
 }
@@ -168,13 +168,6 @@ export function timeLeft(started: number, timeout: number): number {
 /** `error`, or the store's "no answer within `timeout`" when it is {@link timedQuery}'s timeout. */
 export function noAnswerIfTimedOut(error: unknown, timeout: number): unknown {
   return isReadTimeout(error) ? new LockStoreError(POSTGRES_NO_ANSWER(timeout)) : error;
-}
-
-/** An error the server answered with (it has a SQLSTATE); the connection is still in sync. */
-function isServerError(error: unknown): boolean {
-  const code = sqlState(error);
-  // 57P01 and friends: the server is shutting the connection down (admin shutdown, crash).
-  return code !== undefined && !code.startsWith('57P');
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describeStoreError, secretParamsOf } from '../../utils/redact.js';
+import { POSTGRES_READ_ONLY } from './postgres.messages.js';
 
 /**
  * A redacted one-line description of a `pg` error: its class, its SQLSTATE when the server sent
@@ -9,7 +10,29 @@ import { describeStoreError, secretParamsOf } from '../../utils/redact.js';
 export function describePostgresError(error: unknown, secrets: readonly string[] = []): string {
   const code = sqlState(error);
   const detail = describeStoreError(error, secrets);
-  return code === undefined ? detail : `${detail} (SQLSTATE ${code})`;
+  if (code === undefined) {
+    return detail;
+  }
+  // The server's own text names neither a standby nor the fix; the role's setting looks the same.
+  return code === READ_ONLY_TRANSACTION
+    ? `${detail} (SQLSTATE ${code}): ${POSTGRES_READ_ONLY}`
+    : `${detail} (SQLSTATE ${code})`;
+}
+
+/** `read_only_sql_transaction`: a write (or `SELECT … FOR UPDATE`) in a read-only transaction. */
+const READ_ONLY_TRANSACTION = '25006';
+
+/**
+ * Whether a failed statement's connection may go back to the pool. A server error leaves it in
+ * sync, except when the server is ending it (`57P01` and friends: a shutdown, a crash) and when it
+ * answered read-only (`25006`): a session on a hot standby, as one still on the old primary after a
+ * failover is, stays read-only for its whole life. Lent again, it would fail every statement for as
+ * long as the pool keeps it busy (a pool lends its most recently used connection first, so a
+ * per-second job keeps it from ever idling out), while a new connection reaches the new primary.
+ */
+export function keepsConnection(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && !code.startsWith('57P') && code !== READ_ONLY_TRANSACTION;
 }
 
 /** The five-character SQLSTATE of a server error, if the error is one. */

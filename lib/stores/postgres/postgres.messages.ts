@@ -65,6 +65,15 @@ export const POSTGRES_POOL_EXHAUSTED = (timeout: number, max?: number | null): s
     : `(${max === undefined ? 'database unreachable or pool exhausted' : `all ${max} connection(s) of the pool in use or opening`}). ` +
       `Fix: ${CHECK_DATABASE}; if it is, ${GROW_POOL}.`);
 
+/**
+ * Said after a `25006` (a statement refused in a read-only transaction). Short enough for the whole
+ * description to be logged (a store error is cut at 300 characters).
+ */
+export const POSTGRES_READ_ONLY =
+  'the server is read-only (a hot standby, as an old primary after a failover, or ' +
+  'default_transaction_read_only on for the role). Fix: point the store at the primary, with that ' +
+  'setting off for its role';
+
 export const POSTGRES_NO_ANSWER = (timeout: number): string =>
   `no answer from PostgreSQL within ${timeout}ms; the connection was discarded`;
 

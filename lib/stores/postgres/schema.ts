@@ -10,7 +10,7 @@ import {
   timedQuery,
   type PostgresPool,
 } from './postgres-connection.js';
-import { sqlState } from './postgres-errors.js';
+import { keepsConnection, sqlState } from './postgres-errors.js';
 import { createTableSql, type LockTable } from './postgres-table.js';
 
 /**
@@ -94,7 +94,7 @@ export async function ensureLockTable(
       throw error;
     }
   } catch (error) {
-    broken = sqlState(error) === undefined;
+    broken = !keepsConnection(error);
     if (sqlState(error) === '42501') {
       throw new LockStoreError(
         POSTGRES_CREATE_DENIED(
