@@ -27,3 +27,29 @@ export function watchListener(
     (error) => dead(noAnswerIfTimedOut(error, timeout)),
   );
 }
+
+/** How often a listening connection reads whether the app began ending its pool (one flag). */
+const POOL_END_CHECK_MS = 200;
+
+/** Whether `pool.end()` was called on a `pg` pool (its `ending` flag; a pool that lacks one: no). */
+export function poolEnding(pool: object): boolean {
+  return (pool as { ending?: unknown }).ending === true;
+}
+
+/**
+ * Calls `ended` once `pool.end()` is called. That call waits for every connection lent out, the
+ * listening one included, and an app ends its own pool in its database module's `onModuleDestroy`,
+ * which Nest runs before the lock module's shutdown would give the connection back: the app would
+ * never close. `pg`'s pool emits nothing when it starts ending, so its flag is read a few times a
+ * second (no round trip) while the connection listens. Returns what stops the check.
+ */
+export function whenPoolEnds(pool: object, ended: () => void): () => void {
+  const timer = setInterval(() => {
+    if (poolEnding(pool)) {
+      clearInterval(timer);
+      ended();
+    }
+  }, POOL_END_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -18,7 +18,7 @@ import {
   type PostgresPool,
 } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
-import { watchListener, type Liveness } from './listener-liveness.js';
+import { poolEnding, watchListener, whenPoolEnds, type Liveness } from './listener-liveness.js';
 import {
   POSTGRES_TRIGGERS_CLOSED,
   POSTGRES_TRIGGERS_LISTENER_LOST,
@@ -162,10 +162,12 @@ export class PostgresTriggerChannel implements TriggerChannel {
     const { client } = lease;
     let released = false;
     let liveness: Liveness | null = null;
+    let stopEndCheck: (() => void) | null = null;
     // Destroyed, not returned: a pooled connection must not keep listening for someone else.
     // Once only: close() and the failed LISTEN it causes may both give it back.
     const destroy = (): void => {
       liveness?.stop();
+      stopEndCheck?.();
       if (!released) {
         released = true;
         lease.release(true);
@@ -246,6 +248,18 @@ export class PostgresTriggerChannel implements TriggerChannel {
     }
     // Nothing else would tell a connection the network silently dropped: see listener-liveness.ts.
     liveness = watchListener(client, this.listenSql, this.timeout, onBroken);
+    // The app ended the pool (a pool passed in): give the connection back so that its end() can
+    // finish, and listen no more; triggers reach this instance no more either way.
+    stopEndCheck = whenPoolEnds(this.pool, () => {
+      this.log.debug('trigger channel: the pool is ending, stopped listening');
+      broken = true;
+      client.off('notification', onNotification);
+      if (this.release === destroy) {
+        this.release = null;
+        this.listening = null;
+      }
+      destroy();
+    });
     this.release = destroy;
     this.reportedError = false;
   }
@@ -282,7 +296,8 @@ export class PostgresTriggerChannel implements TriggerChannel {
 
   /** A broken listening connection is replaced while anyone listens. */
   private scheduleRelisten(error: unknown): void {
-    if (this.listeners.size === 0 || this.relisten !== null) {
+    // An ended pool lends nothing: trying again every second would only log its refusal.
+    if (this.listeners.size === 0 || this.relisten !== null || poolEnding(this.pool)) {
       return;
     }
     if (!this.reportedError && error !== undefined) {
