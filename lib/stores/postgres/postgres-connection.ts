@@ -47,10 +47,18 @@ export async function runStatement<Row extends QueryResultRow>(
   try {
     const { text, name } =
       typeof statement === 'string' ? { text: statement, name: undefined } : statement;
-    const result = await lease.client.query<Row>(
-      timedQuery(text, [...values], timeLeft(started, timeout), name),
-    );
-    return result.rows;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await lease.client.query<Row>(
+          timedQuery(text, [...values], timeLeft(started, timeout), name),
+        );
+        return result.rows;
+      } catch (error) {
+        if (!sendAgain(error, attempt, started, timeout)) {
+          throw error;
+        }
+      }
+    }
   } catch (error) {
     failure = error;
     if (isReadTimeout(error)) {
@@ -70,6 +78,27 @@ export async function runStatement<Row extends QueryResultRow>(
       lease.release(failure !== undefined && !keepsConnection(failure));
     }
   }
+}
+
+/** Sends of one statement refused as a serialization failure, the first included. */
+const SERIALIZATION_ATTEMPTS = 5;
+
+/**
+ * Whether to send a statement again on the same connection: the server refused it with a
+ * serialization failure (`40001`), and time is left. The statements are written for READ
+ * COMMITTED, where a statement that waited for a row another transaction wrote reads the row as
+ * committed and goes on; a role or database whose `default_transaction_isolation` is `repeatable
+ * read` or `serializable` makes it fail instead, since its snapshot predates that commit. It ran
+ * in its own implicit transaction, rolled back whole, so sending it again is safe, and the new
+ * send takes a new snapshot. Without this, instances contending for an occurrence failed as store
+ * errors (and, with `onStoreError: 'run'`, ran the job without the lock).
+ */
+function sendAgain(error: unknown, attempt: number, started: number, timeout: number): boolean {
+  return (
+    sqlState(error) === '40001' &&
+    attempt < SERIALIZATION_ATTEMPTS &&
+    performance.now() - started < timeout
+  );
 }
 
 /** A pooled connection while the store uses it. */
