@@ -47,6 +47,11 @@ export interface CliConnection {
   readonly listenTimeout: number;
   /** Makes any error text safe to print (no password, no URL user info, no full token). */
   describe(error: unknown): string;
+  /**
+   * Calls `listener` once the connection ended for good, with why (redacted); returns what stops
+   * listening. Absent when the connection comes back by itself (PostgreSQL's pool connects anew).
+   */
+  onLost?(listener: (why: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -105,6 +110,13 @@ export async function openConnection(url: string, keyPrefix: string): Promise<Cl
     lockToken: (job) => lockClient.get(store.keysOf(job).lock),
     listenTimeout: CLI_TIMEOUT_MS,
     describe,
+    // No reconnection (see above): a connection that closed stays closed.
+    onLost: (listener) => {
+      const ended = (): void =>
+        listener(lastError === undefined ? 'the server closed it' : describe(lastError));
+      lockClient.once('end', ended);
+      return () => lockClient.off('end', ended);
+    },
     close: async () => {
       // The trigger channel's subscriber first: one still connecting would keep the process up.
       await store.close();

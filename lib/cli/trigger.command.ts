@@ -60,7 +60,8 @@ export async function triggerCommand(
   if (!go) {
     return 'declined';
   }
-  const requester = new TriggerRequester(store);
+  // Its waits keep the command alive: nothing else may (see TriggerRequester).
+  const requester = new TriggerRequester(store, true);
   const subscribing = store.triggers.subscribe((message) => {
     if (message.kind === 'reply') {
       requester.onReply(message);
@@ -83,6 +84,14 @@ export async function triggerCommand(
         'no request was sent.',
     );
   }
+  // A connection that ended for good carries no reply and no answer any more: the waits end at
+  // once, rather than ask a closed connection every few seconds for as long as the run lasts.
+  let lost: string | null = null;
+  const unwatch =
+    connection.onLost?.((why) => {
+      lost = why;
+      requester.close();
+    }) ?? (() => undefined);
   let result: TriggerResult;
   try {
     result = await requester.request(
@@ -90,12 +99,47 @@ export async function triggerCommand(
       false,
     );
   } finally {
+    unwatch();
     await subscription.close();
   }
   const home = connection.namespace === 'table' ? 'table' : 'key prefix';
+  // What close() answers (not an answer that came in before the connection ended).
+  const cutShort = result.ran ? result.outcome === 'unknown' : result.reason === 'shutting-down';
+  if (lost !== null && cutShort) {
+    return connectionLost(connection, job, result, lost, options.json, io);
+  }
   io.print(options.json ? JSON.stringify(toJson(result), null, 2) : describe(result, home));
   const succeeded = result.ran && (!options.wait || result.outcome === 'completed');
   return succeeded ? 'ran' : 'not-ran';
+}
+
+/**
+ * The connection ended while the command waited: says what is known (a run that started, in the
+ * output as usual, its outcome `unknown`), and fails with why the rest is not.
+ */
+function connectionLost(
+  connection: CliConnection,
+  job: string,
+  result: TriggerResult,
+  why: string,
+  json: boolean,
+  io: ReleaseIo,
+): never {
+  const server = connection.namespace === 'table' ? 'PostgreSQL' : 'Redis';
+  const lost = `The command lost the connection to ${server} at ${connection.address} (${why})`;
+  const check = `see \`nestjs-cron-lock history ${job}\``;
+  if (!result.ran) {
+    throw new CliError(
+      `${lost} before any instance answered: an instance may still take the request; ${check}.`,
+    );
+  }
+  const started = { ...result, outcome: 'unknown' as const };
+  io.print(
+    json
+      ? JSON.stringify(toJson(started), null, 2)
+      : describe({ ...result, outcome: undefined }, ''),
+  );
+  throw new CliError(`${lost} while the run went on: its outcome is unknown; ${check}.`);
 }
 
 /** `home`: where the jobs live, in the store's words (`key prefix` or `table`). */

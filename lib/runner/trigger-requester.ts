@@ -111,7 +111,15 @@ export class TriggerRequester {
   private readonly waiting = new Map<string, ReplyQueue>();
   private closed = false;
 
-  constructor(private readonly store: TriggerStore) {}
+  /**
+   * @param holdProcess whether the waits keep the process alive: the CLI's must, since nothing
+   *   else may be left to (its connections do not reconnect, and a pooled one comes and goes),
+   *   and Node would end the command mid-wait, printing nothing. An app's never do.
+   */
+  constructor(
+    private readonly store: TriggerStore,
+    private readonly holdProcess = false,
+  ) {}
 
   onReply(reply: TriggerReply): void {
     this.waiting.get(reply.id)?.push(reply);
@@ -139,7 +147,7 @@ export class TriggerRequester {
       return { ran: false, name, reason: 'shutting-down' };
     }
     const id = randomUUID();
-    const replies = new ReplyQueue();
+    const replies = new ReplyQueue(this.holdProcess);
     this.waiting.set(id, replies);
     try {
       const receivers = await this.store.triggers.publish({
@@ -217,6 +225,8 @@ class ReplyQueue {
   /** No reply comes any more: every wait ends at once. */
   closed = false;
 
+  constructor(private readonly holdProcess: boolean) {}
+
   push(reply: TriggerReply): void {
     this.queued.push(reply);
     this.wake?.();
@@ -232,8 +242,10 @@ class ReplyQueue {
     if (this.queued.length === 0 && !this.closed) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeout);
-        // A wait must not keep the process alive: the channel's connection does while it is open.
-        timer.unref();
+        if (!this.holdProcess) {
+          // An app's wait must not keep it alive: the channel's connection does while it is open.
+          timer.unref();
+        }
         function done(): void {
           clearTimeout(timer);
           resolve();
