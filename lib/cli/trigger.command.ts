@@ -21,7 +21,7 @@ export interface TriggerJson {
   instanceId: string | null;
   fencingToken: number | null;
   startedAt: string | null;
-  /** With `--wait`: `completed`, `failed` or `unknown`; else `null`. */
+  /** With `--wait`: `completed`, `failed`, `lost`, `aborted` or `unknown`; else `null`. */
   outcome: string | null;
   durationMs: number | null;
 }
@@ -166,6 +166,18 @@ function describe(result: TriggerResult, home: string): string {
   }
   if (result.outcome === 'unknown') {
     return `${started}; ${result.instanceId} stopped answering and the lock is gone: outcome unknown.`;
+  }
+  if (result.outcome === 'lost') {
+    return (
+      `${started}; it lost its lock after ${formatMs(result.durationMs)} (released, or not ` +
+      'renewed in time) and was told to stop (outcome lost): its work may be cut short.'
+    );
+  }
+  if (result.outcome === 'aborted') {
+    return (
+      `${started}; its signal was aborted after ${formatMs(result.durationMs)} (its instance ` +
+      'shut down) (outcome aborted): its work may be cut short.'
+    );
   }
   return `${started}; ${result.outcome} in ${formatMs(result.durationMs)}.`;
 }

@@ -1,7 +1,9 @@
+import { LockLostError } from '../cron-lock.errors.js';
 import type { RunOutcome, RunRecord, RunStatus } from '../stores/lock-store.interface.js';
 import { HISTORY_ERROR_MAX } from '../stores/history-entries.js';
 import { redactThrownText } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
+import type { LockContext } from './lock-context.interface.js';
 import type { RunContext } from './run-context.js';
 import type { ActiveRun } from './run-tracker.js';
 
@@ -31,6 +33,18 @@ export function runOutcome(
     error: status === 'failed' ? historyError(error) : null,
   };
   return { status, durationMs, finishedAt, run: record };
+}
+
+/**
+ * How a run ended as {@link runOutcome} records it, read from its context alone (a triggered
+ * run's `finished` reply): a caller waiting for it must not hear `completed` for a run that was
+ * told to stop and returned early, while its history says `lost`.
+ */
+export function endedOutcome(ctx: LockContext, status: RunStatus): RunStatus | 'lost' | 'aborted' {
+  if (!ctx.signal.aborted) {
+    return status;
+  }
+  return ctx.signal.reason instanceof LockLostError ? 'lost' : 'aborted';
 }
 
 /**

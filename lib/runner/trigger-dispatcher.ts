@@ -17,7 +17,7 @@ import { originalMethodOf } from '../decorators/lock-method.js';
 import { CronLockLogger } from '../observer/logger.js';
 import { RunObserver } from '../observer/run-observer.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
-import type { LockStore } from '../stores/lock-store.interface.js';
+import type { LockStore, RunStatus } from '../stores/lock-store.interface.js';
 import type {
   TriggerMessage,
   TriggerReply,
@@ -30,6 +30,7 @@ import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration
 import { describeStoreError } from '../utils/redact.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import type { LockContext } from './lock-context.interface.js';
+import { endedOutcome } from './run-record.js';
 import { RunTracker } from './run-tracker.js';
 import {
   canTrigger,
@@ -251,9 +252,9 @@ export class TriggerDispatcher {
     if (!original) {
       return;
     }
-    let started: { at: number; fencingToken: number } | null = null;
+    let started: { at: number; fencingToken: number; ctx: LockContext } | null = null;
     const run = (ctx: LockContext): unknown => {
-      started = { at: performance.now(), fencingToken: ctx.fencingToken };
+      started = { at: performance.now(), fencingToken: ctx.fencingToken, ctx };
       // Said only now that the lock let it run: the claim alone says nothing of a pause (read by
       // the acquisition), and a "taken" line before a refusal reads as a run that never was.
       this.log.info(TRIGGER_TAKEN(name, request.force));
@@ -273,7 +274,7 @@ export class TriggerDispatcher {
       });
       return original.call(bound.instance, ctx);
     };
-    let outcome: 'completed' | 'failed' = 'completed';
+    let status: RunStatus = 'completed';
     try {
       // A paused job is refused by the acquisition itself (`paused`), unless forced.
       const job = request.force ? { ...bound.binding.job, force: true } : bound.binding.job;
@@ -285,11 +286,12 @@ export class TriggerDispatcher {
       }
     } catch {
       // What the job threw is logged and emitted by the runner as any run's failure.
-      outcome = 'failed';
+      status = 'failed';
     }
-    const ran = started as { at: number; fencingToken: number } | null;
+    const ran = started as { at: number; fencingToken: number; ctx: LockContext } | null;
     if (ran !== null) {
       const durationMs = Math.round(performance.now() - ran.at);
+      const outcome = endedOutcome(ran.ctx, status);
       await reply({ status: 'finished', fencingToken: ran.fencingToken, outcome, durationMs });
     }
   }

@@ -42,11 +42,13 @@ export type TriggerResult =
       /** When the run started: its `ctx.scheduledAt`. */
       scheduledAt: Date;
       /**
-       * With `wait`: how the run ended (`unknown` when the instance stopped answering and its lock
-       * is gone, e.g. it crashed, or when this app closed before the run ended). Absent without
-       * `wait`: the run had started.
+       * With `wait`: how the run ended, as its history records it (`lost` when it lost its lock,
+       * e.g. freed by `nestjs-cron-lock release`; `aborted` when its signal was aborted
+       * otherwise, e.g. by its instance's shutdown; `unknown` when the instance stopped answering
+       * and its lock is gone, e.g. it crashed, or when this app closed before the run ended).
+       * Absent without `wait`: the run had started.
        */
-      outcome?: 'completed' | 'failed' | 'unknown';
+      outcome?: 'completed' | 'failed' | 'lost' | 'aborted' | 'unknown';
       /** With `wait`, when known: how long the run took, in ms. */
       durationMs?: number;
     }

@@ -34,7 +34,12 @@ export type TriggerReply = {
       /** The run ended. */
       status: 'finished';
       fencingToken: number;
-      outcome: 'completed' | 'failed';
+      /**
+       * As the job's history records the run: `lost` when it lost its lock (freed by a release,
+       * or not renewed in time) and `aborted` when its signal was aborted otherwise (shutdown),
+       * whatever the job returned. An instance of an older version sends only the first two.
+       */
+      outcome: 'completed' | 'failed' | 'lost' | 'aborted';
       durationMs: number;
     }
   | {
