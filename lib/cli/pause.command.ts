@@ -44,12 +44,16 @@ export async function pauseCommand(
   return 'done';
 }
 
-/** `nestjs-cron-lock resume <job>`: undoes {@link pauseCommand}. */
+/**
+ * `nestjs-cron-lock resume <job>`: undoes {@link pauseCommand}. A job with no pause in force
+ * (never paused, resumed meanwhile, or past its `until`) is said to be so, as `release` says a
+ * free lock is: exit 0, nothing done.
+ */
 export async function resumeCommand(
   connection: CliConnection,
   options: { prefix: string; job: string; yes: boolean },
   io: ReleaseIo,
-): Promise<'done' | 'declined'> {
+): Promise<'done' | 'not-paused' | 'declined'> {
   const { job, prefix } = options;
   const store = connection.store;
   requireMethod(store, 'resume', 'resume jobs');
@@ -60,7 +64,12 @@ export async function resumeCommand(
   ) {
     return 'declined';
   }
-  await store.resume(job);
+  if (!(await store.resume(job))) {
+    // "Resumed" would tell an operator who paused it elsewhere (another prefix, table or store)
+    // that the job runs again.
+    io.print(`"${job}" (${here}) was not paused: nothing to resume.`);
+    return 'not-paused';
+  }
   io.print(
     `Resumed "${job}" (${here}): its next occurrence runs on whichever instance ticks first.`,
   );
