@@ -71,22 +71,42 @@ export async function releaseCommand(
         'nothing was deleted. Run status to see it now.',
     );
   }
+  // A paused job runs nothing once its lock is free: saying the next occurrence runs would
+  // send the operator looking for a run that never comes.
+  const next =
+    pausedFor(state) === null
+      ? 'the next occurrence runs on whichever instance ticks first.'
+      : `the job is ${pausedFor(state)}, so no occurrence runs before then ` +
+        `(nestjs-cron-lock resume ${job}).`;
   io.print(
     `Released the lock of "${job}" (was held by ${state.holder ?? 'an unknown instance'}, ` +
       `fence ${state.fencingToken ?? NONE}). The occurrence marker stays (last tick ` +
-      `${formatTime(state.lastTick)} UTC), so that occurrence does not run again; the next ` +
-      'occurrence runs on whichever instance ticks first.',
+      `${formatTime(state.lastTick)} UTC), so that occurrence does not run again; ${next}`,
   );
   return 'released';
 }
 
+/** `paused until …` while a pause is in force, else `null`. */
+function pausedFor(state: StoredLockState): string | null {
+  if (!state.paused) {
+    return null;
+  }
+  return state.pausedUntil === null
+    ? 'paused until resumed'
+    : `paused until ${formatTime(state.pausedUntil)} UTC`;
+}
+
 function describeHolder(job: string, where: string, state: StoredLockState): string {
   const holder = state.holder ?? 'an unknown instance';
+  const paused = pausedFor(state);
   return (
     `"${job}" (${where.replace(/^under /, '')}) is locked by ${holder}: ttl left ${formatMs(state.ttlLeft)}, ` +
     `fence ${state.fencingToken ?? NONE}, occurrence ${formatTime(state.lastTick)} UTC.\n` +
     `If ${holder} is still running the job, its next renewal finds the lock gone and aborts ` +
-    'its ctx.signal (LockLostError); until then another instance may start the next occurrence.'
+    'its ctx.signal (LockLostError); ' +
+    (paused === null
+      ? 'until then another instance may start the next occurrence.'
+      : `the job is ${paused}: no instance starts it meanwhile.`)
   );
 }
 
