@@ -1,6 +1,7 @@
 /* eslint-disable max-lines -- one suite of independent cases: split, the contract would read in pieces */
 import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
 import { describeFleetContract } from './fleet-contract.js';
+import { describeHistoryOffContract } from './history-off-contract.js';
 import { describeJobIsolationContract } from './job-isolation-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
@@ -742,6 +743,7 @@ export function describeLockStoreContract(
     describeFleetContract(() => store, test);
     describeJobIsolationContract(test, () => store);
     describeSidePathContract(test, () => store);
+    describeHistoryOffContract(test, () => store);
   });
   describePlainLockContract(label, factory, test);
 }

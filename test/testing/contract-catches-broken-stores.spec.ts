@@ -36,6 +36,20 @@ class KeepsPausedHistoryByDefault extends MemoryLockStore {
   }
 }
 
+/**
+ * Keeps a job's history when a run is released with the history off: the run reaches the store
+ * without the entry to record, so nothing is written, and nothing is dropped either.
+ */
+class KeepsHistoryWhenOff extends MemoryLockStore {
+  override async release(request: Parameters<MemoryLockStore['release']>[0]): Promise<boolean> {
+    const outcome = request.outcome;
+    if (!outcome || request.historySize !== 0) {
+      return super.release(request);
+    }
+    return super.release({ ...request, outcome: { ...outcome, run: undefined }, historySize: 1 });
+  }
+}
+
 /** Reports the registered time zone but works out nextAt in UTC, as if it were not there. */
 class IgnoresTimeZoneForNextAt extends MemoryLockStore {
   override async inspect(name: string): ReturnType<MemoryLockStore['inspect']> {
@@ -91,6 +105,11 @@ describe('the shipped LockStore contract', () => {
       'that records history for a release without historySize',
       'records nothing with historySize 0 or absent',
       KeepsHistoryByDefault,
+    ],
+    [
+      'that keeps the history recorded before it was turned off',
+      'empties the history at the next release of a run with historySize 0, and only then',
+      KeepsHistoryWhenOff,
     ],
     [
       'that answers renewed to a plain lock without extending it',
