@@ -66,7 +66,10 @@ export interface DashboardSnapshot {
   servedBy: string | null;
   /** Whether the actions are enabled. */
   actions: boolean;
-  /** Whether the service keeps run history (the fleet-control API). */
+  /**
+   * Whether the store keeps run history (it has the fleet-control `history()`), whatever this
+   * app's `historySize`: the history is written by the apps that run the jobs.
+   */
   historyAvailable: boolean;
   /** The `job` filter the snapshot was asked with (a part of the name), or `null` for none. */
   filter: string | null;

@@ -206,7 +206,9 @@ export interface ReleaseRequest {
   /**
    * History entries the job keeps (module option `historySize`): the run (`outcome.run`) and the
    * occurrences it found missed are recorded in the same step as the release, the oldest
-   * dropped beyond this many. 0 or absent records none.
+   * dropped beyond this many. 0 or absent records none. 0 with an `outcome` (the history turned
+   * off) also deletes the job's entries in the same step, so that those recorded before never
+   * show as the newest; absent, or without an outcome, leaves them.
    */
   historySize?: number;
   /**

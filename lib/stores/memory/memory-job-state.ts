@@ -141,3 +141,20 @@ export function record(
   }
   state.history = [...entries].reverse().concat(state.history).slice(0, size);
 }
+
+/**
+ * A run's entries (see {@link record}). With the history off (`size` 0) the job keeps none: the
+ * entries recorded while it was on are dropped, not left to show as the newest. Absent, the size
+ * is not known: nothing is recorded and nothing dropped.
+ */
+export function recordRun(
+  state: MemoryJobState,
+  entries: HistoryEntry[],
+  size: number | undefined,
+): void {
+  if (size !== undefined && size <= 0) {
+    state.history = [];
+    return;
+  }
+  record(state, entries, size);
+}

@@ -30,6 +30,7 @@ import {
   queueBehind,
   queuedOf,
   record,
+  recordRun,
   type MemoryJobState,
   type MemoryLock,
 } from './memory-job-state.js';
@@ -203,7 +204,7 @@ export class MemoryLockStore implements LockStore {
       this.recordOutcome(request.name, request.outcome);
       const missed = (request as { missed?: number[] }).missed;
       const entries = releaseEntries(request.outcome, missed, Date.now());
-      record(this.jobState(request.name), entries, request.historySize);
+      recordRun(this.jobState(request.name), entries, request.historySize);
     }
     const state = this.jobs.get(request.name);
     const queued = state ? queuedOf(state) : null;

@@ -37,7 +37,11 @@ const SWEEP_LIMIT = 16;
  * first) are inserted in the same statement, the job's older entries beyond `$8` deleted, and a
  * few expired entries of any job swept (as the rows are). The trim finds the newest entry to drop
  * (`LIMIT 1`: a backward scan of the job's index, no sort of all its entries) and deletes it and
- * every older one of the job by an index range: usually one entry.
+ * every older one of the job by an index range: usually one entry. A release that reports an
+ * outcome with the history off (`$8` 0) deletes the job's entries instead (`history_off`): turned
+ * off, it keeps none, where the entries recorded while it was on would show as the newest for
+ * good. A release without an outcome (the CLI's, the dashboard's) or a size (`$8` null) says
+ * nothing of the size, and leaves them.
  *
  * An entry expires with the job's row: at its `state_expires_at`, which a long marker ttl puts
  * past the default state ttl `$7`, or `$7` from now if that is later. With `refreshHistory` (the
@@ -46,7 +50,7 @@ const SWEEP_LIMIT = 16;
  * one statement both updates and deletes ends either way.
  *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
- * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size · $9 entries text[]
+ * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size or null · $9 entries text[]
  * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
 export function releaseSql(table: LockTable, refreshHistory = false): string {
@@ -98,6 +102,9 @@ history_added AS (
 ),
 history_trimmed AS (
   ${historyTrimSql(table, HISTORY_KEPT, HISTORY_WRITTEN)}
+),
+history_off AS (
+  DELETE FROM ${table.history} WHERE name = $1 AND $8::int <= 0 AND $4::text <> ''
 ),${
     refreshHistory
       ? `
@@ -139,8 +146,10 @@ export async function releaseLock(
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
-  const size = request.historySize ?? 0;
-  const entries = size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
+  // null, not 0, when the request has none: only a size of 0 empties the history.
+  const size = request.historySize ?? null;
+  const entries =
+    size !== null && size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
   const refresh = refreshHistory.delete(request.name);
   let row: { released: boolean; queued: string | null } | undefined;
   try {

@@ -22,12 +22,13 @@ import { entryText, releaseEntries } from '../history-entries.js';
  * pushed in the same step and the list trimmed to the history size. The list expires with the
  * state: the acquire rewrites both expiries together, and a list created here takes the time the
  * state has left (a long marker ttl keeps the state, and so the history, past the default state
- * ttl). The common release sends neither `PTTL` nor `PEXPIRE` for it.
+ * ttl). The common release sends neither `PTTL` nor `PEXPIRE` for it. A release that reports an
+ * outcome with the history off (size 0, not '') deletes the list instead: turned off, it keeps none.
  *
  * KEYS[1] lock · KEYS[2] state · KEYS[3] history
  * ARGV: token, keep ms (0 = delete), outcome ('' | 'completed' | 'failed'), duration ms,
- *       finished at ms, state ttl ms, '1' to read the queued occurrence, history size, history
- *       entries (JSON, oldest first)…
+ *       finished at ms, state ttl ms, '1' to read the queued occurrence, history size ('' when
+ *       the request has none), history entries (JSON, oldest first)…
  * returns 1 released · 0 not ours, as an integer, or as the text '1 queued' · '0 queued' when an
  * occurrence is queued behind the lock: an integer is the reply a client reads at least cost.
  */
@@ -79,6 +80,11 @@ if #ARGV > 8 and size and size > 0 then
       redis.call('PEXPIRE', KEYS[3], ARGV[6])
     end
   end
+elseif outcome ~= '' and size and size <= 0 then
+  -- The history is off: the entries recorded while it was on go, or they would show as the
+  -- newest for good (the acquire keeps the list alive with the state). A release without an
+  -- outcome (the CLI's, the dashboard's) or a size ('') says nothing of the size: left alone.
+  redis.call('DEL', KEYS[3])
 end
 -- A queued occurrence (overlap queue/replace) is live while later than the last claimed one.
 local queued = ''
@@ -128,9 +134,10 @@ export function releaseLock(
     : [request.token, keep, '', 0, 0, stateTtl];
   const onQueued = request.onQueued;
   args.push(onQueued ? '1' : '0');
-  const size = request.historySize ?? 0;
-  const entries = size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
-  args.push(size, ...entries.map(entryText));
+  const size = request.historySize;
+  const entries =
+    size !== undefined && size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
+  args.push(size ?? '', ...entries.map(entryText));
   return runScript(
     client,
     RELEASE_SCRIPT,
