@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -260,6 +261,50 @@ describe('CronLockPrometheusModule', () => {
     ).rejects.toThrow(/cron_lock_held_locks is already registered.*registry: new Registry\(\)/);
     // The first app's metrics are untouched.
     expect(registry.getMetricsAsArray()).toHaveLength(10);
+  });
+
+  // A worker that retries its bootstrap in the same process (its queue was not up yet): the
+  // failed attempt is never handed back, so nothing can close it, and the next attempt must boot.
+  it('lets a bootstrap retried in the same process register the metrics after one that failed in another module', async () => {
+    const registry = new Registry();
+    let queueUp = false;
+    @Injectable()
+    class QueueConnection implements OnModuleInit {
+      onModuleInit(): void {
+        if (!queueUp) {
+          throw new Error('queue unreachable');
+        }
+      }
+    }
+    @Module({
+      imports: [
+        CronLockModule.forRoot({ store: new MemoryLockStore(), logger: false }),
+        CronLockPrometheusModule.forRoot({ registry }),
+      ],
+      providers: [QueueConnection],
+    })
+    class WorkerModule {}
+    const start = () =>
+      NestFactory.createApplicationContext(WorkerModule, { logger: false, abortOnError: false });
+
+    await expect(start()).rejects.toThrow('queue unreachable');
+    // The app that never started reports nothing: a scrape would read its dead service.
+    expect(registry.getMetricsAsArray().map((metric) => metric.name)).toEqual([]);
+
+    queueUp = true;
+    const app = await start();
+    try {
+      await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'ok');
+      expect(
+        sampleValue(await scrape(registry), 'cron_lock_runs_total', {
+          job: 'report',
+          outcome: 'completed',
+        }),
+      ).toBe(1);
+    } finally {
+      await app.close();
+    }
+    expect(registry.getMetricsAsArray()).toEqual([]);
   });
 
   // `registry: this.config.registry` (unset) must not quietly put the metrics in the global one.
