@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Optional,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
@@ -9,7 +10,7 @@ import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CRON_LOCK_SERVICE_MISSING, READ_BEFORE_INIT } from '../cron-lock.messages.js';
 import { CronLockService } from '../cron-lock.service.js';
 import {
-  registerCronLockMetrics,
+  createCronLockMetrics,
   zeroJobSeries,
   type CronLockMetricSet,
   type RegisteredCronLockMetrics,
@@ -22,12 +23,16 @@ import {
 /**
  * Turns the events of {@link CronLockService} into Prometheus metrics: registers them at
  * `app.init()`, records every run, skip, lost lock, store error and alert, and removes them from the
- * registry on `app.close()` (so a later app of the same process can register them again).
+ * registry on `app.close()` (so a later app of the same process can register them again). They
+ * enter the registry at the app's `onApplicationBootstrap`, so a bootstrap that fails before it (in
+ * another module's `onModuleInit`) leaves nothing there for the next attempt to collide with.
  *
  * @publicApi
  */
 @Injectable()
-export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
+export class CronLockMetrics
+  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+{
   private registered: RegisteredCronLockMetrics | undefined;
   private readonly knownJobs = new Set<string>();
   private stops: (() => void)[] = [];
@@ -51,13 +56,13 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
     return this.registered.metrics;
   }
 
-  /** @internal Registers the metrics and starts recording. */
+  /** @internal Creates the metrics and starts recording; they enter the registry at bootstrap. */
   onModuleInit(): void {
     const locks = this.locks;
     if (!locks) {
       throw new CronLockConfigError(CRON_LOCK_SERVICE_MISSING('CronLockPrometheusModule'));
     }
-    this.registered = registerCronLockMetrics(
+    this.registered = createCronLockMetrics(
       this.options,
       () => locks.heldLocks,
       this.knownJobs,
@@ -106,6 +111,16 @@ export class CronLockMetrics implements OnModuleInit, OnApplicationShutdown {
       locks.on('paused', (e) => void seen(e.name)),
       locks.on('resumed', (e) => void seen(e.name)),
     ];
+  }
+
+  /**
+   * @internal Puts the metrics in the registry. Not at `onModuleInit`: `createApplicationContext()`
+   * never hands back an app whose init failed, so nothing could take them out again, and a
+   * bootstrap retried in the same process would find its own names taken (and a scrape would
+   * read the service of an app that never started).
+   */
+  onApplicationBootstrap(): void {
+    this.registered?.register();
   }
 
   /** @internal Stops recording (after the last runs drained) and unregisters the metrics. */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { SKIP_REASONS, type CronLockEvents } from '../observer/events.js';
 import type { ResolvedCronLockPrometheusOptions } from './cron-lock-prometheus.options.js';
@@ -67,16 +67,21 @@ export interface CronLockMetricSet {
   paused: Gauge<'job'>;
 }
 
-/** The registered metrics, and how to take them out of the registry again. */
+/** The metrics of one app, and how to put them in their registry and take them out again. */
 export interface RegisteredCronLockMetrics {
   metrics: CronLockMetricSet;
+  /**
+   * Puts the metrics in their registry; throws {@link CronLockConfigError} when a name is taken
+   * there, leaving none of them registered.
+   */
+  register(): void;
   /** Removes the metrics from their registry (the app is closing). */
   unregister(): void;
 }
 
 /**
- * Creates the metrics in `options.registry`. `heldLocks()` is read at each scrape; `knownJobs`
- * are reported at 0 when not held, so the series does not vanish between runs.
+ * Creates the metrics and registers them in `options.registry` at once (see
+ * {@link createCronLockMetrics}).
  */
 export function registerCronLockMetrics(
   options: ResolvedCronLockPrometheusOptions,
@@ -84,31 +89,58 @@ export function registerCronLockMetrics(
   knownJobs: ReadonlySet<string>,
   pausedJobs: () => readonly string[] = () => [],
 ): RegisteredCronLockMetrics {
+  const created = createCronLockMetrics(options, heldLocks, knownJobs, pausedJobs);
+  created.register();
+  return created;
+}
+
+/**
+ * Creates the metrics, in no registry until `register()`. `heldLocks()` is read at each scrape;
+ * `knownJobs` are reported at 0 when not held, so the series does not vanish between runs.
+ */
+export function createCronLockMetrics(
+  options: ResolvedCronLockPrometheusOptions,
+  heldLocks: () => readonly string[],
+  knownJobs: ReadonlySet<string>,
+  pausedJobs: () => readonly string[] = () => [],
+): RegisteredCronLockMetrics {
   const { registry, prefix } = options;
-  const registered = new Map<string, unknown>();
+  const created = new Map<string, Metric>();
+  const registered = new Set<string>();
   const unregister = (): void => {
-    for (const [name, metric] of registered) {
+    for (const name of registered) {
       // Only ours: a later app may have registered the name again since.
-      if (registry.getSingleMetric(name) === metric) {
+      if (registry.getSingleMetric(name) === created.get(name)) {
         registry.removeSingleMetric(name);
       }
     }
     registered.clear();
   };
-  const add = <M>(name: string, create: (name: string) => M): M => {
-    if (registry.getSingleMetric(name)) {
-      unregister();
-      throw new CronLockConfigError(
-        `CronLockPrometheusModule: a metric named ${name} is already registered in this registry ` +
-          '(another app of this process, or another library, registered it). Fix: pass ' +
-          'registry: new Registry() or another prefix to CronLockPrometheusModule.forRoot().',
-      );
+  const register = (): void => {
+    for (const [name, metric] of created) {
+      if (registered.has(name)) {
+        continue;
+      }
+      if (registry.getSingleMetric(name)) {
+        unregister();
+        throw new CronLockConfigError(
+          `CronLockPrometheusModule: a metric named ${name} is already registered in this registry ` +
+            '(another app of this process, or another library, registered it). Fix: pass ' +
+            'registry: new Registry() or another prefix to CronLockPrometheusModule.forRoot().',
+        );
+      }
+      registry.registerMetric(metric);
+      registered.add(name);
     }
+  };
+  const add = <M extends Metric>(name: string, create: (name: string) => M): M => {
     const metric = create(name);
-    registered.set(name, metric);
+    created.set(name, metric);
     return metric;
   };
-  const registers = [registry];
+  // In no registry yet: registering is the one thing an app's bootstrap leaves behind it, so it
+  // waits for register() (see CronLockMetrics).
+  const registers: Registry[] = [];
   const counter = <L extends string>(suffix: string, help: string, labelNames: L[]): Counter<L> =>
     add(`${prefix}${suffix}`, (name) => new Counter({ name, help, labelNames, registers }));
   const histogram = <L extends string>(
@@ -201,7 +233,7 @@ export function registerCronLockMetrics(
     heldLocks: heldGauge,
     paused: pausedGauge,
   };
-  return { metrics, unregister };
+  return { metrics, register, unregister };
 }
 
 /**
