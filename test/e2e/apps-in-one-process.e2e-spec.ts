@@ -7,11 +7,14 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  assertLocked,
   CronLock,
   CronLockModule,
   CronLockService,
   LockedCron,
   MemoryLockStore,
+  NotLockedError,
+  currentLockContext,
   type CronLockEvents,
 } from 'nestjs-cron-lock';
 import { waitFor } from '../support/redis.js';
@@ -191,5 +194,50 @@ describe('two apps in one process providing the same class', () => {
     expect(acquiredBy('apps-transient-cron')).toEqual({
       'app-first': ['app-first', 'app-first', 'app-first'],
     });
+  });
+});
+
+// `asyncContext` is a module option: one app turning it on must not change what assertLocked()
+// tells the code of another app's runs, whose fix is to turn it on there too.
+describe('two apps in one process, only one with asyncContext', () => {
+  let modules: TestingModule[] = [];
+
+  afterEach(async () => {
+    await Promise.all(modules.map((module) => module.close()));
+    modules = [];
+  });
+
+  async function bootLocks(asyncContext: boolean): Promise<CronLockService> {
+    const module = await Test.createTestingModule({
+      imports: [
+        CronLockModule.forRoot({ store: new MemoryLockStore(), asyncContext, logger: false }),
+      ],
+    }).compile();
+    modules.push(module);
+    await module.init();
+    return module.get(CronLockService);
+  }
+
+  it('tells a run of the app without it that asyncContext is off there, not that it runs outside a lock', async () => {
+    const tracked = await bootLocks(true);
+    const untracked = await bootLocks(false);
+
+    const inTracked = await tracked.run('apps-tracked', { ttl: '5s' }, () => assertLocked().name);
+    expect(inTracked).toEqual({ ran: true, value: 'apps-tracked', ctx: expect.anything() });
+
+    let thrown: unknown;
+    let context: unknown = 'unread';
+    await untracked.run('apps-untracked', { ttl: '5s' }, () => {
+      context = currentLockContext();
+      try {
+        assertLocked();
+      } catch (error) {
+        thrown = error;
+      }
+    });
+    expect(context).toBeUndefined();
+    expect(thrown).toBeInstanceOf(NotLockedError);
+    expect(thrown).toMatchObject({ reason: 'disabled' });
+    expect((thrown as Error).message).toContain('asyncContext: true');
   });
 });
