@@ -20,6 +20,8 @@ export class RunScope {
     readonly ctx: LockContext,
     /** `false` for a run that `onStoreError: 'run'` started without the lock. */
     readonly locked: boolean,
+    /** `false` for a run of an app with `asyncContext` off (see {@link openRunScope}). */
+    readonly tracked = true,
   ) {}
 
   /** Runs `fn` inside this run: it follows every `await`, promise and timer `fn` starts. */
@@ -55,6 +57,23 @@ export function enableRunScopes(): void {
 }
 
 /**
+ * The scope a runner enters for a run: a tracked one with `asyncContext` on; otherwise none, unless
+ * another app of the process tracks its runs. Then an untracked one, so that assertLocked() in
+ * this app's run says `asyncContext` is off here (the fix), not that the code runs outside a lock.
+ * Async hooks are on in the process by then, so it costs this app next to nothing more.
+ */
+export function openRunScope(
+  asyncContext: boolean,
+  ctx: LockContext,
+  locked: boolean,
+): RunScope | null {
+  if (asyncContext) {
+    return new RunScope(ctx, locked);
+  }
+  return scopes.enabled ? new RunScope(ctx, locked, false) : null;
+}
+
+/**
  * The {@link LockContext} of the locked run the calling code belongs to (also across `await`s
  * and in functions it calls), or `undefined` outside of one. In a run that `onStoreError: 'run'`
  * started without its lock, it is that run's context (its `fencingToken` is 0). Always
@@ -64,7 +83,7 @@ export function enableRunScopes(): void {
  */
 export function currentLockContext(): LockContext | undefined {
   const scope = runScopes.getStore();
-  return scope?.isActive ? scope.ctx : undefined;
+  return scope?.isActive && scope.tracked ? scope.ctx : undefined;
 }
 
 /**
@@ -79,7 +98,8 @@ export function currentLockContext(): LockContext | undefined {
  *
  * @returns the {@link LockContext} of the locked run the calling code belongs to (across
  *   `await`s and nested calls).
- * Needs the module option `asyncContext: true` (off by default, for its cost on Node 20 and 22).
+ * Needs the module option `asyncContext: true` (off by default, for its cost on Node 20 and 22)
+ * in the app whose run it is.
  *
  * @throws {@link NotLockedError} outside a locked run, in a run started without its lock
  *   (`onStoreError: 'run'`), after the run ended, or when `asyncContext` is off; the signal's reason
@@ -88,8 +108,8 @@ export function currentLockContext(): LockContext | undefined {
  */
 export function assertLocked(): LockContext {
   const scope = runScopes.getStore();
-  if (!scope) {
-    throw scopes.enabled
+  if (!scope?.tracked) {
+    throw scopes.enabled && !scope
       ? new NotLockedError('outside', null, NOT_LOCKED())
       : new NotLockedError('disabled', null, ASYNC_CONTEXT_OFF());
   }

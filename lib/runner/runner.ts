@@ -15,7 +15,7 @@ import { LockRenewer } from './renewer.js';
 import { OrphanReleases } from './orphan-releases.js';
 import { RunContext } from './run-context.js';
 import { runOutcome } from './run-record.js';
-import { enableRunScopes, RunScope } from './run-scope.js';
+import { enableRunScopes, openRunScope } from './run-scope.js';
 import { RunTracker, type ActiveRun } from './run-tracker.js';
 import { settledRun, type HeldLock } from './held-lock.js';
 import { acquireRequestOf, releaseRequestOf } from './store-requests.js';
@@ -251,7 +251,7 @@ export class LockRunner {
     let outcome: RunOutcome | undefined;
     // What assertLocked() finds in the job and in everything it awaits (AsyncLocalStorage);
     // it refuses to run under an unlocked run's scope.
-    const scope = this.options.asyncContext ? new RunScope(ctx, lock !== null) : null;
+    const scope = openRunScope(this.options.asyncContext, ctx, lock !== null);
     try {
       const value = await (scope ? scope.run(() => fn(ctx)) : fn(ctx));
       const durationMs = settledRun(lock, startedAt);
