@@ -187,4 +187,28 @@ describe('a very long error message', () => {
     );
     expect(redactUrl('123://u:pw@h')).toBe('123://u:pw@h');
   });
+
+  // The query of a URL is read parameter by parameter. A long query with many `?` and no `=`
+  // before the next `&` (a path pasted after the `?`) made the parameter pattern start again at
+  // every `?`, each time scanning to that `&`: seconds for 80,000 characters.
+  it('of a URL whose query holds a long run of question marks is redacted in time linear in its length', () => {
+    const url = `https://api:pw@host/find?${'a?'.repeat(40_000)}&password=p2&page=2`;
+    const text = `request failed: ${url} (status 500)`;
+    const started = performance.now();
+    const redacted = redactUrl(text);
+    const entry = historyError(new Error(text));
+    // Well above the few milliseconds this takes; the quadratic scan took several seconds.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(redacted).toBe(
+      `request failed: https://api:***@host/find?${'a?'.repeat(40_000)}&password=***&page=2 (status 500)`,
+    );
+    expect(entry.length).toBeLessThanOrEqual(500);
+  });
+
+  it('hides the same query parameters as before around question marks without a value', () => {
+    expect(redactUrl('http://h/?a?b&token=t1')).toBe('http://h/?a?b&token=***');
+    expect(redactUrl('http://h/?x?password=p1&k=1')).toBe('http://h/?x?password=***&k=1');
+    expect(redactUrl('http://h/??&&=#?secret=s1')).toBe('http://h/??&&=#?secret=***');
+    expect(redactUrl('http://h/?pass?x=1')).toBe('http://h/?pass?x=***');
+  });
 });
