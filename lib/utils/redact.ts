@@ -42,8 +42,13 @@ const URL_IN_TEXT = new RegExp(String.raw`${BEFORE_SCHEME}([a-z][\w+.-]*:\/\/[^\
  */
 const SECRET_PARAM_NAME = /pass|pwd|secret|token|key$/i;
 
-/** One `name=value` parameter of a query string (`value` up to the next `&` or `#`). */
-const QUERY_PARAM = /([?&])([^=&#]*)=([^&#]*)/g;
+/**
+ * One `name=value` parameter of a query string (`value` up to the next `&` or `#`), or a name
+ * with no `=` before the next `&` or `#`, taken whole and left as it is. A pattern that required
+ * the `=` failed at such a name and started again at each `?` inside it, scanning to the same
+ * `&` every time: a long query of `?` without `=` took seconds to redact.
+ */
+const QUERY_PARAM = /([?&])([^=&#]*)(?:=([^&#]*))?/g;
 
 /**
  * Hides the value of every secret-named query parameter of the URLs in `text`: both clients take
@@ -64,8 +69,10 @@ function redactQuery(url: string): string {
   }
   const params = url
     .slice(query)
-    .replace(QUERY_PARAM, (param, sep: string, name: string, value: string) =>
-      value.length > 0 && SECRET_PARAM_NAME.test(name) ? `${sep}${name}=***` : param,
+    .replace(QUERY_PARAM, (param, sep: string, name: string, value: string | undefined) =>
+      value !== undefined && value.length > 0 && SECRET_PARAM_NAME.test(name)
+        ? `${sep}${name}=***`
+        : param,
     );
   return url.slice(0, query) + params;
 }
