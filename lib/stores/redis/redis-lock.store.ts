@@ -31,6 +31,7 @@ import {
   type RedisInput,
 } from './redis-connection.js';
 import { describeRedisError, isServerRefusal } from './redis-errors.js';
+import { refuseSubscribedClient } from './client-state.js';
 import { refusedSelectOf } from './database-select.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
@@ -196,8 +197,10 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => listJobNames(this.client, this.keyPrefix));
   }
 
+  /** Rejects for a client the app subscribed with too: its `PING` passes, no lock command does. */
   async ping(): Promise<number> {
     return this.guard(async () => {
+      refuseSubscribedClient(this.client);
       const started = performance.now();
       await this.client.ping();
       return performance.now() - started;

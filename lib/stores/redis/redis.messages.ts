@@ -68,6 +68,22 @@ export const TLS_WITHOUT_REDISS = (source: RedisSettingSource): string =>
   `${settingName(source, 'redis.tls')} is set but redis.url is a plain redis:// URL, so ioredis ` +
   `would speak TLS to a plain port. Fix: use the rediss:// URL of the TLS port, or remove tls.`;
 
+const SUBSCRIBER_FIX =
+  'give the locks a client of their own, e.g. new Redis(url, LOCK_CLIENT_DEFAULTS), and keep ' +
+  "the app's subscriptions on its own client";
+
+/** A client in RESP2 subscriber mode, refused where it is handed over. */
+export const REDIS_CLIENT_SUBSCRIBED = (source: RedisSettingSource): string =>
+  `${settingName(source, 'redis')} is an ioredis client in subscriber mode (the app called ` +
+  'subscribe() or psubscribe() on it), where ioredis refuses every command but ' +
+  '(un)subscriptions and PING, so every run would be skipped. ' +
+  `Fix: ${SUBSCRIBER_FIX}.`;
+
+/** The same, for a client the app subscribed with after handing it over: leads each store error. */
+export const SUBSCRIBED_CLIENT_HINT =
+  'Redis client passed in is in subscriber mode (the app subscribed with it), where ioredis ' +
+  `refuses every lock command. Fix: ${SUBSCRIBER_FIX}`;
+
 /**
  * `RedisLockStore.listJobs()` on a Cluster whose client reaches no master for some slots (`ranges`
  * like `10923-16383`, per node address): the SCAN of the masters still up would pass off part of
