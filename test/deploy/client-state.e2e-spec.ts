@@ -92,3 +92,51 @@ describe('a client passed in that the app subscribed with (RESP2)', () => {
     await store.close();
   });
 });
+
+describe('a client passed in that is closed', () => {
+  it('quit or disconnected before it is handed over is refused, naming the option and the fix', async () => {
+    const quit = await readyClient();
+    await quit.quit();
+    const disconnected = await readyClient();
+    disconnected.disconnect();
+    await waitFor(() => disconnected.status === 'end', { message: 'client closed' });
+
+    for (const client of [quit, disconnected]) {
+      expect(client.status).toBe('end');
+      const boot = bootApp({ redis: client, keyPrefix: 'closed', logger: false });
+      await expect(boot).rejects.toThrow(CronLockConfigError);
+      await expect(boot).rejects.toThrow(/^CronLockModule: option redis .*closed.*Fix: /);
+      expect(() => new RedisLockStore(client, { logger: false })).toThrow(
+        /^RedisLockStore: argument redis .*closed.*Fix: /,
+      );
+    }
+  });
+
+  it('closed by the app after the store was built: startup and each skipped run name the cause and the fix', async () => {
+    const client = await readyClient();
+    const logger = new CapturingLogger();
+    const store = new RedisLockStore(client, { keyPrefix: 'closed-late', logger: false });
+    // As an app's own module would in onModuleInit (or onModuleDestroy, before a last run).
+    await client.quit();
+    const app = await bootApp({ store, logger });
+
+    const messages = logger.lines.map((line) => line.message);
+    expect(messages.filter((message) => message.startsWith('Lock store ready'))).toEqual([]);
+    expect(
+      messages.filter((message) =>
+        /^Lock store not reachable at startup: LockStoreError: Redis client passed in is closed.*Fix: .*an open one \(Error: Connection is closed\.\); will keep trying$/.test(
+          message,
+        ),
+      ),
+    ).toHaveLength(1);
+    const run = await runOnce(app, 'closed-late.job');
+    expect(run.ran).toBe(false);
+    expect(run.storeErrors).toHaveLength(1);
+    expect(run.storeErrors[0]).toMatch(
+      /^LockStoreError: Redis client passed in is closed.*Fix: .*an open one \(Error: Connection is closed\.\)$/,
+    );
+    await app.close();
+    await store.close();
+    expect(client.status).toBe('end');
+  });
+});
