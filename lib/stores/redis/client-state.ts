@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { LockStoreError } from '../../cron-lock.errors.js';
-import { SUBSCRIBED_CLIENT_HINT } from './redis.messages.js';
+import { CLOSED_CLIENT_HINT, SUBSCRIBED_CLIENT_HINT } from './redis.messages.js';
 
 /**
  * ioredis' refusal of a command sent on a connection in RESP2 subscriber mode. It refuses it
@@ -32,4 +32,21 @@ export function refuseSubscribedClient(client: Redis | Cluster): void {
   if (isSubscribedClient(client)) {
     throw new LockStoreError(SUBSCRIBED_CLIENT_HINT);
   }
+}
+
+/**
+ * Whether a client is closed for good: status `end`, after its `quit()` or `disconnect()`, or once
+ * its `retryStrategy` gave up. ioredis refuses every command then ("Connection is closed.") and
+ * never connects it again by itself.
+ */
+export function isClosedClient(client: Redis | Cluster): boolean {
+  return client.status === 'end';
+}
+
+/**
+ * A store error on a client passed in, led by the cause and the fix when the app closed it: the
+ * bare "Connection is closed." reads as an outage the module would ride out.
+ */
+export function withClosedClientHint(client: Redis | Cluster, text: string): string {
+  return isClosedClient(client) ? `${CLOSED_CLIENT_HINT} (${text})` : text;
 }

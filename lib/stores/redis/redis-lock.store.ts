@@ -31,7 +31,7 @@ import {
   type RedisInput,
 } from './redis-connection.js';
 import { describeRedisError, isServerRefusal } from './redis-errors.js';
-import { refuseSubscribedClient } from './client-state.js';
+import { refuseSubscribedClient, withClosedClientHint } from './client-state.js';
 import { refusedSelectOf } from './database-select.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
@@ -256,7 +256,8 @@ export class RedisLockStore implements LockStore {
 
   /** A Redis error as logged and thrown: no secret, an ACL hint naming the keys' prefix. */
   private describe(error: unknown): string {
-    return describeRedisError(error, this.secrets, this.client, this.keyPrefix);
+    const text = describeRedisError(error, this.secrets, this.client, this.keyPrefix);
+    return this.ownsClient ? text : withClosedClientHint(this.client, text);
   }
 
   /** Rejects with a {@link LockStoreError} whose message carries no secret. */

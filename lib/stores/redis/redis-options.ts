@@ -3,10 +3,11 @@ import { INVALID_OPTION } from '../../cron-lock.messages.js';
 import { redactLooseUrl } from '../../utils/redact.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
-import { isSubscribedClient } from './client-state.js';
+import { isClosedClient, isSubscribedClient } from './client-state.js';
 import { isRedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { tlsSettingsProblem } from './tls.js';
 import {
+  REDIS_CLIENT_CLOSED,
   REDIS_CLIENT_SUBSCRIBED,
   REDIS_NO_SERVER,
   REDIS_OPTION_EMPTY,
@@ -17,8 +18,8 @@ import {
 
 /**
  * Checks a connection setting without connecting: a redis:// or rediss:// URL, ioredis options
- * whose `url` and TLS settings fit, or a client that can carry lock commands (not one the app
- * subscribed with over RESP2). `source` is the module's `redis` option or a
+ * whose `url` and TLS settings fit, or a client that can carry lock commands (not one already
+ * closed, nor one the app subscribed with over RESP2). `source` is the module's `redis` option or a
  * store's argument (the messages name it). Throws {@link CronLockConfigError}.
  */
 export function checkRedisSetting(
@@ -54,6 +55,8 @@ export function checkRedisSetting(
     );
   } else if (!isRedisClient(redis)) {
     checkConnectionOptions(redis as RedisConnectionOptions, source);
+  } else if (isClosedClient(redis)) {
+    throw new CronLockConfigError(REDIS_CLIENT_CLOSED(source));
   } else if (isSubscribedClient(redis)) {
     throw new CronLockConfigError(REDIS_CLIENT_SUBSCRIBED(source));
   }

@@ -68,21 +68,39 @@ export const TLS_WITHOUT_REDISS = (source: RedisSettingSource): string =>
   `${settingName(source, 'redis.tls')} is set but redis.url is a plain redis:// URL, so ioredis ` +
   `would speak TLS to a plain port. Fix: use the rediss:// URL of the TLS port, or remove tls.`;
 
+// The store-error hints below, with ioredis' own text after them, stay within the 300 characters
+// a store error line keeps, so the fix is never cut off.
 const SUBSCRIBER_FIX =
-  'give the locks a client of their own, e.g. new Redis(url, LOCK_CLIENT_DEFAULTS), and keep ' +
-  "the app's subscriptions on its own client";
+  'give the locks a client of their own, e.g. new Redis(url, LOCK_CLIENT_DEFAULTS)';
 
 /** A client in RESP2 subscriber mode, refused where it is handed over. */
 export const REDIS_CLIENT_SUBSCRIBED = (source: RedisSettingSource): string =>
   `${settingName(source, 'redis')} is an ioredis client in subscriber mode (the app called ` +
   'subscribe() or psubscribe() on it), where ioredis refuses every command but ' +
   '(un)subscriptions and PING, so every run would be skipped. ' +
-  `Fix: ${SUBSCRIBER_FIX}.`;
+  `Fix: ${SUBSCRIBER_FIX}, and keep the app's subscriptions on its own client.`;
 
 /** The same, for a client the app subscribed with after handing it over: leads each store error. */
 export const SUBSCRIBED_CLIENT_HINT =
-  'Redis client passed in is in subscriber mode (the app subscribed with it), where ioredis ' +
-  `refuses every lock command. Fix: ${SUBSCRIBER_FIX}`;
+  'Redis client passed in is in subscriber mode (the app subscribed with it): ioredis refuses ' +
+  `lock commands on it. Fix: ${SUBSCRIBER_FIX}`;
+
+const CLOSED_FIX =
+  'close a client you pass in only after app.close() (and store.close()), or pass an open one';
+
+/**
+ * A client in status `end` (its `quit()` or `disconnect()` called, or its `retryStrategy` gave
+ * up), refused where it is handed over.
+ */
+export const REDIS_CLIENT_CLOSED = (source: RedisSettingSource): string =>
+  `${settingName(source, 'redis')} is an ioredis client that is already closed (status "end": ` +
+  'quit() or disconnect() was called on it, or its retryStrategy gave up), and ioredis never ' +
+  `reconnects it by itself, so every run would be skipped. Fix: ${CLOSED_FIX}.`;
+
+/** The same, for a client the app closed after handing it over: leads each store error. */
+export const CLOSED_CLIENT_HINT =
+  'Redis client passed in is closed (quit(), disconnect(), or a retryStrategy that gave up), ' +
+  `and ioredis never reopens it: nothing is locked or released. Fix: ${CLOSED_FIX}`;
 
 /**
  * `RedisLockStore.listJobs()` on a Cluster whose client reaches no master for some slots (`ranges`
