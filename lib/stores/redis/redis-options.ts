@@ -4,10 +4,15 @@ import { redactLooseUrl } from '../../utils/redact.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 import { isClosedClient, isSubscribedClient } from './client-state.js';
-import { isRedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import {
+  isRedisClient,
+  LOCK_CLIENT_DEFAULTS,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
 import { tlsSettingsProblem } from './tls.js';
 import {
   REDIS_CLIENT_CLOSED,
+  REDIS_DEFAULTED_OPTION_EMPTY,
   REDIS_CLIENT_SUBSCRIBED,
   REDIS_NO_SERVER,
   REDIS_OPTION_EMPTY,
@@ -63,15 +68,31 @@ export function checkRedisSetting(
 }
 
 /**
+ * The settings a created client takes from the lock defaults (and `lazyConnect`, see
+ * `createLockClient`). Present but `undefined`, spread over those defaults, they would hand the
+ * setting back to ioredis' own default: no command timeout, an offline queue, 20 retries.
+ */
+const DEFAULTED_OPTIONS = [
+  ...(Object.keys(LOCK_CLIENT_DEFAULTS) as Array<keyof RedisConnectionOptions>),
+  'lazyConnect',
+] as const;
+
+/**
  * `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, naming a server, or a host, a
- * socket path or Sentinels; and TLS settings that fit. ioredis itself takes options that name no
- * server as localhost:6379, which on a fleet whose variable is unset is no shared lock at all.
+ * socket path or Sentinels; no lock default present but undefined; and TLS settings that fit.
+ * ioredis itself takes options that name no server as localhost:6379, which on a fleet whose
+ * variable is unset is no shared lock at all.
  */
 function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSettingSource): void {
   for (const key of ['url', 'host', 'path'] as const) {
     const value: unknown = options[key];
     if (key in options && (value === undefined || value === null || isBlank(value))) {
       throw new CronLockConfigError(REDIS_OPTION_EMPTY(source, `redis.${key}`, value));
+    }
+  }
+  for (const key of DEFAULTED_OPTIONS) {
+    if (key in options && options[key] === undefined) {
+      throw new CronLockConfigError(REDIS_DEFAULTED_OPTION_EMPTY(source, key));
     }
   }
   const { url } = options;

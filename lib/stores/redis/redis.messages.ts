@@ -68,6 +68,13 @@ export const TLS_WITHOUT_REDISS = (source: RedisSettingSource): string =>
   `${settingName(source, 'redis.tls')} is set but redis.url is a plain redis:// URL, so ioredis ` +
   `would speak TLS to a plain port. Fix: use the rediss:// URL of the TLS port, or remove tls.`;
 
+/** A setting the lock client's defaults fill in (`key`), present but undefined. */
+export const REDIS_DEFAULTED_OPTION_EMPTY = (source: RedisSettingSource, key: string): string =>
+  `${settingName(source, `redis.${key}`)} is undefined, as an unset environment variable gives, ` +
+  "and would put ioredis' own default in place of the lock client's (LOCK_CLIENT_DEFAULTS: no " +
+  'offline queue, no retries or resends, a command timeout; connected on first use). ' +
+  'Fix: set it, or leave it out for the lock default.';
+
 // The store-error hints below, with ioredis' own text after them, stay within the 300 characters
 // a store error line keeps, so the fix is never cut off.
 const SUBSCRIBER_FIX =
