@@ -118,8 +118,9 @@ export class ScheduledAtRefusedError extends LockStoreError {
 /**
  * Thrown by {@link assertLocked} when the calling code does not run under a held cron lock:
  * outside any locked run (`outside`), in a run that `onStoreError: 'run'` started without its
- * lock (`unlocked`), after the locked run that started it ended (`ended`), or because no
- * `CronLockModule` of this process has the `asyncContext` option on (`disabled`).
+ * lock (`unlocked`), after the locked run that started it ended (`ended`), or because
+ * `asyncContext` is off (`disabled`): in no `CronLockModule` of this process, or in the module of
+ * the app whose run it is, while another app of the process has it on.
  *
  * @publicApi
  */

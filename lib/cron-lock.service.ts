@@ -209,7 +209,8 @@ export class CronLockService
   /**
    * The last entries of job `name`'s history, newest first: its runs (with outcome, instance,
    * fencing token and redacted error) and the occurrences that were missed, skipped while paused
-   * or merged. The store keeps `historySize` entries per job (module option, default 100).
+   * or merged. The store keeps `historySize` entries per job (module option, default 100; with
+   * 0, none: the job's next run drops the entries kept before).
    *
    * @param options `limit`: 1 to 1000 entries, default 100.
    */

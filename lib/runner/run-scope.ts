@@ -77,7 +77,7 @@ export function openRunScope(
  * The {@link LockContext} of the locked run the calling code belongs to (also across `await`s
  * and in functions it calls), or `undefined` outside of one. In a run that `onStoreError: 'run'`
  * started without its lock, it is that run's context (its `fencingToken` is 0). Always
- * `undefined` unless the module option `asyncContext` is on.
+ * `undefined` unless the module option `asyncContext` is on in the app whose run it is.
  *
  * @publicApi
  */

@@ -44,7 +44,9 @@ export type TriggerResult =
       /**
        * With `wait`: how the run ended, as its history records it (`lost` when it lost its lock,
        * e.g. freed by `nestjs-cron-lock release`; `aborted` when its signal was aborted
-       * otherwise, e.g. by its instance's shutdown; `unknown` when the instance stopped answering
+       * otherwise: replaced by a later occurrence under `overlap: 'replace'`, or given up on by
+       * its instance's shutdown, which the history does not record; `unknown` when the instance
+       * stopped answering
        * and its lock is gone, e.g. it crashed, or when this app closed before the run ended).
        * Absent without `wait`: the run had started.
        */
