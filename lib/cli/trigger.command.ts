@@ -175,8 +175,9 @@ function describe(result: TriggerResult, home: string): string {
   }
   if (result.outcome === 'aborted') {
     return (
-      `${started}; its signal was aborted after ${formatMs(result.durationMs)} (its instance ` +
-      'shut down) (outcome aborted): its work may be cut short.'
+      `${started}; its signal was aborted after ${formatMs(result.durationMs)} (replaced by a ` +
+      "later occurrence under overlap 'replace', or given up on by its instance's shutdown) " +
+      '(outcome aborted): its work may be cut short.'
     );
   }
   return `${started}; ${result.outcome} in ${formatMs(result.durationMs)}.`;
