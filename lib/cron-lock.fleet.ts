@@ -12,6 +12,7 @@ import {
   JOB_RESUMED,
   REGISTER_JOBS_FAILED,
   SERVICE_CALL,
+  STORE_CLOSED_WITH_APP,
   STORE_LACKS_OPERATION,
 } from './cron-lock.messages.js';
 import type { CronLockRegistry } from './cron-lock.registry.js';
@@ -24,6 +25,7 @@ import type {
   JobState,
   LockStore,
 } from './stores/lock-store.interface.js';
+import { mapBounded } from './utils/bounded-map.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
@@ -82,11 +84,12 @@ export class FleetControl {
     private readonly tracker: RunTracker,
   ) {}
 
-  async inspect(name: string): Promise<LockInspection> {
+  /** `call` names the service's call in errors: `inspect()` reads each name through this one. */
+  async inspect(name: string, call = SERVICE_CALL('inspect', name)): Promise<LockInspection> {
     // Checked as pause() checks it: a job's name with a space (its lock name has '_') or a
     // typo'd brace would read a lock that cannot exist and answer "free, never run".
-    checkName(SERVICE_CALL('inspect', name), name);
-    const state = await this.store.inspect(name);
+    checkName(call, name);
+    const state = await this.ask(call, (store) => store.inspect(name));
     return {
       name,
       holder: state.holder,
@@ -110,6 +113,14 @@ export class FleetControl {
     };
   }
 
+  inspectAll(names: string[], atOnce: number): Promise<LockInspection[]> {
+    return mapBounded(names, atOnce, (name) => this.inspect(name, 'CronLockService.inspect()'));
+  }
+
+  ping(): Promise<number> {
+    return this.ask('CronLockService.ping()', (store) => store.ping());
+  }
+
   async pause(name: string, options: PauseOptions | undefined): Promise<void> {
     const call = SERVICE_CALL('pause', name);
     checkName(call, name);
@@ -120,7 +131,7 @@ export class FleetControl {
     if (!store.pause) {
       throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'pause'));
     }
-    await store.pause(name, { reason, until });
+    await this.ask(call, () => store.pause!(name, { reason, until }));
     this.observer.pausedJobs.paused(name, until);
     const untilDate = until === null ? null : new Date(until);
     this.logger.info(JOB_PAUSED(name, reason, untilDate?.toISOString() ?? null));
@@ -140,7 +151,7 @@ export class FleetControl {
     if (!store.resume) {
       throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'resume'));
     }
-    const wasPaused = await store.resume(name);
+    const wasPaused = await this.ask(call, () => store.resume!(name));
     this.observer.pausedJobs.notPaused(name);
     this.logger.info(JOB_RESUMED(name, wasPaused));
     this.observer.events.emit('resumed', {
@@ -175,8 +186,22 @@ export class FleetControl {
     if (!store.history) {
       throw new CronLockConfigError(STORE_LACKS_OPERATION(call, 'history'));
     }
-    const entries = await store.history(name, limit);
+    const entries = await this.ask(call, () => store.history!(name, limit));
     return entries.map(historyDates);
+  }
+
+  /**
+   * Once `app.close()` closed the store the module made, a failure (a closed connection, read as an
+   * outage) is named with the call and the fix. Not refused up front: a client passed in answers.
+   */
+  private async ask<T>(call: string, request: (store: LockStore) => Promise<T>): Promise<T> {
+    try {
+      return await request(this.store);
+    } catch (error) {
+      throw this.tracker.isStoreClosed
+        ? new CronLockConfigError(STORE_CLOSED_WITH_APP(call))
+        : error;
+    }
   }
 
   /**

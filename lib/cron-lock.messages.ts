@@ -287,6 +287,9 @@ export const STORE_LACKS_OPERATION = (call: string, operation: string): string =
   `fleet-wide. Fix: use RedisLockStore, PostgresLockStore or MemoryLockStore, or add ` +
   `${operation}() to your store (see the LockStore interface).`;
 
+export const STORE_CLOSED_WITH_APP = (call: string): string =>
+  `${call}: app.close() closed the lock store CronLockModule created for this app. Fix: call it before, from onModuleDestroy or beforeApplicationShutdown at the latest, or pass a store of your own (the store option), which the module never closes.`;
+
 export const JOB_PAUSED = (name: string, reason: string | null, until: string | null): string =>
   `Paused job "${name}" fleet-wide` +
   (until === null ? ' until resumed' : ` until ${until}`) +

@@ -20,7 +20,6 @@ import {
   type CronLockListener,
 } from './observer/events.js';
 import { CronLockRegistry } from './cron-lock.registry.js';
-import { mapBounded } from './utils/bounded-map.js';
 import {
   FleetControl,
   type HistoryOptions,
@@ -180,9 +179,7 @@ export class CronLockService
       return this.fleet.inspect(name);
     }
     // All at once, a thousand reads would queue on the pool ahead of the app's acquisitions.
-    return mapBounded(this.registry.names(), INSPECT_READS_AT_ONCE, (jobName) =>
-      this.fleet.inspect(jobName),
-    );
+    return this.fleet.inspectAll(this.registry.names(), INSPECT_READS_AT_ONCE);
   }
 
   /**
@@ -271,9 +268,12 @@ export class CronLockService
     return this.observer.pausedJobs.names();
   }
 
-  /** Round trip to the lock store, in ms; rejects when the store is unreachable. */
+  /**
+   * Round trip to the lock store, in ms; rejects when it is unreachable, and with a
+   * {@link CronLockConfigError} naming the call once `app.close()` closed the module's store.
+   */
   ping(): Promise<number> {
-    return this.store.ping();
+    return this.fleet.ping();
   }
 
   /** @internal Says which store is in use, once, so a per-process store is never mistaken for a shared one. */
