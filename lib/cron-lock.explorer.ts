@@ -119,6 +119,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
       throw new CronLockConfigError(SCHEDULE_MODULE_MISSING(needsScheduler));
     }
     addLateBinder(this.bindLate);
+    this.registry.bound = true;
   }
 
   /**

@@ -37,6 +37,17 @@ export class CronLockRegistry {
     return this.jobs.get(name);
   }
 
+  /**
+   * Set once the explorer bound the app's jobs (its `onModuleInit`). Before, a constructor, a
+   * factory or an `onModuleInit` that Nest calls first cannot tell a job's name from another.
+   */
+  bound = false;
+
+  /** Whether `name` is known to be no job's: `false` while the jobs are not bound yet. */
+  isNoJob(name: string): boolean {
+    return this.bound && !this.jobs.has(name);
+  }
+
   /** Every bound job, in the order bound. */
   all(): BoundJob[] {
     return [...this.jobs.values()];

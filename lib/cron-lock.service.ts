@@ -123,9 +123,9 @@ export class CronLockService
     } catch (error) {
       return Promise.reject(relabelRunError(error, name));
     }
-    // Only a plain exclusion takes the lean path: an occurrence or a job's name needs the record
-    // (marker, fencing token, last success) that the job's guarantees and alerts read.
-    if (scheduledAt === undefined && !record && !this.registry.get(name)) {
+    // Only a plain exclusion takes the lean path: an occurrence or a job's name (any name, until
+    // the jobs are bound) needs the record and pause check that the job's guarantees read.
+    if (scheduledAt === undefined && !record && this.registry.isNoJob(name)) {
       job.plain = true;
     }
     this.registry.addManual(name);
