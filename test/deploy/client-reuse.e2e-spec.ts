@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_CLIENT_DEFAULTS, RedisLockStore } from 'nestjs-cron-lock';
+import { LOCK_CLIENT_DEFAULTS, LockedCron, RedisLockStore } from 'nestjs-cron-lock';
+import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../support/redis.js';
@@ -108,6 +110,88 @@ describe('a client passed in with lazyConnect', () => {
 
     // Still the user's to close.
     expect(client.status).toBe('ready');
+    client.disconnect();
+  });
+});
+
+// Built as the docs show (`new Redis(url, LOCK_CLIENT_DEFAULTS)`, not lazy), in a forRootAsync
+// factory, the client is still connecting when the module bootstraps a few ms later, and without
+// an offline queue ioredis refuses its commands until it is ready. (issue: on a healthy Redis,
+// every start warned "Lock store not reachable at startup", and the jobs' schedules were never
+// recorded.) The proxy holds the server's answers until the app's modules are initialised, so
+// the client is connecting at bootstrap however fast this machine is.
+describe('a client passed in that is still connecting', () => {
+  @Injectable()
+  class ConnectingJobs {
+    @LockedCron('0 * * * *', { ttl: '5s', name: 'connecting.hourly' })
+    hourly(): void {}
+  }
+
+  /** Boots with `client`; `onInit` runs once every module is initialised, before the bootstrap. */
+  async function bootConnecting(
+    client: Redis,
+    logger: CapturingLogger,
+    onInit: () => void,
+  ): Promise<TestingModule> {
+    @Injectable()
+    class Network implements OnModuleInit {
+      onModuleInit(): void {
+        onInit();
+      }
+    }
+    return bootApp(
+      { redis: client, keyPrefix: 'connecting', logger },
+      { providers: [ConnectingJobs, Network] },
+    );
+  }
+
+  it('is waited for at bootstrap: the schedule is recorded and the store is ready', async () => {
+    const through = await RedisTcpProxy.start(server.port);
+    through.partition();
+    const logger = new CapturingLogger();
+    const client = new Redis(through.url, LOCK_CLIENT_DEFAULTS);
+    let statusAtInit = '';
+    const app = await bootConnecting(client, logger, () => {
+      statusAtInit = client.status;
+      through.heal();
+    });
+
+    expect(statusAtInit).not.toBe('ready');
+    const lines = logger.lines.map((line) => `${line.level}: ${line.message}`);
+    expect(lines.filter((line) => line.startsWith('warn'))).toEqual([]);
+    expect(lines.some((line) => line.includes('Lock store ready'))).toBe(true);
+    // The startup check read the server's policy instead of finding it unreadable.
+    expect(lines.some((line) => line.includes('maxmemory-policy is noeviction'))).toBe(true);
+    expect(await admin.hget('connecting:{connecting.hourly}:state', 'cron')).toBe('0 * * * *');
+    expect(await runOnce(app, 'connecting.hourly')).toEqual({ ran: true, storeErrors: [] });
+    await app.close();
+
+    expect(client.status).toBe('ready');
+    client.disconnect();
+    await through.close();
+  });
+
+  it('holds up the bootstrap no longer than its commandTimeout when the server never answers', async () => {
+    const through = await RedisTcpProxy.start(server.port);
+    through.partition();
+    const logger = new CapturingLogger();
+    const client = new Redis(through.url, { ...LOCK_CLIENT_DEFAULTS, commandTimeout: 300 });
+    client.on('error', () => undefined); // the ready check times out, again and again
+    let initAt = 0;
+    const app = await bootConnecting(client, logger, () => (initAt = performance.now()));
+    const bootstrapMs = performance.now() - initAt;
+
+    // One bounded wait for the whole bootstrap (300 ms), not one per command; slack for a loaded machine.
+    expect(bootstrapMs).toBeLessThan(1_500);
+    const warnings = logger.lines.filter((line) => line.level === 'warn').map((l) => l.message);
+    expect(warnings.some((message) => message.startsWith('Lock store not reachable'))).toBe(true);
+    // After that wait the client is used as configured: a run fails at once, it does not wait.
+    const started = performance.now();
+    const run = await runOnce(app, 'connecting.hourly');
+    expect(run.ran).toBe(false);
+    expect(performance.now() - started).toBeLessThan(250);
+    await through.close(); // resets its connections: closing the app need not wait on them
+    await app.close();
     client.disconnect();
   });
 });
