@@ -121,18 +121,6 @@ export function clientKeyPrefix(client: Redis | Cluster): string {
 }
 
 /**
- * Whether a store's command must first wait (bounded) for the client to connect: the store's
- * own client until it is ready; a client passed in only while `lazyConnect` keeps it unconnected
- * (`wait`). Without an offline queue ioredis refuses such a client's first commands while it
- * connects, so the startup check would call Redis unreachable and the first ticks would be
- * skipped. Once connected, a client passed in is used exactly as configured.
- */
-export function mustConnectFirst(client: Redis | Cluster, owned: boolean): boolean {
-  const status = client.status;
-  return status !== 'ready' && (owned || status === 'wait');
-}
-
-/**
  * Ends a client a store created: its batched commands sent, then `QUIT`. A plain disconnect when
  * it never connected (a bootstrap that failed before its first command), since a `QUIT` would
  * connect it first, or when the `QUIT` failed (the connection is already gone).

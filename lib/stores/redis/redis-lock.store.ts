@@ -25,7 +25,6 @@ import {
   createLockClient,
   isReadOnlyReply,
   isRedisClient,
-  mustConnectFirst,
   quitOwnClient,
   secretsOf,
   type RedisInput,
@@ -33,6 +32,7 @@ import {
 import { describeRedisError, isServerRefusal } from './redis-errors.js';
 import { refuseSubscribedClient, withClosedClientHint } from './client-state.js';
 import { refusedSelectOf } from './database-select.js';
+import { ReadyWait } from './ready-wait.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
@@ -87,7 +87,7 @@ export class RedisLockStore implements LockStore {
   private readonly readyTimeout: number;
   private disconnectedSince: number | null = null;
   private lastConnectionError: string | null = null;
-  private readyWait: Promise<void> | null = null;
+  private readonly readyWait: ReadyWait;
   private checkedDeployment = false;
   private readonly keys = new Map<string, readonly [string, string, string]>();
   private readonly silence: SilentConnectionCheck;
@@ -118,6 +118,9 @@ export class RedisLockStore implements LockStore {
       this.watchConnection(this.client);
     }
     this.readyTimeout = connectionOptionsOf(this.client)?.commandTimeout ?? 2_000;
+    this.readyWait = new ReadyWait(this.client, this.ownsClient, this.readyTimeout, () => {
+      return this.lastConnectionError;
+    });
     if (options.scriptTransport === 'plain') {
       usePlainEvalsha(this.client);
     }
@@ -236,7 +239,7 @@ export class RedisLockStore implements LockStore {
    * rather than by awaiting a resolved promise: the connected case costs no microtask hop.
    */
   private send<T>(command: () => Promise<T>): Promise<T> {
-    return mustConnectFirst(this.client, this.ownsClient) ? this.guard(command) : command();
+    return this.readyWait.needed() ? this.guard(command) : command();
   }
 
   /**
@@ -245,8 +248,8 @@ export class RedisLockStore implements LockStore {
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      if (mustConnectFirst(this.client, this.ownsClient)) {
-        await this.waitUntilReady();
+      if (this.readyWait.needed()) {
+        await this.readyWait.untilReady();
       }
       return await operation();
     } catch (error) {
@@ -289,40 +292,6 @@ export class RedisLockStore implements LockStore {
       this.keys.set(name, pair);
     }
     return pair;
-  }
-
-  private waitUntilReady(): Promise<void> {
-    const client = this.client;
-    if (client.status === 'ready') {
-      return Promise.resolve();
-    }
-    if (client.status === 'end') {
-      return Promise.reject(new LockStoreError('Redis connection is closed'));
-    }
-    // One shared wait: 1,000 jobs ticking while it connects must not add 1,000 listeners.
-    this.readyWait ??= new Promise<void>((resolve, reject) => {
-      if (client.status === 'wait') {
-        // lazyConnect: connect on first use; failures surface as the timeout below.
-        client.connect().catch(() => undefined);
-      }
-      const timer = setTimeout(() => {
-        cleanup();
-        // The last connection error says why (an untrusted certificate, a wrong password).
-        const why = this.lastConnectionError === null ? '' : `: ${this.lastConnectionError}`;
-        reject(new LockStoreError(`Redis not connected (status ${client.status})${why}`));
-      }, this.readyTimeout);
-      const onReady = (): void => {
-        cleanup();
-        resolve();
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        this.readyWait = null;
-      };
-      client.on('ready', onReady);
-    });
-    return this.readyWait;
   }
 
   /**
