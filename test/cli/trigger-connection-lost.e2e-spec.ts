@@ -14,6 +14,7 @@ import type { TriggerJson } from '../../lib/cli/trigger.command.js';
 import { startPostgresServer, type PostgresServerHandle } from '../support/postgres-server.js';
 import { uniquePrefix, waitFor } from '../support/redis.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { untilAborted } from '../support/run-log.js';
 import { runCli } from './cli-process.js';
 
 let started = 0;
@@ -24,13 +25,7 @@ class LongReport {
   @LockedCron('0 0 1 1 *', { name: 'cli-lost-long', ttl: '2s' })
   async report(ctx: LockContext): Promise<void> {
     started += 1;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 20_000);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await untilAborted(ctx, 20_000);
   }
 }
 

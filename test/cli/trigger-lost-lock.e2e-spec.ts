@@ -15,6 +15,7 @@ import {
 } from 'nestjs-cron-lock';
 import type { TriggerJson } from '../../lib/cli/trigger.command.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { untilAborted } from '../support/run-log.js';
 import { runCli } from './cli-process.js';
 
 const JOB = 'cli-long-sync';
@@ -33,15 +34,11 @@ class LongSync {
     runs.push(run);
     // Works until told to stop, as a well-behaved long job does; the bound only ends a test
     // that went wrong.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 60_000);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        const reason: unknown = ctx.signal.reason;
-        run.abortedBy = reason instanceof LockLostError ? 'LockLostError' : String(reason);
-        resolve();
-      });
-    });
+    await untilAborted(ctx, 60_000);
+    if (ctx.signal.aborted) {
+      const reason: unknown = ctx.signal.reason;
+      run.abortedBy = reason instanceof LockLostError ? 'LockLostError' : String(reason);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CronLockModule, LockedCron, ReplacedError, type LockContext } from 'nestjs-cron-lock';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
+import { untilAborted } from '../support/run-log.js';
 import { runCli, type CliRun } from './cli-process.js';
 
 const JOB = 'cli-replaced-sync';
@@ -26,15 +27,11 @@ class ReplacedSync {
     const run: (typeof triggered)[number] = {};
     triggered.push(run);
     // Works until told to stop; the bound only ends a test that went wrong.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 60_000);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        const reason: unknown = ctx.signal.reason;
-        run.abortedBy = reason instanceof ReplacedError ? 'ReplacedError' : String(reason);
-        resolve();
-      });
-    });
+    await untilAborted(ctx, 60_000);
+    if (ctx.signal.aborted) {
+      const reason: unknown = ctx.signal.reason;
+      run.abortedBy = reason instanceof ReplacedError ? 'ReplacedError' : String(reason);
+    }
   }
 }
 
