@@ -78,8 +78,9 @@ export interface CronLockModuleOptions {
   /**
    * How many entries of each job's history (runs, and occurrences missed, skipped while paused
    * or merged) the store keeps, newest first, for `CronLockService.history()`. A whole number from
-   * 0 (no history: a job's next run drops the entries kept before) to 1000. Default 100. Entries expire with the job's state (15 to 30 days
-   * after its last acquisition, longer when the job's period or catch-up window needs it).
+   * 0 (no history: a job's next run drops the entries kept before) to 1000. Default 100. Entries
+   * expire with the job's state (15 to 30 days after its last acquisition, longer when the job's
+   * period or catch-up window needs it).
    */
   historySize?: number;
 }
