@@ -1,7 +1,10 @@
 import type { LockContext } from './lock-context.interface.js';
 import type { Duration } from '../utils/duration.js';
-import type { LazyAbortController } from '../utils/lazy-abort.js';
 import type { LockRenewer } from './renewer.js';
+import type { ActiveRun } from './run-tracker.js';
+
+/** Reads a context's run; set by the class itself, so its `#run` stays out of user code's reach. */
+let runOf: (ctx: RunContext) => ActiveRun;
 
 /**
  * The {@link LockContext} a run receives. A class rather than an object literal: `signal` is a
@@ -9,13 +12,18 @@ import type { LockRenewer } from './renewer.js';
  * object literal with a getter on its slow path; a class keeps the context of every run on the
  * fast one.
  *
- * The controller and the lock are `#private`: user code logs its context (`console.log(ctx)`, a
- * JSON logger), and neither inspect nor a serializer reads private fields, so what it prints is
- * the documented members, never the owner token the renewer holds or the store's client (whose
+ * The run and the lock are `#private`: user code logs its context (`console.log(ctx)`, a JSON
+ * logger), and neither inspect nor a serializer reads private fields, so what it prints is the
+ * documented members, never the owner token the renewer holds or the store's client (whose
  * options carry the Redis password).
  */
 export class RunContext implements LockContext {
-  readonly #controller: LazyAbortController;
+  static {
+    runOf = (ctx) => ctx.#run;
+  }
+
+  /** The run's state (its signal's controller, whether it lost its lock): see runOfContext. */
+  readonly #run: ActiveRun;
   /** The run's lock, when it holds one: each read of `signal` checks its deadline first. */
   readonly #lock: Pick<LockRenewer, 'checkDeadline'> | undefined;
 
@@ -24,12 +32,12 @@ export class RunContext implements LockContext {
     readonly scheduledAt: Date,
     readonly fencingToken: number,
     readonly instanceId: string,
-    controller: LazyAbortController,
+    run: ActiveRun,
     readonly extend: (ttl?: Duration) => Promise<void>,
     readonly trigger: 'schedule' | 'catch-up' | 'manual' = 'schedule',
     lock?: Pick<LockRenewer, 'checkDeadline'>,
   ) {
-    this.#controller = controller;
+    this.#run = run;
     this.#lock = lock;
   }
 
@@ -40,6 +48,15 @@ export class RunContext implements LockContext {
    */
   get signal(): AbortSignal {
     this.#lock?.checkDeadline();
-    return this.#controller.signal;
+    return this.#run.controller.signal;
   }
+}
+
+/**
+ * The run a context was handed to, for how that run ended as its history records it (see
+ * endedOutcome): the same state the runner records from, not what its signal says, whose reason
+ * is only the first of the run's aborts. `undefined` for a context the runner did not make.
+ */
+export function runOfContext(ctx: LockContext): ActiveRun | undefined {
+  return ctx instanceof RunContext ? runOf(ctx) : undefined;
 }

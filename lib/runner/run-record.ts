@@ -1,18 +1,32 @@
-import { LockLostError } from '../cron-lock.errors.js';
-import type { RunOutcome, RunRecord, RunStatus } from '../stores/lock-store.interface.js';
+import type {
+  HistoryOutcome,
+  RunOutcome,
+  RunRecord,
+  RunStatus,
+} from '../stores/lock-store.interface.js';
 import { HISTORY_ERROR_MAX } from '../stores/history-entries.js';
 import { redactThrownText } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
 import type { LockContext } from './lock-context.interface.js';
-import type { RunContext } from './run-context.js';
+import { runOfContext, type RunContext } from './run-context.js';
 import type { ActiveRun } from './run-tracker.js';
 
 /**
+ * The one rule for how a run ended, as its history records it and a triggered run's `finished`
+ * reply says: a run whose lock was lost is `lost`, and one whose `ctx.signal` was aborted
+ * otherwise (replaced under `overlap: 'replace'`, or given up on by shutdown) `aborted`, whatever
+ * the job returned: it was asked to stop, so its work may be cut short. A lost lock takes
+ * precedence whichever came first: a replaced run that then lost its lock is `lost`, although its
+ * signal's reason stays the `ReplacedError` it was aborted with first.
+ */
+export function endedAs(status: RunStatus, run: ActiveRun): HistoryOutcome {
+  return run.lost ? 'lost' : run.abandoned || run.controller.aborted ? 'aborted' : status;
+}
+
+/**
  * The outcome a run's release records, with what the job's history keeps about the run (see
- * RunRecord): a run whose lock was lost is recorded as `lost`, and one whose `ctx.signal` was
- * aborted otherwise (replaced under `overlap: 'replace'`, or given up on by shutdown) as
- * `aborted`, whatever the job returned: it was asked to stop, so its work may be cut short. The
- * status (and so the last success) still says how the job's method ended.
+ * RunRecord), its outcome by {@link endedAs}. The status (and so the last success) still says how
+ * the job's method ended.
  */
 export function runOutcome(
   status: RunStatus,
@@ -29,22 +43,20 @@ export function runOutcome(
     fencingToken: ctx.fencingToken,
     instanceId: ctx.instanceId,
     trigger: ctx.trigger,
-    outcome: run.lost ? 'lost' : run.abandoned || run.controller.aborted ? 'aborted' : status,
+    outcome: endedAs(status, run),
     error: status === 'failed' ? historyError(error) : null,
   };
   return { status, durationMs, finishedAt, run: record };
 }
 
 /**
- * How a run ended as {@link runOutcome} records it, read from its context alone (a triggered
- * run's `finished` reply): a caller waiting for it must not hear `completed` for a run that was
- * told to stop and returned early, while its history says `lost`.
+ * How the run `ctx` was handed to ended, by the rule its history is recorded with
+ * ({@link endedAs}), for a triggered run's `finished` reply: a caller waiting for it must hear the
+ * outcome the history shows, not one read again from the signal. Read once the run settled.
  */
-export function endedOutcome(ctx: LockContext, status: RunStatus): RunStatus | 'lost' | 'aborted' {
-  if (!ctx.signal.aborted) {
-    return status;
-  }
-  return ctx.signal.reason instanceof LockLostError ? 'lost' : 'aborted';
+export function endedOutcome(ctx: LockContext, status: RunStatus): HistoryOutcome {
+  const run = runOfContext(ctx);
+  return run === undefined ? status : endedAs(status, run);
 }
 
 /**

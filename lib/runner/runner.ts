@@ -188,7 +188,7 @@ export class LockRunner {
       occurrence ?? new Date(),
       fencingToken,
       this.instanceId,
-      controller,
+      run,
       async (ttl) => {
         const next = resolveExtendTtl(job.name, ttl, job.ttl);
         const result = await renewer.extend(next);
@@ -216,19 +216,19 @@ export class LockRunner {
     fn: (ctx: LockContext) => Promise<T> | T,
   ): Promise<LockedRunResult<T>> {
     const controller = this.observer.signalController(job, occurrence);
+    const run = this.tracker.track(job, controller);
     const ctx = new RunContext(
       job.name,
       occurrence ?? new Date(),
       0,
       this.instanceId,
-      controller,
+      run,
       // No lock to extend, but the ttl is checked as under the lock: a bad one must not surface
       // only once the store is back.
       async (ttl) => void resolveExtendTtl(job.name, ttl, job.ttl),
       occurrence === null ? 'manual' : 'schedule',
     );
     // Counted as running, so shutdown waits for (and aborts) unlocked runs like locked ones.
-    const run = this.tracker.track(job, controller);
     this.tracker.start(run);
     return this.runJob(job, occurrence, ctx, fn, run, null, performance.now());
   }
