@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLIENT_DEFAULTS, LockedCron, RedisLockStore } from 'nestjs-cron-lock';
 import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
@@ -193,6 +193,73 @@ describe('a client passed in that is still connecting', () => {
     await through.close(); // resets its connections: closing the app need not wait on them
     await app.close();
     client.disconnect();
+  });
+});
+
+// A client passed in while its server is restarting (or not up yet, as in a compose file that
+// starts the app with Redis) is `reconnecting` at bootstrap: between two tries of its
+// retryStrategy, not opening a connection. (issue: the server answered a moment later, yet the
+// app started with "Lock store not reachable at startup", the jobs' schedules were never recorded
+// and the eviction check was skipped, as for a client still connecting.) The server is started
+// again only once every module is initialised, so the client cannot be ready at bootstrap.
+describe('a client passed in that is reconnecting', () => {
+  @Injectable()
+  class ReconnectingJobs {
+    @LockedCron('0 * * * *', { ttl: '5s', name: 'reconnecting.hourly' })
+    hourly(): void {}
+  }
+
+  let own: RedisServerHandle | undefined;
+
+  afterEach(async () => {
+    await own?.stop();
+    own = undefined;
+  });
+
+  it('is waited for at bootstrap: the schedule is recorded and the store is ready', async () => {
+    const restarting = await startRedisServer();
+    own = restarting;
+    // A longer commandTimeout than the default: the wait must cover a redis-server start on a
+    // loaded machine plus the client's next try.
+    const client = new Redis(restarting.url, { ...LOCK_CLIENT_DEFAULTS, commandTimeout: 5_000 });
+    client.on('error', () => undefined); // refused while the server is down
+    await ready(client);
+    await restarting.stop();
+    await waitFor(() => client.status === 'reconnecting', { message: 'client reconnecting' });
+
+    let statusAtInit = '';
+    let started: Promise<void> | undefined;
+    @Injectable()
+    class Restart implements OnModuleInit {
+      onModuleInit(): void {
+        statusAtInit = client.status;
+        // Not awaited: the bootstrap begins while the server is still starting.
+        started = restarting.restart();
+      }
+    }
+    const logger = new CapturingLogger();
+    const app = await bootApp(
+      { redis: client, keyPrefix: 'reconnecting', logger },
+      { providers: [ReconnectingJobs, Restart] },
+    );
+    await started;
+    const direct = new Redis(restarting.url);
+
+    // Between two tries (or, for a moment, in one the server refuses): never ready.
+    expect(statusAtInit).not.toBe('ready');
+    const lines = logger.lines.map((line) => `${line.level}: ${line.message}`);
+    // The trigger channel's own connection, opened at once, may be refused meanwhile: it says so
+    // and listens on its next try, as with a store's own client.
+    expect(lines.filter((line) => /not reachable|Could not record/.test(line))).toEqual([]);
+    expect(lines.some((line) => line.includes('Lock store ready'))).toBe(true);
+    expect(lines.some((line) => line.includes('maxmemory-policy is noeviction'))).toBe(true);
+    expect(await direct.hget('reconnecting:{reconnecting.hourly}:state', 'cron')).toBe('0 * * * *');
+    expect(await runOnce(app, 'reconnecting.hourly')).toEqual({ ran: true, storeErrors: [] });
+    await app.close();
+
+    expect(client.status).toBe('ready');
+    client.disconnect();
+    direct.disconnect();
   });
 });
 
