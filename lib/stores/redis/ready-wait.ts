@@ -1,8 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import { LockStoreError } from '../../cron-lock.errors.js';
 
-/** ioredis' statuses between opening a socket and its ready check's answer. */
-const OPENING = new Set(['connecting', 'connect']);
+/**
+ * ioredis' statuses of a client on its way to `ready`: opening a socket, waiting for its ready
+ * check's answer, or between two tries of its `retryStrategy` (its server refused or dropped it).
+ */
+const ON_ITS_WAY = new Set(['connecting', 'connect', 'reconnecting']);
 
 /**
  * When a store's command must first wait (bounded) for its client to be ready, and that wait,
@@ -11,14 +14,15 @@ const OPENING = new Set(['connecting', 'connect']);
  *
  * Waited for: the store's own client whenever it is not ready; a client passed in while
  * `lazyConnect` keeps it unconnected (`wait`, connected here); and a client passed in that was
- * still opening its connection when the store got it (`new Redis(url, LOCK_CLIENT_DEFAULTS)` built
- * just before the app bootstraps), until it is first seen ready or one wait for it timed out.
- * After that, a client passed in is used exactly as configured: while it reconnects, a command
- * fails at once.
+ * not ready yet when the store got it (`new Redis(url, LOCK_CLIENT_DEFAULTS)` built just before
+ * the app bootstraps, or one retrying while its server restarts or is not up yet), until it is
+ * first seen ready or one wait for it timed out. After that, a client passed in is used exactly
+ * as configured: while it reconnects, a command fails at once.
  */
 export class ReadyWait {
   private wait: Promise<void> | null = null;
-  private opening: boolean;
+  /** Not ready yet when handed over, and neither seen ready nor waited for since. */
+  private starting: boolean;
 
   /**
    * @param timeout the bound of one wait (the client's `commandTimeout`): an unreachable server
@@ -31,18 +35,18 @@ export class ReadyWait {
     private readonly timeout: number,
     private readonly lastError: () => string | null,
   ) {
-    this.opening = !owned && OPENING.has(client.status);
+    this.starting = !owned && ON_ITS_WAY.has(client.status);
   }
 
   /** Whether the next command must wait. Checked per command: the ready case costs no microtask. */
   needed(): boolean {
     const status = this.client.status;
     if (status === 'ready') {
-      // Seen ready once: a later reconnection of a client passed in is not its first connection.
-      this.opening = false;
+      // Seen ready once: a later reconnection of a client passed in is an outage, not its start.
+      this.starting = false;
       return false;
     }
-    return this.owned || status === 'wait' || (this.opening && OPENING.has(status));
+    return this.owned || status === 'wait' || (this.starting && ON_ITS_WAY.has(status));
   }
 
   /** Resolves once the client is ready; rejects after the timeout or at once when it is closed. */
@@ -76,7 +80,7 @@ export class ReadyWait {
         client.off('ready', onReady);
         this.wait = null;
         // Waited for once: from now on a client passed in fails fast while it is not ready.
-        this.opening = false;
+        this.starting = false;
       };
       client.on('ready', onReady);
     });
