@@ -263,6 +263,42 @@ describe('a client passed in that is reconnecting', () => {
   });
 });
 
+// The module closes one connection of its own on a client passed in: the trigger channel's
+// duplicate. The guarantees bound a close against a store that stops answering by about 2 s for
+// each connection. (issue: with the server silent from the start, the subscriber never got ready,
+// and app.close() took 4 s: 2 s waiting for its subscription, then 2 s more for a QUIT that could
+// only wait behind it.)
+describe('a client passed in whose server never answers', () => {
+  @Injectable()
+  class SilentJobs {
+    @LockedCron('0 * * * *', { ttl: '5s', name: 'silent.hourly' })
+    hourly(): void {}
+  }
+
+  it('lets app.close() finish within the bound of one connection', async () => {
+    const through = await RedisTcpProxy.start(server.port);
+    const client = new Redis(through.url, { ...LOCK_CLIENT_DEFAULTS, commandTimeout: 300 });
+    client.on('error', () => undefined);
+    await ready(client);
+    // Accepted, never forwarded: the trigger channel's connection, opened at bootstrap, stays silent.
+    through.partition();
+    const app = await bootApp(
+      { redis: client, keyPrefix: 'silent', logger: false },
+      { providers: [SilentJobs] },
+    );
+
+    const started = performance.now();
+    await app.close();
+    const closeMs = performance.now() - started;
+
+    // About 2 s for the one connection; the rest is slack for a loaded machine.
+    expect(closeMs).toBeLessThan(3_500);
+    expect(client.status).not.toBe('end');
+    client.disconnect();
+    await through.close();
+  });
+});
+
 describe('a client the module creates', () => {
   it('from options with a url is closed on shutdown', async () => {
     const name = uniqueName('module-client');
