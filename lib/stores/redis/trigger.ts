@@ -130,6 +130,13 @@ export class RedisTriggerChannel implements TriggerChannel {
     }
     // A SUBSCRIBE still waiting in the offline queue fails with the connection: its caller has
     // a rejection handler (see connect). Unanswered or refused, the connection is dropped.
+    if (subscriber.status !== 'ready') {
+      // Not ready (in its handshake, or waiting to reconnect), a QUIT would wait in the offline
+      // queue behind the handshake: a server that never answered it would hold the close another
+      // QUIT_LIMIT_MS, after the dispatcher already waited as long for the subscription.
+      subscriber.disconnect();
+      return;
+    }
     try {
       await withTimeout(subscriber.quit(), QUIT_LIMIT_MS, 'QUIT unanswered');
     } catch {
