@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LockStoreError, RedisLockStore, cronLockAclRule } from 'nestjs-cron-lock';
 import { RedisTcpProxy } from '../faults/support/tcp-proxy.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
+import { loadOtherIoredis } from '../support/other-ioredis.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../support/redis.js';
 import { bootApp, runOnce } from './support/app.js';
@@ -120,6 +121,28 @@ describe('the lock client when its connection goes half-open (real redis-server)
     await untilARunSucceeds(app, 20_000);
     // The app's own commands on that client work again too.
     expect(await client.ping()).toBe('PONG');
+    expect(connectionLines(logger)).toEqual([
+      ['warn', expect.stringMatching(/no answer from Redis within 500ms.*connecting again/)],
+    ]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('drops the half-open connection of a client made by another copy of ioredis too', async () => {
+    // An app whose ioredis is another install than the library's: its client is no instance of
+    // the library's Redis class, and is still checked.
+    const other = loadOtherIoredis();
+    undo.push(async () => other.remove());
+    const logger = new CapturingLogger();
+    const through = await proxy();
+    const client = new other.ioredis.Redis(urlThrough(through), {
+      commandTimeout: COMMAND_TIMEOUT_MS,
+    });
+    undo.push(async () => client.disconnect());
+    const app = await boot(client, logger);
+    expect(await runOnce(app, 'half-open-job')).toMatchObject({ ran: true });
+
+    through.freezeOpen();
+    await untilARunSucceeds(app, 20_000);
     expect(connectionLines(logger)).toEqual([
       ['warn', expect.stringMatching(/no answer from Redis within 500ms.*connecting again/)],
     ]);

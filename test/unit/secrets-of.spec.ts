@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { secretsOfConnectionString } from '../../lib/stores/postgres/postgres-errors.js';
 import { secretsOf } from '../../lib/stores/redis/redis-connection.js';
+import { loadOtherIoredis } from '../support/other-ioredis.js';
 
 // Every secret a connection input can carry is collected, so store errors can be scrubbed of it
 // even when the server or ioredis echoes it back.
@@ -40,6 +41,20 @@ describe('secretsOf', () => {
     });
     expect(secretsOf(cluster)).toEqual(['node-secret', 'unused-but-secret']);
     cluster.disconnect();
+  });
+
+  it("reads the nodes' password of a Cluster made by another copy of ioredis", () => {
+    const other = loadOtherIoredis();
+    try {
+      const cluster = new other.ioredis.Cluster([{ host: '127.0.0.1', port: 1 }], {
+        lazyConnect: true,
+        redisOptions: { password: 'node-secret' },
+      });
+      expect(secretsOf(cluster as unknown as Cluster)).toEqual(['node-secret']);
+      cluster.disconnect();
+    } finally {
+      other.remove();
+    }
   });
 });
 
