@@ -90,8 +90,37 @@ export interface RedisConnectionOptions extends RedisOptions {
 /** What the module was given to reach Redis. */
 export type RedisInput = string | RedisConnectionOptions | Redis | Cluster;
 
+/**
+ * Whether `value` is an ioredis client, a `Redis` or a `Cluster`. Told by ioredis' own
+ * `isCluster` flag (set by both classes) and the methods the store calls, not by `instanceof`
+ * alone: an app whose ioredis is another install than the one this package resolves (a nested
+ * `node_modules`, another version in the peer range) makes its clients from other classes, which
+ * would otherwise be read as connection options naming no server.
+ */
 export function isRedisClient(value: unknown): value is Redis | Cluster {
-  return value instanceof Redis || value instanceof Cluster;
+  if (value instanceof Redis || value instanceof Cluster) {
+    return true;
+  }
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const client = value as Record<string, unknown>;
+  return (
+    typeof client.isCluster === 'boolean' &&
+    typeof client.duplicate === 'function' &&
+    typeof client.sendCommand === 'function' &&
+    typeof client.options === 'object' &&
+    client.options !== null
+  );
+}
+
+/**
+ * Whether `client` is a Cluster client, read from ioredis' own flag rather than `instanceof`, so
+ * that a client made by another copy of ioredis in the app is told apart too. The one test of
+ * it: every Cluster-only path (node options, the trigger subscriber, per-node reads) uses it.
+ */
+export function isClusterClient(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 /**
@@ -99,15 +128,7 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
  * from its own.
  */
 export function connectionOptionsOf(client: Redis | Cluster): Partial<RedisOptions> | undefined {
-  return client instanceof Cluster ? client.options.redisOptions : client.options;
-}
-
-/**
- * Whether `client` is a Cluster client, read from ioredis' own flag rather than `instanceof`, so
- * that a client made by another copy of ioredis in the app is told apart too.
- */
-export function isClusterClient(client: Redis | Cluster): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
+  return isClusterClient(client) ? client.options.redisOptions : client.options;
 }
 
 /**

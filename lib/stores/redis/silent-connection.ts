@@ -1,6 +1,7 @@
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import { COMMAND_TIMED_OUT } from './ioredis/command-deadline.js';
+import { isClusterClient } from './redis-connection.js';
 
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === COMMAND_TIMED_OUT;
@@ -37,13 +38,13 @@ export class SilentConnectionCheck {
     private readonly client: Redis | Cluster,
     private readonly log: CronLockLogger,
   ) {
-    this.timeout = client instanceof Redis ? client.options.commandTimeout : undefined;
+    this.timeout = isClusterClient(client) ? undefined : client.options.commandTimeout;
   }
 
   /** Called with the error of a failed store command: checks the connection after a timeout. */
   failed(error: unknown): void {
     const client = this.client;
-    if (this.checking || this.stopped || !isTimeout(error) || !(client instanceof Redis)) {
+    if (this.checking || this.stopped || !isTimeout(error) || isClusterClient(client)) {
       return;
     }
     const stream = client.stream;

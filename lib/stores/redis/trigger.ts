@@ -1,8 +1,13 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import { watchConnection, type Liveness } from '../../utils/connection-liveness.js';
 import { withTimeout } from '../../utils/with-timeout.js';
-import { clientKeyPrefix, connectionOptionsOf, LOCK_CLIENT_DEFAULTS } from './redis-connection.js';
+import {
+  clientKeyPrefix,
+  connectionOptionsOf,
+  isClusterClient,
+  LOCK_CLIENT_DEFAULTS,
+} from './redis-connection.js';
 import {
   parseTriggerMessage,
   subscribeListener,
@@ -89,7 +94,7 @@ export class RedisTriggerChannel implements TriggerChannel {
       this.client.publish(this.channel, JSON.stringify(message)),
     );
     // A Cluster node answers with its own subscribers only: no count of the fleet's.
-    return this.client instanceof Cluster ? null : receivers;
+    return isClusterClient(this.client) ? null : receivers;
   }
 
   /**
@@ -188,22 +193,22 @@ export class RedisTriggerChannel implements TriggerChannel {
       return this.subscribed;
     }
     // No command timeout: a SUBSCRIBE waiting for Redis to come back must not fail meanwhile.
-    const subscriber =
-      this.client instanceof Cluster
-        ? this.client.duplicate(undefined, {
-            enableOfflineQueue: true,
-            lazyConnect: false,
-            redisOptions: { ...this.client.options.redisOptions, commandTimeout: undefined },
-          })
-        : this.client.duplicate({
-            enableOfflineQueue: true,
-            lazyConnect: false,
-            // Subscribed again by resubscribe(), not by ioredis: its own SUBSCRIBE after a
-            // reconnect leaves its promise unhandled, so a refusal (NOPERM) or a close before
-            // the reply would end the process.
-            autoResubscribe: false,
-            commandTimeout: undefined,
-          });
+    const client = this.client;
+    const subscriber = isClusterClient(client)
+      ? client.duplicate(undefined, {
+          enableOfflineQueue: true,
+          lazyConnect: false,
+          redisOptions: { ...client.options.redisOptions, commandTimeout: undefined },
+        })
+      : client.duplicate({
+          enableOfflineQueue: true,
+          lazyConnect: false,
+          // Subscribed again by resubscribe(), not by ioredis: its own SUBSCRIBE after a
+          // reconnect leaves its promise unhandled, so a refusal (NOPERM) or a close before
+          // the reply would end the process.
+          autoResubscribe: false,
+          commandTimeout: undefined,
+        });
     this.subscriber = subscriber;
     // Without a listener ioredis prints raw errors, which may carry the connection options.
     subscriber.on('error', (error: unknown) => {
@@ -216,7 +221,7 @@ export class RedisTriggerChannel implements TriggerChannel {
     let listening = false;
     subscriber.on('ready', () => {
       this.reportedError = false;
-      if (listening && !(subscriber instanceof Cluster)) {
+      if (listening && !isClusterClient(subscriber)) {
         this.resubscribe(subscriber);
       }
     });
@@ -238,7 +243,7 @@ export class RedisTriggerChannel implements TriggerChannel {
     });
     const subscribed = subscriber.subscribe(this.channel).then(() => {
       listening = true;
-      if (!(subscriber instanceof Cluster) && this.subscriber === subscriber) {
+      if (!isClusterClient(subscriber) && this.subscriber === subscriber) {
         this.watch(subscriber);
       }
     });

@@ -106,6 +106,8 @@ export function evalshaBatched(
     return client.evalsha(sha, keys.length, ...keys, ...args);
   }
   const command = DeadlineCommand.evalsha(sha, keys, args, options);
+  // `instanceof` on purpose, unlike isClusterClient(): the batch reaches into this copy's
+  // internals, so a client of another ioredis install (or a Cluster) sends one command at a time.
   if (!(client instanceof Redis)) {
     return client.sendCommand(command) as Promise<unknown>;
   }
