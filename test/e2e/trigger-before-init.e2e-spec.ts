@@ -1,0 +1,162 @@
+// trigger() on a job's name before CronLockModule bound the app's jobs: from a provider's
+// constructor, and from the onModuleInit of a global module that Nest initialises before the lock
+// module (real redis-server, memory store), on a single instance that has the job.
+import { Global, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CronLockConfigError,
+  CronLockModule,
+  CronLockService,
+  LockedCron,
+  MemoryLockStore,
+  RedisLockStore,
+  type CronLockModuleOptions,
+  type LockContext,
+  type TriggerChannel,
+  type TriggerResult,
+} from 'nestjs-cron-lock';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { testRedisUrl, uniquePrefix } from '../support/redis.js';
+
+const JOB = 'Reports.nightly';
+
+/** The triggers of the job that reached its body, in the running test. */
+const runs: string[] = [];
+
+@Injectable()
+class Reports {
+  // Never due in a test: only the trigger() calls below run it.
+  @LockedCron('0 0 1 1 *', { ttl: '10s' })
+  nightly(ctx: LockContext): void {
+    runs.push(ctx.trigger);
+  }
+}
+
+/** The app's options, and the store's trigger channel as another listener (no job) hears it. */
+interface Fixture {
+  options: CronLockModuleOptions;
+  channel: TriggerChannel;
+  close: () => Promise<void>;
+}
+
+const STORES: Array<[string, () => Fixture]> = [
+  [
+    'memory',
+    () => {
+      const store = new MemoryLockStore();
+      const options = { store, logger: new CapturingLogger() };
+      return { options, channel: store.triggers, close: () => store.close() };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      const keyPrefix = uniquePrefix('trigger-at-init');
+      const listener = new RedisLockStore(testRedisUrl(), { keyPrefix, logger: false });
+      const options = { redis: testRedisUrl(), keyPrefix, logger: false as const };
+      return { options, channel: listener.triggers, close: () => listener.close() };
+    },
+  ],
+];
+
+describe.each(STORES)(
+  'trigger() on a job name before the lock module bound its jobs (%s)',
+  (_, make) => {
+    let fixture: Fixture;
+    let module: TestingModule | undefined;
+
+    afterEach(async () => {
+      await module?.close();
+      module = undefined;
+      await fixture.close();
+      runs.length = 0;
+    });
+
+    /** The app, with `warmup` in a global module imported first: Nest initialises it first. */
+    async function compile(warmup: new (...args: never[]) => unknown): Promise<TestingModule> {
+      @Global()
+      @Module({ providers: [warmup] })
+      class WarmupModule {}
+      module = await Test.createTestingModule({
+        imports: [
+          WarmupModule,
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ instanceId: 'only', ...fixture.options }),
+        ],
+        providers: [Reports],
+      }).compile();
+      return module;
+    }
+
+    it('runs the job on this instance once its jobs are bound, when a constructor calls it', async () => {
+      fixture = make();
+      let pending: Promise<TriggerResult> | undefined;
+      @Injectable()
+      class Warmup {
+        constructor(locks: CronLockService) {
+          // Not awaited, as a constructor can only do: the answer is read after init below.
+          pending = locks.trigger(JOB);
+        }
+      }
+      const app = await compile(Warmup);
+      await app.init();
+      expect(await pending).toMatchObject({ ran: true, name: JOB, instanceId: 'only' });
+      expect(runs).toEqual(['manual']);
+      const history = await app.get(CronLockService).history(JOB);
+      expect(history.map((entry) => entry.outcome)).toEqual(['completed']);
+    });
+
+    it('runs the job on this instance when its request would reach this instance before the binding', async () => {
+      fixture = make();
+      let heard!: () => void;
+      const requestHeard = new Promise<void>((resolve) => (heard = resolve));
+      const listening = await fixture.channel.subscribe((message) => {
+        if (message.kind === 'request') {
+          heard();
+        }
+      });
+      let pending: Promise<TriggerResult> | undefined;
+      @Injectable()
+      class Warmup implements OnModuleInit {
+        constructor(private readonly locks: CronLockService) {}
+        async onModuleInit(): Promise<void> {
+          pending = this.locks.trigger(JOB, { timeout: '3s' });
+          // Holds Nest's init (so the binding) until the request is out. Bounded and short: a
+          // request held back until the binding is never heard here, and the hold ends at 500ms.
+          let bound: NodeJS.Timeout | undefined;
+          const hold = new Promise<void>((resolve) => (bound = setTimeout(resolve, 500)));
+          await Promise.race([requestHeard, hold]);
+          clearTimeout(bound);
+        }
+      }
+      try {
+        const app = await compile(Warmup);
+        await app.init();
+        expect(await pending).toMatchObject({ ran: true, name: JOB, instanceId: 'only' });
+        expect(runs).toEqual(['manual']);
+      } finally {
+        await listening.close();
+      }
+    });
+
+    it("rejects init with a CronLockConfigError naming the call and the fix when an earlier module's onModuleInit awaits it", async () => {
+      fixture = make();
+      @Injectable()
+      class Warmup implements OnModuleInit {
+        constructor(private readonly locks: CronLockService) {}
+        async onModuleInit(): Promise<void> {
+          // Nest binds the jobs only after this resolves: the wait can never end in a run.
+          await this.locks.trigger(JOB, { timeout: '300ms' });
+        }
+      }
+      const init = (await compile(Warmup)).init();
+      await expect(init).rejects.toThrow(CronLockConfigError);
+      await expect(init).rejects.toThrow(
+        /CronLockService\.trigger\("Reports\.nightly"\).*onApplicationBootstrap/s,
+      );
+      expect(runs).toEqual([]);
+    });
+  },
+);
