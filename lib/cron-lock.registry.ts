@@ -37,11 +37,44 @@ export class CronLockRegistry {
     return this.jobs.get(name);
   }
 
+  private isBound = false;
+  /** The `trigger()` calls made before the binding, woken by it. */
+  private readonly boundWaiters = new Set<() => void>();
+
   /**
    * Set once the explorer bound the app's jobs (its `onModuleInit`). Before, a constructor, a
    * factory or an `onModuleInit` that Nest calls first cannot tell a job's name from another.
    */
-  bound = false;
+  get bound(): boolean {
+    return this.isBound;
+  }
+
+  set bound(bound: boolean) {
+    this.isBound = bound;
+    if (bound) {
+      for (const wake of this.boundWaiters) {
+        wake();
+      }
+    }
+  }
+
+  /** Resolves with what is left of `ms` once the jobs are bound, or `null` if not by then. */
+  whenBound(ms: number): Promise<number | null> {
+    if (this.isBound) {
+      return Promise.resolve(ms);
+    }
+    const start = performance.now();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.boundWaiters.delete(done);
+        resolve(this.isBound ? Math.max(1, Math.round(ms - (performance.now() - start))) : null);
+      };
+      // Never keeps the process alive: an app that stops before binding ends the wait.
+      const timer = setTimeout(done, ms).unref();
+      this.boundWaiters.add(done);
+    });
+  }
 
   /** Whether `name` is known to be no job's: `false` while the jobs are not bound yet. */
   isNoJob(name: string): boolean {

@@ -157,8 +157,8 @@ export class CronLockService
    *   `wait`: once it ended, with its `outcome`; `unknown` if this app closes first), or `{ ran:
    *   false, reason }`: `no-live-instance` (none took it within `timeout`, default 5s), `paused`
    *   (pass `force`), `held`, `store-error`, `shutting-down` (also if this app closes first).
-   * @throws {@link CronLockConfigError} for a bad name or option, or a store that cannot carry
-   *   triggers; a {@link LockStoreError} when the store cannot be reached.
+   * @throws {@link CronLockConfigError} for a bad name or option, a store without triggers, or a
+   *   call awaited before the jobs are bound; a {@link LockStoreError} if the store is unreachable.
    */
   trigger(name: string, options?: TriggerOptions): Promise<TriggerResult> {
     return this.triggers.trigger(name, options);

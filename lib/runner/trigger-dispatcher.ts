@@ -145,7 +145,7 @@ export class TriggerDispatcher {
     // The app may start closing while this call subscribes: its replies can no longer arrive
     // then, so a request sent anyway could run the job and still be answered `no-live-instance`,
     // and a subscription the close ended rejects with the channel's "closed" error.
-    const failed = await listenWithin(this.listen(store), call, triggerLabel(name));
+    const failed = await listenWithin(this.listen(store), call, triggerLabel(name), this.registry);
     if (this.stopped) {
       return { ran: false, name, reason: 'shutting-down' };
     }

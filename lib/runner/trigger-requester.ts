@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { LockStoreError } from '../cron-lock.errors.js';
+import { CronLockConfigError, LockStoreError } from '../cron-lock.errors.js';
 import { TRIGGER_NOT_LISTENING } from '../cron-lock.messages.js';
+import type { CronLockRegistry } from '../cron-lock.registry.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
+import { TRIGGER_BEFORE_BOUND } from './trigger.messages.js';
 
 /** How long `trigger()` waits for an instance to take the request, by default. */
 export const DEFAULT_TRIGGER_TIMEOUT_MS = 5_000;
@@ -88,13 +90,23 @@ export interface TriggerCall {
 /**
  * Waits for the caller's subscription, at most the call's timeout: `null` once it listens, else
  * what failed. A store that takes the connection but never answers (a partition) fails only
- * through this timeout, reported as the store failure `trigger()` documents.
+ * through this timeout, reported as the store failure `trigger()` documents. A call made before
+ * the app's jobs are bound waits for them first (this instance's receiver passes by a request it
+ * cannot tell a job's yet), and what that took comes off `call.timeout`.
  */
-export function listenWithin(
+export async function listenWithin(
   listening: Promise<unknown>,
   call: TriggerCall,
   label: string,
+  registry: CronLockRegistry,
 ): Promise<{ error: unknown } | null> {
+  // The subscription opens meanwhile; a failure of it is read below, never left unhandled.
+  listening.catch(() => undefined);
+  const left = await registry.whenBound(call.timeout);
+  if (left === null) {
+    return { error: new CronLockConfigError(TRIGGER_BEFORE_BOUND(label, call.timeout)) };
+  }
+  call.timeout = left;
   return withTimeout(listening, call.timeout, '').then(
     () => null,
     (error: unknown) => ({

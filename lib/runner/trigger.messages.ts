@@ -18,3 +18,7 @@ const REFUSED_BECAUSE: Record<SkipReason, string> = {
 /** The instance took the request (the claim) but the lock refused the run: nothing ran. */
 export const TRIGGER_REFUSED = (name: string, reason: SkipReason): string =>
   `${name}: trigger refused, not run: ${REFUSED_BECAUSE[reason]}`;
+
+/** `trigger()` was called before the binding, and the jobs were still not bound at its timeout. */
+export const TRIGGER_BEFORE_BOUND = (call: string, timeout: number): string =>
+  `${call}: CronLockModule had not bound the app's jobs within ${timeout}ms (the call's timeout), so no request was sent. It binds them in its onModuleInit, which Nest runs only once every constructor and factory, and the onModuleInit of each module it initialises first, has returned: a trigger() awaited there waits for itself. Call it from onApplicationBootstrap or later, or do not await it there.`;
