@@ -208,7 +208,8 @@ describe('nestjs-cron-lock release', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
-      'The lock of "fresh" is free (last tick - UTC, fence -): nothing to release.\n',
+      'The lock of "fresh" is free (no occurrence claimed yet, no fencing token yet): ' +
+        'nothing to release.\n',
     );
   });
 
