@@ -41,10 +41,9 @@ export async function releaseCommand(
       // bootstrap, before its first occurrence, and status lists it from then on.
       await requireJob(connection, prefix, job);
     }
-    io.print(
-      `The lock of "${job}" is free (last tick ${formatTime(state.lastTick)} UTC, ` +
-        `fence ${state.fencingToken ?? NONE}): nothing to release.`,
-    );
+    const fence =
+      state.fencingToken === null ? 'no fencing token yet' : `fence ${state.fencingToken}`;
+    io.print(`The lock of "${job}" is free (${lastTickOf(state)}, ${fence}): nothing to release.`);
     return 'free';
   }
 
@@ -78,10 +77,15 @@ export async function releaseCommand(
       ? 'the next occurrence runs on whichever instance ticks first.'
       : `the job is ${pausedFor(state)}, so no occurrence runs before then ` +
         `(nestjs-cron-lock resume ${job}).`;
+  // A manual run claims no occurrence: there is no marker to keep, and no time to show for it.
+  const marker =
+    state.lastTick === null
+      ? `It ran no occurrence (${MANUAL_RUN}), so none is marked as run`
+      : `The occurrence marker stays (last tick ${formatTime(state.lastTick)} UTC), so that ` +
+        'occurrence does not run again';
   io.print(
     `Released the lock of "${job}" (was held by ${state.holder ?? 'an unknown instance'}, ` +
-      `fence ${state.fencingToken ?? NONE}). The occurrence marker stays (last tick ` +
-      `${formatTime(state.lastTick)} UTC), so that occurrence does not run again; ${next}`,
+      `fence ${state.fencingToken ?? NONE}). ${marker}; ${next}`,
   );
   return 'released';
 }
@@ -96,12 +100,26 @@ function pausedFor(state: StoredLockState): string | null {
     : `paused until ${formatTime(state.pausedUntil)} UTC`;
 }
 
+/** What holds a lock with no occurrence claimed: `run()` without `scheduledAt`, or a trigger. */
+const MANUAL_RUN = 'a manual or triggered run';
+
+/** The last occurrence claimed, in words: a time, or that there was none. */
+function lastTickOf(state: StoredLockState): string {
+  return state.lastTick === null
+    ? 'no occurrence claimed yet'
+    : `last tick ${formatTime(state.lastTick)} UTC`;
+}
+
 function describeHolder(job: string, where: string, state: StoredLockState): string {
   const holder = state.holder ?? 'an unknown instance';
   const paused = pausedFor(state);
+  const running =
+    state.lastTick === null
+      ? `${MANUAL_RUN} (no occurrence)`
+      : `occurrence ${formatTime(state.lastTick)} UTC`;
   return (
     `"${job}" (${where.replace(/^under /, '')}) is locked by ${holder}: ttl left ${formatMs(state.ttlLeft)}, ` +
-    `fence ${state.fencingToken ?? NONE}, occurrence ${formatTime(state.lastTick)} UTC.\n` +
+    `fence ${state.fencingToken ?? NONE}, ${running}.\n` +
     `If ${holder} is still running the job, its next renewal finds the lock gone and aborts ` +
     'its ctx.signal (LockLostError); ' +
     (paused === null
