@@ -112,3 +112,43 @@ describe('startup check of maxmemory-policy', () => {
     }
   });
 });
+
+describe('startup check that the server takes writes', () => {
+  /** Boots against a server that answers but refuses writes; stops it after. */
+  async function bootOn(args: (masterPort: number) => string[]): Promise<Capture> {
+    const refusing = await startRedisServer({ args: args(server.port) });
+    try {
+      return await boot({ redis: refusing.url });
+    } finally {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+      await refusing.stop();
+    }
+  }
+
+  it('says a read-only replica cannot take locks, with the fix, instead of "Lock store ready"', async () => {
+    const lines = await bootOn((master) => ['--replicaof', '127.0.0.1', String(master)]);
+
+    expect(lines.at('log').join('\n')).not.toContain('Lock store ready');
+    const warnings = lines.at('warn').filter((line) => line.includes('cannot take locks'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('READONLY');
+    expect(warnings[0]).toMatch(/Fix: .*master/);
+  });
+
+  it('says a master with min-replicas-to-write unmet cannot take locks, with the fix', async () => {
+    const lines = await bootOn(() => ['--min-replicas-to-write', '1']);
+
+    expect(lines.at('log').join('\n')).not.toContain('Lock store ready');
+    const warnings = lines.at('warn').filter((line) => line.includes('cannot take locks'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('NOREPLICAS');
+    expect(warnings[0]).toMatch(/Fix: .*min-replicas-to-write/);
+  });
+
+  it('says "Lock store ready" on a master that takes writes', async () => {
+    const lines = await boot({ redis: server.url });
+
+    expect(lines.at('log').join('\n')).toContain('Lock store ready');
+    expect(lines.at('warn').filter((line) => line.includes('cannot take locks'))).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newToken } from '../contract/lock-store.contract.js';
+import { bootApp } from '../deploy/support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 
@@ -106,5 +107,26 @@ describe('PostgresLockStore on a read-only server (a hot standby after a failove
 
     await writable();
     expect(await store.renew({ name: 'job', token, ttl: MINUTE })).toEqual({ renewed: true });
+  });
+
+  it('an app started on it says the store cannot take locks, with the fix, instead of "Lock store ready"', async () => {
+    const admin = newPool();
+    cleanup.push(() => admin.end());
+    const { table, pool } = await readOnlyRole(admin, 'ro_startup');
+    const logger = new CapturingLogger();
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+
+    const app = await bootApp({ store, logger });
+    cleanup.push(() => app.close());
+
+    const said = (level: string) =>
+      logger.lines.filter((line) => line.level === level).map((line) => line.message);
+    expect(said('log').join('\n')).not.toContain('Lock store ready');
+    const warnings = said('warn').filter((line) => line.includes('cannot take locks'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/read-only/);
+    expect(warnings[0]).toMatch(/Fix: .*primary/);
+    expect(logger.lines.map((line) => line.message).join('\n')).not.toContain(ROLE_PASSWORD);
   });
 });
