@@ -41,7 +41,7 @@ import type { RunOptions } from './options/run-options.interface.js';
 import type { HistoryEntry, LockStore } from './stores/lock-store.interface.js';
 import type { ResolvedStore } from './stores/store-factory.js';
 import { scheduledAtOf } from './utils/occurrence.js';
-import { describeStoreError } from './utils/redact.js';
+import { announceStore } from './cron-lock.startup.js';
 
 export type { RunOptions } from './options/run-options.interface.js';
 export type { LockInspection } from './cron-lock.fleet.js';
@@ -293,19 +293,7 @@ export class CronLockService
       this.startCatchUp();
       return;
     }
-    try {
-      const rtt = await store.ping();
-      // The store names itself: the core imports no backend, so it cannot tell PostgreSQL apart.
-      const kind = typeof store.kind === 'string' && store.kind !== '' ? store.kind : storeKind;
-      this.logger.info(
-        `Lock store ready (${kind}, round trip ${rtt.toFixed(1)}ms, instance ${this.instanceId})`,
-      );
-    } catch (error) {
-      // Not fatal: ticks are skipped (or run, per onStoreError) until the store answers.
-      this.logger.warn(
-        `Lock store not reachable at startup: ${describeStoreError(error)}; will keep trying`,
-      );
-    }
+    await announceStore(store, storeKind, this.instanceId, this.logger);
     // TLS verification off, a maxmemory-policy that can evict locks: warned once, never fatal.
     await store.checkDeployment?.();
     this.startCatchUp();

@@ -291,6 +291,13 @@ export interface LockStore {
    */
   checkDeployment?(): Promise<void>;
   /**
+   * Optional. Run once at startup after a successful {@link ping}: rejects with a
+   * `LockStoreError` naming the cause and the fix when the store answers but refuses writes (a
+   * Redis replica, a PostgreSQL standby or read-only role), so the app says it cannot take locks
+   * instead of `Lock store ready`. Resolves when it cannot tell.
+   */
+  checkWritable?(): Promise<void>;
+  /**
    * Optional. Answers an acquisition in the caller's synchronous turn when the store can
    * (MemoryLockStore), so a tick reaches the job in the timer callback that fired it, as
    * `@Cron`'s does. With `joinSameTurn`, a scheduler tick of a later occurrence that finds the

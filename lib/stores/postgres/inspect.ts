@@ -1,8 +1,10 @@
 import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
 import type { StoredLockState } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { nextOccurrence } from '../../utils/next-occurrence.js';
+import { POSTGRES_READ_ONLY } from './postgres.messages.js';
 
 /**
  * Reads the lock's remaining life and the job's state at one instant of the database clock.
@@ -109,4 +111,23 @@ export function numberOrNull(value: string | number | null | undefined): number 
   }
   const parsed = Number(value);
   return Number.isFinite(parsed) ? parsed : null;
+}
+
+/**
+ * Rejects with a {@link LockStoreError} naming the fix when a session of the pool is read-only: a
+ * hot standby (in recovery) or a role with `default_transaction_read_only` on. Read from the
+ * session's settings, not tried with a write: it needs no right on the table.
+ */
+export async function checkWritable(pool: PostgresPool, timeout: number): Promise<void> {
+  const [row] = await runStatement<{ read_only: boolean }>(
+    pool,
+    "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only",
+    [],
+    timeout,
+  );
+  if (row?.read_only === true) {
+    throw new LockStoreError(`PostgreSQL refuses writes: ${POSTGRES_READ_ONLY}`, {
+      answered: true,
+    });
+  }
 }

@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-// The constructor's type by name: a declaration written `pg.Pool` keeps `import pg from 'pg'`,
-// which a CommonJS app without esModuleInterop cannot type-check.
+// `Pool` by name: a declaration with `pg.Pool` fails a CommonJS app without esModuleInterop.
 import pg, { type Pool } from 'pg';
 import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import { CronLockConfigError, LockStoreError } from '../../cron-lock.errors.js';
@@ -21,7 +20,7 @@ import type {
 import { acquireLock } from './acquire.js';
 import { ConnectionLanes } from './connection-lanes.js';
 import { acquirePlainLock } from './acquire-plain.js';
-import { currentLockToken, inspectLock, listJobNames } from './inspect.js';
+import { checkWritable, currentLockToken, inspectLock, listJobNames } from './inspect.js';
 import {
   isPreparedStatementTrouble,
   runStatement,
@@ -266,6 +265,11 @@ export class PostgresLockStore implements LockStore {
     });
   }
 
+  /** Rejects, naming the fix, on a hot standby or for a role whose sessions start read-only. */
+  checkWritable(): Promise<void> {
+    return this.guard(() => checkWritable(this.pool, this.timeout));
+  }
+
   /** Closes the pool this store created from a connection string; never a pool passed in. */
   async close(): Promise<void> {
     await this.triggers.close(); // its listening connection, whoever owns the pool
@@ -299,9 +303,8 @@ export class PostgresLockStore implements LockStore {
   }
 
   /**
-   * Runs `operation` with the current statements. A pooler that lost (or already had) a named
-   * statement turns the store to unnamed statements for good, and the operation is sent again:
-   * the failed one was refused at Parse or Bind, so it did not run.
+   * Runs `operation` with the current statements. A pooler that lost (or had) a named one turns
+   * the store to unnamed ones for good and sends it again: refused at Parse or Bind, it never ran.
    */
   private async withStatements<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
     const statements = this.statements;
@@ -333,10 +336,7 @@ export class PostgresLockStore implements LockStore {
     return this.ready;
   }
 
-  /**
-   * A restart ends every idle connection of the pool at once: one line per outage, not one per
-   * connection. The next successful operation re-arms it.
-   */
+  /** A restart ends every idle connection: one line per outage, re-armed by the next success. */
   private idleConnectionFailed(error: unknown): void {
     if (!this.idleErrorReported) {
       this.idleErrorReported = true;

@@ -37,7 +37,7 @@ import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
-import { checkRedisDeployment } from './server-check.js';
+import { checkRedisDeployment, checkRedisWritable } from './server-check.js';
 import { checkRedisSetting, checkStoreOptions } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { RedisTriggerChannel } from './trigger.js';
@@ -222,6 +222,12 @@ export class RedisLockStore implements LockStore {
     }
     this.checkedDeployment = true;
     await checkRedisDeployment(this.client, this.readyTimeout, this.log);
+  }
+
+  /** Rejects, naming the fix, on a replica or a master with `min-replicas-to-write` unmet. */
+  checkWritable(): Promise<void> {
+    const key = `${this.keyPrefix}:startup-write-check`;
+    return this.guard(() => checkRedisWritable(this.client, key, this.readyTimeout));
   }
 
   async close(): Promise<void> {

@@ -121,3 +121,13 @@ export const CLUSTER_SLOTS_UNREACHED = (
   unreached.map(([node, ranges]) => `slots ${ranges} (served by ${node})`).join(', ') +
   `, so the jobs stored there cannot be listed and a list without them would look complete. ` +
   `Fix: try again once that master is back or a replica has taken over its slots.`;
+
+/** A write at startup answered `READONLY`: the connection reaches a replica. */
+export const REDIS_READ_ONLY_REPLICA =
+  'Redis refused a write (READONLY): the server is a read-only replica. Fix: point redis at the ' +
+  'master (or at Sentinel with the master name), not at a replica';
+
+/** A write at startup answered `NOREPLICAS`: the master's `min-replicas-to-write` is not met. */
+export const REDIS_NO_REPLICAS =
+  'Redis refused a write (NOREPLICAS): fewer replicas in sync than min-replicas-to-write. Fix: ' +
+  'bring the replicas back, or lower min-replicas-to-write on the master';

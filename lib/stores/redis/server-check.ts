@@ -1,8 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
 import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import { withTimeout } from '../../utils/with-timeout.js';
 import { isClusterClient } from './redis-connection.js';
+import { REDIS_NO_REPLICAS, REDIS_READ_ONLY_REPLICA } from './redis.messages.js';
 import { certificateVerificationOff } from './tls.js';
 
 /**
@@ -64,4 +66,28 @@ export async function readEvictionPolicy(
  */
 export function canEvictLockKeys(policy: string): boolean {
   return /^(allkeys|volatile)-/i.test(policy);
+}
+
+/**
+ * Rejects with a {@link LockStoreError} naming the fix when the server refuses writes: a replica
+ * (`READONLY`) or a master whose `min-replicas-to-write` is not met (`NOREPLICAS`). Both answer
+ * `PING`. The write is a `DEL` of `key`, which no lock uses: allowed by the lock user's ACL rule,
+ * refused by either server as every write is, harmless elsewhere. Any other outcome (an error
+ * the runs report themselves, no answer within `timeoutMs`) resolves: it proves no refusal.
+ */
+export async function checkRedisWritable(
+  client: Redis | Cluster,
+  key: string,
+  timeoutMs: number,
+): Promise<void> {
+  const refusal = await withTimeout(client.del(key), timeoutMs, 'DEL unanswered').then(
+    () => null,
+    (error: unknown) => (error instanceof Error ? error.message : ''),
+  );
+  if (refusal?.startsWith('READONLY')) {
+    throw new LockStoreError(REDIS_READ_ONLY_REPLICA, { answered: true });
+  }
+  if (refusal?.startsWith('NOREPLICAS')) {
+    throw new LockStoreError(REDIS_NO_REPLICAS, { answered: true });
+  }
 }
