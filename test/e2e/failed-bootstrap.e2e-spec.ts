@@ -77,3 +77,27 @@ describe('standalone bootstraps that fail after CronLockModule initialised (chil
     expect(report!.alive, `${report!.alive} of the 10 failed apps still in memory`).toBe(0);
   });
 });
+
+// The same worker, then an app of the same job class without CronLockModule: each failed attempt
+// had left a claim on the job's mount that nothing withdrew (it holds the attempt's lock store), so
+// that app booted, and its job threw the module-missing error at every tick instead.
+describe('an app without CronLockModule after failed bootstraps in the same process (child process)', () => {
+  it("fails its own bootstrap with the fix, and none of the failed apps' lock stores stay in memory", async () => {
+    const child = forkTs(
+      'test/fixtures/failed-bootstraps-then-no-module.ts',
+      [testRedisUrl(), '3'],
+      {
+        execArgv: ['--expose-gc'],
+      },
+    );
+    let report:
+      { failures: number; made: number; alive: number; withoutModule: string } | undefined;
+    child.on('message', (sent: typeof report) => (report = sent));
+    const [code] = (await once(child, 'exit')) as [number | null];
+
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ failures: 3, made: 3 });
+    expect(report!.alive, `${report!.alive} of the 3 failed apps' stores still in memory`).toBe(0);
+    expect(report!.withoutModule).toContain('CronLockModule is not imported');
+  });
+});
