@@ -72,8 +72,15 @@ const sealedBindings = processWide(
  * `@nestjs/schedule` mounts a job once per provider instance (see interop/nestjs-schedule.ts); the
  * method is shared by every app in the process, but the count is not, so an app without the
  * module finds no entry of its own even after another app bound the same class.
+ *
+ * Held weakly: a bootstrap that fails after the module initialised (another module's
+ * `onModuleInit`) is never closed, so its entries are never withdrawn. Held strongly, they kept that
+ * app's runner and store for the life of the process and stood in for a later app without the
+ * module. A live app's container holds its runner; once the runner is collected the entry is
+ * dropped. A new process-wide key: another copy of the package with the strong list never reads it.
  */
-const awaitingMount = processWide('awaiting-mount', () => new WeakMap<object, object[]>());
+const awaitingMount = processWide('weak-awaiting-mount', () => new WeakMap<object, Entry[]>());
+type Entry = WeakRef<object>;
 
 export function bindJob(
   instance: object,
@@ -82,8 +89,8 @@ export function bindJob(
   binding: JobBinding,
 ): void {
   bindInstance(instance, methodKey, binding);
-  const waiting = awaitingMount.get(method) ?? [];
-  waiting.push(binding.runner);
+  const waiting = liveEntries(awaitingMount.get(method) ?? []);
+  waiting.push(new WeakRef(binding.runner));
   awaitingMount.set(method, waiting);
 }
 
@@ -114,7 +121,18 @@ export function bindInstance(
  * exists (and uses it up). `false` means the app mounting the job has no CronLockModule.
  */
 export function claimMount(method: object): boolean {
-  return awaitingMount.get(method)?.shift() !== undefined;
+  const waiting = awaitingMount.get(method) ?? [];
+  while (waiting.length > 0) {
+    if (waiting.shift()!.deref() !== undefined) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** The entries whose app was not collected (see awaitingMount). */
+function liveEntries(entries: Entry[]): Entry[] {
+  return entries.filter((entry) => entry.deref() !== undefined);
 }
 
 /** The bindings made on this very object, not those it reads from a prototype. */
@@ -135,7 +153,7 @@ export function withdrawMounts(runner: object, methods: Iterable<object>): void 
     if (waiting) {
       awaitingMount.set(
         method,
-        waiting.filter((entry) => entry !== runner),
+        liveEntries(waiting).filter((entry) => entry.deref() !== runner),
       );
     }
   }
