@@ -1,16 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CronLockService,
   LOCK_CLIENT_DEFAULTS,
   LOCK_CLUSTER_DEFAULTS,
   LockedCron,
+  RedisLockStore,
   cronLockAclRule,
 } from 'nestjs-cron-lock';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { loadOtherIoredis, type OtherIoredis } from '../support/other-ioredis.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { bootApp, runOnce } from './support/app.js';
 import { command, startClusterTopology, type ClusterTopology } from './support/topology.js';
@@ -37,15 +39,20 @@ class YearlyJob {
 // `instanceof` does not know. Such a client is still an ioredis client, and a Cluster one still
 // needs the Cluster handling.
 let other: OtherIoredis;
+// A nested install brings its own `redis-errors` too: a server's refusal through it is a
+// `ReplyError` of another class than the library's.
+let nested: OtherIoredis;
 const apps: TestingModule[] = [];
 const clients: Array<Redis | Cluster> = [];
 
 beforeAll(() => {
   other = loadOtherIoredis();
+  nested = loadOtherIoredis({ ownRedisErrors: true });
 });
 
 afterAll(() => {
   other?.remove();
+  nested?.remove();
 });
 
 afterEach(async () => {
@@ -77,8 +84,8 @@ describe('a Cluster client made by another copy of ioredis, passed as `redis`', 
   }
 
   /** A Cluster client of the other copy, logging in as the lock user on every node. */
-  async function otherCluster(): Promise<Cluster> {
-    const cluster = new other.ioredis.Cluster(topology.startupNodes, {
+  async function otherCluster(copy = other): Promise<Cluster> {
+    const cluster = new copy.ioredis.Cluster(topology.startupNodes, {
       ...LOCK_CLUSTER_DEFAULTS,
       redisOptions: { ...LOCK_CLUSTER_DEFAULTS.redisOptions, username: USER, password: PASSWORD },
     });
@@ -142,6 +149,24 @@ describe('a Cluster client made by another copy of ioredis, passed as `redis`', 
       [],
     );
   });
+
+  it('reports a refused SCAN as the permission to grant, with its own redis-errors too', async () => {
+    // The least-privilege rule gives no SCAN: the dashboard then shows the app's own jobs, which
+    // it does for a refusal only, not for masters out of reach (a 503).
+    const keyPrefix = uniquePrefix('nested-cluster');
+    await setLockUser(keyPrefix);
+    const store = new RedisLockStore(await otherCluster(nested), { keyPrefix, logger: false });
+
+    const refused = await store.listJobs().then(
+      () => undefined,
+      (error: unknown) => error as { message: string; answered: boolean },
+    );
+
+    expect(refused?.message).toContain('Redis user lacks permission for SCAN');
+    expect(refused?.message).not.toContain('reaches no master');
+    expect(refused?.answered).toBe(true);
+    await store.close();
+  });
 });
 
 describe('a Redis client made by another copy of ioredis, passed as `redis`', () => {
@@ -156,4 +181,65 @@ describe('a Redis client made by another copy of ioredis, passed as `redis`', ()
     // Written through that client, on its server (not through a client the module made up).
     expect(await client.keys(`${keyPrefix}:*`)).not.toEqual([]);
   });
+});
+
+describe('a Redis client made by another copy of ioredis with its own redis-errors', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  it('sends the release of an acquisition the server refused once, not again every 2 s', async () => {
+    // A user that may do anything but run scripts: every acquisition and release is refused.
+    await admin.call('ACL', 'SETUSER', 'no-scripts', 'reset', 'on', '>pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'no-scripts', '-evalsha', '-eval', '-script');
+    const client = new nested.ioredis.Redis(
+      `redis://no-scripts:pw@127.0.0.1:${server.port}`,
+      LOCK_CLIENT_DEFAULTS,
+    );
+    clients.push(client);
+    client.on('error', () => undefined);
+    const logger = new CapturingLogger();
+    const app = await bootApp({ redis: client, keyPrefix: uniquePrefix('nested'), logger });
+    apps.push(app);
+    await admin.call('ACL', 'LOG', 'RESET');
+
+    expect(await runOnce(app, 'nested-refused')).toMatchObject({
+      ran: false,
+      reason: 'store-error',
+    });
+    // The acquisition, and the release sent for it, refused in turn.
+    await waitFor(async () => (await deniedScripts()) >= 2, {
+      message: 'the acquisition and its release refused',
+    });
+    // A refusal is the server's answer: read as no answer, the release was sent again 250 ms
+    // later, then every 0.5, 1 and 2 s, for as long as the app ran. A bounded wait: long enough
+    // for two of those rounds.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await deniedScripts()).toBe(2);
+    expect(logger.lines.map((line) => line.message).join('\n')).toContain(
+      'Redis user lacks permission for EVALSHA',
+    );
+  }, 30_000);
+
+  /** Script calls the server refused since the ACL log was reset (entries count repeats). */
+  async function deniedScripts(): Promise<number> {
+    const entries = (await admin.call('ACL', 'LOG', '128')) as unknown[][];
+    let total = 0;
+    for (const entry of entries) {
+      const field = (name: string): unknown => entry[entry.indexOf(name) + 1];
+      if (field('object') === 'evalsha' || field('object') === 'eval') {
+        total += Number(field('count'));
+      }
+    }
+    return total;
+  }
 });
