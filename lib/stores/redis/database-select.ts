@@ -1,4 +1,5 @@
-import { ReplyError, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { isReplyError } from './reply-error.js';
 
 /**
  * ioredis' reply to the `SELECT` it sends on connect for a URL's `/db` (or the `db` option),
@@ -6,7 +7,7 @@ import { ReplyError, type Redis } from 'ioredis';
  * without `+select`, a Cluster node (`SELECT is not allowed in cluster mode`).
  */
 export function isSelectRefusal(error: unknown): error is Error {
-  if (!(error instanceof (ReplyError as new () => Error))) {
+  if (!isReplyError(error)) {
     return false;
   }
   const command = (error as { command?: { name?: unknown } }).command;

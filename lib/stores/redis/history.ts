@@ -1,4 +1,4 @@
-import { ReplyError, type Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LOCK_NAME_PATTERN } from '../../cron-lock.constants.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import type { HistoryEntry } from '../lock-store.interface.js';
@@ -6,6 +6,7 @@ import { parseEntry } from '../history-entries.js';
 import { clientKeyPrefix, isClusterClient } from './redis-connection.js';
 import { defineScript, runScript } from './redis-script.js';
 import { CLUSTER_SLOTS_UNREACHED } from './redis.messages.js';
+import { isReplyError } from './reply-error.js';
 
 // Checked by the store before its guard, so that a bad limit is never reported as a store error.
 export { checkHistoryLimit } from '../history-entries.js';
@@ -74,7 +75,7 @@ async function listClusterJobs(cluster: Cluster, head: string): Promise<string[]
       names.push(...(await scanNode(node, head)));
     } catch (error) {
       // A server's refusal (NOPERM) is its answer, and says more than "out of reach".
-      if (error instanceof (ReplyError as new () => Error)) {
+      if (isReplyError(error)) {
         throw error;
       }
       failed.add(nodeKey(node));

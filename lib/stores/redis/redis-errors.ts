@@ -1,10 +1,11 @@
-import { ReplyError, type Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { describeStoreError } from '../../utils/redact.js';
 import { describeThrown } from '../../utils/thrown.js';
 import { accessHint } from './acl.js';
 import { isSubscriberRefusal } from './client-state.js';
 import { databaseHint } from './database-select.js';
 import { clientKeyPrefix } from './redis-connection.js';
+import { isReplyError } from './reply-error.js';
 import { SUBSCRIBED_CLIENT_HINT } from './redis.messages.js';
 import { tlsHint } from './tls.js';
 
@@ -62,8 +63,7 @@ function sentinelHint(error: unknown): string | undefined {
  */
 export function isServerRefusal(error: unknown): boolean {
   return (
-    (error instanceof (ReplyError as new () => Error) &&
-      /^(?:NOPERM|WRONGTYPE|ERR unknown command)\b/.test(error.message)) ||
+    (isReplyError(error) && /^(?:NOPERM|WRONGTYPE|ERR unknown command)\b/.test(error.message)) ||
     isSubscriberRefusal(error)
   );
 }
