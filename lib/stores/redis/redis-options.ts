@@ -4,7 +4,9 @@ import { redactLooseUrl } from '../../utils/redact.js';
 import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 import { isClosedClient, isSubscribedClient } from './client-state.js';
+import { clusterDatabaseProblem } from './cluster-database.js';
 import {
+  isClusterClient,
   isRedisClient,
   LOCK_CLIENT_DEFAULTS,
   type RedisConnectionOptions,
@@ -24,8 +26,9 @@ import {
 /**
  * Checks a connection setting without connecting: a redis:// or rediss:// URL, ioredis options
  * whose `url` and TLS settings fit, or a client that can carry lock commands (not one already
- * closed, nor one the app subscribed with over RESP2). `source` is the module's `redis` option or a
- * store's argument (the messages name it). Throws {@link CronLockConfigError}.
+ * closed, nor one the app subscribed with over RESP2, nor a Cluster naming a database but 0).
+ * `source` is the module's `redis` option or a store's argument (the messages name it). Throws
+ * {@link CronLockConfigError}.
  */
 export function checkRedisSetting(
   redis: unknown,
@@ -64,6 +67,11 @@ export function checkRedisSetting(
     throw new CronLockConfigError(REDIS_CLIENT_CLOSED(source));
   } else if (isSubscribedClient(redis)) {
     throw new CronLockConfigError(REDIS_CLIENT_SUBSCRIBED(source));
+  } else if (isClusterClient(redis)) {
+    const problem = clusterDatabaseProblem(redis, source);
+    if (problem !== undefined) {
+      throw new CronLockConfigError(problem);
+    }
   }
 }
 

@@ -75,6 +75,27 @@ export const REDIS_DEFAULTED_OPTION_EMPTY = (source: RedisSettingSource, key: st
   'offline queue, no retries or resends, a command timeout; connected on first use). ' +
   'Fix: set it, or leave it out for the lock default.';
 
+const KEY_PREFIX_EXAMPLE: Record<RedisSettingSource, string> = {
+  CronLockModule: "CronLockModule.forRoot({ redis: cluster, keyPrefix: 'billing-staging' })",
+  RedisLockStore: "new RedisLockStore(cluster, { keyPrefix: 'billing-staging' })",
+};
+
+/**
+ * A Cluster client whose startup node or `redisOptions.db` (`where`) names a database other than
+ * 0, which ioredis would replace with database 0 without a word.
+ */
+export const REDIS_CLUSTER_DATABASE = (
+  source: RedisSettingSource,
+  where: string,
+  db: unknown,
+): string =>
+  `${settingName(source, 'redis')} is a Cluster client whose ${where} names database ` +
+  `${typeof db === 'string' && /^\d+$/.test(db) ? db : describeValue(db)}, but a Redis Cluster ` +
+  'has only database 0, and ioredis would use database 0 without a word: apps or environments ' +
+  'told apart by their database would share their locks. Fix: remove the database from the ' +
+  "Cluster's startup nodes and redisOptions, and give each app or environment its own " +
+  `keyPrefix (${KEY_PREFIX_EXAMPLE[source]}); see docs/deploying.md, 'Cluster'.`;
+
 // The store-error hints below, with ioredis' own text after them, stay within the 300 characters
 // a store error line keeps, so the fix is never cut off.
 const SUBSCRIBER_FIX =
