@@ -89,7 +89,7 @@ async function listClusterJobs(cluster: Cluster, head: string): Promise<string[]
 }
 
 /** Per master address out of reach (left the pool, or in `failed`), its slots: `0-5460, 7000`. */
-function unreachedSlots(cluster: Cluster, failed: ReadonlySet<string>): Map<string, string> {
+export function unreachedSlots(cluster: Cluster, failed: ReadonlySet<string>): Map<string, string> {
   const known = new Set(cluster.nodes('master').map(nodeKey));
   const ranges = new Map<string, Array<[number, number]>>();
   cluster.slots.forEach((owners, slot) => {
@@ -112,7 +112,7 @@ function unreachedSlots(cluster: Cluster, failed: ReadonlySet<string>): Map<stri
 }
 
 /** The address ioredis keys a node by in its pool and slot map. */
-function nodeKey(node: Redis): string {
+export function nodeKey(node: Redis): string {
   return `${node.options.host}:${node.options.port}`;
 }
 

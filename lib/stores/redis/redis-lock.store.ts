@@ -23,6 +23,7 @@ import { pauseJob, registerJob, resumeJob } from './pause.js';
 import {
   connectionOptionsOf,
   createLockClient,
+  isClusterClient,
   isReadOnlyReply,
   isRedisClient,
   quitOwnClient,
@@ -38,6 +39,7 @@ import { releasePlainLock } from './release-plain.js';
 import { renewLock } from './renew.js';
 import { usePlainEvalsha, type ScriptTransport } from './ioredis/send.js';
 import { checkRedisDeployment, checkRedisWritable } from './server-check.js';
+import { pingClusterMasters } from './cluster-ping.js';
 import { checkRedisSetting, checkStoreOptions } from './redis-options.js';
 import { checkKeyPrefix } from '../../utils/key-prefix.js';
 import { RedisTriggerChannel } from './trigger.js';
@@ -200,12 +202,21 @@ export class RedisLockStore implements LockStore {
     return this.guard(() => listJobNames(this.client, this.keyPrefix));
   }
 
-  /** Rejects for a client the app subscribed with too: its `PING` passes, no lock command does. */
+  /**
+   * Round trip to Redis, in ms. On a Cluster, one `PING` to every master in parallel (the
+   * slowest one's time), rejecting when any slot's master is out of reach: each job's keys live
+   * on one master. Rejects for a client the app subscribed with too: its `PING` passes, no lock
+   * command does.
+   */
   async ping(): Promise<number> {
     return this.guard(async () => {
       refuseSubscribedClient(this.client);
       const started = performance.now();
-      await this.client.ping();
+      if (isClusterClient(this.client)) {
+        await pingClusterMasters(this.client, this.readyTimeout);
+      } else {
+        await this.client.ping();
+      }
       return performance.now() - started;
     });
   }

@@ -152,3 +152,15 @@ export const REDIS_READ_ONLY_REPLICA =
 export const REDIS_NO_REPLICAS =
   'Redis refused a write (NOREPLICAS): fewer replicas in sync than min-replicas-to-write. Fix: ' +
   'bring the replicas back, or lower min-replicas-to-write on the master';
+
+/**
+ * `RedisLockStore.ping()` on a Cluster whose client reaches no master for some slots: the locks
+ * whose keys hash there fail, whatever the masters still up answer.
+ */
+export const CLUSTER_PING_UNREACHED = (
+  unreached: ReadonlyArray<[node: string, ranges: string]>,
+): string =>
+  `RedisLockStore.ping: the Redis Cluster client reaches no master for ` +
+  unreached.map(([node, ranges]) => `slots ${ranges} (served by ${node})`).join(', ') +
+  `, so every lock whose key hashes there fails. ` +
+  `Fix: bring that master back, or let a replica take over its slots.`;
