@@ -21,11 +21,7 @@ import { acquireLock } from './acquire.js';
 import { ConnectionLanes } from './connection-lanes.js';
 import { acquirePlainLock } from './acquire-plain.js';
 import { checkWritable, currentLockToken, inspectLock, listJobNames } from './inspect.js';
-import {
-  isPreparedStatementTrouble,
-  runStatement,
-  type PostgresPool,
-} from './postgres-connection.js';
+import { isPreparedStatementTrouble, type PostgresPool } from './postgres-connection.js';
 import { describePostgresError, isRefusal, secretsOfConnectionString } from './postgres-errors.js';
 import {
   booleanOption,
@@ -42,6 +38,7 @@ import { releasePlainLock } from './release-plain.js';
 import { checkHistoryLimit, readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
 import { renewLock } from './renew.js';
+import { SharedPing } from './shared-ping.js';
 import { ensureLockTable } from './schema.js';
 import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
@@ -125,6 +122,7 @@ export class PostgresLockStore implements LockStore {
   private readonly historyToRefresh = new Set<string>();
   /** Acquisitions that got no pooled connection: their release has nothing to free. */
   private readonly unsent = new UnsentAcquisitions();
+  private readonly pings: SharedPing;
   readonly triggers: PostgresTriggerChannel;
   readonly kind = 'postgresql';
 
@@ -160,6 +158,7 @@ export class PostgresLockStore implements LockStore {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }
     this.pool = this.lanes.others; // all but renewals and releases
+    this.pings = new SharedPing(this.pool, this.timeout);
     this.unnamed = unnamedStatements(this.table);
     this.statements = booleanOption('preparedStatements', options.preparedStatements, true)
       ? namedStatements(this.unnamed)
@@ -257,12 +256,9 @@ export class PostgresLockStore implements LockStore {
     return this.guard(() => currentLockToken(this.pool, this.table, name, this.timeout));
   }
 
-  async ping(): Promise<number> {
-    return this.guard(async () => {
-      const started = performance.now();
-      await runStatement(this.pool, 'SELECT 1', [], this.timeout);
-      return performance.now() - started;
-    });
+  /** Round trip in ms; overlapping calls share one (see SharedPing). */
+  ping(): Promise<number> {
+    return this.pings.run((ping) => this.guard(ping));
   }
 
   /** Rejects, naming the fix, on a hot standby or for a role whose sessions start read-only. */
