@@ -13,6 +13,13 @@ import { npm, packInto } from './support/pack.js';
 const run = promisify(execFile);
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 const OPTIONAL_PEERS = ['pg', 'prom-client', '@nestjs/terminus', '@nestjs/event-emitter'];
+/** The entry points that each need one optional peer. */
+const PEER_ENTRIES = [
+  ['nestjs-cron-lock/postgres', 'pg'],
+  ['nestjs-cron-lock/prometheus', 'prom-client'],
+  ['nestjs-cron-lock/terminus', '@nestjs/terminus'],
+  ['nestjs-cron-lock/event-emitter', '@nestjs/event-emitter'],
+] as const;
 
 interface Outcome {
   code: number;
@@ -87,6 +94,79 @@ describe('an app without the optional peers', () => {
       const [required, imported] = JSON.parse(stdout) as [number, number];
       expect(required).toBeGreaterThan(0);
       expect(imported).toBe(required);
+    },
+  );
+
+  it.each(
+    PEER_ENTRIES.flatMap(([entry, peer]) =>
+      (['import', 'require'] as const).map((how) => [entry, how, peer] as const),
+    ),
+  )(
+    'loading %s with %s fails with a CronLockConfigError that names %s and its install',
+    async (entry, how, peer) => {
+      // The error the app can catch, checked against the class the app imports from the package.
+      const load =
+        how === 'import'
+          ? `const { CronLockConfigError } = await import('nestjs-cron-lock');
+             const load = () => import(${JSON.stringify(entry)});`
+          : `const require = createRequire(process.cwd() + '/index.js');
+             const { CronLockConfigError } = require('nestjs-cron-lock');
+             const load = async () => require(${JSON.stringify(entry)});`;
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { createRequire } from 'node:module';
+           ${load}
+           try {
+             await load();
+             console.log(JSON.stringify({ loaded: true }));
+           } catch (error) {
+             console.log(JSON.stringify({
+               name: error.name,
+               configError: error instanceof CronLockConfigError,
+               message: error.message,
+             }));
+           }`,
+        ],
+        { cwd: appDir, timeout: 60_000 },
+      );
+      const outcome = JSON.parse(stdout) as {
+        name?: string;
+        configError?: boolean;
+        message?: string;
+      };
+
+      expect(outcome).toMatchObject({ name: 'CronLockConfigError', configError: true });
+      expect(outcome.message).toContain(`${entry} needs the optional peer dependency "${peer}"`);
+      expect(outcome.message).toContain(`Fix: npm install ${peer}`);
+      // Node's own error: where it looked on this machine, and nothing of the fix.
+      expect(outcome.message).not.toContain('Cannot find');
+      expect(outcome.message).not.toContain(workDir);
+      expect(outcome.message).not.toContain(homedir());
+    },
+  );
+
+  it.each(PEER_ENTRIES)(
+    'an app importing %s statically stops at start-up on the fix, not on the missing %s',
+    async (entry, peer) => {
+      // Node resolves every static import before any module runs: the case a check inside the
+      // library's own modules could not reach.
+      const main = `main-${entry.split('/')[1]}.mjs`;
+      await writeFile(join(appDir, main), `import * as entry from ${JSON.stringify(entry)};\n`);
+      const outcome = await run(process.execPath, [main], { cwd: appDir, timeout: 60_000 })
+        .then(() => ({ code: 0, stderr: '' }))
+        .catch((error: { code?: number; stderr?: string }) => ({
+          code: error.code,
+          stderr: error.stderr ?? '',
+        }));
+
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(
+        `CronLockConfigError: ${entry} needs the optional peer dependency "${peer}"`,
+      );
+      expect(outcome.stderr).not.toContain('Cannot find');
     },
   );
 
