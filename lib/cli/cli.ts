@@ -16,6 +16,7 @@ import { pauseCommand, resumeCommand } from './pause.command.js';
 import { releaseCommand } from './release.command.js';
 import { triggerCommand } from './trigger.command.js';
 import { statusCommand } from './status.command.js';
+import { isMissingPackage } from '../utils/optional-peer.js';
 
 /** The process's streams and environment, replaceable in tests. */
 export interface CliIo {
@@ -118,16 +119,6 @@ async function connect(store: StoreTarget, prefix: string): Promise<CliConnectio
     return openPostgresConnection(store.url, store.schema, store.table);
   }
   return openConnection(store.url, prefix);
-}
-
-/** Whether `error` is Node's failure to find the package `name` (not a file inside it). */
-function isMissingPackage(error: unknown, name: string): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return (
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-    typeof message === 'string' &&
-    (message.includes(`package '${name}'`) || message.includes(`module '${name}'`))
-  );
 }
 
 function packageVersion(): string {

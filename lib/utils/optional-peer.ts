@@ -25,8 +25,9 @@ export function optionalPeerError(error: unknown, entry: string, peer: string): 
 /**
  * Whether `error` is Node's failure to find the package `name` itself, from `import` or `require`:
  * not a file inside it, nor a package that `name` needs, which a reinstall of `name` may not fix.
+ * Also how the CLI tells a missing `pg` apart.
  */
-function isMissingPackage(error: unknown, name: string): boolean {
+export function isMissingPackage(error: unknown, name: string): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   return (
     (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
