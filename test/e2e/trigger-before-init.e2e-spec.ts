@@ -141,6 +141,45 @@ describe.each(STORES)(
       }
     });
 
+    it("lets another instance with the job run it when an earlier module's onModuleInit of an app without the job awaits it", async () => {
+      fixture = make();
+      // The worker: another instance, bound and listening, that has the job.
+      const worker = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ ...fixture.options, instanceId: 'worker' }),
+        ],
+        providers: [Reports],
+      }).compile();
+      await worker.init();
+      try {
+        let result: TriggerResult | undefined;
+        @Injectable()
+        class Warmup implements OnModuleInit {
+          constructor(private readonly locks: CronLockService) {}
+          async onModuleInit(): Promise<void> {
+            // Awaited before this app's binding: only the worker can take it, and it does.
+            result = await this.locks.trigger(JOB, { timeout: '3s' });
+          }
+        }
+        @Global()
+        @Module({ providers: [Warmup] })
+        class WarmupModule {}
+        // The caller: a web app with the lock module and none of the worker's jobs.
+        module = await Test.createTestingModule({
+          imports: [
+            WarmupModule,
+            CronLockModule.forRoot({ ...fixture.options, instanceId: 'web' }),
+          ],
+        }).compile();
+        await module.init();
+        expect(result).toMatchObject({ ran: true, name: JOB, instanceId: 'worker' });
+        expect(runs).toEqual(['manual']);
+      } finally {
+        await worker.close();
+      }
+    });
+
     it("rejects init with a CronLockConfigError naming the call and the fix when an earlier module's onModuleInit awaits it", async () => {
       fixture = make();
       @Injectable()
