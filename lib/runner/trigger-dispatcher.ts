@@ -36,6 +36,7 @@ import {
   canTrigger,
   DEFAULT_TRIGGER_TIMEOUT_MS,
   listenWithin,
+  requestFromApp,
   TRIGGER_CLAIM_TTL_MS,
   TriggerRequester,
   type TriggerCall,
@@ -145,7 +146,7 @@ export class TriggerDispatcher {
     // The app may start closing while this call subscribes: its replies can no longer arrive
     // then, so a request sent anyway could run the job and still be answered `no-live-instance`,
     // and a subscription the close ended rejects with the channel's "closed" error.
-    const failed = await listenWithin(this.listen(store), call, triggerLabel(name), this.registry);
+    const failed = await listenWithin(this.listen(store), call, triggerLabel(name));
     if (this.stopped) {
       return { ran: false, name, reason: 'shutting-down' };
     }
@@ -153,7 +154,7 @@ export class TriggerDispatcher {
       throw failed.error;
     }
     this.requester ??= new TriggerRequester(store);
-    return this.requester.request(call, this.registry.get(name) !== undefined);
+    return requestFromApp(this.requester, call, this.registry, triggerLabel(name));
   }
 
   /**
@@ -183,10 +184,8 @@ export class TriggerDispatcher {
   }
 
   private stopRelisten(): void {
-    if (this.relisten !== null) {
-      clearTimeout(this.relisten);
-      this.relisten = null;
-    }
+    clearTimeout(this.relisten ?? undefined);
+    this.relisten = null;
   }
 
   private listen(store: TriggerStore): Promise<TriggerSubscription> {

@@ -90,23 +90,13 @@ export interface TriggerCall {
 /**
  * Waits for the caller's subscription, at most the call's timeout: `null` once it listens, else
  * what failed. A store that takes the connection but never answers (a partition) fails only
- * through this timeout, reported as the store failure `trigger()` documents. A call made before
- * the app's jobs are bound waits for them first (this instance's receiver passes by a request it
- * cannot tell a job's yet), and what that took comes off `call.timeout`.
+ * through this timeout, reported as the store failure `trigger()` documents.
  */
-export async function listenWithin(
+export function listenWithin(
   listening: Promise<unknown>,
   call: TriggerCall,
   label: string,
-  registry: CronLockRegistry,
 ): Promise<{ error: unknown } | null> {
-  // The subscription opens meanwhile; a failure of it is read below, never left unhandled.
-  listening.catch(() => undefined);
-  const left = await registry.whenBound(call.timeout);
-  if (left === null) {
-    return { error: new CronLockConfigError(TRIGGER_BEFORE_BOUND(label, call.timeout)) };
-  }
-  call.timeout = left;
   return withTimeout(listening, call.timeout, '').then(
     () => null,
     (error: unknown) => ({
@@ -116,6 +106,30 @@ export async function listenWithin(
           : new LockStoreError(TRIGGER_NOT_LISTENING(label, call.timeout)),
     }),
   );
+}
+
+/**
+ * Sends an app's request. Before CronLockModule bound the app's jobs, this instance's receiver
+ * passes every request by, not knowing its jobs yet: the request is sent now all the same
+ * (another instance may have the job), and again once they are bound, so this one may take it.
+ */
+export async function requestFromApp(
+  requester: TriggerRequester,
+  call: TriggerCall,
+  registry: CronLockRegistry,
+  label: string,
+): Promise<TriggerResult> {
+  if (registry.bound) {
+    return requester.request(call, registry.get(call.name) !== undefined);
+  }
+  const bindsLater = registry.whenBound(call.timeout).then((left) => left !== null);
+  const result = await requester.request(call, false, bindsLater);
+  if (!result.ran && result.reason === 'no-live-instance' && !registry.bound) {
+    // Nobody took it, and the jobs were still not bound: awaited where it holds up that binding
+    // (an earlier module's onModuleInit), the call can never reach the instance that made it.
+    throw new CronLockConfigError(TRIGGER_BEFORE_BOUND(label, call.timeout));
+  }
+  return result;
 }
 
 /**
@@ -155,9 +169,15 @@ export class TriggerRequester {
 
   /**
    * Sends the request; the caller must be listening already (its own subscriber counts as one
-   * receiver). `runsHere` says whether the caller itself may take the request.
+   * receiver). `runsHere` says whether the caller itself may take the request. `bindsLater`, for
+   * a caller whose jobs are not bound yet (so it cannot tell whether it has this one): resolves
+   * `true` once they are, and the request is then sent again, so this instance may take it too.
    */
-  async request(call: TriggerCall, runsHere: boolean): Promise<TriggerResult> {
+  async request(
+    call: TriggerCall,
+    runsHere: boolean,
+    bindsLater?: Promise<boolean>,
+  ): Promise<TriggerResult> {
     const { name } = call;
     if (this.closed) {
       return { ran: false, name, reason: 'shutting-down' };
@@ -165,15 +185,24 @@ export class TriggerRequester {
     const id = randomUUID();
     const replies = new ReplyQueue(this.holdProcess);
     this.waiting.set(id, replies);
+    const publish = (): Promise<number | null> =>
+      this.store.triggers.publish({ kind: 'request', id, name, force: call.force });
+    const sentAt = performance.now();
     try {
-      const receivers = await this.store.triggers.publish({
-        kind: 'request',
-        id,
-        name,
-        force: call.force,
+      const receivers = await publish();
+      // The same id again: its claim lets one instance run it however often it is heard. Not
+      // after the claim of a first taker may have expired, nor once this call has settled.
+      void bindsLater?.then((bound) => {
+        if (
+          bound &&
+          this.waiting.has(id) &&
+          performance.now() - sentAt < TRIGGER_CLAIM_TTL_MS / 2
+        ) {
+          publish().catch(() => undefined);
+        }
       });
       // Only our own subscriber heard it: nobody else can answer, so no need to wait.
-      if (receivers !== null && receivers <= 1 && !runsHere) {
+      if (receivers !== null && receivers <= 1 && !runsHere && bindsLater === undefined) {
         return { ran: false, name, reason: 'no-live-instance' };
       }
       const first = await replies.next(call.timeout);

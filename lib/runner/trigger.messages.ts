@@ -19,6 +19,9 @@ const REFUSED_BECAUSE: Record<SkipReason, string> = {
 export const TRIGGER_REFUSED = (name: string, reason: SkipReason): string =>
   `${name}: trigger refused, not run: ${REFUSED_BECAUSE[reason]}`;
 
-/** `trigger()` was called before the binding, and the jobs were still not bound at its timeout. */
+/**
+ * `trigger()` was called before the binding, no instance took it, and the jobs were still not
+ * bound at its timeout.
+ */
 export const TRIGGER_BEFORE_BOUND = (call: string, timeout: number): string =>
-  `${call}: CronLockModule had not bound the app's jobs within ${timeout}ms (the call's timeout), so no request was sent. It binds them in its onModuleInit, which Nest runs only once every constructor and factory, and the onModuleInit of each module it initialises first, has returned: a trigger() awaited there waits for itself. Call it from onApplicationBootstrap or later, or do not await it there.`;
+  `${call}: no instance took the request within ${timeout}ms (the call's timeout), and CronLockModule had not bound this app's jobs by then, so this instance could not take it either. It binds them in its onModuleInit, which Nest runs only once every constructor and factory, and the onModuleInit of each module it initialises first, has returned: a trigger() awaited there waits for itself. Call it from onApplicationBootstrap or later, or do not await it there.`;
