@@ -1,13 +1,39 @@
 // A pause lives in the job's state in Redis: a restart without persistence ends it without a
 // resume, and the job runs again. An instance that knew the pause says so, once.
+import { Injectable } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
+import type pg from 'pg';
+import {
+  CronLockModule,
+  CronLockService,
+  LockedCron,
+  MemoryLockStore,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CapturingLogger } from '../support/capturing-logger.js';
-import { uniquePrefix } from '../support/redis.js';
+import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 const MINUTE = 60_000;
+
+/** Whole minutes of the recent past: occurrences the store takes (not ahead of its clock). */
+const occurrence = (minutesAgo: number): number =>
+  Math.floor(Date.now() / MINUTE) * MINUTE - minutesAgo * MINUTE;
+
+const lostPauseLines = (logger: CapturingLogger): string[] =>
+  logger.lines
+    .filter((line) => line.level === 'warn' && /pause/i.test(line.message))
+    .map((line) => line.message);
+
+/** The lost-pause lines, once there is one: it is logged off the run's path. */
+const warned = (logger: CapturingLogger): Promise<string[]> =>
+  waitFor(() => (lostPauseLines(logger).length > 0 ? lostPauseLines(logger) : undefined), {
+    message: 'the lost pause warning',
+  });
 
 describe('a pause lost with the store', () => {
   const apps: TestingModule[] = [];
@@ -32,15 +58,6 @@ describe('a pause lost with the store', () => {
     return { locks: app.get(CronLockService), logger };
   }
 
-  /** Whole minutes of the recent past: occurrences the store takes (not ahead of its clock). */
-  const occurrence = (minutesAgo: number): number =>
-    Math.floor(Date.now() / MINUTE) * MINUTE - minutesAgo * MINUTE;
-
-  const lostPauseLines = (logger: CapturingLogger): string[] =>
-    logger.lines
-      .filter((line) => line.level === 'warn' && /pause/i.test(line.message))
-      .map((line) => line.message);
-
   it('warns once, naming the job, when a Redis restart without persistence ended a pause it knew', async () => {
     const server = await startRedisServer();
     servers.push(server);
@@ -57,7 +74,7 @@ describe('a pause lost with the store', () => {
 
     // Nothing resumed the job: the restart took its pause with the rest of its state.
     expect(await run(2)).toMatchObject({ ran: true });
-    const lines = lostPauseLines(logger);
+    const lines = await warned(logger);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('"nightly-report"');
     expect(lines[0]).toMatch(/pause it again/);
@@ -86,3 +103,160 @@ describe('a pause lost with the store', () => {
     expect(locks.pausedJobs).toEqual([]);
   });
 });
+
+const YEARLY_JOB = 'lost-pause-yearly';
+
+@Injectable()
+class YearlyJob {
+  // Once a year: its schedule is registered at bootstrap, and no scheduler tick runs in the test.
+  @LockedCron('0 0 1 1 *', { ttl: '10s', name: YEARLY_JOB })
+  async report(): Promise<void> {}
+}
+
+interface Backend {
+  /** Module options of one more app on the same store. */
+  options(): CronLockModuleOptions;
+  /** Drops the job's whole state, as a Redis restart without persistence does; absent: cannot. */
+  lose?(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function memoryBackend(): Promise<Backend> {
+  const store = new MemoryLockStore();
+  return Promise.resolve({ options: () => ({ store }), cleanup: () => store.close() });
+}
+
+/** `ownServer`: a redis-server of the test's own, which `lose()` restarts without persistence. */
+async function redisBackend(ownServer: boolean): Promise<Backend> {
+  const keyPrefix = uniquePrefix('lost-pause');
+  if (!ownServer) {
+    return { options: () => ({ redis: testRedisUrl(), keyPrefix }), cleanup: async () => {} };
+  }
+  const server = await startRedisServer();
+  return {
+    options: () => ({ redis: server.url, keyPrefix }),
+    lose: () => server.restart(),
+    cleanup: () => server.stop(),
+  };
+}
+
+function postgresBackend(): Promise<Backend> {
+  const table = uniqueTable('lost_pause');
+  const pools: pg.Pool[] = [];
+  const pool = (): pg.Pool => {
+    const created = newPool({ max: 2 });
+    pools.push(created);
+    return created;
+  };
+  return Promise.resolve({
+    options: () => ({ store: new PostgresLockStore(pool(), { table, logger: false }) }),
+    lose: async () => {
+      await pools[0]!.query(`DELETE FROM "${table}" WHERE name = $1`, [YEARLY_JOB]);
+    },
+    cleanup: async () => {
+      if (pools[0]) await dropTable(pools[0], table);
+      await Promise.all(pools.map((created) => created.end()));
+    },
+  });
+}
+
+describe.each([
+  ['memory', memoryBackend],
+  ['Redis', () => redisBackend(false)],
+  ['PostgreSQL', postgresBackend],
+])('a pause of a job with a registered schedule, on the %s store', (_label, makeBackend) => {
+  const modules: TestingModule[] = [];
+  let backend: Backend | undefined;
+  afterEach(async () => {
+    await Promise.all(modules.splice(0).map((module) => module.close()));
+    await backend?.cleanup();
+    backend = undefined;
+  });
+
+  async function boot(
+    instanceId: string,
+    withJob: boolean,
+  ): Promise<{ locks: CronLockService; logger: CapturingLogger }> {
+    const logger = new CapturingLogger();
+    const module = await Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ ...backend!.options(), instanceId, logger }),
+      ],
+      providers: withJob ? [YearlyJob] : [],
+    }).compile();
+    modules.push(module);
+    await module.init();
+    return { locks: module.get(CronLockService), logger };
+  }
+
+  it('says nothing when another instance resumed the job before any occurrence was claimed', async () => {
+    backend = await makeBackend();
+    const worker = await boot('lost-pause-worker', true);
+    const admin = await boot('lost-pause-admin', false);
+    expect((await worker.locks.inspect(YEARLY_JOB)).cron).toBe('0 0 1 1 *');
+
+    await worker.locks.pause(YEARLY_JOB, { reason: 'vendor outage' });
+    expect(worker.locks.pausedJobs).toEqual([YEARLY_JOB]);
+    expect(await admin.locks.resume(YEARLY_JOB)).toBe(true);
+
+    // No occurrence was ever claimed: the store reports none before this one, as after a loss.
+    const ran = await worker.locks.run(
+      YEARLY_JOB,
+      { ttl: '10s', scheduledAt: occurrence(1) },
+      () => 'ran',
+    );
+    expect(ran).toMatchObject({ ran: true });
+    expect(worker.locks.pausedJobs).toEqual([]);
+    // Proving a line is NOT written: a round trip of the store, then a short bounded wait for
+    // anything asked off the run's path to have answered.
+    await worker.locks.inspect(YEARLY_JOB);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(lostPauseLines(worker.logger)).toEqual([]);
+  }, 30_000);
+});
+
+describe.each([
+  ['Redis restarted without persistence', () => redisBackend(true)],
+  ['PostgreSQL row deleted', postgresBackend],
+])(
+  'a pause of a job with a registered schedule lost with its state (%s)',
+  (_label, makeBackend) => {
+    const modules: TestingModule[] = [];
+    let backend: Backend | undefined;
+    afterEach(async () => {
+      await Promise.all(modules.splice(0).map((module) => module.close()));
+      await backend?.cleanup();
+      backend = undefined;
+    });
+
+    it('still warns once, naming the job', async () => {
+      backend = await makeBackend();
+      const logger = new CapturingLogger();
+      const module = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ ...backend.options(), instanceId: 'lost-pause-worker', logger }),
+        ],
+        providers: [YearlyJob],
+      }).compile();
+      modules.push(module);
+      await module.init();
+      const locks = module.get(CronLockService);
+      expect((await locks.inspect(YEARLY_JOB)).cron).toBe('0 0 1 1 *');
+      await locks.pause(YEARLY_JOB);
+
+      await backend.lose!();
+
+      const run = (minutesAgo: number) =>
+        locks.run(YEARLY_JOB, { ttl: '10s', scheduledAt: occurrence(minutesAgo) }, () => 'ran');
+      expect(await run(2)).toMatchObject({ ran: true });
+      const lines = await warned(logger);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`"${YEARLY_JOB}"`);
+      expect(locks.pausedJobs).toEqual([]);
+      expect(await run(1)).toMatchObject({ ran: true });
+      expect(lostPauseLines(logger)).toHaveLength(1);
+    }, 30_000);
+  },
+);
