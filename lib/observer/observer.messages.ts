@@ -37,3 +37,9 @@ export const PAUSE_LOST = (name: string): string =>
   `occurrence of it: the job's state was lost (a Redis restart without persistence, or its key ` +
   `deleted), so it runs again. Fix: pause it again if it must stay paused, and give Redis ` +
   `persistence (appendonly yes) to keep pauses across restarts.`;
+
+/** The store failed the check of whether a pause ended by a resume or with the job's state. */
+export const PAUSE_CHECK_FAILED = (name: string, why: string): string =>
+  `Job "${name}" was paused and runs again with no earlier occurrence in the lock store; ` +
+  `asking the store whether the job's state survived (a resume) failed: ${why}. The lost-pause ` +
+  `warning that follows may be a false alarm if another instance resumed the job.`;

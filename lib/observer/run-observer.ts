@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CRON_LOCK_OPTIONS } from '../cron-lock.constants.js';
+import { CRON_LOCK_OPTIONS, CRON_LOCK_STORE } from '../cron-lock.constants.js';
 import { LockLostError, ReplacedError, ShutdownTimeoutError } from '../cron-lock.errors.js';
 import {
   LOCK_LOST,
@@ -9,7 +9,7 @@ import {
 } from '../cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from '../options/module-options.js';
 import type { LockJob } from '../options/job-options.js';
-import type { AcquireResult, LossReason } from '../stores/lock-store.interface.js';
+import type { AcquireResult, LockStore, LossReason } from '../stores/lock-store.interface.js';
 import { LazyAbortController } from '../utils/lazy-abort.js';
 import { describeStoreError } from '../utils/redact.js';
 import { describeThrown } from '../utils/thrown.js';
@@ -17,7 +17,7 @@ import { tokenTag } from '../utils/token.js';
 import { AlertMonitor, hasPeriod } from './alert-monitor.js';
 import { CronLockEventBus, type SkipReason } from './events.js';
 import { KnownPauses } from './known-pauses.js';
-import { PAUSE_LOST } from './observer.messages.js';
+import { warnIfPauseLost } from './lost-pause.js';
 import { CronLockLogger } from './logger.js';
 import { RecentSkips } from './missed-occurrences.js';
 
@@ -35,7 +35,10 @@ export class RunObserver {
   private readonly instanceId: string;
   private readonly skips = new RecentSkips();
 
-  constructor(@Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions) {
+  constructor(
+    @Inject(CRON_LOCK_OPTIONS) private readonly options: ResolvedCronLockOptions,
+    @Inject(CRON_LOCK_STORE) private readonly store: LockStore,
+  ) {
     this.instanceId = options.instanceId;
     this.log = new CronLockLogger(options.logger, options.logLevels);
     this.events = new CronLockEventBus((event, error) =>
@@ -70,9 +73,10 @@ export class RunObserver {
         result.acquired && scheduledAt !== undefined && result.previousTick == null;
       if (noEarlierTick && this.pausedJobs.has(job.name)) {
         // No earlier occurrence either (the built-in stores leave it out then): the job's state
-        // is gone (a Redis restart without persistence). A resume keeps the occurrences claimed
-        // while paused. One line: the job is no longer known paused after it.
-        this.log.warn(PAUSE_LOST(job.name));
+        // is gone (a Redis restart without persistence), or it was resumed elsewhere before any
+        // occurrence was claimed. The store tells which, off the run's path; asked once per
+        // pause, as the job is no longer known paused after it.
+        void warnIfPauseLost(this.store, job.name, this.log);
       }
       this.pausedJobs.notPaused(job.name);
     }
