@@ -68,12 +68,15 @@ for (const [entry, peer] of Object.entries(PEER_ENTRIES)) {
   );
 
   const cjs = moveEntry(`dist/cjs/${entry}`);
+  // require(), not require.resolve(): a bundler follows a require() of the peer into the bundle,
+  // but leaves require.resolve() to look for a node_modules at run time, where a bundled app has
+  // none. entry.js requires the peer first thing anyway.
   writeFileSync(
     cjs.index,
     '"use strict";\n' +
       GENERATED +
       'try {\n' +
-      `  require.resolve(${peerName});\n` +
+      `  require(${peerName});\n` +
       '} catch (error) {\n' +
       `  throw require('../utils/optional-peer.js').optionalPeerError(error, ${specifier}, ${peerName});\n` +
       '}\n' +
