@@ -96,8 +96,11 @@ describe.each(STORES)(
       @Injectable()
       class Warmup {
         constructor(locks: CronLockService) {
-          // Not awaited, as a constructor can only do: the answer is read after init below.
-          pending = locks.trigger(JOB);
+          // Not awaited, as a constructor can only do: the answer is read after init below. Its
+          // timeout runs from here, through the rest of compile() and init(): the default 5 s,
+          // taken in part by the first test's one-time loading, is tight on a loaded machine.
+          // Before the fix the answer was no-live-instance whatever the timeout.
+          pending = locks.trigger(JOB, { timeout: '20s' });
         }
       }
       const app = await compile(Warmup);
@@ -122,7 +125,9 @@ describe.each(STORES)(
       class Warmup implements OnModuleInit {
         constructor(private readonly locks: CronLockService) {}
         async onModuleInit(): Promise<void> {
-          pending = this.locks.trigger(JOB, { timeout: '3s' });
+          // A timeout that covers the rest of init on a loaded machine: before the fix, the
+          // request heard here was answered no-live-instance at this timeout.
+          pending = this.locks.trigger(JOB, { timeout: '20s' });
           // Holds Nest's init (so the binding) until the request is out. Bounded and short: a
           // request held back until the binding is never heard here, and the hold ends at 500ms.
           let bound: NodeJS.Timeout | undefined;
