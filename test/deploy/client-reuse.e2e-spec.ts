@@ -220,8 +220,9 @@ describe('a client passed in that is reconnecting', () => {
     const restarting = await startRedisServer();
     own = restarting;
     // A longer commandTimeout than the default: the wait must cover a redis-server start on a
-    // loaded machine plus the client's next try.
-    const client = new Redis(restarting.url, { ...LOCK_CLIENT_DEFAULTS, commandTimeout: 5_000 });
+    // loaded machine plus the client's next try, up to 2 s later (its retryStrategy's cap). Before
+    // the fix, the client was not waited for at all, whatever this timeout.
+    const client = new Redis(restarting.url, { ...LOCK_CLIENT_DEFAULTS, commandTimeout: 10_000 });
     client.on('error', () => undefined); // refused while the server is down
     await ready(client);
     await restarting.stop();
