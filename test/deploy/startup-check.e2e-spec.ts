@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cronLockAclRule, type CronLockModuleOptions } from 'nestjs-cron-lock';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { waitFor } from '../support/redis.js';
 import { bootApp } from './support/app.js';
 import { startCapture, type Capture } from './support/capture.js';
 
@@ -114,10 +115,30 @@ describe('startup check of maxmemory-policy', () => {
 });
 
 describe('startup check that the server takes writes', () => {
+  /**
+   * Waits for a replica's first sync to end: while it loads its master's data, a command is
+   * answered LOADING, not READONLY, and a boot that landed then would test something else.
+   */
+  async function synced(replica: RedisServerHandle): Promise<void> {
+    const client = new Redis(replica.url);
+    try {
+      await waitFor(async () => /master_link_status:up/.test(await client.info('replication')), {
+        timeout: 20_000,
+        message: 'the replica in sync with its master',
+      });
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** Boots against a server that answers but refuses writes; stops it after. */
-  async function bootOn(args: (masterPort: number) => string[]): Promise<Capture> {
+  async function bootOn(
+    args: (masterPort: number) => string[],
+    settle: (refusing: RedisServerHandle) => Promise<void> = async () => undefined,
+  ): Promise<Capture> {
     const refusing = await startRedisServer({ args: args(server.port) });
     try {
+      await settle(refusing);
       return await boot({ redis: refusing.url });
     } finally {
       await Promise.all(apps.splice(0).map((app) => app.close()));
@@ -126,7 +147,9 @@ describe('startup check that the server takes writes', () => {
   }
 
   it('says a read-only replica cannot take locks, with the fix, instead of "Lock store ready"', async () => {
-    const lines = await bootOn((master) => ['--replicaof', '127.0.0.1', String(master)]);
+    // Else the master waits 5 s (its default) for more replicas before it sends its data.
+    await admin.config('SET', 'repl-diskless-sync-delay', '0');
+    const lines = await bootOn((master) => ['--replicaof', '127.0.0.1', String(master)], synced);
 
     expect(lines.at('log').join('\n')).not.toContain('Lock store ready');
     const warnings = lines.at('warn').filter((line) => line.includes('cannot take locks'));
