@@ -191,6 +191,8 @@ describe('an app without the optional peers', () => {
     },
   );
 
+  // Three npx starts, each allowed 60 s: the default test timeout covers only one of them, and a
+  // loaded machine took 40 s for the three.
   it('runs the command from the installed copy with npx: help 0, a bad flag 2, no URL 2', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
@@ -204,5 +206,5 @@ describe('an app without the optional peers', () => {
     const noUrl = await cli(['status']);
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toContain('pass --redis redis://host:6379 or set REDIS_URL');
-  });
+  }, 180_000);
 });
