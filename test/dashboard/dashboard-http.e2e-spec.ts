@@ -198,6 +198,39 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
     });
     expect(unknown.status).toBe(400);
   });
+
+  it('sends nosniff, the CSP and no-store on every answer of an action, accepted or refused', async () => {
+    const { cookie, token } = await csrfOf(page);
+    const json = { ...AUTH, cookie, 'x-cron-lock-csrf': token, 'content-type': 'application/json' };
+    const answers = {
+      accepted: await fetch(`${page}/api/jobs/sync/resume`, { method: 'POST', headers: json }),
+      'no CSRF token': await fetch(`${page}/api/jobs/sync/resume`, {
+        method: 'POST',
+        headers: AUTH,
+      }),
+      'unknown job': await fetch(`${page}/api/jobs/nope/resume`, { method: 'POST', headers: json }),
+      'bad body': await fetch(`${page}/api/jobs/sync/pause`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ reason: 42 }),
+      }),
+    };
+    const seen = Object.entries(answers).map(([answer, response]) => ({
+      answer,
+      nosniff: response.headers.get('x-content-type-options'),
+      csp: response.headers.get('content-security-policy'),
+      cache: response.headers.get('cache-control'),
+    }));
+    expect(seen).toEqual(
+      Object.keys(answers).map((answer) => ({
+        answer,
+        nosniff: 'nosniff',
+        csp: CSP,
+        cache: 'no-store',
+      })),
+    );
+    expect(Object.values(answers).map((response) => response.status)).toEqual([200, 403, 404, 400]);
+  });
 });
 
 describe('dashboard read-only (the default)', () => {
