@@ -47,6 +47,8 @@ export class DashboardActionsController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
+  // Set before the handler runs, so a refusal (CSRF, bad body, unknown job) carries it too.
+  @Header('X-Content-Type-Options', 'nosniff')
   async act(
     @Req() request: AnyRequest,
     @Param('name') name: string,
