@@ -407,6 +407,51 @@ describe('dashboard behind the app’s own guard class', () => {
   });
 });
 
+/**
+ * The app's guard of a sliding session: it renews the session cookie on each request it lets in,
+ * with the adapter's own call (Express's `res.cookie()`, a Fastify reply's `header()`).
+ */
+class RenewingSessionGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const response = context.switchToHttp().getResponse<{
+      cookie?: (name: string, value: string, options: object) => void;
+      header?: (name: string, value: string) => void;
+    }>();
+    if (typeof response.cookie === 'function') {
+      response.cookie('session', 'renewed', { httpOnly: true });
+    } else {
+      response.header!('set-cookie', 'session=renewed; Path=/; HttpOnly');
+    }
+    return true;
+  }
+}
+
+describe.each([
+  { adapter: 'Express', create: () => undefined },
+  { adapter: 'Fastify', create: () => new FastifyAdapter() },
+])('dashboard page behind a guard that renews the app’s session cookie ($adapter)', (setup) => {
+  let instance: FleetApp;
+
+  afterAll(async () => {
+    await instance?.app.close();
+  });
+
+  it('keeps the app’s cookie beside its own CSRF cookie', async () => {
+    instance = await startInstance(
+      testRedisUrl(),
+      uniquePrefix('dash-cookies'),
+      'instance-c',
+      { path: '/cron-lock', guard: new RenewingSessionGuard(), actions: true },
+      setup.create(),
+    );
+    const response = await fetch(`${await urlOf(instance.app)}/cron-lock`);
+    expect(response.status).toBe(200);
+    const names = response.headers.getSetCookie().map((cookie) => cookie.split('=')[0]);
+    // Dropping the renewed session cookie would log the operator out, or let the session lapse.
+    expect(names.sort()).toEqual(['cron_lock_csrf', 'session']);
+  });
+});
+
 describe('dashboard with actions while the lock store is unreachable', () => {
   let down: FleetApp;
   let page: string;
