@@ -53,7 +53,9 @@ export class DashboardController {
     if (this.options.actions) {
       const cookie = header(request, 'cookie');
       csrfToken = csrfTokenFrom(cookie) ?? newCsrfToken();
-      this.adapterHost.httpAdapter.setHeader(
+      // Appended: the app's guard or middleware may have set a cookie on this answer already
+      // (a renewed session), which Express's setHeader would replace.
+      this.adapterHost.httpAdapter.appendHeader(
         response,
         'Set-Cookie',
         csrfCookie(csrfToken, isHttps(request)),
