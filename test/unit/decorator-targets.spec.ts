@@ -33,6 +33,24 @@ describe.each(decorators)('%s on a member that is not an instance method', (_nam
     expect((thrown as Error).message).toMatch(new RegExp(`^${label.replace('.', '\\.')}: .*Fix: `));
   });
 
+  it('refuses a method with a symbol key, which Nest never scans, naming it and the fix', () => {
+    // Nest's MetadataScanner lists string keys only: such a job was never scheduled nor bound,
+    // app.init() passed, and a direct call blamed a missing CronLockModule.
+    const tick = Symbol('tick');
+    const target = { [tick]: () => undefined };
+    const descriptor = Object.getOwnPropertyDescriptor(target, tick)!;
+    let thrown: unknown;
+    try {
+      decorator()(Jobs.prototype, tick, descriptor);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(CronLockConfigError);
+    const message = (thrown as Error).message;
+    expect(message).toMatch(/^Jobs\.Symbol\(tick\): .*symbol key/);
+    expect(message).toContain('Fix: give the method a string name');
+  });
+
   it('decorates an instance method', () => {
     const descriptor = Object.getOwnPropertyDescriptor(Jobs.prototype, 'method')!;
     const decorated = decorator()(Jobs.prototype, 'method', descriptor) as PropertyDescriptor;
