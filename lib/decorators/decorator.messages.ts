@@ -7,6 +7,12 @@ export const NOT_AN_INSTANCE_METHOD = (decorator: string, member: string, kind: 
   `never be scheduled or locked. Fix: move the decorator to an instance method of a provider ` +
   `(for a static method, an instance method that calls it).`;
 
+/** `member`: `Class.Symbol(description)`. Thrown as the class is defined. */
+export const SYMBOL_KEYED_METHOD = (decorator: string, member: string): string =>
+  `${member}: ${decorator} is on a method with a symbol key, which Nest never scans, so it would ` +
+  `never be scheduled or locked (app.init() would pass and the job never run). Fix: give the ` +
+  `method a string name.`;
+
 /**
  * `override` (`Class.method`) replaces `base`, a locked method, without a decorator of its own,
  * and reached it through `super`: thrown by that call. `decorator` is the base's.

@@ -9,6 +9,7 @@ import {
   LOCK_ABOVE_LOCKED_CRON,
   LOCKS_STACKED,
   NOT_AN_INSTANCE_METHOD,
+  SYMBOL_KEYED_METHOD,
   SCHEDULE_BESIDE_LOCKED_CRON,
   UNDECORATED_OVERRIDE,
 } from './decorator.messages.js';
@@ -213,5 +214,10 @@ export function checkInstanceMethod(
   if (typeof descriptor?.value !== 'function') {
     const kind = descriptor?.get || descriptor?.set ? 'a getter or setter' : 'not a method';
     throw new CronLockConfigError(NOT_AN_INSTANCE_METHOD(decorator, member, kind));
+  }
+  // Nest's MetadataScanner lists string keys only: neither @nestjs/schedule nor the module would
+  // ever find the method, so it would pass app.init() and never run.
+  if (typeof methodKey === 'symbol') {
+    throw new CronLockConfigError(SYMBOL_KEYED_METHOD(decorator, member));
   }
 }
