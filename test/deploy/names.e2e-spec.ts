@@ -119,6 +119,50 @@ describe('lock names', () => {
     }
   });
 
+  it.each([
+    ['a $ in the class name', '$ReportJobs', '$ReportJobs.nightly', 'ReportJobs.nightly'],
+    [
+      'a non-ASCII letter in the class name',
+      'RapportsÉté',
+      'RapportsÉté.nightly',
+      'RapportsEte.nightly',
+    ],
+    ['over 128 characters', 'R'.repeat(125), `${'R'.repeat(125)}.nightly`, 'R'.repeat(125) + '.ni'],
+  ])(
+    'refuse a default name (Class.method) with %s at bootstrap, saying to give the job a name',
+    async (_case, className, label, suggested) => {
+      // No name was written: "use 1 to 128 characters among …" told the user to change a name
+      // they never gave; the way out is a { name } option.
+      const Jobs = {
+        [className]: class {
+          nightly(): void {}
+        },
+      }[className]!;
+      const descriptor = Object.getOwnPropertyDescriptor(Jobs.prototype, 'nightly')!;
+      const decorated = LockedCron('0 * * * *', '5s')(Jobs.prototype, 'nightly', descriptor);
+      Object.defineProperty(Jobs.prototype, 'nightly', decorated as PropertyDescriptor);
+      Injectable()(Jobs);
+      const error = await bootApp(
+        { store: new MemoryLockStore(), logger: false },
+        { providers: [Jobs] },
+      ).then(
+        (app) => {
+          apps.push(app);
+          return null;
+        },
+        (thrown: unknown) => thrown,
+      );
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain(
+        `${label}: the default lock name ${JSON.stringify(label)} (ClassName.methodName) is not allowed`,
+      );
+      expect(message).toContain(`Fix: give the job a { name } option of 1 to 128 characters`);
+      expect(message).toContain(`{ name: '${suggested}' }`);
+    },
+  );
+
   it('accept every allowed character, up to 128 of them', async () => {
     expect(await bootWithLockName('Billing.invoices_v2:eu-west-1')).toBeNull();
     expect(await bootWithLockName('n'.repeat(128))).toBeNull();
