@@ -46,13 +46,13 @@ import {
   CLASS_NAME_CLASH,
   DUPLICATE_LOCK_NAME,
   INVALID_CRON,
-  INVALID_LOCK_NAME,
   INVALID_OPTION,
   SCHEDULE_MODULE_MISSING,
 } from './cron-lock.messages.js';
 import type { ResolvedCronLockOptions } from './options/module-options.js';
 import type { CronLockMetadata } from './decorators/cron-lock.decorator.js';
 import { checkLockOrder } from './decorators/lock-method.js';
+import { REFUSED_JOB_NAME } from './decorators/decorator.messages.js';
 import {
   createCronTime,
   CronOccurrences,
@@ -243,7 +243,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
     // Spaces are legal in a @Cron name: the lock name (a Redis key) has `_` for each of them.
     const name = options.name === undefined ? label : options.name.replace(/ /g, '_');
     if (!LOCK_NAME_PATTERN.test(name)) {
-      throw new CronLockConfigError(INVALID_LOCK_NAME(label, options.name ?? name, true));
+      throw new CronLockConfigError(REFUSED_JOB_NAME(label, options.name));
     }
     for (const flag of ['renew', 'disabled'] as const) {
       if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {

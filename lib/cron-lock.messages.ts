@@ -2,7 +2,7 @@
 import { describeKey, describeValue, oneOf } from './utils/describe-value.js';
 import { redactUrl } from './utils/redact.js';
 
-const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
+export const NAME_RULE = '1 to 128 characters among A-Z a-z 0-9 . _ : -';
 /** A rejected lock name is shown whole up to here, so one just over the 128 allowed is. */
 const NAME_ECHO_MAX = 200;
 

@@ -1,3 +1,5 @@
+import { INVALID_LOCK_NAME, NAME_RULE } from '../cron-lock.messages.js';
+
 /**
  * `member`: `Class.member`; `kind`: what it is instead of an instance method. Thrown as the class
  * is defined: `@nestjs/schedule` schedules instance methods only, and the module binds nothing else.
@@ -74,3 +76,27 @@ export const SCHEDULE_BESIDE_LOCKED_CRON = (
       `every CronOptions key.`
     : `Fix: keep @LockedCron alone for a cron schedule, or replace it with @CronLock to lock ` +
       `the ${decorator}.`);
+
+/**
+ * What a job whose lock name the pattern refuses fails with at bootstrap. `given` is its `name`
+ * option as written: `undefined` when the name is the default `Class.method` (`label`), which the
+ * user never wrote, so the fix is a `{ name }` option, not other characters.
+ */
+export const REFUSED_JOB_NAME = (label: string, given: unknown): string =>
+  given === undefined
+    ? `${label}: the default lock name ${JSON.stringify(label)} (ClassName.methodName) is not ` +
+      `allowed: a lock name is ${NAME_RULE} (no braces, spaces, glob characters or non-ASCII ` +
+      `letters). Fix: give the job a { name } option of ${NAME_RULE}, e.g. ` +
+      `{ name: '${suggestedName(label)}' }.`
+    : INVALID_LOCK_NAME(label, given, true);
+
+/** `label` with accents dropped and other refused characters left out, or a generic example. */
+function suggestedName(label: string): string {
+  const ascii = label
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z0-9._:-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 128);
+  return /[A-Za-z0-9]/.test(ascii) ? ascii : 'reports.nightly';
+}
