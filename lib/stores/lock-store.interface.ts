@@ -329,7 +329,7 @@ export interface LockStore {
   history?(name: string, limit: number): Promise<HistoryEntry[]>;
   /** Optional. Records the job's schedule (cron, time zone) for `inspect()` and the CLI. */
   registerJob?(name: string, schedule: JobSchedule): Promise<void>;
-  /** Optional. Every job name the store holds state for (every master of a Redis Cluster), sorted. */
+  /** Optional. Every job name the store holds state for (all Cluster masters), `.sort()`ed. */
   listJobs?(): Promise<string[]>;
   /**
    * Optional. The owner token of the job's live lock, or `null` when it is free: what an

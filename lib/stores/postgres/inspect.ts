@@ -20,9 +20,13 @@ export function inspectSql(table: LockTable): string {
 FROM (SELECT clock_timestamp() AS now) AS c LEFT JOIN ${table.qualified} AS l ON l.name = $1`;
 }
 
-/** Also the list query of the CLI: every job name of the table (not the trigger claims, `~…`). */
+/**
+ * Also the list query of the CLI: every job name of the table (not the trigger claims, `~…`).
+ * `COLLATE "C"`: sorted by byte, as Redis and the memory store sort (and the store contract
+ * checks), whatever the database's collation (en-US puts `a_c` before `A.job`).
+ */
 export function jobNamesSql(table: LockTable): string {
-  return `SELECT name FROM ${table.qualified} WHERE name NOT LIKE '~%' ORDER BY name`;
+  return `SELECT name FROM ${table.qualified} WHERE name NOT LIKE '~%' ORDER BY name COLLATE "C"`;
 }
 
 /**
