@@ -325,6 +325,29 @@ describe('resolveModuleOptions', () => {
         expect((error as Error).message).toContain('Fix:');
       });
 
+      // Written into every log line, the store's holder, history entries, events, the CLI's
+      // tables and the dashboard: a line break there splits or forges a line, an escape drives
+      // the terminal of whoever reads `status`. An id read from a file keeps its newline.
+      it.each<[string, string]>([
+        ['a trailing newline (a file read without trim())', 'pod-7f9c\n'],
+        ['a carriage return', 'pod-7f9c\r\n'],
+        ['a tab', 'web\t1'],
+        ['a terminal escape', 'web-1\u001b[2K'],
+        ['DEL', 'web-1\u007f'],
+        ['NEL, a C1 line break', 'web-1\u0085forged'],
+        ['a Unicode line separator', 'web-1\u2028forged'],
+      ])('fails app.init() for an instanceId with %s, naming it and the fix', async (_what, id) => {
+        const error = await bootstrapErrorOf({ store: new MemoryLockStore(), instanceId: id });
+        expect(error).toBeInstanceOf(CronLockConfigError);
+        const message = (error as Error).message;
+        expect(message).toContain('CronLockModule: option instanceId');
+        expect(message).toContain("readFileSync('/etc/hostname', 'utf8').trim()");
+        expect(message).toContain('Fix:');
+        // The message quotes the id escaped: it must not carry what it refuses.
+        // eslint-disable-next-line no-control-regex -- control characters are what is checked
+        expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+      });
+
       it.each(['missedPeriods', 'storeFailures'])(
         'rejects alerts.%s: undefined instead of its default threshold',
         (key) => {
