@@ -76,10 +76,10 @@ export const MAX_PAUSE_REASON_LENGTH = 500;
 
 /**
  * What a pause note may not carry, for every caller (`CronLockService.pause()`, the stores, the
- * CLI's `--reason`): a note is printed in log lines, by the CLI and on the dashboard, where C0 and
- * C1 controls (NEL breaks a line in some log viewers, CSI starts a terminal escape) and the Unicode
- * line and paragraph separators would split or forge a line or drive a terminal. NUL is also
- * refused by PostgreSQL.
+ * CLI's `--reason`), nor the `instanceId` option: both are printed in log lines, by the CLI and on
+ * the dashboard, where C0 and C1 controls (NEL breaks a line in some log viewers, CSI starts a
+ * terminal escape) and the Unicode line and paragraph separators would split or forge a line or
+ * drive a terminal. NUL is also refused by PostgreSQL.
  */
 // eslint-disable-next-line no-control-regex -- matching them is the point
 export const PAUSE_NOTE_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;

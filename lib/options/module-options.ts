@@ -1,6 +1,4 @@
 import type { LoggerService } from '@nestjs/common';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_HISTORY_SIZE,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -31,6 +29,7 @@ import { didYouMean } from '../utils/did-you-mean.js';
 import { checkKeyPrefix } from '../utils/key-prefix.js';
 import { checkStoreSettings } from '../stores/store-factory.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
+import { resolveInstanceId } from './instance-id.js';
 
 /** The module options after validation, with defaults filled in (the store is built by stores/store-factory.ts). */
 export interface ResolvedCronLockOptions {
@@ -148,18 +147,7 @@ export function resolveModuleOptions(
     throw new CronLockConfigError(INVALID_MODULE_OPTION(...logLevels));
   }
 
-  const instanceId = options.instanceId ?? defaultInstanceId();
-  // A blank id ('   ', as a template with an unset variable gives) would leave every instance's
-  // log lines and inspect() holder unreadable and indistinguishable.
-  if (typeof instanceId !== 'string' || instanceId.trim() === '' || instanceId.length > 200) {
-    throw new CronLockConfigError(
-      INVALID_MODULE_OPTION(
-        'instanceId',
-        'a string of at most 200 characters, not blank',
-        instanceId,
-      ),
-    );
-  }
+  const instanceId = resolveInstanceId(options.instanceId);
 
   const alerts = resolveAlertOptions(options.alerts);
 
@@ -335,8 +323,4 @@ function checkTimerRange(option: string, value: unknown, ms: number): void {
       DURATION_TOO_LONG('CronLockModule', `option ${option}`, value, ms, MAX_DURATION_MS),
     );
   }
-}
-
-function defaultInstanceId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
 }

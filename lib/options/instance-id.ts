@@ -1,0 +1,55 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { PAUSE_NOTE_FORBIDDEN } from '../cron-lock.constants.js';
+import { CronLockConfigError } from '../cron-lock.errors.js';
+import { INVALID_MODULE_OPTION } from '../cron-lock.messages.js';
+import { describeValue } from '../utils/describe-value.js';
+
+const FORBIDDEN_EVERYWHERE = new RegExp(PAUSE_NOTE_FORBIDDEN.source, 'g');
+
+/**
+ * An `instanceId` with a control character or a line separator. The id is quoted with those
+ * escaped (`\u0085`), as JSON quotes a newline: the message must not carry what it refuses.
+ */
+export const INSTANCE_ID_CONTROL_CHARACTER = (value: string): string =>
+  `CronLockModule: option instanceId must be one line of printable characters, got ` +
+  `${describeValue(value).replace(FORBIDDEN_EVERYWHERE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}: ` +
+  `it is written into every log line, the lock's holder and history, events, the CLI's tables ` +
+  `and the dashboard, where a line break or an escape splits or forges a line. Fix: remove it; ` +
+  `an id read from a file or a command keeps its trailing newline, so trim it, e.g. ` +
+  `readFileSync('/etc/hostname', 'utf8').trim().`;
+
+/**
+ * The `instanceId` module option, checked, or the default when it is left out. Throws
+ * {@link CronLockConfigError} naming the option and the fix.
+ */
+export function resolveInstanceId(value: unknown): string {
+  const instanceId = value ?? defaultInstanceId();
+  // A blank id ('   ', as a template with an unset variable gives) would leave every instance's
+  // log lines and inspect() holder unreadable and indistinguishable.
+  if (typeof instanceId !== 'string' || instanceId.trim() === '' || instanceId.length > 200) {
+    throw new CronLockConfigError(
+      INVALID_MODULE_OPTION(
+        'instanceId',
+        'a string of at most 200 characters, not blank',
+        instanceId,
+      ),
+    );
+  }
+  // Refused, never trimmed or replaced: the id is the operator's, and one quietly altered would
+  // no longer match what they look for in their logs and the store.
+  if (PAUSE_NOTE_FORBIDDEN.test(instanceId)) {
+    throw new CronLockConfigError(INSTANCE_ID_CONTROL_CHARACTER(instanceId));
+  }
+  return instanceId;
+}
+
+/**
+ * `<hostname>:<pid>:<random>`. The kernel keeps the host name as bytes it never checks
+ * (sethostname(2) takes a newline or an escape), so what an `instanceId` may not carry becomes
+ * `?` here, as the CLI shows such characters: the user set nothing that could be refused.
+ */
+function defaultInstanceId(): string {
+  const host = hostname().replace(FORBIDDEN_EVERYWHERE, '?');
+  return `${host}:${process.pid}:${randomBytes(2).toString('hex')}`;
+}
