@@ -1,5 +1,5 @@
-// A pause lives in the job's state in Redis: a restart without persistence ends it without a
-// resume, and the job runs again. An instance that knew the pause says so, once.
+// A pause lives in the job's state in the store: a Redis restart without persistence, or the
+// job's row deleted on PostgreSQL, ends it without a resume, and the job runs again. An instance that knew the pause says so, once.
 import { Injectable } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -216,12 +216,26 @@ describe.each([
   }, 30_000);
 });
 
-describe.each([
-  ['Redis restarted without persistence', () => redisBackend(true)],
-  ['PostgreSQL row deleted', postgresBackend],
+/** What the warning must say of the store in use, and what it must not (another store's fix). */
+interface LossWording {
+  says: RegExp[];
+  never: RegExp;
+}
+
+describe.each<[string, () => Promise<Backend>, LossWording]>([
+  [
+    'Redis restarted without persistence',
+    () => redisBackend(true),
+    { says: [/Redis restart without persistence/, /appendonly yes/], never: /PostgreSQL|row/ },
+  ],
+  [
+    'PostgreSQL row deleted',
+    postgresBackend,
+    { says: [/PostgreSQL/, /row .*deleted|deleted .*row/], never: /Redis|appendonly/ },
+  ],
 ])(
   'a pause of a job with a registered schedule lost with its state (%s)',
-  (_label, makeBackend) => {
+  (_label, makeBackend, wording) => {
     const modules: TestingModule[] = [];
     let backend: Backend | undefined;
     afterEach(async () => {
@@ -230,7 +244,7 @@ describe.each([
       backend = undefined;
     });
 
-    it('still warns once, naming the job', async () => {
+    it('still warns once, naming the job and the cause and fix for the store in use', async () => {
       backend = await makeBackend();
       const logger = new CapturingLogger();
       const module = await Test.createTestingModule({
@@ -254,6 +268,9 @@ describe.each([
       const lines = await warned(logger);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(`"${YEARLY_JOB}"`);
+      // The cause and the fix are those of the store in use, not another's.
+      for (const said of wording.says) expect(lines[0]).toMatch(said);
+      expect(lines[0]).not.toMatch(wording.never);
       expect(locks.pausedJobs).toEqual([]);
       expect(await run(1)).toMatchObject({ ran: true });
       expect(lostPauseLines(logger)).toHaveLength(1);
