@@ -33,6 +33,6 @@ export async function warnIfPauseLost(
     log.debug(PAUSE_CHECK_FAILED(name, describeStoreError(error)));
   }
   if (!kept) {
-    log.warn(PAUSE_LOST(name));
+    log.warn(PAUSE_LOST(name, store.kind));
   }
 }

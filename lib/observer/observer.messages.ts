@@ -31,12 +31,40 @@ export const UNKNOWN_EVENT = (
   (suggestion === undefined ? 'use one of the events' : `use "${suggestion}"`) +
   `; the events are ${known.join(', ')} (onAny() listens to all of them).`;
 
-/** A pause this instance knew is gone with the rest of the job's state, not resumed. */
-export const PAUSE_LOST = (name: string): string =>
-  `Job "${name}" was paused, and the lock store now has neither its pause nor any earlier ` +
-  `occurrence of it: the job's state was lost (a Redis restart without persistence, or its key ` +
-  `deleted), so it runs again. Fix: pause it again if it must stay paused, and give Redis ` +
-  `persistence (appendonly yes) to keep pauses across restarts.`;
+/** Why a job's state goes, and what keeps it, on each built-in store that can lose it. */
+const STATE_LOSS = new Map<unknown, { cause: string; fix: string }>([
+  [
+    'redis',
+    {
+      cause: 'a Redis restart without persistence, or its key deleted',
+      fix: 'give Redis persistence (appendonly yes) to keep pauses across restarts',
+    },
+  ],
+  [
+    'postgresql',
+    {
+      cause: 'its row deleted from the PostgreSQL lock table',
+      fix: 'find what deletes rows of the lock table: only the lock store should write it',
+    },
+  ],
+]);
+
+/**
+ * A pause this instance knew is gone with the rest of the job's state, not resumed. `kind` is the
+ * store's own (`LockStore.kind`): the cause and the fix are those of the store in use, since a
+ * Redis fix sends a PostgreSQL operator looking for a setting they do not have.
+ */
+export const PAUSE_LOST = (name: string, kind: unknown): string => {
+  const loss = STATE_LOSS.get(kind) ?? {
+    cause: 'the lock store dropped it, or it was deleted there',
+    fix: "find what removes the job's state from the lock store",
+  };
+  return (
+    `Job "${name}" was paused, and the lock store now has neither its pause nor any earlier ` +
+    `occurrence of it: the job's state was lost (${loss.cause}), so it runs again. ` +
+    `Fix: pause it again if it must stay paused, and ${loss.fix}.`
+  );
+};
 
 /** The store failed the check of whether a pause ended by a resume or with the job's state. */
 export const PAUSE_CHECK_FAILED = (name: string, why: string): string =>
