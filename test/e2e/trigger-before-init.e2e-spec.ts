@@ -204,3 +204,67 @@ describe.each(STORES)(
     });
   },
 );
+
+describe('trigger() before the binding, its first request still being sent when the app closes', () => {
+  let module: TestingModule | undefined;
+  afterEach(async () => {
+    await module?.close();
+    module = undefined;
+    runs.length = 0;
+  });
+
+  it('sends nothing more on the store once the app has closed', async () => {
+    // The store is the user's (the module never closes it): whatever is sent on it after
+    // app.close() went out from an app that said it was done.
+    const store = new MemoryLockStore();
+    const publish = store.triggers.publish.bind(store.triggers);
+    const sent: Array<{ id: string; afterClose: boolean }> = [];
+    let closed = false;
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstSent!: () => void;
+    const firstOut = new Promise<void>((resolve) => (firstSent = resolve));
+    store.triggers.publish = async (message) => {
+      if (message.kind === 'request') {
+        sent.push({ id: message.id, afterClose: closed });
+        if (sent.length === 1) {
+          // The first request's round trip outlasts the binding and the close.
+          firstSent();
+          await firstHeld;
+        }
+      }
+      return publish(message);
+    };
+    let pending: Promise<TriggerResult> | undefined;
+    @Injectable()
+    class Warmup {
+      constructor(locks: CronLockService) {
+        pending = locks.trigger(JOB, { timeout: '20s' });
+      }
+    }
+    @Global()
+    @Module({ providers: [Warmup] })
+    class WarmupModule {}
+    const app = await Test.createTestingModule({
+      imports: [
+        WarmupModule,
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ store, instanceId: 'only', logger: false }),
+      ],
+      providers: [Reports],
+    }).compile();
+    module = app;
+    await app.init();
+    await firstOut;
+    await app.close();
+    module = undefined;
+    closed = true;
+
+    releaseFirst();
+    // Settles once the call has seen its first request sent: the second is sent, if ever, before.
+    expect(await pending).toMatchObject({ ran: false, name: JOB, reason: 'shutting-down' });
+    expect(sent).toEqual([{ id: expect.any(String), afterClose: false }]);
+    expect(runs).toEqual([]);
+    await store.close();
+  });
+});
