@@ -191,10 +191,14 @@ export class TriggerRequester {
     try {
       const receivers = await publish();
       // The same id again: its claim lets one instance run it however often it is heard. Not
-      // after the claim of a first taker may have expired, nor once this call has settled.
+      // after the claim of a first taker may have expired, nor once this call has settled, nor
+      // once the caller closed: the first send may end after the close, and this call is still
+      // waiting then, but its answer is already `shutting-down` and the store may be closed or
+      // the user's own.
       void bindsLater?.then((bound) => {
         if (
           bound &&
+          !this.closed &&
           this.waiting.has(id) &&
           performance.now() - sentAt < TRIGGER_CLAIM_TTL_MS / 2
         ) {
