@@ -73,7 +73,7 @@ export class RunObserver {
         result.acquired && scheduledAt !== undefined && result.previousTick == null;
       if (noEarlierTick && this.pausedJobs.has(job.name)) {
         // No earlier occurrence either (the built-in stores leave it out then): the job's state
-        // is gone (a Redis restart without persistence), or it was resumed elsewhere before any
+        // is gone (a Redis restart without persistence, a deleted row), or it was resumed before any
         // occurrence was claimed. The store tells which, off the run's path; asked once per
         // pause, as the job is no longer known paused after it.
         void warnIfPauseLost(this.store, job.name, this.log);
