@@ -58,17 +58,16 @@ export class CronLockRegistry {
     }
   }
 
-  /** Resolves with what is left of `ms` once the jobs are bound, or `null` if not by then. */
-  whenBound(ms: number): Promise<number | null> {
+  /** Resolves `true` once the jobs are bound, or `false` if they are not within `ms`. */
+  whenBound(ms: number): Promise<boolean> {
     if (this.isBound) {
-      return Promise.resolve(ms);
+      return Promise.resolve(true);
     }
-    const start = performance.now();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.boundWaiters.delete(done);
-        resolve(this.isBound ? Math.max(1, Math.round(ms - (performance.now() - start))) : null);
+        resolve(this.isBound);
       };
       // Never keeps the process alive: an app that stops before binding ends the wait.
       const timer = setTimeout(done, ms).unref();

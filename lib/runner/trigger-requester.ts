@@ -122,7 +122,7 @@ export async function requestFromApp(
   if (registry.bound) {
     return requester.request(call, registry.get(call.name) !== undefined);
   }
-  const bindsLater = registry.whenBound(call.timeout).then((left) => left !== null);
+  const bindsLater = registry.whenBound(call.timeout);
   const result = await requester.request(call, false, bindsLater);
   if (!result.ran && result.reason === 'no-live-instance' && !registry.bound) {
     // Nobody took it, and the jobs were still not bound: awaited where it holds up that binding

@@ -3,7 +3,7 @@ import type { CronLockLogger } from '../../observer/logger.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { EVICTION_POLICY_RISK, TLS_VERIFICATION_OFF } from '../../cron-lock.messages.js';
 import { withTimeout } from '../../utils/with-timeout.js';
-import { isClusterClient } from './redis-connection.js';
+import { isClusterClient, isReadOnlyReply } from './redis-connection.js';
 import { REDIS_NO_REPLICAS, REDIS_READ_ONLY_REPLICA } from './redis.messages.js';
 import { certificateVerificationOff } from './tls.js';
 
@@ -82,12 +82,12 @@ export async function checkRedisWritable(
 ): Promise<void> {
   const refusal = await withTimeout(client.del(key), timeoutMs, 'DEL unanswered').then(
     () => null,
-    (error: unknown) => (error instanceof Error ? error.message : ''),
+    (error: unknown) => error,
   );
-  if (refusal?.startsWith('READONLY')) {
+  if (isReadOnlyReply(refusal)) {
     throw new LockStoreError(REDIS_READ_ONLY_REPLICA, { answered: true });
   }
-  if (refusal?.startsWith('NOREPLICAS')) {
+  if (refusal instanceof Error && refusal.message.startsWith('NOREPLICAS')) {
     throw new LockStoreError(REDIS_NO_REPLICAS, { answered: true });
   }
 }
