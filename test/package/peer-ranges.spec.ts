@@ -100,6 +100,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 interface AppOutcome {
   versions: Record<string, string>;
   runs: { instance: string; scheduledAt: number; fence: number }[];
+  delayedRuns: { instance: string; afterBootstrapMs: number }[];
   manualRuns: { instance: string; trigger: string }[];
   triggered: { ran: boolean; outcome: string | null }[];
   events: string[];
@@ -243,10 +244,26 @@ describe('the package on the lowest peers in range, and on the newest ioredis 5'
       );
       expect(outcome.health['cron-lock'].status).toBe('up');
       expect(outcome.dashboardStatus).toBe(200);
-      expect(outcome.dashboardJobs).toEqual(['every-second', 'on-demand']);
+      expect(outcome.dashboardJobs).toEqual(['delayed', 'every-second', 'on-demand']);
       expect(outcome.runsMetric).toBe(true);
       // A client passed in stays the app's: closing the app leaves it open.
       expect(outcome.clientStatusAfterClose).toBe('ready');
+    },
+    120_000,
+  );
+
+  it.each(APPS.map((app) => [app.name, app] as const))(
+    '%s: a job with initialDelay runs no tick before its delay is over',
+    async (_name, app) => {
+      const outcome = await appOutcome(app);
+
+      expect(outcome.delayedRuns.length).toBeGreaterThan(0);
+      for (const run of outcome.delayedRuns) {
+        // app.mjs's initialDelay of 2.5 s, counted from before the instance's bootstrap began.
+        expect(run.afterBootstrapMs, `run on instance ${run.instance}`).toBeGreaterThanOrEqual(
+          2_500,
+        );
+      }
     },
     120_000,
   );
