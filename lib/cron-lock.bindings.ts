@@ -39,6 +39,11 @@ export interface JobBinding {
   disabled?: boolean;
   /** `initialDelay` in ms (`@LockedCron`): the scheduler starts the job that much later. */
   initialDelay?: number;
+  /**
+   * When `initialDelay` ends (ms since epoch, counted from the binding, a little before the
+   * scheduler mounts the job): a scheduler tick before then is not run. See bindJob.
+   */
+  ticksFrom?: number;
   /** Runs missed and queued occurrences of a job with `catchUp` or an overlap policy. */
   driver?: OccurrenceDriver;
 }
@@ -88,6 +93,13 @@ export function bindJob(
   method: object,
   binding: JobBinding,
 ): void {
+  if (binding.initialDelay !== undefined && binding.disabled !== true) {
+    // @nestjs/schedule starts the CronJob once `initialDelay` is over from 6.1.3 (and in 12) on;
+    // 6.0.0 to 6.1.1, inside the peer range, ignore the key and start it at bootstrap. The ticks
+    // those send before the delay ends are dropped, so the job runs when a later release would
+    // first tick it. A disabled job ignores its delay (its `start()` starts it at once).
+    binding.ticksFrom = Date.now() + binding.initialDelay;
+  }
   bindInstance(instance, methodKey, binding);
   const waiting = liveEntries(awaitingMount.get(method) ?? []);
   waiting.push(new WeakRef(binding.runner));

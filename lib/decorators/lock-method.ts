@@ -72,6 +72,10 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       );
       return result.ran ? result.value : undefined;
     }
+    if (binding.ticksFrom !== undefined && Date.now() < binding.ticksFrom) {
+      // A tick during `initialDelay`: only a scheduler that ignores the key sends one (see bindJob).
+      return undefined;
+    }
     const scheduledAt = occurrenceOfTick(binding, Date.now());
     try {
       const result = binding.driver
