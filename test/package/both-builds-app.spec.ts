@@ -1,0 +1,143 @@
+// One process that loads both builds of the packed package: an ES module app whose CommonJS
+// dependency (a shared library of jobs, or of platform modules) requires the package. The tarball
+// is unpacked outside the repository, its peers linked from the repository's node_modules, and
+// the app runs against a real Redis.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/fork-ts.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { packInto } from './support/pack.js';
+
+const run = promisify(execFile);
+
+/** A CommonJS library as `tsc` compiles it: decorators applied with `Reflect.decorate`. */
+const JOBS_LIBRARY = `"use strict";
+require('reflect-metadata');
+const { Injectable, Module } = require('@nestjs/common');
+const { CronLockModule, CronLockService, LockedCron } = require('nestjs-cron-lock');
+
+class ReportsJob {
+  constructor(locks) { this.locks = locks; }
+  async hourly(ctx) { return ctx.fencingToken; }
+}
+Reflect.decorate([LockedCron('0 * * * *', '5m')], ReportsJob.prototype, 'hourly',
+  Object.getOwnPropertyDescriptor(ReportsJob.prototype, 'hourly'));
+Reflect.defineMetadata('design:paramtypes', [CronLockService], ReportsJob);
+Reflect.decorate([Injectable()], ReportsJob);
+
+class JobsModule {}
+Reflect.decorate([Module({ providers: [ReportsJob], exports: [ReportsJob] })], JobsModule);
+
+/** A platform module that sets the lock module up for every app of a team. */
+function platformLocks(redis) {
+  return CronLockModule.forRoot({ redis, instanceId: 'platform' });
+}
+module.exports = { JobsModule, ReportsJob, platformLocks };
+`;
+
+describe('an ES module app with a CommonJS dependency on the package', () => {
+  let workDir = '';
+  let appDir = '';
+  let redis: RedisServerHandle | undefined;
+
+  /** Runs `script` (an ES module) in the app; what it prints last on stdout, as JSON. */
+  async function runApp(name: string, script: string): Promise<Record<string, unknown>> {
+    await writeFile(join(appDir, name), script);
+    const { stdout } = await run(process.execPath, [name], {
+      cwd: appDir,
+      env: { ...process.env, REDIS_URL: redis!.url, NO_COLOR: '1' },
+      timeout: 120_000,
+    }).catch((error: { stdout?: string; stderr?: string }) => ({
+      stdout: `${error.stdout ?? ''}\n${JSON.stringify({ failed: error.stderr ?? String(error) })}`,
+    }));
+    const lines = stdout.trim().split('\n');
+    return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+  }
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    workDir = await mkdtemp(join(tmpdir(), 'cron-lock-both-builds-'));
+    const tarball = await packInto(workDir);
+    appDir = join(workDir, 'app');
+    const modules = join(appDir, 'node_modules');
+    const installed = join(modules, 'nestjs-cron-lock');
+    await mkdir(installed, { recursive: true });
+    await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1']);
+    // The peers, as an app installs them: one copy each, the repository's.
+    for (const entry of await readdir(join(REPO_ROOT, 'node_modules'))) {
+      if (entry === 'nestjs-cron-lock' || entry.startsWith('.')) continue;
+      await symlink(join(REPO_ROOT, 'node_modules', entry), join(modules, entry));
+    }
+    await mkdir(join(modules, 'jobs-library'));
+    await writeFile(
+      join(modules, 'jobs-library', 'package.json'),
+      '{ "name": "jobs-library", "main": "index.js" }\n',
+    );
+    await writeFile(join(modules, 'jobs-library', 'index.js'), JOBS_LIBRARY);
+    await writeFile(
+      join(appDir, 'package.json'),
+      '{ "name": "app", "private": true, "type": "module" }\n',
+    );
+  }, 600_000);
+
+  afterAll(async () => {
+    await redis?.stop();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("gives the library's CronLockService the app's, and the app's the library's module", async () => {
+    // Left: the app registers the module, the library injects CronLockService of the CommonJS
+    // build. Right: the library registers it, the app injects CronLockService of the ES build.
+    const outcome = await runApp(
+      'service-across-builds.mjs',
+      `import 'reflect-metadata';
+      import { Injectable, Module } from '@nestjs/common';
+      import { NestFactory } from '@nestjs/core';
+      import { ScheduleModule } from '@nestjs/schedule';
+      import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
+      import { JobsModule, ReportsJob, platformLocks } from 'jobs-library';
+
+      async function boot(locks) {
+        class AppModule {}
+        Reflect.decorate(
+          [Module({ imports: [ScheduleModule.forRoot(), locks, JobsModule], providers: [AppJob] })],
+          AppModule,
+        );
+        const app = await NestFactory.createApplicationContext(AppModule, {
+          logger: false,
+          abortOnError: false,
+        });
+        try {
+          const job = app.get(ReportsJob);
+          const own = app.get(AppJob);
+          const result = await job.locks.run('adhoc', { ttl: '1m' }, async (ctx) => ctx.fencingToken);
+          const state = await own.locks.inspect('ReportsJob.hourly');
+          const ran = result.ran && result.value > 0;
+          return { same: job.locks === own.locks, ran, bound: state.name };
+        } finally {
+          await app.close();
+        }
+      }
+      class AppJob {
+        constructor(locks) { this.locks = locks; }
+      }
+      Reflect.defineMetadata('design:paramtypes', [CronLockService], AppJob);
+      Reflect.decorate([Injectable()], AppJob);
+
+      const outcome = {};
+      for (const [side, locks] of [
+        ['appModule', CronLockModule.forRoot({ redis: process.env.REDIS_URL })],
+        ['libraryModule', platformLocks(process.env.REDIS_URL)],
+      ]) {
+        outcome[side] = await boot(locks).catch((error) => error.message.split('\\n')[0]);
+      }
+      console.log(JSON.stringify(outcome));`,
+    );
+    const works = { same: true, ran: true, bound: 'ReportsJob.hourly' };
+    expect(outcome).toEqual({ appModule: works, libraryModule: works });
+  }, 180_000);
+});
