@@ -22,6 +22,7 @@ import {
 } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
 import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
+import { twinProviders } from './utils/build-twins.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
@@ -99,6 +100,10 @@ export class CronLockModule {
     imports: NonNullable<CronLockModuleAsyncOptions['imports']>,
     isGlobal: boolean,
   ): DynamicModule {
+    // The same service and registry under the classes of the package's other build, when the
+    // process loaded both (an ES module app with a CommonJS library of jobs, or the reverse).
+    const services = twinProviders('CronLockService', CronLockService);
+    const registries = twinProviders('CronLockRegistry', CronLockRegistry);
     return {
       module: CronLockModule,
       global: isGlobal,
@@ -128,10 +133,19 @@ export class CronLockModule {
         CronLockExplorer,
         TriggerDispatcher,
         CronLockService,
+        ...services.providers,
+        ...registries.providers,
       ],
       // The options are exported for the dashboard's logger, the registry for its list of this
       // app's job names (read without a store call per name); neither is public API.
-      exports: [CronLockService, CRON_LOCK_STORE, CRON_LOCK_OPTIONS, CronLockRegistry],
+      exports: [
+        CronLockService,
+        CRON_LOCK_STORE,
+        CRON_LOCK_OPTIONS,
+        CronLockRegistry,
+        ...services.tokens,
+        ...registries.tokens,
+      ],
     };
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { JobBinding } from './cron-lock.bindings.js';
 import { RecentNames } from './utils/recent-names.js';
+import { shareAcrossBuilds } from './utils/build-twins.js';
 
 // One function for every use: run() calls addManual on every run.
 const remembered = (): true => true;
@@ -100,3 +101,5 @@ export class CronLockRegistry {
     return [...new Set([...this.jobs.keys(), ...this.manual.names()])].sort();
   }
 }
+
+shareAcrossBuilds('CronLockRegistry', CronLockRegistry);

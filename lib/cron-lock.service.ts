@@ -13,6 +13,7 @@ import {
   LOCK_NAME_PATTERN,
 } from './cron-lock.constants.js';
 import { CronLockConfigError } from './cron-lock.errors.js';
+import { shareAcrossBuilds } from './utils/build-twins.js';
 import {
   checkSubscription,
   type CronLockAnyListener,
@@ -336,3 +337,5 @@ export class CronLockService
     }
   }
 }
+
+shareAcrossBuilds('CronLockService', CronLockService);
