@@ -18,7 +18,8 @@ const run = promisify(execFile);
 const JOBS_LIBRARY = `"use strict";
 require('reflect-metadata');
 const { Injectable, Module } = require('@nestjs/common');
-const { CronLockModule, CronLockService, LockedCron } = require('nestjs-cron-lock');
+const locks = require('nestjs-cron-lock');
+const { CronLockModule, CronLockService, LockedCron } = locks;
 
 class ReportsJob {
   constructor(locks) { this.locks = locks; }
@@ -36,7 +37,17 @@ Reflect.decorate([Module({ providers: [ReportsJob], exports: [ReportsJob] })], J
 function platformLocks(redis) {
   return CronLockModule.forRoot({ redis, instanceId: 'platform' });
 }
-module.exports = { JobsModule, ReportsJob, platformLocks };
+/** The lock store a team's platform library builds from its own settings. */
+function platformStore(redis) {
+  return new locks.RedisLockStore(redis, { logger: false });
+}
+
+/** Which of the package's error classes \`error\` is an instance of, as the library sees it. */
+function errorClasses(error) {
+  return ['CronLockError', 'CronLockConfigError', 'LockStoreError', 'ScheduledAtRefusedError']
+    .filter((name) => error instanceof locks[name]);
+}
+module.exports = { JobsModule, ReportsJob, errorClasses, platformLocks, platformStore };
 `;
 
 describe('an ES module app with a CommonJS dependency on the package', () => {
@@ -139,5 +150,59 @@ describe('an ES module app with a CommonJS dependency on the package', () => {
     );
     const works = { same: true, ran: true, bound: 'ReportsJob.hourly' };
     expect(outcome).toEqual({ appModule: works, libraryModule: works });
+  }, 180_000);
+
+  it("recognises the other build's errors, and skips an occurrence a store of the other build refuses", async () => {
+    // The library's store refuses an occurrence two hours ahead of its clock (a wrong clock on
+    // this instance): with onStoreError 'run' it must still be skipped, not run unlocked on every
+    // instance as wrong; and the errors each build throws are the other build's classes too.
+    const outcome = await runApp(
+      'errors-across-builds.mjs',
+      `import 'reflect-metadata';
+      import { Module } from '@nestjs/common';
+      import { NestFactory } from '@nestjs/core';
+      import * as esm from 'nestjs-cron-lock';
+      import { errorClasses, platformStore } from 'jobs-library';
+
+      const store = platformStore(process.env.REDIS_URL);
+      class AppModule {}
+      Reflect.decorate(
+        [Module({ imports: [esm.CronLockModule.forRoot({ store, onStoreError: 'run' })] })],
+        AppModule,
+      );
+      const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+      const service = app.get(esm.CronLockService);
+      let ran = false;
+      const ahead = await service.run(
+        'nightly',
+        { ttl: '1m', scheduledAt: Date.now() + 2 * 3_600_000 },
+        async () => { ran = true; },
+      );
+      const refusal = await store
+        .acquire({
+          name: 'nightly',
+          token: 'a'.repeat(32),
+          ttl: 60_000,
+          scheduledAt: Date.now() + 2 * 3_600_000,
+          instanceId: 'app',
+        })
+        .catch((error) => error);
+      const config = await service.run('nightly', { ttl: 'soon' }, async () => {}).catch((e) => e);
+      await app.close();
+      await store.close();
+      console.log(JSON.stringify({
+        ran,
+        skipped: ahead.ran ? 'ran' : ahead.reason,
+        esmSeesRefusal: ['CronLockError', 'LockStoreError', 'ScheduledAtRefusedError']
+          .filter((name) => refusal instanceof esm[name]),
+        librarySeesConfig: errorClasses(config),
+      }));`,
+    );
+    expect(outcome).toEqual({
+      ran: false,
+      skipped: 'store-error',
+      esmSeesRefusal: ['CronLockError', 'LockStoreError', 'ScheduledAtRefusedError'],
+      librarySeesConfig: ['CronLockError', 'CronLockConfigError'],
+    });
   }, 180_000);
 });
