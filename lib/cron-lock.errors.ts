@@ -7,6 +7,40 @@ import type { LossReason } from './stores/lock-store.interface.js';
  */
 export class CronLockError extends Error {
   override name = 'CronLockError';
+
+  /**
+   * `instanceof` that also holds for an error of the package's other build (ES module or
+   * CommonJS) loaded in the same process: each build defines its own classes, and an error the
+   * module of one build throws reaches code compiled against the other (a CommonJS library of
+   * jobs in an ES module app). The classes carry a registered-symbol brand naming them, which
+   * both builds read; a subclass of the user's own has none and is matched by its class only.
+   */
+  static override [Symbol.hasInstance]<T>(
+    this: abstract new (...args: never[]) => T,
+    value: unknown,
+  ): value is T {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const brand = ownBrand(this);
+    if (brand === undefined || typeof value !== 'object' || value === null) return false;
+    for (let proto: object | null = Object.getPrototypeOf(value); proto !== null;) {
+      const owner: unknown = Object.hasOwn(proto, 'constructor')
+        ? (proto as { constructor: unknown }).constructor
+        : undefined;
+      if (owner !== undefined && ownBrand(owner) === brand) return true;
+      proto = Object.getPrototypeOf(proto) as object | null;
+    }
+    return false;
+  }
+}
+
+/** Key of the brand on each error class: registered, so both builds read one key. */
+const ERROR_CLASS = Symbol.for('nestjs-cron-lock.v1.error-class');
+
+/** The brand `type` itself carries (not one it inherits), if any. */
+function ownBrand(type: unknown): unknown {
+  return typeof type === 'function' && Object.hasOwn(type, ERROR_CLASS)
+    ? (type as unknown as Record<symbol, unknown>)[ERROR_CLASS]
+    : undefined;
 }
 
 /**
@@ -135,4 +169,20 @@ export class NotLockedError extends CronLockError {
   ) {
     super(message);
   }
+}
+
+// The brands `CronLockError[Symbol.hasInstance]` reads: written out, as a bundler that renames
+// classes would make their `name` differ between the builds.
+const BRANDS: [type: object, brand: string][] = [
+  [CronLockError, 'CronLockError'],
+  [CronLockConfigError, 'CronLockConfigError'],
+  [LockLostError, 'LockLostError'],
+  [ShutdownTimeoutError, 'ShutdownTimeoutError'],
+  [ReplacedError, 'ReplacedError'],
+  [LockStoreError, 'LockStoreError'],
+  [ScheduledAtRefusedError, 'ScheduledAtRefusedError'],
+  [NotLockedError, 'NotLockedError'],
+];
+for (const [type, brand] of BRANDS) {
+  Object.defineProperty(type, ERROR_CLASS, { value: brand });
 }
