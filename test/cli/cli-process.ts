@@ -26,6 +26,11 @@ export interface CliRunOptions {
    * once it has its line: every write of the command then meets a closed pipe (EPIPE).
    */
   closeStdout?: boolean;
+  /**
+   * With `tty`: the command's stdout goes to this file instead of the terminal, as in
+   * `nestjs-cron-lock trigger job --json | jq` typed in a terminal (stdin a TTY, stdout not).
+   */
+  stdoutFile?: string;
 }
 
 /** Whether a pseudo-terminal tool (`script` from util-linux) is available. */
@@ -41,7 +46,12 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
   const child = options.tty
     ? spawn(
         'script',
-        ['-qec', [process.execPath, ...CLI_ARGS, ...args].map(quote).join(' '), '/dev/null'],
+        [
+          '-qec',
+          [process.execPath, ...CLI_ARGS, ...args].map(quote).join(' ') +
+            (options.stdoutFile === undefined ? '' : ` > ${quote(options.stdoutFile)}`),
+          '/dev/null',
+        ],
         {
           cwd: REPO_ROOT,
           env,
