@@ -25,7 +25,8 @@ export async function confirm(
   }
   const answer = await ask(io, `${question} [y/N] `);
   if (!/^y(es)?$/i.test(answer.trim())) {
-    io.print('Nothing done.');
+    // Beside the question, off stdout: `trigger --json` prints nothing there when declined.
+    io.stderr.write('Nothing done.\n');
     return false;
   }
   return true;

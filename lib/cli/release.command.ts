@@ -10,6 +10,8 @@ import { where } from './status.command.js';
 export interface ReleaseIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream;
+  /** Where the question goes: the terminal, also when stdout is piped (`--json | jq`). */
+  stderr: NodeJS.WritableStream;
   print: (text: string) => void;
 }
 
@@ -128,10 +130,14 @@ function describeHolder(job: string, where: string, state: StoredLockState): str
   );
 }
 
-/** One line from the terminal; an empty answer if the input ends first (Ctrl-D). */
+/**
+ * One line from the terminal; an empty answer if the input ends first (Ctrl-D). Asked on
+ * stderr: stdout is the command's output, which may be piped (`trigger --json | jq`) while
+ * stdin is a terminal, and a question written there would reach the reader, not the operator.
+ */
 export function ask(io: ReleaseIo, question: string): Promise<string> {
   // Not readline's terminal mode: the terminal echoes the answer itself, with no escape codes.
-  const prompt = createInterface({ input: io.stdin, output: io.stdout, terminal: false });
+  const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
   return new Promise<string>((resolve) => {
     prompt.once('close', () => resolve(''));
     prompt.question(question, (answer) => {
