@@ -26,6 +26,8 @@ export interface CliRunOptions {
    * once it has its line: every write of the command then meets a closed pipe (EPIPE).
    */
   closeStdout?: boolean;
+  /** As `closeStdout`, for stderr (`2>&1 | head -1`, or a log reader that went away). */
+  closeStderr?: boolean;
   /**
    * With `tty`: the command's stdout goes to this file instead of the terminal, as in
    * `nestjs-cron-lock trigger job --json | jq` typed in a terminal (stdin a TTY, stdout not).
@@ -73,6 +75,9 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
   if (options.closeStdout) {
     // The loader takes far longer to start than this close, so no write comes before it.
     child.stdout.destroy();
+  }
+  if (options.closeStderr) {
+    child.stderr.destroy();
   }
   if (!options.tty) {
     // A pipe that ends at once: not a terminal, nothing to read.

@@ -31,4 +31,26 @@ describe('nestjs-cron-lock printing into a pipe closed early', () => {
     expect(run.stderr).toContain('nestjs-cron-lock: --limit must be a whole number');
     expect(run.stderr).not.toContain('EPIPE');
   });
+
+  it.each([
+    ['a usage error (exit 2)', () => ['status', '--jsn'], 2],
+    [
+      // A password in --redis is warned about on stderr; the server has none and lets it in.
+      'a status that printed a warning (exit 0)',
+      () => [
+        'status',
+        '--redis',
+        testRedisUrl().replace('redis://', 'redis://:not-needed@'),
+        '--prefix',
+        uniquePrefix('cli-epipe'),
+      ],
+      0,
+    ],
+  ])(
+    'keeps its exit code after %s when stderr is a pipe closed early',
+    async (_case, args, code) => {
+      const run = await runCli(args(), { closeStderr: true });
+      expect(run.code).toBe(code);
+    },
+  );
 });
