@@ -37,6 +37,13 @@ Reflect.decorate([Module({ providers: [ReportsJob], exports: [ReportsJob] })], J
 function platformLocks(redis) {
   return CronLockModule.forRoot({ redis, instanceId: 'platform' });
 }
+/** The same, registered as the library loads, as a module of its own. */
+class PlatformModule {}
+Reflect.decorate(
+  [Module({ imports: [CronLockModule.forRoot({ redis: process.env.REDIS_URL, instanceId: 'loaded' })] })],
+  PlatformModule,
+);
+
 /** The lock store a team's platform library builds from its own settings. */
 function platformStore(redis) {
   return new locks.RedisLockStore(redis, { logger: false });
@@ -47,7 +54,9 @@ function errorClasses(error) {
   return ['CronLockError', 'CronLockConfigError', 'LockStoreError', 'ScheduledAtRefusedError']
     .filter((name) => error instanceof locks[name]);
 }
-module.exports = { JobsModule, ReportsJob, errorClasses, platformLocks, platformStore };
+module.exports = {
+  JobsModule, PlatformModule, ReportsJob, errorClasses, platformLocks, platformStore,
+};
 `;
 
 describe('an ES module app with a CommonJS dependency on the package', () => {
@@ -150,6 +159,38 @@ describe('an ES module app with a CommonJS dependency on the package', () => {
     );
     const works = { same: true, ran: true, bound: 'ReportsJob.hourly' };
     expect(outcome).toEqual({ appModule: works, libraryModule: works });
+  }, 180_000);
+
+  it("gives the app's CronLockService a module the library registered before the app loaded the package", async () => {
+    // The library is imported first: its CronLockModule.forRoot() runs before the ES module
+    // build is loaded at all.
+    const outcome = await runApp(
+      'library-first.mjs',
+      `import { PlatformModule } from 'jobs-library';
+      import { Injectable, Module } from '@nestjs/common';
+      import { NestFactory } from '@nestjs/core';
+      import { CronLockService } from 'nestjs-cron-lock';
+
+      class AppJob {
+        constructor(locks) { this.locks = locks; }
+      }
+      Reflect.defineMetadata('design:paramtypes', [CronLockService], AppJob);
+      Reflect.decorate([Injectable()], AppJob);
+      class AppModule {}
+      Reflect.decorate([Module({ imports: [PlatformModule], providers: [AppJob] })], AppModule);
+      try {
+        const app = await NestFactory.createApplicationContext(AppModule, {
+          logger: false,
+          abortOnError: false,
+        });
+        const result = await app.get(AppJob).locks.run('adhoc', { ttl: '1m' }, async () => 'done');
+        await app.close();
+        console.log(JSON.stringify({ ran: result.ran, instanceId: result.ran && result.ctx.instanceId }));
+      } catch (error) {
+        console.log(JSON.stringify({ failed: error.message.split('\\n')[0] }));
+      }`,
+    );
+    expect(outcome).toEqual({ ran: true, instanceId: 'loaded' });
   }, 180_000);
 
   it("recognises the other build's errors, and skips an occurrence a store of the other build refuses", async () => {
