@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import {
   CRON_LOCK_OPTIONS,
@@ -22,12 +22,18 @@ import {
 } from './options/module-options.js';
 import { CronLockService } from './cron-lock.service.js';
 import { resolveStore, type ResolvedStore } from './stores/store-factory.js';
-import { twinProviders } from './utils/build-twins.js';
+import { provideTwins } from './utils/build-twins.js';
 import type {
   CronLockModuleAsyncOptions,
   CronLockModuleOptions,
   CronLockOptionsFactory,
 } from './options/module-options.interface.js';
+
+/** The classes an app (or an integration) injects, as the other build of the package names them. */
+const SHARED_CLASSES = new Map<string, Type>([
+  ['CronLockService', CronLockService],
+  ['CronLockRegistry', CronLockRegistry],
+]);
 
 /**
  * Locks every `@LockedCron`/`@CronLock` method of the app. Import it once, next to
@@ -101,9 +107,15 @@ export class CronLockModule {
     isGlobal: boolean,
   ): DynamicModule {
     // The same service and registry under the classes of the package's other build, when the
-    // process loaded both (an ES module app with a CommonJS library of jobs, or the reverse).
-    const services = twinProviders('CronLockService', CronLockService);
-    const registries = twinProviders('CronLockRegistry', CronLockRegistry);
+    // process loads both (an ES module app with a CommonJS library of jobs, or the reverse).
+    return provideTwins(this.module(optionProviders, imports, isGlobal), SHARED_CLASSES);
+  }
+
+  private static module(
+    optionProviders: Provider[],
+    imports: NonNullable<CronLockModuleAsyncOptions['imports']>,
+    isGlobal: boolean,
+  ): DynamicModule {
     return {
       module: CronLockModule,
       global: isGlobal,
@@ -133,19 +145,10 @@ export class CronLockModule {
         CronLockExplorer,
         TriggerDispatcher,
         CronLockService,
-        ...services.providers,
-        ...registries.providers,
       ],
       // The options are exported for the dashboard's logger, the registry for its list of this
       // app's job names (read without a store call per name); neither is public API.
-      exports: [
-        CronLockService,
-        CRON_LOCK_STORE,
-        CRON_LOCK_OPTIONS,
-        CronLockRegistry,
-        ...services.tokens,
-        ...registries.tokens,
-      ],
+      exports: [CronLockService, CRON_LOCK_STORE, CRON_LOCK_OPTIONS, CronLockRegistry],
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { Provider, Type } from '@nestjs/common';
+import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { processWide } from './process-wide.js';
 
 /**
@@ -7,28 +7,61 @@ import { processWide } from './process-wide.js';
  * CommonJS builds each define theirs: code that imports the service from the build that did not
  * register `CronLockModule` (a CommonJS library of jobs in an ES module app) would find no
  * provider. Each build adds its class here as it loads, and the module provides its own instance
- * under the class of every other build (see {@link twinProviders}).
+ * under the class of every other build (see {@link provideTwins}).
  */
-const twins = processWide('injectable-classes', () => new Map<string, Set<Type>>());
+const classes = processWide('injectable-classes', () => new Map<string, Set<Type>>());
 
-/** Registers `type`, this build's class of `name`, for the module of another build. */
+/** A module built by `forRoot()`: its own classes, by name, to alias under a later build's. */
+interface TwinSlot {
+  readonly module: WeakRef<DynamicModule>;
+  readonly own: ReadonlyMap<string, Type>;
+}
+/** Weak: a module the app no longer holds is dropped at the next `forRoot()` or registration. */
+const slots = processWide('injectable-class-slots', () => new Set<TwinSlot>());
+
+/**
+ * Registers `type`, this build's class of `name`. A module already built by the other build
+ * gets it too: the other build may load after the app's module was defined (a CommonJS library
+ * that registers `CronLockModule` as it loads, imported before the app's own files), and Nest
+ * reads the module's providers only when the app is created.
+ */
 export function shareAcrossBuilds(name: string, type: Type): void {
-  let types = twins.get(name);
+  let types = classes.get(name);
   if (types === undefined) {
     types = new Set();
-    twins.set(name, types);
+    classes.set(name, types);
   }
   types.add(type);
+  for (const slot of slots) {
+    const module = slot.module.deref();
+    if (module === undefined) {
+      slots.delete(slot);
+      continue;
+    }
+    const own = slot.own.get(name);
+    if (own !== undefined && own !== type) addTwin(module, own, type);
+  }
 }
 
 /**
- * Aliases of `type` (this build's class of `name`) under the classes of the other builds loaded
- * when the module is registered, and those classes, to export beside it.
+ * Provides in `module` each of `own` (this build's classes, by name) under the classes of the
+ * other builds, now and as they load, and exports them beside it.
  */
-export function twinProviders(name: string, type: Type): { providers: Provider[]; tokens: Type[] } {
-  const tokens = [...(twins.get(name) ?? [])].filter((other) => other !== type);
-  return {
-    providers: tokens.map((other) => ({ provide: other, useExisting: type })),
-    tokens,
-  };
+export function provideTwins(module: DynamicModule, own: ReadonlyMap<string, Type>): DynamicModule {
+  for (const [name, type] of own) {
+    for (const other of classes.get(name) ?? []) {
+      if (other !== type) addTwin(module, type, other);
+    }
+  }
+  for (const slot of slots) {
+    if (slot.module.deref() === undefined) slots.delete(slot);
+  }
+  slots.add({ module: new WeakRef(module), own });
+  return module;
+}
+
+function addTwin(module: DynamicModule, own: Type, other: Type): void {
+  const provider: Provider = { provide: other, useExisting: own };
+  (module.providers ??= []).push(provider);
+  (module.exports ??= []).push(other);
 }
