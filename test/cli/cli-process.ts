@@ -5,7 +5,7 @@ import { REPO_ROOT } from '../support/fork-ts.js';
 
 const CLI_ARGS = ['--import', './scripts/register-ts.mjs', 'lib/cli/main.ts'];
 /** The loader transpiles on start: slow on a loaded machine, so generous. */
-const CLI_TIMEOUT_MS = 45_000;
+const CLI_TIMEOUT_MS = 90_000;
 
 export interface CliRun {
   code: number | null;

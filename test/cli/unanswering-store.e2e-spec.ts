@@ -9,7 +9,7 @@ import { runCli } from './cli-process.js';
 import { startSilentProxy, type SilentProxy } from './silent-proxy.js';
 
 /**
- * Far below the runner's kill (45 s), far above what the command needs (5 s per step it waits
+ * Far below the runner's kill (90 s), far above what the command needs (5 s per step it waits
  * on, plus the loader's start on a loaded machine).
  */
 const BOUNDED_MS = 30_000;

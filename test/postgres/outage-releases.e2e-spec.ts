@@ -152,9 +152,11 @@ describe('releases kept through a PostgreSQL outage, when it comes back (pool of
     const pending = [...counted.failedAcquisitions];
     expect(pending.length).toBeGreaterThanOrEqual(FAILED_DURING_OUTAGE);
     // Each failed acquisition sent its release at once, and it failed: kept, it waits for a
-    // round. (In an outage of an app's ticks those come one at a time, not in a burst.)
+    // round. (In an outage of an app's ticks those come one at a time, not in a burst.) The
+    // deadlines only bound a failing wait: thousands of refused connections take long on a loaded
+    // machine.
     await waitFor(() => pending.every((token) => counted.failedReleases.has(token)), {
-      timeout: 20_000,
+      timeout: 60_000,
       message: 'the release of every failed acquisition sent and failed',
     });
 
@@ -163,7 +165,7 @@ describe('releases kept through a PostgreSQL outage, when it comes back (pool of
     // app sends must get a connection.
     const answeredBefore = counted.releasesAnswered;
     await waitFor(() => counted.releasesAnswered > answeredBefore, {
-      timeout: 20_000,
+      timeout: 60_000,
       interval: 5,
       message: 'a first release answered after PostgreSQL came back',
     });
@@ -199,11 +201,11 @@ describe('releases kept through a PostgreSQL outage, when it comes back (pool of
       () =>
         completed.filter((run) => run.name === 'every-second' && run.scheduledAt > back).length >=
         2,
-      { timeout: 10_000, message: 'two occurrences of the per-second job run after the return' },
+      { timeout: 30_000, message: 'two occurrences of the per-second job run after the return' },
     );
     expect(storeErrors.filter((skip) => skip.scheduledAt > back)).toEqual([]);
     // A few at a time: none waited for a connection past its deadline to be kept again.
     expect(counted.releasesFailed).toBe(0);
     expect(counted.maxReleasesInFlight).toBeLessThanOrEqual(4);
-  }, 120_000);
+  }, 240_000);
 });
