@@ -83,5 +83,23 @@ describe('CronOptions keys under @LockedCron', () => {
       await settle();
       expect(jobs.calls).toBe(2);
     });
+
+    it('runs every tick after the delay when the clock is set back during it', async () => {
+      vi.useFakeTimers({ now: START });
+      const Jobs = jobsWith(variant, { initialDelay: 5_000 });
+      const ref = await bootWith(variant, [Jobs]);
+      const jobs = ref.get(Jobs);
+
+      // The wall clock steps back an hour (an NTP correction, or a test's setSystemTime): the
+      // delay is a timer, and ends 5 s after bootstrap all the same.
+      vi.setSystemTime(START.getTime() - 3_600_000);
+      vi.advanceTimersByTime(4_999);
+      await settle();
+      expect(jobs.calls).toBe(0);
+
+      vi.advanceTimersByTime(2_001);
+      await settle();
+      expect(jobs.calls).toBe(2);
+    });
   });
 });
