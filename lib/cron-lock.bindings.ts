@@ -40,10 +40,10 @@ export interface JobBinding {
   /** `initialDelay` in ms (`@LockedCron`): the scheduler starts the job that much later. */
   initialDelay?: number;
   /**
-   * When `initialDelay` ends (ms since epoch, counted from the binding, a little before the
-   * scheduler mounts the job): a scheduler tick before then is not run. See bindJob.
+   * The timer of `initialDelay`, armed at the binding (a little before the scheduler arms its
+   * own) and cleared when it ends: a scheduler tick while it is pending is not run. See bindJob.
    */
-  ticksFrom?: number;
+  delayTimer?: ReturnType<typeof setTimeout>;
   /** Runs missed and queued occurrences of a job with `catchUp` or an overlap policy. */
   driver?: OccurrenceDriver;
 }
@@ -98,7 +98,14 @@ export function bindJob(
     // 6.0.0 to 6.1.1, inside the peer range, ignore the key and start it at bootstrap. The ticks
     // those send before the delay ends are dropped, so the job runs when a later release would
     // first tick it. A disabled job ignores its delay (its `start()` starts it at once).
-    binding.ticksFrom = Date.now() + binding.initialDelay;
+    // A timer, as the scheduler's own delay, not a wall-clock deadline: it ends after that much
+    // elapsed time whatever the clock does meanwhile (an NTP step back, a test's setSystemTime),
+    // and fake timers advance both alike. Armed first, it ends before the scheduler's.
+    const timer = setTimeout(() => {
+      binding.delayTimer = undefined;
+    }, binding.initialDelay);
+    timer.unref?.();
+    binding.delayTimer = timer;
   }
   bindInstance(instance, methodKey, binding);
   const waiting = liveEntries(awaitingMount.get(method) ?? []);
@@ -158,9 +165,17 @@ function methodsOf(instance: object): Map<string | symbol, JobBinding> | undefin
   return (instance as BindingHolder)[BINDINGS] ?? sealedBindings.get(instance);
 }
 
-/** Drops the entries an app left unmounted (no scheduler, failed bootstrap) as it closes. */
-export function withdrawMounts(runner: object, methods: Iterable<object>): void {
-  for (const method of methods) {
+/**
+ * Drops the entries an app left unmounted (no scheduler, failed bootstrap) as it closes, and
+ * clears its jobs' `initialDelay` timers: none outlives the app. The delay then never ends, as
+ * `@nestjs/schedule` 6.1.3 never starts a job whose app closed during it.
+ */
+export function withdrawMounts(
+  runner: object,
+  bound: Iterable<{ method: object; binding: JobBinding }>,
+): void {
+  for (const { method, binding } of bound) {
+    clearTimeout(binding.delayTimer);
     const waiting = awaitingMount.get(method);
     if (waiting) {
       awaitingMount.set(

@@ -208,10 +208,7 @@ export class CronLockExplorer implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     removeNameCheck(this.names.check);
     removeLateBinder(this.bindLate);
-    withdrawMounts(
-      this.runner,
-      this.registry.all().map((bound) => bound.method),
-    );
+    withdrawMounts(this.runner, this.registry.all());
   }
 
   /** A job with `catchUp` or an overlap policy gets the driver of its missed and queued runs. */

@@ -72,7 +72,7 @@ export function lockMethod(original: AnyMethod, methodKey: string | symbol): Any
       );
       return result.ran ? result.value : undefined;
     }
-    if (binding.ticksFrom !== undefined && Date.now() < binding.ticksFrom) {
+    if (binding.delayTimer !== undefined) {
       // A tick during `initialDelay`: only a scheduler that ignores the key sends one (see bindJob).
       return undefined;
     }
