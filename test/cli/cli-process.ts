@@ -33,6 +33,8 @@ export interface CliRunOptions {
    * `nestjs-cron-lock trigger job --json | jq` typed in a terminal (stdin a TTY, stdout not).
    */
   stdoutFile?: string;
+  /** With `tty`: the command's stderr goes to this file (`2>errors.log`, `2>/dev/null`). */
+  stderrFile?: string;
 }
 
 /** Whether a pseudo-terminal tool (`script` from util-linux) is available. */
@@ -51,7 +53,8 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
         [
           '-qec',
           [process.execPath, ...CLI_ARGS, ...args].map(quote).join(' ') +
-            (options.stdoutFile === undefined ? '' : ` > ${quote(options.stdoutFile)}`),
+            (options.stdoutFile === undefined ? '' : ` > ${quote(options.stdoutFile)}`) +
+            (options.stderrFile === undefined ? '' : ` 2> ${quote(options.stderrFile)}`),
           '/dev/null',
         ],
         {

@@ -1,6 +1,6 @@
 // `nestjs-cron-lock trigger --json | jq` typed in a terminal: stdin a TTY, stdout a pipe. The
 // question goes where the operator sees it, and stdout carries the command's output and nothing
-// else.
+// else. With stderr sent to a file instead, the question stays on the terminal.
 import { Injectable } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -60,6 +60,38 @@ describe('nestjs-cron-lock trigger --json piped from a terminal', () => {
       const printed = await readFile(output, 'utf8');
       expect(() => JSON.parse(printed) as unknown, printed).not.toThrow();
       expect(JSON.parse(printed) as TriggerJson).toMatchObject({ job: 'cli-quarterly', ran: true });
+      expect(moduleRef.get(QuarterlyReport).runs).toBe(1);
+    },
+  );
+
+  it(
+    'asks on the terminal when stderr goes to a file, not into that file',
+    { skip: !HAS_SCRIPT, timeout: 120_000 },
+    async () => {
+      const prefix = uniquePrefix('cli-prompt');
+      const moduleRef: TestingModule = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ redis: testRedisUrl(), keyPrefix: prefix, logger: false }),
+        ],
+        providers: [QuarterlyReport],
+      }).compile();
+      cleanups.push(() => moduleRef.close());
+      await moduleRef.init();
+      const dir = await mkdtemp(join(tmpdir(), 'cron-lock-cli-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const errors = join(dir, 'errors.log');
+
+      // `trigger <job> 2>errors.log` typed in a terminal: stdin and stdout are the terminal.
+      const question = 'now on one live instance? [y/N]';
+      const run = await runCli(
+        ['trigger', 'cli-quarterly', '--redis', testRedisUrl(), '--prefix', prefix],
+        { tty: { waitFor: question, answer: 'y\n' }, stderrFile: errors },
+      );
+
+      expect(run.stdout, 'the question, on the terminal').toContain(question);
+      expect(run.code, run.stdout).toBe(0);
+      expect(await readFile(errors, 'utf8'), 'the log').not.toContain(question);
       expect(moduleRef.get(QuarterlyReport).runs).toBe(1);
     },
   );
