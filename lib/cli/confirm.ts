@@ -1,5 +1,5 @@
 import { CliUsageError } from './cli.errors.js';
-import { ask, type ReleaseIo } from './release.command.js';
+import { ask, promptStream, type ReleaseIo } from './release.command.js';
 
 /**
  * The confirmation rule of every command that changes state, as `release` asks it: `--yes`
@@ -25,8 +25,8 @@ export async function confirm(
   }
   const answer = await ask(io, `${question} [y/N] `);
   if (!/^y(es)?$/i.test(answer.trim())) {
-    // Beside the question, off stdout: `trigger --json` prints nothing there when declined.
-    io.stderr.write('Nothing done.\n');
+    // Beside the question, off a piped stdout: `trigger --json` prints nothing there when declined.
+    promptStream(io).write('Nothing done.\n');
     return false;
   }
   return true;

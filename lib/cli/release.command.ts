@@ -9,9 +9,9 @@ import { where } from './status.command.js';
 /** Where release talks to the person running it. */
 export interface ReleaseIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream;
-  /** Where the question goes: the terminal, also when stdout is piped (`--json | jq`). */
-  stderr: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where the question goes (see {@link promptStream}). */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
   print: (text: string) => void;
 }
 
@@ -131,13 +131,19 @@ function describeHolder(job: string, where: string, state: StoredLockState): str
 }
 
 /**
- * One line from the terminal; an empty answer if the input ends first (Ctrl-D). Asked on
- * stderr: stdout is the command's output, which may be piped (`trigger --json | jq`) while
- * stdin is a terminal, and a question written there would reach the reader, not the operator.
+ * Where a question (and a declined answer's reply) goes: the terminal. That is stderr, as
+ * stdout is the command's output and may be piped (`trigger --json | jq`) while stdin is a
+ * terminal; but stdout when only it is a terminal (`2>errors.log`, `2>/dev/null`), where a
+ * question on stderr would reach the file, and the command wait for an answer nobody was asked.
  */
+export function promptStream(io: ReleaseIo): NodeJS.WritableStream {
+  return io.stderr.isTTY !== true && io.stdout.isTTY === true ? io.stdout : io.stderr;
+}
+
+/** One line from the terminal; an empty answer if the input ends first (Ctrl-D). */
 export function ask(io: ReleaseIo, question: string): Promise<string> {
   // Not readline's terminal mode: the terminal echoes the answer itself, with no escape codes.
-  const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
+  const prompt = createInterface({ input: io.stdin, output: promptStream(io), terminal: false });
   return new Promise<string>((resolve) => {
     prompt.once('close', () => resolve(''));
     prompt.question(question, (answer) => {
