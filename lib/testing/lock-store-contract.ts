@@ -6,6 +6,7 @@ import { describeJobIsolationContract } from './job-isolation-contract.js';
 import { describeOccurrencePolicyContract } from './occurrence-policy-contract.js';
 import { describePlainLockContract } from './plain-lock-contract.js';
 import { describeSidePathContract } from './side-path-contract.js';
+import { describeStoreParityContract } from './store-parity-contract.js';
 import { newLockToken, sleepUpTo, tinyYield, withCaseTimeout } from './contract-support.js';
 
 /** A store under test and how to dispose of it. */
@@ -744,6 +745,7 @@ export function describeLockStoreContract(
     describeJobIsolationContract(test, () => store);
     describeSidePathContract(test, () => store);
     describeHistoryOffContract(test, () => store);
+    describeStoreParityContract(test, () => store);
   });
   describePlainLockContract(label, factory, test);
 }

@@ -1,0 +1,41 @@
+import type { AcquireRequest, AcquireResult, LockStore } from '../stores/lock-store.interface.js';
+import type { ContractTestApi } from './lock-store-contract.js';
+import { newLockToken } from './contract-support.js';
+
+const MINUTE = 60_000;
+/** A fixed occurrence to claim (ms since epoch, on a minute boundary). */
+const OCCURRENCE = Date.UTC(2025, 0, 15, 10, 0, 0);
+
+/**
+ * Answers on which the built-in stores once differed, each found by running the same sequences of
+ * operations on the three of them side by side: a store that gives another answer here gives the
+ * runner (or an admin script) a different picture of the fleet than the other stores would.
+ * Called by describeLockStoreContract with the store of the test in progress.
+ */
+export function describeStoreParityContract(
+  test: ContractTestApi,
+  currentStore: () => LockStore,
+): void {
+  const { describe, it, expect } = test;
+  const acquire = (overrides: Partial<AcquireRequest> = {}): Promise<AcquireResult> =>
+    currentStore().acquire({
+      name: 'job',
+      token: newLockToken(),
+      ttl: MINUTE,
+      instanceId: 'instance-a',
+      ...overrides,
+    });
+
+  describe('answers alike', () => {
+    it('says the job is paused on a tick-done answer to a forced acquisition too', async () => {
+      const store = currentStore();
+      if (!store.pause) return;
+      await store.pause('job', { reason: null, until: null });
+      expect(await acquire({ scheduledAt: OCCURRENCE })).toMatchObject({ reason: 'paused' });
+      // The occurrence is done, and the job is still paused fleet-wide: force changes neither.
+      expect(
+        await acquire({ scheduledAt: OCCURRENCE, force: true, instanceId: 'instance-b' }),
+      ).toMatchObject({ acquired: false, reason: 'tick-done', paused: true });
+    });
+  });
+}
