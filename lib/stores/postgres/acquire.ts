@@ -34,10 +34,12 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  *
  * A paused job (`paused_at` set, `paused_until` null or ahead of the database clock) is refused
  * as `paused` unless `$7` (force), read from the row the statement locks anyway: no extra round
- * trip. The first acquisition of an occurrence while paused claims it (`claimed`: the others
- * answer `tick-done`, one skip logged fleet-wide), records it in the history table (trimmed to
- * `$8` entries, as releaseSql trims) and refreshes the row's expiry, so the pause lasts while the
- * job is scheduled. A live queued occurrence that claim passes (`passed`) will not run: it is
+ * trip. A `tick-done` answer says whether the job is paused (`paused_now`) whatever `$7`: the
+ * pause is the fleet's, and the other stores say it to a forced acquisition too. The first
+ * acquisition of an occurrence while paused claims it (`claimed`: the others answer `tick-done`,
+ * one skip logged fleet-wide), records it in the history table (trimmed to `$8` entries, as
+ * releaseSql trims) and refreshes the row's expiry, so the pause lasts while the job is
+ * scheduled. A live queued occurrence that claim passes (`passed`) will not run: it is
  * recorded as `paused` too, before it.
  *
  * The job's history entries expire with its row. When `taken` or `claimed` moves the row's expiry
@@ -62,10 +64,11 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
- * 'queued' | 'merged'), ok_at, paused, prev (the previous tick), retry_in (ms, for 'queued' and 'merged'),
- * claim_queued (the queued occurrence to claim, with 'merged' on a free lock), queued_held (the
- * queued occurrence, with 'merged' on a held lock: retried after retry_in), refreshed (the lock
- * was taken, or a paused occurrence claimed, and the row's expiry moved)
+ * 'queued' | 'merged'), ok_at, paused (the job is paused, forced or not, with 'tick-done'), prev
+ * (the previous tick), retry_in (ms, for 'queued' and 'merged'), claim_queued (the queued
+ * occurrence to claim, with 'merged' on a free lock), queued_held (the queued occurrence, with
+ * 'merged' on a held lock: retried after retry_in), refreshed (the lock was taken, or a paused
+ * occurrence claimed, and the row's expiry moved)
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -82,7 +85,9 @@ cur AS MATERIALIZED (
       AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,
     CASE WHEN queued > coalesce(tick, -1) AND queued < $4::bigint THEN queued END AS passed,
     paused_at IS NOT NULL AND NOT $7::boolean
-      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused
+      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused,
+    paused_at IS NOT NULL
+      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused_now
   FROM ${table.qualified} WHERE name = $1 FOR UPDATE
 ),
 claimed AS (
@@ -140,7 +145,8 @@ SELECT (SELECT fence FROM taken) AS fence,
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
     THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
     ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
-  cur.ok_at, coalesce(cur.paused, false) AS paused,
+  cur.ok_at, coalesce(CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint
+      AND cur.tick <= clock.latest THEN cur.paused_now ELSE cur.paused END, false) AS paused,
   greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
   (SELECT retry_in FROM queue) AS retry_in,
