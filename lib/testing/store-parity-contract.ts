@@ -37,5 +37,19 @@ export function describeStoreParityContract(
         await acquire({ scheduledAt: OCCURRENCE, force: true, instanceId: 'instance-b' }),
       ).toMatchObject({ acquired: false, reason: 'tick-done', paused: true });
     });
+
+    it('records a negative run duration as 0 in inspect(), as its history entry does', async () => {
+      const store = currentStore();
+      const token = newLockToken();
+      const got = await acquire({ token, scheduledAt: OCCURRENCE });
+      expect(got.acquired).toBe(true);
+      // A duration measured across a clock step, or reported by a caller of its own.
+      await store.release({
+        name: 'job',
+        token,
+        outcome: { status: 'completed', durationMs: -5, finishedAt: OCCURRENCE + 1_000 },
+      });
+      expect(await store.inspect('job')).toMatchObject({ lastDurationMs: 0 });
+    });
   });
 }
