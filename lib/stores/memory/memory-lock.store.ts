@@ -308,7 +308,8 @@ export class MemoryLockStore implements LockStore {
     if (outcome.status === 'completed') {
       if (state.lastSuccessAt === null || finishedAt >= state.lastSuccessAt) {
         state.lastSuccessAt = finishedAt;
-        state.lastDurationMs = Math.round(outcome.durationMs);
+        // Never below 0, as the other stores and the history entry record it.
+        state.lastDurationMs = Math.max(0, Math.round(outcome.durationMs));
       }
       state.consecutiveFailures = 0;
     } else {
