@@ -27,6 +27,14 @@ export function describeStoreParityContract(
     });
 
   describe('answers alike', () => {
+    it('claims a trigger request as its first operation, for one caller only', async () => {
+      // An admin script, or an instance that hears a request first, on a store just built.
+      const store = currentStore();
+      if (!store.triggers) return;
+      expect(await store.triggers.claim('job', 'first', 'instance-a', MINUTE)).toBe(true);
+      expect(await store.triggers.claim('job', 'first', 'instance-b', MINUTE)).toBe(false);
+    });
+
     it('says the job is paused on a tick-done answer to a forced acquisition too', async () => {
       const store = currentStore();
       if (!store.pause) return;
