@@ -169,6 +169,7 @@ export class PostgresLockStore implements LockStore {
       this.timeout,
       this.fail,
       this.log,
+      () => this.tableReady(),
     );
   }
 

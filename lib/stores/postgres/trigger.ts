@@ -81,6 +81,8 @@ export class PostgresTriggerChannel implements TriggerChannel {
     private readonly timeout: number,
     private readonly fail: (error: unknown) => never,
     private readonly log: CronLockLogger,
+    /** Checks (and creates) the lock table once, as the store's own operations do first. */
+    private readonly tableReady: () => Promise<void>,
   ) {
     const digest = createHash('sha256').update(table.display).digest('hex').slice(0, 24);
     this.channel = `cron_lock_triggers_${digest}`;
@@ -99,6 +101,8 @@ export class PostgresTriggerChannel implements TriggerChannel {
   }
 
   async claim(name: string, id: string, _instanceId: string, ttl: number): Promise<boolean> {
+    // A claim is a row of the lock table: on a store just built, the table may not exist yet.
+    await this.tableReady().catch(this.fail);
     const rows = await runStatement(
       this.pool,
       claimSql(this.table),
