@@ -46,6 +46,28 @@ export function describeStoreParityContract(
       ).toMatchObject({ acquired: false, reason: 'tick-done', paused: true });
     });
 
+    it('says the job is paused on a merged answer for an occurrence whose queued run was claimed', async () => {
+      const store = currentStore();
+      if (!store.pause) return;
+      const holder = newLockToken();
+      expect((await acquire({ token: holder, scheduledAt: OCCURRENCE })).acquired).toBe(true);
+      const queue = { overlap: 'queue', instanceId: 'instance-b' } as const;
+      expect(await acquire({ ...queue, scheduledAt: OCCURRENCE + MINUTE })).toMatchObject({
+        reason: 'queued',
+      });
+      expect(await acquire({ ...queue, scheduledAt: OCCURRENCE + 2 * MINUTE })).toMatchObject({
+        reason: 'merged',
+      });
+      await store.release({ name: 'job', token: holder });
+      expect((await acquire({ scheduledAt: OCCURRENCE + MINUTE })).acquired).toBe(true);
+      await store.pause('job', { reason: null, until: null });
+      // A late instance asks for the occurrence merged into the run claimed since: that run stands
+      // for it, and the job is paused fleet-wide meanwhile, as a tick-done answer would say.
+      expect(
+        await acquire({ ...queue, scheduledAt: OCCURRENCE + 2 * MINUTE, instanceId: 'instance-c' }),
+      ).toMatchObject({ acquired: false, reason: 'merged', paused: true });
+    });
+
     it('records a negative run duration as 0 in inspect(), as its history entry does', async () => {
       const store = currentStore();
       const token = newLockToken();
