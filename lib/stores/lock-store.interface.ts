@@ -108,9 +108,10 @@ export interface AcquireHistory {
    */
   lastSuccessAt?: number | null;
   /**
-   * Whether the job is paused fleet-wide now, on a `paused` or `tick-done` answer: an instance
-   * turned away because another one claimed a paused occurrence learns it from this, so that it
-   * does not count the occurrence as missed. Optional (absent: not known).
+   * Whether the job is paused fleet-wide now, on a `paused` or `tick-done` answer, and on a
+   * `merged` answer for an occurrence merged into a run claimed since: an instance turned away
+   * because another one claimed a paused occurrence learns it from this, so that it does not count
+   * the occurrence as missed (nor take the job for running). Optional (absent: not known).
    */
   paused?: boolean;
 }

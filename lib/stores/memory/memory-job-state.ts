@@ -1,4 +1,9 @@
-import type { HistoryEntry, JobSchedule, PauseRequest } from '../lock-store.interface.js';
+import type {
+  HistoryEntry,
+  JobSchedule,
+  PauseRequest,
+  RunOutcome,
+} from '../lock-store.interface.js';
 import { occurrenceEntry } from '../history-entries.js';
 
 /* What the in-memory store keeps per lock and per job, and the rules the Redis scripts apply to it. */
@@ -157,4 +162,27 @@ export function recordRun(
     return;
   }
   record(state, entries, size);
+}
+
+/**
+ * Records how a run ended in the job's state. Same rules as the Redis release script: see
+ * `stores/redis/release.ts`.
+ */
+export function recordOutcome(state: MemoryJobState, outcome: RunOutcome): void {
+  const now = Date.now();
+  const reported = Math.round(outcome.finishedAt);
+  // Not `Math.min`: a NaN report is recorded at the current time too.
+  const finishedAt = reported <= now ? reported : now;
+  if (outcome.status === 'completed') {
+    if (state.lastSuccessAt === null || finishedAt >= state.lastSuccessAt) {
+      state.lastSuccessAt = finishedAt;
+      // Never below 0, as the other stores and the history entry record it.
+      state.lastDurationMs = Math.max(0, Math.round(outcome.durationMs));
+    }
+    state.consecutiveFailures = 0;
+  } else {
+    state.consecutiveFailures += 1;
+  }
+  state.lastOutcome = outcome.status;
+  state.lastFinishedAt = finishedAt;
 }

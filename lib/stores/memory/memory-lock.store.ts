@@ -8,7 +8,6 @@ import type {
   ReleaseRequest,
   RenewRequest,
   RenewResult,
-  RunOutcome,
   StoredLockState,
 } from '../lock-store.interface.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
@@ -30,6 +29,7 @@ import {
   queueBehind,
   queuedOf,
   record,
+  recordOutcome,
   recordRun,
   type MemoryJobState,
   type MemoryLock,
@@ -94,12 +94,14 @@ export class MemoryLockStore implements LockStore {
       if (scheduledAt > latest) {
         throw refused(scheduledAt, 'ahead');
       }
-      if (state.lastTick !== null && state.lastTick >= scheduledAt && state.lastTick <= latest) {
+      // Done already (claimed, or merged into a run claimed since): whether the job is paused too.
+      const done =
+        state.lastTick !== null && state.lastTick >= scheduledAt && state.lastTick <= latest
+          ? 'tick-done'
+          : mergedAlready(state, scheduledAt, request.overlap) && 'merged';
+      if (done) {
         const paused = pauseInForce(state, Date.now()) !== null;
-        return { acquired: false, reason: 'tick-done', lastSuccessAt, ...(paused && { paused }) };
-      }
-      if (mergedAlready(state, scheduledAt, request.overlap)) {
-        return { acquired: false, reason: 'merged', lastSuccessAt };
+        return { acquired: false, reason: done, lastSuccessAt, ...(paused && { paused }) };
       }
     }
     if (!request.force && pauseInForce(state, Date.now())) {
@@ -201,7 +203,7 @@ export class MemoryLockStore implements LockStore {
 
   async release(request: ReleaseRequest): Promise<boolean> {
     if (request.outcome) {
-      this.recordOutcome(request.name, request.outcome);
+      recordOutcome(this.jobState(request.name), request.outcome);
       const missed = (request as { missed?: number[] }).missed;
       const entries = releaseEntries(request.outcome, missed, Date.now());
       recordRun(this.jobState(request.name), entries, request.historySize);
@@ -296,28 +298,6 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     // Nothing to free; the maps go with the instance.
-  }
-
-  /** Same rules as the Redis release script: see `stores/redis/release.ts`. */
-  private recordOutcome(name: string, outcome: RunOutcome): void {
-    const state = this.jobState(name);
-    const now = Date.now();
-    const reported = Math.round(outcome.finishedAt);
-    // Not `Math.min`: a NaN report is recorded at the current time too.
-    const finishedAt = reported <= now ? reported : now;
-    if (outcome.status === 'completed') {
-      if (state.lastSuccessAt === null || finishedAt >= state.lastSuccessAt) {
-        state.lastSuccessAt = finishedAt;
-        // Never below 0, as the other stores and the history entry record it.
-        state.lastDurationMs = Math.max(0, Math.round(outcome.durationMs));
-      }
-      state.consecutiveFailures = 0;
-    } else {
-      state.consecutiveFailures += 1;
-    }
-    state.lastOutcome = outcome.status;
-    state.lastFinishedAt = finishedAt;
-    this.jobs.set(name, state);
   }
 
   /** The state of `name`, created (empty) when missing. */

@@ -20,6 +20,7 @@ import { defineScript, runScript } from './redis-script.js';
  * '1 fence ok_at previous-tick' · '0 tick-done|held|merged|paused ok_at[  1 when paused]' ·
  * '0 queued ok_at  lock-pttl' · '0 merged ok_at  queued-occurrence-to-claim' (the lock was free) ·
  * '0 merged ok_at  queued-occurrence lock-pttl' (held: retried when the lock would expire) ·
+ * '0 merged-paused ok_at' (merged into a run claimed since, the job paused) ·
  * '0 invalid|ahead ok_at scheduledAt': refused, nothing written (ok_at and previous-tick empty when
  * unknown).
  * One text, not a Lua table: the client decodes an array reply element by element, each string
@@ -119,10 +120,15 @@ if tick ~= '' then
     prev = state[8]
   end
   -- Merged into a queued occurrence that has been claimed since (none is queued now): that run
-  -- stands for this one, which must not run after it on an instance whose tick came late.
+  -- stands for this one, which must not run after it on an instance whose tick came late. Whether
+  -- the job is paused, as with tick-done.
   if merged and merged >= claim and ARGV[8] ~= '' then
     local queuedAt = tonumber(state[7])
     if not (queuedAt and (not lastTick or queuedAt > lastTick)) then
+      local untilMs = tonumber(state[6])
+      if state[5] and (not untilMs or untilMs > nowMs) then
+        return '0 merged-paused ' .. okAt
+      end
       return '0 merged ' .. okAt
     end
   end
@@ -294,6 +300,9 @@ function readAcquireReply(
       retryIn: Math.max(0, Number(fifth)),
       lastSuccessAt,
     };
+  }
+  if (detail === 'merged-paused') {
+    return { acquired: false, reason: 'merged', lastSuccessAt, paused: true };
   }
   if (detail === 'merged') {
     if (onQueued && fifth !== undefined && fifth !== '') {
