@@ -68,6 +68,20 @@ export function describeStoreParityContract(
       ).toMatchObject({ acquired: false, reason: 'merged', paused: true });
     });
 
+    it('frees the lock of a run reported with a finish time that is not a number', async () => {
+      const store = currentStore();
+      const token = newLockToken();
+      expect((await acquire({ token, scheduledAt: OCCURRENCE })).acquired).toBe(true);
+      const before = Date.now();
+      const outcome = { status: 'completed', durationMs: 12, finishedAt: Number.NaN } as const;
+      expect(await store.release({ name: 'job', token, outcome })).toBe(true);
+      // Recorded at the store's own time, as a finish time ahead of its clock is.
+      const state = await store.inspect('job');
+      expect(state).toMatchObject({ holder: null, lastOutcome: 'completed' });
+      expect(state.lastFinishedAt).toBeGreaterThanOrEqual(before - 1_000);
+      expect(state.lastSuccessAt).toBe(state.lastFinishedAt);
+    });
+
     it('records a negative run duration as 0 in inspect(), as its history entry does', async () => {
       const store = currentStore();
       const token = newLockToken();
