@@ -50,7 +50,8 @@ const SWEEP_LIMIT = 16;
  * one statement both updates and deletes ends either way.
  *
  * $1 name · $2 token · $3 keep ms (0 = free now) · $4 outcome ('' | 'completed' | 'failed')
- * $5 duration ms · $6 finished at ms · $7 state ttl ms · $8 history size or null · $9 entries text[]
+ * $5 duration ms · $6 finished at ms (null: the database's time) · $7 state ttl ms
+ * $8 history size or null · $9 entries text[]
  * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
 export function releaseSql(table: LockTable, refreshHistory = false): string {
@@ -162,7 +163,9 @@ export async function releaseLock(
         keep,
         outcome ? (outcome.status === 'failed' ? 'failed' : 'completed') : '',
         outcome ? Math.max(0, Math.round(outcome.durationMs)) : 0,
-        outcome ? Math.round(outcome.finishedAt) : 0,
+        // null for a finish time that is not a number: `least()` then takes the database's time,
+        // as for one ahead of its clock, where the text "NaN" would fail the whole release.
+        outcome && Number.isFinite(outcome.finishedAt) ? Math.round(outcome.finishedAt) : null,
         stateTtl,
         size,
         entries.map(entryText),
