@@ -68,6 +68,29 @@ export function describeStoreParityContract(
       ).toMatchObject({ acquired: false, reason: 'merged', paused: true });
     });
 
+    it('says the job is paused on a merged answer to a forced acquisition too', async () => {
+      const store = currentStore();
+      if (!store.pause) return;
+      const holder = newLockToken();
+      expect((await acquire({ token: holder, scheduledAt: OCCURRENCE })).acquired).toBe(true);
+      const queue = { overlap: 'queue', instanceId: 'instance-b' } as const;
+      await acquire({ ...queue, scheduledAt: OCCURRENCE + MINUTE });
+      await acquire({ ...queue, scheduledAt: OCCURRENCE + 2 * MINUTE });
+      await store.release({ name: 'job', token: holder });
+      expect((await acquire({ scheduledAt: OCCURRENCE + MINUTE })).acquired).toBe(true);
+      await store.pause('job', { reason: null, until: null });
+      // The occurrence is done (merged into the run claimed since), and the job is still paused
+      // fleet-wide: force changes neither, as with a tick-done answer.
+      expect(
+        await acquire({
+          ...queue,
+          scheduledAt: OCCURRENCE + 2 * MINUTE,
+          force: true,
+          instanceId: 'instance-c',
+        }),
+      ).toMatchObject({ acquired: false, reason: 'merged', paused: true });
+    });
+
     it('frees the lock of a run reported with a finish time that is not a number', async () => {
       const store = currentStore();
       const token = newLockToken();
