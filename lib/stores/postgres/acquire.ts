@@ -34,13 +34,13 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  *
  * A paused job (`paused_at` set, `paused_until` null or ahead of the database clock) is refused
  * as `paused` unless `$7` (force), read from the row the statement locks anyway: no extra round
- * trip. A `tick-done` answer says whether the job is paused (`paused_now`) whatever `$7`: the
- * pause is the fleet's, and the other stores say it to a forced acquisition too. The first
- * acquisition of an occurrence while paused claims it (`claimed`: the others answer `tick-done`,
- * one skip logged fleet-wide), records it in the history table (trimmed to `$8` entries, as
- * releaseSql trims) and refreshes the row's expiry, so the pause lasts while the job is
- * scheduled. A live queued occurrence that claim passes (`passed`) will not run: it is
- * recorded as `paused` too, before it.
+ * trip. A `tick-done` answer, and a `merged` one for an occurrence merged into a run claimed
+ * since, say whether the job is paused (`paused_now`) whatever `$7`: the pause is the fleet's,
+ * and the other stores say it to a forced acquisition too. The first acquisition of an occurrence
+ * while paused claims it (`claimed`: the others answer `tick-done`, one skip logged fleet-wide),
+ * records it in the history table (trimmed to `$8` entries, as releaseSql trims) and refreshes the
+ * row's expiry, so the pause lasts while the job is scheduled. A live queued occurrence that claim
+ * passes (`passed`) will not run: it is recorded as `paused` too, before it.
  *
  * The job's history entries expire with its row. When `taken` or `claimed` moves the row's expiry
  * (less than half the state ttl left), `refreshed` says so. After `taken`, the store's next release
@@ -64,11 +64,11 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size · $9 overlap ('' | 'queue' | 'replace')
  * returns one row: fence (null when refused), reason ('tick-done' | 'paused' | 'held' | 'ahead' |
- * 'queued' | 'merged'), ok_at, paused (the job is paused, forced or not, with 'tick-done'), prev
- * (the previous tick), retry_in (ms, for 'queued' and 'merged'), claim_queued (the queued
- * occurrence to claim, with 'merged' on a free lock), queued_held (the queued occurrence, with
- * 'merged' on a held lock: retried after retry_in), refreshed (the lock was taken, or a paused
- * occurrence claimed, and the row's expiry moved)
+ * 'queued' | 'merged'), ok_at, paused (the job is paused, forced or not, with 'tick-done' and a
+ * 'merged' for a run claimed since), prev (the previous tick), retry_in (ms, for 'queued' and
+ * 'merged'), claim_queued (the queued occurrence to claim, with 'merged' on a free lock),
+ * queued_held (the queued occurrence, with 'merged' on a held lock: retried after retry_in),
+ * refreshed (the lock was taken, or a paused occurrence claimed, and the row's expiry moved)
  */
 export function acquireSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (
@@ -146,7 +146,8 @@ SELECT (SELECT fence FROM taken) AS fence,
     THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
     ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
   cur.ok_at, coalesce(CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint
-      AND cur.tick <= clock.latest THEN cur.paused_now ELSE cur.paused END, false) AS paused,
+      AND cur.tick <= clock.latest OR cur.merged_done THEN cur.paused_now ELSE cur.paused END,
+    false) AS paused,
   greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
   (SELECT retry_in FROM queue) AS retry_in,
