@@ -88,13 +88,20 @@ export class RedisTriggerChannel implements TriggerChannel {
       connectionOptionsOf(client)?.commandTimeout ?? LOCK_CLIENT_DEFAULTS.commandTimeout!;
   }
 
-  /** Receivers of `message`, the sender's own subscriber included; `null` on a Cluster. */
+  /** Receivers of `message`, the sender's own listener included; `null` on a Cluster. */
   async publish(message: TriggerMessage): Promise<number | null> {
-    const receivers = await this.guard(() =>
+    const connections = await this.guard(() =>
       this.client.publish(this.channel, JSON.stringify(message)),
     );
     // A Cluster node answers with its own subscribers only: no count of the fleet's.
-    return isClusterClient(this.client) ? null : receivers;
+    if (isClusterClient(this.client)) {
+      return null;
+    }
+    // PUBLISH counts connections, and this store's one connection serves every app of the
+    // process that shares the store: counted once, another app's listener on it would look like
+    // the sender's own, and trigger() would answer `no-live-instance` without asking it. Counting
+    // it when it is not subscribed (reconnecting) only makes trigger() wait for its timeout.
+    return this.listeners.size > 1 ? connections + this.listeners.size - 1 : connections;
   }
 
   /**
