@@ -292,6 +292,17 @@ async function play(
   await step('inspect while paused', () => locks.inspect('parity-job'));
   await step('resume', () => locks.resume('parity-job'));
   await step('trigger with wait', () => locks.trigger('parity-job', { wait: true }));
+  await step('trigger from another app on the store', async () => {
+    @Module({ imports: [CronLockModule.forRoot({ store, logger: false, instanceId: 'parity-b' })] })
+    class ApiModule {}
+    const api = await Test.createTestingModule({ imports: [ApiModule] }).compile();
+    await api.init();
+    try {
+      return await api.get(CronLockService).trigger('parity-job', { wait: true, force: true });
+    } finally {
+      await api.close();
+    }
+  });
   job.mode = 'throw';
   await step('tick that throws', () => runLockedJob(app, 'parity-job', { scheduledAt: at(7) }));
   job.mode = 'complete';
