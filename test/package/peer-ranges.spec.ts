@@ -73,6 +73,14 @@ const APPS: App[] = [
   },
 ];
 
+/** The store contract suites `app` runs: Redis, and PostgreSQL where it says so. */
+function contractFiles(app: App): string[] {
+  return [
+    'store-contract-redis.spec.mjs',
+    ...(app.postgres ? ['store-contract-postgres.spec.mjs'] : []),
+  ];
+}
+
 /** A fixture script run with node in `app`: its one JSON line. */
 async function runScript<T>(app: App, script: string, args: string[]): Promise<T> {
   const { stdout } = await run(process.execPath, [script, ...args], {
@@ -128,7 +136,7 @@ describe('the package on the lowest peers in range, and on the newest ioredis 5'
         app.dir = join(workDir, `app-${i}`);
         await mkdir(app.dir);
         await writeFile(join(app.dir, 'package.json'), '{ "name": "app", "private": true }\n');
-        for (const file of ['app.mjs', 'redis-internals.mjs', 'store-contract.spec.mjs']) {
+        for (const file of ['app.mjs', 'redis-internals.mjs', ...contractFiles(app)]) {
           await copyFile(join(FIXTURES, file), join(app.dir, file));
         }
         // One install per app, both at once: they take most of this file's time.
@@ -191,7 +199,18 @@ describe('the package on the lowest peers in range, and on the newest ioredis 5'
       APPS.map((app) =>
         run(
           process.execPath,
-          [VITEST, 'run', '--globals', '--root', '.', '--reporter=dot', 'store-contract.spec.mjs'],
+          [
+            VITEST,
+            'run',
+            '--globals',
+            '--root',
+            '.',
+            '--reporter=dot',
+            // The Redis and PostgreSQL suites side by side (the runner's default on two cores
+            // is one file at a time): they wait on their stores' clocks more than they compute.
+            '--maxWorkers=2',
+            ...contractFiles(app),
+          ],
           {
             cwd: app.dir,
             timeout: 240_000,
