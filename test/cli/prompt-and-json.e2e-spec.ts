@@ -30,22 +30,28 @@ describe('nestjs-cron-lock trigger --json piped from a terminal', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** An app with the job on its own key prefix, and a temporary folder for the command's files. */
+  async function startApp(): Promise<{ prefix: string; moduleRef: TestingModule; dir: string }> {
+    const prefix = uniquePrefix('cli-prompt');
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ redis: testRedisUrl(), keyPrefix: prefix, logger: false }),
+      ],
+      providers: [QuarterlyReport],
+    }).compile();
+    cleanups.push(() => moduleRef.close());
+    await moduleRef.init();
+    const dir = await mkdtemp(join(tmpdir(), 'cron-lock-cli-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return { prefix, moduleRef, dir };
+  }
+
   it(
     'asks on the terminal, not into the piped --json output, which stays one JSON document',
     { skip: !HAS_SCRIPT, timeout: 120_000 },
     async () => {
-      const prefix = uniquePrefix('cli-prompt');
-      const moduleRef: TestingModule = await Test.createTestingModule({
-        imports: [
-          ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ redis: testRedisUrl(), keyPrefix: prefix, logger: false }),
-        ],
-        providers: [QuarterlyReport],
-      }).compile();
-      cleanups.push(() => moduleRef.close());
-      await moduleRef.init();
-      const dir = await mkdtemp(join(tmpdir(), 'cron-lock-cli-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const { prefix, moduleRef, dir } = await startApp();
       const output = join(dir, 'trigger.json');
 
       const question = 'now on one live instance? [y/N]';
@@ -68,18 +74,7 @@ describe('nestjs-cron-lock trigger --json piped from a terminal', () => {
     'asks on the terminal when stderr goes to a file, not into that file',
     { skip: !HAS_SCRIPT, timeout: 120_000 },
     async () => {
-      const prefix = uniquePrefix('cli-prompt');
-      const moduleRef: TestingModule = await Test.createTestingModule({
-        imports: [
-          ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ redis: testRedisUrl(), keyPrefix: prefix, logger: false }),
-        ],
-        providers: [QuarterlyReport],
-      }).compile();
-      cleanups.push(() => moduleRef.close());
-      await moduleRef.init();
-      const dir = await mkdtemp(join(tmpdir(), 'cron-lock-cli-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const { prefix, moduleRef, dir } = await startApp();
       const errors = join(dir, 'errors.log');
 
       // `trigger <job> 2>errors.log` typed in a terminal: stdin and stdout are the terminal.
