@@ -3,6 +3,7 @@
 // store answers without a clock, so nothing the library does may wait for a fake timer that the
 // test never advances.
 import { Injectable } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CronLockService, LockedCron, type LockContext } from 'nestjs-cron-lock';
@@ -64,6 +65,23 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((done) => (resolve = done));
   return { promise, resolve };
+}
+
+/** A job that works longer than its ttl (30 s, the default) on the fake clock. */
+@Injectable()
+class LongJobs {
+  readonly aborted: unknown[] = [];
+  private readonly done = deferred();
+  readonly finished = this.done.promise;
+
+  @LockedCron('0 */15 * * * *', { name: 'long' })
+  async run(ctx: LockContext): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 45_000));
+    if (ctx.signal.aborted) {
+      this.aborted.push(ctx.signal.reason);
+    }
+    this.done.resolve();
+  }
 }
 
 const open: TestingModule[] = [];
@@ -172,5 +190,32 @@ describe("under Jest's default fake timers (queueMicrotask faked too)", () => {
 
     await within(jobs.queuedRan, 'the queued occurrence');
     expect(jobs.seen).toEqual(['2025-06-01T09:45:00.000Z', '2025-06-01T10:00:00.000Z']);
+  });
+});
+
+describe('a run longer than its ttl under a synchronous advance, on the testing module', () => {
+  it('keeps its lock: renewed in each timer callback, never declared lost', async () => {
+    vi.useFakeTimers({ now: NOW });
+    const ref = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), CronLockTestingModule.forRoot()],
+      providers: [LongJobs],
+    }).compile();
+    open.push(ref);
+    await ref.init();
+    const locks = ref.get(CronLockService);
+    const lost: string[] = [];
+    locks.on('lost', (event) => lost.push(event.reason));
+
+    // The tick at 10:15 starts the run; it ends 45 s later, all within this one call, as a
+    // @Cron test advances its clock.
+    vi.advanceTimersByTime(10 * 60_000 + 46_000);
+    const jobs = ref.get(LongJobs);
+    await within(jobs.finished, 'the run');
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(lost).toEqual([]);
+    expect(jobs.aborted).toEqual([]);
+    const [last] = await locks.history('long', { limit: 1 });
+    expect(last).toMatchObject({ kind: 'run', outcome: 'completed' });
   });
 });
