@@ -1,5 +1,5 @@
 import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
-import { isKnownLost } from '../stores/capabilities.js';
+import { isKnownLost, renewNow as answeredAtOnce } from '../stores/capabilities.js';
 import { MAX_DURATION_MS } from '../utils/duration.js';
 
 /** What the renewer reports to the runner that owns it. */
@@ -159,7 +159,7 @@ export class LockRenewer {
     this.scheduleRenewal(Math.max(MIN_RENEW_EVERY_MS, Math.min(this.renewEvery, left / 3)));
   }
 
-  private async renewNow(): Promise<void> {
+  private renewNow(): void | Promise<void> {
     if (this.stopped || this.isLost || this.inFlight !== null) {
       // An extend in flight schedules the next renewal from its own reply.
       return;
@@ -169,7 +169,15 @@ export class LockRenewer {
       return;
     }
     const ttl = this.ttl;
-    const sent = await this.send(ttl);
+    const sent = this.send(ttl);
+    // A store that answers at once (in memory) is booked in this timer callback, and the next
+    // renewal armed in it: see LockStore.renewNow.
+    return sent instanceof Promise
+      ? sent.then((answer) => this.renewAnswered(ttl, answer))
+      : this.renewAnswered(ttl, sent);
+  }
+
+  private renewAnswered(ttl: number, sent: Sent): void {
     if (this.stopped || this.isLost) {
       return;
     }
@@ -191,39 +199,61 @@ export class LockRenewer {
    * store, so that one command at most is in flight. A confirmed reply moves the deadline to
    * `sentAt + ttl` of this very request: being the only one in flight, it is the one that set
    * the server's expiry. Before the reply the deadline can only move earlier: if the command
-   * ran, the server's expiry is now at least `sentAt + ttl`; if not, it is the old one.
+   * ran, the server's expiry is now at least `sentAt + ttl`; if not, it is the old one. A store
+   * that answers synchronously (`renewNow`) is booked before this returns, with nothing in flight.
    */
-  private async send(ttl: number): Promise<Sent> {
+  private send(ttl: number): Sent | Promise<Sent> {
     const sentAt = performance.now();
     if (sentAt + ttl < this.deadline) {
       this.deadline = sentAt + ttl;
     }
     // From the first command on, a reply that never comes is caught at the deadline.
     this.armDeadline();
+    const request = { name: this.name, token: this.token, ttl };
+    try {
+      const answer = answeredAtOnce(this.store, request);
+      if (answer !== undefined) {
+        return this.book(ttl, sentAt, answer);
+      }
+    } catch (error) {
+      return { error };
+    }
+    return this.sendAsync(ttl, sentAt, request);
+  }
+
+  private async sendAsync(
+    ttl: number,
+    sentAt: number,
+    request: { name: string; token: string; ttl: number },
+  ): Promise<Sent> {
     let settle!: () => void;
     this.inFlight = new Promise<void>((resolve) => (settle = resolve));
     try {
-      const result = await this.store.renew({ name: this.name, token: this.token, ttl });
-      if (this.stopped || this.isLost) {
-        return { result };
-      }
-      if (result.renewed) {
-        this.ttl = ttl;
-        this.confirmUntil(sentAt + ttl);
-        if (result.replaced && !this.replacedTold) {
-          this.replacedTold = true;
-          this.hooks.replaced?.();
-        }
-      } else {
-        this.declareLost(result.reason);
-      }
-      return { result };
+      return this.book(ttl, sentAt, await this.store.renew(request));
     } catch (error) {
       return { error };
     } finally {
       this.inFlight = null;
       settle();
     }
+  }
+
+  /** Books the store's answer to the renewal sent at `sentAt` with `ttl`. */
+  private book(ttl: number, sentAt: number, result: RenewResult): Sent {
+    if (this.stopped || this.isLost) {
+      return { result };
+    }
+    if (result.renewed) {
+      this.ttl = ttl;
+      this.confirmUntil(sentAt + ttl);
+      if (result.replaced && !this.replacedTold) {
+        this.replacedTold = true;
+        this.hooks.replaced?.();
+      }
+    } else {
+      this.declareLost(result.reason);
+    }
+    return { result };
   }
 
   private confirmUntil(deadline: number): void {

@@ -1,4 +1,10 @@
-import type { AcquireRequest, AcquireResult, LockStore } from './lock-store.interface.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockStore,
+  RenewRequest,
+  RenewResult,
+} from './lock-store.interface.js';
 
 /** The store's answer now, or `undefined` when the store only answers asynchronously. */
 export function acquireNow(
@@ -9,6 +15,11 @@ export function acquireNow(
   return typeof store.acquireNow === 'function'
     ? store.acquireNow(request, { joinSameTurn })
     : undefined;
+}
+
+/** The store's answer to a renewal now, or `undefined` when it only answers asynchronously. */
+export function renewNow(store: LockStore, request: RenewRequest): RenewResult | undefined {
+  return typeof store.renewNow === 'function' ? store.renewNow(request) : undefined;
 }
 
 /**

@@ -307,6 +307,12 @@ export interface LockStore {
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
   /**
+   * Optional. Answers a renewal in the caller's synchronous turn (MemoryLockStore), so a run
+   * renewed from a timer callback has its next renewal armed before the next timer fires: a
+   * fake clock advanced synchronously past the ttl never outruns the answer.
+   */
+  renewNow?(request: RenewRequest): RenewResult;
+  /**
    * Optional. The store's trigger channel, which `CronLockService.trigger()` and the CLI's
    * `trigger` need: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, in-process for the memory store.
    */

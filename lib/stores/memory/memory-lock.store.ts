@@ -183,6 +183,16 @@ export class MemoryLockStore implements LockStore {
   }
 
   async renew(request: RenewRequest): Promise<RenewResult> {
+    return this.renewNow(request);
+  }
+
+  /**
+   * {@link renew}, answered synchronously: the renewer uses it so that a renewal fired by a
+   * timer is booked, and the next one armed, in that same callback. Under a fake clock advanced
+   * synchronously past the ttl (`vi.advanceTimersByTime(60_000)`), an answer left for a promise
+   * would come only after the advance, and the run would be declared lost at its deadline.
+   */
+  renewNow(request: RenewRequest): RenewResult {
     const lock = this.liveLock(request.name);
     if (!lock) {
       return { renewed: false, reason: 'expired' };
