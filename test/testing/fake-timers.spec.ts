@@ -84,6 +84,17 @@ class LongJobs {
   }
 }
 
+/** An every-minute job that runs the occurrences no instance ran, oldest first. */
+@Injectable()
+class CatchUpJobs {
+  readonly seen: string[] = [];
+
+  @LockedCron('0 * * * * *', { name: 'minutely', catchUp: 'all' })
+  run(ctx: LockContext): void {
+    this.seen.push(`${ctx.trigger} ${ctx.scheduledAt.toISOString()}`);
+  }
+}
+
 const open: TestingModule[] = [];
 
 async function boot(): Promise<TestingModule> {
@@ -217,5 +228,36 @@ describe('a run longer than its ttl under a synchronous advance, on the testing 
     expect(jobs.aborted).toEqual([]);
     const [last] = await locks.history('long', { limit: 1 });
     expect(last).toMatchObject({ kind: 'run', outcome: 'completed' });
+  });
+});
+
+describe("catchUp: 'all' when the clock jumps forward while the app runs", () => {
+  it('runs the occurrences skipped by the jump before the next tick, instead of only reporting them', async () => {
+    // Time moved with setSystemTime, as a test simulates an app that was frozen (a suspended VM,
+    // a laptop asleep) or whose clock stepped: the scheduler fires no tick for the skipped minutes.
+    vi.useFakeTimers({ now: new Date('2025-06-01T10:00:30.000Z') });
+    const ref = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), CronLockTestingModule.forRoot()],
+      providers: [CatchUpJobs],
+    }).compile();
+    open.push(ref);
+    await ref.init();
+    const missed: string[] = [];
+    ref.get(CronLockService).on('missed', (event) => missed.push(event.scheduledAt.toISOString()));
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    vi.setSystemTime(Date.now() + 5 * 60_000);
+    await vi.advanceTimersByTimeAsync(60_000);
+
+    expect(missed).toEqual([]);
+    expect(ref.get(CatchUpJobs).seen).toEqual([
+      'schedule 2025-06-01T10:01:00.000Z',
+      'catch-up 2025-06-01T10:02:00.000Z',
+      'catch-up 2025-06-01T10:03:00.000Z',
+      'catch-up 2025-06-01T10:04:00.000Z',
+      'catch-up 2025-06-01T10:05:00.000Z',
+      'catch-up 2025-06-01T10:06:00.000Z',
+      'schedule 2025-06-01T10:07:00.000Z',
+    ]);
   });
 });
