@@ -7,6 +7,7 @@ import type { CronOccurrences } from '../utils/occurrence.js';
 import type { OccurrenceRange } from '../utils/occurrence-range.js';
 import type { LockContext } from './lock-context.interface.js';
 import { claimMissed, HoldWait } from './missed-claim.js';
+import { SkippedTicks } from './skipped-ticks.js';
 import type { LockedRunResult, LockRunner } from './runner.js';
 
 /** Missed occurrences `catchUp: 'all'` runs at most in one go (the most recent ones). */
@@ -61,6 +62,8 @@ export class OccurrenceDriver {
   private delayTimer: NodeJS.Timeout | undefined;
   /** A catch-up waiting for a run's `minHold` to be over (see claimMissed). */
   private readonly hold = new HoldWait();
+  /** With `catchUp`: ticks the scheduler never fired (a freeze, a clock step) are caught up. */
+  private readonly skipped: SkippedTicks | undefined;
 
   constructor(
     private readonly job: LockJob,
@@ -90,6 +93,7 @@ export class OccurrenceDriver {
       };
     }
     this.catchUpJob = { ...job, trigger: 'catch-up', missedReason: (at) => this.whyNotRun(at) };
+    this.skipped = policy.catchUp ? new SkippedTicks(range, occurrences) : undefined;
   }
 
   /** A scheduler tick of occurrence `scheduledAt`. */
@@ -99,7 +103,8 @@ export class OccurrenceDriver {
     this.dormant = false;
     // Sees the CronJob running, so that a later stop() is told (see isClosing).
     this.app.isStopped?.();
-    if (this.policy.catchUp && (!this.started || this.catchUpDue)) {
+    const skipped = scheduledAt !== undefined && this.skipped?.before(scheduledAt) === true;
+    if (this.policy.catchUp && (!this.started || this.catchUpDue || skipped)) {
       // Missed ones before this tick's occurrence, which the tick itself runs.
       void this.catchUp(undefined, scheduledAt);
     }
