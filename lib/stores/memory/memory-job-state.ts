@@ -186,3 +186,25 @@ export function recordOutcome(state: MemoryJobState, outcome: RunOutcome): void 
   state.lastOutcome = outcome.status;
   state.lastFinishedAt = finishedAt;
 }
+
+/**
+ * Ends the hold that a release with `keepFor` (`minHold`) left on `lock` when a timer of that
+ * length fires, if the clock has not ended it first: the store's default clock is
+ * `performance.now()`, which fake timers that fake only the timer functions and `Date` leave
+ * running, and a test that advances them past the hold must find the lock free, as it would on
+ * the test's clock. A lock taken again since (a new object), or joined in the meantime, is left
+ * alone. Unref'd: a hold never keeps the process alive.
+ */
+export function endHoldByTimer(
+  locks: Map<string, MemoryLock>,
+  name: string,
+  lock: MemoryLock,
+  ms: number,
+): void {
+  const timer = setTimeout(() => {
+    if (locks.get(name) === lock && lock.tokens.size === 1) {
+      locks.delete(name);
+    }
+  }, Math.ceil(ms));
+  timer.unref();
+}

@@ -22,6 +22,7 @@ import { describeValue } from '../../utils/describe-value.js';
 
 import {
   emptyJobState,
+  endHoldByTimer,
   mergedAlready,
   mergeInto,
   pauseInForce,
@@ -48,6 +49,9 @@ export class MemoryLockStore implements LockStore {
   /** Triggers among the apps of this process that share the store. */
   readonly triggers = new MemoryTriggerChannel();
   readonly kind = 'memory';
+  private readonly now: () => number;
+  /** On the default clock, a `minHold` also ends by a timer (see endHoldByTimer). */
+  private readonly timedHolds: boolean;
 
   /**
    * @param now Clock used for expiry, replaceable in tests. Defaults to a monotonic clock
@@ -55,8 +59,10 @@ export class MemoryLockStore implements LockStore {
    * @throws {@link CronLockConfigError} when `now` is not a function (options, as the other stores
    *   take, would otherwise fail every acquire at run time).
    */
-  constructor(private readonly now: () => number = () => performance.now()) {
-    if (typeof now !== 'function') {
+  constructor(now?: () => number) {
+    this.now = now === undefined ? () => performance.now() : now;
+    this.timedHolds = now === undefined;
+    if (typeof this.now !== 'function') {
       throw new CronLockConfigError(
         `MemoryLockStore: the argument is a clock () => number, for tests, got ${describeValue(now)}; ` +
           'the store takes no options. Fix: new MemoryLockStore(), or pass a clock function.',
@@ -234,6 +240,7 @@ export class MemoryLockStore implements LockStore {
     }
     if (request.keepFor && request.keepFor > 0) {
       lock.expiresAt = this.now() + request.keepFor;
+      if (this.timedHolds) endHoldByTimer(this.locks, request.name, lock, request.keepFor);
     } else {
       this.locks.delete(request.name);
     }
