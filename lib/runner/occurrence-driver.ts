@@ -93,7 +93,7 @@ export class OccurrenceDriver {
       };
     }
     this.catchUpJob = { ...job, trigger: 'catch-up', missedReason: (at) => this.whyNotRun(at) };
-    this.skipped = policy.catchUp ? new SkippedTicks(range, occurrences) : undefined;
+    this.skipped = policy.catchUp ? new SkippedTicks(job) : undefined;
   }
 
   /** A scheduler tick of occurrence `scheduledAt`. */

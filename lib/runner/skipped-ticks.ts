@@ -1,5 +1,4 @@
-import type { CronOccurrences } from '../utils/occurrence.js';
-import type { OccurrenceRange } from '../utils/occurrence-range.js';
+import type { LockJob } from '../options/job-options.js';
 
 /**
  * Tells a catch-up job's tick that the scheduler fired no tick for the occurrences between this
@@ -12,22 +11,21 @@ export class SkippedTicks {
   /** The occurrence of this instance's last tick. */
   private last: number | undefined;
 
-  constructor(
-    private readonly range: OccurrenceRange,
-    /** The job's ticks, remembered: ticks in order are told by a comparison, without a cron step. */
-    private readonly occurrences?: CronOccurrences,
-  ) {}
+  /**
+   * @param job Its `missedBetween` is the claim's own check (read at each tick): a comparison
+   *   when the ticks came in order, a cron step only after a gap.
+   */
+  constructor(private readonly job: Pick<LockJob, 'missedBetween'>) {}
 
   /** Whether occurrences were skipped before the tick of `scheduledAt`; remembers it. */
   before(scheduledAt: number): boolean {
     const last = this.last;
     this.last = scheduledAt;
-    if (last === undefined || last >= scheduledAt || this.occurrences?.follows(last, scheduledAt)) {
+    if (last === undefined || last >= scheduledAt || !this.job.missedBetween) {
       return false;
     }
     try {
-      const next = this.range.nameAfter(last);
-      return next !== null && next < scheduledAt;
+      return this.job.missedBetween(last, scheduledAt).occurrences.length > 0;
     } catch {
       // `cron` found no date: as a catch-up that failed, nothing is caught up.
       return false;
