@@ -17,9 +17,26 @@ export function acquireNow(
     : undefined;
 }
 
-/** The store's answer to a renewal now, or `undefined` when it only answers asynchronously. */
+/**
+ * The store's answer to a renewal now, or `undefined` when it only answers asynchronously, or
+ * when what the caller reaches as `renew` is not the `renew` written beside that `renewNow`: a
+ * subclass that overrides `renew()` (to fail it, or count it) or a Proxy that wraps the store's
+ * methods (tracing, latency) changed what a renewal does, and `renewNow` would go around it.
+ */
 export function renewNow(store: LockStore, request: RenewRequest): RenewResult | undefined {
-  return typeof store.renewNow === 'function' ? store.renewNow(request) : undefined;
+  return typeof store.renewNow === 'function' && renewsAsWritten(store)
+    ? store.renewNow(request)
+    : undefined;
+}
+
+/** Whether `store.renew` and `store.renewNow` are those of the object that defines `renewNow`. */
+function renewsAsWritten(store: LockStore): boolean {
+  let owner: object | null = store;
+  while (owner !== null && !Object.prototype.hasOwnProperty.call(owner, 'renewNow')) {
+    owner = Object.getPrototypeOf(owner) as object | null;
+  }
+  const written = owner as Partial<LockStore> | null;
+  return written !== null && store.renew === written.renew && store.renewNow === written.renewNow;
 }
 
 /**

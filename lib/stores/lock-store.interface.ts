@@ -309,7 +309,9 @@ export interface LockStore {
   /**
    * Optional. Answers a renewal in the caller's synchronous turn (MemoryLockStore), so a run
    * renewed from a timer callback has its next renewal armed before the next timer fires: a
-   * fake clock advanced synchronously past the ttl never outruns the answer.
+   * fake clock advanced synchronously past the ttl never outruns the answer. Used only while the
+   * store's `renew` is the one defined beside it: a subclass or Proxy that replaces `renew` is
+   * renewed through it.
    */
   renewNow?(request: RenewRequest): RenewResult;
   /**
