@@ -1,11 +1,16 @@
-// A user's store built on MemoryLockStore for a test: a subclass that overrides renew() (to fail
-// it, or to count it), or a Proxy that wraps every method (tracing, latency). The renewer must
-// go through what the user wrapped, as it does for any other store.
+// A user's store built on MemoryLockStore for a test: a subclass that overrides acquire() or
+// renew() (to fail it, or to count it), or a Proxy that wraps every method (tracing, latency).
+// A tick and the renewer must go through what the user wrapped, as they do for any other store.
+import { Injectable } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CronLockService,
+  LockedCron,
   LockStoreError,
+  type AcquireRequest,
+  type AcquireResult,
   MemoryLockStore,
   type LockContext,
   type LockStore,
@@ -21,6 +26,26 @@ class RenewalsFail extends MemoryLockStore {
   override async renew(_request: RenewRequest): Promise<RenewResult> {
     this.renewals++;
     throw new LockStoreError('Error: connect ECONNREFUSED');
+  }
+}
+
+/** A store whose acquisitions fail, as a Redis that went away. */
+class AcquisitionsFail extends MemoryLockStore {
+  acquisitions = 0;
+
+  override async acquire(_request: AcquireRequest): Promise<AcquireResult> {
+    this.acquisitions++;
+    throw new LockStoreError('Error: connect ECONNREFUSED');
+  }
+}
+
+@Injectable()
+class ReportJobs {
+  runs = 0;
+
+  @LockedCron('0 0 * * * *', { name: 'hourly-report' })
+  report(): void {
+    this.runs++;
   }
 }
 
@@ -55,6 +80,17 @@ async function serviceOn(store: LockStore): Promise<CronLockService> {
   open.push(ref);
   await ref.init();
   return ref.get(CronLockService);
+}
+
+/** An app with `ReportJobs` on `store`, ticked by calling the locked method as the scheduler does. */
+async function jobsOn(store: LockStore): Promise<{ jobs: ReportJobs; locks: CronLockService }> {
+  const ref = await Test.createTestingModule({
+    imports: [ScheduleModule.forRoot(), CronLockTestingModule.forRoot({ store })],
+    providers: [ReportJobs],
+  }).compile();
+  open.push(ref);
+  await ref.init();
+  return { jobs: ref.get(ReportJobs), locks: ref.get(CronLockService) };
 }
 
 afterEach(async () => {
@@ -96,5 +132,33 @@ describe('a store wrapping MemoryLockStore, under a run longer than a third of i
     expect(lost).toEqual([]);
     expect(result).toMatchObject({ ran: true, value: false });
     expect(renewed.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('a store wrapping MemoryLockStore, under a scheduler tick', () => {
+  it("calls the subclass's acquire(): its failure is reported and the tick is skipped", async () => {
+    const store = new AcquisitionsFail();
+    const { jobs, locks } = await jobsOn(store);
+    const errors: string[] = [];
+    locks.on('store-error', (event) => errors.push(event.operation));
+
+    await jobs.report();
+
+    expect(store.acquisitions).toBe(1);
+    expect(errors).toEqual(['acquire']);
+    expect(jobs.runs).toBe(0);
+  });
+
+  it('runs the tick through a Proxy that answers every method asynchronously', async () => {
+    const calls: string[] = [];
+    const { jobs, locks } = await jobsOn(traced(new MemoryLockStore(), calls));
+    const errors: string[] = [];
+    locks.on('store-error', (event) => errors.push(event.operation));
+
+    await jobs.report();
+
+    expect(errors).toEqual([]);
+    expect(jobs.runs).toBe(1);
+    expect(calls).toContain('acquire');
   });
 });
