@@ -6,37 +6,47 @@ import type {
   RenewResult,
 } from './lock-store.interface.js';
 
-/** The store's answer now, or `undefined` when the store only answers asynchronously. */
+/**
+ * The store's answer to an acquisition now, or `undefined` when it only answers asynchronously,
+ * or when `acquire` is not the one written beside `acquireNow` (see {@link asWritten}).
+ */
 export function acquireNow(
   store: LockStore,
   request: AcquireRequest,
   joinSameTurn: boolean,
 ): AcquireResult | undefined {
-  return typeof store.acquireNow === 'function'
+  return typeof store.acquireNow === 'function' && asWritten(store, 'acquire', 'acquireNow')
     ? store.acquireNow(request, { joinSameTurn })
     : undefined;
 }
 
 /**
  * The store's answer to a renewal now, or `undefined` when it only answers asynchronously, or
- * when what the caller reaches as `renew` is not the `renew` written beside that `renewNow`: a
- * subclass that overrides `renew()` (to fail it, or count it) or a Proxy that wraps the store's
- * methods (tracing, latency) changed what a renewal does, and `renewNow` would go around it.
+ * when `renew` is not the one written beside `renewNow` (see {@link asWritten}).
  */
 export function renewNow(store: LockStore, request: RenewRequest): RenewResult | undefined {
-  return typeof store.renewNow === 'function' && renewsAsWritten(store)
+  return typeof store.renewNow === 'function' && asWritten(store, 'renew', 'renewNow')
     ? store.renewNow(request)
     : undefined;
 }
 
-/** Whether `store.renew` and `store.renewNow` are those of the object that defines `renewNow`. */
-function renewsAsWritten(store: LockStore): boolean {
+/**
+ * Whether `store[method]` and `store[now]` are those of the object in its prototype chain that
+ * defines `now`. A subclass that overrides `method` (to fail it, or count it) or a Proxy that
+ * wraps the store's methods (tracing, latency) changed what the operation does, and the
+ * synchronous form would go round it: such a store is called through `method`, as any other.
+ */
+function asWritten(
+  store: LockStore,
+  method: 'acquire' | 'renew',
+  now: 'acquireNow' | 'renewNow',
+): boolean {
   let owner: object | null = store;
-  while (owner !== null && !Object.prototype.hasOwnProperty.call(owner, 'renewNow')) {
+  while (owner !== null && !Object.prototype.hasOwnProperty.call(owner, now)) {
     owner = Object.getPrototypeOf(owner) as object | null;
   }
   const written = owner as Partial<LockStore> | null;
-  return written !== null && store.renew === written.renew && store.renewNow === written.renewNow;
+  return written !== null && store[method] === written[method] && store[now] === written[now];
 }
 
 /**

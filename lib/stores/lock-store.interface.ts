@@ -303,7 +303,7 @@ export interface LockStore {
    * (MemoryLockStore), so a tick reaches the job in the timer callback that fired it, as
    * `@Cron`'s does. With `joinSameTurn`, a scheduler tick of a later occurrence that finds the
    * lock held by a run of the same instance, started in the same synchronous turn, shares the
-   * lock instead of being skipped as `held`.
+   * lock instead of being skipped as `held`. Used only beside its own `acquire`, as `renewNow`.
    */
   acquireNow?(request: AcquireRequest, options?: { joinSameTurn?: boolean }): AcquireResult;
   /**
