@@ -80,6 +80,37 @@ export function releaseEntries(
   return entries;
 }
 
+/**
+ * The stored texts of {@link releaseEntries}, oldest first. A release without missed occurrences
+ * (nearly every one) writes its run's entry straight from the outcome: no entry object, list or
+ * copy of the missed ones first, and the same text as {@link entryText} of the entry.
+ */
+export function releaseEntryTexts(
+  outcome: RunOutcome | undefined,
+  missed: readonly number[] | undefined,
+): string[] {
+  const run = outcome?.run;
+  if (!outcome || !run) {
+    return [];
+  }
+  if (missed !== undefined && missed.length > 0) {
+    return releaseEntries(outcome, missed, Date.now()).map(entryText);
+  }
+  return [
+    '{"kind":"run"' +
+      numberField('scheduledAt', run.scheduledAt) +
+      numberField('startedAt', Math.round(run.startedAt)) +
+      numberField('finishedAt', Math.round(outcome.finishedAt)) +
+      numberField('durationMs', Math.max(0, Math.round(outcome.durationMs))) +
+      textField('instanceId', run.instanceId) +
+      numberField('fencingToken', run.fencingToken) +
+      textField('trigger', run.trigger) +
+      textField('outcome', run.outcome) +
+      textField('error', run.error === null ? null : run.error.slice(0, HISTORY_ERROR_MAX)) +
+      '}',
+  ];
+}
+
 /** An entry for an occurrence that did not run: `missed`, `paused` or `merged`. */
 export function occurrenceEntry(
   kind: Exclude<HistoryKind, 'run'>,
@@ -162,7 +193,32 @@ function numberField(key: string, value: number | null): string {
 }
 
 function textField(key: string, value: string | null): string {
-  return value === null ? '' : `,"${key}":${JSON.stringify(value)}`;
+  return value === null ? '' : `,"${key}":${quoted(value)}`;
+}
+
+/**
+ * `JSON.stringify(value)`, remembered for the last few values: a release writes the same instance
+ * id, trigger and outcome run after run, and the same string object compares in one step.
+ */
+const QUOTED_SLOTS = 8;
+const quotedFrom: string[] = [];
+const quotedTo: string[] = [];
+let quotedNext = 0;
+
+function quoted(value: string): string {
+  for (let i = 0; i < quotedFrom.length; i++) {
+    if (quotedFrom[i] === value) {
+      return quotedTo[i];
+    }
+  }
+  const text = JSON.stringify(value);
+  // Short values only: an error message is seldom repeated, and is kept out of the cache.
+  if (value.length <= 64) {
+    quotedFrom[quotedNext] = value;
+    quotedTo[quotedNext] = text;
+    quotedNext = (quotedNext + 1) % QUOTED_SLOTS;
+  }
+  return text;
 }
 
 function numberOf(value: unknown): number | null {

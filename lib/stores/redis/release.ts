@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ReleaseRequest } from '../lock-store.interface.js';
 import { defineScript, runScript } from './redis-script.js';
-import { entryText, releaseEntries } from '../history-entries.js';
+import { releaseEntryTexts } from '../history-entries.js';
 
 /**
  * Records how the run ended, then deletes the lock only if the caller still owns it (a late
@@ -135,9 +135,12 @@ export function releaseLock(
   const onQueued = request.onQueued;
   args.push(onQueued ? '1' : '0');
   const size = request.historySize;
-  const entries =
-    size !== undefined && size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
-  args.push(size ?? '', ...entries.map(entryText));
+  args.push(size ?? '');
+  if (size !== undefined && size > 0) {
+    for (const text of releaseEntryTexts(outcome, request.missed)) {
+      args.push(text);
+    }
+  }
   return runScript(
     client,
     RELEASE_SCRIPT,
