@@ -122,7 +122,10 @@ export function releaseLock(
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
-  const args = outcome
+  const onQueued = request.onQueued;
+  const size = request.historySize;
+  // One list of the final length, not one grown push by push: this runs on every release.
+  const args: Array<string | number> = outcome
     ? [
         request.token,
         keep,
@@ -130,15 +133,14 @@ export function releaseLock(
         Math.max(0, Math.round(outcome.durationMs)),
         Math.round(outcome.finishedAt),
         stateTtl,
+        onQueued ? '1' : '0',
+        size ?? '',
       ]
-    : [request.token, keep, '', 0, 0, stateTtl];
-  const onQueued = request.onQueued;
-  args.push(onQueued ? '1' : '0');
-  const size = request.historySize;
-  args.push(size ?? '');
+    : [request.token, keep, '', 0, 0, stateTtl, onQueued ? '1' : '0', size ?? ''];
   if (size !== undefined && size > 0) {
-    for (const text of releaseEntryTexts(outcome, request.missed)) {
-      args.push(text);
+    const entries = releaseEntryTexts(outcome, request.missed);
+    for (let i = 0; i < entries.length; i++) {
+      args.push(entries[i]);
     }
   }
   return runScript(

@@ -128,13 +128,17 @@ export class DeadlineCommand extends Command {
       return new DeadlineCommand('evalsha', [sha, keys.length, ...keys, ...args], settings);
     }
     const command = new DeadlineCommand('evalsha', NO_ARGS, settings);
-    const list: string[] = [sha, String(keys.length)];
+    // Sized once, filled in place: pushing grows the list several times per command.
+    const start = 2 + keys.length;
+    const list = new Array<string>(start + args.length);
+    list[0] = sha;
+    list[1] = String(keys.length);
     for (let i = 0; i < keys.length; i++) {
-      list.push(keys[i]);
+      list[2 + i] = keys[i];
     }
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
-      list.push(typeof arg === 'string' ? arg : argText(arg));
+      list[start + i] = typeof arg === 'string' ? arg : argText(arg);
     }
     command.args = list;
     return command;
