@@ -1,5 +1,5 @@
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, typedParameters, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { occurrenceEntrySql, refreshHistoryExpiry } from './history.js';
 import type { Statements } from './statements.js';
@@ -69,20 +69,32 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * 'merged'), claim_queued (the queued occurrence to claim, with 'merged' on a free lock),
  * queued_held (the queued occurrence, with 'merged' on a held lock: retried after retry_in),
  * refreshed (the lock was taken, or a paused occurrence claimed, and the row's expiry moved)
+ *
+ * `shape` leaves out the steps a request cannot need: without an overlap policy (`$9` '') the
+ * queue and merge steps (`queue`, `merged_*`), whose answers are then constants; without a
+ * history (`$8` 0) the paused and merged entries. The steps kept are the same text either way.
  */
-export function acquireSql(table: LockTable): string {
+export function acquireSql(table: LockTable, shape: AcquireShape = FULL_ACQUIRE): string {
+  const { overlap, history } = shape;
   return `WITH clock AS MATERIALIZED (
   SELECT now, floor(extract(epoch FROM now) * 1000)::bigint AS now_ms,
     floor(extract(epoch FROM now) * 1000)::bigint + ${MAX_SCHEDULED_AT_AHEAD_MS} AS latest
-  FROM (SELECT clock_timestamp() AS now) AS t
+  FROM (SELECT clock_timestamp() AS now) AS t${typedParameters([
+    history ? '' : '$8::int',
+    overlap ? '' : '$9::text',
+  ])}
 ),
 cur AS MATERIALIZED (
   SELECT tick, expires_at, ok_at, state_expires_at, token, merged, queued,
-    coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
+${
+  overlap
+    ? `coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
     coalesce(queued > coalesce(tick, -1) AND queued < $4::bigint
       AND $9::text IN ('queue', 'replace'), false) AS queued_first,
     coalesce(merged >= $4::bigint AND $9::text IN ('queue', 'replace')
-      AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,
+      AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,`
+    : 'false AS queued_first, false AS merged_done,'
+}
     CASE WHEN queued > coalesce(tick, -1) AND queued < $4::bigint THEN queued END AS passed,
     paused_at IS NOT NULL AND NOT $7::boolean
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused,
@@ -102,7 +114,7 @@ claimed AS (
     AND NOT cur.merged_done
   RETURNING l.name
 ),
-${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)', '(SELECT passed FROM cur)')},
+${history ? `${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)', '(SELECT passed FROM cur)')},` : ''}
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
   SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
@@ -124,8 +136,34 @@ taken AS (
       OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
   RETURNING l.fence
-),
-queue AS (
+)${
+    overlap
+      ? `,
+${queueSql(table, history)}`
+      : ''
+  }
+SELECT (SELECT fence FROM taken) AS fence,
+  CASE WHEN $4::bigint > clock.latest THEN 'ahead'
+    WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
+    THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
+    ELSE ${overlap ? "coalesce((SELECT reason FROM queue), 'held')" : "'held'"} END AS reason,
+  cur.ok_at, coalesce(CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint
+      AND cur.tick <= clock.latest OR cur.merged_done THEN cur.paused_now ELSE cur.paused END,
+    false) AS paused,
+  greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
+    CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
+  ${overlap ? QUEUE_COLUMNS : 'NULL::float8 AS retry_in, NULL AS claim_queued, NULL AS queued_held'},
+  coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
+    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed)) AS refreshed
+FROM clock LEFT JOIN cur ON true`;
+}
+
+/**
+ * The steps of an acquisition under overlap queue/replace: `queue` records the occurrence as the
+ * one queued or merges it, and (with a history) `merged_entry`/`merged_trim` record a new merge.
+ */
+function queueSql(table: LockTable, history: boolean): string {
+  return `queue AS (
   UPDATE ${table.qualified} AS l SET
     queued = CASE WHEN cur.other_queued THEN l.queued ELSE $4::bigint END,
     merged = CASE WHEN cur.other_queued THEN greatest(l.merged, $4::bigint) ELSE l.merged END,
@@ -138,26 +176,39 @@ queue AS (
   RETURNING CASE WHEN cur.other_queued THEN 'merged' ELSE 'queued' END AS reason,
     floor(extract(epoch FROM (cur.expires_at - clock.now)) * 1000)::float8 AS retry_in,
     cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
-),
-${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}
-SELECT (SELECT fence FROM taken) AS fence,
-  CASE WHEN $4::bigint > clock.latest THEN 'ahead'
-    WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
-    THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
-    ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
-  cur.ok_at, coalesce(CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint
-      AND cur.tick <= clock.latest OR cur.merged_done THEN cur.paused_now ELSE cur.paused END,
-    false) AS paused,
-  greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
-    CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
-  (SELECT retry_in FROM queue) AS retry_in,
+)${
+    history
+      ? `,\n${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}`
+      : ''
+  }`;
+}
+
+/** What the final row reads of `queue`. */
+const QUEUE_COLUMNS = `(SELECT retry_in FROM queue) AS retry_in,
   CASE WHEN cur.queued_first AND NOT coalesce(cur.expires_at > clock.now, false)
     AND EXISTS (SELECT 1 FROM queue) THEN cur.queued END AS claim_queued,
   CASE WHEN cur.expires_at > clock.now AND (SELECT reason FROM queue) = 'merged'
-    THEN cur.queued END AS queued_held,
-  coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
-    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed)) AS refreshed
-FROM clock LEFT JOIN cur ON true`;
+    THEN cur.queued END AS queued_held`;
+
+/** Which steps an acquisition's statement carries (see acquireSql). */
+export interface AcquireShape {
+  /** Under overlap queue/replace: the queue and merge steps. */
+  readonly overlap: boolean;
+  /** With a history size above 0: the paused and merged entries. */
+  readonly history: boolean;
+}
+
+const FULL_ACQUIRE: AcquireShape = { overlap: true, history: true };
+const ACQUIRE_SHAPES: readonly AcquireShape[] = [
+  { overlap: false, history: false },
+  { overlap: true, history: false },
+  { overlap: false, history: true },
+  FULL_ACQUIRE,
+];
+
+/** A small integer for each shape. */
+export function acquireShapeKey(shape: AcquireShape): number {
+  return (shape.overlap ? 1 : 0) | (shape.history ? 2 : 0);
 }
 
 interface AcquireRow {
@@ -191,9 +242,12 @@ export async function acquireLock(
   if (scheduledAt !== undefined && (!Number.isSafeInteger(scheduledAt) || scheduledAt < 0)) {
     throw refused(scheduledAt, 'invalid');
   }
+  const overlap = request.overlap === 'queue' || request.overlap === 'replace';
+  const historySize = request.historySize ?? 0;
+  const shape = ACQUIRE_SHAPES[(overlap ? 1 : 0) | (historySize > 0 ? 2 : 0)];
   const [row] = await runStatement<AcquireRow>(
     pool,
-    sql.acquire,
+    sql.acquire(shape),
     [
       request.name,
       request.token,
@@ -202,8 +256,8 @@ export async function acquireLock(
       stateTtl,
       request.instanceId,
       request.force === true,
-      request.historySize ?? 0,
-      request.overlap === 'queue' || request.overlap === 'replace' ? request.overlap : '',
+      historySize,
+      overlap ? request.overlap : '',
     ],
     timeout,
   );

@@ -225,3 +225,12 @@ export function isPreparedStatementTrouble(error: unknown): boolean {
   const code = sqlState(error);
   return code === '26000' || code === '42P05';
 }
+
+/**
+ * `WHERE true OR (…) IS NULL` naming the parameters a shape leaves unused, with their types: the
+ * server must infer a type for every parameter it is sent. The planner folds the condition away.
+ */
+export function typedParameters(unused: readonly string[]): string {
+  const named = unused.filter((parameter) => parameter !== '');
+  return named.length === 0 ? '' : ` WHERE true OR (${named.join(', ')}) IS NULL`;
+}

@@ -1,5 +1,5 @@
 import type { ReleaseRequest } from '../lock-store.interface.js';
-import { runStatement, type PostgresPool } from './postgres-connection.js';
+import { runStatement, typedParameters, type PostgresPool } from './postgres-connection.js';
 import type { Statements } from './statements.js';
 import type { LockTable } from './postgres-table.js';
 import { entryText, releaseEntries } from '../history-entries.js';
@@ -54,21 +54,31 @@ const SWEEP_LIMIT = 16;
  * $8 history size or null · $9 entries text[]
  * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
-export function releaseSql(table: LockTable, refreshHistory = false): string {
+export function releaseSql(table: LockTable, shape: ReleaseShape = FULL_RELEASE): string {
+  const { outcome, history, refresh } = shape;
+  const writes = history === 'write';
   return `WITH clock AS MATERIALIZED (
   SELECT now, least($6::bigint, floor(extract(epoch FROM now) * 1000)::bigint) AS fin
-  FROM (SELECT clock_timestamp() AS now) AS t
+  FROM (SELECT clock_timestamp() AS now) AS t${typedParameters([
+    outcome || writes || refresh ? '' : '$7::float8',
+    history === 'none' && !refresh ? '$8::int' : '',
+    writes || refresh ? '' : '$9::text[]',
+  ])}
 ),
 cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
     CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
-),
+),${
+    writes || refresh
+      ? `
 entry_expiry AS MATERIALIZED (
   SELECT greatest((SELECT state_expires_at FROM cur),
     clock.now + $7::float8 * interval '1 millisecond') AS expires_at
   FROM clock
-),
+),`
+      : ''
+  }
 updated AS (
   UPDATE ${table.qualified} AS l SET
     token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
@@ -84,7 +94,9 @@ updated AS (
     ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
       THEN $5::bigint ELSE l.ok_ms END
   FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
-),
+),${
+    outcome
+      ? `
 recreated AS (
   INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
   SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, (SELECT fin FROM clock),
@@ -93,7 +105,11 @@ recreated AS (
     clock.now + $7::float8 * interval '1 millisecond'
   FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
   ON CONFLICT (name) DO NOTHING
-),
+),`
+      : ''
+  }${
+    writes
+      ? `
 history_added AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
   SELECT $1, e.entry, (SELECT expires_at FROM entry_expiry)
@@ -103,24 +119,34 @@ history_added AS (
 ),
 history_trimmed AS (
   ${historyTrimSql(table, HISTORY_KEPT, HISTORY_WRITTEN)}
-),
+),`
+      : ''
+  }${
+    history === 'off'
+      ? `
 history_off AS (
   DELETE FROM ${table.history} WHERE name = $1 AND $8::int <= 0 AND $4::text <> ''
-),${
-    refreshHistory
+),`
+      : ''
+  }${
+    refresh
       ? `
 history_kept AS (
   UPDATE ${table.history} SET expires_at = (SELECT expires_at FROM entry_expiry)
   WHERE name = $1 AND id > coalesce((${newestToDropSql(table, HISTORY_KEPT)}), 0)
 ),`
       : ''
-  }
+  }${
+    writes
+      ? `
 history_swept AS (
   DELETE FROM ${table.history} WHERE cardinality($9::text[]) > 0 AND ctid = ANY (ARRAY(
     SELECT ctid FROM ${table.history} WHERE expires_at < (SELECT now FROM clock)
     ORDER BY expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
   ))
-),
+),`
+      : ''
+  }
 swept AS (
   DELETE FROM ${table.qualified} WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM ${table.qualified}
@@ -130,6 +156,27 @@ swept AS (
   ))
 )
 SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued`;
+}
+
+/** Which steps a release's statement carries (see releaseSql). */
+export interface ReleaseShape {
+  /** An outcome to record (`$4` not ''): the step that re-creates a swept row for it. */
+  readonly outcome: boolean;
+  /**
+   * `write`: entries to add (`$8` above 0, `$9` not empty), trim and sweep; `off`: an outcome
+   * with the history off (`$8` 0), which deletes the job's entries; `none`: neither.
+   */
+  readonly history: 'write' | 'off' | 'none';
+  /** The job's older entries take the row's expiry (see refreshHistory above). */
+  readonly refresh: boolean;
+}
+
+const FULL_RELEASE: ReleaseShape = { outcome: true, history: 'write', refresh: false };
+const HISTORY_KEYS = { none: 0, write: 1, off: 2 } as const;
+
+/** A small integer for each shape. */
+export function releaseShapeKey(shape: ReleaseShape): number {
+  return (shape.outcome ? 1 : 0) | (HISTORY_KEYS[shape.history] << 1) | (shape.refresh ? 8 : 0);
 }
 
 /**
@@ -152,11 +199,16 @@ export async function releaseLock(
   const entries =
     size !== null && size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
   const refresh = refreshHistory.delete(request.name);
+  const shape: ReleaseShape = {
+    outcome: outcome !== undefined,
+    history: entries.length > 0 ? 'write' : size !== null && size <= 0 && outcome ? 'off' : 'none',
+    refresh,
+  };
   let row: { released: boolean; queued: string | null } | undefined;
   try {
     [row] = await runStatement<{ released: boolean; queued: string | null }>(
       pool,
-      refresh ? sql.releaseRefreshing : sql.release,
+      sql.release(shape),
       [
         request.name,
         request.token,

@@ -1,23 +1,26 @@
 import { createHash } from 'node:crypto';
 import { acquirePlainSql } from './acquire-plain.js';
-import { acquireSql } from './acquire.js';
+import { acquireShapeKey, acquireSql, type AcquireShape } from './acquire.js';
 import { historyExpirySql } from './history.js';
 import { inspectSql } from './inspect.js';
 import type { Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { releasePlainSql } from './release-plain.js';
-import { releaseSql } from './release.js';
+import { releaseShapeKey, releaseSql, type ReleaseShape } from './release.js';
 import { renewSql } from './renew.js';
 
-/** The store's statements on the hot path, all named or all unnamed. */
+/**
+ * The store's statements on the hot path, all named or all unnamed. The acquire and the release
+ * of the cron path come in shapes (see {@link AcquireShape}, {@link ReleaseShape}): each leaves
+ * out the steps its request cannot need, since the server sets up every step of a statement on
+ * each call, whether it then writes anything or not. A shape is built on its first use.
+ */
 export interface Statements {
-  acquire: Statement;
+  acquire(shape: AcquireShape): Statement;
   /** The lean acquire of a plain lock (see acquire-plain.ts). */
   acquirePlain: Statement;
   renew: Statement;
-  release: Statement;
-  /** The release that also moves the history's expiry to the row's (see releaseSql). */
-  releaseRefreshing: Statement;
+  release(shape: ReleaseShape): Statement;
   /** The lean release of a plain lock (see release-plain.ts). */
   releasePlain: Statement;
   inspect: Statement;
@@ -28,11 +31,10 @@ export interface Statements {
 /** The statements on `table`, unnamed: parsed and planned again on every call. */
 export function unnamedStatements(table: LockTable): Statements {
   return {
-    acquire: { text: acquireSql(table) },
+    acquire: shapes(acquireShapeKey, (shape) => ({ text: acquireSql(table, shape) })),
     acquirePlain: { text: acquirePlainSql(table) },
     renew: { text: renewSql(table) },
-    release: { text: releaseSql(table) },
-    releaseRefreshing: { text: releaseSql(table, true) },
+    release: shapes(releaseShapeKey, (shape) => ({ text: releaseSql(table, shape) })),
     releasePlain: { text: releasePlainSql(table) },
     inspect: { text: inspectSql(table) },
     historyExpiry: { text: historyExpirySql(table) },
@@ -42,15 +44,23 @@ export function unnamedStatements(table: LockTable): Statements {
 /** The same statements, each prepared under a name (see {@link named}). */
 export function namedStatements(unnamed: Statements): Statements {
   return {
-    acquire: named(unnamed.acquire),
+    acquire: shapes(acquireShapeKey, (shape) => named(unnamed.acquire(shape))),
     acquirePlain: named(unnamed.acquirePlain),
     renew: named(unnamed.renew),
-    release: named(unnamed.release),
-    releaseRefreshing: named(unnamed.releaseRefreshing),
+    release: shapes(releaseShapeKey, (shape) => named(unnamed.release(shape))),
     releasePlain: named(unnamed.releasePlain),
     inspect: named(unnamed.inspect),
     historyExpiry: named(unnamed.historyExpiry),
   };
+}
+
+/** `build`, remembered per shape: `keyOf` numbers a shape's flags, a small integer. */
+function shapes<Shape>(
+  keyOf: (shape: Shape) => number,
+  build: (shape: Shape) => Statement,
+): (shape: Shape) => Statement {
+  const built: Statement[] = [];
+  return (shape) => (built[keyOf(shape)] ??= build(shape));
 }
 
 /**

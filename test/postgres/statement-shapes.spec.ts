@@ -1,0 +1,56 @@
+// The store's acquire and release statements come in shapes that leave out the steps a request
+// cannot need. Every shape is still sent with all nine values, so the server must be able to tell
+// each parameter's type from the text, also where the shape no longer uses it.
+import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireSql, type AcquireShape } from '../../lib/stores/postgres/acquire.js';
+import { lockTable } from '../../lib/stores/postgres/postgres-table.js';
+import { releaseSql, type ReleaseShape } from '../../lib/stores/postgres/release.js';
+import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) {
+    await undo().catch(() => undefined);
+  }
+});
+
+const ACQUIRE_SHAPES: AcquireShape[] = [false, true].flatMap((overlap) =>
+  [false, true].map((history) => ({ overlap, history })),
+);
+const RELEASE_SHAPES: ReleaseShape[] = [false, true].flatMap((outcome) =>
+  (['write', 'off', 'none'] as const).flatMap((history) =>
+    [false, true].map((refresh) => ({ outcome, history, refresh })),
+  ),
+);
+
+describe('PostgresLockStore statement shapes', () => {
+  it('prepares every shape of the acquire and the release with its nine parameters typed', async () => {
+    const pool = newPool({ max: 1 });
+    cleanup.push(() => pool.end());
+    const name = uniqueTable('shapes');
+    cleanup.push(() => dropTable(pool, name));
+    const store = new PostgresLockStore(pool, { table: name, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables
+    const table = lockTable('public', name);
+    const texts = [
+      ...ACQUIRE_SHAPES.map((shape) => acquireSql(table, shape)),
+      ...RELEASE_SHAPES.map((shape) => releaseSql(table, shape)),
+    ];
+    const client = await pool.connect();
+    try {
+      for (const [i, text] of texts.entries()) {
+        await client.query(`PREPARE shape_${i} AS ${text}`);
+        const { rows } = await client.query<{ types: string[] }>(
+          `SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = $1`,
+          [`shape_${i}`],
+        );
+        expect(rows[0]?.types, text).toHaveLength(9);
+      }
+    } finally {
+      await client.query('DEALLOCATE ALL');
+      client.release();
+    }
+  });
+});
