@@ -35,6 +35,11 @@ interface Subject {
   store: PostgresLockStore;
   /** The statements the store sent, in order. */
   sent: SentQuery[];
+  /**
+   * Another store on the same pool and table. A store's first release sweeps; after that its
+   * releases sweep at most once a second unless a sweep found a full batch.
+   */
+  fresh(): PostgresLockStore;
 }
 
 function subject(): Subject {
@@ -54,16 +59,19 @@ function subject(): Subject {
       return original(...args);
     };
   });
-  const store = new PostgresLockStore(pool, { table, logger: false });
-  cleanup.push(() => store.close());
-  return { pool, table, store, sent };
+  const fresh = (): PostgresLockStore => {
+    const made = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => made.close());
+    return made;
+  };
+  return { pool, table, store: fresh(), sent, fresh };
 }
 
 /** One recorded run of `job` through the store; resolves with the release statement it sent. */
-async function recordedRun(s: Subject, scheduledAt: number): Promise<SentQuery> {
+async function recordedRun(s: Subject, scheduledAt: number, store = s.store): Promise<SentQuery> {
   let before = 0;
   await recordRun(
-    s.store,
+    store,
     { name: 'job', scheduledAt, historySize: HISTORY_SIZE, ttl: MINUTE },
     () => (before = s.sent.length),
   );
@@ -180,7 +188,9 @@ async function preparedRelease(s: Subject): Promise<Explained[]> {
   for (let i = 0; i < HISTORY_SIZE + 2; i++) {
     await recordedRun(s, OCCURRENCE + i * MINUTE);
   }
-  const release = await recordedRun(s, OCCURRENCE + 100 * MINUTE);
+  // By a store of its own, whose first release sweeps: the statement captured carries the sweeps.
+  const release = await recordedRun(s, OCCURRENCE + 100 * MINUTE, s.fresh());
+  expect(release.text).toContain('swept AS');
   return Promise.all(PLAN_MODES.map((mode) => prepareExplained(release, mode)));
 }
 
@@ -212,12 +222,38 @@ describe('PostgresLockStore release: what it reads', () => {
     await analyze(s);
 
     await expectFewRowsRead(s, explained);
-    await recordedRun(s, OCCURRENCE + 200 * MINUTE);
+    await recordedRun(s, OCCURRENCE + 200 * MINUTE, s.fresh());
     // The store's own release took 16 of each, and only expired ones.
     expect(await count(s, s.table)).toBe(OTHER_JOBS + 1 - 16);
     expect(await count(s, `${s.table}_history`, 'expires_at < now()')).toBe(100 - 16);
     expect(await count(s, `${s.table}_history`, 'expires_at >= now()')).toBe(
       OTHER_ENTRIES - 100 + HISTORY_SIZE,
     );
+  });
+
+  it('sweeps a backlog a full batch per release, one release after another', async () => {
+    const s = subject();
+    for (let i = 0; i < HISTORY_SIZE; i++) {
+      await recordedRun(s, OCCURRENCE + i * MINUTE);
+    }
+    await fillOthers(s, 40);
+    const expired = async (): Promise<number[]> => [
+      await count(s, s.table, 'state_expires_at < now()'),
+      await count(s, `${s.table}_history`, 'expires_at < now()'),
+    ];
+    const store = s.fresh();
+    const left: number[][] = [await expired()];
+    for (let i = 1; i <= 4; i++) {
+      await recordedRun(s, OCCURRENCE + (100 + i) * MINUTE, store);
+      left.push(await expired());
+    }
+    // A full batch (16) is followed by another sweep at once, until less than a batch was left.
+    expect(left).toEqual([
+      [40, 40],
+      [24, 24],
+      [8, 8],
+      [0, 0],
+      [0, 0],
+    ]);
   });
 });

@@ -20,7 +20,9 @@ const ACQUIRE_SHAPES: AcquireShape[] = [false, true].flatMap((overlap) =>
 );
 const RELEASE_SHAPES: ReleaseShape[] = [false, true].flatMap((outcome) =>
   (['write', 'off', 'none'] as const).flatMap((history) =>
-    [false, true].map((refresh) => ({ outcome, history, refresh })),
+    [false, true].flatMap((refresh) =>
+      [false, true].map((sweep) => ({ outcome, history, refresh, sweep })),
+    ),
   ),
 );
 

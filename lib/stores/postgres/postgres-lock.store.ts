@@ -39,6 +39,7 @@ import { checkHistoryLimit, readHistory } from './history.js';
 import { pauseJob, registerJob, resumeJob } from './pause.js';
 import { renewLock } from './renew.js';
 import { SharedPing } from './shared-ping.js';
+import { SweepSchedule } from './sweep-schedule.js';
 import { ensureLockTable } from './schema.js';
 import { namedStatements, unnamedStatements, type Statements } from './statements.js';
 import { PostgresTriggerChannel } from './trigger.js';
@@ -120,6 +121,7 @@ export class PostgresLockStore implements LockStore {
    * per lock held or paused job.
    */
   private readonly historyToRefresh = new Set<string>();
+  private readonly sweeps = new SweepSchedule();
   /** Acquisitions that got no pooled connection: their release has nothing to free. */
   private readonly unsent = new UnsentAcquisitions();
   private readonly pings: SharedPing;
@@ -204,7 +206,7 @@ export class PostgresLockStore implements LockStore {
       );
     }
     return this.guard((sql) =>
-      releaseLock(lane, sql, request, STATE_TTL_MS, this.timeout, this.historyToRefresh),
+      releaseLock(lane, sql, request, this.timeout, this.historyToRefresh, this.sweeps),
     );
   }
 

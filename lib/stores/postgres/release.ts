@@ -1,9 +1,11 @@
+import { STATE_TTL_MS } from '../../cron-lock.constants.js';
 import type { ReleaseRequest } from '../lock-store.interface.js';
 import { runStatement, typedParameters, type PostgresPool } from './postgres-connection.js';
 import type { Statements } from './statements.js';
 import type { LockTable } from './postgres-table.js';
 import { entryText, releaseEntries } from '../history-entries.js';
 import { historyTrimSql, newestToDropSql } from './history.js';
+import type { SweepSchedule } from './sweep-schedule.js';
 
 /** Of the entries it finds, those a release keeps; and whether it writes any. */
 const HISTORY_KEPT = '$8::int - cardinality($9::text[])';
@@ -19,10 +21,11 @@ const SWEEP_LIMIT = 16;
  * occurrence. Same rules as the Redis store's RELEASE_SCRIPT: the outcome is recorded even when
  * the lock is no longer ours, and a success only moves `ok_at` forward.
  *
- * A job's row that no longer exists (swept) is re-created for an outcome. The release also
- * deletes a few rows whose state expired (no acquisition for the state ttl) and whose lock is
- * free: the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the sweep never
- * waits for another instance's statement. Both sweeps read through the expiry indexes whatever
+ * A job's row that no longer exists (swept) is re-created for an outcome. A release with
+ * `shape.sweep` (see SweepSchedule) also deletes a few rows whose state expired (no acquisition
+ * for the state ttl) and whose lock is free, and says whether it found a full batch
+ * (`sweep_more`): the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the
+ * sweep never waits for another instance's statement. Both sweeps read through the expiry indexes whatever
  * the plan: the clock is a scalar subquery (an index condition, where a join with the clock is
  * only a filter), `ORDER BY` the indexed expiry makes a scan of the index the cheap way to the
  * first rows, and the rows found (locked, so they stay where they are) are deleted by their
@@ -55,7 +58,7 @@ const SWEEP_LIMIT = 16;
  * returns released: boolean, queued: the occurrence queued behind the lock (overlap), or null
  */
 export function releaseSql(table: LockTable, shape: ReleaseShape = FULL_RELEASE): string {
-  const { outcome, history, refresh } = shape;
+  const { outcome, history, refresh, sweep } = shape;
   const writes = history === 'write';
   return `WITH clock AS MATERIALIZED (
   SELECT now, least($6::bigint, floor(extract(epoch FROM now) * 1000)::bigint) AS fin
@@ -94,9 +97,9 @@ updated AS (
     ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
       THEN $5::bigint ELSE l.ok_ms END
   FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
-),${
+)${
     outcome
-      ? `
+      ? `,
 recreated AS (
   INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
   SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, (SELECT fin FROM clock),
@@ -105,11 +108,11 @@ recreated AS (
     clock.now + $7::float8 * interval '1 millisecond'
   FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
   ON CONFLICT (name) DO NOTHING
-),`
+)`
       : ''
   }${
     writes
-      ? `
+      ? `,
 history_added AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
   SELECT $1, e.entry, (SELECT expires_at FROM entry_expiry)
@@ -119,34 +122,51 @@ history_added AS (
 ),
 history_trimmed AS (
   ${historyTrimSql(table, HISTORY_KEPT, HISTORY_WRITTEN)}
-),`
+)`
       : ''
   }${
     history === 'off'
-      ? `
+      ? `,
 history_off AS (
   DELETE FROM ${table.history} WHERE name = $1 AND $8::int <= 0 AND $4::text <> ''
-),`
+)`
       : ''
   }${
     refresh
-      ? `
+      ? `,
 history_kept AS (
   UPDATE ${table.history} SET expires_at = (SELECT expires_at FROM entry_expiry)
   WHERE name = $1 AND id > coalesce((${newestToDropSql(table, HISTORY_KEPT)}), 0)
-),`
+)`
       : ''
-  }${
-    writes
-      ? `
+  }${sweep ? sweepSql(table, writes) : ''}
+SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued${
+    sweep
+      ? `,
+  (SELECT count(*) FROM swept) >= ${SWEEP_LIMIT}${
+    writes ? ` OR (SELECT count(*) FROM history_swept) >= ${SWEEP_LIMIT}` : ''
+  } AS sweep_more`
+      : ''
+  }`;
+}
+
+/**
+ * The sweeps: a few rows whose state expired and whose lock is free, and (`entries`: with the
+ * entries a release writes) a few expired history entries of any job. Each counts what it deleted.
+ */
+function sweepSql(table: LockTable, entries: boolean): string {
+  return `${
+    entries
+      ? `,
 history_swept AS (
   DELETE FROM ${table.history} WHERE cardinality($9::text[]) > 0 AND ctid = ANY (ARRAY(
     SELECT ctid FROM ${table.history} WHERE expires_at < (SELECT now FROM clock)
     ORDER BY expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
   ))
-),`
+  RETURNING 1
+)`
       : ''
-  }
+  },
 swept AS (
   DELETE FROM ${table.qualified} WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM ${table.qualified}
@@ -154,8 +174,8 @@ swept AS (
       AND (expires_at IS NULL OR expires_at <= (SELECT now FROM clock)) AND name <> $1
     ORDER BY state_expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED
   ))
-)
-SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM cur) AS queued`;
+  RETURNING 1
+)`;
 }
 
 /** Which steps a release's statement carries (see releaseSql). */
@@ -169,28 +189,31 @@ export interface ReleaseShape {
   readonly history: 'write' | 'off' | 'none';
   /** The job's older entries take the row's expiry (see refreshHistory above). */
   readonly refresh: boolean;
+  /** The sweeps of expired rows and entries (see SweepSchedule). */
+  readonly sweep: boolean;
 }
 
-const FULL_RELEASE: ReleaseShape = { outcome: true, history: 'write', refresh: false };
+const FULL_RELEASE: ReleaseShape = { outcome: true, history: 'write', refresh: false, sweep: true };
 const HISTORY_KEYS = { none: 0, write: 1, off: 2 } as const;
 
 /** A small integer for each shape. */
 export function releaseShapeKey(shape: ReleaseShape): number {
-  return (shape.outcome ? 1 : 0) | (HISTORY_KEYS[shape.history] << 1) | (shape.refresh ? 8 : 0);
+  const flags = (shape.outcome ? 1 : 0) | (shape.refresh ? 8 : 0) | (shape.sweep ? 16 : 0);
+  return flags | (HISTORY_KEYS[shape.history] << 1);
 }
 
 /**
  * Sends {@link releaseSql}, with `refreshHistory` when the job is in `refreshHistory` (which it
- * leaves, unless the release fails: the next one makes the refresh); resolves `true` when the
- * lock was ours.
+ * leaves, unless the release fails: the next one makes the refresh), and with the sweeps when
+ * `sweeps` says it is their turn; resolves `true` when the lock was ours.
  */
 export async function releaseLock(
   pool: PostgresPool,
   sql: Statements,
   request: ReleaseRequest,
-  stateTtl: number,
   timeout: number,
   refreshHistory: Set<string>,
+  sweeps: SweepSchedule,
 ): Promise<boolean> {
   const keep = request.keepFor ? Math.max(0, Math.round(request.keepFor)) : 0;
   const outcome = request.outcome;
@@ -203,10 +226,11 @@ export async function releaseLock(
     outcome: outcome !== undefined,
     history: entries.length > 0 ? 'write' : size !== null && size <= 0 && outcome ? 'off' : 'none',
     refresh,
+    sweep: sweeps.take(),
   };
-  let row: { released: boolean; queued: string | null } | undefined;
+  let row: ReleaseRow | undefined;
   try {
-    [row] = await runStatement<{ released: boolean; queued: string | null }>(
+    [row] = await runStatement<ReleaseRow>(
       pool,
       sql.release(shape),
       [
@@ -218,7 +242,7 @@ export async function releaseLock(
         // null for a finish time that is not a number: `least()` then takes the database's time,
         // as for one ahead of its clock, where the text "NaN" would fail the whole release.
         outcome && Number.isFinite(outcome.finishedAt) ? Math.round(outcome.finishedAt) : null,
-        stateTtl,
+        STATE_TTL_MS,
         size,
         entries.map(entryText),
       ],
@@ -228,10 +252,23 @@ export async function releaseLock(
     if (refresh) {
       refreshHistory.add(request.name);
     }
+    if (shape.sweep) {
+      sweeps.again();
+    }
     throw error;
   }
   if (request.onQueued && row?.queued !== null && row?.queued !== undefined) {
     request.onQueued(Number(row.queued));
   }
+  if (row?.sweep_more) {
+    sweeps.again();
+  }
   return row?.released === true;
+}
+
+interface ReleaseRow {
+  released: boolean;
+  queued: string | null;
+  /** With a sweep: it found a full batch of rows or entries, and more may be left. */
+  sweep_more?: boolean;
 }
