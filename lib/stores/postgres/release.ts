@@ -70,7 +70,8 @@ export function releaseSql(table: LockTable, shape: ReleaseShape = FULL_RELEASE)
 ),
 cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
-    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at,
+    clock.now, clock.fin
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
 ),${
     writes || refresh
@@ -87,14 +88,14 @@ updated AS (
     token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
     expires_at = CASE
       WHEN NOT cur.ours THEN l.expires_at
-      WHEN $3::float8 > 0 THEN (SELECT now FROM clock) + $3::float8 * interval '1 millisecond'
+      WHEN $3::float8 > 0 THEN cur.now + $3::float8 * interval '1 millisecond'
       ELSE NULL END,
     fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
     outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
-    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE (SELECT fin FROM clock) END,
-    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
-      THEN (SELECT fin FROM clock) ELSE l.ok_at END,
-    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= (SELECT fin FROM clock))
+    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE cur.fin END,
+    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
+      THEN cur.fin ELSE l.ok_at END,
+    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
       THEN $5::bigint ELSE l.ok_ms END
   FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
 )${
@@ -102,8 +103,8 @@ updated AS (
       ? `,
 recreated AS (
   INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
-  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, (SELECT fin FROM clock),
-    CASE WHEN $4::text = 'completed' THEN (SELECT fin FROM clock) END,
+  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, clock.fin,
+    CASE WHEN $4::text = 'completed' THEN clock.fin END,
     CASE WHEN $4::text = 'completed' THEN $5::bigint END,
     clock.now + $7::float8 * interval '1 millisecond'
   FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
