@@ -8,6 +8,8 @@
 // `nestjs-cron-lock`), the README's ReportsService, AppModule imports and main.ts line, and the
 // README's testing example; then it type-checks, runs its unit tests (with the README's example),
 // runs a fake-timer test of @LockedCron beside @Cron under its own runner (Jest or Vitest),
+// and in the Jest app the switching guide's fake-timer cases under Jest's modern and legacy
+// timers (fake-timers/*.spec.ts: the in-memory store, and runLockedJob on the Redis store),
 // runs its starter's e2e test with the README's test recipe, builds, and runs as two instances
 // against a real redis-server, where each occurrence of a per-second job must run once.
 //
@@ -401,6 +403,17 @@ async function runApp(name, tarball, workRoot, redisPort) {
   writeFileSync(join(appDir, 'src/tick.service.ts'), TICK_SERVICE);
   writeFileSync(join(appDir, 'src/readme-testing.spec.ts'), readmeBlock('unit-test'));
   writeFileSync(join(appDir, 'src/fake-timers.spec.ts'), fakeTimersSpec(esm));
+  if (!esm) {
+    // The in-memory cases run with the app's unit tests; the Redis one is run alone, below.
+    cpSync(
+      join(here, 'fake-timers/jest-locked-fake-timers.spec.ts'),
+      join(appDir, 'src/locked-fake-timers.spec.ts'),
+    );
+    cpSync(
+      join(here, 'fake-timers/jest-redis-fake-timers.spec.ts'),
+      join(appDir, 'test/redis-fake-timers.spec.ts'),
+    );
+  }
   applyAppModule(appDir, esm, ['TickService']);
   const moduleFile = join(appDir, 'src/app.module.ts');
   writeFileSync(
@@ -433,6 +446,35 @@ async function runApp(name, tarball, workRoot, redisPort) {
       }
     },
   );
+  if (!esm) {
+    await check(
+      name,
+      "the switching guide's fake-timer cases under Jest's modern and legacy timers",
+      async () => {
+        const output = await sh(npx, ['jest', 'src/locked-fake-timers.spec.ts'], appDir);
+        if (!/Tests: +15 passed, 15 total/.test(output)) {
+          throw Object.assign(new Error('not every fake-timer case ran'), { stdout: output });
+        }
+      },
+    );
+    await check(
+      name,
+      "runLockedJob on the Redis store under Jest's modern fake timers",
+      async () => {
+        const output = await sh(
+          npx,
+          ['jest', '--rootDir', '.', 'test/redis-fake-timers.spec.ts'],
+          appDir,
+          { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` },
+        );
+        if (!/Tests: +1 passed, 1 total/.test(output)) {
+          throw Object.assign(new Error('the Redis fake-timer test did not run'), {
+            stdout: output,
+          });
+        }
+      },
+    );
+  }
   // No REDIS_URL: the recipe must not need one.
   const { REDIS_URL: _unused, ...withoutRedis } = process.env;
   await check(name, "the starter's e2e test with the README's forRootAsync and test recipe", () =>
