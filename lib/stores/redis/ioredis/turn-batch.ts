@@ -82,13 +82,11 @@ interface TurnState {
  * of the event loop, they share one socket write.
  *
  * When many jobs share a schedule, their acquisitions start in one synchronous burst; written
- * one by one, a burst costs one system call per command. The
- * first call of a turn is written at once; the calls after it in the same turn are appended to
- * one string, written in a promise job that the turn's first call queued (see TurnBatch). Each
- * call stays an ordinary
- * ioredis command, with its own promise, reply, error and `commandTimeout` (kept without a timer
- * of its own: see DeadlineCommand), in order. A sequential run never waits: its call is the first
- * of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
+ * one by one, a burst costs one system call per command. The first call of a turn is written at
+ * once; the calls after it in the same turn are appended to one string, written in a promise job
+ * that the turn's first call queued (see TurnBatch). Each call stays an ordinary ioredis command,
+ * with its own promise, reply, error and `commandTimeout` (kept without a timer of its own: see
+ * DeadlineCommand), in order. A sequential run never waits: its call is the first of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
  * wraps even a lone command in a pipeline, which slows a sequential lock cycle; a corked
  * socket gathers one buffer per command, where this writes one string.)
  *
