@@ -425,7 +425,8 @@ export async function postgresScenario(config: BenchConfig): Promise<Section> {
         'What the cron path does beyond the floor, each run: the acquire locks the job row, ' +
           'checks the occurrence marker, the pause and the expiry on the database clock, and ' +
           'hands out a fencing token; the release records the outcome and the history entry, ' +
-          'frees the lock with an owner check, and sweeps a few expired rows. The growth rows ' +
+          'frees the lock with an owner check, and (at most once a second per store) sweeps a ' +
+          'few expired rows. The growth rows ' +
           'show what history, overlap and pause add to that: the same statements, no more.',
         "The growth rows' occurrences are the schedule's own, each right after the one " +
           'before; their check for occurrences missed between two claims is given the answer a ' +
