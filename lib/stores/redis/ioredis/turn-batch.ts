@@ -86,9 +86,10 @@ interface TurnState {
  * once; the calls after it in the same turn are appended to one string, written in a promise job
  * that the turn's first call queued (see TurnBatch). Each call stays an ordinary ioredis command,
  * with its own promise, reply, error and `commandTimeout` (kept without a timer of its own: see
- * DeadlineCommand), in order. A sequential run never waits: its call is the first of its turn. (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and
- * wraps even a lone command in a pipeline, which slows a sequential lock cycle; a corked
- * socket gathers one buffer per command, where this writes one string.)
+ * DeadlineCommand), in order. A sequential run never waits: its call is the first of its turn.
+ * (ioredis' `enableAutoPipelining` defers every command to `setImmediate` and wraps even a lone
+ * command in a pipeline, which slows a sequential lock cycle; a corked socket gathers one buffer
+ * per command, where this writes one string.)
  *
  * Batched only on a standalone or Sentinel `Redis` client: a `Cluster` writes to one socket per
  * node. A client passed in with `enableAutoPipelining` keeps ioredis' own path for every call.
