@@ -25,12 +25,13 @@ const SWEEP_LIMIT = 16;
  * `shape.sweep` (see SweepSchedule) also deletes a few rows whose state expired (no acquisition
  * for the state ttl) and whose lock is free, and says whether it found a full batch
  * (`sweep_more`): the table stays bounded without a separate cleanup job. `SKIP LOCKED`: the
- * sweep never waits for another instance's statement. Both sweeps read through the expiry indexes whatever
- * the plan: the clock is a scalar subquery (an index condition, where a join with the clock is
- * only a filter), `ORDER BY` the indexed expiry makes a scan of the index the cheap way to the
- * first rows, and the rows found (locked, so they stay where they are) are deleted by their
- * `ctid`, which every plan reads directly, where `IN (…)` may hash them and read the whole table
- * to match: a release that found rows to sweep read every row of every job to delete them.
+ * sweep never waits for another instance's statement. Both sweeps read through the expiry
+ * indexes whatever the plan: the clock is a scalar subquery (an index condition, where a join
+ * with the clock is only a filter), `ORDER BY` the indexed expiry makes a scan of the index the
+ * cheap way to the first rows, and the rows found (locked, so they stay where they are) are
+ * deleted by their `ctid`, which every plan reads directly, where `IN (…)` may hash them and read
+ * the whole table to match: a release that found rows to sweep read every row of every job to
+ * delete them.
  *
  * A success reported with a finish time ahead of the database clock (an instance whose clock is
  * ahead) is recorded at the database's time (`fin`, for `ok_at` and `end_at`): an `ok_at` in the
