@@ -9,7 +9,8 @@
 // README's testing example; then it type-checks, runs its unit tests (with the README's example),
 // runs a fake-timer test of @LockedCron beside @Cron under its own runner (Jest or Vitest),
 // and in the Jest app the switching guide's fake-timer cases under Jest's modern and legacy
-// timers (fake-timers/*.spec.ts: the in-memory store, and runLockedJob on the Redis store),
+// timers (fake-timers/*.spec.ts: the in-memory store; on the Redis store, runLockedJob and an
+// every-second job advanced one period at a time),
 // runs its starter's e2e test with the README's test recipe, builds, and runs as two instances
 // against a real redis-server, where each occurrence of a per-second job must run once.
 //
@@ -459,7 +460,7 @@ async function runApp(name, tarball, workRoot, redisPort) {
     );
     await check(
       name,
-      "runLockedJob on the Redis store under Jest's modern fake timers",
+      "runLockedJob and a stepped every-second job on the Redis store under Jest's modern fake timers",
       async () => {
         const output = await sh(
           npx,
@@ -467,7 +468,7 @@ async function runApp(name, tarball, workRoot, redisPort) {
           appDir,
           { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` },
         );
-        if (!/Tests: +1 passed, 1 total/.test(output)) {
+        if (!/Tests: +2 passed, 2 total/.test(output)) {
           throw Object.assign(new Error('the Redis fake-timer test did not run'), {
             stdout: output,
           });

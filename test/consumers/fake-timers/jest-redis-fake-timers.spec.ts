@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
+import { CronExpression, ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CronLockModule, LockedCron } from 'nestjs-cron-lock';
+import { CronLockModule, CronLockService, LockedCron } from 'nestjs-cron-lock';
 import { runLockedJob } from 'nestjs-cron-lock/testing';
 
 const realSetTimeout = setTimeout;
@@ -26,6 +26,16 @@ class Hourly {
 
   @LockedCron('0 * * * *', { name: 'hourly' })
   async run(): Promise<void> {
+    this.calls += 1;
+  }
+}
+
+@Injectable()
+class EverySecond {
+  calls = 0;
+
+  @LockedCron(CronExpression.EVERY_SECOND, { name: 'every-second' })
+  run(): void {
     this.calls += 1;
   }
 }
@@ -63,4 +73,37 @@ it("runs runLockedJob on the Redis store under Jest's modern fake timers, withou
   expect(first).toMatchObject({ ran: true });
   expect(second).toMatchObject({ ran: true });
   expect(moduleRef.get(Hourly).calls).toBe(2);
+}, 15_000);
+
+it("runs an every-second job once per period on the Redis store under Jest's modern fake timers, advanced one period at a time", async () => {
+  moduleRef = await Test.createTestingModule({
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({
+        redis: process.env.REDIS_URL!,
+        keyPrefix: 'fake-timers-every-second-' + process.pid,
+        logger: false,
+      }),
+    ],
+    providers: [EverySecond],
+  }).compile();
+  await moduleRef.init();
+  jest.useFakeTimers();
+
+  // The switching guide's recipe: one period, then the run's release, before the next period.
+  const locks = moduleRef.get(CronLockService);
+  const released = () =>
+    new Promise<void>((resolve) => {
+      const off = locks.on('released', () => {
+        off();
+        resolve();
+      });
+    });
+  for (let period = 1; period <= 3; period++) {
+    const run = released();
+    await jest.advanceTimersByTimeAsync(1_000);
+    await within(run, 'the release of period ' + period);
+  }
+
+  expect(moduleRef.get(EverySecond).calls).toBe(3);
 }, 15_000);
