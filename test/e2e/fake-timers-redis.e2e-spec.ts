@@ -3,7 +3,7 @@
 // period in one real macrotask, while the lock's acquisition and release take real round trips:
 // a tick that fires before the previous run's release was answered finds the lock held. So the
 // recipe advances one period at a time and waits, on the events, for each run's release.
-import { Injectable } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { Cron, CronExpression, ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -13,8 +13,6 @@ import { testRedisUrl, uniquePrefix } from '../support/redis.js';
 /** Taken before any test fakes the timers: the bound on a wait that would otherwise hang. */
 const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
-
-const LOCKED = 'every-second-locked';
 
 @Injectable()
 class EverySecond {
@@ -26,7 +24,7 @@ class EverySecond {
     this.cronCalls += 1;
   }
 
-  @LockedCron(CronExpression.EVERY_SECOND, { name: LOCKED })
+  @LockedCron(CronExpression.EVERY_SECOND, { name: 'every-second-locked' })
   locked(): void {
     this.lockedCalls += 1;
   }
@@ -63,11 +61,26 @@ afterEach(async () => {
   ref = undefined;
 });
 
+/** A locked job every second that waits 5 s on the clock, alone in its app. */
+@Injectable()
+class Slow {
+  done = 0;
+
+  @LockedCron(CronExpression.EVERY_SECOND, { name: 'slow-locked' })
+  async work(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    this.done += 1;
+  }
+}
+
 /**
- * Boots the app under fake timers whose clock starts half a second past the current second of
- * the real one: the Redis store refuses an occurrence more than 15 minutes ahead of its own clock.
+ * Boots an app of `jobs` (one locked job) under fake timers whose clock starts half a second past
+ * the current second of the real one: the Redis store refuses an occurrence more than 15 minutes
+ * ahead of its own clock. `events`: the locked job's, as `event :ss reason`.
  */
-async function boot(): Promise<{ jobs: EverySecond; locks: CronLockService; events: string[] }> {
+async function boot<T>(
+  jobs: Type<T>,
+): Promise<{ jobs: T; locks: CronLockService; events: string[] }> {
   vi.useFakeTimers({ now: Math.floor(Date.now() / 1_000) * 1_000 + 500 });
   ref = await Test.createTestingModule({
     imports: [
@@ -78,36 +91,30 @@ async function boot(): Promise<{ jobs: EverySecond; locks: CronLockService; even
         logger: false,
       }),
     ],
-    providers: [EverySecond],
+    providers: [jobs],
   }).compile();
   const locks = ref.get(CronLockService);
   const events: string[] = [];
   locks.onAny(({ event, payload }) => {
-    if (payload.name === LOCKED) {
-      const reason = 'reason' in payload ? ` ${String(payload.reason)}` : '';
-      events.push(`${event} ${second(payload.scheduledAt)}${reason}`);
-    }
+    const reason = 'reason' in payload ? ` ${String(payload.reason)}` : '';
+    events.push(`${event} ${second(payload.scheduledAt)}${reason}`);
   });
   await ref.init();
-  return { jobs: ref.get(EverySecond), locks, events };
+  return { jobs: ref.get(jobs), locks, events };
 }
 
-/** The next `released` event of the locked job; a skip of it rejects, naming the reason. */
-function nextRelease(locks: CronLockService): Promise<void> {
+/** The next `event` (`released`, `acquired`) of the locked job; a skip rejects, with its reason. */
+function next(locks: CronLockService, event: 'released' | 'acquired'): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const stop = (): void => offs.forEach((off) => off());
     const offs = [
-      locks.on('released', ({ name }) => {
-        if (name === LOCKED) {
-          stop();
-          resolve();
-        }
+      locks.on(event, () => {
+        stop();
+        resolve();
       }),
-      locks.on('skipped', ({ name, reason }) => {
-        if (name === LOCKED) {
-          stop();
-          reject(new Error(`the tick was skipped (${reason})`));
-        }
+      locks.on('skipped', ({ reason }) => {
+        stop();
+        reject(new Error(`the tick was skipped (${reason})`));
       }),
     ];
   });
@@ -130,11 +137,11 @@ async function seen(events: string[], lines: string[]): Promise<void> {
 
 describe('fake timers on the Redis store, @Cron and @LockedCron side by side', () => {
   it('runs an every-second job once per period when the test advances one period at a time and awaits each release', async () => {
-    const { jobs, locks, events } = await boot();
+    const { jobs, locks, events } = await boot(EverySecond);
     const seconds: string[] = [];
 
     for (let period = 1; period <= 3; period++) {
-      const released = nextRelease(locks);
+      const released = next(locks, 'released');
       await vi.advanceTimersByTimeAsync(1_000);
       seconds.push(second(new Date(Date.now() - 500)));
       await within(released, `the release of period ${period}`);
@@ -150,7 +157,7 @@ describe('fake timers on the Redis store, @Cron and @LockedCron side by side', (
   });
 
   it('skips as held the ticks that fire before the first run was answered, and reports them missed at the next run', async () => {
-    const { jobs, locks, events } = await boot();
+    const { jobs, locks, events } = await boot(EverySecond);
     const first = second(new Date(Date.now() + 500));
     const later = [1, 2].map((s) => second(new Date(Date.now() + 500 + s * 1_000)));
 
@@ -164,10 +171,31 @@ describe('fake timers on the Redis store, @Cron and @LockedCron side by side', (
     expect(events.filter((line) => line.startsWith('acquired'))).toEqual([`acquired ${first}`]);
 
     // The next run claims its occurrence past the held ones: it reports them missed, as held.
-    const next = nextRelease(locks);
+    const fourth = next(locks, 'released');
     await vi.advanceTimersByTimeAsync(1_000);
-    await within(next, 'the release of the fourth run');
+    await within(fourth, 'the release of the fourth run');
     expect(jobs).toMatchObject({ cronCalls: 4, lockedCalls: 2 });
     expect(events).toEqual(expect.arrayContaining(later.map((at) => `missed ${at} held`)));
+  });
+
+  it("returns from close() once the test advances the clock past a run that started: the guide's close() recipe, after the acquired event", async () => {
+    const { jobs, locks, events } = await boot(Slow);
+
+    // The tick's acquisition answered before the advance below: the run's 5 s timer is armed
+    // at the clock's time now, inside the range that advance covers.
+    const started = next(locks, 'acquired');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await within(started, 'the start of the run');
+
+    const closing = ref!.close();
+    ref = undefined;
+    await vi.advanceTimersByTimeAsync(5_000);
+    await within(closing, 'close()');
+    expect(jobs.done).toBe(1);
+    expect(events.filter((line) => !line.startsWith('skipped'))).toEqual([
+      expect.stringMatching(/^acquired /),
+      expect.stringMatching(/^completed /),
+      expect.stringMatching(/^released /),
+    ]);
   });
 });
