@@ -2,7 +2,8 @@
 // redis-server with @Cron and @LockedCron side by side in one app. The fake clock moves a whole
 // period in one real macrotask, while the lock's acquisition and release take real round trips:
 // a tick that fires before the previous run's release was answered finds the lock held. So the
-// recipe advances one period at a time and waits, on the events, for each run's release.
+// recipe advances one period at a time and waits, on the events, for each run's release; its
+// close() recipe waits for the run to start (acquired) before closing.
 import { Injectable, type Type } from '@nestjs/common';
 import { Cron, CronExpression, ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
