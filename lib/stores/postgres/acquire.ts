@@ -37,17 +37,25 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * trip. A `tick-done` answer, and a `merged` one for an occurrence merged into a run claimed
  * since, say whether the job is paused (`paused_now`) whatever `$7`: the pause is the fleet's,
  * and the other stores say it to a forced acquisition too. The first acquisition of an occurrence
- * while paused claims it (`claimed`: the others answer `tick-done`, one skip logged fleet-wide),
- * records it in the history table (trimmed to `$8` entries, as releaseSql trims) and refreshes the
- * row's expiry, so the pause lasts while the job is scheduled. A live queued occurrence that claim
+ * while paused claims it (the others answer `tick-done`, one skip logged fleet-wide), records it
+ * in the history table (trimmed to `$8` entries, as releaseSql trims) and refreshes the row's
+ * expiry, so the pause lasts while the job is scheduled. A live queued occurrence that claim
  * passes (`passed`) will not run: it is recorded as `paused` too, before it.
  *
- * The job's history entries expire with its row. When `taken` or `claimed` moves the row's expiry
- * (less than half the state ttl left), `refreshed` says so. After `taken`, the store's next release
- * of the lock gives the entries the row's expiry (see releaseSql): a statement that writes the
- * history table anyway, once per move of the row's expiry, where a step of this statement would
- * open that table on every acquisition. After `claimed` there is no release: the store sends
- * historyExpirySql (see acquireLock), once per move of a paused job's row's expiry.
+ * The claim is the upsert's other mode, not a step of its own: the server sets up every step of
+ * a statement on each call, and a paused job is rare. On a paused job the row exists (`cur` locked
+ * it), so the upsert always updates, and its inserted values say which mode it is in: `paused_at`
+ * set (never inserted) is the claim, which moves only `tick` and the row's expiry. The row holds
+ * this acquisition's token only when it took the lock, so the fence is returned only then: a
+ * claim answers a row with a null fence.
+ *
+ * The job's history entries expire with its row. When taking the lock or claiming a paused
+ * occurrence moves the row's expiry (less than half the state ttl left), `refreshed` says so.
+ * After a take, the store's next release of the lock gives the entries the row's expiry (see
+ * releaseSql): a statement that writes the history table anyway, once per move of the row's
+ * expiry, where a step of this statement would open that table on every acquisition. After a
+ * claim there is no release: the store sends historyExpirySql (see acquireLock), once per move of
+ * a paused job's row's expiry.
  *
  * Under overlap queue/replace ($9), an occurrence that finds the lock held is recorded in the same
  * statement as the one queued (`queue`), or as `merged` when another one is queued already: the
@@ -102,41 +110,35 @@ ${
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused_now
   FROM ${table.qualified} WHERE name = $1 FOR UPDATE
 ),
-claimed AS (
-  UPDATE ${table.qualified} AS l SET
-    tick = $4::bigint,
-    state_expires_at = CASE
-      WHEN l.state_expires_at - clock.now >= $5::float8 * interval '0.5 millisecond'
-      THEN l.state_expires_at ELSE clock.now + $5::float8 * interval '1 millisecond' END
-  FROM clock, cur
-  WHERE l.name = $1 AND cur.paused AND $4::bigint IS NOT NULL AND $4::bigint <= clock.latest
-    AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
-    AND NOT cur.merged_done
-  RETURNING l.name
-),
-${history ? `${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM claimed)', '(SELECT passed FROM cur)')},` : ''}
 taken AS (
-  INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+  INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at,
+    paused_at)
   SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
     (extract(epoch FROM clock.now) * 1000000)::bigint,
-    clock.now + $5::float8 * interval '1 millisecond'
+    clock.now + $5::float8 * interval '1 millisecond',
+    CASE WHEN cur.paused THEN 0::bigint END
   FROM clock LEFT JOIN cur ON true
-  WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.paused, false)
-    AND NOT coalesce(cur.queued_first, false) AND NOT coalesce(cur.merged_done, false)
+  WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.merged_done, false)
+    AND CASE WHEN cur.paused
+      THEN $4::bigint IS NOT NULL
+        AND NOT coalesce(cur.tick >= $4::bigint AND cur.tick <= clock.latest, false)
+      ELSE NOT coalesce(cur.queued_first, false) END
   ON CONFLICT (name) DO UPDATE SET
-    token = excluded.token,
-    holder = excluded.holder,
-    expires_at = excluded.expires_at,
+    token = CASE WHEN excluded.paused_at IS NULL THEN excluded.token ELSE l.token END,
+    holder = CASE WHEN excluded.paused_at IS NULL THEN excluded.holder ELSE l.holder END,
+    expires_at = CASE WHEN excluded.paused_at IS NULL THEN excluded.expires_at ELSE l.expires_at END,
     tick = coalesce(excluded.tick, l.tick),
-    fence = greatest(l.fence + 1, excluded.fence),
+    fence = CASE WHEN excluded.paused_at IS NULL THEN greatest(l.fence + 1, excluded.fence)
+      ELSE l.fence END,
     state_expires_at = CASE
       WHEN l.state_expires_at - (SELECT now FROM clock) >= $5::float8 * interval '0.5 millisecond'
       THEN l.state_expires_at ELSE excluded.state_expires_at END
-  WHERE ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint
+  WHERE excluded.paused_at IS NOT NULL
+    OR ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint
       OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
-  RETURNING l.fence
-)${
+  RETURNING CASE WHEN l.token = $2 THEN l.fence END AS fence
+)${history ? `,\n${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM taken WHERE fence IS NULL)', '(SELECT passed FROM cur)')}` : ''}${
     overlap
       ? `,
 ${queueSql(table, history)}`
@@ -154,7 +156,7 @@ SELECT (SELECT fence FROM taken) AS fence,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
   ${overlap ? QUEUE_COLUMNS : 'NULL::float8 AS retry_in, NULL AS claim_queued, NULL AS queued_held'},
   coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
-    AND (EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM claimed)) AS refreshed
+    AND EXISTS (SELECT 1 FROM taken) AS refreshed
 FROM clock LEFT JOIN cur ON true`;
 }
 
