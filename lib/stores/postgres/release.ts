@@ -84,35 +84,7 @@ entry_expiry AS MATERIALIZED (
 ),`
       : ''
   }
-updated AS (
-  UPDATE ${table.qualified} AS l SET
-    token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
-    expires_at = CASE
-      WHEN NOT cur.ours THEN l.expires_at
-      WHEN $3::float8 > 0 THEN cur.now + $3::float8 * interval '1 millisecond'
-      ELSE NULL END,
-    fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
-    outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
-    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE cur.fin END,
-    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
-      THEN cur.fin ELSE l.ok_at END,
-    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
-      THEN $5::bigint ELSE l.ok_ms END
-  FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
-)${
-    outcome
-      ? `,
-recreated AS (
-  INSERT INTO ${table.qualified} (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
-  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, clock.fin,
-    CASE WHEN $4::text = 'completed' THEN clock.fin END,
-    CASE WHEN $4::text = 'completed' THEN $5::bigint END,
-    clock.now + $7::float8 * interval '1 millisecond'
-  FROM clock WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM cur)
-  ON CONFLICT (name) DO NOTHING
-)`
-      : ''
-  }${
+${outcome ? recordedSql(table) : updatedSql(table)}${
     writes
       ? `,
 history_added AS (
@@ -150,6 +122,59 @@ SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM 
   } AS sweep_more`
       : ''
   }`;
+}
+
+/**
+ * A release that records an outcome, in one upsert: it updates the job's row (as updatedSql, the
+ * outcome always recorded) or, where the row was swept, re-creates it with the outcome and no
+ * lock. One write step instead of an update and an insert, since the server sets up every step of
+ * a statement on each call. The values inserted carry what the update needs: `token` is the
+ * caller's token only when it still owns the lock (`cur.ours`), `expires_at` the lock's new expiry
+ * then (null: freed), `end_at` the finish time. Where the row is missing there is no `cur` row,
+ * so both are null: the re-created row holds no lock.
+ */
+function recordedSql(table: LockTable): string {
+  return `recorded AS (
+  INSERT INTO ${table.qualified} AS l
+    (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at, token, expires_at)
+  SELECT $1, CASE WHEN $4::text = 'failed' THEN 1 ELSE 0 END, $4::text, clock.fin,
+    CASE WHEN $4::text = 'completed' THEN clock.fin END,
+    CASE WHEN $4::text = 'completed' THEN $5::bigint END,
+    clock.now + $7::float8 * interval '1 millisecond',
+    CASE WHEN cur.ours THEN $2 END,
+    CASE WHEN cur.ours AND $3::float8 > 0 THEN clock.now + $3::float8 * interval '1 millisecond' END
+  FROM clock LEFT JOIN cur ON true
+  ON CONFLICT (name) DO UPDATE SET
+    token = CASE WHEN excluded.token IS NOT NULL AND $3::float8 <= 0 THEN NULL ELSE l.token END,
+    expires_at = CASE WHEN excluded.token IS NULL THEN l.expires_at ELSE excluded.expires_at END,
+    fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
+    outcome = excluded.outcome,
+    end_at = excluded.end_at,
+    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+      THEN excluded.end_at ELSE l.ok_at END,
+    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+      THEN excluded.ok_ms ELSE l.ok_ms END
+)`;
+}
+
+/** A release without an outcome: frees (or, for `minHold`, shortens) the lock if still ours. */
+function updatedSql(table: LockTable): string {
+  return `updated AS (
+  UPDATE ${table.qualified} AS l SET
+    token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
+    expires_at = CASE
+      WHEN NOT cur.ours THEN l.expires_at
+      WHEN $3::float8 > 0 THEN cur.now + $3::float8 * interval '1 millisecond'
+      ELSE NULL END,
+    fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
+    outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
+    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE cur.fin END,
+    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
+      THEN cur.fin ELSE l.ok_at END,
+    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
+      THEN $5::bigint ELSE l.ok_ms END
+  FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
+)`;
 }
 
 /**
