@@ -1,3 +1,5 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
@@ -123,6 +125,122 @@ describe('commandTimeout of script calls (one timer for every call in flight)', 
     await hold(1_000);
     server.kill('SIGCONT');
     expect(await pending).toMatchObject({ value: 'patient' });
+  });
+});
+
+/**
+ * Redis Enterprise and Redis Cloud announce a maintenance (a shard migrating or failing over) with a
+ * RESP3 push, `MIGRATING`. From ioredis 6.1 on, the client then gives the commands in flight and
+ * those it sends until the window ends `maintRelaxedCommandTimeout` instead of `commandTimeout`,
+ * and fails them with its `CommandTimeoutDuringMaintenanceError`. A proxy in front of the server
+ * plays the part of the cluster's own proxy and sends the push, while the server is stopped (so
+ * that it lands between two replies); the module's script calls must time out as the client's own
+ * `evalsha` does.
+ */
+describe('commandTimeout of script calls during a Redis maintenance window', () => {
+  const MIGRATING = '>3\r\n$9\r\nMIGRATING\r\n:1\r\n:30\r\n';
+  let server: RedisServerHandle;
+  let proxy: Server;
+  const downstream = new Set<Socket>();
+  const clients: Redis[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    proxy = createServer((socket) => {
+      const upstream = new Socket();
+      upstream.connect(server.port, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      downstream.add(socket);
+      const end = (): void => {
+        downstream.delete(socket);
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterEach(() => {
+    server.kill('SIGCONT');
+    for (const client of clients.splice(0)) {
+      client.disconnect();
+    }
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await server.stop();
+  });
+
+  const connect = async (commandTimeout: number, relaxed: number): Promise<Redis> => {
+    const { port } = proxy.address() as AddressInfo;
+    const client = new Redis(`redis://127.0.0.1:${port}`, {
+      commandTimeout,
+      maintRelaxedCommandTimeout: relaxed,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    clients.push(client);
+    await client.connect();
+    await client.script('LOAD', ECHO.source);
+    return client;
+  };
+
+  /** Sends the push to the client and resolves once ioredis has read it. */
+  const announceMaintenance = (): Promise<void> =>
+    new Promise((resolve) => {
+      const seen = (): void => {
+        unsubscribe('ioredis:maintenance', seen);
+        resolve();
+      };
+      subscribe('ioredis:maintenance', seen);
+      for (const socket of downstream) {
+        socket.write(MIGRATING);
+      }
+    });
+
+  /** The client's own `evalsha`, with when it settled. */
+  const plainCall = (client: Redis, arg: string, since: number): Promise<Settled> =>
+    client.evalsha(ECHO.sha, 1, 'k', arg).then(
+      (value) => ({ value, at: performance.now() - since }),
+      (error: Error) => ({ error: error.message, at: performance.now() - since }),
+    );
+
+  it('keeps waiting for calls in flight when a maintenance window opens, as the client’s own commands do', async () => {
+    const client = await connect(1_500, 8_000);
+    server.kill('SIGSTOP');
+    const start = performance.now();
+    // Two calls of one turn: the first is written at once, the second with the turn's batch.
+    const first = call(client, 'first', start);
+    const second = call(client, 'second', start);
+    const plain = plainCall(client, 'plain', start);
+    await announceMaintenance();
+    // Past commandTimeout, well before the relaxed timeout.
+    await hold(2_500);
+    server.kill('SIGCONT');
+    expect(await plain).toMatchObject({ value: 'plain' });
+    expect(await first).toMatchObject({ value: 'first' });
+    expect(await second).toMatchObject({ value: 'second' });
+  });
+
+  it('times a call sent during a maintenance window out after the relaxed timeout, with the client’s error', async () => {
+    const relaxed = 1_200;
+    const client = await connect(300, relaxed);
+    server.kill('SIGSTOP');
+    await announceMaintenance();
+    const start = performance.now();
+    const [batched, plain] = await Promise.all([
+      call(client, 'batched', start),
+      plainCall(client, 'plain', start),
+    ]);
+    expect(plain).toMatchObject({
+      error: `Command timed out during server maintenance (relaxed timeout: ${relaxed}ms)`,
+    });
+    expect(batched).toMatchObject({ error: (plain as { error: string }).error });
+    expect(batched.at).toBeGreaterThanOrEqual(relaxed - 1);
   });
 });
 
