@@ -31,11 +31,11 @@ class DeadlineQueue {
     const now = performance.now();
     while (this.head < this.commands.length) {
       const command = this.commands[this.head];
-      if (!isSettled(command)) {
+      if (!isDone(command)) {
         if (command.deadline > now) {
           break;
         }
-        command.reject(new Error(COMMAND_TIMED_OUT));
+        command.reject(command.timeoutError());
       }
       this.head++;
     }
@@ -47,7 +47,7 @@ class DeadlineQueue {
 
   /** Drops the answered commands at the head (the common case: all of them). */
   private dropSettled(): void {
-    while (this.head < this.commands.length && isSettled(this.commands[this.head])) {
+    while (this.head < this.commands.length && isDone(this.commands[this.head])) {
       this.head++;
     }
     if (this.head === this.commands.length) {
@@ -87,6 +87,11 @@ function isSettled(command: Command): boolean {
   return command.isResolved || (command as { isSettled?: boolean }).isSettled === true;
 }
 
+/** Answered, or no longer this queue's to time out (see DeadlineCommand.extendTimeout). */
+function isDone(command: DeadlineCommand): boolean {
+  return command.ownTimer !== undefined || isSettled(command);
+}
+
 /**
  * An ioredis command whose `commandTimeout` is kept by one timer per timeout value instead of
  * one timer per command.
@@ -102,6 +107,10 @@ function isSettled(command: Command): boolean {
  */
 export class DeadlineCommand extends Command {
   deadline = 0;
+  /** ioredis 6.1+, during a maintenance window: the error to time out with. */
+  private createTimeoutError: (() => Error) | undefined = undefined;
+  /** Set once a maintenance window pushed the deadline back (see extendTimeout). */
+  ownTimer: NodeJS.Timeout | undefined = undefined;
 
   /**
    * `EVALSHA sha` with `keys` and `args`, as the client's options ask (reply as text, the
@@ -144,11 +153,16 @@ export class DeadlineCommand extends Command {
     return command;
   }
 
-  override setTimeout(ms: number): void {
+  /**
+   * Starts the deadline. ioredis 6.1+ passes, during a Redis maintenance window (Redis Enterprise
+   * and Redis Cloud announce one with a push), its relaxed timeout and the error to fail with.
+   */
+  override setTimeout(ms: number, createTimeoutError?: () => Error): void {
     // ioredis keeps the first timer when a command is sent again (a resend after a reconnect).
     if (this.deadline !== 0) {
       return;
     }
+    this.createTimeoutError = createTimeoutError;
     this.deadline = performance.now() + ms;
     let queue = queues.get(ms);
     if (queue === undefined) {
@@ -156,5 +170,36 @@ export class DeadlineCommand extends Command {
       queues.set(ms, queue);
     }
     queue.add(this);
+  }
+
+  /**
+   * ioredis 6.1+: a maintenance window opened while the command waits (or it is sent again
+   * during one), so its deadline moves to no earlier than `ms` from now and it fails with the
+   * window's error, as ioredis does for its own commands. A later deadline breaks its queue's
+   * order, so the command leaves the queue for a timer of its own: rare, unlike the queue's
+   * commands. A command just sent, whose deadline `setTimeout` set a moment ago with the same
+   * value, stays where it is.
+   */
+  override extendTimeout(ms: number, createTimeoutError?: () => Error): void {
+    if (this.deadline === 0 || isSettled(this)) {
+      return;
+    }
+    this.createTimeoutError = createTimeoutError;
+    const now = performance.now();
+    if (now + ms - this.deadline < 1) {
+      return;
+    }
+    this.deadline = now + ms;
+    clearTimeout(this.ownTimer);
+    this.ownTimer = setTimeout(() => {
+      if (!isSettled(this)) {
+        this.reject(this.timeoutError());
+      }
+    }, Math.ceil(ms)).unref();
+  }
+
+  /** The error of a missed deadline: ioredis' own, whichever it is for this command. */
+  timeoutError(): Error {
+    return this.createTimeoutError?.() ?? new Error(COMMAND_TIMED_OUT);
   }
 }
