@@ -8,8 +8,8 @@ import { describeThrown } from '../../utils/thrown.js';
  * - sent by the store: `evalsha` (every operation), `eval` (after `NOSCRIPT`), `ping` (bootstrap
  *   and health checks);
  * - sent by ioredis on connect: `info` (its ready check; refused, ioredis prints a warning on
- *   every connection). `AUTH`/`HELLO` need no rule; `CLIENT SETINFO` (Redis 7.2+) may be refused,
- *   ioredis ignores that;
+ *   every connection). `AUTH`/`HELLO` need no rule; `CLIENT SETINFO` (Redis 7.2+) and, from
+ *   ioredis 6.1 on, `CLIENT MAINT_NOTIFICATIONS` may be refused, ioredis ignores that;
  * - sent by an ioredis `Cluster` client: `cluster|slots` (which master serves each slot) and
  *   `cluster|info` (its ready check). Refused, the client never becomes ready and every lock
  *   command fails. Both read the cluster's layout and state only; a standalone server accepts
