@@ -1,9 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
-import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
-import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
-import { numberOrNull } from './inspect.js';
+import { readAcquireReply } from './acquire-reply.js';
 import { defineScript, runScript } from './redis-script.js';
 
 /**
@@ -276,56 +274,4 @@ export function acquireLock(
     onQueued ? (reply) => readAcquireReply(reply, onQueued) : readAcquireReply,
     fail,
   );
-}
-
-function readAcquireReply(
-  reply: unknown,
-  onQueued?: (scheduledAt: number, retryIn?: number) => void,
-): AcquireResult {
-  // The fifth field is the lock's pttl with `queued`, the queued occurrence with `merged` (to
-  // claim now, or after the sixth field, the lock's pttl, when held), 1 when the job is paused.
-  const fields = String(reply).split(' ');
-  const [won, detail, okAt, tick, fifth] = fields as [string, string, string, string?, string?];
-  const lastSuccessAt = numberOrNull(okAt);
-  if (won === '1') {
-    const previousTick = numberOrNull(tick);
-    return previousTick === null
-      ? { acquired: true, fencingToken: Number(detail), lastSuccessAt }
-      : { acquired: true, fencingToken: Number(detail), lastSuccessAt, previousTick };
-  }
-  if (detail === 'queued') {
-    return {
-      acquired: false,
-      reason: 'queued',
-      retryIn: Math.max(0, Number(fifth)),
-      lastSuccessAt,
-    };
-  }
-  if (detail === 'merged-paused') {
-    return { acquired: false, reason: 'merged', lastSuccessAt, paused: true };
-  }
-  if (detail === 'merged') {
-    if (onQueued && fifth !== undefined && fifth !== '') {
-      const left = fields[5];
-      if (left === undefined) {
-        onQueued(Number(fifth));
-      } else {
-        onQueued(Number(fifth), Math.max(0, Number(left)));
-      }
-    }
-    return { acquired: false, reason: 'merged', lastSuccessAt };
-  }
-  if (detail === 'invalid' || detail === 'ahead') {
-    // Thrown here, the command's promise rejects with it: the store's `fail` passes a
-    // LockStoreError through unchanged.
-    throw new ScheduledAtRefusedError(
-      detail,
-      // The refused tick is the rest of the text, as the server read it.
-      SCHEDULED_AT_REFUSED(fields.slice(3).join(' '), detail, MAX_SCHEDULED_AT_AHEAD_MS),
-    );
-  }
-  const reason = detail === 'tick-done' || detail === 'paused' ? detail : 'held';
-  return Number(fifth) === 1
-    ? { acquired: false, reason, lastSuccessAt, paused: true }
-    : { acquired: false, reason, lastSuccessAt };
 }
