@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
@@ -8,6 +8,27 @@ import { testRedisUrl } from '../support/redis.js';
 
 // Returns its argument; the reply shows which call it answers.
 const ECHO = defineScript(`return ARGV[1]`);
+
+/**
+ * A client that fails fast (no retries, no offline queue) with `options`, connected, ECHO loaded;
+ * added to `clients` for the suite to close.
+ */
+async function connectWithEcho(
+  url: string,
+  options: RedisOptions,
+  clients: Redis[],
+): Promise<Redis> {
+  const client = new Redis(url, {
+    ...options,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  clients.push(client);
+  await client.connect();
+  await client.script('LOAD', ECHO.source);
+  return client;
+}
 
 const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,18 +51,8 @@ describe('commandTimeout of script calls (one timer for every call in flight)', 
   let server: RedisServerHandle;
   const clients: Redis[] = [];
 
-  const connect = async (commandTimeout: number): Promise<Redis> => {
-    const client = new Redis(server.url, {
-      commandTimeout,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    });
-    clients.push(client);
-    await client.connect();
-    await client.script('LOAD', ECHO.source);
-    return client;
-  };
+  const connect = (commandTimeout: number): Promise<Redis> =>
+    connectWithEcho(server.url, { commandTimeout }, clients);
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -174,19 +185,13 @@ describe('commandTimeout of script calls during a Redis maintenance window', () 
     await server.stop();
   });
 
-  const connect = async (commandTimeout: number, relaxed: number): Promise<Redis> => {
+  const connect = (commandTimeout: number, relaxed: number): Promise<Redis> => {
     const { port } = proxy.address() as AddressInfo;
-    const client = new Redis(`redis://127.0.0.1:${port}`, {
-      commandTimeout,
-      maintRelaxedCommandTimeout: relaxed,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    });
-    clients.push(client);
-    await client.connect();
-    await client.script('LOAD', ECHO.source);
-    return client;
+    return connectWithEcho(
+      `redis://127.0.0.1:${port}`,
+      { commandTimeout, maintRelaxedCommandTimeout: relaxed },
+      clients,
+    );
   };
 
   /** Sends the push to the client and resolves once ioredis has read it. */
