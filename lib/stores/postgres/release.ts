@@ -64,6 +64,7 @@ export function releaseSql(table: LockTable, shape: ReleaseShape = FULL_RELEASE)
   return `WITH clock AS MATERIALIZED (
   SELECT now, least($6::bigint, floor(extract(epoch FROM now) * 1000)::bigint) AS fin
   FROM (SELECT clock_timestamp() AS now) AS t${typedParameters([
+    outcome ? '' : '$4::text, $5::bigint',
     outcome || writes || refresh ? '' : '$7::float8',
     history === 'none' && !refresh ? '$8::int' : '',
     writes || refresh ? '' : '$9::text[]',
@@ -125,13 +126,13 @@ SELECT coalesce((SELECT ours FROM cur), false) AS released, (SELECT queued FROM 
 }
 
 /**
- * A release that records an outcome, in one upsert: it updates the job's row (as updatedSql, the
- * outcome always recorded) or, where the row was swept, re-creates it with the outcome and no
- * lock. One write step instead of an update and an insert, since the server sets up every step of
- * a statement on each call. The values inserted carry what the update needs: `token` is the
- * caller's token only when it still owns the lock (`cur.ours`), `expires_at` the lock's new expiry
- * then (null: freed), `end_at` the finish time. Where the row is missing there is no `cur` row,
- * so both are null: the re-created row holds no lock.
+ * A release that records an outcome, in one upsert: it updates the job's row (the lock freed or
+ * shortened as updatedSql does, and the outcome recorded) or, where the row was swept, re-creates
+ * it with the outcome and no lock. One write step instead of an update and an insert, since the
+ * server sets up every step of a statement on each call. The values inserted carry what the
+ * update needs: `token` is the caller's token only when it still owns the lock (`cur.ours`),
+ * `expires_at` the lock's new expiry then (null: freed), `end_at` the finish time. Where the row
+ * is missing there is no `cur` row, so both are null: the re-created row holds no lock.
  */
 function recordedSql(table: LockTable): string {
   return `recorded AS (
@@ -157,23 +158,17 @@ function recordedSql(table: LockTable): string {
 )`;
 }
 
-/** A release without an outcome: frees (or, for `minHold`, shortens) the lock if still ours. */
+/**
+ * A release without an outcome (`$4` is '', so nothing about the run is written): frees (or, for
+ * `minHold`, shortens) the lock if still ours.
+ */
 function updatedSql(table: LockTable): string {
   return `updated AS (
   UPDATE ${table.qualified} AS l SET
-    token = CASE WHEN cur.ours AND $3::float8 <= 0 THEN NULL ELSE l.token END,
+    token = CASE WHEN $3::float8 <= 0 THEN NULL ELSE l.token END,
     expires_at = CASE
-      WHEN NOT cur.ours THEN l.expires_at
-      WHEN $3::float8 > 0 THEN cur.now + $3::float8 * interval '1 millisecond'
-      ELSE NULL END,
-    fails = CASE $4::text WHEN 'failed' THEN l.fails + 1 WHEN 'completed' THEN 0 ELSE l.fails END,
-    outcome = CASE WHEN $4::text = '' THEN l.outcome ELSE $4::text END,
-    end_at = CASE WHEN $4::text = '' THEN l.end_at ELSE cur.fin END,
-    ok_at = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
-      THEN cur.fin ELSE l.ok_at END,
-    ok_ms = CASE WHEN $4::text = 'completed' AND (l.ok_at IS NULL OR l.ok_at <= cur.fin)
-      THEN $5::bigint ELSE l.ok_ms END
-  FROM cur WHERE l.name = $1 AND (cur.ours OR $4::text <> '')
+      WHEN $3::float8 > 0 THEN cur.now + $3::float8 * interval '1 millisecond' END
+  FROM cur WHERE l.name = $1 AND cur.ours
 )`;
 }
 
@@ -207,7 +202,7 @@ swept AS (
 
 /** Which steps a release's statement carries (see releaseSql). */
 export interface ReleaseShape {
-  /** An outcome to record (`$4` not ''): the step that re-creates a swept row for it. */
+  /** An outcome to record (`$4` not ''): recordedSql's upsert, re-creating a swept row. */
   readonly outcome: boolean;
   /**
    * `write`: entries to add (`$8` above 0, `$9` not empty), trim and sweep; `off`: an outcome
