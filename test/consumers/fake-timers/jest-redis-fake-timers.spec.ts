@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { CronExpression, ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { CronLockModule, CronLockService, LockedCron } from 'nestjs-cron-lock';
@@ -42,56 +42,60 @@ class EverySecond {
 
 let moduleRef: TestingModule | undefined;
 
+/**
+ * An app of `job` on the Redis store (a key prefix of this process's own), initialised on real
+ * timers, as the switching guide says for Jest (ioredis connects through process.nextTick, which
+ * Jest's modern timers fake); then Jest's modern fake timers. Kept in moduleRef for afterEach.
+ */
+async function bootThenFakeTimers(
+  job: Type,
+  keyPrefix: string,
+  logger?: false,
+): Promise<TestingModule> {
+  // Set before init(), so that afterEach closes an app whose init() failed too.
+  const app = (moduleRef = await Test.createTestingModule({
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({
+        redis: process.env.REDIS_URL!,
+        keyPrefix: keyPrefix + process.pid,
+        ...(logger === false ? { logger } : {}),
+      }),
+    ],
+    providers: [job],
+  }).compile());
+  await app.init();
+  jest.useFakeTimers();
+  return app;
+}
+
 afterEach(async () => {
   jest.useRealTimers();
   if (moduleRef) await within(moduleRef.close(), 'close()');
 });
 
 it("runs runLockedJob on the Redis store under Jest's modern fake timers, without advancing the clock", async () => {
-  moduleRef = await Test.createTestingModule({
-    imports: [
-      ScheduleModule.forRoot(),
-      CronLockModule.forRoot({
-        redis: process.env.REDIS_URL!,
-        keyPrefix: 'fake-timers-' + process.pid,
-      }),
-    ],
-    providers: [Hourly],
-  }).compile();
-  await moduleRef.init();
-  jest.useFakeTimers();
+  const app = await bootThenFakeTimers(Hourly, 'fake-timers-');
 
   const first = await within(
-    runLockedJob(moduleRef, 'hourly', { scheduledAt: new Date('2026-01-01T10:00:00Z') }),
+    runLockedJob(app, 'hourly', { scheduledAt: new Date('2026-01-01T10:00:00Z') }),
     'the first runLockedJob',
   );
   const second = await within(
-    runLockedJob(moduleRef, 'hourly', { scheduledAt: new Date('2026-01-01T11:00:00Z') }),
+    runLockedJob(app, 'hourly', { scheduledAt: new Date('2026-01-01T11:00:00Z') }),
     'the second runLockedJob',
   );
 
   expect(first).toMatchObject({ ran: true });
   expect(second).toMatchObject({ ran: true });
-  expect(moduleRef.get(Hourly).calls).toBe(2);
+  expect(app.get(Hourly).calls).toBe(2);
 }, 15_000);
 
 it("runs an every-second job once per period on the Redis store under Jest's modern fake timers, advanced one period at a time", async () => {
-  moduleRef = await Test.createTestingModule({
-    imports: [
-      ScheduleModule.forRoot(),
-      CronLockModule.forRoot({
-        redis: process.env.REDIS_URL!,
-        keyPrefix: 'fake-timers-every-second-' + process.pid,
-        logger: false,
-      }),
-    ],
-    providers: [EverySecond],
-  }).compile();
-  await moduleRef.init();
-  jest.useFakeTimers();
+  const app = await bootThenFakeTimers(EverySecond, 'fake-timers-every-second-', false);
 
   // The switching guide's recipe: one period, then the run's release, before the next period.
-  const locks = moduleRef.get(CronLockService);
+  const locks = app.get(CronLockService);
   const released = () =>
     new Promise<void>((resolve) => {
       const off = locks.on('released', () => {
@@ -105,5 +109,5 @@ it("runs an every-second job once per period on the Redis store under Jest's mod
     await within(run, 'the release of period ' + period);
   }
 
-  expect(moduleRef.get(EverySecond).calls).toBe(3);
+  expect(app.get(EverySecond).calls).toBe(3);
 }, 15_000);
