@@ -4,6 +4,7 @@
 // each refused acquisition is refused too, and is not sent again.
 import { Test, type TestingModule } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CronLockModule, CronLockService, type StoreErrorPolicy } from 'nestjs-cron-lock';
 import {
   createTableSql,
@@ -14,7 +15,13 @@ import {
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CapturingLogger } from '../support/capturing-logger.js';
-import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
+import {
+  dropTable,
+  newPool,
+  retryOutOfTime,
+  testPostgresUrl,
+  uniqueTable,
+} from '../support/postgres.js';
 import { waitFor } from '../support/redis.js';
 
 const MINUTE = 60_000;
@@ -39,6 +46,34 @@ describe('run() on PostgresLockStore under database trouble', () => {
     return module.get(CronLockService);
   }
 
+  /**
+   * Runs `name` (at `scheduledAt`) until a run goes through, within a deadline: the first run
+   * before a fault, or the one that shows runs resume after it. Under a short `operationTimeout`
+   * a loaded machine can exceed the bound on any one acquisition (a new connection, the table's first statement): that run
+   * is skipped as a store error, and its statement may still have taken the lock (freed by the
+   * release the runner sends after it) or claimed the occurrence on the server. So `held` and
+   * `tick-done` pass only after such a store error; any other outcome fails at once.
+   */
+  async function runsAgain(
+    locks: CronLockService,
+    name: string,
+    scheduledAt?: number,
+  ): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    let outOfTime = false;
+    for (;;) {
+      const options = scheduledAt === undefined ? { ttl: MINUTE } : { scheduledAt, ttl: MINUTE };
+      const result = await locks.run(name, options, () => 'ran');
+      if (result.ran) return;
+      if (outOfTime && result.reason === 'tick-done') return;
+      expect(result.reason).toMatch(outOfTime ? /^(store-error|held)$/ : /^store-error$/);
+      outOfTime ||= result.reason === 'store-error';
+      expect(Date.now(), `a run of ${name} through the store`).toBeLessThan(deadline);
+      // Polled: a lock a lost answer took is freed by a release sent in the background.
+      await sleep(50);
+    }
+  }
+
   function setup(label: string, max = 5): { admin: pg.Pool; pool: pg.Pool; table: string } {
     const admin = newPool();
     const pool = newPool({ max });
@@ -53,7 +88,7 @@ describe('run() on PostgresLockStore under database trouble', () => {
     const { admin, pool, table } = setup('lostreply');
     const store = new PostgresLockStore(pool, { table, operationTimeout: 500, logger: false });
     const locks = await boot(store);
-    expect((await locks.run('job', { ttl: MINUTE }, async () => 'first')).ran).toBe(true);
+    await runsAgain(locks, 'job');
 
     // Another session keeps the job's row locked: the acquire waits on the server, past the
     // store's operationTimeout, and its reply is never read.
@@ -76,7 +111,7 @@ describe('run() on PostgresLockStore under database trouble', () => {
       timeout: 10_000,
       message: 'no lock left by the unanswered acquire',
     });
-    expect((await locks.run('job', { ttl: MINUTE }, async () => 'next')).ran).toBe(true);
+    await runsAgain(locks, 'job');
   });
 
   it.each([
@@ -88,7 +123,7 @@ describe('run() on PostgresLockStore under database trouble', () => {
       const { pool, table } = setup(`pool_${policy}`, 1);
       const store = new PostgresLockStore(pool, { table, operationTimeout: 300, logger: false });
       const locks = await boot(store, policy);
-      await store.ping();
+      await retryOutOfTime(() => store.ping());
       const held = await pool.connect();
       let ran = false;
       const result = await locks.run(
@@ -102,7 +137,7 @@ describe('run() on PostgresLockStore under database trouble', () => {
       expect(result.ran).toBe(runs);
       expect(ran).toBe(runs);
       if (!result.ran) expect(result.reason).toBe('store-error');
-      expect((await locks.run('job', { ttl: MINUTE }, async () => 'ok')).ran).toBe(true);
+      await runsAgain(locks, 'job');
     },
   );
 
@@ -110,7 +145,7 @@ describe('run() on PostgresLockStore under database trouble', () => {
     const { pool, table } = setup('unsent', 1);
     const store = new PostgresLockStore(pool, { table, operationTimeout: 300, logger: false });
     const locks = await boot(store);
-    await store.ping();
+    await retryOutOfTime(() => store.ping());
     const held = await pool.connect();
     const sent = countStatements(pool);
     const burst = ['burst-1', 'burst-2', 'burst-3'];
@@ -124,11 +159,11 @@ describe('run() on PostgresLockStore under database trouble', () => {
     // Their statements never left this instance, so they took no lock: a release of each would
     // only wait for the same pool (and, failing there, be sent again every 250 ms to 2 s). What
     // was queued on the pool goes first, so once this run is through, nothing about the burst is.
-    expect((await locks.run('after', { ttl: MINUTE }, () => 'ok')).ran).toBe(true);
+    await runsAgain(locks, 'after');
     expect(sent.jobs.filter((job) => burst.includes(job))).toEqual([]);
     expect(sent.jobs).toContain('after');
     for (const name of burst) {
-      expect((await locks.run(name, { scheduledAt, ttl: MINUTE }, () => 'ran')).ran).toBe(true);
+      await runsAgain(locks, name, scheduledAt);
     }
   });
 });
