@@ -1,7 +1,9 @@
-// A lock table made by an earlier version keeps working: the store adds the new columns (or,
-// without DDL rights, says which ones and how to add them).
-import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+// A lock table made by an earlier version keeps working: the store adds the new columns and the
+// cron path's functions (or, without DDL rights, says which ones and how to add them).
+import { lockTable, PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tablesSql } from '../../lib/stores/postgres/postgres-table.js';
+import { functionsMark } from '../../lib/stores/postgres/functions.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
 
 /** The table as the version before the overlap policies created it. */
@@ -67,6 +69,84 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     cleanup.push(() => store.close());
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(
       /lacks columns of this version \(.*queued, merged, repl\).*schema\.sql/,
+    );
+  });
+
+  /** The functions' comments: their version mark, or null for a missing one. */
+  async function marks(pool: ReturnType<typeof newPool>, table: string): Promise<unknown[]> {
+    const { rows } = await pool.query<{ mark: string | null }>(
+      `SELECT obj_description(to_regproc(f), 'pg_proc') AS mark FROM unnest($1::text[]) AS f`,
+      [[`public.${table}_acquire`, `public.${table}_release`]],
+    );
+    return rows.map((row) => row.mark);
+  }
+
+  it("gives tables without the cron path's functions (made by the version before them) the functions, created once by stores starting at once", async () => {
+    const { pool, table } = oldTable('nofn');
+    await pool.query(tablesSql(lockTable('public', table)));
+    expect(await marks(pool, table)).toEqual([null, null]);
+    const stores = [0, 1, 2, 3].map(() => {
+      const own = newPool();
+      cleanup.push(() => own.end());
+      const store = new PostgresLockStore(own, { table, logger: false });
+      cleanup.push(() => store.close());
+      return store;
+    });
+    const answers = await Promise.all(
+      stores.map((store, i) => store.acquire({ ...request(`t${i}`, 61_000), name: `job-${i}` })),
+    );
+    expect(answers.map((answer) => answer.acquired)).toEqual([true, true, true, true]);
+    expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
+    const won = answers[0]!;
+    const run = {
+      scheduledAt: 61_000,
+      startedAt: 61_000,
+      fencingToken: won.acquired ? won.fencingToken : 0,
+      instanceId: 'a',
+      trigger: 'schedule' as const,
+      outcome: 'completed' as const,
+      error: null,
+    };
+    expect(
+      await stores[0]!.release({
+        name: 'job-0',
+        token: 't0',
+        outcome: { status: 'completed', durationMs: 1, finishedAt: 61_001, run },
+        historySize: 10,
+      }),
+    ).toBe(true);
+    expect(await stores[0]!.history('job-0', 10)).toHaveLength(1);
+  });
+
+  it('replaces functions made by another version', async () => {
+    const { pool, table } = oldTable('oldfn');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    // Another version's acquire: same signature, answers held whatever the lock.
+    await pool.query(`CREATE OR REPLACE FUNCTION public.${table}_acquire(p_name text, p_token text,
+      p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
+      OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
+      OUT refreshed boolean) LANGUAGE sql AS $$ SELECT NULL::bigint, 'held', NULL::bigint, false,
+      NULL::bigint, false $$;
+      COMMENT ON FUNCTION public.${table}_acquire IS 'nestjs-cron-lock another'`);
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, logger: false });
+    cleanup.push(() => next.close());
+    expect(await next.acquire(request('t1', 61_000))).toMatchObject({ acquired: true });
+    expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
+  });
+
+  it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
+    const { pool, table } = oldTable('nofnro');
+    await pool.query(tablesSql(lockTable('public', table)));
+    const store = new PostgresLockStore(pool, { table, createTable: false, logger: false });
+    cleanup.push(() => store.close());
+    await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(
+      new RegExp(
+        `lacks this version's functions \\(public\\.${table}_acquire, public\\.${table}_release.*schema\\.sql`,
+      ),
     );
   });
 });

@@ -1,9 +1,11 @@
 // The store's acquire and release statements come in shapes that leave out the steps a request
 // cannot need. Every shape is still sent with all nine values, so the server must be able to tell
-// each parameter's type from the text, also where the shape no longer uses it.
+// each parameter's type from the text, also where the shape no longer uses it. The cron path's
+// calls of the schema's functions take theirs from the functions' signatures.
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireSql, type AcquireShape } from '../../lib/stores/postgres/acquire.js';
+import { acquireCallSql, releaseCallSql } from '../../lib/stores/postgres/functions.js';
 import { lockTable } from '../../lib/stores/postgres/postgres-table.js';
 import { releaseSql, type ReleaseShape } from '../../lib/stores/postgres/release.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
@@ -15,19 +17,13 @@ afterEach(async () => {
   }
 });
 
-const ACQUIRE_SHAPES: AcquireShape[] = [false, true].flatMap((overlap) =>
-  [false, true].map((history) => ({ overlap, history })),
-);
-const RELEASE_SHAPES: ReleaseShape[] = [false, true].flatMap((outcome) =>
-  (['write', 'off', 'none'] as const).flatMap((history) =>
-    [false, true].flatMap((refresh) =>
-      [false, true].map((sweep) => ({ outcome, history, refresh, sweep })),
-    ),
-  ),
+const ACQUIRE_SHAPES: AcquireShape[] = [false, true].map((history) => ({ history }));
+const RELEASE_SHAPES: ReleaseShape[] = [false, true].flatMap((refresh) =>
+  [false, true].map((sweep) => ({ refresh, sweep })),
 );
 
 describe('PostgresLockStore statement shapes', () => {
-  it('prepares every shape of the acquire and the release with its nine parameters typed', async () => {
+  it("prepares every shape of the acquire and the release, and the functions' calls, with their parameters typed", async () => {
     const pool = newPool({ max: 1 });
     cleanup.push(() => pool.end());
     const name = uniqueTable('shapes');
@@ -36,19 +32,21 @@ describe('PostgresLockStore statement shapes', () => {
     cleanup.push(() => store.close());
     await store.inspect('job'); // creates the tables
     const table = lockTable('public', name);
-    const texts = [
-      ...ACQUIRE_SHAPES.map((shape) => acquireSql(table, shape)),
-      ...RELEASE_SHAPES.map((shape) => releaseSql(table, shape)),
+    const texts: Array<[string, number]> = [
+      ...ACQUIRE_SHAPES.map((shape): [string, number] => [acquireSql(table, shape), 9]),
+      ...RELEASE_SHAPES.map((shape): [string, number] => [releaseSql(table, shape), 9]),
+      [acquireCallSql(table), 8],
+      [releaseCallSql(table), 11],
     ];
     const client = await pool.connect();
     try {
-      for (const [i, text] of texts.entries()) {
+      for (const [i, [text, count]] of texts.entries()) {
         await client.query(`PREPARE shape_${i} AS ${text}`);
         const { rows } = await client.query<{ types: string[] }>(
           `SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = $1`,
           [`shape_${i}`],
         );
-        expect(rows[0]?.types, text).toHaveLength(9);
+        expect(rows[0]?.types, text).toHaveLength(count);
       }
     } finally {
       await client.query('DEALLOCATE ALL');

@@ -78,31 +78,25 @@ import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
  * queued_held (the queued occurrence, with 'merged' on a held lock: retried after retry_in),
  * refreshed (the lock was taken, or a paused occurrence claimed, and the row's expiry moved)
  *
- * `shape` leaves out the steps a request cannot need: without an overlap policy (`$9` '') the
- * queue and merge steps (`queue`, `merged_*`), whose answers are then constants; without a
- * history (`$8` 0) the paused and merged entries. The steps kept are the same text either way.
+ * This statement serves acquisitions under overlap queue/replace. Without an overlap policy the
+ * store calls the acquire function instead (functions.ts), whose branches follow the same rules
+ * with `$9` '' (no queue or merge step). `shape` leaves out, without a history (`$8` 0), the
+ * paused and merged entries; the steps kept are the same text either way.
  */
 export function acquireSql(table: LockTable, shape: AcquireShape = FULL_ACQUIRE): string {
-  const { overlap, history } = shape;
+  const { history } = shape;
   return `WITH clock AS MATERIALIZED (
   SELECT now, floor(extract(epoch FROM now) * 1000)::bigint AS now_ms,
     floor(extract(epoch FROM now) * 1000)::bigint + ${MAX_SCHEDULED_AT_AHEAD_MS} AS latest
-  FROM (SELECT clock_timestamp() AS now) AS t${typedParameters([
-    history ? '' : '$8::int',
-    overlap ? '' : '$9::text',
-  ])}
+  FROM (SELECT clock_timestamp() AS now) AS t${typedParameters([history ? '' : '$8::int'])}
 ),
 cur AS MATERIALIZED (
   SELECT tick, expires_at, ok_at, state_expires_at, token, merged, queued,
-${
-  overlap
-    ? `coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
+    coalesce(queued > coalesce(tick, -1), false) AND queued <> $4::bigint AS other_queued,
     coalesce(queued > coalesce(tick, -1) AND queued < $4::bigint
       AND $9::text IN ('queue', 'replace'), false) AS queued_first,
     coalesce(merged >= $4::bigint AND $9::text IN ('queue', 'replace')
-      AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,`
-    : 'false AS queued_first, false AS merged_done,'
-}
+      AND NOT coalesce(queued > coalesce(tick, -1), false), false) AS merged_done,
     CASE WHEN queued > coalesce(tick, -1) AND queued < $4::bigint THEN queued END AS passed,
     paused_at IS NOT NULL AND NOT $7::boolean
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused,
@@ -138,23 +132,19 @@ taken AS (
       OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
   RETURNING CASE WHEN l.token = $2 THEN l.fence END AS fence
-)${history ? `,\n${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM taken WHERE fence IS NULL)', '(SELECT passed FROM cur)')}` : ''}${
-    overlap
-      ? `,
-${queueSql(table, history)}`
-      : ''
-  }
+)${history ? `,\n${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM taken WHERE fence IS NULL)', '(SELECT passed FROM cur)')}` : ''},
+${queueSql(table, history)}
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
     WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint AND cur.tick <= clock.latest
     THEN 'tick-done' WHEN cur.merged_done THEN 'merged' WHEN cur.paused THEN 'paused'
-    ELSE ${overlap ? "coalesce((SELECT reason FROM queue), 'held')" : "'held'"} END AS reason,
+    ELSE coalesce((SELECT reason FROM queue), 'held') END AS reason,
   cur.ok_at, coalesce(CASE WHEN $4::bigint IS NOT NULL AND cur.tick >= $4::bigint
       AND cur.tick <= clock.latest OR cur.merged_done THEN cur.paused_now ELSE cur.paused END,
     false) AS paused,
   greatest(CASE WHEN cur.tick < $4::bigint THEN cur.tick END,
     CASE WHEN cur.merged < $4::bigint THEN cur.merged END) AS prev,
-  ${overlap ? QUEUE_COLUMNS : 'NULL::float8 AS retry_in, NULL AS claim_queued, NULL AS queued_held'},
+  ${QUEUE_COLUMNS},
   coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
     AND EXISTS (SELECT 1 FROM taken) AS refreshed
 FROM clock LEFT JOIN cur ON true`;
@@ -194,23 +184,16 @@ const QUEUE_COLUMNS = `(SELECT retry_in FROM queue) AS retry_in,
 
 /** Which steps an acquisition's statement carries (see acquireSql). */
 export interface AcquireShape {
-  /** Under overlap queue/replace: the queue and merge steps. */
-  readonly overlap: boolean;
   /** With a history size above 0: the paused and merged entries. */
   readonly history: boolean;
 }
 
-const FULL_ACQUIRE: AcquireShape = { overlap: true, history: true };
-const ACQUIRE_SHAPES: readonly AcquireShape[] = [
-  { overlap: false, history: false },
-  { overlap: true, history: false },
-  { overlap: false, history: true },
-  FULL_ACQUIRE,
-];
+const FULL_ACQUIRE: AcquireShape = { history: true };
+const ACQUIRE_SHAPES: readonly AcquireShape[] = [{ history: false }, FULL_ACQUIRE];
 
 /** A small integer for each shape. */
 export function acquireShapeKey(shape: AcquireShape): number {
-  return (shape.overlap ? 1 : 0) | (shape.history ? 2 : 0);
+  return shape.history ? 1 : 0;
 }
 
 interface AcquireRow {
@@ -246,23 +229,25 @@ export async function acquireLock(
   }
   const overlap = request.overlap === 'queue' || request.overlap === 'replace';
   const historySize = request.historySize ?? 0;
-  const shape = ACQUIRE_SHAPES[(overlap ? 1 : 0) | (historySize > 0 ? 2 : 0)];
-  const [row] = await runStatement<AcquireRow>(
-    pool,
-    sql.acquire(shape),
-    [
-      request.name,
-      request.token,
-      request.ttl,
-      request.scheduledAt ?? null,
-      stateTtl,
-      request.instanceId,
-      request.force === true,
-      historySize,
-      overlap ? request.overlap : '',
-    ],
-    timeout,
-  );
+  const values = [
+    request.name,
+    request.token,
+    request.ttl,
+    request.scheduledAt ?? null,
+    stateTtl,
+    request.instanceId,
+    request.force === true,
+    historySize,
+  ];
+  // Under an overlap policy the statement with the queue and merge steps; otherwise the function.
+  const [row] = overlap
+    ? await runStatement<AcquireRow>(
+        pool,
+        sql.acquire(ACQUIRE_SHAPES[historySize > 0 ? 1 : 0]),
+        [...values, request.overlap],
+        timeout,
+      )
+    : await runStatement<AcquireRow>(pool, sql.acquireCall, values, timeout);
   const lastSuccessAt = numberOrNull(row?.ok_at);
   if (row?.reason === 'ahead' && scheduledAt !== undefined) {
     throw refused(scheduledAt, 'ahead');

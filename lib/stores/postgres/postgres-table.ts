@@ -1,5 +1,6 @@
 import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { INVALID_POSTGRES_IDENTIFIER } from './postgres.messages.js';
+import { functionsSql } from './functions.js';
 
 /** Default schema of the lock table. */
 export const DEFAULT_POSTGRES_SCHEMA = 'public';
@@ -75,9 +76,17 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * history table holds one row per entry (JSON text), newest by `id`, each with an expiry.
  * `queued`, `merged`, `repl`: the overlap policies (see acquireSql), added the same way.
  *
+ * Then the cron path's functions (`<table>_acquire`, `<table>_release`; see functions.ts), replaced
+ * with `CREATE OR REPLACE`.
+ *
  * Kept identical to `schema.sql` for the default names (a test compares them).
  */
 export function createTableSql(table: LockTable): string {
+  return tablesSql(table) + functionsSql(table);
+}
+
+/** The tables and their indexes, as createTableSql creates or completes them. */
+export function tablesSql(table: LockTable): string {
   return `CREATE TABLE IF NOT EXISTS ${table.qualified} (
   name text PRIMARY KEY,
   token text,

@@ -8,13 +8,14 @@
 -- and create the store with createTable: false:
 --   new PostgresLockStore(pool, { createTable: false })
 --
--- Another schema or table name: replace "public" and "cron_lock" below (and the index names) and
--- pass the same names as the schema and table options. Names are 1 to 40 characters among
--- a-z 0-9 _, not starting with a digit.
+-- Another schema or table name: replace "public" and "cron_lock" below (and the index and function
+-- names) and pass the same names as the schema and table options. Names are 1 to 40 characters
+-- among a-z 0-9 _, not starting with a digit.
 --
 -- This is what the store itself runs when createTable is true (the default). Applied again over a
 -- table made by an earlier version, it adds what is missing (the overlap, pause and schedule columns,
--- the history table) and changes nothing else.
+-- the history table), replaces the two functions of the cron path (<table>_acquire, <table>_release,
+-- which run with the caller's rights) and changes nothing else.
 
 CREATE TABLE IF NOT EXISTS "public"."cron_lock" (
   name text PRIMARY KEY,
@@ -48,3 +49,164 @@ CREATE TABLE IF NOT EXISTS "public"."cron_lock_history" (
 );
 CREATE INDEX IF NOT EXISTS "cron_lock_history_name_idx" ON "public"."cron_lock_history" (name, id);
 CREATE INDEX IF NOT EXISTS "cron_lock_history_expires_idx" ON "public"."cron_lock_history" (expires_at);
+CREATE OR REPLACE FUNCTION "public"."cron_lock_acquire"(p_name text, p_token text,
+  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
+  OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
+  OUT refreshed boolean)
+LANGUAGE plpgsql AS $body$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_now_ms bigint := floor(extract(epoch FROM v_now) * 1000)::bigint;
+  v_latest bigint := v_now_ms + 900000;
+  v_half interval := p_state * interval '0.5 millisecond';
+  r record;
+BEGIN
+  reason := 'held';
+  paused := false;
+  refreshed := false;
+  IF p_at > v_latest THEN
+    reason := 'ahead';
+    RETURN;
+  END IF;
+  SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
+    CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
+    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now
+  INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
+  IF NOT FOUND THEN
+    -- First acquisition of the job, or its row was swept: a row another instance inserts
+    -- meanwhile is decided by the primary key, as in acquireSql.
+    INSERT INTO "public"."cron_lock" AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+    VALUES (p_name, p_token, p_instance, v_now + p_ttl * interval '1 millisecond', p_at,
+      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET token = excluded.token, holder = excluded.holder,
+      expires_at = excluded.expires_at, tick = coalesce(excluded.tick, l.tick),
+      fence = greatest(l.fence + 1, excluded.fence),
+      state_expires_at = CASE WHEN l.state_expires_at - v_now >= v_half
+        THEN l.state_expires_at ELSE excluded.state_expires_at END
+    WHERE (p_at IS NULL OR l.tick IS NULL OR l.tick < p_at OR l.tick > v_latest)
+      AND (l.expires_at IS NULL OR l.expires_at <= v_now)
+    RETURNING CASE WHEN l.token = p_token THEN l.fence END INTO fence;
+    RETURN;
+  END IF;
+  ok_at := r.ok_at;
+  prev := greatest(CASE WHEN r.tick < p_at THEN r.tick END,
+    CASE WHEN r.merged < p_at THEN r.merged END);
+  IF p_at IS NOT NULL AND r.tick >= p_at AND r.tick <= v_latest THEN
+    reason := 'tick-done';
+    paused := r.paused_now;
+    RETURN;
+  END IF;
+  IF r.paused_now AND NOT p_force THEN
+    -- Paused: the first acquisition of an occurrence claims it (moves only the tick and the
+    -- row's expiry) and records it, after a queued occurrence it passes.
+    reason := 'paused';
+    paused := true;
+    IF p_at IS NULL THEN
+      RETURN;
+    END IF;
+    UPDATE "public"."cron_lock" AS l SET tick = p_at, state_expires_at = CASE
+      WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
+      ELSE v_now + p_state * interval '1 millisecond' END
+    WHERE l.ctid = r.at_row;
+    refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+    IF p_size > 0 THEN
+      INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
+      SELECT p_name, json_build_object('kind', 'paused', 'scheduledAt', o.at,
+          'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
+        v_now + p_state * interval '1 millisecond'
+      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
+      DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
+      SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1);
+    END IF;
+    RETURN;
+  END IF;
+  IF r.expires_at > v_now THEN
+    RETURN;
+  END IF;
+  UPDATE "public"."cron_lock" AS l SET token = p_token, holder = p_instance,
+    expires_at = v_now + p_ttl * interval '1 millisecond', tick = coalesce(p_at, l.tick),
+    fence = greatest(l.fence + 1, (extract(epoch FROM v_now) * 1000000)::bigint),
+    state_expires_at = CASE WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
+      ELSE v_now + p_state * interval '1 millisecond' END
+  WHERE l.ctid = r.at_row RETURNING l.fence INTO fence;
+  refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+END
+$body$;
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock 9fbe71baf30ee26e908744668334fadb';
+CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
+  p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
+  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean,
+  OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
+LANGUAGE plpgsql AS $body$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_fin bigint := least(p_finished, floor(extract(epoch FROM v_now) * 1000)::bigint);
+  v_ok boolean := p_outcome = 'completed';
+  v_expiry timestamptz;
+  v_swept integer;
+  r record;
+BEGIN
+  released := false;
+  sweep_more := false;
+  SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
+  INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
+  IF FOUND THEN
+    released := r.ours;
+    queued := r.queued;
+    UPDATE "public"."cron_lock" AS l SET
+      token = CASE WHEN r.ours AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT r.ours THEN l.expires_at
+        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
+        ELSE l.ok_ms END
+    WHERE l.ctid = r.at_row;
+  ELSE
+    -- The row was swept: re-created with the outcome and no lock (or, where another instance
+    -- inserted it meanwhile, the outcome recorded on that one).
+    INSERT INTO "public"."cron_lock" AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
+    VALUES (p_name, CASE WHEN v_ok THEN 0 ELSE 1 END, p_outcome, v_fin,
+      CASE WHEN v_ok THEN v_fin END, CASE WHEN v_ok THEN p_duration END,
+      v_now + p_state * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = excluded.outcome,
+      end_at = excluded.end_at,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+        THEN excluded.end_at ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+        THEN excluded.ok_ms ELSE l.ok_ms END;
+  END IF;
+  v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
+  IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+    INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
+    SELECT p_name, e.entry, v_expiry FROM unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+    WHERE e.n > cardinality(p_entries) - p_size ORDER BY e.n;
+    DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
+      SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1);
+  ELSIF p_size <= 0 THEN
+    DELETE FROM "public"."cron_lock_history" WHERE name = p_name;
+  END IF;
+  IF p_refresh AND p_size > 0 THEN
+    UPDATE "public"."cron_lock_history" SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
+      SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1), 0);
+  END IF;
+  IF p_sweep THEN
+    IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+      DELETE FROM "public"."cron_lock_history" WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM "public"."cron_lock_history" WHERE expires_at < v_now
+        ORDER BY expires_at LIMIT 16 FOR UPDATE SKIP LOCKED));
+      GET DIAGNOSTICS v_swept = ROW_COUNT;
+      sweep_more := v_swept >= 16;
+    END IF;
+    DELETE FROM "public"."cron_lock" WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM "public"."cron_lock" WHERE state_expires_at < v_now
+        AND (expires_at IS NULL OR expires_at <= v_now) AND name <> p_name
+      ORDER BY state_expires_at LIMIT 16 FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS v_swept = ROW_COUNT;
+    sweep_more := sweep_more OR v_swept >= 16;
+  END IF;
+END
+$body$;
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock 9fbe71baf30ee26e908744668334fadb';

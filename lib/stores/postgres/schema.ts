@@ -1,9 +1,11 @@
 import { LockStoreError } from '../../cron-lock.errors.js';
 import {
   POSTGRES_CREATE_DENIED,
+  POSTGRES_FUNCTIONS_OUTDATED,
   POSTGRES_TABLE_MISSING,
   POSTGRES_TABLE_OUTDATED,
 } from './postgres.messages.js';
+import { functionSignatures, functionsMark, functionsSql } from './functions.js';
 import {
   connectWithin,
   runStatement,
@@ -34,13 +36,17 @@ const ADDED_COLUMNS = [
 ];
 
 /**
- * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history table),
- * creating or completing it when allowed. Checks first (`to_regclass`), so an
+ * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history table,
+ * the cron path's functions of this version), creating or completing it when allowed. Checks first (`to_regclass`), so an
  * app role without DDL rights works once the table was created from `schema.sql`, and an existing
  * table costs one read at startup.
  *
  * The creation is one transaction on one connection: the advisory lock is held until the table,
- * its columns, its indexes and the history table exist.
+ * its columns, its indexes, the history table and the functions exist. The lock also keeps two
+ * instances from replacing the functions at once (`CREATE OR REPLACE FUNCTION` run concurrently
+ * fails with "tuple concurrently updated"). Tables that are up to date with functions missing or
+ * of another version (an earlier build) get the functions alone: no lock on the tables, which
+ * instances of that build may be using meanwhile.
  *
  * Its refusals (no table or an earlier one with `createTable: false`, no right to create it) are
  * `answered`: no statement of the store ran before this check passed, so nothing an operation
@@ -54,21 +60,29 @@ export async function ensureLockTable(
   timeout: number,
 ): Promise<void> {
   const [found] = await runStatement<SchemaCheck>(pool, checkSql, checkValues(table), timeout);
-  if (found?.has_table && found.up_to_date) {
+  if (isCurrent(found)) {
     return;
   }
   if (!createTable) {
     throw new LockStoreError(
-      found?.has_table
-        ? POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS)
-        : POSTGRES_TABLE_MISSING(table.display),
+      !found?.has_table
+        ? POSTGRES_TABLE_MISSING(table.display)
+        : found.up_to_date
+          ? POSTGRES_FUNCTIONS_OUTDATED(table.display, [
+              `${table.display}_acquire`,
+              `${table.display}_release`,
+            ])
+          : POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS),
       { answered: true },
     );
   }
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
   // exists: only sent when it does not.
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
-  const ddl = createSchema + createTableSql(table);
+  const ddl =
+    found?.has_table && found.up_to_date
+      ? functionsSql(table)
+      : createSchema + createTableSql(table);
   const ddlTimeout = Math.max(timeout, 10_000);
   const lease = await connectWithin(pool, timeout);
   let broken = false;
@@ -85,7 +99,7 @@ export async function ensureLockTable(
       const again = await lease.client.query<SchemaCheck>(
         timedQuery(checkSql, checkValues(table), ddlTimeout),
       );
-      if (!(again.rows[0]?.has_table && again.rows[0].up_to_date)) {
+      if (!isCurrent(again.rows[0])) {
         await lease.client.query(timedQuery(ddl, undefined, ddlTimeout));
       }
       await lease.client.query(timedQuery('COMMIT', undefined, ddlTimeout));
@@ -115,15 +129,35 @@ interface SchemaCheck {
   has_table: boolean;
   has_schema: boolean;
   up_to_date: boolean;
+  functions_current: boolean;
 }
 
-/** Whether the table, its schema, its fleet-control columns and its history table exist. */
+function isCurrent(found: SchemaCheck | undefined): boolean {
+  return found?.has_table === true && found.up_to_date && found.functions_current;
+}
+
+/**
+ * Whether the table, its schema, its fleet-control columns and its history table exist, and
+ * whether both functions exist with this version's mark (see functionsMark).
+ */
 const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   to_regnamespace($2) IS NOT NULL AS has_schema,
   to_regclass($3) IS NOT NULL AND (SELECT count(*) FROM pg_attribute
     WHERE attrelid = to_regclass($1) AND attname = ANY ($4::text[]) AND NOT attisdropped) = $5
-  AS up_to_date`;
+  AS up_to_date,
+  coalesce(obj_description(to_regprocedure($6), 'pg_proc') = $8
+    AND obj_description(to_regprocedure($7), 'pg_proc') = $8, false) AS functions_current`;
 
 function checkValues(table: LockTable): unknown[] {
-  return [table.qualified, `"${table.schema}"`, table.history, ADDED_COLUMNS, ADDED_COLUMNS.length];
+  const signatures = functionSignatures(table);
+  return [
+    table.qualified,
+    `"${table.schema}"`,
+    table.history,
+    ADDED_COLUMNS,
+    ADDED_COLUMNS.length,
+    signatures.acquire,
+    signatures.release,
+    functionsMark(),
+  ];
 }

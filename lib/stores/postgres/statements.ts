@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { acquirePlainSql } from './acquire-plain.js';
 import { acquireShapeKey, acquireSql, type AcquireShape } from './acquire.js';
+import { acquireCallSql, releaseCallSql } from './functions.js';
 import { historyExpirySql } from './history.js';
 import { inspectSql } from './inspect.js';
 import type { Statement } from './postgres-connection.js';
@@ -10,17 +11,25 @@ import { releaseShapeKey, releaseSql, type ReleaseShape } from './release.js';
 import { renewSql } from './renew.js';
 
 /**
- * The store's statements on the hot path, all named or all unnamed. The acquire and the release
- * of the cron path come in shapes (see {@link AcquireShape}, {@link ReleaseShape}): each leaves
- * out the steps its request cannot need, since the server sets up every step of a statement on
- * each call, whether it then writes anything or not. A shape is built on its first use.
+ * The store's statements on the hot path, all named or all unnamed. The cron path's acquire and
+ * release call the schema's functions (functions.ts). The acquire under an overlap policy and the
+ * release without an outcome come in shapes (see {@link AcquireShape}, {@link ReleaseShape}): each
+ * leaves out the steps its request cannot need, since the server sets up every step of a
+ * statement on each call, whether it then writes anything or not. A shape is built on its first
+ * use.
  */
 export interface Statements {
+  /** An acquisition under an overlap policy (see acquireSql). */
   acquire(shape: AcquireShape): Statement;
+  /** Any other acquisition with an occurrence or a history: the acquire function (functions.ts). */
+  acquireCall: Statement;
   /** The lean acquire of a plain lock (see acquire-plain.ts). */
   acquirePlain: Statement;
   renew: Statement;
+  /** A release without an outcome (see releaseSql). */
   release(shape: ReleaseShape): Statement;
+  /** A release with an outcome: the release function (functions.ts). */
+  releaseCall: Statement;
   /** The lean release of a plain lock (see release-plain.ts). */
   releasePlain: Statement;
   inspect: Statement;
@@ -32,9 +41,11 @@ export interface Statements {
 export function unnamedStatements(table: LockTable): Statements {
   return {
     acquire: shapes(acquireShapeKey, (shape) => ({ text: acquireSql(table, shape) })),
+    acquireCall: { text: acquireCallSql(table) },
     acquirePlain: { text: acquirePlainSql(table) },
     renew: { text: renewSql(table) },
     release: shapes(releaseShapeKey, (shape) => ({ text: releaseSql(table, shape) })),
+    releaseCall: { text: releaseCallSql(table) },
     releasePlain: { text: releasePlainSql(table) },
     inspect: { text: inspectSql(table) },
     historyExpiry: { text: historyExpirySql(table) },
@@ -45,9 +56,11 @@ export function unnamedStatements(table: LockTable): Statements {
 export function namedStatements(unnamed: Statements): Statements {
   return {
     acquire: shapes(acquireShapeKey, (shape) => named(unnamed.acquire(shape))),
+    acquireCall: named(unnamed.acquireCall),
     acquirePlain: named(unnamed.acquirePlain),
     renew: named(unnamed.renew),
     release: shapes(releaseShapeKey, (shape) => named(unnamed.release(shape))),
+    releaseCall: named(unnamed.releaseCall),
     releasePlain: named(unnamed.releasePlain),
     inspect: named(unnamed.inspect),
     historyExpiry: named(unnamed.historyExpiry),

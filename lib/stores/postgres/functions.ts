@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import type { LockTable } from './postgres-table.js';
+
+/** Expired rows (and history entries) deleted by one release at most: bounds its work. */
+export const SWEEP_LIMIT = 16;
+
+/**
+ * The cron path's acquire and release as functions of the schema (PL/pgSQL), created with the
+ * tables (see createTableSql): `<table>_acquire` and `<table>_release`, in the table's schema.
+ *
+ * Why functions: the server sets up every step of a statement on each call (its data-modifying
+ * CTEs, their sub-plans and indexes), also the steps whose condition then skips them, so the one
+ * statement per operation paid for the paused claim, the history's trim or the sweep on every call.
+ * A function's `IF` branches run only the statements a request needs; each statement in it is
+ * planned once per server connection and set up only when reached. It is still one statement
+ * (one round trip) in its own implicit transaction, and keeps no session state (its cached plans
+ * are the server connection's, so it works behind PgBouncer in transaction mode too).
+ *
+ * Each statement in a function takes a new snapshot, so the statements after the row's lock
+ * (`FOR UPDATE`) read what committed up to it, as the single statement's re-check of the locked
+ * row did. The functions run with the caller's rights (SECURITY INVOKER, the default): the app
+ * role needs only its rights on the tables, and EXECUTE, which PostgreSQL gives everyone unless a
+ * database revokes it.
+ *
+ * The acquire is acquireSql without an overlap policy (`$9` ''): an acquisition under
+ * `overlap: 'queue' | 'replace'` keeps that statement. The release is releaseSql with an
+ * outcome; one without (the CLI's, the dashboard's) keeps the statement. See those for the rules;
+ * the branches below follow them step by step.
+ */
+export function functionNames(table: LockTable): { acquire: string; release: string } {
+  return {
+    acquire: `"${table.schema}"."${table.table}_acquire"`,
+    release: `"${table.schema}"."${table.table}_release"`,
+  };
+}
+
+/** The functions' signatures, for `to_regprocedure()`: their argument types. */
+export function functionSignatures(table: LockTable): { acquire: string; release: string } {
+  const names = functionNames(table);
+  return {
+    acquire: `${names.acquire}(${ACQUIRE_ARGS})`,
+    release: `${names.release}(${RELEASE_ARGS})`,
+  };
+}
+
+const ACQUIRE_ARGS =
+  'text, text, double precision, bigint, double precision, text, boolean, integer';
+const RELEASE_ARGS =
+  'text, text, double precision, text, bigint, bigint, double precision, integer, text[]' +
+  ', boolean, boolean';
+
+/**
+ * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
+ * $7 force · $8 history size; the row acquireSql returns, without its overlap columns.
+ */
+export function acquireCallSql(table: LockTable): string {
+  return `SELECT * FROM ${functionNames(table).acquire}($1, $2, $3, $4, $5, $6, $7, $8)`;
+}
+
+/**
+ * releaseSql's nine values with an outcome, then · $10 refresh the history's expiry · $11 sweep;
+ * returns released, queued and sweep_more.
+ */
+export function releaseCallSql(table: LockTable): string {
+  return `SELECT * FROM ${functionNames(table).release}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+}
+
+/**
+ * What the functions' comments hold: a digest of their definitions for the default names (so the
+ * mark stays the same in a `schema.sql` edited for other names). The schema check compares it, so
+ * that functions missing or made by another version are replaced on first use.
+ */
+export function functionsMark(): string {
+  mark ??= `nestjs-cron-lock ${createHash('sha256')
+    .update(acquireFunctionSql(DEFAULT_NAMES) + releaseFunctionSql(DEFAULT_NAMES))
+    .digest('hex')
+    .slice(0, 32)}`;
+  return mark;
+}
+
+let mark: string | undefined;
+const DEFAULT_NAMES: LockTable = {
+  qualified: '"public"."cron_lock"',
+  display: 'public.cron_lock',
+  schema: 'public',
+  table: 'cron_lock',
+  expiryIndex: '"cron_lock_state_expires_idx"',
+  history: '"public"."cron_lock_history"',
+  historyDisplay: 'public.cron_lock_history',
+};
+
+/** `CREATE OR REPLACE FUNCTION` of both, each commented with {@link functionsMark}. */
+export function functionsSql(table: LockTable): string {
+  const signatures = functionSignatures(table);
+  return `${acquireFunctionSql(table)}
+COMMENT ON FUNCTION ${signatures.acquire} IS '${functionsMark()}';
+${releaseFunctionSql(table)}
+COMMENT ON FUNCTION ${signatures.release} IS '${functionsMark()}';
+`;
+}
+
+/** Trims job `p_name`'s history to its newest `p_size` entries (by an index range). */
+function trimSql(table: LockTable): string {
+  return `DELETE FROM ${table.history} WHERE name = p_name AND id <= (
+      SELECT id FROM ${table.history} WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1);`;
+}
+
+function acquireFunctionSql(table: LockTable): string {
+  const T = table.qualified;
+  return `CREATE OR REPLACE FUNCTION ${functionNames(table).acquire}(p_name text, p_token text,
+  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
+  OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
+  OUT refreshed boolean)
+LANGUAGE plpgsql AS $body$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_now_ms bigint := floor(extract(epoch FROM v_now) * 1000)::bigint;
+  v_latest bigint := v_now_ms + ${MAX_SCHEDULED_AT_AHEAD_MS};
+  v_half interval := p_state * interval '0.5 millisecond';
+  r record;
+BEGIN
+  reason := 'held';
+  paused := false;
+  refreshed := false;
+  IF p_at > v_latest THEN
+    reason := 'ahead';
+    RETURN;
+  END IF;
+  SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
+    CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
+    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now
+  INTO r FROM ${T} AS l WHERE l.name = p_name FOR UPDATE;
+  IF NOT FOUND THEN
+    -- First acquisition of the job, or its row was swept: a row another instance inserts
+    -- meanwhile is decided by the primary key, as in acquireSql.
+    INSERT INTO ${T} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+    VALUES (p_name, p_token, p_instance, v_now + p_ttl * interval '1 millisecond', p_at,
+      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET token = excluded.token, holder = excluded.holder,
+      expires_at = excluded.expires_at, tick = coalesce(excluded.tick, l.tick),
+      fence = greatest(l.fence + 1, excluded.fence),
+      state_expires_at = CASE WHEN l.state_expires_at - v_now >= v_half
+        THEN l.state_expires_at ELSE excluded.state_expires_at END
+    WHERE (p_at IS NULL OR l.tick IS NULL OR l.tick < p_at OR l.tick > v_latest)
+      AND (l.expires_at IS NULL OR l.expires_at <= v_now)
+    RETURNING CASE WHEN l.token = p_token THEN l.fence END INTO fence;
+    RETURN;
+  END IF;
+  ok_at := r.ok_at;
+  prev := greatest(CASE WHEN r.tick < p_at THEN r.tick END,
+    CASE WHEN r.merged < p_at THEN r.merged END);
+  IF p_at IS NOT NULL AND r.tick >= p_at AND r.tick <= v_latest THEN
+    reason := 'tick-done';
+    paused := r.paused_now;
+    RETURN;
+  END IF;
+  IF r.paused_now AND NOT p_force THEN
+    -- Paused: the first acquisition of an occurrence claims it (moves only the tick and the
+    -- row's expiry) and records it, after a queued occurrence it passes.
+    reason := 'paused';
+    paused := true;
+    IF p_at IS NULL THEN
+      RETURN;
+    END IF;
+    UPDATE ${T} AS l SET tick = p_at, state_expires_at = CASE
+      WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
+      ELSE v_now + p_state * interval '1 millisecond' END
+    WHERE l.ctid = r.at_row;
+    refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+    IF p_size > 0 THEN
+      INSERT INTO ${table.history} (name, entry, expires_at)
+      SELECT p_name, json_build_object('kind', 'paused', 'scheduledAt', o.at,
+          'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
+        v_now + p_state * interval '1 millisecond'
+      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
+      ${trimSql(table)}
+    END IF;
+    RETURN;
+  END IF;
+  IF r.expires_at > v_now THEN
+    RETURN;
+  END IF;
+  UPDATE ${T} AS l SET token = p_token, holder = p_instance,
+    expires_at = v_now + p_ttl * interval '1 millisecond', tick = coalesce(p_at, l.tick),
+    fence = greatest(l.fence + 1, (extract(epoch FROM v_now) * 1000000)::bigint),
+    state_expires_at = CASE WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
+      ELSE v_now + p_state * interval '1 millisecond' END
+  WHERE l.ctid = r.at_row RETURNING l.fence INTO fence;
+  refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+END
+$body$;`;
+}
+
+function releaseFunctionSql(table: LockTable): string {
+  const T = table.qualified;
+  const H = table.history;
+  return `CREATE OR REPLACE FUNCTION ${functionNames(table).release}(p_name text, p_token text,
+  p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
+  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean,
+  OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
+LANGUAGE plpgsql AS $body$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_fin bigint := least(p_finished, floor(extract(epoch FROM v_now) * 1000)::bigint);
+  v_ok boolean := p_outcome = 'completed';
+  v_expiry timestamptz;
+  v_swept integer;
+  r record;
+BEGIN
+  released := false;
+  sweep_more := false;
+  SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
+  INTO r FROM ${T} AS l WHERE l.name = p_name FOR UPDATE;
+  IF FOUND THEN
+    released := r.ours;
+    queued := r.queued;
+    UPDATE ${T} AS l SET
+      token = CASE WHEN r.ours AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT r.ours THEN l.expires_at
+        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
+        ELSE l.ok_ms END
+    WHERE l.ctid = r.at_row;
+  ELSE
+    -- The row was swept: re-created with the outcome and no lock (or, where another instance
+    -- inserted it meanwhile, the outcome recorded on that one).
+    INSERT INTO ${T} AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
+    VALUES (p_name, CASE WHEN v_ok THEN 0 ELSE 1 END, p_outcome, v_fin,
+      CASE WHEN v_ok THEN v_fin END, CASE WHEN v_ok THEN p_duration END,
+      v_now + p_state * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = excluded.outcome,
+      end_at = excluded.end_at,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+        THEN excluded.end_at ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
+        THEN excluded.ok_ms ELSE l.ok_ms END;
+  END IF;
+  v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
+  IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+    INSERT INTO ${H} (name, entry, expires_at)
+    SELECT p_name, e.entry, v_expiry FROM unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+    WHERE e.n > cardinality(p_entries) - p_size ORDER BY e.n;
+    ${trimSql(table)}
+  ELSIF p_size <= 0 THEN
+    DELETE FROM ${H} WHERE name = p_name;
+  END IF;
+  IF p_refresh AND p_size > 0 THEN
+    UPDATE ${H} SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
+      SELECT id FROM ${H} WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1), 0);
+  END IF;
+  IF p_sweep THEN
+    IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+      DELETE FROM ${H} WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM ${H} WHERE expires_at < v_now
+        ORDER BY expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED));
+      GET DIAGNOSTICS v_swept = ROW_COUNT;
+      sweep_more := v_swept >= ${SWEEP_LIMIT};
+    END IF;
+    DELETE FROM ${T} WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM ${T} WHERE state_expires_at < v_now
+        AND (expires_at IS NULL OR expires_at <= v_now) AND name <> p_name
+      ORDER BY state_expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS v_swept = ROW_COUNT;
+    sweep_more := sweep_more OR v_swept >= ${SWEEP_LIMIT};
+  END IF;
+END
+$body$;`;
+}
