@@ -3,7 +3,7 @@ import type { ReleaseRequest } from '../lock-store.interface.js';
 import { runStatement, typedParameters, type PostgresPool } from './postgres-connection.js';
 import type { Statements } from './statements.js';
 import type { LockTable } from './postgres-table.js';
-import { entryText, releaseEntries } from '../history-entries.js';
+import { releaseEntryTexts } from '../history-entries.js';
 import { newestToDropSql } from './history.js';
 import { SWEEP_LIMIT } from './functions.js';
 import type { SweepSchedule } from './sweep-schedule.js';
@@ -129,8 +129,7 @@ export async function releaseLock(
   const outcome = request.outcome;
   // null, not 0, when the request has none: only a size of 0 empties the history.
   const size = request.historySize ?? null;
-  const entries =
-    size !== null && size > 0 ? releaseEntries(outcome, request.missed, Date.now()) : [];
+  const entries = size !== null && size > 0 ? releaseEntryTexts(outcome, request.missed) : [];
   const refresh = refreshHistory.delete(request.name);
   const sweep = sweeps.take();
   let row: ReleaseRow | undefined;
@@ -149,7 +148,7 @@ export async function releaseLock(
         outcome && Number.isFinite(outcome.finishedAt) ? Math.round(outcome.finishedAt) : null,
         STATE_TTL_MS,
         size,
-        entries.map(entryText),
+        entries,
         // The function's: the refresh and the sweep are branches of it, not shapes.
         ...(outcome ? [refresh, sweep] : []),
       ],
