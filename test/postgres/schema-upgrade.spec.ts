@@ -3,7 +3,7 @@
 import { lockTable, PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tablesSql } from '../../lib/stores/postgres/postgres-table.js';
-import { functionsMark } from '../../lib/stores/postgres/functions.js';
+import { FUNCTIONS_VERSION, functionsMark } from '../../lib/stores/postgres/functions.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
 
 /** The table as the version before the overlap policies created it. */
@@ -118,18 +118,25 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await stores[0]!.history('job-0', 10)).toHaveLength(1);
   });
 
-  it('replaces functions made by another version', async () => {
-    const { pool, table } = oldTable('oldfn');
-    const store = new PostgresLockStore(pool, { table, logger: false });
-    cleanup.push(() => store.close());
-    await store.inspect('job'); // creates the tables and the functions
-    // Another version's acquire: same signature, answers held whatever the lock.
+  /** Replaces the acquire by one that answers held whatever the lock, commented with `mark`. */
+  async function otherAcquire(pool: ReturnType<typeof newPool>, table: string, mark: string) {
     await pool.query(`CREATE OR REPLACE FUNCTION public.${table}_acquire(p_name text, p_token text,
       p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
       OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
       OUT refreshed boolean) LANGUAGE sql AS $$ SELECT NULL::bigint, 'held', NULL::bigint, false,
       NULL::bigint, false $$;
-      COMMENT ON FUNCTION public.${table}_acquire IS 'nestjs-cron-lock another'`);
+      COMMENT ON FUNCTION public.${table}_acquire IS '${mark}'`);
+  }
+
+  it.each([
+    ['an earlier version', 'nestjs-cron-lock functions v0'],
+    ['no version it can read', 'nestjs-cron-lock 9fbe71baf30ee26e908744668334fadb'],
+  ])('replaces functions of %s', async (_, mark) => {
+    const { pool, table } = oldTable('oldfn');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    await otherAcquire(pool, table, mark);
     const own = newPool();
     cleanup.push(() => own.end());
     const next = new PostgresLockStore(own, { table, logger: false });
@@ -137,6 +144,28 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await next.acquire(request('t1', 61_000))).toMatchObject({ acquired: true });
     expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
   });
+
+  it.each([true, false])(
+    "runs on a later version's functions and leaves them in place (createTable: %s), as the instances of an earlier build do during a rolling deploy",
+    async (createTable) => {
+      const { pool, table } = oldTable('newfn');
+      const store = new PostgresLockStore(pool, { table, logger: false });
+      cleanup.push(() => store.close());
+      await store.inspect('job'); // creates the tables and the functions
+      const later = `nestjs-cron-lock functions v${FUNCTIONS_VERSION + 1}`;
+      await otherAcquire(pool, table, later);
+      const own = newPool();
+      cleanup.push(() => own.end());
+      const next = new PostgresLockStore(own, { table, createTable, logger: false });
+      cleanup.push(() => next.close());
+      // The later acquire (here: always held) is what runs.
+      expect(await next.acquire(request('t1', 61_000))).toMatchObject({
+        acquired: false,
+        reason: 'held',
+      });
+      expect(await marks(pool, table)).toEqual([later, functionsMark()]);
+    },
+  );
 
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
     const { pool, table } = oldTable('nofnro');

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
 import type { LockTable } from './postgres-table.js';
 
@@ -67,19 +66,30 @@ export function releaseCallSql(table: LockTable): string {
 }
 
 /**
- * What the functions' comments hold: a digest of their definitions for the default names (so the
- * mark stays the same in a `schema.sql` edited for other names). The schema check compares it, so
- * that functions missing or made by another version are replaced on first use.
+ * The functions' version, in their comments ({@link functionsMark}). The schema check replaces
+ * functions missing or of a lower version and keeps those of this version or a higher one: during
+ * a rolling deploy the instances of the earlier build run on the later build's functions, rather
+ * than each start of either build replacing them with its own (and an earlier build with
+ * `createTable: false` refusing to start once `schema.sql` was applied for the later one). So a
+ * later version's functions must serve the earlier builds: a change to what they take or answer
+ * gets new function names instead. Raise it with every change to the functions' SQL; the digest in
+ * test/unit/postgres-functions-version.spec.ts fails until it is.
  */
+export const FUNCTIONS_VERSION = 1;
+
+/** What the functions' comments hold: `nestjs-cron-lock functions v<FUNCTIONS_VERSION>`. */
 export function functionsMark(): string {
-  mark ??= `nestjs-cron-lock ${createHash('sha256')
-    .update(acquireFunctionSql(DEFAULT_NAMES) + releaseFunctionSql(DEFAULT_NAMES))
-    .digest('hex')
-    .slice(0, 32)}`;
-  return mark;
+  return `${MARK_PREFIX}${FUNCTIONS_VERSION}`;
 }
 
-let mark: string | undefined;
+/** The comment's text before the version number; the schema check reads the number after it. */
+export const MARK_PREFIX = 'nestjs-cron-lock functions v';
+
+/** Both functions' definitions for the default names: what the version pins. */
+export function functionsSource(): string {
+  return acquireFunctionSql(DEFAULT_NAMES) + releaseFunctionSql(DEFAULT_NAMES);
+}
+
 const DEFAULT_NAMES: LockTable = {
   qualified: '"public"."cron_lock"',
   display: 'public.cron_lock',

@@ -29,8 +29,8 @@ export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[
   `or set createTable: true.`;
 
 export const POSTGRES_FUNCTIONS_OUTDATED = (table: string, functions: readonly string[]): string =>
-  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing or made by ` +
-  `another version), and createTable is false. Fix: apply the schema.sql shipped in ` +
+  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing or of an ` +
+  `earlier version), and createTable is false. Fix: apply the schema.sql shipped in ` +
   `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing and replaces ` +
   `the functions), or set createTable: true.`;
 

@@ -132,7 +132,7 @@ BEGIN
   refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock 9fbe71baf30ee26e908744668334fadb';
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v1';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
   p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean,
@@ -209,4 +209,4 @@ BEGIN
   END IF;
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock 9fbe71baf30ee26e908744668334fadb';
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v1';

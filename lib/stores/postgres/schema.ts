@@ -5,7 +5,7 @@ import {
   POSTGRES_TABLE_MISSING,
   POSTGRES_TABLE_OUTDATED,
 } from './postgres.messages.js';
-import { functionSignatures, functionsMark, functionsSql } from './functions.js';
+import { FUNCTIONS_VERSION, functionSignatures, functionsSql, MARK_PREFIX } from './functions.js';
 import {
   connectWithin,
   runStatement,
@@ -36,16 +36,16 @@ const ADDED_COLUMNS = [
 ];
 
 /**
- * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history table,
- * the cron path's functions of this version), creating or completing it when allowed. Checks first (`to_regclass`), so an
- * app role without DDL rights works once the table was created from `schema.sql`, and an existing
+ * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history
+ * table, the cron path's functions at this version or a later one), creating or completing it when
+ * allowed. Checks first (`to_regclass`), so an app role without DDL rights works once the table was created from `schema.sql`, and an existing
  * table costs one read at startup.
  *
  * The creation is one transaction on one connection: the advisory lock is held until the table,
  * its columns, its indexes, the history table and the functions exist. The lock also keeps two
  * instances from replacing the functions at once (`CREATE OR REPLACE FUNCTION` run concurrently
  * fails with "tuple concurrently updated"). Tables that are up to date with functions missing or
- * of another version (an earlier build) get the functions alone: no lock on the tables, which
+ * of an earlier version get the functions alone: no lock on the tables, which
  * instances of that build may be using meanwhile.
  *
  * Its refusals (no table or an earlier one with `createTable: false`, no right to create it) are
@@ -138,15 +138,17 @@ function isCurrent(found: SchemaCheck | undefined): boolean {
 
 /**
  * Whether the table, its schema, its fleet-control columns and its history table exist, and
- * whether both functions exist with this version's mark (see functionsMark).
+ * whether both functions exist at this version or a later one (their comment's number; see
+ * FUNCTIONS_VERSION): a missing function or a comment of another form counts as version 0.
  */
 const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   to_regnamespace($2) IS NOT NULL AS has_schema,
   to_regclass($3) IS NOT NULL AND (SELECT count(*) FROM pg_attribute
     WHERE attrelid = to_regclass($1) AND attname = ANY ($4::text[]) AND NOT attisdropped) = $5
   AS up_to_date,
-  coalesce(obj_description(to_regprocedure($6), 'pg_proc') = $8
-    AND obj_description(to_regprocedure($7), 'pg_proc') = $8, false) AS functions_current`;
+  (SELECT bool_and(coalesce(substring(mark FROM $8)::int, 0) >= $9)
+    FROM (VALUES (obj_description(to_regprocedure($6), 'pg_proc')),
+      (obj_description(to_regprocedure($7), 'pg_proc'))) AS f(mark)) AS functions_current`;
 
 function checkValues(table: LockTable): unknown[] {
   const signatures = functionSignatures(table);
@@ -158,6 +160,7 @@ function checkValues(table: LockTable): unknown[] {
     ADDED_COLUMNS.length,
     signatures.acquire,
     signatures.release,
-    functionsMark(),
+    `^${MARK_PREFIX}([0-9]{1,9})$`,
+    FUNCTIONS_VERSION,
   ];
 }
