@@ -167,6 +167,42 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     },
   );
 
+  it('calls its own functions when a function of the same name with other argument types exists', async () => {
+    const { pool, table } = oldTable('overload');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    // What a role with CREATE on the schema could add: the same name, every argument text, a
+    // fencing token for every caller.
+    await pool.query(`CREATE FUNCTION public.${table}_acquire(text, text, text, text, text, text,
+      text, text, OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean,
+      OUT prev bigint, OUT refreshed boolean) LANGUAGE sql AS $$ SELECT 4242::bigint, NULL::text,
+      NULL::bigint, false, NULL::bigint, false $$`);
+    const first = await store.acquire(request('t1', 61_000));
+    expect(first).toMatchObject({ acquired: true });
+    expect(first.acquired && first.fencingToken).not.toBe(4242);
+    expect(await store.acquire(request('t2', 61_000))).toMatchObject({ acquired: false });
+  });
+
+  it('does not take functions another role owns for its own, whatever version their comment claims', async () => {
+    const { pool, table } = oldTable('owner');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    const role = `r_${table}`;
+    await pool.query(`CREATE ROLE ${role} NOLOGIN`);
+    cleanup.push(() => pool.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`));
+    await otherAcquire(pool, table, 'nestjs-cron-lock functions v999999999');
+    await pool.query(`ALTER FUNCTION public.${table}_acquire OWNER TO ${role}`);
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, createTable: false, logger: false });
+    cleanup.push(() => next.close());
+    await expect(next.acquire(request('t1', 61_000))).rejects.toThrow(
+      /lacks this version's functions .*not owned by the table's owner/,
+    );
+  });
+
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
     const { pool, table } = oldTable('nofnro');
     await pool.query(tablesSql(lockTable('public', table)));

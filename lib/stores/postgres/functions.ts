@@ -52,17 +52,23 @@ const RELEASE_ARGS =
 /**
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
  * $7 force · $8 history size; the row acquireSql returns, without its overlap columns.
+ *
+ * Every argument is cast to the function's own type: values sent untyped would let a function of
+ * the same name with other argument types (one a role with CREATE on the schema could add) be the
+ * better match and run in its place, with the app role's rights. An exact match wins over any.
  */
 export function acquireCallSql(table: LockTable): string {
-  return `SELECT * FROM ${functionNames(table).acquire}($1, $2, $3, $4, $5, $6, $7, $8)`;
+  return `SELECT * FROM ${functionNames(table).acquire}($1::text, $2::text, $3::float8, $4::bigint,
+  $5::float8, $6::text, $7::boolean, $8::integer)`;
 }
 
 /**
  * releaseSql's nine values with an outcome, then · $10 refresh the history's expiry · $11 sweep;
- * returns released, queued and sweep_more.
+ * returns released, queued and sweep_more. Its arguments cast as in {@link acquireCallSql}.
  */
 export function releaseCallSql(table: LockTable): string {
-  return `SELECT * FROM ${functionNames(table).release}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+  return `SELECT * FROM ${functionNames(table).release}($1::text, $2::text, $3::float8, $4::text,
+  $5::bigint, $6::bigint, $7::float8, $8::integer, $9::text[], $10::boolean, $11::boolean)`;
 }
 
 /**
@@ -180,7 +186,7 @@ BEGIN
     refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
     IF p_size > 0 THEN
       INSERT INTO ${table.history} (name, entry, expires_at)
-      SELECT p_name, json_build_object('kind', 'paused', 'scheduledAt', o.at,
+      SELECT p_name, pg_catalog.json_build_object('kind', 'paused', 'scheduledAt', o.at,
           'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
         v_now + p_state * interval '1 millisecond'
       FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;

@@ -29,15 +29,16 @@ export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[
   `or set createTable: true.`;
 
 export const POSTGRES_FUNCTIONS_OUTDATED = (table: string, functions: readonly string[]): string =>
-  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing or of an ` +
-  `earlier version), and createTable is false. Fix: apply the schema.sql shipped in ` +
+  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing, of an ` +
+  `earlier version, or not owned by the table's owner), and createTable is false. Fix: apply the schema.sql shipped in ` +
   `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing and replaces ` +
   `the functions), or set createTable: true.`;
 
 export const POSTGRES_CREATE_DENIED = (table: string, history: string, detail: string): string =>
   `cannot create lock table ${table}: ${detail}. ` +
   `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
-  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on ${table} and ${history}).`;
+  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on ${table} and ${history}, ` +
+  `and EXECUTE on its two functions, ${table}_acquire and ${table}_release, which only their owner can replace).`;
 
 export const POSTGRES_TRIGGERS_CLOSED =
   'the trigger channel was closed before it listened (the store or the last subscription closed meanwhile)';

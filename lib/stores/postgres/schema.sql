@@ -5,6 +5,7 @@
 -- then give the app role what the store needs, and nothing more:
 --   GRANT USAGE ON SCHEMA public TO app;
 --   GRANT SELECT, INSERT, UPDATE, DELETE ON public.cron_lock, public.cron_lock_history TO app;
+--   GRANT EXECUTE ON FUNCTION public.cron_lock_acquire, public.cron_lock_release TO app;
 -- and create the store with createTable: false:
 --   new PostgresLockStore(pool, { createTable: false })
 --
@@ -111,7 +112,7 @@ BEGIN
     refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
     IF p_size > 0 THEN
       INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
-      SELECT p_name, json_build_object('kind', 'paused', 'scheduledAt', o.at,
+      SELECT p_name, pg_catalog.json_build_object('kind', 'paused', 'scheduledAt', o.at,
           'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
         v_now + p_state * interval '1 millisecond'
       FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;

@@ -139,16 +139,19 @@ function isCurrent(found: SchemaCheck | undefined): boolean {
 /**
  * Whether the table, its schema, its fleet-control columns and its history table exist, and
  * whether both functions exist at this version or a later one (their comment's number; see
- * FUNCTIONS_VERSION): a missing function or a comment of another form counts as version 0.
+ * FUNCTIONS_VERSION): a missing function or a comment of another form counts as version 0. Only
+ * functions owned by the table's owner count: the comment is anyone's to write, and functions
+ * another role made (ahead of the store, with a high number) would otherwise run as the store's.
  */
 const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   to_regnamespace($2) IS NOT NULL AS has_schema,
   to_regclass($3) IS NOT NULL AND (SELECT count(*) FROM pg_attribute
     WHERE attrelid = to_regclass($1) AND attname = ANY ($4::text[]) AND NOT attisdropped) = $5
   AS up_to_date,
-  (SELECT bool_and(coalesce(substring(mark FROM $8)::int, 0) >= $9)
-    FROM (VALUES (obj_description(to_regprocedure($6), 'pg_proc')),
-      (obj_description(to_regprocedure($7), 'pg_proc'))) AS f(mark)) AS functions_current`;
+  (SELECT bool_and(coalesce(substring(obj_description(p.oid, 'pg_proc') FROM $8)::int, 0) >= $9
+      AND p.proowner IS NOT DISTINCT FROM (SELECT relowner FROM pg_class WHERE oid = to_regclass($1)))
+    FROM (VALUES (to_regprocedure($6)), (to_regprocedure($7))) AS f(oid)
+      LEFT JOIN pg_proc AS p ON p.oid = f.oid) AS functions_current`;
 
 function checkValues(table: LockTable): unknown[] {
   const signatures = functionSignatures(table);
