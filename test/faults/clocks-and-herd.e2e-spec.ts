@@ -11,6 +11,7 @@ import {
   occurrencesBetween,
   overlaps,
 } from './support/oracles.js';
+import { BOOT_TIMEOUT_MS } from './support/cluster.js';
 import { faketimeEnv } from './support/faketime.js';
 import { baseSeed } from './support/prng.js';
 import {
@@ -23,7 +24,10 @@ import {
 
 const SEED = baseSeed();
 
-describe(`clock and herd faults (FAULT_SEED=${SEED})`, { timeout: SCENARIO_TIMEOUT_MS }, () => {
+// Each scenario waits for one boot of its workers, then runs.
+const TIMEOUT_MS = BOOT_TIMEOUT_MS + SCENARIO_TIMEOUT_MS;
+
+describe(`clock and herd faults (FAULT_SEED=${SEED})`, { timeout: TIMEOUT_MS }, () => {
   const scenarios = faultScenarios(SEED);
 
   it('runs each occurrence exactly once across four workers whose clocks differ by ±1.5 s', async () => {
@@ -47,7 +51,7 @@ describe(`clock and herd faults (FAULT_SEED=${SEED})`, { timeout: SCENARIO_TIMEO
       },
       (i) => ({ env: shifts[i - 1] === 0 ? {} : faketimeEnv(shifts[i - 1]) }),
     );
-    await s.cluster.ready();
+    await s.cluster.ready(BOOT_TIMEOUT_MS);
     const readyWall = Date.now();
 
     // libfaketime really shifted the wall clocks (and only those): compare each worker's
@@ -107,10 +111,10 @@ describe(`clock and herd faults (FAULT_SEED=${SEED})`, { timeout: SCENARIO_TIMEO
     });
   });
 
-  // Sixteen Node processes boot in about 20 s on two idle cores; give a loaded machine room.
+  // Sixteen Node processes boot in about 20 s on two idle cores; a loaded machine takes minutes.
   it(
     'runs one occurrence exactly once when sixteen workers contend for it',
-    { timeout: 2 * SCENARIO_TIMEOUT_MS },
+    { timeout: TIMEOUT_MS },
     async () => {
       const s = scenarios.begin('herd');
       const periodMs = 5_000;
@@ -124,7 +128,7 @@ describe(`clock and herd faults (FAULT_SEED=${SEED})`, { timeout: SCENARIO_TIMEO
         jobMs: 300,
         jobJitterMs: 300,
       });
-      await s.cluster.ready(90_000);
+      await s.cluster.ready(BOOT_TIMEOUT_MS);
       const readyWall = Date.now();
       // The first occurrence at least 1 s after every worker is up.
       const expected = occurrencesBetween(

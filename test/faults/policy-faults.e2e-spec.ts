@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/redis.js';
 import { BACKENDS, onBackend } from './support/backends.js';
+import { BOOT_TIMEOUT_MS } from './support/cluster.js';
 import { alwaysViolations, collectRuns, occurrencesBetween, overlaps } from './support/oracles.js';
 import { baseSeed } from './support/prng.js';
 import { monoNow } from './support/records.js';
@@ -23,9 +24,8 @@ const CRON = '*/2 * * * * *';
  */
 const JOB_MS = 900;
 const TTL_MS = 3_000;
-/** How long a worker may take to boot on a loaded machine. */
-const BOOT_TIMEOUT_MS = 60_000;
-const TIMEOUT_MS = 180_000;
+/** Each scenario waits for two boots in turn, then runs for about a minute. */
+const TIMEOUT_MS = 2 * BOOT_TIMEOUT_MS + 60_000;
 
 describe.each(BACKENDS)(
   `catch-up and overlap under process faults, on %s (FAULT_SEED=${SEED})`,

@@ -13,7 +13,7 @@ import {
 } from './support/oracles.js';
 import { baseSeed } from './support/prng.js';
 import { monoNow } from './support/records.js';
-import type { FaultWorker, WorkerOptions } from './support/cluster.js';
+import { BOOT_TIMEOUT_MS, type FaultWorker, type WorkerOptions } from './support/cluster.js';
 import {
   expectHolds,
   faultScenarios,
@@ -38,10 +38,8 @@ const TTL_MS = 30_000;
 /** Job lengths: well inside the period, so that no occurrence is skipped as `held`. */
 const JOB_MS = 50;
 const JOB_JITTER_MS = 250;
-/** How long a worker may take to boot on a loaded machine. */
-const BOOT_TIMEOUT_MS = 30_000;
-/** Nine boots, six of them one after the other: more than one scenario's time limit. */
-const DEPLOY_TIMEOUT_MS = 2 * SCENARIO_TIMEOUT_MS;
+/** Nine boots, the first three together and six one after the other, then the checks. */
+const DEPLOY_TIMEOUT_MS = (1 + REPLICAS * ROUNDS) * BOOT_TIMEOUT_MS + 2 * SCENARIO_TIMEOUT_MS;
 
 describe(`rolling deploy (FAULT_SEED=${SEED})`, { timeout: DEPLOY_TIMEOUT_MS }, () => {
   const scenarios = faultScenarios(SEED);

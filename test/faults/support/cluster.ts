@@ -8,6 +8,15 @@ import { monoNow, type RecordOf, type RecordType, type SinkRecord } from './reco
 
 const WORKER = 'test/faults/fixtures/worker.ts';
 
+/**
+ * How long a forked worker may take to boot (write its `ready` record). No scenario checks how
+ * fast a worker boots: this bound only ends the wait for one that hangs (one that exits fails at
+ * once). Each worker transpiles the package and Nest as it starts; on two cores at a load of 70,
+ * a worker, or a fleet of them started together, took longer than a minute. A scenario that waits
+ * with it adds it to its time limit for each boot it waits for in turn.
+ */
+export const BOOT_TIMEOUT_MS = 180_000;
+
 /** Settings of one forked worker (see the environment list in fixtures/worker.ts). */
 export interface WorkerOptions {
   /** Instance id, e.g. `w1`. */
