@@ -1,4 +1,5 @@
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
+import { historyTrimSql, newestToDropSql } from './history.js';
 import type { LockTable } from './postgres-table.js';
 
 /** Expired rows (and history entries) deleted by one release at most: bounds its work. */
@@ -118,8 +119,7 @@ COMMENT ON FUNCTION ${signatures.release} IS '${functionsMark()}';
 
 /** Trims job `p_name`'s history to its newest `p_size` entries (by an index range). */
 function trimSql(table: LockTable): string {
-  return `DELETE FROM ${table.history} WHERE name = p_name AND id <= (
-      SELECT id FROM ${table.history} WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1);`;
+  return `${historyTrimSql(table, 'p_name', 'p_size')};`;
 }
 
 function acquireFunctionSql(table: LockTable): string {
@@ -267,7 +267,7 @@ BEGIN
   END IF;
   IF p_refresh AND p_size > 0 THEN
     UPDATE ${H} SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
-      SELECT id FROM ${H} WHERE name = p_name ORDER BY id DESC OFFSET p_size LIMIT 1), 0);
+      ${newestToDropSql(table, 'p_name', 'p_size')}), 0);
   END IF;
   IF p_sweep THEN
     IF p_size > 0 AND cardinality(p_entries) > 0 THEN

@@ -16,21 +16,27 @@ WHERE name = $1 AND expires_at > clock_timestamp() ORDER BY id DESC LIMIT $2`;
 }
 
 /**
- * The body of a CTE that trims job `$1`'s history to the newest entries: it finds the newest entry
- * to drop (`ORDER BY id DESC OFFSET keep LIMIT 1`, a backward scan of the job's index, no sort
- * of all its entries) and deletes it and every older one of the job by an index range. `keep`
- * and `when` are SQL of the statement it is part of (a data-modifying CTE does not see the rows
- * its siblings insert, so `keep` leaves room for them).
+ * A delete that trims job `name`'s history to the newest entries: it finds the newest entry to
+ * drop (`ORDER BY id DESC OFFSET keep LIMIT 1`, a backward scan of the job's index, no sort of
+ * all its entries) and deletes it and every older one of the job by an index range. `name`,
+ * `keep` and `when` are SQL of the statement or function it is part of: `$1` in the statements,
+ * `p_name` in the schema's functions (a data-modifying CTE does not see the rows its siblings
+ * insert, so there `keep` leaves room for them). Without `when`, it always runs.
  */
-export function historyTrimSql(table: LockTable, keep: string, when: string): string {
-  return `DELETE FROM ${table.history} WHERE name = $1 AND id <= (
-    ${newestToDropSql(table, keep)}
-  ) AND ${when}`;
+export function historyTrimSql(
+  table: LockTable,
+  name: string,
+  keep: string,
+  when?: string,
+): string {
+  return `DELETE FROM ${table.history} WHERE name = ${name} AND id <= (
+    ${newestToDropSql(table, name, keep)}
+  )${when === undefined ? '' : ` AND ${when}`}`;
 }
 
-/** The id of job `$1`'s newest entry beyond the newest `keep`, if it has more. */
-export function newestToDropSql(table: LockTable, keep: string): string {
-  return `SELECT id FROM ${table.history} WHERE name = $1 ORDER BY id DESC
+/** The id of job `name`'s newest entry beyond the newest `keep`, if it has more (SQL as above). */
+export function newestToDropSql(table: LockTable, name: string, keep: string): string {
+  return `SELECT id FROM ${table.history} WHERE name = ${name} ORDER BY id DESC
     OFFSET greatest(${keep}, 0) LIMIT 1`;
 }
 
@@ -58,7 +64,7 @@ export function occurrenceEntrySql(
   ORDER BY o.n
 ),
 ${kind}_trim AS (
-  ${historyTrimSql(table, `$8::int - ${added}`, `$8::int > 0 AND ${when}`)}
+  ${historyTrimSql(table, '$1', `$8::int - ${added}`, `$8::int > 0 AND ${when}`)}
 )`;
 }
 

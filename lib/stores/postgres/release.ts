@@ -74,7 +74,7 @@ updated AS (
       ? `,
 history_kept AS (
   UPDATE ${table.history} SET expires_at = (SELECT expires_at FROM entry_expiry)
-  WHERE name = $1 AND id > coalesce((${newestToDropSql(table, HISTORY_KEPT)}), 0)
+  WHERE name = $1 AND id > coalesce((${newestToDropSql(table, '$1', HISTORY_KEPT)}), 0)
 )`
       : ''
   }${sweep ? sweepSql(table) : ''}
