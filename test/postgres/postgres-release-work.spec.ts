@@ -70,11 +70,16 @@ function subject(): Subject {
 }
 
 /** One recorded run of `job` through the store; resolves with the release statement it sent. */
-async function recordedRun(s: Subject, scheduledAt: number, store = s.store): Promise<SentQuery> {
+async function recordedRun(
+  s: Subject,
+  scheduledAt: number,
+  store = s.store,
+  historySize = HISTORY_SIZE,
+): Promise<SentQuery> {
   let before = 0;
   await recordRun(
     store,
-    { name: 'job', scheduledAt, historySize: HISTORY_SIZE, ttl: MINUTE },
+    { name: 'job', scheduledAt, historySize, ttl: MINUTE },
     () => (before = s.sent.length),
   );
   const release = s.sent.slice(before).find((query) => query.text.includes('_release"('));
@@ -149,13 +154,18 @@ async function analyze(s: Subject): Promise<void> {
 }
 
 /** The release statement of a job with a full history, prepared in both planning modes. */
-async function preparedRelease(s: Subject): Promise<Explained[]> {
+async function preparedRelease(s: Subject, historySize = HISTORY_SIZE): Promise<Explained[]> {
   // Runs first, so that the job has a history to trim.
-  for (let i = 0; i < HISTORY_SIZE + 2; i++) {
-    await recordedRun(s, OCCURRENCE + i * MINUTE);
+  for (let i = 0; i < historySize + 2; i++) {
+    await recordedRun(s, OCCURRENCE + i * MINUTE, s.store, historySize);
   }
   // By a store of its own, whose first release sweeps: the statement captured carries the sweeps.
-  const release = await recordedRun(s, OCCURRENCE + 100 * MINUTE, s.fresh());
+  const release = await recordedRun(
+    s,
+    OCCURRENCE + (historySize + 100) * MINUTE,
+    s.fresh(),
+    historySize,
+  );
   expect(release.values.at(-1), 'the release sweeps').toBe(true);
   return Promise.all(PLAN_MODES.map((mode) => prepareExplained(s, release, mode)));
 }
@@ -181,6 +191,21 @@ describe('PostgresLockStore release: what it reads', () => {
     // Rolled back: the job's history as its last release left it, the others' rows all there.
     expect(await count(s, `${s.table}_history`, `name = 'job'`)).toBe(HISTORY_SIZE);
     expect(await count(s, `${s.table}_history`)).toBe(OTHER_ENTRIES + HISTORY_SIZE);
+  });
+
+  it("reads no more of the history when a few other jobs wrote many entries since the job's", async () => {
+    // A few jobs with long histories: with their statistics, a walk over the job's newest entries
+    // could go down the table's ids, every job's entries, newest first, where the job's are older.
+    const s = subject();
+    const explained = await preparedRelease(s, 100);
+    await s.pool.query(
+      `INSERT INTO "${s.table}_history" (name, entry, expires_at)
+       SELECT 'other-' || (i % 20), repeat('x', 150), now() + interval '1 day'
+       FROM generate_series(1, 4000) i`,
+    );
+    await analyze(s);
+
+    await expectFewRowsRead(s, explained);
   });
 
   it('sweeps a few expired rows and entries per release without reading the live ones', async () => {
