@@ -13,7 +13,7 @@ import {
 /** The SQL of the functions at FUNCTIONS_VERSION. */
 const PINNED = {
   version: 1,
-  sha256: '25f5f9a18e8a74d33aa1f3ebfa4efe58ca680985322cf6c326b8db11fefa5422',
+  sha256: '7b0622196e056f539c3156a3762360b4c9d30f3d6d743687be52f47c43f9a6a6',
 };
 
 describe("the PostgreSQL functions' version", () => {

@@ -34,10 +34,18 @@ export function historyTrimSql(
   )${when === undefined ? '' : ` AND ${when}`}`;
 }
 
-/** The id of job `name`'s newest entry beyond the newest `keep`, if it has more (SQL as above). */
+/**
+ * The id of job `name`'s newest entry beyond the newest `keep`, if it has more (SQL as above).
+ *
+ * It walks the job's range of the `(name, id)` index backward, whatever the statistics: with
+ * `name = …` the planner drops `name` from the sort as a constant, and may then walk the primary
+ * key's ids, newest first, through every job's entries, filtering by name (its pick for a plan
+ * of any name once a few jobs have long histories). `= ANY` of the one name is the same rows, and
+ * keeps the sort on both columns, which only that index gives.
+ */
 export function newestToDropSql(table: LockTable, name: string, keep: string): string {
-  return `SELECT id FROM ${table.history} WHERE name = ${name} ORDER BY id DESC
-    OFFSET greatest(${keep}, 0) LIMIT 1`;
+  return `SELECT id FROM ${table.history} WHERE name = ANY (ARRAY[${name}::text])
+    ORDER BY name DESC, id DESC OFFSET greatest(${keep}, 0) LIMIT 1`;
 }
 
 /**

@@ -117,8 +117,8 @@ BEGIN
         v_now + p_state * interval '1 millisecond'
       FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
       DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
-    SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC
-    OFFSET greatest(p_size, 0) LIMIT 1
+    SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
+    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
   );
     END IF;
     RETURN;
@@ -187,16 +187,16 @@ BEGIN
     SELECT p_name, e.entry, v_expiry FROM unnest(p_entries) WITH ORDINALITY AS e(entry, n)
     WHERE e.n > cardinality(p_entries) - p_size ORDER BY e.n;
     DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
-    SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC
-    OFFSET greatest(p_size, 0) LIMIT 1
+    SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
+    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
   );
   ELSIF p_size <= 0 THEN
     DELETE FROM "public"."cron_lock_history" WHERE name = p_name;
   END IF;
   IF p_refresh AND p_size > 0 THEN
     UPDATE "public"."cron_lock_history" SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
-      SELECT id FROM "public"."cron_lock_history" WHERE name = p_name ORDER BY id DESC
-    OFFSET greatest(p_size, 0) LIMIT 1), 0);
+      SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
+    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1), 0);
   END IF;
   IF p_sweep THEN
     IF p_size > 0 AND cardinality(p_entries) > 0 THEN
