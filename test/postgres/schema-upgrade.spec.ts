@@ -121,10 +121,8 @@ describe('PostgresLockStore on a table of an earlier version', () => {
   /** Replaces the acquire by one that answers held whatever the lock, commented with `mark`. */
   async function otherAcquire(pool: ReturnType<typeof newPool>, table: string, mark: string) {
     await pool.query(`CREATE OR REPLACE FUNCTION public.${table}_acquire(p_name text, p_token text,
-      p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
-      OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
-      OUT refreshed boolean) LANGUAGE sql AS $$ SELECT NULL::bigint, 'held', NULL::bigint, false,
-      NULL::bigint, false $$;
+      p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer)
+      RETURNS text LANGUAGE sql AS $$ SELECT ',held,,f,,f' $$;
       COMMENT ON FUNCTION public.${table}_acquire IS '${mark}'`);
   }
 
@@ -175,9 +173,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     // What a role with CREATE on the schema could add: the same name, every argument text, a
     // fencing token for every caller.
     await pool.query(`CREATE FUNCTION public.${table}_acquire(text, text, text, text, text, text,
-      text, text, OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean,
-      OUT prev bigint, OUT refreshed boolean) LANGUAGE sql AS $$ SELECT 4242::bigint, NULL::text,
-      NULL::bigint, false, NULL::bigint, false $$`);
+      text, text) RETURNS text LANGUAGE sql AS $$ SELECT '4242,,,f,,f' $$`);
     const first = await store.acquire(request('t1', 61_000));
     expect(first).toMatchObject({ acquired: true });
     expect(first.acquired && first.fencingToken).not.toBe(4242);

@@ -13,7 +13,7 @@ import {
 /** The SQL of the functions at FUNCTIONS_VERSION. */
 const PINNED = {
   version: 1,
-  sha256: '7b0622196e056f539c3156a3762360b4c9d30f3d6d743687be52f47c43f9a6a6',
+  sha256: 'fe0191996eb89000d0c2de06d1a68c7e21d8bcb9862f5092cc5ab12dcc8c8454',
 };
 
 describe("the PostgreSQL functions' version", () => {

@@ -208,6 +208,31 @@ interface AcquireRow {
   refreshed: boolean;
 }
 
+/** The functions' one-text answer (see functions.ts). */
+export interface FunctionAnswer {
+  answer: string | null;
+}
+
+/**
+ * The acquire function's answer as the statement's row: fence · reason · ok_at · paused · prev ·
+ * refreshed, a null field empty, booleans `t`/`f`. Fields a later version adds after these are
+ * left.
+ */
+function acquireAnswer({ answer }: FunctionAnswer): AcquireRow {
+  const [fence, reason, okAt, paused, prev, refreshed] = (answer ?? '').split(',');
+  return {
+    fence: fence || null,
+    reason: reason as AcquireRow['reason'],
+    ok_at: okAt || null,
+    paused: paused === 't',
+    prev: prev || null,
+    retry_in: null,
+    claim_queued: null,
+    queued_held: null,
+    refreshed: refreshed === 't',
+  };
+}
+
 /**
  * Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms).
  * Adds the job to `refreshHistory` when the statement moved the row's expiry. A paused answer
@@ -247,7 +272,9 @@ export async function acquireLock(
         [...values, request.overlap],
         timeout,
       )
-    : await runStatement<AcquireRow>(pool, sql.acquireCall, values, timeout);
+    : (await runStatement<FunctionAnswer>(pool, sql.acquireCall, values, timeout)).map(
+        acquireAnswer,
+      );
   const lastSuccessAt = numberOrNull(row?.ok_at);
   if (row?.reason === 'ahead' && scheduledAt !== undefined) {
     throw refused(scheduledAt, 'ahead');

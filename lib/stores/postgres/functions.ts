@@ -52,25 +52,40 @@ const RELEASE_ARGS =
 
 /**
  * $1 name · $2 token · $3 ttl ms · $4 scheduledAt ms or null · $5 state ttl ms · $6 instance id
- * $7 force · $8 history size; the row acquireSql returns, without its overlap columns.
+ * $7 force · $8 history size; answers one text, the fields of the row acquireSql returns without
+ * its overlap columns (see {@link ACQUIRE_ANSWER}).
  *
  * Every argument is cast to the function's own type: values sent untyped would let a function of
  * the same name with other argument types (one a role with CREATE on the schema could add) be the
  * better match and run in its place, with the app role's rights. An exact match wins over any.
  */
 export function acquireCallSql(table: LockTable): string {
-  return `SELECT * FROM ${functionNames(table).acquire}($1::text, $2::text, $3::float8, $4::bigint,
-  $5::float8, $6::text, $7::boolean, $8::integer)`;
+  return `SELECT ${functionNames(table).acquire}($1::text, $2::text, $3::float8, $4::bigint,
+  $5::float8, $6::text, $7::boolean, $8::integer) AS answer`;
 }
 
 /**
  * releaseSql's nine values with an outcome, then · $10 refresh the history's expiry · $11 sweep;
- * returns released, queued and sweep_more. Its arguments cast as in {@link acquireCallSql}.
+ * answers one text: released, queued and sweep_more (see {@link RELEASE_ANSWER}). Its arguments
+ * cast as in {@link acquireCallSql}.
  */
 export function releaseCallSql(table: LockTable): string {
-  return `SELECT * FROM ${functionNames(table).release}($1::text, $2::text, $3::float8, $4::text,
-  $5::bigint, $6::bigint, $7::float8, $8::integer, $9::text[], $10::boolean, $11::boolean)`;
+  return `SELECT ${functionNames(table).release}($1::text, $2::text, $3::float8, $4::text,
+  $5::bigint, $6::bigint, $7::float8, $8::integer, $9::text[], $10::boolean, $11::boolean) AS answer`;
 }
+
+/**
+ * The functions answer one text, their fields joined by commas (a null field empty, a boolean `t`
+ * or `f`), which the client splits: `pg` describes every column of a reply on every call and builds
+ * a parser and a row for them, which for the acquire's six fields cost more than the rest of its
+ * handling of the reply. A later version may add fields at the end, never move one.
+ *
+ * The acquire's: fence (null when refused) · reason · ok_at · paused · prev · refreshed.
+ */
+const ACQUIRE_ANSWER = `concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed)`;
+
+/** The release's: released · queued · sweep_more (see {@link ACQUIRE_ANSWER}). */
+const RELEASE_ANSWER = `concat(released, ',', queued, ',', sweep_more)`;
 
 /**
  * The functions' version, in their comments ({@link functionsMark}). The schema check replaces
@@ -125,23 +140,27 @@ function trimSql(table: LockTable): string {
 function acquireFunctionSql(table: LockTable): string {
   const T = table.qualified;
   return `CREATE OR REPLACE FUNCTION ${functionNames(table).acquire}(p_name text, p_token text,
-  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
-  OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
-  OUT refreshed boolean)
-LANGUAGE plpgsql AS $body$
+  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer)
+RETURNS text LANGUAGE plpgsql AS $body$
 DECLARE
   v_now timestamptz := clock_timestamp();
   v_now_ms bigint := floor(extract(epoch FROM v_now) * 1000)::bigint;
   v_latest bigint := v_now_ms + ${MAX_SCHEDULED_AT_AHEAD_MS};
   v_half interval := p_state * interval '0.5 millisecond';
   r record;
+  fence bigint;
+  reason text := 'held';
+  ok_at bigint;
+  paused boolean := false;
+  prev bigint;
+  refreshed boolean := false;
 BEGIN
-  reason := 'held';
-  paused := false;
-  refreshed := false;
+  -- Each branch sets what it decided and leaves the block; the answer is built once, after it.
+  <<decide>>
+  BEGIN
   IF p_at > v_latest THEN
     reason := 'ahead';
-    RETURN;
+    EXIT decide;
   END IF;
   SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
     CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
@@ -161,7 +180,7 @@ BEGIN
     WHERE (p_at IS NULL OR l.tick IS NULL OR l.tick < p_at OR l.tick > v_latest)
       AND (l.expires_at IS NULL OR l.expires_at <= v_now)
     RETURNING CASE WHEN l.token = p_token THEN l.fence END INTO fence;
-    RETURN;
+    EXIT decide;
   END IF;
   ok_at := r.ok_at;
   prev := greatest(CASE WHEN r.tick < p_at THEN r.tick END,
@@ -169,7 +188,7 @@ BEGIN
   IF p_at IS NOT NULL AND r.tick >= p_at AND r.tick <= v_latest THEN
     reason := 'tick-done';
     paused := r.paused_now;
-    RETURN;
+    EXIT decide;
   END IF;
   IF r.paused_now AND NOT p_force THEN
     -- Paused: the first acquisition of an occurrence claims it (moves only the tick and the
@@ -177,7 +196,7 @@ BEGIN
     reason := 'paused';
     paused := true;
     IF p_at IS NULL THEN
-      RETURN;
+      EXIT decide;
     END IF;
     UPDATE ${T} AS l SET tick = p_at, state_expires_at = CASE
       WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
@@ -192,10 +211,10 @@ BEGIN
       FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
       ${trimSql(table)}
     END IF;
-    RETURN;
+    EXIT decide;
   END IF;
   IF r.expires_at > v_now THEN
-    RETURN;
+    EXIT decide;
   END IF;
   UPDATE ${T} AS l SET token = p_token, holder = p_instance,
     expires_at = v_now + p_ttl * interval '1 millisecond', tick = coalesce(p_at, l.tick),
@@ -204,6 +223,8 @@ BEGIN
       ELSE v_now + p_state * interval '1 millisecond' END
   WHERE l.ctid = r.at_row RETURNING l.fence INTO fence;
   refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+  END decide;
+  RETURN ${ACQUIRE_ANSWER};
 END
 $body$;`;
 }
@@ -213,10 +234,12 @@ function releaseFunctionSql(table: LockTable): string {
   const H = table.history;
   return `CREATE OR REPLACE FUNCTION ${functionNames(table).release}(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
-  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean,
-  OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
-LANGUAGE plpgsql AS $body$
+  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
+RETURNS text LANGUAGE plpgsql AS $body$
 DECLARE
+  released boolean := false;
+  queued bigint;
+  sweep_more boolean := false;
   v_now timestamptz := clock_timestamp();
   v_fin bigint := least(p_finished, floor(extract(epoch FROM v_now) * 1000)::bigint);
   v_ok boolean := p_outcome = 'completed';
@@ -224,8 +247,6 @@ DECLARE
   v_swept integer;
   r record;
 BEGIN
-  released := false;
-  sweep_more := false;
   SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
     CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
   INTO r FROM ${T} AS l WHERE l.name = p_name FOR UPDATE;
@@ -284,6 +305,7 @@ BEGIN
     GET DIAGNOSTICS v_swept = ROW_COUNT;
     sweep_more := sweep_more OR v_swept >= ${SWEEP_LIMIT};
   END IF;
+  RETURN ${RELEASE_ANSWER};
 END
 $body$;`;
 }

@@ -7,6 +7,7 @@ import { releaseEntryTexts } from '../history-entries.js';
 import { newestToDropSql } from './history.js';
 import { SWEEP_LIMIT } from './functions.js';
 import type { SweepSchedule } from './sweep-schedule.js';
+import type { FunctionAnswer } from './acquire.js';
 
 /** Of the entries it finds, those a release keeps. */
 const HISTORY_KEPT = '$8::int - cardinality($9::text[])';
@@ -134,7 +135,7 @@ export async function releaseLock(
   const sweep = sweeps.take();
   let row: ReleaseRow | undefined;
   try {
-    [row] = await runStatement<ReleaseRow>(
+    const rows = await runStatement<ReleaseRow | FunctionAnswer>(
       pool,
       outcome ? sql.releaseCall : sql.release({ refresh, sweep }),
       [
@@ -154,6 +155,7 @@ export async function releaseLock(
       ],
       timeout,
     );
+    row = outcome ? releaseAnswer(rows[0] as FunctionAnswer | undefined) : (rows[0] as ReleaseRow);
   } catch (error) {
     if (refresh) {
       refreshHistory.add(request.name);
@@ -170,6 +172,18 @@ export async function releaseLock(
     sweeps.again();
   }
   return row?.released === true;
+}
+
+/**
+ * The release function's answer as the statement's row: released · queued · sweep_more, a null
+ * field empty, booleans `t`/`f`. Fields a later version adds after these are left.
+ */
+function releaseAnswer(answer: FunctionAnswer | undefined): ReleaseRow | undefined {
+  if (answer?.answer == null) {
+    return undefined;
+  }
+  const [released, queued, sweepMore] = answer.answer.split(',');
+  return { released: released === 't', queued: queued || null, sweep_more: sweepMore === 't' };
 }
 
 interface ReleaseRow {

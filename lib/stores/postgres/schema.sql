@@ -51,23 +51,27 @@ CREATE TABLE IF NOT EXISTS "public"."cron_lock_history" (
 CREATE INDEX IF NOT EXISTS "cron_lock_history_name_idx" ON "public"."cron_lock_history" (name, id);
 CREATE INDEX IF NOT EXISTS "cron_lock_history_expires_idx" ON "public"."cron_lock_history" (expires_at);
 CREATE OR REPLACE FUNCTION "public"."cron_lock_acquire"(p_name text, p_token text,
-  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
-  OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
-  OUT refreshed boolean)
-LANGUAGE plpgsql AS $body$
+  p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer)
+RETURNS text LANGUAGE plpgsql AS $body$
 DECLARE
   v_now timestamptz := clock_timestamp();
   v_now_ms bigint := floor(extract(epoch FROM v_now) * 1000)::bigint;
   v_latest bigint := v_now_ms + 900000;
   v_half interval := p_state * interval '0.5 millisecond';
   r record;
+  fence bigint;
+  reason text := 'held';
+  ok_at bigint;
+  paused boolean := false;
+  prev bigint;
+  refreshed boolean := false;
 BEGIN
-  reason := 'held';
-  paused := false;
-  refreshed := false;
+  -- Each branch sets what it decided and leaves the block; the answer is built once, after it.
+  <<decide>>
+  BEGIN
   IF p_at > v_latest THEN
     reason := 'ahead';
-    RETURN;
+    EXIT decide;
   END IF;
   SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
     CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
@@ -87,7 +91,7 @@ BEGIN
     WHERE (p_at IS NULL OR l.tick IS NULL OR l.tick < p_at OR l.tick > v_latest)
       AND (l.expires_at IS NULL OR l.expires_at <= v_now)
     RETURNING CASE WHEN l.token = p_token THEN l.fence END INTO fence;
-    RETURN;
+    EXIT decide;
   END IF;
   ok_at := r.ok_at;
   prev := greatest(CASE WHEN r.tick < p_at THEN r.tick END,
@@ -95,7 +99,7 @@ BEGIN
   IF p_at IS NOT NULL AND r.tick >= p_at AND r.tick <= v_latest THEN
     reason := 'tick-done';
     paused := r.paused_now;
-    RETURN;
+    EXIT decide;
   END IF;
   IF r.paused_now AND NOT p_force THEN
     -- Paused: the first acquisition of an occurrence claims it (moves only the tick and the
@@ -103,7 +107,7 @@ BEGIN
     reason := 'paused';
     paused := true;
     IF p_at IS NULL THEN
-      RETURN;
+      EXIT decide;
     END IF;
     UPDATE "public"."cron_lock" AS l SET tick = p_at, state_expires_at = CASE
       WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
@@ -121,10 +125,10 @@ BEGIN
     ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
   );
     END IF;
-    RETURN;
+    EXIT decide;
   END IF;
   IF r.expires_at > v_now THEN
-    RETURN;
+    EXIT decide;
   END IF;
   UPDATE "public"."cron_lock" AS l SET token = p_token, holder = p_instance,
     expires_at = v_now + p_ttl * interval '1 millisecond', tick = coalesce(p_at, l.tick),
@@ -133,15 +137,19 @@ BEGIN
       ELSE v_now + p_state * interval '1 millisecond' END
   WHERE l.ctid = r.at_row RETURNING l.fence INTO fence;
   refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
+  END decide;
+  RETURN concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
 COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v1';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
-  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean,
-  OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
-LANGUAGE plpgsql AS $body$
+  p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
+RETURNS text LANGUAGE plpgsql AS $body$
 DECLARE
+  released boolean := false;
+  queued bigint;
+  sweep_more boolean := false;
   v_now timestamptz := clock_timestamp();
   v_fin bigint := least(p_finished, floor(extract(epoch FROM v_now) * 1000)::bigint);
   v_ok boolean := p_outcome = 'completed';
@@ -149,8 +157,6 @@ DECLARE
   v_swept integer;
   r record;
 BEGIN
-  released := false;
-  sweep_more := false;
   SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
     CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
   INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
@@ -213,6 +219,7 @@ BEGIN
     GET DIAGNOSTICS v_swept = ROW_COUNT;
     sweep_more := sweep_more OR v_swept >= 16;
   END IF;
+  RETURN concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
 COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v1';
