@@ -199,6 +199,41 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     );
   });
 
+  it('fails an acquisition and a release whose function answers in a form it does not read, rather than taking a lock or a release from it', async () => {
+    const { pool, table } = oldTable('shape');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    // Functions of this version's number that answer columns (as an unreleased build's did): read
+    // as one text, a row of them is `(,held,,f,,f)`, whose first field is not empty.
+    await pool.query(`DROP FUNCTION public.${table}_acquire(text, text, float8, bigint, float8,
+      text, boolean, integer);
+      CREATE FUNCTION public.${table}_acquire(p_name text, p_token text, p_ttl float8,
+      p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer,
+      OUT fence bigint, OUT reason text, OUT ok_at bigint, OUT paused boolean, OUT prev bigint,
+      OUT refreshed boolean)
+      LANGUAGE sql AS $$ SELECT NULL::bigint, 'held', NULL::bigint, false, NULL::bigint, false $$;
+      COMMENT ON FUNCTION public.${table}_acquire IS '${functionsMark()}';
+      DROP FUNCTION public.${table}_release(text, text, float8, text, bigint, bigint, float8,
+      integer, text[], boolean, boolean);
+      CREATE FUNCTION public.${table}_release(p_name text, p_token text, p_keep float8,
+      p_outcome text, p_duration bigint, p_finished bigint, p_state float8, p_size integer,
+      p_entries text[], p_refresh boolean, p_sweep boolean,
+      OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
+      LANGUAGE sql AS $$ SELECT true, NULL::bigint, false $$;
+      COMMENT ON FUNCTION public.${table}_release IS '${functionsMark()}'`);
+    const unread = /answered in a form this version does not read/;
+    await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(unread);
+    await expect(
+      store.release({
+        name: 'job',
+        token: 't1',
+        outcome: { status: 'completed', durationMs: 1, finishedAt: Date.now() },
+        historySize: 10,
+      }),
+    ).rejects.toThrow(unread);
+  });
+
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
     const { pool, table } = oldTable('nofnro');
     await pool.query(tablesSql(lockTable('public', table)));
