@@ -5,7 +5,8 @@ import { occurrenceEntrySql, refreshHistoryExpiry } from './history.js';
 import type { Statements } from './statements.js';
 import { numberOrNull } from './inspect.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
-import { ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { LockStoreError, ScheduledAtRefusedError } from '../../cron-lock.errors.js';
+import { POSTGRES_ANSWER_UNREAD } from './postgres.messages.js';
 import { SCHEDULED_AT_REFUSED } from '../../cron-lock.messages.js';
 
 /**
@@ -216,10 +217,15 @@ export interface FunctionAnswer {
 /**
  * The acquire function's answer as the statement's row: fence · reason · ok_at · paused · prev ·
  * refreshed, a null field empty, booleans `t`/`f`. Fields a later version adds after these are
- * left.
+ * left. Read strictly: any other form (functions that answer columns, whose row reads as one text
+ * like `(,held,…)`) fails the acquisition rather than being taken for a fencing token.
  */
 function acquireAnswer({ answer }: FunctionAnswer): AcquireRow {
-  const [fence, reason, okAt, paused, prev, refreshed] = (answer ?? '').split(',');
+  const fields = ACQUIRE_ANSWER.exec(answer ?? '');
+  if (!fields) {
+    throw new LockStoreError(POSTGRES_ANSWER_UNREAD('acquire'), { answered: true });
+  }
+  const [, fence, reason, okAt, paused, prev, refreshed] = fields;
   return {
     fence: fence || null,
     reason: reason as AcquireRow['reason'],
@@ -232,6 +238,8 @@ function acquireAnswer({ answer }: FunctionAnswer): AcquireRow {
     refreshed: refreshed === 't',
   };
 }
+
+const ACQUIRE_ANSWER = /^(\d*),(held|ahead|tick-done|paused),(-?\d*),([tf]),(-?\d*),([tf])(?:,|$)/;
 
 /**
  * Sends {@link acquireSql}. `stateTtl`: how long the job's row outlives this acquisition (ms).

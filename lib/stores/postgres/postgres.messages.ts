@@ -89,3 +89,9 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `that does not keep prepared statements. The store now sends unnamed statements, which costs a ` +
   `parse and a plan per operation. Fix: PgBouncer 1.21+ with max_prepared_statements, or ` +
   `preparedStatements: false to start that way.`;
+
+export const POSTGRES_ANSWER_UNREAD = (operation: 'acquire' | 'release'): string =>
+  `PostgresLockStore.${operation}: the lock table's ${operation} function answered in a form ` +
+  `this version does not read (it was made by another build of nestjs-cron-lock); nothing was ` +
+  `taken from its answer. Fix: as the table's owner, drop the functions <table>_acquire and ` +
+  `<table>_release, then apply this version's schema.sql or start an instance with createTable: true.`;

@@ -8,6 +8,8 @@ import { newestToDropSql } from './history.js';
 import { SWEEP_LIMIT } from './functions.js';
 import type { SweepSchedule } from './sweep-schedule.js';
 import type { FunctionAnswer } from './acquire.js';
+import { LockStoreError } from '../../cron-lock.errors.js';
+import { POSTGRES_ANSWER_UNREAD } from './postgres.messages.js';
 
 /** Of the entries it finds, those a release keeps. */
 const HISTORY_KEPT = '$8::int - cardinality($9::text[])';
@@ -176,15 +178,22 @@ export async function releaseLock(
 
 /**
  * The release function's answer as the statement's row: released · queued · sweep_more, a null
- * field empty, booleans `t`/`f`. Fields a later version adds after these are left.
+ * field empty, booleans `t`/`f`. Fields a later version adds after these are left. Read strictly,
+ * as the acquire's answer is (acquire.ts): any other form fails the release.
  */
 function releaseAnswer(answer: FunctionAnswer | undefined): ReleaseRow | undefined {
   if (answer?.answer == null) {
     return undefined;
   }
-  const [released, queued, sweepMore] = answer.answer.split(',');
+  const fields = RELEASE_ANSWER.exec(answer.answer);
+  if (!fields) {
+    throw new LockStoreError(POSTGRES_ANSWER_UNREAD('release'), { answered: true });
+  }
+  const [, released, queued, sweepMore] = fields;
   return { released: released === 't', queued: queued || null, sweep_more: sweepMore === 't' };
 }
+
+const RELEASE_ANSWER = /^([tf]),(-?\d*),([tf])(?:,|$)/;
 
 interface ReleaseRow {
   released: boolean;
