@@ -180,6 +180,35 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await store.acquire(request('t2', 61_000))).toMatchObject({ acquired: false });
   });
 
+  it("reads its functions' answers through the catalog's own builders, not a function of the same name on the caller's search path", async () => {
+    const { pool, table } = oldTable('builder');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    // What a role with CREATE on a schema of the app role's search path could add: builders whose
+    // argument types match the answers' fields exactly, which the catalog's (`VARIADIC "any"`)
+    // do not, so they would be the better match: a fencing token for every caller, every release
+    // its lock's.
+    const schema = `h_${table}`;
+    await pool.query(`CREATE SCHEMA ${schema};
+      CREATE FUNCTION ${schema}.concat(bigint, text, text, text, bigint, text, boolean, text,
+        bigint, text, boolean) RETURNS text LANGUAGE sql AS $$ SELECT '4242,held,,f,,f' $$;
+      CREATE FUNCTION ${schema}.concat(boolean, text, bigint, text, boolean) RETURNS text
+        LANGUAGE sql AS $$ SELECT 't,,f' $$`);
+    cleanup.push(() => pool.query(`DROP SCHEMA ${schema} CASCADE`));
+    const searched = newPool({ options: `-c search_path=${schema},public` });
+    cleanup.push(() => searched.end());
+    const own = new PostgresLockStore(searched, { table, createTable: false, logger: false });
+    cleanup.push(() => own.close());
+
+    const first = await own.acquire(request('t1', 61_000));
+    expect(first).toMatchObject({ acquired: true });
+    expect(first.acquired && first.fencingToken).not.toBe(4242);
+    expect(await own.acquire(request('t2', 62_000))).toMatchObject({ acquired: false });
+    const outcome = { status: 'completed' as const, durationMs: 1, finishedAt: Date.now() };
+    expect(await own.release({ name: 'job', token: 't2', outcome, historySize: 10 })).toBe(false);
+  });
+
   it('does not take functions another role owns for its own, whatever version their comment claims', async () => {
     const { pool, table } = oldTable('owner');
     const store = new PostgresLockStore(pool, { table, logger: false });
