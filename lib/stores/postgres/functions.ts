@@ -82,10 +82,10 @@ export function releaseCallSql(table: LockTable): string {
  *
  * The acquire's: fence (null when refused) · reason · ok_at · paused · prev · refreshed.
  */
-const ACQUIRE_ANSWER = `concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed)`;
+const ACQUIRE_ANSWER = `pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed)`;
 
 /** The release's: released · queued · sweep_more (see {@link ACQUIRE_ANSWER}). */
-const RELEASE_ANSWER = `concat(released, ',', queued, ',', sweep_more)`;
+const RELEASE_ANSWER = `pg_catalog.concat(released, ',', queued, ',', sweep_more)`;
 
 /**
  * The functions' version, in their comments ({@link functionsMark}). The schema check replaces
@@ -278,10 +278,10 @@ BEGIN
         THEN excluded.ok_ms ELSE l.ok_ms END;
   END IF;
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
-  IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+  IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
     INSERT INTO ${H} (name, entry, expires_at)
-    SELECT p_name, e.entry, v_expiry FROM unnest(p_entries) WITH ORDINALITY AS e(entry, n)
-    WHERE e.n > cardinality(p_entries) - p_size ORDER BY e.n;
+    SELECT p_name, e.entry, v_expiry FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+    WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
     ${trimSql(table)}
   ELSIF p_size <= 0 THEN
     DELETE FROM ${H} WHERE name = p_name;
@@ -291,7 +291,7 @@ BEGIN
       ${newestToDropSql(table, 'p_name', 'p_size')}), 0);
   END IF;
   IF p_sweep THEN
-    IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+    IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
       DELETE FROM ${H} WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM ${H} WHERE expires_at < v_now
         ORDER BY expires_at LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED));

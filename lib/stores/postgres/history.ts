@@ -64,7 +64,7 @@ export function occurrenceEntrySql(
   const added = `(CASE WHEN ${earlier} IS NULL THEN 1 ELSE 2 END)`;
   return `${kind}_entry AS (
   INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, json_build_object('kind', '${kind}', 'scheduledAt', o.at,
+  SELECT $1, pg_catalog.json_build_object('kind', '${kind}', 'scheduledAt', o.at,
       'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
     clock.now + $5::float8 * interval '1 millisecond'
   FROM clock, (VALUES (1, ${earlier}), (2, $4::bigint)) AS o(n, at)

@@ -91,7 +91,6 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
   `preparedStatements: false to start that way.`;
 
 export const POSTGRES_ANSWER_UNREAD = (operation: 'acquire' | 'release'): string =>
-  `PostgresLockStore.${operation}: the lock table's ${operation} function answered in a form ` +
-  `this version does not read (it was made by another build of nestjs-cron-lock); nothing was ` +
-  `taken from its answer. Fix: as the table's owner, drop the functions <table>_acquire and ` +
-  `<table>_release, then apply this version's schema.sql or start an instance with createTable: true.`;
+  `PostgresLockStore.${operation}: the table's ${operation} function answers in a form this ` +
+  `version does not read (another build's). Fix: as the table's owner, drop <table>_acquire and ` +
+  `<table>_release, apply this version's schema.sql (or createTable: true), then restart running instances.`;

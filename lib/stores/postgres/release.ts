@@ -12,7 +12,7 @@ import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_ANSWER_UNREAD } from './postgres.messages.js';
 
 /** Of the entries it finds, those a release keeps. */
-const HISTORY_KEPT = '$8::int - cardinality($9::text[])';
+const HISTORY_KEPT = '$8::int - pg_catalog.cardinality($9::text[])';
 
 /**
  * Records how the run ended, then frees the lock only if the caller still owns it (a late release
@@ -182,10 +182,10 @@ export async function releaseLock(
  * as the acquire's answer is (acquire.ts): any other form fails the release.
  */
 function releaseAnswer(answer: FunctionAnswer | undefined): ReleaseRow | undefined {
-  if (answer?.answer == null) {
+  if (answer === undefined) {
     return undefined;
   }
-  const fields = RELEASE_ANSWER.exec(answer.answer);
+  const fields = RELEASE_ANSWER.exec(answer.answer ?? '');
   if (!fields) {
     throw new LockStoreError(POSTGRES_ANSWER_UNREAD('release'), { answered: true });
   }

@@ -138,7 +138,7 @@ BEGIN
   WHERE l.ctid = r.at_row RETURNING l.fence INTO fence;
   refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
   END decide;
-  RETURN concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
+  RETURN pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
 COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v1';
@@ -188,10 +188,10 @@ BEGIN
         THEN excluded.ok_ms ELSE l.ok_ms END;
   END IF;
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
-  IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+  IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
     INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
-    SELECT p_name, e.entry, v_expiry FROM unnest(p_entries) WITH ORDINALITY AS e(entry, n)
-    WHERE e.n > cardinality(p_entries) - p_size ORDER BY e.n;
+    SELECT p_name, e.entry, v_expiry FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+    WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
     DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
     SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
     ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
@@ -205,7 +205,7 @@ BEGIN
     ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1), 0);
   END IF;
   IF p_sweep THEN
-    IF p_size > 0 AND cardinality(p_entries) > 0 THEN
+    IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
       DELETE FROM "public"."cron_lock_history" WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM "public"."cron_lock_history" WHERE expires_at < v_now
         ORDER BY expires_at LIMIT 16 FOR UPDATE SKIP LOCKED));
@@ -219,7 +219,7 @@ BEGIN
     GET DIAGNOSTICS v_swept = ROW_COUNT;
     sweep_more := sweep_more OR v_swept >= 16;
   END IF;
-  RETURN concat(released, ',', queued, ',', sweep_more);
+  RETURN pg_catalog.concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
 COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v1';
