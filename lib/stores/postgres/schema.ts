@@ -38,8 +38,8 @@ const ADDED_COLUMNS = [
 /**
  * Makes sure the lock table exists and is up to date (overlap and fleet-control columns, history
  * table, the cron path's functions at this version or a later one), creating or completing it when
- * allowed. Checks first (`to_regclass`), so an app role without DDL rights works once the table was created from `schema.sql`, and an existing
- * table costs one read at startup.
+ * allowed. Checks first (`to_regclass`), so an app role without DDL rights works once the table
+ * was created from `schema.sql`, and an existing table costs one read at startup.
  *
  * The creation is one transaction on one connection: the advisory lock is held until the table,
  * its columns, its indexes, the history table and the functions exist. The lock also keeps two
