@@ -1,7 +1,10 @@
 // A lock table made by an earlier version keeps working: the store adds the new columns and the
 // cron path's functions (or, without DDL rights, says which ones and how to add them).
+import { Test } from '@nestjs/testing';
+import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
 import { lockTable, PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { tablesSql } from '../../lib/stores/postgres/postgres-table.js';
 import { FUNCTIONS_VERSION, functionsMark } from '../../lib/stores/postgres/functions.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
@@ -274,4 +277,75 @@ describe('PostgresLockStore on a table of an earlier version', () => {
       ),
     );
   });
+});
+
+describe("PostgresLockStore's refusal of a table of an earlier version, as the module reports it", () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo().catch(() => undefined);
+  });
+
+  /** A name of the longest kind a schema or a table may have (40 characters). */
+  const longest = (label: string): string => uniqueTable(label).padEnd(40, '_x');
+
+  const kinds: Array<[string, (schema: string, table: string) => string]> = [
+    [
+      'an earlier version of the table',
+      (schema, table) => previousVersionSql(table).replace('"public"', `"${schema}"`),
+    ],
+    [
+      "the table without this version's functions",
+      (schema, table) => tablesSql(lockTable(schema, table)),
+    ],
+  ];
+
+  it.each([
+    ...kinds.map(([kind, make]) => [kind, 'the default schema', make] as const),
+    ...kinds.map(([kind, make]) => [kind, 'a schema and a table of 40 characters', make] as const),
+  ])(
+    'logs and emits the whole fix, not only the start of the message, for %s and createTable: false (%s)',
+    async (_, names, make) => {
+      const pool = newPool();
+      cleanup.push(() => pool.end());
+      const long = names !== 'the default schema';
+      const schema = long ? longest('s_fix') : 'public';
+      const table = long ? longest('fix') : uniqueTable('fix');
+      if (long) {
+        await pool.query(`CREATE SCHEMA "${schema}"`);
+        cleanup.push(() => pool.query(`DROP SCHEMA "${schema}" CASCADE`));
+      } else {
+        cleanup.push(() => dropTable(pool, table));
+      }
+      await pool.query(make(schema, table));
+      const store = new PostgresLockStore(pool, {
+        schema,
+        table,
+        createTable: false,
+        logger: false,
+      });
+      const logger = new CapturingLogger();
+      const module = await Test.createTestingModule({
+        imports: [CronLockModule.forRoot({ store, logger })],
+      }).compile();
+      cleanup.push(() => module.close());
+      await module.init();
+      const locks = module.get(CronLockService);
+      const events: string[] = [];
+      locks.on('store-error', (event) => events.push(event.message));
+
+      expect(await locks.run('job', { ttl: 60_000 }, () => 'never')).toEqual({
+        ran: false,
+        reason: 'store-error',
+      });
+      const fix = /Fix: .*schema\.sql.*, or set createTable: true\.$/;
+      const lines = logger.lines
+        .map((line) => line.message)
+        .filter((message) => message.includes('lock store error on acquire'));
+      expect(lines).toHaveLength(1);
+      // The line goes on with what the runner did (`; run skipped …`): the fix comes before it.
+      expect(lines[0]!.slice(0, lines[0]!.lastIndexOf('; run skipped'))).toMatch(fix);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatch(fix);
+    },
+  );
 });
