@@ -133,8 +133,34 @@ export function describeStoreError(error: unknown, secrets: readonly string[] = 
   }
   // Command arguments can contain owner tokens (32 hex chars): keep only a prefix.
   message = message.replace(/\b([0-9a-f]{6})[0-9a-f]{26}\b/g, '$1…');
-  if (message.length > 300) {
-    message = `${message.slice(0, 300)}…`;
+  return `${name}: ${cutKeepingFix(message)}`;
+}
+
+/** How much of a store error's message its description keeps: one log line's worth. */
+const MESSAGE_KEPT = 300;
+
+/** What a cut keeps of a message's start, before its fix: which store, table or call failed. */
+const HEAD_KEPT = 100;
+
+/**
+ * `message` cut to {@link MESSAGE_KEPT} characters, keeping its `Fix: ` sentence (the store's
+ * messages end with it): the middle goes, not the end, so long names (a schema and a table of 40
+ * characters each, named in every message) or a long list cannot push the fix off the line the
+ * operator reads. A fix too long to keep whole beside the message's first {@link HEAD_KEPT}
+ * characters keeps its own start. A message without a fix keeps its start, as before. Cut after
+ * the redaction, so no cut can leave part of a secret to read.
+ */
+function cutKeepingFix(message: string): string {
+  if (message.length <= MESSAGE_KEPT) {
+    return message;
   }
-  return `${name}: ${message}`;
+  const fix = message.indexOf('Fix: ');
+  const tail = message.slice(Math.max(fix, 0));
+  const headLength = Math.max(HEAD_KEPT, MESSAGE_KEPT - tail.length - 2);
+  if (fix <= headLength) {
+    // No fix, or one that starts within the head: the plain cut keeps as much of it as can be.
+    return `${message.slice(0, MESSAGE_KEPT)}…`;
+  }
+  const room = MESSAGE_KEPT - headLength - 2;
+  return `${message.slice(0, headLength)}… ${tail.length <= room ? tail : `${tail.slice(0, room - 1)}…`}`;
 }

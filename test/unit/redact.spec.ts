@@ -65,6 +65,32 @@ describe('describeStoreError', () => {
     expect(text).toContain('012345…');
   });
 
+  it('keeps the fix of a message too long for a line: the middle goes, not the end', () => {
+    const fix = 'Fix: apply schema.sql again as its owner, or set createTable: true.';
+    const names = `s_${'x'.repeat(38)}.t_${'y'.repeat(38)}`;
+    const text = describeStoreError(
+      new Error(`lock table ${names} lacks (${`${names}_acquire, `.repeat(3)}) ${fix}`),
+    );
+    expect(text).toMatch(new RegExp(`^Error: lock table ${names} lacks \\(.*… ${fix}$`));
+    expect(text.length - 'Error: '.length).toBeLessThanOrEqual(300);
+  });
+
+  it('keeps the start of a fix too long to keep whole, and of a message without one', () => {
+    const long = describeStoreError(new Error(`${'a'.repeat(200)} Fix: ${'b'.repeat(400)}`));
+    expect(long).toBe(`Error: ${'a'.repeat(100)}… Fix: ${'b'.repeat(192)}…`);
+    expect(describeStoreError(new Error('c'.repeat(400)))).toBe(`Error: ${'c'.repeat(300)}…`);
+  });
+
+  it('hides a secret before it cuts, wherever the cut falls', () => {
+    const secret = 'hunter2-very-secret';
+    const text = describeStoreError(
+      new Error(`${'d'.repeat(95)}${secret}${'e'.repeat(300)} Fix: retry.`),
+      [secret],
+    );
+    expect(text).not.toContain('hunter2');
+    expect(text).toMatch(/\*\*\*e+… Fix: retry\.$/);
+  });
+
   it('describes non-Error values by their type', () => {
     expect(describeStoreError('boom')).toBe('string: boom');
     expect(describeStoreError(undefined)).toBe('undefined: undefined');

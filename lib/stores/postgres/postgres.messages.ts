@@ -18,27 +18,33 @@ export const POSTGRES_CLIENT_NOT_POOL =
 export const INVALID_POSTGRES_OPTION = (option: string, expected: string, value: unknown): string =>
   `PostgresLockStore.constructor: ${option} must be ${expected}, got ${describeValue(value)}.`;
 
+/** Where the schema is shipped, as an app resolves it (`require.resolve` gives its path). */
+const SCHEMA_SQL = 'nestjs-cron-lock/postgres/schema.sql';
+
 export const POSTGRES_TABLE_MISSING = (table: string): string =>
   `lock table ${table} does not exist and createTable is false. ` +
-  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as the table's owner, or set createTable: true.`;
+  `Fix: apply ${SCHEMA_SQL} as the table's owner, or set createTable: true.`;
+
+/*
+ * The three refusals below reach a run's store-error line and event, which keep 300 characters of
+ * a store error's message (and, past them, its `Fix:` sentence): with the default names each fits
+ * whole, so the operator reads the fix on the line itself.
+ */
 
 export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[]): string =>
-  `lock table ${table} was created by an earlier version: it lacks columns of this version ` +
-  `(${columns.join(', ')}) or the history table, and createTable is false. Fix: apply the schema.sql ` +
-  `shipped in nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing), ` +
-  `or set createTable: true.`;
+  `lock table ${table}, of an earlier version, lacks columns of this version ` +
+  `(${columns.join(', ')}) or its history, and createTable is false. ` +
+  `Fix: apply ${SCHEMA_SQL} again as its owner, or set createTable: true.`;
 
 export const POSTGRES_FUNCTIONS_OUTDATED = (table: string, functions: readonly string[]): string =>
-  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing, of an ` +
-  `earlier version, or not owned by the table's owner), and createTable is false. Fix: apply the schema.sql shipped in ` +
-  `nestjs-cron-lock/postgres again as the table's owner (it only adds what is missing and replaces ` +
-  `the functions), or set createTable: true.`;
+  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing, older, ` +
+  `or not owned by the table's owner) and createTable is false. ` +
+  `Fix: apply ${SCHEMA_SQL} again as its owner, or set createTable: true.`;
 
 export const POSTGRES_CREATE_DENIED = (table: string, history: string, detail: string): string =>
-  `cannot create lock table ${table}: ${detail}. ` +
-  `Fix: apply the schema.sql shipped in nestjs-cron-lock/postgres as a role with CREATE on the schema, ` +
-  `then set createTable: false (the store then needs only SELECT, INSERT, UPDATE, DELETE on ${table} and ${history}, ` +
-  `and EXECUTE on its two functions, ${table}_acquire and ${table}_release, which only their owner can replace).`;
+  `cannot create lock table ${table}: ${detail}. Fix: apply ${SCHEMA_SQL} as a role with ` +
+  `CREATE on the schema, then set createTable: false (the app then needs SELECT, INSERT, ` +
+  `UPDATE, DELETE on ${table} and ${history}).`;
 
 export const POSTGRES_TRIGGERS_CLOSED =
   'the trigger channel was closed before it listened (the store or the last subscription closed meanwhile)';
