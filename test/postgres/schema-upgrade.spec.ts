@@ -231,13 +231,12 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     );
   });
 
-  it('fails an acquisition and a release whose function answers in a form it does not read, rather than taking a lock or a release from it', async () => {
-    const { pool, table } = oldTable('shape');
-    const store = new PostgresLockStore(pool, { table, logger: false });
-    cleanup.push(() => store.close());
-    await store.inspect('job'); // creates the tables and the functions
-    // Functions of this version's number that answer columns (as an unreleased build's did): read
-    // as one text, a row of them is `(,held,,f,,f)`, whose first field is not empty.
+  /**
+   * Replaces both functions by ones of this version's number that answer columns, as an
+   * unreleased build's did: read as one text, a row of them is `(,held,,f,,f)`, whose first field
+   * is not empty.
+   */
+  async function columnFunctions(pool: ReturnType<typeof newPool>, table: string) {
     await pool.query(`DROP FUNCTION public.${table}_acquire(text, text, float8, bigint, float8,
       text, boolean, integer);
       CREATE FUNCTION public.${table}_acquire(p_name text, p_token text, p_ttl float8,
@@ -254,6 +253,14 @@ describe('PostgresLockStore on a table of an earlier version', () => {
       OUT released boolean, OUT queued bigint, OUT sweep_more boolean)
       LANGUAGE sql AS $$ SELECT true, NULL::bigint, false $$;
       COMMENT ON FUNCTION public.${table}_release IS '${functionsMark()}'`);
+  }
+
+  it('fails an acquisition and a release whose function answers in a form it does not read, rather than taking a lock or a release from it', async () => {
+    const { pool, table } = oldTable('shape');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    await columnFunctions(pool, table);
     const unread = /answers in a form this version does not read.*restart running instances/;
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(unread);
     await expect(
@@ -264,6 +271,30 @@ describe('PostgresLockStore on a table of an earlier version', () => {
         historySize: 10,
       }),
     ).rejects.toThrow(unread);
+  });
+
+  it("replaces functions that answer columns (an unreleased build's, marked with this version) when it may (createTable: true), and runs on its own", async () => {
+    const { pool, table } = oldTable('colfn');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    await columnFunctions(pool, table);
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, logger: false });
+    cleanup.push(() => next.close());
+
+    const taken = await next.acquire(request('t1', 61_000));
+    expect(taken).toMatchObject({ acquired: true });
+    const outcome = { status: 'completed' as const, durationMs: 1, finishedAt: Date.now() };
+    expect(await next.release({ name: 'job', token: 't1', outcome, historySize: 10 })).toBe(true);
+    const { rows } = await pool.query<{ answer: string }>(
+      `SELECT prorettype::regtype::text AS answer FROM pg_proc
+        WHERE oid IN (to_regproc($1), to_regproc($2)) ORDER BY proname`,
+      [`public.${table}_acquire`, `public.${table}_release`],
+    );
+    expect(rows.map((row) => row.answer)).toEqual(['text', 'text']);
+    expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
   });
 
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
