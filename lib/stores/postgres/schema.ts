@@ -60,7 +60,7 @@ export async function ensureLockTable(
   timeout: number,
 ): Promise<void> {
   const [found] = await runStatement<SchemaCheck>(pool, checkSql, checkValues(table), timeout);
-  if (isCurrent(found)) {
+  if (isCurrent(found, createTable)) {
     return;
   }
   if (!createTable) {
@@ -79,10 +79,17 @@ export async function ensureLockTable(
   // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
   // exists: only sent when it does not.
   const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
+  // CREATE OR REPLACE cannot change what a function answers: functions answering another type
+  // are dropped first, in the same transaction, so no instance sees them missing.
+  const signatures = functionSignatures(table);
+  const dropOther = found?.functions_answer_other
+    ? `DROP FUNCTION IF EXISTS ${signatures.acquire}, ${signatures.release};\n`
+    : '';
   const ddl =
-    found?.has_table && found.up_to_date
+    dropOther +
+    (found?.has_table && found.up_to_date
       ? functionsSql(table)
-      : createSchema + createTableSql(table);
+      : createSchema + createTableSql(table));
   const ddlTimeout = Math.max(timeout, 10_000);
   const lease = await connectWithin(pool, timeout);
   let broken = false;
@@ -99,7 +106,7 @@ export async function ensureLockTable(
       const again = await lease.client.query<SchemaCheck>(
         timedQuery(checkSql, checkValues(table), ddlTimeout),
       );
-      if (!isCurrent(again.rows[0])) {
+      if (!isCurrent(again.rows[0], createTable)) {
         await lease.client.query(timedQuery(ddl, undefined, ddlTimeout));
       }
       await lease.client.query(timedQuery('COMMIT', undefined, ddlTimeout));
@@ -130,10 +137,23 @@ interface SchemaCheck {
   has_schema: boolean;
   up_to_date: boolean;
   functions_current: boolean;
+  functions_answer_other: boolean;
 }
 
-function isCurrent(found: SchemaCheck | undefined): boolean {
-  return found?.has_table === true && found.up_to_date && found.functions_current;
+/**
+ * Whether the table and its functions serve this version as they are. Functions that answer
+ * another type than a text (an unreleased build's result columns, marked with this version) are
+ * replaced when the store may create; otherwise the store runs, and the first call refuses their
+ * answer with the fix (see `POSTGRES_ANSWER_UNREAD`), which a refusal here could not name:
+ * `schema.sql` alone cannot replace them either.
+ */
+function isCurrent(found: SchemaCheck | undefined, createTable: boolean): boolean {
+  return (
+    found?.has_table === true &&
+    found.up_to_date &&
+    found.functions_current &&
+    !(createTable && found.functions_answer_other)
+  );
 }
 
 /**
@@ -142,6 +162,7 @@ function isCurrent(found: SchemaCheck | undefined): boolean {
  * FUNCTIONS_VERSION): a missing function or a comment of another form counts as version 0. Only
  * functions owned by the table's owner count: the comment is anyone's to write, and functions
  * another role made (ahead of the store, with a high number) would otherwise run as the store's.
+ * And whether either answers another type than a text (see isCurrent).
  */
 const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   to_regnamespace($2) IS NOT NULL AS has_schema,
@@ -151,7 +172,9 @@ const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   (SELECT bool_and(coalesce(substring(obj_description(p.oid, 'pg_proc') FROM $8)::int, 0) >= $9
       AND p.proowner IS NOT DISTINCT FROM (SELECT relowner FROM pg_class WHERE oid = to_regclass($1)))
     FROM (VALUES (to_regprocedure($6)), (to_regprocedure($7))) AS f(oid)
-      LEFT JOIN pg_proc AS p ON p.oid = f.oid) AS functions_current`;
+      LEFT JOIN pg_proc AS p ON p.oid = f.oid) AS functions_current,
+  EXISTS (SELECT FROM pg_proc WHERE oid IN (to_regprocedure($6), to_regprocedure($7))
+    AND prorettype <> 'pg_catalog.text'::pg_catalog.regtype) AS functions_answer_other`;
 
 function checkValues(table: LockTable): unknown[] {
   const signatures = functionSignatures(table);
