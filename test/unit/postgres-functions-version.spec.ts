@@ -13,7 +13,7 @@ import {
 /** The SQL of the functions at FUNCTIONS_VERSION. */
 const PINNED = {
   version: 1,
-  sha256: '4f4d94cbc67d3f6cef333b8cf2e74669f1921d2b7b6f81d6d2d1807fdc5e87ba',
+  sha256: '55ef626192d33ff0ad0e24e03a840deaecb15e146d257e6fd5c2eb33127a6774',
 };
 
 describe("the PostgreSQL functions' version", () => {

@@ -2,6 +2,7 @@ import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { runStatement, typedParameters, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { occurrenceEntrySql, refreshHistoryExpiry } from './history.js';
+import { newestSeqSql } from './history-trim.js';
 import type { Statements } from './statements.js';
 import { numberOrNull } from './inspect.js';
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
@@ -102,16 +103,18 @@ cur AS MATERIALIZED (
     paused_at IS NOT NULL AND NOT $7::boolean
       AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused,
     paused_at IS NOT NULL
-      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused_now
+      AND (paused_until IS NULL OR paused_until > (SELECT now_ms FROM clock)) AS paused_now,
+    history_seq, history_low
   FROM ${table.qualified} WHERE name = $1 FOR UPDATE
 ),
 taken AS (
   INSERT INTO ${table.qualified} AS l (name, token, holder, expires_at, tick, fence, state_expires_at,
-    paused_at)
+    paused_at, history_seq)
   SELECT $1, $2, $6, clock.now + $3::float8 * interval '1 millisecond', $4::bigint,
     (extract(epoch FROM clock.now) * 1000000)::bigint,
     clock.now + $5::float8 * interval '1 millisecond',
-    CASE WHEN cur.paused THEN 0::bigint END
+    CASE WHEN cur.paused THEN 0::bigint END,
+    coalesce(cur.history_seq, ${newestSeqSql(table, '$1')})
   FROM clock LEFT JOIN cur ON true
   WHERE ($4::bigint IS NULL OR $4::bigint <= clock.latest) AND NOT coalesce(cur.merged_done, false)
     AND CASE WHEN cur.paused
@@ -127,13 +130,18 @@ taken AS (
       ELSE l.fence END,
     state_expires_at = CASE
       WHEN l.state_expires_at - (SELECT now FROM clock) >= $5::float8 * interval '0.5 millisecond'
-      THEN l.state_expires_at ELSE excluded.state_expires_at END
+      THEN l.state_expires_at ELSE excluded.state_expires_at END,
+    history_seq = l.history_seq + CASE WHEN excluded.paused_at IS NOT NULL AND $8::int > 0
+      THEN (SELECT ${PAUSED_ADDED} FROM cur) ELSE 0 END,
+    history_low = CASE WHEN excluded.paused_at IS NOT NULL AND $8::int > 0 THEN greatest(
+      l.history_low, l.history_seq + (SELECT ${PAUSED_ADDED} FROM cur) - $8::int + 1)
+      ELSE l.history_low END
   WHERE excluded.paused_at IS NOT NULL
     OR ($4::bigint IS NULL OR l.tick IS NULL OR l.tick < $4::bigint
       OR l.tick > (SELECT latest FROM clock))
     AND (l.expires_at IS NULL OR l.expires_at <= (SELECT now FROM clock))
   RETURNING CASE WHEN l.token = $2 THEN l.fence END AS fence
-)${history ? `,\n${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM taken WHERE fence IS NULL)', '(SELECT passed FROM cur)')}` : ''},
+)${history ? `,\n${occurrenceEntrySql(table, 'paused', 'EXISTS (SELECT 1 FROM taken WHERE fence IS NULL)', PAUSED_ADDED, '(SELECT passed FROM cur)')}` : ''},
 ${queueSql(table, history)}
 SELECT (SELECT fence FROM taken) AS fence,
   CASE WHEN $4::bigint > clock.latest THEN 'ahead'
@@ -148,7 +156,7 @@ SELECT (SELECT fence FROM taken) AS fence,
   ${QUEUE_COLUMNS},
   coalesce(cur.state_expires_at - clock.now < $5::float8 * interval '0.5 millisecond', false)
     AND EXISTS (SELECT 1 FROM taken) AS refreshed
-FROM clock LEFT JOIN cur ON true`;
+FROM clock LEFT JOIN cur ON true${history ? TRIMS_RUN : ''}`;
 }
 
 /**
@@ -160,7 +168,10 @@ function queueSql(table: LockTable, history: boolean): string {
   UPDATE ${table.qualified} AS l SET
     queued = CASE WHEN cur.other_queued THEN l.queued ELSE $4::bigint END,
     merged = CASE WHEN cur.other_queued THEN greatest(l.merged, $4::bigint) ELSE l.merged END,
-    repl = CASE WHEN NOT cur.other_queued AND $9::text = 'replace' THEN cur.token ELSE l.repl END
+    repl = CASE WHEN NOT cur.other_queued AND $9::text = 'replace' THEN cur.token ELSE l.repl END,
+    history_seq = l.history_seq + CASE WHEN ${MERGE_ENTRY} THEN 1 ELSE 0 END,
+    history_low = CASE WHEN ${MERGE_ENTRY}
+      THEN greatest(l.history_low, l.history_seq + 2 - $8::int) ELSE l.history_low END
   FROM cur, clock
   WHERE l.name = $1 AND $9::text IN ('queue', 'replace') AND $4::bigint <= clock.latest
     AND NOT cur.paused AND NOT cur.merged_done
@@ -171,10 +182,19 @@ function queueSql(table: LockTable, history: boolean): string {
     cur.other_queued AND coalesce(cur.merged < $4::bigint, true) AS new_merge
 )${
     history
-      ? `,\n${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)')}`
+      ? `,\n${occurrenceEntrySql(table, 'merged', 'EXISTS (SELECT 1 FROM queue WHERE new_merge)', '1')}`
       : ''
   }`;
 }
+
+/** What a paused claim writes (the occurrence it passes, then its own, at most `$8`). */
+const PAUSED_ADDED = `least(CASE WHEN passed IS NULL THEN 1 ELSE 2 END, $8::int)`;
+
+/** The trims are SELECTs (see occurrenceEntrySql): they run only when the final row reads them. */
+const TRIMS_RUN = `\nWHERE (SELECT count(*) FROM paused_trim) + (SELECT count(*) FROM merged_trim) >= 0`;
+
+/** A merge the statement records (`new_merge` with a history). */
+const MERGE_ENTRY = `$8::int > 0 AND cur.other_queued AND coalesce(cur.merged < $4::bigint, true)`;
 
 /** What the final row reads of `queue`. */
 const QUEUE_COLUMNS = `(SELECT retry_in FROM queue) AS retry_in,

@@ -1,6 +1,12 @@
 import { MAX_SCHEDULED_AT_AHEAD_MS } from '../../cron-lock.constants.js';
-import { historyTrimSql, newestToDropSql } from './history.js';
 import type { LockTable } from './postgres-table.js';
+import {
+  newestSeqSql,
+  TRIM_ARGS,
+  trimFunctionName,
+  trimFunctionSql,
+  trimSql,
+} from './history-trim.js';
 
 /** Expired rows (and history entries) deleted by one release at most: bounds its work. */
 export const SWEEP_LIMIT = 16;
@@ -35,12 +41,15 @@ export function functionNames(table: LockTable): { acquire: string; release: str
   };
 }
 
-/** The functions' signatures, for `to_regprocedure()`: their argument types. */
-export function functionSignatures(table: LockTable): { acquire: string; release: string } {
+type FunctionName = 'acquire' | 'release' | 'trim';
+
+/** The functions' signatures (with `<table>_trim`, see history-trim.ts), for `to_regprocedure()`. */
+export function functionSignatures(table: LockTable): Record<FunctionName, string> {
   const names = functionNames(table);
   return {
     acquire: `${names.acquire}(${ACQUIRE_ARGS})`,
     release: `${names.release}(${RELEASE_ARGS})`,
+    trim: `${trimFunctionName(table)}(${TRIM_ARGS})`,
   };
 }
 
@@ -107,9 +116,13 @@ export function functionsMark(): string {
 /** The comment's text before the version number; the schema check reads the number after it. */
 export const MARK_PREFIX = 'nestjs-cron-lock functions v';
 
-/** Both functions' definitions for the default names: what the version pins. */
+/** The functions' definitions for the default names: what the version pins. */
 export function functionsSource(): string {
-  return acquireFunctionSql(DEFAULT_NAMES) + releaseFunctionSql(DEFAULT_NAMES);
+  return (
+    acquireFunctionSql(DEFAULT_NAMES) +
+    releaseFunctionSql(DEFAULT_NAMES) +
+    trimFunctionSql(DEFAULT_NAMES)
+  );
 }
 
 const DEFAULT_NAMES: LockTable = {
@@ -122,19 +135,16 @@ const DEFAULT_NAMES: LockTable = {
   historyDisplay: 'public.cron_lock_history',
 };
 
-/** `CREATE OR REPLACE FUNCTION` of both, each commented with {@link functionsMark}. */
+/** `CREATE OR REPLACE FUNCTION` of each, commented with {@link functionsMark}. */
 export function functionsSql(table: LockTable): string {
   const signatures = functionSignatures(table);
   return `${acquireFunctionSql(table)}
 COMMENT ON FUNCTION ${signatures.acquire} IS '${functionsMark()}';
 ${releaseFunctionSql(table)}
 COMMENT ON FUNCTION ${signatures.release} IS '${functionsMark()}';
+${trimFunctionSql(table)}
+COMMENT ON FUNCTION ${signatures.trim} IS '${functionsMark()}';
 `;
-}
-
-/** Trims job `p_name`'s history to its newest `p_size` entries (by an index range). */
-function trimSql(table: LockTable): string {
-  return `${historyTrimSql(table, 'p_name', 'p_size')};`;
 }
 
 function acquireFunctionSql(table: LockTable): string {
@@ -154,6 +164,8 @@ DECLARE
   paused boolean := false;
   prev bigint;
   refreshed boolean := false;
+  v_seq bigint;
+  v_low bigint;
 BEGIN
   -- Each branch sets what it decided and leaves the block; the answer is built once, after it.
   <<decide>>
@@ -164,14 +176,17 @@ BEGIN
   END IF;
   SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
     CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
-    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now
+    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now,
+    l.history_seq, l.history_low
   INTO r FROM ${T} AS l WHERE l.name = p_name FOR UPDATE;
   IF NOT FOUND THEN
     -- First acquisition of the job, or its row was swept: a row another instance inserts
     -- meanwhile is decided by the primary key, as in acquireSql.
-    INSERT INTO ${T} AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+    INSERT INTO ${T} AS l (name, token, holder, expires_at, tick, fence, state_expires_at,
+      history_seq)
     VALUES (p_name, p_token, p_instance, v_now + p_ttl * interval '1 millisecond', p_at,
-      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond')
+      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond',
+      ${newestSeqSql(table, 'p_name')})
     ON CONFLICT (name) DO UPDATE SET token = excluded.token, holder = excluded.holder,
       expires_at = excluded.expires_at, tick = coalesce(excluded.tick, l.tick),
       fence = greatest(l.fence + 1, excluded.fence),
@@ -198,17 +213,25 @@ BEGIN
     IF p_at IS NULL THEN
       EXIT decide;
     END IF;
+    -- The entries (the passed one, then this one) take the row's next numbers; of more than
+    -- p_size, only the newest p_size are written.
+    v_low := r.history_low;
+    v_seq := r.history_seq + CASE WHEN p_size <= 0 THEN 0
+      WHEN r.passed IS NULL OR p_size = 1 THEN 1 ELSE 2 END;
     UPDATE ${T} AS l SET tick = p_at, state_expires_at = CASE
       WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
-      ELSE v_now + p_state * interval '1 millisecond' END
+      ELSE v_now + p_state * interval '1 millisecond' END,
+      history_seq = v_seq, history_low = CASE WHEN p_size > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END
     WHERE l.ctid = r.at_row;
     refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
     IF p_size > 0 THEN
-      INSERT INTO ${table.history} (name, entry, expires_at)
-      SELECT p_name, pg_catalog.json_build_object('kind', 'paused', 'scheduledAt', o.at,
-          'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
+      INSERT INTO ${table.history} (name, seq, entry, expires_at)
+      SELECT p_name, v_seq + o.n - 2, pg_catalog.json_build_object('kind', 'paused',
+          'scheduledAt', o.at, 'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
         v_now + p_state * interval '1 millisecond'
-      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
+      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at)
+      WHERE o.at IS NOT NULL AND v_seq + o.n - 2 > r.history_seq ORDER BY o.n;
       ${trimSql(table)}
     END IF;
     EXIT decide;
@@ -245,15 +268,25 @@ DECLARE
   v_ok boolean := p_outcome = 'completed';
   v_expiry timestamptz;
   v_swept integer;
+  -- The entries this release writes: the newest p_size of p_entries.
+  v_add integer := CASE WHEN p_size > 0
+    THEN least(coalesce(pg_catalog.cardinality(p_entries), 0), p_size) ELSE 0 END;
+  v_seq bigint;
+  v_low bigint := 0;
   r record;
 BEGIN
   SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
-    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at,
+    l.history_seq, l.history_low
   INTO r FROM ${T} AS l WHERE l.name = p_name FOR UPDATE;
   IF FOUND THEN
     released := r.ours;
     queued := r.queued;
+    v_seq := r.history_seq + v_add;
+    v_low := r.history_low;
     UPDATE ${T} AS l SET
+      history_seq = v_seq, history_low = CASE WHEN v_add > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
       token = CASE WHEN r.ours AND p_keep <= 0 THEN NULL ELSE l.token END,
       expires_at = CASE WHEN NOT r.ours THEN l.expires_at
         WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
@@ -264,31 +297,37 @@ BEGIN
     WHERE l.ctid = r.at_row;
   ELSE
     -- The row was swept: re-created with the outcome and no lock (or, where another instance
-    -- inserted it meanwhile, the outcome recorded on that one).
-    INSERT INTO ${T} AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
+    -- inserted it meanwhile, the outcome recorded on that one). Its entries are numbered on from
+    -- the job's newest (entries outlive a swept row), and its trim starts at the job's oldest.
+    INSERT INTO ${T} AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at,
+      history_seq)
     VALUES (p_name, CASE WHEN v_ok THEN 0 ELSE 1 END, p_outcome, v_fin,
       CASE WHEN v_ok THEN v_fin END, CASE WHEN v_ok THEN p_duration END,
-      v_now + p_state * interval '1 millisecond')
-    ON CONFLICT (name) DO UPDATE SET
+      v_now + p_state * interval '1 millisecond', ${newestSeqSql(table, 'p_name')} + v_add)
+    ON CONFLICT (name) DO UPDATE SET history_seq = l.history_seq + v_add,
       fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = excluded.outcome,
       end_at = excluded.end_at,
       ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
         THEN excluded.end_at ELSE l.ok_at END,
       ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
-        THEN excluded.ok_ms ELSE l.ok_ms END;
+        THEN excluded.ok_ms ELSE l.ok_ms END
+    RETURNING l.history_seq INTO v_seq;
+    IF v_add > 0 THEN
+      UPDATE ${T} SET history_low = greatest(history_low, v_seq - p_size + 1) WHERE name = p_name;
+    END IF;
   END IF;
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
-  IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
-    INSERT INTO ${H} (name, entry, expires_at)
-    SELECT p_name, e.entry, v_expiry FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+  IF v_add > 0 THEN
+    INSERT INTO ${H} (name, seq, entry, expires_at)
+    SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry
+    FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
     WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
     ${trimSql(table)}
   ELSIF p_size <= 0 THEN
     DELETE FROM ${H} WHERE name = p_name;
   END IF;
   IF p_refresh AND p_size > 0 THEN
-    UPDATE ${H} SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
-      ${newestToDropSql(table, 'p_name', 'p_size')}), 0);
+    UPDATE ${H} SET expires_at = v_expiry WHERE name = p_name AND seq > v_seq - p_size;
   END IF;
   IF p_sweep THEN
     IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN

@@ -2,50 +2,20 @@ import type { HistoryEntry } from '../lock-store.interface.js';
 import { parseEntry } from '../history-entries.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { trimCallSql } from './history-trim.js';
 
 // Checked by the store before its guard, so that a bad limit is never reported as a store error.
 export { checkHistoryLimit } from '../history-entries.js';
 
 /**
- * The job's last entries, newest first (by `id`), expired ones left out: the release and the
- * acquire write them (see releaseSql, acquireSql). $1 name · $2 limit
+ * The job's last entries, newest first (by their number on the job's row, `seq`: every writer
+ * takes it under the row's lock, so it is the order they were written; entries an earlier build
+ * wrote without one, 0, read as the oldest), expired ones left out: the release and the acquire
+ * write them (see releaseSql, acquireSql). $1 name · $2 limit
  */
 export function historySql(table: LockTable): string {
   return `SELECT entry FROM ${table.history}
-WHERE name = $1 AND expires_at > clock_timestamp() ORDER BY id DESC LIMIT $2`;
-}
-
-/**
- * A delete that trims job `name`'s history to the newest entries: it finds the newest entry to
- * drop (`ORDER BY id DESC OFFSET keep LIMIT 1`, a backward scan of the job's index, no sort of
- * all its entries) and deletes it and every older one of the job by an index range. `name`,
- * `keep` and `when` are SQL of the statement or function it is part of: `$1` in the statements,
- * `p_name` in the schema's functions (a data-modifying CTE does not see the rows its siblings
- * insert, so there `keep` leaves room for them). Without `when`, it always runs.
- */
-export function historyTrimSql(
-  table: LockTable,
-  name: string,
-  keep: string,
-  when?: string,
-): string {
-  return `DELETE FROM ${table.history} WHERE name = ${name} AND id <= (
-    ${newestToDropSql(table, name, keep)}
-  )${when === undefined ? '' : ` AND ${when}`}`;
-}
-
-/**
- * The id of job `name`'s newest entry beyond the newest `keep`, if it has more (SQL as above).
- *
- * It walks the job's range of the `(name, id)` index backward, whatever the statistics: with
- * `name = …` the planner drops `name` from the sort as a constant, and may then walk the primary
- * key's ids, newest first, through every job's entries, filtering by name (its pick for a plan
- * of any name once a few jobs have long histories). `= ANY` of the one name is the same rows, and
- * keeps the sort on both columns, which only that index gives.
- */
-export function newestToDropSql(table: LockTable, name: string, keep: string): string {
-  return `SELECT id FROM ${table.history} WHERE name = ANY (ARRAY[${name}::text])
-    ORDER BY name DESC, id DESC OFFSET greatest(${keep}, 0) LIMIT 1`;
+WHERE name = $1 AND expires_at > clock_timestamp() ORDER BY seq DESC, id DESC LIMIT $2`;
 }
 
 /**
@@ -53,26 +23,34 @@ export function newestToDropSql(table: LockTable, name: string, keep: string): s
  * `paused` or `merged` entry (as occurrenceEntry writes one: by instance `$6`, at the database
  * clock's `now_ms`, kept `$5` ms) and trim the history to `$8` entries, when `$8` is positive
  * and `when` holds. `earlier`: SQL of an earlier occurrence to record the same way before `$4`
- * when it is not null. Needs a `clock` CTE with `now` and `now_ms`.
+ * when it is not null. Needs a `clock` CTE with `now` and `now_ms`, and `cur` with the row's
+ * `history_seq` and `history_low` as locked: the entries take the next `added` numbers, which
+ * the step that updates the row in the same mode adds to it (see acquireSql), and the trim
+ * deletes the range from `history_low` to the new last number less `$8` through `<table>_trim`
+ * (history-trim.ts: it sees the entries committed while the statement waited for the row). Of
+ * more entries than `$8`, only the newest `$8` are written. The trim is a SELECT: the statement's
+ * final row must read it (see acquireSql), or it does not run.
  */
 export function occurrenceEntrySql(
   table: LockTable,
   kind: 'paused' | 'merged',
   when: string,
+  added: string,
   earlier = 'NULL::bigint',
 ): string {
-  const added = `(CASE WHEN ${earlier} IS NULL THEN 1 ELSE 2 END)`;
   return `${kind}_entry AS (
-  INSERT INTO ${table.history} (name, entry, expires_at)
-  SELECT $1, pg_catalog.json_build_object('kind', '${kind}', 'scheduledAt', o.at,
+  INSERT INTO ${table.history} (name, seq, entry, expires_at)
+  SELECT $1, cur.history_seq + ${added} + o.n - 2,
+    pg_catalog.json_build_object('kind', '${kind}', 'scheduledAt', o.at,
       'finishedAt', clock.now_ms, 'instanceId', $6::text)::text,
     clock.now + $5::float8 * interval '1 millisecond'
-  FROM clock, (VALUES (1, ${earlier}), (2, $4::bigint)) AS o(n, at)
-  WHERE $8::int > 0 AND ${when} AND o.at IS NOT NULL
+  FROM clock, cur, (VALUES (1, ${earlier}), (2, $4::bigint)) AS o(n, at)
+  WHERE $8::int > 0 AND ${when} AND o.at IS NOT NULL AND ${added} + o.n - 2 > 0
   ORDER BY o.n
 ),
-${kind}_trim AS (
-  ${historyTrimSql(table, '$1', `$8::int - ${added}`, `$8::int > 0 AND ${when}`)}
+${kind}_trim AS MATERIALIZED (
+  SELECT ${trimCallSql(table, '$1', 'cur.history_low', `cur.history_seq + ${added} - $8::int`)} AS n
+  FROM cur WHERE $8::int > 0 AND ${when} AND cur.history_seq + ${added} - $8::int >= cur.history_low
 )`;
 }
 

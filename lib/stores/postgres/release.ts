@@ -4,8 +4,8 @@ import { runStatement, typedParameters, type PostgresPool } from './postgres-con
 import type { Statements } from './statements.js';
 import type { LockTable } from './postgres-table.js';
 import { releaseEntryTexts } from '../history-entries.js';
-import { newestToDropSql } from './history.js';
 import { SWEEP_LIMIT } from './functions.js';
+import { newestSeqSql } from './history-trim.js';
 import type { SweepSchedule } from './sweep-schedule.js';
 import type { FunctionAnswer } from './acquire.js';
 import { LockStoreError } from '../../cron-lock.errors.js';
@@ -54,7 +54,7 @@ export function releaseSql(table: LockTable, shape: ReleaseShape = FULL_RELEASE)
 cur AS MATERIALIZED (
   SELECT coalesce(l.token = $2 AND l.expires_at > clock.now, false) AS ours,
     CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at,
-    clock.now
+    clock.now, l.history_seq
   FROM ${table.qualified} AS l, clock WHERE l.name = $1 FOR UPDATE OF l
 ),${
     refresh
@@ -77,7 +77,8 @@ updated AS (
       ? `,
 history_kept AS (
   UPDATE ${table.history} SET expires_at = (SELECT expires_at FROM entry_expiry)
-  WHERE name = $1 AND id > coalesce((${newestToDropSql(table, '$1', HISTORY_KEPT)}), 0)
+  WHERE name = $1 AND seq > coalesce((SELECT history_seq FROM cur), ${newestSeqSql(table, '$1')})
+    - (${HISTORY_KEPT})
 )`
       : ''
   }${sweep ? sweepSql(table) : ''}

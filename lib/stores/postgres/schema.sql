@@ -5,7 +5,8 @@
 -- then give the app role what the store needs, and nothing more:
 --   GRANT USAGE ON SCHEMA public TO app;
 --   GRANT SELECT, INSERT, UPDATE, DELETE ON public.cron_lock, public.cron_lock_history TO app;
---   GRANT EXECUTE ON FUNCTION public.cron_lock_acquire, public.cron_lock_release TO app;
+--   GRANT EXECUTE ON FUNCTION public.cron_lock_acquire, public.cron_lock_release,
+--     public.cron_lock_trim TO app;
 -- and create the store with createTable: false:
 --   new PostgresLockStore(pool, { createTable: false })
 --
@@ -15,8 +16,10 @@
 --
 -- This is what the store itself runs when createTable is true (the default). Applied again over a
 -- table made by an earlier version, it adds what is missing (the overlap, pause and schedule columns,
--- the history table), replaces the two functions of the cron path (<table>_acquire, <table>_release,
--- which run with the caller's rights) and changes nothing else.
+-- the history table, the history entries' numbers, which it gives the entries it finds, each job's in
+-- the order written), replaces the index the numbers replace and the schema's functions
+-- (<table>_acquire, <table>_release, <table>_trim, which run with the caller's rights), and changes
+-- nothing else.
 
 CREATE TABLE IF NOT EXISTS "public"."cron_lock" (
   name text PRIMARY KEY,
@@ -41,15 +44,27 @@ ALTER TABLE "public"."cron_lock"
   ADD COLUMN IF NOT EXISTS time_zone text,
   ADD COLUMN IF NOT EXISTS queued bigint,
   ADD COLUMN IF NOT EXISTS merged bigint,
-  ADD COLUMN IF NOT EXISTS repl text;
+  ADD COLUMN IF NOT EXISTS repl text,
+  ADD COLUMN IF NOT EXISTS history_seq bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS history_low bigint NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS "public"."cron_lock_history" (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text NOT NULL,
   entry text NOT NULL,
   expires_at timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS "cron_lock_history_name_idx" ON "public"."cron_lock_history" (name, id);
+ALTER TABLE "public"."cron_lock_history" ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS "cron_lock_history_seq_idx" ON "public"."cron_lock_history" (name, seq);
+DROP INDEX IF EXISTS "public"."cron_lock_history_name_idx";
 CREATE INDEX IF NOT EXISTS "cron_lock_history_expires_idx" ON "public"."cron_lock_history" (expires_at);
+UPDATE "public"."cron_lock_history" AS h SET seq = n.seq
+FROM (SELECT id, row_number() OVER (PARTITION BY name ORDER BY id) AS seq
+  FROM "public"."cron_lock_history" AS u WHERE u.seq = 0 AND NOT EXISTS (
+    SELECT 1 FROM "public"."cron_lock_history" AS k WHERE k.name = u.name AND k.seq > 0)) AS n
+WHERE h.id = n.id;
+UPDATE "public"."cron_lock" AS l SET history_seq = m.seq
+FROM (SELECT name, max(seq) AS seq FROM "public"."cron_lock_history" GROUP BY name) AS m
+WHERE l.name = m.name AND l.history_seq < m.seq;
 CREATE OR REPLACE FUNCTION "public"."cron_lock_acquire"(p_name text, p_token text,
   p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer)
 RETURNS text LANGUAGE plpgsql AS $body$
@@ -65,6 +80,8 @@ DECLARE
   paused boolean := false;
   prev bigint;
   refreshed boolean := false;
+  v_seq bigint;
+  v_low bigint;
 BEGIN
   -- Each branch sets what it decided and leaves the block; the answer is built once, after it.
   <<decide>>
@@ -75,14 +92,17 @@ BEGIN
   END IF;
   SELECT l.ctid AS at_row, l.tick, l.expires_at, l.ok_at, l.state_expires_at, l.merged,
     CASE WHEN l.queued > coalesce(l.tick, -1) AND l.queued < p_at THEN l.queued END AS passed,
-    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now
+    l.paused_at IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until > v_now_ms) AS paused_now,
+    l.history_seq, l.history_low
   INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
   IF NOT FOUND THEN
     -- First acquisition of the job, or its row was swept: a row another instance inserts
     -- meanwhile is decided by the primary key, as in acquireSql.
-    INSERT INTO "public"."cron_lock" AS l (name, token, holder, expires_at, tick, fence, state_expires_at)
+    INSERT INTO "public"."cron_lock" AS l (name, token, holder, expires_at, tick, fence, state_expires_at,
+      history_seq)
     VALUES (p_name, p_token, p_instance, v_now + p_ttl * interval '1 millisecond', p_at,
-      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond')
+      (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond',
+      (SELECT coalesce(max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name))
     ON CONFLICT (name) DO UPDATE SET token = excluded.token, holder = excluded.holder,
       expires_at = excluded.expires_at, tick = coalesce(excluded.tick, l.tick),
       fence = greatest(l.fence + 1, excluded.fence),
@@ -109,21 +129,28 @@ BEGIN
     IF p_at IS NULL THEN
       EXIT decide;
     END IF;
+    -- The entries (the passed one, then this one) take the row's next numbers; of more than
+    -- p_size, only the newest p_size are written.
+    v_low := r.history_low;
+    v_seq := r.history_seq + CASE WHEN p_size <= 0 THEN 0
+      WHEN r.passed IS NULL OR p_size = 1 THEN 1 ELSE 2 END;
     UPDATE "public"."cron_lock" AS l SET tick = p_at, state_expires_at = CASE
       WHEN l.state_expires_at - v_now >= v_half THEN l.state_expires_at
-      ELSE v_now + p_state * interval '1 millisecond' END
+      ELSE v_now + p_state * interval '1 millisecond' END,
+      history_seq = v_seq, history_low = CASE WHEN p_size > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END
     WHERE l.ctid = r.at_row;
     refreshed := coalesce(r.state_expires_at - v_now < v_half, false);
     IF p_size > 0 THEN
-      INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
-      SELECT p_name, pg_catalog.json_build_object('kind', 'paused', 'scheduledAt', o.at,
-          'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
+      INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
+      SELECT p_name, v_seq + o.n - 2, pg_catalog.json_build_object('kind', 'paused',
+          'scheduledAt', o.at, 'finishedAt', v_now_ms, 'instanceId', p_instance)::text,
         v_now + p_state * interval '1 millisecond'
-      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at) WHERE o.at IS NOT NULL ORDER BY o.n;
-      DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
-    SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
-    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
-  );
+      FROM (VALUES (1, r.passed), (2, p_at)) AS o(n, at)
+      WHERE o.at IS NOT NULL AND v_seq + o.n - 2 > r.history_seq ORDER BY o.n;
+      IF v_seq - p_size >= v_low THEN
+      DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size;
+    END IF;
     END IF;
     EXIT decide;
   END IF;
@@ -155,15 +182,25 @@ DECLARE
   v_ok boolean := p_outcome = 'completed';
   v_expiry timestamptz;
   v_swept integer;
+  -- The entries this release writes: the newest p_size of p_entries.
+  v_add integer := CASE WHEN p_size > 0
+    THEN least(coalesce(pg_catalog.cardinality(p_entries), 0), p_size) ELSE 0 END;
+  v_seq bigint;
+  v_low bigint := 0;
   r record;
 BEGIN
   SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
-    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at,
+    l.history_seq, l.history_low
   INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
   IF FOUND THEN
     released := r.ours;
     queued := r.queued;
+    v_seq := r.history_seq + v_add;
+    v_low := r.history_low;
     UPDATE "public"."cron_lock" AS l SET
+      history_seq = v_seq, history_low = CASE WHEN v_add > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
       token = CASE WHEN r.ours AND p_keep <= 0 THEN NULL ELSE l.token END,
       expires_at = CASE WHEN NOT r.ours THEN l.expires_at
         WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
@@ -174,35 +211,39 @@ BEGIN
     WHERE l.ctid = r.at_row;
   ELSE
     -- The row was swept: re-created with the outcome and no lock (or, where another instance
-    -- inserted it meanwhile, the outcome recorded on that one).
-    INSERT INTO "public"."cron_lock" AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at)
+    -- inserted it meanwhile, the outcome recorded on that one). Its entries are numbered on from
+    -- the job's newest (entries outlive a swept row), and its trim starts at the job's oldest.
+    INSERT INTO "public"."cron_lock" AS l (name, fails, outcome, end_at, ok_at, ok_ms, state_expires_at,
+      history_seq)
     VALUES (p_name, CASE WHEN v_ok THEN 0 ELSE 1 END, p_outcome, v_fin,
       CASE WHEN v_ok THEN v_fin END, CASE WHEN v_ok THEN p_duration END,
-      v_now + p_state * interval '1 millisecond')
-    ON CONFLICT (name) DO UPDATE SET
+      v_now + p_state * interval '1 millisecond', (SELECT coalesce(max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name) + v_add)
+    ON CONFLICT (name) DO UPDATE SET history_seq = l.history_seq + v_add,
       fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = excluded.outcome,
       end_at = excluded.end_at,
       ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
         THEN excluded.end_at ELSE l.ok_at END,
       ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= excluded.end_at)
-        THEN excluded.ok_ms ELSE l.ok_ms END;
+        THEN excluded.ok_ms ELSE l.ok_ms END
+    RETURNING l.history_seq INTO v_seq;
+    IF v_add > 0 THEN
+      UPDATE "public"."cron_lock" SET history_low = greatest(history_low, v_seq - p_size + 1) WHERE name = p_name;
+    END IF;
   END IF;
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
-  IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
-    INSERT INTO "public"."cron_lock_history" (name, entry, expires_at)
-    SELECT p_name, e.entry, v_expiry FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+  IF v_add > 0 THEN
+    INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
+    SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry
+    FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
     WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
-    DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND id <= (
-    SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
-    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1
-  );
+    IF v_seq - p_size >= v_low THEN
+      DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size;
+    END IF;
   ELSIF p_size <= 0 THEN
     DELETE FROM "public"."cron_lock_history" WHERE name = p_name;
   END IF;
   IF p_refresh AND p_size > 0 THEN
-    UPDATE "public"."cron_lock_history" SET expires_at = v_expiry WHERE name = p_name AND id > coalesce((
-      SELECT id FROM "public"."cron_lock_history" WHERE name = ANY (ARRAY[p_name::text])
-    ORDER BY name DESC, id DESC OFFSET greatest(p_size, 0) LIMIT 1), 0);
+    UPDATE "public"."cron_lock_history" SET expires_at = v_expiry WHERE name = p_name AND seq > v_seq - p_size;
   END IF;
   IF p_sweep THEN
     IF p_size > 0 AND pg_catalog.cardinality(p_entries) > 0 THEN
@@ -223,3 +264,15 @@ BEGIN
 END
 $body$;
 COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v1';
+CREATE OR REPLACE FUNCTION "public"."cron_lock_trim"(p_name text, p_low bigint,
+  p_high bigint)
+RETURNS integer LANGUAGE plpgsql AS $body$
+DECLARE
+  v_deleted integer;
+BEGIN
+  DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= p_low AND seq <= p_high;
+  GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  RETURN v_deleted;
+END
+$body$;
+COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v1';

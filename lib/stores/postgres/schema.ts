@@ -33,6 +33,8 @@ const ADDED_COLUMNS = [
   'queued',
   'merged',
   'repl',
+  'history_seq',
+  'history_low',
 ];
 
 /**
@@ -71,6 +73,7 @@ export async function ensureLockTable(
           ? POSTGRES_FUNCTIONS_OUTDATED(table.display, [
               `${table.display}_acquire`,
               `${table.display}_release`,
+              `${table.display}_trim`,
             ])
           : POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS),
       { answered: true },
@@ -171,7 +174,7 @@ const checkSql = `SELECT to_regclass($1) IS NOT NULL AS has_table,
   AS up_to_date,
   (SELECT bool_and(coalesce(substring(obj_description(p.oid, 'pg_proc') FROM $8)::int, 0) >= $9
       AND p.proowner IS NOT DISTINCT FROM (SELECT relowner FROM pg_class WHERE oid = to_regclass($1)))
-    FROM (VALUES (to_regprocedure($6)), (to_regprocedure($7))) AS f(oid)
+    FROM (VALUES (to_regprocedure($6)), (to_regprocedure($7)), (to_regprocedure($10))) AS f(oid)
       LEFT JOIN pg_proc AS p ON p.oid = f.oid) AS functions_current,
   EXISTS (SELECT FROM pg_proc WHERE oid IN (to_regprocedure($6), to_regprocedure($7))
     AND prorettype <> 'pg_catalog.text'::pg_catalog.regtype) AS functions_answer_other`;
@@ -188,5 +191,6 @@ function checkValues(table: LockTable): unknown[] {
     signatures.release,
     `^${MARK_PREFIX}([0-9]{1,9})$`,
     FUNCTIONS_VERSION,
+    signatures.trim,
   ];
 }
