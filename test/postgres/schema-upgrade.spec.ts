@@ -304,7 +304,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     cleanup.push(() => store.close());
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(
       new RegExp(
-        `lacks this version's functions \\(public\\.${table}_acquire, public\\.${table}_release.*schema\\.sql`,
+        `lacks this version's functions \\(public\\.${table}_acquire, _release, _trim: .*schema\\.sql`,
       ),
     );
   });

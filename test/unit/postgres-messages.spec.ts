@@ -1,5 +1,6 @@
 // The PostgreSQL store's errors that reach a run's store-error line and event: the module keeps
-// 300 characters of a store error's message there, so with the default names each one fits whole.
+// 300 characters of a store error's message there, so with the default names (and this version's
+// columns and functions) each one fits whole.
 import { describe, expect, it } from 'vitest';
 import {
   POSTGRES_ANSWER_UNREAD,
@@ -12,29 +13,19 @@ import {
   POSTGRES_TABLE_OUTDATED,
   POSTGRES_TRIGGERS_UNHEARD,
 } from '../../lib/stores/postgres/postgres.messages.js';
+import { ADDED_COLUMNS, FUNCTION_SUFFIXES } from '../../lib/stores/postgres/schema.js';
 import { describeStoreError } from '../../lib/utils/redact.js';
 import { LockStoreError } from '../../lib/cron-lock.errors.js';
 
 const table = 'public.cron_lock';
-/** The columns a table of the first version lacks. */
-const columns = [
-  'paused_at',
-  'pause_reason',
-  'paused_until',
-  'cron',
-  'time_zone',
-  'queued',
-  'merged',
-  'repl',
-];
 
 describe("the PostgreSQL store's run-time errors, with the default names", () => {
   it.each([
     ['no table', POSTGRES_TABLE_MISSING(table)],
-    ['a table of an earlier version', POSTGRES_TABLE_OUTDATED(table, columns)],
+    ['a table of an earlier version', POSTGRES_TABLE_OUTDATED(table, ADDED_COLUMNS)],
     [
       'functions missing or of an earlier version',
-      POSTGRES_FUNCTIONS_OUTDATED(table, [`${table}_acquire`, `${table}_release`]),
+      POSTGRES_FUNCTIONS_OUTDATED(table, FUNCTION_SUFFIXES),
     ],
     [
       'no right to create the table',

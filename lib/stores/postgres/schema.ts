@@ -23,8 +23,11 @@ import { createTableSql, type LockTable } from './postgres-table.js';
  */
 const SCHEMA_LOCK_KEY = '7261436172';
 
+/** The schema's functions, by their suffix to the table's name (`<table>_acquire`). */
+export const FUNCTION_SUFFIXES = ['acquire', 'release', 'trim'] as const;
+
 /** Columns added after the first version: a table without them is brought up to date. */
-const ADDED_COLUMNS = [
+export const ADDED_COLUMNS = [
   'paused_at',
   'pause_reason',
   'paused_until',
@@ -70,11 +73,7 @@ export async function ensureLockTable(
       !found?.has_table
         ? POSTGRES_TABLE_MISSING(table.display)
         : found.up_to_date
-          ? POSTGRES_FUNCTIONS_OUTDATED(table.display, [
-              `${table.display}_acquire`,
-              `${table.display}_release`,
-              `${table.display}_trim`,
-            ])
+          ? POSTGRES_FUNCTIONS_OUTDATED(table.display, FUNCTION_SUFFIXES)
           : POSTGRES_TABLE_OUTDATED(table.display, ADDED_COLUMNS),
       { answered: true },
     );
@@ -161,7 +160,7 @@ function isCurrent(found: SchemaCheck | undefined, createTable: boolean): boolea
 
 /**
  * Whether the table, its schema, its fleet-control columns and its history table exist, and
- * whether both functions exist at this version or a later one (their comment's number; see
+ * whether the functions exist at this version or a later one (their comment's number; see
  * FUNCTIONS_VERSION): a missing function or a comment of another form counts as version 0. Only
  * functions owned by the table's owner count: the comment is anyone's to write, and functions
  * another role made (ahead of the store, with a high number) would otherwise run as the store's.
