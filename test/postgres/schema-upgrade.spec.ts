@@ -71,7 +71,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     const store = new PostgresLockStore(pool, { table, createTable: false, logger: false });
     cleanup.push(() => store.close());
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(
-      /lacks columns of this version \(.*queued, merged, repl, history_seq, history_low\).*schema\.sql/,
+      /lacks this version's columns \(.*queued, merged, repl, history_seq, history_low\).*schema\.sql/,
     );
   });
 

@@ -32,13 +32,14 @@ export const POSTGRES_TABLE_MISSING = (table: string): string =>
  */
 
 export const POSTGRES_TABLE_OUTDATED = (table: string, columns: readonly string[]): string =>
-  `lock table ${table}, of an earlier version, lacks columns of this version ` +
-  `(${columns.join(', ')}) or its history, and createTable is false. ` +
+  `lock table ${table} lacks this version's columns (${columns.join(', ')}) or its history, ` +
+  `and createTable is false. ` +
   `Fix: apply ${SCHEMA_SQL} again as its owner, or set createTable: true.`;
 
+/** `functions`: the functions' suffixes (`acquire` for `<table>_acquire`). */
 export const POSTGRES_FUNCTIONS_OUTDATED = (table: string, functions: readonly string[]): string =>
-  `lock table ${table} lacks this version's functions (${functions.join(', ')}: missing, older, ` +
-  `or not owned by the table's owner) and createTable is false. ` +
+  `lock table ${table} lacks this version's functions (${table}_${functions.join(', _')}: ` +
+  `missing, older, or not owned by the table's owner) and createTable is false. ` +
   `Fix: apply ${SCHEMA_SQL} again as its owner, or set createTable: true.`;
 
 export const POSTGRES_CREATE_DENIED = (table: string, history: string, detail: string): string =>
