@@ -297,6 +297,31 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
   });
 
+  it('runs on at once, on the connection it prepared its calls on, after another instance replaced functions that answered columns', async () => {
+    const { pool, table } = oldTable('stale');
+    const setup = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => setup.close());
+    await setup.inspect('job'); // creates the tables and the functions
+    await columnFunctions(pool, table);
+    // One connection, which prepares its acquire call against the functions that answer columns.
+    const running = newPool({ max: 1 });
+    cleanup.push(() => running.end());
+    const store = new PostgresLockStore(running, { table, createTable: false, logger: false });
+    cleanup.push(() => store.close());
+    await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(/does not read/);
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, logger: false });
+    cleanup.push(() => next.close());
+    expect(await next.acquire({ ...request('t2', 121_000), name: 'other' })).toMatchObject({
+      acquired: true,
+    });
+
+    expect(await store.acquire(request('t3', 181_000))).toMatchObject({ acquired: true });
+    const outcome = { status: 'completed' as const, durationMs: 1, finishedAt: Date.now() };
+    expect(await store.release({ name: 'job', token: 't3', outcome, historySize: 10 })).toBe(true);
+  });
+
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
     const { pool, table } = oldTable('nofnro');
     await pool.query(tablesSql(lockTable('public', table)));

@@ -35,7 +35,8 @@ export function newPool(options: pg.PoolConfig = {}): pg.Pool {
 /** Drops a test table (and so its index). */
 export async function dropTable(pool: pg.Pool, table: string, schema = 'public'): Promise<void> {
   await pool.query(`DROP TABLE IF EXISTS "${schema}"."${table}", "${schema}"."${table}_history";
-    DROP FUNCTION IF EXISTS "${schema}"."${table}_acquire", "${schema}"."${table}_release"`);
+    DROP FUNCTION IF EXISTS "${schema}"."${table}_acquire", "${schema}"."${table}_release",
+      "${schema}"."${table}_trim"`);
 }
 
 /** A store's own bound on one operation (`operationTimeout`) ran out: its pool or its server. */
