@@ -261,7 +261,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     cleanup.push(() => store.close());
     await store.inspect('job'); // creates the tables and the functions
     await columnFunctions(pool, table);
-    const unread = /answers in a form this version does not read.*restart running instances/;
+    const unread = /answers in a form this version does not read.*Fix: .*schema\.sql/;
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(unread);
     await expect(
       store.release({

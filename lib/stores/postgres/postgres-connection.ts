@@ -41,7 +41,43 @@ export async function runStatement<Row extends QueryResultRow>(
   timeout: number,
 ): Promise<Row[]> {
   const started = performance.now();
-  const lease = await connectWithin(pool, timeout);
+  try {
+    return await runOnce<Row>(pool, statement, values, timeout, started, timeout);
+  } catch (error) {
+    if (!isStalePlan(error, statement)) {
+      throw error;
+    }
+    // Its connection is destroyed (see runOnce); a new one prepares the statement afresh.
+    return runOnce<Row>(pool, statement, values, timeout, started, timeLeft(started, timeout));
+  }
+}
+
+/**
+ * A named statement the server refuses because what it answers changed since the connection
+ * prepared it (`0A000`, "cached plan must not change result type": the schema's functions were
+ * replaced by ones of another result type, as the schema check does for an unreleased build's).
+ * The server refuses it at Bind, before it runs, and on that connection for as long as it lives:
+ * the connection is destroyed and the statement sent once on another.
+ */
+function isStalePlan(error: unknown, statement: string | Statement): boolean {
+  return (
+    typeof statement !== 'string' && statement.name !== undefined && sqlState(error) === '0A000'
+  );
+}
+
+/**
+ * One send of `statement` (see runStatement) within what is left of `timeout` from `started`, on
+ * a connection had within `connectTimeout`.
+ */
+async function runOnce<Row extends QueryResultRow>(
+  pool: PostgresPool,
+  statement: string | Statement,
+  values: readonly unknown[],
+  timeout: number,
+  started: number,
+  connectTimeout: number,
+): Promise<Row[]> {
+  const lease = await connectWithin(pool, connectTimeout);
   let failure: unknown;
   let cancelling: Promise<void> | undefined;
   try {
@@ -75,7 +111,9 @@ export async function runStatement<Row extends QueryResultRow>(
       // Nothing may reject unheard here: no caller waits for this.
       cancelling.then(() => lease.release(true)).catch(() => undefined);
     } else {
-      lease.release(failure !== undefined && !keepsConnection(failure));
+      lease.release(
+        failure !== undefined && (!keepsConnection(failure) || isStalePlan(failure, statement)),
+      );
     }
   }
 }

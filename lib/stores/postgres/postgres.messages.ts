@@ -100,5 +100,4 @@ export const POSTGRES_PREPARED_STATEMENTS_OFF = (detail: string): string =>
 export const POSTGRES_ANSWER_UNREAD = (operation: 'acquire' | 'release'): string =>
   `PostgresLockStore.${operation}: the table's ${operation} function answers in a form this ` +
   `version does not read (another build's). Fix: start an instance with createTable: true, or ` +
-  `drop <table>_acquire and <table>_release as their owner and apply this version's schema.sql; then ` +
-  `restart running instances.`;
+  `drop <table>_acquire and <table>_release as their owner and apply this version's schema.sql.`;

@@ -78,20 +78,6 @@ export async function ensureLockTable(
       { answered: true },
     );
   }
-  // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
-  // exists: only sent when it does not.
-  const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
-  // CREATE OR REPLACE cannot change what a function answers: functions answering another type
-  // are dropped first, in the same transaction, so no instance sees them missing.
-  const signatures = functionSignatures(table);
-  const dropOther = found?.functions_answer_other
-    ? `DROP FUNCTION IF EXISTS ${signatures.acquire}, ${signatures.release};\n`
-    : '';
-  const ddl =
-    dropOther +
-    (found?.has_table && found.up_to_date
-      ? functionsSql(table)
-      : createSchema + createTableSql(table));
   const ddlTimeout = Math.max(timeout, 10_000);
   const lease = await connectWithin(pool, timeout);
   let broken = false;
@@ -109,7 +95,9 @@ export async function ensureLockTable(
         timedQuery(checkSql, checkValues(table), ddlTimeout),
       );
       if (!isCurrent(again.rows[0], createTable)) {
-        await lease.client.query(timedQuery(ddl, undefined, ddlTimeout));
+        await lease.client.query(
+          timedQuery(schemaDdl(table, again.rows[0]), undefined, ddlTimeout),
+        );
       }
       await lease.client.query(timedQuery('COMMIT', undefined, ddlTimeout));
     } catch (error) {
@@ -132,6 +120,27 @@ export async function ensureLockTable(
   } finally {
     lease.release(broken);
   }
+}
+
+/**
+ * What brings the schema up to date, from what the check under the schema lock found. CREATE
+ * SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema exists:
+ * only sent when it does not. CREATE OR REPLACE cannot change what a function answers: functions
+ * answering another type are dropped first, in the same transaction, so no instance sees them
+ * missing.
+ */
+function schemaDdl(table: LockTable, found: SchemaCheck | undefined): string {
+  const createSchema = found?.has_schema ? '' : `CREATE SCHEMA IF NOT EXISTS "${table.schema}";\n`;
+  const signatures = functionSignatures(table);
+  const dropOther = found?.functions_answer_other
+    ? `DROP FUNCTION IF EXISTS ${signatures.acquire}, ${signatures.release};\n`
+    : '';
+  return (
+    dropOther +
+    (found?.has_table && found.up_to_date
+      ? functionsSql(table)
+      : createSchema + createTableSql(table))
+  );
 }
 
 interface SchemaCheck {
