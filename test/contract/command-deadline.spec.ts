@@ -1,7 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Command, Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DeadlineCommand } from '../../lib/stores/redis/ioredis/command-deadline.js';
 import { defineScript, runScript } from '../../lib/stores/redis/redis-script.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { testRedisUrl } from '../support/redis.js';
@@ -300,5 +301,15 @@ describe('script call arguments', () => {
         '0.5',
       ],
     ]);
+  });
+
+  it("writes the bytes of ioredis' own command each time the command is written (a resend too)", () => {
+    const command = DeadlineCommand.evalsha(ECHO_ALL.sha, keys, args, {});
+    const own = new Command('evalsha', [ECHO_ALL.sha, keys.length, ...keys, ...args], {
+      replyEncoding: 'utf8',
+    });
+    const expected = Buffer.from(own.toWritable(undefined as never));
+    expect(Buffer.from(command.toWritable(undefined))).toEqual(expected);
+    expect(Buffer.from(command.toWritable(undefined))).toEqual(expected);
   });
 });
