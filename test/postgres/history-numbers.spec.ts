@@ -3,7 +3,8 @@
 // numbers below the newest `historySize`. These specs pin every writer on a real server: several
 // instances writing one job's history at once (runs' releases, paused claims through the function
 // and through the statement kept for `overlap: 'queue'`), a size lowered by another instance, a row
-// re-created after a sweep, and a table of an earlier build whose entries have no number.
+// re-created after a sweep (by a release, an acquisition, registerJob, pause or a plain lock), and
+// a table of an earlier build whose entries have no number.
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type { ReleaseRequest } from 'nestjs-cron-lock';
 import type pg from 'pg';
@@ -226,6 +227,50 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
     expect((await numbers(pool, table, 'job')).rowSeq).toBe(6);
     await s.release(runRelease('job', 'a1', 3, at));
     expect((await numbers(pool, table, 'job')).seqs).toEqual(range(5, 7));
+  });
+
+  it('numbers the entries of a row re-created after a sweep by registerJob, pause or a plain lock on from the job newest, so history() answers the newest runs', async () => {
+    const { pool, table, store } = subject('hist_recreate');
+    const s = store();
+    let at = BASE;
+    const recreations: Array<[string, () => Promise<unknown>]> = [
+      ['registerJob', () => s.registerJob('job', { cron: '* * * * *', timeZone: null })],
+      ['pause', () => s.pause('job', { reason: null, until: null })],
+      [
+        'plain',
+        () => s.acquire({ name: 'job', token: 'p0', ttl: 1, instanceId: 'i1', plain: true }),
+      ],
+    ];
+    const written: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      written.push((at += 60_000));
+      await s.release(runRelease('job', `r${i}`, 3, at));
+    }
+    let newest = 3;
+    for (const [how, recreate] of recreations) {
+      // The row swept while its entries live on, then re-created without a history write.
+      await pool.query(`DELETE FROM public.${table} WHERE name = 'job'`);
+      await recreate();
+      expect({ how, rowSeq: (await numbers(pool, table, 'job')).rowSeq }).toEqual({
+        how,
+        rowSeq: newest,
+      });
+      await pool.query(`UPDATE public.${table} SET paused_at = NULL, expires_at = NULL`);
+      for (let i = 0; i < 3; i++) {
+        written.push((at += 60_000));
+        await s.release(runRelease('job', `${how}${i}`, 3, at));
+      }
+      newest += 3;
+      expect({ how, seqs: (await numbers(pool, table, 'job')).seqs }).toEqual({
+        how,
+        seqs: range(newest - 2, newest),
+      });
+      const history = await s.history('job', 3);
+      expect({ how, at: history.map((e) => ('scheduledAt' in e ? e.scheduledAt : null)) }).toEqual({
+        how,
+        at: written.slice(-3).reverse(),
+      });
+    }
   });
 
   it('numbers the entries of a table an earlier build made, in the order written, and trims them', async () => {
