@@ -1,6 +1,7 @@
 import type { AcquireRequest, AcquireResult } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool, type Statement } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
+import { newestSeqSql } from './history-trim.js';
 
 /**
  * Takes a plain lock ({@link AcquireRequest.plain}) in one statement: the job's row is inserted,
@@ -16,7 +17,9 @@ import type { LockTable } from './postgres-table.js';
  * `holder` is cleared: it names the holder of a recorded lock, and `inspect()` shows it while the
  * lock is held. The row's `state_expires_at` is set only when the row is created (the sweep in
  * {@link releaseSql} deletes a row only once its lock is free as well), so taking the lock again
- * changes no indexed column and PostgreSQL can update the row in place (a HOT update).
+ * changes no indexed column and PostgreSQL can update the row in place (a HOT update). A row it
+ * creates numbers the job's history entries on from the newest one (they outlive a swept row),
+ * for the cron path's writers that follow.
  *
  * A concurrent acquire of the same name waits on the row (the `ON CONFLICT` arbiter locks it) and
  * then reads it as committed: one of two contenders gets a row back, the other none.
@@ -25,10 +28,11 @@ import type { LockTable } from './postgres-table.js';
  */
 export function acquirePlainSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now)
-INSERT INTO ${table.qualified} AS l (name, token, expires_at, fence, state_expires_at)
+INSERT INTO ${table.qualified} AS l (name, token, expires_at, fence, state_expires_at,
+  history_seq)
 SELECT $1, $2, clock.now + $3::float8 * interval '1 millisecond',
   (extract(epoch FROM clock.now) * 1000000)::bigint,
-  clock.now + $4::float8 * interval '1 millisecond'
+  clock.now + $4::float8 * interval '1 millisecond', ${newestSeqSql(table, '$1')}
 FROM clock
 ON CONFLICT (name) DO UPDATE SET
   token = excluded.token,

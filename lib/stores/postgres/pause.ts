@@ -2,6 +2,7 @@ import type { JobSchedule, PauseRequest } from '../lock-store.interface.js';
 import { runStatement, type PostgresPool } from './postgres-connection.js';
 import type { LockTable } from './postgres-table.js';
 import { historyExpiryStep } from './history.js';
+import { newestSeqSql } from './history-trim.js';
 
 /**
  * Pauses a job: `paused_at` (database ms), `pause_reason`, `paused_until` on the job's row, where
@@ -9,7 +10,9 @@ import { historyExpiryStep } from './history.js';
  * (a job paused before any instance ran it), and its expiry is pushed to at least the state ttl
  * from now, so the release's sweep cannot drop a pause of a job that is not running. The job's
  * history entries get the row's expiry where theirs is earlier: the acquisitions that follow find
- * more than half of it left and leave it alone, so the entries would expire first.
+ * more than half of it left and leave it alone, so the entries would expire first. A row it
+ * creates numbers the job's entries on from its newest (they outlive a swept row), as every
+ * insert of the row does.
  *
  * $1 name · $2 reason or null · $3 until ms or null · $4 state ttl ms
  */
@@ -17,9 +20,9 @@ export function pauseSql(table: LockTable): string {
   return `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
 paused AS (
 INSERT INTO ${table.qualified} AS l
-  (name, paused_at, pause_reason, paused_until, state_expires_at)
+  (name, paused_at, pause_reason, paused_until, state_expires_at, history_seq)
 SELECT $1, floor(extract(epoch FROM clock.now) * 1000)::bigint, $2::text, $3::bigint,
-  clock.now + $4::float8 * interval '1 millisecond'
+  clock.now + $4::float8 * interval '1 millisecond', ${newestSeqSql(table, '$1')}
 FROM clock
 ON CONFLICT (name) DO UPDATE SET
   paused_at = excluded.paused_at,
@@ -49,12 +52,14 @@ SELECT coalesce((SELECT was_paused FROM cur), false) AS was_paused`;
 }
 
 /**
- * Records a job's schedule for `inspect()` and the CLI; a row it creates gets the state ttl.
+ * Records a job's schedule for `inspect()` and the CLI; a row it creates gets the state ttl and
+ * numbers the job's entries on from its newest.
  * $1 name · $2 cron · $3 time zone or null · $4 state ttl ms
  */
 export function registerJobSql(table: LockTable): string {
-  return `INSERT INTO ${table.qualified} AS l (name, cron, time_zone, state_expires_at)
-VALUES ($1, $2, $3, clock_timestamp() + $4::float8 * interval '1 millisecond')
+  return `INSERT INTO ${table.qualified} AS l (name, cron, time_zone, state_expires_at, history_seq)
+VALUES ($1, $2, $3, clock_timestamp() + $4::float8 * interval '1 millisecond',
+  ${newestSeqSql(table, '$1')})
 ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, time_zone = excluded.time_zone
 WHERE l.cron IS DISTINCT FROM excluded.cron OR l.time_zone IS DISTINCT FROM excluded.time_zone`;
 }
