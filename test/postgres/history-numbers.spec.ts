@@ -4,7 +4,7 @@
 // instances writing one job's history at once (runs' releases, paused claims through the function
 // and through the statement kept for `overlap: 'queue'`), a size lowered by another instance, a row
 // re-created after a sweep (by a release, an acquisition, registerJob, pause or a plain lock), and
-// a table of an earlier build whose entries have no number.
+// a table of an earlier build whose entries have no number (0) and stay so until trimmed.
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import type { ReleaseRequest } from 'nestjs-cron-lock';
 import type pg from 'pg';
@@ -273,7 +273,7 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
     }
   });
 
-  it('numbers the entries of a table an earlier build made, in the order written, and trims them', async () => {
+  it('reads the entries of a table an earlier build made after the new ones, in the order written, and trims them once historySize new entries were written', async () => {
     const { pool, table, store } = subject('hist_upgrade');
     const first = store();
     let at = BASE;
@@ -282,7 +282,9 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
       written.push((at += 60_000));
       await s.release(runRelease('job', token, 5, at));
     };
-    for (let i = 0; i < 3; i++) {
+    const read = async (s: PostgresLockStore): Promise<Array<number | null>> =>
+      (await s.history('job', 20)).map((e) => ('scheduledAt' in e ? e.scheduledAt : null));
+    for (let i = 0; i < 5; i++) {
       await write(first, `r${i}`);
       await first.release(runRelease('other', `o${i}`, 5, (at += 60_000)));
     }
@@ -291,16 +293,21 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
     await pool.query(`ALTER TABLE public.${table} DROP COLUMN history_seq, DROP COLUMN history_low;
       ALTER TABLE public.${table}_history DROP COLUMN seq`);
     const upgraded = store();
-    await write(upgraded, 'r3');
-    expect(await numbers(pool, table, 'job')).toMatchObject({ seqs: range(1, 4), rowSeq: 4 });
-    expect(await numbers(pool, table, 'other')).toMatchObject({ seqs: range(1, 3), rowSeq: 3 });
-    for (let i = 4; i < 7; i++) {
+    await write(upgraded, 'r5');
+    // The upgrade numbers nothing: the earlier entries stay at 0, the oldest.
+    expect(await numbers(pool, table, 'job')).toMatchObject({
+      seqs: [0, 0, 0, 0, 0, 1],
+      rowSeq: 1,
+    });
+    expect(await numbers(pool, table, 'other')).toMatchObject({ seqs: [0, 0, 0, 0, 0], rowSeq: 0 });
+    for (let i = 6; i < 9; i++) {
       await write(upgraded, `r${i}`);
     }
-    expect((await numbers(pool, table, 'job')).seqs).toEqual(range(3, 7));
-    const history = await upgraded.history('job', 10);
-    expect(history.map((e) => ('scheduledAt' in e ? e.scheduledAt : null))).toEqual(
-      written.slice(-5).reverse(),
-    );
+    // Up to 2 x historySize - 1 entries until the trim's range reaches 0, read newest first.
+    expect((await numbers(pool, table, 'job')).seqs).toEqual([0, 0, 0, 0, 0, 1, 2, 3, 4]);
+    expect(await read(upgraded)).toEqual([...written].reverse());
+    await write(upgraded, 'r9');
+    expect((await numbers(pool, table, 'job')).seqs).toEqual(range(1, 5));
+    expect(await read(upgraded)).toEqual(written.slice(-5).reverse());
   });
 });

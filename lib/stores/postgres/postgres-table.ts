@@ -75,7 +75,10 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * with `ADD COLUMN IF NOT EXISTS`, so a table created by an earlier version gains them. The
  * history table holds one row per entry (JSON text), each with an expiry and its number in the
  * job's history (`seq`), taken from the job's row (`history_seq`, the last number; `history_low`,
- * the oldest not yet trimmed) by every writer under the row's lock (see history-trim.ts).
+ * the oldest not yet trimmed) by every writer under the row's lock (see history-trim.ts). The
+ * entries of a table an earlier build made are not numbered here (that would rewrite the whole
+ * history in the schema's transaction, with the lock table held): they keep 0, read as the oldest
+ * (they are), and the first trim whose range reaches 0 deletes them.
  * `queued`, `merged`, `repl`: the overlap policies (see acquireSql), added the same way.
  *
  * Then the cron path's functions (`<table>_acquire`, `<table>_release`; see functions.ts), replaced
@@ -125,24 +128,5 @@ ALTER TABLE ${table.history} ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAUL
 CREATE INDEX IF NOT EXISTS "${table.table}_history_seq_idx" ON ${table.history} (name, seq);
 DROP INDEX IF EXISTS "${table.schema}"."${table.table}_history_name_idx";
 CREATE INDEX IF NOT EXISTS "${table.table}_history_expires_idx" ON ${table.history} (expires_at);
-${numberEntriesSql(table)}`;
-}
-
-/**
- * Numbers the entries of a table an earlier build made (its entries have no number: 0), each
- * job's from 1 in the order they were written, and moves each row's last number to its job's
- * newest. A job that has numbered entries already keeps its unnumbered ones at 0: entries an
- * earlier build wrote during a rolling deploy, read as the oldest, trimmed by that build and gone
- * with their expiry.
- */
-function numberEntriesSql(table: LockTable): string {
-  return `UPDATE ${table.history} AS h SET seq = n.seq
-FROM (SELECT id, row_number() OVER (PARTITION BY name ORDER BY id) AS seq
-  FROM ${table.history} AS u WHERE u.seq = 0 AND NOT EXISTS (
-    SELECT 1 FROM ${table.history} AS k WHERE k.name = u.name AND k.seq > 0)) AS n
-WHERE h.id = n.id;
-UPDATE ${table.qualified} AS l SET history_seq = m.seq
-FROM (SELECT name, max(seq) AS seq FROM ${table.history} GROUP BY name) AS m
-WHERE l.name = m.name AND l.history_seq < m.seq;
 `;
 }

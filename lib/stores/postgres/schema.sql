@@ -57,14 +57,6 @@ ALTER TABLE "public"."cron_lock_history" ADD COLUMN IF NOT EXISTS seq bigint NOT
 CREATE INDEX IF NOT EXISTS "cron_lock_history_seq_idx" ON "public"."cron_lock_history" (name, seq);
 DROP INDEX IF EXISTS "public"."cron_lock_history_name_idx";
 CREATE INDEX IF NOT EXISTS "cron_lock_history_expires_idx" ON "public"."cron_lock_history" (expires_at);
-UPDATE "public"."cron_lock_history" AS h SET seq = n.seq
-FROM (SELECT id, row_number() OVER (PARTITION BY name ORDER BY id) AS seq
-  FROM "public"."cron_lock_history" AS u WHERE u.seq = 0 AND NOT EXISTS (
-    SELECT 1 FROM "public"."cron_lock_history" AS k WHERE k.name = u.name AND k.seq > 0)) AS n
-WHERE h.id = n.id;
-UPDATE "public"."cron_lock" AS l SET history_seq = m.seq
-FROM (SELECT name, max(seq) AS seq FROM "public"."cron_lock_history" GROUP BY name) AS m
-WHERE l.name = m.name AND l.history_seq < m.seq;
 CREATE OR REPLACE FUNCTION "public"."cron_lock_acquire"(p_name text, p_token text,
   p_ttl float8, p_at bigint, p_state float8, p_instance text, p_force boolean, p_size integer)
 RETURNS text LANGUAGE plpgsql AS $body$
