@@ -146,6 +146,25 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
   });
 
+  it('replaces the functions an earlier build with the history entries unnumbered made (v1, the same names), as after a rollback re-applied its schema.sql', async () => {
+    const { pool, table } = oldTable('v1fn');
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+    await store.inspect('job'); // creates the tables and the functions
+    // That build's functions: the same names and arguments, v1 in their comments, an acquire that
+    // behaves otherwise (here: always held).
+    const v1 = 'nestjs-cron-lock functions v1';
+    await otherAcquire(pool, table, v1);
+    await pool.query(`COMMENT ON FUNCTION public.${table}_release IS '${v1}';
+      COMMENT ON FUNCTION public.${table}_trim IS '${v1}'`);
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, createTable: true, logger: false });
+    cleanup.push(() => next.close());
+    expect(await next.acquire(request('t1', 61_000))).toMatchObject({ acquired: true });
+    expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
+  });
+
   it.each([true, false])(
     "runs on a later version's functions and leaves them in place (createTable: %s), as the instances of an earlier build do during a rolling deploy",
     async (createTable) => {
