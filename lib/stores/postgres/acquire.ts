@@ -191,7 +191,7 @@ function queueSql(table: LockTable, history: boolean): string {
 const PAUSED_ADDED = `least(CASE WHEN passed IS NULL THEN 1 ELSE 2 END, $8::int)`;
 
 /** The trims are SELECTs (see occurrenceEntrySql): they run only when the final row reads them. */
-const TRIMS_RUN = `\nWHERE (SELECT count(*) FROM paused_trim) + (SELECT count(*) FROM merged_trim) >= 0`;
+const TRIMS_RUN = `\nWHERE (SELECT pg_catalog.count(*) FROM paused_trim) + (SELECT pg_catalog.count(*) FROM merged_trim) >= 0`;
 
 /** A merge the statement records (`new_merge` with a history). */
 const MERGE_ENTRY = `$8::int > 0 AND cur.other_queued AND coalesce(cur.merged < $4::bigint, true)`;

@@ -49,5 +49,5 @@ export function trimSql(table: LockTable): string {
 
 /** The row's first history number for a job with no row: the job's newest entry's, or 0. */
 export function newestSeqSql(table: LockTable, name: string): string {
-  return `(SELECT coalesce(max(h.seq), 0) FROM ${table.history} AS h WHERE h.name = ${name})`;
+  return `(SELECT coalesce(pg_catalog.max(h.seq), 0) FROM ${table.history} AS h WHERE h.name = ${name})`;
 }

@@ -94,7 +94,7 @@ BEGIN
       history_seq)
     VALUES (p_name, p_token, p_instance, v_now + p_ttl * interval '1 millisecond', p_at,
       (extract(epoch FROM v_now) * 1000000)::bigint, v_now + p_state * interval '1 millisecond',
-      (SELECT coalesce(max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name))
+      (SELECT coalesce(pg_catalog.max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name))
     ON CONFLICT (name) DO UPDATE SET token = excluded.token, holder = excluded.holder,
       expires_at = excluded.expires_at, tick = coalesce(excluded.tick, l.tick),
       fence = greatest(l.fence + 1, excluded.fence),
@@ -160,7 +160,7 @@ BEGIN
   RETURN pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v1';
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v2';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
   p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
@@ -209,7 +209,7 @@ BEGIN
       history_seq)
     VALUES (p_name, CASE WHEN v_ok THEN 0 ELSE 1 END, p_outcome, v_fin,
       CASE WHEN v_ok THEN v_fin END, CASE WHEN v_ok THEN p_duration END,
-      v_now + p_state * interval '1 millisecond', (SELECT coalesce(max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name) + v_add)
+      v_now + p_state * interval '1 millisecond', (SELECT coalesce(pg_catalog.max(h.seq), 0) FROM "public"."cron_lock_history" AS h WHERE h.name = p_name) + v_add)
     ON CONFLICT (name) DO UPDATE SET history_seq = l.history_seq + v_add,
       fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = excluded.outcome,
       end_at = excluded.end_at,
@@ -255,7 +255,7 @@ BEGIN
   RETURN pg_catalog.concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v1';
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v2';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_trim"(p_name text, p_low bigint,
   p_high bigint)
 RETURNS integer LANGUAGE plpgsql AS $body$
@@ -267,4 +267,4 @@ BEGIN
   RETURN v_deleted;
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v1';
+COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v2';
