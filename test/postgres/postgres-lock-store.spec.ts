@@ -192,7 +192,7 @@ describe('PostgresLockStore', () => {
       );
       const strict = store(admin, { table: name, createTable: false });
       const refused = strict.inspect('job');
-      await expect(refused).rejects.toThrow(/earlier version.*schema\.sql.*again/);
+      await expect(refused).rejects.toThrow(/lacks this version.s columns.*schema\.sql again/);
       const app = store(admin, { table: name });
       await app.pause('job', { reason: 'upgrade', until: null });
       expect(await app.inspect('job')).toMatchObject({
