@@ -341,6 +341,35 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await store.release({ name: 'job', token: 't3', outcome, historySize: 10 })).toBe(true);
   });
 
+  it('runs on at once after another instance replaced functions that answered columns, whichever of its prepared connections each call gets', async () => {
+    const { pool, table } = oldTable('stale4');
+    const setup = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => setup.close());
+    await setup.inspect('job'); // creates the tables and the functions
+    await columnFunctions(pool, table);
+    // Four connections, each of which prepares the acquire call against the functions that
+    // answer columns (four calls at once hold all four).
+    const running = newPool({ max: 4 });
+    cleanup.push(() => running.end());
+    const store = new PostgresLockStore(running, { table, createTable: false, logger: false });
+    cleanup.push(() => store.close());
+    const refused = await Promise.allSettled(
+      [1, 2, 3, 4].map((n) => store.acquire({ ...request(`s${n}`, 61_000), name: `job${n}` })),
+    );
+    expect(refused.map((result) => result.status)).toEqual(Array(4).fill('rejected'));
+    const own = newPool();
+    cleanup.push(() => own.end());
+    const next = new PostgresLockStore(own, { table, logger: false });
+    cleanup.push(() => next.close());
+    await next.inspect('job'); // replaces the functions
+
+    for (const n of [1, 2, 3, 4]) {
+      expect(await store.acquire({ ...request(`t${n}`, 121_000), name: `job${n}` })).toMatchObject({
+        acquired: true,
+      });
+    }
+  });
+
   it("with createTable: false, refuses to run on tables without this version's functions and names them and the fix", async () => {
     const { pool, table } = oldTable('nofnro');
     await pool.query(tablesSql(lockTable('public', table)));
