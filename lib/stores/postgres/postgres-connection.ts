@@ -44,24 +44,38 @@ export async function runStatement<Row extends QueryResultRow>(
   try {
     return await runOnce<Row>(pool, statement, values, timeout, started, timeout);
   } catch (error) {
-    if (!isStalePlan(error, statement)) {
+    if (typeof statement === 'string' || !isStalePlan(error, statement)) {
       throw error;
     }
-    // Its connection is destroyed (see runOnce); a new one prepares the statement afresh.
-    return runOnce<Row>(pool, statement, values, timeout, started, timeLeft(started, timeout));
+    // Its connection is destroyed (see runOnce). Sent unnamed, parsed wherever it lands: the
+    // pool may lend another connection that prepared it before, and a pooler sharing prepared
+    // statements across its clients holds the stale one for all of them.
+    return runOnce<Row>(
+      pool,
+      { text: statement.text },
+      values,
+      timeout,
+      started,
+      timeLeft(started, timeout),
+    );
   }
 }
 
 /**
  * A named statement the server refuses because what it answers changed since the connection
- * prepared it (`0A000`, "cached plan must not change result type": the schema's functions were
- * replaced by ones of another result type, as the schema check does for an unreleased build's).
- * The server refuses it at Bind, before it runs, and on that connection for as long as it lives:
- * the connection is destroyed and the statement sent once on another.
+ * prepared it ("cached plan must not change result type": the schema's functions were replaced
+ * by ones of another result type, as the schema check does for an unreleased build's). The
+ * server refuses it at Bind, before it runs, and on that connection for as long as it lives: the
+ * connection is destroyed and the statement sent once more, unnamed. Told by its SQLSTATE
+ * (`0A000`, any unsupported feature) and the server function that raises it, which no
+ * `lc_messages` translates; any other `0A000` is reported as before.
  */
 function isStalePlan(error: unknown, statement: string | Statement): boolean {
   return (
-    typeof statement !== 'string' && statement.name !== undefined && sqlState(error) === '0A000'
+    typeof statement !== 'string' &&
+    statement.name !== undefined &&
+    sqlState(error) === '0A000' &&
+    (error as { routine?: unknown }).routine === 'RevalidateCachedQuery'
   );
 }
 
