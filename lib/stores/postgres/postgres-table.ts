@@ -78,7 +78,8 @@ function identifier(option: string, value: unknown, fallback: string): string {
  * the oldest not yet trimmed) by every writer under the row's lock (see history-trim.ts). The
  * entries of a table an earlier build made are not numbered here (that would rewrite the whole
  * history in the schema's transaction, with the lock table held): they keep 0, read as the oldest
- * (they are), and the first trim whose range reaches 0 deletes them.
+ * (they are, unless an earlier build keeps writing during a rolling deploy: see the design notes),
+ * and the first trim whose range reaches 0 deletes them.
  * `queued`, `merged`, `repl`: the overlap policies (see acquireSql), added the same way.
  *
  * Then the cron path's functions (`<table>_acquire`, `<table>_release`; see functions.ts), replaced
