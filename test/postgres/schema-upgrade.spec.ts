@@ -316,25 +316,39 @@ describe('PostgresLockStore on a table of an earlier version', () => {
     expect(await marks(pool, table)).toEqual([functionsMark(), functionsMark()]);
   });
 
-  it('runs on at once, on the connection it prepared its calls on, after another instance replaced functions that answered columns', async () => {
-    const { pool, table } = oldTable('stale');
+  /**
+   * A store on `connections` connections, each of which prepared its acquire call against
+   * functions that answer columns (calls at once hold them all; each is refused), and another
+   * instance (createTable: true) that then replaced those functions.
+   */
+  async function storeWithStalePlans(label: string, connections: number) {
+    const { pool, table } = oldTable(label);
     const setup = new PostgresLockStore(pool, { table, logger: false });
     cleanup.push(() => setup.close());
     await setup.inspect('job'); // creates the tables and the functions
     await columnFunctions(pool, table);
-    // One connection, which prepares its acquire call against the functions that answer columns.
-    const running = newPool({ max: 1 });
+    const running = newPool({ max: connections });
     cleanup.push(() => running.end());
     const store = new PostgresLockStore(running, { table, createTable: false, logger: false });
     cleanup.push(() => store.close());
-    await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(/does not read/);
+    const refused = await Promise.allSettled(
+      Array.from({ length: connections }, (_, n) =>
+        store.acquire({ ...request(`s${n}`, 61_000), name: `job${n}` }),
+      ),
+    );
+    for (const result of refused) {
+      expect(result).toMatchObject({ status: 'rejected', reason: { message: /does not read/ } });
+    }
     const own = newPool();
     cleanup.push(() => own.end());
     const next = new PostgresLockStore(own, { table, logger: false });
     cleanup.push(() => next.close());
-    expect(await next.acquire({ ...request('t2', 121_000), name: 'other' })).toMatchObject({
-      acquired: true,
-    });
+    await next.inspect('job'); // replaces the functions
+    return store;
+  }
+
+  it('runs on at once, on the connection it prepared its calls on, after another instance replaced functions that answered columns', async () => {
+    const store = await storeWithStalePlans('stale', 1);
 
     expect(await store.acquire(request('t3', 181_000))).toMatchObject({ acquired: true });
     const outcome = { status: 'completed' as const, durationMs: 1, finishedAt: Date.now() };
@@ -342,28 +356,9 @@ describe('PostgresLockStore on a table of an earlier version', () => {
   });
 
   it('runs on at once after another instance replaced functions that answered columns, whichever of its prepared connections each call gets', async () => {
-    const { pool, table } = oldTable('stale4');
-    const setup = new PostgresLockStore(pool, { table, logger: false });
-    cleanup.push(() => setup.close());
-    await setup.inspect('job'); // creates the tables and the functions
-    await columnFunctions(pool, table);
-    // Four connections, each of which prepares the acquire call against the functions that
-    // answer columns (four calls at once hold all four).
-    const running = newPool({ max: 4 });
-    cleanup.push(() => running.end());
-    const store = new PostgresLockStore(running, { table, createTable: false, logger: false });
-    cleanup.push(() => store.close());
-    const refused = await Promise.allSettled(
-      [1, 2, 3, 4].map((n) => store.acquire({ ...request(`s${n}`, 61_000), name: `job${n}` })),
-    );
-    expect(refused.map((result) => result.status)).toEqual(Array(4).fill('rejected'));
-    const own = newPool();
-    cleanup.push(() => own.end());
-    const next = new PostgresLockStore(own, { table, logger: false });
-    cleanup.push(() => next.close());
-    await next.inspect('job'); // replaces the functions
+    const store = await storeWithStalePlans('stale4', 4);
 
-    for (const n of [1, 2, 3, 4]) {
+    for (const n of [0, 1, 2, 3]) {
       expect(await store.acquire({ ...request(`t${n}`, 121_000), name: `job${n}` })).toMatchObject({
         acquired: true,
       });
