@@ -16,8 +16,8 @@
 --
 -- This is what the store itself runs when createTable is true (the default). Applied again over a
 -- table made by an earlier version, it adds what is missing (the overlap, pause and schedule columns,
--- the history table, the history entries' numbers, which it gives the entries it finds, each job's in
--- the order written), replaces the index the numbers replace and the schema's functions
+-- the history table, the history entries' numbers: entries it finds keep none and read as the oldest,
+-- until new ones trim them), replaces the index the numbers replace and the schema's functions
 -- (<table>_acquire, <table>_release, <table>_trim, which run with the caller's rights), and changes
 -- nothing else.
 
