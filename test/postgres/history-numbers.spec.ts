@@ -6,7 +6,7 @@
 // re-created after a sweep (by a release, an acquisition, registerJob, pause or a plain lock), and
 // a table of an earlier build whose entries have no number (0) and stay so until trimmed.
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
-import type { ReleaseRequest } from 'nestjs-cron-lock';
+import type { AcquireRequest, ReleaseRequest } from 'nestjs-cron-lock';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
@@ -33,6 +33,25 @@ function subject(label: string): { pool: pg.Pool; table: string; store: () => Po
       cleanup.push(() => store.close());
       return store;
     },
+  };
+}
+
+/** An acquisition of job `job`'s occurrence `at` by instance `instanceId`, with a history. */
+function claim(
+  token: string,
+  at: number,
+  instanceId: string,
+  historySize: number,
+  overlap?: 'queue',
+): AcquireRequest {
+  return {
+    name: 'job',
+    token,
+    ttl: 60_000,
+    scheduledAt: at,
+    instanceId,
+    historySize,
+    ...(overlap ? { overlap } : {}),
   };
 }
 
@@ -109,15 +128,9 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
           await s.release(runRelease('job', `t${w}-${i}`, SIZE, at));
           written += 1;
         } else {
-          const answer = await s.acquire({
-            name: 'job',
-            token: `t${w}-${i}`,
-            ttl: 60_000,
-            scheduledAt: at,
-            instanceId: `i${w}`,
-            historySize: SIZE,
-            ...(w === 3 ? { overlap: 'queue' as const } : {}),
-          });
+          const answer = await s.acquire(
+            claim(`t${w}-${i}`, at, `i${w}`, SIZE, w === 3 ? 'queue' : undefined),
+          );
           if (!answer.acquired && answer.reason === 'paused') {
             written += 1;
           }
@@ -151,15 +164,7 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
           if (w < 5) {
             await s.release(runRelease('job', `t${w}-${i}`, SIZE, at));
           } else {
-            await s.acquire({
-              name: 'job',
-              token: `t${w}-${i}`,
-              ttl: 60_000,
-              scheduledAt: at,
-              instanceId: `i${w}`,
-              historySize: SIZE,
-              overlap: 'queue',
-            });
+            await s.acquire(claim(`t${w}-${i}`, at, `i${w}`, SIZE, 'queue'));
           }
           const { seqs } = await numbers(pool, table, 'job');
           if (seqs.length > SIZE) {

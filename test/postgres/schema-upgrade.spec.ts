@@ -274,12 +274,18 @@ describe('PostgresLockStore on a table of an earlier version', () => {
       COMMENT ON FUNCTION public.${table}_release IS '${functionsMark()}'`);
   }
 
-  it('fails an acquisition and a release whose function answers in a form it does not read, rather than taking a lock or a release from it', async () => {
-    const { pool, table } = oldTable('shape');
+  /** A table of this version whose functions then answer columns (see columnFunctions). */
+  async function tableWithColumnFunctions(label: string) {
+    const { pool, table } = oldTable(label);
     const store = new PostgresLockStore(pool, { table, logger: false });
     cleanup.push(() => store.close());
     await store.inspect('job'); // creates the tables and the functions
     await columnFunctions(pool, table);
+    return { pool, table, store };
+  }
+
+  it('fails an acquisition and a release whose function answers in a form it does not read, rather than taking a lock or a release from it', async () => {
+    const { store } = await tableWithColumnFunctions('shape');
     const unread = /answers in a form this version does not read.*Fix: .*schema\.sql/;
     await expect(store.acquire(request('t1', 61_000))).rejects.toThrow(unread);
     await expect(
@@ -293,11 +299,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
   });
 
   it("replaces functions that answer columns (an unreleased build's, marked with this version) when it may (createTable: true), and runs on its own", async () => {
-    const { pool, table } = oldTable('colfn');
-    const store = new PostgresLockStore(pool, { table, logger: false });
-    cleanup.push(() => store.close());
-    await store.inspect('job'); // creates the tables and the functions
-    await columnFunctions(pool, table);
+    const { pool, table } = await tableWithColumnFunctions('colfn');
     const own = newPool();
     cleanup.push(() => own.end());
     const next = new PostgresLockStore(own, { table, logger: false });
@@ -322,11 +324,7 @@ describe('PostgresLockStore on a table of an earlier version', () => {
    * instance (createTable: true) that then replaced those functions.
    */
   async function storeWithStalePlans(label: string, connections: number) {
-    const { pool, table } = oldTable(label);
-    const setup = new PostgresLockStore(pool, { table, logger: false });
-    cleanup.push(() => setup.close());
-    await setup.inspect('job'); // creates the tables and the functions
-    await columnFunctions(pool, table);
+    const { table } = await tableWithColumnFunctions(label);
     const running = newPool({ max: connections });
     cleanup.push(() => running.end());
     const store = new PostgresLockStore(running, { table, createTable: false, logger: false });
