@@ -468,7 +468,7 @@ async function runApp(name, tarball, workRoot, redisPort) {
           appDir,
           { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` },
         );
-        if (!/Tests: +2 passed, 2 total/.test(output)) {
+        if (!/Tests: +3 passed, 3 total/.test(output)) {
           throw Object.assign(new Error('the Redis fake-timer test did not run'), {
             stdout: output,
           });

@@ -6,6 +6,7 @@ import { runLockedJob } from 'nestjs-cron-lock/testing';
 
 const realSetTimeout = setTimeout;
 const realClearTimeout = clearTimeout;
+const realNow = Date.now;
 
 /** promise, or a rejection naming what once ms of real time passed without it settling. */
 async function within<T>(promise: Promise<T>, what: string, ms = 3_000): Promise<T> {
@@ -43,6 +44,15 @@ class EverySecond {
 let moduleRef: TestingModule | undefined;
 
 /**
+ * Resolves once the real clock has passed its next whole second, as it does while a slow machine
+ * boots an app: the test's stand-in for that, since no event marks a second boundary.
+ */
+function realSecondBoundary(): Promise<void> {
+  const margin = 100;
+  return new Promise((resolve) => realSetTimeout(resolve, 1_000 - (realNow() % 1_000) + margin));
+}
+
+/**
  * An app of `job` on the Redis store (a key prefix of this process's own), initialised on real
  * timers, as the switching guide says for Jest (ioredis connects through process.nextTick, which
  * Jest's modern timers fake); then Jest's modern fake timers. Kept in moduleRef for afterEach.
@@ -51,6 +61,7 @@ async function bootThenFakeTimers(
   job: Type,
   keyPrefix: string,
   logger?: false,
+  slowBoot = false,
 ): Promise<TestingModule> {
   // Set before init(), so that afterEach closes an app whose init() failed too.
   const app = (moduleRef = await Test.createTestingModule({
@@ -65,6 +76,7 @@ async function bootThenFakeTimers(
     providers: [job],
   }).compile());
   await app.init();
+  if (slowBoot) await realSecondBoundary();
   jest.useFakeTimers();
   return app;
 }
@@ -91,8 +103,16 @@ it("runs runLockedJob on the Redis store under Jest's modern fake timers, withou
   expect(app.get(Hourly).calls).toBe(2);
 }, 15_000);
 
-it("runs an every-second job once per period on the Redis store under Jest's modern fake timers, advanced one period at a time", async () => {
-  const app = await bootThenFakeTimers(EverySecond, 'fake-timers-every-second-', false);
+it.each([
+  ['', false],
+  [', also when a real second passes while the app boots', true],
+])("runs an every-second job once per period on the Redis store under Jest's modern fake timers, advanced one period at a time%s", async (_title, slowBoot) => {
+  const app = await bootThenFakeTimers(
+    EverySecond,
+    'fake-timers-every-second-' + (slowBoot ? 'slow-' : ''),
+    false,
+    slowBoot,
+  );
 
   // The switching guide's recipe: one period, then the run's release, before the next period.
   const locks = app.get(CronLockService);
