@@ -53,16 +53,18 @@ function realSecondBoundary(): Promise<void> {
 }
 
 /**
- * An app of `job` on the Redis store (a key prefix of this process's own), initialised on real
- * timers, as the switching guide says for Jest (ioredis connects through process.nextTick, which
- * Jest's modern timers fake); then Jest's modern fake timers. Kept in moduleRef for afterEach.
+ * Jest's modern fake timers, then an app of `job` on the Redis store (a key prefix of this
+ * process's own), as the switching guide says for Jest: `process.nextTick` is left real, since
+ * ioredis connects through it; the scheduler's timers are fake from the start. With `slowBoot`,
+ * a real second passes after init(). Kept in moduleRef for afterEach.
  */
-async function bootThenFakeTimers(
+async function fakeTimersThenBoot(
   job: Type,
   keyPrefix: string,
   logger?: false,
   slowBoot = false,
 ): Promise<TestingModule> {
+  jest.useFakeTimers({ doNotFake: ['nextTick'] });
   // Set before init(), so that afterEach closes an app whose init() failed too.
   const app = (moduleRef = await Test.createTestingModule({
     imports: [
@@ -77,7 +79,6 @@ async function bootThenFakeTimers(
   }).compile());
   await app.init();
   if (slowBoot) await realSecondBoundary();
-  jest.useFakeTimers();
   return app;
 }
 
@@ -87,7 +88,7 @@ afterEach(async () => {
 });
 
 it("runs runLockedJob on the Redis store under Jest's modern fake timers, without advancing the clock", async () => {
-  const app = await bootThenFakeTimers(Hourly, 'fake-timers-');
+  const app = await fakeTimersThenBoot(Hourly, 'fake-timers-');
 
   const first = await within(
     runLockedJob(app, 'hourly', { scheduledAt: new Date('2026-01-01T10:00:00Z') }),
@@ -107,7 +108,7 @@ it.each([
   ['', false],
   [', also when a real second passes while the app boots', true],
 ])("runs an every-second job once per period on the Redis store under Jest's modern fake timers, advanced one period at a time%s", async (_title, slowBoot) => {
-  const app = await bootThenFakeTimers(
+  const app = await fakeTimersThenBoot(
     EverySecond,
     'fake-timers-every-second-' + (slowBoot ? 'slow-' : ''),
     false,
