@@ -270,7 +270,7 @@ export const TRIGGER_LISTEN_FAILED = (detail: string, maxRetryMs: number): strin
   'apart, and at every trigger() call here; listening again is logged)';
 
 export const TRIGGER_NOT_LISTENING = (call: string, timeout: number): string =>
-  `${call}: the lock store did not answer the trigger channel's subscription within ${timeout}ms (the call's timeout), so no request was sent; check that the store is reachable, or pass a longer timeout.`;
+  `${call}: the lock store did not answer the trigger channel's subscription within ${timeout}ms (the call's timeout), so no request was sent. Fix: check that the store is reachable, or pass a longer timeout.`;
 export const TRIGGER_LISTENING_AGAIN =
   'listening for triggers again: CronLockService.trigger() from other instances reaches this one';
 
