@@ -1,6 +1,7 @@
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_FLEET_ARGUMENT } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
+import { numberText } from '../utils/number-text.js';
 import { checkJobName } from './store-arguments.js';
 import type {
   HistoryEntry,
@@ -189,7 +190,7 @@ export function entryText(entry: HistoryEntry): string {
 
 /** `,"key":value`, or nothing for `null` (or a number JSON cannot hold, which reads as `null`). */
 function numberField(key: string, value: number | null): string {
-  return value !== null && Number.isFinite(value) ? `,"${key}":${value}` : '';
+  return value !== null && Number.isFinite(value) ? `,"${key}":${numberText(value)}` : '';
 }
 
 function textField(key: string, value: string | null): string {

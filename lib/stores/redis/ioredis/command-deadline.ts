@@ -1,4 +1,5 @@
 import { Command } from 'ioredis';
+import { numberText } from '../../../utils/number-text.js';
 
 /**
  * ioredis' own error text for a command unanswered within `commandTimeout`, which
@@ -79,7 +80,7 @@ const NO_ARGS: never[] = [];
 function argText(value: number): string {
   return Number.isInteger(value) && !Number.isSafeInteger(value)
     ? BigInt(value).toString()
-    : String(value);
+    : numberText(value);
 }
 
 /** ioredis 6 marks a rejected command settled; ioredis 5 only marks a resolved one. */
