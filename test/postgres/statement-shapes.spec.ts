@@ -5,7 +5,7 @@
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireSql, type AcquireShape } from '../../lib/stores/postgres/acquire.js';
-import { acquireCallSql, releaseCallSql } from '../../lib/stores/postgres/functions.js';
+import { acquireCallSql, releaseCallSql } from '../../lib/stores/postgres/function-calls.js';
 import { lockTable } from '../../lib/stores/postgres/postgres-table.js';
 import { releaseSql, type ReleaseShape } from '../../lib/stores/postgres/release.js';
 import { dropTable, newPool, uniqueTable } from '../support/postgres.js';
@@ -37,6 +37,7 @@ describe('PostgresLockStore statement shapes', () => {
       ...RELEASE_SHAPES.map((shape): [string, number] => [releaseSql(table, shape), 9]),
       [acquireCallSql(table), 8],
       [releaseCallSql(table), 11],
+      [releaseCallSql(table, true), 11],
     ];
     const client = await pool.connect();
     try {

@@ -134,13 +134,15 @@ export async function releaseLock(
   // null, not 0, when the request has none: only a size of 0 empties the history.
   const size = request.historySize ?? null;
   const entries = size !== null && size > 0 ? releaseEntryTexts(outcome, request.missed) : [];
+  // The usual release: its run's entry alone, sent as a text (see releaseCallSql).
+  const oneEntry = outcome !== undefined && entries.length === 1;
   const refresh = refreshHistory.delete(request.name);
   const sweep = sweeps.take();
   let row: ReleaseRow | undefined;
   try {
     const rows = await runStatement<ReleaseRow | FunctionAnswer>(
       pool,
-      outcome ? sql.releaseCall : sql.release({ refresh, sweep }),
+      outcome ? (oneEntry ? sql.releaseCallOne : sql.releaseCall) : sql.release({ refresh, sweep }),
       [
         request.name,
         request.token,
@@ -152,7 +154,7 @@ export async function releaseLock(
         outcome && Number.isFinite(outcome.finishedAt) ? Math.round(outcome.finishedAt) : null,
         STATE_TTL_MS,
         size,
-        entries,
+        oneEntry ? entries[0] : entries,
         // The function's: the refresh and the sweep are branches of it, not shapes.
         ...(outcome ? [refresh, sweep] : []),
       ],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { acquirePlainSql } from './acquire-plain.js';
 import { acquireShapeKey, acquireSql, type AcquireShape } from './acquire.js';
-import { acquireCallSql, releaseCallSql } from './functions.js';
+import { acquireCallSql, releaseCallSql } from './function-calls.js';
 import { historyExpirySql } from './history.js';
 import { inspectSql } from './inspect.js';
 import type { Statement } from './postgres-connection.js';
@@ -30,6 +30,8 @@ export interface Statements {
   release(shape: ReleaseShape): Statement;
   /** A release with an outcome: the release function (functions.ts). */
   releaseCall: Statement;
+  /** The same with one history entry, sent as a text (see releaseCallSql). */
+  releaseCallOne: Statement;
   /** The lean release of a plain lock (see release-plain.ts). */
   releasePlain: Statement;
   inspect: Statement;
@@ -46,6 +48,7 @@ export function unnamedStatements(table: LockTable): Statements {
     renew: { text: renewSql(table) },
     release: shapes(releaseShapeKey, (shape) => ({ text: releaseSql(table, shape) })),
     releaseCall: { text: releaseCallSql(table) },
+    releaseCallOne: { text: releaseCallSql(table, true) },
     releasePlain: { text: releasePlainSql(table) },
     inspect: { text: inspectSql(table) },
     historyExpiry: { text: historyExpirySql(table) },
@@ -61,6 +64,7 @@ export function namedStatements(unnamed: Statements): Statements {
     renew: named(unnamed.renew),
     release: shapes(releaseShapeKey, (shape) => named(unnamed.release(shape))),
     releaseCall: named(unnamed.releaseCall),
+    releaseCallOne: named(unnamed.releaseCallOne),
     releasePlain: named(unnamed.releasePlain),
     inspect: named(unnamed.inspect),
     historyExpiry: named(unnamed.historyExpiry),
