@@ -136,7 +136,8 @@ describe('the package on the lowest peers in range, and on the newest ioredis 5'
         app.dir = join(workDir, `app-${i}`);
         await mkdir(app.dir);
         await writeFile(join(app.dir, 'package.json'), '{ "name": "app", "private": true }\n');
-        for (const file of ['app.mjs', 'redis-internals.mjs', ...contractFiles(app)]) {
+        const files = ['app.mjs', 'redis-internals.mjs', 'postgres-timeout.mjs'];
+        for (const file of [...files, ...contractFiles(app)]) {
           await copyFile(join(FIXTURES, file), join(app.dir, file));
         }
         // One install per app, both at once: they take most of this file's time.
@@ -238,6 +239,19 @@ describe('the package on the lowest peers in range, and on the newest ioredis 5'
     expect(passed[1]).toBeGreaterThan(0);
     expect(passed[0]).toBe(passed[1] * 1.5);
   }, 300_000);
+
+  it("gives up a PostgreSQL statement within the store's operationTimeout on the lowest pg in range", async () => {
+    const [lowest] = APPS;
+    const outcome = await runScript<{
+      renewal: { renewed?: boolean; error?: string };
+      ms: number;
+      operationTimeout: number;
+    }>(lowest!, 'postgres-timeout.mjs', [testPostgresUrl()]);
+    expect(outcome).toMatchObject({
+      renewal: { error: expect.stringMatching(/no answer from PostgreSQL within 500ms/) },
+    });
+    expect(outcome.ms).toBeLessThan(5_000);
+  }, 120_000);
 
   it.each(APPS.map((app) => [app.name, app] as const))(
     '%s: two instances run each occurrence once, take trigger() over pub/sub and serve events, metrics, health and the dashboard',
