@@ -30,7 +30,7 @@ const LOWEST = {
   '@nestjs/schedule': '6.0.0',
   ioredis: '5.4.0',
   'reflect-metadata': '0.2.0',
-  pg: '8.11.0',
+  pg: '8.13.0',
   'prom-client': '15.0.0',
   '@nestjs/terminus': '11.0.0',
   '@nestjs/event-emitter': '3.0.0',
