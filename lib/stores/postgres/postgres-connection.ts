@@ -95,11 +95,12 @@ async function runOnce<Row extends QueryResultRow>(
   let failure: unknown;
   let cancelling: Promise<void> | undefined;
   try {
-    const prepared = typeof statement === 'string' ? { text: statement } : statement;
+    const { text, name } =
+      typeof statement === 'string' ? { text: statement, name: undefined } : statement;
     for (let attempt = 1; ; attempt += 1) {
       try {
         const result = await lease.client.query<Row>(
-          statementCall(prepared, values, timeLeft(started, timeout)),
+          timedQuery(text, [...values], timeLeft(started, timeout), name),
         );
         return result.rows;
       } catch (error) {
@@ -265,23 +266,6 @@ export function timedQuery(
     config.name = name;
   }
   return config;
-}
-
-/**
- * One call of `statement`, as {@link timedQuery} makes it: the statement's text and name are
- * read through the prototype, the call's values and read timeout are its own. `pg` copies every
- * query's configuration on each call, own property by own property; the statement's two stay
- * where they are.
- */
-function statementCall(
-  statement: Statement,
-  values: readonly unknown[],
-  timeout: number,
-): QueryConfig {
-  const call = Object.create(statement) as QueryConfig & { query_timeout: number };
-  call.values = values as unknown[];
-  call.query_timeout = timeout;
-  return call;
 }
 
 /**
