@@ -15,7 +15,8 @@ export function numberText(value: number): string {
   }
   let high = Math.floor(value / LOW_DIGITS);
   let low = value - high * LOW_DIGITS;
-  // The division rounds: just below a multiple of 10^8 it may round up to it.
+  // A guard that costs one comparison: below 2^53 the quotient stays at least 10^-8 short of the
+  // next whole number, more than the half unit it could be rounded by, so it never rounds up to it.
   if (low < 0) {
     high -= 1;
     low += LOW_DIGITS;

@@ -25,7 +25,7 @@ describe('numberText', () => {
       Infinity,
       -Infinity,
     ];
-    // Just below, at and just above a multiple of 10^8, where the division may round up.
+    // Just below, at and just above a multiple of 10^8, where a division that rounded up would show.
     for (let high = 21; high <= 90_071_992; high = Math.ceil(high * 1.05) + 1) {
       for (const delta of [-2, -1, 0, 1, 2]) {
         values.push(high * 1e8 + delta);
