@@ -603,39 +603,15 @@ describe('PostgresLockStore', () => {
     const s = store(admin, { table: table('entry_text', admin) });
     const error = 'Error: "quoted" \\ back\\slash {braces}, a comma, NULL\nnext line ünïcode ✓';
     const runs = [OCCURRENCE + MINUTE, OCCURRENCE + 3 * MINUTE];
-    for (const [i, scheduledAt] of runs.entries()) {
-      const token = newToken();
-      const claimed = await s.acquire({
-        name: 'job',
-        token,
-        ttl: MINUTE,
-        instanceId: 'a',
-        scheduledAt,
-      });
-      if (!claimed.acquired) throw new Error(claimed.reason);
-      const finishedAt = Date.now();
-      await s.release({
-        name: 'job',
-        token,
-        historySize: 5,
-        // The second release also records an occurrence found missed: a list of two entries.
-        ...(i === 1 ? { missed: [OCCURRENCE + 2 * MINUTE] } : {}),
-        outcome: {
-          status: 'failed',
-          durationMs: 1,
-          finishedAt,
-          run: {
-            scheduledAt,
-            startedAt: finishedAt - 1,
-            fencingToken: claimed.fencingToken,
-            instanceId: 'a',
-            trigger: 'schedule',
-            outcome: 'failed',
-            error,
-          },
-        },
-      });
-    }
+    await recordRun(s, { name: 'job', scheduledAt: runs[0]!, historySize: 5, error });
+    // The second release also records an occurrence found missed: a list of two entries.
+    await recordRun(s, {
+      name: 'job',
+      scheduledAt: runs[1]!,
+      historySize: 5,
+      error,
+      missed: [OCCURRENCE + 2 * MINUTE],
+    });
     expect(await s.history('job', 5)).toMatchObject([
       { kind: 'run', scheduledAt: runs[1], error },
       { kind: 'missed', scheduledAt: OCCURRENCE + 2 * MINUTE, error: null },

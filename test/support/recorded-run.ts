@@ -8,11 +8,15 @@ export interface RecordedRun {
   historySize: number;
   ttl?: number;
   markerTtl?: number;
+  /** The run failed with this error text (it completed without one). */
+  error?: string;
+  /** Occurrences the release records as missed, beside the run. */
+  missed?: number[];
 }
 
 /**
- * One completed run of a job's occurrence through `store`, as the runner makes it: the acquire,
- * then a release that records the run in the history. Throws if the lock was refused.
+ * One run of a job's occurrence through `store`, as the runner makes it: the acquire, then a
+ * release that records the run in the history (completed, or failed with `run.error`). Throws if the lock was refused.
  * `beforeRelease` runs between the two.
  */
 export async function recordRun(
@@ -34,12 +38,14 @@ export async function recordRun(
   if (!claimed.acquired) throw new Error(`acquisition refused: ${claimed.reason}`);
   beforeRelease?.();
   const finishedAt = Date.now();
+  const outcome = run.error === undefined ? 'completed' : 'failed';
   await store.release({
     name,
     token,
     historySize,
+    ...(run.missed ? { missed: run.missed } : {}),
     outcome: {
-      status: 'completed',
+      status: outcome,
       durationMs: 1,
       finishedAt,
       run: {
@@ -48,8 +54,8 @@ export async function recordRun(
         fencingToken: claimed.fencingToken,
         instanceId: 'a',
         trigger: 'schedule',
-        outcome: 'completed',
-        error: null,
+        outcome,
+        error: run.error ?? null,
       },
     },
   });
