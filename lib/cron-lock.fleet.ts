@@ -29,7 +29,12 @@ import { mapBounded } from './utils/bounded-map.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
-import { describeStoreError, redactThrownText, redactUrl } from './utils/redact.js';
+import {
+  describeStoreError,
+  keptPauseNote,
+  redactThrownText,
+  redactUrl,
+} from './utils/redact.js';
 
 /**
  * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
@@ -298,19 +303,7 @@ function checkReason(call: string, reason: unknown): string | null {
       ),
     );
   }
-  // Shown to every operator and logged: a quoted connection string keeps no password (as the
-  // dashboard shows it), kept so in the store too, so that every output says the same. Cut to
-  // the limit the store's own pause() checks again, after the redaction, so no secret is cut open.
-  const note = redactUrl(reason);
-  if (note.length <= MAX_PAUSE_REASON_LENGTH) {
-    return note;
-  }
-  let end = MAX_PAUSE_REASON_LENGTH - 1;
-  // Not between the two halves of a surrogate pair: PostgreSQL would keep a lone half as U+FFFD.
-  if (/[\uD800-\uDBFF]/.test(note.charAt(end - 1))) {
-    end -= 1;
-  }
-  return `${note.slice(0, end)}…`;
+  return keptPauseNote(reason);
 }
 
 /** `until` as ms since epoch (`null`: until resumed), in the future and within a timer's range. */

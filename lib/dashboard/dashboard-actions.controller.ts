@@ -20,7 +20,7 @@ import { CronLockConfigError } from '../cron-lock.errors.js';
 import { CronLockService } from '../cron-lock.service.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import { lockTokenReader } from '../stores/lock-token.js';
-import { describeStoreError } from '../utils/redact.js';
+import { describeStoreError, keptPauseNote } from '../utils/redact.js';
 import { header, type AnyRequest } from './dashboard.controller.js';
 import { DashboardData } from './dashboard.data.js';
 import { csrfTokensMatch } from './csrf.js';
@@ -94,7 +94,9 @@ export class DashboardActionsController {
           ...(body.reason !== undefined && { reason: body.reason }),
           ...(body.until !== undefined && { until: body.until }),
         });
-        return `paused ${name}${body.reason ? ` (reason: ${body.reason})` : ''}`;
+        // The note as the service kept it: the line goes to the app's logs, the answer to the
+        // page, and neither may carry the password of a URL the operator quoted.
+        return `paused ${name}${body.reason ? ` (reason: ${keptPauseNote(body.reason)})` : ''}`;
       case 'resume':
         return (await this.service.resume(name)) ? `resumed ${name}` : `${name} was not paused`;
       case 'trigger': {

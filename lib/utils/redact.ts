@@ -1,3 +1,4 @@
+import { MAX_PAUSE_REASON_LENGTH } from '../cron-lock.constants.js';
 import { describeThrown } from './thrown.js';
 
 /**
@@ -30,6 +31,25 @@ export function redactUrl(text: string): string {
       return `${before}${scheme}${colon > 0 ? `${userInfo.slice(0, colon)}:` : ''}***@`;
     }),
   );
+}
+
+/**
+ * A pause note as it is kept, logged, emitted and echoed (by `CronLockService.pause()` and the
+ * dashboard's pause alike): a quoted connection string keeps no password, so that every output
+ * says the same. Cut to the limit the store's own pause() checks again, after the redaction, so
+ * no secret is cut open. `note` has passed the note check (one line, within the limit).
+ */
+export function keptPauseNote(note: string): string {
+  const kept = redactUrl(note);
+  if (kept.length <= MAX_PAUSE_REASON_LENGTH) {
+    return kept;
+  }
+  let end = MAX_PAUSE_REASON_LENGTH - 1;
+  // Not between the two halves of a surrogate pair: PostgreSQL would keep a lone half as U+FFFD.
+  if (/[\uD800-\uDBFF]/.test(kept.charAt(end - 1))) {
+    end -= 1;
+  }
+  return `${kept.slice(0, end)}…`;
 }
 
 /** A URL in free text: its scheme, then everything up to a space or a quote. */
