@@ -1,0 +1,122 @@
+// The page's Holder column marks `(this instance)` only when the instance serving the page is the
+// one holding the lock. A run that lost its lock (freed by the dashboard's release, as an operator
+// frees a stuck lock) goes on here until it returns, while another instance takes the lock: the
+// holder is that other instance, and the page must not call it this one: neither in the HTML the
+// server writes nor in the rows the page's script redraws at each refresh. On every built-in store.
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CronLockModule, CronLockService, type LockContext } from 'nestjs-cron-lock';
+import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
+import { builtInStores } from '../support/built-in-stores.js';
+import { launchBrowser } from './support/browser.js';
+import { DashboardJobs, OpenGuard, urlOf } from './support/fleet.js';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) {
+    await undo();
+  }
+});
+
+/** A run of `name` that holds on until `stop()`, whatever its signal says. */
+function holdUntilStopped(
+  locks: CronLockService,
+  name: string,
+): { stop: () => void; started: Promise<LockContext>; done: Promise<unknown> } {
+  let stop!: () => void;
+  let started!: (ctx: LockContext) => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const startedPromise = new Promise<LockContext>((resolve) => (started = resolve));
+  const done = locks
+    .run(name, { ttl: '30s' }, async (ctx) => {
+      started(ctx);
+      await stopped;
+    })
+    .catch((error: unknown) => error);
+  return { stop, started: startedPromise, done };
+}
+
+/** The text of the Holder cell of `job`'s row in the page's HTML. */
+function holderCell(html: string, job: string): string | undefined {
+  const row = new RegExp(`<tr data-job="${job}">(.*?)</tr>`).exec(html)?.[1];
+  return row ? [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)][1]?.[1] : undefined;
+}
+
+describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', ({ build }) => {
+  it('does not call another instance’s lock this instance’s while a lost run goes on here', async () => {
+    const { store, close } = await build();
+    cleanup.push(close);
+    @Module({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ store, instanceId: 'instance-a', logger: false }),
+        CronLockDashboardModule.forRoot({
+          path: '/cron-lock',
+          guard: OpenGuard,
+          actions: true,
+          refreshInterval: '1s',
+        }),
+      ],
+      providers: [DashboardJobs],
+    })
+    class ServingApp {}
+    const appA: INestApplication = await NestFactory.create(ServingApp, { logger: false });
+    cleanup.push(() => appA.close());
+    await appA.listen(0, '127.0.0.1');
+    const b: TestingModule = await Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        CronLockModule.forRoot({ store, instanceId: 'instance-b', logger: false }),
+      ],
+      providers: [DashboardJobs],
+    }).compile();
+    cleanup.push(() => b.close());
+    await b.init();
+    const locksA = appA.get(CronLockService);
+    const locksB = b.get(CronLockService);
+    const page = `${await urlOf(appA)}/cron-lock`;
+
+    const runA = holdUntilStopped(locksA, 'sync');
+    cleanup.push(() => runA.done);
+    cleanup.push(async () => runA.stop());
+    await runA.started;
+    const loaded = await fetch(page);
+    const cookie = loaded.headers.get('set-cookie')!.split(';')[0]!;
+    const html = await loaded.text();
+    const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(html)![1]!;
+    expect(holderCell(html, 'sync')).toBe('instance-a (this instance)');
+
+    // The operator frees the lock; instance-a's run goes on (it was told, but has not returned).
+    const released = await fetch(`${page}/api/jobs/sync/release`, {
+      method: 'POST',
+      headers: { cookie, 'x-cron-lock-csrf': token, 'content-type': 'application/json' },
+      body: JSON.stringify({ confirm: 'sync' }),
+    });
+    expect(released.status).toBe(200);
+    const runB = holdUntilStopped(locksB, 'sync');
+    cleanup.push(() => runB.done);
+    cleanup.push(async () => runB.stop());
+    await runB.started;
+    const seenByA = await locksA.inspect('sync');
+    expect({ holder: seenByA.holder, runningHere: seenByA.runningHere }).toEqual({
+      holder: 'instance-b',
+      runningHere: true,
+    });
+
+    const after = await (await fetch(page)).text();
+    expect(holderCell(after, 'sync')).toBe('instance-b');
+
+    // The page's script draws the row again from the JSON at its next refresh.
+    const browser = await launchBrowser();
+    cleanup.push(() => browser.close());
+    const tab = await browser.newPage();
+    await tab.goto(page);
+    await tab.waitForSelector('body[data-ready="true"]');
+    await tab.waitForSelector('body[data-refreshed]');
+    const redrawn = await tab.locator('#jobs tbody tr[data-job="sync"] > *').allTextContents();
+    expect(redrawn[2]?.trim()).toBe('instance-b');
+  });
+});
