@@ -85,13 +85,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     if (disabled) b.disabled = true;
     return b;
   }
-  function row(job) {
+  function row(job, servedBy) {
     var tr = el('tr', null, { 'data-job': job.name });
     tr.appendChild(el('th', job.name, { scope: 'row' }));
     var state = el('td');
     state.appendChild(el('span', LABELS[job.status] || job.status, { 'class': 'state state-' + job.status }));
     tr.appendChild(state);
-    tr.appendChild(el('td', job.holder === null ? NONE : job.holder + (job.runningHere ? ' (this instance)' : '')));
+    // As the server's holderText: only a lock this instance holds, not a lost run going on here.
+    tr.appendChild(el('td', job.holder === null ? NONE : job.holder + (job.runningHere && job.holder === servedBy ? ' (this instance)' : '')));
     tr.appendChild(el('td', fmtMs(job.ttlLeftMs)));
     tr.appendChild(el('td', fmtPause(job), { 'class': 'wrap' }));
     [fmtTime(job.lastSuccessAt), String(job.consecutiveFailures), fmtTime(job.nextAt), fmtSchedule(job)]
@@ -134,7 +135,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var keep = focused && focused.getAttribute ? [focused.getAttribute('data-action'), focused.getAttribute('data-job')] : null;
     var tbody = table.tBodies[0];
     var rows = document.createDocumentFragment();
-    snapshot.jobs.forEach(function (job) { rows.appendChild(row(job)); });
+    snapshot.jobs.forEach(function (job) { rows.appendChild(row(job, snapshot.servedBy)); });
     tbody.replaceChildren(rows);
     var histories = document.getElementById('histories');
     var open = {};

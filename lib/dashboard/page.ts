@@ -72,7 +72,7 @@ ${renderCut(snapshot)}
 <caption>Every job of the key prefix, across all instances. Times are UTC. <a href="${escapeHtml(base)}api/jobs">JSON</a></caption>
 <thead><tr>${columns.map((column) => `<th scope="col">${column}</th>`).join('')}</tr></thead>
 <tbody>
-${snapshot.jobs.map((job) => renderRow(job, snapshot.actions, context.historyLimit)).join('\n')}
+${snapshot.jobs.map((job) => renderRow(job, snapshot, context.historyLimit)).join('\n')}
 </tbody>
 </table>
 <p id="empty"${snapshot.jobs.length === 0 && context.storeError === null ? '' : ' hidden'}>${escapeHtml(emptyText(snapshot.filter))}</p>
@@ -118,11 +118,12 @@ export function renderMeta(snapshot: DashboardSnapshot): string {
   );
 }
 
-function renderRow(job: DashboardJob, actions: boolean, historyLimit: number): string {
+function renderRow(job: DashboardJob, snapshot: DashboardSnapshot, historyLimit: number): string {
+  const actions = snapshot.actions;
   const cells = [
     `<th scope="row">${escapeHtml(job.name)}</th>`,
     `<td><span class="state state-${job.status}">${STATUS_LABELS[job.status]}</span></td>`,
-    td(job.holder === null ? NONE : `${job.holder}${job.runningHere ? ' (this instance)' : ''}`),
+    td(holderText(job, snapshot.servedBy)),
     td(formatMs(job.ttlLeftMs)),
     `<td class="wrap">${escapeHtml(formatPause(job))}</td>`,
     td(formatTime(job.lastSuccessAt)),
@@ -205,6 +206,18 @@ export function formatTime(iso: string | null): string {
 export function formatMs(ms: number | null): string {
   if (ms === null) return NONE;
   return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
+}
+
+/**
+ * The Holder cell: `(this instance)` only when the instance serving the page holds the lock.
+ * `runningHere` alone also holds for a run that lost its lock and goes on here until it returns,
+ * while another instance holds the lock (the one named); the page's script writes the same.
+ */
+export function holderText(job: DashboardJob, servedBy: string | null): string {
+  if (job.holder === null) {
+    return NONE;
+  }
+  return job.runningHere && job.holder === servedBy ? `${job.holder} (this instance)` : job.holder;
 }
 
 export function formatPause(job: DashboardJob): string {
