@@ -6,7 +6,9 @@ import { defineScript, runScript } from './redis-script.js';
  * Takes a plain lock ({@link AcquireRequest.plain}): `SET lock token NX PX ttl` and, when set, a
  * fencing token from the server's clock. No occurrence is claimed, no holder recorded and nothing
  * but the lock key written; jobs, and `run()` with `scheduledAt` or `record`, take
- * {@link ACQUIRE_SCRIPT} instead.
+ * {@link ACQUIRE_SCRIPT} instead. Only a name also run the recording way has its state's `holder`
+ * cleared: `inspect()` shows that field while the lock is held, and left as it was it would name
+ * the instance of the last recorded run as holding this plain lock (PostgreSQL clears it too).
  *
  * KEYS[1] lock · KEYS[2] state (written only when its fence is ahead of the clock) · ARGV: token,
  * ttl ms
@@ -29,7 +31,11 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 local now = redis.call('TIME')
 local clock = now[1] * 1000000 + now[2]
-local stored = tonumber(redis.call('HGET', KEYS[2], 'fence'))
+local state = redis.call('HMGET', KEYS[2], 'fence', 'holder')
+if state[2] then
+  redis.call('HDEL', KEYS[2], 'holder')
+end
+local stored = tonumber(state[1])
 if stored and stored >= clock then
   redis.call('HSET', KEYS[2], 'fence', string.format('%.0f', stored + 1))
   return stored + 1
