@@ -1,0 +1,104 @@
+// A lock held by a plain `run()` (no occurrence, no record) records no holder: `inspect()` gives
+// its ttl and `holder: null`. The dashboard lists such a name (any `run()` name on PostgreSQL, a
+// name with a recorded run before on Redis) and must still show it as the guide says: State
+// `running` (a lock is held somewhere) and Release enabled (while a lock is held), in the HTML the
+// server writes, the JSON, and the rows the page's script redraws. On every built-in store.
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
+import { CronLockDashboardModule, type DashboardSnapshot } from 'nestjs-cron-lock/dashboard';
+import { builtInStores } from '../support/built-in-stores.js';
+import { launchBrowser } from './support/browser.js';
+import { OpenGuard, urlOf } from './support/fleet.js';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) {
+    await undo();
+  }
+});
+
+const NAME = 'rebuild-index';
+
+/** The state cell's text and whether the Release button is disabled, in the server's HTML. */
+function rowOf(html: string): { state: string | undefined; releaseDisabled: boolean } {
+  const row = new RegExp(`<tr data-job="${NAME}">(.*?)</tr>`).exec(html)?.[1] ?? '';
+  return {
+    state: /class="state state-([a-z]+)"/.exec(row)?.[1],
+    releaseDisabled: /<button[^>]*data-action="release"[^>]*disabled/.test(row),
+  };
+}
+
+describe.each(builtInStores('dash_plain_held'))(
+  'dashboard, a plain lock held on $label',
+  ({ build }) => {
+    it('shows the job running with Release enabled while a plain lock holds it', async () => {
+      const { store, close } = await build();
+      cleanup.push(close);
+      @Module({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ store, instanceId: 'instance-a', logger: false }),
+          CronLockDashboardModule.forRoot({
+            path: '/cron-lock',
+            guard: OpenGuard,
+            actions: true,
+            refreshInterval: '1s',
+          }),
+        ],
+      })
+      class ServingApp {}
+      const app: INestApplication = await NestFactory.create(ServingApp, { logger: false });
+      cleanup.push(() => app.close());
+      await app.listen(0, '127.0.0.1');
+      const worker: TestingModule = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          CronLockModule.forRoot({ store, instanceId: 'instance-b', logger: false }),
+        ],
+      }).compile();
+      cleanup.push(() => worker.close());
+      await worker.init();
+      const page = `${await urlOf(app)}/cron-lock`;
+
+      // A recorded run first, so that every store lists the name; then a plain lock holds it.
+      const recorded = await app.get(CronLockService).run(NAME, { record: true }, () => 'ok');
+      expect(recorded.ran).toBe(true);
+      let stop!: () => void;
+      let started!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const plain = worker.get(CronLockService).run(NAME, { ttl: '30s' }, async () => {
+        started();
+        await stopped;
+      });
+      cleanup.push(() => plain);
+      cleanup.push(async () => stop());
+      await running;
+
+      const snapshot = (await (await fetch(`${page}/api/jobs`)).json()) as DashboardSnapshot;
+      const job = snapshot.jobs.find((candidate) => candidate.name === NAME);
+      expect(job?.ttlLeftMs).not.toBeNull();
+      expect(job?.status).toBe('running');
+      expect(rowOf(await (await fetch(page)).text())).toEqual({
+        state: 'running',
+        releaseDisabled: false,
+      });
+
+      // The page's script draws the row again from the JSON at its next refresh.
+      const browser = await launchBrowser();
+      cleanup.push(() => browser.close());
+      const tab = await browser.newPage();
+      await tab.goto(page);
+      await tab.waitForSelector('body[data-ready="true"]');
+      await tab.waitForSelector('body[data-refreshed]');
+      const release = tab.locator(
+        `#jobs tbody tr[data-job="${NAME}"] button[data-action="release"]`,
+      );
+      expect(await release.isDisabled()).toBe(false);
+    });
+  },
+);
