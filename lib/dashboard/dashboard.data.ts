@@ -215,7 +215,8 @@ function toJob(state: LockInspection, history: DashboardHistoryEntry[]): Dashboa
 }
 
 function statusOf(state: LockInspection, paused: boolean): JobStatus {
-  if (state.holder !== null) {
+  // Held, whoever holds it: a plain lock (`run()` without occurrence or record) records no holder.
+  if (state.ttlLeft !== null) {
     return 'running';
   }
   if (paused) {

@@ -106,7 +106,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       cell.appendChild(document.createTextNode(' '));
       cell.appendChild(button('trigger', 'Trigger', job));
       cell.appendChild(document.createTextNode(' '));
-      cell.appendChild(button('release', 'Release', job, job.holder === null));
+      cell.appendChild(button('release', 'Release', job, job.ttlLeftMs === null));
       tr.appendChild(cell);
     }
     return tr;

@@ -146,7 +146,8 @@ function renderButtons(job: DashboardJob): string {
   return [
     job.paused ? button('resume', 'Resume') : button('pause', 'Pause'),
     button('trigger', 'Trigger'),
-    button('release', 'Release', job.holder === null),
+    // Enabled while the lock is held, also by a plain lock, which records no holder.
+    button('release', 'Release', job.ttlLeftMs === null),
   ].join(' ');
 }
 
