@@ -180,6 +180,17 @@ describe('PostgresLockStore history entries numbered on the job row', () => {
     });
   });
 
+  it('keeps the run entry alone of a release with missed occurrences under historySize 1, numbered on from the last', async () => {
+    const { pool, table, store } = subject('hist_one');
+    const writer = store();
+    await writer.release(runRelease('job', 'r0', 1, BASE));
+    const release = runRelease('job', 'r1', 1, BASE + 180_000);
+    await writer.release({ ...release, missed: [BASE + 60_000, BASE + 120_000] });
+    expect(await numbers(pool, table, 'job')).toMatchObject({ seqs: [2], rowSeq: 2 });
+    const [entry] = await writer.history('job', 10);
+    expect(entry).toMatchObject({ kind: 'run', scheduledAt: BASE + 180_000 });
+  });
+
   it('trims to the size of the instance writing, whatever size another instance wrote last', async () => {
     const { pool, table, store } = subject('hist_size');
     const big = store();
