@@ -12,8 +12,8 @@ import {
 
 /** The SQL of the functions at FUNCTIONS_VERSION. */
 const PINNED = {
-  version: 3,
-  sha256: '93b62cc2f47eed3af4fc4e3c6ac74ac8d42ab08ffd12ff7a74a466616c1eeaa5',
+  version: 4,
+  sha256: 'bfa096f19db3c0b191dff891a86faa48bf098f6a7f7004c265752952d1b4948e',
 };
 
 describe("the PostgreSQL functions' version", () => {

@@ -5,6 +5,7 @@ import {
   TRIM_ARGS,
   trimFunctionName,
   trimFunctionSql,
+  trimDeleteSql,
   trimSql,
 } from './history-trim.js';
 
@@ -82,7 +83,7 @@ const RELEASE_ANSWER = `pg_catalog.concat(released, ',', queued, ',', sweep_more
  * gets new function names instead. Raise it with every change to the functions' SQL; the digest in
  * test/unit/postgres-functions-version.spec.ts fails until it is.
  */
-export const FUNCTIONS_VERSION = 3;
+export const FUNCTIONS_VERSION = 4;
 
 /** What the functions' comments hold: `nestjs-cron-lock functions v<FUNCTIONS_VERSION>`. */
 export function functionsMark(): string {
@@ -295,9 +296,11 @@ BEGIN
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
   IF v_add = 1 THEN
     -- The usual release: one entry (the run's own), the list's last, numbered v_seq.
+    -- Its trim rides in the same statement (one statement less to set up): an empty range while
+    -- the history is not full. Both read after the row's lock, as the trim alone would.
+    WITH trimmed AS (${trimDeleteSql(table)})
     INSERT INTO ${H} (name, seq, entry, expires_at)
     VALUES (p_name, v_seq, p_entries[pg_catalog.array_upper(p_entries, 1)], v_expiry);
-    ${trimSql(table)}
   ELSIF v_add > 0 THEN
     INSERT INTO ${H} (name, seq, entry, expires_at)
     SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry

@@ -43,8 +43,13 @@ export function trimCallSql(table: LockTable, name: string, low: string, high: s
  */
 export function trimSql(table: LockTable): string {
   return `IF v_seq - p_size >= v_low THEN
-      DELETE FROM ${table.history} WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size;
+      ${trimDeleteSql(table)};
     END IF;`;
+}
+
+/** The trim's delete alone (see {@link trimSql}); its range is empty while the history is not full. */
+export function trimDeleteSql(table: LockTable): string {
+  return `DELETE FROM ${table.history} WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size`;
 }
 
 /** The row's first history number for a job with no row: the job's newest entry's, or 0. */

@@ -160,7 +160,7 @@ BEGIN
   RETURN pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v3';
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v4';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
   p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
@@ -225,11 +225,11 @@ BEGIN
   v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
   IF v_add = 1 THEN
     -- The usual release: one entry (the run's own), the list's last, numbered v_seq.
+    -- Its trim rides in the same statement (one statement less to set up): an empty range while
+    -- the history is not full. Both read after the row's lock, as the trim alone would.
+    WITH trimmed AS (DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size)
     INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
     VALUES (p_name, v_seq, p_entries[pg_catalog.array_upper(p_entries, 1)], v_expiry);
-    IF v_seq - p_size >= v_low THEN
-      DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size;
-    END IF;
   ELSIF v_add > 0 THEN
     INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
     SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry
@@ -262,7 +262,7 @@ BEGIN
   RETURN pg_catalog.concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v3';
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v4';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_trim"(p_name text, p_low bigint,
   p_high bigint)
 RETURNS integer LANGUAGE plpgsql AS $body$
@@ -274,4 +274,4 @@ BEGIN
   RETURN v_deleted;
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v3';
+COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v4';
