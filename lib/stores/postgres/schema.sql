@@ -160,13 +160,13 @@ BEGIN
   RETURN pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v4';
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v5';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
   p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
 RETURNS text LANGUAGE plpgsql AS $body$
 DECLARE
-  released boolean := false;
+  released boolean;
   queued bigint;
   sweep_more boolean := false;
   v_now timestamptz := clock_timestamp();
@@ -178,30 +178,32 @@ DECLARE
   v_add integer := CASE WHEN p_size > 0
     THEN least(coalesce(pg_catalog.cardinality(p_entries), 0), p_size) ELSE 0 END;
   v_seq bigint;
-  v_low bigint := 0;
-  r record;
+  v_low bigint;
+  v_at tid;
+  v_state_expires timestamptz;
 BEGIN
-  SELECT l.ctid AS at_row, coalesce(l.token = p_token AND l.expires_at > v_now, false) AS ours,
-    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END AS queued, l.state_expires_at,
-    l.history_seq, l.history_low
-  INTO r FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
+  -- Read into variables, not a record: a record is built anew on every call.
+  SELECT l.ctid, coalesce(l.token = p_token AND l.expires_at > v_now, false),
+    CASE WHEN l.queued > coalesce(l.tick, -1) THEN l.queued END, l.state_expires_at,
+    l.history_seq + v_add, l.history_low
+  INTO v_at, released, queued, v_state_expires, v_seq, v_low
+  FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
   IF FOUND THEN
-    released := r.ours;
-    queued := r.queued;
-    v_seq := r.history_seq + v_add;
-    v_low := r.history_low;
     UPDATE "public"."cron_lock" AS l SET
       history_seq = v_seq, history_low = CASE WHEN v_add > 0
         THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
-      token = CASE WHEN r.ours AND p_keep <= 0 THEN NULL ELSE l.token END,
-      expires_at = CASE WHEN NOT r.ours THEN l.expires_at
+      token = CASE WHEN released AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT released THEN l.expires_at
         WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
       fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
       ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
       ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
         ELSE l.ok_ms END
-    WHERE l.ctid = r.at_row;
+    WHERE l.ctid = v_at;
   ELSE
+    -- (A SELECT INTO that finds no row sets its variables to null.)
+    released := false;
+    v_low := 0;
     -- The row was swept: re-created with the outcome and no lock (or, where another instance
     -- inserted it meanwhile, the outcome recorded on that one). Its entries are numbered on from
     -- the job's newest (entries outlive a swept row), and its trim starts at the job's oldest.
@@ -222,7 +224,7 @@ BEGIN
       UPDATE "public"."cron_lock" SET history_low = greatest(history_low, v_seq - p_size + 1) WHERE name = p_name;
     END IF;
   END IF;
-  v_expiry := greatest(r.state_expires_at, v_now + p_state * interval '1 millisecond');
+  v_expiry := greatest(v_state_expires, v_now + p_state * interval '1 millisecond');
   IF v_add = 1 THEN
     -- The usual release: one entry (the run's own), the list's last, numbered v_seq.
     -- Its trim rides in the same statement (one statement less to set up): an empty range while
@@ -262,7 +264,7 @@ BEGIN
   RETURN pg_catalog.concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v4';
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v5';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_trim"(p_name text, p_low bigint,
   p_high bigint)
 RETURNS integer LANGUAGE plpgsql AS $body$
@@ -274,4 +276,4 @@ BEGIN
   RETURN v_deleted;
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v4';
+COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v5';
