@@ -12,7 +12,7 @@ import {
 
 /** The SQL of the functions at FUNCTIONS_VERSION. */
 const PINNED = {
-  version: 5,
+  version: 3,
   sha256: '07c58797e2e1f25e21a9b893b3aa406002324aab1cfe249d4399f7e6bfd94a79',
 };
 

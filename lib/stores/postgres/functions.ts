@@ -83,7 +83,7 @@ const RELEASE_ANSWER = `pg_catalog.concat(released, ',', queued, ',', sweep_more
  * gets new function names instead. Raise it with every change to the functions' SQL; the digest in
  * test/unit/postgres-functions-version.spec.ts fails until it is.
  */
-export const FUNCTIONS_VERSION = 5;
+export const FUNCTIONS_VERSION = 3;
 
 /** What the functions' comments hold: `nestjs-cron-lock functions v<FUNCTIONS_VERSION>`. */
 export function functionsMark(): string {

@@ -160,7 +160,7 @@ BEGIN
   RETURN pg_catalog.concat(fence, ',', reason, ',', ok_at, ',', paused, ',', prev, ',', refreshed);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v5';
+COMMENT ON FUNCTION "public"."cron_lock_acquire"(text, text, double precision, bigint, double precision, text, boolean, integer) IS 'nestjs-cron-lock functions v3';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_release"(p_name text, p_token text,
   p_keep float8, p_outcome text, p_duration bigint, p_finished bigint, p_state float8,
   p_size integer, p_entries text[], p_refresh boolean, p_sweep boolean)
@@ -264,7 +264,7 @@ BEGIN
   RETURN pg_catalog.concat(released, ',', queued, ',', sweep_more);
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v5';
+COMMENT ON FUNCTION "public"."cron_lock_release"(text, text, double precision, text, bigint, bigint, double precision, integer, text[], boolean, boolean) IS 'nestjs-cron-lock functions v3';
 CREATE OR REPLACE FUNCTION "public"."cron_lock_trim"(p_name text, p_low bigint,
   p_high bigint)
 RETURNS integer LANGUAGE plpgsql AS $body$
@@ -276,4 +276,4 @@ BEGIN
   RETURN v_deleted;
 END
 $body$;
-COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v5';
+COMMENT ON FUNCTION "public"."cron_lock_trim"(text, bigint, bigint) IS 'nestjs-cron-lock functions v3';
