@@ -29,12 +29,7 @@ import { mapBounded } from './utils/bounded-map.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
-import {
-  describeStoreError,
-  keptPauseNote,
-  redactThrownText,
-  redactUrl,
-} from './utils/redact.js';
+import { describeStoreError, keptPauseNote, redactThrownText, redactUrl } from './utils/redact.js';
 
 /**
  * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,

@@ -217,6 +217,8 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       });
     } else if (action === 'release') {
       var holder = target.closest('tr').children[2].textContent;
+      // A plain lock records no holder: its cell reads NONE.
+      if (holder === NONE) holder = 'an unknown instance';
       confirmAction('Release the lock of ' + job, 'Held by ' + holder + '. Releasing lets another run start while this one may still be working: only release a lock whose holder is gone.', false, function () {
         send('release', job, { confirm: job });
       });

@@ -18,7 +18,10 @@ export type RunStatus = 'completed' | 'failed';
 export interface JobState<T = number> {
   /** The lock name. */
   name: string;
-  /** Instance id of the current holder, or `null` when the lock is free. */
+  /**
+   * Instance id of the current holder, or `null` when the lock is free or the store records no
+   * holder for it (a plain lock on Redis or PostgreSQL): `ttlLeft` tells held from free.
+   */
   holder: string | null;
   /** Milliseconds before the current lock expires, or `null` when free. */
   ttlLeft: number | null;

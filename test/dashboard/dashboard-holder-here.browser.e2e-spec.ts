@@ -88,6 +88,15 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
     const html = await loaded.text();
     const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(html)![1]!;
     expect(holderCell(html, 'sync')).toBe('instance-a (this instance)');
+    // The page's script draws the row from the JSON at its first refresh, marked while held here.
+    const browser = await launchBrowser();
+    cleanup.push(() => browser.close());
+    const tab = await browser.newPage();
+    await tab.goto(page);
+    await tab.waitForSelector('body[data-ready="true"]');
+    await tab.waitForSelector('body[data-refreshed]');
+    const drawn = await tab.locator('#jobs tbody tr[data-job="sync"] > *').allTextContents();
+    expect(drawn[2]?.trim()).toBe('instance-a (this instance)');
 
     // The operator frees the lock; instance-a's run goes on (it was told, but has not returned).
     const released = await fetch(`${page}/api/jobs/sync/release`, {
@@ -109,10 +118,7 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
     const after = await (await fetch(page)).text();
     expect(holderCell(after, 'sync')).toBe('instance-b');
 
-    // The page's script draws the row again from the JSON at its next refresh.
-    const browser = await launchBrowser();
-    cleanup.push(() => browser.close());
-    const tab = await browser.newPage();
+    // Loaded again, the page's script draws the row from the JSON at its first refresh.
     await tab.goto(page);
     await tab.waitForSelector('body[data-ready="true"]');
     await tab.waitForSelector('body[data-refreshed]');

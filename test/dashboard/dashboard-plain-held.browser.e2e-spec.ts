@@ -99,6 +99,14 @@ describe.each(builtInStores('dash_plain_held'))(
         `#jobs tbody tr[data-job="${NAME}"] button[data-action="release"]`,
       );
       expect(await release.isDisabled()).toBe(false);
+      // Its confirmation names the holder, or says it is unknown where the store records none.
+      const cells = await tab.locator(`#jobs tbody tr[data-job="${NAME}"] > *`).allTextContents();
+      const holder = cells[2]?.trim();
+      await release.click();
+      expect(await tab.textContent('#confirm-text')).toContain(
+        holder === '\u2014' ? 'Held by an unknown instance.' : `Held by ${holder}.`,
+      );
+      await tab.click('#confirm-cancel');
     });
   },
 );
