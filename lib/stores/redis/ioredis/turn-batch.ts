@@ -71,11 +71,17 @@ class TurnBatch {
  */
 const TURN = Symbol('cron-lock.turn');
 const BATCH = Symbol('cron-lock.batch');
+const END = Symbol('cron-lock.end');
 
 interface TurnState {
   [TURN]?: TurnBatch | null;
   [BATCH]?: TurnBatch;
+  /** Ends this client's turn: made once per client, queued at every turn's first call. */
+  [END]?: () => void;
 }
+
+/** Settled once: a turn's end is queued on it, one promise per turn rather than two. */
+const SETTLED = Promise.resolve();
 
 /**
  * Sends `EVALSHA sha`; when other script calls were made on the same client in the same turn
@@ -118,7 +124,7 @@ export function evalshaBatched(
     // A promise job, not process.nextTick or queueMicrotask: Jest's modern fake timers fake
     // both, and a faked turn never ended, which held every later call of a test that does not
     // advance its clock (runLockedJob on Redis) unwritten.
-    void Promise.resolve(turn).then(endTurn);
+    void SETTLED.then((turn[END] ??= () => endTurn(turn)));
     return client.sendCommand(command) as Promise<unknown>;
   }
   let batch = state;
