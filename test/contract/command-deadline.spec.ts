@@ -312,4 +312,18 @@ describe('script call arguments', () => {
     expect(Buffer.from(command.toWritable(undefined))).toEqual(expected);
     expect(Buffer.from(command.toWritable(undefined))).toEqual(expected);
   });
+
+  it("writes ioredis' bytes for text of every length around 256 bytes, multi-byte text included", () => {
+    const texts = [254, 255, 256, 257, 1_000].flatMap((bytes) => [
+      'x'.repeat(bytes),
+      'é'.repeat(Math.floor(bytes / 2)) + 'x'.repeat(bytes % 2),
+    ]);
+    const command = DeadlineCommand.evalsha(ECHO_ALL.sha, keys, texts, {});
+    const own = new Command('evalsha', [ECHO_ALL.sha, keys.length, ...keys, ...texts], {
+      replyEncoding: 'utf8',
+    });
+    expect(Buffer.from(command.toWritable(undefined))).toEqual(
+      Buffer.from(own.toWritable(undefined as never)),
+    );
+  });
 });

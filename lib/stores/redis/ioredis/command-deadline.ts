@@ -76,6 +76,13 @@ const queues = new Map<number, DeadlineQueue>();
 /** Never written to: the constructor copies it into a new array. */
 const NO_ARGS: never[] = [];
 
+/**
+ * The RESP header of an argument of each byte length up to 255 (`$12\r\n`), made once: a script
+ * call's arguments are short and their lengths repeat, and turning each length into text again
+ * was a large part of building the call's text.
+ */
+const HEADERS: readonly string[] = Array.from({ length: 256 }, (_, bytes) => `$${bytes}\r\n`);
+
 /** A number as ioredis writes one: an integer beyond 2^53 in full, not in exponent form. */
 function argText(value: number): string {
   return Number.isInteger(value) && !Number.isSafeInteger(value)
@@ -185,7 +192,7 @@ export class DeadlineCommand extends Command {
     for (let i = 0; i < list.length; i++) {
       const arg = list[i];
       const bytes = (ascii >>> i) & 1 ? arg.length : Buffer.byteLength(arg);
-      text += `$${bytes}\r\n${arg}\r\n`;
+      text += (bytes < 256 ? HEADERS[bytes] : `$${bytes}\r\n`) + arg + '\r\n';
     }
     return text;
   }
