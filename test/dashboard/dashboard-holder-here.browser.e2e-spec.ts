@@ -3,16 +3,10 @@
 // frees a stuck lock) goes on here until it returns, while another instance takes the lock: the
 // holder is that other instance, and the page must not call it this one: neither in the HTML the
 // server writes nor in the rows the page's script redraws at each refresh. On every built-in store.
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLockModule, CronLockService, type LockContext } from 'nestjs-cron-lock';
-import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { builtInStores } from '../support/built-in-stores.js';
 import { launchBrowser } from './support/browser.js';
-import { DashboardJobs, OpenGuard, urlOf } from './support/fleet.js';
+import { holdUntilStopped, servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -20,24 +14,6 @@ afterEach(async () => {
     await undo();
   }
 });
-
-/** A run of `name` that holds on until `stop()`, whatever its signal says. */
-function holdUntilStopped(
-  locks: CronLockService,
-  name: string,
-): { stop: () => void; started: Promise<LockContext>; done: Promise<unknown> } {
-  let stop!: () => void;
-  let started!: (ctx: LockContext) => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const startedPromise = new Promise<LockContext>((resolve) => (started = resolve));
-  const done = locks
-    .run(name, { ttl: '30s' }, async (ctx) => {
-      started(ctx);
-      await stopped;
-    })
-    .catch((error: unknown) => error);
-  return { stop, started: startedPromise, done };
-}
 
 /** The text of the Holder cell of `job`'s row in the page's HTML. */
 function holderCell(html: string, job: string): string | undefined {
@@ -49,35 +25,7 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
   it('does not call another instance’s lock this instance’s while a lost run goes on here', async () => {
     const { store, close } = await build();
     cleanup.push(close);
-    @Module({
-      imports: [
-        ScheduleModule.forRoot(),
-        CronLockModule.forRoot({ store, instanceId: 'instance-a', logger: false }),
-        CronLockDashboardModule.forRoot({
-          path: '/cron-lock',
-          guard: OpenGuard,
-          actions: true,
-          refreshInterval: '1s',
-        }),
-      ],
-      providers: [DashboardJobs],
-    })
-    class ServingApp {}
-    const appA: INestApplication = await NestFactory.create(ServingApp, { logger: false });
-    cleanup.push(() => appA.close());
-    await appA.listen(0, '127.0.0.1');
-    const b: TestingModule = await Test.createTestingModule({
-      imports: [
-        ScheduleModule.forRoot(),
-        CronLockModule.forRoot({ store, instanceId: 'instance-b', logger: false }),
-      ],
-      providers: [DashboardJobs],
-    }).compile();
-    cleanup.push(() => b.close());
-    await b.init();
-    const locksA = appA.get(CronLockService);
-    const locksB = b.get(CronLockService);
-    const page = `${await urlOf(appA)}/cron-lock`;
+    const { serving: locksA, worker: locksB, page } = await servingAndWorker(store, cleanup);
 
     const runA = holdUntilStopped(locksA, 'sync');
     cleanup.push(() => runA.done);

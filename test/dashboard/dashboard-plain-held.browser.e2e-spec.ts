@@ -3,16 +3,11 @@
 // name with a recorded run before on Redis) and must still show it as the guide says: State
 // `running` (a lock is held somewhere) and Release enabled (while a lock is held), in the HTML the
 // server writes, the JSON, and the rows the page's script redraws. On every built-in store.
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
-import { CronLockDashboardModule, type DashboardSnapshot } from 'nestjs-cron-lock/dashboard';
+import { type DashboardSnapshot } from 'nestjs-cron-lock/dashboard';
 import { builtInStores } from '../support/built-in-stores.js';
 import { launchBrowser } from './support/browser.js';
-import { OpenGuard, urlOf } from './support/fleet.js';
+import { holdUntilStopped, servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -38,46 +33,15 @@ describe.each(builtInStores('dash_plain_held'))(
     it('shows the job running with Release enabled while a plain lock holds it', async () => {
       const { store, close } = await build();
       cleanup.push(close);
-      @Module({
-        imports: [
-          ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ store, instanceId: 'instance-a', logger: false }),
-          CronLockDashboardModule.forRoot({
-            path: '/cron-lock',
-            guard: OpenGuard,
-            actions: true,
-            refreshInterval: '1s',
-          }),
-        ],
-      })
-      class ServingApp {}
-      const app: INestApplication = await NestFactory.create(ServingApp, { logger: false });
-      cleanup.push(() => app.close());
-      await app.listen(0, '127.0.0.1');
-      const worker: TestingModule = await Test.createTestingModule({
-        imports: [
-          ScheduleModule.forRoot(),
-          CronLockModule.forRoot({ store, instanceId: 'instance-b', logger: false }),
-        ],
-      }).compile();
-      cleanup.push(() => worker.close());
-      await worker.init();
-      const page = `${await urlOf(app)}/cron-lock`;
+      const { serving, worker, page } = await servingAndWorker(store, cleanup);
 
       // A recorded run first, so that every store lists the name; then a plain lock holds it.
-      const recorded = await app.get(CronLockService).run(NAME, { record: true }, () => 'ok');
+      const recorded = await serving.run(NAME, { record: true }, () => 'ok');
       expect(recorded.ran).toBe(true);
-      let stop!: () => void;
-      let started!: () => void;
-      const stopped = new Promise<void>((resolve) => (stop = resolve));
-      const running = new Promise<void>((resolve) => (started = resolve));
-      const plain = worker.get(CronLockService).run(NAME, { ttl: '30s' }, async () => {
-        started();
-        await stopped;
-      });
-      cleanup.push(() => plain);
-      cleanup.push(async () => stop());
-      await running;
+      const plain = holdUntilStopped(worker, NAME);
+      cleanup.push(() => plain.done);
+      cleanup.push(async () => plain.stop());
+      await plain.started;
 
       const snapshot = (await (await fetch(`${page}/api/jobs`)).json()) as DashboardSnapshot;
       const job = snapshot.jobs.find((candidate) => candidate.name === NAME);

@@ -6,8 +6,15 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { CronLockModule, CronLockService, LockedCron, type LockContext } from 'nestjs-cron-lock';
+import {
+  CronLockModule,
+  CronLockService,
+  LockedCron,
+  type LockContext,
+  type LockStore,
+} from 'nestjs-cron-lock';
 import { CronLockDashboardModule, type CronLockDashboardOptions } from 'nestjs-cron-lock/dashboard';
 
 /** Jobs whose schedule never fires during a test: their state comes from run() below. */
@@ -108,4 +115,66 @@ export function holdLock(
     await Promise.race([stopped, lostPromise]);
   });
   return { stop, done: done.catch((error: unknown) => error), lost: lostPromise };
+}
+
+/**
+ * Two instances on one store: `instance-a` serves the dashboard (actions on, refreshed every
+ * second) on a free port, `instance-b` does not. Their closes go on `cleanup`.
+ */
+export async function servingAndWorker(
+  store: LockStore,
+  cleanup: Array<() => Promise<unknown>>,
+): Promise<{ serving: CronLockService; worker: CronLockService; page: string }> {
+  @Module({
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({ store, instanceId: 'instance-a', logger: false }),
+      CronLockDashboardModule.forRoot({
+        path: '/cron-lock',
+        guard: OpenGuard,
+        actions: true,
+        refreshInterval: '1s',
+      }),
+    ],
+    providers: [DashboardJobs],
+  })
+  class ServingApp {}
+  const app = await NestFactory.create(ServingApp, { logger: false });
+  cleanup.push(() => app.close());
+  await app.listen(0, '127.0.0.1');
+  const worker = await Test.createTestingModule({
+    imports: [
+      ScheduleModule.forRoot(),
+      CronLockModule.forRoot({ store, instanceId: 'instance-b', logger: false }),
+    ],
+    providers: [DashboardJobs],
+  }).compile();
+  cleanup.push(() => worker.close());
+  await worker.init();
+  return {
+    serving: app.get(CronLockService),
+    worker: worker.get(CronLockService),
+    page: `${await urlOf(app)}/cron-lock`,
+  };
+}
+
+/**
+ * A run of `name` that holds its lock until `stop()`, whatever its signal says (a run that lost
+ * its lock goes on until it returns). `done` settles with its result or error.
+ */
+export function holdUntilStopped(
+  locks: CronLockService,
+  name: string,
+): { stop: () => void; started: Promise<LockContext>; done: Promise<unknown> } {
+  let stop!: () => void;
+  let started!: (ctx: LockContext) => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const startedPromise = new Promise<LockContext>((resolve) => (started = resolve));
+  const done = locks
+    .run(name, { ttl: '30s' }, async (ctx) => {
+      started(ctx);
+      await stopped;
+    })
+    .catch((error: unknown) => error);
+  return { stop, started: startedPromise, done };
 }
