@@ -5,7 +5,7 @@
 // server writes nor in the rows the page's script redraws at each refresh. On every built-in store.
 import { afterEach, describe, expect, it } from 'vitest';
 import { builtInStores } from '../support/built-in-stores.js';
-import { launchBrowser } from './support/browser.js';
+import { launchBrowser, loadRefreshed } from './support/browser.js';
 import { holdUntilStopped, servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -40,9 +40,7 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
     const browser = await launchBrowser();
     cleanup.push(() => browser.close());
     const tab = await browser.newPage();
-    await tab.goto(page);
-    await tab.waitForSelector('body[data-ready="true"]');
-    await tab.waitForSelector('body[data-refreshed]');
+    await loadRefreshed(tab, page);
     const drawn = await tab.locator('#jobs tbody tr[data-job="sync"] > *').allTextContents();
     expect(drawn[2]?.trim()).toBe('instance-a (this instance)');
 
@@ -67,9 +65,7 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
     expect(holderCell(after, 'sync')).toBe('instance-b');
 
     // Loaded again, the page's script draws the row from the JSON at its first refresh.
-    await tab.goto(page);
-    await tab.waitForSelector('body[data-ready="true"]');
-    await tab.waitForSelector('body[data-refreshed]');
+    await loadRefreshed(tab, page);
     const redrawn = await tab.locator('#jobs tbody tr[data-job="sync"] > *').allTextContents();
     expect(redrawn[2]?.trim()).toBe('instance-b');
   });

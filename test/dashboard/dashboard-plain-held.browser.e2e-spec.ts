@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DashboardSnapshot } from 'nestjs-cron-lock/dashboard';
 import { builtInStores } from '../support/built-in-stores.js';
-import { launchBrowser } from './support/browser.js';
+import { launchBrowser, loadRefreshed } from './support/browser.js';
 import { holdUntilStopped, servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -56,9 +56,7 @@ describe.each(builtInStores('dash_plain_held'))(
       const browser = await launchBrowser();
       cleanup.push(() => browser.close());
       const tab = await browser.newPage();
-      await tab.goto(page);
-      await tab.waitForSelector('body[data-ready="true"]');
-      await tab.waitForSelector('body[data-refreshed]');
+      await loadRefreshed(tab, page);
       const release = tab.locator(
         `#jobs tbody tr[data-job="${NAME}"] button[data-action="release"]`,
       );

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
  * The system's Chromium (Debian's `chromium` package, or CHROMIUM_PATH), driven by
@@ -30,4 +30,14 @@ export function launchBrowser(): Promise<Browser> {
     headless: true,
     args: asRoot ? ['--no-sandbox'] : [],
   });
+}
+
+/**
+ * Loads the dashboard at `url` in `tab` and waits for its script's first refresh: the rows are
+ * then the ones the script drew from the JSON, not the server's HTML.
+ */
+export async function loadRefreshed(tab: Page, url: string): Promise<void> {
+  await tab.goto(url);
+  await tab.waitForSelector('body[data-ready="true"]');
+  await tab.waitForSelector('body[data-refreshed]');
 }
