@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type DashboardSnapshot } from 'nestjs-cron-lock/dashboard';
 import { builtInStores } from '../support/built-in-stores.js';
 import { launchBrowser, loadRefreshed } from './support/browser.js';
-import { holdUntilStopped, servingAndWorker } from './support/fleet.js';
+import { holdUntilStopped } from '../support/held-run.js';
+import { servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -8,6 +8,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
 import { builtInStores } from '../support/built-in-stores.js';
+import { holdUntilStopped } from '../support/held-run.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -40,17 +41,10 @@ describe.each(builtInStores('plain_holder'))(
       expect(recorded.ran).toBe(true);
       expect((await a.inspect('rebuild-index')).holder).toBeNull();
 
-      let stop!: () => void;
-      let started!: () => void;
-      const stopped = new Promise<void>((resolve) => (stop = resolve));
-      const running = new Promise<void>((resolve) => (started = resolve));
-      const plain = b.run('rebuild-index', { ttl: '30s' }, async () => {
-        started();
-        await stopped;
-      });
-      cleanup.push(() => plain);
-      cleanup.push(async () => stop());
-      await running;
+      const plain = holdUntilStopped(b, 'rebuild-index');
+      cleanup.push(() => plain.done);
+      cleanup.push(async () => plain.stop());
+      await plain.started;
 
       const seen = await a.inspect('rebuild-index');
       expect(seen.ttlLeft).not.toBeNull();
