@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { builtInStores } from '../support/built-in-stores.js';
 import { launchBrowser, loadRefreshed } from './support/browser.js';
 import { holdUntilStopped } from '../support/held-run.js';
-import { servingAndWorker } from './support/fleet.js';
+import { csrfOf, servingAndWorker } from './support/fleet.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -32,10 +32,7 @@ describe.each(builtInStores('dash_holder_here'))('dashboard holder on $label', (
     cleanup.push(() => runA.done);
     cleanup.push(async () => runA.stop());
     await runA.started;
-    const loaded = await fetch(page);
-    const cookie = loaded.headers.get('set-cookie')!.split(';')[0]!;
-    const html = await loaded.text();
-    const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(html)![1]!;
+    const { cookie, token, html } = await csrfOf(page);
     expect(holderCell(html, 'sync')).toBe('instance-a (this instance)');
     // The page's script draws the row from the JSON at its first refresh, marked while held here.
     const browser = await launchBrowser();

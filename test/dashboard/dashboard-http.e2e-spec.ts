@@ -19,6 +19,7 @@ import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import {
+  csrfOf,
   DashboardJobs,
   holdLock,
   OpenGuard,
@@ -32,16 +33,6 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const AUTH = { authorization: 'Bearer s3cret-admin-token' };
-
-/** The CSRF cookie and token a page load hands out. */
-async function csrfOf(page: string): Promise<{ cookie: string; token: string }> {
-  const response = await fetch(page, { headers: AUTH });
-  const setCookie = response.headers.get('set-cookie') ?? '';
-  const html = await response.text();
-  const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(html)?.[1];
-  expect(token).toBeDefined();
-  return { cookie: setCookie.split(';')[0]!, token: token! };
-}
 
 describe('dashboard over HTTP (Express), actions on, behind a token guard', () => {
   let instance: FleetApp;
@@ -93,7 +84,7 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
   });
 
   it('refuses an action without the CSRF token, with a wrong one, or from another site', async () => {
-    const { cookie, token } = await csrfOf(page);
+    const { cookie, token } = await csrfOf(page, AUTH);
     const pause = (headers: Record<string, string>): Promise<Response> =>
       fetch(`${page}/api/jobs/sync/pause`, {
         method: 'POST',
@@ -130,7 +121,7 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
     const hold = holdLock(instance, 'sync');
     try {
       await waitFor(async () => (await instance.locks.inspect('sync')).holder === 'instance-a');
-      const { cookie, token } = await csrfOf(page);
+      const { cookie, token } = await csrfOf(page, AUTH);
       const store = instance.app.get<RedisLockStore>(CRON_LOCK_STORE);
       const lockToken = (await store.client.get(store.keysOf('sync').lock))!;
       expect(lockToken).toMatch(/^[0-9a-f]{32}$/);
@@ -164,7 +155,7 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
   });
 
   it('refuses a body that is not JSON instead of acting without it', async () => {
-    const { cookie, token } = await csrfOf(page);
+    const { cookie, token } = await csrfOf(page, AUTH);
     const until = new Date(Date.now() + 3_600_000).toISOString();
     // fetch() sends a string body as text/plain unless told otherwise: a script's usual slip.
     const response = await fetch(`${page}/api/jobs/sync/pause`, {
@@ -181,7 +172,7 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
   });
 
   it('answers 404 for a job outside the prefix and 400 for an unknown field', async () => {
-    const { cookie, token } = await csrfOf(page);
+    const { cookie, token } = await csrfOf(page, AUTH);
     const headers = {
       ...AUTH,
       cookie,
@@ -200,7 +191,7 @@ describe('dashboard over HTTP (Express), actions on, behind a token guard', () =
   });
 
   it('sends nosniff, the CSP and no-store on every answer of an action, accepted or refused', async () => {
-    const { cookie, token } = await csrfOf(page);
+    const { cookie, token } = await csrfOf(page, AUTH);
     const json = { ...AUTH, cookie, 'x-cron-lock-csrf': token, 'content-type': 'application/json' };
     const answers = {
       accepted: await fetch(`${page}/api/jobs/sync/resume`, { method: 'POST', headers: json }),

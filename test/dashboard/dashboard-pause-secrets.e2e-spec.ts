@@ -10,7 +10,7 @@ import { CronLockModule, CronLockService } from 'nestjs-cron-lock';
 import { CronLockDashboardModule } from 'nestjs-cron-lock/dashboard';
 import { builtInStores } from '../support/built-in-stores.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
-import { DashboardJobs, OpenGuard, urlOf } from './support/fleet.js';
+import { csrfOf, DashboardJobs, OpenGuard, urlOf } from './support/fleet.js';
 
 const PASSWORD = 'hunter2-dash-secret';
 const NOTE = `cache moved to redis://ops:${PASSWORD}@cache.internal:6379`;
@@ -40,9 +40,7 @@ describe.each(builtInStores('dash_pause_secret'))('dashboard pause note on $labe
     cleanup.push(() => app.close());
     await app.listen(0, '127.0.0.1');
     const page = `${await urlOf(app)}/cron-lock`;
-    const loaded = await fetch(page);
-    const cookie = loaded.headers.get('set-cookie')!.split(';')[0]!;
-    const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(await loaded.text())![1]!;
+    const { cookie, token } = await csrfOf(page);
 
     const paused = await fetch(`${page}/api/jobs/sync/pause`, {
       method: 'POST',

@@ -157,3 +157,18 @@ export async function servingAndWorker(
     page: `${await urlOf(app)}/cron-lock`,
   };
 }
+
+/** The page's HTML and the CSRF cookie and token its load hands out (for the actions). */
+export async function csrfOf(
+  page: string,
+  headers: Record<string, string> = {},
+): Promise<{ cookie: string; token: string; html: string }> {
+  const response = await fetch(page, { headers });
+  const setCookie = response.headers.get('set-cookie') ?? '';
+  const html = await response.text();
+  const token = /<meta name="cron-lock-csrf" content="([^"]+)">/.exec(html)?.[1];
+  if (token === undefined) {
+    throw new Error(`no CSRF token in the page at ${page}`);
+  }
+  return { cookie: setCookie.split(';')[0]!, token, html };
+}
