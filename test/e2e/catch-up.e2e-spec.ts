@@ -258,6 +258,31 @@ describe('catch-up, missed occurrences and overlap policies across apps sharing 
     60_000,
   );
 
+  it("catchUp 'all' runs the newest 100 missed occurrences at once, oldest first, and reports the older ones missed", async () => {
+    const store = new MemoryLockStore();
+    const control = await apps.boot({ instanceId: 'control', logger: false, store }, []);
+    // The job last ran 150 periods ago, well inside its one-hour window.
+    const latest = Math.floor(Date.now() / PERIOD) * PERIOD;
+    const last = latest - 150 * PERIOD;
+    await control.run('all', { scheduledAt: last }, () => undefined);
+    await boot('app-1', CatchUpAllJob, () => ({ store }));
+    const catchUps = (): JobRun[] => runsOf('all').filter((run) => run.trigger === 'catch-up');
+    await waitFor(() => catchUps().length >= 100, { timeout: 30_000, message: '100 catch-ups' });
+    await apps.closeAll();
+    // A tick due meanwhile may be caught up after them: the first 100 are the cap's.
+    const capped = catchUps()
+      .slice(0, 100)
+      .map((run) => run.scheduledAt);
+    const first = capped[0]!;
+    expect(capped).toEqual(range(first, first + 100 * PERIOD));
+    expect(first + 99 * PERIOD).toBeGreaterThanOrEqual(latest);
+    // The older ones past the cap are reported once each, and never run.
+    expect(missedAt()).toEqual(range(last + PERIOD, first));
+    expect(missed.length).toBeGreaterThanOrEqual(50);
+    expect(runsOf('all').every((run) => run.scheduledAt >= first)).toBe(true);
+    expect(duplicateOccurrences(runsOf('all'))).toEqual([]);
+  }, 60_000);
+
   it.each(redisAndMemory('all-paused'))(
     "catchUp 'all' at a restart while paused records every missed occurrence as paused, and runs none after the resume (%s)",
     async (_label, storeOf) => {
