@@ -4,6 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { CronExpression, SchedulerRegistry, type CronOptions } from '@nestjs/schedule';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CronLockService, type LockContext } from 'nestjs-cron-lock';
 import {
   bootWith,
   closeAll,
@@ -102,4 +103,43 @@ describe('CronOptions keys under @LockedCron', () => {
       expect(jobs.calls).toBe(2);
     });
   });
+
+  describe.each(VARIANTS)(
+    'a tick that fires after the next occurrence, with %s',
+    (_label, variant) => {
+      it('runs once, for the occurrence it fires in; the lock reports the one it was due for missed', async () => {
+        // Only Date is faked: the scheduler's timers run on the real clock, and the test moves the
+        // wall clock on before one fires, as an event loop blocked that long would.
+        vi.useFakeTimers({ now: START, toFake: ['Date'] });
+        @Injectable()
+        class LateJobs {
+          readonly calls: (string | undefined)[] = [];
+
+          @variant.decorate(CronExpression.EVERY_SECOND, { name: 'late' })
+          tick(ctx?: LockContext): void {
+            this.calls.push(ctx?.scheduledAt.toISOString());
+          }
+        }
+        const ref = await bootWith(variant, [LateJobs]);
+        const jobs = ref.get(LateJobs);
+        const missed: string[] = [];
+        if (variant.locked) {
+          ref
+            .get(CronLockService)
+            .on('missed', (event) => missed.push(event.scheduledAt.toISOString()));
+        }
+
+        vi.setSystemTime(new Date('2030-01-01T00:00:01.000Z'));
+        await vi.waitFor(() => expect(jobs.calls).toHaveLength(1), { timeout: 10_000 });
+        // The tick due at 00:00:02 fires at 00:00:03.300.
+        vi.setSystemTime(new Date('2030-01-01T00:00:03.300Z'));
+        await vi.waitFor(() => expect(jobs.calls).toHaveLength(2), { timeout: 10_000 });
+
+        if (variant.locked) {
+          expect(jobs.calls).toEqual(['2030-01-01T00:00:01.000Z', '2030-01-01T00:00:03.000Z']);
+          await vi.waitFor(() => expect(missed).toEqual(['2030-01-01T00:00:02.000Z']));
+        }
+      });
+    },
+  );
 });
