@@ -372,6 +372,40 @@ describe('CronLockTestingModule + runLockedJob', () => {
     }
   });
 
+  it('refuses redis and keyPrefix with an error naming its own call and a fix it can take', () => {
+    // Untyped callers (or a config object shared with the app's CronLockModule) can pass them;
+    // CronLockModule's own messages would name it and advise "pass redis instead of store".
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ redis: 'redis://127.0.0.1:6379' }, /option redis: .*Fix: .*store: new RedisLockStore/],
+      [
+        { keyPrefix: 'billing' },
+        /option keyPrefix: .*Fix: .*new RedisLockStore\(redis, \{ keyPrefix \}\)/,
+      ],
+    ];
+    for (const [options, fix] of cases) {
+      const given = options as unknown as CronLockTestingOptions;
+      for (const [name, call] of [
+        ['CronLockTestingModule.forRoot', () => CronLockTestingModule.forRoot(given)],
+        [
+          'overrideCronLockModule',
+          () => overrideCronLockModule(Test.createTestingModule({}), given),
+        ],
+      ] as const) {
+        let thrown: unknown;
+        try {
+          call();
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, `${name} ${JSON.stringify(options)}`).toBeInstanceOf(CronLockConfigError);
+        const message = (thrown as Error).message;
+        expect(message.startsWith(`${name}: `), message).toBe(true);
+        expect(message).toMatch(fix);
+        expect(message).not.toMatch(/(^|\s)CronLockModule:/);
+      }
+    }
+  });
+
   it('answers paused, queued and merged too, and its docs list every reason it can answer', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [CronLockTestingModule.forRoot()],
