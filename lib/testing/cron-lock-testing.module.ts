@@ -74,9 +74,22 @@ export class CronLockTestingModule {
 }
 
 /**
+ * Fixes for the two `CronLockModule` options the testing module leaves out: forwarded, they would
+ * fail with `CronLockModule`'s own advice (pass `redis` instead of `store`), which a test cannot take.
+ */
+const NOT_TESTING_OPTIONS: Record<string, string> = {
+  redis:
+    'the testing module locks in its store option (default: a new MemoryLockStore). ' +
+    'Fix: pass { store: new RedisLockStore(redis) } to test against Redis, or remove redis.',
+  keyPrefix:
+    'the store names its own keys. ' +
+    'Fix: give the prefix to the store (new RedisLockStore(redis, { keyPrefix })) and remove keyPrefix here.',
+};
+
+/**
  * Throws {@link CronLockConfigError} unless `options` is an object: untyped callers can pass
  * anything, destructuring `null` throws a bare TypeError, and a string or an array would be spread
- * into options named `0`, `1`, ….
+ * into options named `0`, `1`, …. Also refuses `redis` and `keyPrefix`, naming the fix.
  */
 export function checkTestingOptions(call: string, options: unknown): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -84,5 +97,10 @@ export function checkTestingOptions(call: string, options: unknown): void {
       `${call}: the options must be an object, got ${describeValue(options)}. ` +
         "Fix: pass e.g. { instanceId: 'a' } or { store }, or leave the argument out.",
     );
+  }
+  for (const [name, why] of Object.entries(NOT_TESTING_OPTIONS)) {
+    if (Object.hasOwn(options, name)) {
+      throw new CronLockConfigError(`${call}: takes no option ${name}: ${why}`);
+    }
   }
 }

@@ -41,7 +41,8 @@ export interface RunLockedJobOptions {
  * ```
  *
  * @param app The initialised app or testing module (`await moduleRef.init()` first).
- * @param job The job's lock name (its `name` option) or `Class.method`.
+ * @param job The job's lock name (its `name` option, with `_` for each space, as stored) or
+ *   `Class.method`.
  * @returns `{ ran: true, value, ctx }`, or `{ ran: false, reason }`: `tick-done`, `held`,
  *   `paused` (see `CronLockService.pause()`), `queued` or `merged` (the job's `overlap`),
  *   `store-error`, `shutting-down`.
