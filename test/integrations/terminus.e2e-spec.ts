@@ -2,7 +2,16 @@ import { Module, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, TerminusModule, type HealthCheckResult } from '@nestjs/terminus';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CronLockModule, CronLockService, type CronLockModuleOptions } from 'nestjs-cron-lock';
+import {
+  CronLockConfigError,
+  CronLockModule,
+  CronLockService,
+  LockStoreError,
+  MemoryLockStore,
+  type AcquireRequest,
+  type AcquireResult,
+  type CronLockModuleOptions,
+} from 'nestjs-cron-lock';
 import {
   CronLockHealthIndicator,
   CronLockHealthModule,
@@ -44,6 +53,13 @@ async function check(
       return error.getResponse() as HealthCheckResult;
     }
     throw error;
+  }
+}
+
+/** A store whose acquisitions fail, as a Redis that went away, without a server to stop. */
+class AcquisitionsFail extends MemoryLockStore {
+  override async acquire(_request: AcquireRequest): Promise<AcquireResult> {
+    throw new LockStoreError('Error: connect ECONNREFUSED');
   }
 }
 
@@ -222,6 +238,31 @@ describe('CronLockHealthIndicator', () => {
       status: 'up',
       storeErrors: 0,
     });
+  });
+
+  // The indicator keeps the last 1000 store errors: a higher threshold could never be reached,
+  // and the check would stay up through any outage.
+  it('refuses a storeErrorThreshold above the 1000 store errors it keeps, and is down at 1000', async () => {
+    const app = await boot({ store: new AcquisitionsFail(), logger: false });
+    const locks = app.get(CronLockService);
+    for (let i = 0; i < 1_001; i++) {
+      expect(await locks.run('sync', { ttl: '5s' }, () => 'never')).toEqual({
+        ran: false,
+        reason: 'store-error',
+      });
+    }
+
+    expect(detail(await check(app, { storeErrorThreshold: 1_000 }))).toMatchObject({
+      status: 'down',
+      storeErrors: 1_000,
+    });
+    const refused = app
+      .get(CronLockHealthIndicator)
+      .isHealthy('cron-lock', { storeErrorThreshold: 1_001 });
+    await expect(refused).rejects.toThrow(CronLockConfigError);
+    await expect(refused).rejects.toThrow(
+      /CronLockHealthIndicator\.isHealthy: storeErrorThreshold 1001 is not a whole number from 1 to 1000\b.*Fix:/,
+    );
   });
 
   // `maxRoundTripMs: config.get('HEALTH_MAX_RTT')` unset must not quietly mean "no limit".
