@@ -4,6 +4,7 @@ import { describeValue } from '../utils/describe-value.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
 import { checkOptionKeys } from '../utils/option-keys.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
+import { RECENT_EVENTS_KEPT } from './recent-events.js';
 
 /**
  * Options of {@link CronLockHealthIndicator.isHealthy}.
@@ -20,7 +21,10 @@ export interface CronLockHealthCheckOptions {
    * older than this, the check is `up` again (if the store answers).
    */
   window?: Duration;
-  /** Report `down` when this many store errors (or more) happened within `window`. Default 3. */
+  /**
+   * Report `down` when this many store errors (or more) happened within `window`. A whole number
+   * from 1 to 1000 (the indicator keeps the last 1000). Default 3.
+   */
   storeErrorThreshold?: number;
 }
 
@@ -64,10 +68,17 @@ export function resolveHealthCheckOptions(
         'Fix: pass milliseconds, e.g. { maxRoundTripMs: 100 }, or leave it out for no limit.',
     );
   }
-  if (!Number.isInteger(storeErrorThreshold) || storeErrorThreshold < 1) {
+  // At most what the indicator keeps: a higher threshold could never be reached, and the check
+  // would stay up through any outage.
+  if (
+    !Number.isInteger(storeErrorThreshold) ||
+    storeErrorThreshold < 1 ||
+    storeErrorThreshold > RECENT_EVENTS_KEPT
+  ) {
     throw new CronLockConfigError(
-      `${where}: storeErrorThreshold ${describeValue(storeErrorThreshold)} is not a positive integer. ` +
-        `Fix: pass how many store errors within the window mean trouble (default ${DEFAULT_STORE_ERROR_THRESHOLD}).`,
+      `${where}: storeErrorThreshold ${describeValue(storeErrorThreshold)} is not a whole number ` +
+        `from 1 to ${RECENT_EVENTS_KEPT} (the store errors it keeps). Fix: pass how many store ` +
+        `errors within the window mean trouble (default ${DEFAULT_STORE_ERROR_THRESHOLD}).`,
     );
   }
   return {

@@ -7,6 +7,9 @@ export interface RecentEvent<T> {
   detail: T;
 }
 
+/** How many events of each kind the health indicator keeps: the most it can count in a window. */
+export const RECENT_EVENTS_KEPT = 1_000;
+
 /**
  * The last `capacity` events of one kind, to count those within a time window. Bounded so an
  * outage that fails every tick of every job for hours cannot grow it without limit.
@@ -14,7 +17,7 @@ export interface RecentEvent<T> {
 export class RecentEvents<T> {
   private readonly events: RecentEvent<T>[] = [];
 
-  constructor(private readonly capacity = 1_000) {}
+  constructor(private readonly capacity = RECENT_EVENTS_KEPT) {}
 
   add(detail: T): void {
     this.events.push({ at: performance.now(), time: new Date(), detail });
