@@ -22,10 +22,11 @@ export interface LockContext {
    */
   readonly fencingToken: number;
   /**
-   * Aborts when the lock is lost (reason: {@link LockLostError}) or when shutdown times out
-   * (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable. Each read checks the
-   * lock's deadline: after a freeze or a blocking call past it, `ctx.signal.aborted` is already
-   * `true`, before the renewer's timer runs.
+   * Aborts when the lock is lost (reason: {@link LockLostError}), when a later occurrence replaces
+   * the run (`overlap: 'replace'`; reason: {@link ReplacedError}; not with `renew: false`), or when
+   * shutdown times out (reason: {@link ShutdownTimeoutError}). Pass it to anything cancellable.
+   * Each read checks the lock's deadline: after a freeze or a blocking call past it,
+   * `ctx.signal.aborted` is already `true`, before the renewer's timer runs.
    */
   readonly signal: AbortSignal;
   /**
