@@ -46,6 +46,9 @@ describe('parseDuration', () => {
     ['NaN', Number.NaN],
     ['Infinity', Number.POSITIVE_INFINITY],
     ['-Infinity', Number.NEGATIVE_INFINITY],
+    // More digits than a double holds: Number() gives Infinity, which no timer or store takes.
+    ['a string whose amount overflows to Infinity', `${'9'.repeat(400)}ms`],
+    ['a string whose amount times its unit overflows to Infinity', `${'9'.repeat(305)}d`],
     ['an unknown unit', '5x'],
     ['a unit in words', '5 minutes'],
     ['an empty string', ''],
