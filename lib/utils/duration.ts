@@ -44,9 +44,10 @@ export function parseDuration(value: unknown): number | undefined {
   if (!match) {
     return undefined;
   }
-  const amount = Number(match[1]);
   const unit = match[2] as DurationUnit;
-  return Math.round(amount * UNIT_MS[unit]);
+  // A string of more digits than a double holds reads as Infinity, a value no option takes.
+  const ms = Math.round(Number(match[1]) * UNIT_MS[unit]);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** Formats milliseconds for humans in log lines: `850ms`, `12.3s`, `4m05s`. */
