@@ -49,7 +49,8 @@ export interface CronLockTestingOptions extends Omit<
 export class CronLockTestingModule {
   /**
    * @param options The module's options for the test (default: a new store, no logs).
-   * @throws {@link CronLockConfigError} when `options` is not an object (`null`, a string, …).
+   * @throws {@link CronLockConfigError} when `options` is not an object (`null`, a string, …), or
+   *   has `redis` or `keyPrefix` (pass a store instead).
    */
   static forRoot(options: CronLockTestingOptions = {}): DynamicModule {
     checkTestingOptions('CronLockTestingModule.forRoot', options);

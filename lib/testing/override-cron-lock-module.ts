@@ -22,7 +22,8 @@ import { checkTestingOptions, type CronLockTestingOptions } from './cron-lock-te
  * @param builder The result of `Test.createTestingModule(...)`, before `compile()`.
  * @param options The module options to test with (default: a new `MemoryLockStore`, no logs).
  * @returns the same builder, to chain more overrides and `compile()`.
- * @throws `CronLockConfigError` when `options` is not an object (`null`, a string, …).
+ * @throws `CronLockConfigError` when `options` is not an object (`null`, a string, …), or has
+ *   `redis` or `keyPrefix` (pass a store instead).
  * @publicApi
  */
 export function overrideCronLockModule(
