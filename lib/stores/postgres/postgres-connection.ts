@@ -1,4 +1,10 @@
-import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import pg, {
+  type Pool,
+  type PoolClient,
+  type Query,
+  type QueryConfig,
+  type QueryResultRow,
+} from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
 import { keepsConnection, sqlState } from './postgres-errors.js';
@@ -99,10 +105,7 @@ async function runOnce<Row extends QueryResultRow>(
       typeof statement === 'string' ? { text: statement, name: undefined } : statement;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const result = await lease.client.query<Row>(
-          timedQuery(text, [...values], timeLeft(started, timeout), name),
-        );
-        return result.rows;
+        return await send<Row>(lease.client, text, values, timeLeft(started, timeout), name);
       } catch (error) {
         if (!sendAgain(error, attempt, started, timeout)) {
           throw error;
@@ -130,6 +133,33 @@ async function runOnce<Row extends QueryResultRow>(
       );
     }
   }
+}
+
+/**
+ * One send of a statement as `pg`'s own query object, bounded as {@link timedQuery} is. Not a
+ * configuration object: `pg` (8.23 on) copies one, property descriptor by property descriptor, on
+ * every call, a visible share of a statement's client work. Its `Query` made from a bare text takes
+ * no such copy; the name and read timeout are set on it before `query` reads them, and it is used
+ * as given. Everything `pg`, or a tracing tool wrapping `query`, reads is its own property.
+ */
+function send<Row extends QueryResultRow>(
+  client: PoolClient,
+  text: string,
+  values: readonly unknown[],
+  timeout: number,
+  name: string | undefined,
+): Promise<Row[]> {
+  return new Promise<Row[]>((resolve, reject) => {
+    const query = new pg.Query<Row>(text, values as unknown[], (error, result) => {
+      if (error) reject(error);
+      else resolve(result.rows);
+    }) as Query<Row> & { name?: string; query_timeout: number };
+    if (name !== undefined) {
+      query.name = name;
+    }
+    query.query_timeout = timeout;
+    client.query(query);
+  });
 }
 
 /** Sends of one statement refused as a serialization failure, the first included. */
