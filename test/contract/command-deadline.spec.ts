@@ -326,4 +326,23 @@ describe('script call arguments', () => {
       Buffer.from(own.toWritable(undefined as never)),
     );
   });
+
+  it("writes ioredis' bytes for all-ASCII text and for text with one character beyond ASCII", () => {
+    const ascii = ['d3b07384d113edec49eaa6238ad5ff00', '', 'completed', '{"kind":"run"}'];
+    // One character beyond ASCII anywhere in the call, a lone surrogate included: each is
+    // measured as ioredis measures it.
+    const variants = [
+      ascii,
+      ...['\u0080', 'é', '✓', '😀', '\ud800', '\udc00'].map((c) => [...ascii, `x${c}`]),
+    ];
+    for (const texts of variants) {
+      const command = DeadlineCommand.evalsha(ECHO_ALL.sha, keys, [...texts, 42], {});
+      const own = new Command('evalsha', [ECHO_ALL.sha, keys.length, ...keys, ...texts, 42], {
+        replyEncoding: 'utf8',
+      });
+      expect(Buffer.from(command.toWritable(undefined))).toEqual(
+        Buffer.from(own.toWritable(undefined as never)),
+      );
+    }
+  });
 });

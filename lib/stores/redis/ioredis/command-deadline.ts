@@ -121,7 +121,8 @@ export class DeadlineCommand extends Command {
   ownTimer: NodeJS.Timeout | undefined = undefined;
   /**
    * A script call built by {@link DeadlineCommand.evalsha}: bit `i` set when argument `i` is
-   * ASCII (the SHA, the key count and the numbers), whose length is its byte length.
+   * ASCII (the SHA, the key count and the numbers), whose length is its byte length: what
+   * `toWritable` falls back on when a text argument is not ASCII.
    */
   private asciiArgs: number | undefined = undefined;
 
@@ -181,6 +182,12 @@ export class DeadlineCommand extends Command {
    * write. Built here, when ioredis writes the command, rather than with the command: a burst of
    * calls builds every command before the turn's one write, and text made then would be carried
    * through the collections of the burst. Same bytes either way.
+   *
+   * The text arguments are nearly always ASCII too (keys, owner token, instance id, flags, a
+   * history entry): the text is first built taking every length as its byte length, and one
+   * byte count of the whole text confirms it, which a character beyond ASCII would make larger.
+   * That count also joins the text into one piece, which the socket write would do anyway. Only
+   * then is the text built again with each text argument measured on its own.
    */
   override toWritable(socket: unknown): string | Buffer {
     const ascii = this.asciiArgs;
@@ -188,7 +195,17 @@ export class DeadlineCommand extends Command {
       return super.toWritable(socket as never);
     }
     const list = this.args as string[];
-    let text = `*${list.length + 1}\r\n$7\r\nevalsha\r\n`;
+    const head = `*${list.length + 1}\r\n$7\r\nevalsha\r\n`;
+    let text = head;
+    for (let i = 0; i < list.length; i++) {
+      const arg = list[i];
+      const bytes = arg.length;
+      text += (bytes < 256 ? HEADERS[bytes] : `$${bytes}\r\n`) + arg + '\r\n';
+    }
+    if (Buffer.byteLength(text) === text.length) {
+      return text;
+    }
+    text = head;
     for (let i = 0; i < list.length; i++) {
       const arg = list[i];
       const bytes = (ascii >>> i) & 1 ? arg.length : Buffer.byteLength(arg);
