@@ -1,10 +1,4 @@
-import pg, {
-  type Pool,
-  type PoolClient,
-  type Query,
-  type QueryConfig,
-  type QueryResultRow,
-} from 'pg';
+import type { Pool, PoolClient, Query, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
 import { keepsConnection, sqlState } from './postgres-errors.js';
@@ -135,12 +129,23 @@ async function runOnce<Row extends QueryResultRow>(
   }
 }
 
+/** `pg`'s `Query` class, as every `pg` 8 client names its own (`Client.Query`). */
+type QueryClass = new <Row extends QueryResultRow>(
+  text: string,
+  values: unknown[],
+  callback: (error: Error | null, result: QueryResult<Row>) => void,
+) => Query<Row> & { name?: string; query_timeout: number };
+
 /**
- * One send of a statement as `pg`'s own query object, bounded as {@link timedQuery} is. Not a
- * configuration object: `pg` (8.23 on) copies one, property descriptor by property descriptor, on
- * every call, a visible share of a statement's client work. Its `Query` made from a bare text takes
- * no such copy; the name and read timeout are set on it before `query` reads them, and it is used
- * as given. Everything `pg`, or a tracing tool wrapping `query`, reads is its own property.
+ * One send of a statement as the connection's own query object, bounded as {@link timedQuery} is.
+ * Not a configuration object: `pg` (8.23.1 on) copies one, property descriptor by property
+ * descriptor, on every call, a visible share of a statement's client work. Its `Query` made from a
+ * bare text takes no such copy; the name and read timeout are set on it before `query` reads them,
+ * and it is used as given. Everything `pg`, or a tracing tool wrapping `query`, reads is its own
+ * property. The class is the client's own, not the one this package imports: a pool may come from
+ * another copy of `pg`, whose client reads fields another version's `Query` lacks, and which in
+ * pipeline mode refuses any query not made by its class. A client that names none (a wrapper of
+ * its own) is sent the configuration object, as before.
  */
 function send<Row extends QueryResultRow>(
   client: PoolClient,
@@ -149,11 +154,17 @@ function send<Row extends QueryResultRow>(
   timeout: number,
   name: string | undefined,
 ): Promise<Row[]> {
+  const Own = (client.constructor as { Query?: unknown } | undefined)?.Query;
+  if (typeof Own !== 'function') {
+    return client
+      .query<Row>(timedQuery(text, [...values], timeout, name))
+      .then((result) => result.rows);
+  }
   return new Promise<Row[]>((resolve, reject) => {
-    const query = new pg.Query<Row>(text, values as unknown[], (error, result) => {
+    const query = new (Own as QueryClass)<Row>(text, values as unknown[], (error, result) => {
       if (error) reject(error);
       else resolve(result.rows);
-    }) as Query<Row> & { name?: string; query_timeout: number };
+    });
     if (name !== undefined) {
       query.name = name;
     }
