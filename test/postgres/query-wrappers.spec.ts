@@ -77,6 +77,42 @@ function poolOfAnotherCopy(options: pg.PoolConfig): pg.Pool {
   }
 }
 
+describe('PostgresLockStore on a pool whose clients name no Query class', () => {
+  it('takes, renews and releases locks, plain and recorded, with configuration objects', async () => {
+    const pool = newPool();
+    cleanup.push(() => pool.end());
+    // As a client wrapped by an object of its own would: its constructor is no pg Client.
+    pool.on('connect', (client) => Object.defineProperty(client, 'constructor', { value: Object }));
+    const sent: unknown[] = [];
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+        sent.push(config);
+        return query(config, ...rest);
+      };
+    });
+    const table = uniqueTable('no_class');
+    cleanup.push(() => dropTable(pool, table));
+    const store = new PostgresLockStore(pool, { table, logger: false });
+    cleanup.push(() => store.close());
+
+    const token = newToken();
+    const lock = { name: 'plain', token, ttl: 60_000, instanceId: 'a' };
+    expect(await store.acquire(lock)).toMatchObject({ acquired: true });
+    expect(await store.renew(lock)).toEqual({ renewed: true });
+    expect(await store.release(lock)).toBe(true);
+    await recordRun(store, { name: 'job', scheduledAt: OCCURRENCE, historySize: 5 });
+    expect(await store.history('job', 5)).toEqual([
+      expect.objectContaining({ scheduledAt: OCCURRENCE, outcome: 'completed' }),
+    ]);
+    const configs = sent.filter((config) => typeof config === 'object' && config !== null);
+    expect(configs.length).toBeGreaterThan(0);
+    expect(configs.every((config) => Object.getPrototypeOf(config) === Object.prototype)).toBe(
+      true,
+    );
+  });
+});
+
 describe('PostgresLockStore on a pool from another copy of pg', () => {
   it.each([
     ['a pool', {}],
