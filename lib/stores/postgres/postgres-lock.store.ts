@@ -112,6 +112,7 @@ export class PostgresLockStore implements LockStore {
   private readonly unnamed: Statements;
   private statements: Statements;
   private ready: Promise<void> | null = null;
+  private tableChecked = false;
   private idleErrorReported = false;
   private closed = false;
   private unwatchPool = (): void => undefined;
@@ -283,14 +284,31 @@ export class PostgresLockStore implements LockStore {
   /**
    * Runs one operation once the table is known to exist, and turns any failure into a
    * {@link LockStoreError} whose message carries no secret, `answered` for a refusal (isRefusal).
+   * A pooler that lost (or had) a named statement turns the store to unnamed ones for good, and
+   * the operation is sent again: refused at Parse or Bind, it never ran. One async step a call.
    */
   private async guard<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
     try {
       if (this.closed) {
         throw new LockStoreError('PostgreSQL lock store is closed');
       }
-      await this.tableReady();
-      const result = await this.withStatements(operation);
+      if (!this.tableChecked) {
+        await this.tableReady();
+      }
+      const statements = this.statements;
+      let result: T;
+      try {
+        result = await operation(statements);
+      } catch (error) {
+        if (statements === this.unnamed || !isPreparedStatementTrouble(error)) {
+          throw error;
+        }
+        if (this.statements !== this.unnamed) {
+          this.statements = this.unnamed;
+          this.log.warn(POSTGRES_PREPARED_STATEMENTS_OFF(this.describe(error)));
+        }
+        result = await operation(this.unnamed);
+      }
       this.idleErrorReported = false;
       return result;
     } catch (error) {
@@ -302,31 +320,14 @@ export class PostgresLockStore implements LockStore {
   }
 
   /**
-   * Runs `operation` with the current statements. A pooler that lost (or had) a named one turns
-   * the store to unnamed ones for good and sends it again: refused at Parse or Bind, it never ran.
-   */
-  private async withStatements<T>(operation: (sql: Statements) => Promise<T>): Promise<T> {
-    const statements = this.statements;
-    try {
-      return await operation(statements);
-    } catch (error) {
-      if (statements === this.unnamed || !isPreparedStatementTrouble(error)) {
-        throw error;
-      }
-      if (this.statements !== this.unnamed) {
-        this.statements = this.unnamed;
-        this.log.warn(POSTGRES_PREPARED_STATEMENTS_OFF(this.describe(error)));
-      }
-      return operation(this.unnamed);
-    }
-  }
-
-  /**
    * Checks (and creates) the table once. A failure is not remembered: the next operation tries
    * again, so a store that started while the database was down recovers by itself.
    */
   private tableReady(): Promise<void> {
-    this.ready ??= ensureLockTable(this.pool, this.table, this.createTable, this.timeout).catch(
+    this.ready ??= ensureLockTable(this.pool, this.table, this.createTable, this.timeout).then(
+      () => {
+        this.tableChecked = true;
+      },
       (error: unknown) => {
         this.ready = null;
         throw error;
