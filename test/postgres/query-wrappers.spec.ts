@@ -18,6 +18,19 @@ afterEach(async () => {
   }
 });
 
+/** A plain lock taken, renewed and released, then a recorded run read back from the history. */
+async function takesRenewsAndReleases(store: PostgresLockStore): Promise<void> {
+  const lock = { name: 'plain', token: newToken(), ttl: 60_000, instanceId: 'a' };
+  expect(await store.acquire(lock)).toMatchObject({ acquired: true });
+  expect(await store.renew(lock)).toEqual({ renewed: true });
+  expect(await store.release(lock)).toBe(true);
+
+  await recordRun(store, { name: 'job', scheduledAt: OCCURRENCE, historySize: 5 });
+  expect(await store.history('job', 5)).toEqual([
+    expect.objectContaining({ scheduledAt: OCCURRENCE, outcome: 'completed' }),
+  ]);
+}
+
 /**
  * A pool whose connections' `query` passes pg a spread copy of each object it is given, as a
  * tracing tool that copies the call does: own properties only, no prototype.
@@ -41,16 +54,7 @@ describe('PostgresLockStore on a pool whose query is wrapped by a tracing tool',
     const store = new PostgresLockStore(pool, { table, logger: false });
     cleanup.push(() => store.close());
 
-    const token = newToken();
-    const lock = { name: 'plain', token, ttl: 60_000, instanceId: 'a' };
-    expect(await store.acquire(lock)).toMatchObject({ acquired: true });
-    expect(await store.renew(lock)).toEqual({ renewed: true });
-    expect(await store.release(lock)).toBe(true);
-
-    await recordRun(store, { name: 'job', scheduledAt: OCCURRENCE, historySize: 5 });
-    expect(await store.history('job', 5)).toEqual([
-      expect.objectContaining({ scheduledAt: OCCURRENCE, outcome: 'completed' }),
-    ]);
+    await takesRenewsAndReleases(store);
   });
 });
 
@@ -96,15 +100,7 @@ describe('PostgresLockStore on a pool whose clients name no Query class', () => 
     const store = new PostgresLockStore(pool, { table, logger: false });
     cleanup.push(() => store.close());
 
-    const token = newToken();
-    const lock = { name: 'plain', token, ttl: 60_000, instanceId: 'a' };
-    expect(await store.acquire(lock)).toMatchObject({ acquired: true });
-    expect(await store.renew(lock)).toEqual({ renewed: true });
-    expect(await store.release(lock)).toBe(true);
-    await recordRun(store, { name: 'job', scheduledAt: OCCURRENCE, historySize: 5 });
-    expect(await store.history('job', 5)).toEqual([
-      expect.objectContaining({ scheduledAt: OCCURRENCE, outcome: 'completed' }),
-    ]);
+    await takesRenewsAndReleases(store);
     const configs = sent.filter((config) => typeof config === 'object' && config !== null);
     expect(configs.length).toBeGreaterThan(0);
     expect(configs.every((config) => Object.getPrototypeOf(config) === Object.prototype)).toBe(
@@ -126,15 +122,6 @@ describe('PostgresLockStore on a pool from another copy of pg', () => {
     const store = new PostgresLockStore(pool, { table, logger: false });
     cleanup.push(() => store.close());
 
-    const token = newToken();
-    const lock = { name: 'plain', token, ttl: 60_000, instanceId: 'a' };
-    expect(await store.acquire(lock)).toMatchObject({ acquired: true });
-    expect(await store.renew(lock)).toEqual({ renewed: true });
-    expect(await store.release(lock)).toBe(true);
-
-    await recordRun(store, { name: 'job', scheduledAt: OCCURRENCE, historySize: 5 });
-    expect(await store.history('job', 5)).toEqual([
-      expect.objectContaining({ scheduledAt: OCCURRENCE, outcome: 'completed' }),
-    ]);
+    await takesRenewsAndReleases(store);
   });
 });
