@@ -188,19 +188,11 @@ BEGIN
     l.history_seq + v_add, l.history_low
   INTO v_at, released, queued, v_state_expires, v_seq, v_low
   FROM "public"."cron_lock" AS l WHERE l.name = p_name FOR UPDATE;
-  IF FOUND THEN
-    UPDATE "public"."cron_lock" AS l SET
-      history_seq = v_seq, history_low = CASE WHEN v_add > 0
-        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
-      token = CASE WHEN released AND p_keep <= 0 THEN NULL ELSE l.token END,
-      expires_at = CASE WHEN NOT released THEN l.expires_at
-        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
-      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
-      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
-      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
-        ELSE l.ok_ms END
-    WHERE l.ctid = v_at;
-  ELSE
+  -- The row's update (by the ctid read under its lock) is in the history's branches below: the
+  -- usual release's and one that keeps no history make it a step of the statement that writes
+  -- the history, one statement less to set up. Where the row was swept and is re-created here,
+  -- v_at is null and the update matches no row.
+  IF NOT FOUND THEN
     -- (A SELECT INTO that finds no row sets its variables to null.)
     released := false;
     v_low := 0;
@@ -229,19 +221,55 @@ BEGIN
     -- The usual release: one entry (the run's own), the list's last, numbered v_seq.
     -- Its trim rides in the same statement (one statement less to set up): an empty range while
     -- the history is not full. Both read after the row's lock, as the trim alone would.
-    WITH trimmed AS (DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size)
+    -- The row's update rides in it too: data-modifying steps all run, on one snapshot.
+    WITH updated AS (UPDATE "public"."cron_lock" AS l SET
+      history_seq = v_seq, history_low = CASE WHEN v_add > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
+      token = CASE WHEN released AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT released THEN l.expires_at
+        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
+        ELSE l.ok_ms END
+    WHERE l.ctid = v_at), trimmed AS (DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size)
     INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
     VALUES (p_name, v_seq, p_entries[pg_catalog.array_upper(p_entries, 1)], v_expiry);
-  ELSIF v_add > 0 THEN
-    INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
-    SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry
-    FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
-    WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
-    IF v_seq - p_size >= v_low THEN
+  ELSIF p_size <= 0 THEN
+    -- No history kept (v_add is 0): the job's entries go, in the row's update's statement.
+    WITH updated AS (UPDATE "public"."cron_lock" AS l SET
+      history_seq = v_seq, history_low = CASE WHEN v_add > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
+      token = CASE WHEN released AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT released THEN l.expires_at
+        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
+        ELSE l.ok_ms END
+    WHERE l.ctid = v_at)
+    DELETE FROM "public"."cron_lock_history" WHERE name = p_name;
+  ELSE
+    UPDATE "public"."cron_lock" AS l SET
+      history_seq = v_seq, history_low = CASE WHEN v_add > 0
+        THEN greatest(v_low, v_seq - p_size + 1) ELSE v_low END,
+      token = CASE WHEN released AND p_keep <= 0 THEN NULL ELSE l.token END,
+      expires_at = CASE WHEN NOT released THEN l.expires_at
+        WHEN p_keep > 0 THEN v_now + p_keep * interval '1 millisecond' END,
+      fails = CASE WHEN v_ok THEN 0 ELSE l.fails + 1 END, outcome = p_outcome, end_at = v_fin,
+      ok_at = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN v_fin ELSE l.ok_at END,
+      ok_ms = CASE WHEN v_ok AND (l.ok_at IS NULL OR l.ok_at <= v_fin) THEN p_duration
+        ELSE l.ok_ms END
+    WHERE l.ctid = v_at;
+    IF v_add > 0 THEN
+      INSERT INTO "public"."cron_lock_history" (name, seq, entry, expires_at)
+      SELECT p_name, v_seq - pg_catalog.cardinality(p_entries) + e.n, e.entry, v_expiry
+      FROM pg_catalog.unnest(p_entries) WITH ORDINALITY AS e(entry, n)
+      WHERE e.n > pg_catalog.cardinality(p_entries) - p_size ORDER BY e.n;
+      IF v_seq - p_size >= v_low THEN
       DELETE FROM "public"."cron_lock_history" WHERE name = p_name AND seq >= v_low AND seq <= v_seq - p_size;
     END IF;
-  ELSIF p_size <= 0 THEN
-    DELETE FROM "public"."cron_lock_history" WHERE name = p_name;
+    END IF;
   END IF;
   IF p_refresh AND p_size > 0 THEN
     UPDATE "public"."cron_lock_history" SET expires_at = v_expiry WHERE name = p_name AND seq > v_seq - p_size;
