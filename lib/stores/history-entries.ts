@@ -97,19 +97,27 @@ export function releaseEntryTexts(
   if (missed !== undefined && missed.length > 0) {
     return releaseEntries(outcome, missed, Date.now()).map(entryText);
   }
-  return [
+  return [runEntryText(outcome, run)];
+}
+
+/**
+ * The stored text of a release's run entry (the last of {@link releaseEntryTexts}), built from
+ * the outcome: the same text as {@link entryText} of the entry.
+ */
+export function runEntryText(outcome: RunOutcome, run: NonNullable<RunOutcome['run']>): string {
+  return (
     '{"kind":"run"' +
-      numberField('scheduledAt', run.scheduledAt) +
-      numberField('startedAt', Math.round(run.startedAt)) +
-      numberField('finishedAt', Math.round(outcome.finishedAt)) +
-      numberField('durationMs', Math.max(0, Math.round(outcome.durationMs))) +
-      textField('instanceId', run.instanceId) +
-      numberField('fencingToken', run.fencingToken) +
-      textField('trigger', run.trigger) +
-      textField('outcome', run.outcome) +
-      textField('error', run.error === null ? null : run.error.slice(0, HISTORY_ERROR_MAX)) +
-      '}',
-  ];
+    numberField('scheduledAt', run.scheduledAt) +
+    numberField('startedAt', Math.round(run.startedAt)) +
+    numberField('finishedAt', Math.round(outcome.finishedAt)) +
+    numberField('durationMs', Math.max(0, Math.round(outcome.durationMs))) +
+    textField('instanceId', run.instanceId) +
+    numberField('fencingToken', run.fencingToken) +
+    textField('trigger', run.trigger) +
+    textField('outcome', run.outcome) +
+    textField('error', run.error === null ? null : run.error.slice(0, HISTORY_ERROR_MAX)) +
+    '}'
+  );
 }
 
 /** An entry for an occurrence that did not run: `missed`, `paused` or `merged`. */

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ReleaseRequest } from '../lock-store.interface.js';
 import { defineScript, runScript } from './redis-script.js';
-import { releaseEntryTexts } from '../history-entries.js';
+import { releaseEntryTexts, runEntryText } from '../history-entries.js';
 
 /**
  * Records how the run ended, then deletes the lock only if the caller still owns it (a late
@@ -124,24 +124,29 @@ export function releaseLock(
   const outcome = request.outcome;
   const onQueued = request.onQueued;
   const size = request.historySize;
-  // One list of the final length, not one grown push by push: this runs on every release.
-  const args: Array<string | number> = outcome
-    ? [
-        request.token,
-        keep,
-        outcome.status === 'failed' ? 'failed' : 'completed',
-        Math.max(0, Math.round(outcome.durationMs)),
-        Math.round(outcome.finishedAt),
-        stateTtl,
-        onQueued ? '1' : '0',
-        size ?? '',
-      ]
-    : [request.token, keep, '', 0, 0, stateTtl, onQueued ? '1' : '0', size ?? ''];
-  if (size !== undefined && size > 0) {
-    const entries = releaseEntryTexts(outcome, request.missed);
-    for (let i = 0; i < entries.length; i++) {
-      args.push(entries[i]);
+  const history = size !== undefined && size > 0;
+  const flag = onQueued ? '1' : '0';
+  // One list of the final length, not one grown push by push: this runs on every release. The
+  // common release (history on, nothing missed) has one entry, written in the list itself.
+  let args: Array<string | number>;
+  if (outcome) {
+    const status = outcome.status === 'failed' ? 'failed' : 'completed';
+    const duration = Math.max(0, Math.round(outcome.durationMs));
+    const finishedAt = Math.round(outcome.finishedAt);
+    const run = outcome.run;
+    const entry = history && run && !request.missed?.length ? runEntryText(outcome, run) : '';
+    args =
+      entry === ''
+        ? [request.token, keep, status, duration, finishedAt, stateTtl, flag, size ?? '']
+        : [request.token, keep, status, duration, finishedAt, stateTtl, flag, size ?? '', entry];
+    if (history && entry === '') {
+      const entries = releaseEntryTexts(outcome, request.missed);
+      for (let i = 0; i < entries.length; i++) {
+        args.push(entries[i]);
+      }
     }
+  } else {
+    args = [request.token, keep, '', 0, 0, stateTtl, flag, size ?? ''];
   }
   return runScript(
     client,
