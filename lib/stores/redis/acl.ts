@@ -1,4 +1,5 @@
 import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
+import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { describeValue } from '../../utils/describe-value.js';
 import { describeThrown } from '../../utils/thrown.js';
 
@@ -56,13 +57,16 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
  * (`app:cron-lock`). Use it after `ACL SETUSER <user> on ><password>` (or in an ACL file:
  * `user <user> on ><password> <rules>`).
  *
+ * @throws {@link CronLockConfigError} for a `keyPrefix` that is not 1 to 64 characters among
+ *   `A-Z a-z 0-9 . _ : -`.
  * @example cronLockAclRule('cron-lock')
  *   // 'resetkeys ~cron-lock:* resetchannels &cron-lock:triggers -@all +evalsha +eval +ping …'
  * @publicApi
  */
 export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string {
-  if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
-    throw new TypeError(
+  // A string only: the pattern's test would read a number or null as its text and pass it.
+  if (typeof keyPrefix !== 'string' || !KEY_PREFIX_PATTERN.test(keyPrefix)) {
+    throw new CronLockConfigError(
       `cronLockAclRule: keyPrefix ${describeValue(keyPrefix)} is not a valid keyPrefix. ` +
         'Fix: use 1 to 64 characters among A-Z a-z 0-9 . _ : -',
     );
