@@ -147,6 +147,7 @@ describe('PostgresLockStore across a database restart', () => {
     }
     // Closed, the store leaves the app's pool as it found it.
     expect(bare.listenerCount('error')).toBe(0);
+    expect(bare.listenerCount('acquire')).toBe(0);
     await bare.end();
   });
 

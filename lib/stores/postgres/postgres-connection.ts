@@ -3,6 +3,7 @@ import { LockStoreError } from '../../cron-lock.errors.js';
 import { POSTGRES_NO_ANSWER, POSTGRES_POOL_EXHAUSTED } from './postgres.messages.js';
 import { keepsConnection, sqlState } from './postgres-errors.js';
 import { cancelStatement } from './cancel-statement.js';
+import { errorWhileLent } from './pool-listeners.js';
 
 /**
  * The part of a `pg` `Pool` the store uses. A `Pool` from the app (TypeORM's and Prisma's driver
@@ -208,7 +209,8 @@ export interface Lease {
  * an error with no query in flight is emitted as an `error` event: unheard, it would crash the
  * process. That happens when the server ends the connection (a restart: `57P01`) right after a
  * reply, in the same packet, before the release. The lease listens for it and destroys the
- * connection on release.
+ * connection on release. One that erred as the pool lent it (see watchPool) is destroyed at
+ * once, and the lease fails with its error.
  */
 export function connectWithin(pool: PostgresPool, timeout: number): Promise<Lease> {
   return new Promise<Lease>((resolve, reject) => {
@@ -227,6 +229,13 @@ export function connectWithin(pool: PostgresPool, timeout: number): Promise<Leas
         }
         settled = true;
         clearTimeout(timer);
+        const lentBroken = errorWhileLent(client);
+        if (lentBroken !== undefined) {
+          // It never carried a statement: the server ended it as the pool lent it (watchPool).
+          client.release(true);
+          reject(lentBroken);
+          return;
+        }
         let failed = false;
         const onError = (): void => {
           failed = true;

@@ -30,8 +30,8 @@ import {
   checkStoreOptions,
   secretsOfPool,
   timeoutOption,
-  watchIdleErrors,
 } from './postgres-options.js';
+import { watchPool } from './pool-listeners.js';
 import { lockTable, type LockTable } from './postgres-table.js';
 import { releaseLock } from './release.js';
 import { releasePlainLock } from './release-plain.js';
@@ -149,14 +149,14 @@ export class PostgresLockStore implements LockStore {
         connectionTimeoutMillis: this.timeout,
       });
       // Without a listener, an idle connection's error (a server restart) would crash the process.
-      own.on('error', (error) => this.idleConnectionFailed(error));
+      watchPool(own, (error) => this.idleConnectionFailed(error));
       this.lanes = new ConnectionLanes(own, this.timeout);
       this.ownsPool = true;
     } else if (isPool(pool)) {
       this.secrets = secretsOfPool(pool);
       this.lanes = new ConnectionLanes(pool, this.timeout);
       this.ownsPool = false;
-      this.unwatchPool = watchIdleErrors(pool, (error) => this.idleConnectionFailed(error));
+      this.unwatchPool = watchPool(pool, (error) => this.idleConnectionFailed(error));
     } else {
       throw new CronLockConfigError(INVALID_POSTGRES_INPUT(pool));
     }

@@ -115,27 +115,3 @@ export function checkStoreOptions(options: unknown): void {
   rejectEmptyOptions(where, options as object, OPTION_DEFAULTS);
   checkLoggerOption(where, (options as { logger?: unknown }).logger);
 }
-
-/** The stores' listeners on pools passed in: any other listener of a pool is the app's own. */
-const storeListeners = new WeakSet<object>();
-
-/**
- * Hears the `error` events of a pool passed in. Every statement leaves an idle connection in the
- * pool, which errs when the server restarts or ends it; `pg` emits that on the pool, and an `error`
- * event nobody hears is thrown from the socket: the process ends, printing the client's settings,
- * password included. `report` is called only while the app has no listener of its own there (the
- * app's then decides). Returns what stops listening, for the store's `close()`.
- */
-export function watchIdleErrors(pool: Pool, report: (error: unknown) => void): () => void {
-  if (typeof pool.on !== 'function' || typeof pool.off !== 'function') {
-    return () => undefined;
-  }
-  const listener = (error: unknown): void => {
-    if (pool.listeners('error').every((other) => storeListeners.has(other))) {
-      report(error);
-    }
-  };
-  storeListeners.add(listener);
-  pool.on('error', listener);
-  return () => pool.off('error', listener);
-}

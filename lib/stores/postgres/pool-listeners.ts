@@ -1,0 +1,102 @@
+import type { Pool, PoolClient } from 'pg';
+
+/** What each store on a pool is told of its idle connections' errors. */
+type Report = (error: unknown) => void;
+
+/** The listeners the stores on one pool share, whatever their number, and who they report to. */
+interface PoolWatch {
+  readonly reports: Set<{ report: Report }>;
+  stop(): void;
+}
+
+const watches = new WeakMap<object, PoolWatch>();
+/** The stores' `error` listeners on pools: any other listener of a pool is the app's own. */
+const storeListeners = new WeakSet<object>();
+/** The listener on each connection lent out (see {@link watchPool}). */
+const guards = new WeakMap<object, Report>();
+/** Connections that erred while lent, and their first error. */
+const lentErrors = new WeakMap<object, unknown>();
+
+/**
+ * The store's listeners on a `pg` pool, its own or one passed in; returns what stops them, for the
+ * store's `close()`. The stores on one pool share one listener per event: a dozen stores on an
+ * app's pool would otherwise pass Node's warning limit of ten listeners on the pool and on each
+ * connection it lends.
+ *
+ * - **Idle connections' errors.** Every statement leaves an idle connection in the pool, which
+ *   errs when the server restarts or ends it; `pg` emits that on the pool, and an `error` event
+ *   nobody hears is thrown from the socket: the process ends, printing the client's settings,
+ *   password included. `report` is called only while the app has no listener of its own there
+ *   (the app's then decides).
+ * - **Connections lent out, from the moment the pool lends one until it gets it back.** `pg`'s
+ *   pool takes its own listener off a connection as it lends it and hands it over in a promise
+ *   (with its `verify` option, later still), so the borrower listens from a later microtask at
+ *   the earliest. The pool lends from inside `pg`'s handling of a reply (a new connection's first
+ *   ReadyForQuery; an idle one given back from an app's `pool.query` callback), and `pg` goes on
+ *   reading the same chunk: when it also holds the server's next message, an error ending the
+ *   session (a shutdown's `57P01`, a `pg_terminate_backend`), `pg` emits it on a connection
+ *   nobody listens to, and the process ends. Every connection lent is heard, the app's own too,
+ *   since the pool does not say for whom it lends one: the store's lease fails with the error
+ *   and destroys the connection (connectWithin, errorWhileLent); to the app, `pg` has already
+ *   failed the connection, so its next statement is refused, and the pool discards it when it
+ *   is given back.
+ */
+export function watchPool(pool: Pool, report: Report): () => void {
+  if (typeof pool.on !== 'function' || typeof pool.off !== 'function') {
+    return () => undefined;
+  }
+  const watch = watches.get(pool) ?? startWatch(pool);
+  const entry = { report };
+  watch.reports.add(entry);
+  return () => {
+    if (watch.reports.delete(entry) && watch.reports.size === 0) {
+      watch.stop();
+      watches.delete(pool);
+    }
+  };
+}
+
+/** The error `client` met while lent out before its borrower listened, if any. */
+export function errorWhileLent(client: object): unknown {
+  return lentErrors.get(client);
+}
+
+function startWatch(pool: Pool): PoolWatch {
+  const reports = new Set<{ report: Report }>();
+  const onError = (error: unknown): void => {
+    if (pool.listeners('error').every((other) => storeListeners.has(other))) {
+      for (const { report } of [...reports]) report(error);
+    }
+  };
+  const onAcquire = (client: PoolClient): void => {
+    if (guards.has(client)) {
+      return;
+    }
+    const guard = (error: unknown): void => {
+      if (!lentErrors.has(client)) lentErrors.set(client, error);
+    };
+    guards.set(client, guard);
+    client.on('error', guard);
+  };
+  const onRelease = (_error: unknown, client: PoolClient): void => {
+    const guard = guards.get(client);
+    if (guard !== undefined) {
+      guards.delete(client);
+      client.off('error', guard);
+    }
+  };
+  storeListeners.add(onError);
+  pool.on('error', onError);
+  pool.on('acquire', onAcquire);
+  pool.on('release', onRelease);
+  const watch: PoolWatch = {
+    reports,
+    stop: () => {
+      pool.off('error', onError);
+      pool.off('acquire', onAcquire);
+      pool.off('release', onRelease);
+    },
+  };
+  watches.set(pool, watch);
+  return watch;
+}
