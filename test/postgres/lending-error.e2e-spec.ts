@@ -11,7 +11,7 @@ import { newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 
 /** Runs the fixture's scenario in a process of its own: what it reported, and how it ended. */
 async function runScenario(
-  scenario: 'new' | 'lent-again',
+  scenario: 'new' | 'lent-again' | 'verify',
 ): Promise<{ code: number | null; reported: unknown; stderr: string }> {
   const child = forkTs(
     'test/fixtures/postgres-lending-error.ts',
@@ -54,7 +54,15 @@ describe('a connection PostgreSQL ends while the pool lends it to the store', ()
     });
   }, 60_000);
 
-  it('lets a dozen stores share a pool with no listener-leak warning, and leaves its connections and the pool as it found them', async () => {
+  it("a new connection of a pool with pg-pool's verify option, ended in the read of its check's reply: the acquire fails as a store error, the process lives", async () => {
+    const { code, reported, stderr } = await runScenario('verify');
+    expect({ code, reported }, stderr).toEqual({
+      code: 0,
+      reported: { app: 'none', first: endedByTheServer, sentAfterHold: 0, after: true },
+    });
+  }, 60_000);
+
+  it('lets a dozen stores share a pool with no listener-leak warning, leaves the connections the app holds to the app, and the pool as it found it', async () => {
     const pool = newPool({ max: 2 });
     const stores = Array.from(
       { length: 12 },
@@ -70,9 +78,13 @@ describe('a connection PostgreSQL ends while the pool lends it to the store', ()
         expect(await store.ping()).toBeGreaterThanOrEqual(0);
       }
       // The app's own: one connection lent again, one lent anew, and statements of its own.
+      // Once the app has them they are the app's to listen to, as `pg` documents: an error the
+      // store heard for as long as the app held them would be lost to the app.
       const [reused, fresh] = await Promise.all([pool.connect(), pool.connect()]);
+      const whileHeld = [reused.listenerCount('error'), fresh.listenerCount('error')];
       reused.release();
       fresh.release();
+      expect(whileHeld).toEqual([0, 0]);
       // Given back, each has only the pool's own listener.
       expect([reused.listenerCount('error'), fresh.listenerCount('error')]).toEqual([1, 1]);
       await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
