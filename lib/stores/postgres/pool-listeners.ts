@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Pool, PoolClient } from 'pg';
 
 /** What each store on a pool is told of its idle connections' errors. */
@@ -12,8 +13,8 @@ interface PoolWatch {
 const watches = new WeakMap<object, PoolWatch>();
 /** The stores' `error` listeners on pools: any other listener of a pool is the app's own. */
 const storeListeners = new WeakSet<object>();
-/** The listener on each connection lent out (see {@link watchPool}). */
-const guards = new WeakMap<object, Report>();
+/** Takes the listener off each connection being lent (see {@link watchPool}). */
+const guards = new WeakMap<object, () => void>();
 /** Connections that erred while lent, and their first error. */
 const lentErrors = new WeakMap<object, unknown>();
 
@@ -28,18 +29,21 @@ const lentErrors = new WeakMap<object, unknown>();
  *   nobody hears is thrown from the socket: the process ends, printing the client's settings,
  *   password included. `report` is called only while the app has no listener of its own there
  *   (the app's then decides).
- * - **Connections lent out, from the moment the pool lends one until it gets it back.** `pg`'s
- *   pool takes its own listener off a connection as it lends it and hands it over in a promise
- *   (with its `verify` option, later still), so the borrower listens from a later microtask at
- *   the earliest. The pool lends from inside `pg`'s handling of a reply (a new connection's first
- *   ReadyForQuery; an idle one given back from an app's `pool.query` callback), and `pg` goes on
- *   reading the same chunk: when it also holds the server's next message, an error ending the
- *   session (a shutdown's `57P01`, a `pg_terminate_backend`), `pg` emits it on a connection
- *   nobody listens to, and the process ends. Every connection lent is heard, the app's own too,
- *   since the pool does not say for whom it lends one: the store's lease fails with the error
- *   and destroys the connection (connectWithin, errorWhileLent); to the app, `pg` has already
- *   failed the connection, so its next statement is refused, and the pool discards it when it
- *   is given back.
+ * - **Connections being lent, from the moment the pool lends one until its borrower can listen.**
+ *   `pg`'s pool takes its own listener off a connection as it lends it and hands it over in a
+ *   promise, so the borrower listens from a later microtask at the earliest. The pool lends from
+ *   inside `pg`'s handling of a reply (a new connection's first ReadyForQuery; an idle one given
+ *   back from an app's `pool.query` callback), and `pg` goes on reading the same chunk: when it
+ *   also holds the server's next message, an error ending the session (a shutdown's `57P01`, a
+ *   `pg_terminate_backend`), `pg` emits it on a connection nobody listens to, and the process
+ *   ends. The pool does not say for whom it lends a connection, so each is heard until the first
+ *   of: another `error` listener on it (the borrower's own, as the store's lease adds), the
+ *   microtask after it was lent (queued before the borrower's continuation, no I/O between them;
+ *   not with the pool's `verify` option, which hands the connection over only once its check
+ *   ends), or its return to the pool. The store's lease fails with an error heard meanwhile and
+ *   destroys the connection (connectWithin, errorWhileLent); to the app, `pg` has already failed
+ *   the connection, so its next statement is refused and the pool discards it. Past that, a
+ *   connection the app holds is the app's to listen to, as `pg` documents.
  */
 export function watchPool(pool: Pool, report: Report): () => void {
   if (typeof pool.on !== 'function' || typeof pool.off !== 'function') {
@@ -68,6 +72,10 @@ function startWatch(pool: Pool): PoolWatch {
       for (const { report } of [...reports]) report(error);
     }
   };
+  /** Connections being lent now: the watch's `stop()` takes its listener off them too. */
+  const lending = new Set<PoolClient>();
+  const handsOverLater = (): boolean =>
+    typeof (pool as { options?: { verify?: unknown } }).options?.verify === 'function';
   const onAcquire = (client: PoolClient): void => {
     if (guards.has(client)) {
       return;
@@ -75,15 +83,28 @@ function startWatch(pool: Pool): PoolWatch {
     const guard = (error: unknown): void => {
       if (!lentErrors.has(client)) lentErrors.set(client, error);
     };
-    guards.set(client, guard);
+    const onListener = (event: string | symbol): void => {
+      if (event === 'error') stopGuard();
+    };
+    const stopGuard = (): void => {
+      if (guards.get(client) === stopGuard) {
+        guards.delete(client);
+        lending.delete(client);
+        client.off('error', guard);
+        (client as unknown as EventEmitter).off('newListener', onListener);
+      }
+    };
     client.on('error', guard);
+    // `pg`'s types name only its own events: every emitter has this one.
+    (client as unknown as EventEmitter).on('newListener', onListener);
+    guards.set(client, stopGuard);
+    lending.add(client);
+    if (!handsOverLater()) {
+      queueMicrotask(stopGuard);
+    }
   };
   const onRelease = (_error: unknown, client: PoolClient): void => {
-    const guard = guards.get(client);
-    if (guard !== undefined) {
-      guards.delete(client);
-      client.off('error', guard);
-    }
+    guards.get(client)?.();
   };
   storeListeners.add(onError);
   pool.on('error', onError);
@@ -95,6 +116,7 @@ function startWatch(pool: Pool): PoolWatch {
       pool.off('error', onError);
       pool.off('acquire', onAcquire);
       pool.off('release', onRelease);
+      for (const client of [...lending]) guards.get(client)?.();
     },
   };
   watches.set(pool, watch);
