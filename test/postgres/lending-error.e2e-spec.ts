@@ -38,29 +38,33 @@ const endedByTheServer = expect.stringMatching(
 );
 
 describe('a connection PostgreSQL ends while the pool lends it to the store', () => {
-  it('a new connection, ended in the read that completes its start-up: the acquire fails as a store error, the process lives, the next acquire takes the lock', async () => {
-    const { code, reported, stderr } = await runScenario('new');
-    expect({ code, reported }, stderr).toEqual({
-      code: 0,
-      reported: { app: 'none', first: endedByTheServer, sentAfterHold: 0, after: true },
-    });
-  }, 60_000);
-
-  it("an idle connection lent to the store from the callback of an app's pool.query, ended in the read of that reply: the app has its answer, the acquire fails as a store error, the process lives", async () => {
-    const { code, reported, stderr } = await runScenario('lent-again');
-    expect({ code, reported }, stderr).toEqual({
-      code: 0,
-      reported: { app: 'answered', first: endedByTheServer, sentAfterHold: 0, after: true },
-    });
-  }, 60_000);
-
-  it("a new connection of a pool with pg-pool's verify option, ended in the read of its check's reply: the acquire fails as a store error, the process lives", async () => {
-    const { code, reported, stderr } = await runScenario('verify');
-    expect({ code, reported }, stderr).toEqual({
-      code: 0,
-      reported: { app: 'none', first: endedByTheServer, sentAfterHold: 0, after: true },
-    });
-  }, 60_000);
+  it.each([
+    [
+      'a new connection, ended in the read that completes its start-up: the acquire fails as a store error, the process lives, the next acquire takes the lock',
+      'new',
+      'none',
+    ],
+    [
+      "an idle connection lent to the store from the callback of an app's pool.query, ended in the read of that reply: the app has its answer, the acquire fails as a store error, the process lives",
+      'lent-again',
+      'answered',
+    ],
+    [
+      "a new connection of a pool with pg-pool's verify option, ended in the read of its check's reply: the acquire fails as a store error, the process lives",
+      'verify',
+      'none',
+    ],
+  ] as const)(
+    '%s',
+    async (_title, scenario, app) => {
+      const { code, reported, stderr } = await runScenario(scenario);
+      expect({ code, reported }, stderr).toEqual({
+        code: 0,
+        reported: { app, first: endedByTheServer, sentAfterHold: 0, after: true },
+      });
+    },
+    60_000,
+  );
 
   it('lets a dozen stores share a pool with no listener-leak warning, leaves the connections the app holds to the app, and the pool as it found it', async () => {
     const pool = newPool({ max: 2 });
