@@ -139,7 +139,7 @@ export const INVALID_MODULE_OPTION = (option: string, expected: string, value: u
   `CronLockModule: option ${option} must be ${expected}, got ${describeValue(value)}. Fix: correct or remove it.`;
 
 /** Allowed key prefixes, in words (KEY_PREFIX_PATTERN). */
-const KEY_PREFIX_RULE = '1 to 64 characters among A-Z a-z 0-9 . _ : -';
+export const KEY_PREFIX_RULE = '1 to 64 characters among A-Z a-z 0-9 . _ : -';
 
 /** `owner` is `CronLockModule`, `RedisLockStore` or the CLI's `--prefix`. */
 export const INVALID_KEY_PREFIX = (owner: string, value: unknown): string =>

@@ -4,6 +4,7 @@ import {
   KEY_PREFIX_PATTERN,
   LOCK_NAME_PATTERN,
 } from '../cron-lock.constants.js';
+import { KEY_PREFIX_RULE } from '../cron-lock.messages.js';
 import { secretsOf } from '../stores/redis/redis-connection.js';
 import {
   DEFAULT_POSTGRES_SCHEMA,
@@ -153,8 +154,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const prefix = values.prefix ?? DEFAULT_KEY_PREFIX;
   if (!KEY_PREFIX_PATTERN.test(prefix)) {
     throw new CliUsageError(
-      `--prefix ${shown(prefix)} is not a key prefix the module accepts ` +
-        '(1 to 64 characters among A-Z a-z 0-9 . _ : -).',
+      `--prefix ${shown(prefix)} is not a key prefix the module accepts (${KEY_PREFIX_RULE}).`,
     );
   }
   checkFlags(verb, values);

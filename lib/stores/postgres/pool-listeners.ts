@@ -13,8 +13,6 @@ interface PoolWatch {
 const watches = new WeakMap<object, PoolWatch>();
 /** The stores' `error` listeners on pools: any other listener of a pool is the app's own. */
 const storeListeners = new WeakSet<object>();
-/** Takes the listener off each connection being lent (see {@link watchPool}). */
-const guards = new WeakMap<object, () => void>();
 /** Connections that erred while lent, and their first error. */
 const lentErrors = new WeakMap<object, unknown>();
 
@@ -72,12 +70,12 @@ function startWatch(pool: Pool): PoolWatch {
       for (const { report } of [...reports]) report(error);
     }
   };
-  /** Connections being lent now: the watch's `stop()` takes its listener off them too. */
-  const lending = new Set<PoolClient>();
+  /** Connections being lent now, and what takes the listener off each (see {@link watchPool}). */
+  const lending = new Map<PoolClient, () => void>();
   const handsOverLater = (): boolean =>
     typeof (pool as { options?: { verify?: unknown } }).options?.verify === 'function';
   const onAcquire = (client: PoolClient): void => {
-    if (guards.has(client)) {
+    if (lending.has(client)) {
       return;
     }
     const guard = (error: unknown): void => {
@@ -87,8 +85,7 @@ function startWatch(pool: Pool): PoolWatch {
       if (event === 'error') stopGuard();
     };
     const stopGuard = (): void => {
-      if (guards.get(client) === stopGuard) {
-        guards.delete(client);
+      if (lending.get(client) === stopGuard) {
         lending.delete(client);
         client.off('error', guard);
         (client as unknown as EventEmitter).off('newListener', onListener);
@@ -97,14 +94,13 @@ function startWatch(pool: Pool): PoolWatch {
     client.on('error', guard);
     // `pg`'s types name only its own events: every emitter has this one.
     (client as unknown as EventEmitter).on('newListener', onListener);
-    guards.set(client, stopGuard);
-    lending.add(client);
+    lending.set(client, stopGuard);
     if (!handsOverLater()) {
       queueMicrotask(stopGuard);
     }
   };
   const onRelease = (_error: unknown, client: PoolClient): void => {
-    guards.get(client)?.();
+    lending.get(client)?.();
   };
   storeListeners.add(onError);
   pool.on('error', onError);
@@ -116,7 +112,7 @@ function startWatch(pool: Pool): PoolWatch {
       pool.off('error', onError);
       pool.off('acquire', onAcquire);
       pool.off('release', onRelease);
-      for (const client of [...lending]) guards.get(client)?.();
+      for (const stopGuard of [...lending.values()]) stopGuard();
     },
   };
   watches.set(pool, watch);

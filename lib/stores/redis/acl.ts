@@ -1,5 +1,7 @@
 import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
+import { KEY_PREFIX_RULE } from '../../cron-lock.messages.js';
+import { isKeyPrefix } from '../../utils/key-prefix.js';
 import { describeValue } from '../../utils/describe-value.js';
 import { describeThrown } from '../../utils/thrown.js';
 
@@ -64,11 +66,10 @@ export const LOCK_USER_COMMANDS: readonly string[] = [
  * @publicApi
  */
 export function cronLockAclRule(keyPrefix: string = DEFAULT_KEY_PREFIX): string {
-  // A string only: the pattern's test would read a number or null as its text and pass it.
-  if (typeof keyPrefix !== 'string' || !KEY_PREFIX_PATTERN.test(keyPrefix)) {
+  if (!isKeyPrefix(keyPrefix)) {
     throw new CronLockConfigError(
       `cronLockAclRule: keyPrefix ${describeValue(keyPrefix)} is not a valid keyPrefix. ` +
-        'Fix: use 1 to 64 characters among A-Z a-z 0-9 . _ : -',
+        `Fix: use ${KEY_PREFIX_RULE}`,
     );
   }
   const commands = LOCK_USER_COMMANDS.map((command) => `+${command}`).join(' ');
