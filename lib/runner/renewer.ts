@@ -1,6 +1,7 @@
 import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
 import { isKnownLost, renewNow as answeredAtOnce } from '../stores/capabilities.js';
 import { MAX_DURATION_MS } from '../utils/duration.js';
+import { cancelRenewal, scheduleRenewal, type RenewalSlot } from './renewal-clock.js';
 
 /** What the renewer reports to the runner that owns it. */
 export interface RenewerHooks {
@@ -39,7 +40,8 @@ type Sent = { result: RenewResult } | { error: unknown };
  */
 export class LockRenewer {
   private deadline: number;
-  private renewTimer: NodeJS.Timeout | undefined;
+  /** Where the next renewal waits (see renewal-clock.ts); `undefined` when none is scheduled. */
+  private renewSlot: RenewalSlot | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private isLost = false;
@@ -101,7 +103,7 @@ export class LockRenewer {
       return { renewed: false, reason: this.isLost ? this.lostReason : 'expired' };
     }
     // This request replaces the renewal that was due; the next one is scheduled from its reply.
-    clearTimeout(this.renewTimer);
+    this.cancelRenewal();
     const sent = await this.send(ttl);
     if (this.stopped || this.isLost) {
       if ('error' in sent) {
@@ -140,14 +142,26 @@ export class LockRenewer {
   /** Stops renewing (the run ended, or shutdown gave up on it). Idempotent. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.renewTimer);
+    this.cancelRenewal();
     clearTimeout(this.deadlineTimer);
   }
 
   private scheduleRenewal(delay: number): void {
-    clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renewNow(), delay);
-    this.renewTimer.unref();
+    this.cancelRenewal();
+    this.renewSlot = scheduleRenewal(this, delay);
+  }
+
+  private cancelRenewal(): void {
+    if (this.renewSlot !== undefined) {
+      cancelRenewal(this.renewSlot, this);
+      this.renewSlot = undefined;
+    }
+  }
+
+  /** Called by the renewal clock when the scheduled renewal is due. */
+  renewDue(): void {
+    this.renewSlot = undefined;
+    void this.renewNow();
   }
 
   /** After a store error: retry sooner than usual; the deadline timer calls it lost if we run out. */
@@ -288,7 +302,7 @@ export class LockRenewer {
     }
     this.isLost = true;
     this.lostReason = reason;
-    clearTimeout(this.renewTimer);
+    this.cancelRenewal();
     clearTimeout(this.deadlineTimer);
     this.hooks.lost(reason);
   }
