@@ -112,10 +112,10 @@ export async function renewalScenario(config: BenchConfig): Promise<Section> {
   const holders = [await moduleHolder(config.redisUrl), await semaphoreHolder(config.redisUrl)];
   const windows = new Map<Holder, Window[]>(holders.map((holder) => [holder, []]));
   try {
-    // Warm-up: every lock held for as long as a window, as the other rows warm up. The first
-    // renewal after a server start answers NOSCRIPT (then EVAL loads the script), and the
-    // renewal path's first thousands of runs are the JIT's (interpreted, then compiled on V8's
-    // threads, which `process.cpuUsage()` counts): neither is what a renew interval costs.
+    // Warm-up: every lock held for one window, as the per-run and latency rows warm up for the
+    // JIT. The first renewal after a server start answers NOSCRIPT (then EVAL loads the script),
+    // and the renewal path's first thousands of runs run before V8 has optimised them: neither
+    // is what a renew interval of a long-held lock costs.
     for (const holder of holders) {
       const held = await holder.hold(locks, ttl, -1);
       await new Promise((resolve) => setTimeout(resolve, windowMs));
@@ -179,8 +179,8 @@ export async function renewalScenario(config: BenchConfig): Promise<Section> {
     method:
       `${locks.toLocaleString('en-US')} long runs held by one instance, ttl ${ttl} ms (renewed ` +
       `every ${renewEvery} ms), measured over a ${windowMs} ms window that starts once every ` +
-      `lock is held, after a warm-up of as many locks held as long; ${rounds} interleaved ` +
-      `round(s). Round trips are the commands the process ` +
+      `lock is held, after a warm-up holding as many locks for one such window per contender; ` +
+      `${rounds} interleaved round(s). Round trips are the commands the process ` +
       'sent (client-side count); Redis commands are `INFO commandstats` deltas, which also ' +
       "count the GET and PEXPIRE inside each renewal script. CPU is the process's " +
       '`process.cpuUsage()` delta over wall time, in % of one core.',

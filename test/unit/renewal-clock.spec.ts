@@ -30,7 +30,7 @@ async function nextTurn(): Promise<void> {
   await Promise.resolve();
 }
 
-const waitUntil = (check: () => void) => vi.waitFor(check, { timeout: 2_000, interval: 5 });
+const waitUntil = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 5 });
 
 /**
  * Arms Node's own timers through a spy that keeps each timer's callback, so a test can start a
@@ -101,6 +101,17 @@ describe('the renewal clock', () => {
     // Node's timers count from a clock read in whole milliseconds, so they may start up to a
     // millisecond or two before their delay on the monotonic clock.
     expect(startedAt - asked).toBeGreaterThanOrEqual(38);
+  });
+
+  it('starts a renewal that joined a slot no later than a timer of its own armed with it', async () => {
+    stillDate();
+    const log: string[] = [];
+    const slot = scheduleRenewal(renewal(log, 'first'), 30);
+    expect(scheduleRenewal(renewal(log, 'joined'), 30)).toBe(slot);
+    // Armed after the renewal joined, with the same delay: what the renewal's own timer was.
+    setTimeout(() => log.push('own timer'), 30);
+    await waitUntil(() => expect(log).toContain('own timer'));
+    expect(log).toEqual(['first', 'joined', 'own timer']);
   });
 
   it('does not start a cancelled renewal, and clears the timer with the last one', async () => {
