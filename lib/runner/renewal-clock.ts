@@ -74,8 +74,12 @@ export function cancelRenewal(slot: RenewalSlot, renewal: DueRenewal): void {
   leave(slot);
 }
 
+// Map#clear() gives the map a new table even when it is empty, which it usually is here: a run
+// whose renewal was cancelled in its own turn (a short job) has left its slot already.
 function closeTurn(): void {
-  open.clear();
+  if (open.size > 0) {
+    open.clear();
+  }
 }
 
 /**
