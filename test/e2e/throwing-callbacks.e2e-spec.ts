@@ -1,6 +1,7 @@
 // Nothing a listener, a logger or a job throws may crash the process or change a run's outcome,
 // whatever it throws: a value without a prototype (`Object.create(null)`) has no text of its own,
 // and turning it into text on the way to reporting it must not throw in turn.
+import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -183,6 +184,143 @@ describe('values and callbacks that throw (in-memory store)', () => {
 
       expect(failed).toEqual([boom]);
       expect((await locks.inspect('failed-bad-logger')).holder).toBeNull();
+      expect(crashes).toEqual([]);
+    });
+  });
+
+  describe('a logger whose methods return rejected promises', () => {
+    /**
+     * What an async logger returns when its sink is down: a rejected promise. A subclass, so the
+     * test sees the module attach its handler (`await` and `Promise.resolve` call `then` on it too)
+     * instead of guessing after how many turns Node would have reported it.
+     */
+    class SinkDown extends Promise<void> {
+      static override get [Symbol.species](): PromiseConstructor {
+        return Promise;
+      }
+
+      handled = false;
+
+      override then<Fulfilled = void, Rejected = never>(
+        onFulfilled?: ((value: void) => Fulfilled | PromiseLike<Fulfilled>) | null,
+        onRejected?: ((reason: unknown) => Rejected | PromiseLike<Rejected>) | null,
+      ): Promise<Fulfilled | Rejected> {
+        this.handled = true;
+        return super.then(onFulfilled, onRejected);
+      }
+    }
+
+    /** A LoggerService each of whose methods returns a {@link SinkDown}, as an async one would. */
+    class RejectingLogger implements LoggerService {
+      readonly lines: Array<{ level: string; message: string; result: SinkDown }> = [];
+
+      log(message: unknown): SinkDown {
+        return this.fail('log', message);
+      }
+      error(message: unknown): SinkDown {
+        return this.fail('error', message);
+      }
+      warn(message: unknown): SinkDown {
+        return this.fail('warn', message);
+      }
+      debug(message: unknown): SinkDown {
+        return this.fail('debug', message);
+      }
+      verbose(message: unknown): SinkDown {
+        return this.fail('verbose', message);
+      }
+
+      private fail(level: string, message: unknown): SinkDown {
+        const result = new SinkDown((_resolve, reject) => reject(new Error('log sink down')));
+        this.lines.push({ level, message: String(message), result });
+        return result;
+      }
+    }
+
+    it('neither ends the process nor changes a run, from bootstrap to close', async () => {
+      const unhandled = new Set<Promise<unknown>>();
+      const onUnhandled = (_reason: unknown, promise: Promise<unknown>): void => {
+        unhandled.add(promise);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const logger = new RejectingLogger();
+        // Bootstrap writes the in-memory store's warning.
+        module = await Test.createTestingModule({
+          imports: [
+            CronLockModule.forRoot({ store: new MemoryLockStore(), logger, shutdownTimeout: 200 }),
+          ],
+        }).compile();
+        await module.init();
+        const locks = module.get(CronLockService);
+
+        const completed = await locks.run('async-logger-ok', undefined, () => 'ok');
+        expect(completed).toMatchObject({ ran: true, value: 'ok' });
+        const boom = new Error('job broke');
+        await expect(
+          locks.run('async-logger-failed', undefined, () => {
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+
+        // A run that outlives shutdownTimeout, so that closing writes a line too.
+        let started!: () => void;
+        const running = new Promise<void>((resolve) => (started = resolve));
+        const abandoned = locks.run('async-logger-slow', { ttl: '1m' }, async (ctx) => {
+          started();
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          return ctx.signal.aborted;
+        });
+        await running;
+        await module.close();
+        module = undefined;
+        expect(await abandoned).toMatchObject({ ran: true, value: true });
+
+        const written = logger.lines.map((line) => `${line.level}: ${line.message}`);
+        for (const expected of [
+          /^warn: Using the in-memory lock store/,
+          /^debug: async-logger-ok completed in/,
+          /^error: async-logger-failed failed after .*job broke/,
+          /^warn: Job "async-logger-slow" was still running 200ms after shutdown began/,
+        ]) {
+          expect(written, `a line matching ${String(expected)}`).toContainEqual(
+            expect.stringMatching(expected),
+          );
+        }
+        // Each rejection is either handled or reported as unhandled once its turn ends.
+        await waitFor(
+          () => logger.lines.every((line) => line.result.handled || unhandled.has(line.result)),
+          { message: 'every rejection the logger returned to be handled or reported' },
+        );
+        const reported = logger.lines.filter((line) => unhandled.has(line.result));
+        expect(reported.map((line) => `${line.level}: ${line.message}`)).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it("drops a line whose logger returns an object with a throwing 'then' getter", async () => {
+      const logger = new CapturingLogger();
+      const answers: string[] = [];
+      logger.error = (message: unknown): unknown => {
+        answers.push(String(message));
+        return Object.defineProperty({}, 'then', {
+          get() {
+            throw new Error('then getter broke');
+          },
+        });
+      };
+      const locks = await service(logger);
+      const boom = new Error('job broke');
+
+      await expect(
+        locks.run('then-getter-logger', undefined, () => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+
+      expect(answers).toContainEqual(expect.stringContaining('then-getter-logger'));
+      expect((await locks.inspect('then-getter-logger')).holder).toBeNull();
       expect(crashes).toEqual([]);
     });
   });
