@@ -277,7 +277,9 @@ export class CronLockLogger {
    * Hands one line to the app's logger. A line the logger throws on is dropped: lines are written
    * from timers and microtasks (a lost lock, missed occurrences), where its error would be an
    * uncaught exception that ends the process, and from a run's own steps, where it would replace
-   * the run's outcome. Nothing else reports it: the logger is the channel it would be reported to.
+   * the run's outcome. So is a line an async logger rejects (a log shipper whose sink is down):
+   * nobody else holds that promise, and its rejection would be unhandled, which ends the process
+   * too. Nothing else reports either: the logger is the channel it would be reported to.
    */
   private write(level: CronLockLogLevel | false, message: string, stack?: string): void {
     const logger = this.logger;
@@ -286,18 +288,29 @@ export class CronLockLogger {
     }
     const context = this.context === undefined ? [] : [this.context];
     try {
+      let written: unknown;
       if (level === 'error' || (level === 'fatal' && !logger.fatal)) {
         // Nest loggers read a trailing string as the context: pass the stack only when there is one.
-        if (stack) {
-          logger.error(message, stack, ...context);
-        } else {
-          logger.error(message, ...context);
-        }
-        return;
+        written = stack
+          ? logger.error(message, stack, ...context)
+          : logger.error(message, ...context);
+      } else {
+        written = logger[level]?.(message, ...context);
       }
-      logger[level]?.(message, ...context);
+      // Inside the try: reading `then` may throw as well (a getter, a revoked proxy).
+      dropRejection(written);
     } catch {
       // Dropped (see above).
+    }
+  }
+}
+
+/** When `value` is a thenable (an async logger's promise), drops its rejection (see write). */
+function dropRejection(value: unknown): void {
+  if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
+    const then: unknown = (value as { then?: unknown }).then;
+    if (typeof then === 'function') {
+      Reflect.apply(then, value, [undefined, () => {}]);
     }
   }
 }

@@ -51,6 +51,7 @@ export interface CronLockModuleOptions {
   /**
    * Where log lines go: a Nest `LoggerService`, or `false` for none. Default Nest's `Logger`
    * (context `CronLock`). A line the logger throws on is dropped; the run goes on as if written.
+   * Async methods are fine: a promise they return is not awaited, and its rejection is dropped.
    */
   logger?: LoggerService | false;
   /**
