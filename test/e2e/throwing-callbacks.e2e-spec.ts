@@ -294,6 +294,9 @@ describe('values and callbacks that throw (in-memory store)', () => {
         );
         const reported = logger.lines.filter((line) => unhandled.has(line.result));
         expect(reported.map((line) => `${line.level}: ${line.message}`)).toEqual([]);
+        // A handler for success alone would leave the promise `then` returns to reject unhandled.
+        await nextTurns(3);
+        expect(crashes).toEqual([]);
       } finally {
         process.off('unhandledRejection', onUnhandled);
       }

@@ -78,7 +78,7 @@ export interface PostgresLockStoreOptions {
    * unnamed statements; `false` starts that way.
    */
   preparedStatements?: boolean;
-  /** Where the store reports trouble; `false` for nowhere. Default Nest's Logger. */
+  /** Where the store reports trouble; `false` for nowhere. Default Nest's Logger; may be async. */
   logger?: LoggerService | false;
 }
 

@@ -60,7 +60,10 @@ export interface RedisLockStoreOptions {
    * Allowed: `[A-Za-z0-9._:-]{1,64}`, as for the module's `keyPrefix`.
    */
   keyPrefix?: string;
-  /** Where connection trouble is reported; `false` for nowhere. Default Nest's Logger. */
+  /**
+   * Where connection trouble is reported; `false` for nowhere. Default Nest's Logger. Async
+   * methods are fine: a promise they return is not awaited, and its rejection is dropped.
+   */
   logger?: LoggerService | false;
   /**
    * How script calls reach Redis. Default `'batched'`: the calls of one event-loop turn share one
