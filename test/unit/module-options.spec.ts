@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import {
   CronLockConfigError,
   CronLockModule,
+  CronLockService,
   MemoryLockStore,
   RedisLockStore,
   type CronLockModuleOptions,
@@ -347,6 +348,77 @@ describe('resolveModuleOptions', () => {
         // eslint-disable-next-line no-control-regex -- control characters are what is checked
         expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
       });
+
+      // Two environment variables swapped (INSTANCE_ID and REDIS_URL): the id is written into the
+      // same places, so an accepted connection string would print its password in all of them.
+      it.each<[string, string, string]>([
+        [
+          'a password',
+          'redis://default:s3cret-pw@redis.internal:6379',
+          'redis://default:***@redis.internal:6379',
+        ],
+        [
+          'a password with an @ in it',
+          'postgres://jobs:s3cret@pw@db.internal:5432/app',
+          'postgres://jobs:***@db.internal:5432/app',
+        ],
+        ['a user name', 'redis://s3cret-user@redis.internal', 'redis://***@redis.internal'],
+        [
+          'a password in its query string',
+          'redis://redis.internal:6379/0?password=s3cret-pw',
+          'redis://redis.internal:6379/0?password=***',
+        ],
+      ])(
+        'fails app.init() for an instanceId that is a connection string with %s, quoting it redacted',
+        async (_what, id, redacted) => {
+          const error = await bootstrapErrorOf({ store: new MemoryLockStore(), instanceId: id });
+          expect(error).toBeInstanceOf(CronLockConfigError);
+          const message = (error as Error).message;
+          expect(message).toContain('CronLockModule: option instanceId');
+          expect(message).toContain(JSON.stringify(redacted));
+          expect(message).toContain('looks like a connection string');
+          expect(message).toContain('Fix: set instanceId to a name, e.g. the pod name');
+          expect(message).not.toContain('s3cret');
+        },
+      );
+
+      it('fails app.init() for such an instanceId from a forRootAsync factory too', async () => {
+        const env = { INSTANCE_ID: 'redis://default:s3cret-pw@redis.internal:6379' };
+        const error = await Test.createTestingModule({
+          imports: [
+            CronLockModule.forRootAsync({
+              useFactory: () => ({ store: new MemoryLockStore(), instanceId: env.INSTANCE_ID }),
+            }),
+          ],
+        })
+          .compile()
+          .then((moduleRef) => moduleRef.init().finally(() => moduleRef.close()))
+          .then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+        expect(error).toBeInstanceOf(CronLockConfigError);
+        expect((error as Error).message).toContain('"redis://default:***@redis.internal:6379"');
+        expect((error as Error).message).not.toContain('s3cret');
+      });
+
+      it.each(['web-1@eu-west', 'https://ops.example/pods/web-1', 'redis.internal:6379'])(
+        'still starts with an instanceId that holds no credentials: %s',
+        async (id) => {
+          const moduleRef = await Test.createTestingModule({
+            imports: [
+              CronLockModule.forRoot({
+                store: new MemoryLockStore(),
+                logger: false,
+                instanceId: id,
+              }),
+            ],
+          }).compile();
+          await moduleRef.init();
+          cleanups.push(() => moduleRef.close());
+          expect(moduleRef.get(CronLockService).instanceId).toBe(id);
+        },
+      );
 
       it.each(['missedPeriods', 'storeFailures'])(
         'rejects alerts.%s: undefined instead of its default threshold',
