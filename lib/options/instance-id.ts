@@ -4,6 +4,7 @@ import { PAUSE_NOTE_FORBIDDEN } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_MODULE_OPTION } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
+import { redactUrl } from '../utils/redact.js';
 
 const FORBIDDEN_EVERYWHERE = new RegExp(PAUSE_NOTE_FORBIDDEN.source, 'g');
 
@@ -18,6 +19,18 @@ export const INSTANCE_ID_CONTROL_CHARACTER = (value: string): string =>
   `and the dashboard, where a line break or an escape splits or forges a line. Fix: remove it; ` +
   `an id read from a file or a command keeps its trailing newline, so trim it, e.g. ` +
   `readFileSync('/etc/hostname', 'utf8').trim().`;
+
+/**
+ * An `instanceId` that a URL's redaction would change: a connection string with a user, a
+ * password or a secret query parameter, as two environment variables swapped give. Quoted
+ * redacted, as every rejected value is.
+ */
+export const INSTANCE_ID_CONNECTION_STRING = (value: string): string =>
+  `CronLockModule: option instanceId must name this instance, got ${describeValue(value)}: it ` +
+  `looks like a connection string (two environment variables swapped?), and the id is written ` +
+  `into every log line, the lock's holder and history, events, the CLI's tables and the ` +
+  `dashboard, which would show its credentials. Fix: set instanceId to a name, e.g. the pod ` +
+  `name, or leave it out for the default <hostname>:<pid>:<random>.`;
 
 /**
  * The `instanceId` module option, checked, or the default when it is left out. Throws
@@ -41,15 +54,22 @@ export function resolveInstanceId(value: unknown): string {
   if (PAUSE_NOTE_FORBIDDEN.test(instanceId)) {
     throw new CronLockConfigError(INSTANCE_ID_CONTROL_CHARACTER(instanceId));
   }
+  // Refused rather than kept redacted: a connection string is never the name that was meant, and
+  // a redacted id would show everywhere as one the operator never set. The one redaction of URLs
+  // decides, so an id passes here exactly when no output would hide part of it.
+  if (redactUrl(instanceId) !== instanceId) {
+    throw new CronLockConfigError(INSTANCE_ID_CONNECTION_STRING(instanceId));
+  }
   return instanceId;
 }
 
 /**
  * `<hostname>:<pid>:<random>`. The kernel keeps the host name as bytes it never checks
  * (sethostname(2) takes a newline or an escape), so what an `instanceId` may not carry becomes
- * `?` here, as the CLI shows such characters: the user set nothing that could be refused.
+ * `?` here, as the CLI shows such characters, and a host name that quotes a URL's user info
+ * loses it, as in every output: the user set nothing that could be refused.
  */
 function defaultInstanceId(): string {
   const host = hostname().replace(FORBIDDEN_EVERYWHERE, '?');
-  return `${host}:${process.pid}:${randomBytes(2).toString('hex')}`;
+  return redactUrl(`${host}:${process.pid}:${randomBytes(2).toString('hex')}`);
 }

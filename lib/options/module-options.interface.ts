@@ -61,7 +61,10 @@ export interface CronLockModuleOptions {
    * (another instance ran it) not logged. See {@link CronLockLogLevels}.
    */
   logLevels?: CronLockLogLevels;
-  /** This instance's name in logs and `inspect()`. Default `<hostname>:<pid>:<random>`. */
+  /**
+   * This instance's name in logs and `inspect()`. Default `<hostname>:<pid>:<random>`. One line
+   * of at most 200 characters; a URL with a user or a password is refused, as it would be printed.
+   */
   instanceId?: string;
   /**
    * When to raise an `alert` event and an error log line: a job without a success for
