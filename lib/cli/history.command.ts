@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '../stores/lock-store.interface.js';
-import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import { formatMs, formatTime, isoTime, NONE, plural, shownInstanceId } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
@@ -60,7 +60,7 @@ export async function historyCommand(
         formatTime(entry.scheduledAt),
         textOf(entry.kind),
         textOf(entry.outcome),
-        textOf(entry.instanceId),
+        textOf(shownInstanceId(entry.instanceId)),
         textOf(entry.trigger),
         formatTime(entry.startedAt),
         formatMs(entry.durationMs),
@@ -78,6 +78,7 @@ export async function historyCommand(
 function toJson(entry: HistoryEntry): HistoryEntry<string> {
   return {
     ...entry,
+    instanceId: shownInstanceId(entry.instanceId),
     error: errorOf(entry),
     scheduledAt: isoTime(entry.scheduledAt),
     startedAt: isoTime(entry.startedAt),

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { StoredLockState } from '../stores/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
-import { formatMs, formatTime, NONE } from './cli-format.js';
+import { formatMs, formatTime, NONE, shownInstanceId } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireJob } from './fleet-store.js';
 import { where } from './status.command.js';
@@ -86,7 +86,7 @@ export async function releaseCommand(
       : `The occurrence marker stays (last tick ${formatTime(state.lastTick)} UTC), so that ` +
         'occurrence does not run again';
   io.print(
-    `Released the lock of "${job}" (was held by ${state.holder ?? 'an unknown instance'}, ` +
+    `Released the lock of "${job}" (was held by ${holderOf(state)}, ` +
       `fence ${state.fencingToken ?? NONE}). ${marker}; ${next}`,
   );
   return 'released';
@@ -112,8 +112,13 @@ function lastTickOf(state: StoredLockState): string {
     : `last tick ${formatTime(state.lastTick)} UTC`;
 }
 
+/** The instance that holds the lock, as every output names an instance read from the store. */
+function holderOf(state: StoredLockState): string {
+  return shownInstanceId(state.holder) ?? 'an unknown instance';
+}
+
 function describeHolder(job: string, where: string, state: StoredLockState): string {
-  const holder = state.holder ?? 'an unknown instance';
+  const holder = holderOf(state);
   const paused = pausedFor(state);
   const running =
     state.lastTick === null

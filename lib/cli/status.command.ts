@@ -1,6 +1,6 @@
 import type { JobState, StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
-import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import { formatMs, formatTime, isoTime, NONE, plural, shownInstanceId } from './cli-format.js';
 import { formatTable } from './table.js';
 import { redactUrl } from '../utils/redact.js';
 import { mapBounded } from '../utils/bounded-map.js';
@@ -83,7 +83,7 @@ export async function statusCommand(
       states.map((state) => [
         state.name,
         stateOf(state),
-        state.holder ?? NONE,
+        shownInstanceId(state.holder) ?? NONE,
         formatMs(state.ttlLeft),
         formatTime(state.lastTick),
         lastSuccess(state),
@@ -133,7 +133,7 @@ function toJson(state: StoredLockState): JobStatusJson {
   return {
     name: state.name,
     held: isHeld(state),
-    holder: state.holder,
+    holder: shownInstanceId(state.holder),
     ttlLeft: state.ttlLeft,
     lastTick: isoTime(state.lastTick),
     fencingToken: state.fencingToken,
