@@ -93,6 +93,34 @@ describe('the renewal clock', () => {
     expect(log).toEqual(['first', 'second']);
   });
 
+  it("gives each renewal a timer of its own when setTimeout returns an integer id, as jsdom's does", async () => {
+    stillDate();
+    const realSetTimeout = setTimeout;
+    const realClearTimeout = clearTimeout;
+    const handles = new Map<number, NodeJS.Timeout>();
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void, ms: number) => {
+      const id = handles.size + 1;
+      handles.set(id, realSetTimeout(callback, ms));
+      return id;
+    }) as unknown as typeof setTimeout);
+    const cleared = vi
+      .spyOn(globalThis, 'clearTimeout')
+      .mockImplementation((id) => realClearTimeout(handles.get(id as unknown as number)));
+    const log: string[] = [];
+    const kept = scheduleRenewal(renewal(log, 'kept'), 30);
+    const dropped = renewal(log, 'cancelled');
+    const slot = scheduleRenewal(dropped, 30);
+    expect(slot).not.toBe(kept);
+    expect([typeof kept.timer, typeof slot.timer]).toEqual(['number', 'number']);
+    cancelRenewal(slot, dropped);
+    expect(cleared).toHaveBeenCalledWith(slot.timer);
+    // Armed last with the same delay: fires after the cancelled renewal's timer would have.
+    let after = false;
+    realSetTimeout(() => (after = true), 30);
+    await waitUntil(() => expect(after).toBe(true));
+    expect(log).toEqual(['kept']);
+  });
+
   it('starts a renewal after its delay, as its own timer would', async () => {
     const asked = performance.now();
     let startedAt = 0;
