@@ -5,6 +5,7 @@ import type { OccurrenceRange } from './utils/occurrence-range.js';
 import { occurrenceAt, type CronOccurrences, type OccurrenceSchedule } from './utils/occurrence.js';
 import type { CronTime } from 'cron';
 import { processWide } from './utils/process-wide.js';
+import { unrefTimer } from './utils/unref-timer.js';
 
 /** One decorated method of one provider instance, resolved and tied to its app's runner. */
 export interface JobBinding {
@@ -104,7 +105,7 @@ export function bindJob(
     const timer = setTimeout(() => {
       binding.delayTimer = undefined;
     }, binding.initialDelay);
-    timer.unref?.();
+    unrefTimer(timer);
     binding.delayTimer = timer;
   }
   bindInstance(instance, methodKey, binding);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { JobBinding } from './cron-lock.bindings.js';
 import { RecentNames } from './utils/recent-names.js';
 import { shareAcrossBuilds } from './utils/build-twins.js';
+import { unrefTimer } from './utils/unref-timer.js';
 
 // One function for every use: run() calls addManual on every run.
 const remembered = (): true => true;
@@ -71,7 +72,7 @@ export class CronLockRegistry {
         resolve(this.isBound);
       };
       // Never keeps the process alive: an app that stops before binding ends the wait.
-      const timer = setTimeout(done, ms).unref();
+      const timer = unrefTimer(setTimeout(done, ms));
       this.boundWaiters.add(done);
     });
   }

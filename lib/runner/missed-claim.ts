@@ -1,4 +1,5 @@
 import type { LockJob } from '../options/job-options.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import type { LockContext } from './lock-context.interface.js';
 import type { LockedRunResult, LockRunner } from './runner.js';
 
@@ -57,7 +58,7 @@ export class HoldWait {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(!this.stopped), ms);
       // As the driver's other timers: a wait never keeps the process alive.
-      timer.unref();
+      unrefTimer(timer);
       this.wake = () => {
         clearTimeout(timer);
         resolve(false);

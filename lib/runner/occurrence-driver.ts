@@ -5,6 +5,7 @@ import type { LockStore } from '../stores/lock-store.interface.js';
 import { afterThisTurn } from '../utils/after-this-turn.js';
 import type { CronOccurrences } from '../utils/occurrence.js';
 import type { OccurrenceRange } from '../utils/occurrence-range.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import type { LockContext } from './lock-context.interface.js';
 import { claimMissed, HoldWait } from './missed-claim.js';
 import { SkippedTicks } from './skipped-ticks.js';
@@ -56,10 +57,10 @@ export class OccurrenceDriver {
   private catchUpDue = false;
   /** The oldest missed occurrence the last catch-up left unclaimed, finding the lock held. */
   private heldBehind: number | undefined;
-  private readonly retries = new Map<number, NodeJS.Timeout>();
+  private readonly retries = new Map<number, ReturnType<typeof setTimeout>>();
   private stopped = false;
   /** Wakes an `initialDelay` job when its delay is over (armed by the bootstrap's catch-up). */
-  private delayTimer: NodeJS.Timeout | undefined;
+  private delayTimer: ReturnType<typeof setTimeout> | undefined;
   /** A catch-up waiting for a run's `minHold` to be over (see claimMissed). */
   private readonly hold = new HoldWait();
   /** With `catchUp`: ticks the scheduler never fired (a freeze, a clock step) are caught up. */
@@ -150,7 +151,7 @@ export class OccurrenceDriver {
     if (this.dormant && this.initialDelay > 0 && this.delayTimer === undefined && !this.stopped) {
       // Counted from here, after the scheduler armed its own: never before the CronJob starts.
       this.delayTimer = setTimeout(() => this.dormant && void this.wake(), this.initialDelay);
-      this.delayTimer.unref();
+      unrefTimer(this.delayTimer);
     }
     if (!this.policy.catchUp || this.stopped || this.dormant) {
       return Promise.resolve();
@@ -315,7 +316,7 @@ export class OccurrenceDriver {
       this.retries.delete(at);
       void this.runQueued(at);
     }, delay);
-    timer.unref();
+    unrefTimer(timer);
     this.retries.set(at, timer);
   }
 

@@ -1,6 +1,7 @@
 import { isAnswered } from '../stores/capabilities.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import { mapBounded } from '../utils/bounded-map.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import type { RunTracker } from './run-tracker.js';
 
 /** Pause before the first round of the releases the store failed; doubled after each failed one. */
@@ -47,7 +48,7 @@ const RELEASES_AT_ONCE = 4;
 export class OrphanReleases {
   /** Owner token → lock name, oldest first. */
   private readonly pending = new Map<string, string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private sending = false;
   private delay = FIRST_RETRY_MS;
 
@@ -85,7 +86,7 @@ export class OrphanReleases {
       void this.retry();
     }, this.delay);
     // A lock left behind expires with its ttl: no reason to keep the process alive for it.
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   /**

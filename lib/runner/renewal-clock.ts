@@ -1,3 +1,5 @@
+import { unrefTimer } from '../utils/unref-timer.js';
+
 /** A renewal waiting for its time: what the clock calls when it is due. */
 export interface DueRenewal {
   renewDue(): void;
@@ -11,7 +13,7 @@ export interface RenewalSlot {
   readonly arm: typeof setTimeout;
   /** `Date.now()` when armed: a slot is joined only in the same millisecond. */
   readonly armedAt: number;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /** The slots armed in this turn, by delay; emptied at the turn's end (see closeTurn). */
@@ -44,7 +46,7 @@ export function scheduleRenewal(renewal: DueRenewal, delay: number): RenewalSlot
   const armedAt = Date.now();
   let slot = open.get(delay);
   if (slot === undefined || slot.arm !== setTimeout || slot.armedAt !== armedAt) {
-    const timer = setTimeout(() => fire(created), delay).unref();
+    const timer = unrefTimer(setTimeout(() => fire(created), delay));
     const created: RenewalSlot = {
       delay,
       renewals: new Set(),

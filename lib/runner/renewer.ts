@@ -1,6 +1,7 @@
 import type { LockStore, LossReason, RenewResult } from '../stores/lock-store.interface.js';
 import { isKnownLost, renewNow as answeredAtOnce } from '../stores/capabilities.js';
 import { MAX_DURATION_MS } from '../utils/duration.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import { cancelRenewal, scheduleRenewal, type RenewalSlot } from './renewal-clock.js';
 
 /** What the renewer reports to the runner that owns it. */
@@ -42,7 +43,7 @@ export class LockRenewer {
   private deadline: number;
   /** Where the next renewal waits (see renewal-clock.ts); `undefined` when none is scheduled. */
   private renewSlot: RenewalSlot | undefined;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private isLost = false;
   /** Why the lock was declared lost: what a later extend() answers, as the run was told. */
@@ -293,7 +294,7 @@ export class LockRenewer {
       // Without renewal the lock has simply run out; with it, nobody confirmed it in time.
       this.declareLost(this.autoRenew ? 'unconfirmed' : 'expired');
     }, delay);
-    this.deadlineTimer.unref();
+    unrefTimer(this.deadlineTimer);
   }
 
   private declareLost(reason: LossReason): void {

@@ -217,7 +217,7 @@ export class RunTracker {
    * acquisition may have taken) is cut off by the close.
    */
   async settleStoreWork(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, STORE_SETTLE_LIMIT_MS);
     });
@@ -235,7 +235,7 @@ export class RunTracker {
   }
 
   private async waitForRuns(timeout: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeout);
     });

@@ -28,6 +28,7 @@ import { didYouMean } from '../utils/did-you-mean.js';
 import { rejectEmptyOptions } from '../utils/empty-options.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from '../utils/duration.js';
 import { describeStoreError } from '../utils/redact.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import type { LockContext } from './lock-context.interface.js';
 import { endedOutcome } from './run-record.js';
@@ -88,7 +89,7 @@ export class TriggerDispatcher {
   private requester: TriggerRequester | null = null;
   private stopped = false;
   /** The next try of a bootstrap subscription that failed, and the wait before the one after. */
-  private relisten: NodeJS.Timeout | null = null;
+  private relisten: ReturnType<typeof setTimeout> | null = null;
   private relistenDelay = RELISTEN_FIRST_MS;
   /** A failed subscription was logged, and listening again not yet: one line per outage. */
   private listenFailed = false;
@@ -179,7 +180,7 @@ export class TriggerDispatcher {
       this.relistenDelay = Math.min(delay * 2, RELISTEN_MAX_MS);
       this.relisten = setTimeout(() => this.keepListening(store), delay);
       // A retry never keeps the process alive by itself.
-      this.relisten.unref();
+      unrefTimer(this.relisten);
     });
   }
 

@@ -5,6 +5,7 @@ import type { CronLockRegistry } from '../cron-lock.registry.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
+import { unrefTimer } from '../utils/unref-timer.js';
 import { TRIGGER_BEFORE_BOUND } from './trigger.messages.js';
 
 /** How long `trigger()` waits for an instance to take the request, by default. */
@@ -293,7 +294,7 @@ class ReplyQueue {
         const timer = setTimeout(done, timeout);
         if (!this.holdProcess) {
           // An app's wait must not keep it alive: the channel's connection does while it is open.
-          timer.unref();
+          unrefTimer(timer);
         }
         function done(): void {
           clearTimeout(timer);

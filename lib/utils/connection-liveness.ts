@@ -1,3 +1,5 @@
+import { unrefTimer } from './unref-timer.js';
+
 /** The longest wait between two checks of a listening connection. */
 const MAX_CHECK_INTERVAL_MS = 30_000;
 
@@ -36,10 +38,10 @@ export function watchConnection(
   dead: (error: unknown) => void,
 ): Liveness {
   let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
   const schedule = (): void => {
     timer = setTimeout(run, checkInterval(timeout));
-    timer.unref();
+    unrefTimer(timer);
   };
   const run = (): void => {
     timer = null;

@@ -5,6 +5,7 @@ import type {
   RunOutcome,
 } from '../lock-store.interface.js';
 import { occurrenceEntry } from '../history-entries.js';
+import { unrefTimer } from '../../utils/unref-timer.js';
 
 /* What the in-memory store keeps per lock and per job, and the rules the Redis scripts apply to it. */
 
@@ -206,5 +207,5 @@ export function endHoldByTimer(
       locks.delete(name);
     }
   }, Math.ceil(ms));
-  timer.unref();
+  unrefTimer(timer);
 }

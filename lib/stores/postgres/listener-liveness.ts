@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { watchConnection, type Liveness } from '../../utils/connection-liveness.js';
+import { unrefTimer } from '../../utils/unref-timer.js';
 import { noAnswerIfTimedOut, timedQuery } from './postgres-connection.js';
 
 export type { Liveness } from '../../utils/connection-liveness.js';
@@ -50,6 +51,6 @@ export function whenPoolEnds(pool: object, ended: () => void): () => void {
       ended();
     }
   }, POOL_END_CHECK_MS);
-  timer.unref();
+  unrefTimer(timer);
   return () => clearInterval(timer);
 }

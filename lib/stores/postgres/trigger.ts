@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { LockStoreError } from '../../cron-lock.errors.js';
 import type { CronLockLogger } from '../../observer/logger.js';
+import { unrefTimer } from '../../utils/unref-timer.js';
 import {
   parseTriggerMessage,
   subscribeListener,
@@ -72,7 +73,7 @@ export class PostgresTriggerChannel implements TriggerChannel {
   private abortListen: (() => void) | null = null;
   /** Counts the close() calls: a connect() begun before the last one must not listen. */
   private closings = 0;
-  private relisten: NodeJS.Timeout | null = null;
+  private relisten: ReturnType<typeof setTimeout> | null = null;
   private reportedError = false;
 
   constructor(
@@ -323,6 +324,6 @@ export class PostgresTriggerChannel implements TriggerChannel {
         }
       });
     }, RELISTEN_DELAY_MS);
-    this.relisten.unref();
+    unrefTimer(this.relisten);
   }
 }

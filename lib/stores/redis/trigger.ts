@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CronLockLogger } from '../../observer/logger.js';
 import { watchConnection, type Liveness } from '../../utils/connection-liveness.js';
 import { withTimeout } from '../../utils/with-timeout.js';
+import { unrefTimer } from '../../utils/unref-timer.js';
 import {
   clientKeyPrefix,
   connectionOptionsOf,
@@ -181,11 +182,13 @@ export class RedisTriggerChannel implements TriggerChannel {
               this.describeError(error),
           );
         }
-        setTimeout(() => {
-          if (this.subscriber === subscriber && subscriber.status === 'ready') {
-            this.resubscribe(subscriber);
-          }
-        }, RESUBSCRIBE_RETRY_MS).unref();
+        unrefTimer(
+          setTimeout(() => {
+            if (this.subscriber === subscriber && subscriber.status === 'ready') {
+              this.resubscribe(subscriber);
+            }
+          }, RESUBSCRIBE_RETRY_MS),
+        );
       },
     );
   }

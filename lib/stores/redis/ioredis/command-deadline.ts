@@ -1,5 +1,6 @@
 import { Command } from 'ioredis';
 import { numberText } from '../../../utils/number-text.js';
+import { unrefTimer } from '../../../utils/unref-timer.js';
 
 /**
  * ioredis' own error text for a command unanswered within `commandTimeout`, which
@@ -14,7 +15,7 @@ export const COMMAND_TIMED_OUT = 'Command timed out';
 class DeadlineQueue {
   private commands: DeadlineCommand[] = [];
   private head = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly timeout: number) {}
 
@@ -64,10 +65,10 @@ class DeadlineQueue {
     }
   }
 
-  private arm(delay: number): NodeJS.Timeout {
+  private arm(delay: number): ReturnType<typeof setTimeout> {
     // Unref'd: a timer that outlives the last command by up to one timeout must not keep the
     // process alive; the connection a waiting command was written to already does.
-    return setTimeout(this.check, Math.max(1, Math.ceil(delay))).unref();
+    return unrefTimer(setTimeout(this.check, Math.max(1, Math.ceil(delay))));
   }
 }
 
@@ -118,7 +119,7 @@ export class DeadlineCommand extends Command {
   /** ioredis 6.1+, during a maintenance window: the error to time out with. */
   private createTimeoutError: (() => Error) | undefined = undefined;
   /** Set once a maintenance window pushed the deadline back (see extendTimeout). */
-  ownTimer: NodeJS.Timeout | undefined = undefined;
+  ownTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /**
    * A script call built by {@link DeadlineCommand.evalsha}: bit `i` set when argument `i` is
    * ASCII (the SHA, the key count and the numbers), whose length is its byte length: what
@@ -252,11 +253,13 @@ export class DeadlineCommand extends Command {
     }
     this.deadline = now + ms;
     clearTimeout(this.ownTimer);
-    this.ownTimer = setTimeout(() => {
-      if (!isSettled(this)) {
-        this.reject(this.timeoutError());
-      }
-    }, Math.ceil(ms)).unref();
+    this.ownTimer = unrefTimer(
+      setTimeout(() => {
+        if (!isSettled(this)) {
+          this.reject(this.timeoutError());
+        }
+      }, Math.ceil(ms)),
+    );
   }
 
   /** The error of a missed deadline: ioredis' own, whichever it is for this command. */
