@@ -95,6 +95,29 @@ class RequestScopedStrictHandler {
   }
 }
 
+/**
+ * Several strict handlers of one event, failing each its own way: a synchronous throw (which
+ * @nestjs/event-emitter's async wrapper turns into a rejection), an `async` method, and a deferred
+ * handler whose promise EventEmitter2 returns (`promisify: true`).
+ */
+@Injectable()
+class SeveralStrictHandlers {
+  @OnEvent('cron-lock.completed', { suppressErrors: false })
+  throws(): void {
+    throw new Error('first handler failed');
+  }
+
+  @OnEvent('cron-lock.completed', { suppressErrors: false })
+  async rejects(): Promise<void> {
+    throw new Error('second handler failed');
+  }
+
+  @OnEvent('cron-lock.completed', { async: true, promisify: true, suppressErrors: false })
+  async rejectsLater(): Promise<void> {
+    throw new Error('third handler failed');
+  }
+}
+
 /** A deferred strict handler of the app's own events only: none of the lock's reach it. */
 @Injectable()
 class OtherEventsStrictHandler {
@@ -110,6 +133,8 @@ interface BootOptions {
   lock?: CronLockModuleOptions;
   forwarder?: boolean | { prefix?: string };
   eventEmitter?: boolean;
+  /** `EventEmitterModule.forRoot({ wildcard })`. */
+  wildcard?: boolean;
   providers?: Provider[];
 }
 
@@ -117,11 +142,12 @@ async function boot({
   lock = { store: new MemoryLockStore(), logger: false },
   forwarder = true,
   eventEmitter = true,
+  wildcard = false,
   providers = [],
 }: BootOptions = {}): Promise<TestingModule> {
   @Module({
     imports: [
-      ...(eventEmitter ? [EventEmitterModule.forRoot()] : []),
+      ...(eventEmitter ? [EventEmitterModule.forRoot({ wildcard })] : []),
       CronLockModule.forRoot(lock),
       ...(forwarder
         ? [CronLockEventEmitterModule.forRoot(forwarder === true ? {} : forwarder)]
@@ -262,6 +288,133 @@ describe('CronLockEventEmitterModule', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('logs the error of every failing handler of one event, not only the first, and leaves no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logger = new CapturingLogger();
+      const app = await boot({
+        lock: { store: new MemoryLockStore(), logger },
+        providers: [SeveralStrictHandlers],
+      });
+      const locks = app.get(CronLockService);
+      const failures = (): string[] =>
+        logger
+          .errors()
+          .filter((message) => message.startsWith('A listener of the "completed" event threw: '))
+          .sort();
+      const expected = [
+        'A listener of the "completed" event threw: first handler failed',
+        'A listener of the "completed" event threw: second handler failed',
+        'A listener of the "completed" event threw: third handler failed',
+      ];
+
+      const result = await locks.run('report', { ttl: '5s' }, () => 'done');
+
+      expect(result).toMatchObject({ ran: true, value: 'done' });
+      await waitFor(() => failures().length >= expected.length, {
+        timeout: 10_000,
+        message: "every handler's error logged by the lock",
+      });
+      expect(failures()).toEqual(expected);
+      // The run and the next one are unaffected.
+      expect(await locks.run('report', { ttl: '5s' }, () => 'again')).toMatchObject({
+        ran: true,
+        value: 'again',
+      });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('calls the listeners after one that throws synchronously, and logs every failure', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logger = new CapturingLogger();
+      const app = await boot({ lock: { store: new MemoryLockStore(), logger } });
+      const emitter = app.get(EventEmitter2);
+      const reached: string[] = [];
+      emitter.on('cron-lock.completed', () => Promise.reject(new Error('async listener failed')));
+      emitter.on('cron-lock.completed', () => {
+        throw new Error('sync listener failed');
+      });
+      emitter.on('cron-lock.completed', (payload: CronLockEvents['completed']) => {
+        reached.push(payload.name);
+      });
+      const failures = (): string[] =>
+        logger
+          .errors()
+          .filter((message) => message.startsWith('A listener of the "completed" event threw: '))
+          .sort();
+
+      const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+      expect(result).toMatchObject({ ran: true, value: 'done' });
+      expect(reached).toEqual(['report']);
+      await waitFor(() => failures().length >= 2, {
+        timeout: 10_000,
+        message: "both listeners' errors logged by the lock",
+      });
+      expect(failures()).toEqual([
+        'A listener of the "completed" event threw: async listener failed',
+        'A listener of the "completed" event threw: sync listener failed',
+      ]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it("calls the emitter's listeners as EventEmitter2 does: onAny first, in order, with this.event", async () => {
+    const app = await boot({ wildcard: true });
+    const emitter = app.get(EventEmitter2);
+    type Context = { event?: unknown };
+    const calls: string[] = [];
+    const deferred: string[] = [];
+    emitter.onAny((name) => {
+      calls.push(`any ${String(name)}`);
+    });
+    emitter.on('cron-lock.*', function (this: Context) {
+      calls.push(`wildcard ${String(this.event)}`);
+    });
+    emitter.once('cron-lock.completed', function (this: Context) {
+      calls.push(`once ${String(this.event)}`);
+    });
+    emitter.on(
+      'cron-lock.completed',
+      function (this: Context) {
+        deferred.push(`async ${String(this.event)}`);
+      },
+      { async: true },
+    );
+    const locks = app.get(CronLockService);
+
+    await locks.run('report', { ttl: '5s' }, () => undefined);
+    await locks.run('report', { ttl: '5s' }, () => undefined);
+
+    const run = (first: boolean): string[] => [
+      'any cron-lock.acquired',
+      'wildcard cron-lock.acquired',
+      'any cron-lock.completed',
+      // EventEmitter2's order for a wildcard emitter: the exact name's listeners first.
+      ...(first ? ['once cron-lock.completed'] : []),
+      'wildcard cron-lock.completed',
+      'any cron-lock.released',
+      'wildcard cron-lock.released',
+    ];
+    expect(calls).toEqual([...run(true), ...run(false)]);
+    await waitFor(() => deferred.length >= 2, { message: 'the async listener called twice' });
+    expect(deferred).toEqual(['async cron-lock.completed', 'async cron-lock.completed']);
   });
 
   it.each([
