@@ -15,6 +15,7 @@ import {
   type ResolvedCronLockEventEmitterOptions,
 } from './cron-lock-event-emitter.options.js';
 import { rejectUncatchableHandlers } from './deferred-handlers.js';
+import { emitEach } from './emit-each.js';
 
 /**
  * Re-emits every {@link CronLockService} event on `@nestjs/event-emitter`'s `EventEmitter2`
@@ -56,14 +57,14 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
     if (this.discovery && this.scanner) {
       rejectUncatchableHandlers(this.discovery, this.scanner, emitter, prefix);
     }
-    // emitAsync, not emit: @nestjs/event-emitter wraps every handler in an async function, so a
-    // handler with `suppressErrors: false` fails as a rejected promise. emit() drops that promise
-    // (an unhandled rejection, which ends the process mid-run, lock held); returned to the lock's
-    // event bus, it is logged like any listener's failure. The handlers are still called
-    // synchronously, in the same order.
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the bus watches what a listener returns
+    // Not emit(): @nestjs/event-emitter wraps every handler in an async function, so a handler
+    // with `suppressErrors: false` fails as a rejected promise, which emit() drops (an unhandled
+    // rejection, which ends the process mid-run, lock held). Nor emitAsync(): its one promise
+    // carries the first failure only. emitEach() calls the same handlers, synchronously and in the
+    // same order, and returns each one's result to the lock's event bus, which logs every failure
+    // like any listener's.
     this.stop = this.locks.onAny(({ event, payload }) =>
-      emitter.emitAsync(`${prefix}.${event}`, payload),
+      emitEach(emitter, `${prefix}.${event}`, payload),
     );
   }
 

@@ -212,6 +212,18 @@ export type CronLockAnyEvent = {
 export type CronLockAnyListener = (event: CronLockAnyEvent) => void;
 
 /**
+ * What a listener returns when it calls listeners of its own (the `@nestjs/event-emitter`
+ * forwarder calls the app's handlers): the bus watches each result as it watches a listener's, so
+ * every one that fails is reported, when it fails. One promise of them all (`Promise.all`) would
+ * carry the first failure only.
+ *
+ * @internal
+ */
+export class ListenerResults {
+  constructor(readonly results: readonly unknown[]) {}
+}
+
+/**
  * A small typed emitter. Listener errors are caught and reported through `onListenerError`:
  * a failing metrics hook must never break a lock's acquire/renew/release sequence. So are the
  * rejections of async listeners: left unhandled, one ends the process (Node's default), in the
@@ -273,9 +285,21 @@ export class CronLockEventBus {
     }
   }
 
-  /** Reports a rejection of what a listener returned, if it returned a promise. */
+  /** Reports a rejection of what a listener returned, if it returned a promise (or several). */
   private watch(event: CronLockEventName, returned: unknown): void {
-    if (returned !== undefined && typeof (returned as PromiseLike<unknown>)?.then === 'function') {
+    if (returned instanceof ListenerResults) {
+      for (const result of returned.results) {
+        // A thenable whose then() throws fails alone, not the results after it.
+        try {
+          this.watch(event, result);
+        } catch (error) {
+          this.report(event, error);
+        }
+      }
+    } else if (
+      returned !== undefined &&
+      typeof (returned as PromiseLike<unknown>)?.then === 'function'
+    ) {
       (returned as PromiseLike<unknown>).then(undefined, (error: unknown) =>
         this.report(event, error),
       );
