@@ -1,7 +1,7 @@
 import { Injectable, Module, Scope, type Provider } from '@nestjs/common';
 import { EventEmitter2, EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CronLockConfigError,
   CronLockModule,
@@ -136,6 +136,8 @@ interface BootOptions {
   /** `EventEmitterModule.forRoot({ wildcard })`. */
   wildcard?: boolean;
   providers?: Provider[];
+  /** Overrides the app's EventEmitter2, as an app's tests do with a test double. */
+  emitter?: object;
 }
 
 async function boot({
@@ -144,6 +146,7 @@ async function boot({
   eventEmitter = true,
   wildcard = false,
   providers = [],
+  emitter,
 }: BootOptions = {}): Promise<TestingModule> {
   @Module({
     imports: [
@@ -156,10 +159,19 @@ async function boot({
     providers: [LockAlerts, ...providers],
   })
   class AppModule {}
-  const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const builder = Test.createTestingModule({ imports: [AppModule] });
+  if (emitter) {
+    builder.overrideProvider(EventEmitter2).useValue(emitter);
+  }
+  const app = await builder.compile();
   apps.push(app);
   await app.init();
   return app;
+}
+
+/** The lines the lock logged for a failing listener. */
+function listenerFailures(logger: CapturingLogger): string[] {
+  return logger.errors().filter((message) => message.startsWith('A listener of the '));
 }
 
 /** Every event the emitter sees, by name. */
@@ -415,6 +427,56 @@ describe('CronLockEventEmitterModule', () => {
     expect(calls).toEqual([...run(true), ...run(false)]);
     await waitFor(() => deferred.length >= 2, { message: 'the async listener called twice' });
     expect(deferred).toEqual(['async cron-lock.completed', 'async cron-lock.completed']);
+  });
+
+  it("sends every forwarded event through the emitAsync() of an app's EventEmitter2 test double", async () => {
+    // What an app's tests write: overrideProvider(EventEmitter2).useValue({ ... }).
+    const received: { name: string; payload: unknown }[] = [];
+    const stub = {
+      emit: vi.fn(() => true),
+      emitAsync: vi.fn((name: string, payload: unknown) => {
+        received.push({ name, payload });
+        return Promise.resolve([]);
+      }),
+      on: vi.fn(),
+      removeAllListeners: vi.fn(),
+    };
+    const logger = new CapturingLogger();
+    const app = await boot({ lock: { store: new MemoryLockStore(), logger }, emitter: stub });
+    expect(app.get(EventEmitter2)).toBe(stub);
+    const locks = app.get(CronLockService);
+    const emitted: CronLockAnyEvent[] = [];
+    locks.onAny((event) => emitted.push(event));
+
+    const result = await locks.run('report', { ttl: '5s' }, () => 'done');
+
+    expect(result).toMatchObject({ ran: true, value: 'done' });
+    expect(received).toEqual(
+      emitted.map((event) => ({ name: `cron-lock.${event.event}`, payload: event.payload })),
+    );
+    expect(received.map((event) => event.name)).toEqual([
+      'cron-lock.acquired',
+      'cron-lock.completed',
+      'cron-lock.released',
+    ]);
+    expect(listenerFailures(logger)).toEqual([]);
+  });
+
+  it("sends every forwarded event through a spy on the app emitter's emitAsync(), and its handlers still run", async () => {
+    const logger = new CapturingLogger();
+    const app = await boot({ lock: { store: new MemoryLockStore(), logger } });
+    const spy = vi.spyOn(app.get(EventEmitter2), 'emitAsync');
+
+    const result = await app.get(CronLockService).run('report', { ttl: '5s' }, () => 'done');
+
+    expect(result).toMatchObject({ ran: true, value: 'done' });
+    expect(spy.mock.calls.map(([name]) => name)).toEqual([
+      'cron-lock.acquired',
+      'cron-lock.completed',
+      'cron-lock.released',
+    ]);
+    expect(app.get(LockAlerts).completed).toEqual([expect.objectContaining({ name: 'report' })]);
+    expect(listenerFailures(logger)).toEqual([]);
   });
 
   it.each([
