@@ -62,7 +62,7 @@ export class CronLockEventForwarder implements OnModuleInit, OnApplicationShutdo
     // rejection, which ends the process mid-run, lock held). Nor emitAsync(): its one promise
     // carries the first failure only. emitEach() calls the same handlers, synchronously and in the
     // same order, and returns each one's result to the lock's event bus, which logs every failure
-    // like any listener's.
+    // like any listener's; it still calls an emitAsync() the app replaced (a test double, a spy).
     this.stop = this.locks.onAny(({ event, payload }) =>
       emitEach(emitter, `${prefix}.${event}`, payload),
     );

@@ -1,4 +1,4 @@
-import type { EventEmitter2 } from '@nestjs/event-emitter';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ListenerResults } from '../observer/events.js';
 
 /** The listener type EventEmitter2 returns from `listeners()`. */
@@ -12,8 +12,19 @@ type EmitterListener = ReturnType<EventEmitter2['listeners']>[number];
  * event bus to watch one by one. `emitAsync()` returns one `Promise.all` of them, which rejects
  * with the first failure alone, and a listener that throws ends it, so the listeners after it
  * are not called and the promises already returned are left to reject unhandled.
+ *
+ * An emitter whose `emitAsync()` is not EventEmitter2's own (a test double standing in for the
+ * app's EventEmitter2, a spy, a subclass's override, another copy of the package) gets the event
+ * through its `emitAsync()`, as before: the app chose what an emit does there.
  */
 export function emitEach(emitter: EventEmitter2, name: string, payload: unknown): ListenerResults {
+  if (!callsItsOwnListeners(emitter)) {
+    try {
+      return new ListenerResults([emitter.emitAsync(name, payload)]);
+    } catch (error) {
+      return new ListenerResults([Promise.reject(error)]);
+    }
+  }
   // Not in EventEmitter2's type declarations, but part of its documented listener API.
   const target = emitter as EventEmitter2 & { event?: unknown };
   const results: unknown[] = [];
@@ -35,4 +46,17 @@ export function emitEach(emitter: EventEmitter2, name: string, payload: unknown)
     call(listener, [payload]);
   }
   return new ListenerResults(results);
+}
+
+/**
+ * Whether `emitAsync()` would call the listeners that `listenersAny()` and `listeners()` list,
+ * as EventEmitter2's own does: read on every emit, so a spy added after bootstrap is seen.
+ */
+function callsItsOwnListeners(emitter: EventEmitter2): boolean {
+  const api = emitter as Partial<Record<'emitAsync' | 'listeners' | 'listenersAny', unknown>>;
+  return (
+    api.emitAsync === EventEmitter2.prototype.emitAsync &&
+    typeof api.listeners === 'function' &&
+    typeof api.listenersAny === 'function'
+  );
 }
