@@ -74,6 +74,39 @@ class NextTickWildcardHandler {
   }
 }
 
+/**
+ * A `nextTick` handler with `promisify: true`: EventEmitter2 (6.4.9) never calls it, its wrapper
+ * returning a resolved promise in its place.
+ */
+@Injectable()
+class NextTickPromisifiedStrictHandler {
+  @OnEvent('cron-lock.completed', { nextTick: true, promisify: true, suppressErrors: false })
+  onCompleted(): void {
+    throw new Error('promisified next-tick handler failed');
+  }
+}
+
+/**
+ * Request-scoped with `nextTick: true`: @nestjs/event-emitter registers an `async` function for
+ * it, which EventEmitter2 promisifies, so it is never called either.
+ */
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedNextTickStrictHandler {
+  @OnEvent('cron-lock.completed', { nextTick: true, suppressErrors: false })
+  async onCompleted(): Promise<void> {
+    throw new Error('request-scoped next-tick handler failed');
+  }
+}
+
+/** Request-scoped, with EventEmitter2's promisifying turned off: its promise is dropped. */
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedUnpromisifiedStrictHandler {
+  @OnEvent('cron-lock.completed', { async: true, promisify: false, suppressErrors: false })
+  async onCompleted(): Promise<void> {
+    throw new Error('request-scoped unpromisified handler failed');
+  }
+}
+
 /** The same handler with `promisify: true`: EventEmitter2 returns its promise to the emitter. */
 @Injectable()
 class PromisifiedStrictHandler {
@@ -479,12 +512,54 @@ describe('CronLockEventEmitterModule', () => {
     expect(listenerFailures(logger)).toEqual([]);
   });
 
-  it.each([
-    ['DeferredStrictHandler.onCompleted', DeferredStrictHandler, false, /async: true/],
-    ['NextTickWildcardHandler.onAny', NextTickWildcardHandler, true, /nextTick: true/],
-  ] as const)(
-    'fails app.init() naming %s, a deferred handler of a forwarded event whose error would end the process',
-    async (label, handler, wildcard, option) => {
+  // What a startup error must advise: for an `async` handler, promisify: true; for a `nextTick`
+  // one, async: true in its place (with promisify) or no nextTick, and never promisify beside
+  // nextTick, which EventEmitter2 then never calls.
+  const addPromisify = { fix: /Fix: (add|set) promisify: true/, not: /nextTick/ };
+  const leaveNextTick = {
+    fix: /Fix: .*async: true in place of nextTick: true.*remove nextTick: true/,
+    not: /(add|set) promisify: true/,
+  };
+  const strictDeferred = [
+    {
+      label: 'DeferredStrictHandler.onCompleted',
+      handler: DeferredStrictHandler,
+      wildcard: false,
+      says: [/\{ async: true, suppressErrors: false \}/, /keeps no promise/],
+      ...addPromisify,
+    },
+    {
+      label: 'NextTickWildcardHandler.onAny',
+      handler: NextTickWildcardHandler,
+      wildcard: true,
+      says: [/\{ nextTick: true, suppressErrors: false \}/, /keeps no promise/],
+      ...leaveNextTick,
+    },
+    {
+      label: 'NextTickPromisifiedStrictHandler.onCompleted',
+      handler: NextTickPromisifiedStrictHandler,
+      wildcard: false,
+      says: [/\{ nextTick: true, promisify: true, suppressErrors: false \}/, /never calls/],
+      ...leaveNextTick,
+    },
+    {
+      label: 'RequestScopedNextTickStrictHandler.onCompleted',
+      handler: RequestScopedNextTickStrictHandler,
+      wildcard: false,
+      says: [/\{ nextTick: true, suppressErrors: false \}/, /request-scoped/, /never calls/],
+      ...leaveNextTick,
+    },
+    {
+      label: 'RequestScopedUnpromisifiedStrictHandler.onCompleted',
+      handler: RequestScopedUnpromisifiedStrictHandler,
+      wildcard: false,
+      says: [/\{ async: true, promisify: false, suppressErrors: false \}/, /keeps no promise/],
+      ...addPromisify,
+    },
+  ];
+  it.each(strictDeferred.map((handlerCase) => [handlerCase.label, handlerCase] as const))(
+    'fails app.init() naming %s, a deferred strict handler of a forwarded event, with advice that works',
+    async (label, { handler, wildcard, says, fix, not }) => {
       @Module({
         imports: [
           EventEmitterModule.forRoot({ wildcard }),
@@ -504,11 +579,44 @@ describe('CronLockEventEmitterModule', () => {
 
       expect(failure).toBeInstanceOf(CronLockConfigError);
       const message = (failure as Error).message;
-      expect(message).toContain(`CronLockEventEmitterModule: ${label}`);
-      expect(message).toMatch(option);
-      expect(message).toMatch(/suppressErrors: false.*Fix: .*promisify: true/s);
+      expect(message).toContain(`CronLockEventEmitterModule: ${label} handles "cron-lock.`);
+      for (const text of says) {
+        expect(message).toMatch(text);
+      }
+      const advice = message.slice(message.indexOf('Fix: '));
+      expect(advice).toMatch(fix);
+      expect(advice).not.toMatch(not);
     },
   );
+
+  it('EventEmitter2 never calls a nextTick handler it promisifies: one with promisify: true, or a request-scoped one', async () => {
+    const called: string[] = [];
+    @Injectable()
+    class OrderHandlers {
+      @OnEvent('orders.created', { nextTick: true, promisify: true })
+      promisified(): void {
+        called.push('nextTick with promisify');
+      }
+
+      @OnEvent('orders.created', { async: true, promisify: true })
+      control(): void {
+        called.push('async with promisify');
+      }
+    }
+    @Injectable({ scope: Scope.REQUEST })
+    class RequestScopedOrderHandler {
+      @OnEvent('orders.created', { nextTick: true })
+      onCreated(): void {
+        called.push('request-scoped nextTick');
+      }
+    }
+    const app = await boot({ providers: [OrderHandlers, RequestScopedOrderHandler] });
+
+    // Settles once the async handler ran, from setImmediate: a nextTick one would have run first.
+    await app.get(EventEmitter2).emitAsync('orders.created', { id: 1 });
+
+    expect(called).toEqual(['async with promisify']);
+  });
 
   it.each([
     ['with promisify: true', PromisifiedStrictHandler, 'promisified handler failed'],
