@@ -17,12 +17,13 @@ interface OnEventMetadata {
 }
 
 /**
- * Rejects an `@OnEvent` handler of a forwarded event that is deferred (`async` or `nextTick`) and
- * lets its errors out (`suppressErrors: false`). EventEmitter2 calls such a handler from
- * `setImmediate` / `process.nextTick` and drops the promise `@nestjs/event-emitter` wraps it in,
- * unless `promisify` is set: the forwarder cannot catch its error, and the unhandled rejection
- * ends the process (Node's default), mid-run with a lock held. Reads the decorators' metadata,
- * so it runs before `@nestjs/event-emitter` subscribes the handlers.
+ * Rejects a deferred (`async` or `nextTick`) `@OnEvent` handler of a forwarded event that lets its
+ * errors out (`suppressErrors: false`) when the lock could never log them: EventEmitter2 calls it
+ * from `setImmediate` / `process.nextTick` and drops the promise `@nestjs/event-emitter` wraps it
+ * in, unless it promisifies the handler (the forwarder cannot catch its error, and the unhandled
+ * rejection ends the process, mid-run with a lock held); or EventEmitter2 never calls it at all
+ * (`nextTick` on a promisified handler). Reads the decorators' metadata, so it runs before
+ * `@nestjs/event-emitter` subscribes the handlers.
  */
 export function rejectUncatchableHandlers(
   discovery: DiscoveryService,
@@ -51,11 +52,12 @@ export function rejectUncatchableHandlers(
   };
   for (const wrapper of [...discovery.getProviders(), ...discovery.getControllers()]) {
     const instance = wrapper.instance as Record<string, unknown> | null | undefined;
-    // A request-scoped handler is registered as an `async` function, which EventEmitter2
-    // promisifies: its promise reaches the emitter, and the lock logs its error.
-    if (!instance || wrapper.isAlias || !wrapper.isDependencyTreeStatic()) {
+    if (!instance || wrapper.isAlias) {
       continue;
     }
+    // @nestjs/event-emitter registers a request-scoped handler as an `async` function, which
+    // EventEmitter2 promisifies unless `promisify` says otherwise.
+    const requestScoped = !wrapper.isDependencyTreeStatic();
     const prototype = (Object.getPrototypeOf(instance) ?? {}) as {
       constructor?: { name?: unknown };
     };
@@ -72,25 +74,68 @@ export function rejectUncatchableHandlers(
       const found: unknown = Reflect.getMetadata(EVENT_LISTENER_METADATA, handler);
       const listeners = (Array.isArray(found) ? found : found ? [found] : []) as OnEventMetadata[];
       for (const { event, options } of listeners) {
-        const deferral = options?.async ? 'async' : options?.nextTick ? 'nextTick' : undefined;
-        if (
-          deferral === undefined ||
-          options?.promisify === true ||
-          options?.suppressErrors !== false ||
-          !reaches(event)
-        ) {
+        if (options?.suppressErrors !== false) {
+          continue;
+        }
+        const problem = deferredProblem(options, requestScoped);
+        if (problem === undefined || !reaches(event)) {
           continue;
         }
         throw new CronLockConfigError(
           `CronLockEventEmitterModule: ${owner}.${method} handles ${describeEvent(event)} ` +
-            `with { ${deferral}: true, suppressErrors: false }: EventEmitter2 runs it later and ` +
-            'keeps no promise of it, so an error it throws would end the process (an unhandled ' +
-            'rejection). Fix: add promisify: true to its @OnEvent options (the lock then logs its ' +
-            `error), or remove suppressErrors: false, or remove ${deferral}: true.`,
+            `with ${describeOptions(options)}${requestScoped ? ' on a request-scoped provider' : ''}: ` +
+            problem,
         );
       }
     }
   }
+}
+
+const KEEPS_NO_PROMISE =
+  'EventEmitter2 runs it later and keeps no promise of it, so an error it throws would end the ' +
+  'process (an unhandled rejection).';
+
+/**
+ * Why EventEmitter2 would keep a strict handler's error from the lock, and the fix, or `undefined`.
+ * As EventEmitter2 (6.4.9) does: `nextTick` wins over `async`, and with `nextTick` on a
+ * promisified handler its wrapper returns a resolved promise without calling the handler.
+ */
+function deferredProblem(
+  options: NonNullable<OnEventMetadata['options']>,
+  requestScoped: boolean,
+): string | undefined {
+  const promisified = options.promisify === undefined ? requestScoped : Boolean(options.promisify);
+  if (options.nextTick) {
+    const fix =
+      'use async: true in place of nextTick: true' +
+      (promisified ? '' : ', with promisify: true') +
+      ' (the lock then logs its error), or remove nextTick: true' +
+      (options.async && !promisified ? ' and async: true' : '');
+    const why =
+      options.promisify === undefined
+        ? ' (@nestjs/event-emitter registers a request-scoped handler as an async function, ' +
+          'which EventEmitter2 promisifies)'
+        : '';
+    return promisified
+      ? `EventEmitter2 never calls a nextTick handler it promisifies${why}: it returns a ` +
+          `resolved promise in its place, so this handler would never run. Fix: ${fix}.`
+      : `${KEEPS_NO_PROMISE} Fix: ${fix}, or remove suppressErrors: false.`;
+  }
+  if (options.async && !promisified) {
+    return (
+      `${KEEPS_NO_PROMISE} Fix: set promisify: true in its @OnEvent options (the lock then logs ` +
+      'its error), or remove suppressErrors: false, or remove async: true.'
+    );
+  }
+  return undefined;
+}
+
+/** The options EventEmitter2 reads, as the user wrote them. */
+function describeOptions(options: NonNullable<OnEventMetadata['options']>): string {
+  const set = (['async', 'nextTick', 'promisify'] as const)
+    .filter((key) => options[key] !== undefined)
+    .map((key) => `${key}: ${describeValue(options[key])}`);
+  return `{ ${[...set, 'suppressErrors: false'].join(', ')} }`;
 }
 
 function describeEvent(event: OnEventMetadata['event']): string {
