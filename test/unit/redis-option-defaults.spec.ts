@@ -2,7 +2,10 @@
 // defaults fill in present but undefined, as `config.get('REDIS_COMMAND_TIMEOUT')` gives with the
 // variable unset: the spread over LOCK_CLIENT_DEFAULTS put ioredis' own default back (no command
 // timeout, an offline queue, 20 retries, resent commands), the very settings the lock defaults
-// rule out, without a word.
+// rule out, without a word. The same for the connection settings an app reads from its
+// environment (port, db, credentials, the Sentinel ones): present but empty, ioredis took its own
+// default in their place (port 6379, database 0, no password), and the locks of an app meant to be
+// apart landed with another's.
 import { Test } from '@nestjs/testing';
 import type { RedisOptions } from 'ioredis';
 import {
@@ -16,6 +19,41 @@ import { testRedisUrl } from '../support/redis.js';
 
 /** Every setting the lock defaults give a value of their own, and `lazyConnect` the module sets. */
 const DEFAULTED = [...Object.keys(LOCK_CLIENT_DEFAULTS), 'lazyConnect'];
+
+/** The connection settings an app sets from its environment, which ioredis defaults when empty. */
+const CONNECTION = [
+  'port',
+  'db',
+  'username',
+  'password',
+  'sentinelUsername',
+  'sentinelPassword',
+  'name',
+];
+
+/** What an unset or empty variable gives, and how the message names it (never its text). */
+const EMPTY: Array<[string, unknown]> = [
+  ['undefined', undefined],
+  ['null', null],
+  ['an empty string', ''],
+  ['a blank string', '  '],
+];
+
+/** Every connection setting with every empty value. */
+const CONNECTION_EMPTY = CONNECTION.flatMap((key) =>
+  EMPTY.map(([label, value]) => [key, label, value] as const),
+);
+
+/** Built, or the error it threw; a store built (on a lenient release) is closed. */
+function storeError(redis: unknown): unknown {
+  try {
+    const store = new RedisLockStore(redis as never, { logger: false });
+    void store.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
 
 async function initError(redis: unknown): Promise<unknown> {
   return Test.createTestingModule({
@@ -57,6 +95,90 @@ describe('ioredis options with a lock default present but undefined', () => {
     expect(options.maxRetriesPerRequest).toBeNull();
     expect(options.commandTimeout).toBe(500);
     expect(options.enableOfflineQueue).toBe(false);
+    expect(await store.ping()).toBeGreaterThanOrEqual(0);
+    await store.close();
+  });
+});
+
+describe('ioredis connection settings present but empty', () => {
+  const PASSWORD = 'hunter2-lock-pw';
+
+  it.each(CONNECTION_EMPTY)(
+    'fails app.init() for redis: { host, port, %s: %s }, naming it and never the password',
+    async (key, label, value) => {
+      const url = new URL(testRedisUrl());
+      const base = { host: url.hostname, port: Number(url.port), password: PASSWORD };
+      const error = await initError({ ...base, [key]: value });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      const message = (error as Error).message;
+      expect(message).toMatch(
+        new RegExp(`^CronLockModule: option redis\\.${key} is ${label}[ ,].*Fix: `),
+      );
+      expect(message).not.toContain(PASSWORD);
+    },
+  );
+
+  it.each(CONNECTION_EMPTY)(
+    'refuses new RedisLockStore({ url, %s: %s }) before it creates a client',
+    (key, label, value) => {
+      const error = storeError({ url: testRedisUrl(), [key]: value });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^RedisLockStore: argument redis\\.${key} is ${label}[ ,].*Fix: `),
+      );
+    },
+  );
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a Sentinel host',
+      { sentinels: [{ host: undefined, port: 26379 }], name: 'mymaster' },
+      'sentinels\\[0\\]\\.host is undefined',
+    ],
+    [
+      'a Sentinel port',
+      { sentinels: [{ host: 'sentinel-1', port: '' }], name: 'mymaster' },
+      'sentinels\\[0\\]\\.port is an empty string',
+    ],
+    [
+      "the second Sentinel's host",
+      {
+        sentinels: [
+          { host: 'sentinel-1', port: 26379 },
+          { host: null, port: 26379 },
+        ],
+        name: 'mymaster',
+      },
+      'sentinels\\[1\\]\\.host is null',
+    ],
+    [
+      'the master name',
+      { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: undefined },
+      'name is undefined',
+    ],
+    [
+      'the Sentinel password',
+      { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'm', sentinelPassword: '' },
+      'sentinelPassword is an empty string',
+    ],
+  ])('refuses Sentinel options with %s present but empty', (_label, redis, named) => {
+    const error = storeError(redis);
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^RedisLockStore: argument redis\\.${named}[ ,].*Fix: `),
+    );
+  });
+
+  it('still takes the settings when set, database 0 included', async () => {
+    const url = new URL(testRedisUrl());
+    const store = new RedisLockStore(
+      { host: url.hostname, port: Number(url.port), db: 0, name: 'app' },
+      { logger: false },
+    );
+    expect((store.client.options as RedisOptions).db).toBe(0);
     expect(await store.ping()).toBeGreaterThanOrEqual(0);
     await store.close();
   });
