@@ -5,16 +5,19 @@
 // rule out, without a word. The same for the connection settings an app reads from its
 // environment (port, db, credentials, the Sentinel ones): present but empty, ioredis took its own
 // default in their place (port 6379, database 0, no password), and the locks of an app meant to be
-// apart landed with another's.
+// apart landed with another's. And the timeouts the module builds the client with, or keeps its own
+// timers by: beyond what a Node.js timer holds (30 days), a timer fires after 1 ms, so every
+// command timed out and every run was skipped.
 import { Test } from '@nestjs/testing';
-import type { RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
   CronLockConfigError,
   CronLockModule,
   LOCK_CLIENT_DEFAULTS,
+  MAX_DURATION_MS,
   RedisLockStore,
 } from 'nestjs-cron-lock';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support/redis.js';
 
 /** Every setting the lock defaults give a value of their own, and `lazyConnect` the module sets. */
@@ -181,5 +184,96 @@ describe('ioredis connection settings present but empty', () => {
     expect((store.client.options as RedisOptions).db).toBe(0);
     expect(await store.ping()).toBeGreaterThanOrEqual(0);
     await store.close();
+  });
+});
+
+describe('ioredis timeouts beyond what a timer holds', () => {
+  const THIRTY_DAYS = 30 * 86_400_000;
+  /** Wrong for either timeout: too long, negative, not a number, or no value. */
+  const WRONG: Array<[string, unknown]> = [
+    ['30 days', THIRTY_DAYS],
+    ['one past the timer limit', MAX_DURATION_MS + 1],
+    ['negative', -1],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ["a string ('2000')", '2000'],
+    ['null', null],
+  ];
+  const clients: Array<Redis | Cluster> = [];
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+
+  it.each([...WRONG, ['0 (every command would time out at once)', 0]])(
+    'fails app.init() for redis: { url, commandTimeout: %s }',
+    async (_label, commandTimeout) => {
+      const error = await initError({ url: testRedisUrl(), commandTimeout });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        /^CronLockModule: option redis\.commandTimeout must be .*2147483647.*Fix: /,
+      );
+    },
+  );
+
+  it.each(WRONG)('fails app.init() for redis: { url, connectTimeout: %s }', async (_l, value) => {
+    const error = await initError({ url: testRedisUrl(), connectTimeout: value });
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^CronLockModule: option redis\.connectTimeout must be .*2147483647.*Fix: /,
+    );
+  });
+
+  it.each(['commandTimeout', 'connectTimeout'])(
+    'refuses new RedisLockStore({ host, %s: 30 days }) before it creates a client',
+    (key) => {
+      const error = storeError({ host: '127.0.0.1', port: 1, [key]: THIRTY_DAYS });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^RedisLockStore: argument redis\\.${key} must be .*Fix: `),
+      );
+    },
+  );
+
+  it('fails app.init() for a client passed in whose commandTimeout is 30 days', async () => {
+    const client = new Redis(testRedisUrl(), { lazyConnect: true, commandTimeout: THIRTY_DAYS });
+    clients.push(client);
+    const error = await initError(client);
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^CronLockModule: option redis is an ioredis client whose commandTimeout is 2592000000.*Fix: /,
+    );
+  });
+
+  it('refuses a Cluster client whose redisOptions.commandTimeout is 0', () => {
+    const url = new URL(testRedisUrl());
+    const cluster = new Cluster([{ host: url.hostname, port: Number(url.port) }], {
+      lazyConnect: true,
+      redisOptions: { commandTimeout: 0 },
+    });
+    clients.push(cluster);
+    const error = storeError(cluster);
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^RedisLockStore: argument redis is an ioredis client whose redisOptions\.commandTimeout is 0.*Fix: /,
+    );
+  });
+
+  it('takes both timeouts up to the timer limit, and connectTimeout 0 (none, as ioredis reads it)', async () => {
+    for (const connectTimeout of [0, MAX_DURATION_MS]) {
+      const store = new RedisLockStore(
+        { url: testRedisUrl(), commandTimeout: MAX_DURATION_MS, connectTimeout },
+        { logger: false },
+      );
+      const options = store.client.options as RedisOptions;
+      expect(options.commandTimeout).toBe(MAX_DURATION_MS);
+      expect(options.connectTimeout).toBe(connectTimeout);
+      expect(await store.ping()).toBeGreaterThanOrEqual(0);
+      await store.close();
+    }
   });
 });
