@@ -5,6 +5,7 @@ import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 import { isClosedClient, isSubscribedClient } from './client-state.js';
 import { clusterDatabaseProblem } from './cluster-database.js';
+import { emptySettingProblem } from './empty-settings.js';
 import {
   isClusterClient,
   isRedisClient,
@@ -87,7 +88,8 @@ const DEFAULTED_OPTIONS = [
 
 /**
  * `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, naming a server, or a host, a
- * socket path or Sentinels; no lock default present but undefined; and TLS settings that fit.
+ * socket path or Sentinels; no lock default present but undefined; no connection setting (port,
+ * database, credentials, the Sentinels' own) present but empty; and TLS settings that fit.
  * ioredis itself takes options that name no server as localhost:6379, which on a fleet whose
  * variable is unset is no shared lock at all.
  */
@@ -130,7 +132,7 @@ function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSe
   if (url === undefined && !('host' in options || 'path' in options || 'sentinels' in options)) {
     throw new CronLockConfigError(REDIS_NO_SERVER(source));
   }
-  const problem = tlsSettingsProblem(options, source);
+  const problem = emptySettingProblem(options, source) ?? tlsSettingsProblem(options, source);
   if (problem !== undefined) {
     throw new CronLockConfigError(problem);
   }

@@ -50,6 +50,28 @@ export const REDIS_OPTION_EMPTY = (
   `variable gives (e.g. ${UNSET_EXAMPLE[source]}), and ioredis would ` +
   `connect to localhost:6379 in its place. Fix: set it (${SERVER_FIX[source]}).`;
 
+/** How a message names an empty value: never its text, which may be a password of spaces. */
+function emptyKind(value: unknown): string {
+  if (typeof value !== 'string') {
+    return String(value);
+  }
+  return value === '' ? 'an empty string' : 'a blank string';
+}
+
+/**
+ * A connection setting (`path`: `redis.db`, `redis.sentinels[0].host`…) present but empty, which
+ * ioredis would read as left out: `fallback` says what it would do instead.
+ */
+export const REDIS_SETTING_EMPTY = (
+  source: RedisSettingSource,
+  path: string,
+  value: unknown,
+  fallback: string,
+): string =>
+  `${settingName(source, path)} is ${emptyKind(value)}, as an unset or empty environment ` +
+  `variable gives, and ioredis would ${fallback} instead. Fix: set it, or remove it if that ` +
+  'is what you want.';
+
 /** `path` is `redis` or `redis.url`; `shown` the value, redacted. */
 export const REDIS_URL_WITHOUT_HOST = (
   source: RedisSettingSource,
