@@ -12,6 +12,7 @@ import {
   LOCK_CLIENT_DEFAULTS,
   type RedisConnectionOptions,
 } from './redis-connection.js';
+import { clientTimeoutProblem, timeoutSettingProblem } from './timeouts.js';
 import { tlsSettingsProblem } from './tls.js';
 import {
   REDIS_CLIENT_CLOSED,
@@ -26,8 +27,9 @@ import {
 
 /**
  * Checks a connection setting without connecting: a redis:// or rediss:// URL, ioredis options
- * whose `url` and TLS settings fit, or a client that can carry lock commands (not one already
- * closed, nor one the app subscribed with over RESP2, nor a Cluster naming a database but 0).
+ * whose `url`, timeouts and TLS settings fit, or a client that can carry lock commands (not one
+ * already closed, nor one the app subscribed with over RESP2, nor a Cluster naming a database
+ * but 0, nor one whose `commandTimeout` no timer can keep).
  * `source` is the module's `redis` option or a store's argument (the messages name it). Throws
  * {@link CronLockConfigError}.
  */
@@ -68,8 +70,10 @@ export function checkRedisSetting(
     throw new CronLockConfigError(REDIS_CLIENT_CLOSED(source));
   } else if (isSubscribedClient(redis)) {
     throw new CronLockConfigError(REDIS_CLIENT_SUBSCRIBED(source));
-  } else if (isClusterClient(redis)) {
-    const problem = clusterDatabaseProblem(redis, source);
+  } else {
+    const problem =
+      (isClusterClient(redis) ? clusterDatabaseProblem(redis, source) : undefined) ??
+      clientTimeoutProblem(redis, source);
     if (problem !== undefined) {
       throw new CronLockConfigError(problem);
     }
@@ -89,7 +93,8 @@ const DEFAULTED_OPTIONS = [
 /**
  * `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, naming a server, or a host, a
  * socket path or Sentinels; no lock default present but undefined; no connection setting (port,
- * database, credentials, the Sentinels' own) present but empty; and TLS settings that fit.
+ * database, credentials, the Sentinels' own) present but empty; timeouts a timer can keep; and
+ * TLS settings that fit.
  * ioredis itself takes options that name no server as localhost:6379, which on a fleet whose
  * variable is unset is no shared lock at all.
  */
@@ -132,7 +137,10 @@ function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSe
   if (url === undefined && !('host' in options || 'path' in options || 'sentinels' in options)) {
     throw new CronLockConfigError(REDIS_NO_SERVER(source));
   }
-  const problem = emptySettingProblem(options, source) ?? tlsSettingsProblem(options, source);
+  const problem =
+    emptySettingProblem(options, source) ??
+    timeoutSettingProblem(options, source) ??
+    tlsSettingsProblem(options, source);
   if (problem !== undefined) {
     throw new CronLockConfigError(problem);
   }

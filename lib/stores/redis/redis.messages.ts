@@ -1,5 +1,7 @@
 /* Messages of a Redis connection setting that is wrong or names no server, beside its check. */
 import { describeValue } from '../../utils/describe-value.js';
+import { MAX_DURATION_MS } from '../../utils/duration.js';
+import { LOCK_CLIENT_DEFAULTS } from './redis-connection.js';
 
 /**
  * Who reads a connection setting: the module's `redis` option, or the first argument of a
@@ -96,6 +98,47 @@ export const REDIS_DEFAULTED_OPTION_EMPTY = (source: RedisSettingSource, key: st
   "and would put ioredis' own default in place of the lock client's (LOCK_CLIENT_DEFAULTS: no " +
   'offline queue, no retries or resends, a command timeout; connected on first use). ' +
   'Fix: set it, or leave it out for the lock default.';
+
+/** The range each timeout must be in, and why. */
+const TIMEOUT_RANGES = {
+  commandTimeout: {
+    range: `above 0 and at most ${MAX_DURATION_MS} (about 24.8 days)`,
+    why:
+      'the lock client times out each command with it and the store keeps its own waits by it; ' +
+      'a longer timer fires after 1 ms, and 0 times out every command at once, so every run ' +
+      'would be skipped',
+  },
+  connectTimeout: {
+    range:
+      `from 0 (no connect timeout, as ioredis reads it) to ${MAX_DURATION_MS} ` +
+      '(about 24.8 days)',
+    why:
+      'ioredis arms a timer with it for each connection attempt, which Node cannot hold longer ' +
+      'and refuses to arm with a negative or non-number value',
+  },
+};
+
+/** A `commandTimeout` or `connectTimeout` of the options that no timer can keep. */
+export const REDIS_TIMEOUT_INVALID = (
+  source: RedisSettingSource,
+  key: 'commandTimeout' | 'connectTimeout',
+  value: unknown,
+): string =>
+  `${settingName(source, `redis.${key}`)} must be a number of milliseconds ` +
+  `${TIMEOUT_RANGES[key].range}, got ${describeValue(value)}: ${TIMEOUT_RANGES[key].why}. ` +
+  'Fix: set it in that range (a value read from the environment needs Number()), or leave it ' +
+  `out for the lock default (LOCK_CLIENT_DEFAULTS: ${LOCK_CLIENT_DEFAULTS[key]}).`;
+
+/** A client passed in whose `commandTimeout` (`where`) no timer can keep. */
+export const REDIS_CLIENT_TIMEOUT_INVALID = (
+  source: RedisSettingSource,
+  where: string,
+  value: unknown,
+): string =>
+  `${settingName(source, 'redis')} is an ioredis client whose ${where} is ` +
+  `${describeValue(value)}, not a number of milliseconds ${TIMEOUT_RANGES.commandTimeout.range}: ` +
+  `${TIMEOUT_RANGES.commandTimeout.why}. Fix: create the client with a ${where} in that ` +
+  `range (LOCK_CLIENT_DEFAULTS has ${LOCK_CLIENT_DEFAULTS.commandTimeout}).`;
 
 const KEY_PREFIX_EXAMPLE: Record<RedisSettingSource, string> = {
   CronLockModule: "CronLockModule.forRoot({ redis: cluster, keyPrefix: 'billing-staging' })",
