@@ -24,15 +24,10 @@ import { testRedisUrl } from '../support/redis.js';
 const DEFAULTED = [...Object.keys(LOCK_CLIENT_DEFAULTS), 'lazyConnect'];
 
 /** The connection settings an app sets from its environment, which ioredis defaults when empty. */
-const CONNECTION = [
-  'port',
-  'db',
-  'username',
-  'password',
-  'sentinelUsername',
-  'sentinelPassword',
-  'name',
-];
+const CONNECTION = ['port', 'db', 'username', 'password'];
+
+/** The settings ioredis reads only with `sentinels` (and ignores beside a host, a path or a URL). */
+const SENTINEL_ONLY = ['name', 'sentinelUsername', 'sentinelPassword'];
 
 /** What an unset or empty variable gives, and how the message names it (never its text). */
 const EMPTY: Array<[string, unknown]> = [
@@ -46,6 +41,22 @@ const EMPTY: Array<[string, unknown]> = [
 const CONNECTION_EMPTY = CONNECTION.flatMap((key) =>
   EMPTY.map(([label, value]) => [key, label, value] as const),
 );
+
+/** The same for the Sentinel-only settings. */
+const SENTINEL_ONLY_EMPTY = SENTINEL_ONLY.flatMap((key) =>
+  EMPTY.map(([label, value]) => [key, label, value] as const),
+);
+
+/** `{ host, port }` of the test server. */
+function hostAndPort(): { host: string; port: number } {
+  const url = new URL(testRedisUrl());
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+/** The test server's URL with `path` (`/2`, `/?db=abc`) in place of its own path and query. */
+function urlWith(path: string): string {
+  return new URL(path, testRedisUrl()).toString();
+}
 
 /** Built, or the error it threw; a store built (on a lenient release) is closed. */
 function storeError(redis: unknown): unknown {
@@ -175,6 +186,68 @@ describe('ioredis connection settings present but empty', () => {
     );
   });
 
+  it.each(SENTINEL_ONLY_EMPTY)(
+    'refuses redis: { sentinels, %s: %s } naming it, and what ioredis would do with Sentinels',
+    (key, label, value) => {
+      const base = { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' };
+      const error = storeError({ ...base, [key]: value });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^RedisLockStore: argument redis\\.${key} is ${label}[ ,].*Sentinel.*Fix: `),
+      );
+    },
+  );
+
+  it.each<[string, Record<string, unknown>]>([
+    ['name on a host', { name: undefined }],
+    ['sentinelUsername on a host', { sentinelUsername: null }],
+    ['sentinelPassword on a host', { sentinelPassword: '' }],
+  ])('leaves %s to ioredis, which reads it only with sentinels', (_label, extra) => {
+    expect(storeError({ ...hostAndPort(), ...extra })).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a socket path', { path: '/nonexistent/redis.sock', port: undefined }],
+    [
+      'sentinels',
+      { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster', port: Number.NaN },
+    ],
+  ])('leaves a top-level port beside %s to ioredis, which ignores it there', (_label, redis) => {
+    expect(storeError(redis)).toBeUndefined();
+  });
+
+  it('names the URL, not a default, for a setting the URL may give ({ url, db: undefined })', () => {
+    const error = storeError({ url: urlWith('/2'), db: undefined });
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^RedisLockStore: argument redis\.db is undefined.*the URL.*Fix: /);
+    expect(message).not.toMatch(/would use database 0 instead/);
+  });
+
+  it('names the URL for a password it may give ({ url: redis://:pw@h, password: undefined })', () => {
+    const url = new URL(testRedisUrl());
+    url.password = 'hunter2-url-pw';
+    const error = storeError({ url: url.toString(), password: undefined });
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^RedisLockStore: argument redis\.password is undefined.*the URL/);
+    expect(message).not.toMatch(/would connect without a password/);
+    expect(message).not.toContain('hunter2-url-pw');
+  });
+
+  it('says a null or blank port fails to connect, not that it falls back to 6379', () => {
+    for (const port of [null, '']) {
+      const error = storeError({ host: '127.0.0.1', port });
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(/^RedisLockStore: argument redis\.port is .*Fix: /);
+      expect((error as Error).message).not.toContain('6379');
+    }
+  });
+
   it('still takes the settings when set, database 0 included', async () => {
     const url = new URL(testRedisUrl());
     const store = new RedisLockStore(
@@ -184,6 +257,60 @@ describe('ioredis connection settings present but empty', () => {
     expect((store.client.options as RedisOptions).db).toBe(0);
     expect(await store.ping()).toBeGreaterThanOrEqual(0);
     await store.close();
+  });
+});
+
+describe('ioredis database and port that are not numbers ioredis can use', () => {
+  it.each<[string, unknown]>([
+    ['Number(undefined)', Number(undefined)],
+    ['-1', -1],
+    ['1.5', 1.5],
+    ["'abc'", 'abc'],
+    ["'2x'", '2x'],
+  ])('fails app.init() for redis: { host, port, db: %s }, naming it', async (_label, db) => {
+    const error = await initError({ ...hostAndPort(), db });
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^CronLockModule: option redis\.db must be a database number.*Fix: /,
+    );
+  });
+
+  it.each<[string, unknown]>([
+    ['Number(undefined)', Number(undefined)],
+    ['1.5', 1.5],
+    ['70000', 70_000],
+    ["'63x'", '63x'],
+  ])('refuses new RedisLockStore({ host, port: %s }), naming it', (_label, port) => {
+    const error = storeError({ host: '127.0.0.1', port });
+
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^RedisLockStore: argument redis\.port must be a port number.*Fix: /,
+    );
+  });
+
+  it.each(['/?db=abc', '/abc'])('fails app.init() for a URL whose database is %s', async (path) => {
+    for (const redis of [urlWith(path), { url: urlWith(path) }]) {
+      const error = await initError(redis);
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        /^CronLockModule: option redis(\.url)? \(its db\) must be a database number.*Fix: /,
+      );
+    }
+  });
+
+  it('still takes a database given as an integer string, in options and in the URL', async () => {
+    for (const redis of [{ ...hostAndPort(), db: '3' }, urlWith('/3')]) {
+      const store = new RedisLockStore(redis as never, { logger: false });
+      try {
+        expect((store.client.options as RedisOptions).db).toBe(3);
+        expect(await store.ping()).toBeGreaterThanOrEqual(0);
+      } finally {
+        await store.close();
+      }
+    }
   });
 });
 
@@ -197,24 +324,24 @@ describe('ioredis timeouts beyond what a timer holds', () => {
     ['NaN', Number.NaN],
     ['Infinity', Number.POSITIVE_INFINITY],
     ["a string ('2000')", '2000'],
-    ['null', null],
   ];
   const clients: Array<Redis | Cluster> = [];
   afterEach(() => {
     for (const client of clients.splice(0)) client.disconnect();
   });
 
-  it.each([...WRONG, ['0 (every command would time out at once)', 0]])(
-    'fails app.init() for redis: { url, commandTimeout: %s }',
-    async (_label, commandTimeout) => {
-      const error = await initError({ url: testRedisUrl(), commandTimeout });
+  it.each([
+    ...WRONG,
+    ['0 (every command would time out at once)', 0],
+    ['null (ioredis arms no timeout)', null],
+  ])('fails app.init() for redis: { url, commandTimeout: %s }', async (_label, commandTimeout) => {
+    const error = await initError({ url: testRedisUrl(), commandTimeout });
 
-      expect(error).toBeInstanceOf(CronLockConfigError);
-      expect((error as Error).message).toMatch(
-        /^CronLockModule: option redis\.commandTimeout must be .*2147483647.*Fix: /,
-      );
-    },
-  );
+    expect(error).toBeInstanceOf(CronLockConfigError);
+    expect((error as Error).message).toMatch(
+      /^CronLockModule: option redis\.commandTimeout must be .*2147483647.*Fix: /,
+    );
+  });
 
   it.each(WRONG)('fails app.init() for redis: { url, connectTimeout: %s }', async (_l, value) => {
     const error = await initError({ url: testRedisUrl(), connectTimeout: value });
@@ -263,17 +390,45 @@ describe('ioredis timeouts beyond what a timer holds', () => {
     );
   });
 
-  it('takes both timeouts up to the timer limit, and connectTimeout 0 (none, as ioredis reads it)', async () => {
-    for (const connectTimeout of [0, MAX_DURATION_MS]) {
+  it('says why a null commandTimeout is refused: ioredis would time out no command', async () => {
+    const error = await initError({ url: testRedisUrl(), commandTimeout: null });
+
+    expect((error as Error).message).toMatch(/got null: .*arms no timeout for null/);
+  });
+
+  it.each<[string, string | Record<string, unknown>]>([
+    ['redis://h?commandTimeout=2592000000', '/?commandTimeout=2592000000'],
+    ["{ url: 'redis://h?commandTimeout=0' }", '/?commandTimeout=0'],
+    ["{ url: 'redis://h?connectTimeout=5000' }", '/?connectTimeout=5000'],
+  ])(
+    'fails app.init() for a timeout in the URL, %s (ioredis keeps it as text)',
+    async (label, path) => {
+      const redis = label.startsWith('{')
+        ? { url: urlWith(path as string) }
+        : urlWith(path as string);
+      const error = await initError(redis);
+
+      expect(error).toBeInstanceOf(CronLockConfigError);
+      expect((error as Error).message).toMatch(
+        /^CronLockModule: option redis(\.url)? \(its (command|connect)Timeout\) must be .*Fix: /,
+      );
+    },
+  );
+
+  it('takes both timeouts up to the timer limit, and connectTimeout 0 or null (none, as ioredis reads them)', async () => {
+    for (const connectTimeout of [0, null, MAX_DURATION_MS]) {
       const store = new RedisLockStore(
-        { url: testRedisUrl(), commandTimeout: MAX_DURATION_MS, connectTimeout },
+        { url: testRedisUrl(), commandTimeout: MAX_DURATION_MS, connectTimeout } as never,
         { logger: false },
       );
-      const options = store.client.options as RedisOptions;
-      expect(options.commandTimeout).toBe(MAX_DURATION_MS);
-      expect(options.connectTimeout).toBe(connectTimeout);
-      expect(await store.ping()).toBeGreaterThanOrEqual(0);
-      await store.close();
+      try {
+        const options = store.client.options as RedisOptions;
+        expect(options.commandTimeout).toBe(MAX_DURATION_MS);
+        expect(options.connectTimeout).toBe(connectTimeout);
+        expect(await store.ping()).toBeGreaterThanOrEqual(0);
+      } finally {
+        await store.close();
+      }
     }
   });
 });
