@@ -1,38 +1,66 @@
 import { REDIS_SETTING_EMPTY, type RedisSettingSource } from './redis.messages.js';
 
+/** A setting of the ioredis options, when ioredis reads it, and what it does when it is empty. */
+interface EmptySetting {
+  /** Whether ioredis reads it beside the other options (a top-level port beside a path it does not). */
+  readonly reads: (options: object) => boolean;
+  /** What ioredis does with `value` (`undefined`, `null` or blank) in its place. */
+  readonly fallback: (value: unknown) => string;
+}
+
+const always = (): boolean => true;
+const withSentinels = (options: object): boolean => 'sentinels' in options;
+
 /**
- * The connection settings an app reads from its environment, each with what ioredis does when it
- * is left out. Present but empty (`db: process.env.LOCK_DB` with the variable unset), ioredis
- * reads it as left out: another port or database than the one meant, or no credentials, so apps
- * or environments meant to be apart would share their locks, or the lock client would reach a
- * server nobody meant it to.
+ * The connection settings an app reads from its environment. Present but empty
+ * (`db: process.env.LOCK_DB` with the variable unset), ioredis reads it as left out or as no value:
+ * another database than the one meant, no credentials, or a port it cannot connect to, so apps or
+ * environments meant to be apart would share their locks, or the lock client would reach a server
+ * nobody meant it to, or none. The Sentinel ones are read only with `sentinels`, a top-level port
+ * only without `path` and `sentinels`: elsewhere ioredis ignores them, and so does this check.
  */
-const CONNECTION_DEFAULTS: Readonly<Record<string, string>> = {
-  port: 'connect to port 6379',
-  db: 'use database 0',
-  username: "authenticate as the server's default user",
-  password: 'connect without a password',
-  sentinelUsername: 'authenticate to the Sentinels as their default user',
-  sentinelPassword: 'connect to the Sentinels without a password',
-  name: 'have no master name to ask the Sentinels for',
+const CONNECTION_SETTINGS: Readonly<Record<string, EmptySetting>> = {
+  port: {
+    reads: (options) => !('path' in options || 'sentinels' in options),
+    // ioredis puts its 6379 only in place of `undefined`; Node refuses null or a blank port.
+    fallback: (value) =>
+      value === undefined
+        ? 'connect to port 6379'
+        : "fail every connection attempt with Node's own error",
+  },
+  db: { reads: always, fallback: () => 'use database 0' },
+  username: { reads: always, fallback: () => "authenticate as the server's default user" },
+  password: { reads: always, fallback: () => 'connect without a password' },
+  sentinelUsername: {
+    reads: withSentinels,
+    fallback: () => 'authenticate to the Sentinels as their default user',
+  },
+  sentinelPassword: {
+    reads: withSentinels,
+    fallback: () => 'connect to the Sentinels without a password',
+  },
+  name: { reads: withSentinels, fallback: () => 'have no master name to ask the Sentinels for' },
 };
 
 /** The same for each entry of `sentinels`. */
-const SENTINEL_DEFAULTS: Readonly<Record<string, string>> = {
-  host: 'ask a Sentinel on localhost',
-  port: 'ask a Sentinel on port 26379',
+const SENTINEL_SETTINGS: Readonly<Record<string, EmptySetting>> = {
+  host: { reads: always, fallback: () => 'ask a Sentinel on localhost' },
+  port: { reads: always, fallback: () => 'ask a Sentinel on port 26379' },
 };
 
 /**
  * Why the ioredis options a client is created from cannot be used as given: a connection
- * setting, or a Sentinel's host or port, present but `undefined`, `null` or a blank string.
- * `undefined` when none is. The message names the setting, never its value.
+ * setting ioredis reads there, or a Sentinel's host or port, present but `undefined`, `null` or
+ * a blank string. `undefined` when none is. The message names the setting, never its value; with
+ * a `url`, it says the URL's value would be used where the URL gives one (ioredis parses the URL
+ * first and fills only its gaps from the options), and ioredis' own fallback otherwise.
  */
 export function emptySettingProblem(
   options: object,
   source: RedisSettingSource,
 ): string | undefined {
-  const problem = emptyKeyProblem(options, CONNECTION_DEFAULTS, 'redis.', source);
+  const withUrl = 'url' in options;
+  const problem = emptyKeyProblem(options, CONNECTION_SETTINGS, 'redis.', source, withUrl);
   if (problem !== undefined) {
     return problem;
   }
@@ -43,7 +71,7 @@ export function emptySettingProblem(
   for (const [index, sentinel] of sentinels.entries()) {
     if (typeof sentinel === 'object' && sentinel !== null) {
       const path = `redis.sentinels[${index}].`;
-      const found = emptyKeyProblem(sentinel as object, SENTINEL_DEFAULTS, path, source);
+      const found = emptyKeyProblem(sentinel as object, SENTINEL_SETTINGS, path, source, false);
       if (found !== undefined) {
         return found;
       }
@@ -54,14 +82,23 @@ export function emptySettingProblem(
 
 function emptyKeyProblem(
   options: object,
-  defaults: Readonly<Record<string, string>>,
+  settings: Readonly<Record<string, EmptySetting>>,
   prefix: string,
   source: RedisSettingSource,
+  withUrl: boolean,
 ): string | undefined {
-  for (const key of Object.keys(defaults)) {
+  for (const [key, setting] of Object.entries(settings)) {
     const value: unknown = (options as Record<string, unknown>)[key];
-    if (key in options && isEmpty(value)) {
-      return REDIS_SETTING_EMPTY(source, prefix + key, value, defaults[key]);
+    if (key in options && isEmpty(value) && setting.reads(options)) {
+      const fallback = setting.fallback(value);
+      return REDIS_SETTING_EMPTY(
+        source,
+        prefix + key,
+        value,
+        withUrl
+          ? `take it from the URL where the URL gives one, and otherwise ${fallback}`
+          : fallback,
+      );
     }
   }
   return undefined;

@@ -170,15 +170,26 @@ export function createLockClient(input: string | RedisConnectionOptions): Redis 
   return client;
 }
 
-function newLockClient(input: string | RedisConnectionOptions): Redis {
+/**
+ * The options ioredis builds the lock client from `input` with, read from one built and dropped
+ * at once: it connects lazily, so it opens no socket, and every shape (a URL's path and query
+ * parameters, the options, the lock defaults) is read by ioredis itself, as the client will be.
+ */
+export function lockClientOptions(input: string | RedisConnectionOptions): RedisOptions {
+  const client = newLockClient(input, true);
+  client.disconnect();
+  return client.options;
+}
+
+function newLockClient(input: string | RedisConnectionOptions, lazy = false): Redis {
+  // `lazy`: connect on the first command even when the options say otherwise.
+  const last: RedisOptions = lazy ? { lazyConnect: true } : {};
   if (typeof input === 'string') {
     return new Redis(input, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true });
   }
   const { url, ...options } = input;
-  if (url !== undefined) {
-    return new Redis(url, { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true, ...options });
-  }
-  return new Redis({ ...LOCK_CLIENT_DEFAULTS, lazyConnect: true, ...options });
+  const merged = { ...LOCK_CLIENT_DEFAULTS, lazyConnect: true, ...options, ...last };
+  return url === undefined ? new Redis(merged) : new Redis(url, merged);
 }
 
 /**

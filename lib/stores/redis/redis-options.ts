@@ -5,6 +5,7 @@ import { rejectEmptyOptions } from '../../utils/empty-options.js';
 import { checkLoggerOption, checkOptionKeys } from '../../utils/option-keys.js';
 import { isClosedClient, isSubscribedClient } from './client-state.js';
 import { clusterDatabaseProblem } from './cluster-database.js';
+import { createdClientProblem } from './created-client.js';
 import { emptySettingProblem } from './empty-settings.js';
 import {
   isClusterClient,
@@ -12,7 +13,7 @@ import {
   LOCK_CLIENT_DEFAULTS,
   type RedisConnectionOptions,
 } from './redis-connection.js';
-import { clientTimeoutProblem, timeoutSettingProblem } from './timeouts.js';
+import { clientTimeoutProblem } from './timeouts.js';
 import { tlsSettingsProblem } from './tls.js';
 import {
   REDIS_CLIENT_CLOSED,
@@ -27,7 +28,8 @@ import {
 
 /**
  * Checks a connection setting without connecting: a redis:// or rediss:// URL, ioredis options
- * whose `url`, timeouts and TLS settings fit, or a client that can carry lock commands (not one
+ * whose `url` and TLS settings fit, a client to be created whose database, port and timeouts
+ * (the URL's included) ioredis can use, or a client that can carry lock commands (not one
  * already closed, nor one the app subscribed with over RESP2, nor a Cluster naming a database
  * but 0, nor one whose `commandTimeout` no timer can keep).
  * `source` is the module's `redis` option or a store's argument (the messages name it). Throws
@@ -54,6 +56,10 @@ export function checkRedisSetting(
     }
     if (!urlNamesServer(redis)) {
       throw new CronLockConfigError(REDIS_URL_WITHOUT_HOST(source, 'redis', redactLooseUrl(redis)));
+    }
+    const problem = createdClientProblem(redis, source);
+    if (problem !== undefined) {
+      throw new CronLockConfigError(problem);
     }
   } else if (typeof redis !== 'object' || redis === null || Array.isArray(redis)) {
     throw new CronLockConfigError(
@@ -93,8 +99,8 @@ const DEFAULTED_OPTIONS = [
 /**
  * `{ url, tls, ...ioredis options }`: a URL that ioredis accepts, naming a server, or a host, a
  * socket path or Sentinels; no lock default present but undefined; no connection setting (port,
- * database, credentials, the Sentinels' own) present but empty; timeouts a timer can keep; and
- * TLS settings that fit.
+ * database, credentials, the Sentinels' own) present but empty; a database, port and timeouts
+ * the created client can use; and TLS settings that fit.
  * ioredis itself takes options that name no server as localhost:6379, which on a fleet whose
  * variable is unset is no shared lock at all.
  */
@@ -139,7 +145,7 @@ function checkConnectionOptions(options: RedisConnectionOptions, source: RedisSe
   }
   const problem =
     emptySettingProblem(options, source) ??
-    timeoutSettingProblem(options, source) ??
+    createdClientProblem(options, source) ??
     tlsSettingsProblem(options, source);
   if (problem !== undefined) {
     throw new CronLockConfigError(problem);

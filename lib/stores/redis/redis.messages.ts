@@ -71,7 +71,7 @@ export const REDIS_SETTING_EMPTY = (
   fallback: string,
 ): string =>
   `${settingName(source, path)} is ${emptyKind(value)}, as an unset or empty environment ` +
-  `variable gives, and ioredis would ${fallback} instead. Fix: set it, or remove it if that ` +
+  `variable gives, and ioredis would ${fallback}. Fix: set it, or remove it if that ` +
   'is what you want.';
 
 /** `path` is `redis` or `redis.url`; `shown` the value, redacted. */
@@ -104,30 +104,40 @@ const TIMEOUT_RANGES = {
   commandTimeout: {
     range: `above 0 and at most ${MAX_DURATION_MS} (about 24.8 days)`,
     why:
-      'the lock client times out each command with it and the store keeps its own waits by it; ' +
-      'a longer timer fires after 1 ms, and 0 times out every command at once, so every run ' +
-      'would be skipped',
+      'the lock client times out each command with it and the store bounds its own waits by it; ' +
+      'ioredis arms no timeout for null or text, so a command whose reply is lost would wait as ' +
+      'long as its connection stays open, and a longer timer or NaN fires after 1 ms and 0 times ' +
+      'out every command at once, so every run would be skipped',
   },
   connectTimeout: {
     range:
-      `from 0 (no connect timeout, as ioredis reads it) to ${MAX_DURATION_MS} ` +
-      '(about 24.8 days)',
+      `from 0 to ${MAX_DURATION_MS} (about 24.8 days), or null (0 and null are no connect ` +
+      'timeout, as ioredis reads them)',
     why:
-      'ioredis arms a timer with it for each connection attempt, which Node cannot hold longer ' +
-      'and refuses to arm with a negative or non-number value',
+      'ioredis arms it on each connection attempt unless it is 0, null or another falsy value: ' +
+      'a longer one fires after 1 ms, a negative one or text makes Node throw there, and NaN or ' +
+      'an empty string (an unset variable) would silently mean none',
   },
 };
 
-/** A `commandTimeout` or `connectTimeout` of the options that no timer can keep. */
+/**
+ * A `commandTimeout` or `connectTimeout` of the client to be created that no timer can keep;
+ * `path` names where it came from (`redis.commandTimeout`, `redis.url (its commandTimeout)`).
+ */
 export const REDIS_TIMEOUT_INVALID = (
   source: RedisSettingSource,
+  path: string,
   key: 'commandTimeout' | 'connectTimeout',
   value: unknown,
+  fromUrl: boolean,
 ): string =>
-  `${settingName(source, `redis.${key}`)} must be a number of milliseconds ` +
-  `${TIMEOUT_RANGES[key].range}, got ${describeValue(value)}: ${TIMEOUT_RANGES[key].why}. ` +
-  'Fix: set it in that range (a value read from the environment needs Number()), or leave it ' +
-  `out for the lock default (LOCK_CLIENT_DEFAULTS: ${LOCK_CLIENT_DEFAULTS[key]}).`;
+  `${settingName(source, path)} must be a number of milliseconds ` +
+  `${TIMEOUT_RANGES[key].range}, got ${describeValue(value)}: ${TIMEOUT_RANGES[key].why}` +
+  (fromUrl
+    ? `; ioredis keeps a URL's parameters as text. Fix: take it out of the URL and set it as an ` +
+      `option ({ url, ${key}: ${LOCK_CLIENT_DEFAULTS[key]} }), or leave it out for the lock default.`
+    : '. Fix: set it in that range (a value read from the environment needs Number()), or leave ' +
+      `it out for the lock default (LOCK_CLIENT_DEFAULTS: ${LOCK_CLIENT_DEFAULTS[key]}).`);
 
 /** A client passed in whose `commandTimeout` (`where`) no timer can keep. */
 export const REDIS_CLIENT_TIMEOUT_INVALID = (
@@ -139,6 +149,39 @@ export const REDIS_CLIENT_TIMEOUT_INVALID = (
   `${describeValue(value)}, not a number of milliseconds ${TIMEOUT_RANGES.commandTimeout.range}: ` +
   `${TIMEOUT_RANGES.commandTimeout.why}. Fix: create the client with a ${where} in that ` +
   `range (LOCK_CLIENT_DEFAULTS has ${LOCK_CLIENT_DEFAULTS.commandTimeout}).`;
+
+/** What each number setting must be, why, and what leaving it out gives. */
+const NUMBER_SETTINGS = {
+  db: {
+    expected: 'a database number (an integer from 0, or one written as a string)',
+    why:
+      'ioredis would use another database than meant (for NaN it sends no SELECT: database 0; ' +
+      'for text it takes the digits it starts with) or the server would refuse it',
+    absent: 'database 0',
+  },
+  port: {
+    expected: 'a port number (an integer from 1 to 65535, or one written as a string)',
+    why:
+      'ioredis would connect to another port than meant (for text it takes the digits it ' +
+      "starts with) or fail every connection attempt with Node's own error",
+    absent: 'port 6379',
+  },
+};
+
+/**
+ * A `db` or `port` the client to be created could not use as meant; `path` names where it came
+ * from (`redis.db`, `redis (its db)` for a URL's).
+ */
+export const REDIS_NUMBER_INVALID = (
+  source: RedisSettingSource,
+  path: string,
+  key: 'db' | 'port',
+  value: unknown,
+): string =>
+  `${settingName(source, path)} must be ${NUMBER_SETTINGS[key].expected}, got ` +
+  `${describeValue(value)}: ${NUMBER_SETTINGS[key].why}. Fix: set it to the one meant (a ` +
+  `value read from the environment needs a default when unset), or leave it out for ` +
+  `${NUMBER_SETTINGS[key].absent}.`;
 
 const KEY_PREFIX_EXAMPLE: Record<RedisSettingSource, string> = {
   CronLockModule: "CronLockModule.forRoot({ redis: cluster, keyPrefix: 'billing-staging' })",
