@@ -8,6 +8,7 @@
 // apart landed with another's. And the timeouts the module builds the client with, or keeps its own
 // timers by: beyond what a Node.js timer holds (30 days), a timer fires after 1 ms, so every
 // command timed out and every run was skipped.
+import { createServer, type AddressInfo } from 'node:net';
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
@@ -302,7 +303,12 @@ describe('ioredis database and port that are not numbers ioredis can use', () =>
   });
 
   it('still takes a database given as an integer string, in options and in the URL', async () => {
-    for (const redis of [{ ...hostAndPort(), db: '3' }, urlWith('/3')]) {
+    // ' 3\n': read from a file, blanks and all; ioredis' parseInt reads it as 3.
+    for (const redis of [
+      { ...hostAndPort(), db: '3' },
+      { ...hostAndPort(), db: ' 3\n' },
+      urlWith('/3'),
+    ]) {
       const store = new RedisLockStore(redis as never, { logger: false });
       try {
         expect((store.client.options as RedisOptions).db).toBe(3);
@@ -414,6 +420,43 @@ describe('ioredis timeouts beyond what a timer holds', () => {
       );
     },
   );
+
+  it('reads the URL without connecting: a refused store opens no socket, with lazyConnect false too', async () => {
+    // A server that counts connections: the check's own reading of the options (a client ioredis
+    // builds and drops, never connected) must not reach it.
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const sockets = (): number =>
+        process.getActiveResourcesInfo().filter((name) => name.startsWith('TCP')).length;
+      const before = sockets();
+      for (const redis of [
+        `redis://127.0.0.1:${port}?commandTimeout=0`,
+        { url: `redis://127.0.0.1:${port}?commandTimeout=0`, lazyConnect: false },
+        {
+          sentinels: [{ host: '127.0.0.1', port }],
+          name: 'mymaster',
+          commandTimeout: Number.NaN,
+          lazyConnect: false,
+        },
+      ]) {
+        expect(() => new RedisLockStore(redis as never, { logger: false })).toThrow(
+          CronLockConfigError,
+        );
+      }
+      expect(sockets()).toBe(before);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(connections).toBe(0);
+      expect(sockets()).toBe(before);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it('takes both timeouts up to the timer limit, and connectTimeout 0 or null (none, as ioredis reads them)', async () => {
     for (const connectTimeout of [0, null, MAX_DURATION_MS]) {

@@ -10,16 +10,19 @@ import { isCommandTimeout, isConnectTimeout } from './timeouts.js';
 type NumberKey = 'db' | 'port';
 type TimeoutKey = 'commandTimeout' | 'connectTimeout';
 
+// Digits, with the blanks a value read from a file may carry (`parseInt` reads '6379\n' as 6379).
+const DIGITS = /^\s*\d+\s*$/;
+
 /** A database number: an integer from 0 (ioredis turns text into a number with `parseInt`). */
 function isDatabase(value: unknown): boolean {
   return typeof value === 'string'
-    ? /^\d+$/.test(value)
+    ? DIGITS.test(value)
     : Number.isInteger(value) && (value as number) >= 0;
 }
 
 /** A port Node can connect to: an integer from 1 to 65535, or one written as text. */
 function isPort(value: unknown): boolean {
-  const port = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  const port = typeof value === 'string' && DIGITS.test(value) ? Number(value) : value;
   return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65_535;
 }
 
@@ -64,8 +67,8 @@ export function createdClientProblem(
   try {
     options = lockClientOptions(input);
   } catch {
-    // ioredis refused the options itself (Sentinels without a master name): creating the
-    // client throws the same error, as it always did.
+    // ioredis refused the options (Sentinels without a master name), or a connector the app
+    // passed threw: creating the client throws the same error, as it always did.
     return undefined;
   }
   for (const [key, fits] of NUMBER_CHECKS) {
