@@ -125,11 +125,8 @@ export async function triggerCommand(
  * instance of an older version may name it by a connection string with its password.
  */
 function shownResult(result: TriggerResult): TriggerResult {
-  // Narrowed first: a run always names its instance, a skip may not (no instance answered).
-  if (result.ran) {
-    return { ...result, instanceId: shownInstanceId(result.instanceId) };
-  }
-  return { ...result, instanceId: shownInstanceId(result.instanceId) };
+  // Only the instance's text changes: the result stays the member of the union it was.
+  return { ...result, instanceId: shownInstanceId(result.instanceId) } as TriggerResult;
 }
 
 /**
