@@ -4,7 +4,7 @@
 // timeout, an offline queue, 20 retries, resent commands), the very settings the lock defaults
 // rule out, without a word. The same for the connection settings an app reads from its
 // environment (port, db, credentials, the Sentinel ones): present but empty, ioredis took its own
-// default in their place (port 6379, database 0, no password), and the locks of an app meant to be
+// default in their place (its default port, database 0, no password), and the locks of an app meant to be
 // apart landed with another's. And the timeouts the module builds the client with, or keeps its own
 // timers by: beyond what a Node.js timer holds (30 days), a timer fires after 1 ms, so every
 // command timed out and every run was skipped.
