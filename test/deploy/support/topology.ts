@@ -20,6 +20,29 @@ const HOST = '127.0.0.1';
  * offline queue) and returns the reply. Works for data nodes and Sentinels alike.
  */
 export async function command(port: number, ...args: Array<string | number>): Promise<unknown> {
+  return withNode(port, (client) => client.call(String(args[0]), ...args.slice(1).map(String)));
+}
+
+/**
+ * Sends `commands` to the server on `port` in one MULTI/EXEC and returns their replies: no other
+ * client's command runs between them (one sent by a running app, say).
+ */
+export async function transaction(
+  port: number,
+  ...commands: Array<Array<string | number>>
+): Promise<unknown[]> {
+  return withNode(port, async (client) => {
+    const multi = client.multi();
+    for (const [name, ...args] of commands) multi.call(String(name), ...args.map(String));
+    const replies = await multi.exec();
+    return (replies ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    });
+  });
+}
+
+async function withNode<T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis({
     host: HOST,
     port,
@@ -33,7 +56,7 @@ export async function command(port: number, ...args: Array<string | number>): Pr
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return await client.call(String(args[0]), ...args.slice(1).map(String));
+    return await use(client);
   } finally {
     client.disconnect();
   }
