@@ -29,7 +29,13 @@ import { mapBounded } from './utils/bounded-map.js';
 import { MAX_DURATION_MS, parseDuration, type Duration } from './utils/duration.js';
 import { rejectEmptyOptions } from './utils/empty-options.js';
 import { isPauseNote } from './stores/store-arguments.js';
-import { describeStoreError, keptPauseNote, redactThrownText, redactUrl } from './utils/redact.js';
+import {
+  describeStoreError,
+  keptPauseNote,
+  redactThrownText,
+  redactUrl,
+  shownInstanceId,
+} from './utils/redact.js';
 
 /**
  * What {@link CronLockService.inspect} reports per job: the {@link JobState} the store keeps,
@@ -92,7 +98,8 @@ export class FleetControl {
     const state = await this.ask(call, (store) => store.inspect(name));
     return {
       name,
-      holder: state.holder,
+      // Written by an older instance that took a connection string as its id: app code logs this.
+      holder: shownInstanceId(state.holder),
       ttlLeft: state.ttlLeft,
       lastTick: state.lastTick === null ? null : new Date(state.lastTick),
       fencingToken: state.fencingToken,
@@ -327,6 +334,7 @@ function historyDates(entry: HistoryEntry): HistoryEntry<Date> {
     ...entry,
     // An older version or a custom store may have kept it unredacted: redacted when read, as notes.
     error: typeof entry.error === 'string' ? redactThrownText(entry.error) : entry.error,
+    instanceId: shownInstanceId(entry.instanceId),
     scheduledAt: dateOrNull(entry.scheduledAt),
     startedAt: dateOrNull(entry.startedAt),
     finishedAt: dateOrNull(entry.finishedAt),

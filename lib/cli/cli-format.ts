@@ -1,5 +1,4 @@
 import { formatDuration } from '../utils/duration.js';
-import { redactUrl } from '../utils/redact.js';
 
 /** Shown for a value the store does not know (or does not record). */
 export const NONE = '-';
@@ -22,19 +21,6 @@ export function isoTime(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms)
     ? null
     : new Date(ms).toISOString();
-}
-
-/**
- * An instance id read from the store or a reply (a lock's holder, a history entry's instance, the
- * instance that ran a trigger), with a URL's credentials hidden as the dashboard hides them. An
- * instance of an older version took a connection string as its id, and a custom store may keep
- * anything: its entries stay for up to `historySize` runs. `null` and `undefined` stay as they are.
- */
-export function shownInstanceId(id: string): string;
-export function shownInstanceId(id: string | undefined): string | undefined;
-export function shownInstanceId(id: string | null): string | null;
-export function shownInstanceId(id: string | null | undefined): string | null | undefined {
-  return typeof id === 'string' ? redactUrl(id) : id;
 }
 
 export function plural(count: number, noun: string): string {

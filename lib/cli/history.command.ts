@@ -1,10 +1,10 @@
 import type { HistoryEntry } from '../stores/lock-store.interface.js';
-import { formatMs, formatTime, isoTime, NONE, plural, shownInstanceId } from './cli-format.js';
+import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
 import { formatTable } from './table.js';
-import { redactThrownText } from '../utils/redact.js';
+import { redactThrownText, shownInstanceId } from '../utils/redact.js';
 
 /** The whole of `history --json`: the store's entries, newest first, times as ISO strings. */
 export interface HistoryJson {

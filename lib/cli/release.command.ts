@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline';
 import type { StoredLockState } from '../stores/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
-import { formatMs, formatTime, NONE, shownInstanceId } from './cli-format.js';
+import { formatMs, formatTime, NONE } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireJob } from './fleet-store.js';
+import { shownInstanceId } from '../utils/redact.js';
 import { where } from './status.command.js';
 
 /** Where release talks to the person running it. */

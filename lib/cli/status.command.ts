@@ -1,8 +1,8 @@
 import type { JobState, StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
-import { formatMs, formatTime, isoTime, NONE, plural, shownInstanceId } from './cli-format.js';
+import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
 import { formatTable } from './table.js';
-import { redactUrl } from '../utils/redact.js';
+import { redactUrl, shownInstanceId } from '../utils/redact.js';
 import { mapBounded } from '../utils/bounded-map.js';
 
 /**

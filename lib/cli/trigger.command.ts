@@ -5,7 +5,7 @@ import {
   type TriggerResult,
 } from '../runner/trigger-requester.js';
 import { CliError } from './cli.errors.js';
-import { formatMs, formatTime, isoTime, shownInstanceId } from './cli-format.js';
+import { formatMs, formatTime, isoTime } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import { confirm } from './confirm.js';
@@ -94,16 +94,15 @@ export async function triggerCommand(
     }) ?? (() => undefined);
   let result: TriggerResult;
   try {
-    result = shownResult(
-      await requester.request(
-        {
-          name: job,
-          force: options.force,
-          wait: options.wait,
-          timeout: DEFAULT_TRIGGER_TIMEOUT_MS,
-        },
-        false,
-      ),
+    // The answering instance comes redacted, as CronLockService.trigger() answers it.
+    result = await requester.request(
+      {
+        name: job,
+        force: options.force,
+        wait: options.wait,
+        timeout: DEFAULT_TRIGGER_TIMEOUT_MS,
+      },
+      false,
     );
   } finally {
     unwatch();
@@ -118,15 +117,6 @@ export async function triggerCommand(
   io.print(options.json ? JSON.stringify(toJson(result), null, 2) : describe(result, home));
   const succeeded = result.ran && (!options.wait || result.outcome === 'completed');
   return succeeded ? 'ran' : 'not-ran';
-}
-
-/**
- * `result` with the instance that answered redacted, for every output below: the reply of an
- * instance of an older version may name it by a connection string with its password.
- */
-function shownResult(result: TriggerResult): TriggerResult {
-  // Only the instance's text changes: the result stays the member of the union it was.
-  return { ...result, instanceId: shownInstanceId(result.instanceId) } as TriggerResult;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { CronLockRegistry } from '../cron-lock.registry.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import type { LockStore } from '../stores/lock-store.interface.js';
 import type { TriggerChannel, TriggerReply } from '../stores/trigger.interface.js';
+import { shownInstanceId } from '../utils/redact.js';
 import { unrefTimer } from '../utils/unref-timer.js';
 import { TRIGGER_BEFORE_BOUND } from './trigger.messages.js';
 
@@ -215,13 +216,16 @@ export class TriggerRequester {
         // Closed, an instance may still take it: this caller can no longer tell.
         return { ran: false, name, reason: replies.closed ? 'shutting-down' : 'no-live-instance' };
       }
+      // An instance of an older version may answer with a connection string as its id: the
+      // caller (an app's code, the CLI) prints what it is given.
+      const instanceId = shownInstanceId(first.instanceId);
       if (first.status === 'skipped') {
-        return { ran: false, name, reason: first.reason, instanceId: first.instanceId };
+        return { ran: false, name, reason: first.reason, instanceId };
       }
       const ran = {
         ran: true as const,
         name,
-        instanceId: first.instanceId,
+        instanceId,
         fencingToken: first.fencingToken,
         scheduledAt: new Date(first.status === 'started' ? first.scheduledAt : Date.now()),
       };

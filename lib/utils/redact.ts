@@ -34,6 +34,20 @@ export function redactUrl(text: string): string {
 }
 
 /**
+ * An instance id read from the store or a reply (a lock's holder, a history entry's instance, the
+ * instance that ran a trigger), with a URL's credentials hidden: what `CronLockService.inspect()`,
+ * `history()` and `trigger()` answer and the CLI prints. An instance of an older version took a
+ * connection string as its id, and a custom store may keep anything: its entries stay for up to
+ * `historySize` runs, its holder while it holds the lock. `null` and `undefined` stay as they are.
+ */
+export function shownInstanceId(id: string): string;
+export function shownInstanceId(id: string | undefined): string | undefined;
+export function shownInstanceId(id: string | null): string | null;
+export function shownInstanceId(id: string | null | undefined): string | null | undefined {
+  return typeof id === 'string' ? redactUrl(id) : id;
+}
+
+/**
  * A pause note as it is kept, logged, emitted and echoed (by `CronLockService.pause()` and the
  * dashboard's pause alike): a quoted connection string keeps no password, so that every output
  * says the same. Cut to the limit the store's own pause() checks again, after the redaction, so
