@@ -26,3 +26,23 @@ export function isoTime(ms: number | null | undefined): string | null {
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/**
+ * `text` read from the store or a reply (an instance id, a skip reason), on one line: each control
+ * character a space. An older version took an `instanceId` with an escape or a line break as it
+ * was given, and a custom store may keep anything: printed raw, an escape clears or recolours the
+ * operator's terminal, and a line break forges a row of a table or a line of an answer.
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
+
+/** A table cell: {@link NONE} when empty, else one line of at most 60 characters. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined || value === '') {
+    return NONE;
+  }
+  const text = oneLine(String(value));
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}

@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '../stores/lock-store.interface.js';
-import { formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import { cellText, formatMs, formatTime, isoTime, plural } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
@@ -58,14 +58,14 @@ export async function historyCommand(
       ],
       entries.map((entry) => [
         formatTime(entry.scheduledAt),
-        textOf(entry.kind),
-        textOf(entry.outcome),
-        textOf(shownInstanceId(entry.instanceId)),
-        textOf(entry.trigger),
+        cellText(entry.kind),
+        cellText(entry.outcome),
+        cellText(shownInstanceId(entry.instanceId)),
+        cellText(entry.trigger),
         formatTime(entry.startedAt),
         formatMs(entry.durationMs),
-        textOf(entry.fencingToken),
-        textOf(errorOf(entry)),
+        cellText(entry.fencingToken),
+        cellText(errorOf(entry)),
       ]),
     ),
   );
@@ -92,14 +92,4 @@ function toJson(entry: HistoryEntry): HistoryEntry<string> {
  */
 function errorOf(entry: HistoryEntry): string | null {
   return typeof entry.error === 'string' ? redactThrownText(entry.error) : entry.error;
-}
-
-/** A value for the table: one line, no control characters (an error text may carry any). */
-function textOf(value: unknown): string {
-  if (value === null || value === undefined || value === '') {
-    return NONE;
-  }
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed
-  const text = String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { StoredLockState } from '../stores/lock-store.interface.js';
 import { CliError, CliUsageError } from './cli.errors.js';
-import { formatMs, formatTime, NONE } from './cli-format.js';
+import { formatMs, formatTime, NONE, oneLine } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { requireJob } from './fleet-store.js';
 import { shownInstanceId } from '../utils/redact.js';
@@ -115,7 +115,9 @@ function lastTickOf(state: StoredLockState): string {
 
 /** The instance that holds the lock, as every output names an instance read from the store. */
 function holderOf(state: StoredLockState): string {
-  return shownInstanceId(state.holder) ?? 'an unknown instance';
+  return typeof state.holder === 'string'
+    ? oneLine(shownInstanceId(state.holder))
+    : 'an unknown instance';
 }
 
 function describeHolder(job: string, where: string, state: StoredLockState): string {

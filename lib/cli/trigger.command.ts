@@ -5,7 +5,7 @@ import {
   type TriggerResult,
 } from '../runner/trigger-requester.js';
 import { CliError } from './cli.errors.js';
-import { formatMs, formatTime, isoTime } from './cli-format.js';
+import { formatMs, formatTime, isoTime, oneLine } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
 import { withTimeout } from '../utils/with-timeout.js';
 import { confirm } from './confirm.js';
@@ -148,7 +148,10 @@ function connectionLost(
   throw new CliError(`${lost} while the run went on: its outcome is unknown; ${check}.`);
 }
 
-/** `home`: where the jobs live, in the store's words (`key prefix` or `table`). */
+/**
+ * `home`: where the jobs live, in the store's words (`key prefix` or `table`). The instance and
+ * its skip reason come from its reply: printed on one line, as every text the CLI reads.
+ */
 function describe(result: TriggerResult, home: string): string {
   const job = `"${result.name}"`;
   if (!result.ran) {
@@ -163,15 +166,19 @@ function describe(result: TriggerResult, home: string): string {
       case 'held':
         return `${job} did not run: a run of it is in progress (the lock is held).`;
       default:
-        return `${job} did not run on ${result.instanceId ?? 'any instance'}: ${result.reason}.`;
+        return (
+          `${job} did not run on ${oneLine(result.instanceId ?? 'any instance')}: ` +
+          `${oneLine(result.reason)}.`
+        );
     }
   }
-  const started = `${job} started on ${result.instanceId} (fence ${result.fencingToken}) at ${formatTime(result.scheduledAt.getTime())} UTC`;
+  const instance = oneLine(result.instanceId);
+  const started = `${job} started on ${instance} (fence ${result.fencingToken}) at ${formatTime(result.scheduledAt.getTime())} UTC`;
   if (result.outcome === undefined) {
     return `${started}.`;
   }
   if (result.outcome === 'unknown') {
-    return `${started}; ${result.instanceId} stopped answering and the lock is gone: outcome unknown.`;
+    return `${started}; ${instance} stopped answering and the lock is gone: outcome unknown.`;
   }
   if (result.outcome === 'lost') {
     return (
