@@ -1,6 +1,6 @@
 import type { JobState, StoredLockState } from '../stores/lock-store.interface.js';
 import type { CliConnection } from './cli-redis.js';
-import { cellText, formatMs, formatTime, isoTime, NONE, plural } from './cli-format.js';
+import { formatMs, formatTime, isoTime, NONE, oneLine, plural } from './cli-format.js';
 import { formatTable } from './table.js';
 import { redactUrl, shownInstanceId } from '../utils/redact.js';
 import { mapBounded } from '../utils/bounded-map.js';
@@ -83,7 +83,7 @@ export async function statusCommand(
       states.map((state) => [
         state.name,
         stateOf(state),
-        cellText(shownInstanceId(state.holder)),
+        oneLine(shownInstanceId(state.holder) ?? NONE),
         formatMs(state.ttlLeft),
         formatTime(state.lastTick),
         lastSuccess(state),

@@ -11,7 +11,7 @@ export type RunStatus = 'completed' | 'failed';
  * What is known about one job, across all instances. One shape from the store to
  * `CronLockService.inspect()` and the CLI's `status --json`; only the times differ, as `T`: ms
  * since epoch from a store ({@link StoredLockState}), a `Date` from `inspect()`, ISO text in the
- * CLI's JSON.
+ * CLI's JSON; and `holder`, whose URL password `inspect()` and the CLI hide.
  *
  * @publicApi
  */
@@ -20,7 +20,9 @@ export interface JobState<T = number> {
   name: string;
   /**
    * Instance id of the current holder, or `null` when the lock is free or the store records no
-   * holder for it (a plain lock on Redis or PostgreSQL): `ttlLeft` tells held from free.
+   * holder for it (a plain lock on Redis or PostgreSQL): `ttlLeft` tells held from free. From
+   * `inspect()` and the CLI, a URL's password hidden (an older version took a connection string
+   * as an id).
    */
   holder: string | null;
   /** Milliseconds before the current lock expires, or `null` when free. */
@@ -101,7 +103,10 @@ export interface HistoryEntry<T = number> {
   finishedAt: T | null;
   /** How long the run took, in ms (runs only). */
   durationMs: number | null;
-  /** The instance that ran the job, or that recorded the skip. */
+  /**
+   * The instance that ran the job, or that recorded the skip; from `history()` and the CLI, a
+   * URL's password hidden.
+   */
   instanceId: string | null;
   /** The run's fencing token (runs only). */
   fencingToken: number | null;
