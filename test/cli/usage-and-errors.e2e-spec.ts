@@ -61,6 +61,9 @@ describe('nestjs-cron-lock usage', () => {
     [['pause', 'job', '--reason', ''], '--reason must be a non-empty one-line text'],
     [['pause', 'job', '--reason', 'a\u001b[2Jb'], '--reason must be a non-empty one-line text'],
     [['pause', 'job', '--reason', 'a\u2028b'], '--reason must be a non-empty one-line text'],
+    [['pause', 'job', '--reason', 'by \u202eexe.nimda\u202c ok'], '--reason must be a non-empty'],
+    [['release', 'a\u202eb}'], '"a?b}" is not a lock name'],
+    [['release', 'a\u009bb}'], '"a?b}" is not a lock name'],
     [['status'], 'No Redis to connect to: pass --redis redis://host:6379 or set REDIS_URL.'],
     [
       ['status', '--redis', 'http://user:hunter2@example.com'],

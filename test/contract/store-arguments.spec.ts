@@ -32,6 +32,10 @@ const BAD_PAUSES: Array<[label: string, pause: unknown, field: string]> = [
   ['reason with a CSI (U+009B)', { reason: 'a\u009b2Jb', until: null }, 'reason'],
   ['reason with a line separator (U+2028)', { reason: 'a\u2028b', until: null }, 'reason'],
   ['reason with a paragraph separator (U+2029)', { reason: 'a\u2029b', until: null }, 'reason'],
+  // Bidi overrides and isolates: they reorder what follows, so a note reads as another one.
+  ['reason with a right-to-left override (U+202E)', { reason: 'a\u202eb', until: null }, 'reason'],
+  ['reason with a left-to-right isolate (U+2066)', { reason: 'a\u2066b', until: null }, 'reason'],
+  ['reason with a pop directional isolate (U+2069)', { reason: 'a\u2069b', until: null }, 'reason'],
   ['reason of 501 characters', { reason: 'x'.repeat(501), until: null }, 'reason'],
   ['reason left out', { until: null }, 'reason'],
   ['no pause object', undefined, 'pause'],

@@ -146,6 +146,9 @@ describe('a pause note that would not stay on one line', () => {
     ['a CSI (U+009B)', 'vendor\u009b2J outage'],
     ['a line separator (U+2028)', 'vendor\u2028outage'],
     ['a paragraph separator (U+2029)', 'vendor\u2029outage'],
+    // Shown in a browser as "maintenance by -all-admin.exe delete ok".
+    ['a right-to-left override (U+202E)', 'maintenance by \u202eexe.nimda-lla-eteled\u202c ok'],
+    ['a right-to-left isolate (U+2067)', 'vendor \u2067egatuo\u2069'],
   ];
 
   it.each(notes)(

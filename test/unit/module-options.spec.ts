@@ -337,6 +337,8 @@ describe('resolveModuleOptions', () => {
         ['DEL', 'web-1\u007f'],
         ['NEL, a C1 line break', 'web-1\u0085forged'],
         ['a Unicode line separator', 'web-1\u2028forged'],
+        ['a right-to-left override', 'web-\u202e1-bew\u202c'],
+        ['a left-to-right isolate', 'web-\u20661\u2069'],
       ])('fails app.init() for an instanceId with %s, naming it and the fix', async (_what, id) => {
         const error = await bootstrapErrorOf({ store: new MemoryLockStore(), instanceId: id });
         expect(error).toBeInstanceOf(CronLockConfigError);
@@ -345,8 +347,10 @@ describe('resolveModuleOptions', () => {
         expect(message).toContain("readFileSync('/etc/hostname', 'utf8').trim()");
         expect(message).toContain('Fix:');
         // The message quotes the id escaped: it must not carry what it refuses.
-        // eslint-disable-next-line no-control-regex -- control characters are what is checked
-        expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+        expect(message).not.toMatch(
+          // eslint-disable-next-line no-control-regex -- control characters are what is checked
+          /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/,
+        );
       });
 
       // Two environment variables swapped (INSTANCE_ID and REDIS_URL): the id is written into the
