@@ -75,11 +75,21 @@ export const MAX_HISTORY_SIZE = 1000;
 export const MAX_PAUSE_REASON_LENGTH = 500;
 
 /**
- * What a pause note may not carry, for every caller (`CronLockService.pause()`, the stores, the
- * CLI's `--reason`), nor the `instanceId` option: both are printed in log lines, by the CLI and on
- * the dashboard, where C0 and C1 controls (NEL breaks a line in some log viewers, CSI starts a
- * terminal escape) and the Unicode line and paragraph separators would split or forge a line or
- * drive a terminal. NUL is also refused by PostgreSQL.
+ * A character that drives how text is shown rather than being shown: C0 and C1 controls (NEL
+ * breaks a line in some log viewers, CSI starts a terminal escape), the Unicode line and paragraph
+ * separators, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069),
+ * which reorder what follows them: a browser shows `by \u202Eexe.nimda-lla-eteled\u202C ok` as
+ * `by -all-admin.exe delete ok`. The one set that the CLI and the dashboard remove from stored
+ * text they print (a store of an earlier version, or a custom store, may have kept any), and that
+ * {@link PAUSE_NOTE_FORBIDDEN} refuses.
  */
 // eslint-disable-next-line no-control-regex -- matching them is the point
-export const PAUSE_NOTE_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const DISPLAY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * What a pause note may not carry, for every caller (`CronLockService.pause()`, the stores, the
+ * CLI's `--reason`, the dashboard's pause), nor the `instanceId` option: both are printed in log
+ * lines, by the CLI and on the dashboard, where a {@link DISPLAY_CONTROL} would split, forge or
+ * reorder a line or drive a terminal. NUL is also refused by PostgreSQL.
+ */
+export const PAUSE_NOTE_FORBIDDEN = DISPLAY_CONTROL;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_KEY_PREFIX,
+  DISPLAY_CONTROL,
   KEY_PREFIX_PATTERN,
   LOCK_NAME_PATTERN,
 } from '../cron-lock.constants.js';
@@ -215,10 +216,12 @@ const PASSWORD_IN_FLAG_WARNING = (flag: string, variable: string): string =>
 /** Longest part of a command-line value echoed in a message. */
 const ECHO_MAX = 40;
 
+const SHOWN_AS_QUESTION_MARK = new RegExp(DISPLAY_CONTROL.source, 'g');
+
 /**
  * A value from the command line, safe to print in a usage error: no URL user info, no password
- * of the URL in use, no control characters (which could rewrite the terminal), at most 40
- * characters, quoted.
+ * of the URL in use, no control character (which could rewrite the terminal) or bidi override
+ * (which would reorder the line), at most 40 characters, quoted.
  */
 export function echoValue(value: string, secrets: readonly string[] = []): string {
   let safe = redactLooseUrl(value);
@@ -227,8 +230,7 @@ export function echoValue(value: string, secrets: readonly string[] = []): strin
       safe = safe.split(secret).join('***');
     }
   }
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed
-  safe = safe.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  safe = safe.replace(SHOWN_AS_QUESTION_MARK, '?');
   return JSON.stringify(safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}…` : safe);
 }
 
