@@ -90,6 +90,40 @@ describe('nestjs-cron-lock pause, resume and history on Redis', () => {
     expect(run.stderr).toContain('jobs there: reports');
   });
 
+  it('exits 1 naming the jobs there for the history of an unknown job, as text and as --json', async () => {
+    const prefix = uniquePrefix('cli-history');
+    await storeOn(prefix).registerJob('reports', { cron: '0 * * * *', timeZone: null });
+    const redis = ['--redis', testRedisUrl(), '--prefix', prefix];
+
+    const runs = await Promise.all([
+      runCli(['history', 'reprots', ...redis]),
+      runCli(['history', 'reprots', ...redis, '--json']),
+    ]);
+
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`No job "reprots" under prefix "${prefix}"`);
+      expect(run.stderr).toContain('jobs there: reports');
+    }
+  });
+
+  it('says a known job has no history yet, exit 0, as text and as --json', async () => {
+    const prefix = uniquePrefix('cli-history');
+    await storeOn(prefix).registerJob('reports', { cron: '0 * * * *', timeZone: null });
+    const redis = ['--redis', testRedisUrl(), '--prefix', prefix];
+
+    const [text, json] = await Promise.all([
+      runCli(['history', 'reports', ...redis]),
+      runCli(['history', 'reports', ...redis, '--json']),
+    ]);
+
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`No history of "reports" under prefix "${prefix}"`);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout) as HistoryJson).toMatchObject({ job: 'reports', entries: [] });
+  });
+
   it('prints the history as a table and as JSON, newest first', async () => {
     const prefix = uniquePrefix('cli-history');
     const store = storeOn(prefix);

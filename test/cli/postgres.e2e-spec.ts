@@ -59,6 +59,24 @@ describe('nestjs-cron-lock against PostgreSQL', () => {
     expect(run.stdout).not.toContain(TEST_POSTGRES_PASSWORD);
   });
 
+  it('history exits 1 for a job the table does not have, naming its jobs, and 0 for one with no history', async () => {
+    const env = { DATABASE_URL: testPostgresUrl() };
+    const [unknown, unknownJson, none] = await Promise.all([
+      runCli(['history', 'nosuch', '--table', table], { env }),
+      runCli(['history', 'nosuch', '--table', table, '--json'], { env }),
+      runCli(['history', 'stuck', '--table', table], { env }),
+    ]);
+
+    for (const run of [unknown, unknownJson]) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`No job "nosuch" in table public.${table}`);
+      expect(run.stderr).toContain('jobs there: done, stuck');
+    }
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toContain(`No history of "stuck" in table public.${table}`);
+  });
+
   it('release --yes frees the stuck lock and keeps the occurrence marker and the fence', async () => {
     const before = await store.inspect('stuck');
     const run = await runCli([
