@@ -1,7 +1,7 @@
 import type { HistoryEntry } from '../stores/lock-store.interface.js';
 import { cellText, formatMs, formatTime, isoTime, plural } from './cli-format.js';
 import type { CliConnection } from './cli-redis.js';
-import { requireMethod } from './fleet-store.js';
+import { requireJob, requireMethod } from './fleet-store.js';
 import { where } from './status.command.js';
 import { formatTable } from './table.js';
 import { redactThrownText, shownInstanceId } from '../utils/redact.js';
@@ -17,7 +17,8 @@ export interface HistoryJson {
 /**
  * `nestjs-cron-lock history <job>`: the job's last runs (where, when, how long, how it ended)
  * and the occurrences that were missed, skipped while paused or merged, newest first, as a table
- * or JSON. Reads what the instances recorded fleet-wide; needs no app code.
+ * or JSON. Reads what the instances recorded fleet-wide; needs no app code. A job the store does
+ * not know is an error naming the jobs there (exit 1), as for `release` and `pause`.
  */
 export async function historyCommand(
   connection: CliConnection,
@@ -28,6 +29,11 @@ export async function historyCommand(
   const store = connection.store;
   requireMethod(store, 'history', 'read the history of jobs');
   const entries = await store.history(job, options.limit);
+  if (entries.length === 0) {
+    // An unknown job (a typo, the wrong prefix) has no history either: say so, exit 1, as
+    // release and pause do, rather than an empty answer that reads as "never ran".
+    await requireJob(connection, prefix, job);
+  }
   const checkedAt = Date.now();
   if (options.json) {
     const json: HistoryJson = {
