@@ -80,7 +80,7 @@ export const MAX_PAUSE_REASON_LENGTH = 500;
  * separators, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069),
  * which reorder what follows them: a browser shows `by \u202Eexe.nimda-lla-eteled\u202C ok` as
  * `by -all-admin.exe delete ok`. The one set that the CLI and the dashboard remove from stored
- * text they print (a store of an earlier version, or a custom store, may have kept any), and that
+ * text they print (an older version took any instance id, and a custom store may keep any), and that
  * {@link PAUSE_NOTE_FORBIDDEN} refuses.
  */
 // eslint-disable-next-line no-control-regex -- matching them is the point

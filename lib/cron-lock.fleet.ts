@@ -300,7 +300,7 @@ function checkReason(call: string, reason: unknown): string | null {
       INVALID_FLEET_ARGUMENT(
         call,
         'reason',
-        `a note of 1 to ${MAX_PAUSE_REASON_LENGTH} characters, on one line, or no reason at all`,
+        `a note of 1 to ${MAX_PAUSE_REASON_LENGTH} characters, on one line with no bidi override, or no reason at all`,
         reason,
       ),
     );

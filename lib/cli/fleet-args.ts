@@ -53,7 +53,7 @@ export function parseReason(value: string | undefined): string | undefined {
   }
   if (value.trim() === '' || PAUSE_NOTE_FORBIDDEN.test(value)) {
     throw new CliUsageError(
-      '--reason must be a non-empty one-line text (no control characters), e.g. --reason "vendor outage".',
+      '--reason must be a non-empty one-line text (no control character, line separator or bidi override), e.g. --reason "vendor outage".',
     );
   }
   if (value.length > MAX_REASON_LENGTH) {

@@ -16,7 +16,8 @@ export const INSTANCE_ID_CONTROL_CHARACTER = (value: string): string =>
   `CronLockModule: option instanceId must be one line of printable characters, got ` +
   `${describeValue(value).replace(FORBIDDEN_EVERYWHERE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}: ` +
   `it is written into every log line, the lock's holder and history, events, the CLI's tables ` +
-  `and the dashboard, where a line break or an escape splits or forges a line. Fix: remove it; ` +
+  `and the dashboard, where a line break or an escape splits or forges a line and a bidi ` +
+  `override reorders one. Fix: remove it; ` +
   `an id read from a file or a command keeps its trailing newline, so trim it, e.g. ` +
   `readFileSync('/etc/hostname', 'utf8').trim().`;
 

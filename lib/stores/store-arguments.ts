@@ -61,7 +61,7 @@ export function checkPauseRequest(store: string, name: unknown, pause: unknown):
       INVALID_FLEET_ARGUMENT(
         call,
         'reason',
-        `null or a note of 1 to ${MAX_PAUSE_REASON_LENGTH} characters, on one line`,
+        `null or a note of 1 to ${MAX_PAUSE_REASON_LENGTH} characters, on one line, with no bidi override`,
         reason,
       ),
     );

@@ -1,7 +1,8 @@
 // A history entry whose stored text carries characters that would drive the terminal or reorder
 // the line, as an older version or a custom store may have kept it: a C1 CSI, a bidi override, a
 // bidi isolate. `nestjs-cron-lock history` prints its table cells in stored order, each of those
-// characters a space, as the dashboard shows them.
+// characters a space, as the dashboard shows them; so do `status` and `release` with a lock's holder.
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisLockStore } from 'nestjs-cron-lock';
@@ -37,7 +38,7 @@ describe('history entries whose stored text carries C1 or bidi controls', () => 
   });
 
   afterEach(async () => {
-    await redis.del(store.keysOf('reports').history);
+    await redis.del(...Object.values(store.keysOf('reports')));
     await redis.quit();
     await store.close();
   });
@@ -49,5 +50,27 @@ describe('history entries whose stored text carries C1 or bidi controls', () => 
     expect(run.stdout).not.toMatch(UNSHOWN);
     expect(run.stdout).toContain('by  exe.nimda-lla-eteled  ok  2J end');
     expect(run.stdout).toMatch(/ w 1  +schedule /);
+  });
+
+  it("status and release print a stored holder's id in stored order, without those characters", async () => {
+    const held = await store.acquire({
+      name: 'reports',
+      token: randomBytes(16).toString('hex'),
+      ttl: 600_000,
+      instanceId: 'old-\u202e1-dlo\u202c\u009b31m\u2066x\u2069',
+    });
+    expect(held.acquired).toBe(true);
+    const shown = 'old- 1-dlo  31m x ';
+    const args = ['--redis', testRedisUrl(), '--prefix', prefix];
+
+    const status = await runCli(['status', ...args]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).not.toMatch(UNSHOWN);
+    expect(status.stdout).toMatch(/^reports +held +old- 1-dlo {2}31m x /m);
+
+    const refused = await runCli(['release', 'reports', ...args]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toContain(`is locked by ${shown}:`);
+    expect(refused.stdout).not.toMatch(UNSHOWN);
   });
 });

@@ -1,4 +1,8 @@
-import { DEFAULT_KEY_PREFIX, KEY_PREFIX_PATTERN } from '../../cron-lock.constants.js';
+import {
+  DEFAULT_KEY_PREFIX,
+  DISPLAY_CONTROL,
+  KEY_PREFIX_PATTERN,
+} from '../../cron-lock.constants.js';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
 import { KEY_PREFIX_RULE } from '../../cron-lock.messages.js';
 import { isKeyPrefix } from '../../utils/key-prefix.js';
@@ -119,8 +123,7 @@ function keyPatternHint(keyPrefix: string | undefined): string {
   if (KEY_PREFIX_PATTERN.test(keyPrefix)) {
     return `its key pattern must cover '${keyPrefix}:*', as cronLockAclRule('${keyPrefix}') gives`;
   }
-  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
-  const shown = keyPrefix.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  const shown = keyPrefix.replace(new RegExp(DISPLAY_CONTROL.source, 'g'), '?');
   const capped = shown.length > 100 ? `${shown.slice(0, 100)}…` : shown;
   return `its key pattern must cover '${capped}:*'`;
 }
