@@ -104,8 +104,10 @@ export class DashboardActionsController {
           name,
           body.force === undefined ? undefined : { force: body.force },
         );
+        // What a reply names goes out redacted, as every value from the store: the built-in
+        // channels take only the reasons and ids this version sends, a custom one may not check.
         if (!result.ran) {
-          throw new ConflictException(`${name} did not run: ${result.reason}.`);
+          throw new ConflictException(`${name} did not run: ${safeText(result.reason)}.`);
         }
         return `triggered ${name}: running on ${safeText(result.instanceId)} (fence ${result.fencingToken})`;
       }

@@ -8,6 +8,24 @@ import { redactUrl } from '../utils/redact.js';
 
 const FORBIDDEN_EVERYWHERE = new RegExp(PAUSE_NOTE_FORBIDDEN.source, 'g');
 
+/** The longest `instanceId` the module takes. */
+export const MAX_INSTANCE_ID_LENGTH = 200;
+
+/**
+ * Whether `value` passes the rules {@link resolveInstanceId} enforces for an id's text: a string,
+ * not blank, at most {@link MAX_INSTANCE_ID_LENGTH} characters, one line of printable characters.
+ * For an id read from elsewhere (another instance's trigger reply); a connection string passes,
+ * as an older version took one for its id and every output redacts it.
+ */
+export function isInstanceIdText(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.trim() !== '' &&
+    value.length <= MAX_INSTANCE_ID_LENGTH &&
+    !PAUSE_NOTE_FORBIDDEN.test(value)
+  );
+}
+
 /**
  * An `instanceId` with a control character or a line separator. The id is quoted with those
  * escaped (`\u0085`), as JSON quotes a newline: the message must not carry what it refuses.
@@ -41,11 +59,15 @@ export function resolveInstanceId(value: unknown): string {
   const instanceId = value ?? defaultInstanceId();
   // A blank id ('   ', as a template with an unset variable gives) would leave every instance's
   // log lines and inspect() holder unreadable and indistinguishable.
-  if (typeof instanceId !== 'string' || instanceId.trim() === '' || instanceId.length > 200) {
+  if (
+    typeof instanceId !== 'string' ||
+    instanceId.trim() === '' ||
+    instanceId.length > MAX_INSTANCE_ID_LENGTH
+  ) {
     throw new CronLockConfigError(
       INVALID_MODULE_OPTION(
         'instanceId',
-        'a string of at most 200 characters, not blank',
+        `a string of at most ${MAX_INSTANCE_ID_LENGTH} characters, not blank`,
         instanceId,
       ),
     );

@@ -18,7 +18,8 @@ export const HISTORY_ERROR_MAX = 500;
 export const MISSED_ENTRIES_MAX = 100;
 
 const KINDS: ReadonlySet<string> = new Set<HistoryKind>(['run', 'missed', 'paused', 'merged']);
-const OUTCOMES: ReadonlySet<string> = new Set<HistoryOutcome>([
+/** Every outcome a run's history entry (and a trigger's `finished` reply) may carry. */
+export const HISTORY_OUTCOMES: ReadonlySet<string> = new Set<HistoryOutcome>([
   'completed',
   'failed',
   'lost',
@@ -170,7 +171,7 @@ export function parseEntry(text: string): HistoryEntry | null {
     instanceId: typeof entry.instanceId === 'string' ? entry.instanceId : null,
     fencingToken: numberOf(entry.fencingToken),
     trigger: oneOf(entry.trigger, TRIGGERS) as RunTrigger | null,
-    outcome: oneOf(entry.outcome, OUTCOMES) as HistoryOutcome | null,
+    outcome: oneOf(entry.outcome, HISTORY_OUTCOMES) as HistoryOutcome | null,
     error: typeof entry.error === 'string' ? entry.error : null,
   };
 }

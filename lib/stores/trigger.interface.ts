@@ -1,4 +1,7 @@
 import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
+import { SKIP_REASONS } from '../observer/events.js';
+import { isInstanceIdText } from '../options/instance-id.js';
+import { HISTORY_OUTCOMES } from './history-entries.js';
 
 /**
  * Asks the fleet to run job `name` now. Every instance listening receives it; those that have
@@ -45,7 +48,10 @@ export type TriggerReply = {
       durationMs: number;
     }
   | {
-      /** The run did not happen, and why (`paused`, `held`, `store-error`, `shutting-down`…). */
+      /**
+       * The run did not happen, and why: a `SkipReason` (`paused`, `held`, `store-error`,
+       * `shutting-down`…); a reply with any other is not taken.
+       */
       status: 'skipped';
       reason: string;
     }
@@ -85,12 +91,14 @@ export interface TriggerSubscription {
   close(): Promise<void>;
 }
 
-const STATUSES = new Set(['started', 'finished', 'skipped']);
+const SKIP_REASON_SET: ReadonlySet<string> = new Set(SKIP_REASONS);
 
 /**
  * A message read from the channel, or `null` for anything this version does not write: the
  * channel is shared by every instance of a prefix (several versions during a rolling deploy,
- * anyone who may PUBLISH), so nothing read from it is trusted.
+ * anyone who may PUBLISH), so nothing read from it is trusted. A reply must carry each field of
+ * its status with its type and within its domain, and an instance id as the module takes its own:
+ * the requester passes them on to `trigger()`'s result, the CLI and the dashboard print them.
  */
 export function parseTriggerMessage(text: string): TriggerMessage | null {
   let value: unknown;
@@ -114,15 +122,41 @@ export function parseTriggerMessage(text: string): TriggerMessage | null {
   if (message.kind === 'request') {
     return typeof message.force === 'boolean' ? (message as unknown as TriggerRequest) : null;
   }
-  if (
-    message.kind === 'reply' &&
-    typeof message.instanceId === 'string' &&
-    typeof message.status === 'string' &&
-    STATUSES.has(message.status)
-  ) {
+  if (message.kind === 'reply' && isInstanceIdText(message.instanceId) && isValidReply(message)) {
     return message as unknown as TriggerReply;
   }
   return null;
+}
+
+/** The fields of a reply's status, each with the type and domain the sender writes. */
+function isValidReply(reply: Record<string, unknown>): boolean {
+  switch (reply.status) {
+    case 'started':
+      // When the run started: ms since epoch, as the stores take an occurrence's time.
+      return isFencingToken(reply.fencingToken) && isNonNegativeInteger(reply.scheduledAt);
+    case 'finished':
+      return (
+        isFencingToken(reply.fencingToken) &&
+        typeof reply.outcome === 'string' &&
+        HISTORY_OUTCOMES.has(reply.outcome) &&
+        typeof reply.durationMs === 'number' &&
+        Number.isFinite(reply.durationMs) &&
+        reply.durationMs >= 0
+      );
+    case 'skipped':
+      return typeof reply.reason === 'string' && SKIP_REASON_SET.has(reply.reason);
+    default:
+      return false;
+  }
+}
+
+/** A lock's fencing token: the stores count them from 1. */
+function isFencingToken(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+function isNonNegativeInteger(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 /**
