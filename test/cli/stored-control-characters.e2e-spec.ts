@@ -2,8 +2,9 @@
 // older version took an instanceId with an escape or a line break as it was given, and a custom
 // store or another implementation of the channel may write anything. Printed raw, an escape
 // clears the operator's screen or recolours it, and a line break forges a row of the table or a
-// line of the command's answer. The CLI prints such a text on one line, each control character a
-// space, as `history` prints its cells.
+// line of the command's answer. The CLI prints such a text read from the store on one line, each
+// control character a space, as `history` prints its cells; a trigger reply that carries one is
+// not taken at all.
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,19 +79,32 @@ describe('an instance id read from Redis with control characters in it', () => {
     expect(released.stdout).not.toMatch(CONTROL);
   });
 
-  it("trigger prints an instance's reply on one line: its id, and the reason it skipped", async () => {
-    // Another instance answers `reports` as run and completed, `exports` as skipped for a reason
-    // with a line break in it.
+  it('trigger takes no reply whose id or skip reason holds a control character: no live instance', async () => {
+    // Another instance answers `reports` as run and completed under that id, `exports` as skipped
+    // under a clean id for a reason with an escape and a line break in it. The channel's parser
+    // drops both replies, so the CLI prints neither and answers as when no instance has the job.
     const peer = new RedisLockStore(testRedisUrl(), { keyPrefix: prefix, logger: false });
     const subscription = await peer.triggers.subscribe((message) => {
       if (message.kind !== 'request') {
         return;
       }
-      const reply = { kind: 'reply' as const, id: message.id, name: message.name, instanceId: ID };
+      const reply = { kind: 'reply' as const, id: message.id, name: message.name };
       void peer.triggers.publish(
         message.name === 'reports'
-          ? { ...reply, status: 'finished', fencingToken: 2, outcome: 'completed', durationMs: 5 }
-          : { ...reply, status: 'skipped', reason: 'quota\u001b[31m\nexceeded' },
+          ? {
+              ...reply,
+              instanceId: ID,
+              status: 'finished',
+              fencingToken: 2,
+              outcome: 'completed',
+              durationMs: 5,
+            }
+          : {
+              ...reply,
+              instanceId: 'peer-1',
+              status: 'skipped',
+              reason: 'quota\u001b[31m\nexceeded',
+            },
       );
     });
     try {
@@ -99,12 +113,18 @@ describe('an instance id read from Redis with control characters in it', () => {
         runCli(['trigger', 'exports', ...redisArgs(), '--yes']),
       ]);
 
-      expect(ran.code, ran.stderr).toBe(0);
-      expect(ran.stdout).toContain(`"reports" started on ${SHOWN} (fence 2)`);
-      expect(ran.stdout).not.toMatch(CONTROL);
-      expect(skipped.code, skipped.stderr).toBe(1);
-      expect(skipped.stdout).toContain(`"exports" did not run on ${SHOWN}: quota [31m exceeded.`);
-      expect(skipped.stdout).not.toMatch(CONTROL);
+      for (const [run, job] of [
+        [ran, 'reports'],
+        [skipped, 'exports'],
+      ] as const) {
+        expect(run.code, run.stderr).toBe(1);
+        expect(run.stdout).toContain(`"${job}" did not run: no live instance has this job`);
+        expect(run.stdout).not.toContain('worker-7');
+        expect(run.stdout).not.toContain('quota');
+        expect(run.stdout + run.stderr).not.toMatch(CONTROL);
+        // The command's own lines only: no line begins with what the reply carried after its break.
+        expect(run.stdout).not.toMatch(/^(billing|exceeded)/m);
+      }
     } finally {
       await subscription.close();
       await peer.close();
