@@ -73,6 +73,15 @@ describe('nestjs-cron-lock trigger answered by forged replies only', () => {
     expect(run.stdout).toContain('"ghost" did not run: no live instance has this job');
   });
 
+  it("prints a newer version's well-formed skip reason it does not know, as the instance gave it", async () => {
+    forged = { instanceId: 'peer-2', status: 'skipped', reason: 'brand-new-reason' };
+
+    const run = await trigger();
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toContain('"ghost" did not run on peer-2: brand-new-reason.');
+  });
+
   it('does not report as started a reply whose fencing token is text, in --json', async () => {
     forged = {
       instanceId: 'peer',

@@ -15,6 +15,7 @@ import {
   LockedCron,
   RedisLockStore,
   type LockStore,
+  type TriggerResult,
 } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
@@ -151,7 +152,16 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
     'skipped, a reason with an escape and a password',
     { instanceId: 'forger', status: 'skipped', reason: `held${ESC_AND_PASSWORD}` },
   ],
-  ['skipped, a reason no version sends', { instanceId: 'forger', status: 'skipped', reason: 'x' }],
+  [
+    'skipped, a reason with a password',
+    { instanceId: 'forger', status: 'skipped', reason: 'redis://ops:hunter2@cache:6379' },
+  ],
+  ['skipped, a reason in capitals', { instanceId: 'forger', status: 'skipped', reason: 'Held' }],
+  [
+    'skipped, a reason of 33 characters',
+    { instanceId: 'forger', status: 'skipped', reason: 'r'.repeat(33) },
+  ],
+  ['skipped, a reason that is a number', { instanceId: 'forger', status: 'skipped', reason: 7 }],
   ['skipped, no reason', { instanceId: 'forger', status: 'skipped' }],
   [
     'an instance id with an escape',
@@ -196,8 +206,12 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
   ],
   ['started, no start time', { instanceId: 'forger', status: 'started', fencingToken: 7 }],
   [
-    'started, a start time no Date holds',
+    'started, a start time beyond the safe integers (1e300)',
     { instanceId: 'forger', status: 'started', fencingToken: 7, scheduledAt: 1e300 },
+  ],
+  [
+    'started, a start time past the last date a Date holds (8.64e15 + 1)',
+    { instanceId: 'forger', status: 'started', fencingToken: 7, scheduledAt: 8.64e15 + 1 },
   ],
   [
     'finished, a fencing token that is text',
@@ -250,6 +264,26 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
     },
   ],
   [
+    'finished, a fractional duration',
+    {
+      instanceId: 'forger',
+      status: 'finished',
+      fencingToken: 7,
+      outcome: 'completed',
+      durationMs: 1.5,
+    },
+  ],
+  [
+    'finished, a duration beyond the safe integers',
+    {
+      instanceId: 'forger',
+      status: 'finished',
+      fencingToken: 7,
+      outcome: 'completed',
+      durationMs: 2 ** 53,
+    },
+  ],
+  [
     'finished, a duration of null',
     {
       instanceId: 'forger',
@@ -262,6 +296,45 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
   [
     'finished, an infinite duration (1e999 in the text)',
     (reply) => reply.replace('"durationMs":5', '"durationMs":1e999'),
+  ],
+];
+
+/**
+ * Replies that are taken though no instance of this version sends them, each with what
+ * `trigger()` resolves with: a newer version's skip reason, ids at the edge of what the module
+ * takes for its own, the last start time a `Date` holds.
+ */
+const TAKEN: Array<[string, Fields, TriggerResult]> = [
+  [
+    'skipped, a well-formed reason this version does not know',
+    { instanceId: 'peer-1', status: 'skipped', reason: 'brand-new-reason' },
+    { ran: false, name: 'ghost', reason: 'brand-new-reason', instanceId: 'peer-1' },
+  ],
+  [
+    'skipped, a reason of 32 characters',
+    { instanceId: 'peer-1', status: 'skipped', reason: 'r'.repeat(32) },
+    { ran: false, name: 'ghost', reason: 'r'.repeat(32), instanceId: 'peer-1' },
+  ],
+  [
+    'an instance id of 200 characters',
+    { instanceId: 'p'.repeat(200), status: 'skipped', reason: 'held' },
+    { ran: false, name: 'ghost', reason: 'held', instanceId: 'p'.repeat(200) },
+  ],
+  [
+    'an instance id beyond ASCII',
+    { instanceId: 'höst-ñame-日本語:1234:abcd', status: 'skipped', reason: 'held' },
+    { ran: false, name: 'ghost', reason: 'held', instanceId: 'höst-ñame-日本語:1234:abcd' },
+  ],
+  [
+    'started, at the last date a Date holds (8.64e15)',
+    { instanceId: 'peer-1', status: 'started', fencingToken: 7, scheduledAt: 8.64e15 },
+    {
+      ran: true,
+      name: 'ghost',
+      instanceId: 'peer-1',
+      fencingToken: 7,
+      scheduledAt: new Date(8.64e15),
+    },
   ],
 ];
 
@@ -296,6 +369,15 @@ describe.each([
     const result = await service.trigger('ghost', { timeout: '10s' });
 
     expect(result).toEqual({ ran: false, name: 'ghost', reason: 'held', instanceId: 'peer-1' });
+  });
+
+  it.each(TAKEN)('is taken (%s)', async (_label, fields, expected) => {
+    const { service, forger } = await setup();
+    forger.answer((request) => [replyText(request, fields)]);
+
+    const result = await service.trigger('ghost', { timeout: '10s' });
+
+    expect(result).toEqual(expected);
   });
 
   it('leaves a request only forged replies answer to its timeout: no-live-instance', async () => {
