@@ -25,7 +25,7 @@ const WAIT_CHECK_MS = 5_000;
  * Why a triggered run did not happen: no instance with the job answered within the timeout
  * (`no-live-instance`), the job is `paused` (trigger it with `force`), or the reason the
  * instance that took the request skipped it (`held` by a run in progress, whatever the job's
- * `overlap` policy, `store-error` or `shutting-down`).
+ * `overlap` policy, `store-error` or `shutting-down`, or a lowercase token a newer version gives).
  *
  * @publicApi
  */

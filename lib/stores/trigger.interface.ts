@@ -1,6 +1,6 @@
 import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
-import { SKIP_REASONS } from '../observer/events.js';
 import { isInstanceIdText } from '../options/instance-id.js';
+import { LAST_DATE_MS } from '../utils/occurrence.js';
 import { HISTORY_OUTCOMES } from './history-entries.js';
 
 /**
@@ -50,7 +50,8 @@ export type TriggerReply = {
   | {
       /**
        * The run did not happen, and why: a `SkipReason` (`paused`, `held`, `store-error`,
-       * `shutting-down`…); a reply with any other is not taken.
+       * `shutting-down`…), or one a newer version gives; a reply whose reason is not a short
+       * lowercase token ({@link SKIP_REASON_TEXT}) is not taken.
        */
       status: 'skipped';
       reason: string;
@@ -91,7 +92,12 @@ export interface TriggerSubscription {
   close(): Promise<void>;
 }
 
-const SKIP_REASON_SET: ReadonlySet<string> = new Set(SKIP_REASONS);
+/**
+ * A skip reason a reply may give: a lowercase token of at most 32 characters, as every
+ * `SkipReason` is. Not only today's reasons, so a newer version's new one reaches the caller
+ * during a rolling deploy; such a token carries no escape, space or URL.
+ */
+export const SKIP_REASON_TEXT = /^[a-z][a-z-]{0,31}$/;
 
 /**
  * A message read from the channel, or `null` for anything this version does not write: the
@@ -132,19 +138,22 @@ export function parseTriggerMessage(text: string): TriggerMessage | null {
 function isValidReply(reply: Record<string, unknown>): boolean {
   switch (reply.status) {
     case 'started':
-      // When the run started: ms since epoch, as the stores take an occurrence's time.
-      return isFencingToken(reply.fencingToken) && isNonNegativeInteger(reply.scheduledAt);
+      // When the run started: ms since epoch that a Date holds, as the stores take an occurrence.
+      return (
+        isFencingToken(reply.fencingToken) &&
+        isNonNegativeInteger(reply.scheduledAt) &&
+        (reply.scheduledAt as number) <= LAST_DATE_MS
+      );
     case 'finished':
       return (
         isFencingToken(reply.fencingToken) &&
         typeof reply.outcome === 'string' &&
         HISTORY_OUTCOMES.has(reply.outcome) &&
-        typeof reply.durationMs === 'number' &&
-        Number.isFinite(reply.durationMs) &&
-        reply.durationMs >= 0
+        // Whole ms: the sender rounds what it measured.
+        isNonNegativeInteger(reply.durationMs)
       );
     case 'skipped':
-      return typeof reply.reason === 'string' && SKIP_REASON_SET.has(reply.reason);
+      return typeof reply.reason === 'string' && SKIP_REASON_TEXT.test(reply.reason);
     default:
       return false;
   }

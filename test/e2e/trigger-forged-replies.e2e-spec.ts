@@ -18,6 +18,7 @@ import {
   type TriggerResult,
 } from 'nestjs-cron-lock';
 import { PostgresLockStore } from 'nestjs-cron-lock/postgres';
+import { SKIP_REASONS } from '../../lib/observer/events.js';
 import { dropTable, newPool, testPostgresUrl, uniqueTable } from '../support/postgres.js';
 import { newRedisClient, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 
@@ -315,6 +316,11 @@ const TAKEN: Array<[string, Fields, TriggerResult]> = [
     { instanceId: 'peer-1', status: 'skipped', reason: 'r'.repeat(32) },
     { ran: false, name: 'ghost', reason: 'r'.repeat(32), instanceId: 'peer-1' },
   ],
+  ...SKIP_REASONS.map((reason): [string, Fields, TriggerResult] => [
+    `skipped, this version's reason ${reason}`,
+    { instanceId: 'peer-1', status: 'skipped', reason },
+    { ran: false, name: 'ghost', reason, instanceId: 'peer-1' },
+  ]),
   [
     'an instance id of 200 characters',
     { instanceId: 'p'.repeat(200), status: 'skipped', reason: 'held' },
