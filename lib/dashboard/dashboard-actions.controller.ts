@@ -104,12 +104,12 @@ export class DashboardActionsController {
           name,
           body.force === undefined ? undefined : { force: body.force },
         );
-        // What a reply names goes out redacted, as every value from the store: the built-in
-        // channels take only the reasons and ids this version sends, a custom one may not check.
+        // Every field of a reply goes out through safeText, as every value from the store: the
+        // built-in channels take only well-formed replies, a custom store's channel may not check.
         if (!result.ran) {
           throw new ConflictException(`${name} did not run: ${safeText(result.reason)}.`);
         }
-        return `triggered ${name}: running on ${safeText(result.instanceId)} (fence ${result.fencingToken})`;
+        return `triggered ${name}: running on ${safeText(result.instanceId)} (fence ${safeText(result.fencingToken)})`;
       }
       case 'release':
         return this.release(name);

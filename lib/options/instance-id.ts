@@ -14,8 +14,9 @@ export const MAX_INSTANCE_ID_LENGTH = 200;
 /**
  * Whether `value` passes the rules {@link resolveInstanceId} enforces for an id's text: a string,
  * not blank, at most {@link MAX_INSTANCE_ID_LENGTH} characters, one line of printable characters.
- * For an id read from elsewhere (another instance's trigger reply); a connection string passes,
- * as an older version took one for its id and every output redacts it.
+ * For an id read from elsewhere (another instance's trigger reply). A connection string passes,
+ * though {@link resolveInstanceId} refuses one for this instance: every output redacts an id read
+ * from a reply, so refusing it would hide nothing.
  */
 export function isInstanceIdText(value: unknown): value is string {
   return (

@@ -216,8 +216,8 @@ export class TriggerRequester {
         // Closed, an instance may still take it: this caller can no longer tell.
         return { ran: false, name, reason: replies.closed ? 'shutting-down' : 'no-live-instance' };
       }
-      // An instance of an older version may answer with a connection string as its id: the
-      // caller (an app's code, the CLI) prints what it is given.
+      // A reply may name a connection string as its id (the channel takes one, as every output
+      // redacts it): the caller (an app's code, the CLI) prints what it is given.
       const instanceId = shownInstanceId(first.instanceId);
       if (first.status === 'skipped') {
         return { ran: false, name, reason: first.reason, instanceId };

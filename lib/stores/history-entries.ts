@@ -18,13 +18,18 @@ export const HISTORY_ERROR_MAX = 500;
 export const MISSED_ENTRIES_MAX = 100;
 
 const KINDS: ReadonlySet<string> = new Set<HistoryKind>(['run', 'missed', 'paused', 'merged']);
-/** Every outcome a run's history entry (and a trigger's `finished` reply) may carry. */
-export const HISTORY_OUTCOMES: ReadonlySet<string> = new Set<HistoryOutcome>([
-  'completed',
-  'failed',
-  'lost',
-  'aborted',
-]);
+/**
+ * Every outcome a run's history entry (and a trigger's `finished` reply) may carry. Built from a
+ * record, as `SKIP_REASONS` is, so an outcome added to the type and not here is a type error.
+ */
+export const HISTORY_OUTCOMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    completed: true,
+    failed: true,
+    lost: true,
+    aborted: true,
+  } satisfies Record<HistoryOutcome, true>),
+);
 const TRIGGERS: ReadonlySet<string> = new Set<RunTrigger>(['schedule', 'catch-up', 'manual']);
 
 /**
