@@ -190,8 +190,8 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
     },
   ],
   [
-    'started, a fencing token of 0',
-    { instanceId: 'forger', status: 'started', fencingToken: 0, scheduledAt: 1 },
+    'started, a negative fencing token',
+    { instanceId: 'forger', status: 'started', fencingToken: -1, scheduledAt: 1 },
   ],
   [
     'started, a fractional fencing token',
@@ -303,7 +303,8 @@ const FORGED: Array<[string, Fields | ((reply: string) => string)]> = [
 /**
  * Replies that are taken though no instance of this version sends them, each with what
  * `trigger()` resolves with: a newer version's skip reason, ids at the edge of what the module
- * takes for its own, the last start time a `Date` holds.
+ * takes for its own, the last start time a `Date` holds; and one this version sends, the fencing
+ * token 0 of a run started without the lock.
  */
 const TAKEN: Array<[string, Fields, TriggerResult]> = [
   [
@@ -330,6 +331,12 @@ const TAKEN: Array<[string, Fields, TriggerResult]> = [
     'an instance id beyond ASCII',
     { instanceId: 'höst-ñame-日本語:1234:abcd', status: 'skipped', reason: 'held' },
     { ran: false, name: 'ghost', reason: 'held', instanceId: 'höst-ñame-日本語:1234:abcd' },
+  ],
+  [
+    // What an instance sends for a run `onStoreError: 'run'` started without the lock.
+    'started, a fencing token of 0',
+    { instanceId: 'peer-1', status: 'started', fencingToken: 0, scheduledAt: 1 },
+    { ran: true, name: 'ghost', instanceId: 'peer-1', fencingToken: 0, scheduledAt: new Date(1) },
   ],
   [
     'started, at the last date a Date holds (8.64e15)',
