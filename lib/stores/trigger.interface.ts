@@ -159,9 +159,12 @@ function isValidReply(reply: Record<string, unknown>): boolean {
   }
 }
 
-/** A lock's fencing token: the stores count them from 1. */
+/**
+ * A run's fencing token: the stores count them from 1, and a run `onStoreError: 'run'` started
+ * without the lock has 0.
+ */
 function isFencingToken(value: unknown): boolean {
-  return Number.isSafeInteger(value) && (value as number) > 0;
+  return isNonNegativeInteger(value);
 }
 
 function isNonNegativeInteger(value: unknown): boolean {
