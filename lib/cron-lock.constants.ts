@@ -80,11 +80,14 @@ export const MAX_PAUSE_REASON_LENGTH = 500;
  * separators, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069),
  * which reorder what follows them: a browser shows `by \u202Eexe.nimda-lla-eteled\u202C ok` as
  * `by -all-admin.exe delete ok`. The one set that the CLI and the dashboard remove from stored
- * text they print (an older version took any instance id, and a custom store may keep any), and that
- * {@link PAUSE_NOTE_FORBIDDEN} refuses.
+ * text they print (an older version took any instance id, and a custom store may keep any), and
+ * that {@link PAUSE_NOTE_FORBIDDEN} refuses.
  */
 // eslint-disable-next-line no-control-regex -- matching them is the point
 export const DISPLAY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** {@link DISPLAY_CONTROL}, every match: for `replace()` only (`test()` would keep its place). */
+export const DISPLAY_CONTROLS = new RegExp(DISPLAY_CONTROL.source, 'g');
 
 /**
  * What a pause note may not carry, for every caller (`CronLockService.pause()`, the stores, the

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_KEY_PREFIX,
-  DISPLAY_CONTROL,
+  DISPLAY_CONTROLS,
   KEY_PREFIX_PATTERN,
   LOCK_NAME_PATTERN,
 } from '../cron-lock.constants.js';
@@ -216,8 +216,6 @@ const PASSWORD_IN_FLAG_WARNING = (flag: string, variable: string): string =>
 /** Longest part of a command-line value echoed in a message. */
 const ECHO_MAX = 40;
 
-const SHOWN_AS_QUESTION_MARK = new RegExp(DISPLAY_CONTROL.source, 'g');
-
 /**
  * A value from the command line, safe to print in a usage error: no URL user info, no password
  * of the URL in use, no control character (which could rewrite the terminal) or bidi override
@@ -230,7 +228,7 @@ export function echoValue(value: string, secrets: readonly string[] = []): strin
       safe = safe.split(secret).join('***');
     }
   }
-  safe = safe.replace(SHOWN_AS_QUESTION_MARK, '?');
+  safe = safe.replace(DISPLAY_CONTROLS, '?');
   return JSON.stringify(safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}…` : safe);
 }
 

@@ -1,4 +1,4 @@
-import { DISPLAY_CONTROL } from '../cron-lock.constants.js';
+import { DISPLAY_CONTROLS } from '../cron-lock.constants.js';
 import { formatDuration } from '../utils/duration.js';
 
 /** Shown for a value the store does not know (or does not record). */
@@ -28,16 +28,15 @@ export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
-const SHOWN_AS_SPACE = new RegExp(DISPLAY_CONTROL.source, 'g');
-
 /**
  * `text` read from the store or a reply (an instance id, a skip reason), on one line, in stored
- * order: each {@link DISPLAY_CONTROL} a space. An older version took an `instanceId` with an escape or a line break as it
- * was given, and a custom store may keep anything: printed raw, an escape clears or recolours the
- * operator's terminal, and a line break forges a row of a table or a line of an answer.
+ * order: each of {@link DISPLAY_CONTROLS} a space. An older version took an `instanceId` with an
+ * escape or a line break as it was given, and a custom store may keep anything: printed raw, an
+ * escape clears or recolours the operator's terminal, and a line break forges a row of a table or
+ * a line of an answer.
  */
 export function oneLine(text: string): string {
-  return text.replace(SHOWN_AS_SPACE, ' ');
+  return text.replace(DISPLAY_CONTROLS, ' ');
 }
 
 /** A table cell: {@link NONE} when empty, else one line of at most 60 characters. */

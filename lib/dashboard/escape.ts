@@ -1,4 +1,4 @@
-import { DISPLAY_CONTROL } from '../cron-lock.constants.js';
+import { DISPLAY_CONTROLS } from '../cron-lock.constants.js';
 import { redactUrl } from '../utils/redact.js';
 
 const HTML_ESCAPES: Record<string, string> = {
@@ -16,10 +16,6 @@ export function escapeHtml(value: unknown): string {
 
 // An owner token is 32 hex characters: a value that quotes one shows only its first 8.
 const TOKEN_LIKE = /\b([0-9a-f]{8})[0-9a-f]{24,}\b/gi;
-// Control characters would garble a table cell or a log line, and a bidi override or isolate
-// would show the text after it reordered. Tab and newline stay: HTML shows them as a space, JSON
-// escapes them, and a multi-line error keeps its lines in the JSON.
-const CONTROL = new RegExp(DISPLAY_CONTROL.source, 'g');
 const MAX_TEXT = 500;
 
 /**
@@ -34,6 +30,9 @@ export function safeText(value: unknown): string | null {
   }
   const text = redactUrl(String(value))
     .replace(TOKEN_LIKE, '$1…')
-    .replace(CONTROL, (char) => (char === '\t' || char === '\n' ? char : ' '));
+    // Control characters would garble a table cell or a log line, and a bidi override or isolate
+    // would show the text after it reordered. Tab and newline stay: HTML shows them as a space,
+    // JSON escapes them, and a multi-line error keeps its lines in the JSON.
+    .replace(DISPLAY_CONTROLS, (char) => (char === '\t' || char === '\n' ? char : ' '));
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
 }

@@ -1,12 +1,10 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { PAUSE_NOTE_FORBIDDEN } from '../cron-lock.constants.js';
+import { DISPLAY_CONTROLS, PAUSE_NOTE_FORBIDDEN } from '../cron-lock.constants.js';
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_MODULE_OPTION } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
 import { redactUrl } from '../utils/redact.js';
-
-const FORBIDDEN_EVERYWHERE = new RegExp(PAUSE_NOTE_FORBIDDEN.source, 'g');
 
 /** The longest `instanceId` the module takes. */
 export const MAX_INSTANCE_ID_LENGTH = 200;
@@ -28,12 +26,13 @@ export function isInstanceIdText(value: unknown): value is string {
 }
 
 /**
- * An `instanceId` with a control character or a line separator. The id is quoted with those
- * escaped (`\u0085`), as JSON quotes a newline: the message must not carry what it refuses.
+ * An `instanceId` with a control character, a line separator or a bidi override. The id is quoted
+ * with those escaped (`\u0085`), as JSON quotes a newline: the message must not carry what it
+ * refuses.
  */
 export const INSTANCE_ID_CONTROL_CHARACTER = (value: string): string =>
   `CronLockModule: option instanceId must be one line of printable characters, got ` +
-  `${describeValue(value).replace(FORBIDDEN_EVERYWHERE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}: ` +
+  `${describeValue(value).replace(DISPLAY_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}: ` +
   `it is written into every log line, the lock's holder and history, events, the CLI's tables ` +
   `and the dashboard, where a line break or an escape splits or forges a line and a bidi ` +
   `override reorders one. Fix: remove it; ` +
@@ -94,6 +93,6 @@ export function resolveInstanceId(value: unknown): string {
  * loses it, as in every output: the user set nothing that could be refused.
  */
 function defaultInstanceId(): string {
-  const host = hostname().replace(FORBIDDEN_EVERYWHERE, '?');
+  const host = hostname().replace(DISPLAY_CONTROLS, '?');
   return redactUrl(`${host}:${process.pid}:${randomBytes(2).toString('hex')}`);
 }

@@ -41,8 +41,7 @@ export type TriggerReply = {
        * As the job's history records the run: `lost` when it lost its lock (freed by a release,
        * or not renewed in time) and `aborted` when its signal was aborted otherwise (replaced by
        * a later occurrence under `overlap: 'replace'`, or given up on by its instance's shutdown,
-       * which the history does not record), whatever the job returned. An instance of an older
-       * version sends only the first two.
+       * which the history does not record), whatever the job returned.
        */
       outcome: 'completed' | 'failed' | 'lost' | 'aborted';
       durationMs: number;

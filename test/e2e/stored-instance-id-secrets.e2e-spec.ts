@@ -1,8 +1,8 @@
 // An instance of an older version took a connection string as its instanceId, and wrote it into
 // the store: as a lock's holder (while it holds it), as the instance of its history entries (for
-// historySize runs), and into its replies to triggers, during a rolling deploy. App code logs what
-// CronLockService answers, so the service hands it out with the URL's password hidden, as the
-// CLI and the dashboard show it, on every built-in store.
+// historySize runs); and a trigger reply may name one (anyone who may publish on the channel).
+// App code logs what CronLockService answers, so the service hands it out with the URL's password
+// hidden, as the CLI and the dashboard show it, on every built-in store.
 import { Injectable } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -119,7 +119,7 @@ describe.each(builtInStores('stored_instance_id'))(
       expect(JSON.stringify(entries)).not.toContain('s3cret');
     });
 
-    it("trigger() answers the instance of an older instance's reply with the password hidden", async () => {
+    it('trigger() answers the instance a reply names with the password hidden', async () => {
       const { store, close } = await build();
       cleanup.push(close);
       const locks = await boot(store);

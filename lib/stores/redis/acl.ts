@@ -1,6 +1,6 @@
 import {
   DEFAULT_KEY_PREFIX,
-  DISPLAY_CONTROL,
+  DISPLAY_CONTROLS,
   KEY_PREFIX_PATTERN,
 } from '../../cron-lock.constants.js';
 import { CronLockConfigError } from '../../cron-lock.errors.js';
@@ -123,7 +123,7 @@ function keyPatternHint(keyPrefix: string | undefined): string {
   if (KEY_PREFIX_PATTERN.test(keyPrefix)) {
     return `its key pattern must cover '${keyPrefix}:*', as cronLockAclRule('${keyPrefix}') gives`;
   }
-  const shown = keyPrefix.replace(new RegExp(DISPLAY_CONTROL.source, 'g'), '?');
+  const shown = keyPrefix.replace(DISPLAY_CONTROLS, '?');
   const capped = shown.length > 100 ? `${shown.slice(0, 100)}…` : shown;
   return `its key pattern must cover '${capped}:*'`;
 }
