@@ -13,7 +13,7 @@ import {
 import { CronLockConfigError } from '../cron-lock.errors.js';
 import { INVALID_FLEET_ARGUMENT, INVALID_LOCK_NAME } from '../cron-lock.messages.js';
 import { describeValue } from '../utils/describe-value.js';
-import { LAST_DATE_MS } from '../utils/occurrence.js';
+import { isDateMs, LAST_DATE_MS } from '../utils/occurrence.js';
 
 /** A pause note as every caller takes it: 1 to 500 characters, on one line, not blank. */
 export function isPauseNote(reason: unknown): reason is string {
@@ -66,10 +66,7 @@ export function checkPauseRequest(store: string, name: unknown, pause: unknown):
       ),
     );
   }
-  if (
-    until !== null &&
-    (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 0 || until > LAST_DATE_MS)
-  ) {
+  if (until !== null && !isDateMs(until)) {
     throw new CronLockConfigError(
       INVALID_FLEET_ARGUMENT(
         call,

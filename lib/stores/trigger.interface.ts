@@ -1,6 +1,6 @@
 import { LOCK_NAME_PATTERN } from '../cron-lock.constants.js';
 import { isInstanceIdText } from '../options/instance-id.js';
-import { LAST_DATE_MS } from '../utils/occurrence.js';
+import { isDateMs } from '../utils/occurrence.js';
 import { HISTORY_OUTCOMES } from './history-entries.js';
 
 /**
@@ -136,16 +136,14 @@ export function parseTriggerMessage(text: string): TriggerMessage | null {
 /** The fields of a reply's status, each with the type and domain the sender writes. */
 function isValidReply(reply: Record<string, unknown>): boolean {
   switch (reply.status) {
+    // A fencing token counts from 1 in the stores; a run `onStoreError: 'run'` started without
+    // the lock has 0.
     case 'started':
-      // When the run started: ms since epoch that a Date holds, as the stores take an occurrence.
-      return (
-        isFencingToken(reply.fencingToken) &&
-        isNonNegativeInteger(reply.scheduledAt) &&
-        (reply.scheduledAt as number) <= LAST_DATE_MS
-      );
+      // When the run started: trigger() makes it a Date.
+      return isNonNegativeInteger(reply.fencingToken) && isDateMs(reply.scheduledAt);
     case 'finished':
       return (
-        isFencingToken(reply.fencingToken) &&
+        isNonNegativeInteger(reply.fencingToken) &&
         typeof reply.outcome === 'string' &&
         HISTORY_OUTCOMES.has(reply.outcome) &&
         // Whole ms: the sender rounds what it measured.
@@ -156,14 +154,6 @@ function isValidReply(reply: Record<string, unknown>): boolean {
     default:
       return false;
   }
-}
-
-/**
- * A run's fencing token: the stores count them from 1, and a run `onStoreError: 'run'` started
- * without the lock has 0.
- */
-function isFencingToken(value: unknown): boolean {
-  return isNonNegativeInteger(value);
 }
 
 function isNonNegativeInteger(value: unknown): boolean {

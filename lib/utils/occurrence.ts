@@ -14,6 +14,11 @@ const MAX_LOOKBACK_MS = 9 * 366 * 86_400_000;
 /** The last instant a `Date` holds, in ms since epoch (ECMAScript's time value range). */
 export const LAST_DATE_MS = 8.64e15;
 
+/** Whether `value` is whole ms since epoch that a `Date` holds (0 to {@link LAST_DATE_MS}). */
+export function isDateMs(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= LAST_DATE_MS;
+}
+
 /**
  * The occurrence a caller names (`run({ scheduledAt })`), in ms since epoch; `undefined` when
  * absent. Only a valid `Date` or a whole, non-negative number of ms passes: a fraction would be
@@ -29,7 +34,7 @@ export function scheduledAtOf(value: unknown, call: string): number | undefined 
     return undefined;
   }
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0 || ms > LAST_DATE_MS) {
+  if (!isDateMs(ms)) {
     throw new CronLockConfigError(INVALID_SCHEDULED_AT(call));
   }
   return ms;
